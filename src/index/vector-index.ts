@@ -1,0 +1,53 @@
+/**
+ * The VectorIndex interface every index implements (exact scan, HNSW, quantized):
+ * pure in-memory structures over typed arrays, addressed by dense internal ids, no I/O.
+ * Scores are internal similarities: greater = closer.
+ */
+import type { MetricName } from '../common/types.js';
+
+/** Admits an internal id during search; absent = every live point. */
+export type PointFilter = (internalId: number) => boolean;
+
+export interface IndexSearchOptions {
+  /** Number of results wanted. */
+  readonly k: number;
+  /** Beam width for graph indexes (raised to k when smaller); ignored by exact scan. */
+  readonly ef?: number;
+  /** Only ids it admits are returned. */
+  readonly filter?: PointFilter;
+}
+
+export interface IndexSearchResult {
+  /** Internal ids, best first. */
+  readonly ids: number[];
+  /** Internal similarities, aligned with ids. */
+  readonly scores: number[];
+  /** Nodes visited (graph) or points scanned (exact). */
+  readonly visited: number;
+  /** Distance evaluations performed. */
+  readonly distanceComputations: number;
+}
+
+export interface VectorIndex {
+  readonly kind: string;
+  readonly dimension: number;
+  readonly metric: MetricName;
+  /** Number of live (not removed) points. */
+  readonly liveCount: number;
+  /**
+   * Adds (or replaces) the vector under `internalId`. For cosine the caller passes a
+   * normalised vector. Ids are dense: the index grows to hold `internalId`.
+   */
+  add(internalId: number, vector: Float32Array): void;
+  /** Marks `internalId` removed: never returned again. */
+  remove(internalId: number): void;
+  /** True when `internalId` holds a live vector. */
+  has(internalId: number): boolean;
+  /** A view (or copy) of the stored vector of a live id. */
+  vector(internalId: number): Float32Array;
+  search(query: Float32Array, options: IndexSearchOptions): IndexSearchResult;
+  /** Bytes that {@link deserialize}-style loaders of the same kind read back. */
+  serialize(): Uint8Array;
+  /** Approximate bytes of memory held. */
+  memoryBytes(): number;
+}
