@@ -1,0 +1,110 @@
+/**
+ * Fails when an import in src/ goes against SPEC section 8's direction
+ * (common ← kernels ← index ← filter ← storage ← engine ← ops ← server, cli) or when a
+ * Node I/O module or third-party dependency is used outside the one layer that owns it.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const SRC = join(ROOT, 'src');
+const RANK: Record<string, number> = {
+  common: 0,
+  kernels: 1,
+  index: 2,
+  filter: 3,
+  storage: 4,
+  engine: 5,
+  ops: 6,
+  server: 7,
+  cli: 7,
+};
+/** Modules that only one place may import: module → allowed path prefixes under src/. */
+const OWNERS: Record<string, string[]> = {
+  'node:fs': ['storage/io/'],
+  'node:fs/promises': ['storage/io/'],
+  fs: ['storage/io/'],
+  'fs/promises': ['storage/io/'],
+  fastify: ['server/'],
+  'prom-client': ['server/'],
+  commander: ['cli/'],
+  'cli-progress': ['cli/'],
+  pino: ['server/', 'cli/'],
+};
+/**
+ * Single files allowed one owned module, with the reason. The kernel loader reads its own
+ * build artefact (the .wasm next to it), not database files, so it is not storage I/O.
+ */
+const FILE_EXEMPT: Record<string, string[]> = {
+  'kernels/wasm-module.ts': ['node:fs', 'node:fs/promises'],
+};
+/** Test files may also use node:fs directly (to flip bytes, make temp dirs). */
+const TEST_EXEMPT = new Set(['node:fs', 'node:fs/promises', 'fs', 'fs/promises']);
+
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) {
+      if (name === 'as') continue; // AssemblyScript sources compile to WebAssembly, not imported
+      out.push(...walk(p));
+    } else if (p.endsWith('.ts')) out.push(p);
+  }
+  return out;
+}
+
+function layerOf(rel: string): string | undefined {
+  const top = rel.split('/')[0];
+  return top !== undefined && top in RANK ? top : undefined;
+}
+
+const IMPORT_RE =
+  /(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm;
+const problems: string[] = [];
+
+for (const file of walk(SRC)) {
+  const rel = relative(SRC, file).split(sep).join('/');
+  const layer = layerOf(rel);
+  const isTest = rel.endsWith('.test.ts');
+  const text = readFileSync(file, 'utf8');
+  for (const m of text.matchAll(IMPORT_RE)) {
+    const spec = m[1] ?? m[2] ?? m[3];
+    if (spec === undefined) continue;
+    if (spec.startsWith('.')) {
+      const target = relative(SRC, resolve(dirname(file), spec))
+        .split(sep)
+        .join('/');
+      if (target.startsWith('..')) {
+        if (!isTest) problems.push(`${rel}: imports ${spec} from outside src/`);
+        continue;
+      }
+      const targetLayer = layerOf(target);
+      if (layer === undefined) continue; // src/index.ts: the public entry may re-export anything
+      if (targetLayer === undefined) {
+        problems.push(`${rel}: imports the public entry ${spec}; import the module directly`);
+        continue;
+      }
+      const allowed =
+        RANK[targetLayer]! < RANK[layer]! ||
+        targetLayer === layer ||
+        (layer === 'cli' && targetLayer === 'server');
+      if (!allowed) {
+        problems.push(`${rel}: ${layer} must not import ${targetLayer} (${spec})`);
+      }
+      continue;
+    }
+    const owners = OWNERS[spec];
+    if (owners !== undefined && !owners.some((p) => rel.startsWith(p))) {
+      if (isTest && TEST_EXEMPT.has(spec)) continue;
+      if (FILE_EXEMPT[rel]?.includes(spec) === true) continue;
+      problems.push(`${rel}: ${spec} may only be imported under ${owners.join(' or ')}`);
+    }
+  }
+}
+
+if (problems.length > 0) {
+  console.error(`check-layers: ${problems.length} import(s) against the layer rules:`);
+  for (const p of problems) console.error(`  ${p}`);
+  process.exit(1);
+}
+console.log('check-layers: all imports follow SPEC section 8');

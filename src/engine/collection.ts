@@ -1,0 +1,409 @@
+/**
+ * Collection: the embedded API on one collection (SPEC section 3): upsert, get, delete,
+ * deleteWhere, count, scan and search. Validates whole batches first, logs them through
+ * the database's Log, and applies them once durable; converts internal scores to public.
+ */
+import { invalidArgument, QuiverError } from '../common/quiver-error.js';
+import type { JsonObject, Payload, PointId } from '../common/types.js';
+import { compareIds, isJsonObject } from '../common/types.js';
+import type { FilterNode } from '../filter/filter-ast.js';
+import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
+import { publicScore } from '../kernels/distance-kernel.js';
+import type { Log } from '../storage/wal/log.js';
+import type { LoggedPoint } from '../storage/wal/wal-body-codec.js';
+import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
+import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
+import type { GrowingSegment } from './growing-segment.js';
+import type { SegmentHit, SegmentSearchStats } from './segment.js';
+import type { CollectionConfig, PointInput } from './validation.js';
+import { checkPointId, preparePayload, prepareVector } from './validation.js';
+
+/** What a Collection needs from its database. @internal */
+export interface CollectionHost {
+  readonly log: Log;
+  readonly maxPayloadBytes: number;
+  /** Throws CLOSED when the database is closed. */
+  checkOpen(): void;
+  /** Throws CLOSED / READ_ONLY when writes are not allowed. */
+  checkWritable(): void;
+  /** True while `segment` is the live incarnation of its collection. */
+  isLive(segment: GrowingSegment): boolean;
+}
+
+/** A point as returned by `get`. */
+export interface PointRecord {
+  readonly id: PointId;
+  readonly vector: number[];
+  readonly payload: Payload;
+}
+
+/** A point as yielded by `scan`. */
+export interface ScanPoint {
+  readonly id: PointId;
+  readonly payload: Payload;
+  readonly vector?: number[];
+}
+
+/** One search result. `score` follows SPEC section 2 (euclid: distance, lower is better). */
+export interface SearchHit {
+  readonly id: PointId;
+  readonly score: number;
+  readonly payload?: Payload;
+  readonly vector?: number[];
+}
+
+/** Options of `search`. */
+export interface SearchOptions {
+  /** Number of results. Default 10. */
+  readonly k?: number;
+  /** Mongo-style filter (SPEC section 3). */
+  readonly filter?: JsonObject;
+  /** Beam width of the graph search; higher = better recall, slower. Default: the collection's efSearch; raised to k. */
+  readonly ef?: number;
+  /** Brute-force scan instead of the index: exact, slower. Default false. */
+  readonly exact?: boolean;
+  /** Include payloads. Default true. */
+  readonly withPayload?: boolean;
+  /** Include vectors. Default false. */
+  readonly withVector?: boolean;
+  /** Return `{ hits, explain }` instead of hits. Default false. */
+  readonly explain?: boolean;
+}
+
+/** How a search ran (returned with `explain: true`). */
+export interface SearchExplain {
+  readonly plan: SegmentSearchStats['plan'];
+  readonly k: number;
+  readonly ef: number;
+  readonly segmentsSearched: number;
+  readonly segments: readonly (SegmentSearchStats & { readonly kind: string })[];
+  readonly nodesVisited: number;
+  readonly distanceComputations: number;
+  readonly timings: {
+    readonly parseMs: number;
+    readonly filterMs: number;
+    readonly searchMs: number;
+    readonly mergeMs: number;
+    readonly totalMs: number;
+  };
+}
+
+/** The result of a write: its LSN (the point in the log where it became durable). */
+export interface WriteResult {
+  readonly lsn: number;
+  /** Points written (upsert) or removed (delete, deleteWhere). */
+  readonly count: number;
+}
+
+export interface ScanOptions {
+  readonly filter?: JsonObject;
+  /** Include vectors. Default false. */
+  readonly withVector?: boolean;
+}
+
+const SEARCH_KEYS = new Set(['k', 'filter', 'ef', 'exact', 'withPayload', 'withVector', 'explain']);
+const MAX_K = 10_000;
+
+function vectorOut(v: Float32Array): number[] {
+  return Array.from(v);
+}
+
+export class Collection {
+  private readonly host: CollectionHost;
+  private readonly segment: GrowingSegment;
+  /** @internal */
+  constructor(host: CollectionHost, segment: GrowingSegment) {
+    this.host = host;
+    this.segment = segment;
+  }
+
+  get name(): string {
+    return this.segment.config.name;
+  }
+
+  /** The collection's configuration (dimension, metric, hnsw, quantization). */
+  get config(): CollectionConfig {
+    return this.segment.config;
+  }
+
+  private checkOpen(): void {
+    this.host.checkOpen();
+    if (!this.host.isLive(this.segment)) {
+      throw new QuiverError(
+        'CLOSED',
+        `Collection "${this.name}" was dropped; get a new handle with db.collection().`,
+        { collection: this.name },
+      );
+    }
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    this.host.checkWritable();
+  }
+
+  private parseFilter(filter: unknown): FilterNode | undefined {
+    if (filter === undefined) return undefined;
+    try {
+      return parseMongoFilter(filter);
+    } catch (e) {
+      if (e instanceof QuiverError) {
+        throw new QuiverError(e.code, `Collection "${this.name}": ${e.message}`, {
+          ...e.details,
+          collection: this.name,
+        });
+      }
+      throw e;
+    }
+  }
+
+  private async logAndApply(
+    op: Parameters<typeof encodeWalOp>[0],
+    apply: () => number,
+  ): Promise<WriteResult> {
+    const { type, body } = encodeWalOp(op);
+    if (body.length > WAL_MAX_RECORD_BYTES) {
+      throw invalidArgument(
+        `Batch for "${this.name}" encodes to ${body.length} bytes, over the ${WAL_MAX_RECORD_BYTES}-byte record limit. Split it into smaller batches.`,
+        { collection: this.name },
+      );
+    }
+    let count = 0;
+    const lsn = await this.host.log.append(type, body, () => {
+      if (this.host.isLive(this.segment)) count = apply();
+    });
+    return { lsn, count };
+  }
+
+  /**
+   * Inserts or replaces points. The whole batch is validated first: one bad point rejects
+   * the batch and nothing is written. Resolves once the batch is durable.
+   */
+  async upsert(points: readonly PointInput[]): Promise<WriteResult> {
+    this.checkWritable();
+    if (!Array.isArray(points)) {
+      throw invalidArgument(`upsert on "${this.name}" takes an array of points.`, {
+        collection: this.name,
+      });
+    }
+    const logged: LoggedPoint[] = [];
+    const applied: { id: PointId; vector: Float32Array; payload: Payload }[] = [];
+    for (let i = 0; i < points.length; i++) {
+      const p: unknown = points[i];
+      const where = `points[${i}]`;
+      if (!isJsonObject(p)) {
+        throw invalidArgument(`${where} must be an object { id, vector, payload? }.`, {
+          collection: this.name,
+          field: where,
+        });
+      }
+      const point = p as Partial<PointInput>;
+      const id = checkPointId(point.id, `${where}.id`);
+      const vector = prepareVector(point.vector, this.config, `${where}.vector`);
+      const payloadJson = preparePayload(
+        point.payload,
+        this.name,
+        where,
+        this.host.maxPayloadBytes,
+      );
+      logged.push({ id, vector, payloadJson });
+      applied.push({
+        id,
+        vector,
+        payload: payloadJson === '' ? {} : (JSON.parse(payloadJson) as Payload),
+      });
+    }
+    if (logged.length === 0) return { lsn: this.host.log.lsn, count: 0 };
+    return this.logAndApply(
+      { kind: 'upsert', collection: this.name, dimension: this.config.dimension, points: logged },
+      () => {
+        this.segment.upsert(applied);
+        return applied.length;
+      },
+    );
+  }
+
+  /** The point with this id, or undefined. */
+  get(id: PointId): Promise<PointRecord | undefined> {
+    try {
+      this.checkOpen();
+      const checked = checkPointId(id);
+      const p = this.segment.get(checked);
+      if (p === undefined) return Promise.resolve(undefined);
+      return Promise.resolve({
+        id: p.id,
+        vector: vectorOut(p.vector),
+        payload: structuredClone(p.payload),
+      });
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** Deletes points by id; missing ids are ignored. `count` says how many existed. */
+  async delete(ids: readonly PointId[]): Promise<WriteResult> {
+    this.checkWritable();
+    if (!Array.isArray(ids)) {
+      throw invalidArgument(`delete on "${this.name}" takes an array of ids.`, {
+        collection: this.name,
+      });
+    }
+    const checked = ids.map((id, i) => checkPointId(id, `ids[${i}]`));
+    if (checked.length === 0) return { lsn: this.host.log.lsn, count: 0 };
+    return this.logAndApply({ kind: 'delete', collection: this.name, ids: checked }, () =>
+      this.segment.delete(checked),
+    );
+  }
+
+  /** Deletes every point matching `filter` at the time of the call. */
+  async deleteWhere(filter: JsonObject): Promise<WriteResult> {
+    this.checkWritable();
+    if (filter === undefined) {
+      throw invalidArgument(
+        `deleteWhere on "${this.name}" needs a filter; pass {} explicitly to delete every point.`,
+        { collection: this.name },
+      );
+    }
+    const node = this.parseFilter(filter);
+    const ids: PointId[] = [];
+    for (const p of this.segment.points(node)) ids.push(p.id);
+    if (ids.length === 0) return { lsn: this.host.log.lsn, count: 0 };
+    return this.logAndApply({ kind: 'delete', collection: this.name, ids }, () =>
+      this.segment.delete(ids),
+    );
+  }
+
+  /** Number of points, or of points matching `filter`. */
+  count(filter?: JsonObject): Promise<number> {
+    try {
+      this.checkOpen();
+      return Promise.resolve(this.segment.count(this.parseFilter(filter)));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** Iterates the points (matching `filter`), in insertion order, as a consistent stream. */
+  async *scan(options: ScanOptions = {}): AsyncGenerator<ScanPoint, void, undefined> {
+    this.checkOpen();
+    const node = this.parseFilter(options.filter);
+    const withVector = options.withVector === true;
+    let n = 0;
+    for (const p of this.segment.points(node)) {
+      this.checkOpen();
+      yield withVector
+        ? { id: p.id, payload: structuredClone(p.payload), vector: vectorOut(p.vector) }
+        : { id: p.id, payload: structuredClone(p.payload) };
+      if (++n % 1024 === 0) await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  /**
+   * The k nearest points to `vector`, best first (ties broken by id). With
+   * `explain: true` resolves to `{ hits, explain }`.
+   */
+  search(
+    vector: ArrayLike<number>,
+    options: SearchOptions & { explain: true },
+  ): Promise<{ hits: SearchHit[]; explain: SearchExplain }>;
+  search(vector: ArrayLike<number>, options?: SearchOptions): Promise<SearchHit[]>;
+  search(
+    vector: ArrayLike<number>,
+    options: SearchOptions = {},
+  ): Promise<SearchHit[] | { hits: SearchHit[]; explain: SearchExplain }> {
+    try {
+      return Promise.resolve(this.searchNow(vector, options));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  private searchNow(
+    vector: ArrayLike<number>,
+    options: SearchOptions,
+  ): SearchHit[] | { hits: SearchHit[]; explain: SearchExplain } {
+    const t0 = performance.now();
+    this.checkOpen();
+    if (typeof options !== 'object' || options === null) {
+      throw invalidArgument('search options must be an object.', { collection: this.name });
+    }
+    for (const key of Object.keys(options)) {
+      if (!SEARCH_KEYS.has(key)) {
+        throw invalidArgument(
+          `Unknown search option "${key}": allowed are ${[...SEARCH_KEYS].join(', ')}.`,
+          { collection: this.name, field: key },
+        );
+      }
+    }
+    const k = options.k ?? 10;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+      throw invalidArgument(`k must be an integer from 1 to ${MAX_K}, got ${String(k)}.`, {
+        collection: this.name,
+        field: 'k',
+      });
+    }
+    const ef = options.ef ?? this.config.hnsw.efSearch;
+    if (!Number.isInteger(ef) || ef < 1 || ef > 100_000) {
+      throw invalidArgument(`ef must be an integer from 1 to 100000, got ${String(ef)}.`, {
+        collection: this.name,
+        field: 'ef',
+      });
+    }
+    const query = prepareVector(vector, this.config, 'query');
+    const filter = this.parseFilter(options.filter);
+    const withPayload = options.withPayload ?? true;
+    const withVector = options.withVector ?? false;
+    const t1 = performance.now();
+    const { hits, stats } = this.segment.search(query, {
+      k,
+      ef: Math.max(ef, k),
+      exact: options.exact ?? false,
+      filter,
+      withVector,
+    });
+    const t2 = performance.now();
+    const merged: SegmentHit[] = hits.slice();
+    merged.sort((a, b) => b.score - a.score || compareIds(a.id, b.id));
+    const out: SearchHit[] = merged.slice(0, k).map((h) => {
+      const hit: { id: PointId; score: number; payload?: Payload; vector?: number[] } = {
+        id: h.id,
+        score: publicScore(this.config.metric, h.score),
+      };
+      if (withPayload) hit.payload = structuredClone(h.payload);
+      if (withVector && h.vector !== undefined) hit.vector = vectorOut(h.vector);
+      return hit;
+    });
+    if (options.explain !== true) return out;
+    const t3 = performance.now();
+    return {
+      hits: out,
+      explain: {
+        plan: stats.plan,
+        k,
+        ef: Math.max(ef, k),
+        segmentsSearched: 1,
+        segments: [{ kind: this.segment.kind, ...stats }],
+        nodesVisited: stats.nodesVisited,
+        distanceComputations: stats.distanceComputations,
+        timings: {
+          parseMs: t1 - t0,
+          filterMs: stats.filterMs,
+          searchMs: stats.searchMs,
+          mergeMs: t3 - t2,
+          totalMs: t3 - t0,
+        },
+      },
+    };
+  }
+
+  /** Plain numbers about this collection (the server turns them into metrics). */
+  stats(): { name: string; points: number; segments: number; memoryBytes: number } {
+    this.checkOpen();
+    return {
+      name: this.name,
+      points: this.segment.liveCount,
+      segments: 1,
+      memoryBytes: this.segment.memoryBytes(),
+    };
+  }
+}

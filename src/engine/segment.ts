@@ -1,0 +1,59 @@
+/**
+ * The Segment interface: a set of points a collection searches. The growing segment
+ * (in memory, rebuilt from the WAL) implements it today; sealed segments (immutable files)
+ * will implement it with the storage engine, and a collection fans searches out over all.
+ */
+import type { Payload, PointId } from '../common/types.js';
+import type { FilterNode } from '../filter/filter-ast.js';
+
+/** A point as stored: the vector is preprocessed (normalised for cosine). */
+export interface StoredPoint {
+  readonly id: PointId;
+  readonly vector: Float32Array;
+  readonly payload: Payload;
+}
+
+/** One candidate from a segment: internal similarity (greater = closer). */
+export interface SegmentHit {
+  readonly id: PointId;
+  readonly score: number;
+  readonly payload: Payload;
+  readonly vector: Float32Array | undefined;
+}
+
+export interface SegmentSearchOptions {
+  readonly k: number;
+  readonly ef: number;
+  readonly exact: boolean;
+  readonly filter: FilterNode | undefined;
+  readonly withVector: boolean;
+}
+
+/** What a segment did for one search (feeds `explain`). */
+export interface SegmentSearchStats {
+  readonly plan: 'exact-scan' | 'exact-filtered' | 'hnsw' | 'hnsw-filtered';
+  readonly candidates: number;
+  readonly filterMatches: number | undefined;
+  readonly nodesVisited: number;
+  readonly distanceComputations: number;
+  readonly filterMs: number;
+  readonly searchMs: number;
+}
+
+export interface Segment {
+  readonly kind: 'growing' | 'sealed';
+  readonly liveCount: number;
+  get(id: PointId): StoredPoint | undefined;
+  has(id: PointId): boolean;
+  search(
+    query: Float32Array,
+    options: SegmentSearchOptions,
+  ): {
+    hits: SegmentHit[];
+    stats: SegmentSearchStats;
+  };
+  /** Live points matching `filter` (all when undefined), in internal order. */
+  points(filter: FilterNode | undefined): Iterable<StoredPoint>;
+  count(filter: FilterNode | undefined): number;
+  memoryBytes(): number;
+}

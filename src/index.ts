@@ -1,0 +1,29 @@
+/**
+ * The one public entry of quiverdb: named re-exports only (aesthetics convention 3).
+ */
+export { Quiver } from './engine/quiver.js';
+export type { QuiverOptions, CollectionInfo, DatabaseStats } from './engine/quiver.js';
+export { Collection } from './engine/collection.js';
+export type {
+  PointRecord,
+  ScanPoint,
+  ScanOptions,
+  SearchHit,
+  SearchOptions,
+  SearchExplain,
+  WriteResult,
+} from './engine/collection.js';
+export type {
+  CollectionConfig,
+  CreateCollectionOptions,
+  HnswConfig,
+  PointInput,
+  QuantizationName,
+} from './engine/validation.js';
+export type { RecoveryReport } from './engine/recovery.js';
+export { QuiverError, isQuiverError, ERROR_CODES } from './common/quiver-error.js';
+export type { ErrorCode, ErrorDetails } from './common/quiver-error.js';
+export type { PointId, Payload, JsonValue, JsonObject, MetricName } from './common/types.js';
+export type { Logger } from './common/logger.js';
+export type { FsyncPolicy } from './storage/wal/log.js';
+export type { FileSystem, FileHandle, OpenMode, FailpointName } from './storage/io/file-system.js';

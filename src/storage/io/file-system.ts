@@ -1,0 +1,58 @@
+/**
+ * The FileSystem interface: the only way the storage layer touches disk (aesthetics
+ * convention 10). Narrow on purpose so tests can wrap it to fail writes, fill the disk,
+ * tear appends or forget unsynced bytes. Every error it raises names the path.
+ */
+
+/** An open file. Positions are absolute byte offsets. */
+export interface FileHandle {
+  readonly path: string;
+  /** Reads up to `length` bytes at `position`; returns the bytes actually read. */
+  read(position: number, length: number): Promise<Uint8Array>;
+  /** Writes all of `data` at `position`. */
+  write(data: Uint8Array, position: number): Promise<void>;
+  /** Makes everything written so far durable (fdatasync). */
+  sync(): Promise<void>;
+  /** Cuts or extends the file to `size` bytes. */
+  truncate(size: number): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** How {@link FileSystem.open} opens a file. */
+export type OpenMode =
+  /** read only; the file must exist */
+  | 'read'
+  /** read and write; created if missing */
+  | 'readwrite'
+  /** read and write; must not exist yet */
+  | 'create-new';
+
+export interface FileSystem {
+  open(path: string, mode: OpenMode): Promise<FileHandle>;
+  /** Whole file; throws if missing. */
+  readFile(path: string): Promise<Uint8Array>;
+  /** Creates `path` with `data` only if it does not exist; false when it already exists. */
+  createExclusive(path: string, data: Uint8Array): Promise<boolean>;
+  exists(path: string): Promise<boolean>;
+  /** Names (not paths) in a directory, sorted; empty when missing. */
+  list(dir: string): Promise<string[]>;
+  mkdirp(dir: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** Makes a directory's entries (creates, renames, unlinks) durable. */
+  syncDir(dir: string): Promise<void>;
+  fileSize(path: string): Promise<number>;
+  /** Named failpoint hook: inert unless a test arms it (see failpoints.ts). */
+  failpoint(name: FailpointName): Promise<void>;
+}
+
+/** The named places where tests can inject a crash or an error. */
+export type FailpointName =
+  | 'afterWalAppendBeforeFsync'
+  | 'afterWalFsync'
+  | 'beforeCleanMarkWrite'
+  | 'beforeManifestRename'
+  | 'afterManifestRename'
+  | 'midSegmentWrite'
+  | 'beforeWalRelease';

@@ -1,0 +1,146 @@
+/**
+ * Codec of WAL record bodies (docs/FORMAT.md §2.3): the engine's operations as immutable
+ * tagged values and their little-endian encoding. Payloads travel as JSON text.
+ */
+import {
+  ByteReader,
+  ByteWriter,
+  OutOfBoundsError,
+  utf8Decode,
+  utf8Encode,
+} from '../../common/bytes.js';
+import { corrupt } from '../../common/quiver-error.js';
+import type { JsonObject, PointId } from '../../common/types.js';
+import { WalRecordType } from '../format.js';
+
+/** One point as logged: payload is JSON text ('' when the point has no payload). */
+export interface LoggedPoint {
+  readonly id: PointId;
+  readonly vector: Float32Array;
+  readonly payloadJson: string;
+}
+
+export type WalOp =
+  | { readonly kind: 'create-collection'; readonly config: JsonObject }
+  | { readonly kind: 'drop-collection'; readonly name: string }
+  | {
+      readonly kind: 'upsert';
+      readonly collection: string;
+      readonly dimension: number;
+      readonly points: readonly LoggedPoint[];
+    }
+  | { readonly kind: 'delete'; readonly collection: string; readonly ids: readonly PointId[] };
+
+const ID_INT = 0;
+const ID_STRING = 1;
+
+function writeId(w: ByteWriter, id: PointId): void {
+  if (typeof id === 'number') w.u8(ID_INT).u64(id);
+  else {
+    const b = utf8Encode(id);
+    w.u8(ID_STRING).u16(b.length).bytes(b);
+  }
+}
+
+function readId(r: ByteReader): PointId {
+  const tag = r.u8();
+  if (tag === ID_INT) return r.u64();
+  if (tag === ID_STRING) return utf8Decode(r.bytesView(r.u16()));
+  throw new RangeError(`unknown id tag ${tag}`);
+}
+
+function writeName(w: ByteWriter, name: string): void {
+  const b = utf8Encode(name);
+  w.u16(b.length).bytes(b);
+}
+
+/** Encodes an operation; returns its record type and body. */
+export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
+  switch (op.kind) {
+    case 'create-collection':
+      return {
+        type: WalRecordType.CREATE_COLLECTION,
+        body: utf8Encode(JSON.stringify(op.config)),
+      };
+    case 'drop-collection':
+      return { type: WalRecordType.DROP_COLLECTION, body: utf8Encode(op.name) };
+    case 'upsert': {
+      const w = new ByteWriter(64 + op.points.length * (op.dimension * 4 + 32));
+      writeName(w, op.collection);
+      w.u32(op.dimension).u32(op.points.length);
+      for (const p of op.points) {
+        writeId(w, p.id);
+        w.f32s(p.vector);
+        const payload = utf8Encode(p.payloadJson);
+        w.u32(payload.length).bytes(payload);
+      }
+      return { type: WalRecordType.UPSERT, body: w.finish() };
+    }
+    case 'delete': {
+      const w = new ByteWriter(32 + op.ids.length * 9);
+      writeName(w, op.collection);
+      w.u32(op.ids.length);
+      for (const id of op.ids) writeId(w, id);
+      return { type: WalRecordType.DELETE, body: w.finish() };
+    }
+    default: {
+      const never: never = op;
+      throw new Error(`unknown op ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * Decodes a record body. `file` and `offset` locate the record for the CORRUPT error a
+ * malformed body raises (its checksum matched, so this means a format mismatch).
+ */
+export function decodeWalOp(type: number, body: Uint8Array, file: string, offset: number): WalOp {
+  try {
+    switch (type) {
+      case WalRecordType.CREATE_COLLECTION: {
+        const config: unknown = JSON.parse(utf8Decode(body));
+        if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+          throw new RangeError('collection config is not an object');
+        }
+        return { kind: 'create-collection', config: config as JsonObject };
+      }
+      case WalRecordType.DROP_COLLECTION:
+        return { kind: 'drop-collection', name: utf8Decode(body) };
+      case WalRecordType.UPSERT: {
+        const r = new ByteReader(body);
+        const collection = utf8Decode(r.bytesView(r.u16()));
+        const dimension = r.u32();
+        const count = r.u32();
+        const points: LoggedPoint[] = [];
+        for (let i = 0; i < count; i++) {
+          const id = readId(r);
+          const vector = r.f32s(dimension);
+          const payloadJson = utf8Decode(r.bytesView(r.u32()));
+          points.push({ id, vector, payloadJson });
+        }
+        if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
+        return { kind: 'upsert', collection, dimension, points };
+      }
+      case WalRecordType.DELETE: {
+        const r = new ByteReader(body);
+        const collection = utf8Decode(r.bytesView(r.u16()));
+        const count = r.u32();
+        const ids: PointId[] = [];
+        for (let i = 0; i < count; i++) ids.push(readId(r));
+        if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
+        return { kind: 'delete', collection, ids };
+      }
+      default:
+        throw new RangeError(`unknown record type ${type}`);
+    }
+  } catch (e) {
+    const what =
+      e instanceof OutOfBoundsError ||
+      e instanceof RangeError ||
+      e instanceof SyntaxError ||
+      e instanceof TypeError
+        ? `malformed WAL record body (${e.message})`
+        : 'malformed WAL record body';
+    throw corrupt(file, offset, what, e);
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * WalWriter: appends records to the WAL with group commit under an fsync policy
+ * (SPEC section 4). LSNs are assigned when a batch is written, so a failed write leaves
+ * no gap; each record's `apply` runs in LSN order once the record is durable, before
+ * its promise resolves. Implements the `Log` interface the engine writes through.
+ */
+import type { Logger } from '../../common/logger.js';
+import { QuiverError } from '../../common/quiver-error.js';
+import type { FileHandle, FileSystem } from '../io/file-system.js';
+import { WAL_FILE_TARGET_BYTES, WAL_HEADER_SIZE, walFileName } from '../format.js';
+import type { Log, FsyncPolicy, LogStats } from './log.js';
+import { encodeWalHeader, encodeWalRecord } from './wal-record.js';
+
+export interface WalWriterOptions {
+  readonly fs: FileSystem;
+  readonly dir: string;
+  readonly policy: FsyncPolicy;
+  /** `batch`: how long the first waiting record waits for company before the fsync. Default 2 ms. */
+  readonly batchDelayMs?: number;
+  /** `periodic`: fsync interval. Default 100 ms. */
+  readonly periodicMs?: number;
+  /** Rotate to a new file past this size. Default 64 MiB. */
+  readonly fileTargetBytes?: number;
+  readonly logger: Logger;
+  /** Called with the seconds each fsync took (for the fsync histogram). */
+  readonly onFsync?: (seconds: number) => void;
+}
+
+/** Where the writer continues: the file and offset after the last intact record. */
+export interface WalPosition {
+  readonly seq: number;
+  readonly offset: number;
+  readonly lastLsn: number;
+}
+
+interface Pending {
+  readonly type: number;
+  readonly body: Uint8Array;
+  readonly apply: ((lsn: number) => void) | undefined;
+  readonly resolve: (lsn: number) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class WalWriter implements Log {
+  private readonly o: Required<Omit<WalWriterOptions, 'onFsync'>> &
+    Pick<WalWriterOptions, 'onFsync'>;
+  private handle: FileHandle;
+  private seq: number;
+  private offset: number;
+  private lastLsn: number;
+  private pending: Pending[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private periodic: NodeJS.Timeout | undefined;
+  private dirty = false;
+  private closed = false;
+  private broken: QuiverError | undefined;
+  private idle: Promise<void> = Promise.resolve();
+  private idleResolve: (() => void) | undefined;
+  private readonly counters = { records: 0, fsyncs: 0, bytesWritten: 0, failures: 0 };
+  private baseBytes: number;
+
+  private constructor(
+    options: WalWriterOptions,
+    handle: FileHandle,
+    pos: WalPosition,
+    baseBytes: number,
+  ) {
+    this.o = {
+      batchDelayMs: 2,
+      periodicMs: 100,
+      fileTargetBytes: WAL_FILE_TARGET_BYTES,
+      ...options,
+    };
+    this.handle = handle;
+    this.seq = pos.seq;
+    this.offset = pos.offset;
+    this.lastLsn = pos.lastLsn;
+    this.baseBytes = baseBytes;
+    if (this.o.policy === 'periodic') {
+      this.periodic = setInterval(() => void this.periodicSync(), this.o.periodicMs);
+      this.periodic.unref();
+    }
+  }
+
+  /**
+   * Opens the writer at `pos` (from the reader's scan). Truncates anything after
+   * `pos.offset` (a torn tail) and makes the cut durable before the first append.
+   * With no position, starts file 1. `otherFilesBytes` is the size of older WAL files.
+   */
+  static async open(
+    options: WalWriterOptions,
+    pos: WalPosition | undefined,
+    otherFilesBytes = 0,
+  ): Promise<WalWriter> {
+    const { fs, dir } = options;
+    await fs.mkdirp(dir);
+    const start = pos ?? { seq: 1, offset: 0, lastLsn: 0 };
+    const path = `${dir}/${walFileName(start.seq)}`;
+    const handle = await fs.open(path, 'readwrite');
+    try {
+      let offset = start.offset;
+      const size = await handle.size();
+      if (offset < WAL_HEADER_SIZE) {
+        await handle.truncate(0);
+        await handle.write(encodeWalHeader(start.seq), 0);
+        offset = WAL_HEADER_SIZE;
+        await handle.sync();
+        await fs.syncDir(dir);
+      } else if (size > offset) {
+        await handle.truncate(offset);
+        await handle.sync();
+      }
+      return new WalWriter(options, handle, { ...start, offset }, otherFilesBytes);
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  get lsn(): number {
+    return this.lastLsn;
+  }
+
+  /** The file and offset after the last written record. */
+  position(): WalPosition {
+    return { seq: this.seq, offset: this.offset, lastLsn: this.lastLsn };
+  }
+
+  stats(): LogStats {
+    return {
+      ...this.counters,
+      lastLsn: this.lastLsn,
+      bytes: this.baseBytes + this.offset,
+      currentFile: `${this.o.dir}/${walFileName(this.seq)}`,
+      broken: this.broken !== undefined,
+    };
+  }
+
+  append(type: number, body: Uint8Array, apply?: (lsn: number) => void): Promise<number> {
+    if (this.closed) {
+      return Promise.reject(new QuiverError('CLOSED', 'The write-ahead log is closed.'));
+    }
+    if (this.broken !== undefined) return Promise.reject(this.broken);
+    return new Promise<number>((resolve, reject) => {
+      this.pending.push({ type, body, apply, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.running || this.timer !== undefined) return;
+    if (this.idleResolve === undefined) {
+      this.idle = new Promise<void>((r) => (this.idleResolve = r));
+    }
+    if (this.o.policy === 'batch' && this.o.batchDelayMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.run();
+      }, this.o.batchDelayMs);
+    } else {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.run();
+      }, 0);
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.pending.length > 0 && this.broken === undefined) {
+        const batch = this.pending;
+        this.pending = [];
+        await this.writeBatch(batch);
+      }
+      if (this.broken !== undefined) {
+        const failed = this.pending;
+        this.pending = [];
+        for (const p of failed) p.reject(this.broken);
+      }
+    } finally {
+      this.endRun();
+    }
+  }
+
+  private endRun(): void {
+    this.running = false;
+    if (this.pending.length > 0) this.schedule();
+    else {
+      const r = this.idleResolve;
+      this.idleResolve = undefined;
+      r?.();
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    if (this.offset >= this.o.fileTargetBytes) {
+      try {
+        await this.rotate();
+      } catch (e) {
+        this.fail(e);
+        for (const p of batch) p.reject(this.broken ?? e);
+        return;
+      }
+    }
+    const frames: Uint8Array[] = [];
+    let total = 0;
+    let lsn = this.lastLsn;
+    for (const p of batch) {
+      const frame = encodeWalRecord(++lsn, p.type, p.body);
+      frames.push(frame);
+      total += frame.length;
+    }
+    const buf = new Uint8Array(total);
+    let at = 0;
+    for (const f of frames) {
+      buf.set(f, at);
+      at += f.length;
+    }
+    const start = this.offset;
+    try {
+      await this.handle.write(buf, start);
+    } catch (e) {
+      this.counters.failures++;
+      // Cut the partial write so the next record starts on a clean boundary.
+      try {
+        await this.handle.truncate(start);
+      } catch (cutError) {
+        this.fail(cutError);
+      }
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    this.offset = start + total;
+    this.dirty = true;
+    try {
+      await this.o.fs.failpoint('afterWalAppendBeforeFsync');
+      if (this.o.policy === 'always' || this.o.policy === 'batch') await this.sync();
+      await this.o.fs.failpoint('afterWalFsync');
+    } catch (e) {
+      // After a failed fsync the page cache state is unknown: stop writing (fsync-gate).
+      this.fail(e);
+      for (const p of batch) p.reject(this.broken ?? e);
+      return;
+    }
+    this.counters.records += batch.length;
+    this.counters.bytesWritten += total;
+    let applied = this.lastLsn;
+    for (const p of batch) {
+      applied++;
+      this.lastLsn = applied;
+      try {
+        p.apply?.(applied);
+      } catch (e) {
+        this.o.logger.error({ err: e, lsn: applied }, 'applying a durable WAL record failed');
+      }
+      p.resolve(applied);
+    }
+  }
+
+  private async sync(): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    await this.handle.sync();
+    this.counters.fsyncs++;
+    this.dirty = false;
+    this.o.onFsync?.(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+
+  private async periodicSync(): Promise<void> {
+    if (!this.dirty || this.running || this.timer !== undefined) return;
+    if (this.closed || this.broken !== undefined) return;
+    this.running = true;
+    if (this.idleResolve === undefined) {
+      this.idle = new Promise<void>((r) => (this.idleResolve = r));
+    }
+    try {
+      await this.sync();
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.endRun();
+    }
+  }
+
+  private async rotate(): Promise<void> {
+    await this.sync();
+    await this.handle.close();
+    this.baseBytes += this.offset;
+    this.seq++;
+    const path = `${this.o.dir}/${walFileName(this.seq)}`;
+    this.handle = await this.o.fs.open(path, 'create-new');
+    await this.handle.write(encodeWalHeader(this.seq), 0);
+    await this.handle.sync();
+    await this.o.fs.syncDir(this.o.dir);
+    this.offset = WAL_HEADER_SIZE;
+    this.o.logger.info({ file: path }, 'WAL rotated to a new file');
+  }
+
+  private fail(e: unknown): void {
+    this.counters.failures++;
+    const msg = e instanceof Error ? e.message : String(e);
+    this.broken = new QuiverError(
+      'UNAVAILABLE',
+      `The write-ahead log stopped accepting writes after an I/O failure (${msg}). Fix the disk, then reopen the database.`,
+      { file: `${this.o.dir}/${walFileName(this.seq)}` },
+      e,
+    );
+    this.o.logger.error({ err: e }, 'WAL failed; writes are refused until reopen');
+  }
+
+  /** Waits until every appended record is written, then fsyncs. */
+  async flush(): Promise<void> {
+    while (this.running || this.timer !== undefined || this.pending.length > 0) {
+      await this.idle;
+    }
+    if (this.broken !== undefined) throw this.broken;
+    if (this.dirty) await this.sync();
+  }
+
+  /** Flushes, fsyncs and closes the file. Further appends fail with CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.broken === undefined) await this.flush();
+    } finally {
+      this.closed = true;
+      if (this.periodic !== undefined) clearInterval(this.periodic);
+      await this.handle.close();
+    }
+  }
+}
