@@ -5,7 +5,7 @@
  */
 import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, Payload, PointId } from '../common/types.js';
-import { compareIds, isJsonObject } from '../common/types.js';
+import { isJsonObject } from '../common/types.js';
 import type { FilterNode } from '../filter/filter-ast.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
 import { publicScore } from '../kernels/distance-kernel.js';
@@ -13,8 +13,8 @@ import type { Log } from '../storage/wal/log.js';
 import type { LoggedPoint } from '../storage/wal/wal-body-codec.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
-import type { GrowingSegment } from './growing-segment.js';
-import type { SegmentHit, SegmentSearchStats } from './segment.js';
+import type { CollectionState } from './collection-state.js';
+import type { SegmentSearchStats } from './segment.js';
 import type { CollectionConfig, PointInput } from './validation.js';
 import { checkPointId, preparePayload, prepareVector } from './validation.js';
 
@@ -24,10 +24,17 @@ export interface CollectionHost {
   readonly maxPayloadBytes: number;
   /** Throws CLOSED when the database is closed. */
   checkOpen(): void;
-  /** Throws CLOSED / READ_ONLY when writes are not allowed. */
-  checkWritable(): void;
-  /** True while `segment` is the live incarnation of its collection. */
-  isLive(segment: GrowingSegment): boolean;
+  /**
+   * Throws CLOSED, READ_ONLY, UNAVAILABLE (circuit breaker open) or BACKPRESSURE (memory
+   * budget exhausted) when a write may not start now.
+   */
+  admitWrite(): void;
+  /** Reports the outcome of a log append (feeds the circuit breaker). */
+  writeDone(error: unknown): void;
+  /** True while `state` is the live incarnation of its collection. */
+  isLive(state: CollectionState): boolean;
+  /** Called after a write was applied (may schedule sealing). */
+  afterWrite(): void;
 }
 
 /** A point as returned by `get`. */
@@ -70,9 +77,27 @@ export interface SearchOptions {
   readonly explain?: boolean;
 }
 
+/** Plain numbers about one collection. */
+export interface CollectionStats {
+  readonly name: string;
+  readonly points: number;
+  /** Sealed segments plus the growing one (when it holds points). */
+  readonly segments: number;
+  readonly sealedSegments: number;
+  readonly growingPoints: number;
+  /** Share of sealed points that are deleted and wait for compaction. */
+  readonly deletedShare: number;
+  /** Bytes of sealed segment files. */
+  readonly diskBytes: number;
+  readonly memoryBytes: number;
+  /** Memory of growing and sealing segments (what the memory budget limits). */
+  readonly unsealedBytes: number;
+}
+
 /** How a search ran (returned with `explain: true`). */
 export interface SearchExplain {
-  readonly plan: SegmentSearchStats['plan'];
+  /** The plan of the segments searched; 'mixed' when they differ. */
+  readonly plan: SegmentSearchStats['plan'] | 'mixed';
   readonly k: number;
   readonly ef: number;
   readonly segmentsSearched: number;
@@ -110,11 +135,11 @@ function vectorOut(v: Float32Array): number[] {
 
 export class Collection {
   private readonly host: CollectionHost;
-  private readonly segment: GrowingSegment;
+  private readonly segment: CollectionState;
   /** @internal */
-  constructor(host: CollectionHost, segment: GrowingSegment) {
+  constructor(host: CollectionHost, state: CollectionState) {
     this.host = host;
-    this.segment = segment;
+    this.segment = state;
   }
 
   get name(): string {
@@ -139,7 +164,7 @@ export class Collection {
 
   private checkWritable(): void {
     this.checkOpen();
-    this.host.checkWritable();
+    this.host.admitWrite();
   }
 
   private parseFilter(filter: unknown): FilterNode | undefined {
@@ -159,7 +184,7 @@ export class Collection {
 
   private async logAndApply(
     op: Parameters<typeof encodeWalOp>[0],
-    apply: () => number,
+    apply: (lsn: number) => number,
   ): Promise<WriteResult> {
     const { type, body } = encodeWalOp(op);
     if (body.length > WAL_MAX_RECORD_BYTES) {
@@ -169,9 +194,17 @@ export class Collection {
       );
     }
     let count = 0;
-    const lsn = await this.host.log.append(type, body, () => {
-      if (this.host.isLive(this.segment)) count = apply();
-    });
+    let lsn: number;
+    try {
+      lsn = await this.host.log.append(type, body, (at) => {
+        if (this.host.isLive(this.segment)) count = apply(at);
+      });
+    } catch (e) {
+      this.host.writeDone(e);
+      throw e;
+    }
+    this.host.writeDone(undefined);
+    this.host.afterWrite();
     return { lsn, count };
   }
 
@@ -216,10 +249,7 @@ export class Collection {
     if (logged.length === 0) return { lsn: this.host.log.lsn, count: 0 };
     return this.logAndApply(
       { kind: 'upsert', collection: this.name, dimension: this.config.dimension, points: logged },
-      () => {
-        this.segment.upsert(applied);
-        return applied.length;
-      },
+      (lsn) => this.segment.upsert(lsn, applied),
     );
   }
 
@@ -250,8 +280,8 @@ export class Collection {
     }
     const checked = ids.map((id, i) => checkPointId(id, `ids[${i}]`));
     if (checked.length === 0) return { lsn: this.host.log.lsn, count: 0 };
-    return this.logAndApply({ kind: 'delete', collection: this.name, ids: checked }, () =>
-      this.segment.delete(checked),
+    return this.logAndApply({ kind: 'delete', collection: this.name, ids: checked }, (lsn) =>
+      this.segment.delete(lsn, checked),
     );
   }
 
@@ -268,8 +298,8 @@ export class Collection {
     const ids: PointId[] = [];
     for (const p of this.segment.points(node)) ids.push(p.id);
     if (ids.length === 0) return { lsn: this.host.log.lsn, count: 0 };
-    return this.logAndApply({ kind: 'delete', collection: this.name, ids }, () =>
-      this.segment.delete(ids),
+    return this.logAndApply({ kind: 'delete', collection: this.name, ids }, (lsn) =>
+      this.segment.delete(lsn, ids),
     );
   }
 
@@ -354,7 +384,7 @@ export class Collection {
     const withPayload = options.withPayload ?? true;
     const withVector = options.withVector ?? false;
     const t1 = performance.now();
-    const { hits, stats } = this.segment.search(query, {
+    const { hits, segments } = this.segment.search(query, {
       k,
       ef: Math.max(ef, k),
       exact: options.exact ?? false,
@@ -362,9 +392,7 @@ export class Collection {
       withVector,
     });
     const t2 = performance.now();
-    const merged: SegmentHit[] = hits.slice();
-    merged.sort((a, b) => b.score - a.score || compareIds(a.id, b.id));
-    const out: SearchHit[] = merged.slice(0, k).map((h) => {
+    const out: SearchHit[] = hits.map((h) => {
       const hit: { id: PointId; score: number; payload?: Payload; vector?: number[] } = {
         id: h.id,
         score: publicScore(this.config.metric, h.score),
@@ -375,21 +403,32 @@ export class Collection {
     });
     if (options.explain !== true) return out;
     const t3 = performance.now();
+    let nodesVisited = 0;
+    let distanceComputations = 0;
+    let filterMs = 0;
+    let searchMs = 0;
+    for (const s of segments) {
+      nodesVisited += s.nodesVisited;
+      distanceComputations += s.distanceComputations;
+      filterMs += s.filterMs;
+      searchMs += s.searchMs;
+    }
+    const plans = new Set(segments.map((s) => s.plan));
     return {
       hits: out,
       explain: {
-        plan: stats.plan,
+        plan: plans.size === 0 ? 'empty' : plans.size === 1 ? segments[0]!.plan : 'mixed',
         k,
         ef: Math.max(ef, k),
-        segmentsSearched: 1,
-        segments: [{ kind: this.segment.kind, ...stats }],
-        nodesVisited: stats.nodesVisited,
-        distanceComputations: stats.distanceComputations,
+        segmentsSearched: segments.length,
+        segments,
+        nodesVisited,
+        distanceComputations,
         timings: {
           parseMs: t1 - t0,
-          filterMs: stats.filterMs,
-          searchMs: stats.searchMs,
-          mergeMs: t3 - t2,
+          filterMs,
+          searchMs,
+          mergeMs: t3 - t2 - 0,
           totalMs: t3 - t0,
         },
       },
@@ -397,13 +436,21 @@ export class Collection {
   }
 
   /** Plain numbers about this collection (the server turns them into metrics). */
-  stats(): { name: string; points: number; segments: number; memoryBytes: number } {
+  stats(): CollectionStats {
     this.checkOpen();
+    const s = this.segment;
+    let diskBytes = 0;
+    for (const seg of s.sealed) diskBytes += seg.fileBytes;
     return {
       name: this.name,
-      points: this.segment.liveCount,
-      segments: 1,
-      memoryBytes: this.segment.memoryBytes(),
+      points: s.liveCount,
+      segments: s.sealed.length + s.sealing.length + (s.growing.liveCount > 0 ? 1 : 0),
+      sealedSegments: s.sealed.length,
+      growingPoints: s.growing.liveCount,
+      deletedShare: s.deletedShare(),
+      diskBytes,
+      memoryBytes: s.memoryBytes(),
+      unsealedBytes: s.unsealedBytes(),
     };
   }
 }

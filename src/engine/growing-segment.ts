@@ -1,14 +1,13 @@
 /**
- * GrowingSegment: the in-memory points of a collection, rebuilt from the WAL on open.
- * Maps external ids to dense internal ids, keeps payloads, and owns a VectorIndex over
- * the vectors. An upsert of an existing id retires the old internal id.
+ * GrowingSegment: the in-memory points of a collection written since its last seal,
+ * rebuilt from the WAL on open. Tracks the LSN range of the records it holds so the
+ * checkpointer knows which part of the WAL it still needs.
  */
 import type { Payload, PointId } from '../common/types.js';
 import type { FilterNode } from '../filter/filter-ast.js';
-import { compileFilter } from '../filter/filter-evaluator.js';
-import { ExactIndex } from '../index/exact-index.js';
 import type { VectorIndex } from '../index/vector-index.js';
-import type { CollectionConfig } from './validation.js';
+import type { SegmentData } from '../storage/segment/segment-file.js';
+import { PointTable } from './point-table.js';
 import type {
   Segment,
   SegmentHit,
@@ -16,166 +15,86 @@ import type {
   SegmentSearchStats,
   StoredPoint,
 } from './segment.js';
-
-const EMPTY_PAYLOAD: Payload = Object.freeze({});
+import type { CollectionConfig } from './validation.js';
 
 export class GrowingSegment implements Segment {
   readonly kind = 'growing';
   readonly config: CollectionConfig;
-  private readonly idToInternal = new Map<PointId, number>();
-  private readonly externalIds: (PointId | undefined)[] = [];
-  private readonly payloads: (Payload | undefined)[] = [];
-  private readonly index: VectorIndex;
-  private payloadBytes = 0;
+  readonly table: PointTable;
+  /** LSN of the first record applied here (undefined while empty of records). */
+  firstLsn: number | undefined;
+  lastLsn = 0;
 
-  constructor(config: CollectionConfig, index?: VectorIndex) {
+  constructor(config: CollectionConfig, index: VectorIndex) {
     this.config = config;
-    this.index = index ?? new ExactIndex(config.dimension, config.metric);
+    this.table = new PointTable(index);
   }
 
   get liveCount(): number {
-    return this.idToInternal.size;
+    return this.table.liveCount;
   }
 
-  /** Applies points already validated and preprocessed. */
-  upsert(points: readonly { id: PointId; vector: Float32Array; payload: Payload }[]): void {
+  /** Records that a WAL record at `lsn` touched this segment. */
+  touch(lsn: number): void {
+    this.firstLsn ??= lsn;
+    if (lsn > this.lastLsn) this.lastLsn = lsn;
+  }
+
+  /** Adds points already validated, preprocessed and removed from older segments. */
+  append(points: readonly { id: PointId; vector: Float32Array; payload: Payload }[]): void {
     for (const p of points) {
-      const old = this.idToInternal.get(p.id);
-      if (old !== undefined) this.retire(old);
-      const internal = this.externalIds.length;
-      this.externalIds.push(p.id);
-      this.payloads.push(p.payload);
-      this.index.add(internal, p.vector);
-      this.idToInternal.set(p.id, internal);
-      this.payloadBytes += estimatePayloadBytes(p.payload);
+      this.table.remove(p.id);
+      this.table.append(p.id, p.vector, p.payload);
     }
   }
 
-  /** Removes ids; returns how many existed. */
-  delete(ids: readonly PointId[]): number {
-    let n = 0;
-    for (const id of ids) {
-      const internal = this.idToInternal.get(id);
-      if (internal === undefined) continue;
-      this.retire(internal);
-      this.idToInternal.delete(id);
-      n++;
-    }
-    return n;
+  remove(id: PointId): boolean {
+    return this.table.remove(id);
   }
-
-  private retire(internal: number): void {
-    this.index.remove(internal);
-    const payload = this.payloads[internal];
-    if (payload !== undefined) this.payloadBytes -= estimatePayloadBytes(payload);
-    this.payloads[internal] = undefined;
-    this.externalIds[internal] = undefined;
-  }
-
   has(id: PointId): boolean {
-    return this.idToInternal.has(id);
+    return this.table.has(id);
   }
-
   get(id: PointId): StoredPoint | undefined {
-    const internal = this.idToInternal.get(id);
-    if (internal === undefined) return undefined;
-    return this.pointAt(internal);
+    return this.table.get(id);
   }
-
-  private pointAt(internal: number): StoredPoint {
-    return {
-      id: this.externalIds[internal]!,
-      vector: this.index.vector(internal),
-      payload: this.payloads[internal] ?? EMPTY_PAYLOAD,
-    };
+  points(filter: FilterNode | undefined): Iterable<StoredPoint> {
+    return this.table.points(filter);
   }
-
-  *points(filter: FilterNode | undefined): Iterable<StoredPoint> {
-    const match = filter === undefined ? undefined : compileFilter(filter);
-    const end = this.externalIds.length;
-    for (let i = 0; i < end; i++) {
-      const id = this.externalIds[i];
-      if (id === undefined) continue;
-      const payload = this.payloads[i] ?? EMPTY_PAYLOAD;
-      if (match !== undefined && !match(payload, id)) continue;
-      yield this.pointAt(i);
-    }
-  }
-
   count(filter: FilterNode | undefined): number {
-    if (filter === undefined) return this.liveCount;
-    const match = compileFilter(filter);
-    let n = 0;
-    for (let i = 0; i < this.externalIds.length; i++) {
-      const id = this.externalIds[i];
-      if (id !== undefined && match(this.payloads[i] ?? EMPTY_PAYLOAD, id)) n++;
-    }
-    return n;
+    return this.table.count(filter);
   }
-
   search(
     query: Float32Array,
     options: SegmentSearchOptions,
   ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
-    const t0 = performance.now();
-    let allow: Uint8Array | undefined;
-    let matches: number | undefined;
-    if (options.filter !== undefined) {
-      const match = compileFilter(options.filter);
-      const slots = this.externalIds.length;
-      allow = new Uint8Array(slots);
-      matches = 0;
-      for (let i = 0; i < slots; i++) {
-        const id = this.externalIds[i];
-        if (id !== undefined && match(this.payloads[i] ?? EMPTY_PAYLOAD, id)) {
-          allow[i] = 1;
-          matches++;
-        }
-      }
+    return this.table.search(query, options);
+  }
+  memoryBytes(): number {
+    return this.table.memoryBytes();
+  }
+
+  /** Everything a sealed segment file needs, as of now. */
+  toSegmentData(segmentId: number): SegmentData {
+    const t = this.table;
+    const dim = this.config.dimension;
+    const vectors = new Float32Array(t.slots * dim);
+    const payloads: string[] = [];
+    for (let slot = 0; slot < t.slots; slot++) {
+      if (t.ids[slot] !== undefined) vectors.set(t.index.vector(slot), slot * dim);
+      const p = t.payloads[slot];
+      payloads.push(p === undefined || Object.keys(p).length === 0 ? '' : JSON.stringify(p));
     }
-    const t1 = performance.now();
-    const admitted = allow;
-    const result = this.index.search(query, {
-      k: options.k,
-      ef: Math.max(options.ef, options.k),
-      ...(admitted === undefined ? {} : { filter: (i: number) => admitted[i] === 1 }),
-    });
-    const t2 = performance.now();
-    const hits: SegmentHit[] = result.ids.map((internal, j) => ({
-      id: this.externalIds[internal]!,
-      score: result.scores[j]!,
-      payload: this.payloads[internal] ?? EMPTY_PAYLOAD,
-      vector: options.withVector ? this.index.vector(internal) : undefined,
-    }));
-    const exact = this.index.kind === 'exact';
     return {
-      hits,
-      stats: {
-        plan: exact
-          ? admitted === undefined
-            ? 'exact-scan'
-            : 'exact-filtered'
-          : admitted === undefined
-            ? 'hnsw'
-            : 'hnsw-filtered',
-        candidates: this.liveCount,
-        filterMatches: matches,
-        nodesVisited: result.visited,
-        distanceComputations: result.distanceComputations,
-        filterMs: t1 - t0,
-        searchMs: t2 - t1,
-      },
+      segmentId,
+      collection: this.config.name,
+      dimension: dim,
+      metric: this.config.metric,
+      minLsn: this.firstLsn ?? 0,
+      maxLsn: this.lastLsn,
+      ids: t.ids.slice(),
+      payloads,
+      vectors,
+      graph: t.index.kind === 'exact' ? undefined : t.index.serialize(),
     };
   }
-
-  memoryBytes(): number {
-    return this.index.memoryBytes() + this.payloadBytes + this.externalIds.length * 16;
-  }
-}
-
-/** A cheap size estimate of a payload for memory accounting (not exact). */
-function estimatePayloadBytes(payload: Payload): number {
-  let n = 0;
-  for (const k in payload) n += k.length * 2 + 32;
-  return n + 16;
 }

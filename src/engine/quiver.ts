@@ -16,11 +16,17 @@ import type { FsyncPolicy, Log, LogStats } from '../storage/wal/log.js';
 import { FSYNC_POLICIES } from '../storage/wal/log.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WalWriter } from '../storage/wal/wal-writer.js';
-import type { CollectionHost } from './collection.js';
+import type { BreakerSnapshot } from './circuit-breaker.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { CollectionHost, CollectionStats } from './collection.js';
 import { Collection } from './collection.js';
-import { GrowingSegment } from './growing-segment.js';
+import { CollectionState } from './collection-state.js';
+import type { IndexFactory } from './collection-state.js';
+import { createIndex } from './index-factory.js';
 import type { RecoveryReport } from './recovery.js';
-import { replayWal } from './recovery.js';
+import { recover } from './recovery.js';
+import type { StorageOptions, StorageStats } from './storage-manager.js';
+import { DEFAULT_STORAGE_OPTIONS, StorageManager } from './storage-manager.js';
 import type { CollectionConfig, CreateCollectionOptions } from './validation.js';
 import { buildCollectionConfig, checkCollectionName } from './validation.js';
 
@@ -45,6 +51,25 @@ export interface QuiverOptions {
   readonly logger?: Logger;
   /** File system to use; tests inject failures through it. Default: the real one. */
   readonly fileSystem?: FileSystem;
+  /** A growing segment is sealed into a segment file at this many points. Default 20 000. */
+  readonly sealPoints?: number;
+  /** ... or at this many bytes of memory. Default 64 MiB. */
+  readonly sealBytes?: number;
+  /**
+   * Memory for growing (not yet sealed) data across collections. Past it, writes fail with
+   * BACKPRESSURE while sealing catches up. Default 1 GiB.
+   */
+  readonly memoryBudgetBytes?: number;
+  /** Compaction merges segments when a collection has more than this. Default 8. */
+  readonly maxSegments?: number;
+  /** Compaction rewrites segments whose deleted share passes this. Default 0.2. */
+  readonly compactDeletedShare?: number;
+  /** Compact automatically in the background. Default true. */
+  readonly autoCompact?: boolean;
+  /** Consecutive WAL I/O failures that open the circuit breaker. Default 5. */
+  readonly breakerFailures?: number;
+  /** How long the open breaker refuses writes before a trial, in ms. Default 60 000. */
+  readonly breakerCooldownMs?: number;
 }
 
 /** A collection as listed by {@link Quiver.listCollections}. */
@@ -60,10 +85,25 @@ export interface DatabaseStats {
   readonly path: string;
   readonly collections: number;
   readonly points: number;
+  readonly segments: number;
+  /** Share of sealed points deleted and waiting for compaction, over all collections. */
+  readonly deletedShare: number;
+  /** Segment files + WAL + manifest. */
+  readonly diskBytes: number;
+  readonly walBytes: number;
   readonly memoryBytes: number;
+  /** Memory of growing data (what the budget limits) and the budget. */
+  readonly unsealedBytes: number;
+  readonly memoryBudgetBytes: number;
+  readonly compactionQueueDepth: number;
+  readonly backpressureEvents: number;
+  readonly noSpaceEvents: number;
   readonly readOnly: boolean;
+  readonly circuitBreaker: BreakerSnapshot;
   readonly wal: LogStats;
+  readonly storage: StorageStats;
   readonly recovery: RecoveryReport;
+  readonly perCollection: readonly CollectionStats[];
 }
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -75,7 +115,16 @@ const OPTION_KEYS = new Set([
   'walFileBytes',
   'logger',
   'fileSystem',
+  'sealPoints',
+  'sealBytes',
+  'memoryBudgetBytes',
+  'maxSegments',
+  'compactDeletedShare',
+  'autoCompact',
+  'breakerFailures',
+  'breakerCooldownMs',
 ]);
+const DEFAULT_MEMORY_BUDGET = 1024 * 1024 * 1024;
 
 function checkOptions(options: QuiverOptions): void {
   for (const key of Object.keys(options)) {
@@ -92,7 +141,18 @@ function checkOptions(options: QuiverOptions): void {
       { field: 'fsync', received: options.fsync },
     );
   }
-  for (const key of ['batchDelayMs', 'fsyncIntervalMs', 'maxPayloadBytes', 'walFileBytes']) {
+  for (const key of [
+    'batchDelayMs',
+    'fsyncIntervalMs',
+    'maxPayloadBytes',
+    'walFileBytes',
+    'sealPoints',
+    'sealBytes',
+    'memoryBudgetBytes',
+    'maxSegments',
+    'breakerFailures',
+    'breakerCooldownMs',
+  ]) {
     const v = (options as Record<string, unknown>)[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
       throw invalidArgument(`${key} must be a non-negative integer, got ${JSON.stringify(v)}.`, {
@@ -111,44 +171,63 @@ export class Quiver {
   private readonly logger: Logger;
   private readonly lock: DirectoryLock;
   private readonly wal: WalWriter;
-  private readonly catalog: Map<string, GrowingSegment>;
-  private readonly handles = new Map<GrowingSegment, Collection>();
+  private readonly catalog: Map<string, CollectionState>;
+  private readonly storage: StorageManager;
+  private readonly breaker: CircuitBreaker;
+  private readonly makeIndex: IndexFactory;
+  private readonly handles = new Map<CollectionState, Collection>();
   private readonly reserved = new Set<string>();
   private readonly host: CollectionHost;
+  private readonly memoryBudget: number;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readOnly = false;
+  private backpressureEvents = 0;
+  private noSpaceEvents = 0;
 
-  private constructor(
-    path: string,
-    fs: FileSystem,
-    logger: Logger,
-    lock: DirectoryLock,
-    wal: WalWriter,
-    catalog: Map<string, GrowingSegment>,
-    recovery: RecoveryReport,
-    maxPayloadBytes: number,
-  ) {
-    this.path = path;
-    this.fs = fs;
-    this.logger = logger;
-    this.lock = lock;
-    this.wal = wal;
-    this.catalog = catalog;
-    this.recovery = recovery;
+  private constructor(parts: {
+    path: string;
+    fs: FileSystem;
+    logger: Logger;
+    lock: DirectoryLock;
+    wal: WalWriter;
+    catalog: Map<string, CollectionState>;
+    storage: StorageManager;
+    recovery: RecoveryReport;
+    options: QuiverOptions;
+    makeIndex: IndexFactory;
+  }) {
+    this.path = parts.path;
+    this.fs = parts.fs;
+    this.logger = parts.logger;
+    this.lock = parts.lock;
+    this.wal = parts.wal;
+    this.catalog = parts.catalog;
+    this.storage = parts.storage;
+    this.recovery = parts.recovery;
+    this.makeIndex = parts.makeIndex;
+    const o = parts.options;
+    this.memoryBudget = o.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET;
+    this.breaker = new CircuitBreaker({
+      ...(o.breakerFailures === undefined ? {} : { failureThreshold: o.breakerFailures }),
+      ...(o.breakerCooldownMs === undefined ? {} : { cooldownMs: o.breakerCooldownMs }),
+    });
     this.host = {
-      log: wal,
-      maxPayloadBytes,
+      log: this.wal,
+      maxPayloadBytes: o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD,
       checkOpen: () => this.checkOpen(),
-      checkWritable: () => this.checkWritable(),
-      isLive: (segment) => !this.closed && this.catalog.get(segment.config.name) === segment,
+      admitWrite: () => this.admitWrite(),
+      writeDone: (e) => this.writeDone(e),
+      isLive: (state) => !this.closed && this.catalog.get(state.config.name) === state,
+      afterWrite: () => this.storage.maybeCheckpoint(),
     };
   }
 
   /**
-   * Opens (creating if missing) the database in `path`, replaying its write-ahead log.
-   * Throws LOCKED when another live process has it open, CORRUPT on damage that is not a
-   * torn tail. A failed open releases the lock.
+   * Opens (creating if missing) the database in `path`: loads the sealed segments the
+   * manifest lists and replays the write-ahead log after them. Throws LOCKED when another
+   * live process has it open, CORRUPT on damage that is not a torn tail. A failed open
+   * releases the lock.
    */
   static async open(path: string, options: QuiverOptions = {}): Promise<Quiver> {
     if (typeof path !== 'string' || path === '') {
@@ -163,10 +242,22 @@ export class Quiver {
     try {
       // Step 2: read the clean-shutdown mark.
       const mark = await readCleanMark(fs, path);
-      // Steps 3-5: replay the WAL, check it against the mark, classify damage.
+      // Steps 3-7: manifest, sealed segments, orphans, WAL replay, damage, mark check.
       const walDir = `${path}/${WAL_DIR}`;
-      const state = await replayWal(fs, walDir, mark, logger);
-      // Step 6: open the writer at the end of the intact log (cutting a torn tail).
+      const makeIndex: IndexFactory = (config) => createIndex(config, logger);
+      const state = await recover(fs, path, walDir, mark, makeIndex, logger);
+      // Step 8: open the writer at the end of the intact log (cutting a torn tail).
+      const lastLsn = state.report.lastLsn;
+      const files = state.scan.files;
+      const last = files[files.length - 1];
+      const older = files
+        .filter((f) => f !== last)
+        .map((f) => ({ seq: f.seq, firstLsn: state.scan.firstLsnBySeq.get(f.seq), bytes: f.size }));
+      if (last !== undefined) {
+        older.push({ seq: last.seq, firstLsn: state.scan.firstLsnBySeq.get(last.seq), bytes: 0 });
+      }
+      let otherBytes = 0;
+      for (const f of files) if (f !== last) otherBytes += f.size;
       const wal = await WalWriter.open(
         {
           fs,
@@ -177,10 +268,11 @@ export class Quiver {
           ...(options.walFileBytes === undefined ? {} : { fileTargetBytes: options.walFileBytes }),
           logger,
         },
-        state.position,
-        state.otherWalBytes,
+        state.position ?? { seq: 1, offset: 0, lastLsn },
+        otherBytes,
+        older,
       );
-      // Step 7: remove the clean mark before the first write can happen.
+      // Step 9: remove the clean mark before the first write can happen.
       try {
         if (mark !== undefined || (await fs.exists(`${path}/CLEAN.tmp`))) {
           await removeCleanMark(fs, path);
@@ -189,17 +281,39 @@ export class Quiver {
         await wal.close().catch(() => undefined);
         throw e;
       }
+      const storageOptions: StorageOptions = {
+        sealPoints: options.sealPoints ?? DEFAULT_STORAGE_OPTIONS.sealPoints,
+        sealBytes: options.sealBytes ?? DEFAULT_STORAGE_OPTIONS.sealBytes,
+        maxSegments: options.maxSegments ?? DEFAULT_STORAGE_OPTIONS.maxSegments,
+        compactDeletedShare:
+          options.compactDeletedShare ?? DEFAULT_STORAGE_OPTIONS.compactDeletedShare,
+        autoCompact: options.autoCompact ?? DEFAULT_STORAGE_OPTIONS.autoCompact,
+      };
+      const storage = new StorageManager(
+        fs,
+        path,
+        state.catalog,
+        wal,
+        state.manifest,
+        logger,
+        storageOptions,
+      );
       logger.info({ path, ...state.report }, 'database opened');
-      return new Quiver(
+      const db = new Quiver({
         path,
         fs,
         logger,
         lock,
         wal,
-        state.catalog,
-        state.report,
-        options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD,
-      );
+        catalog: state.catalog,
+        storage,
+        recovery: state.report,
+        options,
+        makeIndex,
+      });
+      storage.maybeCheckpoint();
+      if (storageOptions.autoCompact) storage.maybeCompact();
+      return db;
     } catch (e) {
       await lock.release().catch(() => undefined);
       throw e;
@@ -214,7 +328,8 @@ export class Quiver {
     }
   }
 
-  private checkWritable(): void {
+  /** Every check a write passes before it is logged. */
+  private admitWrite(): void {
     this.checkOpen();
     if (this.readOnly) {
       throw new QuiverError(
@@ -222,6 +337,40 @@ export class Quiver {
         `Database ${this.path} is in read-only mode; writes are refused until setReadOnly(false).`,
         { file: this.path },
       );
+    }
+    const trial = this.breaker.admit();
+    if (trial && this.wal.stats().broken) {
+      void this.wal.recover().then((ok) => {
+        if (!ok) this.breaker.failure(new Error('the WAL is still failing'));
+      });
+      this.breaker.failure(new Error('the WAL was stopped; trying to recover it'));
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `The write-ahead log of ${this.path} is recovering from an I/O failure; retry shortly.`,
+        { file: this.path },
+      );
+    }
+    let unsealed = 0;
+    for (const s of this.catalog.values()) unsealed += s.unsealedBytes();
+    if (unsealed > this.memoryBudget) {
+      this.backpressureEvents++;
+      void this.storage.checkpoint(true).catch(() => undefined);
+      throw new QuiverError(
+        'BACKPRESSURE',
+        `Growing data uses ${unsealed} bytes, over the memory budget of ${this.memoryBudget} bytes; sealing to disk is catching up. Retry shortly, or raise memoryBudgetBytes.`,
+        { expected: this.memoryBudget, received: unsealed },
+      );
+    }
+  }
+
+  private writeDone(e: unknown): void {
+    if (e === undefined) {
+      this.breaker.success();
+      return;
+    }
+    if (e instanceof QuiverError) {
+      if (e.code === 'NO_SPACE') this.noSpaceEvents++;
+      else if (e.code === 'UNAVAILABLE') this.breaker.failure(e);
     }
   }
 
@@ -232,7 +381,7 @@ export class Quiver {
 
   /** Creates a collection; COLLECTION_EXISTS when the name is taken. */
   async createCollection(name: string, options: CreateCollectionOptions): Promise<Collection> {
-    this.checkWritable();
+    this.admitWrite();
     const config = buildCollectionConfig(name, options);
     if (this.catalog.has(config.name) || this.reserved.has(config.name)) {
       throw new QuiverError(
@@ -247,22 +396,28 @@ export class Quiver {
         kind: 'create-collection',
         config: { ...config, hnsw: { ...config.hnsw } },
       });
-      let segment: GrowingSegment | undefined;
-      await this.wal.append(type, body, () => {
-        segment = new GrowingSegment(config);
-        this.catalog.set(config.name, segment);
-      });
-      return this.handleFor(segment!);
+      let state: CollectionState | undefined;
+      try {
+        await this.wal.append(type, body, (lsn) => {
+          state = new CollectionState(config, lsn, 0, this.makeIndex);
+          this.catalog.set(config.name, state);
+        });
+      } catch (e) {
+        this.writeDone(e);
+        throw e;
+      }
+      this.writeDone(undefined);
+      return this.handleFor(state!);
     } finally {
       this.reserved.delete(config.name);
     }
   }
 
-  private handleFor(segment: GrowingSegment): Collection {
-    let handle = this.handles.get(segment);
+  private handleFor(state: CollectionState): Collection {
+    let handle = this.handles.get(state);
     if (handle === undefined) {
-      handle = new Collection(this.host, segment);
-      this.handles.set(segment, handle);
+      handle = new Collection(this.host, state);
+      this.handles.set(state, handle);
     }
     return handle;
   }
@@ -271,15 +426,15 @@ export class Quiver {
   collection(name: string): Collection {
     this.checkOpen();
     checkCollectionName(name);
-    const segment = this.catalog.get(name);
-    if (segment === undefined) {
+    const state = this.catalog.get(name);
+    if (state === undefined) {
       throw new QuiverError(
         'COLLECTION_NOT_FOUND',
         `Collection "${name}" does not exist. Create it with db.createCollection("${name}", { dimension }).`,
         { collection: name },
       );
     }
-    return this.handleFor(segment);
+    return this.handleFor(state);
   }
 
   /** True when a collection of that name exists. */
@@ -312,9 +467,10 @@ export class Quiver {
 
   /** Drops a collection and its points; COLLECTION_NOT_FOUND when missing. */
   async dropCollection(name: string): Promise<void> {
-    this.checkWritable();
-    const segment = this.collection(name) && this.catalog.get(name);
-    if (segment === undefined || this.reserved.has(name)) {
+    this.admitWrite();
+    this.collection(name);
+    const state = this.catalog.get(name);
+    if (state === undefined || this.reserved.has(name)) {
       throw new QuiverError('COLLECTION_NOT_FOUND', `Collection "${name}" does not exist.`, {
         collection: name,
       });
@@ -322,13 +478,21 @@ export class Quiver {
     this.reserved.add(name);
     try {
       const { type, body } = encodeWalOp({ kind: 'drop-collection', name });
-      await this.wal.append(type, body, () => {
-        if (this.catalog.get(name) === segment) this.catalog.delete(name);
-        this.handles.delete(segment);
-      });
+      try {
+        await this.wal.append(type, body, () => {
+          if (this.catalog.get(name) === state) this.catalog.delete(name);
+          this.handles.delete(state);
+        });
+      } catch (e) {
+        this.writeDone(e);
+        throw e;
+      }
+      this.writeDone(undefined);
     } finally {
       this.reserved.delete(name);
     }
+    // Free the dropped collection's files at the next manifest switch.
+    if (state.sealed.length > 0) void this.storage.checkpoint(false, true).catch(() => undefined);
   }
 
   /** Turns read-only mode on or off: while on, every write fails with READ_ONLY. */
@@ -342,34 +506,109 @@ export class Quiver {
     return this.readOnly;
   }
 
+  /** The WAL circuit breaker's state (0 closed, 1 open, 2 half-open in metrics). */
+  get circuitBreaker(): BreakerSnapshot {
+    return this.breaker.snapshot();
+  }
+
+  /** Closes the circuit breaker now and, if the WAL had stopped, tries to recover it. */
+  async resetCircuitBreaker(): Promise<void> {
+    this.checkOpen();
+    await this.wal.recover();
+    this.breaker.reset();
+  }
+
   /** Makes every acknowledged write durable now, whatever the fsync policy. */
   async flush(): Promise<void> {
     this.checkOpen();
     await this.wal.flush();
   }
 
+  /**
+   * Seals growing data into segment files and switches the manifest now (with `all`,
+   * every collection's growing data, however small). Resolves when done.
+   */
+  async checkpoint(all = true): Promise<void> {
+    this.checkOpen();
+    await this.storage.checkpoint(all);
+  }
+
+  /**
+   * Compacts now: merges segments and drops deleted points, for one collection or all.
+   * Resolves when done; reads and writes go on meanwhile.
+   */
+  async compact(collection?: string): Promise<void> {
+    this.checkOpen();
+    if (collection !== undefined) this.collection(collection);
+    await this.storage.compact(collection, true);
+  }
+
+  /** Waits until background sealing and compaction are idle. */
+  async idle(): Promise<void> {
+    this.checkOpen();
+    await this.storage.idle();
+  }
+
+  /**
+   * Pins the files of the last committed manifest so compaction keeps them until the
+   * returned `release` is called (online backups). @internal
+   */
+  pinFiles(): { manifestGeneration: number; files: string[]; release: () => void } {
+    this.checkOpen();
+    const p = this.storage.pinCurrent();
+    return { manifestGeneration: p.manifest.generation, files: p.files, release: p.unpin };
+  }
+
   stats(): DatabaseStats {
     this.checkOpen();
+    const perCollection = [...this.catalog.values()].map((s) => this.handleFor(s).stats());
     let points = 0;
     let memoryBytes = 0;
-    for (const s of this.catalog.values()) {
-      points += s.liveCount;
-      memoryBytes += s.memoryBytes();
+    let unsealedBytes = 0;
+    let segments = 0;
+    let sealedPoints = 0;
+    let deleted = 0;
+    for (const c of perCollection) {
+      points += c.points;
+      memoryBytes += c.memoryBytes;
+      unsealedBytes += c.unsealedBytes;
+      segments += c.segments;
     }
+    for (const s of this.catalog.values()) {
+      for (const seg of s.sealed) {
+        sealedPoints += seg.slots;
+        deleted += seg.deletedShare * seg.slots;
+      }
+    }
+    const wal = this.wal.stats();
+    const storage = this.storage.stats();
     return {
       path: this.path,
       collections: this.catalog.size,
       points,
+      segments,
+      deletedShare: sealedPoints === 0 ? 0 : deleted / sealedPoints,
+      diskBytes: storage.segmentBytes + wal.bytes,
+      walBytes: wal.bytes,
       memoryBytes,
+      unsealedBytes,
+      memoryBudgetBytes: this.memoryBudget,
+      compactionQueueDepth: storage.compactionQueueDepth,
+      backpressureEvents: this.backpressureEvents,
+      noSpaceEvents: this.noSpaceEvents,
       readOnly: this.readOnly,
-      wal: this.wal.stats(),
+      circuitBreaker: this.breaker.snapshot(),
+      wal,
+      storage,
       recovery: this.recovery,
+      perCollection,
     };
   }
 
   /**
-   * Flushes the log, leaves the clean-shutdown mark and releases the directory. Every
-   * later call on this database or its collections fails with CLOSED. Idempotent.
+   * Waits for background work, flushes the log, leaves the clean-shutdown mark and
+   * releases the directory. Every later call on this database or its collections fails
+   * with CLOSED. Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= this.closeNow();
@@ -378,6 +617,7 @@ export class Quiver {
 
   private async closeNow(): Promise<void> {
     try {
+      await this.storage.close();
       let clean = true;
       try {
         await this.wal.close();

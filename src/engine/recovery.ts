@@ -1,27 +1,39 @@
 /**
  * Recovery: the steps that bring a database directory from disk into memory, in the
- * order docs/DESIGN.md lists them. Replays the WAL into a catalog of growing segments,
- * classifies damage, and hands back the position where the writer continues.
+ * order docs/DESIGN.md lists them — manifest, sealed segments (graphs loaded, never
+ * rebuilt), orphan files, WAL replay from the manifest's LSN, damage classification.
  */
 import type { Logger } from '../common/logger.js';
 import { corrupt } from '../common/quiver-error.js';
+import type { Payload } from '../common/types.js';
 import type { FileSystem } from '../storage/io/file-system.js';
-import type { TornTail } from '../storage/wal/wal-reader.js';
+import { SEGMENT_DIR } from '../storage/format.js';
+import type { Manifest } from '../storage/manifest/manifest.js';
+import { readManifest } from '../storage/manifest/manifest.js';
+import { decodeSegment } from '../storage/segment/segment-file.js';
+import { decodeTombstones } from '../storage/segment/tombstone-file.js';
+import type { CleanMark } from '../storage/clean-mark.js';
+import type { TornTail, WalScanReport } from '../storage/wal/wal-reader.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
 import type { WalOp } from '../storage/wal/wal-body-codec.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import type { WalPosition } from '../storage/wal/wal-writer.js';
-import type { CleanMark } from '../storage/clean-mark.js';
-import { GrowingSegment } from './growing-segment.js';
+import type { IndexFactory } from './collection-state.js';
+import { CollectionState } from './collection-state.js';
+import { loadIndex } from './index-factory.js';
+import { SealedSegment } from './sealed-segment.js';
 import { configFromJson } from './validation.js';
-import type { Payload } from '../common/types.js';
 
 /** What the last open found and did. */
 export interface RecoveryReport {
   /** True when the previous session closed cleanly. */
   readonly cleanShutdown: boolean;
+  readonly segmentsLoaded: number;
+  readonly orphanFilesRemoved: readonly string[];
   readonly walFiles: number;
   readonly recordsReplayed: number;
+  /** The manifest's replay start. */
+  readonly walStartLsn: number;
   readonly lastLsn: number;
   /** The damaged end of the log that was cut off, when the last session crashed mid-append. */
   readonly tornTail: TornTail | undefined;
@@ -29,38 +41,45 @@ export interface RecoveryReport {
 }
 
 export interface RecoveredState {
-  readonly catalog: Map<string, GrowingSegment>;
+  readonly manifest: Manifest;
+  readonly catalog: Map<string, CollectionState>;
   readonly position: WalPosition | undefined;
-  readonly otherWalBytes: number;
+  readonly scan: WalScanReport;
   readonly report: RecoveryReport;
 }
 
-/** Applies one logged operation to the catalog. Shared by replay and the live write path. */
+/** Applies one logged operation to the catalog (the replay path). */
 export function applyOp(
-  catalog: Map<string, GrowingSegment>,
+  catalog: Map<string, CollectionState>,
   op: WalOp,
-  logger: Logger,
   lsn: number,
+  makeIndex: IndexFactory,
+  logger: Logger,
 ): void {
   switch (op.kind) {
     case 'create-collection': {
       const config = configFromJson(op.config);
-      catalog.set(config.name, new GrowingSegment(config));
+      const existing = catalog.get(config.name);
+      if (existing !== undefined && existing.createdLsn >= lsn) return; // already in the manifest
+      catalog.set(config.name, new CollectionState(config, lsn, 0, makeIndex));
       return;
     }
-    case 'drop-collection':
-      catalog.delete(op.name);
+    case 'drop-collection': {
+      const existing = catalog.get(op.name);
+      if (existing !== undefined && existing.createdLsn < lsn) catalog.delete(op.name);
       return;
+    }
     case 'upsert': {
-      const seg = catalog.get(op.collection);
-      if (seg === undefined || seg.config.dimension !== op.dimension) {
+      const state = catalog.get(op.collection);
+      if (state === undefined || state.config.dimension !== op.dimension) {
         logger.warn(
           { lsn, collection: op.collection },
           'WAL upsert for a missing collection skipped',
         );
         return;
       }
-      seg.upsert(
+      state.upsert(
+        lsn,
         op.points.map((p) => ({
           id: p.id,
           vector: p.vector,
@@ -69,10 +88,9 @@ export function applyOp(
       );
       return;
     }
-    case 'delete': {
-      catalog.get(op.collection)?.delete(op.ids);
+    case 'delete':
+      catalog.get(op.collection)?.delete(lsn, op.ids);
       return;
-    }
     default: {
       const never: never = op;
       throw new Error(`unknown op ${JSON.stringify(never)}`);
@@ -80,37 +98,152 @@ export function applyOp(
   }
 }
 
-/**
- * Steps 3–5 of recovery: replay the WAL, check it against the clean-shutdown mark,
- * and report a torn tail. Steps 1–2 (lock, read mark) and 6–7 (open writer, remove
- * mark) are the caller's.
- */
-export async function replayWal(
+/** Step 3b: loads every sealed segment the manifest lists, with its tombstones. */
+async function loadSegments(
   fs: FileSystem,
+  dir: string,
+  manifest: Manifest,
+  makeIndex: IndexFactory,
+): Promise<{ catalog: Map<string, CollectionState>; loaded: number }> {
+  const catalog = new Map<string, CollectionState>();
+  let loaded = 0;
+  for (const c of manifest.collections) {
+    const config = configFromJson(c.config);
+    const state = new CollectionState(config, c.createdLsn, c.sealedThroughLsn, makeIndex);
+    for (const s of c.segments) {
+      const path = `${dir}/${SEGMENT_DIR}/${s.file}`;
+      const bytes = await fs.readFile(path);
+      const data = decodeSegment(bytes, path);
+      if (
+        data.segmentId !== s.id ||
+        data.collection !== config.name ||
+        data.dimension !== config.dimension
+      ) {
+        throw corrupt(
+          path,
+          8,
+          `segment header (id ${data.segmentId}, collection ${data.collection}) does not match the manifest`,
+        );
+      }
+      let deleted: Iterable<number> = [];
+      if (s.tombstones !== null) {
+        const tpath = `${dir}/${SEGMENT_DIR}/${s.tombstones}`;
+        const t = decodeTombstones(await fs.readFile(tpath), tpath);
+        if (t.segmentId !== s.id)
+          throw corrupt(tpath, 8, 'tombstone file belongs to another segment');
+        for (const slot of t.slots) {
+          if (slot >= data.ids.length)
+            throw corrupt(tpath, 24, `tombstone slot ${slot} is out of range`);
+        }
+        deleted = t.slots;
+      }
+      const seg = SealedSegment.fromData(
+        data,
+        s.file,
+        bytes.length,
+        loadIndex(data, path),
+        deleted,
+      );
+      seg.tombstoneGeneration = s.tombstoneGeneration;
+      seg.tombstoneFile = s.tombstones;
+      state.sealed.push(seg);
+      loaded++;
+    }
+    catalog.set(config.name, state);
+  }
+  return { catalog, loaded };
+}
+
+/** Step 4: removes files in segments/ that the manifest does not reference (crash leftovers). */
+async function removeOrphans(
+  fs: FileSystem,
+  dir: string,
+  manifest: Manifest,
+  logger: Logger,
+): Promise<string[]> {
+  const keep = new Set<string>();
+  for (const c of manifest.collections) {
+    for (const s of c.segments) {
+      keep.add(s.file);
+      if (s.tombstones !== null) keep.add(s.tombstones);
+    }
+  }
+  const removed: string[] = [];
+  const segDir = `${dir}/${SEGMENT_DIR}`;
+  for (const name of await fs.list(segDir)) {
+    if (keep.has(name)) continue;
+    await fs.unlink(`${segDir}/${name}`);
+    removed.push(name);
+  }
+  await fs.unlink(`${dir}/MANIFEST.tmp`);
+  if (removed.length > 0) {
+    await fs.syncDir(segDir);
+    logger.warn({ removed }, 'removed files left over by an interrupted seal or compaction');
+  }
+  return removed;
+}
+
+/**
+ * Recovery steps 3–7 (the caller takes the lock, reads the clean mark, opens the writer
+ * and removes the mark): read the manifest, load sealed segments, remove orphans, replay
+ * the WAL from the manifest's start, classify damage, check against the clean mark.
+ */
+export async function recover(
+  fs: FileSystem,
+  dir: string,
   walDir: string,
   mark: CleanMark | undefined,
+  makeIndex: IndexFactory,
   logger: Logger,
 ): Promise<RecoveredState> {
   const t0 = performance.now();
-  const catalog = new Map<string, GrowingSegment>();
+  const manifest = await readManifest(fs, dir);
+  const { catalog, loaded } = await loadSegments(fs, dir, manifest, makeIndex);
+  const orphans = await removeOrphans(fs, dir, manifest, logger);
   const scan = await scanWal(fs, walDir, {
     cleanlyClosed: mark !== undefined,
+    fromLsn: manifest.walStartLsn,
     onRecord: (record, file, offset) => {
-      applyOp(catalog, decodeWalOp(record.type, record.body, file, offset), logger, record.lsn);
+      applyOp(
+        catalog,
+        decodeWalOp(record.type, record.body, file, offset),
+        record.lsn,
+        makeIndex,
+        logger,
+      );
     },
   });
+  const lastFile = scan.files[scan.files.length - 1];
+  // The log must reach back to the manifest's start and forward to its checkpoint.
+  if (
+    scan.firstLsn !== undefined &&
+    scan.firstLsn > manifest.walStartLsn &&
+    scan.lastLsn >= manifest.walStartLsn
+  ) {
+    throw corrupt(
+      scan.files[0]?.path ?? walDir,
+      16,
+      `WAL starts at LSN ${scan.firstLsn} but the manifest needs it from LSN ${manifest.walStartLsn}; log files are missing`,
+    );
+  }
+  if (manifest.walStartLsn <= manifest.checkpointLsn && scan.lastLsn < manifest.checkpointLsn) {
+    throw corrupt(
+      lastFile?.path ?? walDir,
+      scan.end?.offset ?? 0,
+      `WAL ends at LSN ${scan.lastLsn} but the manifest was written at LSN ${manifest.checkpointLsn}; log data is missing`,
+    );
+  }
+  const lastLsn = Math.max(scan.lastLsn, manifest.checkpointLsn);
   if (mark !== undefined) {
     const end = scan.end;
     const matches =
-      end !== undefined
-        ? end.seq === mark.walSeq && end.offset === mark.walOffset && scan.lastLsn === mark.lastLsn
-        : mark.lastLsn === 0;
+      mark.lastLsn === lastLsn &&
+      (end === undefined || (end.seq === mark.walSeq && end.offset === mark.walOffset));
     if (!matches) {
-      const last = scan.files[scan.files.length - 1];
       throw corrupt(
-        last?.path ?? `${walDir}`,
+        lastFile?.path ?? walDir,
         end?.offset ?? 0,
-        `WAL ends at LSN ${scan.lastLsn} but the database was closed cleanly at LSN ${mark.lastLsn} (file ${mark.walSeq}, offset ${mark.walOffset}); log data is missing`,
+        `WAL ends at LSN ${lastLsn} but the database was closed cleanly at LSN ${mark.lastLsn} (file ${mark.walSeq}, offset ${mark.walOffset}); log data is missing`,
       );
     }
   }
@@ -120,21 +253,20 @@ export async function replayWal(
       'torn WAL tail found (the last session crashed mid-append); it will be truncated',
     );
   }
-  const last = scan.files[scan.files.length - 1];
-  let otherWalBytes = 0;
-  for (const f of scan.files) if (f !== last) otherWalBytes += f.size;
   return {
+    manifest,
     catalog,
+    scan,
     position:
-      scan.end === undefined
-        ? undefined
-        : { seq: scan.end.seq, offset: scan.end.offset, lastLsn: scan.lastLsn },
-    otherWalBytes,
+      scan.end === undefined ? undefined : { seq: scan.end.seq, offset: scan.end.offset, lastLsn },
     report: {
       cleanShutdown: mark !== undefined,
+      segmentsLoaded: loaded,
+      orphanFilesRemoved: orphans,
       walFiles: scan.files.length,
       recordsReplayed: scan.records,
-      lastLsn: scan.lastLsn,
+      walStartLsn: manifest.walStartLsn,
+      lastLsn,
       tornTail: scan.tornTail,
       durationMs: performance.now() - t0,
     },

@@ -1,7 +1,7 @@
 /**
- * The Segment interface: a set of points a collection searches. The growing segment
- * (in memory, rebuilt from the WAL) implements it today; sealed segments (immutable files)
- * will implement it with the storage engine, and a collection fans searches out over all.
+ * The Segment interface: a set of points a collection searches. The growing segment (in
+ * memory, rebuilt from the WAL) and sealed segments (immutable files) implement it; a
+ * collection fans searches out over all of them and merges.
  */
 import type { Payload, PointId } from '../common/types.js';
 import type { FilterNode } from '../filter/filter-ast.js';
@@ -29,9 +29,11 @@ export interface SegmentSearchOptions {
   readonly withVector: boolean;
 }
 
+export type SearchPlan = 'exact-scan' | 'exact-filtered' | 'hnsw' | 'hnsw-filtered' | 'empty';
+
 /** What a segment did for one search (feeds `explain`). */
 export interface SegmentSearchStats {
-  readonly plan: 'exact-scan' | 'exact-filtered' | 'hnsw' | 'hnsw-filtered';
+  readonly plan: SearchPlan;
   readonly candidates: number;
   readonly filterMatches: number | undefined;
   readonly nodesVisited: number;
@@ -45,14 +47,13 @@ export interface Segment {
   readonly liveCount: number;
   get(id: PointId): StoredPoint | undefined;
   has(id: PointId): boolean;
+  /** Deletes `id` if this segment holds it live; true when it did. */
+  remove(id: PointId): boolean;
   search(
     query: Float32Array,
     options: SegmentSearchOptions,
-  ): {
-    hits: SegmentHit[];
-    stats: SegmentSearchStats;
-  };
-  /** Live points matching `filter` (all when undefined), in internal order. */
+  ): { hits: SegmentHit[]; stats: SegmentSearchStats };
+  /** Live points matching `filter` (all when undefined), in slot order. */
   points(filter: FilterNode | undefined): Iterable<StoredPoint>;
   count(filter: FilterNode | undefined): number;
   memoryBytes(): number;

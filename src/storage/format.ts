@@ -27,6 +27,34 @@ export const WalRecordType = Object.freeze({
 export type WalRecordType = (typeof WalRecordType)[keyof typeof WalRecordType];
 
 export const WAL_DIR = 'wal';
+export const SEGMENT_DIR = 'segments';
+export const MANIFEST_FILE = 'MANIFEST';
+
+/** Sealed segment file (FORMAT.md §5): magic "QVSG". */
+export const SEGMENT_MAGIC = 0x47535651;
+export const SEGMENT_HEADER_SIZE = 64;
+/** Section kinds inside a segment file (FORMAT.md §5.2). */
+export const SegmentSection = Object.freeze({
+  IDS: 1,
+  PAYLOADS: 2,
+  VECTORS: 3,
+  GRAPH: 4,
+} as const);
+
+/** Tombstone file (FORMAT.md §6): magic "QVTB". */
+export const TOMBSTONE_MAGIC = 0x42545651;
+/** Manifest (FORMAT.md §7): magic "QVMF". */
+export const MANIFEST_MAGIC = 0x464d5651;
+
+/** Segment file name: "seg-" + 16 digits + ".qseg". */
+export function segmentFileName(id: number): string {
+  return `seg-${String(id).padStart(16, '0')}.qseg`;
+}
+
+/** Tombstone file name of a segment, one per generation. */
+export function tombstoneFileName(id: number, generation: number): string {
+  return `seg-${String(id).padStart(16, '0')}.${String(generation).padStart(8, '0')}.tomb`;
+}
 export const LOCK_FILE = 'LOCK';
 export const CLEAN_MARK_FILE = 'CLEAN';
 /** Clean-shutdown mark (FORMAT.md §3): magic "QVCL". */

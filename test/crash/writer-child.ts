@@ -15,7 +15,13 @@ if (dir === undefined || startArg === undefined || policy === undefined) {
 const progress = `${dir}.progress`;
 const note = (line: string): void => appendFileSync(progress, `${line}\n`);
 
-const db = await Quiver.open(dir, { fsync: policy as FsyncPolicy });
+// Small thresholds so sealing, WAL release and compaction happen often under the kills.
+const db = await Quiver.open(dir, {
+  fsync: policy as FsyncPolicy,
+  sealPoints: 40,
+  maxSegments: 3,
+  walFileBytes: 16 * 1024,
+});
 const c = db.hasCollection('crash')
   ? db.collection('crash')
   : await db.createCollection('crash', { dimension: DIM, metric: 'euclid' });

@@ -63,23 +63,22 @@ function assertSame(got: SearchHit[], want: { id: number | string; score: number
   });
 }
 
-const FILTERS: { name: string; filter: JsonObject; pred: (p: Payload) => boolean }[] =
-  [
-    { name: 'no filter', filter: {}, pred: () => true },
-    { name: 'equality', filter: { cat: 'a' }, pred: (p) => p['cat'] === 'a' },
-    {
-      name: 'range and $in',
-      filter: { price: { $lt: 30 }, cat: { $in: ['b', 'c'] } },
-      pred: (p) => (p['price'] as number) < 30 && ['b', 'c'].includes(p['cat'] as string),
-    },
-    {
-      name: '$or with array field',
-      filter: { $or: [{ tags: 't1' }, { price: { $gte: 95 } }] },
-      pred: (p) => (p['tags'] as string[]).includes('t1') || (p['price'] as number) >= 95,
-    },
-    { name: 'rare (few matches)', filter: { price: 7 }, pred: (p) => p['price'] === 7 },
-    { name: 'nothing matches', filter: { cat: 'zzz' }, pred: () => false },
-  ];
+const FILTERS: { name: string; filter: JsonObject; pred: (p: Payload) => boolean }[] = [
+  { name: 'no filter', filter: {}, pred: () => true },
+  { name: 'equality', filter: { cat: 'a' }, pred: (p) => p['cat'] === 'a' },
+  {
+    name: 'range and $in',
+    filter: { price: { $lt: 30 }, cat: { $in: ['b', 'c'] } },
+    pred: (p) => (p['price'] as number) < 30 && ['b', 'c'].includes(p['cat'] as string),
+  },
+  {
+    name: '$or with array field',
+    filter: { $or: [{ tags: 't1' }, { price: { $gte: 95 } }] },
+    pred: (p) => (p['tags'] as string[]).includes('t1') || (p['price'] as number) >= 95,
+  },
+  { name: 'rare (few matches)', filter: { price: 7 }, pred: (p) => p['price'] === 7 },
+  { name: 'nothing matches', filter: { cat: 'zzz' }, pred: () => false },
+];
 
 describe('exact search equals brute force', () => {
   for (const metric of ['cosine', 'euclid', 'dot'] as const) {

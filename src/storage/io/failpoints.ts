@@ -1,7 +1,8 @@
 /**
  * Failpoints: named hooks in the I/O layer that tests arm to crash or fail at one place.
  * Inert in production (an empty map lookup). A child process can arm them through the
- * QUIVER_FAILPOINTS env var ("name=kill" or "name=error", comma separated).
+ * QUIVER_FAILPOINTS env var: "name=kill" or "name=error", optionally "@N" to fire on the
+ * Nth hit only (e.g. "beforeManifestRename=kill@2"), comma separated.
  */
 import type { FailpointName } from './file-system.js';
 
@@ -31,9 +32,13 @@ export async function hitFailpoint(name: FailpointName): Promise<void> {
 function armFromEnv(spec: string | undefined): void {
   if (spec === undefined || spec === '') return;
   for (const part of spec.split(',')) {
-    const [name, what] = part.split('=');
+    const [name, action] = part.split('=');
     if (name === undefined || name === '') continue;
+    const [what, nth] = (action ?? 'error').split('@');
+    const fireAt = nth === undefined ? 1 : Number(nth);
+    let hits = 0;
     armed.set(name as FailpointName, () => {
+      if (++hits !== fireAt) return;
       if (what === 'kill') process.kill(process.pid, 'SIGKILL');
       throw new Error(`failpoint ${name} fired`);
     });

@@ -32,6 +32,10 @@ export interface WalScanReport {
   /** Where the next record goes: the last file and the end of its intact data. */
   readonly end: { readonly seq: number; readonly offset: number } | undefined;
   readonly tornTail: TornTail | undefined;
+  /** LSN of the first record of each file that has one, by file sequence number. */
+  readonly firstLsnBySeq: ReadonlyMap<number, number>;
+  /** LSN of the first intact record in the log, if any. */
+  readonly firstLsn: number | undefined;
 }
 
 export interface WalScanOptions {
@@ -71,6 +75,8 @@ export async function scanWal(
   let records = 0;
   let end: { seq: number; offset: number } | undefined;
   let tornTail: TornTail | undefined;
+  const firstLsnBySeq = new Map<number, number>();
+  let firstLsn: number | undefined;
 
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
@@ -126,6 +132,8 @@ export async function scanWal(
         break;
       }
       lastLsn = lsn;
+      firstLsn ??= lsn;
+      if (!firstLsnBySeq.has(file.seq)) firstLsnBySeq.set(file.seq, lsn);
       if (lsn >= fromLsn) {
         options.onRecord(r.record, file.path, offset);
         records++;
@@ -141,6 +149,8 @@ export async function scanWal(
     lastLsn: lastLsn ?? fromLsn - 1,
     end,
     tornTail,
+    firstLsnBySeq,
+    firstLsn,
   };
 }
 

@@ -53,12 +53,17 @@ export class WalWriter implements Log {
   private timer: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   private dirty = false;
+  /** End of the last record whose batch completed (written, and fsynced by policy). */
+  private durableOffset = 0;
   private closed = false;
   private broken: QuiverError | undefined;
   private idle: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | undefined;
   private readonly counters = { records: 0, fsyncs: 0, bytesWritten: 0, failures: 0 };
   private baseBytes: number;
+  /** First LSN of each WAL file (undefined while a file has no record yet). */
+  private readonly fileFirstLsn = new Map<number, number | undefined>();
+  private readonly fileBytes = new Map<number, number>();
 
   private constructor(
     options: WalWriterOptions,
@@ -75,6 +80,7 @@ export class WalWriter implements Log {
     this.handle = handle;
     this.seq = pos.seq;
     this.offset = pos.offset;
+    this.durableOffset = pos.offset;
     this.lastLsn = pos.lastLsn;
     this.baseBytes = baseBytes;
     if (this.o.policy === 'periodic') {
@@ -92,6 +98,7 @@ export class WalWriter implements Log {
     options: WalWriterOptions,
     pos: WalPosition | undefined,
     otherFilesBytes = 0,
+    olderFiles: readonly { seq: number; firstLsn: number | undefined; bytes: number }[] = [],
   ): Promise<WalWriter> {
     const { fs, dir } = options;
     await fs.mkdirp(dir);
@@ -111,7 +118,15 @@ export class WalWriter implements Log {
         await handle.truncate(offset);
         await handle.sync();
       }
-      return new WalWriter(options, handle, { ...start, offset }, otherFilesBytes);
+      const w = new WalWriter(options, handle, { ...start, offset }, otherFilesBytes);
+      for (const f of olderFiles) {
+        w.fileFirstLsn.set(f.seq, f.firstLsn);
+        w.fileBytes.set(f.seq, f.bytes);
+      }
+      if (!w.fileFirstLsn.has(start.seq)) {
+        w.fileFirstLsn.set(start.seq, undefined);
+      }
+      return w;
     } catch (e) {
       await handle.close().catch(() => undefined);
       throw e;
@@ -244,6 +259,9 @@ export class WalWriter implements Log {
       for (const p of batch) p.reject(this.broken ?? e);
       return;
     }
+    if (this.fileFirstLsn.get(this.seq) === undefined)
+      this.fileFirstLsn.set(this.seq, this.lastLsn + 1);
+    this.durableOffset = this.offset;
     this.counters.records += batch.length;
     this.counters.bytesWritten += total;
     let applied = this.lastLsn;
@@ -287,13 +305,16 @@ export class WalWriter implements Log {
     await this.sync();
     await this.handle.close();
     this.baseBytes += this.offset;
+    this.fileBytes.set(this.seq, this.offset);
     this.seq++;
+    this.fileFirstLsn.set(this.seq, undefined);
     const path = `${this.o.dir}/${walFileName(this.seq)}`;
     this.handle = await this.o.fs.open(path, 'create-new');
     await this.handle.write(encodeWalHeader(this.seq), 0);
     await this.handle.sync();
     await this.o.fs.syncDir(this.o.dir);
     this.offset = WAL_HEADER_SIZE;
+    this.durableOffset = WAL_HEADER_SIZE;
     this.o.logger.info({ file: path }, 'WAL rotated to a new file');
   }
 
@@ -307,6 +328,53 @@ export class WalWriter implements Log {
       e,
     );
     this.o.logger.error({ err: e }, 'WAL failed; writes are refused until reopen');
+  }
+
+  /**
+   * Deletes WAL files whose records all precede `beforeLsn` (they are in sealed segments).
+   * Never the current file. Returns the names deleted.
+   */
+  async release(beforeLsn: number): Promise<string[]> {
+    const seqs = [...this.fileFirstLsn.keys()].sort((a, b) => a - b);
+    const gone: string[] = [];
+    for (let i = 0; i < seqs.length - 1; i++) {
+      const seq = seqs[i]!;
+      if (seq === this.seq) break;
+      const nextFirst = this.fileFirstLsn.get(seqs[i + 1]!);
+      // All of file `seq` is before the next file's first record.
+      const nextStart = nextFirst ?? this.lastLsn + 1;
+      if (nextStart > beforeLsn) break;
+      await this.o.fs.failpoint('beforeWalRelease');
+      const path = `${this.o.dir}/${walFileName(seq)}`;
+      await this.o.fs.unlink(path);
+      this.fileFirstLsn.delete(seq);
+      this.baseBytes -= this.fileBytes.get(seq) ?? 0;
+      this.fileBytes.delete(seq);
+      gone.push(path);
+    }
+    if (gone.length > 0) await this.o.fs.syncDir(this.o.dir);
+    return gone;
+  }
+
+  /**
+   * After a failure stopped the writer, tries to make the log sound again: cut the file
+   * back to the end of the last durable record and fsync. True when writes may resume.
+   */
+  async recover(): Promise<boolean> {
+    if (this.broken === undefined) return true;
+    if (this.running || this.closed) return false;
+    try {
+      await this.handle.truncate(this.durableOffset);
+      await this.handle.sync();
+      this.offset = this.durableOffset;
+      this.dirty = false;
+      this.broken = undefined;
+      this.o.logger.warn({ file: this.stats().currentFile }, 'WAL recovered after an I/O failure');
+      return true;
+    } catch (e) {
+      this.o.logger.error({ err: e }, 'WAL still failing');
+      return false;
+    }
   }
 
   /** Waits until every appended record is written, then fsyncs. */

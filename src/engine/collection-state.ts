@@ -1,0 +1,168 @@
+/**
+ * CollectionState: one collection's segments — the growing one, frozen ones being sealed,
+ * and sealed ones — and the rules that keep a point live in exactly one of them. Applies
+ * logged operations (live and during replay) and fans searches out, merging results.
+ */
+import type { Payload, PointId } from '../common/types.js';
+import { compareIds } from '../common/types.js';
+import type { FilterNode } from '../filter/filter-ast.js';
+import type { VectorIndex } from '../index/vector-index.js';
+import { GrowingSegment } from './growing-segment.js';
+import type { SealedSegment } from './sealed-segment.js';
+import type {
+  Segment,
+  SegmentHit,
+  SegmentSearchOptions,
+  SegmentSearchStats,
+  StoredPoint,
+} from './segment.js';
+import type { CollectionConfig } from './validation.js';
+
+/** Makes the vector index of a new growing segment. */
+export type IndexFactory = (config: CollectionConfig) => VectorIndex;
+
+export interface CollectionSearchResult {
+  readonly hits: SegmentHit[];
+  readonly segments: readonly (SegmentSearchStats & { readonly kind: string })[];
+}
+
+export class CollectionState {
+  readonly config: CollectionConfig;
+  readonly createdLsn: number;
+  /** Every record of this collection up to this LSN is in sealed segments on disk. */
+  sealedThroughLsn: number;
+  growing: GrowingSegment;
+  /** Frozen growing segments whose files are being written; still searched. */
+  readonly sealing: GrowingSegment[] = [];
+  sealed: SealedSegment[] = [];
+  private readonly makeIndex: IndexFactory;
+
+  constructor(
+    config: CollectionConfig,
+    createdLsn: number,
+    sealedThroughLsn: number,
+    makeIndex: IndexFactory,
+  ) {
+    this.config = config;
+    this.createdLsn = createdLsn;
+    this.sealedThroughLsn = sealedThroughLsn;
+    this.makeIndex = makeIndex;
+    this.growing = new GrowingSegment(config, makeIndex(config));
+  }
+
+  /** Every segment, newest first (growing, then sealing, then sealed). */
+  segments(): Segment[] {
+    return [this.growing, ...[...this.sealing].reverse(), ...[...this.sealed].reverse()];
+  }
+
+  get liveCount(): number {
+    let n = 0;
+    for (const s of this.segments()) n += s.liveCount;
+    return n;
+  }
+
+  /** Applies an upsert logged at `lsn`: older copies of each id are deleted first. */
+  upsert(
+    lsn: number,
+    points: readonly { id: PointId; vector: Float32Array; payload: Payload }[],
+  ): number {
+    if (lsn <= this.sealedThroughLsn) return 0;
+    this.growing.touch(lsn);
+    for (const p of points) this.removeOlder(p.id);
+    this.growing.append(points);
+    return points.length;
+  }
+
+  private removeOlder(id: PointId): boolean {
+    for (const s of this.sealing) if (s.remove(id)) return true;
+    for (const s of this.sealed) if (s.remove(id)) return true;
+    return false;
+  }
+
+  /** Applies a delete logged at `lsn`; returns how many ids were live. */
+  delete(lsn: number, ids: readonly PointId[]): number {
+    if (lsn <= this.sealedThroughLsn) return 0;
+    this.growing.touch(lsn);
+    let n = 0;
+    for (const id of ids) {
+      if (this.growing.remove(id) || this.removeOlder(id)) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Freezes the growing segment for sealing and starts a new one. Returns the frozen one,
+   * or undefined when there is nothing to seal.
+   */
+  freezeGrowing(): GrowingSegment | undefined {
+    if (this.growing.firstLsn === undefined) return undefined;
+    const frozen = this.growing;
+    this.sealing.push(frozen);
+    this.growing = new GrowingSegment(this.config, this.makeIndex(this.config));
+    return frozen;
+  }
+
+  /** Replaces a frozen segment by its sealed form once its file is durable. */
+  completeSeal(frozen: GrowingSegment, sealed: SealedSegment): void {
+    const i = this.sealing.indexOf(frozen);
+    if (i >= 0) this.sealing.splice(i, 1);
+    this.sealed.push(sealed);
+  }
+
+  get(id: PointId): StoredPoint | undefined {
+    for (const s of this.segments()) {
+      const p = s.get(id);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+
+  *points(filter: FilterNode | undefined): Iterable<StoredPoint> {
+    // Oldest first, so a scan reads in insertion order.
+    for (const s of [...this.sealed, ...this.sealing, this.growing]) yield* s.points(filter);
+  }
+
+  count(filter: FilterNode | undefined): number {
+    let n = 0;
+    for (const s of this.segments()) n += s.count(filter);
+    return n;
+  }
+
+  search(query: Float32Array, options: SegmentSearchOptions): CollectionSearchResult {
+    const all: SegmentHit[] = [];
+    const stats: (SegmentSearchStats & { kind: string })[] = [];
+    for (const s of this.segments()) {
+      if (s.liveCount === 0) continue;
+      const r = s.search(query, options);
+      all.push(...r.hits);
+      stats.push({ kind: s.kind, ...r.stats });
+    }
+    all.sort((a, b) => b.score - a.score || compareIds(a.id, b.id));
+    return { hits: all.slice(0, options.k), segments: stats };
+  }
+
+  /** Bytes of memory held by the growing and sealing segments (the budgeted part). */
+  unsealedBytes(): number {
+    let n = this.growing.liveCount === 0 ? 0 : this.growing.memoryBytes();
+    for (const s of this.sealing) n += s.memoryBytes();
+    return n;
+  }
+
+  memoryBytes(): number {
+    let n = this.unsealedBytes();
+    for (const s of this.sealed) n += s.memoryBytes();
+    return n;
+  }
+
+  /** Share of points in sealed segments that are deleted. */
+  deletedShare(): number {
+    let total = 0;
+    let dead = 0;
+    for (const s of this.sealed) {
+      const n = s.slots;
+      total += n;
+      dead += s.deletedShare * n;
+    }
+    return total === 0 ? 0 : dead / total;
+  }
+}

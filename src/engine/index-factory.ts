@@ -1,0 +1,42 @@
+/**
+ * Chooses and builds the vector index of a segment: HNSW when its WebAssembly module is
+ * available, the exact scan otherwise; and loads an index back from a segment file.
+ */
+import type { Logger } from '../common/logger.js';
+import { ExactIndex } from '../index/exact-index.js';
+import { createHnswIndex, hnswAvailable, HnswIndex } from '../index/hnsw/hnsw-index.js';
+import type { VectorIndex } from '../index/vector-index.js';
+import type { SegmentData } from '../storage/segment/segment-file.js';
+import type { CollectionConfig } from './validation.js';
+
+let warned = false;
+
+/** A new, empty index for a growing segment of `config`. */
+export function createIndex(config: CollectionConfig, logger?: Logger): VectorIndex {
+  if (hnswAvailable()) {
+    return createHnswIndex({
+      dimension: config.dimension,
+      metric: config.metric,
+      m: config.hnsw.m,
+      efConstruction: config.hnsw.efConstruction,
+      efSearch: config.hnsw.efSearch,
+    });
+  }
+  if (!warned && logger !== undefined) {
+    warned = true;
+    logger.warn({}, 'HNSW unavailable (WebAssembly module missing): searches scan exactly');
+  }
+  return new ExactIndex(config.dimension, config.metric);
+}
+
+/** The index of a sealed segment: its graph deserialized, or an exact index of its vectors. */
+export function loadIndex(data: SegmentData, file: string): VectorIndex {
+  if (data.graph !== undefined && hnswAvailable()) return HnswIndex.deserialize(data.graph, file);
+  const index = new ExactIndex(data.dimension, data.metric);
+  const dim = data.dimension;
+  for (let slot = 0; slot < data.ids.length; slot++) {
+    if (data.ids[slot] === undefined) continue;
+    index.add(slot, data.vectors.subarray(slot * dim, (slot + 1) * dim));
+  }
+  return index;
+}

@@ -1,0 +1,249 @@
+/**
+ * PointTable: the in-memory body shared by growing and sealed segments — external ids and
+ * payloads by slot (dense internal id), an id → slot map, and a VectorIndex over the
+ * vectors — with the search planner that picks graph search or an exact scan.
+ */
+import { QuiverError } from '../common/quiver-error.js';
+import type { Payload, PointId } from '../common/types.js';
+import type { FilterNode } from '../filter/filter-ast.js';
+import { compileFilter } from '../filter/filter-evaluator.js';
+import type { DistanceKernel } from '../kernels/distance-kernel.js';
+import { similarity } from '../kernels/distance-kernel.js';
+import { SCALAR_KERNEL } from '../kernels/scalar-kernel.js';
+import { TopK } from '../index/top-k.js';
+import type { VectorIndex } from '../index/vector-index.js';
+import type {
+  SearchPlan,
+  SegmentHit,
+  SegmentSearchOptions,
+  SegmentSearchStats,
+  StoredPoint,
+} from './segment.js';
+
+export const EMPTY_PAYLOAD: Payload = Object.freeze({});
+
+/**
+ * With a filter, a graph index is searched only when at least this many points match
+ * (and at least `ef`); below it the planner scans the matches exactly, which is both
+ * faster and exact when few points pass.
+ */
+export const EXACT_FILTER_THRESHOLD = 2000;
+/** Below this many live points a segment is always scanned exactly. */
+export const EXACT_SEGMENT_THRESHOLD = 256;
+
+export class PointTable {
+  readonly ids: (PointId | undefined)[] = [];
+  readonly payloads: (Payload | undefined)[] = [];
+  readonly slotOf = new Map<PointId, number>();
+  readonly index: VectorIndex;
+  private readonly kernel: DistanceKernel;
+  payloadBytes = 0;
+
+  constructor(index: VectorIndex, kernel: DistanceKernel = SCALAR_KERNEL) {
+    this.index = index;
+    this.kernel = kernel;
+  }
+
+  get liveCount(): number {
+    return this.slotOf.size;
+  }
+
+  get slots(): number {
+    return this.ids.length;
+  }
+
+  /** Appends a point at the next slot (the id must not be live here). */
+  append(id: PointId, vector: Float32Array, payload: Payload): number {
+    const slot = this.ids.length;
+    this.ids.push(id);
+    this.payloads.push(payload);
+    this.index.add(slot, vector);
+    this.slotOf.set(id, slot);
+    this.payloadBytes += estimatePayloadBytes(payload);
+    return slot;
+  }
+
+  /** Marks a slot deleted. */
+  retire(slot: number): void {
+    const id = this.ids[slot];
+    if (id === undefined) return;
+    this.index.remove(slot);
+    const payload = this.payloads[slot];
+    if (payload !== undefined) this.payloadBytes -= estimatePayloadBytes(payload);
+    this.payloads[slot] = undefined;
+    this.ids[slot] = undefined;
+    if (this.slotOf.get(id) === slot) this.slotOf.delete(id);
+  }
+
+  remove(id: PointId): boolean {
+    const slot = this.slotOf.get(id);
+    if (slot === undefined) return false;
+    this.retire(slot);
+    return true;
+  }
+
+  has(id: PointId): boolean {
+    return this.slotOf.has(id);
+  }
+
+  get(id: PointId): StoredPoint | undefined {
+    const slot = this.slotOf.get(id);
+    return slot === undefined ? undefined : this.pointAt(slot);
+  }
+
+  pointAt(slot: number): StoredPoint {
+    return {
+      id: this.ids[slot]!,
+      vector: this.index.vector(slot),
+      payload: this.payloads[slot] ?? EMPTY_PAYLOAD,
+    };
+  }
+
+  *points(filter: FilterNode | undefined): Iterable<StoredPoint> {
+    const match = filter === undefined ? undefined : compileFilter(filter);
+    for (let i = 0; i < this.ids.length; i++) {
+      const id = this.ids[i];
+      if (id === undefined) continue;
+      if (match !== undefined && !match(this.payloads[i] ?? EMPTY_PAYLOAD, id)) continue;
+      yield this.pointAt(i);
+    }
+  }
+
+  count(filter: FilterNode | undefined): number {
+    if (filter === undefined) return this.liveCount;
+    const match = compileFilter(filter);
+    let n = 0;
+    for (let i = 0; i < this.ids.length; i++) {
+      const id = this.ids[i];
+      if (id !== undefined && match(this.payloads[i] ?? EMPTY_PAYLOAD, id)) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Plans and runs one search: an exact scan when asked, when the index is exact, when the
+   * segment is small, or when a filter admits few points; otherwise the graph, with the
+   * filter's matches passed as an allow-list the graph search reads directly.
+   */
+  search(
+    query: Float32Array,
+    options: SegmentSearchOptions,
+  ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
+    const t0 = performance.now();
+    const slots = this.ids.length;
+    let allow: Uint8Array | undefined;
+    let matches: number | undefined;
+    if (options.filter !== undefined) {
+      const match = compileFilter(options.filter);
+      allow = new Uint8Array(slots);
+      matches = 0;
+      for (let i = 0; i < slots; i++) {
+        const id = this.ids[i];
+        if (id !== undefined && match(this.payloads[i] ?? EMPTY_PAYLOAD, id)) {
+          allow[i] = 1;
+          matches++;
+        }
+      }
+    }
+    const t1 = performance.now();
+    const live = this.liveCount;
+    const graph = this.index.kind !== 'exact';
+    const useExact =
+      options.exact ||
+      !graph ||
+      live <= EXACT_SEGMENT_THRESHOLD ||
+      (matches !== undefined && matches < Math.max(EXACT_FILTER_THRESHOLD, options.ef));
+    let plan: SearchPlan;
+    let ids: number[];
+    let scores: number[];
+    let visited: number;
+    let computations: number;
+    if (live === 0 || matches === 0) {
+      plan = 'empty';
+      ids = [];
+      scores = [];
+      visited = 0;
+      computations = 0;
+    } else if (useExact) {
+      plan = allow === undefined ? 'exact-scan' : 'exact-filtered';
+      const r = graph
+        ? this.bruteForce(query, options.k, allow)
+        : this.index.search(query, {
+            k: options.k,
+            ...(allow === undefined ? {} : { allow }),
+          });
+      ({ ids, scores } = r);
+      visited = r.visited;
+      computations = r.distanceComputations;
+    } else {
+      plan = allow === undefined ? 'hnsw' : 'hnsw-filtered';
+      const r = this.index.search(query, {
+        k: options.k,
+        ef: Math.max(options.ef, options.k),
+        ...(allow === undefined ? {} : { allow }),
+      });
+      ({ ids, scores } = r);
+      visited = r.visited;
+      computations = r.distanceComputations;
+    }
+    const t2 = performance.now();
+    const hits: SegmentHit[] = ids.map((slot, j) => {
+      const id = this.ids[slot];
+      if (id === undefined) {
+        throw new QuiverError('UNAVAILABLE', `index returned deleted slot ${slot}; this is a bug`);
+      }
+      return {
+        id,
+        score: scores[j]!,
+        payload: this.payloads[slot] ?? EMPTY_PAYLOAD,
+        vector: options.withVector ? this.index.vector(slot) : undefined,
+      };
+    });
+    return {
+      hits,
+      stats: {
+        plan,
+        candidates: live,
+        filterMatches: matches,
+        nodesVisited: visited,
+        distanceComputations: computations,
+        filterMs: t1 - t0,
+        searchMs: t2 - t1,
+      },
+    };
+  }
+
+  /** Exact scan over a graph index's live (and admitted) slots. */
+  private bruteForce(
+    query: Float32Array,
+    k: number,
+    allow: Uint8Array | undefined,
+  ): { ids: number[]; scores: number[]; visited: number; distanceComputations: number } {
+    const top = new TopK(k);
+    const metric = this.index.metric;
+    const dim = this.index.dimension;
+    let n = 0;
+    for (let slot = 0; slot < this.ids.length; slot++) {
+      if (this.ids[slot] === undefined) continue;
+      if (allow !== undefined && allow[slot] !== 1) continue;
+      n++;
+      top.push(slot, similarity(this.kernel, metric, query, 0, this.index.vector(slot), 0, dim));
+    }
+    return { ...top.drain(), visited: n, distanceComputations: n };
+  }
+
+  memoryBytes(): number {
+    return this.index.memoryBytes() + this.payloadBytes + this.ids.length * 16;
+  }
+}
+
+/** A cheap size estimate of a payload for memory accounting (not exact). */
+export function estimatePayloadBytes(payload: Payload): number {
+  let n = 16;
+  for (const k in payload) {
+    const v = payload[k];
+    n +=
+      k.length * 2 + 16 + (typeof v === 'string' ? v.length * 2 : typeof v === 'object' ? 64 : 8);
+  }
+  return n;
+}

@@ -1,0 +1,143 @@
+/**
+ * SealedSegment: an immutable segment file loaded into memory — its graph deserialized,
+ * never rebuilt — plus the set of its slots deleted since (tombstones). Deletes are
+ * applied in memory and written as a new tombstone generation at the next checkpoint.
+ */
+import type { Payload, PointId } from '../common/types.js';
+import type { FilterNode } from '../filter/filter-ast.js';
+import type { VectorIndex } from '../index/vector-index.js';
+import type { SegmentData } from '../storage/segment/segment-file.js';
+import { PointTable } from './point-table.js';
+import type {
+  Segment,
+  SegmentHit,
+  SegmentSearchOptions,
+  SegmentSearchStats,
+  StoredPoint,
+} from './segment.js';
+
+export class SealedSegment implements Segment {
+  readonly kind = 'sealed';
+  readonly id: number;
+  readonly file: string;
+  readonly fileBytes: number;
+  readonly table: PointTable;
+  /** Slots deleted (including those never live); written to tombstone files. */
+  readonly deleted = new Set<number>();
+  /** Generation of the tombstone file on disk (0 = none) and its name. */
+  tombstoneGeneration = 0;
+  tombstoneFile: string | null = null;
+  /** True when `deleted` has slots the tombstone file on disk lacks. */
+  dirty = false;
+  /** Slots that were holes when the file was written (not counted as deletes). */
+  private readonly holes: number;
+
+  private constructor(
+    id: number,
+    file: string,
+    fileBytes: number,
+    table: PointTable,
+    holes: number,
+  ) {
+    this.id = id;
+    this.file = file;
+    this.fileBytes = fileBytes;
+    this.table = table;
+    this.holes = holes;
+  }
+
+  /**
+   * Builds the in-memory segment from decoded file data. `index` already holds the
+   * vectors (deserialized graph, or an exact index filled from the vector section).
+   */
+  static fromData(
+    data: SegmentData,
+    file: string,
+    fileBytes: number,
+    index: VectorIndex,
+    deletedSlots: Iterable<number>,
+  ): SealedSegment {
+    const table = new PointTable(index);
+    let holes = 0;
+    for (let slot = 0; slot < data.ids.length; slot++) {
+      const id = data.ids[slot];
+      const json = data.payloads[slot]!;
+      table.ids.push(id);
+      const payload = id === undefined || json === '' ? {} : (JSON.parse(json) as Payload);
+      table.payloads.push(id === undefined ? undefined : payload);
+      if (id === undefined) holes++;
+      else table.slotOf.set(id, slot);
+    }
+    const seg = new SealedSegment(data.segmentId, file, fileBytes, table, holes);
+    for (const slot of deletedSlots) seg.deleteSlot(slot);
+    seg.dirty = false;
+    return seg;
+  }
+
+  /**
+   * Turns a frozen growing segment whose file was just written into a sealed one, keeping
+   * its in-memory table (and graph) instead of reading the file back.
+   */
+  static fromTable(id: number, file: string, fileBytes: number, table: PointTable): SealedSegment {
+    let holes = 0;
+    for (const id_ of table.ids) if (id_ === undefined) holes++;
+    return new SealedSegment(id, file, fileBytes, table, holes);
+  }
+
+  /** Records a slot the table already retired (a delete that raced the seal). */
+  markDeletedAfterSeal(slot: number): void {
+    if (this.deleted.has(slot)) return;
+    this.deleted.add(slot);
+    this.dirty = true;
+  }
+
+  private deleteSlot(slot: number): void {
+    if (this.deleted.has(slot)) return;
+    this.deleted.add(slot);
+    if (this.table.ids[slot] !== undefined) this.table.retire(slot);
+    this.dirty = true;
+  }
+
+  get liveCount(): number {
+    return this.table.liveCount;
+  }
+
+  /** Slots in the file (live, deleted and holes). */
+  get slots(): number {
+    return this.table.slots;
+  }
+
+  /** Share of the file's points that are deleted. */
+  get deletedShare(): number {
+    const total = this.table.slots - this.holes;
+    return total <= 0 ? 0 : 1 - this.table.liveCount / total;
+  }
+
+  remove(id: PointId): boolean {
+    const slot = this.table.slotOf.get(id);
+    if (slot === undefined) return false;
+    this.deleteSlot(slot);
+    return true;
+  }
+  has(id: PointId): boolean {
+    return this.table.has(id);
+  }
+  get(id: PointId): StoredPoint | undefined {
+    return this.table.get(id);
+  }
+  points(filter: FilterNode | undefined): Iterable<StoredPoint> {
+    return this.table.points(filter);
+  }
+  count(filter: FilterNode | undefined): number {
+    return this.table.count(filter);
+  }
+  search(
+    query: Float32Array,
+    options: SegmentSearchOptions,
+  ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
+    return this.table.search(query, options);
+  }
+  memoryBytes(): number {
+    return this.table.memoryBytes();
+  }
+}

@@ -1,0 +1,515 @@
+/**
+ * StorageManager: everything between the in-memory collections and their files — sealing
+ * growing segments into segment files, tombstone generations, atomic manifest switches,
+ * releasing WAL files, background compaction, and deleting files no manifest, reader or
+ * backup holds. One operation runs at a time (a promise chain); reads and writes go on.
+ */
+import type { Logger } from '../common/logger.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+import {
+  MANIFEST_FILE,
+  SEGMENT_DIR,
+  segmentFileName,
+  tombstoneFileName,
+} from '../storage/format.js';
+import type {
+  Manifest,
+  ManifestCollection,
+  ManifestSegment,
+} from '../storage/manifest/manifest.js';
+import { writeManifest } from '../storage/manifest/manifest.js';
+import { encodeSegment } from '../storage/segment/segment-file.js';
+import { encodeTombstones } from '../storage/segment/tombstone-file.js';
+import type { WalWriter } from '../storage/wal/wal-writer.js';
+import type { CollectionState } from './collection-state.js';
+import type { GrowingSegment } from './growing-segment.js';
+import { compactSegments } from './compaction.js';
+import { SealedSegment } from './sealed-segment.js';
+
+export interface StorageOptions {
+  /** A growing segment is sealed once it holds this many points. Default 20 000. */
+  readonly sealPoints: number;
+  /** ... or this many bytes of memory. Default 64 MiB. */
+  readonly sealBytes: number;
+  /** Compaction merges when a collection has more sealed segments than this. Default 8. */
+  readonly maxSegments: number;
+  /** Compaction rewrites a segment whose deleted share passes this. Default 0.2. */
+  readonly compactDeletedShare: number;
+  /** Run compaction automatically after checkpoints. Default true. */
+  readonly autoCompact: boolean;
+}
+
+export const DEFAULT_STORAGE_OPTIONS: StorageOptions = Object.freeze({
+  sealPoints: 20_000,
+  sealBytes: 64 * 1024 * 1024,
+  maxSegments: 8,
+  compactDeletedShare: 0.2,
+  autoCompact: true,
+});
+
+export interface StorageStats {
+  readonly checkpoints: number;
+  readonly seals: number;
+  readonly compactions: number;
+  readonly failedCheckpoints: number;
+  readonly compactionQueueDepth: number;
+  readonly segmentFiles: number;
+  readonly segmentBytes: number;
+  readonly manifestGeneration: number;
+  readonly walStartLsn: number;
+  readonly lastError: string | undefined;
+}
+
+export class StorageManager {
+  manifest: Manifest;
+  private readonly fs: FileSystem;
+  private readonly dir: string;
+  private readonly segDir: string;
+  private readonly catalog: Map<string, CollectionState>;
+  private readonly wal: WalWriter;
+  private readonly logger: Logger;
+  readonly options: StorageOptions;
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private checkpointQueued = false;
+  /** Files written but not yet in a committed manifest: never collected. */
+  private readonly pending = new Set<string>();
+  /** Files pinned by readers and backups, with counts. */
+  private readonly pins = new Map<string, number>();
+  private readonly counters = {
+    checkpoints: 0,
+    seals: 0,
+    compactions: 0,
+    failedCheckpoints: 0,
+  };
+  private lastError: string | undefined;
+  private closed = false;
+
+  constructor(
+    fs: FileSystem,
+    dir: string,
+    catalog: Map<string, CollectionState>,
+    wal: WalWriter,
+    manifest: Manifest,
+    logger: Logger,
+    options: StorageOptions,
+  ) {
+    this.fs = fs;
+    this.dir = dir;
+    this.segDir = `${dir}/${SEGMENT_DIR}`;
+    this.catalog = catalog;
+    this.wal = wal;
+    this.manifest = manifest;
+    this.logger = logger;
+    this.options = options;
+  }
+
+  /** Runs `op` after every earlier storage operation; failures are logged, not thrown. */
+  private enqueue(name: string, op: () => Promise<void>): Promise<void> {
+    this.queued++;
+    const run = this.chain.then(async () => {
+      this.queued--;
+      if (this.closed) return;
+      try {
+        await op();
+      } catch (e) {
+        this.lastError = `${name}: ${e instanceof Error ? e.message : String(e)}`;
+        this.logger.error({ err: e, op: name }, `${name} failed; it will be retried`);
+        throw e;
+      }
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** True when some growing segment is past its seal threshold. */
+  needsSeal(): boolean {
+    for (const s of this.catalog.values()) {
+      const g = s.growing;
+      if (g.liveCount >= this.options.sealPoints || g.memoryBytes() >= this.options.sealBytes) {
+        return true;
+      }
+      if (s.sealing.length > 0) return true;
+    }
+    return false;
+  }
+
+  /** Schedules a checkpoint (once) if a growing segment is due for sealing. */
+  maybeCheckpoint(): void {
+    if (this.closed || this.checkpointQueued || !this.needsSeal()) return;
+    this.checkpointQueued = true;
+    void this.checkpoint().catch(() => undefined);
+  }
+
+  /**
+   * Seals due growing segments (all non-empty ones with `sealAll`), writes tombstone
+   * generations, switches the manifest, releases the WAL before its new start, collects
+   * unreferenced files, then compacts if due.
+   */
+  checkpoint(sealAll = false, force = false): Promise<void> {
+    return this.enqueue('checkpoint', async () => {
+      this.checkpointQueued = false;
+      try {
+        await this.checkpointNow(sealAll, force);
+      } catch (e) {
+        this.counters.failedCheckpoints++;
+        throw e;
+      }
+      if (this.options.autoCompact && !sealAll) this.maybeCompact();
+    });
+  }
+
+  private async checkpointNow(sealAll: boolean, force: boolean): Promise<void> {
+    // 1. Snapshot at T, synchronously: freeze due growing segments, copy tombstone sets.
+    const T = this.wal.lsn;
+    const states = [...this.catalog.values()];
+    const toSeal: { state: CollectionState; frozen: GrowingSegment; id: number }[] = [];
+    let nextSegmentId = this.manifest.nextSegmentId;
+    const fullySealed = new Set<CollectionState>();
+    for (const state of states) {
+      const g = state.growing;
+      const due =
+        g.firstLsn !== undefined &&
+        (sealAll ||
+          g.liveCount >= this.options.sealPoints ||
+          g.memoryBytes() >= this.options.sealBytes);
+      if (due) state.freezeGrowing();
+      // Every frozen segment (including ones whose earlier seal failed) is written now.
+      for (const frozen of state.sealing) toSeal.push({ state, frozen, id: nextSegmentId++ });
+      if (state.growing.firstLsn === undefined) fullySealed.add(state);
+    }
+    const frozenIds = new Map<GrowingSegment, readonly (number | string | undefined)[]>();
+    const tombSnap = new Map<SealedSegment, number[]>();
+    for (const state of states) {
+      for (const seg of state.sealed) {
+        if (seg.dirty)
+          tombSnap.set(
+            seg,
+            [...seg.deleted].sort((a, b) => a - b),
+          );
+      }
+    }
+    const datas = toSeal.map((t) => {
+      const data = t.frozen.toSegmentData(t.id);
+      frozenIds.set(t.frozen, data.ids);
+      return { ...t, data };
+    });
+    if (datas.length === 0 && tombSnap.size === 0 && !force && this.manifest.checkpointLsn === T) {
+      return;
+    }
+
+    // 2. Write segment files (each fsynced), then the directory.
+    await this.fs.mkdirp(this.segDir);
+    const written: {
+      state: CollectionState;
+      frozen: GrowingSegment;
+      id: number;
+      file: string;
+      bytes: number;
+    }[] = [];
+    try {
+      for (const d of datas) {
+        const file = segmentFileName(d.id);
+        const bytes = encodeSegment(d.data);
+        await this.writeFile(file, bytes, true);
+        written.push({ state: d.state, frozen: d.frozen, id: d.id, file, bytes: bytes.length });
+      }
+      // 3. Tombstone generations of sealed segments with new deletes.
+      const tombFiles = new Map<SealedSegment, { file: string; generation: number }>();
+      for (const [seg, slots] of tombSnap) {
+        const generation = seg.tombstoneGeneration + 1;
+        const file = tombstoneFileName(seg.id, generation);
+        await this.writeFile(
+          file,
+          encodeTombstones({ segmentId: seg.id, generation, slots: Uint32Array.from(slots) }),
+          false,
+        );
+        tombFiles.set(seg, { file, generation });
+      }
+      await this.fs.syncDir(this.segDir);
+
+      // 4. The new manifest.
+      let walStartLsn = T + 1;
+      const collections: ManifestCollection[] = [];
+      for (const state of states) {
+        const sealedNow = written.filter((w) => w.state === state);
+        const segs: ManifestSegment[] = [];
+        for (const seg of state.sealed) {
+          const t = tombFiles.get(seg);
+          segs.push({
+            id: seg.id,
+            file: seg.file,
+            tombstones: t?.file ?? seg.tombstoneFile,
+            tombstoneGeneration: t?.generation ?? seg.tombstoneGeneration,
+            points: seg.liveCount,
+            bytes: seg.fileBytes,
+          });
+        }
+        for (const w of sealedNow) {
+          segs.push({
+            id: w.id,
+            file: w.file,
+            tombstones: null,
+            tombstoneGeneration: 0,
+            points: w.frozen.liveCount,
+            bytes: w.bytes,
+          });
+        }
+        const sealedThrough = fullySealed.has(state)
+          ? Math.max(T, state.sealedThroughLsn)
+          : state.sealedThroughLsn;
+        if (!fullySealed.has(state)) {
+          const first = state.growing.firstLsn;
+          if (first !== undefined && first < walStartLsn) walStartLsn = first;
+        }
+        collections.push({
+          config: { ...state.config, hnsw: { ...state.config.hnsw } },
+          createdLsn: state.createdLsn,
+          sealedThroughLsn: sealedThrough,
+          segments: segs,
+        });
+      }
+      const next: Manifest = {
+        generation: this.manifest.generation + 1,
+        walStartLsn,
+        checkpointLsn: T,
+        nextSegmentId,
+        collections,
+      };
+      await writeManifest(this.fs, this.dir, next);
+      this.manifest = next;
+      this.counters.checkpoints++;
+
+      // 5. In memory: frozen → sealed, tombstone files recorded, sealedThrough advanced.
+      for (const w of written) {
+        const snapIds = frozenIds.get(w.frozen)!;
+        const sealed = SealedSegment.fromTable(w.id, w.file, w.bytes, w.frozen.table);
+        // Deletes that reached the frozen segment after T go to the next tombstone file.
+        for (let slot = 0; slot < snapIds.length; slot++) {
+          if (snapIds[slot] !== undefined && w.frozen.table.ids[slot] === undefined) {
+            sealed.markDeletedAfterSeal(slot);
+          }
+        }
+        w.state.completeSeal(w.frozen, sealed);
+        this.counters.seals++;
+      }
+      for (const [seg, t] of tombFiles) {
+        seg.tombstoneGeneration = t.generation;
+        seg.tombstoneFile = t.file;
+        seg.dirty = seg.deleted.size > (tombSnap.get(seg)?.length ?? 0);
+      }
+      for (const state of fullySealed) {
+        if (state.sealedThroughLsn < T) state.sealedThroughLsn = T;
+      }
+    } finally {
+      for (const w of datas) this.pending.delete(segmentFileName(w.id));
+      this.pendingTombs.clear();
+    }
+
+    // 6. Release WAL files wholly before the new start, and unreferenced files.
+    await this.wal.release(this.manifest.walStartLsn);
+    await this.collectGarbage();
+    this.logger.info(
+      {
+        generation: this.manifest.generation,
+        walStartLsn: this.manifest.walStartLsn,
+        sealed: written.length,
+      },
+      'checkpoint committed',
+    );
+  }
+
+  private readonly pendingTombs = new Set<string>();
+
+  /** Writes a new immutable file in segments/ and fsyncs it. */
+  private async writeFile(name: string, bytes: Uint8Array, segment: boolean): Promise<void> {
+    const path = `${this.segDir}/${name}`;
+    if (segment) this.pending.add(name);
+    else this.pendingTombs.add(name);
+    await this.fs.unlink(path);
+    const h = await this.fs.open(path, 'create-new');
+    try {
+      if (segment && bytes.length > 1) {
+        const half = Math.floor(bytes.length / 2);
+        await h.write(bytes.subarray(0, half), 0);
+        await this.fs.failpoint('midSegmentWrite');
+        await h.write(bytes.subarray(half), half);
+      } else {
+        await h.write(bytes, 0);
+      }
+      await h.sync();
+    } catch (e) {
+      await h.close().catch(() => undefined);
+      await this.fs.unlink(path).catch(() => undefined);
+      throw e;
+    }
+    await h.close();
+  }
+
+  /** Files the committed manifest references. */
+  private referenced(): Set<string> {
+    const out = new Set<string>();
+    for (const c of this.manifest.collections) {
+      for (const s of c.segments) {
+        out.add(s.file);
+        if (s.tombstones !== null) out.add(s.tombstones);
+      }
+    }
+    return out;
+  }
+
+  /** Deletes files in segments/ that no manifest, pending write, reader or backup holds. */
+  async collectGarbage(): Promise<string[]> {
+    const keep = this.referenced();
+    const removed: string[] = [];
+    for (const name of await this.fs.list(this.segDir)) {
+      if (keep.has(name) || this.pending.has(name) || this.pendingTombs.has(name)) continue;
+      if ((this.pins.get(name) ?? 0) > 0) continue;
+      await this.fs.unlink(`${this.segDir}/${name}`);
+      removed.push(name);
+    }
+    if (removed.length > 0) {
+      await this.fs.syncDir(this.segDir);
+      this.logger.debug({ removed }, 'unreferenced files removed');
+    }
+    return removed;
+  }
+
+  /**
+   * Pins the files of the committed manifest (plus the manifest) so no compaction deletes
+   * them until `unpin` — used by online backups. Returns the manifest and the file names.
+   */
+  pinCurrent(): { manifest: Manifest; files: string[]; unpin: () => void } {
+    const files = [...this.referenced()];
+    for (const f of files) this.pins.set(f, (this.pins.get(f) ?? 0) + 1);
+    let released = false;
+    return {
+      manifest: this.manifest,
+      files,
+      unpin: () => {
+        if (released) return;
+        released = true;
+        for (const f of files) {
+          const n = (this.pins.get(f) ?? 1) - 1;
+          if (n <= 0) this.pins.delete(f);
+          else this.pins.set(f, n);
+        }
+      },
+    };
+  }
+
+  /** Collections due for compaction, and the segments to merge in each. */
+  private compactionPlan(): { state: CollectionState; segments: SealedSegment[] }[] {
+    const plan: { state: CollectionState; segments: SealedSegment[] }[] = [];
+    for (const state of this.catalog.values()) {
+      const dirty = state.sealed.filter((s) => s.deletedShare > this.options.compactDeletedShare);
+      if (state.sealed.length > this.options.maxSegments) {
+        // Merge the smallest segments (plus any with many deletes) down to half the limit.
+        const bySize = [...state.sealed].sort((a, b) => a.liveCount - b.liveCount);
+        const take = new Set(
+          bySize.slice(0, state.sealed.length - Math.floor(this.options.maxSegments / 2) + 1),
+        );
+        for (const d of dirty) take.add(d);
+        plan.push({ state, segments: state.sealed.filter((s) => take.has(s)) });
+      } else if (dirty.length > 0) {
+        plan.push({ state, segments: dirty });
+      }
+    }
+    return plan;
+  }
+
+  get compactionQueueDepth(): number {
+    return this.compactionPlan().length;
+  }
+
+  /** Schedules compaction of every collection that is due. */
+  maybeCompact(): void {
+    if (this.closed || this.compactionPlan().length === 0) return;
+    void this.compact().catch(() => undefined);
+  }
+
+  /**
+   * Compacts now: for each due collection (or only `name`), merges the chosen segments into
+   * one new segment without their deleted points, then switches the manifest. With
+   * `force`, every collection with deletes or more than one segment is compacted.
+   */
+  compact(name?: string, force = false): Promise<void> {
+    return this.enqueue('compaction', async () => {
+      let plan = this.compactionPlan();
+      if (force) {
+        plan = [...this.catalog.values()]
+          .filter((s) => s.sealed.length > 1 || s.sealed.some((x) => x.deletedShare > 0))
+          .map((state) => ({ state, segments: [...state.sealed] }));
+      }
+      if (name !== undefined) plan = plan.filter((p) => p.state.config.name === name);
+      for (const { state, segments } of plan) {
+        if (this.closed) return;
+        if (this.catalog.get(state.config.name) !== state) continue;
+        const id = this.manifest.nextSegmentId;
+        this.manifest = { ...this.manifest, nextSegmentId: id + 1 };
+        const file = segmentFileName(id);
+        this.pending.add(file);
+        try {
+          const result = await compactSegments(
+            state,
+            segments,
+            id,
+            async (bytes) => {
+              await this.fs.mkdirp(this.segDir);
+              await this.writeFile(file, bytes, true);
+              await this.fs.syncDir(this.segDir);
+            },
+            file,
+          );
+          if (result === undefined) continue;
+          // The swap is synchronous: no write interleaves between it and the snapshot of
+          // the next checkpoint, which records the new segment in the manifest.
+          await this.checkpointNow(false, true);
+          this.counters.compactions++;
+          this.logger.info(
+            { collection: state.config.name, merged: segments.length, into: id },
+            'compaction done',
+          );
+        } finally {
+          this.pending.delete(file);
+        }
+      }
+      await this.collectGarbage();
+    });
+  }
+
+  /** Waits for every queued storage operation. */
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+
+  stats(): StorageStats {
+    let segmentFiles = 0;
+    let segmentBytes = 0;
+    for (const c of this.manifest.collections) {
+      for (const s of c.segments) {
+        segmentFiles++;
+        segmentBytes += s.bytes;
+      }
+    }
+    return {
+      ...this.counters,
+      compactionQueueDepth: this.compactionPlan().length + this.queued,
+      segmentFiles,
+      segmentBytes,
+      manifestGeneration: this.manifest.generation,
+      walStartLsn: this.manifest.walStartLsn,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Stops scheduling; waits for the running operation. */
+  async close(): Promise<void> {
+    await this.chain;
+    this.closed = true;
+  }
+
+  get manifestPath(): string {
+    return `${this.dir}/${MANIFEST_FILE}`;
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Sealed segment files (docs/FORMAT.md §5): an immutable file holding a segment's ids,
+ * payloads, vectors and (optionally) its HNSW graph, each section checksummed. Pure
+ * encode/decode over bytes; the engine does the I/O through the FileSystem.
+ */
+import {
+  ByteReader,
+  ByteWriter,
+  OutOfBoundsError,
+  utf8Decode,
+  utf8Encode,
+} from '../../common/bytes.js';
+import { crc32c } from '../../common/crc32c.js';
+import { corrupt, QuiverError } from '../../common/quiver-error.js';
+import type { MetricName, PointId } from '../../common/types.js';
+import {
+  FORMAT_MAJOR,
+  FORMAT_MINOR,
+  SEGMENT_HEADER_SIZE,
+  SEGMENT_MAGIC,
+  SegmentSection,
+} from '../format.js';
+
+const METRIC_CODE: Record<MetricName, number> = { euclid: 0, cosine: 1, dot: 2 };
+const METRIC_NAME: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
+const SECTION_ENTRY = 24;
+
+/** Everything a sealed segment file holds. Slot i is the point with internal id i. */
+export interface SegmentData {
+  readonly segmentId: number;
+  readonly collection: string;
+  readonly dimension: number;
+  readonly metric: MetricName;
+  /** LSN range of the records the segment was built from. */
+  readonly minLsn: number;
+  readonly maxLsn: number;
+  /** External id per slot; undefined for a slot that was already deleted when sealed. */
+  readonly ids: readonly (PointId | undefined)[];
+  /** Payload JSON per slot ('' = {}). */
+  readonly payloads: readonly string[];
+  /** slots × dimension values. */
+  readonly vectors: Float32Array;
+  /** The serialized HNSW graph, when the segment has one. */
+  readonly graph: Uint8Array | undefined;
+}
+
+const ID_NONE = 255;
+
+function encodeIds(ids: readonly (PointId | undefined)[]): Uint8Array {
+  const w = new ByteWriter(ids.length * 9 + 16);
+  for (const id of ids) {
+    if (id === undefined) w.u8(ID_NONE);
+    else if (typeof id === 'number') w.u8(0).u64(id);
+    else {
+      const b = utf8Encode(id);
+      w.u8(1).u16(b.length).bytes(b);
+    }
+  }
+  return w.finish();
+}
+
+function encodePayloads(payloads: readonly string[]): Uint8Array {
+  const w = new ByteWriter(payloads.length * 8 + 16);
+  for (const p of payloads) {
+    const b = utf8Encode(p);
+    w.u32(b.length).bytes(b);
+  }
+  return w.finish();
+}
+
+function encodeVectors(v: Float32Array): Uint8Array {
+  return new ByteWriter(v.length * 4 + 8).f32s(v).finish();
+}
+
+/** Encodes a whole segment file. */
+export function encodeSegment(data: SegmentData): Uint8Array {
+  const sections: { kind: number; bytes: Uint8Array }[] = [
+    { kind: SegmentSection.IDS, bytes: encodeIds(data.ids) },
+    { kind: SegmentSection.PAYLOADS, bytes: encodePayloads(data.payloads) },
+    { kind: SegmentSection.VECTORS, bytes: encodeVectors(data.vectors) },
+  ];
+  if (data.graph !== undefined) sections.push({ kind: SegmentSection.GRAPH, bytes: data.graph });
+  const name = utf8Encode(data.collection);
+  const tableStart = SEGMENT_HEADER_SIZE + name.length;
+  const dataStart = tableStart + sections.length * SECTION_ENTRY + 4;
+  let total = dataStart;
+  for (const s of sections) total += s.bytes.length;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, SEGMENT_MAGIC, true);
+  view.setUint16(4, FORMAT_MAJOR, true);
+  view.setUint16(6, FORMAT_MINOR, true);
+  const header = new ByteWriter(64);
+  header.u64(data.segmentId).u32(data.ids.length).u32(data.dimension);
+  header.u8(METRIC_CODE[data.metric]).u8(0).u16(name.length).u32(sections.length);
+  header.u64(data.minLsn).u64(data.maxLsn);
+  out.set(header.finish(), 8);
+  out.set(name, SEGMENT_HEADER_SIZE);
+  view.setUint32(SEGMENT_HEADER_SIZE - 4, crc32c(out.subarray(0, SEGMENT_HEADER_SIZE - 4)), true);
+  let at = dataStart;
+  sections.forEach((s, i) => {
+    const e = tableStart + i * SECTION_ENTRY;
+    view.setUint32(e, s.kind, true);
+    view.setUint32(e + 4, crc32c(s.bytes), true);
+    view.setUint32(e + 8, at, true);
+    view.setUint32(e + 12, 0, true);
+    view.setUint32(e + 16, s.bytes.length, true);
+    view.setUint32(e + 20, 0, true);
+    out.set(s.bytes, at);
+    at += s.bytes.length;
+  });
+  const tableEnd = tableStart + sections.length * SECTION_ENTRY;
+  view.setUint32(tableEnd, crc32c(out.subarray(SEGMENT_HEADER_SIZE, tableEnd)), true);
+  return out;
+}
+
+/**
+ * Decodes and checks a segment file: magic, version, header, section table and every
+ * section checksum. Any damage is CORRUPT naming `file` and the offset of the bad part.
+ */
+export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
+  if (bytes.length < SEGMENT_HEADER_SIZE) {
+    throw corrupt(file, 0, `segment file is ${bytes.length} bytes, shorter than its header`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== SEGMENT_MAGIC) throw corrupt(file, 0, 'bad segment magic');
+  if (
+    view.getUint32(SEGMENT_HEADER_SIZE - 4, true) !==
+    crc32c(bytes.subarray(0, SEGMENT_HEADER_SIZE - 4))
+  ) {
+    throw corrupt(file, SEGMENT_HEADER_SIZE - 4, 'segment header checksum mismatch');
+  }
+  const major = view.getUint16(4, true);
+  if (major > FORMAT_MAJOR) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `${file} uses segment format ${major}.x, newer than this Quiver reads (${FORMAT_MAJOR}.x). Upgrade quiverdb to open this database.`,
+      { file, offset: 4, expected: FORMAT_MAJOR, received: major },
+    );
+  }
+  const h = new ByteReader(bytes, 8);
+  const segmentId = h.u64();
+  const slots = h.u32();
+  const dimension = h.u32();
+  const metric = METRIC_NAME[h.u8()];
+  h.u8();
+  const nameLength = h.u16();
+  const sectionCount = h.u32();
+  const minLsn = h.u64();
+  const maxLsn = h.u64();
+  if (metric === undefined || sectionCount > 16 || dimension === 0) {
+    throw corrupt(file, 8, 'segment header holds impossible values');
+  }
+  const tableStart = SEGMENT_HEADER_SIZE + nameLength;
+  const tableEnd = tableStart + sectionCount * SECTION_ENTRY;
+  if (tableEnd + 4 > bytes.length)
+    throw corrupt(file, tableStart, 'segment section table is truncated');
+  if (view.getUint32(tableEnd, true) !== crc32c(bytes.subarray(SEGMENT_HEADER_SIZE, tableEnd))) {
+    throw corrupt(file, tableStart, 'segment section table checksum mismatch');
+  }
+  let collection: string;
+  try {
+    collection = utf8Decode(bytes.subarray(SEGMENT_HEADER_SIZE, tableStart));
+  } catch (e) {
+    throw corrupt(file, SEGMENT_HEADER_SIZE, 'segment collection name is not UTF-8', e);
+  }
+  const found = new Map<number, { offset: number; bytes: Uint8Array }>();
+  for (let i = 0; i < sectionCount; i++) {
+    const e = tableStart + i * SECTION_ENTRY;
+    const kind = view.getUint32(e, true);
+    const crc = view.getUint32(e + 4, true);
+    const offset = view.getUint32(e + 8, true) + view.getUint32(e + 12, true) * 0x1_0000_0000;
+    const length = view.getUint32(e + 16, true) + view.getUint32(e + 20, true) * 0x1_0000_0000;
+    if (offset < tableEnd + 4 || offset + length > bytes.length) {
+      throw corrupt(file, e, `segment section ${kind} points outside the file`);
+    }
+    const section = bytes.subarray(offset, offset + length);
+    if (crc32c(section) !== crc)
+      throw corrupt(file, offset, `segment section ${kind} checksum mismatch`);
+    found.set(kind, { offset, bytes: section });
+  }
+  const need = (kind: number): { offset: number; bytes: Uint8Array } => {
+    const s = found.get(kind);
+    if (s === undefined) throw corrupt(file, tableStart, `segment section ${kind} is missing`);
+    return s;
+  };
+  const idsSection = need(SegmentSection.IDS);
+  const payloadSection = need(SegmentSection.PAYLOADS);
+  const vectorSection = need(SegmentSection.VECTORS);
+  const ids: (PointId | undefined)[] = [];
+  const payloads: string[] = [];
+  let vectors: Float32Array;
+  let where = idsSection.offset;
+  try {
+    const r = new ByteReader(idsSection.bytes);
+    for (let i = 0; i < slots; i++) {
+      const tag = r.u8();
+      if (tag === ID_NONE) ids.push(undefined);
+      else if (tag === 0) ids.push(r.u64());
+      else if (tag === 1) ids.push(utf8Decode(r.bytesView(r.u16())));
+      else throw new RangeError(`unknown id tag ${tag}`);
+    }
+    where = payloadSection.offset;
+    const p = new ByteReader(payloadSection.bytes);
+    for (let i = 0; i < slots; i++) payloads.push(utf8Decode(p.bytesView(p.u32())));
+    where = vectorSection.offset;
+    if (vectorSection.bytes.length !== slots * dimension * 4) {
+      throw new RangeError(
+        `vector section holds ${vectorSection.bytes.length} bytes, expected ${slots * dimension * 4}`,
+      );
+    }
+    vectors = new ByteReader(vectorSection.bytes).f32s(slots * dimension);
+  } catch (e) {
+    if (e instanceof QuiverError) throw e;
+    const msg =
+      e instanceof OutOfBoundsError || e instanceof RangeError || e instanceof TypeError
+        ? e.message
+        : String(e);
+    throw corrupt(file, where, `malformed segment section (${msg})`, e);
+  }
+  return {
+    segmentId,
+    collection,
+    dimension,
+    metric,
+    minLsn,
+    maxLsn,
+    ids,
+    payloads,
+    vectors,
+    graph: found.get(SegmentSection.GRAPH)?.bytes,
+  };
+}
