@@ -91,6 +91,25 @@ export class CollectionState {
   }
 
   /**
+   * Applies a payload update logged at `lsn` to the ids that are live: the point is
+   * re-written into the growing segment with its vector and the new payload.
+   */
+  updatePayload(lsn: number, ids: readonly PointId[], update: (old: Payload) => Payload): number {
+    if (lsn <= this.sealedThroughLsn) return 0;
+    const changed: { id: PointId; vector: Float32Array; payload: Payload }[] = [];
+    const seen = new Set<PointId>();
+    for (const id of ids) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const p = this.get(id);
+      if (p === undefined) continue;
+      changed.push({ id, vector: p.vector, payload: update(p.payload) });
+    }
+    if (changed.length === 0) return 0;
+    return this.upsert(lsn, changed);
+  }
+
+  /**
    * Freezes the growing segment for sealing and starts a new one. Returns the frozen one,
    * or undefined when there is nothing to seal.
    */

@@ -10,7 +10,8 @@ import type { FilterNode } from '../filter/filter-ast.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
 import { publicScore } from '../kernels/distance-kernel.js';
 import type { Log } from '../storage/wal/log.js';
-import type { LoggedPoint } from '../storage/wal/wal-body-codec.js';
+import type { LoggedPoint, PayloadMode } from '../storage/wal/wal-body-codec.js';
+import { applyPayloadUpdate } from './payload-update.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
 import type { CollectionState } from './collection-state.js';
@@ -251,6 +252,88 @@ export class Collection {
       { kind: 'upsert', collection: this.name, dimension: this.config.dimension, points: logged },
       (lsn) => this.segment.upsert(lsn, applied),
     );
+  }
+
+  /**
+   * Sets payload keys on existing points, keeping the other keys (Qdrant's set_payload).
+   * Ids that do not exist are ignored; `count` says how many points changed.
+   */
+  setPayload(ids: readonly PointId[], payload: Payload): Promise<WriteResult> {
+    return this.updatePayload(ids, 'merge', payload, []);
+  }
+
+  /** Replaces the whole payload of existing points (Qdrant's overwrite_payload). */
+  overwritePayload(ids: readonly PointId[], payload: Payload): Promise<WriteResult> {
+    return this.updatePayload(ids, 'overwrite', payload, []);
+  }
+
+  /** Removes payload keys from existing points (Qdrant's delete_payload). */
+  deletePayloadKeys(ids: readonly PointId[], keys: readonly string[]): Promise<WriteResult> {
+    return this.updatePayload(ids, 'delete-keys', undefined, keys);
+  }
+
+  /** Empties the payload of existing points (Qdrant's clear_payload). */
+  clearPayload(ids: readonly PointId[]): Promise<WriteResult> {
+    return this.updatePayload(ids, 'clear', undefined, []);
+  }
+
+  private async updatePayload(
+    ids: readonly PointId[],
+    mode: PayloadMode,
+    payload: Payload | undefined,
+    keys: readonly string[],
+  ): Promise<WriteResult> {
+    this.checkWritable();
+    if (!Array.isArray(ids)) {
+      throw invalidArgument(`Payload updates on "${this.name}" take an array of ids.`, {
+        collection: this.name,
+      });
+    }
+    const checked = ids.map((id, i) => checkPointId(id, `ids[${i}]`));
+    let payloadJson = '';
+    if (mode === 'merge' || mode === 'overwrite') {
+      if (payload === undefined) {
+        throw invalidArgument('A payload object is required.', { collection: this.name });
+      }
+      payloadJson = preparePayload(payload, this.name, 'payload', this.host.maxPayloadBytes);
+      if (payloadJson === '') payloadJson = '{}';
+    }
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) {
+      throw invalidArgument('keys must be an array of non-empty strings.', {
+        collection: this.name,
+        field: 'keys',
+      });
+    }
+    if (checked.length === 0) return { lsn: this.host.log.lsn, count: 0 };
+    return this.logAndApply(
+      { kind: 'payload', collection: this.name, ids: checked, mode, payloadJson, keys },
+      (lsn) =>
+        this.segment.updatePayload(lsn, checked, (old) => {
+          const next = applyPayloadUpdate(old, mode, payloadJson, keys);
+          return next;
+        }),
+    );
+  }
+
+  /** The points with these ids that exist, in the order asked (missing ids skipped). */
+  getMany(ids: readonly PointId[], options: { withVector?: boolean } = {}): Promise<PointRecord[]> {
+    try {
+      this.checkOpen();
+      if (!Array.isArray(ids)) throw invalidArgument('getMany takes an array of ids.');
+      const out: PointRecord[] = [];
+      for (const [i, id] of ids.entries()) {
+        const p = this.segment.get(checkPointId(id, `ids[${i}]`));
+        if (p === undefined) continue;
+        out.push({
+          id: p.id,
+          vector: options.withVector === false ? [] : vectorOut(p.vector),
+          payload: structuredClone(p.payload),
+        });
+      }
+      return Promise.resolve(out);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   /** The point with this id, or undefined. */

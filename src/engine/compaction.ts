@@ -65,7 +65,7 @@ export async function compactSegments(
     for (let slot = 0; slot < t.slots; slot++) {
       const id = t.ids[slot];
       if (id === undefined) continue;
-      merged.append(id, t.index.vector(slot), t.payloads[slot] ?? ({}));
+      merged.append(id, t.index.vector(slot), t.payloads[slot] ?? {});
       order.push({ segment: seg, slot, id });
       if (++n % SLICE === 0) await yieldNow();
     }

@@ -23,6 +23,7 @@ import { CollectionState } from './collection-state.js';
 import { loadIndex } from './index-factory.js';
 import { SealedSegment } from './sealed-segment.js';
 import { configFromJson } from './validation.js';
+import { applyPayloadUpdate } from './payload-update.js';
 
 /** What the last open found and did. */
 export interface RecoveryReport {
@@ -90,6 +91,13 @@ export function applyOp(
     }
     case 'delete':
       catalog.get(op.collection)?.delete(lsn, op.ids);
+      return;
+    case 'payload':
+      catalog
+        .get(op.collection)
+        ?.updatePayload(lsn, op.ids, (old) =>
+          applyPayloadUpdate(old, op.mode, op.payloadJson, op.keys),
+        );
       return;
     default: {
       const never: never = op;

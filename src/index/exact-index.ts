@@ -76,10 +76,12 @@ export class ExactIndex implements VectorIndex {
   search(query: Float32Array, options: IndexSearchOptions): IndexSearchResult {
     const top = new TopK(options.k);
     const filter = options.filter;
+    const allow = options.allow;
     const dim = this.dimension;
     let scanned = 0;
     for (let id = 0; id < this.slots; id++) {
       if (this.live[id] === 0) continue;
+      if (allow !== undefined && allow[id] !== 1) continue;
       if (filter !== undefined && !filter(id)) continue;
       scanned++;
       top.push(id, similarity(this.kernel, this.metric, query, 0, this.data, id * dim, dim));

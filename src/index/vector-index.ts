@@ -15,6 +15,12 @@ export interface IndexSearchOptions {
   readonly ef?: number;
   /** Only ids it admits are returned. */
   readonly filter?: PointFilter;
+  /**
+   * Admitted internal ids as bytes (1 = admitted), indexed by internal id; ids past its end
+   * are not admitted. Graph indexes read it inside their search loop without calling back
+   * into JS, so prefer it to `filter` on hot paths. With both, a point must pass both.
+   */
+  readonly allow?: Uint8Array;
 }
 
 export interface IndexSearchResult {

@@ -23,6 +23,7 @@ export const WalRecordType = Object.freeze({
   DROP_COLLECTION: 2,
   UPSERT: 3,
   DELETE: 4,
+  PAYLOAD: 5,
 } as const);
 export type WalRecordType = (typeof WalRecordType)[keyof typeof WalRecordType];
 

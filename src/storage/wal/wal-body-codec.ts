@@ -29,7 +29,20 @@ export type WalOp =
       readonly dimension: number;
       readonly points: readonly LoggedPoint[];
     }
-  | { readonly kind: 'delete'; readonly collection: string; readonly ids: readonly PointId[] };
+  | { readonly kind: 'delete'; readonly collection: string; readonly ids: readonly PointId[] }
+  | {
+      readonly kind: 'payload';
+      readonly collection: string;
+      readonly ids: readonly PointId[];
+      /** merge: set keys; overwrite: replace; delete-keys: remove `keys`; clear: empty. */
+      readonly mode: PayloadMode;
+      /** JSON object text for merge and overwrite, '' otherwise. */
+      readonly payloadJson: string;
+      readonly keys: readonly string[];
+    };
+
+export type PayloadMode = 'merge' | 'overwrite' | 'delete-keys' | 'clear';
+const PAYLOAD_MODES: readonly PayloadMode[] = ['merge', 'overwrite', 'delete-keys', 'clear'];
 
 const ID_INT = 0;
 const ID_STRING = 1;
@@ -83,6 +96,21 @@ export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
       for (const id of op.ids) writeId(w, id);
       return { type: WalRecordType.DELETE, body: w.finish() };
     }
+    case 'payload': {
+      const w = new ByteWriter(64 + op.ids.length * 9 + op.payloadJson.length);
+      writeName(w, op.collection);
+      w.u8(PAYLOAD_MODES.indexOf(op.mode));
+      w.u32(op.ids.length);
+      for (const id of op.ids) writeId(w, id);
+      const payload = utf8Encode(op.payloadJson);
+      w.u32(payload.length).bytes(payload);
+      w.u32(op.keys.length);
+      for (const k of op.keys) {
+        const b = utf8Encode(k);
+        w.u32(b.length).bytes(b);
+      }
+      return { type: WalRecordType.PAYLOAD, body: w.finish() };
+    }
     default: {
       const never: never = op;
       throw new Error(`unknown op ${JSON.stringify(never)}`);
@@ -129,6 +157,21 @@ export function decodeWalOp(type: number, body: Uint8Array, file: string, offset
         for (let i = 0; i < count; i++) ids.push(readId(r));
         if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
         return { kind: 'delete', collection, ids };
+      }
+      case WalRecordType.PAYLOAD: {
+        const r = new ByteReader(body);
+        const collection = utf8Decode(r.bytesView(r.u16()));
+        const mode = PAYLOAD_MODES[r.u8()];
+        if (mode === undefined) throw new RangeError('unknown payload mode');
+        const count = r.u32();
+        const ids: PointId[] = [];
+        for (let i = 0; i < count; i++) ids.push(readId(r));
+        const payloadJson = utf8Decode(r.bytesView(r.u32()));
+        const keyCount = r.u32();
+        const keys: string[] = [];
+        for (let i = 0; i < keyCount; i++) keys.push(utf8Decode(r.bytesView(r.u32())));
+        if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
+        return { kind: 'payload', collection, ids, mode, payloadJson, keys };
       }
       default:
         throw new RangeError(`unknown record type ${type}`);

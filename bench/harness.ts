@@ -1,0 +1,90 @@
+/**
+ * Entry of `npm run bench` (not a test): runs every scenario on every dataset found under
+ * ../shared/data (or $QUIVER_DATA) with Quiver and its native peers in this one process,
+ * prints tables and JSON, and writes the JSON to .bench-out/bench-results.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { kernelInfo } from '../src/kernels/kernel-select.js';
+import { dataDir, loadDatasets } from './datasets.js';
+import { hnswlibPeer } from './peers/hnswlib-peer.js';
+import { quiverPeer } from './peers/quiver-peer.js';
+import { usearchPeer } from './peers/usearch-peer.js';
+import { formatFiltered, formatKernels, formatSweep, ratios } from './report.js';
+import type { AnnSweepResult } from './scenarios/ann-sweep.js';
+import { runAnnSweep } from './scenarios/ann-sweep.js';
+import type { FilteredResult } from './scenarios/filtered-search.js';
+import { runFilteredSearch } from './scenarios/filtered-search.js';
+import { runKernelThroughput } from './scenarios/kernel-throughput.js';
+
+const EFS = [10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256];
+const minSeconds = Number(process.env['QUIVER_BENCH_SECONDS'] ?? '0.6');
+const say = (text: string): void => void process.stdout.write(text + '\n');
+
+const datasets = loadDatasets();
+const info = kernelInfo();
+say(`# Quiver benchmark — node ${process.version}, kernel ${info.name}, data ${dataDir()}`);
+if ((globalThis as { gc?: unknown }).gc === undefined) {
+  say('note: run with node --expose-gc for steadier memory figures');
+}
+if (datasets.length === 0) say(`note: no datasets found under ${dataDir()}`);
+
+const sweeps: AnnSweepResult[] = [];
+const filtered: FilteredResult[] = [];
+for (const ds of datasets) {
+  const result = await runAnnSweep(ds, [quiverPeer, hnswlibPeer, usearchPeer], {
+    m: 16,
+    efConstruction: 200,
+    k: 10,
+    efs: EFS,
+    minSeconds,
+    trials: 3,
+  });
+  sweeps.push(result);
+  say('\n' + formatSweep(result));
+  filtered.push(...runFilteredSearch(ds, 64, minSeconds / 2));
+}
+
+const dims = [...new Set([...datasets.map((d) => d.dim), 128, 1024])].sort((a, b) => a - b);
+const kernels = runKernelThroughput(dims, minSeconds / 2);
+say('\n## Distance kernels\n\n' + formatKernels(kernels));
+if (filtered.length > 0)
+  say('\n## Filtered search (quiver, allow mask)\n\n' + formatFiltered(filtered));
+
+const json = {
+  when: new Date().toISOString(),
+  node: process.version,
+  kernel: info,
+  params: { m: 16, efConstruction: 200, k: 10, threads: 1 },
+  datasets: sweeps,
+  ratios: sweeps.flatMap(ratios),
+  kernels,
+  filtered,
+};
+const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.bench-out');
+mkdirSync(outDir, { recursive: true });
+const file = join(outDir, 'bench-results.json');
+writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
+const summary = {
+  kernel: info.name,
+  datasets: sweeps.map((d) => ({
+    dataset: d.dataset,
+    libraries: d.runs.map((r) => ({
+      name: r.name,
+      ...(r.unavailable === undefined
+        ? {
+            buildSeconds: r.buildSeconds,
+            rssBytesPerPoint: r.rssBytesPerPoint,
+            accountedBytesPerPoint: r.accountedBytesPerPoint,
+            qpsAt095: r.qpsAt095,
+            qpsAt099: r.qpsAt099,
+          }
+        : { unavailable: r.unavailable }),
+    })),
+  })),
+  ratios: json.ratios,
+};
+say('\n## Summary (JSON; the full results with every sweep point are in the file)\n');
+say(JSON.stringify(summary, null, 2));
+say(`\nfull JSON: ${file}`);

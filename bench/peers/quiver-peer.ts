@@ -1,0 +1,57 @@
+/**
+ * Quiver's HNSW index as a benchmark peer: builds with createHnswIndex and searches the
+ * dataset's query rows as Float32Array views (what the engine passes).
+ */
+import type { Dataset } from '../datasets.js';
+import { createHnswIndex } from '../../src/index/hnsw/hnsw-index.js';
+import type { HnswIndex } from '../../src/index/hnsw/hnsw-index.js';
+import type { AnnPeer, BuildParams, PeerFactory } from './ann-peer.js';
+
+class QuiverPeer implements AnnPeer {
+  readonly name = 'quiver';
+  private index: HnswIndex | undefined;
+  private queries: Float32Array[] = [];
+  private ef = 64;
+
+  private ds: Dataset | undefined;
+
+  prepare(ds: Dataset): void {
+    this.ds = ds;
+    this.queries = [];
+    for (let q = 0; q < ds.queryCount; q++) {
+      this.queries.push(ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim));
+    }
+  }
+
+  build(params: BuildParams): void {
+    const ds = this.ds!;
+    const index = createHnswIndex({
+      dimension: ds.dim,
+      metric: ds.metric,
+      m: params.m,
+      efConstruction: params.efConstruction,
+      capacity: ds.count,
+    });
+    for (let i = 0; i < ds.count; i++) index.add(i, ds.base.subarray(i * ds.dim, (i + 1) * ds.dim));
+    this.index = index;
+  }
+
+  setEf(ef: number): void {
+    this.ef = ef;
+  }
+
+  search(q: number, k: number): ArrayLike<number> {
+    return this.index!.search(this.queries[q]!, { k, ef: this.ef }).ids;
+  }
+
+  accountedBytes(): number | undefined {
+    return this.index?.memoryBytes();
+  }
+
+  dispose(): void {
+    this.index = undefined;
+  }
+}
+
+/** The Quiver peer (always available once the .wasm is built). */
+export const quiverPeer: PeerFactory = () => Promise.resolve(new QuiverPeer());

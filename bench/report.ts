@@ -1,0 +1,167 @@
+/**
+ * Benchmark arithmetic and printing: QPS at a target recall interpolated on an ef sweep,
+ * the Quiver-to-best-peer ratios, and the plain-text tables `npm run bench` prints.
+ */
+import type { AnnSweepResult, SweepPoint } from './scenarios/ann-sweep.js';
+import type { FilteredResult } from './scenarios/filtered-search.js';
+import type { KernelThroughput } from './scenarios/kernel-throughput.js';
+
+/**
+ * QPS at recall `target`: the best of every swept point reaching it and of the linear
+ * interpolation between consecutive points (by ef) whose recalls bracket it; undefined
+ * when no point reaches the target.
+ */
+export function qpsAtRecall(sweep: readonly SweepPoint[], target: number): number | undefined {
+  let best: number | undefined;
+  const take = (q: number): void => {
+    if (best === undefined || q > best) best = q;
+  };
+  for (let i = 0; i < sweep.length; i++) {
+    const b = sweep[i]!;
+    if (b.recall < target) continue;
+    take(b.qps);
+    const a = sweep[i - 1];
+    if (a !== undefined && a.recall < target) {
+      const t = (target - a.recall) / (b.recall - a.recall);
+      take(a.qps + t * (b.qps - a.qps));
+    }
+  }
+  return best;
+}
+
+/** Quiver's QPS over the best available peer's at one target, per dataset. */
+export interface RatioRow {
+  readonly dataset: string;
+  readonly target: number;
+  readonly quiver?: number;
+  readonly bestPeer?: string;
+  readonly bestPeerQps?: number;
+  readonly ratio?: number;
+}
+
+/** Ratios at 0.95 and 0.99 for one sweep result. */
+export function ratios(result: AnnSweepResult): RatioRow[] {
+  const rows: RatioRow[] = [];
+  for (const target of [0.95, 0.99]) {
+    const key = target === 0.95 ? 'qpsAt095' : 'qpsAt099';
+    const quiver = result.runs.find((r) => r.name === 'quiver')?.[key];
+    let bestPeer: string | undefined;
+    let bestPeerQps: number | undefined;
+    for (const run of result.runs) {
+      const q = run[key];
+      if (run.name === 'quiver' || q === undefined) continue;
+      if (bestPeerQps === undefined || q > bestPeerQps) {
+        bestPeerQps = q;
+        bestPeer = run.name;
+      }
+    }
+    rows.push({
+      dataset: result.dataset,
+      target,
+      ...(quiver === undefined ? {} : { quiver }),
+      ...(bestPeer === undefined ? {} : { bestPeer }),
+      ...(bestPeerQps === undefined ? {} : { bestPeerQps }),
+      ...(quiver !== undefined && bestPeerQps !== undefined ? { ratio: quiver / bestPeerQps } : {}),
+    });
+  }
+  return rows;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    '| ' + cells.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
+  return [
+    line(head),
+    '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|',
+    ...rows.map(line),
+  ].join('\n');
+}
+
+const n0 = (x: number | undefined): string => (x === undefined ? '-' : Math.round(x).toString());
+const n2 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(2));
+const n3 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(3));
+const n4 = (x: number | undefined): string => (x === undefined ? '-' : x.toFixed(4));
+const mega = (x: number | undefined): string =>
+  x === undefined ? '-' : (x / 1e6).toFixed(1) + ' M';
+
+/** The build / memory / QPS-at-recall table of one dataset, the sweep, and the ratios. */
+export function formatSweep(result: AnnSweepResult): string {
+  const parts: string[] = [
+    `## ${result.dataset} (${result.count} × ${result.dim}, ${result.metric}, ${result.queries} queries)`,
+  ];
+  parts.push(
+    table(
+      ['library', 'build s', 'build CPU s', 'RSS B/pt', 'accounted B/pt', 'QPS @0.95', 'QPS @0.99'],
+      result.runs.map((r) =>
+        r.unavailable !== undefined
+          ? [r.name, 'unavailable', '-', '-', '-', '-', '-']
+          : [
+              r.name,
+              n3(r.buildSeconds),
+              n3(r.buildCpuSeconds),
+              n0(r.rssBytesPerPoint),
+              n0(r.accountedBytesPerPoint),
+              n0(r.qpsAt095),
+              n0(r.qpsAt099),
+            ],
+      ),
+    ),
+  );
+  const live = result.runs.filter((r) => r.unavailable === undefined);
+  const efs = live[0]?.sweep.map((p) => p.ef) ?? [];
+  parts.push(
+    table(
+      ['ef', ...live.flatMap((r) => [`${r.name} recall`, `${r.name} QPS`])],
+      efs.map((ef, i) => [
+        String(ef),
+        ...live.flatMap((r) => [n4(r.sweep[i]?.recall), n0(r.sweep[i]?.qps)]),
+      ]),
+    ),
+  );
+  parts.push(
+    table(
+      ['target recall', 'quiver QPS', 'best peer', 'peer QPS', 'ratio'],
+      ratios(result).map((r) => [
+        r.target.toFixed(2),
+        n0(r.quiver),
+        r.bestPeer ?? '-',
+        n0(r.bestPeerQps),
+        n2(r.ratio),
+      ]),
+    ),
+  );
+  for (const r of result.runs)
+    if (r.unavailable !== undefined) parts.push(`note: ${r.unavailable}`);
+  return parts.join('\n\n');
+}
+
+/** The kernel throughput table. */
+export function formatKernels(rows: readonly KernelThroughput[]): string {
+  return table(
+    ['dim', 'metric', 'JS scalar evals/s', 'WASM per call evals/s', 'WASM loop evals/s', 'kernel'],
+    rows.map((r) => [
+      String(r.dim),
+      r.metric,
+      mega(r.jsPerSec),
+      mega(r.wasmPerCallPerSec),
+      mega(r.wasmLoopPerSec),
+      r.kernel,
+    ]),
+  );
+}
+
+/** The filtered-search table. */
+export function formatFiltered(rows: readonly FilteredResult[]): string {
+  return table(
+    ['dataset', 'selectivity', 'admitted', 'ef', 'recall@10', 'QPS'],
+    rows.map((r) => [
+      r.dataset,
+      `${(r.selectivity * 100).toFixed(0)} %`,
+      String(r.admitted),
+      String(r.ef),
+      n4(r.recall),
+      n0(r.qps),
+    ]),
+  );
+}

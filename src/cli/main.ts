@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * The `quiver` command line (SPEC section 5): a commander program with one file per
+ * command. Exit codes: 0 ok, 1 problems found, 2 usage error, 3 runtime error.
+ */
+import { Command, CommanderError } from 'commander';
+import { isQuiverError } from '../common/quiver-error.js';
+import { registerCollectionsCommand } from './collections-command.js';
+import { registerCreateCollectionCommand } from './create-collection-command.js';
+import { EXIT, packageVersion } from './cli-support.js';
+
+export function buildProgram(): Command {
+  const program = new Command('quiver')
+    .description('Quiver: a crash-safe vector database for TypeScript and Node.js.')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError()
+    .exitOverride();
+  registerCollectionsCommand(program);
+  registerCreateCollectionCommand(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return process.exitCode === undefined ? EXIT.OK : Number(process.exitCode);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (isQuiverError(e, 'INVALID_ARGUMENT')) {
+      process.stderr.write(`quiver: ${e.message}\n`);
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`quiver: ${e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT.RUNTIME;
+  }
+}
+
+process.exitCode = await main(process.argv);

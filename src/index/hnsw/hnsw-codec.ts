@@ -1,0 +1,208 @@
+/**
+ * The HNSW index byte format: encode an HnswIndex to bytes and decode them back, validating
+ * magic, version, CRC-32C and every graph edge (a bad blob is QuiverError CORRUPT).
+ * Little-endian throughout (as WebAssembly memory is), so sections copy as raw bytes.
+ *
+ * | offset | size | field                                                        |
+ * |-------:|-----:|--------------------------------------------------------------|
+ * |      0 |    4 | magic "QHNW"                                                 |
+ * |      4 |    2 | major version (1): a reader refuses other majors             |
+ * |      6 |    2 | minor version (0): additions a v1 reader may ignore          |
+ * |      8 |    4 | dimension u32                                                |
+ * |     12 |    1 | metric: 0 euclid, 1 cosine, 2 dot                            |
+ * |     13 |    1 | reserved, 0                                                  |
+ * |     14 |    2 | m u16 (level 0 holds 2·m links)                              |
+ * |     16 |    4 | efConstruction u32                                           |
+ * |     20 |    4 | efSearch u32                                                 |
+ * |     24 |    4 | slots u32: internal ids 0..slots-1                           |
+ * |     28 |    4 | entry point i32 (-1 when empty)                              |
+ * |     32 |    4 | top level i32 (-1 when empty)                                |
+ * |     36 |    4 | seed u32                                                     |
+ * |     40 |    4 | level-generator state u32                                    |
+ * |     44 |    4 | U: bytes of upper-level lists u32                            |
+ * |     48 |    4 | repair threshold f32                                         |
+ * |     52 |    4 | reserved, 0                                                  |
+ * |     56 |    … | flags u8 × slots, levels u8 × slots, zero pad to 4,          |
+ * |        |      | upper offsets u32 × slots, level-0 lists i32 × (1+2m) × slots, |
+ * |        |      | vectors f32 × dimension × slots, upper lists (U bytes)       |
+ * |  end-4 |    4 | CRC-32C (Castagnoli) of every byte before it                 |
+ */
+import { crc32c } from '../../common/crc32c.js';
+import { corrupt } from '../../common/quiver-error.js';
+import type { MetricName } from '../../common/types.js';
+import type { HnswIndex, HnswState } from './hnsw-index.js';
+import { FLAG_ALLOCATED, FLAG_DELETED, LIVE } from './hnsw-memory.js';
+
+/** "QHNW" read as a little-endian u32. */
+const MAGIC = 0x574e4851;
+const MAJOR = 1;
+const MINOR = 0;
+const HEADER = 56;
+const METRICS: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
+
+const pad4 = (n: number): number => (n + 3) & ~3;
+
+interface SectionOffsets {
+  readonly flags: number;
+  readonly levels: number;
+  readonly upperOff: number;
+  readonly links0: number;
+  readonly vecs: number;
+  readonly upper: number;
+  readonly crc: number;
+}
+
+function sections(slots: number, dim: number, m: number, upperBytes: number): SectionOffsets {
+  const flags = HEADER;
+  const levels = flags + slots;
+  const upperOff = pad4(levels + slots);
+  const links0 = upperOff + slots * 4;
+  const vecs = links0 + slots * (1 + 2 * m) * 4;
+  const upper = vecs + slots * dim * 4;
+  return { flags, levels, upperOff, links0, vecs, upper, crc: upper + upperBytes };
+}
+
+/** The bytes of `index`. @internal */
+export function encodeHnsw(index: HnswIndex): Uint8Array {
+  const mem = index.mem;
+  const slots = index.slots;
+  const dim = index.dimension;
+  const upperBytes = mem.upperUsed;
+  const s = sections(slots, dim, index.m, upperBytes);
+  const out = new Uint8Array(s.crc + 4);
+  const view = new DataView(out.buffer);
+  const { entry, maxLevel } = index.entryPoint();
+  view.setUint32(0, MAGIC, true);
+  view.setUint16(4, MAJOR, true);
+  view.setUint16(6, MINOR, true);
+  view.setUint32(8, dim, true);
+  view.setUint8(12, index.metricCode);
+  view.setUint16(14, index.m, true);
+  view.setUint32(16, index.efConstruction, true);
+  view.setUint32(20, index.efSearch, true);
+  view.setUint32(24, slots, true);
+  view.setInt32(28, entry, true);
+  view.setInt32(32, maxLevel, true);
+  view.setUint32(36, index.seedValue >>> 0, true);
+  view.setUint32(40, index.rngState >>> 0, true);
+  view.setUint32(44, upperBytes, true);
+  view.setFloat32(48, index.repairThreshold, true);
+  const r = mem.regions;
+  const u8 = mem.u8;
+  out.set(u8.subarray(r.flags, r.flags + slots), s.flags);
+  out.set(u8.subarray(r.levels, r.levels + slots), s.levels);
+  out.set(u8.subarray(r.upperOff, r.upperOff + slots * 4), s.upperOff);
+  out.set(u8.subarray(r.links0, r.links0 + slots * mem.stride0), s.links0);
+  out.set(u8.subarray(r.vecs, r.vecs + slots * dim * 4), s.vecs);
+  out.set(u8.subarray(r.upper, r.upper + upperBytes), s.upper);
+  view.setUint32(s.crc, crc32c(out.subarray(0, s.crc)), true);
+  return out;
+}
+
+/**
+ * Reads bytes written by encodeHnsw into an index made by `create`; throws CORRUPT naming
+ * `source` and the offset. @internal
+ */
+export function decodeHnsw(
+  bytes: Uint8Array,
+  source: string,
+  create: (state: HnswState) => HnswIndex,
+): HnswIndex {
+  if (bytes.length < HEADER + 4) throw corrupt(source, bytes.length, 'truncated HNSW header');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== MAGIC) throw corrupt(source, 0, 'bad HNSW magic');
+  const major = view.getUint16(4, true);
+  if (major !== MAJOR) throw corrupt(source, 4, `unsupported HNSW format version ${major}`);
+  const crcAt = bytes.length - 4;
+  if (crc32c(bytes.subarray(0, crcAt)) !== view.getUint32(crcAt, true)) {
+    throw corrupt(source, crcAt, 'HNSW checksum mismatch');
+  }
+  const dim = view.getUint32(8, true);
+  const metric = METRICS[view.getUint8(12)];
+  const m = view.getUint16(14, true);
+  const efConstruction = view.getUint32(16, true);
+  const efSearch = view.getUint32(20, true);
+  const slots = view.getUint32(24, true);
+  const entry = view.getInt32(28, true);
+  const maxLevel = view.getInt32(32, true);
+  const upperBytes = view.getUint32(44, true);
+  if (metric === undefined) throw corrupt(source, 12, 'unknown HNSW metric');
+  if (dim < 1 || dim > 65536) throw corrupt(source, 8, 'HNSW dimension out of range');
+  if (m < 2 || m > 128) throw corrupt(source, 14, 'HNSW m out of range');
+  if (efConstruction < 1 || efSearch < 1) throw corrupt(source, 16, 'HNSW ef out of range');
+  const s = sections(slots, dim, m, upperBytes);
+  if (s.crc !== crcAt) throw corrupt(source, 24, 'HNSW section sizes disagree with length');
+  if (
+    entry < -1 ||
+    entry >= slots ||
+    maxLevel < -1 ||
+    maxLevel > 255 ||
+    entry < 0 !== maxLevel < 0
+  ) {
+    throw corrupt(source, 28, 'HNSW entry point out of range');
+  }
+  checkGraph(bytes, view, s, slots, m, upperBytes, source);
+  const index = create({
+    dimension: dim,
+    metric,
+    m,
+    efConstruction,
+    efSearch,
+    seed: view.getUint32(36, true),
+    rng: view.getUint32(40, true) | 0,
+    repairThreshold: view.getFloat32(48, true),
+    slots,
+    upperBytes: Math.max(upperBytes, 64),
+    capacity: Math.max(slots, 1),
+  });
+  const mem = index.mem;
+  const r = mem.regions;
+  mem.u8.set(bytes.subarray(s.flags, s.flags + slots), r.flags);
+  mem.u8.set(bytes.subarray(s.levels, s.levels + slots), r.levels);
+  mem.u8.set(bytes.subarray(s.upperOff, s.upperOff + slots * 4), r.upperOff);
+  mem.u8.set(bytes.subarray(s.links0, s.vecs), r.links0);
+  mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
+  mem.u8.set(bytes.subarray(s.upper, s.crc), r.upper);
+  mem.upperUsed = upperBytes;
+  index.setEntryPoint(entry, maxLevel);
+  index.recount(slots);
+  return index;
+}
+
+/** Flags, levels, list counts and every link target in range; offsets name the bad field. */
+function checkGraph(
+  bytes: Uint8Array,
+  view: DataView,
+  s: SectionOffsets,
+  slots: number,
+  m: number,
+  upperBytes: number,
+  source: string,
+): void {
+  const stride0 = (1 + 2 * m) * 4;
+  const strideU = (1 + m) * 4;
+  const checkList = (at: number, max: number, level: number): void => {
+    const count = view.getInt32(at, true);
+    if (count < 0 || count > max) throw corrupt(source, at, 'HNSW link count out of range');
+    for (let j = 0; j < count; j++) {
+      const target = view.getInt32(at + 4 + 4 * j, true);
+      if (target < 0 || target >= slots || bytes[s.levels + target]! < level) {
+        throw corrupt(source, at + 4 + 4 * j, 'HNSW link target out of range');
+      }
+    }
+  };
+  for (let id = 0; id < slots; id++) {
+    const f = bytes[s.flags + id]!;
+    if (f !== 0 && f !== FLAG_ALLOCATED && f !== LIVE && f !== (LIVE | FLAG_DELETED)) {
+      throw corrupt(source, s.flags + id, 'HNSW node flags invalid');
+    }
+    checkList(s.links0 + id * stride0, 2 * m, 0);
+    const level = bytes[s.levels + id]!;
+    if (level === 0) continue;
+    const off = view.getUint32(s.upperOff + id * 4, true);
+    if (off + level * strideU > upperBytes) {
+      throw corrupt(source, s.upperOff + id * 4, 'HNSW upper-level offset out of range');
+    }
+    for (let l = 1; l <= level; l++) checkList(s.upper + off + (l - 1) * strideU, m, l);
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * HnswIndex: the VectorIndex over an HNSW graph (Malkov & Yashunin) whose vectors, links and
+ * search loop live in WebAssembly (src/kernels/as/hnsw.ts), one instance per index (layout:
+ * hnsw-memory.ts); this class owns options, levels, growth, tombstones and the API.
+ */
+import { QuiverError, invalidArgument } from '../../common/quiver-error.js';
+import type { MetricName } from '../../common/types.js';
+import type { QuiverWasmExports } from '../../kernels/wasm-module.js';
+import {
+  instantiateQuiverWasm,
+  loadWasmModule,
+  wasmLoadFailure,
+} from '../../kernels/wasm-module.js';
+import type { IndexSearchOptions, IndexSearchResult, VectorIndex } from '../vector-index.js';
+import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
+import { FLAG_ALLOCATED, FLAG_DELETED, HnswMemory, LIVE } from './hnsw-memory.js';
+
+/** Options of {@link createHnswIndex}. */
+export interface HnswOptions {
+  /** Vector length, 1..65536. */
+  readonly dimension: number;
+  /** cosine (vectors arrive normalised) and dot score by dot product; euclid by squared L2. */
+  readonly metric: MetricName;
+  /** Links per node on upper levels; level 0 keeps 2·m. Higher = better recall, more memory. Default 16. */
+  readonly m?: number;
+  /** Beam width while inserting. Higher = better graph, slower build. Default 200. */
+  readonly efConstruction?: number;
+  /** Default beam width of a search (raised to k when smaller). Higher = better recall, slower. Default 64. */
+  readonly efSearch?: number;
+  /** Slots reserved up front; the index grows by half again when an id is past it. Default 1024. */
+  readonly capacity?: number;
+  /** Seed of the level generator, so a build is reproducible. Default 100 (hnswlib's). */
+  readonly seed?: number;
+  /**
+   * Share of tombstones among live points at which {@link HnswIndex.remove} repairs the graph
+   * (re-links neighbours of deleted nodes and frees them). Default 0.1.
+   */
+  readonly repairThreshold?: number;
+}
+
+/** A counter snapshot for stats and explain. */
+export interface HnswStats {
+  readonly slots: number;
+  readonly live: number;
+  readonly tombstones: number;
+  readonly entry: number;
+  readonly maxLevel: number;
+  readonly memoryBytes: number;
+}
+
+/** Search modes of the WebAssembly core. */
+const MODE_PLAIN = 0;
+const MODE_TOMBSTONES = 1;
+const MODE_ALLOW = 2;
+const MODE_CALLBACK = 3;
+
+const METRIC_CODES: Readonly<Record<MetricName, number>> = { euclid: 0, cosine: 1, dot: 2 };
+
+/** Internal state handed between the codec and the index. @internal */
+export interface HnswState {
+  readonly dimension: number;
+  readonly metric: MetricName;
+  readonly m: number;
+  readonly efConstruction: number;
+  readonly efSearch: number;
+  readonly seed: number;
+  readonly repairThreshold: number;
+  readonly rng: number;
+  readonly slots: number;
+  readonly upperBytes: number;
+  readonly capacity: number;
+}
+
+function checkInt(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(`${name} must be an integer from ${min} to ${max}, got ${value}.`, {
+      field: name,
+      received: value,
+    });
+  }
+  return value;
+}
+
+function requireWasm(admit: (id: number) => number): QuiverWasmExports {
+  const wasm = instantiateQuiverWasm(admit);
+  if (wasm === undefined) {
+    throw new QuiverError(
+      'UNAVAILABLE',
+      `The HNSW index needs its WebAssembly module: ${wasmLoadFailure()}. Use an exact index meanwhile.`,
+    );
+  }
+  return wasm;
+}
+
+/** The HNSW VectorIndex. Make one with {@link createHnswIndex} or {@link HnswIndex.deserialize}. */
+export class HnswIndex implements VectorIndex {
+  readonly kind = 'hnsw';
+  readonly dimension: number;
+  readonly metric: MetricName;
+  /** Upper-level links per node (level 0 keeps 2·m). */
+  readonly m: number;
+  readonly efConstruction: number;
+  private efSearch_: number;
+  readonly repairThreshold: number;
+  private readonly seed: number;
+  private rng: number;
+  private readonly levelMult: number;
+  /** @internal */
+  readonly mem: HnswMemory;
+  private readonly wasm: QuiverWasmExports;
+  private filterFn: ((id: number) => boolean) | undefined;
+  private slots_ = 0;
+  private live_ = 0;
+  private tombstones_ = 0;
+
+  /** @internal Use {@link createHnswIndex} or {@link HnswIndex.deserialize}. */
+  constructor(state: HnswState) {
+    this.dimension = state.dimension;
+    this.metric = state.metric;
+    this.m = state.m;
+    this.efConstruction = state.efConstruction;
+    this.efSearch_ = state.efSearch;
+    this.seed = state.seed;
+    this.repairThreshold = state.repairThreshold;
+    this.rng = state.rng;
+    this.levelMult = 1 / Math.log(state.m);
+    this.wasm = requireWasm((id) => (this.filterFn?.(id) === true ? 1 : 0));
+    const upperCap =
+      state.upperBytes > 0
+        ? state.upperBytes
+        : Math.ceil((state.capacity * (1 + state.m) * 4 * 1.25) / (state.m - 1)) + 1024;
+    this.mem = new HnswMemory(
+      this.wasm,
+      state.dimension,
+      state.m,
+      state.metric !== 'euclid',
+      state.capacity,
+      upperCap,
+      Math.max(state.efConstruction, state.efSearch),
+    );
+    this.slots_ = state.slots;
+  }
+
+  /** Default beam width of a search (a query's `ef` overrides it); raised to k when smaller. */
+  get efSearch(): number {
+    return this.efSearch_;
+  }
+
+  /** Sets the default beam width: an integer from 1. Higher = better recall, slower. */
+  set efSearch(value: number) {
+    this.efSearch_ = checkInt('efSearch', value, 1, 1 << 20);
+  }
+
+  /** Number of live (not removed) points. */
+  get liveCount(): number {
+    return this.live_;
+  }
+
+  /** One past the highest internal id ever added. */
+  get slots(): number {
+    return this.slots_;
+  }
+
+  /** Metric code of the byte format. @internal */
+  get metricCode(): number {
+    return METRIC_CODES[this.metric];
+  }
+
+  /** Seed the index was created with. @internal */
+  get seedValue(): number {
+    return this.seed;
+  }
+
+  /** Current level-generator state. @internal */
+  get rngState(): number {
+    return this.rng;
+  }
+
+  /** Recounts live points and tombstones from the flags (after deserialize). @internal */
+  recount(slots: number): void {
+    const { u8, regions } = this.mem;
+    let live = 0;
+    let dead = 0;
+    for (let i = 0; i < slots; i++) {
+      const f = u8[regions.flags + i]!;
+      if (f === LIVE) live++;
+      else if ((f & FLAG_DELETED) !== 0) dead++;
+    }
+    this.slots_ = slots;
+    this.live_ = live;
+    this.tombstones_ = dead;
+  }
+
+  /** hnswlib's level draw: floor(-ln(U) / ln(m)), U from a seeded mulberry32. */
+  private randomLevel(): number {
+    this.rng = (this.rng + 0x6d2b79f5) | 0;
+    let t = this.rng;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return Math.min(32, Math.floor(-Math.log(1 - u) * this.levelMult));
+  }
+
+  /**
+   * Adds (or replaces) the vector under `internalId`; for cosine the caller passes it
+   * normalised. A replaced or re-added id keeps its level and is re-linked.
+   */
+  add(internalId: number, vector: Float32Array): void {
+    checkInt('internalId', internalId, 0, 0x7ffffffe);
+    if (vector.length !== this.dimension) {
+      throw new QuiverError(
+        'DIMENSION_MISMATCH',
+        `vector has ${vector.length} values, the index expects ${this.dimension}.`,
+        { expected: this.dimension, received: vector.length },
+      );
+    }
+    const mem = this.mem;
+    mem.ensureCapacity(internalId + 1);
+    let r = mem.regions;
+    const f = mem.u8[r.flags + internalId]!;
+    let level: number;
+    if ((f & FLAG_ALLOCATED) !== 0) {
+      level = mem.u8[r.levels + internalId]!;
+      if ((f & FLAG_DELETED) !== 0) this.tombstones_--;
+      if (f !== LIVE) this.live_++;
+    } else {
+      level = this.randomLevel();
+      const off = level > 0 ? mem.allocUpper(level * mem.strideU) : 0;
+      r = mem.regions;
+      mem.u8[r.levels + internalId] = level;
+      mem.u32[(r.upperOff >> 2) + internalId] = off;
+      this.live_++;
+    }
+    mem.f32.set(vector, (r.vecs >> 2) + internalId * this.dimension);
+    mem.u8[r.flags + internalId] = LIVE;
+    if (internalId >= this.slots_) this.slots_ = internalId + 1;
+    this.wasm.insert(internalId, level, this.efConstruction);
+  }
+
+  /** Marks `internalId` removed: never returned again. Repairs the graph past the threshold. */
+  remove(internalId: number): void {
+    if (!this.has(internalId)) return;
+    const mem = this.mem;
+    mem.u8[mem.regions.flags + internalId] = LIVE | FLAG_DELETED;
+    this.live_--;
+    this.tombstones_++;
+    if (this.tombstones_ > this.repairThreshold * Math.max(this.live_, 1)) this.repair();
+  }
+
+  /**
+   * Re-links the neighbours of every tombstone and frees the tombstones (their ids can be
+   * added again). Runs automatically past `repairThreshold`. Returns the nodes freed.
+   */
+  repair(): number {
+    if (this.tombstones_ === 0) return 0;
+    const freed = this.wasm.repair(this.slots_);
+    this.tombstones_ = 0;
+    return freed;
+  }
+
+  /** True when `internalId` holds a live vector. */
+  has(internalId: number): boolean {
+    if (!Number.isInteger(internalId) || internalId < 0 || internalId >= this.slots_) return false;
+    return this.mem.u8[this.mem.regions.flags + internalId] === LIVE;
+  }
+
+  /** A copy of the stored vector of `internalId`. */
+  vector(internalId: number): Float32Array {
+    if (!this.has(internalId)) throw invalidArgument(`internal id ${internalId} is not live.`);
+    const start = (this.mem.regions.vecs >> 2) + internalId * this.dimension;
+    return this.mem.f32.slice(start, start + this.dimension);
+  }
+
+  /**
+   * The k nearest live points, best first, scored as internal similarities. `ef` (default
+   * efSearch, raised to k) sets the beam. `allow` (1 = admitted, by internal id; ids past its
+   * end are refused) is copied into WebAssembly memory and read by the search loop: the graph
+   * is walked through every node but only admitted ones enter the results; when it admits at
+   * most 2·ef live points they are scored exactly instead. `filter` is called back from the
+   * loop for each node reached (it must not use this index). Tombstones are walked through,
+   * never returned.
+   */
+  search(query: Float32Array, options: IndexSearchOptions): IndexSearchResult {
+    if (query.length !== this.dimension) {
+      throw new QuiverError(
+        'DIMENSION_MISMATCH',
+        `query has ${query.length} values, the index expects ${this.dimension}.`,
+        { expected: this.dimension, received: query.length },
+      );
+    }
+    const k = options.k;
+    if (!(k > 0) || this.live_ === 0)
+      return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
+    const ef = Math.max(options.ef ?? this.efSearch_, k);
+    const mem = this.mem;
+    mem.ensurePool(ef);
+    let mode = this.tombstones_ > 0 ? MODE_TOMBSTONES : MODE_PLAIN;
+    const { allow, filter } = options;
+    if (allow !== undefined || filter !== undefined) {
+      mem.ensureHeap(ef);
+      if (filter !== undefined) {
+        mode = MODE_CALLBACK;
+        this.filterFn = allow === undefined ? filter : (id) => allow[id] === 1 && filter(id);
+      } else if (allow !== undefined) {
+        mode = MODE_ALLOW;
+        const at = mem.regions.allow;
+        const n = Math.min(allow.length, this.slots_);
+        mem.u8.set(n === allow.length ? allow : allow.subarray(0, n), at);
+        if (n < this.slots_) mem.u8.fill(0, at + n, at + this.slots_);
+      }
+    } else if (mode === MODE_TOMBSTONES) {
+      mem.ensureHeap(ef);
+    }
+    const r = mem.regions;
+    mem.f32.set(query, r.query >> 2);
+    let count: number;
+    try {
+      count = this.wasm.search(ef, mode, this.slots_);
+    } finally {
+      this.filterFn = undefined;
+    }
+    if (count > k) count = k;
+    const ids = new Array<number>(count);
+    const scores = new Array<number>(count);
+    const f32 = mem.f32;
+    const i32 = mem.i32;
+    const o = r.out >> 2;
+    for (let i = 0; i < count; i++) {
+      const d = f32[o + 2 * i]!;
+      ids[i] = i32[o + 2 * i + 1]!;
+      scores[i] = d === 0 ? 0 : -d;
+    }
+    return {
+      ids,
+      scores,
+      visited: this.wasm.lastVisited(),
+      distanceComputations: this.wasm.lastDistances(),
+    };
+  }
+
+  /** Counters for stats and explain. */
+  stats(): HnswStats {
+    return {
+      slots: this.slots_,
+      live: this.live_,
+      tombstones: this.tombstones_,
+      entry: this.wasm.getEntry(),
+      maxLevel: this.wasm.getMaxLevel(),
+      memoryBytes: this.memoryBytes(),
+    };
+  }
+
+  /** The graph as bytes (hnsw-codec.ts); {@link HnswIndex.deserialize} reads them back. */
+  serialize(): Uint8Array {
+    return encodeHnsw(this);
+  }
+
+  /** Bytes of WebAssembly memory this index holds (vectors, graph, scratch). */
+  memoryBytes(): number {
+    return this.mem.byteLength;
+  }
+
+  /** Entry point and top level of the graph. @internal */
+  entryPoint(): { entry: number; maxLevel: number } {
+    return { entry: this.wasm.getEntry(), maxLevel: this.wasm.getMaxLevel() };
+  }
+
+  /** Restores the entry point (codec). @internal */
+  setEntryPoint(entry: number, maxLevel: number): void {
+    this.wasm.setEntry(entry, maxLevel);
+  }
+
+  /**
+   * Reads bytes written by {@link HnswIndex.serialize}. A damaged or foreign blob throws
+   * QuiverError CORRUPT naming `source` (a file name, for the message) and the offset.
+   */
+  static deserialize(bytes: Uint8Array, source = 'HNSW index blob'): HnswIndex {
+    return decodeHnsw(bytes, source, (state) => new HnswIndex(state));
+  }
+}
+
+/**
+ * Creates an empty HNSW index, e.g.
+ * `createHnswIndex({ dimension: 384, metric: 'cosine', m: 16, efConstruction: 200 })`.
+ * Throws UNAVAILABLE when the WebAssembly module cannot load (see kernelInfo()).
+ */
+export function createHnswIndex(options: HnswOptions): HnswIndex {
+  const dimension = checkInt('dimension', options.dimension, 1, 65536);
+  if (!(options.metric in METRIC_CODES)) {
+    throw invalidArgument(`metric must be cosine, euclid or dot, got ${String(options.metric)}.`);
+  }
+  const m = checkInt('m', options.m ?? 16, 2, 128);
+  const efConstruction = checkInt('efConstruction', options.efConstruction ?? 200, 1, 1 << 20);
+  const efSearch = checkInt('efSearch', options.efSearch ?? 64, 1, 1 << 20);
+  const capacity = checkInt('capacity', options.capacity ?? 1024, 1, 0x7fffffff);
+  const seed = checkInt('seed', options.seed ?? 100, 0, 0xffffffff);
+  const repairThreshold = options.repairThreshold ?? 0.1;
+  if (!(repairThreshold >= 0)) throw invalidArgument('repairThreshold must be 0 or more.');
+  return new HnswIndex({
+    dimension,
+    metric: options.metric,
+    m,
+    efConstruction,
+    efSearch,
+    seed,
+    repairThreshold,
+    rng: seed | 0,
+    slots: 0,
+    upperBytes: 0,
+    capacity,
+  });
+}
+
+/** True when HNSW indexes can be created here (their WebAssembly module loads). */
+export function hnswAvailable(): boolean {
+  return loadWasmModule() !== undefined;
+}

@@ -1,0 +1,264 @@
+/**
+ * HnswMemory: the layout of one HNSW graph inside its own WebAssembly instance's linear
+ * memory (one instance per index, so indexes never share or free memory), its growth by
+ * relocation, and typed views over it. The AssemblyScript core reads the same regions.
+ *
+ * Regions, in address order (each 16-byte aligned); per-slot regions scale with capacity:
+ *   query  dim × f32            scratch: the query of the running search
+ *   out    poolCap × (f32, i32) scratch: results, ascending by distance
+ *   pool   poolCap × (f32, i32) scratch: beam / result heap
+ *   sel    (1+m0)² × (f32, i32) scratch: neighbour selection and repair candidates
+ *   heap   heapCap × (f32, i32) scratch: candidate heap of filtered search (0 until used)
+ *   visited cap × u16           epoch marks; a new search bumps the epoch (O(1) reset)
+ *   allow  cap × u8             scratch: admitted ids of a filtered search
+ *   levels cap × u8             top level of each slot
+ *   flags  cap × u8             FLAG_* bits
+ *   upperOff cap × u32          byte offset of a slot's upper-level lists inside `upper`
+ *   links0 cap × (1+m0) × i32   level-0 lists: count, then ids
+ *   vecs   cap × dim × f32      vectors
+ *   upper  upperCap bytes       level 1.. lists, (1+m) × i32 per level, bump-allocated
+ */
+import { QuiverError } from '../../common/quiver-error.js';
+import type { QuiverWasmExports } from '../../kernels/wasm-module.js';
+
+/** Slot holds a vector (set with FLAG_ALLOCATED). @internal */
+export const FLAG_PRESENT = 1;
+/** Slot is a tombstone: traversed, never returned, unlinked by repair. @internal */
+export const FLAG_DELETED = 2;
+/** Slot has a level and an upper block (kept when repair frees it, reused on re-add). @internal */
+export const FLAG_ALLOCATED = 4;
+/** flags value of a live node. @internal */
+export const LIVE = FLAG_PRESENT | FLAG_ALLOCATED;
+
+const PAGE = 65536;
+const MAX_BYTES = 65536 * PAGE;
+
+const align16 = (n: number): number => (n + 15) & ~15;
+
+/** Byte offsets of the regions. @internal */
+export interface HnswRegions {
+  readonly query: number;
+  readonly out: number;
+  readonly pool: number;
+  readonly sel: number;
+  readonly heap: number;
+  readonly visited: number;
+  readonly allow: number;
+  readonly levels: number;
+  readonly flags: number;
+  readonly upperOff: number;
+  readonly links0: number;
+  readonly vecs: number;
+  readonly upper: number;
+  readonly end: number;
+}
+
+interface Sizes {
+  readonly cap: number;
+  readonly upperCap: number;
+  readonly poolCap: number;
+  readonly heapCap: number;
+}
+
+/** The memory of one HNSW index. @internal */
+export class HnswMemory {
+  readonly wasm: QuiverWasmExports;
+  readonly dim: number;
+  readonly m: number;
+  readonly m0: number;
+  /** Bytes of one level-0 list: (1 + m0) × 4. */
+  readonly stride0: number;
+  /** Bytes of one upper-level list: (1 + m) × 4. */
+  readonly strideU: number;
+  private sizes: Sizes;
+  private base: number;
+  regions: HnswRegions;
+  /** Bytes of `upper` handed out so far. */
+  upperUsed = 0;
+  u8!: Uint8Array;
+  i32!: Int32Array;
+  u32!: Uint32Array;
+  f32!: Float32Array;
+
+  constructor(
+    wasm: QuiverWasmExports,
+    dim: number,
+    m: number,
+    metricIp: boolean,
+    capacity: number,
+    upperCap: number,
+    poolCap: number,
+  ) {
+    this.wasm = wasm;
+    this.dim = dim;
+    this.m = m;
+    this.m0 = 2 * m;
+    this.stride0 = (1 + this.m0) * 4;
+    this.strideU = (1 + m) * 4;
+    this.base = align16(wasm.heapBase());
+    wasm.setParams(dim, metricIp ? 1 : 0, m, this.m0);
+    this.sizes = { cap: Math.max(1, capacity), upperCap, poolCap, heapCap: 0 };
+    this.regions = this.layout(this.sizes);
+    this.growTo(this.regions.end);
+    this.refreshViews();
+    this.publish();
+  }
+
+  get capacity(): number {
+    return this.sizes.cap;
+  }
+
+  get poolCapacity(): number {
+    return this.sizes.poolCap;
+  }
+
+  get heapCapacity(): number {
+    return this.sizes.heapCap;
+  }
+
+  /** Bytes of linear memory held by this index's instance. */
+  get byteLength(): number {
+    return this.wasm.memory.buffer.byteLength;
+  }
+
+  private layout(s: Sizes): HnswRegions {
+    let at = this.base;
+    const take = (bytes: number): number => {
+      const start = at;
+      at = align16(at + bytes);
+      return start;
+    };
+    const query = take(this.dim * 4);
+    const out = take(s.poolCap * 8);
+    const pool = take(s.poolCap * 8);
+    const sel = take((1 + this.m0) * (1 + this.m0) * 8);
+    const heap = take(s.heapCap * 8);
+    const visited = take(s.cap * 2);
+    const allow = take(s.cap);
+    const levels = take(s.cap);
+    const flags = take(s.cap);
+    const upperOff = take(s.cap * 4);
+    const links0 = take(s.cap * this.stride0);
+    const vecs = take(s.cap * this.dim * 4);
+    const upper = take(s.upperCap);
+    return {
+      query,
+      out,
+      pool,
+      sel,
+      heap,
+      visited,
+      allow,
+      levels,
+      flags,
+      upperOff,
+      links0,
+      vecs,
+      upper,
+      end: at,
+    };
+  }
+
+  private growTo(bytes: number): void {
+    if (bytes > MAX_BYTES) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `HNSW index would need ${bytes} bytes, over the 4 GiB WebAssembly memory limit of one index; split the data into more segments.`,
+        { expected: MAX_BYTES, received: bytes },
+      );
+    }
+    const have = this.wasm.memory.buffer.byteLength;
+    if (bytes > have) this.wasm.memory.grow(Math.ceil((bytes - have) / PAGE));
+  }
+
+  /** Re-creates the typed views (after memory growth detached the old buffer). */
+  refreshViews(): void {
+    const buf = this.wasm.memory.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.i32 = new Int32Array(buf);
+    this.u32 = new Uint32Array(buf);
+    this.f32 = new Float32Array(buf);
+  }
+
+  private publish(): void {
+    const r = this.regions;
+    this.wasm.setRegions(
+      this.sizes.cap,
+      r.vecs,
+      r.links0,
+      r.levels,
+      r.flags,
+      r.upperOff,
+      r.upper,
+      r.visited,
+      r.allow,
+      r.pool,
+      r.sel,
+      r.heap,
+      this.sizes.heapCap,
+      r.query,
+      r.out,
+    );
+  }
+
+  /**
+   * Moves to larger sizes. Preserved regions move up (new offsets are never lower, so
+   * moving from the last region down never overwrites unmoved data), then their new tails
+   * are zeroed; scratch regions start blank.
+   */
+  private relayout(next: Sizes): void {
+    const old = this.regions;
+    const oldSizes = this.sizes;
+    const nr = this.layout(next);
+    this.growTo(nr.end);
+    this.refreshViews();
+    const u8 = this.u8;
+    const keep: Array<[number, number, number, number]> = [
+      [old.levels, nr.levels, oldSizes.cap, next.cap],
+      [old.flags, nr.flags, oldSizes.cap, next.cap],
+      [old.upperOff, nr.upperOff, oldSizes.cap * 4, next.cap * 4],
+      [old.links0, nr.links0, oldSizes.cap * this.stride0, next.cap * this.stride0],
+      [old.vecs, nr.vecs, oldSizes.cap * this.dim * 4, next.cap * this.dim * 4],
+      [old.upper, nr.upper, this.upperUsed, next.upperCap],
+    ];
+    for (let i = keep.length - 1; i >= 0; i--) {
+      const [from, to, used] = keep[i]!;
+      if (from !== to) u8.copyWithin(to, from, from + used);
+    }
+    for (const [, to, used, size] of keep) u8.fill(0, to + used, to + size);
+    this.sizes = next;
+    this.regions = nr;
+    this.publish();
+  }
+
+  /** Makes room for slots [0, slots). Grows by half again at least. */
+  ensureCapacity(slots: number): void {
+    if (slots <= this.sizes.cap) return;
+    const cap = Math.max(slots, Math.ceil(this.sizes.cap * 1.5), 64);
+    this.relayout({ ...this.sizes, cap });
+  }
+
+  /** Makes the beam and result scratch hold `ef` entries. */
+  ensurePool(ef: number): void {
+    if (ef <= this.sizes.poolCap) return;
+    this.relayout({ ...this.sizes, poolCap: Math.max(ef, this.sizes.poolCap * 2) });
+  }
+
+  /** Sizes the filtered-search candidate heap (first filtered search, or a larger ef). */
+  ensureHeap(ef: number): void {
+    const want = Math.min(Math.max(this.sizes.cap, 1), Math.max(65536, ef * 64));
+    if (want <= this.sizes.heapCap) return;
+    this.relayout({ ...this.sizes, heapCap: want });
+  }
+
+  /** Reserves `bytes` in the upper-level pool and returns their offset inside it. */
+  allocUpper(bytes: number): number {
+    if (this.upperUsed + bytes > this.sizes.upperCap) {
+      const upperCap = Math.max(this.upperUsed + bytes, Math.ceil(this.sizes.upperCap * 1.5), 1024);
+      this.relayout({ ...this.sizes, upperCap });
+    }
+    const at = this.upperUsed;
+    this.upperUsed += bytes;
+    return at;
+  }
+}

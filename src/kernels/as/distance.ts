@@ -1,0 +1,141 @@
+// AssemblyScript distance kernels over raw pointers into linear memory: dot and squared L2.
+// Built twice by scripts/build-wasm.ts: with f32x4 SIMD (ASC_FEATURE_SIMD) and without.
+// Accumulates in f32 like the native peers; the JS scalar kernel is the oracle in tests.
+
+/** Dot product of n floats at a and b. */
+export function dotF32(a: usize, b: usize, n: i32): f32 {
+  let i: i32 = 0;
+  let s: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let s2 = f32x4.splat(0);
+    let s3 = f32x4.splat(0);
+    const end16 = n & ~15;
+    let pa = a;
+    let pb = b;
+    for (; i < end16; i += 16) {
+      s0 = f32x4.add(s0, f32x4.mul(v128.load(pa), v128.load(pb)));
+      s1 = f32x4.add(s1, f32x4.mul(v128.load(pa, 16), v128.load(pb, 16)));
+      s2 = f32x4.add(s2, f32x4.mul(v128.load(pa, 32), v128.load(pb, 32)));
+      s3 = f32x4.add(s3, f32x4.mul(v128.load(pa, 48), v128.load(pb, 48)));
+      pa += 64;
+      pb += 64;
+    }
+    const end4 = n & ~3;
+    for (; i < end4; i += 4) {
+      s0 = f32x4.add(s0, f32x4.mul(v128.load(pa), v128.load(pb)));
+      pa += 16;
+      pb += 16;
+    }
+    const t = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+    s =
+      f32x4.extract_lane(t, 0) +
+      f32x4.extract_lane(t, 1) +
+      (f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3));
+  } else {
+    let s0: f32 = 0;
+    let s1: f32 = 0;
+    let s2: f32 = 0;
+    let s3: f32 = 0;
+    const end4 = n & ~3;
+    for (; i < end4; i += 4) {
+      const o = (<usize>i) << 2;
+      s0 += load<f32>(a + o) * load<f32>(b + o);
+      s1 += load<f32>(a + o, 4) * load<f32>(b + o, 4);
+      s2 += load<f32>(a + o, 8) * load<f32>(b + o, 8);
+      s3 += load<f32>(a + o, 12) * load<f32>(b + o, 12);
+    }
+    s = s0 + s1 + (s2 + s3);
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    s += load<f32>(a + o) * load<f32>(b + o);
+  }
+  return s;
+}
+
+/** Squared Euclidean distance of n floats at a and b. */
+export function l2sqF32(a: usize, b: usize, n: i32): f32 {
+  let i: i32 = 0;
+  let s: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let s0 = f32x4.splat(0);
+    let s1 = f32x4.splat(0);
+    let s2 = f32x4.splat(0);
+    let s3 = f32x4.splat(0);
+    const end16 = n & ~15;
+    let pa = a;
+    let pb = b;
+    for (; i < end16; i += 16) {
+      const d0 = f32x4.sub(v128.load(pa), v128.load(pb));
+      const d1 = f32x4.sub(v128.load(pa, 16), v128.load(pb, 16));
+      const d2 = f32x4.sub(v128.load(pa, 32), v128.load(pb, 32));
+      const d3 = f32x4.sub(v128.load(pa, 48), v128.load(pb, 48));
+      s0 = f32x4.add(s0, f32x4.mul(d0, d0));
+      s1 = f32x4.add(s1, f32x4.mul(d1, d1));
+      s2 = f32x4.add(s2, f32x4.mul(d2, d2));
+      s3 = f32x4.add(s3, f32x4.mul(d3, d3));
+      pa += 64;
+      pb += 64;
+    }
+    const end4 = n & ~3;
+    for (; i < end4; i += 4) {
+      const d0 = f32x4.sub(v128.load(pa), v128.load(pb));
+      s0 = f32x4.add(s0, f32x4.mul(d0, d0));
+      pa += 16;
+      pb += 16;
+    }
+    const t = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+    s =
+      f32x4.extract_lane(t, 0) +
+      f32x4.extract_lane(t, 1) +
+      (f32x4.extract_lane(t, 2) + f32x4.extract_lane(t, 3));
+  } else {
+    let s0: f32 = 0;
+    let s1: f32 = 0;
+    let s2: f32 = 0;
+    let s3: f32 = 0;
+    const end4 = n & ~3;
+    for (; i < end4; i += 4) {
+      const o = (<usize>i) << 2;
+      const d0 = load<f32>(a + o) - load<f32>(b + o);
+      const d1 = load<f32>(a + o, 4) - load<f32>(b + o, 4);
+      const d2 = load<f32>(a + o, 8) - load<f32>(b + o, 8);
+      const d3 = load<f32>(a + o, 12) - load<f32>(b + o, 12);
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+    s = s0 + s1 + (s2 + s3);
+  }
+  for (; i < n; i++) {
+    const o = (<usize>i) << 2;
+    const d = load<f32>(a + o) - load<f32>(b + o);
+    s += d * d;
+  }
+  return s;
+}
+
+/**
+ * Throughput probe for benchmarks: scores the query at q against count vectors stored
+ * contiguously at base (metric 0 = squared L2, 1 = dot) and returns the sum.
+ */
+export function scanScores(q: usize, base: usize, count: i32, dim: i32, metric: i32): f64 {
+  let s: f64 = 0;
+  const stride = (<usize>dim) << 2;
+  let p = base;
+  if (metric == 0) {
+    for (let i = 0; i < count; i++) {
+      s += <f64>l2sqF32(q, p, dim);
+      p += stride;
+    }
+  } else {
+    for (let i = 0; i < count; i++) {
+      s += <f64>dotF32(q, p, dim);
+      p += stride;
+    }
+  }
+  return s;
+}

@@ -1,0 +1,644 @@
+// AssemblyScript HNSW core (Malkov & Yashunin): insert with the neighbour-selection heuristic,
+// beam search with an epoch-reset visited set, filtered/tombstone-aware search, tombstone repair.
+// One instance per index: state lives in this instance's globals; TypeScript owns the layout.
+
+import { dotF32, l2sqF32 } from './distance';
+
+/** JS filter callback for search mode 3 (the `filter` option): 1 admits the internal id. */
+declare function admit(id: i32): i32;
+
+// Node flags (one byte per slot), mirrored in src/index/hnsw/hnsw-layout.ts.
+const F_PRESENT: u8 = 1;
+const F_DELETED: u8 = 2;
+const F_ALLOCATED: u8 = 4;
+const EXPANDED: i32 = 0x80000000;
+
+let dim: i32 = 0;
+let vecBytes: usize = 0;
+let metricIp: bool = false;
+let mUpper: i32 = 16;
+let m0: i32 = 32;
+let stride0: usize = 0;
+let strideU: usize = 0;
+let cap: i32 = 0;
+
+let pVecs: usize = 0;
+let pLinks0: usize = 0;
+let pLevels: usize = 0;
+let pFlags: usize = 0;
+let pUpperOff: usize = 0;
+let pUpper: usize = 0;
+let pVisited: usize = 0;
+let pAllow: usize = 0;
+let pPool: usize = 0;
+let pSel: usize = 0;
+let pHeap: usize = 0;
+let heapCap: i32 = 0;
+let pQuery: usize = 0;
+let pOut: usize = 0;
+
+let epoch: u32 = 0;
+let entry: i32 = -1;
+let maxLevel: i32 = -1;
+let statVisited: i32 = 0;
+let statDist: i32 = 0;
+
+// Results of greedy(): the closest node found and its distance.
+let gCur: i32 = 0;
+let gCurD: f32 = 0;
+
+/** Start of memory free for the TypeScript layout. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** Sets the graph parameters. metric: 0 = squared L2, 1 = inner product. */
+export function setParams(d: i32, metric: i32, m: i32, mBase: i32): void {
+  dim = d;
+  vecBytes = (<usize>d) << 2;
+  metricIp = metric == 1;
+  mUpper = m;
+  m0 = mBase;
+  stride0 = (<usize>(1 + mBase)) << 2;
+  strideU = (<usize>(1 + m)) << 2;
+}
+
+/** Points the core at the regions TypeScript laid out (byte offsets into this memory). */
+export function setRegions(
+  capacity: i32,
+  vecs: usize,
+  links0: usize,
+  levels: usize,
+  flags: usize,
+  upperOff: usize,
+  upper: usize,
+  visited: usize,
+  allow: usize,
+  pool: usize,
+  sel: usize,
+  heap: usize,
+  heapCapacity: i32,
+  query: usize,
+  out: usize,
+): void {
+  cap = capacity;
+  pVecs = vecs;
+  pLinks0 = links0;
+  pLevels = levels;
+  pFlags = flags;
+  pUpperOff = upperOff;
+  pUpper = upper;
+  pVisited = visited;
+  pAllow = allow;
+  pPool = pool;
+  pSel = sel;
+  pHeap = heap;
+  heapCap = heapCapacity;
+  pQuery = query;
+  pOut = out;
+  // The visited region was re-laid out: start a fresh epoch cycle.
+  memory.fill(pVisited, 0, (<usize>cap) << 1);
+  epoch = 0;
+}
+
+export function setEntry(e: i32, level: i32): void {
+  entry = e;
+  maxLevel = level;
+}
+export function getEntry(): i32 {
+  return entry;
+}
+export function getMaxLevel(): i32 {
+  return maxLevel;
+}
+export function lastVisited(): i32 {
+  return statVisited;
+}
+export function lastDistances(): i32 {
+  return statDist;
+}
+
+function vec(id: i32): usize {
+  return pVecs + <usize>id * vecBytes;
+}
+
+function dist(a: usize, b: usize): f32 {
+  return metricIp ? -dotF32(a, b, dim) : l2sqF32(a, b, dim);
+}
+
+function links(id: i32, level: i32): usize {
+  if (level == 0) return pLinks0 + <usize>id * stride0;
+  return pUpper + <usize>load<u32>(pUpperOff + ((<usize>id) << 2)) + <usize>(level - 1) * strideU;
+}
+
+function flagsOf(id: i32): u8 {
+  return load<u8>(pFlags + <usize>id);
+}
+
+function nextEpoch(): void {
+  epoch++;
+  if (epoch > 0xffff) {
+    memory.fill(pVisited, 0, (<usize>cap) << 1);
+    epoch = 1;
+  }
+}
+
+/** Marks id visited in the current epoch; returns true when it already was. */
+function testAndMark(id: i32): bool {
+  const p = pVisited + ((<usize>id) << 1);
+  if (<u32>load<u16>(p) == epoch) return true;
+  store<u16>(p, <u16>epoch);
+  return false;
+}
+
+/** Greedy descent (beam width 1) from (cur, curD) through levels from..to+1. */
+function greedy(q: usize, cur: i32, curD: f32, from: i32, to: i32): void {
+  for (let l = from; l > to; l--) {
+    let changed = true;
+    while (changed) {
+      changed = false;
+      const lp = links(cur, l);
+      const cnt = load<i32>(lp);
+      statVisited++;
+      for (let j = 0; j < cnt; j++) {
+        const nb = load<i32>(lp + 4 + ((<usize>j) << 2));
+        const d = dist(q, vec(nb));
+        statDist++;
+        if (d < curD) {
+          curD = d;
+          cur = nb;
+          changed = true;
+        }
+      }
+    }
+  }
+  gCur = cur;
+  gCurD = curD;
+}
+
+/**
+ * Beam search on one level with a sorted pool of at most ef entries (8 bytes each:
+ * f32 distance, i32 id with bit 31 set once expanded). Equivalent to the two-heap
+ * formulation: it stops when every entry of the best ef has been expanded.
+ * Returns the pool size; the pool at pPool is sorted ascending by distance.
+ */
+function poolSearch(q: usize, ep: i32, epD: f32, ef: i32, level: i32): i32 {
+  nextEpoch();
+  testAndMark(ep);
+  const pool = pPool;
+  store<f32>(pool, epD);
+  store<i32>(pool, ep, 4);
+  let n: i32 = 1;
+  let cur: i32 = 0;
+  while (cur < n) {
+    const e = pool + ((<usize>cur) << 3);
+    const id = load<i32>(e, 4);
+    store<i32>(e, id | EXPANDED, 4);
+    const lp = links(id, level);
+    const cnt = load<i32>(lp);
+    let minPos = n;
+    statVisited++;
+    // Gather the unvisited neighbours first, then score them in one tight loop (the CPU
+    // overlaps the next vector's loads with this one's arithmetic), then merge into the pool.
+    const batch = pSel;
+    let nb: i32 = 0;
+    for (let j = 0; j < cnt; j++) {
+      const c = load<i32>(lp + 4 + ((<usize>j) << 2));
+      if (testAndMark(c)) continue;
+      store<i32>(batch + ((<usize>nb) << 3), c, 4);
+      nb++;
+    }
+    for (let j = 0; j < nb; j++) {
+      const e = batch + ((<usize>j) << 3);
+      store<f32>(e, dist(q, vec(load<i32>(e, 4))));
+    }
+    statDist += nb;
+    for (let j = 0; j < nb; j++) {
+      const e = batch + ((<usize>j) << 3);
+      const d = load<f32>(e);
+      const full = n >= ef;
+      if (full && d >= load<f32>(pool + ((<usize>(n - 1)) << 3))) continue;
+      // Binary search for the first entry with a greater distance.
+      let lo: i32 = 0;
+      let hi: i32 = full ? n - 1 : n;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (load<f32>(pool + ((<usize>mid) << 3)) > d) hi = mid;
+        else lo = mid + 1;
+      }
+      // Shift [lo, last) up one entry; a short loop beats memory.copy's call for ef-sized pools.
+      const at = pool + ((<usize>lo) << 3);
+      let p = pool + ((<usize>(full ? n - 1 : n)) << 3);
+      while (p > at) {
+        store<u64>(p, load<u64>(p - 8));
+        p -= 8;
+      }
+      store<u64>(at, load<u64>(e));
+      if (!full) n++;
+      if (lo < minPos) minPos = lo;
+    }
+    cur = minPos <= cur ? minPos : cur + 1;
+    while (cur < n && load<i32>(pool + ((<usize>cur) << 3), 4) < 0) cur++;
+  }
+  return n;
+}
+
+// ---- binary min-heap of (f32 key, i32 id) pairs ----
+
+function heapPush(base: usize, n: i32, key: f32, id: i32): void {
+  let i = n;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    const pp = base + ((<usize>p) << 3);
+    const pk = load<f32>(pp);
+    if (pk <= key) break;
+    store<u64>(base + ((<usize>i) << 3), load<u64>(pp));
+    i = p;
+  }
+  const at = base + ((<usize>i) << 3);
+  store<f32>(at, key);
+  store<i32>(at, id, 4);
+}
+
+/** Removes the root of a heap of n entries (n >= 1); the popped pair is left at index n-1. */
+function heapPop(base: usize, n: i32): void {
+  const last = n - 1;
+  const root = load<u64>(base);
+  const lastPair = load<u64>(base + ((<usize>last) << 3));
+  const key = load<f32>(base + ((<usize>last) << 3));
+  let i: i32 = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= last) break;
+    let c = l;
+    const r = l + 1;
+    if (r < last && load<f32>(base + ((<usize>r) << 3)) < load<f32>(base + ((<usize>l) << 3)))
+      c = r;
+    const cp = base + ((<usize>c) << 3);
+    if (load<f32>(cp) >= key) break;
+    store<u64>(base + ((<usize>i) << 3), load<u64>(cp));
+    i = c;
+  }
+  if (last > 0) store<u64>(base + ((<usize>i) << 3), lastPair);
+  store<u64>(base + ((<usize>last) << 3), root);
+}
+
+function admitted(id: i32, mode: i32): bool {
+  if (flagsOf(id) != (F_PRESENT | F_ALLOCATED)) return false;
+  if (mode == 2) return load<u8>(pAllow + <usize>id) == 1;
+  if (mode == 3) return admit(id) != 0;
+  return true;
+}
+
+/**
+ * Level-0 search that traverses every node but admits into the results only live nodes
+ * passing the filter (mode 1: tombstones only, 2: allow bytes, 3: JS callback), as hnswlib's
+ * searchBaseLayerST with deletions/filter. Candidates: min-heap at pHeap (bounded by
+ * heapCap; overflow drops the newcomer). Results: max-heap (negated keys) at pPool.
+ * Leaves the results sorted ascending by distance at pOut and returns their count.
+ */
+function filteredSearch(q: usize, ep: i32, epD: f32, ef: i32, mode: i32): i32 {
+  nextEpoch();
+  testAndMark(ep);
+  const cand = pHeap;
+  const top = pPool;
+  let nc: i32 = 0;
+  let nt: i32 = 0;
+  let lower: f32 = Infinity;
+  if (admitted(ep, mode)) {
+    heapPush(top, nt++, -epD, ep);
+    lower = epD;
+  }
+  heapPush(cand, nc++, epD, ep);
+  while (nc > 0) {
+    const cd = load<f32>(cand);
+    const c = load<i32>(cand, 4);
+    if (cd > lower && nt >= ef) break;
+    heapPop(cand, nc--);
+    statVisited++;
+    const lp = links(c, 0);
+    const cnt = load<i32>(lp);
+    for (let j = 0; j < cnt; j++) {
+      const nb = load<i32>(lp + 4 + ((<usize>j) << 2));
+      if (testAndMark(nb)) continue;
+      const d = dist(q, vec(nb));
+      statDist++;
+      if (nt < ef || d < lower) {
+        if (nc < heapCap) heapPush(cand, nc++, d, nb);
+        if (admitted(nb, mode)) {
+          // Full: d < lower here, so it replaces the worst result (the heap never exceeds ef).
+          if (nt < ef) heapPush(top, nt++, -d, nb);
+          else {
+            heapPop(top, nt);
+            heapPush(top, nt - 1, -d, nb);
+          }
+          lower = -load<f32>(top);
+        }
+      }
+    }
+  }
+  return drainTop(nt);
+}
+
+/**
+ * Exact scan of the live points the allow bytes admit, when there are at most `limit` of
+ * them (a very selective filter: the graph walk would visit about ef / selectivity nodes to
+ * find ef matches, scoring them all is cheaper and exact). Returns -1 past the limit;
+ * else writes the best ef ascending at pOut and returns their count.
+ */
+function exactAllowed(q: usize, ef: i32, slots: i32, limit: i32): i32 {
+  let admittedCount: i32 = 0;
+  for (let id = 0; id < slots; id++) {
+    if (load<u8>(pAllow + <usize>id) == 1 && flagsOf(id) == (F_PRESENT | F_ALLOCATED)) {
+      if (++admittedCount > limit) return -1;
+    }
+  }
+  const top = pPool;
+  let nt: i32 = 0;
+  for (let id = 0; id < slots; id++) {
+    if (load<u8>(pAllow + <usize>id) != 1 || flagsOf(id) != (F_PRESENT | F_ALLOCATED)) continue;
+    const d = dist(q, vec(id));
+    if (nt < ef) heapPush(top, nt++, -d, id);
+    else if (d < -load<f32>(top)) {
+      heapPop(top, nt);
+      heapPush(top, nt - 1, -d, id);
+    }
+  }
+  statVisited = admittedCount;
+  statDist = admittedCount;
+  return drainTop(nt);
+}
+
+/** Pops the result max-heap at pPool (negated keys) into pOut, ascending by distance. */
+function drainTop(count: i32): i32 {
+  const top = pPool;
+  let nt = count;
+  while (nt > 0) {
+    heapPop(top, nt);
+    nt--;
+    const src = top + ((<usize>nt) << 3);
+    const dst = pOut + ((<usize>nt) << 3);
+    store<f32>(dst, -load<f32>(src));
+    store<i32>(dst, load<i32>(src, 4), 4);
+  }
+  return count;
+}
+
+/**
+ * Searches for the query at pQuery among slots [0, slots). mode 0: no tombstones, no filter
+ * (fast pool search); 1..3: see filteredSearch (mode 2 scans exactly when the allow bytes
+ * admit at most 2·ef live points). Writes (f32 distance, i32 id) pairs ascending at pOut
+ * and returns how many (at most ef; the caller keeps the first k).
+ */
+export function search(ef: i32, mode: i32, slots: i32): i32 {
+  statVisited = 0;
+  statDist = 0;
+  if (entry < 0) return 0;
+  const q = pQuery;
+  if (mode == 2) {
+    const exact = exactAllowed(q, ef, slots, 2 * ef);
+    if (exact >= 0) return exact;
+  }
+  const d0 = dist(q, vec(entry));
+  statDist++;
+  greedy(q, entry, d0, maxLevel, 0);
+  if (mode != 0) return filteredSearch(q, gCur, gCurD, ef, mode);
+  const n = poolSearch(q, gCur, gCurD, ef, 0);
+  for (let i = 0; i < n; i++) {
+    const o = (<usize>i) << 3;
+    store<f32>(pOut + o, load<f32>(pPool + o));
+    store<i32>(pOut + o, load<i32>(pPool + o, 4) & ~EXPANDED, 4);
+  }
+  return n;
+}
+
+/**
+ * The neighbour-selection heuristic (hnswlib getNeighborsByHeuristic2): walks candidates
+ * (pairs at src, ascending by distance to the base) and keeps one unless it is closer to an
+ * already kept neighbour than to the base. Skips `skip` and deleted nodes (unless nothing
+ * else is left). Writes the count and ids to the link list at out; returns the count.
+ */
+function selectNeighbors(src: usize, n: i32, m: i32, out: usize, skip: i32): i32 {
+  let kept: i32 = 0;
+  for (let i = 0; i < n && kept < m; i++) {
+    const e = src + ((<usize>i) << 3);
+    const id = load<i32>(e, 4) & ~EXPANDED;
+    if (id == skip || (flagsOf(id) & F_DELETED) != 0) continue;
+    const d = load<f32>(e);
+    const v = vec(id);
+    let good = true;
+    for (let j = 0; j < kept; j++) {
+      const r = load<i32>(out + 4 + ((<usize>j) << 2));
+      if (dist(v, vec(r)) < d) {
+        good = false;
+        break;
+      }
+    }
+    if (good) {
+      store<i32>(out + 4 + ((<usize>kept) << 2), id);
+      kept++;
+    }
+  }
+  if (kept == 0) {
+    // Only deleted candidates: keep the closest so the node stays reachable.
+    for (let i = 0; i < n; i++) {
+      const id = load<i32>(src + ((<usize>i) << 3), 4) & ~EXPANDED;
+      if (id != skip) {
+        store<i32>(out + 4, id);
+        kept = 1;
+        break;
+      }
+    }
+  }
+  store<i32>(out, kept);
+  return kept;
+}
+
+/** Insertion sort of n (f32, i32) pairs ascending by key. */
+function sortPairs(base: usize, n: i32): void {
+  for (let i = 1; i < n; i++) {
+    const pi = base + ((<usize>i) << 3);
+    const pair = load<u64>(pi);
+    const key = load<f32>(pi);
+    let j = i - 1;
+    while (j >= 0 && load<f32>(base + ((<usize>j) << 3)) > key) {
+      store<u64>(base + ((<usize>(j + 1)) << 3), load<u64>(base + ((<usize>j) << 3)));
+      j--;
+    }
+    store<u64>(base + ((<usize>(j + 1)) << 3), pair);
+  }
+}
+
+/** Heap sort for the larger candidate sets of repair: ascending by key. */
+function sortPairsLarge(base: usize, n: i32): void {
+  if (n <= 48) {
+    sortPairs(base, n);
+    return;
+  }
+  // Build a min-heap in place, then pop into pHeap-free order via a copy through pOut.
+  for (let i = 0; i < n; i++) {
+    const p = base + ((<usize>i) << 3);
+    heapPush(base, i, load<f32>(p), load<i32>(p, 4));
+  }
+  for (let k = n; k > 0; k--) heapPop(base, k);
+  // Popped pairs were left at the back in pop order: descending from index n-1 is ascending
+  // reversed, so reverse in place.
+  let i: i32 = 0;
+  let j: i32 = n - 1;
+  while (i < j) {
+    const a = base + ((<usize>i) << 3);
+    const b = base + ((<usize>j) << 3);
+    const t = load<u64>(a);
+    store<u64>(a, load<u64>(b));
+    store<u64>(b, t);
+    i++;
+    j--;
+  }
+}
+
+/** Adds id to nb's list at level; prunes with the heuristic when the list is full. */
+function connect(nb: i32, id: i32, level: i32, d: f32): void {
+  const lp = links(nb, level);
+  const cnt = load<i32>(lp);
+  for (let j = 0; j < cnt; j++) if (load<i32>(lp + 4 + ((<usize>j) << 2)) == id) return;
+  const mmax = level == 0 ? m0 : mUpper;
+  if (cnt < mmax) {
+    store<i32>(lp + 4 + ((<usize>cnt) << 2), id);
+    store<i32>(lp, cnt + 1);
+    return;
+  }
+  const sel = pSel;
+  const base = vec(nb);
+  store<f32>(sel, d);
+  store<i32>(sel, id, 4);
+  for (let j = 0; j < cnt; j++) {
+    const o = load<i32>(lp + 4 + ((<usize>j) << 2));
+    const e = sel + ((<usize>(j + 1)) << 3);
+    store<f32>(e, dist(base, vec(o)));
+    store<i32>(e, o, 4);
+  }
+  sortPairs(sel, cnt + 1);
+  selectNeighbors(sel, cnt + 1, mmax, lp, nb);
+}
+
+/**
+ * Inserts (or re-links) the node id whose vector, level, upper-link offset and flags
+ * TypeScript has already written. efC is efConstruction.
+ */
+export function insert(id: i32, level: i32, efC: i32): void {
+  for (let l = 0; l <= level; l++) store<i32>(links(id, l), 0);
+  if (entry < 0) {
+    entry = id;
+    maxLevel = level;
+    return;
+  }
+  const q = vec(id);
+  let cur = entry;
+  let curD = dist(q, vec(cur));
+  greedy(q, cur, curD, maxLevel, level);
+  cur = gCur;
+  curD = gCurD;
+  const top = level < maxLevel ? level : maxLevel;
+  for (let l = top; l >= 0; l--) {
+    const n = poolSearch(q, cur, curD, efC, l);
+    const lp = links(id, l);
+    const kept = selectNeighbors(pPool, n, mUpper, lp, id);
+    for (let j = 0; j < kept; j++) {
+      const nb = load<i32>(lp + 4 + ((<usize>j) << 2));
+      connect(nb, id, l, dist(q, vec(nb)));
+    }
+    // Next level starts from the closest node that is not the node itself.
+    for (let i = 0; i < n; i++) {
+      const e = pPool + ((<usize>i) << 3);
+      const c = load<i32>(e, 4) & ~EXPANDED;
+      if (c != id) {
+        cur = c;
+        curD = load<f32>(e);
+        break;
+      }
+    }
+  }
+  if (level > maxLevel) {
+    entry = id;
+    maxLevel = level;
+  }
+}
+
+/**
+ * Repairs the graph around tombstones (nodes flagged deleted) among slots [0, n): every
+ * live node that links to a deleted one re-selects its neighbours, with the heuristic, from
+ * its live neighbours and the deleted neighbours' live neighbours. Then the deleted nodes'
+ * lists are cleared and their flags reset to free (F_ALLOCATED kept: level and upper block
+ * are reused on re-add). Needs pSel to hold (1 + m0) * (1 + m0) pairs. Returns nodes freed.
+ */
+export function repair(n: i32): i32 {
+  for (let p = 0; p < n; p++) {
+    if (flagsOf(p) != (F_PRESENT | F_ALLOCATED)) continue;
+    const lvl = <i32>load<u8>(pLevels + <usize>p);
+    const base = vec(p);
+    for (let l = 0; l <= lvl; l++) {
+      const lp = links(p, l);
+      const cnt = load<i32>(lp);
+      let hasDeleted = false;
+      for (let j = 0; j < cnt; j++) {
+        if ((flagsOf(load<i32>(lp + 4 + ((<usize>j) << 2))) & F_DELETED) != 0) {
+          hasDeleted = true;
+          break;
+        }
+      }
+      if (!hasDeleted) continue;
+      nextEpoch();
+      testAndMark(p);
+      let nc: i32 = 0;
+      for (let j = 0; j < cnt; j++) {
+        const nb = load<i32>(lp + 4 + ((<usize>j) << 2));
+        if ((flagsOf(nb) & F_DELETED) == 0) {
+          if (testAndMark(nb)) continue;
+          const e = pSel + ((<usize>nc) << 3);
+          store<f32>(e, dist(base, vec(nb)));
+          store<i32>(e, nb, 4);
+          nc++;
+          continue;
+        }
+        if (<i32>load<u8>(pLevels + <usize>nb) < l) continue;
+        const dp = links(nb, l);
+        const dc = load<i32>(dp);
+        for (let t = 0; t < dc; t++) {
+          const c = load<i32>(dp + 4 + ((<usize>t) << 2));
+          if ((flagsOf(c) & F_DELETED) != 0 || flagsOf(c) == 0) continue;
+          if (testAndMark(c)) continue;
+          const e = pSel + ((<usize>nc) << 3);
+          store<f32>(e, dist(base, vec(c)));
+          store<i32>(e, c, 4);
+          nc++;
+        }
+      }
+      sortPairsLarge(pSel, nc);
+      const mmax = l == 0 ? m0 : mUpper;
+      if (nc == 0) store<i32>(lp, 0);
+      else selectNeighbors(pSel, nc, mmax, lp, p);
+    }
+  }
+  let freed: i32 = 0;
+  for (let p = 0; p < n; p++) {
+    const f = flagsOf(p);
+    if ((f & F_DELETED) == 0) continue;
+    const lvl = <i32>load<u8>(pLevels + <usize>p);
+    for (let l = 0; l <= lvl; l++) store<i32>(links(p, l), 0);
+    store<u8>(pFlags + <usize>p, F_ALLOCATED);
+    freed++;
+  }
+  if (entry >= 0 && flagsOf(entry) != (F_PRESENT | F_ALLOCATED)) {
+    entry = -1;
+    maxLevel = -1;
+    for (let p = 0; p < n; p++) {
+      if (flagsOf(p) != (F_PRESENT | F_ALLOCATED)) continue;
+      const lvl = <i32>load<u8>(pLevels + <usize>p);
+      if (lvl > maxLevel) {
+        maxLevel = lvl;
+        entry = p;
+      }
+    }
+  }
+  return freed;
+}

@@ -1,0 +1,178 @@
+/**
+ * Finds and compiles the AssemblyScript module (quiver-simd.wasm, or quiver-scalar.wasm where
+ * the engine lacks SIMD) once per process, and instantiates it: one instance, with its own
+ * linear memory, per user. A missing .wasm is a warning and `undefined`, never a crash.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** A WebAssembly.Memory (typed here: the project's lib has no DOM/WebAssembly types). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** A compiled WebAssembly.Module (opaque). */
+export interface WasmCompiledModule {
+  readonly __brand?: 'WebAssembly.Module';
+}
+
+/** The slice of the global WebAssembly API the loader uses. */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmCompiledModule;
+  Instance: new (
+    module: WasmCompiledModule,
+    imports: Record<string, Record<string, unknown>>,
+  ) => { readonly exports: unknown };
+}
+
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** The abiVersion() the module must report (src/kernels/as/quiver.ts): a stale build is refused. */
+const ABI_VERSION = 1;
+
+/** The exports of one instance of the module (see src/kernels/as/quiver.ts). @internal */
+export interface QuiverWasmExports {
+  readonly memory: WasmMemory;
+  dotF32(a: number, b: number, n: number): number;
+  l2sqF32(a: number, b: number, n: number): number;
+  scanScores(q: number, base: number, count: number, dim: number, metric: number): number;
+  heapBase(): number;
+  setParams(dim: number, metric: number, m: number, m0: number): void;
+  setRegions(
+    capacity: number,
+    vecs: number,
+    links0: number,
+    levels: number,
+    flags: number,
+    upperOff: number,
+    upper: number,
+    visited: number,
+    allow: number,
+    pool: number,
+    sel: number,
+    heap: number,
+    heapCapacity: number,
+    query: number,
+    out: number,
+  ): void;
+  setEntry(entry: number, level: number): void;
+  getEntry(): number;
+  getMaxLevel(): number;
+  lastVisited(): number;
+  lastDistances(): number;
+  search(ef: number, mode: number, slots: number): number;
+  insert(id: number, level: number, efConstruction: number): void;
+  repair(slots: number): number;
+}
+
+/** Which build of the module is loaded. */
+export type WasmFlavour = 'simd' | 'scalar';
+
+/** The compiled module and where it came from. @internal */
+export interface LoadedWasmModule {
+  readonly flavour: WasmFlavour;
+  readonly path: string;
+  readonly module: WasmCompiledModule;
+}
+
+// (module (func (result v128) (v128.const i32x4 0 0 0 0))): validates only with SIMD.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03,
+  0x02, 0x01, 0x00, 0x0a, 0x16, 0x01, 0x14, 0x00, 0xfd, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0b,
+]);
+
+/** True when this engine runs WebAssembly with 128-bit SIMD. */
+export function wasmSimdSupported(): boolean {
+  try {
+    return wasmApi !== undefined && wasmApi.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Places the loader looks for a .wasm file: only $QUIVER_WASM_DIR when it is set; else beside
+ * this file (dist/kernels/ in the built package), then the repository's build/wasm/ (from
+ * src/kernels/ under tsx, or from dist/kernels/).
+ */
+function candidatePaths(file: string): string[] {
+  const dir = process.env['QUIVER_WASM_DIR'];
+  if (dir !== undefined && dir !== '') return [`${dir.replace(/\/+$/, '')}/${file}`];
+  return [
+    fileURLToPath(new URL(`./${file}`, import.meta.url)),
+    fileURLToPath(new URL(`../../build/wasm/${file}`, import.meta.url)),
+  ];
+}
+
+let loaded: LoadedWasmModule | null | undefined;
+let failure = '';
+
+/**
+ * The compiled module, or undefined (with one process warning) when WebAssembly is
+ * unavailable or no .wasm file was found. Compiles synchronously, once. @internal
+ */
+export function loadWasmModule(): LoadedWasmModule | undefined {
+  if (loaded !== undefined) return loaded ?? undefined;
+  loaded = null;
+  if (wasmApi === undefined) {
+    failure = 'WebAssembly is not available in this runtime';
+  } else {
+    const flavours: WasmFlavour[] = wasmSimdSupported() ? ['simd', 'scalar'] : ['scalar'];
+    const tried: string[] = [];
+    search: for (const flavour of flavours) {
+      for (const path of candidatePaths(`quiver-${flavour}.wasm`)) {
+        tried.push(path);
+        let bytes: Uint8Array;
+        try {
+          bytes = readFileSync(path);
+        } catch {
+          continue;
+        }
+        try {
+          const module = new wasmApi.Module(bytes);
+          const probe = new wasmApi.Instance(module, { hnsw: { admit: () => 1 } });
+          const abi = (probe.exports as { abiVersion?: () => number }).abiVersion?.();
+          if (abi !== ABI_VERSION) {
+            failure = `${path} is stale (ABI ${String(abi)}, expected ${ABI_VERSION}): run "npm run build"`;
+            continue;
+          }
+          loaded = { flavour, path, module };
+          break search;
+        } catch (e) {
+          failure = `${path} failed to compile: ${e instanceof Error ? e.message : String(e)}`;
+        }
+      }
+    }
+    if (loaded === null && failure === '') {
+      failure = `no Quiver .wasm found (run "npm run build"); looked in ${tried.join(', ')}`;
+    }
+  }
+  if (loaded === null) {
+    process.emitWarning(`${failure}. Falling back to the scalar JavaScript kernel.`, {
+      code: 'QUIVER_WASM_UNAVAILABLE',
+    });
+    return undefined;
+  }
+  return loaded;
+}
+
+/** Why the module is unavailable ('' when it loaded or was not asked for yet). @internal */
+export function wasmLoadFailure(): string {
+  return failure;
+}
+
+/**
+ * A fresh instance with its own memory, or undefined when the module is unavailable.
+ * `admit` serves search mode 3 (a JS filter callback per visited node). @internal
+ */
+export function instantiateQuiverWasm(
+  admit: (internalId: number) => number = () => 1,
+): QuiverWasmExports | undefined {
+  const mod = loadWasmModule();
+  if (mod === undefined || wasmApi === undefined) return undefined;
+  const instance = new wasmApi.Instance(mod.module, { hnsw: { admit } });
+  return instance.exports as QuiverWasmExports;
+}
