@@ -7,6 +7,7 @@ import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, Payload, PointId } from '../common/types.js';
 import { isJsonObject } from '../common/types.js';
 import type { FilterNode } from '../filter/filter-ast.js';
+import { isFilterNode } from '../filter/filter-ast.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
 import { publicScore } from '../kernels/distance-kernel.js';
 import type { Log } from '../storage/wal/log.js';
@@ -64,8 +65,8 @@ export interface SearchHit {
 export interface SearchOptions {
   /** Number of results. Default 10. */
   readonly k?: number;
-  /** Mongo-style filter (SPEC section 3). */
-  readonly filter?: JsonObject;
+  /** Mongo-style filter (SPEC section 3), or a filter already parsed to a FilterNode. */
+  readonly filter?: JsonObject | FilterNode;
   /** Beam width of the graph search; higher = better recall, slower. Default: the collection's efSearch; raised to k. */
   readonly ef?: number;
   /** Brute-force scan instead of the index: exact, slower. Default false. */
@@ -122,7 +123,7 @@ export interface WriteResult {
 }
 
 export interface ScanOptions {
-  readonly filter?: JsonObject;
+  readonly filter?: JsonObject | FilterNode;
   /** Include vectors. Default false. */
   readonly withVector?: boolean;
 }
@@ -170,6 +171,8 @@ export class Collection {
 
   private parseFilter(filter: unknown): FilterNode | undefined {
     if (filter === undefined) return undefined;
+    // A filter already parsed (e.g. from the Qdrant dialect by the server) is used as is.
+    if (isFilterNode(filter)) return filter;
     try {
       return parseMongoFilter(filter);
     } catch (e) {
@@ -369,7 +372,7 @@ export class Collection {
   }
 
   /** Deletes every point matching `filter` at the time of the call. */
-  async deleteWhere(filter: JsonObject): Promise<WriteResult> {
+  async deleteWhere(filter: JsonObject | FilterNode): Promise<WriteResult> {
     this.checkWritable();
     if (filter === undefined) {
       throw invalidArgument(
@@ -387,7 +390,7 @@ export class Collection {
   }
 
   /** Number of points, or of points matching `filter`. */
-  count(filter?: JsonObject): Promise<number> {
+  count(filter?: JsonObject | FilterNode): Promise<number> {
     try {
       this.checkOpen();
       return Promise.resolve(this.segment.count(this.parseFilter(filter)));
