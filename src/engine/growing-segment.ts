@@ -17,6 +17,9 @@ import type {
 } from './segment.js';
 import type { CollectionConfig } from './validation.js';
 
+/** Vectors inserted into the graph per turn of the event loop. */
+const INDEX_SLICE = 128;
+
 export class GrowingSegment implements Segment {
   readonly kind = 'growing';
   readonly config: CollectionConfig;
@@ -40,12 +43,43 @@ export class GrowingSegment implements Segment {
     if (lsn > this.lastLsn) this.lastLsn = lsn;
   }
 
-  /** Adds points already validated, preprocessed and removed from older segments. */
+  /**
+   * Adds points already validated, preprocessed and removed from older segments. Their
+   * vectors reach the graph index in the background (searches scan them meanwhile).
+   */
   append(points: readonly { id: PointId; vector: Float32Array; payload: Payload }[]): void {
     for (const p of points) {
       this.table.remove(p.id);
-      this.table.append(p.id, p.vector, p.payload);
+      this.table.append(p.id, p.vector, p.payload, true);
     }
+    this.scheduleIndexing();
+  }
+
+  private indexing = false;
+  private stopped = false;
+
+  private scheduleIndexing(): void {
+    if (this.indexing || this.stopped || this.table.pendingCount === 0) return;
+    this.indexing = true;
+    setImmediate(() => {
+      this.indexing = false;
+      if (this.stopped) return;
+      this.table.indexPending(INDEX_SLICE);
+      this.scheduleIndexing();
+    });
+  }
+
+  /** Inserts every waiting vector into the graph, yielding between slices (before a seal). */
+  async indexAll(): Promise<void> {
+    while (this.table.pendingCount > 0) {
+      this.table.indexPending(INDEX_SLICE);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  /** Stops background indexing (the database is closing). */
+  stop(): void {
+    this.stopped = true;
   }
 
   remove(id: PointId): boolean {
@@ -73,14 +107,14 @@ export class GrowingSegment implements Segment {
     return this.table.memoryBytes();
   }
 
-  /** Everything a sealed segment file needs, as of now. */
+  /** Everything a sealed segment file needs, as of now (call {@link indexAll} first). */
   toSegmentData(segmentId: number): SegmentData {
     const t = this.table;
     const dim = this.config.dimension;
     const vectors = new Float32Array(t.slots * dim);
     const payloads: string[] = [];
     for (let slot = 0; slot < t.slots; slot++) {
-      if (t.ids[slot] !== undefined) vectors.set(t.index.vector(slot), slot * dim);
+      if (t.ids[slot] !== undefined) vectors.set(t.vectorOf(slot), slot * dim);
       const p = t.payloads[slot];
       payloads.push(p === undefined || Object.keys(p).length === 0 ? '' : JSON.stringify(p));
     }

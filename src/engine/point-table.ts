@@ -38,6 +38,11 @@ export class PointTable {
   readonly index: VectorIndex;
   private readonly kernel: DistanceKernel;
   payloadBytes = 0;
+  /**
+   * Vectors of slots not yet inserted into a graph index (deferred indexing keeps durable
+   * ingest fast); searches scan them exactly until `indexPending` moves them in.
+   */
+  private readonly pending = new Map<number, Float32Array>();
 
   constructor(index: VectorIndex, kernel: DistanceKernel = SCALAR_KERNEL) {
     this.index = index;
@@ -52,22 +57,48 @@ export class PointTable {
     return this.ids.length;
   }
 
-  /** Appends a point at the next slot (the id must not be live here). */
-  append(id: PointId, vector: Float32Array, payload: Payload): number {
+  /**
+   * Appends a point at the next slot (the id must not be live here). With `defer`, a graph
+   * index gets the vector later, from {@link indexPending}.
+   */
+  append(id: PointId, vector: Float32Array, payload: Payload, defer = false): number {
     const slot = this.ids.length;
     this.ids.push(id);
     this.payloads.push(payload);
-    this.index.add(slot, vector);
+    if (defer && this.index.kind !== 'exact') this.pending.set(slot, vector);
+    else this.index.add(slot, vector);
     this.slotOf.set(id, slot);
     this.payloadBytes += estimatePayloadBytes(payload);
     return slot;
+  }
+
+  /** Slots waiting for the graph index. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Inserts up to `max` waiting vectors into the index, oldest first; returns how many. */
+  indexPending(max: number): number {
+    let n = 0;
+    for (const [slot, vector] of this.pending) {
+      if (n >= max) break;
+      this.index.add(slot, vector);
+      this.pending.delete(slot);
+      n++;
+    }
+    return n;
+  }
+
+  /** The stored vector of a live slot (a view or copy; do not modify). */
+  vectorOf(slot: number): Float32Array {
+    return this.pending.get(slot) ?? this.index.vector(slot);
   }
 
   /** Marks a slot deleted. */
   retire(slot: number): void {
     const id = this.ids[slot];
     if (id === undefined) return;
-    this.index.remove(slot);
+    if (!this.pending.delete(slot)) this.index.remove(slot);
     const payload = this.payloads[slot];
     if (payload !== undefined) this.payloadBytes -= estimatePayloadBytes(payload);
     this.payloads[slot] = undefined;
@@ -94,7 +125,7 @@ export class PointTable {
   pointAt(slot: number): StoredPoint {
     return {
       id: this.ids[slot]!,
-      vector: this.index.vector(slot),
+      vector: this.vectorOf(slot),
       payload: this.payloads[slot] ?? EMPTY_PAYLOAD,
     };
   }
@@ -185,6 +216,19 @@ export class PointTable {
       ({ ids, scores } = r);
       visited = r.visited;
       computations = r.distanceComputations;
+      if (this.pending.size > 0) {
+        // Vectors not yet in the graph are scanned exactly and merged in.
+        const top = new TopK(options.k);
+        ids.forEach((slot, j) => top.push(slot, scores[j]!));
+        const metric = this.index.metric;
+        const dim = this.index.dimension;
+        for (const [slot, v] of this.pending) {
+          if (allow !== undefined && allow[slot] !== 1) continue;
+          computations++;
+          top.push(slot, similarity(this.kernel, metric, query, 0, v, 0, dim));
+        }
+        ({ ids, scores } = top.drain());
+      }
     }
     const t2 = performance.now();
     const hits: SegmentHit[] = ids.map((slot, j) => {
@@ -196,7 +240,7 @@ export class PointTable {
         id,
         score: scores[j]!,
         payload: this.payloads[slot] ?? EMPTY_PAYLOAD,
-        vector: options.withVector ? this.index.vector(slot) : undefined,
+        vector: options.withVector ? this.vectorOf(slot) : undefined,
       };
     });
     return {
@@ -227,13 +271,18 @@ export class PointTable {
       if (this.ids[slot] === undefined) continue;
       if (allow !== undefined && allow[slot] !== 1) continue;
       n++;
-      top.push(slot, similarity(this.kernel, metric, query, 0, this.index.vector(slot), 0, dim));
+      top.push(slot, similarity(this.kernel, metric, query, 0, this.vectorOf(slot), 0, dim));
     }
     return { ...top.drain(), visited: n, distanceComputations: n };
   }
 
   memoryBytes(): number {
-    return this.index.memoryBytes() + this.payloadBytes + this.ids.length * 16;
+    return (
+      this.index.memoryBytes() +
+      this.payloadBytes +
+      this.ids.length * 16 +
+      this.pending.size * (this.index.dimension * 4 + 48)
+    );
   }
 }
 

@@ -618,6 +618,7 @@ export class Quiver {
   private async closeNow(): Promise<void> {
     try {
       await this.storage.close();
+      for (const state of this.catalog.values()) state.growing.stop();
       let clean = true;
       try {
         await this.wal.close();

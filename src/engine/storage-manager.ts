@@ -189,6 +189,8 @@ export class StorageManager {
           );
       }
     }
+    // Frozen segments take no more points; finish their graphs, then snapshot their data.
+    for (const t of toSeal) await t.frozen.indexAll();
     const datas = toSeal.map((t) => {
       const data = t.frozen.toSegmentData(t.id);
       frozenIds.set(t.frozen, data.ids);
