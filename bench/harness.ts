@@ -17,6 +17,10 @@ import { runAnnSweep } from './scenarios/ann-sweep.js';
 import type { FilteredResult } from './scenarios/filtered-search.js';
 import { runFilteredSearch } from './scenarios/filtered-search.js';
 import { runKernelThroughput } from './scenarios/kernel-throughput.js';
+import type { IngestResult } from './scenarios/durable-ingest.js';
+import { runDurableIngest } from './scenarios/durable-ingest.js';
+import type { OpenResult } from './scenarios/cold-open.js';
+import { runColdOpen } from './scenarios/cold-open.js';
 
 const EFS = [10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256];
 const minSeconds = Number(process.env['QUIVER_BENCH_SECONDS'] ?? '0.6');
@@ -32,7 +36,9 @@ if (datasets.length === 0) say(`note: no datasets found under ${dataDir()}`);
 
 const sweeps: AnnSweepResult[] = [];
 const filtered: FilteredResult[] = [];
-for (const ds of datasets) {
+/** QUIVER_BENCH_ONLY=ann or =storage runs one group of scenarios. */
+const only = process.env['QUIVER_BENCH_ONLY'];
+for (const ds of only === 'storage' ? [] : datasets) {
   const result = await runAnnSweep(ds, [quiverPeer, hnswlibPeer, usearchPeer], {
     m: 16,
     efConstruction: 200,
@@ -44,6 +50,39 @@ for (const ds of datasets) {
   sweeps.push(result);
   say('\n' + formatSweep(result));
   filtered.push(...runFilteredSearch(ds, 64, minSeconds / 2));
+}
+
+// Storage scenarios on the 128-d set: durable ingest and cold open of a large database.
+const ingest: IngestResult[] = [];
+const opens: OpenResult[] = [];
+const sift = datasets.find((d) => d.dim === 128) ?? datasets[0];
+if (sift !== undefined && (only === undefined || only === 'storage')) {
+  const ingestPoints = Number(process.env['QUIVER_BENCH_INGEST_POINTS'] ?? 100_000);
+  for (const fsync of ['batch', 'always'] as const) {
+    ingest.push(
+      await runDurableIngest(sift, { points: ingestPoints, batch: 1000, writers: 4, fsync }),
+    );
+  }
+  say('\n## Durable ingest (' + sift.name + ')\n');
+  say('| fsync | seal at | points | batch × writers | seconds | points/s | fsyncs |');
+  say('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of ingest) {
+    say(
+      `| ${r.fsync} | ${r.points} | ${r.batch} × ${r.writers} | ${r.seconds.toFixed(2)} | ${Math.round(r.pointsPerSecond)} | ${r.fsyncs} |`,
+    );
+  }
+  const openPoints = Number(process.env['QUIVER_BENCH_OPEN_POINTS'] ?? 100_000);
+  opens.push(await runColdOpen(sift, openPoints));
+  say('\n## Cold open (' + sift.name + ')\n');
+  say(
+    '| points | build s | open s (3 runs) | first search ms | disk MB | bytes/point | segments | WAL records replayed |',
+  );
+  say('|---:|---:|---|---:|---:|---:|---:|---:|');
+  for (const r of opens) {
+    say(
+      `| ${r.points} | ${r.buildSeconds.toFixed(1)} | ${r.openSeconds.map((x) => x.toFixed(3)).join(' / ')} | ${r.firstSearchMs.toFixed(1)} | ${(r.diskBytes / 1e6).toFixed(1)} | ${Math.round(r.bytesPerPoint)} | ${r.segments} | ${r.recordsReplayed} |`,
+    );
+  }
 }
 
 const dims = [...new Set([...datasets.map((d) => d.dim), 128, 1024])].sort((a, b) => a - b);
@@ -61,6 +100,8 @@ const json = {
   ratios: sweeps.flatMap(ratios),
   kernels,
   filtered,
+  ingest,
+  opens,
 };
 const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.bench-out');
 mkdirSync(outDir, { recursive: true });

@@ -19,6 +19,8 @@ import type { CollectionConfig } from './validation.js';
 
 /** Vectors inserted into the graph per turn of the event loop. */
 const INDEX_SLICE = 128;
+/** Background indexing waits until no append came for this long. */
+const WRITE_QUIET_MS = 3;
 
 export class GrowingSegment implements Segment {
   readonly kind = 'growing';
@@ -52,21 +54,36 @@ export class GrowingSegment implements Segment {
       this.table.remove(p.id);
       this.table.append(p.id, p.vector, p.payload, true);
     }
+    this.lastAppend = performance.now();
     this.scheduleIndexing();
   }
+
+  private lastAppend = 0;
 
   private indexing = false;
   private stopped = false;
 
+  /**
+   * Background indexing gives way to writes: while appends keep arriving it waits for a
+   * pause (acknowledged writes are durable and searchable already; the graph catches up).
+   */
   private scheduleIndexing(): void {
     if (this.indexing || this.stopped || this.table.pendingCount === 0) return;
     this.indexing = true;
-    setImmediate(() => {
+    const run = (): void => {
+      if (this.stopped) {
+        this.indexing = false;
+        return;
+      }
+      if (performance.now() - this.lastAppend < WRITE_QUIET_MS) {
+        setTimeout(run, WRITE_QUIET_MS).unref();
+        return;
+      }
       this.indexing = false;
-      if (this.stopped) return;
       this.table.indexPending(INDEX_SLICE);
       this.scheduleIndexing();
-    });
+    };
+    setImmediate(run);
   }
 
   /** Inserts every waiting vector into the graph, yielding between slices (before a seal). */
