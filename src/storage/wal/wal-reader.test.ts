@@ -102,6 +102,7 @@ describe('WAL framing', () => {
           got.forEach((g, i) => assert.deepEqual(g, records[i]));
           const boundary =
             cut === bytes.length ||
+            cut === WAL_HEADER_SIZE ||
             (whole > 0 && offsets[whole - 1]! + 17 + records[whole - 1]!.body.length === cut);
           if (boundary) assert.equal(result.tornTail, undefined);
           else assert.notEqual(result.tornTail, undefined);
