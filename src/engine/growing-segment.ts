@@ -4,17 +4,10 @@
  * checkpointer knows which part of the WAL it still needs.
  */
 import type { Payload, PointId } from '../common/types.js';
-import type { FilterNode } from '../filter/filter-ast.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
 import { PointTable } from './point-table.js';
-import type {
-  Segment,
-  SegmentHit,
-  SegmentSearchOptions,
-  SegmentSearchStats,
-  StoredPoint,
-} from './segment.js';
+import { TableSegment } from './table-segment.js';
 import type { CollectionConfig } from './validation.js';
 
 /** Vectors inserted into the graph per turn of the event loop. */
@@ -22,21 +15,16 @@ const INDEX_SLICE = 128;
 /** Background indexing waits until no append came for this long. */
 const WRITE_QUIET_MS = 3;
 
-export class GrowingSegment implements Segment {
+export class GrowingSegment extends TableSegment {
   readonly kind = 'growing';
   readonly config: CollectionConfig;
-  readonly table: PointTable;
   /** LSN of the first record applied here (undefined while empty of records). */
   firstLsn: number | undefined;
   lastLsn = 0;
 
   constructor(config: CollectionConfig, index: VectorIndex) {
+    super(new PointTable(index));
     this.config = config;
-    this.table = new PointTable(index);
-  }
-
-  get liveCount(): number {
-    return this.table.liveCount;
   }
 
   /** Records that a WAL record at `lsn` touched this segment. */
@@ -101,27 +89,6 @@ export class GrowingSegment implements Segment {
 
   remove(id: PointId): boolean {
     return this.table.remove(id);
-  }
-  has(id: PointId): boolean {
-    return this.table.has(id);
-  }
-  get(id: PointId): StoredPoint | undefined {
-    return this.table.get(id);
-  }
-  points(filter: FilterNode | undefined): Iterable<StoredPoint> {
-    return this.table.points(filter);
-  }
-  count(filter: FilterNode | undefined): number {
-    return this.table.count(filter);
-  }
-  search(
-    query: Float32Array,
-    options: SegmentSearchOptions,
-  ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
-    return this.table.search(query, options);
-  }
-  memoryBytes(): number {
-    return this.table.memoryBytes();
   }
 
   /** Everything a sealed segment file needs, as of now (call {@link indexAll} first). */

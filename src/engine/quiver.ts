@@ -70,6 +70,12 @@ export interface QuiverOptions {
   readonly breakerFailures?: number;
   /** How long the open breaker refuses writes before a trial, in ms. Default 60 000. */
   readonly breakerCooldownMs?: number;
+  /**
+   * WAL archive directory for point-in-time recovery: each WAL file is copied here (with
+   * a time index) before it is released. Default: none — released files are deleted.
+   * `quiver backup restore --to-lsn/--to-time --wal-archive DIR` replays from it.
+   */
+  readonly walArchiveDir?: string;
 }
 
 /** A collection as listed by {@link Quiver.listCollections}. */
@@ -123,6 +129,7 @@ const OPTION_KEYS = new Set([
   'autoCompact',
   'breakerFailures',
   'breakerCooldownMs',
+  'walArchiveDir',
 ]);
 const DEFAULT_MEMORY_BUDGET = 1024 * 1024 * 1024;
 
@@ -266,6 +273,7 @@ export class Quiver {
           ...(options.batchDelayMs === undefined ? {} : { batchDelayMs: options.batchDelayMs }),
           ...(options.fsyncIntervalMs === undefined ? {} : { periodicMs: options.fsyncIntervalMs }),
           ...(options.walFileBytes === undefined ? {} : { fileTargetBytes: options.walFileBytes }),
+          ...(options.walArchiveDir === undefined ? {} : { archiveDir: options.walArchiveDir }),
           logger,
         },
         state.position ?? { seq: 1, offset: 0, lastLsn },

@@ -4,24 +4,16 @@
  * applied in memory and written as a new tombstone generation at the next checkpoint.
  */
 import type { Payload, PointId } from '../common/types.js';
-import type { FilterNode } from '../filter/filter-ast.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
 import { PointTable } from './point-table.js';
-import type {
-  Segment,
-  SegmentHit,
-  SegmentSearchOptions,
-  SegmentSearchStats,
-  StoredPoint,
-} from './segment.js';
+import { TableSegment } from './table-segment.js';
 
-export class SealedSegment implements Segment {
+export class SealedSegment extends TableSegment {
   readonly kind = 'sealed';
   readonly id: number;
   readonly file: string;
   readonly fileBytes: number;
-  readonly table: PointTable;
   /** Slots deleted (including those never live); written to tombstone files. */
   readonly deleted = new Set<number>();
   /** Generation of the tombstone file on disk (0 = none) and its name. */
@@ -39,10 +31,10 @@ export class SealedSegment implements Segment {
     table: PointTable,
     holes: number,
   ) {
+    super(table);
     this.id = id;
     this.file = file;
     this.fileBytes = fileBytes;
-    this.table = table;
     this.holes = holes;
   }
 
@@ -98,10 +90,6 @@ export class SealedSegment implements Segment {
     this.dirty = true;
   }
 
-  get liveCount(): number {
-    return this.table.liveCount;
-  }
-
   /** Slots in the file (live, deleted and holes). */
   get slots(): number {
     return this.table.slots;
@@ -118,26 +106,5 @@ export class SealedSegment implements Segment {
     if (slot === undefined) return false;
     this.deleteSlot(slot);
     return true;
-  }
-  has(id: PointId): boolean {
-    return this.table.has(id);
-  }
-  get(id: PointId): StoredPoint | undefined {
-    return this.table.get(id);
-  }
-  points(filter: FilterNode | undefined): Iterable<StoredPoint> {
-    return this.table.points(filter);
-  }
-  count(filter: FilterNode | undefined): number {
-    return this.table.count(filter);
-  }
-  search(
-    query: Float32Array,
-    options: SegmentSearchOptions,
-  ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
-    return this.table.search(query, options);
-  }
-  memoryBytes(): number {
-    return this.table.memoryBytes();
   }
 }

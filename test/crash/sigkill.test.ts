@@ -6,47 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Quiver } from '../../src/index.js';
 import { verifyDatabase } from '../../src/ops/verify.js';
-import type { PointId } from '../../src/index.js';
 import { rng } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { batchPoints, deletedBy, PER_BATCH } from './crash-data.js';
+import { checkAcknowledged, readProgress } from '../helpers/acknowledged.js';
 
 const KILLS = Number(process.env['QUIVER_CRASH_KILLS'] ?? 32);
 const POLICIES = ['batch', 'always', 'periodic', 'none'] as const;
 const CHILD = new URL('./writer-child.ts', import.meta.url).pathname;
-
-interface Progress {
-  sent: Set<number>;
-  acked: Set<number>;
-  delSent: Set<number>;
-  delAcked: Set<number>;
-  ready: boolean;
-}
-
-function readProgress(path: string): Progress {
-  const p: Progress = {
-    sent: new Set(),
-    acked: new Set(),
-    delSent: new Set(),
-    delAcked: new Set(),
-    ready: false,
-  };
-  if (!existsSync(path)) return p;
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const [what, n] = line.split(' ');
-    const b = Number(n);
-    if (what === 'READY') p.ready = true;
-    else if (what === 'SEND') p.sent.add(b);
-    else if (what === 'ACK') p.acked.add(b);
-    else if (what === 'DELSEND') p.delSent.add(b);
-    else if (what === 'DELACK') p.delAcked.add(b);
-  }
-  return p;
-}
 
 test(`SIGKILL during writes loses no acknowledged point (${KILLS} kills)`, async (t) => {
   const root = tempDir(t);
@@ -81,39 +50,7 @@ test(`SIGKILL during writes loses no acknowledged point (${KILLS} kills)`, async
     const c = db.collection('crash');
     const lastSent = Math.max(...p.sent);
     const lastAcked = p.acked.size > 0 ? Math.max(...p.acked) : 0;
-    // Every acknowledged batch is there exactly (unless a later batch deleted some of it).
-    for (const b of p.acked) {
-      for (const pt of batchPoints(b)) {
-        if (pt.id === 'counter') continue;
-        const deleter = b + 2;
-        const deleted = deletedBy(deleter).includes(pt.id as number);
-        const got = await c.get(pt.id);
-        if (deleted && p.delAcked.has(deleter)) {
-          assert.equal(
-            got,
-            undefined,
-            `point ${pt.id} was deleted by acknowledged batch ${deleter}`,
-          );
-        } else if (deleted && p.delSent.has(deleter)) {
-          // in flight: either state is allowed
-        } else {
-          assert.ok(
-            got !== undefined,
-            `acknowledged point ${pt.id} of batch ${b} is missing (kill ${k})`,
-          );
-          assert.deepEqual(got.vector, Array.from(new Float32Array(pt.vector as number[])));
-          assert.deepEqual(got.payload, pt.payload);
-        }
-      }
-    }
-    // Nothing beyond the batch in flight: every stored id belongs to a batch that was sent.
-    const seen: PointId[] = [];
-    for await (const pt of c.scan()) seen.push(pt.id);
-    for (const id of seen) {
-      if (id === 'counter') continue;
-      const b = Math.floor((id as number) / PER_BATCH);
-      assert.ok(p.sent.has(b), `point ${id} of batch ${b} appeared but that batch was never sent`);
-    }
+    await checkAcknowledged(c, p, `kill ${k}`);
     const counter = await c.get('counter');
     const cb = (counter?.payload['b'] as number | undefined) ?? 0;
     assert.ok(
