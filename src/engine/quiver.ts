@@ -362,7 +362,7 @@ export class Quiver {
     for (const s of this.catalog.values()) unsealed += s.unsealedBytes();
     if (unsealed > this.memoryBudget) {
       this.backpressureEvents++;
-      void this.storage.checkpoint(true).catch(() => undefined);
+      this.storage.requestFlush();
       throw new QuiverError(
         'BACKPRESSURE',
         `Growing data uses ${unsealed} bytes, over the memory budget of ${this.memoryBudget} bytes; sealing to disk is catching up. Retry shortly, or raise memoryBudgetBytes.`,

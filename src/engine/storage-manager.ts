@@ -134,6 +134,17 @@ export class StorageManager {
     return false;
   }
 
+  private flushQueued = false;
+
+  /** Schedules one checkpoint that seals everything (memory pressure), unless one is queued. */
+  requestFlush(): void {
+    if (this.closed || this.flushQueued) return;
+    this.flushQueued = true;
+    void this.checkpoint(true)
+      .catch(() => undefined)
+      .finally(() => (this.flushQueued = false));
+  }
+
   /** Schedules a checkpoint (once) if a growing segment is due for sealing. */
   maybeCheckpoint(): void {
     if (this.closed || this.checkpointQueued || !this.needsSeal()) return;
