@@ -6,8 +6,19 @@
 import { Command, CommanderError } from 'commander';
 import { isQuiverError } from '../common/quiver-error.js';
 import { registerCollectionsCommand } from './collections-command.js';
+import { registerBackupCommand } from './backup-command.js';
+import { registerCompactCommand } from './compact-command.js';
 import { registerCreateCollectionCommand } from './create-collection-command.js';
+import { registerExportCommand } from './export-command.js';
+import { registerImportCommand } from './import-command.js';
+import { registerInfoCommand } from './info-command.js';
+import { registerRepairCommand } from './repair-command.js';
+import { registerStatsCommand } from './stats-command.js';
+import { registerTuneCommand } from './tune-command.js';
+import { registerVerifyCommand } from './verify-command.js';
+import { registerWalCommand } from './wal-command.js';
 import { EXIT, packageVersion } from './cli-support.js';
+import { registerServeCommand } from './serve-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('quiver')
@@ -15,8 +26,19 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError()
     .exitOverride();
+  registerServeCommand(program);
   registerCollectionsCommand(program);
   registerCreateCollectionCommand(program);
+  registerInfoCommand(program);
+  registerStatsCommand(program);
+  registerVerifyCommand(program);
+  registerRepairCommand(program);
+  registerCompactCommand(program);
+  registerBackupCommand(program);
+  registerExportCommand(program);
+  registerImportCommand(program);
+  registerWalCommand(program);
+  registerTuneCommand(program);
   return program;
 }
 

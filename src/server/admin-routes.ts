@@ -1,0 +1,174 @@
+/**
+ * Admin routes (SPEC section 6), admin keys only: read-only mode, compaction, the
+ * integrity check (ops/verify in the background), live settings, the circuit breaker,
+ * API keys and the IP block list. Answers are plain JSON objects.
+ */
+import { isIP } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { verifyDatabase } from '../ops/verify.js';
+import type { Role } from './auth/key-store.js';
+import { ROLES } from './auth/key-store.js';
+import type { LogLevel } from './config.js';
+import { LOG_LEVELS } from './config.js';
+import { badRequest, notFound } from './http-errors.js';
+import { asObject, bodyObject, checkKeys, intField } from './qdrant/qdrant-input.js';
+import type { ServerContext } from './server-context.js';
+
+function integrityView(ctx: ServerContext): Record<string, unknown> {
+  const i = ctx.integrity;
+  return {
+    state: i.state,
+    startedAt: i.startedAt ?? null,
+    finishedAt: i.finishedAt ?? null,
+    report: i.report ?? null,
+    error: i.error ?? null,
+  };
+}
+
+/** Registers the admin routes. */
+export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const admin = { config: { access: 'admin' as const } };
+
+  app.post('/admin/readonly', admin, () => {
+    ctx.db().setReadOnly(true);
+    return Promise.resolve({ readOnly: true });
+  });
+
+  app.post('/admin/readwrite', admin, () => {
+    ctx.db().setReadOnly(false);
+    return Promise.resolve({ readOnly: false });
+  });
+
+  app.post('/admin/compact', admin, async (req) => {
+    const body = bodyObject(req.body);
+    checkKeys(body, ['collection'], 'the compact body');
+    const collection = body['collection'];
+    if (collection !== undefined && collection !== null && typeof collection !== 'string') {
+      throw badRequest('collection must be a collection name.');
+    }
+    const t0 = performance.now();
+    await ctx.db().compact(typeof collection === 'string' ? collection : undefined);
+    return { status: 'completed', seconds: (performance.now() - t0) / 1000 };
+  });
+
+  app.post('/admin/integrity-check', admin, () => {
+    const db = ctx.db();
+    const i = ctx.integrity;
+    if (i.state !== 'running') {
+      i.state = 'running';
+      i.startedAt = new Date().toISOString();
+      i.finishedAt = undefined;
+      i.report = undefined;
+      i.error = undefined;
+      verifyDatabase(db.path, { fileSystem: ctx.fs }).then(
+        (report) => {
+          i.state = 'done';
+          i.report = report;
+          i.finishedAt = new Date().toISOString();
+          ctx.logger.info({ status: report.status, errors: report.errors }, 'integrity check done');
+        },
+        (e: unknown) => {
+          i.state = 'failed';
+          i.error = e instanceof Error ? e.message : String(e);
+          i.finishedAt = new Date().toISOString();
+          ctx.logger.error({ err: e }, 'integrity check failed to run');
+        },
+      );
+    }
+    return Promise.resolve(integrityView(ctx));
+  });
+
+  app.get('/admin/integrity-check/status', admin, () => Promise.resolve(integrityView(ctx)));
+
+  app.patch('/admin/config', admin, (req) => {
+    const body = bodyObject(req.body);
+    checkKeys(body, ['slowQueryMs', 'defaultEf', 'logLevel'], 'the config body');
+    const s = ctx.settings;
+    const slow = body['slowQueryMs'];
+    const ef = body['defaultEf'];
+    const level = body['logLevel'];
+    const next = {
+      slowQueryMs:
+        slow === undefined ? s.slowQueryMs : intField(slow, 'slowQueryMs', 0, 3_600_000, 0),
+      defaultEf:
+        ef === undefined
+          ? s.defaultEf
+          : ef === null
+            ? undefined
+            : intField(ef, 'defaultEf', 1, 100_000, 64),
+      logLevel: s.logLevel,
+    };
+    if (level !== undefined) {
+      if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
+        throw badRequest(`logLevel must be one of ${LOG_LEVELS.join(', ')}.`);
+      }
+      next.logLevel = level as LogLevel;
+    }
+    s.slowQueryMs = next.slowQueryMs;
+    s.defaultEf = next.defaultEf;
+    s.logLevel = next.logLevel;
+    ctx.logger.level = next.logLevel;
+    ctx.logger.warn({ settings: { ...s } }, 'settings changed');
+    return Promise.resolve({ ...s, defaultEf: s.defaultEf ?? null });
+  });
+
+  app.post('/admin/circuit-breaker/reset', admin, async () => {
+    const db = ctx.db();
+    await db.resetCircuitBreaker();
+    return { circuitBreaker: db.circuitBreaker };
+  });
+
+  app.get('/admin/keys', admin, () => Promise.resolve({ keys: ctx.keys.list() }));
+
+  app.post('/admin/keys', admin, async (req) => {
+    const body = bodyObject(req.body);
+    checkKeys(body, ['role', 'collections', 'id'], 'the create-key body');
+    const role = body['role'];
+    if (!ROLES.includes(role as Role)) throw badRequest(`role must be one of ${ROLES.join(', ')}.`);
+    const collections = body['collections'];
+    if (
+      collections !== undefined &&
+      collections !== null &&
+      (!Array.isArray(collections) || collections.some((c) => typeof c !== 'string'))
+    ) {
+      throw badRequest('collections must be a list of collection names.');
+    }
+    const id = body['id'];
+    if (id !== undefined && typeof id !== 'string') throw badRequest('id must be a string.');
+    const created = await ctx.keys.create({
+      role: role as Role,
+      ...(Array.isArray(collections) ? { collections: collections as string[] } : {}),
+      ...(typeof id === 'string' ? { id } : {}),
+    });
+    return { ...created.info, key: created.key };
+  });
+
+  app.post('/admin/keys/revoke', admin, async (req) => {
+    const body = asObject(req.body, 'the revoke body');
+    checkKeys(body, ['id'], 'the revoke body');
+    const id = body['id'];
+    if (typeof id !== 'string') throw badRequest('id must name the key to revoke.');
+    if (!(await ctx.keys.revoke(id))) throw notFound(`no live key with id "${id}".`);
+    return { id, revoked: true };
+  });
+
+  app.get('/admin/ip-block', admin, () => Promise.resolve({ blocked: [...ctx.ipBlock].sort() }));
+
+  app.post('/admin/ip-block', admin, (req) => {
+    const body = asObject(req.body, 'the ip-block body');
+    checkKeys(body, ['block', 'unblock'], 'the ip-block body');
+    const list = (v: unknown, where: string): string[] => {
+      if (v === undefined || v === null) return [];
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || isIP(x) === 0)) {
+        throw badRequest(`${where} must be a list of IP addresses.`);
+      }
+      return v as string[];
+    };
+    const block = list(body['block'], 'block');
+    const unblock = list(body['unblock'], 'unblock');
+    for (const ip of block) ctx.ipBlock.add(ip);
+    for (const ip of unblock) ctx.ipBlock.delete(ip);
+    ctx.logger.warn({ block, unblock }, 'IP block list changed');
+    return Promise.resolve({ blocked: [...ctx.ipBlock].sort() });
+  });
+}

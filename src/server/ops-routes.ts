@@ -1,0 +1,143 @@
+/**
+ * Operations routes (SPEC section 6) and Qdrant's service routes: `/health`, `/ready`,
+ * `/metrics`, `/stats`, `/`, `/healthz`, `/livez`, `/readyz`, `/telemetry`, `/cluster`.
+ * `/health` is the only route that never needs a key.
+ */
+import type { FastifyInstance } from 'fastify';
+import { notImplemented } from './http-errors.js';
+import { envelope } from './route-table.js';
+import type { ServerContext } from './server-context.js';
+import { QDRANT_API_VERSION } from './server-version.js';
+
+const PROBE_EVERY_MS = 5_000;
+
+/** Why the server is unhealthy (empty when healthy). */
+export async function healthProblems(
+  ctx: ServerContext,
+  probe: () => Promise<string | undefined>,
+): Promise<string[]> {
+  const reasons: string[] = [];
+  if (ctx.loadError !== undefined) reasons.push(`database failed to open: ${ctx.loadError}`);
+  const db = ctx.loadedDb;
+  if (db === undefined) return reasons;
+  let stats;
+  try {
+    stats = db.stats();
+  } catch (e) {
+    reasons.push(`database unavailable: ${e instanceof Error ? e.message : String(e)}`);
+    return reasons;
+  }
+  const breaker = stats.circuitBreaker;
+  if (breaker.state !== 'closed') {
+    reasons.push(
+      `WAL circuit breaker is ${breaker.state} after repeated I/O failures${breaker.lastError === undefined ? '' : ` (last: ${breaker.lastError})`}; writes fail until it closes or POST /admin/circuit-breaker/reset`,
+    );
+  }
+  if (stats.wal.broken) reasons.push('the write-ahead log stopped after a failed write or fsync');
+  const unwritable = await probe();
+  if (unwritable !== undefined) reasons.push(`storage is not writable: ${unwritable}`);
+  return reasons;
+}
+
+/** Registers the operations and service routes. */
+export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  let lastProbe = 0;
+  let lastProbeResult: string | undefined;
+  const probe = async (): Promise<string | undefined> => {
+    const db = ctx.loadedDb;
+    if (db === undefined || Date.now() - lastProbe < PROBE_EVERY_MS) return lastProbeResult;
+    lastProbe = Date.now();
+    const path = `${db.path}/.health-probe`;
+    try {
+      const fh = await ctx.fs.open(path, 'readwrite');
+      try {
+        await fh.write(new TextEncoder().encode(String(Date.now())), 0);
+      } finally {
+        await fh.close();
+      }
+      await ctx.fs.unlink(path);
+      lastProbeResult = undefined;
+    } catch (e) {
+      lastProbeResult = e instanceof Error ? e.message : String(e);
+    }
+    return lastProbeResult;
+  };
+
+  app.get('/health', { config: { access: 'public' } }, async (_req, reply) => {
+    const reasons = await healthProblems(ctx, probe);
+    if (reasons.length === 0) return { status: 'ok', version: ctx.version };
+    return reply.code(503).send({ status: 'unavailable', version: ctx.version, reasons });
+  });
+
+  app.get('/ready', { config: { access: 'read' } }, async (_req, reply) => {
+    if (ctx.isShuttingDown) return reply.code(503).send({ status: 'shutting-down' });
+    if (ctx.loadedDb === undefined) {
+      return reply.code(503).send({
+        status: ctx.loadError === undefined ? 'loading' : 'failed',
+        ...(ctx.loadError === undefined ? {} : { reason: ctx.loadError }),
+      });
+    }
+    return { status: 'ready', collections: (await ctx.db().listCollections()).length };
+  });
+
+  app.get('/metrics', { config: { access: 'read' } }, async (_req, reply) => {
+    const { contentType, text } = await ctx.metrics.render();
+    return reply.header('content-type', contentType).send(text);
+  });
+
+  app.get('/stats', { config: { access: 'read' } }, () => {
+    const s = ctx.db().stats();
+    return Promise.resolve({ ...s, server: { version: ctx.version, settings: ctx.settings } });
+  });
+
+  // Qdrant's service routes.
+  app.get('/', { config: { access: 'read' } }, () =>
+    Promise.resolve({
+      title: 'quiver - vector search engine',
+      version: QDRANT_API_VERSION,
+      commit: null,
+      quiver_version: ctx.version,
+    }),
+  );
+  app.get('/healthz', { config: { access: 'read' } }, (_req, reply) =>
+    reply.type('text/plain').send('healthz check passed'),
+  );
+  app.get('/livez', { config: { access: 'read' } }, (_req, reply) =>
+    reply.type('text/plain').send('healthz check passed'),
+  );
+  app.get('/readyz', { config: { access: 'read' } }, (_req, reply) =>
+    ctx.loadedDb === undefined || ctx.isShuttingDown
+      ? reply.code(503).type('text/plain').send('some shards are not ready')
+      : reply.type('text/plain').send('all shards are ready'),
+  );
+  app.get('/telemetry', { config: { access: 'read' } }, async (_req, reply) => {
+    const list = await ctx.db().listCollections();
+    return envelope(reply, {
+      id: 'quiver',
+      app: { name: 'quiver', version: ctx.version, qdrant_api_version: QDRANT_API_VERSION },
+      collections: { number_of_collections: list.length },
+    });
+  });
+  app.get('/cluster', { config: { access: 'read' } }, (_req, reply) =>
+    Promise.resolve(envelope(reply, { status: 'disabled' })),
+  );
+  app.get('/collections/:collection_name/cluster', { config: { access: 'read' } }, () => {
+    throw notImplemented('collection cluster info (Quiver runs on one node)');
+  });
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'DELETE'],
+    url: '/cluster/*',
+    config: { access: 'admin' },
+    handler: () => {
+      throw notImplemented('cluster operations (Quiver runs on one node)');
+    },
+  });
+  app.route({
+    method: ['GET', 'DELETE'],
+    url: '/issues',
+    config: { access: 'read' },
+    handler: () => {
+      throw notImplemented('the issues report');
+    },
+  });
+}

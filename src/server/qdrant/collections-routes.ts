@@ -1,0 +1,237 @@
+/**
+ * Qdrant collection routes: list, get, exists, create, update, delete, payload indexes and
+ * aliases (reference/qdrant-compat.md). Collection info is shaped exactly as the official
+ * clients (and LangChain) read it.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Collection } from '../../engine/collection.js';
+import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
+import { badRequest, notFound, notImplemented } from '../http-errors.js';
+import { envelope, paramsOf, updateResult } from '../route-table.js';
+import type { PayloadIndexRecord, ServerContext } from '../server-context.js';
+import {
+  asObject,
+  bodyObject,
+  checkKeys,
+  DISTANCE_OF_METRIC,
+  intField,
+  metricOfDistance,
+} from './qdrant-input.js';
+
+const CREATE_KEYS = [
+  'vectors',
+  'hnsw_config',
+  'shard_number',
+  'replication_factor',
+  'write_consistency_factor',
+  'on_disk_payload',
+  'wal_config',
+  'optimizers_config',
+  'strict_mode_config',
+  'metadata',
+  'sharding_method',
+];
+const CREATE_UNSUPPORTED = ['quantization_config', 'sparse_vectors', 'init_from'];
+const VECTOR_KEYS = ['size', 'distance', 'hnsw_config', 'on_disk', 'datatype'];
+const HNSW_KEYS = [
+  'm',
+  'ef_construct',
+  'full_scan_threshold',
+  'max_indexing_threads',
+  'on_disk',
+  'payload_m',
+  'inline_storage',
+];
+const FIELD_TYPES = ['keyword', 'integer', 'float', 'bool', 'geo', 'datetime', 'text', 'uuid'];
+
+/** Collection info in Qdrant's shape. */
+export async function collectionInfo(
+  c: Collection,
+  indexes: ReadonlyMap<string, PayloadIndexRecord> | undefined,
+): Promise<Record<string, unknown>> {
+  const config = c.config;
+  const stats = c.stats();
+  const points = stats.points;
+  const segments = Math.max(1, stats.segments);
+  const payloadSchema: Record<string, unknown> = {};
+  for (const [field, rec] of indexes ?? []) {
+    const withField = parseQdrantFilter({ must_not: [{ is_empty: { key: field } }] });
+    payloadSchema[field] = {
+      data_type: rec.dataType,
+      ...(typeof rec.schema === 'object' && rec.schema !== null ? { params: rec.schema } : {}),
+      points: points === 0 ? 0 : await c.count(withField),
+    };
+  }
+  return {
+    status: 'green',
+    optimizer_status: 'ok',
+    indexed_vectors_count: points,
+    points_count: points,
+    segments_count: segments,
+    config: {
+      params: {
+        vectors: { size: config.dimension, distance: DISTANCE_OF_METRIC[config.metric] },
+        shard_number: 1,
+        replication_factor: 1,
+        write_consistency_factor: 1,
+        on_disk_payload: false,
+      },
+      hnsw_config: {
+        m: config.hnsw.m,
+        ef_construct: config.hnsw.efConstruction,
+        full_scan_threshold: 10000,
+        max_indexing_threads: 0,
+        on_disk: false,
+      },
+      optimizer_config: {
+        deleted_threshold: 0.2,
+        vacuum_min_vector_number: 1000,
+        default_segment_number: 0,
+        max_segment_size: null,
+        memmap_threshold: null,
+        indexing_threshold: 20000,
+        flush_interval_sec: 5,
+        max_optimization_threads: null,
+      },
+      wal_config: { wal_capacity_mb: 64, wal_segments_ahead: 0 },
+      quantization_config: null,
+      strict_mode_config: { enabled: false },
+    },
+    payload_schema: payloadSchema,
+  };
+}
+
+function parseHnsw(value: unknown, where: string): { m?: number; efConstruction?: number } {
+  if (value === undefined || value === null) return {};
+  const h = asObject(value, where);
+  checkKeys(h, HNSW_KEYS, where);
+  const out: { m?: number; efConstruction?: number } = {};
+  if (h['m'] !== undefined && h['m'] !== null) out.m = intField(h['m'], `${where}.m`, 2, 128, 16);
+  if (h['ef_construct'] !== undefined && h['ef_construct'] !== null) {
+    out.efConstruction = intField(h['ef_construct'], `${where}.ef_construct`, 1, 4096, 200);
+  }
+  return out;
+}
+
+/** Registers the collection routes. */
+export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/collections', { config: { access: 'read' } }, async (req, reply) => {
+    const list = await ctx.db().listCollections();
+    const allowed = req.apiKey?.collections;
+    const visible = allowed === undefined ? list : list.filter((c) => allowed.includes(c.name));
+    return envelope(reply, { collections: visible.map((c) => ({ name: c.name })) });
+  });
+
+  app.get('/collections/:collection_name', { config: { access: 'read' } }, async (req, reply) => {
+    const name = paramsOf(req.params)['collection_name'] ?? '';
+    const c = ctx.collection(name);
+    return envelope(reply, await collectionInfo(c, ctx.payloadIndexes.get(name)));
+  });
+
+  app.get('/collections/:collection_name/exists', { config: { access: 'read' } }, (req, reply) => {
+    const name = paramsOf(req.params)['collection_name'] ?? '';
+    return Promise.resolve(envelope(reply, { exists: ctx.db().hasCollection(name) }));
+  });
+
+  app.put('/collections/:collection_name', { config: { access: 'write' } }, async (req, reply) => {
+    const name = paramsOf(req.params)['collection_name'] ?? '';
+    const body = bodyObject(req.body);
+    checkKeys(body, CREATE_KEYS, 'the create-collection body', CREATE_UNSUPPORTED);
+    if (body['sharding_method'] === 'custom') throw notImplemented('custom sharding');
+    const vectors = asObject(body['vectors'], 'vectors');
+    if (!('size' in vectors) && !('distance' in vectors)) {
+      throw notImplemented('named vectors (vectors must be { "size", "distance" })');
+    }
+    checkKeys(vectors, VECTOR_KEYS, 'vectors', ['multivector_config', 'quantization_config']);
+    const size = intField(vectors['size'], 'vectors.size', 1, 65536, 0);
+    if (size === 0) throw badRequest('vectors.size is required: the number of values per vector.');
+    const metric = metricOfDistance(vectors['distance'], 'vectors.distance');
+    const hnsw = {
+      ...parseHnsw(body['hnsw_config'], 'hnsw_config'),
+      ...parseHnsw(vectors['hnsw_config'], 'vectors.hnsw_config'),
+    };
+    await ctx.db().createCollection(name, { dimension: size, metric, hnsw });
+    return envelope(reply, true);
+  });
+
+  app.patch('/collections/:collection_name', { config: { access: 'write' } }, (req, reply) => {
+    const name = paramsOf(req.params)['collection_name'] ?? '';
+    ctx.collection(name);
+    const body = bodyObject(req.body);
+    const changes = Object.entries(body).filter(([, v]) => v !== null && v !== undefined);
+    if (changes.length > 0) {
+      throw notImplemented(
+        `changing collection parameters after creation (${changes.map(([k]) => k).join(', ')})`,
+      );
+    }
+    return Promise.resolve(envelope(reply, true));
+  });
+
+  app.delete(
+    '/collections/:collection_name',
+    { config: { access: 'write' } },
+    async (req, reply) => {
+      const name = paramsOf(req.params)['collection_name'] ?? '';
+      await ctx.db().dropCollection(name);
+      ctx.payloadIndexes.delete(name);
+      return envelope(reply, true);
+    },
+  );
+
+  app.put('/collections/:collection_name/index', { config: { access: 'write' } }, (req, reply) => {
+    const name = paramsOf(req.params)['collection_name'] ?? '';
+    const c = ctx.collection(name);
+    const body = bodyObject(req.body);
+    checkKeys(body, ['field_name', 'field_schema'], 'the create-index body');
+    const field = body['field_name'];
+    if (typeof field !== 'string' || field === '') {
+      throw badRequest('field_name must be the payload key to index, e.g. "city".');
+    }
+    const schema = body['field_schema'];
+    let dataType: string;
+    if (typeof schema === 'string') dataType = schema;
+    else if (typeof schema === 'object' && schema !== null && !Array.isArray(schema)) {
+      const t = (schema as Record<string, unknown>)['type'];
+      if (typeof t !== 'string') throw badRequest('field_schema.type must name the field type.');
+      dataType = t;
+    } else if (schema === undefined || schema === null) {
+      throw badRequest(`field_schema is required: one of ${FIELD_TYPES.join(', ')}.`);
+    } else throw badRequest(`field_schema must be one of ${FIELD_TYPES.join(', ')}.`);
+    if (!FIELD_TYPES.includes(dataType)) {
+      throw badRequest(`field_schema must be one of ${FIELD_TYPES.join(', ')}, got "${dataType}".`);
+    }
+    let indexes = ctx.payloadIndexes.get(c.name);
+    if (indexes === undefined) {
+      indexes = new Map();
+      ctx.payloadIndexes.set(c.name, indexes);
+    }
+    indexes.set(field, { dataType, schema: typeof schema === 'string' ? undefined : schema });
+    return Promise.resolve(envelope(reply, updateResult(ctx.db().log.lsn)));
+  });
+
+  app.delete(
+    '/collections/:collection_name/index/:field_name',
+    { config: { access: 'write' } },
+    (req, reply) => {
+      const p = paramsOf(req.params);
+      const c = ctx.collection(p['collection_name'] ?? '');
+      const field = p['field_name'] ?? '';
+      if (ctx.payloadIndexes.get(c.name)?.delete(field) !== true) {
+        throw notFound(`no payload index on field "${field}" of collection "${c.name}".`);
+      }
+      return Promise.resolve(envelope(reply, updateResult(ctx.db().log.lsn)));
+    },
+  );
+
+  // Aliases: Quiver has none yet; listing says so truthfully, changes answer 501.
+  app.get('/aliases', { config: { access: 'read' } }, (_req, reply) =>
+    Promise.resolve(envelope(reply, { aliases: [] })),
+  );
+  app.get('/collections/:collection_name/aliases', { config: { access: 'read' } }, (req, reply) => {
+    ctx.collection(paramsOf(req.params)['collection_name'] ?? '');
+    return Promise.resolve(envelope(reply, { aliases: [] }));
+  });
+  app.post('/collections/aliases', { config: { access: 'write' } }, () => {
+    throw notImplemented('collection aliases');
+  });
+}

@@ -1,0 +1,340 @@
+/**
+ * Qdrant point routes: upsert (list and batch forms), retrieve, get one, delete by ids or
+ * filter, set / overwrite / delete / clear payload, scroll and count. Writes resolve once
+ * durable, so every write answers `status: "completed"`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Payload, PointId } from '../../common/types.js';
+import { compareIds, isJsonObject } from '../../common/types.js';
+import type { Collection, PointRecord } from '../../engine/collection.js';
+import type { PointInput } from '../../engine/validation.js';
+import type { FilterNode } from '../../filter/filter-ast.js';
+import { badRequest, notFound, notImplemented } from '../http-errors.js';
+import { envelope, paramsOf, updateResult } from '../route-table.js';
+import type { ServerContext } from '../server-context.js';
+import type { PayloadProjection } from './qdrant-input.js';
+import {
+  asObject,
+  bodyObject,
+  boolField,
+  checkKeys,
+  intField,
+  parseFilterField,
+  parsePathPointId,
+  parsePointId,
+  parsePointIds,
+  parseVector,
+  parseWithPayload,
+  parseWithVector,
+} from './qdrant-input.js';
+
+/** A point as Qdrant returns it from retrieve and scroll. */
+export function recordOut(
+  p: { id: PointId; payload: Payload; vector?: readonly number[] },
+  project: PayloadProjection,
+  withVector: boolean,
+): Record<string, unknown> {
+  return {
+    id: p.id,
+    payload: project(p.payload),
+    vector: withVector && p.vector !== undefined ? p.vector : null,
+  };
+}
+
+function payloadOf(value: unknown, where: string): Payload | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isJsonObject(value)) throw badRequest(`${where} must be a JSON object.`);
+  return value;
+}
+
+function parseUpsertPoints(body: Record<string, unknown>): PointInput[] {
+  checkKeys(body, ['points', 'batch', 'shard_key', 'update_filter'], 'the upsert body');
+  if (body['shard_key'] !== undefined && body['shard_key'] !== null) {
+    throw notImplemented('shard keys');
+  }
+  if (body['update_filter'] !== undefined && body['update_filter'] !== null) {
+    throw notImplemented('conditional upserts (update_filter)');
+  }
+  if (body['points'] !== undefined) {
+    if (!Array.isArray(body['points'])) {
+      throw badRequest('points must be an array of { "id", "vector", "payload"? }.');
+    }
+    return Array.from(body['points'] as unknown[], (raw, i) => {
+      const p = asObject(raw, `points[${i}]`);
+      checkKeys(p, ['id', 'vector', 'payload'], `points[${i}]`);
+      const payload = payloadOf(p['payload'], `points[${i}].payload`);
+      return {
+        id: parsePointId(p['id'], `points[${i}].id`),
+        vector: parseVector(p['vector'], `points[${i}].vector`),
+        ...(payload === undefined ? {} : { payload }),
+      };
+    });
+  }
+  if (body['batch'] !== undefined) {
+    const b = asObject(body['batch'], 'batch');
+    checkKeys(b, ['ids', 'vectors', 'payloads'], 'batch');
+    const ids = parsePointIds(b['ids'], 'batch.ids');
+    const vectors = b['vectors'];
+    if (!Array.isArray(vectors)) {
+      if (typeof vectors === 'object' && vectors !== null) throw notImplemented('named vectors');
+      throw badRequest('batch.vectors must be an array of vectors.');
+    }
+    if (vectors.length !== ids.length) {
+      throw badRequest(
+        `batch.ids has ${ids.length} entries but batch.vectors has ${vectors.length}; they must match.`,
+      );
+    }
+    const payloads = b['payloads'];
+    if (payloads !== undefined && payloads !== null) {
+      if (!Array.isArray(payloads) || payloads.length !== ids.length) {
+        throw badRequest('batch.payloads must be an array with one entry (or null) per id.');
+      }
+    }
+    return ids.map((id, i) => {
+      const payload = payloadOf(
+        Array.isArray(payloads) ? (payloads as unknown[])[i] : undefined,
+        `batch.payloads[${i}]`,
+      );
+      return {
+        id,
+        vector: parseVector((vectors as unknown[])[i], `batch.vectors[${i}]`),
+        ...(payload === undefined ? {} : { payload }),
+      };
+    });
+  }
+  throw badRequest('the upsert body needs "points": [...] or "batch": { ids, vectors }.');
+}
+
+/** Ids selected by `{ points }` or `{ filter }` (exactly one). */
+async function selectIds(
+  c: Collection,
+  body: Record<string, unknown>,
+  what: string,
+): Promise<PointId[]> {
+  const hasPoints = body['points'] !== undefined && body['points'] !== null;
+  const hasFilter = body['filter'] !== undefined && body['filter'] !== null;
+  if (hasPoints === hasFilter) {
+    throw badRequest(
+      `${what} needs either "points": [ids] or "filter": {...}, not both or neither.`,
+    );
+  }
+  if (hasPoints) return parsePointIds(body['points'], 'points');
+  const filter = parseFilterField(body['filter']);
+  const ids: PointId[] = [];
+  for await (const p of c.scan(filter === undefined ? {} : { filter })) ids.push(p.id);
+  return ids;
+}
+
+function refuseShardKey(body: Record<string, unknown>): void {
+  if (body['shard_key'] !== undefined && body['shard_key'] !== null) {
+    throw notImplemented('shard keys');
+  }
+}
+
+/** Every id matching `filter`, in Qdrant's order (integers first, then UUIDs). */
+async function sortedIds(c: Collection, filter: FilterNode | undefined): Promise<PointId[]> {
+  const ids: PointId[] = [];
+  for await (const p of c.scan(filter === undefined ? {} : { filter })) ids.push(p.id);
+  return ids.sort(compareIds);
+}
+
+/** Registers the point routes. */
+export function registerPointRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const name = (params: unknown): string => paramsOf(params)['collection_name'] ?? '';
+
+  app.put(
+    '/collections/:collection_name/points',
+    { config: { access: 'write' } },
+    async (req, reply) => {
+      const c = ctx.collection(name(req.params));
+      const points = parseUpsertPoints(bodyObject(req.body));
+      const r = await c.upsert(points);
+      ctx.metrics.upsertTotal.inc({ collection: c.name }, r.count);
+      return envelope(reply, updateResult(r.lsn));
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/points',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = ctx.collection(name(req.params));
+      const body = bodyObject(req.body);
+      checkKeys(body, ['ids', 'with_payload', 'with_vector', 'shard_key'], 'the retrieve body');
+      refuseShardKey(body);
+      const ids = parsePointIds(body['ids'], 'ids');
+      const project = parseWithPayload(body['with_payload'], true);
+      const withVector = parseWithVector(body['with_vector'], false);
+      const found = await c.getMany(ids, { withVector });
+      return envelope(
+        reply,
+        found.map((p) => recordOut(p, project, withVector)),
+      );
+    },
+  );
+
+  app.get(
+    '/collections/:collection_name/points/:id',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = ctx.collection(name(req.params));
+      const id = parsePathPointId(paramsOf(req.params)['id']);
+      const p: PointRecord | undefined = await c.get(id);
+      if (p === undefined) throw notFound(`No point with id ${String(id)} found`);
+      return envelope(
+        reply,
+        recordOut(p, (x) => x, true),
+      );
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/points/delete',
+    { config: { access: 'write' } },
+    async (req, reply) => {
+      const c = ctx.collection(name(req.params));
+      const body = bodyObject(req.body);
+      checkKeys(body, ['points', 'filter', 'shard_key'], 'the delete body');
+      refuseShardKey(body);
+      const hasPoints = body['points'] !== undefined && body['points'] !== null;
+      const hasFilter = body['filter'] !== undefined && body['filter'] !== null;
+      if (hasPoints === hasFilter) {
+        throw badRequest('delete needs either "points": [ids] or "filter": {...}.');
+      }
+      const r = hasPoints
+        ? await c.delete(parsePointIds(body['points'], 'points'))
+        : await c.deleteWhere(parseFilterField(body['filter'])!);
+      return envelope(reply, updateResult(r.lsn));
+    },
+  );
+
+  const setPayload =
+    (mode: 'merge' | 'overwrite') =>
+    async (req: { params: unknown; body: unknown }, reply: Parameters<typeof envelope>[0]) => {
+      const c = ctx.collection(name(req.params));
+      const body = bodyObject(req.body);
+      checkKeys(body, ['payload', 'points', 'filter', 'shard_key'], 'the payload body', ['key']);
+      refuseShardKey(body);
+      const payload = payloadOf(body['payload'], 'payload');
+      if (payload === undefined) throw badRequest('payload must be a JSON object.');
+      const ids = await selectIds(c, body, 'a payload update');
+      const r =
+        mode === 'merge'
+          ? await c.setPayload(ids, payload)
+          : await c.overwritePayload(ids, payload);
+      return envelope(reply, updateResult(r.lsn));
+    };
+  app.post(
+    '/collections/:collection_name/points/payload',
+    { config: { access: 'write' } },
+    setPayload('merge'),
+  );
+  app.put(
+    '/collections/:collection_name/points/payload',
+    { config: { access: 'write' } },
+    setPayload('overwrite'),
+  );
+
+  app.post(
+    '/collections/:collection_name/points/payload/delete',
+    { config: { access: 'write' } },
+    async (req, reply) => {
+      const c = ctx.collection(name(req.params));
+      const body = bodyObject(req.body);
+      checkKeys(body, ['keys', 'points', 'filter', 'shard_key'], 'the delete-payload body');
+      refuseShardKey(body);
+      const keys = body['keys'];
+      if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) {
+        throw badRequest('keys must be an array of payload keys, e.g. ["color"].');
+      }
+      const ids = await selectIds(c, body, 'delete payload');
+      const r = await c.deletePayloadKeys(ids, keys as string[]);
+      return envelope(reply, updateResult(r.lsn));
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/points/payload/clear',
+    { config: { access: 'write' } },
+    async (req, reply) => {
+      const c = ctx.collection(name(req.params));
+      const body = bodyObject(req.body);
+      checkKeys(body, ['points', 'filter', 'shard_key'], 'the clear-payload body');
+      refuseShardKey(body);
+      const ids = await selectIds(c, body, 'clear payload');
+      const r = await c.clearPayload(ids);
+      return envelope(reply, updateResult(r.lsn));
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/points/scroll',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = ctx.collection(name(req.params));
+      const body = bodyObject(req.body);
+      checkKeys(
+        body,
+        ['filter', 'limit', 'offset', 'with_payload', 'with_vector', 'shard_key'],
+        'the scroll body',
+        ['order_by'],
+      );
+      refuseShardKey(body);
+      const filter = parseFilterField(body['filter']);
+      const limit = intField(body['limit'], 'limit', 1, 100_000, 10);
+      const offset =
+        body['offset'] === undefined || body['offset'] === null
+          ? undefined
+          : parsePointId(body['offset'], 'offset');
+      const project = parseWithPayload(body['with_payload'], true);
+      const withVector = parseWithVector(body['with_vector'], false);
+      const ids = await sortedIds(c, filter);
+      let start = 0;
+      if (offset !== undefined) {
+        let lo = 0;
+        let hi = ids.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (compareIds(ids[mid]!, offset) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        start = lo;
+      }
+      const page = ids.slice(start, start + limit);
+      const records = await c.getMany(page, { withVector });
+      return envelope(reply, {
+        points: records.map((p) => recordOut(p, project, withVector)),
+        next_page_offset: ids[start + limit] ?? null,
+      });
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/points/count',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = ctx.collection(name(req.params));
+      const body = bodyObject(req.body);
+      checkKeys(body, ['filter', 'exact', 'shard_key'], 'the count body');
+      refuseShardKey(body);
+      boolField(body['exact'], 'exact', true);
+      const filter = parseFilterField(body['filter']);
+      return envelope(reply, { count: await c.count(filter) });
+    },
+  );
+
+  // Not in Quiver yet: batched mixed updates and vector-only updates.
+  app.post('/collections/:collection_name/points/batch', { config: { access: 'write' } }, () => {
+    throw notImplemented('batch update operations (POST /points/batch)');
+  });
+  app.put('/collections/:collection_name/points/vectors', { config: { access: 'write' } }, () => {
+    throw notImplemented('updating vectors alone (upsert the whole point instead)');
+  });
+  app.post(
+    '/collections/:collection_name/points/vectors/delete',
+    { config: { access: 'write' } },
+    () => {
+      throw notImplemented('deleting named vectors');
+    },
+  );
+}

@@ -1,0 +1,236 @@
+/**
+ * Checks and converts the pieces of Qdrant request bodies: point ids (unsigned integers
+ * or UUIDs), vectors, `with_payload` / `with_vector` selectors, filters, limits. Every
+ * failure is a 400 that names the field and says what to send instead.
+ */
+import { isQuiverError } from '../../common/quiver-error.js';
+import type { MetricName, Payload, PointId } from '../../common/types.js';
+import type { FilterNode } from '../../filter/filter-ast.js';
+import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
+import { badRequest, HttpError, notImplemented } from '../http-errors.js';
+
+const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+const BRACED_UUID_RE = /^\{([0-9a-f-]{32,36})\}$/i;
+const URN_UUID_RE = /^urn:uuid:([0-9a-f-]{32,36})$/i;
+
+/** Qdrant distance names and Quiver metrics. */
+export const DISTANCE_OF_METRIC: Readonly<Record<MetricName, string>> = Object.freeze({
+  cosine: 'Cosine',
+  euclid: 'Euclid',
+  dot: 'Dot',
+});
+
+/** The Quiver metric of a Qdrant distance name; 400 for unknown or unsupported ones. */
+export function metricOfDistance(distance: unknown, where: string): MetricName {
+  for (const [metric, name] of Object.entries(DISTANCE_OF_METRIC)) {
+    if (distance === name) return metric as MetricName;
+  }
+  if (distance === 'Manhattan') {
+    throw badRequest(
+      `${where}: distance Manhattan is not supported by Quiver; use Cosine, Euclid or Dot.`,
+    );
+  }
+  throw badRequest(
+    `${where} must be one of "Cosine", "Euclid", "Dot", got ${JSON.stringify(distance)}.`,
+  );
+}
+
+/** A plain object or a 400 naming what was expected. */
+export function asObject(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw badRequest(
+      `${where} must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}.`,
+    );
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The body as an object; an absent body counts as `{}`. */
+export function bodyObject(body: unknown): Record<string, unknown> {
+  return body === undefined || body === null ? {} : asObject(body, 'the request body');
+}
+
+/** Refuses keys a route does not know (so typos are not silently ignored). */
+export function checkKeys(
+  obj: Record<string, unknown>,
+  allowed: readonly string[],
+  where: string,
+  unsupported: readonly string[] = [],
+): void {
+  for (const key of Object.keys(obj)) {
+    if (unsupported.includes(key) && obj[key] !== null && obj[key] !== undefined) {
+      throw notImplemented(`"${key}" in ${where}`);
+    }
+    if (!allowed.includes(key) && !unsupported.includes(key)) {
+      throw badRequest(`unknown field "${key}" in ${where}; allowed are ${allowed.join(', ')}.`);
+    }
+  }
+}
+
+function normalizeUuid(text: string): string | undefined {
+  const inner = BRACED_UUID_RE.exec(text)?.[1] ?? URN_UUID_RE.exec(text)?.[1] ?? text;
+  if (!UUID_RE.test(inner)) return undefined;
+  const hex = inner.replace(/-/g, '').toLowerCase();
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * A Qdrant point id: an unsigned integer (up to 2^53-1 in Quiver; larger ones are refused
+ * rather than rounded) or a UUID, normalised to lowercase hyphenated form as Qdrant does.
+ */
+export function parsePointId(value: unknown, where: string): PointId {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value >= 0) return value;
+    throw badRequest(
+      `${where} ${String(value)} is not a valid point id: use an unsigned integer up to 2^53-1 or a UUID.`,
+    );
+  }
+  if (typeof value === 'string') {
+    const uuid = normalizeUuid(value);
+    if (uuid !== undefined) return uuid;
+    throw badRequest(
+      `${where} "${value.slice(0, 60)}" is not a valid point id: use an unsigned integer or a UUID.`,
+    );
+  }
+  throw badRequest(
+    `${where} must be an unsigned integer or a UUID string, got ${value === null ? 'null' : typeof value}.`,
+  );
+}
+
+/** A point id from a URL segment: digits are an integer id, anything else must be a UUID. */
+export function parsePathPointId(text: string | undefined): PointId {
+  if (text !== undefined && /^\d+$/.test(text)) return parsePointId(Number(text), 'point id');
+  return parsePointId(text ?? '', 'point id');
+}
+
+/** A list of point ids. */
+export function parsePointIds(value: unknown, where: string): PointId[] {
+  if (!Array.isArray(value)) throw badRequest(`${where} must be an array of point ids.`);
+  return Array.from(value as unknown[], (v, i) => parsePointId(v, `${where}[${i}]`));
+}
+
+/** A dense vector: an array of numbers (the unnamed vector `{ "": [...] }` is accepted too). */
+export function parseVector(value: unknown, where: string): number[] {
+  if (Array.isArray(value)) {
+    for (const [i, v] of (value as unknown[]).entries()) {
+      if (typeof v !== 'number') {
+        throw badRequest(`${where}[${i}] must be a number, got ${v === null ? 'null' : typeof v}.`);
+      }
+    }
+    return value as number[];
+  }
+  if (typeof value === 'object' && value !== null) {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === '') return parseVector(o[''], where);
+    if ('name' in o && 'vector' in o) {
+      if (o['name'] === '') return parseVector(o['vector'], `${where}.vector`);
+      throw notImplemented(`named vectors (${where} names "${String(o['name'])}")`);
+    }
+    if ('indices' in o || 'values' in o) throw notImplemented(`sparse vectors (${where})`);
+    throw notImplemented(`named vectors (${where})`);
+  }
+  throw badRequest(
+    `${where} must be an array of numbers, got ${value === null ? 'null' : typeof value}.`,
+  );
+}
+
+/** `with_payload`: true, false, a list of keys, or `{ include }` / `{ exclude }`. */
+export type PayloadProjection = (payload: Payload) => Payload | null;
+
+function pick(payload: Payload, keys: readonly string[]): Payload {
+  const out: Payload = {};
+  for (const key of keys) {
+    const top = key.split('.')[0]!;
+    if (Object.hasOwn(payload, top)) out[top] = payload[top]!;
+  }
+  return out;
+}
+
+/** The payload projection `with_payload` asks for (`fallback` when absent). */
+export function parseWithPayload(value: unknown, fallback: boolean): PayloadProjection {
+  if (value === undefined || value === null) return fallback ? (p) => p : () => null;
+  if (value === true) return (p) => p;
+  if (value === false) return () => null;
+  const stringList = (v: unknown, where: string): string[] => {
+    if (!Array.isArray(v) || v.some((k) => typeof k !== 'string')) {
+      throw badRequest(`${where} must be a list of payload keys.`);
+    }
+    return v as string[];
+  };
+  if (Array.isArray(value)) {
+    const keys = stringList(value, 'with_payload');
+    return (p) => pick(p, keys);
+  }
+  if (typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    if (Array.isArray(o['include'])) {
+      const keys = stringList(o['include'], 'with_payload.include');
+      return (p) => pick(p, keys);
+    }
+    if (Array.isArray(o['exclude'])) {
+      const drop = new Set(stringList(o['exclude'], 'with_payload.exclude'));
+      return (p) => Object.fromEntries(Object.entries(p).filter(([k]) => !drop.has(k)));
+    }
+  }
+  throw badRequest(
+    'with_payload must be true, false, a list of keys, { "include": [...] } or { "exclude": [...] }.',
+  );
+}
+
+/** `with_vector`: true, false, or a list of vector names (the unnamed vector only). */
+export function parseWithVector(value: unknown, fallback: boolean): boolean {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'boolean') return value;
+  if (Array.isArray(value)) return value.length > 0;
+  throw badRequest('with_vector must be true, false or a list of vector names.');
+}
+
+/** A Qdrant filter compiled to the AST (undefined when absent). */
+export function parseFilterField(value: unknown): FilterNode | undefined {
+  if (value === undefined || value === null) return undefined;
+  try {
+    return parseQdrantFilter(value);
+  } catch (e) {
+    if (isQuiverError(e)) throw e;
+    throw badRequest(`filter: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** An optional integer field within bounds. */
+export function intField(
+  value: unknown,
+  where: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw badRequest(
+      `${where} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}.`,
+    );
+  }
+  return value;
+}
+
+/** An optional boolean field. */
+export function boolField(value: unknown, where: string, fallback: boolean): boolean {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'boolean') throw badRequest(`${where} must be true or false.`);
+  return value;
+}
+
+/** An optional finite number field. */
+export function numberField(value: unknown, where: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw badRequest(`${where} must be a number.`);
+  }
+  return value;
+}
+
+/** True for an HttpError with this status (tests and handlers). */
+export function isHttpStatus(e: unknown, status: number): boolean {
+  return e instanceof HttpError && e.statusCode === status;
+}

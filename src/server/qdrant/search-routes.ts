@@ -1,0 +1,323 @@
+/**
+ * Qdrant search routes: the universal `/points/query` (nearest vector, by point id, or no
+ * query), the legacy `/points/search`, and their batch forms. Each search is timed for the
+ * metrics and the slow-query log. Recommend, discover, groups, facets and the search
+ * matrix answer 501.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { PointId } from '../../common/types.js';
+import { compareIds } from '../../common/types.js';
+import type { Collection } from '../../engine/collection.js';
+import type { FilterNode } from '../../filter/filter-ast.js';
+import { Filter } from '../../filter/filter-ast.js';
+import { badRequest, notFound, notImplemented } from '../http-errors.js';
+import { envelope, paramsOf } from '../route-table.js';
+import type { ServerContext } from '../server-context.js';
+import type { PayloadProjection } from './qdrant-input.js';
+import {
+  asObject,
+  bodyObject,
+  boolField,
+  checkKeys,
+  intField,
+  numberField,
+  parseFilterField,
+  parsePointId,
+  parseVector,
+  parseWithPayload,
+  parseWithVector,
+} from './qdrant-input.js';
+
+const MAX_RESULTS = 10_000;
+const MAX_BATCH = 1024;
+
+/** A search, checked and ready to run. */
+interface SearchRequest {
+  readonly vector: readonly number[] | undefined;
+  /** Query by point id: search with its vector, leaving the point itself out. */
+  readonly byId: PointId | undefined;
+  readonly filter: FilterNode | undefined;
+  readonly limit: number;
+  readonly offset: number;
+  readonly project: PayloadProjection;
+  readonly withVector: boolean;
+  readonly scoreThreshold: number | undefined;
+  readonly ef: number | undefined;
+  readonly exact: boolean;
+}
+
+function parseParams(value: unknown): { ef: number | undefined; exact: boolean } {
+  if (value === undefined || value === null) return { ef: undefined, exact: false };
+  const p = asObject(value, 'params');
+  checkKeys(p, ['hnsw_ef', 'exact', 'quantization', 'indexed_only', 'acorn'], 'params');
+  const ef = p['hnsw_ef'];
+  return {
+    ef:
+      ef === undefined || ef === null ? undefined : intField(ef, 'params.hnsw_ef', 1, 100_000, 64),
+    exact: boolField(p['exact'], 'params.exact', false),
+  };
+}
+
+function common(body: Record<string, unknown>): Omit<SearchRequest, 'vector' | 'byId'> {
+  const { ef, exact } = parseParams(body['params']);
+  return {
+    filter: parseFilterField(body['filter']),
+    limit: intField(body['limit'] ?? body['top'], 'limit', 1, MAX_RESULTS, 10),
+    offset: intField(body['offset'], 'offset', 0, MAX_RESULTS, 0),
+    project: parseWithPayload(body['with_payload'], false),
+    withVector: parseWithVector(body['with_vector'], false),
+    scoreThreshold: numberField(body['score_threshold'], 'score_threshold'),
+    ef,
+    exact,
+  };
+}
+
+const SEARCH_KEYS = [
+  'vector',
+  'filter',
+  'limit',
+  'top',
+  'offset',
+  'with_payload',
+  'with_vector',
+  'score_threshold',
+  'params',
+  'shard_key',
+];
+
+function parseSearchBody(raw: unknown): SearchRequest {
+  const body = bodyObject(raw);
+  checkKeys(body, SEARCH_KEYS, 'the search body');
+  if (body['shard_key'] !== undefined && body['shard_key'] !== null)
+    throw notImplemented('shard keys');
+  if (body['vector'] === undefined || body['vector'] === null) {
+    throw badRequest('the search body needs "vector": [numbers].');
+  }
+  return { ...common(body), vector: parseVector(body['vector'], 'vector'), byId: undefined };
+}
+
+const QUERY_KEYS = [
+  'query',
+  'filter',
+  'limit',
+  'offset',
+  'with_payload',
+  'with_vector',
+  'score_threshold',
+  'params',
+  'using',
+  'shard_key',
+  'prefetch',
+  'lookup_from',
+];
+
+function parseQueryBody(raw: unknown): SearchRequest {
+  const body = bodyObject(raw);
+  checkKeys(body, QUERY_KEYS, 'the query body');
+  for (const key of ['shard_key', 'prefetch', 'lookup_from']) {
+    const v = body[key];
+    if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) {
+      throw notImplemented(`"${key}" in queries`);
+    }
+  }
+  if (body['using'] !== undefined && body['using'] !== null && body['using'] !== '') {
+    throw notImplemented(`named vectors ("using": ${JSON.stringify(body['using'])})`);
+  }
+  const base = common(body);
+  let q = body['query'];
+  if (q === undefined || q === null) return { ...base, vector: undefined, byId: undefined };
+  if (typeof q === 'object' && !Array.isArray(q)) {
+    const o = q as Record<string, unknown>;
+    if ('nearest' in o) q = o['nearest'];
+    else {
+      const kind = Object.keys(o)[0] ?? 'an empty object';
+      if (
+        [
+          'recommend',
+          'discover',
+          'context',
+          'order_by',
+          'fusion',
+          'sample',
+          'formula',
+          'rrf',
+        ].includes(kind)
+      ) {
+        throw notImplemented(`"${kind}" queries`);
+      }
+      // `{ "": [...] }` style unnamed vectors fall through to parseVector.
+      return { ...base, vector: parseVector(o, 'query'), byId: undefined };
+    }
+  }
+  if (typeof q === 'number' || typeof q === 'string') {
+    return { ...base, vector: undefined, byId: parsePointId(q, 'query') };
+  }
+  return { ...base, vector: parseVector(q, 'query'), byId: undefined };
+}
+
+/** Runs one search and returns Qdrant scored points. */
+async function runSearch(
+  ctx: ServerContext,
+  c: Collection,
+  r: SearchRequest,
+): Promise<Record<string, unknown>[]> {
+  const started = performance.now();
+  if (r.vector === undefined && r.byId === undefined) {
+    // No query: points in id order, as Qdrant answers.
+    const ids: PointId[] = [];
+    for await (const p of c.scan(r.filter === undefined ? {} : { filter: r.filter }))
+      ids.push(p.id);
+    ids.sort(compareIds);
+    const page = await c.getMany(ids.slice(r.offset, r.offset + r.limit), {
+      withVector: r.withVector,
+    });
+    return page.map((p) => ({
+      id: p.id,
+      version: 0,
+      score: 0,
+      payload: r.project(p.payload),
+      vector: r.withVector ? p.vector : null,
+    }));
+  }
+  let vector = r.vector;
+  let filter = r.filter;
+  if (r.byId !== undefined) {
+    const [p] = await c.getMany([r.byId], { withVector: true });
+    if (p === undefined) throw notFound(`No point with id ${String(r.byId)} found`);
+    vector = p.vector;
+    const notSelf = Filter.not(Filter.hasId([r.byId]));
+    filter = filter === undefined ? notSelf : Filter.and([filter, notSelf]);
+  }
+  const k = Math.min(MAX_RESULTS, r.limit + r.offset);
+  const ef = r.ef ?? ctx.settings.defaultEf;
+  const { hits, explain } = await c.search(vector!, {
+    k,
+    ...(filter === undefined ? {} : { filter }),
+    ...(ef === undefined ? {} : { ef }),
+    exact: r.exact,
+    withPayload: true,
+    withVector: r.withVector,
+    explain: true,
+  });
+  const lowerIsBetter = c.config.metric === 'euclid';
+  const t = r.scoreThreshold;
+  const kept = hits
+    .slice(r.offset)
+    .filter((h) => t === undefined || (lowerIsBetter ? h.score <= t : h.score >= t));
+  const seconds = (performance.now() - started) / 1000;
+  ctx.metrics.searchTotal.inc({ collection: c.name });
+  ctx.metrics.searchDuration.observe({ collection: c.name, layer: 'engine' }, seconds);
+  ctx.metrics.distanceComputations.inc({ collection: c.name }, explain.distanceComputations);
+  if (seconds * 1000 >= ctx.settings.slowQueryMs) {
+    ctx.logger.warn(
+      {
+        collection: c.name,
+        ms: Math.round(seconds * 10_000) / 10,
+        k,
+        ef: explain.ef,
+        plan: explain.plan,
+        filtered: filter !== undefined,
+        nodesVisited: explain.nodesVisited,
+        distanceComputations: explain.distanceComputations,
+      },
+      'slow query',
+    );
+  }
+  return kept.map((h) => ({
+    id: h.id,
+    version: 0,
+    score: h.score,
+    payload: h.payload === undefined ? null : r.project(h.payload),
+    vector: r.withVector && h.vector !== undefined ? h.vector : null,
+  }));
+}
+
+function batchOf(raw: unknown): unknown[] {
+  const body = bodyObject(raw);
+  checkKeys(body, ['searches'], 'the batch body');
+  const searches = body['searches'];
+  if (!Array.isArray(searches)) throw badRequest('"searches" must be an array of search bodies.');
+  if (searches.length > MAX_BATCH) {
+    throw badRequest(`a batch holds at most ${MAX_BATCH} searches, got ${searches.length}.`);
+  }
+  return searches as unknown[];
+}
+
+/** Registers the search and query routes. */
+export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const collectionOf = (params: unknown): Collection =>
+    ctx.collection(paramsOf(params)['collection_name'] ?? '');
+  const timed = async <T>(c: Collection, run: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await run();
+    } finally {
+      ctx.metrics.searchDuration.observe(
+        { collection: c.name, layer: 'http' },
+        (performance.now() - t0) / 1000,
+      );
+    }
+  };
+
+  app.post(
+    '/collections/:collection_name/points/search',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = collectionOf(req.params);
+      const r = parseSearchBody(req.body);
+      return envelope(reply, await timed(c, () => runSearch(ctx, c, r)));
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/points/search/batch',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = collectionOf(req.params);
+      const requests = batchOf(req.body).map((s) => parseSearchBody(s));
+      const out: Record<string, unknown>[][] = [];
+      for (const r of requests) out.push(await timed(c, () => runSearch(ctx, c, r)));
+      return envelope(reply, out);
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/points/query',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = collectionOf(req.params);
+      const r = parseQueryBody(req.body);
+      return envelope(reply, { points: await timed(c, () => runSearch(ctx, c, r)) });
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/points/query/batch',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = collectionOf(req.params);
+      const requests = batchOf(req.body).map((s) => parseQueryBody(s));
+      const out: { points: Record<string, unknown>[] }[] = [];
+      for (const r of requests) out.push({ points: await timed(c, () => runSearch(ctx, c, r)) });
+      return envelope(reply, out);
+    },
+  );
+
+  const later: readonly [string, string][] = [
+    ['/collections/:collection_name/points/search/groups', 'search groups'],
+    ['/collections/:collection_name/points/query/groups', 'query groups'],
+    ['/collections/:collection_name/points/recommend', 'recommend'],
+    ['/collections/:collection_name/points/recommend/batch', 'recommend'],
+    ['/collections/:collection_name/points/recommend/groups', 'recommend groups'],
+    ['/collections/:collection_name/points/discover', 'discover'],
+    ['/collections/:collection_name/points/discover/batch', 'discover'],
+    ['/collections/:collection_name/points/search/matrix/pairs', 'the search matrix'],
+    ['/collections/:collection_name/points/search/matrix/offsets', 'the search matrix'],
+    ['/collections/:collection_name/facet', 'facets'],
+  ];
+  for (const [url, what] of later) {
+    app.post(url, { config: { access: 'read' } }, () => {
+      throw notImplemented(what);
+    });
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * ServerContext: what every route shares — the database (absent while it loads), the
+ * runtime settings PATCH /admin/config changes, keys, IP block list, audit log, metrics,
+ * payload-index records and the integrity-check state.
+ */
+import type { Logger as PinoLogger } from 'pino';
+import { QuiverError } from '../common/quiver-error.js';
+import type { Collection } from '../engine/collection.js';
+import type { Quiver } from '../engine/quiver.js';
+import type { VerifyReport } from '../ops/verify.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+import type { AuditLog } from './auth/audit-log.js';
+import type { KeyStore } from './auth/key-store.js';
+import type { LogLevel, ServerConfig } from './config.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** Settings that can change while the server runs (PATCH /admin/config). */
+export interface RuntimeSettings {
+  slowQueryMs: number;
+  defaultEf: number | undefined;
+  logLevel: LogLevel;
+}
+
+/** A payload index as recorded by PUT /collections/{c}/index. */
+export interface PayloadIndexRecord {
+  readonly dataType: string;
+  readonly schema: unknown;
+}
+
+/** The state of the background integrity check. */
+export interface IntegrityCheckState {
+  state: 'idle' | 'running' | 'done' | 'failed';
+  startedAt: string | undefined;
+  finishedAt: string | undefined;
+  report: VerifyReport | undefined;
+  error: string | undefined;
+}
+
+export class ServerContext {
+  readonly config: ServerConfig;
+  readonly settings: RuntimeSettings;
+  readonly fs: FileSystem;
+  readonly logger: PinoLogger;
+  readonly metrics: ServerMetrics;
+  readonly keys: KeyStore;
+  readonly audit: AuditLog;
+  readonly ipBlock: Set<string>;
+  readonly version: string;
+  /** Payload indexes by collection, then field (recorded; the engine filters without them). */
+  readonly payloadIndexes = new Map<string, Map<string, PayloadIndexRecord>>();
+  readonly integrity: IntegrityCheckState = {
+    state: 'idle',
+    startedAt: undefined,
+    finishedAt: undefined,
+    report: undefined,
+    error: undefined,
+  };
+  private database: Quiver | undefined;
+  private loadFailure: string | undefined;
+  private shuttingDown = false;
+
+  constructor(parts: {
+    config: ServerConfig;
+    fs: FileSystem;
+    logger: PinoLogger;
+    metrics: ServerMetrics;
+    keys: KeyStore;
+    audit: AuditLog;
+    version: string;
+  }) {
+    this.config = parts.config;
+    this.fs = parts.fs;
+    this.logger = parts.logger;
+    this.metrics = parts.metrics;
+    this.keys = parts.keys;
+    this.audit = parts.audit;
+    this.version = parts.version;
+    this.ipBlock = new Set(parts.config.ipBlock);
+    this.settings = {
+      slowQueryMs: parts.config.slowQueryMs,
+      defaultEf: parts.config.defaultEf,
+      logLevel: parts.config.logLevel,
+    };
+  }
+
+  /** Called once the database is open. */
+  attach(db: Quiver): void {
+    this.database = db;
+  }
+
+  /** Called when opening the database failed: the server stays up to say why. */
+  failed(reason: string): void {
+    this.loadFailure = reason;
+  }
+
+  /** Called when shutdown starts: new requests get 503. */
+  markShuttingDown(): void {
+    this.shuttingDown = true;
+  }
+
+  get isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  /** The open database, if loading finished. */
+  get loadedDb(): Quiver | undefined {
+    return this.database;
+  }
+
+  /** Why the database could not be opened, if it could not. */
+  get loadError(): string | undefined {
+    return this.loadFailure;
+  }
+
+  /** The database; UNAVAILABLE (503) while it loads, so loading never looks like empty. */
+  db(): Quiver {
+    if (this.database !== undefined) return this.database;
+    throw new QuiverError(
+      'UNAVAILABLE',
+      this.loadFailure === undefined
+        ? `The database ${this.config.data} is still loading; retry when GET /ready answers 200.`
+        : `The database ${this.config.data} could not be opened: ${this.loadFailure}`,
+    );
+  }
+
+  /** The named collection; COLLECTION_NOT_FOUND (404) when missing. */
+  collection(name: string): Collection {
+    return this.db().collection(name);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * startServer: `quiver serve` — listens at once (so /ready can say "loading" while the
+ * database opens), opens the database, and on SIGTERM or SIGINT stops accepting, drains
+ * in-flight requests, closes the database (flushing the WAL) and resolves `done` with 0.
+ */
+import { Quiver } from '../engine/quiver.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+import type { ServerConfig } from './config.js';
+import type { QuiverServer } from './create-server.js';
+import { createLogger, createServer } from './create-server.js';
+
+/** A running server. */
+export interface RunningServer {
+  readonly server: QuiverServer;
+  /** `http://host:port` actually bound (port 0 resolves to the real port). */
+  readonly url: string;
+  /** Resolves once the database is open. */
+  readonly ready: Promise<Quiver>;
+  /** Stops the server: drain, close the database. Resolves with the exit code. */
+  stop(reason?: string): Promise<number>;
+  /** Resolves with the exit code once the server stopped (after a signal or `stop`). */
+  readonly done: Promise<number>;
+}
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  readonly config: ServerConfig;
+  readonly fileSystem?: FileSystem;
+  /** Install SIGTERM / SIGINT handlers. Default true. */
+  readonly handleSignals?: boolean;
+}
+
+/** Starts the server over `config.data` and returns once it listens. */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { config } = options;
+  const logger = createLogger(config.logLevel);
+  const opening = Quiver.open(config.data, {
+    fsync: config.fsync,
+    logger: logger.child({ component: 'engine' }),
+    ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
+  });
+  opening.catch(() => undefined);
+  const server = await createServer({
+    config,
+    db: opening,
+    logger,
+    ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
+  });
+  const address = await server.app.listen({ host: config.host, port: config.port });
+  logger.info(
+    { url: address, data: config.data, auth: server.context.keys.enabled },
+    'quiver listening',
+  );
+
+  let resolveDone: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let stopping: Promise<number> | undefined;
+
+  const stop = (reason = 'stop requested'): Promise<number> => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'shutting down: draining requests');
+      let code = 0;
+      const grace = setTimeout(() => {
+        logger.warn(
+          { seconds: config.shutdownGraceSeconds },
+          'grace period over; closing connections',
+        );
+        server.app.server.closeAllConnections();
+      }, config.shutdownGraceSeconds * 1000);
+      try {
+        await server.close();
+      } catch (e) {
+        logger.error({ err: e }, 'server did not close cleanly');
+        code = 1;
+      } finally {
+        clearTimeout(grace);
+      }
+      try {
+        const db = await opening;
+        await db.close();
+        logger.info({ data: config.data }, 'database closed; WAL flushed');
+      } catch (e) {
+        logger.error({ err: e }, 'database did not close cleanly');
+        code = code === 0 ? 3 : code;
+      }
+      resolveDone(code);
+      return code;
+    })();
+    return stopping;
+  };
+
+  if (options.handleSignals !== false) {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      void stop(signal);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    void done.then(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    });
+  }
+
+  opening.then(
+    (db) => logger.info({ collections: db.recovery }, 'database ready'),
+    (e: unknown) => {
+      logger.fatal({ err: e, data: config.data }, 'database failed to open');
+      void stop('database failed to open').then(() => resolveDone(3));
+    },
+  );
+
+  return { server, url: address, ready: opening, stop, done };
+}

@@ -1,0 +1,127 @@
+/**
+ * HTTP search throughput against in-process throughput (not a test: run by hand).
+ * Builds a collection of random vectors, measures sequential in-process searches, then
+ * starts `quiver serve` over the same directory in a child process on 127.0.0.1 and
+ * drives POST /points/search with autocannon at 1 and 16 connections.
+ *
+ *   node --import tsx test/server/http-throughput.ts [points=20000] [dim=128] [seconds=10]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Quiver } from '../../src/engine/quiver.js';
+import { randomVector, rng } from '../helpers/random.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const [points = 20_000, dim = 128, seconds = 10] = process.argv.slice(2).map(Number);
+
+function freePort(): Promise<number> {
+  return new Promise((r) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => r(port));
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'quiver-http-bench-'));
+try {
+  const rand = rng(1);
+  const db = await Quiver.open(dir, { fsync: 'none' });
+  const c = await db.createCollection('bench', { dimension: dim, metric: 'cosine' });
+  const t0 = performance.now();
+  for (let i = 0; i < points; i += 1000) {
+    const batch = [];
+    for (let j = i; j < Math.min(points, i + 1000); j++) {
+      batch.push({ id: j, vector: randomVector(rand, dim), payload: { n: j } });
+    }
+    await c.upsert(batch);
+  }
+  console.log(`built ${points} x ${dim} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const queries = Array.from({ length: 256 }, () => randomVector(rand, dim));
+  // Reopen so both sides search the same sealed segments (graphs built at the seal).
+  await db.close();
+  const db2 = await Quiver.open(dir, { fsync: 'none' });
+  const c2 = db2.collection('bench');
+  const stats = db2.stats();
+  console.log(`segments: ${stats.segments}, memory ${stats.memoryBytes} bytes`);
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    await c2.search(queries[n % queries.length]!, { k: 10, withPayload: true });
+    n++;
+  }
+  const inProcess = n / seconds;
+  await db2.close();
+
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'test/server/serve-child.ts'),
+      'serve',
+      '--data',
+      dir,
+      '--port',
+      String(port),
+    ],
+    {
+      cwd: ROOT,
+      stdio: 'ignore',
+      env: { ...process.env, QUIVER_LOG_LEVEL: 'warn', QUIVER_AUDIT_LOG: '' },
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    const ok = await fetch(`${url}/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const body = JSON.stringify({ vector: queries[0], limit: 10, with_payload: true });
+  const results: Record<string, number> = {};
+  for (const connections of [1, 16]) {
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/autocannon/autocannon.js'),
+        '-c',
+        String(connections),
+        '-d',
+        String(seconds),
+        '-m',
+        'POST',
+        '-H',
+        'content-type=application/json',
+        '-b',
+        body,
+        '-j',
+        `${url}/collections/bench/points/search`,
+      ],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
+    const json = JSON.parse(r.stdout) as {
+      requests: { average: number };
+      latency: { p50: number; p99: number };
+      non2xx: number;
+    };
+    results[`http c=${connections}`] = json.requests.average;
+    console.log(
+      `http c=${connections}: ${json.requests.average} req/s, p50 ${json.latency.p50} ms, p99 ${json.latency.p99} ms, non-2xx ${json.non2xx}`,
+    );
+  }
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  console.log(
+    JSON.stringify({ points, dim, seconds, inProcessQps: Math.round(inProcess), http: results }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
