@@ -191,6 +191,7 @@ export class Quiver {
   private readOnly = false;
   private backpressureEvents = 0;
   private noSpaceEvents = 0;
+  private readonly fsyncListeners: Set<(seconds: number) => void>;
 
   private constructor(parts: {
     path: string;
@@ -203,7 +204,9 @@ export class Quiver {
     recovery: RecoveryReport;
     options: QuiverOptions;
     makeIndex: IndexFactory;
+    fsyncListeners: Set<(seconds: number) => void>;
   }) {
+    this.fsyncListeners = parts.fsyncListeners;
     this.path = parts.path;
     this.fs = parts.fs;
     this.logger = parts.logger;
@@ -252,6 +255,7 @@ export class Quiver {
       // Steps 3-7: manifest, sealed segments, orphans, WAL replay, damage, mark check.
       const walDir = `${path}/${WAL_DIR}`;
       const makeIndex: IndexFactory = (config) => createIndex(config, logger);
+      const fsyncListeners = new Set<(seconds: number) => void>();
       const state = await recover(fs, path, walDir, mark, makeIndex, logger);
       // Step 8: open the writer at the end of the intact log (cutting a torn tail).
       const lastLsn = state.report.lastLsn;
@@ -318,6 +322,7 @@ export class Quiver {
         recovery: state.report,
         options,
         makeIndex,
+        fsyncListeners,
       });
       storage.maybeCheckpoint();
       if (storageOptions.autoCompact) storage.maybeCompact();
@@ -501,6 +506,15 @@ export class Quiver {
     }
     // Free the dropped collection's files at the next manifest switch.
     if (state.sealed.length > 0) void this.storage.checkpoint(false, true).catch(() => undefined);
+  }
+
+  /**
+   * Calls `listener` with the duration in seconds of every WAL fsync (for the
+   * `quiver_wal_fsync_seconds` histogram). Returns a function that unsubscribes.
+   */
+  onWalFsync(listener: (seconds: number) => void): () => void {
+    this.fsyncListeners.add(listener);
+    return () => this.fsyncListeners.delete(listener);
   }
 
   /** Turns read-only mode on or off: while on, every write fails with READ_ONLY. */

@@ -86,6 +86,7 @@ export class ServerContext {
   /** Called once the database is open. */
   attach(db: Quiver): void {
     this.database = db;
+    db.onWalFsync((seconds) => this.metrics.walFsync.observe(seconds));
   }
 
   /** Called when opening the database failed: the server stays up to say why. */

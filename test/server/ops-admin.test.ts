@@ -79,6 +79,7 @@ test('/metrics carries the SPEC names and passes promtool check metrics', async 
     'quiver_index_memory_bytes{collection="docs"}',
     'quiver_distance_computations_total{collection="docs"}',
     'quiver_wal_size_bytes',
+    'quiver_wal_fsync_seconds_count',
     'quiver_memtable_bytes',
     'quiver_segments{collection="docs"}',
     'quiver_compaction_queue_depth 0',
