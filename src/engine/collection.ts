@@ -13,6 +13,7 @@ import { publicScore } from '../kernels/distance-kernel.js';
 import type { Log } from '../storage/wal/log.js';
 import type { LoggedPoint, PayloadMode } from '../storage/wal/wal-body-codec.js';
 import { applyPayloadUpdate } from './payload-update.js';
+import { RecallSampler } from './recall-sampler.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
 import type { CollectionState } from './collection-state.js';
@@ -94,6 +95,8 @@ export interface CollectionStats {
   readonly memoryBytes: number;
   /** Memory of growing and sealing segments (what the memory budget limits). */
   readonly unsealedBytes: number;
+  /** Estimated recall@k of approximate searches (sampled, re-run exactly); undefined until measured. */
+  readonly recallEstimate: number | undefined;
 }
 
 /** How a search ran (returned with `explain: true`). */
@@ -138,10 +141,21 @@ function vectorOut(v: Float32Array): number[] {
 export class Collection {
   private readonly host: CollectionHost;
   private readonly segment: CollectionState;
+  private readonly recall: RecallSampler;
   /** @internal */
   constructor(host: CollectionHost, state: CollectionState) {
     this.host = host;
     this.segment = state;
+    this.recall = new RecallSampler(state, () => host.isLive(state));
+  }
+
+  /**
+   * Re-runs a sample of recent searches exactly and returns the estimated recall@k
+   * (undefined when no search was sampled yet). Also runs every 30 s in the background.
+   */
+  estimateRecall(): number | undefined {
+    this.checkOpen();
+    return this.recall.run();
   }
 
   get name(): string {
@@ -470,6 +484,7 @@ export class Collection {
     const withPayload = options.withPayload ?? true;
     const withVector = options.withVector ?? false;
     const t1 = performance.now();
+    if (options.exact !== true) this.recall.offer(query, k, Math.max(ef, k), filter);
     const { hits, segments } = this.segment.search(query, {
       k,
       ef: Math.max(ef, k),
@@ -537,6 +552,7 @@ export class Collection {
       diskBytes,
       memoryBytes: s.memoryBytes(),
       unsealedBytes: s.unsealedBytes(),
+      recallEstimate: this.recall.estimate,
     };
   }
 }

@@ -2,8 +2,8 @@
  * ServerMetrics: the Prometheus metrics of SPEC section 6 (prefix `quiver_`), the only
  * prom-client user. Engine numbers are read from `db.stats()` at scrape time; request and
  * search figures are measured by the server; WAL fsync durations arrive through
- * `db.onWalFsync`. Names the engine cannot feed yet (cache hits/misses,
- * `quiver_recall_estimate`) are left out rather than exported as zeros.
+ * `db.onWalFsync`. Names the engine cannot feed yet (cache hits/misses) are left out
+ * rather than exported as zeros.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DatabaseStats } from '../engine/quiver.js';
@@ -79,7 +79,7 @@ export class ServerMetrics {
     const perCollection = (
       name: string,
       help: string,
-      pick: (c: DatabaseStats['perCollection'][number]) => number,
+      pick: (c: DatabaseStats['perCollection'][number]) => number | undefined,
     ): void => {
       new Gauge({
         name,
@@ -88,7 +88,10 @@ export class ServerMetrics {
         registers,
         collect() {
           this.reset();
-          for (const c of stats()?.perCollection ?? []) this.set({ collection: c.name }, pick(c));
+          for (const c of stats()?.perCollection ?? []) {
+            const value = pick(c);
+            if (value !== undefined) this.set({ collection: c.name }, value);
+          }
         },
       });
     };
@@ -102,6 +105,11 @@ export class ServerMetrics {
       'quiver_segments',
       'Segments per collection (sealed + growing).',
       (c) => c.segments,
+    );
+    perCollection(
+      'quiver_recall_estimate',
+      'Estimated recall@k of approximate searches: sampled queries re-run exactly in the background.',
+      (c) => c.recallEstimate,
     );
     const gauge = (name: string, help: string, pick: (s: DatabaseStats) => number): void => {
       new Gauge({

@@ -58,3 +58,27 @@ test('filtered recall at 10% and 1% selectivity', async (t) => {
   }
   await db.close();
 });
+
+test('the recall estimate re-runs sampled searches exactly', async (t) => {
+  const rand = rng(7);
+  const db = await Quiver.open(tempDir(t), { fsync: 'none' });
+  const c = await db.createCollection('r', { dimension: 8, metric: 'dot' });
+  await c.upsert(
+    Array.from({ length: 3000 }, (_, id) => ({
+      id,
+      vector: Array.from({ length: 8 }, () => rand() - 0.5),
+    })),
+  );
+  await db.checkpoint();
+  assert.equal(c.estimateRecall(), undefined, 'nothing sampled yet');
+  for (let q = 0; q < 200; q++) {
+    await c.search(
+      Array.from({ length: 8 }, () => rand() - 0.5),
+      { k: 10, ef: q % 2 === 0 ? 10 : 64 },
+    );
+  }
+  const estimate = c.estimateRecall();
+  assert.ok(estimate !== undefined && estimate > 0.5 && estimate <= 1, `estimate ${estimate}`);
+  assert.equal(c.stats().recallEstimate, estimate);
+  await db.close();
+});
