@@ -1,7 +1,8 @@
 /**
  * Runs the test suite: every *.test.ts under src/ (unit tests beside their modules) and
- * test/ (integration, crash), through node:test with tsx. Node 20's runner has no globs,
- * so this finds the files. Arguments filter by substring: `npm test -- wal crash`.
+ * test/ (integration, crash, storage, corruption, server, ops, cli), through node:test with
+ * tsx, verifying every database a test closes. Node 20's runner has no globs, so this
+ * finds the files. Arguments filter by substring: `npm test -- wal crash`.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -27,9 +28,15 @@ if (files.length === 0) {
   console.log(`no test files match ${filters.join(' ')}`);
   process.exit(2);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
-  cwd: ROOT,
-  stdio: 'inherit',
-  env: { ...process.env, QUIVER_TEST: '1' },
-});
+// Every database a test closes is verified (aesthetics convention 11; QUIVER_VERIFY=0 skips).
+const verifyOnClose = './test/helpers/verify-on-close.ts';
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--import', verifyOnClose, '--test', ...files],
+  {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, QUIVER_TEST: '1' },
+  },
+);
 process.exit(r.status ?? 1);

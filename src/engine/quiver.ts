@@ -148,6 +148,12 @@ function checkOptions(options: QuiverOptions): void {
       { field: 'fsync', received: options.fsync },
     );
   }
+  if (
+    options.walArchiveDir !== undefined &&
+    (typeof options.walArchiveDir !== 'string' || options.walArchiveDir === '')
+  ) {
+    throw invalidArgument('walArchiveDir must be a directory path.', { field: 'walArchiveDir' });
+  }
   for (const key of [
     'batchDelayMs',
     'fsyncIntervalMs',

@@ -170,28 +170,41 @@ export class StorageManager {
     });
   }
 
-  private async checkpointNow(sealAll: boolean, force: boolean): Promise<void> {
-    // 1. Snapshot at T, synchronously: freeze due growing segments, copy tombstone sets.
+  /**
+   * One checkpoint. A collection is included when its growing data is due for sealing
+   * (or `sealAll`), when it has deletes not yet in tombstone files, when an earlier seal of
+   * it failed, or when it is in `include` (just compacted). An included collection is
+   * sealed whole at T — its growing segment frozen, its tombstones written as of T — so
+   * its `sealedThroughLsn` becomes T and replay never re-applies its records on top of
+   * newer on-disk state (a payload update reads the point it updates, so replaying it
+   * against tombstones written later would lose it). Other collections are untouched.
+   */
+  private async checkpointNow(
+    sealAll: boolean,
+    force: boolean,
+    include: ReadonlySet<CollectionState> = new Set(),
+  ): Promise<void> {
+    // 1. Snapshot at T, synchronously: freeze included collections, copy tombstone sets.
     const T = this.wal.lsn;
     const states = [...this.catalog.values()];
     const toSeal: { state: CollectionState; frozen: GrowingSegment; id: number }[] = [];
     let nextSegmentId = this.manifest.nextSegmentId;
     const fullySealed = new Set<CollectionState>();
-    for (const state of states) {
-      const g = state.growing;
-      const due =
-        g.firstLsn !== undefined &&
-        (sealAll ||
-          g.liveCount >= this.options.sealPoints ||
-          g.memoryBytes() >= this.options.sealBytes);
-      if (due) state.freezeGrowing();
-      // Every frozen segment (including ones whose earlier seal failed) is written now.
-      for (const frozen of state.sealing) toSeal.push({ state, frozen, id: nextSegmentId++ });
-      if (state.growing.firstLsn === undefined) fullySealed.add(state);
-    }
-    const frozenIds = new Map<GrowingSegment, readonly (number | string | undefined)[]>();
     const tombSnap = new Map<SealedSegment, number[]>();
     for (const state of states) {
+      const g = state.growing;
+      const included =
+        sealAll ||
+        include.has(state) ||
+        state.sealing.length > 0 ||
+        state.sealed.some((seg) => seg.dirty) ||
+        (g.firstLsn !== undefined &&
+          (g.liveCount >= this.options.sealPoints || g.memoryBytes() >= this.options.sealBytes));
+      if (!included) continue;
+      state.freezeGrowing();
+      // Every frozen segment (including ones whose earlier seal failed) is written now.
+      for (const frozen of state.sealing) toSeal.push({ state, frozen, id: nextSegmentId++ });
+      fullySealed.add(state);
       for (const seg of state.sealed) {
         if (seg.dirty)
           tombSnap.set(
@@ -200,6 +213,7 @@ export class StorageManager {
           );
       }
     }
+    const frozenIds = new Map<GrowingSegment, readonly (number | string | undefined)[]>();
     // Frozen segments take no more points; finish their graphs, then snapshot their data.
     for (const t of toSeal) await t.frozen.indexAll();
     const datas = toSeal.map((t) => {
@@ -477,7 +491,7 @@ export class StorageManager {
           if (result === undefined) continue;
           // The swap is synchronous: no write interleaves between it and the snapshot of
           // the next checkpoint, which records the new segment in the manifest.
-          await this.checkpointNow(false, true);
+          await this.checkpointNow(false, true, new Set([state]));
           this.counters.compactions++;
           this.logger.info(
             { collection: state.config.name, merged: segments.length, into: id },

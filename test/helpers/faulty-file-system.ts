@@ -7,6 +7,7 @@ import { NodeFileSystem, ioError } from '../../src/storage/io/node-file-system.j
 import type {
   FailpointName,
   FileHandle,
+  FileStat,
   FileSystem,
   OpenMode,
 } from '../../src/storage/io/file-system.js';
@@ -112,6 +113,24 @@ export class FaultyFileSystem implements FileSystem {
   }
   fileSize(path: string): Promise<number> {
     return this.real.fileSize(path);
+  }
+  stat(path: string): Promise<FileStat | undefined> {
+    return this.real.stat(path);
+  }
+  async link(existing: string, newPath: string): Promise<void> {
+    this.beforeWrite(newPath, new Uint8Array(0));
+    await this.real.link(existing, newPath);
+    this.synced.set(newPath, await this.real.fileSize(newPath));
+  }
+  async copyFile(from: string, to: string): Promise<void> {
+    this.beforeWrite(to, new Uint8Array(0));
+    await this.real.copyFile(from, to);
+    if (this.plan.loseFsyncs !== true) this.synced.set(to, await this.real.fileSize(to));
+    else this.synced.set(to, 0);
+  }
+  async removeDir(dir: string): Promise<void> {
+    await this.real.removeDir(dir);
+    for (const p of [...this.synced.keys()]) if (p.startsWith(`${dir}/`)) this.synced.delete(p);
   }
   failpoint(name: FailpointName): Promise<void> {
     return this.real.failpoint(name);

@@ -19,6 +19,14 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
+/** What {@link FileSystem.stat} returns. */
+export interface FileStat {
+  readonly size: number;
+  /** Last modification, in ms since the epoch. */
+  readonly mtimeMs: number;
+  readonly isDirectory: boolean;
+}
+
 /** How {@link FileSystem.open} opens a file. */
 export type OpenMode =
   /** read only; the file must exist */
@@ -43,6 +51,17 @@ export interface FileSystem {
   /** Makes a directory's entries (creates, renames, unlinks) durable. */
   syncDir(dir: string): Promise<void>;
   fileSize(path: string): Promise<number>;
+  /** Size, modification time and kind of `path`; undefined when it does not exist. */
+  stat(path: string): Promise<FileStat | undefined>;
+  /**
+   * Makes `newPath` a hard link to `existing` (same file, second name). Backups pin files
+   * this way: the file survives a later unlink of `existing`. Fails if `newPath` exists.
+   */
+  link(existing: string, newPath: string): Promise<void>;
+  /** Copies `from` to `to` (replacing it) and fsyncs the copy. */
+  copyFile(from: string, to: string): Promise<void>;
+  /** Removes a directory and everything in it; nothing when it is missing. */
+  removeDir(dir: string): Promise<void>;
   /** Named failpoint hook: inert unless a test arms it (see failpoints.ts). */
   failpoint(name: FailpointName): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { QuiverError } from '../../common/quiver-error.js';
 import { hitFailpoint } from './failpoints.js';
-import type { FailpointName, FileHandle, FileSystem, OpenMode } from './file-system.js';
+import type { FailpointName, FileHandle, FileStat, FileSystem, OpenMode } from './file-system.js';
 
 interface NodeError {
   code?: string;
@@ -217,6 +217,49 @@ export class NodeFileSystem implements FileSystem {
       return (await fsp.stat(path)).size;
     } catch (e) {
       throw ioError('stat', path, e);
+    }
+  }
+
+  async stat(path: string): Promise<FileStat | undefined> {
+    try {
+      const st = await fsp.stat(path);
+      return { size: st.size, mtimeMs: st.mtimeMs, isDirectory: st.isDirectory() };
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return undefined;
+      throw ioError('stat', path, e);
+    }
+  }
+
+  async link(existing: string, newPath: string): Promise<void> {
+    try {
+      await fsp.link(existing, newPath);
+    } catch (e) {
+      throw ioError(`link to ${newPath}`, existing, e);
+    }
+  }
+
+  async copyFile(from: string, to: string): Promise<void> {
+    try {
+      await fsp.copyFile(from, to);
+    } catch (e) {
+      throw ioError(`copy to ${to}`, from, e);
+    }
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(to, constants.O_RDWR);
+      await fh.datasync();
+    } catch (e) {
+      throw ioError('fsync', to, e);
+    } finally {
+      await fh?.close();
+    }
+  }
+
+  async removeDir(dir: string): Promise<void> {
+    try {
+      await fsp.rm(dir, { recursive: true, force: true });
+    } catch (e) {
+      throw ioError('remove directory', dir, e);
     }
   }
 

@@ -10,6 +10,7 @@ import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { WAL_FILE_TARGET_BYTES, WAL_HEADER_SIZE, walFileName } from '../format.js';
 import type { Log, FsyncPolicy, LogStats } from './log.js';
 import { encodeWalHeader, encodeWalRecord } from './wal-record.js';
+import { addTimeSample, archiveWalFile, readWalTimes, writeWalTimes } from './wal-archive.js';
 
 export interface WalWriterOptions {
   readonly fs: FileSystem;
@@ -24,6 +25,11 @@ export interface WalWriterOptions {
   readonly logger: Logger;
   /** Called with the seconds each fsync took (for the fsync histogram). */
   readonly onFsync?: (seconds: number) => void;
+  /**
+   * WAL archive for point-in-time recovery: when set, `release()` copies each WAL file
+   * here (fsynced, with a time index) before deleting it. Default: none (files are deleted).
+   */
+  readonly archiveDir?: string;
 }
 
 /** Where the writer continues: the file and offset after the last intact record. */
@@ -42,8 +48,8 @@ interface Pending {
 }
 
 export class WalWriter implements Log {
-  private readonly o: Required<Omit<WalWriterOptions, 'onFsync'>> &
-    Pick<WalWriterOptions, 'onFsync'>;
+  private readonly o: Required<Omit<WalWriterOptions, 'onFsync' | 'archiveDir'>> &
+    Pick<WalWriterOptions, 'onFsync' | 'archiveDir'>;
   private handle: FileHandle;
   private seq: number;
   private offset: number;
@@ -64,6 +70,8 @@ export class WalWriter implements Log {
   /** First LSN of each WAL file (undefined while a file has no record yet). */
   private readonly fileFirstLsn = new Map<number, number | undefined>();
   private readonly fileBytes = new Map<number, number>();
+  /** With an archive: when records became durable, per WAL file ([lsn, ms] pairs). */
+  private readonly times = new Map<number, [number, number][]>();
 
   private constructor(
     options: WalWriterOptions,
@@ -125,6 +133,13 @@ export class WalWriter implements Log {
       }
       if (!w.fileFirstLsn.has(start.seq)) {
         w.fileFirstLsn.set(start.seq, undefined);
+      }
+      if (options.archiveDir !== undefined) {
+        // Seed the time index of live files from what the last clean close saved.
+        for (const seq of w.fileFirstLsn.keys()) {
+          const saved = await readWalTimes(fs, options.archiveDir, walFileName(seq));
+          if (saved.length > 0) w.times.set(seq, saved);
+        }
       }
       return w;
     } catch (e) {
@@ -262,6 +277,11 @@ export class WalWriter implements Log {
     if (this.fileFirstLsn.get(this.seq) === undefined)
       this.fileFirstLsn.set(this.seq, this.lastLsn + 1);
     this.durableOffset = this.offset;
+    if (this.o.archiveDir !== undefined) {
+      let samples = this.times.get(this.seq);
+      if (samples === undefined) this.times.set(this.seq, (samples = []));
+      addTimeSample(samples, this.lastLsn + batch.length, Date.now());
+    }
     this.counters.records += batch.length;
     this.counters.bytesWritten += total;
     let applied = this.lastLsn;
@@ -346,6 +366,16 @@ export class WalWriter implements Log {
       if (nextStart > beforeLsn) break;
       await this.o.fs.failpoint('beforeWalRelease');
       const path = `${this.o.dir}/${walFileName(seq)}`;
+      if (this.o.archiveDir !== undefined) {
+        await archiveWalFile(
+          this.o.fs,
+          this.o.archiveDir,
+          path,
+          walFileName(seq),
+          this.times.get(seq) ?? [],
+        );
+        this.times.delete(seq);
+      }
       await this.o.fs.unlink(path);
       this.fileFirstLsn.delete(seq);
       this.baseBytes -= this.fileBytes.get(seq) ?? 0;
@@ -386,11 +416,26 @@ export class WalWriter implements Log {
     if (this.dirty) await this.sync();
   }
 
+  /** With an archive: saves the time index of the live files (read back at the next open). */
+  private async saveTimes(): Promise<void> {
+    const dir = this.o.archiveDir;
+    if (dir === undefined) return;
+    for (const [seq, samples] of this.times) {
+      if (samples.length === 0) continue;
+      try {
+        await writeWalTimes(this.o.fs, dir, walFileName(seq), samples);
+      } catch (e) {
+        this.o.logger.warn({ err: e }, 'could not save the WAL time index to the archive');
+      }
+    }
+  }
+
   /** Flushes, fsyncs and closes the file. Further appends fail with CLOSED. */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
       if (this.broken === undefined) await this.flush();
+      await this.saveTimes();
     } finally {
       this.closed = true;
       if (this.periodic !== undefined) clearInterval(this.periodic);

@@ -1,0 +1,222 @@
+/**
+ * `quiver backup create|verify|list|prune|restore`: online backups, their checks and
+ * retention, and full or point-in-time restore (ops/backup.ts, ops/restore.ts).
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { invalidArgument } from '../common/quiver-error.js';
+import { createBackup, listBackups, pruneBackups, verifyBackup } from '../ops/backup.js';
+import { restoreBackup } from '../ops/restore.js';
+import {
+  EXIT,
+  formatBytes,
+  parseAge,
+  parseInteger,
+  printJson,
+  printTable,
+  progressView,
+} from './cli-support.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseTime(value: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime()))
+    throw new InvalidArgumentError('expected an ISO 8601 time, e.g. 2025-01-31T12:00:00Z.');
+  return d;
+}
+
+export function registerBackupCommand(program: Command): void {
+  const backup = program
+    .command('backup')
+    .description('Online backups: create, verify, list, prune, restore (also to a point in time).')
+    .addHelpText('after', '\nExample:\n  $ quiver backup create ./data -o /backups/2025-01-31');
+
+  backup
+    .command('create')
+    .description('Back up a database, online: consistent at one LSN while a server writes to it.')
+    .argument('<dir>', 'database directory')
+    .requiredOption('-o, --output <path>', 'new backup directory')
+    .option('--incremental', 'store only what is new since --base')
+    .option('--base <path>', 'the base backup of an incremental')
+    .option('--compress', 'gzip the stored files')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ quiver backup create ./data -o /backups/full-1\n  $ quiver backup create ./data -o /backups/inc-1 --incremental --base /backups/full-1 --compress',
+    )
+    .action(
+      async (
+        dir: string,
+        opts: {
+          output: string;
+          incremental?: boolean;
+          base?: string;
+          compress?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        if ((opts.incremental === true) !== (opts.base !== undefined)) {
+          throw invalidArgument('--incremental and --base <path> go together.');
+        }
+        const view = progressView(opts.json === true);
+        const r = await createBackup(dir, opts.output, {
+          ...(opts.base === undefined ? {} : { base: opts.base }),
+          compress: opts.compress === true,
+          progress: view.fn,
+        });
+        view.stop();
+        if (opts.json === true) printJson(r);
+        else
+          process.stdout.write(
+            `${r.kind} backup ${r.id} at LSN ${r.lsn.max} written to ${r.path}: ${r.filesStored}/${r.files} files stored, ${formatBytes(r.storedBytes)} of ${formatBytes(r.totalBytes)}, ${r.duration_seconds.toFixed(2)} s\n`,
+          );
+      },
+    );
+
+  backup
+    .command('verify')
+    .description(
+      'Re-hash every file of a backup (and its bases). Exit 1 on a mismatch, naming the file.',
+    )
+    .argument('<path>', 'backup directory')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExample:\n  $ quiver backup verify /backups/full-1')
+    .action(async (path: string, opts: { json?: boolean }) => {
+      const view = progressView(opts.json === true);
+      const r = await verifyBackup(path, { progress: view.fn });
+      view.stop();
+      if (opts.json === true) printJson(r);
+      else {
+        process.stdout.write(
+          `${r.status === 'ok' ? 'OK' : 'PROBLEMS'}: ${r.checked_files} files, ${formatBytes(r.checked_bytes)} checked in ${r.chain.length} backup(s)\n`,
+        );
+        for (const p of r.problems) process.stdout.write(`BAD ${p.file}: ${p.what}\n`);
+      }
+      if (r.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
+    });
+
+  backup
+    .command('list')
+    .description('List the backups in a directory, oldest first.')
+    .argument('<dir>', 'directory holding backups')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  $ quiver backup list /backups')
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const list = await listBackups(dir);
+      if (opts.json === true) printJson(list);
+      else
+        printTable(
+          ['PATH', 'KIND', 'CREATED', 'LSN', 'BASE', 'STORED'],
+          list.map((b) => [
+            b.path,
+            b.kind,
+            b.createdAt ?? '',
+            b.lsn === undefined ? '' : `${b.lsn.min}..${b.lsn.max}`,
+            b.base ?? '',
+            formatBytes(b.storedBytes),
+          ]),
+        );
+    });
+
+  backup
+    .command('prune')
+    .description('Remove old backups, never a base that a kept incremental needs.')
+    .argument('<dir>', 'directory holding backups')
+    .option('--keep <n>', 'keep the newest N backups', parseInteger('--keep', 1))
+    .option('--older-than <age>', 'remove backups older than AGE (30m, 12h, 7d, 2w)', parseAge)
+    .option('--dry-run', 'list what would be removed')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ quiver backup prune /backups --keep 7\n  $ quiver backup prune /backups --older-than 30d --dry-run',
+    )
+    .action(
+      async (
+        dir: string,
+        opts: { keep?: number; olderThan?: number; dryRun?: boolean; json?: boolean },
+      ) => {
+        if ((opts.keep === undefined) === (opts.olderThan === undefined)) {
+          throw invalidArgument('give exactly one of --keep N or --older-than AGE.');
+        }
+        const r = await pruneBackups(dir, {
+          ...(opts.keep === undefined ? {} : { keep: opts.keep }),
+          ...(opts.olderThan === undefined ? {} : { olderThanMs: opts.olderThan }),
+          dryRun: opts.dryRun === true,
+        });
+        if (opts.json === true) printJson(r);
+        else {
+          for (const p of r.removed)
+            process.stdout.write(`${r.dryRun ? 'would remove' : 'removed'} ${p}\n`);
+          for (const p of r.keptAsBase)
+            process.stdout.write(`kept ${p} (base of a kept incremental)\n`);
+          process.stdout.write(
+            `${r.kept.length} kept, ${r.removed.length} ${r.dryRun ? 'to remove' : 'removed'}\n`,
+          );
+        }
+      },
+    );
+
+  backup
+    .command('restore')
+    .description(
+      'Restore a backup into an empty directory, optionally to an LSN or a time (with the WAL archive).',
+    )
+    .argument('<path>', 'backup directory')
+    .requiredOption('-o, --output <dir>', 'target database directory (empty, or --force)')
+    .option('--to-lsn <n>', 'restore exactly up to this LSN', parseInteger('--to-lsn', 0))
+    .option('--to-time <iso>', 'restore to this time (ISO 8601)', parseTime)
+    .option(
+      '--wal-archive <dir>',
+      'WAL archive or live wal/ directory to replay from (repeatable)',
+      collect,
+      [],
+    )
+    .option('--force', 'replace the contents of a non-empty target')
+    .option('--dry-run', 'print what would be done, write nothing')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ quiver backup restore /backups/full-1 -o ./restored\n  $ quiver backup restore /backups/full-1 -o ./restored --to-time 2025-01-31T12:00:00Z --wal-archive /archive --dry-run',
+    )
+    .action(
+      async (
+        path: string,
+        opts: {
+          output: string;
+          toLsn?: number;
+          toTime?: Date;
+          walArchive: string[];
+          force?: boolean;
+          dryRun?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        if (opts.toLsn !== undefined && opts.toTime !== undefined) {
+          throw invalidArgument('give --to-lsn or --to-time, not both.');
+        }
+        const view = progressView(opts.json === true);
+        const r = await restoreBackup(path, opts.output, {
+          ...(opts.toLsn === undefined ? {} : { toLsn: opts.toLsn }),
+          ...(opts.toTime === undefined ? {} : { toTime: opts.toTime }),
+          walArchives: opts.walArchive,
+          force: opts.force === true,
+          dryRun: opts.dryRun === true,
+          progress: view.fn,
+        });
+        view.stop();
+        if (opts.json === true) printJson(r);
+        else {
+          process.stdout.write(
+            `${r.dryRun ? 'DRY RUN: would restore' : 'restored'} ${r.backup} into ${r.target} at LSN ${r.lsn} (${r.lsnSource})\n`,
+          );
+          for (const s of r.steps) process.stdout.write(`  - ${s}\n`);
+          for (const p of r.verify?.problems ?? [])
+            process.stdout.write(`${p.severity.toUpperCase()} ${p.file}: ${p.what}\n`);
+        }
+        if (r.verify !== undefined && r.verify.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
+      },
+    );
+}

@@ -1,0 +1,577 @@
+/**
+ * Backups: `createBackup` (online, full or incremental, optionally gzip-compressed),
+ * `verifyBackup`, `listBackups`, `pruneBackups`, and the backup-manifest codec that
+ * restore (ops/restore.ts) reads. docs/RUNBOOK.md "Backups" describes the procedure.
+ *
+ * A backup is a directory: `backup.json` (the backup manifest: every file with its SHA-256,
+ * the LSN range, the base of an incremental) and `data/` (MANIFEST, segments/, wal/ as of
+ * one LSN). It is taken from a pinned snapshot (ops/snapshot.ts), so it is consistent while
+ * a writer runs. An incremental stores only files its base chain lacks: new segment and
+ * tombstone files, and for each WAL file only the bytes after those its base holds.
+ * `backup.json` is written last, atomically: a directory without it is an unfinished backup.
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { isAbsolute, resolve } from 'node:path';
+import { utf8Decode, utf8Encode } from '../common/bytes.js';
+import { corrupt, QuiverError } from '../common/quiver-error.js';
+import { MANIFEST_FILE, SEGMENT_DIR, WAL_DIR } from '../storage/format.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import {
+  jsonString,
+  parentDir,
+  prepareEmptyDir,
+  sha256,
+  writeFileAtomic,
+  writeWholeFile,
+} from './ops-files.js';
+import type { ProgressFn } from './progress.js';
+import { NO_PROGRESS } from './progress.js';
+import { pinSnapshot } from './snapshot.js';
+
+/** Name of the backup manifest inside a backup directory. */
+export const BACKUP_MANIFEST = 'backup.json';
+/** Where a backup keeps the database files. */
+export const BACKUP_DATA = 'data';
+const FORMAT = 'quiver-backup';
+const VERSION = 1;
+
+/** How one database file is held by a backup. */
+export interface BackupFile {
+  /** Path inside the database directory: `MANIFEST`, `segments/…`, `wal/…`. */
+  readonly path: string;
+  /** Byte length of the file's content as restored. */
+  readonly bytes: number;
+  /** SHA-256 of the content as restored. */
+  readonly sha256: string;
+  /**
+   * The stored file in this backup (under `data/`), or null when the content is wholly in
+   * the base backup. `sha256` is that of the stored bytes (compressed when `compressed`).
+   */
+  readonly stored: {
+    readonly file: string;
+    readonly bytes: number;
+    readonly sha256: string;
+    readonly compressed: boolean;
+  } | null;
+  /** Incremental WAL: the first `baseBytes` of the content come from the base's same path. */
+  readonly baseBytes: number;
+}
+
+/** The backup manifest (`backup.json`), documented in docs/RUNBOOK.md. */
+export interface BackupManifest {
+  readonly format: typeof FORMAT;
+  readonly version: number;
+  readonly id: string;
+  readonly kind: 'full' | 'incremental';
+  readonly createdAt: string;
+  /** The database directory it was taken from (absolute). */
+  readonly source: string;
+  /** The base of an incremental: its id and absolute path. */
+  readonly base: { readonly id: string; readonly path: string } | null;
+  /**
+   * LSNs: `min` is the earliest point this backup can be restored to (its manifest's
+   * checkpoint), `max` the point it holds (every record up to it). `walStart` is where
+   * replay starts.
+   */
+  readonly lsn: { readonly min: number; readonly max: number; readonly walStart: number };
+  readonly manifestGeneration: number;
+  readonly compressed: boolean;
+  readonly collections: readonly string[];
+  /** Time samples `[lsn, ms]`: every record up to lsn existed at ms (for --to-time). */
+  readonly timeIndex: readonly (readonly [number, number])[];
+  /** Bytes stored in this backup and bytes of the restored database files. */
+  readonly storedBytes: number;
+  readonly totalBytes: number;
+  readonly files: readonly BackupFile[];
+}
+
+export interface CreateBackupOptions {
+  readonly fileSystem?: FileSystem;
+  /** Path of the base backup: store only what is new since it. */
+  readonly base?: string;
+  /** gzip every stored file. */
+  readonly compress?: boolean;
+  readonly progress?: ProgressFn;
+}
+
+/** What {@link createBackup} did. */
+export interface BackupReport {
+  readonly path: string;
+  readonly id: string;
+  readonly kind: 'full' | 'incremental';
+  readonly base: string | null;
+  readonly lsn: BackupManifest['lsn'];
+  readonly files: number;
+  readonly filesStored: number;
+  readonly storedBytes: number;
+  readonly totalBytes: number;
+  readonly pinRetries: number;
+  readonly duration_seconds: number;
+}
+
+function newId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return `${t}-${Math.random().toString(16).slice(2, 8)}`;
+}
+
+/** Reads and checks `PATH/backup.json`. INVALID_ARGUMENT when PATH is not a backup. */
+export async function readBackupManifest(fs: FileSystem, path: string): Promise<BackupManifest> {
+  const file = `${path}/${BACKUP_MANIFEST}`;
+  if (!(await fs.exists(file))) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `${path} is not a Quiver backup (no ${BACKUP_MANIFEST}; an interrupted backup has none).`,
+      { file },
+    );
+  }
+  let m: BackupManifest;
+  try {
+    m = JSON.parse(utf8Decode(await fs.readFile(file))) as BackupManifest;
+  } catch (e) {
+    throw corrupt(file, 0, 'backup manifest is not valid JSON', e);
+  }
+  if (m.format !== FORMAT || !Array.isArray(m.files) || typeof m.lsn?.max !== 'number') {
+    throw corrupt(file, 0, 'backup manifest lacks its format, files or LSN range');
+  }
+  if (m.version > VERSION) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `${file} is backup format ${m.version}, newer than this Quiver reads (${VERSION}). Upgrade quiverdb.`,
+      { file },
+    );
+  }
+  return m;
+}
+
+/** A backup and the bases it needs, newest first. */
+export interface BackupChain {
+  readonly paths: readonly string[];
+  readonly manifests: readonly BackupManifest[];
+}
+
+/** Loads `path` and its base chain. Throws INVALID_ARGUMENT when a base is missing. */
+export async function loadBackupChain(fs: FileSystem, path: string): Promise<BackupChain> {
+  const paths: string[] = [];
+  const manifests: BackupManifest[] = [];
+  let at: string | undefined = path;
+  while (at !== undefined) {
+    const m = await readBackupManifest(fs, at);
+    paths.push(at);
+    manifests.push(m);
+    if (m.base === null) break;
+    let basePath = m.base.path;
+    if (!(await fs.exists(`${basePath}/${BACKUP_MANIFEST}`))) {
+      // The backups may have been moved together: look beside this one.
+      const beside = `${parentDir(resolve(at))}/${m.base.path.slice(m.base.path.lastIndexOf('/') + 1)}`;
+      if (await fs.exists(`${beside}/${BACKUP_MANIFEST}`)) basePath = beside;
+    }
+    const base = await readBackupManifest(fs, basePath).catch(() => undefined);
+    if (base === undefined || base.id !== m.base.id) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `Backup ${at} is incremental on base ${m.base.id} at ${m.base.path}, which is missing or is another backup. Restore needs the whole chain.`,
+        { file: `${at}/${BACKUP_MANIFEST}` },
+      );
+    }
+    if (paths.length > 1000) throw corrupt(`${at}/${BACKUP_MANIFEST}`, 0, 'backup chain loops');
+    at = basePath;
+  }
+  return { paths, manifests };
+}
+
+/**
+ * The content of database file `path` as backup `index` of `chain` holds it, with every
+ * hash checked. Throws CORRUPT naming the stored file on a mismatch.
+ */
+export async function readBackupFile(
+  fs: FileSystem,
+  chain: BackupChain,
+  path: string,
+  index = 0,
+): Promise<Uint8Array> {
+  const m = chain.manifests[index];
+  const dir = chain.paths[index];
+  const entry = m?.files.find((f) => f.path === path);
+  if (m === undefined || dir === undefined || entry === undefined) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `The backup chain has no file ${path} (needed by ${chain.paths[0]}).`,
+      { file: path },
+    );
+  }
+  let content: Uint8Array;
+  if (entry.stored === null) {
+    content = await readBackupFile(fs, chain, path, index + 1);
+  } else {
+    const storedPath = `${dir}/${entry.stored.file}`;
+    if (!(await fs.exists(storedPath))) {
+      throw corrupt(storedPath, 0, 'backup file is missing');
+    }
+    const raw = await fs.readFile(storedPath);
+    if (raw.length !== entry.stored.bytes || sha256(raw) !== entry.stored.sha256) {
+      throw corrupt(storedPath, 0, 'backup file does not match its SHA-256 in backup.json');
+    }
+    let own: Uint8Array = raw;
+    if (entry.stored.compressed) {
+      try {
+        own = new Uint8Array(gunzipSync(raw));
+      } catch (e) {
+        throw corrupt(storedPath, 0, 'backup file does not decompress', e);
+      }
+    }
+    if (entry.baseBytes > 0) {
+      const prefix = await readBackupFile(fs, chain, path, index + 1);
+      if (prefix.length < entry.baseBytes) {
+        throw corrupt(
+          storedPath,
+          0,
+          `base holds ${prefix.length} bytes of ${path}, not ${entry.baseBytes}`,
+        );
+      }
+      const joined = new Uint8Array(entry.baseBytes + own.length);
+      joined.set(prefix.subarray(0, entry.baseBytes), 0);
+      joined.set(own, entry.baseBytes);
+      own = joined;
+    }
+    content = own;
+  }
+  if (content.length !== entry.bytes || sha256(content) !== entry.sha256) {
+    throw corrupt(
+      entry.stored === null ? `${dir}/${BACKUP_MANIFEST}` : `${dir}/${entry.stored.file}`,
+      0,
+      `restored content of ${path} does not match its SHA-256 in backup.json`,
+    );
+  }
+  return content;
+}
+
+/**
+ * Backs up the database in `dir` into the new directory `out`, online: consistent at one
+ * LSN while a writer runs (the files are pinned, never copied while they change).
+ */
+export async function createBackup(
+  dir: string,
+  out: string,
+  options: CreateBackupOptions = {},
+): Promise<BackupReport> {
+  const t0 = performance.now();
+  const fs = options.fileSystem ?? new NodeFileSystem();
+  const progress = options.progress ?? NO_PROGRESS;
+  const compress = options.compress === true;
+  let chain: BackupChain | undefined;
+  if (options.base !== undefined) chain = await loadBackupChain(fs, options.base);
+  await prepareEmptyDir(fs, out, false, 'Backup target');
+  const snap = await pinSnapshot(dir, { fileSystem: fs });
+  try {
+    const sources: { path: string; from: string }[] = [];
+    if (snap.manifestBytes !== undefined) {
+      sources.push({ path: MANIFEST_FILE, from: `${snap.dir}/${MANIFEST_FILE}` });
+    }
+    for (const name of snap.segmentFiles) {
+      sources.push({ path: `${SEGMENT_DIR}/${name}`, from: `${snap.dir}/${SEGMENT_DIR}/${name}` });
+    }
+    for (const w of snap.walFiles) {
+      sources.push({ path: `${WAL_DIR}/${w.name}`, from: `${snap.dir}/${WAL_DIR}/${w.name}` });
+    }
+    let total = 0;
+    for (const s of sources) total += await fs.fileSize(s.from);
+    await fs.mkdirp(`${out}/${BACKUP_DATA}/${SEGMENT_DIR}`);
+    await fs.mkdirp(`${out}/${BACKUP_DATA}/${WAL_DIR}`);
+    const baseFiles = new Map<string, BackupFile>();
+    if (chain !== undefined) for (const f of chain.manifests[0]!.files) baseFiles.set(f.path, f);
+    const files: BackupFile[] = [];
+    let storedBytes = 0;
+    let done = 0;
+    let filesStored = 0;
+    for (const s of sources) {
+      const content = await fs.readFile(s.from);
+      const hash = sha256(content);
+      const base = baseFiles.get(s.path);
+      let own = content;
+      let baseBytes = 0;
+      let inBase = false;
+      if (base !== undefined && s.path !== MANIFEST_FILE) {
+        if (base.bytes === content.length && base.sha256 === hash) inBase = true;
+        else if (
+          s.path.startsWith(`${WAL_DIR}/`) &&
+          base.bytes < content.length &&
+          sha256(content.subarray(0, base.bytes)) === base.sha256
+        ) {
+          baseBytes = base.bytes;
+          own = content.subarray(base.bytes);
+        }
+      }
+      let stored: BackupFile['stored'] = null;
+      if (!inBase) {
+        const data = compress ? new Uint8Array(gzipSync(own)) : own;
+        const file = `${BACKUP_DATA}/${s.path}${compress ? '.gz' : ''}${baseBytes > 0 ? '.delta' : ''}`;
+        await writeWholeFile(fs, `${out}/${file}`, data);
+        stored = { file, bytes: data.length, sha256: sha256(data), compressed: compress };
+        storedBytes += data.length;
+        filesStored++;
+      }
+      files.push({ path: s.path, bytes: content.length, sha256: hash, stored, baseBytes });
+      done += content.length;
+      progress({ phase: 'backup', done, total, unit: 'bytes' });
+    }
+    await fs.syncDir(`${out}/${BACKUP_DATA}/${SEGMENT_DIR}`);
+    await fs.syncDir(`${out}/${BACKUP_DATA}/${WAL_DIR}`);
+    await fs.syncDir(`${out}/${BACKUP_DATA}`);
+    const baseManifest = chain?.manifests[0];
+    const m = snap.manifest;
+    const manifest: BackupManifest = {
+      format: FORMAT,
+      version: VERSION,
+      id: newId(),
+      kind: chain === undefined ? 'full' : 'incremental',
+      createdAt: new Date(snap.takenAtMs).toISOString(),
+      source: resolve(dir),
+      base:
+        baseManifest === undefined
+          ? null
+          : {
+              id: baseManifest.id,
+              path: isAbsolute(options.base!) ? options.base! : resolve(options.base!),
+            },
+      lsn: { min: m.checkpointLsn, max: snap.lsn, walStart: m.walStartLsn },
+      manifestGeneration: m.generation,
+      compressed: compress,
+      collections: m.collections.map((c) => jsonString(c.config['name'])),
+      timeIndex: [[snap.lsn, snap.takenAtMs]],
+      storedBytes,
+      totalBytes: total,
+      files,
+    };
+    await writeFileAtomic(
+      fs,
+      `${out}/${BACKUP_MANIFEST}`,
+      utf8Encode(JSON.stringify(manifest, null, 2)),
+    );
+    return {
+      path: out,
+      id: manifest.id,
+      kind: manifest.kind,
+      base: manifest.base?.path ?? null,
+      lsn: manifest.lsn,
+      files: files.length,
+      filesStored,
+      storedBytes,
+      totalBytes: total,
+      pinRetries: snap.retries,
+      duration_seconds: (performance.now() - t0) / 1000,
+    };
+  } catch (e) {
+    await fs.removeDir(out).catch(() => undefined);
+    throw e;
+  } finally {
+    await snap.release();
+  }
+}
+
+/** One problem {@link verifyBackup} found. */
+export interface BackupProblem {
+  readonly file: string;
+  readonly what: string;
+}
+
+export interface BackupVerifyReport {
+  readonly status: 'ok' | 'problems';
+  readonly path: string;
+  readonly id: string | undefined;
+  readonly chain: readonly string[];
+  readonly checked_files: number;
+  readonly checked_bytes: number;
+  readonly problems: readonly BackupProblem[];
+  readonly duration_seconds: number;
+}
+
+/**
+ * Re-hashes every stored file of the backup at `path` and of its base chain, and checks
+ * that every file's restored content matches its SHA-256. Never throws for damage.
+ */
+export async function verifyBackup(
+  path: string,
+  options: { fileSystem?: FileSystem; progress?: ProgressFn } = {},
+): Promise<BackupVerifyReport> {
+  const t0 = performance.now();
+  const fs = options.fileSystem ?? new NodeFileSystem();
+  const progress = options.progress ?? NO_PROGRESS;
+  const problems: BackupProblem[] = [];
+  let chain: BackupChain | undefined;
+  let checkedFiles = 0;
+  let checkedBytes = 0;
+  try {
+    chain = await loadBackupChain(fs, path);
+  } catch (e) {
+    problems.push({
+      file:
+        (e instanceof QuiverError && typeof e.details.file === 'string' && e.details.file) ||
+        `${path}/${BACKUP_MANIFEST}`,
+      what: e instanceof Error ? e.message : String(e),
+    });
+  }
+  if (chain !== undefined) {
+    const total = chain.manifests.reduce((n, m) => n + m.files.length, 0);
+    for (let i = 0; i < chain.manifests.length; i++) {
+      const m = chain.manifests[i]!;
+      const dir = chain.paths[i]!;
+      for (const f of m.files) {
+        try {
+          const content = await readBackupFile(fs, chain, f.path, i);
+          checkedBytes += content.length;
+        } catch (e) {
+          const file =
+            e instanceof QuiverError && typeof e.details.file === 'string'
+              ? e.details.file
+              : `${dir}/${f.stored?.file ?? BACKUP_MANIFEST}`;
+          if (!problems.some((p) => p.file === file)) {
+            problems.push({ file, what: e instanceof Error ? e.message : String(e) });
+          }
+        }
+        checkedFiles++;
+        progress({ phase: 'verify', done: checkedFiles, total, unit: 'files' });
+      }
+    }
+  }
+  return {
+    status: problems.length === 0 ? 'ok' : 'problems',
+    path,
+    id: chain?.manifests[0]?.id,
+    chain: chain?.paths ?? [],
+    checked_files: checkedFiles,
+    checked_bytes: checkedBytes,
+    problems,
+    duration_seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** A backup as listed by {@link listBackups}. */
+export interface BackupListEntry {
+  readonly path: string;
+  readonly id: string | undefined;
+  readonly kind: 'full' | 'incremental' | 'unfinished';
+  readonly createdAt: string | undefined;
+  readonly lsn: BackupManifest['lsn'] | undefined;
+  readonly base: string | null;
+  readonly storedBytes: number;
+}
+
+/** The backups in directory `dir` (each a subdirectory), oldest first. */
+export async function listBackups(
+  dir: string,
+  options: { fileSystem?: FileSystem } = {},
+): Promise<BackupListEntry[]> {
+  const fs = options.fileSystem ?? new NodeFileSystem();
+  const out: BackupListEntry[] = [];
+  for (const name of await fs.list(dir)) {
+    const path = `${dir}/${name}`;
+    const st = await fs.stat(path);
+    if (st?.isDirectory !== true) continue;
+    if (!(await fs.exists(`${path}/${BACKUP_MANIFEST}`))) {
+      if ((await fs.exists(`${path}/${BACKUP_DATA}`)) || (await fs.list(path)).length === 0) {
+        out.push({
+          path,
+          id: undefined,
+          kind: 'unfinished',
+          createdAt: new Date(st.mtimeMs).toISOString(),
+          lsn: undefined,
+          base: null,
+          storedBytes: 0,
+        });
+      }
+      continue;
+    }
+    try {
+      const m = await readBackupManifest(fs, path);
+      out.push({
+        path,
+        id: m.id,
+        kind: m.kind,
+        createdAt: m.createdAt,
+        lsn: m.lsn,
+        base: m.base?.id ?? null,
+        storedBytes: m.storedBytes,
+      });
+    } catch {
+      out.push({
+        path,
+        id: undefined,
+        kind: 'unfinished',
+        createdAt: new Date(st.mtimeMs).toISOString(),
+        lsn: undefined,
+        base: null,
+        storedBytes: 0,
+      });
+    }
+  }
+  return out.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+}
+
+export interface PruneOptions {
+  readonly fileSystem?: FileSystem;
+  /** Keep the newest N backups (and every base they need). */
+  readonly keep?: number;
+  /** Remove backups older than this many milliseconds (unless a kept one needs them). */
+  readonly olderThanMs?: number;
+  /** List what would go without removing anything. */
+  readonly dryRun?: boolean;
+  readonly now?: number;
+}
+
+export interface PruneReport {
+  readonly removed: readonly string[];
+  readonly kept: readonly string[];
+  /** Kept only because a kept incremental needs them as its base. */
+  readonly keptAsBase: readonly string[];
+  readonly dryRun: boolean;
+}
+
+/**
+ * Removes old backups from `dir`: beyond the newest `keep`, or older than `olderThanMs`.
+ * Never removes a base that a kept incremental needs; leaves unfinished backups alone.
+ */
+export async function pruneBackups(dir: string, options: PruneOptions): Promise<PruneReport> {
+  const fs = options.fileSystem ?? new NodeFileSystem();
+  if ((options.keep === undefined) === (options.olderThanMs === undefined)) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      'prune needs exactly one of --keep N or --older-than AGE.',
+    );
+  }
+  const all = (await listBackups(dir, { fileSystem: fs })).filter((b) => b.kind !== 'unfinished');
+  const newestFirst = [...all].reverse();
+  const now = options.now ?? Date.now();
+  const keep = new Set<string>();
+  newestFirst.forEach((b, i) => {
+    const young =
+      options.olderThanMs !== undefined &&
+      now - Date.parse(b.createdAt ?? '') <= options.olderThanMs;
+    if ((options.keep !== undefined && i < options.keep) || young) keep.add(b.path);
+  });
+  const byId = new Map(all.map((b) => [b.id, b]));
+  const keptAsBase: string[] = [];
+  const wanted = [...keep];
+  while (wanted.length > 0) {
+    const path = wanted.pop();
+    const b = all.find((x) => x.path === path);
+    const base = b?.base === null || b?.base === undefined ? undefined : byId.get(b.base);
+    if (base !== undefined && !keep.has(base.path)) {
+      keep.add(base.path);
+      keptAsBase.push(base.path);
+      wanted.push(base.path);
+    }
+  }
+  const removed: string[] = [];
+  for (const b of all) {
+    if (keep.has(b.path)) continue;
+    if (options.dryRun !== true) await fs.removeDir(b.path);
+    removed.push(b.path);
+  }
+  return {
+    removed,
+    kept: all.filter((b) => keep.has(b.path)).map((b) => b.path),
+    keptAsBase,
+    dryRun: options.dryRun === true,
+  };
+}

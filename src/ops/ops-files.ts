@@ -1,0 +1,105 @@
+/**
+ * Small file helpers shared by the ops functions, all through the storage FileSystem:
+ * write a whole file durably, write atomically (temp + rename), hash, and check that a
+ * target directory is empty.
+ */
+import { createHash } from 'node:crypto';
+import { QuiverError } from '../common/quiver-error.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+
+/** SHA-256 of `bytes`, lowercase hex. */
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Writes `bytes` as the whole content of `path` (replacing it) and fsyncs it. */
+export async function writeWholeFile(
+  fs: FileSystem,
+  path: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  const h = await fs.open(path, 'readwrite');
+  try {
+    await h.truncate(0);
+    await h.write(bytes, 0);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/** Writes `path` atomically: temp file, fsync, rename, fsync the directory. */
+export async function writeFileAtomic(
+  fs: FileSystem,
+  path: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  await writeWholeFile(fs, `${path}.tmp`, bytes);
+  await fs.rename(`${path}.tmp`, path);
+  await fs.syncDir(dir === '' ? '.' : dir);
+}
+
+/** Parent directory of a path written with `/`. */
+export function parentDir(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? (i === 0 ? '/' : '.') : path.slice(0, i);
+}
+
+/**
+ * Makes sure `dir` exists and is empty. With `force`, empties it first (refusing while a
+ * live process holds its LOCK). Throws INVALID_ARGUMENT naming the directory otherwise.
+ */
+export async function prepareEmptyDir(
+  fs: FileSystem,
+  dir: string,
+  force: boolean,
+  what: string,
+): Promise<void> {
+  const entries = await fs.list(dir);
+  if (entries.length > 0) {
+    if (!force) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `${what} ${dir} is not empty (${entries.length} entries). Choose an empty directory, or pass --force to replace its contents.`,
+        { file: dir },
+      );
+    }
+    if (entries.includes('LOCK')) {
+      try {
+        const owner = JSON.parse(new TextDecoder().decode(await fs.readFile(`${dir}/LOCK`))) as {
+          pid?: unknown;
+        };
+        if (typeof owner.pid === 'number' && owner.pid !== process.pid) {
+          let alive = true;
+          try {
+            process.kill(owner.pid, 0);
+          } catch (e) {
+            alive = (e as { code?: string }).code === 'EPERM';
+          }
+          if (alive) {
+            throw new QuiverError(
+              'LOCKED',
+              `${what} ${dir} is a database open in process ${owner.pid}; stop it before restoring over it.`,
+              { file: `${dir}/LOCK`, pid: owner.pid },
+            );
+          }
+        }
+      } catch (e) {
+        if (e instanceof QuiverError) throw e;
+      }
+    }
+    for (const name of entries) {
+      const p = `${dir}/${name}`;
+      const st = await fs.stat(p);
+      if (st?.isDirectory === true) await fs.removeDir(p);
+      else await fs.unlink(p);
+    }
+  }
+  await fs.mkdirp(dir);
+}
+
+/** A JSON value as a string field: itself when a string, else `fallback`. */
+export function jsonString(value: unknown, fallback = ''): string {
+  return typeof value === 'string' ? value : fallback;
+}

@@ -1,0 +1,192 @@
+/**
+ * info and stats: the layout and numbers of a database directory, read from a pinned
+ * snapshot without the writer's lock (safe while a server runs): LSNs, files and sizes,
+ * per collection points, segments, deleted ratio, and the memory estimate of ops/tune.ts.
+ */
+import { utf8Decode } from '../common/bytes.js';
+import { QuiverError } from '../common/quiver-error.js';
+import type { JsonObject } from '../common/types.js';
+import {
+  CLEAN_MARK_FILE,
+  FORMAT_MAJOR,
+  FORMAT_MINOR,
+  LOCK_FILE,
+  SEGMENT_DIR,
+  WAL_DIR,
+  WalRecordType,
+} from '../storage/format.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
+import { scanWal } from '../storage/wal/wal-reader.js';
+import { snapshotPoints } from './export.js';
+import { jsonString } from './ops-files.js';
+import { pinSnapshot } from './snapshot.js';
+import { estimateFootprint } from './tune.js';
+
+export interface CollectionStatsReport {
+  readonly name: string;
+  readonly dimension: number;
+  readonly metric: string;
+  readonly hnsw: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
+  readonly points: number;
+  readonly segments: number;
+  readonly segmentBytes: number;
+  /** Slots in sealed segments whose point was deleted or replaced, over all slots. */
+  readonly deletedRatio: number;
+  /** Points not yet sealed (replayed from the WAL at open). */
+  readonly unsealedPoints: number;
+  readonly memoryEstimateBytes: number;
+}
+
+export interface StatsReport {
+  readonly path: string;
+  readonly formatVersion: string;
+  readonly lsn: number;
+  readonly manifestGeneration: number;
+  readonly walStartLsn: number;
+  readonly checkpointLsn: number;
+  readonly walFiles: number;
+  readonly walBytes: number;
+  readonly segmentFiles: number;
+  readonly segmentBytes: number;
+  readonly diskBytes: number;
+  readonly points: number;
+  readonly memoryEstimateBytes: number;
+  /** Who holds the directory: a live writer's pid, or undefined. */
+  readonly writerPid: number | undefined;
+  readonly cleanlyClosed: boolean;
+  readonly collections: readonly CollectionStatsReport[];
+  readonly duration_seconds: number;
+}
+
+/** Stats of the database in `dir` (only `collection`, when given). */
+export async function databaseStats(
+  dir: string,
+  options: { fileSystem?: FileSystem; collection?: string } = {},
+): Promise<StatsReport> {
+  const t0 = performance.now();
+  const fs = options.fileSystem ?? new NodeFileSystem();
+  const snap = await pinSnapshot(dir, { fileSystem: fs });
+  try {
+    const collections: CollectionStatsReport[] = [];
+    const names = new Set<string>(
+      snap.manifest.collections.map((c) => jsonString(c.config['name'])),
+    );
+    // Collections created after the last checkpoint are only in the WAL.
+    const created = await walCollections(fs, snap.dir);
+    for (const name of created.keys()) names.add(name);
+    if (options.collection !== undefined && !names.has(options.collection)) {
+      throw new QuiverError(
+        'COLLECTION_NOT_FOUND',
+        `Collection "${options.collection}" does not exist in ${dir}.`,
+        {
+          collection: options.collection,
+        },
+      );
+    }
+    for (const name of [...names].sort()) {
+      if (options.collection !== undefined && name !== options.collection) continue;
+      const listed = snap.manifest.collections.find((c) => c.config['name'] === name);
+      const config = listed?.config ?? created.get(name) ?? {};
+      let points = 0;
+      let dimension = Number(config['dimension'] ?? 0);
+      try {
+        for await (const p of snapshotPoints(fs, snap, name)) {
+          points++;
+          dimension = p.vector.length;
+        }
+      } catch (e) {
+        if (e instanceof QuiverError && e.code === 'COLLECTION_NOT_FOUND') continue;
+        throw e;
+      }
+      let slots = 0;
+      let sealedPoints = 0;
+      let segmentBytes = 0;
+      for (const s of listed?.segments ?? []) {
+        const h = await fs.open(`${snap.dir}/${SEGMENT_DIR}/${s.file}`, 'read');
+        try {
+          const head = await h.read(16, 4);
+          slots += new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
+        } finally {
+          await h.close();
+        }
+        sealedPoints += s.points;
+        segmentBytes += s.bytes;
+      }
+      const hnsw = (config['hnsw'] ?? { m: 16, efConstruction: 200, efSearch: 64 }) as {
+        m: number;
+        efConstruction: number;
+        efSearch: number;
+      };
+      collections.push({
+        name,
+        dimension,
+        metric: jsonString(config['metric'], 'unknown'),
+        hnsw,
+        points,
+        segments: listed?.segments.length ?? 0,
+        segmentBytes,
+        deletedRatio: slots === 0 ? 0 : (slots - sealedPoints) / slots,
+        unsealedPoints: Math.max(0, points - sealedPoints),
+        memoryEstimateBytes: estimateFootprint(points, Math.max(1, dimension), hnsw.m).ramBytes,
+      });
+    }
+    let walBytes = 0;
+    for (const w of snap.walFiles) walBytes += w.bytes;
+    let segmentBytes = 0;
+    for (const name of snap.segmentFiles)
+      segmentBytes += await fs.fileSize(`${snap.dir}/${SEGMENT_DIR}/${name}`);
+    let writerPid: number | undefined;
+    try {
+      const owner = JSON.parse(utf8Decode(await fs.readFile(`${dir}/${LOCK_FILE}`))) as {
+        pid?: unknown;
+      };
+      if (typeof owner.pid === 'number') {
+        try {
+          process.kill(owner.pid, 0);
+          writerPid = owner.pid;
+        } catch (e) {
+          if ((e as { code?: string }).code === 'EPERM') writerPid = owner.pid;
+        }
+      }
+    } catch {
+      writerPid = undefined;
+    }
+    return {
+      path: dir,
+      formatVersion: `${FORMAT_MAJOR}.${FORMAT_MINOR}`,
+      lsn: snap.lsn,
+      manifestGeneration: snap.manifest.generation,
+      walStartLsn: snap.manifest.walStartLsn,
+      checkpointLsn: snap.manifest.checkpointLsn,
+      walFiles: snap.walFiles.length,
+      walBytes,
+      segmentFiles: snap.segmentFiles.length,
+      segmentBytes,
+      diskBytes: walBytes + segmentBytes + (snap.manifestBytes?.length ?? 0),
+      points: collections.reduce((n, c) => n + c.points, 0),
+      memoryEstimateBytes: collections.reduce((n, c) => n + c.memoryEstimateBytes, 0),
+      writerPid,
+      cleanlyClosed: await fs.exists(`${dir}/${CLEAN_MARK_FILE}`),
+      collections,
+      duration_seconds: (performance.now() - t0) / 1000,
+    };
+  } finally {
+    await snap.release();
+  }
+}
+
+/** Configs of collections created in the snapshot's WAL, by name. */
+async function walCollections(fs: FileSystem, dir: string): Promise<Map<string, JsonObject>> {
+  const out = new Map<string, JsonObject>();
+  await scanWal(fs, `${dir}/${WAL_DIR}`, {
+    cleanlyClosed: false,
+    onRecord: (r, file, offset) => {
+      if (r.type !== WalRecordType.CREATE_COLLECTION) return;
+      const op = decodeWalOp(r.type, r.body, file, offset);
+      if (op.kind === 'create-collection') out.set(jsonString(op.config['name']), op.config);
+    },
+  });
+  return out;
+}

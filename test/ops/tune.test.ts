@@ -1,0 +1,54 @@
+/**
+ * tune: recommendations follow the profiles and the budget, and the footprint formula of
+ * docs/TUNING.md is checked against a measured database (disk from the files, RAM from
+ * the engine's memory statistics).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Quiver } from '../../src/index.js';
+import { databaseStats } from '../../src/ops/stats.js';
+import { estimateFootprint, tune } from '../../src/ops/tune.js';
+import { randomVector, rng } from '../helpers/random.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+test('profiles and the memory budget shape the recommendation', () => {
+  const b = tune({ vectors: 1_000_000, dimension: 768 });
+  const hi = tune({ vectors: 1_000_000, dimension: 768, profile: 'high-recall' });
+  const lo = tune({ vectors: 1_000_000, dimension: 768, profile: 'low-latency' });
+  assert.ok(hi.m > b.m && b.m > lo.m);
+  assert.ok(hi.efSearch > b.efSearch && b.efSearch > lo.efSearch);
+  const tight = tune({ vectors: 1_000_000, dimension: 768, memoryBudgetBytes: 1024 ** 3 });
+  assert.notEqual(tight.quantization, 'none');
+  assert.ok(tight.estimate.ramBytes <= 1024 ** 3 || tight.fitsBudget === false);
+  assert.throws(() => tune({ vectors: 0, dimension: 8 }));
+});
+
+test('the estimate is within 2x of a measured database', async (t) => {
+  const dir = tempDir(t, 'quiver-tune-');
+  const N = 3000;
+  const D = 64;
+  const db = await Quiver.open(dir, { sealPoints: 100_000 });
+  const c = await db.createCollection('t', { dimension: D, metric: 'euclid', hnsw: { m: 16 } });
+  const rand = rng(9);
+  for (let b = 0; b < N / 500; b++) {
+    await c.upsert(
+      Array.from({ length: 500 }, (_, i) => ({
+        id: b * 500 + i,
+        vector: randomVector(rand, D),
+        payload: { n: i },
+      })),
+    );
+  }
+  await db.checkpoint();
+  const measuredRam = db.stats().memoryBytes;
+  await db.close();
+  const stats = await databaseStats(dir);
+  const est = estimateFootprint(N, D, 16, 'none', 10);
+  const ratioDisk = est.diskBytes / stats.segmentBytes;
+  const ratioRam = est.ramBytes / measuredRam;
+  console.log(
+    `[tune] disk est ${est.diskBytes} vs ${stats.segmentBytes} (x${ratioDisk.toFixed(2)}); RAM est ${est.ramBytes} vs ${measuredRam} (x${ratioRam.toFixed(2)})`,
+  );
+  assert.ok(ratioDisk > 0.5 && ratioDisk < 2, `disk estimate ratio ${ratioDisk}`);
+  assert.ok(ratioRam > 0.5 && ratioRam < 2, `RAM estimate ratio ${ratioRam}`);
+});

@@ -1,0 +1,119 @@
+/**
+ * verify finds each kind of damage — a flipped byte in a segment, a tombstone file, the
+ * manifest, a WAL record before the tail; a missing segment — and names file and offset;
+ * a healthy database (also while a writer process runs) is clean.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { Quiver } from '../../src/index.js';
+import { verifyDatabase } from '../../src/ops/verify.js';
+import { randomVector, rng } from '../helpers/random.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const CHILD = new URL('./ops-writer-child.ts', import.meta.url).pathname;
+
+describe('verify', () => {
+  let source = '';
+  before(async () => {
+    source = tempDir(undefined, 'quiver-verify-src-');
+    const db = await Quiver.open(source, { sealPoints: 50, autoCompact: false });
+    const c = await db.createCollection('v', { dimension: 8, metric: 'cosine' });
+    const rand = rng(3);
+    for (let b = 0; b < 3; b++) {
+      await c.upsert(
+        Array.from({ length: 50 }, (_, i) => ({
+          id: b * 50 + i,
+          vector: randomVector(rand, 8),
+          payload: { b },
+        })),
+      );
+      await db.idle();
+    }
+    await c.delete([3, 60, 120]);
+    await db.checkpoint();
+    await c.upsert([{ id: 'tail', vector: randomVector(rand, 8) }]);
+    await c.upsert([{ id: 'tail2', vector: randomVector(rand, 8) }]);
+    await db.close();
+  });
+
+  test('a healthy database is clean', async () => {
+    const r = await verifyDatabase(source);
+    assert.equal(r.status, 'ok', JSON.stringify(r.problems));
+    assert.equal(r.checked_vectors, 147);
+    assert.equal(r.errors, 0);
+  });
+
+  const cases: [string, (dir: string) => string, number | undefined][] = [
+    ['segment byte', (d) => flip(d, 'segments', (n) => n.endsWith('.qseg'), 0.6), undefined],
+    ['tombstone byte', (d) => flip(d, 'segments', (n) => n.endsWith('.tomb'), 0.5), undefined],
+    ['manifest byte', (d) => flip(d, '.', (n) => n === 'MANIFEST', 0.5), undefined],
+    [
+      'WAL record before the tail',
+      (d) => flip(d, 'wal', (n) => n.endsWith('.wal'), 0.3),
+      undefined,
+    ],
+    [
+      'missing segment',
+      (d) => {
+        const name = readdirSync(`${d}/segments`).find((n) => n.endsWith('.qseg'))!;
+        rmSync(`${d}/segments/${name}`);
+        return name;
+      },
+      undefined,
+    ],
+  ];
+  for (const [kind, damage] of cases) {
+    test(`finds a ${kind} and names the file`, async (t) => {
+      const dir = tempDir(t, 'quiver-verify-');
+      cpSync(source, dir, { recursive: true });
+      const name = damage(dir);
+      const r = await verifyDatabase(dir);
+      assert.equal(r.status, 'problems', `${kind}: detected`);
+      const p = r.problems.find((x) => x.severity === 'error' && basename(x.file) === name);
+      assert.ok(p, `${kind}: a problem names ${name}: ${JSON.stringify(r.problems)}`);
+      assert.ok(p.action.length > 0, 'with an action');
+      if (kind !== 'missing segment') assert.equal(typeof p.offset, 'number', `${kind}: offset`);
+    });
+  }
+
+  test('an orphan file is a warning, not an error', async (t) => {
+    const dir = tempDir(t, 'quiver-verify-orphan-');
+    cpSync(source, dir, { recursive: true });
+    writeFileSync(`${dir}/segments/seg-0000000000009999.qseg`, 'x');
+    const r = await verifyDatabase(dir);
+    assert.equal(r.status, 'ok');
+    assert.equal(r.warnings, 1);
+  });
+
+  test('is clean on a pinned view while a writer process writes and compacts', async (t) => {
+    const root = tempDir(t, 'quiver-verify-online-');
+    const db = `${root}/db`;
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, db, '1', '400']);
+    const exited = new Promise((r) => child.on('exit', r));
+    let checks = 0;
+    await new Promise((r) => setTimeout(r, 800));
+    while (checks < 4) {
+      const r = await verifyDatabase(db);
+      assert.equal(r.errors, 0, JSON.stringify(r.problems));
+      checks++;
+    }
+    assert.equal(await exited, 0);
+    const final = await verifyDatabase(db);
+    assert.equal(final.status, 'ok');
+    assert.equal(final.online, false);
+  });
+});
+
+/** Flips a byte at `at` (share of the length) of the first matching file; returns its name. */
+function flip(dir: string, sub: string, match: (n: string) => boolean, at: number): string {
+  const name = readdirSync(`${dir}/${sub}`).filter(match)[0]!;
+  const path = `${dir}/${sub}/${name}`;
+  const bytes = readFileSync(path);
+  const i = Math.floor(bytes.length * at);
+  bytes[i] = bytes[i]! ^ 0x5a;
+  writeFileSync(path, bytes);
+  return name;
+}
