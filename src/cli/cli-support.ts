@@ -2,7 +2,7 @@
  * Shared pieces of the CLI: exit codes, the package version, output helpers, progress
  * rendering (cli-progress on a terminal, plain lines otherwise) and option parsers.
  */
-import { createRequire } from 'node:module';
+import { quiverVersion } from '../common/version.js';
 import { Presets, SingleBar } from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import type { ProgressFn } from '../ops/progress.js';
@@ -10,17 +10,9 @@ import type { ProgressFn } from '../ops/progress.js';
 /** Exit codes of every command (SPEC section 5). */
 export const EXIT = Object.freeze({ OK: 0, PROBLEMS: 1, USAGE: 2, RUNTIME: 3 });
 
+/** The quiverdb version (for --version). */
 export function packageVersion(): string {
-  const require = createRequire(import.meta.url);
-  for (const candidate of ['../../package.json', '../package.json']) {
-    try {
-      const pkg = require(candidate) as { name?: string; version?: string };
-      if (pkg.name === 'quiverdb' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // try the next location (src/ through tsx, or dist/)
-    }
-  }
-  return 'unknown';
+  return quiverVersion();
 }
 
 /** Prints rows as an aligned text table. */

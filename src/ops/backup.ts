@@ -457,6 +457,19 @@ export interface BackupListEntry {
   readonly storedBytes: number;
 }
 
+/** A directory that looks like a backup but has no readable manifest (an interrupted create). */
+function unfinished(path: string, mtimeMs: number): BackupListEntry {
+  return {
+    path,
+    id: undefined,
+    kind: 'unfinished',
+    createdAt: new Date(mtimeMs).toISOString(),
+    lsn: undefined,
+    base: null,
+    storedBytes: 0,
+  };
+}
+
 /** The backups in directory `dir` (each a subdirectory), oldest first. */
 export async function listBackups(
   dir: string,
@@ -470,15 +483,7 @@ export async function listBackups(
     if (st?.isDirectory !== true) continue;
     if (!(await fs.exists(`${path}/${BACKUP_MANIFEST}`))) {
       if ((await fs.exists(`${path}/${BACKUP_DATA}`)) || (await fs.list(path)).length === 0) {
-        out.push({
-          path,
-          id: undefined,
-          kind: 'unfinished',
-          createdAt: new Date(st.mtimeMs).toISOString(),
-          lsn: undefined,
-          base: null,
-          storedBytes: 0,
-        });
+        out.push(unfinished(path, st.mtimeMs));
       }
       continue;
     }
@@ -494,15 +499,7 @@ export async function listBackups(
         storedBytes: m.storedBytes,
       });
     } catch {
-      out.push({
-        path,
-        id: undefined,
-        kind: 'unfinished',
-        createdAt: new Date(st.mtimeMs).toISOString(),
-        lsn: undefined,
-        base: null,
-        storedBytes: 0,
-      });
+      out.push(unfinished(path, st.mtimeMs));
     }
   }
   return out.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));

@@ -4,6 +4,7 @@
  * live point must be reachable from the entry point, or search can never return it.
  * Reads the layouts of docs/FORMAT.md §5.1 and src/index/hnsw/hnsw-codec.ts; no I/O.
  */
+import { hnswSections } from '../index/hnsw/hnsw-codec.js';
 
 /** A section of a segment file: kind (FORMAT.md §5.2), byte offset and length. */
 export interface SectionEntry {
@@ -41,9 +42,7 @@ export interface GraphCheck {
   readonly vectorMismatch: readonly number[];
 }
 
-const HEADER = 56;
 const FLAG_PRESENT = 1;
-const pad4 = (n: number): number => (n + 3) & ~3;
 
 /**
  * Checks an HNSW blob (already checksum- and range-checked by its decoder) against the
@@ -59,12 +58,7 @@ export function checkGraph(
   const m = view.getUint16(14, true);
   const slots = view.getUint32(24, true);
   const entry = view.getInt32(28, true);
-  const flags = HEADER;
-  const levels = flags + slots;
-  const upperOff = pad4(levels + slots);
-  const links0 = upperOff + slots * 4;
-  const vecs = links0 + slots * (1 + 2 * m) * 4;
-  const upper = vecs + slots * dim * 4;
+  const { flags, levels, upperOff, links0, vecs, upper } = hnswSections(slots, dim, m, 0);
   const stride0 = (1 + 2 * m) * 4;
   const strideU = (1 + m) * 4;
 

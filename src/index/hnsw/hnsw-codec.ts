@@ -42,7 +42,7 @@ const METRICS: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
-interface SectionOffsets {
+export interface SectionOffsets {
   readonly flags: number;
   readonly levels: number;
   readonly upperOff: number;
@@ -52,7 +52,13 @@ interface SectionOffsets {
   readonly crc: number;
 }
 
-function sections(slots: number, dim: number, m: number, upperBytes: number): SectionOffsets {
+/** Byte offsets of the blob's sections (the table above). @internal */
+export function hnswSections(
+  slots: number,
+  dim: number,
+  m: number,
+  upperBytes: number,
+): SectionOffsets {
   const flags = HEADER;
   const levels = flags + slots;
   const upperOff = pad4(levels + slots);
@@ -68,7 +74,7 @@ export function encodeHnsw(index: HnswIndex): Uint8Array {
   const slots = index.slots;
   const dim = index.dimension;
   const upperBytes = mem.upperUsed;
-  const s = sections(slots, dim, index.m, upperBytes);
+  const s = hnswSections(slots, dim, index.m, upperBytes);
   const out = new Uint8Array(s.crc + 4);
   const view = new DataView(out.buffer);
   const { entry, maxLevel } = index.entryPoint();
@@ -130,7 +136,7 @@ export function decodeHnsw(
   if (dim < 1 || dim > 65536) throw corrupt(source, 8, 'HNSW dimension out of range');
   if (m < 2 || m > 128) throw corrupt(source, 14, 'HNSW m out of range');
   if (efConstruction < 1 || efSearch < 1) throw corrupt(source, 16, 'HNSW ef out of range');
-  const s = sections(slots, dim, m, upperBytes);
+  const s = hnswSections(slots, dim, m, upperBytes);
   if (s.crc !== crcAt) throw corrupt(source, 24, 'HNSW section sizes disagree with length');
   if (
     entry < -1 ||

@@ -20,6 +20,7 @@ import {
   SEGMENT_MAGIC,
   SegmentSection,
 } from '../format.js';
+import { readPointId, writePointId } from '../id-codec.js';
 
 const METRIC_CODE: Record<MetricName, number> = { euclid: 0, cosine: 1, dot: 2 };
 const METRIC_NAME: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
@@ -44,17 +45,10 @@ export interface SegmentData {
   readonly graph: Uint8Array | undefined;
 }
 
-const ID_NONE = 255;
-
 function encodeIds(ids: readonly (PointId | undefined)[]): Uint8Array {
   const w = new ByteWriter(ids.length * 9 + 16);
   for (const id of ids) {
-    if (id === undefined) w.u8(ID_NONE);
-    else if (typeof id === 'number') w.u8(0).u64(id);
-    else {
-      const b = utf8Encode(id);
-      w.u8(1).u16(b.length).bytes(b);
-    }
+    writePointId(w, id);
   }
   return w.finish();
 }
@@ -194,11 +188,7 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
   try {
     const r = new ByteReader(idsSection.bytes);
     for (let i = 0; i < slots; i++) {
-      const tag = r.u8();
-      if (tag === ID_NONE) ids.push(undefined);
-      else if (tag === 0) ids.push(r.u64());
-      else if (tag === 1) ids.push(utf8Decode(r.bytesView(r.u16())));
-      else throw new RangeError(`unknown id tag ${tag}`);
+      ids.push(readPointId(r));
     }
     where = payloadSection.offset;
     const p = new ByteReader(payloadSection.bytes);

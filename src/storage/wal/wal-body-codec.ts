@@ -12,6 +12,7 @@ import {
 import { corrupt } from '../../common/quiver-error.js';
 import type { JsonObject, PointId } from '../../common/types.js';
 import { WalRecordType } from '../format.js';
+import { readPointId, writePointId } from '../id-codec.js';
 
 /** One point as logged: payload is JSON text ('' when the point has no payload). */
 export interface LoggedPoint {
@@ -44,22 +45,14 @@ export type WalOp =
 export type PayloadMode = 'merge' | 'overwrite' | 'delete-keys' | 'clear';
 const PAYLOAD_MODES: readonly PayloadMode[] = ['merge', 'overwrite', 'delete-keys', 'clear'];
 
-const ID_INT = 0;
-const ID_STRING = 1;
-
 function writeId(w: ByteWriter, id: PointId): void {
-  if (typeof id === 'number') w.u8(ID_INT).u64(id);
-  else {
-    const b = utf8Encode(id);
-    w.u8(ID_STRING).u16(b.length).bytes(b);
-  }
+  writePointId(w, id);
 }
 
 function readId(r: ByteReader): PointId {
-  const tag = r.u8();
-  if (tag === ID_INT) return r.u64();
-  if (tag === ID_STRING) return utf8Decode(r.bytesView(r.u16()));
-  throw new RangeError(`unknown id tag ${tag}`);
+  const id = readPointId(r);
+  if (id === undefined) throw new RangeError('an empty id in a WAL record');
+  return id;
 }
 
 function writeName(w: ByteWriter, name: string): void {
