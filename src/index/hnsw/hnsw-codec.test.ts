@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { crc32c } from '../../common/crc32c.js';
 import { isQuiverError } from '../../common/quiver-error.js';
 import { HnswIndex, createHnswIndex } from './hnsw-index.js';
-import { clusteredVectors } from './hnsw-fixtures.test.js';
+import { clusteredVectors } from './hnsw.fixtures.js';
 
 const DIM = 24;
 const vectors = clusteredVectors(3000, DIM, 'cosine', 31);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHnswIndex } from './hnsw-index.js';
-import { clusteredVectors, exactOf, recallAt, seededRandom } from './hnsw-fixtures.test.js';
+import { clusteredVectors, exactOf, recallAt, seededRandom } from './hnsw.fixtures.js';
 
 const N = 10_000;
 const DIM = 32;

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { isQuiverError } from '../../common/quiver-error.js';
 import type { MetricName } from '../../common/types.js';
 import { createHnswIndex } from './hnsw-index.js';
-import { clusteredVectors, exactOf, recallAt } from './hnsw-fixtures.test.js';
+import { clusteredVectors, exactOf, recallAt } from './hnsw.fixtures.js';
 
 const N = 20_000;
 const DIM = 64;

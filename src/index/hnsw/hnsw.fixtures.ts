@@ -1,6 +1,6 @@
 /**
  * Shared fixtures of the HNSW tests: seeded clustered vectors and a brute-force recall
- * oracle (ExactIndex). No tests of its own; the .test.ts suffix keeps it out of the build.
+ * oracle (ExactIndex). Only tests import it; tsconfig.build.json leaves *.fixtures.ts out.
  */
 import type { MetricName } from '../../common/types.js';
 import { normalizeInPlace } from '../../kernels/distance-kernel.js';
