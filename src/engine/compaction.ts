@@ -24,7 +24,8 @@ interface SourcePoint {
 
 /**
  * Builds the merged segment, writes it through `write`, and swaps it in for `sources`.
- * Returns the new segment, or undefined when the collection changed under it.
+ * Returns the new segment, or undefined when the collection changed under it or
+ * `shouldStop` asked it to stop (then nothing was written or swapped).
  */
 export async function compactSegments(
   state: CollectionState,
@@ -32,6 +33,7 @@ export async function compactSegments(
   segmentId: number,
   write: (bytes: Uint8Array) => Promise<void>,
   file: string,
+  shouldStop: () => boolean = () => false,
 ): Promise<SealedSegment | undefined> {
   if (sources.length === 0) return undefined;
   const config = state.config;
@@ -67,7 +69,10 @@ export async function compactSegments(
       if (id === undefined) continue;
       merged.append(id, t.index.vector(slot), t.payloads[slot] ?? {});
       order.push({ segment: seg, slot, id });
-      if (++n % SLICE === 0) await yieldNow();
+      if (++n % SLICE === 0) {
+        await yieldNow();
+        if (shouldStop()) return undefined; // closing: nothing written, nothing swapped
+      }
     }
   }
   // Write the file as of the snapshot.

@@ -84,6 +84,8 @@ export class StorageManager {
   };
   private lastError: string | undefined;
   private closed = false;
+  /** Set by close(): queued operations are skipped and a compaction build stops early. */
+  private stopping = false;
 
   constructor(
     fs: FileSystem,
@@ -109,7 +111,7 @@ export class StorageManager {
     this.queued++;
     const run = this.chain.then(async () => {
       this.queued--;
-      if (this.closed) return;
+      if (this.closed || this.stopping) return;
       try {
         await op();
       } catch (e) {
@@ -138,7 +140,7 @@ export class StorageManager {
 
   /** Schedules one checkpoint that seals everything (memory pressure), unless one is queued. */
   requestFlush(): void {
-    if (this.closed || this.flushQueued) return;
+    if (this.closed || this.stopping || this.flushQueued) return;
     this.flushQueued = true;
     void this.checkpoint(true)
       .catch(() => undefined)
@@ -147,7 +149,7 @@ export class StorageManager {
 
   /** Schedules a checkpoint (once) if a growing segment is due for sealing. */
   maybeCheckpoint(): void {
-    if (this.closed || this.checkpointQueued || !this.needsSeal()) return;
+    if (this.closed || this.stopping || this.checkpointQueued || !this.needsSeal()) return;
     this.checkpointQueued = true;
     void this.checkpoint().catch(() => undefined);
   }
@@ -451,7 +453,7 @@ export class StorageManager {
 
   /** Schedules compaction of every collection that is due. */
   maybeCompact(): void {
-    if (this.closed || this.compactionPlan().length === 0) return;
+    if (this.closed || this.stopping || this.compactionPlan().length === 0) return;
     void this.compact().catch(() => undefined);
   }
 
@@ -470,7 +472,7 @@ export class StorageManager {
       }
       if (name !== undefined) plan = plan.filter((p) => p.state.config.name === name);
       for (const { state, segments } of plan) {
-        if (this.closed) return;
+        if (this.closed || this.stopping) return;
         if (this.catalog.get(state.config.name) !== state) continue;
         const id = this.manifest.nextSegmentId;
         this.manifest = { ...this.manifest, nextSegmentId: id + 1 };
@@ -487,6 +489,7 @@ export class StorageManager {
               await this.fs.syncDir(this.segDir);
             },
             file,
+            () => this.stopping,
           );
           if (result === undefined) continue;
           // The swap is synchronous: no write interleaves between it and the snapshot of
@@ -530,8 +533,13 @@ export class StorageManager {
     };
   }
 
-  /** Stops scheduling; waits for the running operation. */
+  /**
+   * Stops scheduling and waits for the running operation. Queued operations are skipped
+   * and a compaction still building stops before it writes anything (the WAL and the
+   * old segments hold everything), so closing never waits for a long merge.
+   */
   async close(): Promise<void> {
+    this.stopping = true;
     await this.chain;
     this.closed = true;
   }

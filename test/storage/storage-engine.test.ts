@@ -177,6 +177,25 @@ describe('storage engine', () => {
     await assertVerified(dir);
   });
 
+  test('closing during a compaction stops it early and loses nothing', async (t) => {
+    const dir = tempDir(t);
+    const db = await Quiver.open(dir, { ...SMALL, sealPoints: 300 });
+    const c = await db.createCollection('c', { dimension: DIM });
+    for (let b = 0; b < 6; b++) {
+      await c.upsert(points(b * 300, 300));
+      await db.checkpoint();
+    }
+    await c.deleteWhere({ even: true });
+    const compacting = db.compact();
+    await db.close();
+    await compacting;
+    const db2 = await Quiver.open(dir, SMALL);
+    assert.equal(await db2.collection('c').count(), 900);
+    assert.equal(await db2.collection('c').count({ even: true }), 0);
+    await db2.close();
+    await assertVerified(dir);
+  });
+
   test('a tiny memory budget gives BACKPRESSURE, counted, and writes succeed after sealing', async (t) => {
     const dir = tempDir(t);
     const db = await Quiver.open(dir, {
