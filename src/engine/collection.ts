@@ -109,10 +109,15 @@ export interface SearchExplain {
   readonly segments: readonly (SegmentSearchStats & { readonly kind: string })[];
   readonly nodesVisited: number;
   readonly distanceComputations: number;
+  /** Milliseconds per phase. */
   readonly timings: {
+    /** Validating options, preparing the query, parsing the filter. */
     readonly parseMs: number;
+    /** Evaluating the filter over payloads (all segments). */
     readonly filterMs: number;
+    /** Graph search or exact scan (all segments), and merging segments' results. */
     readonly searchMs: number;
+    /** Turning results into hits: ids, public scores, payload and vector copies. */
     readonly mergeMs: number;
     readonly totalMs: number;
   };
@@ -529,7 +534,7 @@ export class Collection {
           parseMs: t1 - t0,
           filterMs,
           searchMs,
-          mergeMs: t3 - t2 - 0,
+          mergeMs: t3 - t2,
           totalMs: t3 - t0,
         },
       },
