@@ -5,7 +5,7 @@
  */
 import type { Payload, PointId } from '../common/types.js';
 import { compareIds } from '../common/types.js';
-import type { FilterNode } from '../filter/filter-ast.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import { GrowingSegment } from './growing-segment.js';
 import type { SealedSegment } from './sealed-segment.js';
@@ -136,12 +136,12 @@ export class CollectionState {
     return undefined;
   }
 
-  *points(filter: FilterNode | undefined): Iterable<StoredPoint> {
+  *points(filter: CompiledFilter | undefined): Iterable<StoredPoint> {
     // Oldest first, so a scan reads in insertion order.
     for (const s of [...this.sealed, ...this.sealing, this.growing]) yield* s.points(filter);
   }
 
-  count(filter: FilterNode | undefined): number {
+  count(filter: CompiledFilter | undefined): number {
     let n = 0;
     for (const s of this.segments()) n += s.count(filter);
     return n;

@@ -7,6 +7,8 @@ import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, Payload, PointId } from '../common/types.js';
 import { isJsonObject } from '../common/types.js';
 import type { FilterNode } from '../filter/filter-ast.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
+import { compileFilter } from '../filter/filter-evaluator.js';
 import { isFilterNode } from '../filter/filter-ast.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
 import { publicScore } from '../kernels/distance-kernel.js';
@@ -17,7 +19,8 @@ import { RecallSampler } from './recall-sampler.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
 import type { CollectionState } from './collection-state.js';
-import type { SegmentSearchStats } from './segment.js';
+import type { SegmentSearchStats, StoredPoint } from './segment.js';
+import { settle } from '../common/settle.js';
 import type { CollectionConfig, PointInput } from './validation.js';
 import { checkPointId, preparePayload, prepareVector } from './validation.js';
 
@@ -143,6 +146,15 @@ function vectorOut(v: Float32Array): number[] {
   return Array.from(v);
 }
 
+/** A stored point as the API returns it: a copied payload, the vector as numbers ([] without). */
+function recordOf(p: StoredPoint, withVector: boolean): PointRecord {
+  return {
+    id: p.id,
+    vector: withVector ? vectorOut(p.vector) : [],
+    payload: structuredClone(p.payload),
+  };
+}
+
 export class Collection {
   private readonly host: CollectionHost;
   private readonly segment: CollectionState;
@@ -188,12 +200,16 @@ export class Collection {
     this.host.admitWrite();
   }
 
-  private parseFilter(filter: unknown): FilterNode | undefined {
+  /**
+   * Parses (unless already a FilterNode, e.g. from the server's Qdrant dialect) and compiles
+   * a filter once per call; every segment then runs the same predicate. A filter that
+   * matches everything (`{}`) is no filter.
+   */
+  private parseFilter(filter: unknown): CompiledFilter | undefined {
     if (filter === undefined) return undefined;
-    // A filter already parsed (e.g. from the Qdrant dialect by the server) is used as is.
-    if (isFilterNode(filter)) return filter;
     try {
-      return parseMongoFilter(filter);
+      const node = isFilterNode(filter) ? filter : parseMongoFilter(filter);
+      return node.kind === 'all' ? undefined : compileFilter(node);
     } catch (e) {
       if (e instanceof QuiverError) {
         throw new QuiverError(e.code, `Collection "${this.name}": ${e.message}`, {
@@ -339,40 +355,25 @@ export class Collection {
 
   /** The points with these ids that exist, in the order asked (missing ids skipped). */
   getMany(ids: readonly PointId[], options: { withVector?: boolean } = {}): Promise<PointRecord[]> {
-    try {
+    return settle(() => {
       this.checkOpen();
       if (!Array.isArray(ids)) throw invalidArgument('getMany takes an array of ids.');
       const out: PointRecord[] = [];
       for (const [i, id] of ids.entries()) {
         const p = this.segment.get(checkPointId(id, `ids[${i}]`));
-        if (p === undefined) continue;
-        out.push({
-          id: p.id,
-          vector: options.withVector === false ? [] : vectorOut(p.vector),
-          payload: structuredClone(p.payload),
-        });
+        if (p !== undefined) out.push(recordOf(p, options.withVector !== false));
       }
-      return Promise.resolve(out);
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+      return out;
+    });
   }
 
   /** The point with this id, or undefined. */
   get(id: PointId): Promise<PointRecord | undefined> {
-    try {
+    return settle(() => {
       this.checkOpen();
-      const checked = checkPointId(id);
-      const p = this.segment.get(checked);
-      if (p === undefined) return Promise.resolve(undefined);
-      return Promise.resolve({
-        id: p.id,
-        vector: vectorOut(p.vector),
-        payload: structuredClone(p.payload),
-      });
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+      const p = this.segment.get(checkPointId(id));
+      return p === undefined ? undefined : recordOf(p, true);
+    });
   }
 
   /** Deletes points by id; missing ids are ignored. `count` says how many existed. */
@@ -410,12 +411,10 @@ export class Collection {
 
   /** Number of points, or of points matching `filter`. */
   count(filter?: JsonObject | FilterNode): Promise<number> {
-    try {
+    return settle(() => {
       this.checkOpen();
-      return Promise.resolve(this.segment.count(this.parseFilter(filter)));
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+      return this.segment.count(this.parseFilter(filter));
+    });
   }
 
   /** Iterates the points (matching `filter`), in insertion order, as a consistent stream. */
@@ -446,11 +445,7 @@ export class Collection {
     vector: ArrayLike<number>,
     options: SearchOptions = {},
   ): Promise<SearchHit[] | { hits: SearchHit[]; explain: SearchExplain }> {
-    try {
-      return Promise.resolve(this.searchNow(vector, options));
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
+    return settle(() => this.searchNow(vector, options));
   }
 
   private searchNow(

@@ -5,8 +5,7 @@
  */
 import { QuiverError } from '../common/quiver-error.js';
 import type { Payload, PointId } from '../common/types.js';
-import type { FilterNode } from '../filter/filter-ast.js';
-import { compileFilter } from '../filter/filter-evaluator.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { DistanceKernel } from '../kernels/distance-kernel.js';
 import { similarity } from '../kernels/distance-kernel.js';
 import { SCALAR_KERNEL } from '../kernels/scalar-kernel.js';
@@ -130,8 +129,7 @@ export class PointTable {
     };
   }
 
-  *points(filter: FilterNode | undefined): Iterable<StoredPoint> {
-    const match = filter === undefined ? undefined : compileFilter(filter);
+  *points(match: CompiledFilter | undefined): Iterable<StoredPoint> {
     for (let i = 0; i < this.ids.length; i++) {
       const id = this.ids[i];
       if (id === undefined) continue;
@@ -140,9 +138,8 @@ export class PointTable {
     }
   }
 
-  count(filter: FilterNode | undefined): number {
-    if (filter === undefined) return this.liveCount;
-    const match = compileFilter(filter);
+  count(match: CompiledFilter | undefined): number {
+    if (match === undefined) return this.liveCount;
     let n = 0;
     for (let i = 0; i < this.ids.length; i++) {
       const id = this.ids[i];
@@ -164,8 +161,8 @@ export class PointTable {
     const slots = this.ids.length;
     let allow: Uint8Array | undefined;
     let matches: number | undefined;
-    if (options.filter !== undefined) {
-      const match = compileFilter(options.filter);
+    const match = options.filter;
+    if (match !== undefined) {
       allow = new Uint8Array(slots);
       matches = 0;
       for (let i = 0; i < slots; i++) {
@@ -195,24 +192,21 @@ export class PointTable {
       scores = [];
       visited = 0;
       computations = 0;
-    } else if (useExact) {
-      plan = allow === undefined ? 'exact-scan' : 'exact-filtered';
-      const r = graph
-        ? this.bruteForce(query, options.k, allow)
+    } else {
+      const r = useExact
+        ? this.index.scan(query, { k: options.k, ...(allow === undefined ? {} : { allow }) })
         : this.index.search(query, {
             k: options.k,
+            ef: Math.max(options.ef, options.k),
             ...(allow === undefined ? {} : { allow }),
           });
-      ({ ids, scores } = r);
-      visited = r.visited;
-      computations = r.distanceComputations;
-    } else {
-      plan = allow === undefined ? 'hnsw' : 'hnsw-filtered';
-      const r = this.index.search(query, {
-        k: options.k,
-        ef: Math.max(options.ef, options.k),
-        ...(allow === undefined ? {} : { allow }),
-      });
+      plan = useExact
+        ? allow === undefined
+          ? 'exact-scan'
+          : 'exact-filtered'
+        : allow === undefined
+          ? 'hnsw'
+          : 'hnsw-filtered';
       ({ ids, scores } = r);
       visited = r.visited;
       computations = r.distanceComputations;
@@ -255,25 +249,6 @@ export class PointTable {
         searchMs: t2 - t1,
       },
     };
-  }
-
-  /** Exact scan over a graph index's live (and admitted) slots. */
-  private bruteForce(
-    query: Float32Array,
-    k: number,
-    allow: Uint8Array | undefined,
-  ): { ids: number[]; scores: number[]; visited: number; distanceComputations: number } {
-    const top = new TopK(k);
-    const metric = this.index.metric;
-    const dim = this.index.dimension;
-    let n = 0;
-    for (let slot = 0; slot < this.ids.length; slot++) {
-      if (this.ids[slot] === undefined) continue;
-      if (allow !== undefined && allow[slot] !== 1) continue;
-      n++;
-      top.push(slot, similarity(this.kernel, metric, query, 0, this.vectorOf(slot), 0, dim));
-    }
-    return { ...top.drain(), visited: n, distanceComputations: n };
   }
 
   memoryBytes(): number {

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import { SILENT_LOGGER } from '../common/logger.js';
+import { settle } from '../common/settle.js';
 import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { MetricName } from '../common/types.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -464,19 +465,16 @@ export class Quiver {
 
   /** Every collection with its size, sorted by name. */
   listCollections(): Promise<CollectionInfo[]> {
-    try {
+    return settle(() => {
       this.checkOpen();
-    } catch (e) {
-      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-    }
-    const out = [...this.catalog.values()].map((s) => ({
-      name: s.config.name,
-      dimension: s.config.dimension,
-      metric: s.config.metric,
-      points: s.liveCount,
-    }));
-    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return Promise.resolve(out);
+      const out = [...this.catalog.values()].map((s) => ({
+        name: s.config.name,
+        dimension: s.config.dimension,
+        metric: s.config.metric,
+        points: s.liveCount,
+      }));
+      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
   }
 
   /** The configuration of a collection. */

@@ -4,14 +4,14 @@
  * `quiver_recall_estimate` metric) — an operator's early warning that efSearch is too low
  * for the data, before users notice worse results.
  */
-import type { FilterNode } from '../filter/filter-ast.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { CollectionState } from './collection-state.js';
 
 interface Sample {
   readonly query: Float32Array;
   readonly k: number;
   readonly ef: number;
-  readonly filter: FilterNode | undefined;
+  readonly filter: CompiledFilter | undefined;
 }
 
 /** One query in this many is sampled. */
@@ -38,7 +38,7 @@ export class RecallSampler {
   ) {}
 
   /** Offers an approximate search; one in SAMPLE_EVERY is kept. */
-  offer(query: Float32Array, k: number, ef: number, filter: FilterNode | undefined): void {
+  offer(query: Float32Array, k: number, ef: number, filter: CompiledFilter | undefined): void {
     if (++this.seen % SAMPLE_EVERY !== 1) return;
     this.samples.push({ query: query.slice(), k, ef, filter });
     if (this.samples.length > CAPACITY) this.samples.shift();

@@ -9,7 +9,7 @@ import type { Payload } from '../common/types.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { SEGMENT_DIR } from '../storage/format.js';
 import type { Manifest } from '../storage/manifest/manifest.js';
-import { readManifest } from '../storage/manifest/manifest.js';
+import { manifestFiles, readManifest } from '../storage/manifest/manifest.js';
 import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { CleanMark } from '../storage/clean-mark.js';
@@ -169,13 +169,7 @@ async function removeOrphans(
   manifest: Manifest,
   logger: Logger,
 ): Promise<string[]> {
-  const keep = new Set<string>();
-  for (const c of manifest.collections) {
-    for (const s of c.segments) {
-      keep.add(s.file);
-      if (s.tombstones !== null) keep.add(s.tombstones);
-    }
-  }
+  const keep = new Set(manifestFiles(manifest));
   const removed: string[] = [];
   const segDir = `${dir}/${SEGMENT_DIR}`;
   for (const name of await fs.list(segDir)) {

@@ -4,7 +4,7 @@
  * collection fans searches out over all of them and merges.
  */
 import type { Payload, PointId } from '../common/types.js';
-import type { FilterNode } from '../filter/filter-ast.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
 
 /** A point as stored: the vector is preprocessed (normalised for cosine). */
 export interface StoredPoint {
@@ -25,7 +25,8 @@ export interface SegmentSearchOptions {
   readonly k: number;
   readonly ef: number;
   readonly exact: boolean;
-  readonly filter: FilterNode | undefined;
+  /** Compiled once per call by the collection; undefined = every point. */
+  readonly filter: CompiledFilter | undefined;
   readonly withVector: boolean;
 }
 
@@ -54,7 +55,7 @@ export interface Segment {
     options: SegmentSearchOptions,
   ): { hits: SegmentHit[]; stats: SegmentSearchStats };
   /** Live points matching `filter` (all when undefined), in slot order. */
-  points(filter: FilterNode | undefined): Iterable<StoredPoint>;
-  count(filter: FilterNode | undefined): number;
+  points(filter: CompiledFilter | undefined): Iterable<StoredPoint>;
+  count(filter: CompiledFilter | undefined): number;
   memoryBytes(): number;
 }

@@ -17,7 +17,7 @@ import type {
   ManifestCollection,
   ManifestSegment,
 } from '../storage/manifest/manifest.js';
-import { writeManifest } from '../storage/manifest/manifest.js';
+import { manifestFiles, writeManifest } from '../storage/manifest/manifest.js';
 import { encodeSegment } from '../storage/segment/segment-file.js';
 import { encodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { WalWriter } from '../storage/wal/wal-writer.js';
@@ -229,6 +229,7 @@ export class StorageManager {
 
     // 2. Write segment files (each fsynced), then the directory.
     await this.fs.mkdirp(this.segDir);
+    const wrote: string[] = [];
     const written: {
       state: CollectionState;
       frozen: GrowingSegment;
@@ -240,6 +241,7 @@ export class StorageManager {
       for (const d of datas) {
         const file = segmentFileName(d.id);
         const bytes = encodeSegment(d.data);
+        wrote.push(file);
         await this.writeFile(file, bytes, true);
         written.push({ state: d.state, frozen: d.frozen, id: d.id, file, bytes: bytes.length });
       }
@@ -248,6 +250,7 @@ export class StorageManager {
       for (const [seg, slots] of tombSnap) {
         const generation = seg.tombstoneGeneration + 1;
         const file = tombstoneFileName(seg.id, generation);
+        wrote.push(file);
         await this.writeFile(
           file,
           encodeTombstones({ segmentId: seg.id, generation, slots: Uint32Array.from(slots) }),
@@ -331,8 +334,8 @@ export class StorageManager {
         if (state.sealedThroughLsn < T) state.sealedThroughLsn = T;
       }
     } finally {
-      for (const w of datas) this.pending.delete(segmentFileName(w.id));
-      this.pendingTombs.clear();
+      // Committed (now in the manifest) or failed (the next checkpoint writes them anew).
+      for (const name of wrote) this.pending.delete(name);
     }
 
     // 6. Release WAL files wholly before the new start, and unreferenced files.
@@ -348,13 +351,14 @@ export class StorageManager {
     );
   }
 
-  private readonly pendingTombs = new Set<string>();
-
-  /** Writes a new immutable file in segments/ and fsyncs it. */
+  /**
+   * Writes a new immutable file in segments/ and fsyncs it; it stays in `pending` (safe
+   * from collection) until its manifest is committed. A segment is written in two halves
+   * around the `midSegmentWrite` failpoint.
+   */
   private async writeFile(name: string, bytes: Uint8Array, segment: boolean): Promise<void> {
     const path = `${this.segDir}/${name}`;
-    if (segment) this.pending.add(name);
-    else this.pendingTombs.add(name);
+    this.pending.add(name);
     await this.fs.unlink(path);
     const h = await this.fs.open(path, 'create-new');
     try {
@@ -377,14 +381,7 @@ export class StorageManager {
 
   /** Files the committed manifest references. */
   private referenced(): Set<string> {
-    const out = new Set<string>();
-    for (const c of this.manifest.collections) {
-      for (const s of c.segments) {
-        out.add(s.file);
-        if (s.tombstones !== null) out.add(s.tombstones);
-      }
-    }
-    return out;
+    return new Set(manifestFiles(this.manifest));
   }
 
   /** Deletes files in segments/ that no manifest, pending write, reader or backup holds. */
@@ -392,7 +389,7 @@ export class StorageManager {
     const keep = this.referenced();
     const removed: string[] = [];
     for (const name of await this.fs.list(this.segDir)) {
-      if (keep.has(name) || this.pending.has(name) || this.pendingTombs.has(name)) continue;
+      if (keep.has(name) || this.pending.has(name)) continue;
       if ((this.pins.get(name) ?? 0) > 0) continue;
       await this.fs.unlink(`${this.segDir}/${name}`);
       removed.push(name);

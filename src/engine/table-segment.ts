@@ -4,7 +4,7 @@
  * how deletes are recorded.
  */
 import type { PointId } from '../common/types.js';
-import type { FilterNode } from '../filter/filter-ast.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { PointTable } from './point-table.js';
 import type {
   Segment,
@@ -34,10 +34,10 @@ export abstract class TableSegment implements Segment {
   get(id: PointId): StoredPoint | undefined {
     return this.table.get(id);
   }
-  points(filter: FilterNode | undefined): Iterable<StoredPoint> {
+  points(filter: CompiledFilter | undefined): Iterable<StoredPoint> {
     return this.table.points(filter);
   }
-  count(filter: FilterNode | undefined): number {
+  count(filter: CompiledFilter | undefined): number {
     return this.table.count(filter);
   }
   search(

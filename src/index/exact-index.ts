@@ -73,6 +73,11 @@ export class ExactIndex implements VectorIndex {
     return this.data.slice(start, start + this.dimension);
   }
 
+  /** The exact index always scans; `ef` is ignored. */
+  scan(query: Float32Array, options: { k: number; allow?: Uint8Array }): IndexSearchResult {
+    return this.search(query, options);
+  }
+
   search(query: Float32Array, options: IndexSearchOptions): IndexSearchResult {
     const top = new TopK(options.k);
     const filter = options.filter;

@@ -52,6 +52,14 @@ export interface VectorIndex {
   /** A view (or copy) of the stored vector of a live id. */
   vector(internalId: number): Float32Array;
   search(query: Float32Array, options: IndexSearchOptions): IndexSearchResult;
+  /**
+   * Exact scan: every live id (that `allow` admits, when given) scored against `query`; the
+   * k best, best first. Reads the stored vectors in place, without copying them.
+   */
+  scan(
+    query: Float32Array,
+    options: { readonly k: number; readonly allow?: Uint8Array },
+  ): IndexSearchResult;
   /** Bytes that {@link deserialize}-style loaders of the same kind read back. */
   serialize(): Uint8Array;
   /** Approximate bytes of memory held. */

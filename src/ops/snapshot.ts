@@ -17,7 +17,7 @@ import { MANIFEST_FILE, SEGMENT_DIR, WAL_DIR, WAL_HEADER_SIZE } from '../storage
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import type { Manifest } from '../storage/manifest/manifest.js';
-import { decodeManifest, EMPTY_MANIFEST } from '../storage/manifest/manifest.js';
+import { decodeManifest, EMPTY_MANIFEST, manifestFiles } from '../storage/manifest/manifest.js';
 import type { TornTail } from '../storage/wal/wal-reader.js';
 import { listWalFiles, scanWal } from '../storage/wal/wal-reader.js';
 
@@ -119,18 +119,6 @@ async function pinFile(fs: FileSystem, from: string, to: string): Promise<boolea
     }
     throw e;
   }
-}
-
-/** Manifest-referenced segment and tombstone file names. */
-export function manifestFiles(m: Manifest): string[] {
-  const out: string[] = [];
-  for (const c of m.collections) {
-    for (const s of c.segments) {
-      out.push(s.file);
-      if (s.tombstones !== null) out.push(s.tombstones);
-    }
-  }
-  return out;
 }
 
 /**

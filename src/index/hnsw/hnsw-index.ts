@@ -11,6 +11,9 @@ import {
   loadWasmModule,
   wasmLoadFailure,
 } from '../../kernels/wasm-module.js';
+import { similarity } from '../../kernels/distance-kernel.js';
+import { SCALAR_KERNEL } from '../../kernels/scalar-kernel.js';
+import { TopK } from '../top-k.js';
 import type { IndexSearchOptions, IndexSearchResult, VectorIndex } from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
 import { FLAG_ALLOCATED, FLAG_DELETED, HnswMemory, LIVE } from './hnsw-memory.js';
@@ -336,6 +339,27 @@ export class HnswIndex implements VectorIndex {
       visited: this.wasm.lastVisited(),
       distanceComputations: this.wasm.lastDistances(),
     };
+  }
+
+  /**
+   * Exact scan over the live slots (those `allow` admits), reading vectors in place in
+   * WebAssembly memory with the scalar kernel: the planner's path for small or highly
+   * selective searches, and `exact: true`.
+   */
+  scan(query: Float32Array, options: { k: number; allow?: Uint8Array }): IndexSearchResult {
+    const top = new TopK(options.k);
+    const { allow } = options;
+    const { u8, f32, regions } = this.mem;
+    const dim = this.dimension;
+    const vecs = regions.vecs >> 2;
+    let n = 0;
+    for (let slot = 0; slot < this.slots_; slot++) {
+      if (u8[regions.flags + slot] !== LIVE) continue;
+      if (allow !== undefined && allow[slot] !== 1) continue;
+      n++;
+      top.push(slot, similarity(SCALAR_KERNEL, this.metric, query, 0, f32, vecs + slot * dim, dim));
+    }
+    return { ...top.drain(), visited: n, distanceComputations: n };
   }
 
   /** Counters for stats and explain. */

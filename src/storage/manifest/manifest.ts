@@ -51,6 +51,18 @@ export const EMPTY_MANIFEST: Manifest = Object.freeze({
 
 const HEADER = 16;
 
+/** The names (in segments/) of every segment and tombstone file `m` references. */
+export function manifestFiles(m: Manifest): string[] {
+  const out: string[] = [];
+  for (const c of m.collections) {
+    for (const s of c.segments) {
+      out.push(s.file);
+      if (s.tombstones !== null) out.push(s.tombstones);
+    }
+  }
+  return out;
+}
+
 export function encodeManifest(m: Manifest): Uint8Array {
   const body = utf8Encode(JSON.stringify(m));
   const w = new ByteWriter(HEADER + body.length + 4);
