@@ -5,7 +5,7 @@
  */
 import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, Payload, PointId } from '../common/types.js';
-import { isJsonObject } from '../common/types.js';
+import { compareIds, isJsonObject } from '../common/types.js';
 import type { FilterNode } from '../filter/filter-ast.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import { compileFilter } from '../filter/filter-evaluator.js';
@@ -414,6 +414,19 @@ export class Collection {
     return settle(() => {
       this.checkOpen();
       return this.segment.count(this.parseFilter(filter));
+    });
+  }
+
+  /**
+   * The ids of the points (matching `filter`), sorted as results are (integers first, then
+   * strings). Copies no payload or vector, unlike `scan`.
+   */
+  ids(filter?: JsonObject | FilterNode): Promise<PointId[]> {
+    return settle(() => {
+      this.checkOpen();
+      const out: PointId[] = [];
+      for (const p of this.segment.points(this.parseFilter(filter))) out.push(p.id);
+      return out.sort(compareIds);
     });
   }
 

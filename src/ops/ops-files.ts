@@ -4,6 +4,7 @@
  * target directory is empty.
  */
 import { createHash } from 'node:crypto';
+import { utf8Decode, utf8Encode } from '../common/bytes.js';
 import { QuiverError } from '../common/quiver-error.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 
@@ -28,16 +29,35 @@ export async function writeWholeFile(
   }
 }
 
-/** Writes `path` atomically: temp file, fsync, rename, fsync the directory. */
+/**
+ * Replaces `path` with `data` atomically: a temp file of its own (so concurrent writers of
+ * one path never share it), fsync, rename, fsync the directory (created if missing).
+ */
 export async function writeFileAtomic(
   fs: FileSystem,
   path: string,
-  bytes: Uint8Array,
+  data: Uint8Array | string,
 ): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf('/'));
-  await writeWholeFile(fs, `${path}.tmp`, bytes);
-  await fs.rename(`${path}.tmp`, path);
-  await fs.syncDir(dir === '' ? '.' : dir);
+  const bytes = typeof data === 'string' ? utf8Encode(data) : data;
+  const dir = parentDir(path);
+  await fs.mkdirp(dir);
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}-${++tempCounter}`;
+  const fh = await fs.open(tmp, 'create-new');
+  try {
+    await fh.write(bytes, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, path);
+  await fs.syncDir(dir);
+}
+
+let tempCounter = 0;
+
+/** Reads a whole file as UTF-8 text. */
+export async function readText(fs: FileSystem, path: string): Promise<string> {
+  return utf8Decode(await fs.readFile(path));
 }
 
 /** Parent directory of a path written with `/`. */

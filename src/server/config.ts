@@ -9,6 +9,7 @@ import type { FsyncPolicy } from '../storage/wal/log.js';
 import { FSYNC_POLICIES } from '../storage/wal/log.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import { readText } from '../ops/ops-files.js';
 
 /** Log levels pino understands, quietest last. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -132,7 +133,7 @@ export async function readConfigFile(
   path: string,
   fs: FileSystem = new NodeFileSystem(),
 ): Promise<ServerConfigInput> {
-  const text = new TextDecoder().decode(await fs.readFile(path));
+  const text = await readText(fs, path);
   let parsed: unknown;
   try {
     parsed = parseYaml(text);

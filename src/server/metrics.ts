@@ -24,8 +24,13 @@ export class ServerMetrics {
   readonly activeConnections: Gauge;
   readonly walFsync: Histogram;
 
-  /** `stats` is read at every scrape; it returns undefined while the database loads. */
-  constructor(stats: () => DatabaseStats | undefined) {
+  /** The stats of the scrape in progress: every collector reads this one snapshot. */
+  private scrape: DatabaseStats | undefined;
+
+  /** `readStats` is read once per scrape; it returns undefined while the database loads. */
+  constructor(readStats: () => DatabaseStats | undefined) {
+    this.readStats = readStats;
+    const stats = (): DatabaseStats | undefined => this.scrape;
     const registers = [this.registry];
     this.searchDuration = new Histogram({
       name: 'quiver_search_duration_seconds',
@@ -202,8 +207,12 @@ export class ServerMetrics {
     );
   }
 
+  private readonly readStats: () => DatabaseStats | undefined;
+
   /** The exposition text and its content type. */
   async render(): Promise<{ contentType: string; text: string }> {
+    // Kept until the next scrape, so concurrent scrapes never see it cleared mid-way.
+    this.scrape = this.readStats();
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
 }

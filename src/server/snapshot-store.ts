@@ -17,7 +17,7 @@ import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { MetricName } from '../common/types.js';
 import type { FileSystem } from '../storage/io/file-system.js';
-import { readText, writeFileAtomic } from './file-util.js';
+import { readText, writeFileAtomic } from '../ops/ops-files.js';
 import { notFound } from './http-errors.js';
 
 /** The current snapshot format version; readers refuse newer major versions. */

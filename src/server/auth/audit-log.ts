@@ -5,7 +5,8 @@
  */
 import type { Logger } from '../../common/logger.js';
 import type { FileHandle, FileSystem } from '../../storage/io/file-system.js';
-import { parentDir } from '../file-util.js';
+import { parentDir } from '../../ops/ops-files.js';
+import { utf8Encode } from '../../common/bytes.js';
 
 /** One audit record. */
 export interface AuditEntry {
@@ -42,7 +43,7 @@ export class AuditLog {
   write(entry: AuditEntry): void {
     const fh = this.fh;
     if (fh === undefined) return;
-    const bytes = new TextEncoder().encode(`${JSON.stringify(entry)}\n`);
+    const bytes = utf8Encode(`${JSON.stringify(entry)}\n`);
     this.queue = this.queue.then(async () => {
       try {
         await fh.write(bytes, this.position);

@@ -7,7 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { invalidArgument } from '../../common/quiver-error.js';
 import type { FileSystem } from '../../storage/io/file-system.js';
-import { readText, writeFileAtomic } from '../file-util.js';
+import { readText, writeFileAtomic } from '../../ops/ops-files.js';
 
 /** Roles, each allowing what the previous ones do. */
 export const ROLES = ['read', 'write', 'admin'] as const;

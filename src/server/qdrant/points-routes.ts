@@ -8,7 +8,6 @@ import type { Payload, PointId } from '../../common/types.js';
 import { compareIds, isJsonObject } from '../../common/types.js';
 import type { Collection, PointRecord } from '../../engine/collection.js';
 import type { PointInput } from '../../engine/validation.js';
-import type { FilterNode } from '../../filter/filter-ast.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { ServerContext } from '../server-context.js';
@@ -26,6 +25,7 @@ import {
   parseVector,
   parseWithPayload,
   parseWithVector,
+  refuseShardKey,
 } from './qdrant-input.js';
 
 /** A point as Qdrant returns it from retrieve and scroll. */
@@ -49,9 +49,7 @@ function payloadOf(value: unknown, where: string): Payload | undefined {
 
 function parseUpsertPoints(body: Record<string, unknown>): PointInput[] {
   checkKeys(body, ['points', 'batch', 'shard_key', 'update_filter'], 'the upsert body');
-  if (body['shard_key'] !== undefined && body['shard_key'] !== null) {
-    throw notImplemented('shard keys');
-  }
+  refuseShardKey(body);
   if (body['update_filter'] !== undefined && body['update_filter'] !== null) {
     throw notImplemented('conditional upserts (update_filter)');
   }
@@ -119,23 +117,7 @@ async function selectIds(
     );
   }
   if (hasPoints) return parsePointIds(body['points'], 'points');
-  const filter = parseFilterField(body['filter']);
-  const ids: PointId[] = [];
-  for await (const p of c.scan(filter === undefined ? {} : { filter })) ids.push(p.id);
-  return ids;
-}
-
-function refuseShardKey(body: Record<string, unknown>): void {
-  if (body['shard_key'] !== undefined && body['shard_key'] !== null) {
-    throw notImplemented('shard keys');
-  }
-}
-
-/** Every id matching `filter`, in Qdrant's order (integers first, then UUIDs). */
-async function sortedIds(c: Collection, filter: FilterNode | undefined): Promise<PointId[]> {
-  const ids: PointId[] = [];
-  for await (const p of c.scan(filter === undefined ? {} : { filter })) ids.push(p.id);
-  return ids.sort(compareIds);
+  return c.ids(parseFilterField(body['filter']));
 }
 
 /** Registers the point routes. */
@@ -288,7 +270,7 @@ export function registerPointRoutes(app: FastifyInstance, ctx: ServerContext): v
           : parsePointId(body['offset'], 'offset');
       const project = parseWithPayload(body['with_payload'], true);
       const withVector = parseWithVector(body['with_vector'], false);
-      const ids = await sortedIds(c, filter);
+      const ids = await c.ids(filter);
       let start = 0;
       if (offset !== undefined) {
         let lo = 0;

@@ -112,7 +112,9 @@ export function parsePointIds(value: unknown, where: string): PointId[] {
 /** A dense vector: an array of numbers (the unnamed vector `{ "": [...] }` is accepted too). */
 export function parseVector(value: unknown, where: string): number[] {
   if (Array.isArray(value)) {
-    for (const [i, v] of (value as unknown[]).entries()) {
+    const values = value as unknown[];
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
       if (typeof v !== 'number') {
         throw badRequest(`${where}[${i}] must be a number, got ${v === null ? 'null' : typeof v}.`);
       }
@@ -147,11 +149,15 @@ function pick(payload: Payload, keys: readonly string[]): Payload {
   return out;
 }
 
+/** The projection of `with_payload: false`: callers may skip fetching payloads at all. */
+export const NO_PAYLOAD: PayloadProjection = () => null;
+const WHOLE_PAYLOAD: PayloadProjection = (p) => p;
+
 /** The payload projection `with_payload` asks for (`fallback` when absent). */
 export function parseWithPayload(value: unknown, fallback: boolean): PayloadProjection {
-  if (value === undefined || value === null) return fallback ? (p) => p : () => null;
-  if (value === true) return (p) => p;
-  if (value === false) return () => null;
+  if (value === undefined || value === null) return fallback ? WHOLE_PAYLOAD : NO_PAYLOAD;
+  if (value === true) return WHOLE_PAYLOAD;
+  if (value === false) return NO_PAYLOAD;
   const stringList = (v: unknown, where: string): string[] => {
     if (!Array.isArray(v) || v.some((k) => typeof k !== 'string')) {
       throw badRequest(`${where} must be a list of payload keys.`);
@@ -233,4 +239,11 @@ export function numberField(value: unknown, where: string): number | undefined {
 /** True for an HttpError with this status (tests and handlers). */
 export function isHttpStatus(e: unknown, status: number): boolean {
   return e instanceof HttpError && e.statusCode === status;
+}
+
+/** Shard keys are refused with 501 until the cluster lands. */
+export function refuseShardKey(body: Record<string, unknown>): void {
+  if (body['shard_key'] !== undefined && body['shard_key'] !== null) {
+    throw notImplemented('shard keys');
+  }
 }

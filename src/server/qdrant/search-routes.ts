@@ -6,7 +6,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { PointId } from '../../common/types.js';
-import { compareIds } from '../../common/types.js';
 import type { Collection } from '../../engine/collection.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { Filter } from '../../filter/filter-ast.js';
@@ -16,6 +15,7 @@ import type { ServerContext } from '../server-context.js';
 import type { PayloadProjection } from './qdrant-input.js';
 import {
   asObject,
+  NO_PAYLOAD,
   bodyObject,
   boolField,
   checkKeys,
@@ -26,6 +26,7 @@ import {
   parseVector,
   parseWithPayload,
   parseWithVector,
+  refuseShardKey,
 } from './qdrant-input.js';
 
 const MAX_RESULTS = 10_000;
@@ -88,8 +89,7 @@ const SEARCH_KEYS = [
 function parseSearchBody(raw: unknown): SearchRequest {
   const body = bodyObject(raw);
   checkKeys(body, SEARCH_KEYS, 'the search body');
-  if (body['shard_key'] !== undefined && body['shard_key'] !== null)
-    throw notImplemented('shard keys');
+  refuseShardKey(body);
   if (body['vector'] === undefined || body['vector'] === null) {
     throw badRequest('the search body needs "vector": [numbers].');
   }
@@ -164,10 +164,7 @@ async function runSearch(
   const started = performance.now();
   if (r.vector === undefined && r.byId === undefined) {
     // No query: points in id order, as Qdrant answers.
-    const ids: PointId[] = [];
-    for await (const p of c.scan(r.filter === undefined ? {} : { filter: r.filter }))
-      ids.push(p.id);
-    ids.sort(compareIds);
+    const ids = await c.ids(r.filter);
     const page = await c.getMany(ids.slice(r.offset, r.offset + r.limit), {
       withVector: r.withVector,
     });
@@ -195,7 +192,7 @@ async function runSearch(
     ...(filter === undefined ? {} : { filter }),
     ...(ef === undefined ? {} : { ef }),
     exact: r.exact,
-    withPayload: true,
+    withPayload: r.project !== NO_PAYLOAD,
     withVector: r.withVector,
     explain: true,
   });
