@@ -209,7 +209,8 @@ export async function readBackupFile(
       throw corrupt(storedPath, 0, 'backup file is missing');
     }
     const raw = await fs.readFile(storedPath);
-    if (raw.length !== entry.stored.bytes || sha256(raw) !== entry.stored.sha256) {
+    const rawHash = sha256(raw);
+    if (raw.length !== entry.stored.bytes || rawHash !== entry.stored.sha256) {
       throw corrupt(storedPath, 0, 'backup file does not match its SHA-256 in backup.json');
     }
     let own: Uint8Array = raw;
@@ -235,6 +236,10 @@ export async function readBackupFile(
       own = joined;
     }
     content = own;
+    // Stored plain and whole: the content is the raw bytes just hashed.
+    if (own === raw && entry.stored.sha256 === entry.sha256 && raw.length === entry.bytes) {
+      return content;
+    }
   }
   if (content.length !== entry.bytes || sha256(content) !== entry.sha256) {
     throw corrupt(
@@ -307,7 +312,9 @@ export async function createBackup(
         const data = compress ? new Uint8Array(gzipSync(own)) : own;
         const file = `${BACKUP_DATA}/${s.path}${compress ? '.gz' : ''}${baseBytes > 0 ? '.delta' : ''}`;
         await writeWholeFile(fs, `${out}/${file}`, data);
-        stored = { file, bytes: data.length, sha256: sha256(data), compressed: compress };
+        // Stored bytes equal the content when neither compressed nor a delta: hash once.
+        const storedHash = data === content ? hash : sha256(data);
+        stored = { file, bytes: data.length, sha256: storedHash, compressed: compress };
         storedBytes += data.length;
         filesStored++;
       }

@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import { utf8Decode, utf8Encode } from '../common/bytes.js';
 import { QuiverError } from '../common/quiver-error.js';
+import { LOCK_FILE } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
+import { liveLockOwner } from '../storage/lock-file.js';
 
 /** SHA-256 of `bytes`, lowercase hex. */
 export function sha256(bytes: Uint8Array): string {
@@ -85,29 +87,13 @@ export async function prepareEmptyDir(
         { file: dir },
       );
     }
-    if (entries.includes('LOCK')) {
-      try {
-        const owner = JSON.parse(new TextDecoder().decode(await fs.readFile(`${dir}/LOCK`))) as {
-          pid?: unknown;
-        };
-        if (typeof owner.pid === 'number' && owner.pid !== process.pid) {
-          let alive = true;
-          try {
-            process.kill(owner.pid, 0);
-          } catch (e) {
-            alive = (e as { code?: string }).code === 'EPERM';
-          }
-          if (alive) {
-            throw new QuiverError(
-              'LOCKED',
-              `${what} ${dir} is a database open in process ${owner.pid}; stop it before restoring over it.`,
-              { file: `${dir}/LOCK`, pid: owner.pid },
-            );
-          }
-        }
-      } catch (e) {
-        if (e instanceof QuiverError) throw e;
-      }
+    const owner = await liveLockOwner(fs, dir);
+    if (owner !== undefined && owner !== process.pid) {
+      throw new QuiverError(
+        'LOCKED',
+        `${what} ${dir} is a database open in process ${owner}; stop it before restoring over it.`,
+        { file: `${dir}/${LOCK_FILE}`, pid: owner },
+      );
     }
     for (const name of entries) {
       const p = `${dir}/${name}`;

@@ -16,6 +16,7 @@ import { corrupt, isQuiverError, QuiverError } from '../common/quiver-error.js';
 import { MANIFEST_FILE, SEGMENT_DIR, WAL_DIR, WAL_HEADER_SIZE } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import { processAlive } from '../storage/lock-file.js';
 import type { Manifest } from '../storage/manifest/manifest.js';
 import { decodeManifest, EMPTY_MANIFEST, manifestFiles } from '../storage/manifest/manifest.js';
 import type { TornTail } from '../storage/wal/wal-reader.js';
@@ -66,15 +67,6 @@ export interface SnapshotOptions {
 
 let counter = 0;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === 'EPERM';
-  }
-}
-
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   if (a.length !== b.length) return false;
@@ -95,7 +87,7 @@ async function readIfExists(fs: FileSystem, path: string): Promise<Uint8Array | 
 async function removeStalePins(fs: FileSystem, root: string): Promise<void> {
   for (const name of await fs.list(root)) {
     const pid = Number(name.split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
       await fs.removeDir(`${root}/${name}`).catch(() => undefined);
     }
   }

@@ -3,19 +3,18 @@
  * snapshot without the writer's lock (safe while a server runs): LSNs, files and sizes,
  * per collection points, segments, deleted ratio, and the memory estimate of ops/tune.ts.
  */
-import { utf8Decode } from '../common/bytes.js';
 import { QuiverError } from '../common/quiver-error.js';
 import type { JsonObject } from '../common/types.js';
 import {
   CLEAN_MARK_FILE,
   FORMAT_MAJOR,
   FORMAT_MINOR,
-  LOCK_FILE,
   SEGMENT_DIR,
   WAL_DIR,
   WalRecordType,
 } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
+import { liveLockOwner } from '../storage/lock-file.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
@@ -137,22 +136,7 @@ export async function databaseStats(
     let segmentBytes = 0;
     for (const name of snap.segmentFiles)
       segmentBytes += await fs.fileSize(`${snap.dir}/${SEGMENT_DIR}/${name}`);
-    let writerPid: number | undefined;
-    try {
-      const owner = JSON.parse(utf8Decode(await fs.readFile(`${dir}/${LOCK_FILE}`))) as {
-        pid?: unknown;
-      };
-      if (typeof owner.pid === 'number') {
-        try {
-          process.kill(owner.pid, 0);
-          writerPid = owner.pid;
-        } catch (e) {
-          if ((e as { code?: string }).code === 'EPERM') writerPid = owner.pid;
-        }
-      }
-    } catch {
-      writerPid = undefined;
-    }
+    const writerPid = await liveLockOwner(fs, dir);
     return {
       path: dir,
       formatVersion: `${FORMAT_MAJOR}.${FORMAT_MINOR}`,

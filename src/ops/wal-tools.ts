@@ -4,7 +4,7 @@
  * record with the lock. A torn tail (FORMAT.md §2.4) is cut without asking, as an open
  * would; damage before the tail is cut only with `skipCorrupted`, listing what is dropped.
  */
-import { corrupt, isQuiverError, QuiverError } from '../common/quiver-error.js';
+import { corrupt, QuiverError } from '../common/quiver-error.js';
 import { SILENT_LOGGER } from '../common/logger.js';
 import { readCleanMark, removeCleanMark } from '../storage/clean-mark.js';
 import { WAL_DIR, WAL_HEADER_SIZE } from '../storage/format.js';
@@ -63,19 +63,8 @@ export async function walStatus(
     },
   });
   const tail = scan.tornTail;
-  let isTorn = false;
-  if (tail !== undefined) {
-    // Classify as an open would: a torn tail passes a normal scan, corruption throws.
-    try {
-      await scanWal(fs, `${dir}/${WAL_DIR}`, {
-        cleanlyClosed: mark !== undefined,
-        onRecord: () => undefined,
-      });
-      isTorn = true;
-    } catch (e) {
-      if (!isQuiverError(e, 'CORRUPT')) throw e;
-    }
-  }
+  // The scan classified the damage as an open would (torn tail or corruption).
+  const isTorn = tail?.kind === 'torn-tail';
   return {
     path: dir,
     files: scan.files.map((f) => ({

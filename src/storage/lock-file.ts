@@ -12,7 +12,8 @@ import { LOCK_FILE } from './format.js';
 
 const heldInThisProcess = new Set<string>();
 
-function processAlive(pid: number): boolean {
+/** True when a process with this pid exists (ours to signal or not). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -36,6 +37,20 @@ function parseOwner(bytes: Uint8Array): LockOwner | undefined {
     // an unreadable lock file is treated as stale
   }
   return undefined;
+}
+
+/**
+ * The pid of the live process holding `dir`'s LOCK, or undefined when there is no lock,
+ * it is unreadable, or its process is gone (a stale lock).
+ */
+export async function liveLockOwner(fs: FileSystem, dir: string): Promise<number | undefined> {
+  let owner: LockOwner | undefined;
+  try {
+    owner = parseOwner(await fs.readFile(`${dir}/${LOCK_FILE}`));
+  } catch {
+    return undefined;
+  }
+  return owner !== undefined && processAlive(owner.pid) ? owner.pid : undefined;
 }
 
 export class DirectoryLock {

@@ -106,13 +106,7 @@ export async function archiveWalFile(
   const tmp = `${archiveDir}/${name}.tmp`;
   await fs.copyFile(path, tmp);
   await fs.rename(tmp, `${archiveDir}/${name}`);
-  if (samples.length > 0) {
-    await writeDurably(
-      fs,
-      archiveDir,
-      `${name}${WAL_TIMES_SUFFIX}`,
-      utf8Encode(JSON.stringify(samples)),
-    );
-  }
-  await fs.syncDir(archiveDir);
+  // Either way the archive directory is fsynced after the rename.
+  if (samples.length > 0) await writeWalTimes(fs, archiveDir, name, samples);
+  else await fs.syncDir(archiveDir);
 }

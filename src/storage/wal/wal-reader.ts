@@ -22,6 +22,11 @@ export interface TornTail {
   readonly offset: number;
   readonly droppedBytes: number;
   readonly reason: string;
+  /**
+   * `torn-tail` (a crash mid-append: an open cuts it) or `corruption` (only reported, with
+   * `stopAtDamage`; otherwise the scan throws CORRUPT).
+   */
+  readonly kind: 'torn-tail' | 'corruption';
 }
 
 export interface WalScanReport {
@@ -86,7 +91,13 @@ export async function scanWal(
       const followed = validRecordFollows(bytes, offset + 1, lastLsn ?? fromLsn - 1);
       if (!isLast || options.cleanlyClosed || followed) {
         if (options.stopAtDamage === true) {
-          tornTail = { file: file.path, offset, droppedBytes: bytes.length - offset, reason };
+          tornTail = {
+            file: file.path,
+            offset,
+            droppedBytes: bytes.length - offset,
+            reason,
+            kind: 'corruption',
+          };
           return;
         }
         const why = !isLast
@@ -96,7 +107,13 @@ export async function scanWal(
             : 'intact records follow it';
         throw corrupt(file.path, offset, `WAL ${reason} (not a torn tail: ${why})`);
       }
-      tornTail = { file: file.path, offset, droppedBytes: bytes.length - offset, reason };
+      tornTail = {
+        file: file.path,
+        offset,
+        droppedBytes: bytes.length - offset,
+        reason,
+        kind: 'torn-tail',
+      };
     };
 
     const header = decodeWalHeader(bytes);
