@@ -15,6 +15,7 @@ import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { CleanMark } from '../storage/clean-mark.js';
 import type { TornTail, WalScanReport } from '../storage/wal/wal-reader.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
+import { walGaps } from '../storage/wal/wal-continuity.js';
 import type { WalOp } from '../storage/wal/wal-body-codec.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import type { WalPosition } from '../storage/wal/wal-writer.js';
@@ -215,40 +216,11 @@ export async function recover(
       );
     },
   });
-  const lastFile = scan.files[scan.files.length - 1];
-  // The log must reach back to the manifest's start and forward to its checkpoint.
-  if (
-    scan.firstLsn !== undefined &&
-    scan.firstLsn > manifest.walStartLsn &&
-    scan.lastLsn >= manifest.walStartLsn
-  ) {
-    throw corrupt(
-      scan.files[0]?.path ?? walDir,
-      16,
-      `WAL starts at LSN ${scan.firstLsn} but the manifest needs it from LSN ${manifest.walStartLsn}; log files are missing`,
-    );
-  }
-  if (manifest.walStartLsn <= manifest.checkpointLsn && scan.lastLsn < manifest.checkpointLsn) {
-    throw corrupt(
-      lastFile?.path ?? walDir,
-      scan.end?.offset ?? 0,
-      `WAL ends at LSN ${scan.lastLsn} but the manifest was written at LSN ${manifest.checkpointLsn}; log data is missing`,
-    );
-  }
+  // The log must reach back to the manifest's start, forward to its checkpoint, and after
+  // a clean close end where the mark says.
+  const gap = walGaps(scan, manifest, mark, walDir)[0];
+  if (gap !== undefined) throw corrupt(gap.file, gap.offset, gap.what);
   const lastLsn = Math.max(scan.lastLsn, manifest.checkpointLsn);
-  if (mark !== undefined) {
-    const end = scan.end;
-    const matches =
-      mark.lastLsn === lastLsn &&
-      (end === undefined || (end.seq === mark.walSeq && end.offset === mark.walOffset));
-    if (!matches) {
-      throw corrupt(
-        lastFile?.path ?? walDir,
-        end?.offset ?? 0,
-        `WAL ends at LSN ${lastLsn} but the database was closed cleanly at LSN ${mark.lastLsn} (file ${mark.walSeq}, offset ${mark.walOffset}); log data is missing`,
-      );
-    }
-  }
   if (scan.tornTail !== undefined) {
     logger.warn(
       { ...scan.tornTail },

@@ -21,6 +21,7 @@ import type { Manifest } from '../storage/manifest/manifest.js';
 import { decodeManifest, EMPTY_MANIFEST, manifestFiles } from '../storage/manifest/manifest.js';
 import type { TornTail } from '../storage/wal/wal-reader.js';
 import { listWalFiles, scanWal } from '../storage/wal/wal-reader.js';
+import { walGaps } from '../storage/wal/wal-continuity.js';
 
 /** Directory under the database directory that holds pinned snapshots. */
 export const PIN_DIR = '.pins';
@@ -179,17 +180,12 @@ export async function pinSnapshot(
       });
       const takenAtMs = Date.now();
       const linked = scan.files;
-      if (
-        scan.firstLsn !== undefined &&
-        scan.firstLsn > manifest.walStartLsn &&
-        scan.lastLsn >= manifest.walStartLsn
-      ) {
+      const missingStart = walGaps(scan, manifest, undefined, `${dir}/${WAL_DIR}`).find(
+        (g) => g.kind === 'missing-start',
+      );
+      if (missingStart !== undefined) {
         if (attempt < maxRetries) continue;
-        throw corrupt(
-          linked[0]?.path ?? `${dir}/${WAL_DIR}`,
-          16,
-          `WAL starts at LSN ${scan.firstLsn} but the manifest needs it from LSN ${manifest.walStartLsn}; log files are missing`,
-        );
+        throw corrupt(missingStart.file, missingStart.offset, missingStart.what);
       }
       const end = scan.end;
       const walFiles: SnapshotWalFile[] = [];

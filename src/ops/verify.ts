@@ -26,6 +26,7 @@ import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
+import { walGaps } from '../storage/wal/wal-continuity.js';
 import { checkGraph, segmentSections } from './graph-check.js';
 import type { ProgressFn } from './progress.js';
 import { NO_PROGRESS } from './progress.js';
@@ -350,50 +351,20 @@ async function verifyDirectory(
       },
     });
     lsn = Math.max(lsn, scan.lastLsn);
-    const first = scan.files[0]?.path ?? walDir;
-    const last = scan.files[scan.files.length - 1]?.path ?? walDir;
-    if (
-      manifest !== undefined &&
-      scan.firstLsn !== undefined &&
-      scan.firstLsn > manifest.walStartLsn &&
-      scan.lastLsn >= manifest.walStartLsn
-    ) {
+    const gaps = walGaps(
+      scan,
+      manifest ?? { walStartLsn: 1, checkpointLsn: 0 },
+      mark,
+      walDir,
+    ).filter((g) => manifest !== undefined || g.kind === 'clean-mark-mismatch');
+    for (const g of gaps) {
       problems.push({
         severity: 'error',
-        file: first,
-        offset: 16,
-        what: `WAL starts at LSN ${scan.firstLsn}, after the manifest's replay start ${manifest.walStartLsn}: log files are missing`,
+        file: g.file,
+        offset: g.offset,
+        what: g.what,
         action: ACTIONS.restore,
       });
-    }
-    if (
-      manifest !== undefined &&
-      manifest.walStartLsn <= manifest.checkpointLsn &&
-      scan.lastLsn < manifest.checkpointLsn
-    ) {
-      problems.push({
-        severity: 'error',
-        file: last,
-        offset: scan.end?.offset,
-        what: `WAL ends at LSN ${scan.lastLsn} but the manifest was written at LSN ${manifest.checkpointLsn}: log data is missing`,
-        action: ACTIONS.restore,
-      });
-    }
-    if (mark !== undefined) {
-      const end = scan.end;
-      const at = Math.max(scan.lastLsn, manifest?.checkpointLsn ?? 0);
-      if (
-        mark.lastLsn !== at ||
-        (end !== undefined && (end.seq !== mark.walSeq || end.offset !== mark.walOffset))
-      ) {
-        problems.push({
-          severity: 'error',
-          file: last,
-          offset: end?.offset,
-          what: `the log ends at LSN ${at} but the database was closed cleanly at LSN ${mark.lastLsn} (file ${mark.walSeq}, offset ${mark.walOffset}): log data is missing`,
-          action: ACTIONS.restore,
-        });
-      }
     }
     if (scan.tornTail !== undefined) {
       problems.push({
