@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MetricName } from '../src/common/types.js';
+import { normalizeInPlace } from '../src/kernels/distance-kernel.js';
 
 /** One dataset: base vectors, queries and exact top-100 neighbour ids. */
 export interface Dataset {
@@ -47,13 +48,7 @@ export function readVecs(path: string): { dim: number; rows: number; data: Array
 }
 
 function normalizeRows(data: Float32Array, dim: number): void {
-  for (let off = 0; off < data.length; off += dim) {
-    let s = 0;
-    for (let i = 0; i < dim; i++) s += data[off + i]! * data[off + i]!;
-    if (s === 0) continue;
-    const inv = 1 / Math.sqrt(s);
-    for (let i = 0; i < dim; i++) data[off + i] = data[off + i]! * inv;
-  }
+  for (let off = 0; off < data.length; off += dim) normalizeInPlace(data.subarray(off, off + dim));
 }
 
 /** Loads every dataset directory under {@link dataDir} that has base/query/groundtruth. */

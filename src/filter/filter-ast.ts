@@ -199,6 +199,15 @@ export function isFilterNode(value: unknown): value is FilterNode {
   return typeof value === 'object' && value !== null && madeByFactory.has(value);
 }
 
+/** Throws INVALID_ARGUMENT at `where` when a filter nests deeper than MAX_FILTER_DEPTH. @internal */
+export function checkFilterDepth(where: string, depth: number, hint: string): void {
+  if (depth > MAX_FILTER_DEPTH) {
+    throw filterError(where, `the filter is nested deeper than ${MAX_FILTER_DEPTH} levels`, hint, {
+      expected: `at most ${MAX_FILTER_DEPTH} levels`,
+    });
+  }
+}
+
 /**
  * An INVALID_ARGUMENT error for a malformed filter, saying what is wrong, where (a path inside
  * the filter such as `filter.price.$gt`) and what to do.

@@ -5,7 +5,7 @@
 import type { JsonValue } from '../common/types.js';
 import {
   Filter,
-  MAX_FILTER_DEPTH,
+  checkFilterDepth,
   describeType,
   filterError,
   formatKey,
@@ -272,15 +272,10 @@ function field(path: FieldPath): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? key : `'${key}'`;
 }
 
+const DEPTH_HINT = 'Flatten it: $and and $or take many filters at one level.';
+
 function checkDepth(where: string, depth: number): void {
-  if (depth > MAX_FILTER_DEPTH) {
-    throw filterError(
-      where,
-      `the filter is nested deeper than ${MAX_FILTER_DEPTH} levels`,
-      'Flatten it: $and and $or take many filters at one level.',
-      { expected: `at most ${MAX_FILTER_DEPTH} levels` },
-    );
-  }
+  checkFilterDepth(where, depth, DEPTH_HINT);
 }
 
 function describeEmpty(value: unknown): string {

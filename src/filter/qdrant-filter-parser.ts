@@ -8,7 +8,7 @@ import type { PointId } from '../common/types.js';
 import { parseDateTime } from './date-time.js';
 import {
   Filter,
-  MAX_FILTER_DEPTH,
+  checkFilterDepth,
   describeType,
   filterError,
   formatKey,
@@ -474,13 +474,8 @@ function formatPathForMessage(key: unknown): string {
   return typeof key === 'string' ? key : describeType(key);
 }
 
+const DEPTH_HINT = 'Flatten it: must, should and must_not take many conditions at one level.';
+
 function checkDepth(where: string, depth: number): void {
-  if (depth > MAX_FILTER_DEPTH) {
-    throw filterError(
-      where,
-      `the filter is nested deeper than ${MAX_FILTER_DEPTH} levels`,
-      'Flatten it: must, should and must_not take many conditions at one level.',
-      { expected: `at most ${MAX_FILTER_DEPTH} levels` },
-    );
-  }
+  checkFilterDepth(where, depth, DEPTH_HINT);
 }

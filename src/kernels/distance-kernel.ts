@@ -1,6 +1,7 @@
 /**
  * The DistanceKernel interface: scores two vectors, greater = closer (aesthetics convention 8).
- * Implementations: the scalar JS reference (scalar-kernel.ts) and, later, WebAssembly SIMD.
+ * Implementations: the scalar JS reference (scalar-kernel.ts) and WebAssembly SIMD
+ * (wasm-kernel.ts; the HNSW search loop calls its SIMD functions inside WebAssembly).
  */
 import type { MetricName } from '../common/types.js';
 
