@@ -1,6 +1,7 @@
 /**
  * Build step for the WebAssembly kernels (run by `npm run build` before tsc): compiles
- * src/kernels/as/quiver.ts with AssemblyScript twice (f32x4 SIMD and scalar) into
+ * src/kernels/as/quiver.ts with AssemblyScript three times (f32x4 SIMD, scalar, and SIMD
+ * over an imported shared memory that search worker threads instantiate too) into
  * build/wasm/ (found by tests running from src/) and dist/kernels/ (the built package).
  */
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -26,6 +27,21 @@ const outDirs = [join(root, 'build', 'wasm'), join(root, 'dist', 'kernels')];
 const variants: ReadonlyArray<{ file: string; flags: string[] }> = [
   { file: 'quiver-simd.wasm', flags: ['--enable', 'simd'] },
   { file: 'quiver-scalar.wasm', flags: [] },
+  {
+    file: 'quiver-simd-shared.wasm',
+    flags: [
+      '--enable',
+      'simd',
+      '--enable',
+      'threads',
+      '--importMemory',
+      '--sharedMemory',
+      '--initialMemory',
+      '1',
+      '--maximumMemory',
+      '65536',
+    ],
+  },
 ];
 
 for (const dir of outDirs) mkdirSync(dir, { recursive: true });

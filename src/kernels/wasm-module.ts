@@ -2,13 +2,15 @@
  * Finds and compiles the AssemblyScript module (quiver-simd.wasm, or quiver-scalar.wasm where
  * the engine lacks SIMD) once per process, and instantiates it: one instance, with its own
  * linear memory, per user. A missing .wasm is a warning and `undefined`, never a crash.
+ * quiver-simd-shared.wasm is the same code over an imported shared memory, which several
+ * threads' instances can search at once (each with its own globals).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** A WebAssembly.Memory (typed here: the project's lib has no DOM/WebAssembly types). */
 export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(pages: number): number;
 }
 
@@ -25,6 +27,7 @@ interface WasmApi {
     module: WasmCompiledModule,
     imports: Record<string, Record<string, unknown>>,
   ) => { readonly exports: unknown };
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
@@ -107,6 +110,42 @@ function candidatePaths(file: string): string[] {
   ];
 }
 
+/** Compiles the first of `files` found that reports the expected ABI; else a reason. */
+function compileFirst(
+  files: ReadonlyArray<{ flavour: WasmFlavour; file: string }>,
+  imports: () => Record<string, Record<string, unknown>>,
+): LoadedWasmModule | string {
+  if (wasmApi === undefined) return 'WebAssembly is not available in this runtime';
+  const tried: string[] = [];
+  let failure = '';
+  for (const { flavour, file } of files) {
+    for (const path of candidatePaths(file)) {
+      tried.push(path);
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(path);
+      } catch {
+        continue;
+      }
+      try {
+        const module = new wasmApi.Module(bytes);
+        const probe = new wasmApi.Instance(module, imports());
+        const abi = (probe.exports as { abiVersion?: () => number }).abiVersion?.();
+        if (abi !== ABI_VERSION) {
+          failure = `${path} is stale (ABI ${String(abi)}, expected ${ABI_VERSION}): run "npm run build"`;
+          continue;
+        }
+        return { flavour, path, module };
+      } catch (e) {
+        failure = `${path} failed to compile: ${e instanceof Error ? e.message : String(e)}`;
+      }
+    }
+  }
+  return failure !== ''
+    ? failure
+    : `no Quiver .wasm found (run "npm run build"); looked in ${tried.join(', ')}`;
+}
+
 let loaded: LoadedWasmModule | null | undefined;
 let failure = '';
 
@@ -116,47 +155,81 @@ let failure = '';
  */
 export function loadWasmModule(): LoadedWasmModule | undefined {
   if (loaded !== undefined) return loaded ?? undefined;
-  loaded = null;
-  if (wasmApi === undefined) {
-    failure = 'WebAssembly is not available in this runtime';
-  } else {
-    const flavours: WasmFlavour[] = wasmSimdSupported() ? ['simd', 'scalar'] : ['scalar'];
-    const tried: string[] = [];
-    search: for (const flavour of flavours) {
-      for (const path of candidatePaths(`quiver-${flavour}.wasm`)) {
-        tried.push(path);
-        let bytes: Uint8Array;
-        try {
-          bytes = readFileSync(path);
-        } catch {
-          continue;
-        }
-        try {
-          const module = new wasmApi.Module(bytes);
-          const probe = new wasmApi.Instance(module, { hnsw: { admit: () => 1 } });
-          const abi = (probe.exports as { abiVersion?: () => number }).abiVersion?.();
-          if (abi !== ABI_VERSION) {
-            failure = `${path} is stale (ABI ${String(abi)}, expected ${ABI_VERSION}): run "npm run build"`;
-            continue;
-          }
-          loaded = { flavour, path, module };
-          break search;
-        } catch (e) {
-          failure = `${path} failed to compile: ${e instanceof Error ? e.message : String(e)}`;
-        }
-      }
-    }
-    if (loaded === null && failure === '') {
-      failure = `no Quiver .wasm found (run "npm run build"); looked in ${tried.join(', ')}`;
-    }
-  }
-  if (loaded === null) {
+  const flavours: WasmFlavour[] = wasmSimdSupported() ? ['simd', 'scalar'] : ['scalar'];
+  const result = compileFirst(
+    flavours.map((flavour) => ({ flavour, file: `quiver-${flavour}.wasm` })),
+    () => ({ hnsw: { admit: () => 1 } }),
+  );
+  if (typeof result === 'string') {
+    loaded = null;
+    failure = result;
     process.emitWarning(`${failure}. Falling back to the scalar JavaScript kernel.`, {
       code: 'QUIVER_WASM_UNAVAILABLE',
     });
     return undefined;
   }
+  loaded = result;
   return loaded;
+}
+
+/** Pages of 64 KiB; a shared memory declares its maximum up front (4 GiB: wasm32's limit). */
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+
+/** A zeroed shared memory of at least `bytes`, growable to 4 GiB. @internal */
+export function createSharedMemory(bytes: number): WasmMemory {
+  if (wasmApi === undefined) throw new Error('WebAssembly is not available in this runtime');
+  const pages = Math.max(1, Math.ceil(bytes / PAGE));
+  return new wasmApi.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+}
+
+let sharedLoaded: LoadedWasmModule | null | undefined;
+let sharedFailure = '';
+
+/**
+ * The shared-memory build (quiver-simd-shared.wasm), or undefined where SIMD, shared memory
+ * or the file is missing (search then stays on the main thread; no warning). @internal
+ */
+export function loadSharedWasmModule(): LoadedWasmModule | undefined {
+  if (sharedLoaded !== undefined) return sharedLoaded ?? undefined;
+  sharedLoaded = null;
+  if (!wasmSimdSupported()) {
+    sharedFailure = 'this engine lacks WebAssembly SIMD';
+    return undefined;
+  }
+  let probeMemory: WasmMemory;
+  try {
+    probeMemory = createSharedMemory(PAGE);
+  } catch (e) {
+    sharedFailure = `shared WebAssembly memory is unavailable: ${e instanceof Error ? e.message : String(e)}`;
+    return undefined;
+  }
+  const result = compileFirst([{ flavour: 'simd', file: 'quiver-simd-shared.wasm' }], () => ({
+    env: { memory: probeMemory },
+    hnsw: { admit: () => 1 },
+  }));
+  if (typeof result === 'string') sharedFailure = result;
+  else sharedLoaded = result;
+  return sharedLoaded ?? undefined;
+}
+
+/** Why the shared-memory module is unavailable ('' when it loaded or was not asked for). @internal */
+export function sharedWasmLoadFailure(): string {
+  return sharedFailure;
+}
+
+/**
+ * An instance of the shared-memory build over `memory` (each thread makes its own), or
+ * undefined when that build is unavailable. @internal
+ */
+export function instantiateSharedQuiverWasm(
+  memory: WasmMemory,
+  admit: (internalId: number) => number = () => 1,
+): QuiverWasmExports | undefined {
+  const mod = loadSharedWasmModule();
+  if (mod === undefined || wasmApi === undefined) return undefined;
+  const instance = new wasmApi.Instance(mod.module, { env: { memory }, hnsw: { admit } });
+  return instance.exports as QuiverWasmExports;
 }
 
 /** Why the module is unavailable ('' when it loaded or was not asked for yet). @internal */

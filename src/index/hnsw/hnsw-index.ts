@@ -7,8 +7,12 @@ import { QuiverError, invalidArgument } from '../../common/quiver-error.js';
 import type { MetricName } from '../../common/types.js';
 import type { QuiverWasmExports } from '../../kernels/wasm-module.js';
 import {
+  createSharedMemory,
   instantiateQuiverWasm,
+  instantiateSharedQuiverWasm,
+  loadSharedWasmModule,
   loadWasmModule,
+  sharedWasmLoadFailure,
   wasmLoadFailure,
 } from '../../kernels/wasm-module.js';
 import { similarity } from '../../kernels/distance-kernel.js';
@@ -16,6 +20,9 @@ import { SCALAR_KERNEL } from '../../kernels/scalar-kernel.js';
 import { TopK } from '../top-k.js';
 import type { IndexSearchOptions, IndexSearchResult, VectorIndex } from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
+import type { SharedHnswHandle } from './hnsw-lane.js';
+import { MODE_ALLOW, MODE_CALLBACK, MODE_PLAIN, MODE_TOMBSTONES, runSearch } from './hnsw-lane.js';
+import type { LaneSizes } from './hnsw-memory.js';
 import { FLAG_ALLOCATED, FLAG_DELETED, HnswMemory, LIVE } from './hnsw-memory.js';
 
 /** Options of {@link createHnswIndex}. */
@@ -51,11 +58,10 @@ export interface HnswStats {
   readonly memoryBytes: number;
 }
 
-/** Search modes of the WebAssembly core. */
-const MODE_PLAIN = 0;
-const MODE_TOMBSTONES = 1;
-const MODE_ALLOW = 2;
-const MODE_CALLBACK = 3;
+/** A lane's beam holds at least this many entries (larger ef searches stay on the owner). */
+const LANE_MIN_EF = 512;
+
+let nextHandleId = 1;
 
 const METRIC_CODES: Readonly<Record<MetricName, number>> = { euclid: 0, cosine: 1, dot: 2 };
 
@@ -72,6 +78,8 @@ export interface HnswState {
   readonly slots: number;
   readonly upperBytes: number;
   readonly capacity: number;
+  /** Worker lanes: builds a frozen index in shared memory (see {@link HnswIndex.deserialize}). */
+  readonly lanes?: number;
 }
 
 function checkInt(name: string, value: number, min: number, max: number): number {
@@ -84,7 +92,17 @@ function checkInt(name: string, value: number, min: number, max: number): number
   return value;
 }
 
-function requireWasm(admit: (id: number) => number): QuiverWasmExports {
+function requireWasm(admit: (id: number) => number, shared: boolean): QuiverWasmExports {
+  if (shared) {
+    const wasm = instantiateSharedQuiverWasm(createSharedMemory(0), admit);
+    if (wasm === undefined) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `A shared HNSW index needs the shared-memory WebAssembly module: ${sharedWasmLoadFailure()}.`,
+      );
+    }
+    return wasm;
+  }
   const wasm = instantiateQuiverWasm(admit);
   if (wasm === undefined) {
     throw new QuiverError(
@@ -115,6 +133,7 @@ export class HnswIndex implements VectorIndex {
   private slots_ = 0;
   private live_ = 0;
   private tombstones_ = 0;
+  private handle_: SharedHnswHandle | undefined;
 
   /** @internal Use {@link createHnswIndex} or {@link HnswIndex.deserialize}. */
   constructor(state: HnswState) {
@@ -127,7 +146,8 @@ export class HnswIndex implements VectorIndex {
     this.repairThreshold = state.repairThreshold;
     this.rng = state.rng;
     this.levelMult = 1 / Math.log(state.m);
-    this.wasm = requireWasm((id) => (this.filterFn?.(id) === true ? 1 : 0));
+    const lanes = state.lanes ?? 0;
+    this.wasm = requireWasm((id) => (this.filterFn?.(id) === true ? 1 : 0), lanes > 0);
     const upperCap =
       state.upperBytes > 0
         ? state.upperBytes
@@ -140,8 +160,56 @@ export class HnswIndex implements VectorIndex {
       state.capacity,
       upperCap,
       Math.max(state.efConstruction, state.efSearch),
+      lanes > 0 ? laneSizes(lanes, state.capacity, state.efSearch) : undefined,
     );
     this.slots_ = state.slots;
+  }
+
+  /** True when the index lives in shared memory for worker lanes (and is frozen). */
+  get shared(): boolean {
+    return this.mem.shared;
+  }
+
+  /**
+   * What worker threads need to search this frozen index through their lanes (the memory
+   * is shared, not copied). Undefined for an index in private memory. @internal
+   */
+  sharedHandle(): SharedHnswHandle | undefined {
+    if (!this.mem.shared) return undefined;
+    if (this.handle_ === undefined) {
+      const r = this.mem.regions;
+      const { entry, maxLevel } = this.entryPoint();
+      this.handle_ = {
+        id: nextHandleId++,
+        memory: this.wasm.memory,
+        dimension: this.dimension,
+        metricIp: this.metric !== 'euclid',
+        m: this.m,
+        capacity: this.mem.capacity,
+        slots: this.slots_,
+        entry,
+        maxLevel,
+        vecs: r.vecs,
+        links0: r.links0,
+        levels: r.levels,
+        flags: r.flags,
+        upperOff: r.upperOff,
+        upper: r.upper,
+        lanes: r.lanes,
+      };
+    }
+    return this.handle_;
+  }
+
+  /**
+   * The search mode of the core for a query with (or without) an allow mask, and whether a
+   * worker lane can run it (shared index, ef within the lanes' beam). @internal
+   */
+  laneMode(ef: number, allow: Uint8Array | undefined): number | undefined {
+    const lanes = this.mem.laneSizes;
+    if (lanes === undefined || ef > lanes.poolCap || this.live_ === 0) return undefined;
+    if (allow !== undefined) return MODE_ALLOW;
+    return this.tombstones_ > 0 ? MODE_TOMBSTONES : MODE_PLAIN;
   }
 
   /** Default beam width of a search (a query's `ef` overrides it); raised to k when smaller. */
@@ -210,6 +278,12 @@ export class HnswIndex implements VectorIndex {
    */
   add(internalId: number, vector: Float32Array): void {
     checkInt('internalId', internalId, 0, 0x7ffffffe);
+    if (this.mem.shared) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        'this HNSW index is shared with search threads and frozen; it takes no new vectors.',
+      );
+    }
     if (vector.length !== this.dimension) {
       throw new QuiverError(
         'DIMENSION_MISMATCH',
@@ -240,7 +314,12 @@ export class HnswIndex implements VectorIndex {
     this.wasm.insert(internalId, level, this.efConstruction);
   }
 
-  /** Marks `internalId` removed: never returned again. Repairs the graph past the threshold. */
+  /**
+   * Marks `internalId` removed: never returned again. Repairs the graph past the threshold,
+   * except in a shared index, whose graph worker threads read: there only the flag changes
+   * (a one-byte store; a search running meanwhile may still return the id) and tombstones
+   * stay until the segment is rewritten.
+   */
   remove(internalId: number): void {
     if (!this.has(internalId)) return;
     const mem = this.mem;
@@ -252,10 +331,11 @@ export class HnswIndex implements VectorIndex {
 
   /**
    * Re-links the neighbours of every tombstone and frees the tombstones (their ids can be
-   * added again). Runs automatically past `repairThreshold`. Returns the nodes freed.
+   * added again). Runs automatically past `repairThreshold`. Returns the nodes freed
+   * (always 0 for a shared index, which is frozen).
    */
   repair(): number {
-    if (this.tombstones_ === 0) return 0;
+    if (this.tombstones_ === 0 || this.mem.shared) return 0;
     const freed = this.wasm.repair(this.slots_);
     this.tombstones_ = 0;
     return freed;
@@ -304,41 +384,27 @@ export class HnswIndex implements VectorIndex {
       if (filter !== undefined) {
         mode = MODE_CALLBACK;
         this.filterFn = allow === undefined ? filter : (id) => allow[id] === 1 && filter(id);
-      } else if (allow !== undefined) {
+      } else {
         mode = MODE_ALLOW;
-        const at = mem.regions.allow;
-        const n = Math.min(allow.length, this.slots_);
-        mem.u8.set(n === allow.length ? allow : allow.subarray(0, n), at);
-        if (n < this.slots_) mem.u8.fill(0, at + n, at + this.slots_);
       }
     } else if (mode === MODE_TOMBSTONES) {
       mem.ensureHeap(ef);
     }
-    const r = mem.regions;
-    mem.f32.set(query, r.query >> 2);
-    let count: number;
     try {
-      count = this.wasm.search(ef, mode, this.slots_);
+      return runSearch(
+        this.wasm,
+        mem,
+        mem.regions,
+        this.slots_,
+        query,
+        k,
+        ef,
+        mode,
+        mode === MODE_ALLOW ? allow : undefined,
+      );
     } finally {
       this.filterFn = undefined;
     }
-    if (count > k) count = k;
-    const ids = new Array<number>(count);
-    const scores = new Array<number>(count);
-    const f32 = mem.f32;
-    const i32 = mem.i32;
-    const o = r.out >> 2;
-    for (let i = 0; i < count; i++) {
-      const d = f32[o + 2 * i]!;
-      ids[i] = i32[o + 2 * i + 1]!;
-      scores[i] = d === 0 ? 0 : -d;
-    }
-    return {
-      ids,
-      scores,
-      visited: this.wasm.lastVisited(),
-      distanceComputations: this.wasm.lastDistances(),
-    };
   }
 
   /**
@@ -398,9 +464,24 @@ export class HnswIndex implements VectorIndex {
    * Reads bytes written by {@link HnswIndex.serialize}. A damaged or foreign blob throws
    * QuiverError CORRUPT naming `source` (a file name, for the message) and the offset.
    */
-  static deserialize(bytes: Uint8Array, source = 'HNSW index blob'): HnswIndex {
-    return decodeHnsw(bytes, source, (state) => new HnswIndex(state));
+  static deserialize(
+    bytes: Uint8Array,
+    source = 'HNSW index blob',
+    options: { readonly lanes?: number } = {},
+  ): HnswIndex {
+    const lanes = options.lanes ?? 0;
+    return decodeHnsw(bytes, source, (state) => new HnswIndex({ ...state, lanes }));
   }
+}
+
+/**
+ * Scratch of a shared index's worker lanes: a beam of at least 512 (or efSearch), and a
+ * filtered-search heap sized as {@link HnswMemory.ensureHeap} would for that beam.
+ */
+function laneSizes(count: number, capacity: number, efSearch: number): LaneSizes {
+  const poolCap = Math.max(LANE_MIN_EF, efSearch);
+  const heapCap = Math.min(Math.max(capacity, 1), Math.max(65536, poolCap * 64));
+  return { count, poolCap, heapCap };
 }
 
 /**
@@ -438,4 +519,9 @@ export function createHnswIndex(options: HnswOptions): HnswIndex {
 /** True when HNSW indexes can be created here (their WebAssembly module loads). */
 export function hnswAvailable(): boolean {
   return loadWasmModule() !== undefined;
+}
+
+/** True when frozen HNSW indexes can live in shared memory for worker threads. */
+export function sharedHnswAvailable(): boolean {
+  return loadSharedWasmModule() !== undefined;
 }

@@ -3,7 +3,11 @@
  * memory (one instance per index, so indexes never share or free memory), its growth by
  * relocation, and typed views over it. The AssemblyScript core reads the same regions.
  *
- * Regions, in address order (each 16-byte aligned); per-slot regions scale with capacity:
+ * A private memory (an index that grows) has the regions below, in address order (each
+ * 16-byte aligned); per-slot regions scale with capacity. A shared memory (a frozen index
+ * that worker threads search) puts the graph regions (levels .. upper) first, then one
+ * scratch block (query .. allow) per worker lane, then the owner's scratch last, so that
+ * only the owner's scratch ever moves.
  *   query  dim × f32            scratch: the query of the running search
  *   out    poolCap × (f32, i32) scratch: results, ascending by distance
  *   pool   poolCap × (f32, i32) scratch: beam / result heap
@@ -35,8 +39,8 @@ const MAX_BYTES = 65536 * PAGE;
 
 const align16 = (n: number): number => (n + 15) & ~15;
 
-/** Byte offsets of the regions. @internal */
-export interface HnswRegions {
+/** Byte offsets of one thread's search scratch, and its sizes in entries. @internal */
+export interface ScratchRegions {
   readonly query: number;
   readonly out: number;
   readonly pool: number;
@@ -44,18 +48,33 @@ export interface HnswRegions {
   readonly heap: number;
   readonly visited: number;
   readonly allow: number;
+  readonly poolCap: number;
+  readonly heapCap: number;
+}
+
+/** Byte offsets of the regions: the owner's scratch, the graph, the lanes. @internal */
+export interface HnswRegions extends ScratchRegions {
   readonly levels: number;
   readonly flags: number;
   readonly upperOff: number;
   readonly links0: number;
   readonly vecs: number;
   readonly upper: number;
+  /** Worker lanes' scratch (shared memory only). */
+  readonly lanes: readonly ScratchRegions[];
   readonly end: number;
 }
 
 interface Sizes {
   readonly cap: number;
   readonly upperCap: number;
+  readonly poolCap: number;
+  readonly heapCap: number;
+}
+
+/** Worker lanes of a shared memory: how many, and their fixed beam and heap sizes. @internal */
+export interface LaneSizes {
+  readonly count: number;
   readonly poolCap: number;
   readonly heapCap: number;
 }
@@ -72,6 +91,8 @@ export class HnswMemory {
   readonly strideU: number;
   private sizes: Sizes;
   private base: number;
+  /** Set for a shared memory: its lanes; the graph can then no longer grow. */
+  readonly laneSizes: LaneSizes | undefined;
   regions: HnswRegions;
   /** Bytes of `upper` handed out so far. */
   upperUsed = 0;
@@ -88,8 +109,10 @@ export class HnswMemory {
     capacity: number,
     upperCap: number,
     poolCap: number,
+    lanes?: LaneSizes,
   ) {
     this.wasm = wasm;
+    this.laneSizes = lanes;
     this.dim = dim;
     this.m = m;
     this.m0 = 2 * m;
@@ -116,6 +139,11 @@ export class HnswMemory {
     return this.sizes.heapCap;
   }
 
+  /** True for a shared memory (frozen graph, worker lanes). */
+  get shared(): boolean {
+    return this.laneSizes !== undefined;
+  }
+
   /** Bytes of linear memory held by this index's instance. */
   get byteLength(): number {
     return this.wasm.memory.buffer.byteLength;
@@ -128,35 +156,35 @@ export class HnswMemory {
       at = align16(at + bytes);
       return start;
     };
-    const query = take(this.dim * 4);
-    const out = take(s.poolCap * 8);
-    const pool = take(s.poolCap * 8);
-    const sel = take((1 + this.m0) * (1 + this.m0) * 8);
-    const heap = take(s.heapCap * 8);
-    const visited = take(s.cap * 2);
-    const allow = take(s.cap);
-    const levels = take(s.cap);
-    const flags = take(s.cap);
-    const upperOff = take(s.cap * 4);
-    const links0 = take(s.cap * this.stride0);
-    const vecs = take(s.cap * this.dim * 4);
-    const upper = take(s.upperCap);
-    return {
-      query,
-      out,
-      pool,
-      sel,
-      heap,
-      visited,
-      allow,
-      levels,
-      flags,
-      upperOff,
-      links0,
-      vecs,
-      upper,
-      end: at,
-    };
+    const scratch = (poolCap: number, heapCap: number): ScratchRegions => ({
+      query: take(this.dim * 4),
+      out: take(poolCap * 8),
+      pool: take(poolCap * 8),
+      sel: take((1 + this.m0) * (1 + this.m0) * 8),
+      heap: take(heapCap * 8),
+      visited: take(s.cap * 2),
+      allow: take(s.cap),
+      poolCap,
+      heapCap,
+    });
+    const graph = (): Omit<HnswRegions, keyof ScratchRegions | 'lanes' | 'end'> => ({
+      levels: take(s.cap),
+      flags: take(s.cap),
+      upperOff: take(s.cap * 4),
+      links0: take(s.cap * this.stride0),
+      vecs: take(s.cap * this.dim * 4),
+      upper: take(s.upperCap),
+    });
+    const lanes = this.laneSizes;
+    if (lanes === undefined) {
+      const own = scratch(s.poolCap, s.heapCap);
+      return { ...own, ...graph(), lanes: [], end: at };
+    }
+    const g = graph();
+    const laneRegions: ScratchRegions[] = [];
+    for (let i = 0; i < lanes.count; i++) laneRegions.push(scratch(lanes.poolCap, lanes.heapCap));
+    const own = scratch(s.poolCap, s.heapCap);
+    return { ...own, ...g, lanes: laneRegions, end: at };
   }
 
   private growTo(bytes: number): void {
@@ -231,9 +259,20 @@ export class HnswMemory {
     this.publish();
   }
 
+  /** A shared memory's graph is frozen: workers read it without locks. */
+  private refuseGrowth(what: string): void {
+    if (this.shared) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `this HNSW index is shared with search threads and frozen; it cannot ${what}. Build a new index instead.`,
+      );
+    }
+  }
+
   /** Makes room for slots [0, slots). Grows by half again at least. */
   ensureCapacity(slots: number): void {
     if (slots <= this.sizes.cap) return;
+    this.refuseGrowth('take more points');
     const cap = Math.max(slots, Math.ceil(this.sizes.cap * 1.5), 64);
     this.relayout({ ...this.sizes, cap });
   }
@@ -254,6 +293,7 @@ export class HnswMemory {
   /** Reserves `bytes` in the upper-level pool and returns their offset inside it. */
   allocUpper(bytes: number): number {
     if (this.upperUsed + bytes > this.sizes.upperCap) {
+      this.refuseGrowth('grow its upper levels');
       const upperCap = Math.max(this.upperUsed + bytes, Math.ceil(this.sizes.upperCap * 1.5), 1024);
       this.relayout({ ...this.sizes, upperCap });
     }

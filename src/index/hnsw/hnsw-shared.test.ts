@@ -1,0 +1,97 @@
+/**
+ * Shared (frozen) HNSW indexes: a graph moved into shared memory answers exactly as the
+ * private one did, through the owner and through every worker lane (same memory, separate
+ * scratch), in plain, allow-list and tombstone modes; it refuses to grow; the owner's
+ * scratch can move without disturbing the lanes.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isQuiverError } from '../../common/quiver-error.js';
+import { createHnswIndex, HnswIndex, sharedHnswAvailable } from './hnsw-index.js';
+import { HnswLane, MODE_ALLOW, MODE_PLAIN, MODE_TOMBSTONES } from './hnsw-lane.js';
+import { clusteredVectors, seededRandom } from './hnsw.fixtures.js';
+
+const N = 4000;
+const DIM = 24;
+const vectors = clusteredVectors(N, DIM, 'cosine', 31);
+const queries = clusteredVectors(60, DIM, 'cosine', 32);
+
+function build(): HnswIndex {
+  const index = createHnswIndex({ dimension: DIM, metric: 'cosine', efConstruction: 100 });
+  vectors.forEach((v, i) => index.add(i, v));
+  return index;
+}
+
+describe('shared HNSW index', { skip: !sharedHnswAvailable() }, () => {
+  const priv = build();
+  const shared = HnswIndex.deserialize(priv.serialize(), 'test', { lanes: 2 });
+  const handle = shared.sharedHandle()!;
+  const lanes = [new HnswLane(handle, 0), new HnswLane(handle, 1)];
+
+  it('answers as the private index did, through the owner and every lane', () => {
+    assert.equal(shared.shared, true);
+    assert.equal(priv.sharedHandle(), undefined);
+    for (const q of queries) {
+      const want = priv.search(q, { k: 10, ef: 64 });
+      assert.deepEqual(shared.search(q, { k: 10, ef: 64 }).ids, want.ids);
+      for (const lane of lanes) {
+        const got = lane.search(q, 10, 64, MODE_PLAIN, undefined);
+        assert.deepEqual(got.ids, want.ids);
+        assert.deepEqual(got.scores, want.scores);
+        assert.equal(got.distanceComputations, want.distanceComputations);
+      }
+    }
+  });
+
+  it('filters through an allow-list in a lane as the owner does', () => {
+    const random = seededRandom(5);
+    const allow = new Uint8Array(N);
+    for (let i = 0; i < N; i++) allow[i] = random() < 0.3 ? 1 : 0;
+    for (const q of queries) {
+      const want = shared.search(q, { k: 10, ef: 64, allow });
+      assert.equal(shared.laneMode(64, allow), MODE_ALLOW);
+      const got = lanes[1]!.search(q, 10, 64, MODE_ALLOW, allow);
+      assert.deepEqual(got.ids, want.ids);
+      for (const id of got.ids) assert.equal(allow[id], 1);
+    }
+  });
+
+  it('marks deletes without repairing, and lanes never return them', () => {
+    const removed = new Set<number>();
+    for (let i = 0; i < N; i += 4) removed.add(i);
+    for (const id of removed) shared.remove(id);
+    assert.equal(shared.stats().tombstones, removed.size, 'a frozen graph keeps its tombstones');
+    assert.equal(shared.repair(), 0);
+    assert.equal(shared.laneMode(64, undefined), MODE_TOMBSTONES);
+    for (const q of queries) {
+      const want = shared.search(q, { k: 10, ef: 64 });
+      const got = lanes[0]!.search(q, 10, 64, MODE_TOMBSTONES, undefined);
+      assert.deepEqual(got.ids, want.ids);
+      assert.equal(got.ids.length, 10);
+      for (const id of got.ids) assert.ok(!removed.has(id), `removed id ${id} returned`);
+    }
+  });
+
+  it('refuses new vectors and leaves wide beams to the owner', () => {
+    assert.throws(
+      () => shared.add(N, vectors[0]!),
+      (e: unknown) => isQuiverError(e) && e.code === 'INVALID_ARGUMENT',
+    );
+    assert.equal(shared.laneMode(100_000, undefined), undefined);
+    assert.throws(() => lanes[0]!.search(queries[0]!, 10, 100_000, MODE_PLAIN, undefined));
+    assert.throws(() => new HnswLane(handle, 2), /lane 2 does not exist/);
+  });
+
+  it('keeps lanes correct when the owner moves its own scratch', () => {
+    const before = queries.map((q) => lanes[0]!.search(q, 10, 64, MODE_TOMBSTONES, undefined).ids);
+    const pool = shared.mem.regions.pool;
+    const graph = shared.mem.regions.links0;
+    // A beam wider than the owner's scratch makes it re-lay its scratch at the end.
+    const wide = shared.search(queries[0]!, { k: 10, ef: 3000 });
+    assert.equal(wide.ids.length, 10);
+    assert.ok(shared.mem.regions.pool > pool, 'the owner moved its scratch');
+    assert.equal(shared.mem.regions.links0, graph, 'the graph stayed where the lanes read it');
+    const after = queries.map((q) => lanes[0]!.search(q, 10, 64, MODE_TOMBSTONES, undefined).ids);
+    assert.deepEqual(after, before);
+  });
+});
