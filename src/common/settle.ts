@@ -3,8 +3,8 @@
  * (a QuiverError for bad input or a closed database) rejects instead of escaping.
  */
 
-/** Resolves with `compute()`'s result, or rejects with what it threw. */
-export function settle<T>(compute: () => T): Promise<T> {
+/** Resolves with `compute()`'s result (awaited when it is a promise), or rejects with what it threw. */
+export function settle<T>(compute: () => T | Promise<T>): Promise<T> {
   try {
     return Promise.resolve(compute());
   } catch (e) {

@@ -9,6 +9,7 @@ import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import { GrowingSegment } from './growing-segment.js';
 import type { SealedSegment } from './sealed-segment.js';
+import type { SearchPool } from './search-pool.js';
 import type {
   Segment,
   SegmentHit,
@@ -20,6 +21,13 @@ import type { CollectionConfig } from './validation.js';
 
 /** Makes the vector index of a new growing segment. */
 export type IndexFactory = (config: CollectionConfig) => VectorIndex;
+
+/** One segment's share of a search. */
+interface SegmentPart {
+  readonly kind: string;
+  readonly hits: SegmentHit[];
+  readonly stats: SegmentSearchStats;
+}
 
 export interface CollectionSearchResult {
   readonly hits: SegmentHit[];
@@ -148,16 +156,45 @@ export class CollectionState {
   }
 
   search(query: Float32Array, options: SegmentSearchOptions): CollectionSearchResult {
-    const all: SegmentHit[] = [];
-    const stats: (SegmentSearchStats & { kind: string })[] = [];
+    const parts: SegmentPart[] = [];
     for (const s of this.segments()) {
       if (s.liveCount === 0) continue;
-      const r = s.search(query, options);
-      all.push(...r.hits);
-      stats.push({ kind: s.kind, ...r.stats });
+      parts.push({ kind: s.kind, ...s.search(query, options) });
     }
-    all.sort((a, b) => b.score - a.score || compareIds(a.id, b.id));
-    return { hits: all.slice(0, options.k), segments: stats };
+    return mergeParts(parts, options.k);
+  }
+
+  /**
+   * The same search with sealed segments' graphs searched by `pool`'s workers (their
+   * indexes move to shared memory on first use) while this thread searches the rest. When
+   * a point a worker found was deleted meanwhile, the whole search runs again here.
+   */
+  async searchVia(
+    query: Float32Array,
+    options: SegmentSearchOptions,
+    pool: SearchPool,
+  ): Promise<CollectionSearchResult> {
+    // Dispatch the sealed segments first, so the workers search while this thread does
+    // the growing and sealing ones.
+    const pending: Promise<SegmentPart | undefined>[] = [];
+    for (const s of this.sealed) {
+      if (s.liveCount === 0) continue;
+      s.table.shareIndex(pool.threads, s.file);
+      const r = s.table.searchVia(query, options, pool);
+      pending.push(
+        r instanceof Promise
+          ? r.then((v) => (v === undefined ? undefined : { kind: s.kind, ...v }))
+          : Promise.resolve({ kind: s.kind, ...r }),
+      );
+    }
+    for (const s of [this.growing, ...this.sealing]) {
+      if (s.liveCount === 0) continue;
+      pending.push(Promise.resolve({ kind: s.kind, ...s.search(query, options) }));
+    }
+    const parts = await Promise.all(pending);
+    const complete = parts.filter((p) => p !== undefined);
+    if (complete.length < parts.length) return this.search(query, options);
+    return mergeParts(complete, options.k);
   }
 
   /** Bytes of memory held by the growing and sealing segments (the budgeted part). */
@@ -184,4 +221,16 @@ export class CollectionState {
     }
     return total === 0 ? 0 : dead / total;
   }
+}
+
+/** Merges segments' hits, best first (ties by id), keeping k. */
+function mergeParts(parts: readonly SegmentPart[], k: number): CollectionSearchResult {
+  const all: SegmentHit[] = [];
+  const stats: (SegmentSearchStats & { kind: string })[] = [];
+  for (const p of parts) {
+    all.push(...p.hits);
+    stats.push({ kind: p.kind, ...p.stats });
+  }
+  all.sort((a, b) => b.score - a.score || compareIds(a.id, b.id));
+  return { hits: all.slice(0, k), segments: stats };
 }

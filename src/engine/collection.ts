@@ -18,7 +18,8 @@ import { applyPayloadUpdate } from './payload-update.js';
 import { RecallSampler } from './recall-sampler.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
-import type { CollectionState } from './collection-state.js';
+import type { CollectionSearchResult, CollectionState } from './collection-state.js';
+import type { SearchPool } from './search-pool.js';
 import type { SegmentSearchStats, StoredPoint } from './segment.js';
 import { settle } from '../common/settle.js';
 import type { CollectionConfig, PointInput } from './validation.js';
@@ -41,6 +42,8 @@ export interface CollectionHost {
   isLive(state: CollectionState): boolean;
   /** Called after a write was applied (may schedule sealing). */
   afterWrite(): void;
+  /** Worker threads that search sealed segments' graphs; undefined = this thread only. */
+  readonly searchPool: SearchPool | undefined;
 }
 
 /** A point as returned by `get`. */
@@ -458,13 +461,18 @@ export class Collection {
     vector: ArrayLike<number>,
     options: SearchOptions = {},
   ): Promise<SearchHit[] | { hits: SearchHit[]; explain: SearchExplain }> {
-    return settle(() => this.searchNow(vector, options));
+    return settle<SearchHit[] | { hits: SearchHit[]; explain: SearchExplain }>(() =>
+      this.searchNow(vector, options),
+    );
   }
 
   private searchNow(
     vector: ArrayLike<number>,
     options: SearchOptions,
-  ): SearchHit[] | { hits: SearchHit[]; explain: SearchExplain } {
+  ):
+    | SearchHit[]
+    | { hits: SearchHit[]; explain: SearchExplain }
+    | Promise<SearchHit[] | { hits: SearchHit[]; explain: SearchExplain }> {
     const t0 = performance.now();
     this.checkOpen();
     if (typeof options !== 'object' || options === null) {
@@ -498,13 +506,42 @@ export class Collection {
     const withVector = options.withVector ?? false;
     const t1 = performance.now();
     if (options.exact !== true) this.recall.offer(query, k, Math.max(ef, k), filter);
-    const { hits, segments } = this.segment.search(query, {
+    const segmentOptions = {
       k,
       ef: Math.max(ef, k),
       exact: options.exact ?? false,
       filter,
       withVector,
-    });
+    };
+    const pool = this.host.searchPool;
+    if (pool !== undefined && this.segment.sealed.length > 0 && options.exact !== true) {
+      return this.segment
+        .searchVia(query, segmentOptions, pool)
+        .then((r) => this.present(r, options, k, ef, withPayload, withVector, t0, t1));
+    }
+    return this.present(
+      this.segment.search(query, segmentOptions),
+      options,
+      k,
+      ef,
+      withPayload,
+      withVector,
+      t0,
+      t1,
+    );
+  }
+
+  /** Public hits (scores per SPEC section 2, payloads copied), with the explain block when asked. */
+  private present(
+    { hits, segments }: CollectionSearchResult,
+    options: SearchOptions,
+    k: number,
+    ef: number,
+    withPayload: boolean,
+    withVector: boolean,
+    t0: number,
+    t1: number,
+  ): SearchHit[] | { hits: SearchHit[]; explain: SearchExplain } {
     const t2 = performance.now();
     const out: SearchHit[] = hits.map((h) => {
       const hit: { id: PointId; score: number; payload?: Payload; vector?: number[] } = {

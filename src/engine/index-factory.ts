@@ -29,9 +29,14 @@ export function createIndex(config: CollectionConfig, logger?: Logger): VectorIn
   return new ExactIndex(config.dimension, config.metric);
 }
 
-/** The index of a sealed segment: its graph deserialized, or an exact index of its vectors. */
-export function loadIndex(data: SegmentData, file: string): VectorIndex {
-  if (data.graph !== undefined && hnswAvailable()) return HnswIndex.deserialize(data.graph, file);
+/**
+ * The index of a sealed segment: its graph deserialized (into shared memory with `lanes`
+ * worker lanes when lanes > 0), or an exact index of its vectors.
+ */
+export function loadIndex(data: SegmentData, file: string, lanes = 0): VectorIndex {
+  if (data.graph !== undefined && hnswAvailable()) {
+    return HnswIndex.deserialize(data.graph, file, { lanes });
+  }
   const index = new ExactIndex(data.dimension, data.metric);
   const dim = data.dimension;
   for (let slot = 0; slot < data.ids.length; slot++) {

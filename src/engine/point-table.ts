@@ -9,8 +9,10 @@ import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { DistanceKernel } from '../kernels/distance-kernel.js';
 import { similarity } from '../kernels/distance-kernel.js';
 import { SCALAR_KERNEL } from '../kernels/scalar-kernel.js';
+import { HnswIndex } from '../index/hnsw/hnsw-index.js';
 import { TopK } from '../index/top-k.js';
-import type { VectorIndex } from '../index/vector-index.js';
+import type { IndexSearchResult, VectorIndex } from '../index/vector-index.js';
+import type { SearchPool } from './search-pool.js';
 import type {
   SearchPlan,
   SegmentHit,
@@ -20,6 +22,16 @@ import type {
 } from './segment.js';
 
 export const EMPTY_PAYLOAD: Payload = Object.freeze({});
+
+/** The planner's decision for one search of a table. */
+interface TablePlan {
+  readonly kind: 'empty' | 'exact' | 'graph';
+  readonly allow: Uint8Array | undefined;
+  readonly matches: number | undefined;
+  readonly live: number;
+  readonly t0: number;
+  readonly t1: number;
+}
 
 /**
  * With a filter, a graph index is searched only when at least this many points match
@@ -34,7 +46,7 @@ export class PointTable {
   readonly ids: (PointId | undefined)[] = [];
   readonly payloads: (Payload | undefined)[] = [];
   readonly slotOf = new Map<PointId, number>();
-  readonly index: VectorIndex;
+  private index_: VectorIndex;
   private readonly kernel: DistanceKernel;
   payloadBytes = 0;
   /**
@@ -44,8 +56,23 @@ export class PointTable {
   private readonly pending = new Map<number, Float32Array>();
 
   constructor(index: VectorIndex, kernel: DistanceKernel = SCALAR_KERNEL) {
-    this.index = index;
+    this.index_ = index;
     this.kernel = kernel;
+  }
+
+  get index(): VectorIndex {
+    return this.index_;
+  }
+
+  /**
+   * Moves a sealed table's HNSW graph into shared memory with `lanes` worker lanes (a
+   * one-time copy; the graph is frozen from then on). No-op for other indexes, for one
+   * already shared, or while vectors wait for the graph.
+   */
+  shareIndex(lanes: number, source: string): void {
+    const index = this.index_;
+    if (!(index instanceof HnswIndex) || index.shared || this.pending.size > 0 || lanes < 1) return;
+    this.index_ = HnswIndex.deserialize(index.serialize(), source, { lanes });
   }
 
   get liveCount(): number {
@@ -157,6 +184,52 @@ export class PointTable {
     query: Float32Array,
     options: SegmentSearchOptions,
   ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
+    const plan = this.plan(options);
+    const done = this.finish(plan, this.run(query, plan, options), options);
+    if (done === undefined) {
+      throw new QuiverError('UNAVAILABLE', 'index returned a deleted slot; this is a bug');
+    }
+    return done;
+  }
+
+  /**
+   * The same search, with the graph part run by a worker of `pool` when the index is a
+   * shared (frozen) HNSW graph and the plan is a graph search; otherwise as
+   * {@link search}. Resolves undefined when a point it found was deleted while the worker
+   * searched (the caller then searches again on its own thread).
+   */
+  searchVia(
+    query: Float32Array,
+    options: SegmentSearchOptions,
+    pool: SearchPool,
+  ):
+    | Promise<{ hits: SegmentHit[]; stats: SegmentSearchStats } | undefined>
+    | { hits: SegmentHit[]; stats: SegmentSearchStats } {
+    const plan = this.plan(options);
+    const index = this.index;
+    if (plan.kind === 'graph' && this.pending.size === 0 && index instanceof HnswIndex) {
+      const handle = index.sharedHandle();
+      const mode = index.laneMode(options.ef, plan.allow);
+      if (handle !== undefined && mode !== undefined) {
+        const request = { query, k: options.k, ef: options.ef, mode, allow: plan.allow };
+        const running = pool.search(handle, request);
+        if (running !== undefined) {
+          return running.then(
+            (r) => this.finish(plan, r, options, true),
+            () => this.finish(plan, this.run(query, plan, options), options),
+          );
+        }
+      }
+    }
+    const done = this.finish(plan, this.run(query, plan, options), options);
+    if (done === undefined) {
+      throw new QuiverError('UNAVAILABLE', 'index returned a deleted slot; this is a bug');
+    }
+    return done;
+  }
+
+  /** Evaluates the filter into an allow-list and picks the plan. */
+  private plan(options: SegmentSearchOptions): TablePlan {
     const t0 = performance.now();
     const slots = this.ids.length;
     let allow: Uint8Array | undefined;
@@ -181,72 +254,88 @@ export class PointTable {
       !graph ||
       live <= EXACT_SEGMENT_THRESHOLD ||
       (matches !== undefined && matches < Math.max(EXACT_FILTER_THRESHOLD, options.ef));
-    let plan: SearchPlan;
-    let ids: number[];
-    let scores: number[];
-    let visited: number;
-    let computations: number;
-    if (live === 0 || matches === 0) {
-      plan = 'empty';
-      ids = [];
-      scores = [];
-      visited = 0;
-      computations = 0;
-    } else {
-      const r = useExact
+    const kind = live === 0 || matches === 0 ? 'empty' : useExact ? 'exact' : 'graph';
+    return { kind, allow, matches, live, t0, t1 };
+  }
+
+  /** Runs a plan on this thread (vectors waiting for the graph are scanned and merged in). */
+  private run(
+    query: Float32Array,
+    plan: TablePlan,
+    options: SegmentSearchOptions,
+  ): IndexSearchResult {
+    const { allow } = plan;
+    if (plan.kind === 'empty') return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
+    const r =
+      plan.kind === 'exact'
         ? this.index.scan(query, { k: options.k, ...(allow === undefined ? {} : { allow }) })
         : this.index.search(query, {
             k: options.k,
-            ef: Math.max(options.ef, options.k),
+            ef: options.ef,
             ...(allow === undefined ? {} : { allow }),
           });
-      plan = useExact
-        ? allow === undefined
-          ? 'exact-scan'
-          : 'exact-filtered'
-        : allow === undefined
-          ? 'hnsw'
-          : 'hnsw-filtered';
-      ({ ids, scores } = r);
-      visited = r.visited;
-      computations = r.distanceComputations;
-      if (this.pending.size > 0) {
-        // Vectors not yet in the graph are scanned exactly and merged in.
-        const top = new TopK(options.k);
-        ids.forEach((slot, j) => top.push(slot, scores[j]!));
-        const metric = this.index.metric;
-        const dim = this.index.dimension;
-        for (const [slot, v] of this.pending) {
-          if (allow !== undefined && allow[slot] !== 1) continue;
-          computations++;
-          top.push(slot, similarity(this.kernel, metric, query, 0, v, 0, dim));
-        }
-        ({ ids, scores } = top.drain());
-      }
+    if (this.pending.size === 0) return r;
+    // Vectors not yet in the graph are scanned exactly and merged in.
+    const top = new TopK(options.k);
+    r.ids.forEach((slot, j) => top.push(slot, r.scores[j]!));
+    const metric = this.index.metric;
+    const dim = this.index.dimension;
+    let computations = r.distanceComputations;
+    for (const [slot, v] of this.pending) {
+      if (allow !== undefined && allow[slot] !== 1) continue;
+      computations++;
+      top.push(slot, similarity(this.kernel, metric, query, 0, v, 0, dim));
     }
+    return { ...top.drain(), visited: r.visited, distanceComputations: computations };
+  }
+
+  /**
+   * Turns internal ids into hits. Undefined when one of them is no longer live (only a
+   * search that ran on another thread, `raced`, can meet a slot deleted meanwhile).
+   */
+  private finish(
+    plan: TablePlan,
+    r: IndexSearchResult,
+    options: SegmentSearchOptions,
+    raced = false,
+  ): { hits: SegmentHit[]; stats: SegmentSearchStats } | undefined {
     const t2 = performance.now();
-    const hits: SegmentHit[] = ids.map((slot, j) => {
+    const hits: SegmentHit[] = [];
+    for (let j = 0; j < r.ids.length; j++) {
+      const slot = r.ids[j]!;
       const id = this.ids[slot];
       if (id === undefined) {
+        if (raced) return undefined;
         throw new QuiverError('UNAVAILABLE', `index returned deleted slot ${slot}; this is a bug`);
       }
-      return {
+      hits.push({
         id,
-        score: scores[j]!,
+        score: r.scores[j]!,
         payload: this.payloads[slot] ?? EMPTY_PAYLOAD,
         vector: options.withVector ? this.vectorOf(slot) : undefined,
-      };
-    });
+      });
+    }
+    const filtered = plan.allow !== undefined;
+    const name: SearchPlan =
+      plan.kind === 'empty'
+        ? 'empty'
+        : plan.kind === 'exact'
+          ? filtered
+            ? 'exact-filtered'
+            : 'exact-scan'
+          : filtered
+            ? 'hnsw-filtered'
+            : 'hnsw';
     return {
       hits,
       stats: {
-        plan,
-        candidates: live,
-        filterMatches: matches,
-        nodesVisited: visited,
-        distanceComputations: computations,
-        filterMs: t1 - t0,
-        searchMs: t2 - t1,
+        plan: name,
+        candidates: plan.live,
+        filterMatches: plan.matches,
+        nodesVisited: r.visited,
+        distanceComputations: r.distanceComputations,
+        filterMs: plan.t1 - plan.t0,
+        searchMs: t2 - plan.t1,
       },
     };
   }

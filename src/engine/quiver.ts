@@ -24,6 +24,9 @@ import { Collection } from './collection.js';
 import { CollectionState } from './collection-state.js';
 import type { IndexFactory } from './collection-state.js';
 import { createIndex } from './index-factory.js';
+import { sharedHnswAvailable } from '../index/hnsw/hnsw-index.js';
+import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
+import type { SearchPool } from './search-pool.js';
 import type { RecoveryReport } from './recovery.js';
 import { recover } from './recovery.js';
 import type { StorageOptions, StorageStats } from './storage-manager.js';
@@ -77,6 +80,12 @@ export interface QuiverOptions {
    * `quiver backup restore --to-lsn/--to-time --wal-archive DIR` replays from it.
    */
   readonly walArchiveDir?: string;
+  /**
+   * Worker threads that search sealed segments' HNSW graphs, which then live in shared
+   * memory (frozen: deletes only mark them). `quiver serve` passes its worker pool
+   * (server `searchThreads`). Default: searches run on the caller's thread.
+   */
+  readonly searchPool?: SearchPool;
 }
 
 /** A collection as listed by {@link Quiver.listCollections}. */
@@ -131,6 +140,7 @@ const OPTION_KEYS = new Set([
   'breakerFailures',
   'breakerCooldownMs',
   'walArchiveDir',
+  'searchPool',
 ]);
 const DEFAULT_MEMORY_BUDGET = 1024 * 1024 * 1024;
 
@@ -154,6 +164,19 @@ function checkOptions(options: QuiverOptions): void {
     (typeof options.walArchiveDir !== 'string' || options.walArchiveDir === '')
   ) {
     throw invalidArgument('walArchiveDir must be a directory path.', { field: 'walArchiveDir' });
+  }
+  const pool = options.searchPool;
+  if (
+    pool !== undefined &&
+    (typeof pool !== 'object' ||
+      pool === null ||
+      typeof pool.search !== 'function' ||
+      !Number.isInteger(pool.threads) ||
+      pool.threads < 1)
+  ) {
+    throw invalidArgument('searchPool must have threads (an integer from 1) and search().', {
+      field: 'searchPool',
+    });
   }
   for (const key of [
     'batchDelayMs',
@@ -237,6 +260,7 @@ export class Quiver {
       writeDone: (e) => this.writeDone(e),
       isLive: (state) => !this.closed && this.catalog.get(state.config.name) === state,
       afterWrite: () => this.storage.maybeCheckpoint(),
+      searchPool: sharedHnswAvailable() ? o.searchPool : undefined,
     };
   }
 
@@ -263,7 +287,15 @@ export class Quiver {
       const walDir = `${path}/${WAL_DIR}`;
       const makeIndex: IndexFactory = (config) => createIndex(config, logger);
       const fsyncListeners = new Set<(seconds: number) => void>();
-      const state = await recover(fs, path, walDir, mark, makeIndex, logger);
+      const lanes =
+        options.searchPool !== undefined && sharedHnswAvailable() ? options.searchPool.threads : 0;
+      if (options.searchPool !== undefined && lanes === 0) {
+        logger.warn(
+          { reason: sharedWasmLoadFailure() },
+          'search workers unavailable (no shared-memory WebAssembly): searching on the main thread',
+        );
+      }
+      const state = await recover(fs, path, walDir, mark, makeIndex, logger, lanes);
       // Step 8: open the writer at the end of the intact log (cutting a torn tail).
       const lastLsn = state.report.lastLsn;
       const files = state.scan.files;

@@ -113,6 +113,7 @@ async function loadSegments(
   dir: string,
   manifest: Manifest,
   makeIndex: IndexFactory,
+  lanes: number,
 ): Promise<{ catalog: Map<string, CollectionState>; loaded: number }> {
   const catalog = new Map<string, CollectionState>();
   let loaded = 0;
@@ -150,7 +151,7 @@ async function loadSegments(
         data,
         s.file,
         bytes.length,
-        loadIndex(data, path),
+        loadIndex(data, path, lanes),
         deleted,
       );
       seg.tombstoneGeneration = s.tombstoneGeneration;
@@ -198,10 +199,11 @@ export async function recover(
   mark: CleanMark | undefined,
   makeIndex: IndexFactory,
   logger: Logger,
+  lanes = 0,
 ): Promise<RecoveredState> {
   const t0 = performance.now();
   const manifest = await readManifest(fs, dir);
-  const { catalog, loaded } = await loadSegments(fs, dir, manifest, makeIndex);
+  const { catalog, loaded } = await loadSegments(fs, dir, manifest, makeIndex, lanes);
   const orphans = await removeOrphans(fs, dir, manifest, logger);
   const scan = await scanWal(fs, walDir, {
     cleanlyClosed: mark !== undefined,

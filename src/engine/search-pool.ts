@@ -1,0 +1,30 @@
+/**
+ * SearchPool: what the engine asks of search worker threads. Sealed segments' HNSW graphs
+ * live in shared memory (frozen), and a pool searches them on other threads through its
+ * lanes, while the growing segment, exact scans and filters stay on the caller's thread.
+ * The server implements it with worker_threads (src/server/search-workers.ts).
+ */
+import type { SharedHnswHandle } from '../index/hnsw/hnsw-lane.js';
+import type { IndexSearchResult } from '../index/vector-index.js';
+
+/** One graph search for a worker lane. */
+export interface LaneSearch {
+  readonly query: Float32Array;
+  readonly k: number;
+  readonly ef: number;
+  /** Search mode of the WebAssembly core (HnswIndex.laneMode). */
+  readonly mode: number;
+  /** Admitted internal ids (1 = admitted) for a filtered search. */
+  readonly allow: Uint8Array | undefined;
+}
+
+export interface SearchPool {
+  /** Worker threads; a shared index is built with one scratch lane for each. */
+  readonly threads: number;
+  /**
+   * Searches the frozen index behind `handle` on a worker; undefined when every worker is
+   * busy enough that the caller's thread should search this one itself. Rejects when the
+   * worker failed or the pool is closed; the engine then searches on its own thread.
+   */
+  search(handle: SharedHnswHandle, request: LaneSearch): Promise<IndexSearchResult> | undefined;
+}
