@@ -15,6 +15,7 @@ interface ServeFlags {
   config?: string;
   logLevel?: string;
   keysFile?: string;
+  searchThreads?: string;
 }
 
 /** Registers `quiver serve`. */
@@ -28,11 +29,16 @@ export function registerServeCommand(program: Command): void {
     .option('--config <file>', 'settings file, YAML or JSON')
     .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent')
     .option('--keys-file <file>', 'API keys file (hashed keys); enables authentication')
+    .option(
+      '--search-threads <n>',
+      'worker threads for graph searches (0 = main thread only; default cores - 1)',
+    )
     .addHelpText(
       'after',
       '\nEnvironment: QUIVER_DATA, QUIVER_HOST, QUIVER_PORT, QUIVER_LOG_LEVEL, QUIVER_KEYS_FILE,\n' +
         'QUIVER_API_KEY, QUIVER_AUDIT_LOG, QUIVER_SNAPSHOTS_DIR, QUIVER_BODY_LIMIT_BYTES,\n' +
-        'QUIVER_SLOW_QUERY_MS, QUIVER_DEFAULT_EF, QUIVER_IP_BLOCK, QUIVER_FSYNC.\n' +
+        'QUIVER_SLOW_QUERY_MS, QUIVER_DEFAULT_EF, QUIVER_IP_BLOCK, QUIVER_FSYNC,\n' +
+        'QUIVER_SEARCH_THREADS, QUIVER_SHUTDOWN_GRACE_SECONDS.\n' +
         '\nExample:\n  $ quiver serve --data ./data --port 6333',
     )
     .action(async (opts: ServeFlags) => {
@@ -43,6 +49,7 @@ export function registerServeCommand(program: Command): void {
         port: opts.port,
         logLevel: opts.logLevel,
         keysFile: opts.keysFile,
+        searchThreads: opts.searchThreads,
       };
       const config = resolveServerConfig(fromFile, configFromEnv(process.env), flags);
       const running = await startServer({ config });

@@ -3,6 +3,7 @@
  * Defaults < config file (YAML or JSON) < QUIVER_* environment variables < command-line
  * flags. Every value is checked here, so the server never starts on a half-valid config.
  */
+import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { invalidArgument } from '../common/quiver-error.js';
 import type { FsyncPolicy } from '../storage/wal/log.js';
@@ -45,6 +46,11 @@ export interface ServerConfig {
   readonly fsync: FsyncPolicy;
   /** Seconds SIGTERM waits for in-flight requests before closing anyway. Default 10. */
   readonly shutdownGraceSeconds: number;
+  /**
+   * Worker threads that search sealed segments' graphs (shared memory, not copies); 0 keeps
+   * every search on the main thread. Default: cores − 1, at least 1, at most 8.
+   */
+  readonly searchThreads: number;
 }
 
 /** Settings as given by a file, the environment or flags: any subset, unchecked. */
@@ -65,6 +71,7 @@ const KEYS: readonly (keyof ServerConfig)[] = [
   'ipBlock',
   'fsync',
   'shutdownGraceSeconds',
+  'searchThreads',
 ];
 
 /** QUIVER_* environment variables and the setting each sets. */
@@ -83,6 +90,7 @@ export const ENV_VARS: Readonly<Record<string, keyof ServerConfig>> = Object.fre
   QUIVER_IP_BLOCK: 'ipBlock',
   QUIVER_FSYNC: 'fsync',
   QUIVER_SHUTDOWN_GRACE_SECONDS: 'shutdownGraceSeconds',
+  QUIVER_SEARCH_THREADS: 'searchThreads',
 });
 
 const NUMERIC = new Set<keyof ServerConfig>([
@@ -91,7 +99,13 @@ const NUMERIC = new Set<keyof ServerConfig>([
   'slowQueryMs',
   'defaultEf',
   'shutdownGraceSeconds',
+  'searchThreads',
 ]);
+
+/** One search worker per core beyond the main thread's, at least 1, at most 8. */
+export function defaultSearchThreads(): number {
+  return Math.min(8, Math.max(1, availableParallelism() - 1));
+}
 
 function intSetting(key: string, value: unknown, min: number, max: number): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
@@ -233,6 +247,12 @@ export function resolveServerConfig(...inputs: readonly ServerConfigInput[]): Se
       merged['shutdownGraceSeconds'] ?? 10,
       0,
       3600,
+    ),
+    searchThreads: intSetting(
+      'searchThreads',
+      merged['searchThreads'] ?? defaultSearchThreads(),
+      0,
+      64,
     ),
   });
 }

@@ -17,6 +17,7 @@ import { KeyStore } from './auth/key-store.js';
 import type { ServerConfig } from './config.js';
 import { badRequest, describeHttpError, errorEnvelope } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
+import type { WorkerSearchPool } from './search-workers.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { registerCollectionRoutes } from './qdrant/collections-routes.js';
 import { registerPointRoutes } from './qdrant/points-routes.js';
@@ -36,6 +37,8 @@ export interface CreateServerOptions {
   readonly fileSystem?: FileSystem;
   /** Logger. Default: pino to stdout at `config.logLevel`. */
   readonly logger?: PinoLogger;
+  /** The search workers (for /metrics and /stats), once started. */
+  readonly searchPool?: () => WorkerSearchPool | undefined;
 }
 
 /** A built server: the app (not listening), its shared state and its route table. */
@@ -74,15 +77,18 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   const logger = options.logger ?? createLogger(config.logLevel);
   const keys = await KeyStore.load(fs, config.keysFile, config.apiKey);
   const audit = await AuditLog.open(fs, config.auditLog, logger);
-  const metrics: ServerMetrics = new ServerMetrics((): DatabaseStats | undefined => {
-    // Called at scrape time only, after `context` below exists.
-    const db = context.loadedDb;
-    try {
-      return db?.stats();
-    } catch {
-      return undefined; // closed while scraping
-    }
-  });
+  const metrics: ServerMetrics = new ServerMetrics(
+    (): DatabaseStats | undefined => {
+      // Called at scrape time only, after `context` below exists.
+      const db = context.loadedDb;
+      try {
+        return db?.stats();
+      } catch {
+        return undefined; // closed while scraping
+      }
+    },
+    () => options.searchPool?.()?.stats(),
+  );
   const context: ServerContext = new ServerContext({
     config,
     fs,

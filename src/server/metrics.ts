@@ -7,7 +7,16 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DatabaseStats } from '../engine/quiver.js';
+import type { SearchPoolStats } from './search-workers.js';
 
+const NO_WORKERS: SearchPoolStats = {
+  threads: 0,
+  inFlight: 0,
+  completed: 0,
+  failed: 0,
+  restarts: 0,
+  declined: 0,
+};
 const BREAKER_STATE: Readonly<Record<string, number>> = { closed: 0, open: 1, 'half-open': 2 };
 const SECONDS_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -27,8 +36,14 @@ export class ServerMetrics {
   /** The stats of the scrape in progress: every collector reads this one snapshot. */
   private scrape: DatabaseStats | undefined;
 
-  /** `readStats` is read once per scrape; it returns undefined while the database loads. */
-  constructor(readStats: () => DatabaseStats | undefined) {
+  /**
+   * `readStats` is read once per scrape; it returns undefined while the database loads.
+   * `readPool` gives the search workers' counters (undefined: no workers).
+   */
+  constructor(
+    readStats: () => DatabaseStats | undefined,
+    readPool: () => SearchPoolStats | undefined = () => undefined,
+  ) {
     this.readStats = readStats;
     const stats = (): DatabaseStats | undefined => this.scrape;
     const registers = [this.registry];
@@ -156,6 +171,48 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(process.memoryUsage().heapUsed);
+      },
+    });
+    const poolGauge = (name: string, help: string, pick: (p: SearchPoolStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(pick(readPool() ?? NO_WORKERS));
+        },
+      });
+    };
+    poolGauge(
+      'quiver_search_workers',
+      'Search worker threads (0: searches run on the main thread).',
+      (p) => p.threads,
+    );
+    poolGauge(
+      'quiver_search_worker_in_flight',
+      'Searches sent to worker threads and not answered yet.',
+      (p) => p.inFlight,
+    );
+    new Counter({
+      name: 'quiver_search_worker_searches_total',
+      help: 'Segment graph searches offered to worker threads, by outcome: completed; failed (redone on the main thread); declined (every worker busy, searched on the main thread).',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const p = readPool() ?? NO_WORKERS;
+        this.reset();
+        this.inc({ outcome: 'completed' }, p.completed);
+        this.inc({ outcome: 'failed' }, p.failed);
+        this.inc({ outcome: 'declined' }, p.declined);
+      },
+    });
+    new Counter({
+      name: 'quiver_search_worker_restarts_total',
+      help: 'Search worker threads replaced after they exited.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc((readPool() ?? NO_WORKERS).restarts);
       },
     });
     gauge('quiver_wal_size_bytes', 'Bytes of write-ahead log on disk.', (s) => s.wal.bytes);

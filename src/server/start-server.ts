@@ -1,9 +1,13 @@
 /**
  * startServer: `quiver serve` — listens at once (so /ready can say "loading" while the
- * database opens), opens the database, and on SIGTERM or SIGINT stops accepting, drains
- * in-flight requests, closes the database (flushing the WAL) and resolves `done` with 0.
+ * database opens), starts the search workers and opens the database, and on SIGTERM or
+ * SIGINT stops accepting, drains in-flight requests, closes the database (flushing the
+ * WAL), stops the workers and resolves `done` with 0.
  */
 import { Quiver } from '../engine/quiver.js';
+import { sharedHnswAvailable } from '../index/hnsw/hnsw-index.js';
+import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
+import { WorkerSearchPool } from './search-workers.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { ServerConfig } from './config.js';
 import type { QuiverServer } from './create-server.js';
@@ -34,16 +38,38 @@ export interface StartServerOptions {
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { config } = options;
   const logger = createLogger(config.logLevel);
-  const opening = Quiver.open(config.data, {
-    fsync: config.fsync,
-    logger: logger.child({ component: 'engine' }),
-    ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
-  });
+  // The workers start first: sealed segments load straight into shared memory with a
+  // lane for each. A pool that cannot start leaves searches on the main thread.
+  let pool: WorkerSearchPool | undefined;
+  const opening = (async (): Promise<Quiver> => {
+    if (config.searchThreads > 0 && sharedHnswAvailable()) {
+      try {
+        pool = await WorkerSearchPool.start(
+          config.searchThreads,
+          logger.child({ component: 'search-workers' }),
+        );
+      } catch (e) {
+        logger.error({ err: e }, 'search workers did not start; searching on the main thread');
+      }
+    } else if (config.searchThreads > 0) {
+      logger.warn(
+        { reason: sharedWasmLoadFailure() },
+        'search workers unavailable; searching on the main thread',
+      );
+    }
+    return Quiver.open(config.data, {
+      fsync: config.fsync,
+      logger: logger.child({ component: 'engine' }),
+      ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
+      ...(pool === undefined ? {} : { searchPool: pool }),
+    });
+  })();
   opening.catch(() => undefined);
   const server = await createServer({
     config,
     db: opening,
     logger,
+    searchPool: () => pool,
     ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
   });
   const address = await server.app.listen({ host: config.host, port: config.port });
@@ -83,6 +109,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
         logger.error({ err: e }, 'database did not close cleanly');
         code = code === 0 ? 3 : code;
       }
+      await pool?.close();
       resolveDone(code);
       return code;
     })();

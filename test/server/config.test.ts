@@ -7,7 +7,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isQuiverError } from '../../src/common/quiver-error.js';
-import { configFromEnv, readConfigFile, resolveServerConfig } from '../../src/server/config.js';
+import {
+  configFromEnv,
+  defaultSearchThreads,
+  readConfigFile,
+  resolveServerConfig,
+} from '../../src/server/config.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 test('settings merge in order: defaults, file, environment, flags', async (t) => {
@@ -16,6 +21,9 @@ test('settings merge in order: defaults, file, environment, flags', async (t) =>
   assert.equal(defaults.port, 6333);
   assert.equal(defaults.data, './data');
   assert.equal(defaults.auditLog, './data/audit.log');
+  assert.equal(defaults.searchThreads, defaultSearchThreads());
+  assert.ok(defaults.searchThreads >= 1 && defaults.searchThreads <= 8);
+  assert.equal(resolveServerConfig(configFromEnv({ QUIVER_SEARCH_THREADS: '0' })).searchThreads, 0);
   const dir = tempDir(t);
   const yaml = join(dir, 'quiver.yaml');
   writeFileSync(
@@ -42,6 +50,8 @@ test('settings merge in order: defaults, file, environment, flags', async (t) =>
     { logLevel: 'loud' },
     { fsync: 'sometimes' },
     { bodyLimitBytes: 'x' },
+    { searchThreads: -1 },
+    { searchThreads: 2.5 },
   ]) {
     assert.throws(
       () => resolveServerConfig(bad),

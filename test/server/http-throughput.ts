@@ -1,7 +1,8 @@
 /**
  * HTTP search throughput against in-process throughput (not a test: run by hand).
- * Builds a collection of random vectors, measures sequential in-process searches, then
- * starts `quiver serve` over the same directory in a child process on 127.0.0.1 and
+ * Builds a collection of random vectors and measures in-process searches (one at a time,
+ * and 16 in flight with 0, 1 and 2 search workers), then starts `quiver serve` over the
+ * same directory in a child process on 127.0.0.1 with 0, 1 and 2 search threads and
  * drives POST /points/search with autocannon at 1 and 16 connections.
  *
  *   node --import tsx test/server/http-throughput.ts [points=20000] [dim=128] [seconds=10]
@@ -11,7 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { SILENT_LOGGER } from '../../src/common/logger.js';
 import { Quiver } from '../../src/engine/quiver.js';
+import { WorkerSearchPool } from '../../src/server/search-workers.js';
 import { randomVector, rng } from '../helpers/random.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -45,6 +48,10 @@ try {
   // Reopen so both sides search the same sealed segments (graphs built at the seal).
   await db.close();
   const db2 = await Quiver.open(dir, { fsync: 'none' });
+  // The WAL tail replayed at open is sealed (its graph built) in the background: wait, so
+  // every run searches sealed graphs only.
+  await db2.idle();
+  await db2.checkpoint();
   const c2 = db2.collection('bench');
   const stats = db2.stats();
   console.log(`segments: ${stats.segments}, memory ${stats.memoryBytes} bytes`);
@@ -55,8 +62,59 @@ try {
     n++;
   }
   const inProcess = n / seconds;
+  console.log(`in-process, one at a time: ${Math.round(inProcess)} QPS`);
   await db2.close();
 
+  // 16 searches in flight at once, in process, with and without workers.
+  const concurrent: Record<string, number> = {};
+  for (const threads of [0, 1, 2]) {
+    const pool = threads === 0 ? undefined : await WorkerSearchPool.start(threads, SILENT_LOGGER);
+    const db3 = await Quiver.open(dir, {
+      fsync: 'none',
+      ...(pool === undefined ? {} : { searchPool: pool }),
+    });
+    const c3 = db3.collection('bench');
+    let done = 0;
+    const stop = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, w) => {
+        let i = w;
+        while (performance.now() < stop) {
+          await c3.search(queries[i++ % queries.length]!, { k: 10, withPayload: true });
+          done++;
+        }
+      }),
+    );
+    concurrent[`workers=${threads}`] = Math.round(done / seconds);
+    console.log(`in-process, 16 in flight, ${threads} workers: ${Math.round(done / seconds)} QPS`);
+    await db3.close();
+    await pool?.close();
+  }
+
+  const results: Record<string, number> = {};
+  for (const threads of [0, 1, 2]) {
+    const r = await driveServer(threads, queries[0]!);
+    for (const [k, v] of Object.entries(r)) results[`workers=${threads} ${k}`] = v;
+  }
+  console.log(
+    JSON.stringify({
+      points,
+      dim,
+      seconds,
+      inProcessQps: Math.round(inProcess),
+      inProcess16: concurrent,
+      http: results,
+    }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Starts `quiver serve` with `threads` search workers and drives it with autocannon. */
+async function driveServer(
+  threads: number,
+  query: readonly number[],
+): Promise<Record<string, number>> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -73,7 +131,12 @@ try {
     {
       cwd: ROOT,
       stdio: 'ignore',
-      env: { ...process.env, QUIVER_LOG_LEVEL: 'warn', QUIVER_AUDIT_LOG: '' },
+      env: {
+        ...process.env,
+        QUIVER_LOG_LEVEL: 'warn',
+        QUIVER_AUDIT_LOG: '',
+        QUIVER_SEARCH_THREADS: String(threads),
+      },
     },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -85,7 +148,7 @@ try {
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const body = JSON.stringify({ vector: queries[0], limit: 10, with_payload: true });
+  const body = JSON.stringify({ vector: query, limit: 10, with_payload: true });
   const results: Record<string, number> = {};
   for (const connections of [1, 16]) {
     const r = spawnSync(
@@ -112,16 +175,12 @@ try {
       latency: { p50: number; p99: number };
       non2xx: number;
     };
-    results[`http c=${connections}`] = json.requests.average;
+    results[`c=${connections}`] = json.requests.average;
     console.log(
-      `http c=${connections}: ${json.requests.average} req/s, p50 ${json.latency.p50} ms, p99 ${json.latency.p99} ms, non-2xx ${json.non2xx}`,
+      `http, ${threads} workers, c=${connections}: ${json.requests.average} req/s, p50 ${json.latency.p50} ms, p99 ${json.latency.p99} ms, non-2xx ${json.non2xx}`,
     );
   }
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-  console.log(
-    JSON.stringify({ points, dim, seconds, inProcessQps: Math.round(inProcess), http: results }),
-  );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  return results;
 }
