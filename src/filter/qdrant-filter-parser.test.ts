@@ -124,6 +124,12 @@ void describe('parseQdrantFilter', () => {
       [GERMANY],
     );
     assert.deepEqual(select({ must: [{ has_id: [2, GERMANY, 99] }] }), [2, GERMANY]);
+    // Any spelling of a UUID names the stored (lowercase hyphenated) point, as in Qdrant.
+    const hex = GERMANY.replace(/-/g, '');
+    for (const spelling of [GERMANY.toUpperCase(), `{${GERMANY}}`, `urn:uuid:${GERMANY}`, hex]) {
+      assert.deepEqual(select({ must: [{ has_id: [spelling] }] }), [GERMANY], spelling);
+    }
+    assert.deepEqual(select({ must: [{ has_id: ['not-a-uuid'] }] }), []);
   });
 
   void test('nested: every condition holds for the same array element', () => {

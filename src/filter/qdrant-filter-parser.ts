@@ -2,6 +2,7 @@
  * parseQdrantFilter: Qdrant REST filters (must / should / must_not / min_should and their
  * conditions) checked and compiled to the same filter AST as the Mongo dialect.
  */
+import { normalizeUuid } from '../common/uuid.js';
 import { isQuiverError } from '../common/quiver-error.js';
 import { checkPointId } from '../common/types.js';
 import type { PointId } from '../common/types.js';
@@ -421,6 +422,8 @@ function pointIds(value: unknown, where: string): PointId[] {
   }
   return Array.from(value, (id: unknown, i) => {
     try {
+      // Qdrant names a UUID point by any spelling; points are stored under one.
+      if (typeof id === 'string') return normalizeUuid(id) ?? checkPointId(id, `${where}[${i}]`);
       return checkPointId(id, `${where}[${i}]`);
     } catch (e) {
       if (!isQuiverError(e)) throw e;

@@ -5,13 +5,10 @@
  */
 import { isQuiverError } from '../../common/quiver-error.js';
 import type { MetricName, Payload, PointId } from '../../common/types.js';
+import { normalizeUuid } from '../../common/uuid.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
 import { badRequest, HttpError, notImplemented } from '../http-errors.js';
-
-const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-const BRACED_UUID_RE = /^\{([0-9a-f-]{32,36})\}$/i;
-const URN_UUID_RE = /^urn:uuid:([0-9a-f-]{32,36})$/i;
 
 /** Qdrant distance names and Quiver metrics. */
 export const DISTANCE_OF_METRIC: Readonly<Record<MetricName, string>> = Object.freeze({
@@ -65,13 +62,6 @@ export function checkKeys(
       throw badRequest(`unknown field "${key}" in ${where}; allowed are ${allowed.join(', ')}.`);
     }
   }
-}
-
-function normalizeUuid(text: string): string | undefined {
-  const inner = BRACED_UUID_RE.exec(text)?.[1] ?? URN_UUID_RE.exec(text)?.[1] ?? text;
-  if (!UUID_RE.test(inner)) return undefined;
-  const hex = inner.replace(/-/g, '').toLowerCase();
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /**
