@@ -69,6 +69,51 @@ export function parentDir(path: string): string {
 }
 
 /**
+ * Checks that `dir` may be filled: it is empty or missing, or `force` is given and no live
+ * process holds its LOCK. Throws INVALID_ARGUMENT (or LOCKED) naming the directory.
+ * Returns its current entries.
+ */
+export async function checkReplaceable(
+  fs: FileSystem,
+  dir: string,
+  force: boolean,
+  what: string,
+): Promise<string[]> {
+  const entries = (await fs.exists(dir)) ? await fs.list(dir) : [];
+  if (entries.length === 0) return entries;
+  if (!force) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `${what} ${dir} is not empty (${entries.length} entries). Choose an empty directory, or pass --force to replace its contents.`,
+      { file: dir },
+    );
+  }
+  const owner = await liveLockOwner(fs, dir);
+  if (owner !== undefined && owner !== process.pid) {
+    throw new QuiverError(
+      'LOCKED',
+      `${what} ${dir} is a database open in process ${owner}; stop it before restoring over it.`,
+      { file: `${dir}/${LOCK_FILE}`, pid: owner },
+    );
+  }
+  return entries;
+}
+
+/** Removes the entries `names` of `dir` (files and whole directories). */
+export async function removeEntries(
+  fs: FileSystem,
+  dir: string,
+  names: readonly string[],
+): Promise<void> {
+  for (const name of names) {
+    const p = `${dir}/${name}`;
+    const st = await fs.stat(p);
+    if (st?.isDirectory === true) await fs.removeDir(p);
+    else if (st !== undefined) await fs.unlink(p);
+  }
+}
+
+/**
  * Makes sure `dir` exists and is empty. With `force`, empties it first (refusing while a
  * live process holds its LOCK). Throws INVALID_ARGUMENT naming the directory otherwise.
  */
@@ -78,30 +123,7 @@ export async function prepareEmptyDir(
   force: boolean,
   what: string,
 ): Promise<void> {
-  const entries = await fs.list(dir);
-  if (entries.length > 0) {
-    if (!force) {
-      throw new QuiverError(
-        'INVALID_ARGUMENT',
-        `${what} ${dir} is not empty (${entries.length} entries). Choose an empty directory, or pass --force to replace its contents.`,
-        { file: dir },
-      );
-    }
-    const owner = await liveLockOwner(fs, dir);
-    if (owner !== undefined && owner !== process.pid) {
-      throw new QuiverError(
-        'LOCKED',
-        `${what} ${dir} is a database open in process ${owner}; stop it before restoring over it.`,
-        { file: `${dir}/${LOCK_FILE}`, pid: owner },
-      );
-    }
-    for (const name of entries) {
-      const p = `${dir}/${name}`;
-      const st = await fs.stat(p);
-      if (st?.isDirectory === true) await fs.removeDir(p);
-      else await fs.unlink(p);
-    }
-  }
+  await removeEntries(fs, dir, await checkReplaceable(fs, dir, force, what));
   await fs.mkdirp(dir);
 }
 

@@ -28,7 +28,7 @@ import { readWalTimes, WAL_TIMES_SUFFIX } from '../storage/wal/wal-archive.js';
 import { decodeWalHeader, decodeWalRecord, encodeWalHeader } from '../storage/wal/wal-record.js';
 import type { BackupChain } from './backup.js';
 import { loadBackupChain, readBackupFile } from './backup.js';
-import { prepareEmptyDir } from './ops-files.js';
+import { checkReplaceable, removeEntries } from './ops-files.js';
 import type { ProgressFn } from './progress.js';
 import { NO_PROGRESS } from './progress.js';
 import type { VerifyReport } from './verify.js';
@@ -139,6 +139,9 @@ class WalOutput {
   }
 }
 
+/** Where a restore writes before it replaces the target's contents. */
+const STAGE_DIR = '.restore-staging';
+
 /**
  * Restores the backup at `backupPath` into `target` — as it was at the backup's LSN, or at
  * `toLsn` / `toTime` using archived WAL. Refuses a non-empty target without `force`, a
@@ -239,21 +242,22 @@ export async function restoreBackup(
     sources.push(...archived.sort((a, b) => a.seq - b.seq));
   }
 
+  // Everything is written into a staging directory inside the target first; the target's
+  // old contents are replaced only once every file checked out and the WAL reached `lsn`,
+  // so a damaged backup or a missing WAL range leaves the target as it was.
+  const existing = await checkReplaceable(fs, target, options.force === true, 'Restore target');
+  const stage = `${target}/${STAGE_DIR}`;
   if (!dryRun) {
     await fs.mkdirp(target);
-    await prepareEmptyDir(fs, target, options.force === true, 'Restore target');
-  } else if ((await fs.list(target)).length > 0 && options.force !== true) {
-    throw new QuiverError(
-      'INVALID_ARGUMENT',
-      `Restore target ${target} is not empty. Choose an empty directory, or pass --force to replace its contents.`,
-      { file: target },
-    );
+    if (existing.includes(STAGE_DIR)) await fs.removeDir(stage);
+    await fs.mkdirp(stage);
   }
   let bytesWritten = 0;
+  let swapped = false;
   try {
     if (manifestBytes !== undefined) {
       if (!dryRun) {
-        const h = await fs.open(`${target}/${MANIFEST_FILE}`, 'create-new');
+        const h = await fs.open(`${stage}/${MANIFEST_FILE}`, 'create-new');
         try {
           await h.write(manifestBytes, 0);
           await h.sync();
@@ -266,12 +270,12 @@ export async function restoreBackup(
     steps.push(
       `write MANIFEST (generation ${top.manifestGeneration}, replay from LSN ${walStart})`,
     );
-    if (!dryRun) await fs.mkdirp(`${target}/${SEGMENT_DIR}`);
+    if (!dryRun) await fs.mkdirp(`${stage}/${SEGMENT_DIR}`);
     let done = 0;
     for (const e of segmentEntries) {
       const bytes = await readBackupFile(fs, chain, e.path);
       if (!dryRun) {
-        const h = await fs.open(`${target}/${e.path}`, 'create-new');
+        const h = await fs.open(`${stage}/${e.path}`, 'create-new');
         try {
           await h.write(bytes, 0);
           await h.sync();
@@ -282,11 +286,11 @@ export async function restoreBackup(
       bytesWritten += bytes.length;
       progress({ phase: 'segments', done: ++done, total: segmentEntries.length, unit: 'files' });
     }
-    if (!dryRun) await fs.syncDir(`${target}/${SEGMENT_DIR}`);
+    if (!dryRun) await fs.syncDir(`${stage}/${SEGMENT_DIR}`);
     steps.push(`write ${segmentEntries.length} segment and tombstone files`);
 
     // The WAL: frames walStart..lsn, in order, from the backup first, then the archives.
-    const out = new WalOutput(fs, `${target}/${WAL_DIR}`, dryRun);
+    const out = new WalOutput(fs, `${stage}/${WAL_DIR}`, dryRun);
     let next = walStart;
     let records = 0;
     let fromArchive = 0;
@@ -327,6 +331,19 @@ export async function restoreBackup(
     );
     let verify: VerifyReport | undefined;
     if (!dryRun) {
+      // Swap: the old contents go, the staged files move up (renames within one directory).
+      await removeEntries(
+        fs,
+        target,
+        existing.filter((n) => n !== STAGE_DIR),
+      );
+      swapped = true;
+      for (const name of await fs.list(stage))
+        await fs.rename(`${stage}/${name}`, `${target}/${name}`);
+      await fs.removeDir(stage);
+      await fs.syncDir(target);
+      if (existing.length > 0)
+        steps.push(`replace the ${existing.length} old entries of ${target}`);
       // Open once: the engine's recovery replays the WAL; a clean close leaves the mark.
       const db = await Quiver.open(target, { autoCompact: false });
       await db.close();
@@ -356,7 +373,14 @@ export async function restoreBackup(
       duration_seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
-    if (!dryRun) await prepareEmptyDir(fs, target, true, 'Restore target').catch(() => undefined);
+    if (!dryRun) {
+      // Before the swap the target is untouched: drop the staging directory. After it,
+      // the target holds a partial restore: empty it rather than leave that behind.
+      const cleanup = swapped
+        ? fs.list(target).then((names) => removeEntries(fs, target, names))
+        : fs.removeDir(stage);
+      await cleanup.catch(() => undefined);
+    }
     throw e;
   }
 }

@@ -99,6 +99,15 @@ describe('backup', () => {
       return true;
     });
     assert.deepEqual(existsSync(`${root}/r`) ? readdirSync(`${root}/r`) : [], []);
+    // --force over a live database's directory: the damaged backup is refused before the
+    // target loses anything.
+    const before = readdirSync(db).sort();
+    const points = await readPoints(db);
+    await assert.rejects(restoreBackup(`${root}/b`, db, { force: true }), (e) =>
+      isQuiverError(e, 'CORRUPT'),
+    );
+    assert.deepEqual(readdirSync(db).sort(), before);
+    assert.deepEqual(await readPoints(db), points);
   });
 
   test('restore refuses a non-empty target without force; dry run writes nothing', async (t) => {
