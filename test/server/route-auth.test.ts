@@ -155,6 +155,14 @@ test('every route enforces its access level for no key, revoked, read and scoped
     !entries.some((e) => e['method'] === 'GET' && e['route'] === '/collections'),
     'plain reads are not audited',
   );
+  assert.ok(
+    !entries.some((e) => e['route'] === '/collections/:collection_name/points/search'),
+    'searches are reads even when sent as POST',
+  );
+  assert.ok(
+    entries.some((e) => e['route'] === '/collections/:collection_name/points/delete'),
+    'deletes sent as POST are audited',
+  );
 });
 
 test('revocation takes effect on the next request; keys reload hashed from the file', async (t) => {

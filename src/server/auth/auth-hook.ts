@@ -109,9 +109,12 @@ export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   app.addHook('onResponse', async (req, reply) => {
+    // Writes and admin calls by their route's access level (searches sent as POST are
+    // reads); a mutating method on no known route is recorded too (probing).
     const access = accessOf(req);
     const mutating = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
-    if (mutating || access === 'admin') {
+    const unknownRoute = req.routeOptions.url === undefined;
+    if (access === 'write' || access === 'admin' || (unknownRoute && mutating)) {
       ctx.audit.write({
         time: new Date().toISOString(),
         keyId: req.apiKey?.id ?? null,
