@@ -291,13 +291,13 @@ export class PointTable {
 
   /**
    * Turns internal ids into hits. Undefined when one of them is no longer live (only a
-   * search that ran on another thread, `raced`, can meet a slot deleted meanwhile).
+   * search that ran on a worker thread, `onWorker`, can meet a slot deleted meanwhile).
    */
   private finish(
     plan: TablePlan,
     r: IndexSearchResult,
     options: SegmentSearchOptions,
-    raced = false,
+    onWorker = false,
   ): { hits: SegmentHit[]; stats: SegmentSearchStats } | undefined {
     const t2 = performance.now();
     const hits: SegmentHit[] = [];
@@ -305,7 +305,7 @@ export class PointTable {
       const slot = r.ids[j]!;
       const id = this.ids[slot];
       if (id === undefined) {
-        if (raced) return undefined;
+        if (onWorker) return undefined;
         throw new QuiverError('UNAVAILABLE', `index returned deleted slot ${slot}; this is a bug`);
       }
       hits.push({
@@ -336,6 +336,7 @@ export class PointTable {
         distanceComputations: r.distanceComputations,
         filterMs: plan.t1 - plan.t0,
         searchMs: t2 - plan.t1,
+        worker: onWorker,
       },
     };
   }

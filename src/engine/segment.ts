@@ -41,6 +41,8 @@ export interface SegmentSearchStats {
   readonly distanceComputations: number;
   readonly filterMs: number;
   readonly searchMs: number;
+  /** True when a search worker thread ran the graph search. */
+  readonly worker: boolean;
 }
 
 export interface Segment {

@@ -47,18 +47,25 @@ async function fill(dir: string): Promise<Probe[]> {
   }));
 }
 
-/** Sealed-segment graph searches the probes make (what the workers should run). */
-async function graphSearches(c: Collection, probes: readonly Probe[]): Promise<number> {
-  let n = 0;
+/** Segment searches of the probes: graph searches of sealed segments, and those a worker ran. */
+async function segmentWork(
+  c: Collection,
+  probes: readonly Probe[],
+): Promise<{ graph: number; onWorkers: number }> {
+  let graph = 0;
+  let onWorkers = 0;
   for (const p of probes) {
     const { explain } = await c.search(p.vector, {
       k: 10,
       explain: true,
       ...(p.filter === undefined ? {} : { filter: p.filter }),
     });
-    n += explain.segments.filter((s) => s.kind === 'sealed' && s.plan.startsWith('hnsw')).length;
+    for (const s of explain.segments) {
+      if (s.kind === 'sealed' && s.plan.startsWith('hnsw')) graph++;
+      if (s.worker) onWorkers++;
+    }
   }
-  return n;
+  return { graph, onWorkers };
 }
 
 async function answers(c: Collection, probes: readonly Probe[]): Promise<string[]> {
@@ -83,8 +90,9 @@ describe('search worker pool', { skip: !sharedHnswAvailable() }, () => {
       .collection('docs')
       .search(probes[1]!.vector, { k: 10, filter: { tag: 'common' }, explain: true });
     assert.ok(explain.segments.some((s) => s.kind === 'sealed' && s.plan === 'hnsw-filtered'));
-    const graphWork = await graphSearches(plain.collection('docs'), probes);
-    assert.ok(graphWork >= probes.length * 2, `${graphWork} graph searches`);
+    const plainWork = await segmentWork(plain.collection('docs'), probes);
+    assert.ok(plainWork.graph >= probes.length * 2, `${plainWork.graph} graph searches`);
+    assert.equal(plainWork.onWorkers, 0);
     await plain.close();
 
     const pool = await WorkerSearchPool.start(2, SILENT_LOGGER);
@@ -92,13 +100,19 @@ describe('search worker pool', { skip: !sharedHnswAvailable() }, () => {
     const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, searchPool: pool });
     const c = db.collection('docs');
     assert.deepEqual(await answers(c, probes), want);
-    const s = pool.stats();
-    assert.equal(s.failed, 0);
-    assert.equal(s.completed, graphWork, 'every sealed graph search ran on a worker');
+    // Every sealed graph search went to a worker (explain says which).
+    const before = pool.stats().completed;
+    const work = await segmentWork(c, probes);
+    assert.equal(work.graph, plainWork.graph);
+    assert.equal(pool.stats().completed - before, work.onWorkers);
+    assert.equal(work.onWorkers, work.graph, 'every sealed graph search ran on a worker');
+    assert.equal(pool.stats().failed, 0);
 
-    // 16 searches at once spread over both workers and still agree.
+    // 16 searches at once: all their sealed graph searches go to the workers, and agree.
+    const beforeTogether = pool.stats().completed;
     const together = await Promise.all(probes.slice(0, 16).map((p) => answers(c, [p])));
     assert.deepEqual(together.flat(), want.slice(0, 16));
+    assert.ok(pool.stats().completed - beforeTogether >= 16 * 2);
 
     // Deletes reach the frozen shared graphs at once.
     const gone = new Set<number>();
@@ -142,9 +156,13 @@ describe('search worker pool', { skip: !sharedHnswAvailable() }, () => {
     const { explain } = await c.search(probes[0]!.vector, { k: 10, explain: true });
     assert.equal(explain.segments.filter((s) => s.kind === 'sealed').length, sealedBefore + 1);
     const before = pool.stats().completed;
-    const graphWork = await graphSearches(c, probes);
-    assert.equal(pool.stats().completed - before, graphWork, 'the new segment is shared too');
-    assert.ok(graphWork >= probes.length * (sealedBefore + 1) * 0.5);
+    const work = await segmentWork(c, probes);
+    assert.equal(pool.stats().completed - before, work.onWorkers);
+    assert.equal(work.onWorkers, work.graph);
+    assert.ok(
+      work.graph >= probes.length * (sealedBefore + 1) * 0.5,
+      'the new segment is shared too',
+    );
 
     // Kill the worker: in-flight searches fall back, a new worker takes over.
     const lanes = (pool as unknown as { lanes: { worker: Worker }[] }).lanes;
