@@ -7,7 +7,7 @@
  *
  *   node --import tsx test/server/http-throughput.ts [points=20000] [dim=128] [seconds=10]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,28 @@ import { WorkerSearchPool } from '../../src/server/search-workers.js';
 import { randomVector, rng } from '../helpers/random.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
+
+/** The slice of autocannon's programmatic API used here (it ships no types). */
+interface AutocannonRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests: Array<
+    AutocannonRequest & { setupRequest: (r: AutocannonRequest) => AutocannonRequest }
+  >;
+}) => Promise<{
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+}>;
+const autocannonModule = 'autocannon';
+const autocannon = ((await import(autocannonModule)) as { default: Autocannon }).default;
 const [points = 20_000, dim = 128, seconds = 10] = process.argv.slice(2).map(Number);
 
 function freePort(): Promise<number> {
@@ -93,7 +115,10 @@ try {
 
   const results: Record<string, number> = {};
   for (const threads of [0, 1, 2]) {
-    const r = await driveServer(threads, queries[0]!);
+    const r = await driveServer(
+      threads,
+      queries.map((q) => Array.from(q)),
+    );
     for (const [k, v] of Object.entries(r)) results[`workers=${threads} ${k}`] = v;
   }
   console.log(
@@ -113,7 +138,7 @@ try {
 /** Starts `quiver serve` with `threads` search workers and drives it with autocannon. */
 async function driveServer(
   threads: number,
-  query: readonly number[],
+  queries: readonly number[][],
 ): Promise<Record<string, number>> {
   const port = await freePort();
   const child = spawn(
@@ -148,33 +173,24 @@ async function driveServer(
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const body = JSON.stringify({ vector: query, limit: 10, with_payload: true });
+  // 256 different queries in turn (one repeated query would keep its graph walk in cache).
+  const bodies = queries.map((q) => JSON.stringify({ vector: q, limit: 10, with_payload: true }));
   const results: Record<string, number> = {};
   for (const connections of [1, 16]) {
-    const r = spawnSync(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules/autocannon/autocannon.js'),
-        '-c',
-        String(connections),
-        '-d',
-        String(seconds),
-        '-m',
-        'POST',
-        '-H',
-        'content-type=application/json',
-        '-b',
-        body,
-        '-j',
-        `${url}/collections/bench/points/search`,
+    let n = 0;
+    const json = await autocannon({
+      url,
+      connections,
+      duration: seconds,
+      requests: [
+        {
+          method: 'POST',
+          path: '/collections/bench/points/search',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length]! }),
+        },
       ],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-    );
-    const json = JSON.parse(r.stdout) as {
-      requests: { average: number };
-      latency: { p50: number; p99: number };
-      non2xx: number;
-    };
+    });
     results[`c=${connections}`] = json.requests.average;
     console.log(
       `http, ${threads} workers, c=${connections}: ${json.requests.average} req/s, p50 ${json.latency.p50} ms, p99 ${json.latency.p99} ms, non-2xx ${json.non2xx}`,
