@@ -8,6 +8,7 @@ import { compareIds } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import { GrowingSegment } from './growing-segment.js';
+import { EMPTY_PAYLOAD } from './point-table.js';
 import type { SealedSegment } from './sealed-segment.js';
 import type { SearchPool } from './search-pool.js';
 import type {
@@ -147,6 +148,49 @@ export class CollectionState {
   *points(filter: CompiledFilter | undefined): Iterable<StoredPoint> {
     // Oldest first, so a scan reads in insertion order.
     for (const s of [...this.sealed, ...this.sealing, this.growing]) yield* s.points(filter);
+  }
+
+  /**
+   * Up to `limit` ids of live points matching `filter`, in id order, from the first id at
+   * or after `from`; `next` is the id after the page (undefined at the end). Merges the
+   * segments' id orders, so a page costs its own length (plus what the filter skips),
+   * not a sort of the collection.
+   */
+  idsPage(
+    filter: CompiledFilter | undefined,
+    from: PointId | undefined,
+    limit: number,
+  ): { ids: PointId[]; next: PointId | undefined } {
+    const cursors = [this.growing, ...this.sealing, ...this.sealed].map((s) => {
+      const { order, ids } = s.table.idOrder();
+      let at = 0;
+      if (from !== undefined) {
+        let hi = ids.length;
+        while (at < hi) {
+          const mid = (at + hi) >>> 1;
+          if (compareIds(ids[mid]!, from) < 0) at = mid + 1;
+          else hi = mid;
+        }
+      }
+      return { table: s.table, order, ids, at };
+    });
+    const out: PointId[] = [];
+    for (;;) {
+      let best: (typeof cursors)[number] | undefined;
+      for (const c of cursors) {
+        if (c.at >= c.ids.length) continue;
+        if (best === undefined || compareIds(c.ids[c.at]!, best.ids[best.at]!) < 0) best = c;
+      }
+      if (best === undefined) return { ids: out, next: undefined };
+      const id = best.ids[best.at]!;
+      const slot = best.order[best.at]!;
+      best.at++;
+      const t = best.table;
+      if (t.ids[slot] !== id) continue; // deleted (or replaced) since the order was taken
+      if (filter !== undefined && !filter(t.payloads[slot] ?? EMPTY_PAYLOAD, id)) continue;
+      if (out.length === limit) return { ids: out, next: id };
+      out.push(id);
+    }
   }
 
   count(filter: CompiledFilter | undefined): number {

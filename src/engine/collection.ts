@@ -433,6 +433,30 @@ export class Collection {
     });
   }
 
+  /**
+   * One page of ids (matching `filter`) in the order of {@link ids}: up to `limit` (default
+   * 100) from the first id at or after `from`, and `next`, the id that starts the next page
+   * (undefined after the last). A page costs about its own length, not a sort of the
+   * collection, e.g.
+   * `let page = await c.idsPage({ limit: 500 }); while (page.next !== undefined) page = await c.idsPage({ from: page.next, limit: 500 });`
+   */
+  idsPage(
+    options: { filter?: JsonObject | FilterNode; from?: PointId; limit?: number } = {},
+  ): Promise<{ ids: PointId[]; next: PointId | undefined }> {
+    return settle(() => {
+      this.checkOpen();
+      const limit = options.limit ?? 100;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) {
+        throw invalidArgument(`limit must be an integer from 1 to 1000000, got ${String(limit)}.`, {
+          collection: this.name,
+          field: 'limit',
+        });
+      }
+      const from = options.from === undefined ? undefined : checkPointId(options.from, 'from');
+      return this.segment.idsPage(this.parseFilter(options.filter), from, limit);
+    });
+  }
+
   /** Iterates the points (matching `filter`), in insertion order, as a consistent stream. */
   async *scan(options: ScanOptions = {}): AsyncGenerator<ScanPoint, void, undefined> {
     this.checkOpen();

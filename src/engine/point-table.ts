@@ -5,6 +5,7 @@
  */
 import { QuiverError } from '../common/quiver-error.js';
 import type { Payload, PointId } from '../common/types.js';
+import { compareIds } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { DistanceKernel } from '../kernels/distance-kernel.js';
 import { similarity } from '../kernels/distance-kernel.js';
@@ -77,6 +78,30 @@ export class PointTable {
 
   get liveCount(): number {
     return this.slotOf.size;
+  }
+
+  private byId:
+    { readonly slots: number; readonly order: Int32Array; readonly ids: PointId[] } | undefined;
+
+  /**
+   * The slots holding a point, sorted by id, with the ids as they were when sorted: a
+   * sealed table sorts once, a growing one again after appends. A slot retired since no
+   * longer holds its listed id (check `ids[slot] === listed`).
+   */
+  idOrder(): { readonly order: Int32Array; readonly ids: readonly PointId[] } {
+    if (this.byId === undefined || this.byId.slots !== this.ids.length) {
+      const live: number[] = [];
+      for (let slot = 0; slot < this.ids.length; slot++) {
+        if (this.ids[slot] !== undefined) live.push(slot);
+      }
+      live.sort((a, b) => compareIds(this.ids[a]!, this.ids[b]!));
+      this.byId = {
+        slots: this.ids.length,
+        order: Int32Array.from(live),
+        ids: live.map((slot) => this.ids[slot]!),
+      };
+    }
+    return this.byId;
   }
 
   get slots(): number {

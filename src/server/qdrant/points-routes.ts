@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Payload, PointId } from '../../common/types.js';
-import { compareIds, isJsonObject } from '../../common/types.js';
+import { isJsonObject } from '../../common/types.js';
 import type { Collection, PointRecord } from '../../engine/collection.js';
 import type { PointInput } from '../../engine/validation.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
@@ -270,23 +270,15 @@ export function registerPointRoutes(app: FastifyInstance, ctx: ServerContext): v
           : parsePointId(body['offset'], 'offset');
       const project = parseWithPayload(body['with_payload'], true);
       const withVector = parseWithVector(body['with_vector'], false);
-      const ids = await c.ids(filter);
-      let start = 0;
-      if (offset !== undefined) {
-        let lo = 0;
-        let hi = ids.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (compareIds(ids[mid]!, offset) < 0) lo = mid + 1;
-          else hi = mid;
-        }
-        start = lo;
-      }
-      const page = ids.slice(start, start + limit);
-      const records = await c.getMany(page, { withVector });
+      const page = await c.idsPage({
+        ...(filter === undefined ? {} : { filter }),
+        ...(offset === undefined ? {} : { from: offset }),
+        limit,
+      });
+      const records = await c.getMany(page.ids, { withVector });
       return envelope(reply, {
         points: records.map((p) => recordOut(p, project, withVector)),
-        next_page_offset: ids[start + limit] ?? null,
+        next_page_offset: page.next ?? null,
       });
     },
   );
