@@ -225,7 +225,7 @@ export class CollectionState {
     const pending: Promise<SegmentPart | undefined>[] = [];
     for (const s of this.sealed) {
       if (s.liveCount === 0) continue;
-      s.table.shareIndex(pool.threads, s.file);
+      s.table.shareIndex(pool.threads);
       const r = s.table.searchVia(query, options, pool);
       pending.push(
         r instanceof Promise

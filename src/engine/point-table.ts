@@ -70,10 +70,10 @@ export class PointTable {
    * one-time copy; the graph is frozen from then on). No-op for other indexes, for one
    * already shared, or while vectors wait for the graph.
    */
-  shareIndex(lanes: number, source: string): void {
+  shareIndex(lanes: number): void {
     const index = this.index_;
     if (!(index instanceof HnswIndex) || index.shared || this.pending.size > 0 || lanes < 1) return;
-    this.index_ = HnswIndex.deserialize(index.serialize(), source, { lanes });
+    this.index_ = index.toShared(lanes);
   }
 
   get liveCount(): number {

@@ -171,6 +171,48 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
+   * A frozen copy of this index in shared memory with `lanes` worker lanes, for
+   * {@link sharedHandle}: the regions are copied as they are (no re-encoding, no checks),
+   * and tombstones stay tombstones.
+   */
+  toShared(lanes: number): HnswIndex {
+    checkInt('lanes', lanes, 1, 64);
+    const mem = this.mem;
+    const slots = this.slots_;
+    const copy = new HnswIndex({
+      dimension: this.dimension,
+      metric: this.metric,
+      m: this.m,
+      efConstruction: this.efConstruction,
+      efSearch: this.efSearch_,
+      seed: this.seed,
+      repairThreshold: this.repairThreshold,
+      rng: this.rng,
+      slots,
+      upperBytes: Math.max(mem.upperUsed, 64),
+      capacity: Math.max(slots, 1),
+      lanes,
+    });
+    const from = mem.regions;
+    const to = copy.mem.regions;
+    const src = mem.u8;
+    const dst = copy.mem.u8;
+    const region = (a: number, b: number, bytes: number): void =>
+      dst.set(src.subarray(a, a + bytes), b);
+    region(from.flags, to.flags, slots);
+    region(from.levels, to.levels, slots);
+    region(from.upperOff, to.upperOff, slots * 4);
+    region(from.links0, to.links0, slots * mem.stride0);
+    region(from.vecs, to.vecs, slots * this.dimension * 4);
+    region(from.upper, to.upper, mem.upperUsed);
+    copy.mem.upperUsed = mem.upperUsed;
+    const { entry, maxLevel } = this.entryPoint();
+    copy.setEntryPoint(entry, maxLevel);
+    copy.recount(slots);
+    return copy;
+  }
+
+  /**
    * What worker threads need to search this frozen index through their lanes (the memory
    * is shared, not copied). Undefined for an index in private memory. @internal
    */

@@ -72,6 +72,23 @@ describe('shared HNSW index', { skip: !sharedHnswAvailable() }, () => {
     }
   });
 
+  it('toShared copies a live index, tombstones included, without re-encoding it', () => {
+    const source = build();
+    for (let i = 1; i < N; i += 7) source.remove(i);
+    const copy = source.toShared(1);
+    assert.equal(copy.shared, true);
+    assert.deepEqual(copy.stats().tombstones, source.stats().tombstones);
+    assert.deepEqual(copy.serialize(), source.serialize());
+    const lane = new HnswLane(copy.sharedHandle()!, 0);
+    for (const q of queries) {
+      const mode = copy.laneMode(64, undefined)!;
+      assert.deepEqual(
+        lane.search(q, 10, 64, mode, undefined).ids,
+        source.search(q, { k: 10 }).ids,
+      );
+    }
+  });
+
   it('refuses new vectors and leaves wide beams to the owner', () => {
     assert.throws(
       () => shared.add(N, vectors[0]!),
