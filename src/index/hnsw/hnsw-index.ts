@@ -15,9 +15,6 @@ import {
   sharedWasmLoadFailure,
   wasmLoadFailure,
 } from '../../kernels/wasm-module.js';
-import { similarity } from '../../kernels/distance-kernel.js';
-import { SCALAR_KERNEL } from '../../kernels/scalar-kernel.js';
-import { TopK } from '../top-k.js';
 import type { IndexSearchOptions, IndexSearchResult, VectorIndex } from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
 import type { SharedHnswHandle } from './hnsw-lane.js';
@@ -450,24 +447,37 @@ export class HnswIndex implements VectorIndex {
   }
 
   /**
-   * Exact scan over the live slots (those `allow` admits), reading vectors in place in
-   * WebAssembly memory with the scalar kernel: the planner's path for small or highly
-   * selective searches, and `exact: true`.
+   * Exact scan over the live slots (those `allow` admits), scored in WebAssembly with the
+   * SIMD kernel where the vectors lie: the planner's path for small or highly selective
+   * searches, and `exact: true`.
    */
   scan(query: Float32Array, options: { k: number; allow?: Uint8Array }): IndexSearchResult {
-    const top = new TopK(options.k);
-    const { allow } = options;
-    const { u8, f32, regions } = this.mem;
-    const dim = this.dimension;
-    const vecs = regions.vecs >> 2;
-    let n = 0;
-    for (let slot = 0; slot < this.slots_; slot++) {
-      if (u8[regions.flags + slot] !== LIVE) continue;
-      if (allow !== undefined && allow[slot] !== 1) continue;
-      n++;
-      top.push(slot, similarity(SCALAR_KERNEL, this.metric, query, 0, f32, vecs + slot * dim, dim));
+    if (query.length !== this.dimension) {
+      throw new QuiverError(
+        'DIMENSION_MISMATCH',
+        `query has ${query.length} values, the index expects ${this.dimension}.`,
+        { expected: this.dimension, received: query.length },
+      );
     }
-    return { ...top.drain(), visited: n, distanceComputations: n };
+    const k = options.k;
+    if (!(k > 0) || this.live_ === 0) {
+      return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
+    }
+    const mem = this.mem;
+    mem.ensurePool(k);
+    const { allow } = options;
+    return runSearch(
+      this.wasm,
+      mem,
+      mem.regions,
+      this.slots_,
+      query,
+      k,
+      k,
+      allow === undefined ? MODE_PLAIN : MODE_ALLOW,
+      allow,
+      true,
+    );
   }
 
   /** Counters for stats and explain. */

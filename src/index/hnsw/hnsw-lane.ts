@@ -54,7 +54,8 @@ export interface MemoryViews {
 
 /**
  * Copies the query (and, for MODE_ALLOW, the allow bytes) into `scratch`, runs the core's
- * search and reads the best k back. The caller has sized the scratch for `ef`. @internal
+ * graph search (or, with `exact`, its exact scan of every live slot) and reads the best k
+ * back. The caller has sized the scratch for `ef` (for a scan: for k). @internal
  */
 export function runSearch(
   wasm: QuiverWasmExports,
@@ -66,6 +67,7 @@ export function runSearch(
   ef: number,
   mode: number,
   allow: Uint8Array | undefined,
+  exact = false,
 ): IndexSearchResult {
   const { u8, f32, i32 } = views;
   if (mode === MODE_ALLOW && allow !== undefined) {
@@ -75,7 +77,9 @@ export function runSearch(
     if (n < slots) u8.fill(0, at + n, at + slots);
   }
   f32.set(query, scratch.query >> 2);
-  let count = wasm.search(ef, mode, slots);
+  let count = exact
+    ? wasm.scanExact(k, mode === MODE_ALLOW ? 1 : 0, slots)
+    : wasm.search(ef, mode, slots);
   if (count > k) count = k;
   const ids = new Array<number>(count);
   const scores = new Array<number>(count);

@@ -369,6 +369,33 @@ function exactAllowed(q: usize, ef: i32, slots: i32, limit: i32): i32 {
   return drainTop(nt);
 }
 
+/**
+ * Exact top-k over the live slots in [0, slots) (only those the allow bytes admit when
+ * useAllow is 1), for exact searches and small segments: scores every candidate with the
+ * SIMD kernel and keeps the k best in the max-heap at pPool (k ≤ the pool's capacity).
+ * Writes them ascending at pOut and returns how many.
+ */
+export function scanExact(k: i32, useAllow: i32, slots: i32): i32 {
+  const q = pQuery;
+  const top = pPool;
+  let nt: i32 = 0;
+  let n: i32 = 0;
+  for (let id = 0; id < slots; id++) {
+    if (flagsOf(id) != (F_PRESENT | F_ALLOCATED)) continue;
+    if (useAllow != 0 && load<u8>(pAllow + <usize>id) != 1) continue;
+    n++;
+    const d = dist(q, vec(id));
+    if (nt < k) heapPush(top, nt++, -d, id);
+    else if (d < -load<f32>(top)) {
+      heapPop(top, nt);
+      heapPush(top, nt - 1, -d, id);
+    }
+  }
+  statVisited = n;
+  statDist = n;
+  return drainTop(nt);
+}
+
 /** Pops the result max-heap at pPool (negated keys) into pOut, ascending by distance. */
 function drainTop(count: i32): i32 {
   const top = pPool;
