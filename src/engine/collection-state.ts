@@ -219,9 +219,9 @@ export class CollectionState {
     pool: SearchPool,
   ): Promise<CollectionSearchResult> {
     // Dispatch the sealed segments first, so the workers search while this thread does
-    // the rest. (Every sealed graph goes to the workers, even when they are idle: keeping
-    // one here saves a round trip for a lone client but, measured over HTTP, costs a third
-    // of the throughput under load, when this thread is the server's bottleneck.)
+    // the rest. All of them, even to idle workers: keeping the largest here (when the pool
+    // was idle) cost a third of the HTTP throughput under load, where this thread is the
+    // bottleneck. A lone client is served here instead (SearchPool.offload).
     const pending: Promise<SegmentPart | undefined>[] = [];
     for (const s of this.sealed) {
       if (s.liveCount === 0) continue;

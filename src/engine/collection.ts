@@ -538,7 +538,12 @@ export class Collection {
       withVector,
     };
     const pool = this.host.searchPool;
-    if (pool !== undefined && this.segment.sealed.length > 0 && options.exact !== true) {
+    if (
+      pool !== undefined &&
+      this.segment.sealed.length > 0 &&
+      options.exact !== true &&
+      (pool.offload?.() ?? true)
+    ) {
       return this.segment
         .searchVia(query, segmentOptions, pool)
         .then((r) => this.present(r, options, k, ef, withPayload, withVector, t0, t1));

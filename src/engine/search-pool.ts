@@ -22,6 +22,12 @@ export interface SearchPool {
   /** Worker threads; a shared index is built with one scratch lane for each. */
   readonly threads: number;
   /**
+   * Whether a search starting now should hand its sealed graphs to the workers (asked once
+   * per collection search). A pool answers false when its owner has nothing else to do,
+   * where the hand-off would only add a round trip. Absent = always.
+   */
+  offload?(): boolean;
+  /**
    * Searches the frozen index behind `handle` on a worker; undefined when every worker is
    * busy enough that the caller's thread should search this one itself. Rejects when the
    * worker failed or the pool is closed; the engine then searches on its own thread.

@@ -203,7 +203,11 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
 
   app.server.on('connection', (socket) => {
     metrics.activeConnections.inc();
-    socket.once('close', () => metrics.activeConnections.dec());
+    context.openConnections++;
+    socket.once('close', () => {
+      metrics.activeConnections.dec();
+      context.openConnections--;
+    });
   });
 
   return {

@@ -96,6 +96,12 @@ export class WorkerSearchPool implements SearchPool {
   /** Tells the workers to let go of an index's memory once the engine dropped it. */
   private readonly dropped = new FinalizationRegistry<number>((id) => this.drop(id));
   private readonly registered = new WeakSet<SharedHnswHandle>();
+  /**
+   * How many clients the server has now (open connections; set by the server). With one or
+   * none, the main thread searches itself: it would otherwise sit idle waiting for the
+   * worker's answer. Default: always hand off.
+   */
+  load: () => number = () => Number.POSITIVE_INFINITY;
 
   private constructor(threads: number, logger: Logger) {
     this.threads = threads;
@@ -175,6 +181,11 @@ export class WorkerSearchPool implements SearchPool {
         );
       });
     });
+  }
+
+  /** Hand searches to the workers only while the server has more than one client. */
+  offload(): boolean {
+    return this.load() > 1;
   }
 
   /**

@@ -72,6 +72,13 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     searchPool: () => pool,
     ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
   });
+  const loadProbe = (): number => server.context.openConnections;
+  void opening.then(
+    () => {
+      if (pool !== undefined) pool.load = loadProbe;
+    },
+    () => undefined,
+  );
   const address = await server.app.listen({ host: config.host, port: config.port });
   logger.info(
     { url: address, data: config.data, auth: server.context.keys.enabled },

@@ -1,18 +1,21 @@
 /**
  * HTTP search throughput against in-process throughput (not a test: run by hand).
- * Builds a collection of random vectors and measures in-process searches (one at a time,
- * and 16 in flight with 0, 1 and 2 search workers), then starts `quiver serve` over the
- * same directory in a child process on 127.0.0.1 with 0, 1 and 2 search threads and
- * drives POST /points/search with autocannon at 1 and 16 connections.
+ * Builds a collection of random vectors, then measures, in QUIVER_BENCH_ROUNDS (3)
+ * interleaved rounds: in-process searches (one at a time, and 16 in flight with 0, 1 and 2
+ * search workers), and three `quiver serve` children (0, 1 and 2 search threads, each over
+ * its own copy of the data, on 127.0.0.1) driven with autocannon at 1 and 16 connections,
+ * cycling 256 queries. Prints each cell's median and runs.
  *
- *   node --import tsx test/server/http-throughput.ts [points=20000] [dim=128] [seconds=10]
+ *   node --import tsx test/server/http-throughput.ts [points=20000] [dim=128] [seconds=5]
  */
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SILENT_LOGGER } from '../../src/common/logger.js';
+import type { Collection } from '../../src/engine/collection.js';
 import { Quiver } from '../../src/engine/quiver.js';
 import { WorkerSearchPool } from '../../src/server/search-workers.js';
 import { randomVector, rng } from '../helpers/random.js';
@@ -40,7 +43,8 @@ type Autocannon = (options: {
 }>;
 const autocannonModule = 'autocannon';
 const autocannon = ((await import(autocannonModule)) as { default: Autocannon }).default;
-const [points = 20_000, dim = 128, seconds = 10] = process.argv.slice(2).map(Number);
+const [points = 20_000, dim = 128, seconds = 5] = process.argv.slice(2).map(Number);
+const ROUNDS = Number(process.env['QUIVER_BENCH_ROUNDS'] ?? 3);
 
 function freePort(): Promise<number> {
   return new Promise((r) => {
@@ -74,72 +78,100 @@ try {
   // every run searches sealed graphs only.
   await db2.idle();
   await db2.checkpoint();
-  const c2 = db2.collection('bench');
   const stats = db2.stats();
   console.log(`segments: ${stats.segments}, memory ${stats.memoryBytes} bytes`);
-  let n = 0;
-  const end = performance.now() + seconds * 1000;
-  while (performance.now() < end) {
-    await c2.search(queries[n % queries.length]!, { k: 10, withPayload: true });
-    n++;
-  }
-  const inProcess = n / seconds;
-  console.log(`in-process, one at a time: ${Math.round(inProcess)} QPS`);
   await db2.close();
-
-  // 16 searches in flight at once, in process, with and without workers.
-  const concurrent: Record<string, number> = {};
-  for (const threads of [0, 1, 2]) {
-    const pool = threads === 0 ? undefined : await WorkerSearchPool.start(threads, SILENT_LOGGER);
-    const db3 = await Quiver.open(dir, {
-      fsync: 'none',
-      ...(pool === undefined ? {} : { searchPool: pool }),
-    });
-    const c3 = db3.collection('bench');
-    let done = 0;
-    const stop = performance.now() + seconds * 1000;
-    await Promise.all(
-      Array.from({ length: 16 }, async (_, w) => {
-        let i = w;
-        while (performance.now() < stop) {
-          await c3.search(queries[i++ % queries.length]!, { k: 10, withPayload: true });
-          done++;
+  // One copy of the database per server, so that all three run at once (idle ones cost
+  // nothing) and the rounds interleave: this machine's speed drifts, so each cell is the
+  // median of ROUNDS runs spread over the whole measurement.
+  const threadCounts = [0, 1, 2];
+  const dirs = threadCounts.map((t) => {
+    const copy = `${dir}-w${t}`;
+    cpSync(dir, copy, { recursive: true });
+    return copy;
+  });
+  const servers = await Promise.all(threadCounts.map((t, i) => startChild(t, dirs[i]!)));
+  const bodies = queries.map((q) => JSON.stringify({ vector: q, limit: 10, with_payload: true }));
+  const cells = new Map<string, number[]>();
+  const record = (key: string, value: number): void => {
+    cells.set(key, [...(cells.get(key) ?? []), value]);
+  };
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      // In process, one search at a time on the main thread.
+      const db = await Quiver.open(dir, { fsync: 'none' });
+      record('in-process, one at a time', await sequential(db.collection('bench'), queries));
+      await db.close();
+      for (const [i, threads] of threadCounts.entries()) {
+        // In process, 16 searches in flight.
+        const pool =
+          threads === 0 ? undefined : await WorkerSearchPool.start(threads, SILENT_LOGGER);
+        const db3 = await Quiver.open(dir, {
+          fsync: 'none',
+          ...(pool === undefined ? {} : { searchPool: pool }),
+        });
+        record(
+          `in-process, 16 in flight, ${threads} workers`,
+          await inFlight16(db3.collection('bench'), queries),
+        );
+        await db3.close();
+        await pool?.close();
+        for (const connections of [1, 16]) {
+          const r = await drive(servers[i]!.url, connections, bodies);
+          record(`http, ${threads} workers, c=${connections}`, r.qps);
+          record(`http, ${threads} workers, c=${connections}, p99 ms`, r.p99);
         }
-      }),
-    );
-    concurrent[`workers=${threads}`] = Math.round(done / seconds);
-    console.log(`in-process, 16 in flight, ${threads} workers: ${Math.round(done / seconds)} QPS`);
-    await db3.close();
-    await pool?.close();
+      }
+      console.log(`round ${round + 1}/${ROUNDS} done`);
+    }
+  } finally {
+    for (const s of servers) s.child.kill('SIGTERM');
+    await Promise.all(servers.map((s) => new Promise((r) => s.child.once('exit', r))));
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
-
-  const results: Record<string, number> = {};
-  for (const threads of [0, 1, 2]) {
-    const r = await driveServer(
-      threads,
-      queries.map((q) => Array.from(q)),
-    );
-    for (const [k, v] of Object.entries(r)) results[`workers=${threads} ${k}`] = v;
+  const medians: Record<string, number> = {};
+  for (const [key, values] of cells) {
+    const sorted = [...values].sort((x, y) => x - y);
+    medians[key] = Math.round(sorted[Math.floor(sorted.length / 2)]! * 10) / 10;
+    console.log(`${key}: ${medians[key]} (runs: ${values.map((v) => Math.round(v)).join(', ')})`);
   }
-  console.log(
-    JSON.stringify({
-      points,
-      dim,
-      seconds,
-      inProcessQps: Math.round(inProcess),
-      inProcess16: concurrent,
-      http: results,
-    }),
-  );
+  console.log(JSON.stringify({ points, dim, seconds, rounds: ROUNDS, medians }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** Starts `quiver serve` with `threads` search workers and drives it with autocannon. */
-async function driveServer(
+/** Queries per second of one search at a time, for `seconds`. */
+async function sequential(c: Collection, queries: readonly number[][]): Promise<number> {
+  let n = 0;
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    await c.search(queries[n % queries.length]!, { k: 10, withPayload: true });
+    n++;
+  }
+  return n / seconds;
+}
+
+/** Queries per second with 16 searches in flight, for `seconds`. */
+async function inFlight16(c: Collection, queries: readonly number[][]): Promise<number> {
+  let done = 0;
+  const stop = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, w) => {
+      let i = w;
+      while (performance.now() < stop) {
+        await c.search(queries[i++ % queries.length]!, { k: 10, withPayload: true });
+        done++;
+      }
+    }),
+  );
+  return done / seconds;
+}
+
+/** Starts `quiver serve` over `data` with `threads` search workers; resolves once ready. */
+async function startChild(
   threads: number,
-  queries: readonly number[][],
-): Promise<Record<string, number>> {
+  data: string,
+): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
@@ -149,7 +181,7 @@ async function driveServer(
       join(ROOT, 'test/server/serve-child.ts'),
       'serve',
       '--data',
-      dir,
+      data,
       '--port',
       String(port),
     ],
@@ -173,30 +205,29 @@ async function driveServer(
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  // 256 different queries in turn (one repeated query would keep its graph walk in cache).
-  const bodies = queries.map((q) => JSON.stringify({ vector: q, limit: 10, with_payload: true }));
-  const results: Record<string, number> = {};
-  for (const connections of [1, 16]) {
-    let n = 0;
-    const json = await autocannon({
-      url,
-      connections,
-      duration: seconds,
-      requests: [
-        {
-          method: 'POST',
-          path: '/collections/bench/points/search',
-          headers: { 'content-type': 'application/json' },
-          setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length]! }),
-        },
-      ],
-    });
-    results[`c=${connections}`] = json.requests.average;
-    console.log(
-      `http, ${threads} workers, c=${connections}: ${json.requests.average} req/s, p50 ${json.latency.p50} ms, p99 ${json.latency.p99} ms, non-2xx ${json.non2xx}`,
-    );
-  }
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
-  return results;
+  return { child, url };
+}
+
+/** Drives POST /points/search at `url` with autocannon, cycling the query bodies. */
+async function drive(
+  url: string,
+  connections: number,
+  bodies: readonly string[],
+): Promise<{ qps: number; p99: number }> {
+  let n = 0;
+  const json = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/collections/bench/points/search',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length]! }),
+      },
+    ],
+  });
+  if (json.non2xx > 0) throw new Error(`${json.non2xx} searches failed at ${url}`);
+  return { qps: json.requests.average, p99: json.latency.p99 };
 }

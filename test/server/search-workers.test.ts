@@ -164,6 +164,14 @@ describe('search worker pool', { skip: !sharedHnswAvailable() }, () => {
       'the new segment is shared too',
     );
 
+    // With a single client (the server's load probe says 1) the main thread searches
+    // itself: no hand-off, same answers.
+    pool.load = () => 1;
+    const idle = pool.stats().completed;
+    assert.deepEqual(await answers(c, probes), want);
+    assert.equal(pool.stats().completed, idle, 'a lone client is served by the main thread');
+    pool.load = () => 2;
+
     // Kill the worker: in-flight searches fall back, a new worker takes over.
     const lanes = (pool as unknown as { lanes: { worker: Worker }[] }).lanes;
     const pending = answers(c, probes);
