@@ -17,6 +17,7 @@ import { KeyStore } from './auth/key-store.js';
 import type { ServerConfig } from './config.js';
 import { badRequest, describeHttpError, errorEnvelope } from './http-errors.js';
 import { ServerMetrics } from './metrics.js';
+import { PayloadIndexRegistry } from './payload-index-registry.js';
 import type { WorkerSearchPool } from './search-workers.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { registerCollectionRoutes } from './qdrant/collections-routes.js';
@@ -77,6 +78,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   const logger = options.logger ?? createLogger(config.logLevel);
   const keys = await KeyStore.load(fs, config.keysFile, config.apiKey);
   const audit = await AuditLog.open(fs, config.auditLog, logger);
+  const payloadIndexes = await PayloadIndexRegistry.load(fs, config.data, logger);
   const metrics: ServerMetrics = new ServerMetrics(
     (): DatabaseStats | undefined => {
       // Called at scrape time only, after `context` below exists.
@@ -96,6 +98,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
     metrics,
     keys,
     audit,
+    payloadIndexes,
     version: quiverVersion(),
   });
   if (options.db instanceof Promise) {

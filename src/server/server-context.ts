@@ -10,6 +10,7 @@ import type { Quiver } from '../engine/quiver.js';
 import type { VerifyReport } from '../ops/verify.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { AuditLog } from './auth/audit-log.js';
+import type { PayloadIndexRegistry } from './payload-index-registry.js';
 import type { KeyStore } from './auth/key-store.js';
 import type { LogLevel, ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
@@ -19,12 +20,6 @@ export interface RuntimeSettings {
   slowQueryMs: number;
   defaultEf: number | undefined;
   logLevel: LogLevel;
-}
-
-/** A payload index as recorded by PUT /collections/{c}/index. */
-export interface PayloadIndexRecord {
-  readonly dataType: string;
-  readonly schema: unknown;
 }
 
 /** The state of the background integrity check. */
@@ -53,8 +48,8 @@ export class ServerContext {
    * request is not even read until the current one is answered, so it stays at one.)
    */
   openConnections = 0;
-  /** Payload indexes by collection, then field (recorded; the engine filters without them). */
-  readonly payloadIndexes = new Map<string, Map<string, PayloadIndexRecord>>();
+  /** Declared payload indexes, kept in the data directory (the engine filters without them). */
+  readonly payloadIndexes: PayloadIndexRegistry;
   readonly integrity: IntegrityCheckState = {
     state: 'idle',
     startedAt: undefined,
@@ -73,6 +68,7 @@ export class ServerContext {
     metrics: ServerMetrics;
     keys: KeyStore;
     audit: AuditLog;
+    payloadIndexes: PayloadIndexRegistry;
     version: string;
   }) {
     this.config = parts.config;
@@ -81,6 +77,7 @@ export class ServerContext {
     this.metrics = parts.metrics;
     this.keys = parts.keys;
     this.audit = parts.audit;
+    this.payloadIndexes = parts.payloadIndexes;
     this.version = parts.version;
     this.ipBlock = new Set(parts.config.ipBlock);
     this.settings = {

@@ -8,7 +8,8 @@ import type { Collection } from '../../engine/collection.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
-import type { PayloadIndexRecord, ServerContext } from '../server-context.js';
+import type { PayloadIndexRecord } from '../payload-index-registry.js';
+import type { ServerContext } from '../server-context.js';
 import {
   asObject,
   bodyObject,
@@ -151,6 +152,8 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
       ...parseHnsw(vectors['hnsw_config'], 'vectors.hnsw_config'),
     };
     await ctx.db().createCollection(name, { dimension: size, metric, hnsw });
+    // A collection of that name dropped while the server was down may have left indexes.
+    await ctx.payloadIndexes.dropCollection(name);
     return envelope(reply, true);
   });
 
@@ -173,53 +176,57 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
     async (req, reply) => {
       const name = paramsOf(req.params)['collection_name'] ?? '';
       await ctx.db().dropCollection(name);
-      ctx.payloadIndexes.delete(name);
+      await ctx.payloadIndexes.dropCollection(name);
       return envelope(reply, true);
     },
   );
 
-  app.put('/collections/:collection_name/index', { config: { access: 'write' } }, (req, reply) => {
-    const name = paramsOf(req.params)['collection_name'] ?? '';
-    const c = ctx.collection(name);
-    const body = bodyObject(req.body);
-    checkKeys(body, ['field_name', 'field_schema'], 'the create-index body');
-    const field = body['field_name'];
-    if (typeof field !== 'string' || field === '') {
-      throw badRequest('field_name must be the payload key to index, e.g. "city".');
-    }
-    const schema = body['field_schema'];
-    let dataType: string;
-    if (typeof schema === 'string') dataType = schema;
-    else if (typeof schema === 'object' && schema !== null && !Array.isArray(schema)) {
-      const t = (schema as Record<string, unknown>)['type'];
-      if (typeof t !== 'string') throw badRequest('field_schema.type must name the field type.');
-      dataType = t;
-    } else if (schema === undefined || schema === null) {
-      throw badRequest(`field_schema is required: one of ${FIELD_TYPES.join(', ')}.`);
-    } else throw badRequest(`field_schema must be one of ${FIELD_TYPES.join(', ')}.`);
-    if (!FIELD_TYPES.includes(dataType)) {
-      throw badRequest(`field_schema must be one of ${FIELD_TYPES.join(', ')}, got "${dataType}".`);
-    }
-    let indexes = ctx.payloadIndexes.get(c.name);
-    if (indexes === undefined) {
-      indexes = new Map();
-      ctx.payloadIndexes.set(c.name, indexes);
-    }
-    indexes.set(field, { dataType, schema: typeof schema === 'string' ? undefined : schema });
-    return Promise.resolve(envelope(reply, updateResult(ctx.db().log.lsn)));
-  });
+  app.put(
+    '/collections/:collection_name/index',
+    { config: { access: 'write' } },
+    async (req, reply) => {
+      const name = paramsOf(req.params)['collection_name'] ?? '';
+      const c = ctx.collection(name);
+      const body = bodyObject(req.body);
+      checkKeys(body, ['field_name', 'field_schema'], 'the create-index body');
+      const field = body['field_name'];
+      if (typeof field !== 'string' || field === '') {
+        throw badRequest('field_name must be the payload key to index, e.g. "city".');
+      }
+      const schema = body['field_schema'];
+      let dataType: string;
+      if (typeof schema === 'string') dataType = schema;
+      else if (typeof schema === 'object' && schema !== null && !Array.isArray(schema)) {
+        const t = (schema as Record<string, unknown>)['type'];
+        if (typeof t !== 'string') throw badRequest('field_schema.type must name the field type.');
+        dataType = t;
+      } else if (schema === undefined || schema === null) {
+        throw badRequest(`field_schema is required: one of ${FIELD_TYPES.join(', ')}.`);
+      } else throw badRequest(`field_schema must be one of ${FIELD_TYPES.join(', ')}.`);
+      if (!FIELD_TYPES.includes(dataType)) {
+        throw badRequest(
+          `field_schema must be one of ${FIELD_TYPES.join(', ')}, got "${dataType}".`,
+        );
+      }
+      await ctx.payloadIndexes.set(c.name, field, {
+        dataType,
+        schema: typeof schema === 'string' ? undefined : schema,
+      });
+      return envelope(reply, updateResult(ctx.db().log.lsn));
+    },
+  );
 
   app.delete(
     '/collections/:collection_name/index/:field_name',
     { config: { access: 'write' } },
-    (req, reply) => {
+    async (req, reply) => {
       const p = paramsOf(req.params);
       const c = ctx.collection(p['collection_name'] ?? '');
       const field = p['field_name'] ?? '';
-      if (ctx.payloadIndexes.get(c.name)?.delete(field) !== true) {
+      if (!(await ctx.payloadIndexes.delete(c.name, field))) {
         throw notFound(`no payload index on field "${field}" of collection "${c.name}".`);
       }
-      return Promise.resolve(envelope(reply, updateResult(ctx.db().log.lsn)));
+      return envelope(reply, updateResult(ctx.db().log.lsn));
     },
   );
 

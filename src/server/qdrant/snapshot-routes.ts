@@ -147,7 +147,7 @@ export function registerSnapshotRoutes(
         bytes,
         typeof checksum === 'string' ? checksum : undefined,
       );
-      ctx.payloadIndexes.delete(collection);
+      await ctx.payloadIndexes.dropCollection(collection);
       return envelope(reply, true);
     },
   );
@@ -166,7 +166,7 @@ export function registerSnapshotRoutes(
       const bytes = type.startsWith('multipart/') ? firstMultipartFile(req.body, type) : req.body;
       const checksum = (req.query as Record<string, string | undefined>)['checksum'];
       await restoreSnapshot(ctx.db(), collection, bytes, checksum);
-      ctx.payloadIndexes.delete(collection);
+      await ctx.payloadIndexes.dropCollection(collection);
       return envelope(reply, true);
     },
   );
