@@ -39,8 +39,7 @@ type Server = Awaited<ReturnType<typeof createServer>>;
 async function schema(server: Server, collection: string): Promise<Record<string, unknown>> {
   const r = await call(server, 'GET', `/collections/${collection}`);
   assert.equal(r.statusCode, 200, r.body);
-  return (r.json() as { result: { payload_schema: Record<string, unknown> } }).result
-    .payload_schema;
+  return r.json<{ result: { payload_schema: Record<string, unknown> } }>().result.payload_schema;
 }
 
 test('payload indexes persist across restarts and follow their collection', async (t) => {
