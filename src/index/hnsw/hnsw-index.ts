@@ -60,6 +60,11 @@ const LANE_MIN_EF = 512;
 
 let nextHandleId = 1;
 
+/** The answer of a search that has nothing to search. */
+function noResult(): IndexSearchResult {
+  return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
+}
+
 const METRIC_CODES: Readonly<Record<MetricName, number>> = { euclid: 0, cosine: 1, dot: 2 };
 
 /** Internal state handed between the codec and the index. @internal */
@@ -160,6 +165,16 @@ export class HnswIndex implements VectorIndex {
       lanes > 0 ? laneSizes(lanes, state.capacity, state.efSearch) : undefined,
     );
     this.slots_ = state.slots;
+  }
+
+  private checkDimension(what: 'vector' | 'query', values: Float32Array): void {
+    if (values.length !== this.dimension) {
+      throw new QuiverError(
+        'DIMENSION_MISMATCH',
+        `${what} has ${values.length} values, the index expects ${this.dimension}.`,
+        { expected: this.dimension, received: values.length },
+      );
+    }
   }
 
   /** True when the index lives in shared memory for worker lanes (and is frozen). */
@@ -323,13 +338,7 @@ export class HnswIndex implements VectorIndex {
         'this HNSW index is shared with search threads and frozen; it takes no new vectors.',
       );
     }
-    if (vector.length !== this.dimension) {
-      throw new QuiverError(
-        'DIMENSION_MISMATCH',
-        `vector has ${vector.length} values, the index expects ${this.dimension}.`,
-        { expected: this.dimension, received: vector.length },
-      );
-    }
+    this.checkDimension('vector', vector);
     const mem = this.mem;
     mem.ensureCapacity(internalId + 1);
     let r = mem.regions;
@@ -403,16 +412,9 @@ export class HnswIndex implements VectorIndex {
    * never returned.
    */
   search(query: Float32Array, options: IndexSearchOptions): IndexSearchResult {
-    if (query.length !== this.dimension) {
-      throw new QuiverError(
-        'DIMENSION_MISMATCH',
-        `query has ${query.length} values, the index expects ${this.dimension}.`,
-        { expected: this.dimension, received: query.length },
-      );
-    }
+    this.checkDimension('query', query);
     const k = options.k;
-    if (!(k > 0) || this.live_ === 0)
-      return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
+    if (!(k > 0) || this.live_ === 0) return noResult();
     const ef = Math.max(options.ef ?? this.efSearch_, k);
     const mem = this.mem;
     mem.ensurePool(ef);
@@ -452,17 +454,9 @@ export class HnswIndex implements VectorIndex {
    * searches, and `exact: true`.
    */
   scan(query: Float32Array, options: { k: number; allow?: Uint8Array }): IndexSearchResult {
-    if (query.length !== this.dimension) {
-      throw new QuiverError(
-        'DIMENSION_MISMATCH',
-        `query has ${query.length} values, the index expects ${this.dimension}.`,
-        { expected: this.dimension, received: query.length },
-      );
-    }
+    this.checkDimension('query', query);
     const k = options.k;
-    if (!(k > 0) || this.live_ === 0) {
-      return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
-    }
+    if (!(k > 0) || this.live_ === 0) return noResult();
     const mem = this.mem;
     mem.ensurePool(k);
     const { allow } = options;

@@ -353,16 +353,10 @@ function exactAllowed(q: usize, ef: i32, slots: i32, limit: i32): i32 {
       if (++admittedCount > limit) return -1;
     }
   }
-  const top = pPool;
   let nt: i32 = 0;
   for (let id = 0; id < slots; id++) {
     if (load<u8>(pAllow + <usize>id) != 1 || flagsOf(id) != (F_PRESENT | F_ALLOCATED)) continue;
-    const d = dist(q, vec(id));
-    if (nt < ef) heapPush(top, nt++, -d, id);
-    else if (d < -load<f32>(top)) {
-      heapPop(top, nt);
-      heapPush(top, nt - 1, -d, id);
-    }
+    nt = offerTop(nt, ef, dist(q, vec(id)), id);
   }
   statVisited = admittedCount;
   statDist = admittedCount;
@@ -377,23 +371,34 @@ function exactAllowed(q: usize, ef: i32, slots: i32, limit: i32): i32 {
  */
 export function scanExact(k: i32, useAllow: i32, slots: i32): i32 {
   const q = pQuery;
-  const top = pPool;
   let nt: i32 = 0;
   let n: i32 = 0;
   for (let id = 0; id < slots; id++) {
     if (flagsOf(id) != (F_PRESENT | F_ALLOCATED)) continue;
     if (useAllow != 0 && load<u8>(pAllow + <usize>id) != 1) continue;
     n++;
-    const d = dist(q, vec(id));
-    if (nt < k) heapPush(top, nt++, -d, id);
-    else if (d < -load<f32>(top)) {
-      heapPop(top, nt);
-      heapPush(top, nt - 1, -d, id);
-    }
+    nt = offerTop(nt, k, dist(q, vec(id)), id);
   }
   statVisited = n;
   statDist = n;
   return drainTop(nt);
+}
+
+/**
+ * Offers (d, id) to the best-k max-heap at pPool (negated keys) holding nt entries;
+ * returns its new size.
+ */
+function offerTop(nt: i32, k: i32, d: f32, id: i32): i32 {
+  const top = pPool;
+  if (nt < k) {
+    heapPush(top, nt, -d, id);
+    return nt + 1;
+  }
+  if (d < -load<f32>(top)) {
+    heapPop(top, nt);
+    heapPush(top, nt - 1, -d, id);
+  }
+  return nt;
 }
 
 /** Pops the result max-heap at pPool (negated keys) into pOut, ascending by distance. */
