@@ -7,6 +7,8 @@ import { QuiverError } from '../common/quiver-error.js';
 import type { Payload, PointId } from '../common/types.js';
 import { compareIds } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
+import { filterSource } from '../filter/filter-evaluator.js';
+import { candidateSlots, PayloadPostings } from '../filter/payload-postings.js';
 import type { DistanceKernel } from '../kernels/distance-kernel.js';
 import { similarity } from '../kernels/distance-kernel.js';
 import { SCALAR_KERNEL } from '../kernels/scalar-kernel.js';
@@ -42,6 +44,8 @@ interface TablePlan {
 export const EXACT_FILTER_THRESHOLD = 2000;
 /** Below this many live points a segment is always scanned exactly. */
 export const EXACT_SEGMENT_THRESHOLD = 256;
+/** Payload fields a frozen table keeps postings for (more are answered by a scan). */
+const MAX_POSTINGS = 32;
 
 export class PointTable {
   readonly ids: (PointId | undefined)[] = [];
@@ -55,6 +59,11 @@ export class PointTable {
    * ingest fast); searches scan them exactly until `indexPending` moves them in.
    */
   private readonly pending = new Map<number, Float32Array>();
+  /** Set once the table takes no more appends; payload postings are kept only then. */
+  private frozen = false;
+  /** Payload postings by field path, built on first use. */
+  private readonly postings = new Map<string, PayloadPostings>();
+  private postingsBytes = 0;
 
   constructor(index: VectorIndex, kernel: DistanceKernel = SCALAR_KERNEL) {
     this.index_ = index;
@@ -253,7 +262,10 @@ export class PointTable {
     return done;
   }
 
-  /** Evaluates the filter into an allow-list and picks the plan. */
+  /**
+   * Evaluates the filter into an allow-list and picks the plan. A frozen table narrows
+   * equality conditions through payload postings first and checks only their candidates.
+   */
   private plan(options: SegmentSearchOptions): TablePlan {
     const t0 = performance.now();
     const slots = this.ids.length;
@@ -263,7 +275,10 @@ export class PointTable {
     if (match !== undefined) {
       allow = new Uint8Array(slots);
       matches = 0;
-      for (let i = 0; i < slots; i++) {
+      const candidates = this.candidates(match);
+      const n = candidates?.length ?? slots;
+      for (let j = 0; j < n; j++) {
+        const i = candidates === undefined ? j : candidates[j]!;
         const id = this.ids[i];
         if (id !== undefined && match(this.payloads[i] ?? EMPTY_PAYLOAD, id)) {
           allow[i] = 1;
@@ -281,6 +296,31 @@ export class PointTable {
       (matches !== undefined && matches < Math.max(EXACT_FILTER_THRESHOLD, options.ef));
     const kind = live === 0 || matches === 0 ? 'empty' : useExact ? 'exact' : 'graph';
     return { kind, allow, matches, live, t0, t1 };
+  }
+
+  /**
+   * Marks the table frozen: no more appends (a sealed segment), so payload postings built
+   * from it stay true (deletes only empty slots, which every use checks).
+   */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** Candidate slots of `match` from payload postings (frozen tables), else undefined. */
+  private candidates(match: CompiledFilter): readonly number[] | undefined {
+    if (!this.frozen) return undefined;
+    const node = filterSource(match);
+    if (node === undefined) return undefined;
+    return candidateSlots(node, (path) => {
+      const key = path.join('\u0000');
+      let postings = this.postings.get(key);
+      if (postings === undefined && this.postings.size < MAX_POSTINGS) {
+        postings = PayloadPostings.build(path, this.ids.length, (slot) => this.payloads[slot]);
+        this.postings.set(key, postings);
+        this.postingsBytes += postings.bytes;
+      }
+      return postings;
+    });
   }
 
   /** Runs a plan on this thread (vectors waiting for the graph are scanned and merged in). */
@@ -370,6 +410,7 @@ export class PointTable {
     return (
       this.index.memoryBytes() +
       this.payloadBytes +
+      this.postingsBytes +
       this.ids.length * 16 +
       this.pending.size * (this.index.dimension * 4 + 48)
     );

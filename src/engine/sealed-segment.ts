@@ -32,6 +32,7 @@ export class SealedSegment extends TableSegment {
     holes: number,
   ) {
     super(table);
+    table.freeze();
     this.id = id;
     this.file = file;
     this.fileBytes = fileBytes;

@@ -37,7 +37,40 @@ export function compileFilter(node: FilterNode): CompiledFilter {
   }
   const compiled = compileNode(node);
   if (compiled === matchAll) return matchAll;
-  return (payload, id) => compiled(isObject(payload) ? payload : EMPTY, id);
+  const filter: CompiledFilter = (payload, id) => compiled(isObject(payload) ? payload : EMPTY, id);
+  sources.set(filter, node);
+  return filter;
+}
+
+/** The node each compiled filter came from, for planners that look at its shape. */
+const sources = new WeakMap<CompiledFilter, FilterNode>();
+
+/** The node `filter` was compiled from (undefined for match-all or a hand-written function). */
+export function filterSource(filter: CompiledFilter): FilterNode | undefined {
+  return sources.get(filter);
+}
+
+/**
+ * Calls `visit` with every scalar (string, number, boolean, null) an `eq` or `in` node on
+ * `path` could match in `payload`: the values found at the path, and the scalar elements of
+ * found arrays (the same resolution the evaluator uses). Payload indexes are built with it.
+ */
+export function forEachScalarAt(
+  payload: Payload,
+  path: FieldPath,
+  visit: (value: string | number | boolean | null) => void,
+): void {
+  someAt(
+    payload,
+    path,
+    0,
+    (v) => {
+      if (isScalar(v)) visit(v);
+      else if (Array.isArray(v)) for (const c of v) if (isScalar(c)) visit(c);
+      return false;
+    },
+    0,
+  );
 }
 
 /** One-off check of a point against `node`; compile once with {@link compileFilter} for loops. */
