@@ -221,7 +221,7 @@ export class CollectionState {
     // Dispatch the sealed segments first, so the workers search while this thread does
     // the rest. All of them, even to idle workers: keeping the largest here (when the pool
     // was idle) cost a third of the HTTP throughput under load, where this thread is the
-    // bottleneck. A lone client is served here instead (SearchPool.offload).
+    // bottleneck. An idle server keeps searches here instead (SearchPool.offload).
     const pending: Promise<SegmentPart | undefined>[] = [];
     for (const s of this.sealed) {
       if (s.liveCount === 0) continue;

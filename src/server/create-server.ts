@@ -206,11 +206,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
 
   app.server.on('connection', (socket) => {
     metrics.activeConnections.inc();
-    context.openConnections++;
-    socket.once('close', () => {
-      metrics.activeConnections.dec();
-      context.openConnections--;
-    });
+    socket.once('close', () => metrics.activeConnections.dec());
   });
 
   return {

@@ -47,6 +47,13 @@ export interface SearchPoolStats {
   readonly declined: number;
 }
 
+/** How often the main thread's event-loop utilisation is sampled, in ms. */
+const SAMPLE_MS = 100;
+/** Utilisation from which searches go to the workers... */
+const BUSY = 0.75;
+/** ...and below which they come back (hysteresis: handing off lowers the utilisation). */
+const IDLE = 0.5;
+
 /**
  * Searches one worker may hold before the caller's thread searches itself. High on
  * purpose: the main thread's time is the server's (HTTP, JSON, filters), so it takes
@@ -96,16 +103,34 @@ export class WorkerSearchPool implements SearchPool {
   /** Tells the workers to let go of an index's memory once the engine dropped it. */
   private readonly dropped = new FinalizationRegistry<number>((id) => this.drop(id));
   private readonly registered = new WeakSet<SharedHnswHandle>();
-  /**
-   * How many clients the server has now (open connections; set by the server). With one or
-   * none, the main thread searches itself: it would otherwise sit idle waiting for the
-   * worker's answer. Default: always hand off.
-   */
-  load: () => number = () => Number.POSITIVE_INFINITY;
+  private sampler: NodeJS.Timeout | undefined;
+  /** When searches go to the workers; always, unless {@link adaptToLoad} was called. */
+  offloadWhen: () => boolean = () => true;
 
   private constructor(threads: number, logger: Logger) {
     this.threads = threads;
     this.logger = logger;
+  }
+
+  /**
+   * Hands searches to the workers only while the main thread is busy: from an event-loop
+   * utilisation of {@link BUSY} over the last {@link SAMPLE_MS} ms until it falls under
+   * {@link IDLE} (handing off is what lowers it, so one threshold would flap). An idle
+   * main thread answers a search faster itself than through a worker and back. The server
+   * calls this; an embedded pool hands off always.
+   */
+  adaptToLoad(): void {
+    if (this.sampler !== undefined) return;
+    let last = performance.eventLoopUtilization();
+    let busy = false;
+    this.sampler = setInterval(() => {
+      const now = performance.eventLoopUtilization();
+      const utilisation = performance.eventLoopUtilization(now, last).utilization;
+      last = now;
+      busy = busy ? utilisation >= IDLE : utilisation >= BUSY;
+    }, SAMPLE_MS);
+    this.sampler.unref();
+    this.offloadWhen = () => busy;
   }
 
   /** Starts `threads` workers and resolves once each has loaded. */
@@ -183,9 +208,8 @@ export class WorkerSearchPool implements SearchPool {
     });
   }
 
-  /** Hand searches to the workers only while the server has more than one client. */
   offload(): boolean {
-    return this.load() > 1;
+    return this.offloadWhen();
   }
 
   /**
@@ -249,6 +273,7 @@ export class WorkerSearchPool implements SearchPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sampler);
     await Promise.all(this.lanes.map((l) => l.worker.terminate()));
     const err = new QuiverError('UNAVAILABLE', 'the search worker pool is closed');
     for (const l of this.lanes) {

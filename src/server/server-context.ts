@@ -41,13 +41,6 @@ export class ServerContext {
   readonly audit: AuditLog;
   readonly ipBlock: Set<string>;
   readonly version: string;
-  /**
-   * Open client connections. The search workers take graph searches only while there is
-   * more than one: a lone client is answered fastest without the hand-off. (Requests in
-   * progress would be the wrong measure: with searches on the main thread, the next
-   * request is not even read until the current one is answered, so it stays at one.)
-   */
-  openConnections = 0;
   /** Declared payload indexes, kept in the data directory (the engine filters without them). */
   readonly payloadIndexes: PayloadIndexRegistry;
   readonly integrity: IntegrityCheckState = {

@@ -48,6 +48,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
           config.searchThreads,
           logger.child({ component: 'search-workers' }),
         );
+        pool.adaptToLoad();
       } catch (e) {
         logger.error({ err: e }, 'search workers did not start; searching on the main thread');
       }
@@ -72,13 +73,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     searchPool: () => pool,
     ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
   });
-  const loadProbe = (): number => server.context.openConnections;
-  void opening.then(
-    () => {
-      if (pool !== undefined) pool.load = loadProbe;
-    },
-    () => undefined,
-  );
   const address = await server.app.listen({ host: config.host, port: config.port });
   logger.info(
     { url: address, data: config.data, auth: server.context.keys.enabled },

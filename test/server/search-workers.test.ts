@@ -164,13 +164,14 @@ describe('search worker pool', { skip: !sharedHnswAvailable() }, () => {
       'the new segment is shared too',
     );
 
-    // With a single client (the server's load probe says 1) the main thread searches
-    // itself: no hand-off, same answers.
-    pool.load = () => 1;
+    // While the main thread is idle (the server's load probe says so) it searches itself:
+    // no hand-off, same answers.
+    pool.offloadWhen = () => false;
     const idle = pool.stats().completed;
     assert.deepEqual(await answers(c, probes), want);
-    assert.equal(pool.stats().completed, idle, 'a lone client is served by the main thread');
-    pool.load = () => 2;
+    assert.equal(pool.stats().completed, idle, 'an idle main thread searches itself');
+    pool.adaptToLoad();
+    pool.offloadWhen = () => true;
 
     // Kill the worker: in-flight searches fall back, a new worker takes over.
     const lanes = (pool as unknown as { lanes: { worker: Worker }[] }).lanes;
