@@ -100,6 +100,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
     audit,
     payloadIndexes,
     version: quiverVersion(),
+    searchWorkers: () => options.searchPool?.()?.stats(),
   });
   if (options.db instanceof Promise) {
     options.db.then(

@@ -87,7 +87,14 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
 
   app.get('/stats', { config: { access: 'read' } }, () => {
     const s = ctx.db().stats();
-    return Promise.resolve({ ...s, server: { version: ctx.version, settings: ctx.settings } });
+    return Promise.resolve({
+      ...s,
+      server: {
+        version: ctx.version,
+        settings: ctx.settings,
+        searchWorkers: ctx.searchWorkers() ?? { threads: 0 },
+      },
+    });
   });
 
   // Qdrant's service routes.

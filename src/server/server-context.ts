@@ -11,6 +11,7 @@ import type { VerifyReport } from '../ops/verify.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { AuditLog } from './auth/audit-log.js';
 import type { PayloadIndexRegistry } from './payload-index-registry.js';
+import type { SearchPoolStats } from './search-workers.js';
 import type { KeyStore } from './auth/key-store.js';
 import type { LogLevel, ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
@@ -41,6 +42,8 @@ export class ServerContext {
   readonly audit: AuditLog;
   readonly ipBlock: Set<string>;
   readonly version: string;
+  /** The search workers' counters (undefined: no workers). */
+  readonly searchWorkers: () => SearchPoolStats | undefined;
   /** Declared payload indexes, kept in the data directory (the engine filters without them). */
   readonly payloadIndexes: PayloadIndexRegistry;
   readonly integrity: IntegrityCheckState = {
@@ -63,6 +66,7 @@ export class ServerContext {
     audit: AuditLog;
     payloadIndexes: PayloadIndexRegistry;
     version: string;
+    searchWorkers?: () => SearchPoolStats | undefined;
   }) {
     this.config = parts.config;
     this.fs = parts.fs;
@@ -71,6 +75,7 @@ export class ServerContext {
     this.keys = parts.keys;
     this.audit = parts.audit;
     this.payloadIndexes = parts.payloadIndexes;
+    this.searchWorkers = parts.searchWorkers ?? (() => undefined);
     this.version = parts.version;
     this.ipBlock = new Set(parts.config.ipBlock);
     this.settings = {

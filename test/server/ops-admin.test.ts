@@ -46,9 +46,11 @@ test('/health, /ready and /stats answer; /ready is 503 while the database loads'
   const stats = (await call(server, 'GET', '/stats')).json<{
     points: number;
     collections: number;
+    server: { searchWorkers: { threads: number } };
   }>();
   assert.equal(stats.points, 50);
   assert.equal(stats.collections, 1);
+  assert.equal(stats.server.searchWorkers.threads, 0, 'a server without workers says so');
 });
 
 test('/metrics carries the SPEC names and passes promtool check metrics', async (t) => {
