@@ -44,7 +44,8 @@ export class CollectionState {
   /** Frozen growing segments whose files are being written; still searched. */
   readonly sealing: GrowingSegment[] = [];
   sealed: SealedSegment[] = [];
-  private readonly makeIndex: IndexFactory;
+  /** Makes the index of a new growing segment (and of a compaction's output). */
+  readonly makeIndex: IndexFactory;
 
   constructor(
     config: CollectionConfig,

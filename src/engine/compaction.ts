@@ -9,7 +9,6 @@ import type { VectorIndex } from '../index/vector-index.js';
 import { HnswIndex } from '../index/hnsw/hnsw-index.js';
 import { encodeSegment } from '../storage/segment/segment-file.js';
 import type { CollectionState } from './collection-state.js';
-import { createIndex } from './index-factory.js';
 import { PointTable } from './point-table.js';
 import { SealedSegment } from './sealed-segment.js';
 
@@ -47,7 +46,10 @@ export async function compactSegments(
   let merged: PointTable;
   const order: SourcePoint[] = [];
   if (reuseGraph) {
-    index = HnswIndex.deserialize(largest.table.index.serialize(), 'compaction copy');
+    // Growing in the same kind of memory as the source (shared when search workers read it).
+    index = HnswIndex.deserialize(largest.table.index.serialize(), 'compaction copy', {
+      sharedMemory: largest.table.index.sharedBuffer,
+    });
     merged = table(index);
     for (let slot = 0; slot < largest.slots; slot++) {
       const id = largest.table.ids[slot]!;
@@ -57,7 +59,7 @@ export async function compactSegments(
       order.push({ segment: largest, slot, id });
     }
   } else {
-    index = createIndex(config);
+    index = state.makeIndex(config);
     merged = table(index);
   }
   let n = 0;

@@ -11,8 +11,15 @@ import type { CollectionConfig } from './validation.js';
 
 let warned = false;
 
-/** A new, empty index for a growing segment of `config`. */
-export function createIndex(config: CollectionConfig, logger?: Logger): VectorIndex {
+/**
+ * A new, empty index for a growing segment of `config`; in shared memory when
+ * `sharedMemory` (search workers will read it once it is sealed).
+ */
+export function createIndex(
+  config: CollectionConfig,
+  logger?: Logger,
+  sharedMemory = false,
+): VectorIndex {
   if (hnswAvailable()) {
     return createHnswIndex({
       dimension: config.dimension,
@@ -20,6 +27,7 @@ export function createIndex(config: CollectionConfig, logger?: Logger): VectorIn
       m: config.hnsw.m,
       efConstruction: config.hnsw.efConstruction,
       efSearch: config.hnsw.efSearch,
+      sharedMemory,
     });
   }
   if (!warned && logger !== undefined) {

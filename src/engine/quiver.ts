@@ -285,10 +285,12 @@ export class Quiver {
       const mark = await readCleanMark(fs, path);
       // Steps 3-7: manifest, sealed segments, orphans, WAL replay, damage, mark check.
       const walDir = `${path}/${WAL_DIR}`;
-      const makeIndex: IndexFactory = (config) => createIndex(config, logger);
       const fsyncListeners = new Set<(seconds: number) => void>();
       const lanes =
         options.searchPool !== undefined && sharedHnswAvailable() ? options.searchPool.threads : 0;
+      // With search workers, graphs grow in shared memory, so a sealed one is handed to
+      // them in place (no copy).
+      const makeIndex: IndexFactory = (config) => createIndex(config, logger, lanes > 0);
       if (options.searchPool !== undefined && lanes === 0) {
         logger.warn(
           { reason: sharedWasmLoadFailure() },

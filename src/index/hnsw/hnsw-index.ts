@@ -39,6 +39,11 @@ export interface HnswOptions {
   /** Seed of the level generator, so a build is reproducible. Default 100 (hnswlib's). */
   readonly seed?: number;
   /**
+   * Grow in shared WebAssembly memory, so that {@link HnswIndex.toShared} later freezes the
+   * graph for worker threads in place instead of copying it. Default false.
+   */
+  readonly sharedMemory?: boolean;
+  /**
    * Share of tombstones among live points at which {@link HnswIndex.remove} repairs the graph
    * (re-links neighbours of deleted nodes and frees them). Default 0.1.
    */
@@ -82,6 +87,8 @@ export interface HnswState {
   readonly capacity: number;
   /** Worker lanes: builds a frozen index in shared memory (see {@link HnswIndex.deserialize}). */
   readonly lanes?: number;
+  /** Grow in shared memory (lanes added later by {@link HnswIndex.toShared}, without a copy). */
+  readonly sharedMemory?: boolean;
 }
 
 function checkInt(name: string, value: number, min: number, max: number): number {
@@ -149,7 +156,10 @@ export class HnswIndex implements VectorIndex {
     this.rng = state.rng;
     this.levelMult = 1 / Math.log(state.m);
     const lanes = state.lanes ?? 0;
-    this.wasm = requireWasm((id) => (this.filterFn?.(id) === true ? 1 : 0), lanes > 0);
+    this.wasm = requireWasm(
+      (id) => (this.filterFn?.(id) === true ? 1 : 0),
+      lanes > 0 || state.sharedMemory === true,
+    );
     const upperCap =
       state.upperBytes > 0
         ? state.upperBytes
@@ -177,18 +187,29 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
+  /** True when the index's memory is shared (it can be handed to workers without a copy). */
+  get sharedBuffer(): boolean {
+    return this.mem.sharedBuffer;
+  }
+
   /** True when the index lives in shared memory for worker lanes (and is frozen). */
   get shared(): boolean {
     return this.mem.shared;
   }
 
   /**
-   * A frozen copy of this index in shared memory with `lanes` worker lanes, for
-   * {@link sharedHandle}: the regions are copied as they are (no re-encoding, no checks),
-   * and tombstones stay tombstones.
+   * This index frozen in shared memory with `lanes` worker lanes, for {@link sharedHandle}.
+   * An index that grew in shared memory (`sharedMemory`) is frozen in place and returned;
+   * else a copy is made, region by region (no re-encoding, no checks), tombstones kept.
    */
   toShared(lanes: number): HnswIndex {
     checkInt('lanes', lanes, 1, 64);
+    if (this.mem.shared) return this;
+    if (this.mem.sharedBuffer) {
+      // Grew in shared memory: freeze it where it lies.
+      this.mem.freeze(laneSizes(lanes, this.mem.capacity, this.efSearch_));
+      return this;
+    }
     const mem = this.mem;
     const slots = this.slots_;
     const copy = new HnswIndex({
@@ -513,10 +534,11 @@ export class HnswIndex implements VectorIndex {
   static deserialize(
     bytes: Uint8Array,
     source = 'HNSW index blob',
-    options: { readonly lanes?: number } = {},
+    options: { readonly lanes?: number; readonly sharedMemory?: boolean } = {},
   ): HnswIndex {
     const lanes = options.lanes ?? 0;
-    return decodeHnsw(bytes, source, (state) => new HnswIndex({ ...state, lanes }));
+    const sharedMemory = options.sharedMemory === true;
+    return decodeHnsw(bytes, source, (state) => new HnswIndex({ ...state, lanes, sharedMemory }));
   }
 }
 
@@ -559,6 +581,7 @@ export function createHnswIndex(options: HnswOptions): HnswIndex {
     slots: 0,
     upperBytes: 0,
     capacity,
+    sharedMemory: options.sharedMemory === true,
   });
 }
 

@@ -7,7 +7,9 @@
  * 16-byte aligned); per-slot regions scale with capacity. A shared memory (a frozen index
  * that worker threads search) puts the graph regions (levels .. upper) first, then one
  * scratch block (query .. allow) per worker lane, then the owner's scratch last, so that
- * only the owner's scratch ever moves.
+ * only the owner's scratch ever moves. A graph that grew in a shared memory (private
+ * layout) is frozen in place instead: the lanes' blocks go past its end, and from then on
+ * the owner's scratch moves to a new block at the end whenever it must grow.
  *   query  dim × f32            scratch: the query of the running search
  *   out    poolCap × (f32, i32) scratch: results, ascending by distance
  *   pool   poolCap × (f32, i32) scratch: beam / result heap
@@ -91,8 +93,8 @@ export class HnswMemory {
   readonly strideU: number;
   private sizes: Sizes;
   private base: number;
-  /** Set for a shared memory: its lanes; the graph can then no longer grow. */
-  readonly laneSizes: LaneSizes | undefined;
+  /** Set once the graph is frozen for worker lanes; it can then no longer grow. */
+  private lanes_: LaneSizes | undefined;
   regions: HnswRegions;
   /** Bytes of `upper` handed out so far. */
   upperUsed = 0;
@@ -112,7 +114,7 @@ export class HnswMemory {
     lanes?: LaneSizes,
   ) {
     this.wasm = wasm;
-    this.laneSizes = lanes;
+    this.lanes_ = lanes;
     this.dim = dim;
     this.m = m;
     this.m0 = 2 * m;
@@ -139,9 +141,73 @@ export class HnswMemory {
     return this.sizes.heapCap;
   }
 
-  /** True for a shared memory (frozen graph, worker lanes). */
+  /** The worker lanes once the graph is frozen for them. */
+  get laneSizes(): LaneSizes | undefined {
+    return this.lanes_;
+  }
+
+  /** True once the graph is frozen in shared memory with worker lanes. */
   get shared(): boolean {
-    return this.laneSizes !== undefined;
+    return this.lanes_ !== undefined;
+  }
+
+  /** True when the memory itself is shared (it can be frozen in place, without a copy). */
+  get sharedBuffer(): boolean {
+    return this.wasm.memory.buffer instanceof SharedArrayBuffer;
+  }
+
+  /**
+   * Freezes a graph that grew in shared memory where it lies, adding the lanes' scratch
+   * blocks past the end: no copy. From then on only the owner's scratch moves (to the end).
+   */
+  freeze(lanes: LaneSizes): void {
+    if (this.lanes_ !== undefined) return;
+    if (!this.sharedBuffer) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        'only an index in shared memory can be frozen in place.',
+      );
+    }
+    const take = this.allocator(this.regions.end);
+    const blocks: ScratchRegions[] = [];
+    for (let i = 0; i < lanes.count; i++) {
+      blocks.push(this.scratchBlock(take, this.sizes.cap, lanes.poolCap, lanes.heapCap));
+    }
+    const end = take(0);
+    this.growTo(end);
+    this.refreshViews();
+    this.lanes_ = lanes;
+    this.regions = { ...this.regions, lanes: blocks, end };
+  }
+
+  /** A bump allocator of 16-byte aligned regions from `start`; take(0) is the end so far. */
+  private allocator(start: number): (bytes: number) => number {
+    let at = align16(start);
+    return (bytes) => {
+      const begin = at;
+      at = align16(at + bytes);
+      return begin;
+    };
+  }
+
+  /** One thread's search scratch, taken from `take`. */
+  private scratchBlock(
+    take: (bytes: number) => number,
+    cap: number,
+    poolCap: number,
+    heapCap: number,
+  ): ScratchRegions {
+    return {
+      query: take(this.dim * 4),
+      out: take(poolCap * 8),
+      pool: take(poolCap * 8),
+      sel: take((1 + this.m0) * (1 + this.m0) * 8),
+      heap: take(heapCap * 8),
+      visited: take(cap * 2),
+      allow: take(cap),
+      poolCap,
+      heapCap,
+    };
   }
 
   /** Bytes of linear memory held by this index's instance. */
@@ -150,23 +216,7 @@ export class HnswMemory {
   }
 
   private layout(s: Sizes): HnswRegions {
-    let at = this.base;
-    const take = (bytes: number): number => {
-      const start = at;
-      at = align16(at + bytes);
-      return start;
-    };
-    const scratch = (poolCap: number, heapCap: number): ScratchRegions => ({
-      query: take(this.dim * 4),
-      out: take(poolCap * 8),
-      pool: take(poolCap * 8),
-      sel: take((1 + this.m0) * (1 + this.m0) * 8),
-      heap: take(heapCap * 8),
-      visited: take(s.cap * 2),
-      allow: take(s.cap),
-      poolCap,
-      heapCap,
-    });
+    const take = this.allocator(this.base);
     const graph = (): Omit<HnswRegions, keyof ScratchRegions | 'lanes' | 'end'> => ({
       levels: take(s.cap),
       flags: take(s.cap),
@@ -175,16 +225,18 @@ export class HnswMemory {
       vecs: take(s.cap * this.dim * 4),
       upper: take(s.upperCap),
     });
-    const lanes = this.laneSizes;
+    const lanes = this.lanes_;
     if (lanes === undefined) {
-      const own = scratch(s.poolCap, s.heapCap);
-      return { ...own, ...graph(), lanes: [], end: at };
+      const own = this.scratchBlock(take, s.cap, s.poolCap, s.heapCap);
+      return { ...own, ...graph(), lanes: [], end: take(0) };
     }
     const g = graph();
     const laneRegions: ScratchRegions[] = [];
-    for (let i = 0; i < lanes.count; i++) laneRegions.push(scratch(lanes.poolCap, lanes.heapCap));
-    const own = scratch(s.poolCap, s.heapCap);
-    return { ...own, ...g, lanes: laneRegions, end: at };
+    for (let i = 0; i < lanes.count; i++) {
+      laneRegions.push(this.scratchBlock(take, s.cap, lanes.poolCap, lanes.heapCap));
+    }
+    const own = this.scratchBlock(take, s.cap, s.poolCap, s.heapCap);
+    return { ...own, ...g, lanes: laneRegions, end: take(0) };
   }
 
   private growTo(bytes: number): void {
@@ -235,6 +287,19 @@ export class HnswMemory {
    * are zeroed; scratch regions start blank.
    */
   private relayout(next: Sizes): void {
+    if (this.lanes_ !== undefined) {
+      // Frozen: the graph and the lanes stay where the workers read them; the owner's
+      // scratch (only its sizes can change here) moves to a new block at the end.
+      const take = this.allocator(this.regions.end);
+      const own = this.scratchBlock(take, next.cap, next.poolCap, next.heapCap);
+      const end = take(0);
+      this.growTo(end);
+      this.refreshViews();
+      this.sizes = next;
+      this.regions = { ...this.regions, ...own, end };
+      this.publish();
+      return;
+    }
     const old = this.regions;
     const oldSizes = this.sizes;
     const nr = this.layout(next);

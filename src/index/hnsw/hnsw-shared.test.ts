@@ -89,6 +89,40 @@ describe('shared HNSW index', { skip: !sharedHnswAvailable() }, () => {
     }
   });
 
+  it('freezes an index that grew in shared memory in place, without a copy', () => {
+    const grown = createHnswIndex({
+      dimension: DIM,
+      metric: 'cosine',
+      efConstruction: 100,
+      sharedMemory: true,
+    });
+    vectors.forEach((v, i) => grown.add(i, v));
+    assert.equal(grown.sharedBuffer, true);
+    assert.equal(grown.shared, false, 'still growing');
+    assert.deepEqual(grown.serialize(), priv.serialize(), 'grows exactly as in private memory');
+    const graphAt = grown.mem.regions.links0;
+    const frozen = grown.toShared(2);
+    assert.equal(frozen, grown, 'frozen in place');
+    assert.equal(grown.mem.regions.links0, graphAt, 'the graph did not move');
+    const lanesOf = [0, 1].map((i) => new HnswLane(grown.sharedHandle()!, i));
+    const check = (): void => {
+      for (const q of queries) {
+        const want = priv.search(q, { k: 10, ef: 64 });
+        for (const lane of lanesOf)
+          assert.deepEqual(lane.search(q, 10, 64, MODE_PLAIN, undefined).ids, want.ids);
+        assert.deepEqual(grown.search(q, { k: 10, ef: 64 }).ids, want.ids);
+      }
+    };
+    check();
+    // The owner's wider beam moves only its own scratch, to the end.
+    const ownPool = grown.mem.regions.pool;
+    assert.equal(grown.search(queries[0]!, { k: 10, ef: 2500 }).ids.length, 10);
+    assert.ok(grown.mem.regions.pool > ownPool);
+    assert.equal(grown.mem.regions.links0, graphAt);
+    check();
+    assert.throws(() => grown.add(N, vectors[0]!), /frozen/);
+  });
+
   it('refuses new vectors and leaves wide beams to the owner', () => {
     assert.throws(
       () => shared.add(N, vectors[0]!),
