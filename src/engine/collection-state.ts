@@ -212,7 +212,9 @@ export class CollectionState {
   /**
    * The same search with sealed segments' graphs searched by `pool`'s workers (their
    * indexes move to shared memory on first use) while this thread searches the rest. When
-   * a point a worker found was deleted meanwhile, the whole search runs again here.
+   * a sealed segment a worker searched lost a point meanwhile (deleted, or moved to the
+   * growing segment by an update this search may have missed there), the whole search runs
+   * again here.
    */
   async searchVia(
     query: Float32Array,

@@ -64,6 +64,8 @@ export class PointTable {
   /** Payload postings by field path, built on first use. */
   private readonly postings = new Map<string, PayloadPostings>();
   private postingsBytes = 0;
+  /** Slots retired so far (a search that ran on a worker checks it did not change). */
+  private retirements = 0;
 
   constructor(index: VectorIndex, kernel: DistanceKernel = SCALAR_KERNEL) {
     this.index_ = index;
@@ -158,6 +160,7 @@ export class PointTable {
   retire(slot: number): void {
     const id = this.ids[slot];
     if (id === undefined) return;
+    this.retirements++;
     if (!this.pending.delete(slot)) this.index.remove(slot);
     const payload = this.payloads[slot];
     if (payload !== undefined) this.payloadBytes -= estimatePayloadBytes(payload);
@@ -229,8 +232,8 @@ export class PointTable {
   /**
    * The same search, with the graph part run by a worker of `pool` when the index is a
    * shared (frozen) HNSW graph and the plan is a graph search; otherwise as
-   * {@link search}. Resolves undefined when a point it found was deleted while the worker
-   * searched (the caller then searches again on its own thread).
+   * {@link search}. Resolves undefined when any point of this table was deleted while the
+   * worker searched (the caller then searches again on its own thread).
    */
   searchVia(
     query: Float32Array,
@@ -248,9 +251,17 @@ export class PointTable {
         const request = { query, k: options.k, ef: options.ef, mode, allow: plan.allow };
         const running = pool.search(handle, request);
         if (running !== undefined) {
+          // A point retired here while the worker searched may have moved to a segment
+          // this search already read (an update): the answer would miss it, so the caller
+          // searches again instead.
+          const retiredAt = this.retirements;
           return running.then(
-            (r) => this.finish(plan, r, options, true),
-            () => this.finish(plan, this.run(query, plan, options), options),
+            (r) =>
+              this.retirements === retiredAt ? this.finish(plan, r, options, true) : undefined,
+            () =>
+              this.retirements === retiredAt
+                ? this.finish(plan, this.run(query, plan, options), options)
+                : undefined,
           );
         }
       }

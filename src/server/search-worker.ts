@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isQuiverError } from '../common/quiver-error.js';
 import { HnswLane } from '../index/hnsw/hnsw-lane.js';
 import type { WorkerReply, WorkerRequest } from './search-workers.js';
+import { NOT_LOADED } from './search-workers.js';
 
 const lane = (workerData as { lane: number }).lane;
 const lanes = new Map<number, HnswLane>();
@@ -31,16 +32,23 @@ port.on('message', (msg: WorkerRequest) => {
       let reply: WorkerReply;
       try {
         const searcher = lanes.get(msg.id);
-        if (searcher === undefined)
-          throw new Error(`index ${msg.id} is not loaded in lane ${lane}`);
-        const r = searcher.search(msg.query, msg.k, msg.ef, msg.mode, msg.allow);
-        reply = {
-          seq: msg.seq,
-          ids: r.ids,
-          scores: r.scores,
-          visited: r.visited,
-          distanceComputations: r.distanceComputations,
-        };
+        if (searcher === undefined) {
+          // Its `add` failed: the pool sends it again with the next search.
+          reply = {
+            seq: msg.seq,
+            error: `index ${msg.id} is not loaded in lane ${lane}`,
+            code: NOT_LOADED,
+          };
+        } else {
+          const r = searcher.search(msg.query, msg.k, msg.ef, msg.mode, msg.allow);
+          reply = {
+            seq: msg.seq,
+            ids: r.ids,
+            scores: r.scores,
+            visited: r.visited,
+            distanceComputations: r.distanceComputations,
+          };
+        }
       } catch (e) {
         reply = {
           seq: msg.seq,

@@ -64,15 +64,22 @@ const MAX_QUEUED = 32;
 interface Pending {
   readonly resolve: (r: IndexSearchResult) => void;
   readonly reject: (e: Error) => void;
+  /** The shared index searched. */
+  readonly id: number;
 }
 
 interface Lane {
   readonly index: number;
   worker: Worker;
+  /** True while the worker is up (ready and not exited); only live lanes take searches. */
+  alive: boolean;
   readonly inflight: Map<number, Pending>;
   /** Ids of the shared indexes this worker was sent. */
   known: Set<number>;
 }
+
+/** A worker's answer for an index it does not hold (its `add` failed): send it again. */
+export const NOT_LOADED = 'INDEX_NOT_LOADED';
 
 /**
  * The worker's entry: the compiled .js beside this file, or (running from TypeScript
@@ -141,7 +148,13 @@ export class WorkerSearchPool implements SearchPool {
     const pool = new WorkerSearchPool(threads, logger);
     const started: Promise<void>[] = [];
     for (let i = 0; i < threads; i++) {
-      const lane: Lane = { index: i, worker: pool.spawn(i), inflight: new Map(), known: new Set() };
+      const lane: Lane = {
+        index: i,
+        worker: pool.spawn(i),
+        alive: false,
+        inflight: new Map(),
+        known: new Set(),
+      };
       pool.lanes.push(lane);
       started.push(pool.attach(lane));
     }
@@ -168,6 +181,7 @@ export class WorkerSearchPool implements SearchPool {
       worker.on('message', (msg: WorkerReply | { ready: true }) => {
         if ('ready' in msg) {
           ready = true;
+          lane.alive = true;
           resolve();
           return;
         }
@@ -176,6 +190,7 @@ export class WorkerSearchPool implements SearchPool {
         lane.inflight.delete(msg.seq);
         if ('error' in msg) {
           this.failed++;
+          if (msg.code === NOT_LOADED) lane.known.delete(p.id);
           p.reject(new QuiverError('UNAVAILABLE', `search worker ${lane.index}: ${msg.error}`));
         } else {
           this.completed++;
@@ -188,6 +203,7 @@ export class WorkerSearchPool implements SearchPool {
       });
       worker.on('exit', (code) => {
         if (lane.worker !== worker) return;
+        lane.alive = false;
         const err = new QuiverError(
           'UNAVAILABLE',
           `search worker ${lane.index} exited (code ${code}); the search runs on the main thread`,
@@ -195,8 +211,15 @@ export class WorkerSearchPool implements SearchPool {
         this.failed += lane.inflight.size;
         for (const p of lane.inflight.values()) p.reject(err);
         lane.inflight.clear();
-        if (!ready) reject(err);
-        if (this.closed || !ready) return;
+        if (!ready) {
+          // It never came up: the lane stays down (no restart loop) and takes no searches.
+          if (!this.closed) {
+            this.logger.error({ lane: lane.index, code }, 'search worker failed to start');
+          }
+          reject(err);
+          return;
+        }
+        if (this.closed) return;
         this.restarts++;
         this.logger.warn({ lane: lane.index, code }, 'search worker exited; starting another');
         lane.worker = this.spawn(lane.index);
@@ -213,14 +236,16 @@ export class WorkerSearchPool implements SearchPool {
   }
 
   /**
-   * Sends the search to the least busy worker, or answers undefined (search it yourself)
-   * when every worker already holds {@link MAX_QUEUED} searches.
+   * Sends the search to the least busy live worker, or answers undefined (search it
+   * yourself) when none is up or every one already holds {@link MAX_QUEUED} searches.
    */
   search(handle: SharedHnswHandle, request: LaneSearch): Promise<IndexSearchResult> | undefined {
     if (this.closed) return undefined;
-    let lane = this.lanes[0]!;
-    for (const l of this.lanes) if (l.inflight.size < lane.inflight.size) lane = l;
-    if (lane.inflight.size >= MAX_QUEUED) {
+    let lane: Lane | undefined;
+    for (const l of this.lanes) {
+      if (l.alive && (lane === undefined || l.inflight.size < lane.inflight.size)) lane = l;
+    }
+    if (lane === undefined || lane.inflight.size >= MAX_QUEUED) {
       this.declined++;
       return undefined;
     }
@@ -235,7 +260,7 @@ export class WorkerSearchPool implements SearchPool {
     }
     const seq = ++this.seq;
     return new Promise<IndexSearchResult>((resolve, reject) => {
-      lane.inflight.set(seq, { resolve, reject });
+      lane.inflight.set(seq, { resolve, reject, id: handle.id });
       worker.postMessage({
         t: 'search',
         seq,

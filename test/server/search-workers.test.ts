@@ -11,7 +11,8 @@ import { SILENT_LOGGER } from '../../src/common/logger.js';
 import type { JsonObject } from '../../src/common/types.js';
 import type { Collection } from '../../src/engine/collection.js';
 import { Quiver } from '../../src/engine/quiver.js';
-import { sharedHnswAvailable } from '../../src/index/hnsw/hnsw-index.js';
+import type { SearchPool } from '../../src/engine/search-pool.js';
+import { createHnswIndex, sharedHnswAvailable } from '../../src/index/hnsw/hnsw-index.js';
 import { WorkerSearchPool } from '../../src/server/search-workers.js';
 import { randomVector, rng } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -187,5 +188,59 @@ describe('search worker pool', { skip: !sharedHnswAvailable() }, () => {
     await pool.close();
     assert.deepEqual(await answers(c, probes), want, 'a closed pool leaves search to this thread');
     await db.close();
+  });
+
+  it('a point updated while a worker searches is not lost', async (t) => {
+    const dir = tempDir(t);
+    const probes = await fill(dir);
+    const real = await WorkerSearchPool.start(1, SILENT_LOGGER);
+    t.after(() => real.close());
+    // A pool whose searches start only at `release`, so that the update lands first.
+    let release: () => void = () => undefined;
+    let gate: Promise<void> = Promise.resolve();
+    const pool: SearchPool = {
+      threads: real.threads,
+      search: (handle, request) =>
+        gate.then(() => real.search(handle, request) ?? Promise.reject(new Error('declined'))),
+    };
+    const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, searchPool: pool });
+    const c = db.collection('docs');
+    const target = probes[0]!.vector;
+    const [best] = await c.search(target, { k: 1 });
+    assert.ok(best !== undefined);
+    // Tombstones in every segment: the workers then skip deleted slots, so the moved point
+    // is not a stale hit the main thread would notice; it is simply absent.
+    const others = Array.from({ length: POINTS / 10 }, (_, i) => i * 10 + 3);
+    await c.delete(others.filter((id) => id !== best.id));
+    gate = new Promise<void>((r) => (release = r));
+    const searching = c.search(target, { k: 1 });
+    // The best point is updated (payload only): it leaves its sealed segment for the
+    // growing one, which this search has already read.
+    await c.setPayload([best.id], { touched: true });
+    release();
+    const [after] = await searching;
+    assert.equal(after?.id, best.id, 'the updated point is still found');
+    await db.close();
+  });
+
+  it('a worker that lost an index gets it again', async (t) => {
+    const pool = await WorkerSearchPool.start(1, SILENT_LOGGER);
+    t.after(() => pool.close());
+    const index = createHnswIndex({ dimension: DIM, metric: 'cosine' });
+    const rand = rng(5);
+    for (let i = 0; i < 600; i++) index.add(i, Float32Array.from(randomVector(rand, DIM)));
+    const handle = index.toShared(1).sharedHandle()!;
+    const request = {
+      query: Float32Array.from(randomVector(rand, DIM)),
+      k: 5,
+      ef: 32,
+      mode: 0,
+      allow: undefined,
+    };
+    // Pretend the worker was sent the index although it was not (as after a failed add).
+    (pool as unknown as { lanes: { known: Set<number> }[] }).lanes[0]!.known.add(handle.id);
+    await assert.rejects(pool.search(handle, request)!, /not loaded/);
+    const r = await pool.search(handle, request)!;
+    assert.equal(r.ids.length, 5);
   });
 });
