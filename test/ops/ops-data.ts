@@ -3,7 +3,7 @@
  * small batch, a delete, or a payload update, always the same for the same n. `applyOps`
  * computes the expected state after the ops with LSN ≤ a bound (the oracle).
  */
-import type { JsonObject, PointId } from '../../src/index.js';
+import type { Collection, JsonObject, PointId, WriteResult } from '../../src/index.js';
 import { randomVector, rng } from '../helpers/random.js';
 
 export const DIM = 8;
@@ -37,6 +37,15 @@ export function opAt(n: number): Op {
     points.push({ id, vector: randomVector(r, DIM), payload: { n, i, tag: `t${n % 5}` } });
   }
   return { kind: 'upsert', points };
+}
+
+/** Writes op `op` to the collection (the writer child and the PITR test both do this). */
+export function writeOp(c: Collection, op: Op): Promise<WriteResult> {
+  return op.kind === 'upsert'
+    ? c.upsert(op.points)
+    : op.kind === 'delete'
+      ? c.delete(op.ids)
+      : c.setPayload(op.ids, op.payload);
 }
 
 export interface PointState {

@@ -5,7 +5,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { Quiver } from '../../src/index.js';
-import { COLLECTION, DIM, opAt } from './ops-data.js';
+import { COLLECTION, DIM, opAt, writeOp } from './ops-data.js';
 
 const [dir, fromArg, toArg, archive] = process.argv.slice(2);
 if (dir === undefined || fromArg === undefined || toArg === undefined) {
@@ -24,12 +24,7 @@ const c = db.hasCollection(COLLECTION)
 appendFileSync(`${dir}.acks`, `${JSON.stringify({ ready: true, lsn: db.stats().wal.lastLsn })}\n`);
 for (let n = Number(fromArg); n <= Number(toArg); n++) {
   const op = opAt(n);
-  const r =
-    op.kind === 'upsert'
-      ? await c.upsert(op.points)
-      : op.kind === 'delete'
-        ? await c.delete(op.ids)
-        : await c.setPayload(op.ids, op.payload);
+  const r = await writeOp(c, op);
   appendFileSync(`${dir}.acks`, `${JSON.stringify({ n, lsn: r.lsn })}\n`);
 }
 await db.close();

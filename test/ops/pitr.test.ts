@@ -12,7 +12,7 @@ import { createBackup } from '../../src/ops/backup.js';
 import { restoreBackup } from '../../src/ops/restore.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import type { Op } from './ops-data.js';
-import { applyOps, COLLECTION, DIM, opAt } from './ops-data.js';
+import { applyOps, COLLECTION, DIM, opAt, writeOp } from './ops-data.js';
 import { assertSameState, readPoints } from './ops-helpers.js';
 
 test('restore to the LSN or time of each phase with the WAL archive', async (t) => {
@@ -32,12 +32,7 @@ test('restore to the LSN or time of each phase with the WAL archive', async (t) 
   const runPhase = async (ops: number): Promise<void> => {
     for (let i = 0; i < ops; i++, n++) {
       const op = opAt(n);
-      const r =
-        op.kind === 'upsert'
-          ? await c.upsert(op.points)
-          : op.kind === 'delete'
-            ? await c.delete(op.ids)
-            : await c.setPayload(op.ids, op.payload);
+      const r = await writeOp(c, op);
       done.push({ lsn: r.lsn, op });
     }
     await db.idle();

@@ -89,17 +89,8 @@ export async function scanWal(
     const bytes = await fs.readFile(file.path);
     const damage = (offset: number, reason: string): void => {
       const followed = validRecordFollows(bytes, offset + 1, lastLsn ?? fromLsn - 1);
-      if (!isLast || options.cleanlyClosed || followed) {
-        if (options.stopAtDamage === true) {
-          tornTail = {
-            file: file.path,
-            offset,
-            droppedBytes: bytes.length - offset,
-            reason,
-            kind: 'corruption',
-          };
-          return;
-        }
+      const corruption = !isLast || options.cleanlyClosed || followed;
+      if (corruption && options.stopAtDamage !== true) {
         const why = !isLast
           ? 'later WAL files follow it'
           : options.cleanlyClosed
@@ -112,7 +103,7 @@ export async function scanWal(
         offset,
         droppedBytes: bytes.length - offset,
         reason,
-        kind: 'torn-tail',
+        kind: corruption ? 'corruption' : 'torn-tail',
       };
     };
 
