@@ -40,6 +40,11 @@ export interface ServerConfig {
   readonly auditLog: string;
   /** Where collection snapshots are written. Default `<data>/snapshots`. */
   readonly snapshotsDir: string;
+  /**
+   * Origins (`https://host:port`) that snapshot recover may download from. Default empty: no
+   * URLs at all, only files inside snapshotsDir (a URL fetch is a server-side request).
+   */
+  readonly snapshotUrlAllowList: readonly string[];
   /** Client addresses refused with 403 on every route. */
   readonly ipBlock: readonly string[];
   /** WAL fsync policy of the database. Default `batch`. */
@@ -51,6 +56,18 @@ export interface ServerConfig {
    * every search on the main thread. Default: cores − 1, at least 1, at most 8.
    */
   readonly searchThreads: number;
+  /** Most searches in one `search/batch` or `query/batch` request; more get 400. Default 256. */
+  readonly maxBatchSearches: number;
+  /**
+   * Most points one request may ask for: the sum over its searches of limit + offset, or a
+   * scroll's limit; more get 400. Default 100 000.
+   */
+  readonly maxResultPoints: number;
+  /**
+   * Largest estimated response of one request in bytes (points × (dimension × 10 + payload
+   * bytes) when vectors are asked for); larger get 400. Default 256 MiB.
+   */
+  readonly maxResponseBytes: number;
 }
 
 /** Settings as given by a file, the environment or flags: any subset, unchecked. */
@@ -68,10 +85,14 @@ const KEYS: readonly (keyof ServerConfig)[] = [
   'apiKey',
   'auditLog',
   'snapshotsDir',
+  'snapshotUrlAllowList',
   'ipBlock',
   'fsync',
   'shutdownGraceSeconds',
   'searchThreads',
+  'maxBatchSearches',
+  'maxResultPoints',
+  'maxResponseBytes',
 ];
 
 /** QUIVER_* environment variables and the setting each sets. */
@@ -87,10 +108,14 @@ export const ENV_VARS: Readonly<Record<string, keyof ServerConfig>> = Object.fre
   QUIVER_API_KEY: 'apiKey',
   QUIVER_AUDIT_LOG: 'auditLog',
   QUIVER_SNAPSHOTS_DIR: 'snapshotsDir',
+  QUIVER_SNAPSHOT_URL_ALLOW_LIST: 'snapshotUrlAllowList',
   QUIVER_IP_BLOCK: 'ipBlock',
   QUIVER_FSYNC: 'fsync',
   QUIVER_SHUTDOWN_GRACE_SECONDS: 'shutdownGraceSeconds',
   QUIVER_SEARCH_THREADS: 'searchThreads',
+  QUIVER_MAX_BATCH_SEARCHES: 'maxBatchSearches',
+  QUIVER_MAX_RESULT_POINTS: 'maxResultPoints',
+  QUIVER_MAX_RESPONSE_BYTES: 'maxResponseBytes',
 });
 
 const NUMERIC = new Set<keyof ServerConfig>([
@@ -100,6 +125,9 @@ const NUMERIC = new Set<keyof ServerConfig>([
   'defaultEf',
   'shutdownGraceSeconds',
   'searchThreads',
+  'maxBatchSearches',
+  'maxResultPoints',
+  'maxResponseBytes',
 ]);
 
 /** One search worker per core beyond the main thread's, at least 1, at most 8. */
@@ -128,13 +156,39 @@ function stringSetting(key: string, value: unknown): string {
   return value;
 }
 
+/** A list of http(s) origins, each normalized to `scheme://host[:port]` so a check is one compare. */
+function urlOrigins(key: string, value: unknown): readonly string[] {
+  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string')) {
+    throw invalidArgument(`Setting ${key} must be a list of http(s) origins.`, { field: key });
+  }
+  const origins = (value as string[])
+    .filter((s) => s !== '')
+    .map((s) => {
+      let url: URL | undefined;
+      try {
+        url = new URL(s);
+      } catch {
+        url = undefined;
+      }
+      if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        throw invalidArgument(
+          `Setting ${key} must hold http(s) origins like https://backups.example:8443, got ${JSON.stringify(s)}.`,
+          { field: key, received: s },
+        );
+      }
+      return url.origin;
+    });
+  return Object.freeze(origins);
+}
+
 /** Reads QUIVER_* variables from `env` into a config input. */
 export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfigInput {
   const out: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV_VARS)) {
     const v = env[name];
     if (v === undefined || v === '') continue;
-    out[key] = key === 'ipBlock' ? v.split(',').map((s) => s.trim()) : v;
+    const isList = key === 'ipBlock' || key === 'snapshotUrlAllowList';
+    out[key] = isList ? v.split(',').map((s) => s.trim()) : v;
   }
   return out;
 }
@@ -240,6 +294,7 @@ export function resolveServerConfig(...inputs: readonly ServerConfigInput[]): Se
     apiKey: optionalString('apiKey'),
     auditLog: optionalString('auditLog') ?? `${data}/audit.log`,
     snapshotsDir: optionalString('snapshotsDir') ?? `${data}/snapshots`,
+    snapshotUrlAllowList: urlOrigins('snapshotUrlAllowList', merged['snapshotUrlAllowList'] ?? []),
     ipBlock: Object.freeze([...(ipBlockRaw as string[])]),
     fsync: fsync as FsyncPolicy,
     shutdownGraceSeconds: intSetting(
@@ -253,6 +308,24 @@ export function resolveServerConfig(...inputs: readonly ServerConfigInput[]): Se
       merged['searchThreads'] ?? defaultSearchThreads(),
       0,
       64,
+    ),
+    maxBatchSearches: intSetting(
+      'maxBatchSearches',
+      merged['maxBatchSearches'] ?? 256,
+      1,
+      1_000_000,
+    ),
+    maxResultPoints: intSetting(
+      'maxResultPoints',
+      merged['maxResultPoints'] ?? 100_000,
+      1,
+      1_000_000_000,
+    ),
+    maxResponseBytes: intSetting(
+      'maxResponseBytes',
+      merged['maxResponseBytes'] ?? 256 * 1024 * 1024,
+      1024,
+      2 ** 40,
     ),
   });
 }
