@@ -28,6 +28,11 @@ describe('WasmKernel vs scalar kernel', () => {
   it('loads the WebAssembly build (run npm run build first)', () => {
     assert.ok(wasm !== undefined, 'quiver .wasm missing');
     assert.equal(kernelInfo().name, wasm.name);
+    // Every supported Node validates 128-bit SIMD: the scalar wasm build loading instead
+    // would be a silent 3-4x slowdown, so it is a failure here, not a fallback.
+    assert.equal(kernelInfo().simdSupported, true, 'this Node validates WebAssembly SIMD');
+    assert.equal(kernelInfo().wasm, 'simd', 'the SIMD build is the one loaded');
+    assert.equal(wasm.name, 'wasm-simd');
   });
 
   it(`agrees on dot and l2sq for every dimension 1..1100 (seed ${seed})`, () => {

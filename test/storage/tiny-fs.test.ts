@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Quiver, isQuiverError } from '../../src/index.js';
+import { needs } from '../helpers/facility.js';
 import { randomVector, rng } from '../helpers/random.js';
 
 const TINY = process.env['QUIVER_TINY_FS'];
@@ -15,10 +16,11 @@ const TINY = process.env['QUIVER_TINY_FS'];
 test(
   'disk full on a real tiny filesystem',
   {
-    skip:
-      TINY === undefined
-        ? 'QUIVER_TINY_FS is not set: no size-limited filesystem could be mounted here (needs root; .ci/run mounts one)'
-        : false,
+    skip: needs(
+      'a tiny filesystem',
+      TINY !== undefined,
+      'QUIVER_TINY_FS is not set: no size-limited filesystem could be mounted here (needs root; .ci/run mounts one)',
+    ),
   },
   async () => {
     const dir = mkdtempSync(`${TINY}/db-`);
