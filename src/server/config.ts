@@ -1,11 +1,16 @@
 /**
  * ServerConfig: the settings of `quiver serve` and where they come from (SPEC section 6).
  * Defaults < config file (YAML or JSON) < QUIVER_* environment variables < command-line
- * flags. Every value is checked here, so the server never starts on a half-valid config.
+ * flags. One table, SETTINGS, defines every setting (parser, range, environment variable,
+ * flag, default, description, whether SIGHUP reloads it); config files, the environment,
+ * the serve command's flags and the table in docs/API.md all come from it. Every value is
+ * checked here, so the server never starts on a half-valid config.
  */
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { invalidArgument } from '../common/quiver-error.js';
+import type { QuiverOptions } from '../engine/quiver.js';
 import type { FsyncPolicy } from '../storage/wal/log.js';
 import { FSYNC_POLICIES } from '../storage/wal/log.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -16,139 +21,79 @@ import { readText } from '../ops/ops-files.js';
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Everything the server needs to run. */
+const MIB = 1024 * 1024;
+
+/** Everything the server needs to run. SETTINGS below documents each field. */
 export interface ServerConfig {
-  /** Database directory. Default `./data`. */
   readonly data: string;
-  /** Interface to bind. Default `127.0.0.1` (loopback only: expose it on purpose). */
   readonly host: string;
-  /** TCP port. Default 6333 (Qdrant's), 0 for any free port. */
   readonly port: number;
-  /** pino level. Default `info`. */
   readonly logLevel: LogLevel;
-  /** Largest request body in bytes; larger ones get 413. Default 32 MiB (Qdrant's). */
   readonly bodyLimitBytes: number;
-  /** Searches slower than this are logged at warn level. Default 200 ms. */
   readonly slowQueryMs: number;
-  /** Beam width of searches that do not set `params.hnsw_ef`. Default: the collection's efSearch. */
   readonly defaultEf: number | undefined;
-  /** Keys file (JSON or YAML, hashed keys); keys created through the admin API are saved to it. */
   readonly keysFile: string | undefined;
-  /** A single admin key given in clear (environment: QUIVER_API_KEY); hashed at start-up. */
   readonly apiKey: string | undefined;
-  /** Audit log (JSON lines). Default `<data>/audit.log`; `""` turns it off. */
   readonly auditLog: string;
-  /** Where collection snapshots are written. Default `<data>/snapshots`. */
   readonly snapshotsDir: string;
-  /**
-   * Origins (`https://host:port`) that snapshot recover may download from. Default empty: no
-   * URLs at all, only files inside snapshotsDir (a URL fetch is a server-side request).
-   */
   readonly snapshotUrlAllowList: readonly string[];
-  /** Client addresses refused with 403 on every route. */
   readonly ipBlock: readonly string[];
-  /** WAL fsync policy of the database. Default `batch`. */
-  readonly fsync: FsyncPolicy;
-  /** Seconds SIGTERM waits for in-flight requests before closing anyway. Default 10. */
   readonly shutdownGraceSeconds: number;
-  /**
-   * Worker threads that search sealed segments' graphs (shared memory, not copies); 0 keeps
-   * every search on the main thread. Default: cores − 1, at least 1, at most 8.
-   */
   readonly searchThreads: number;
-  /** Most searches in one `search/batch` or `query/batch` request; more get 400. Default 256. */
   readonly maxBatchSearches: number;
-  /**
-   * Most points one request may ask for: the sum over its searches of limit + offset, or a
-   * scroll's limit; more get 400. Default 100 000.
-   */
   readonly maxResultPoints: number;
-  /**
-   * Largest estimated response of one request in bytes (points × (dimension × 10 + payload
-   * bytes) when vectors are asked for); larger get 400. Default 256 MiB.
-   */
   readonly maxResponseBytes: number;
+  // The storage engine's options (Quiver.open), passed through by engineOptionsOf.
+  readonly fsync: FsyncPolicy;
+  readonly batchDelayMs: number;
+  readonly fsyncIntervalMs: number;
+  readonly maxPayloadBytes: number;
+  readonly walFileBytes: number;
+  readonly walArchiveDir: string | undefined;
+  readonly sealPoints: number;
+  readonly sealBytes: number;
+  readonly memoryBudgetBytes: number;
+  readonly maxSegments: number;
+  readonly compactDeletedShare: number;
+  readonly autoCompact: boolean;
+  readonly breakerFailures: number;
+  readonly breakerCooldownMs: number;
 }
 
 /** Settings as given by a file, the environment or flags: any subset, unchecked. */
 export type ServerConfigInput = { readonly [K in keyof ServerConfig]?: unknown };
 
-const KEYS: readonly (keyof ServerConfig)[] = [
-  'data',
-  'host',
-  'port',
-  'logLevel',
-  'bodyLimitBytes',
-  'slowQueryMs',
-  'defaultEf',
-  'keysFile',
-  'apiKey',
-  'auditLog',
-  'snapshotsDir',
-  'snapshotUrlAllowList',
-  'ipBlock',
-  'fsync',
-  'shutdownGraceSeconds',
-  'searchThreads',
-  'maxBatchSearches',
-  'maxResultPoints',
-  'maxResponseBytes',
-];
+/** One setting: how it is parsed and checked, named, defaulted and documented. */
+export interface SettingSpec<T> {
+  /** Value shape for the docs: "integer 1–64", "string", … */
+  readonly type: string;
+  /** Placeholder of the command-line flag; undefined: no flag (secrets stay out of `ps`). */
+  readonly metavar: string | undefined;
+  /** The default, as the docs show it. */
+  readonly defaultText: string;
+  /** True when SIGHUP applies a change without a restart. */
+  readonly reload: boolean;
+  readonly description: string;
+  /** Checks and converts a given value (strings from the environment or flags included). */
+  parse(value: unknown, key: string): T;
+  /** The value when none is given; `data` is the resolved database directory. */
+  fallback(data: string): T;
+}
 
-/** QUIVER_* environment variables and the setting each sets. */
-export const ENV_VARS: Readonly<Record<string, keyof ServerConfig>> = Object.freeze({
-  QUIVER_DATA: 'data',
-  QUIVER_HOST: 'host',
-  QUIVER_PORT: 'port',
-  QUIVER_LOG_LEVEL: 'logLevel',
-  QUIVER_BODY_LIMIT_BYTES: 'bodyLimitBytes',
-  QUIVER_SLOW_QUERY_MS: 'slowQueryMs',
-  QUIVER_DEFAULT_EF: 'defaultEf',
-  QUIVER_KEYS_FILE: 'keysFile',
-  QUIVER_API_KEY: 'apiKey',
-  QUIVER_AUDIT_LOG: 'auditLog',
-  QUIVER_SNAPSHOTS_DIR: 'snapshotsDir',
-  QUIVER_SNAPSHOT_URL_ALLOW_LIST: 'snapshotUrlAllowList',
-  QUIVER_IP_BLOCK: 'ipBlock',
-  QUIVER_FSYNC: 'fsync',
-  QUIVER_SHUTDOWN_GRACE_SECONDS: 'shutdownGraceSeconds',
-  QUIVER_SEARCH_THREADS: 'searchThreads',
-  QUIVER_MAX_BATCH_SEARCHES: 'maxBatchSearches',
-  QUIVER_MAX_RESULT_POINTS: 'maxResultPoints',
-  QUIVER_MAX_RESPONSE_BYTES: 'maxResponseBytes',
-});
-
-const NUMERIC = new Set<keyof ServerConfig>([
-  'port',
-  'bodyLimitBytes',
-  'slowQueryMs',
-  'defaultEf',
-  'shutdownGraceSeconds',
-  'searchThreads',
-  'maxBatchSearches',
-  'maxResultPoints',
-  'maxResponseBytes',
-]);
+type SettingTable = { readonly [K in keyof ServerConfig]: SettingSpec<ServerConfig[K]> };
 
 /** One search worker per core beyond the main thread's, at least 1, at most 8. */
 export function defaultSearchThreads(): number {
   return Math.min(8, Math.max(1, availableParallelism() - 1));
 }
 
-function intSetting(key: string, value: unknown, min: number, max: number): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw invalidArgument(
-      `Setting ${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}.`,
-      { field: key, received: value },
-    );
-  }
-  return n;
+function describe(value: unknown): string {
+  return JSON.stringify(value) ?? String(value);
 }
 
-function stringSetting(key: string, value: unknown): string {
+function parseString(value: unknown, key: string): string {
   if (typeof value !== 'string') {
-    throw invalidArgument(`Setting ${key} must be a string, got ${JSON.stringify(value)}.`, {
+    throw invalidArgument(`Setting ${key} must be a string, got ${describe(value)}.`, {
       field: key,
       received: value,
     });
@@ -156,45 +101,454 @@ function stringSetting(key: string, value: unknown): string {
   return value;
 }
 
-/** A list of http(s) origins, each normalized to `scheme://host[:port]` so a check is one compare. */
-function urlOrigins(key: string, value: unknown): readonly string[] {
-  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string')) {
-    throw invalidArgument(`Setting ${key} must be a list of http(s) origins.`, { field: key });
+function parseInteger(min: number, max: number): (value: unknown, key: string) => number {
+  return (value, key) => {
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      throw invalidArgument(
+        `Setting ${key} must be a whole number from ${min} to ${max}, got ${describe(value)}.`,
+        { field: key, received: value },
+      );
+    }
+    return n;
+  };
+}
+
+function parseFraction(value: unknown, key: string): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > 1) {
+    throw invalidArgument(
+      `Setting ${key} must be a number above 0 and at most 1, got ${describe(value)}.`,
+      { field: key, received: value },
+    );
   }
-  const origins = (value as string[])
-    .filter((s) => s !== '')
-    .map((s) => {
-      let url: URL | undefined;
-      try {
-        url = new URL(s);
-      } catch {
-        url = undefined;
-      }
-      if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-        throw invalidArgument(
-          `Setting ${key} must hold http(s) origins like https://backups.example:8443, got ${JSON.stringify(s)}.`,
-          { field: key, received: s },
-        );
-      }
-      return url.origin;
+  return n;
+}
+
+function parseBoolean(value: unknown, key: string): boolean {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw invalidArgument(`Setting ${key} must be true or false, got ${describe(value)}.`, {
+    field: key,
+    received: value,
+  });
+}
+
+function parseOneOf<T extends string>(allowed: readonly T[]): (value: unknown, key: string) => T {
+  return (value, key) => {
+    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+      throw invalidArgument(
+        `Setting ${key} must be one of ${allowed.join(', ')}, got ${describe(value)}.`,
+        { field: key, received: value },
+      );
+    }
+    return value as T;
+  };
+}
+
+/** A list: an array of strings, or one comma-separated string (environment, flags). */
+function parseList(value: unknown, key: string): string[] {
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  if (!Array.isArray(list) || list.some((s) => typeof s !== 'string')) {
+    throw invalidArgument(`Setting ${key} must be a list of strings, got ${describe(value)}.`, {
+      field: key,
+      received: value,
     });
+  }
+  return (list as string[]).filter((s) => s !== '');
+}
+
+function parseIpList(value: unknown, key: string): readonly string[] {
+  const list = parseList(value, key);
+  const bad = list.find((ip) => isIP(ip) === 0);
+  if (bad !== undefined) {
+    throw invalidArgument(`Setting ${key} must list IP addresses; ${describe(bad)} is not one.`, {
+      field: key,
+      received: bad,
+    });
+  }
+  return Object.freeze(list);
+}
+
+/** A list of http(s) origins, each normalized to `scheme://host[:port]` so a check is one compare. */
+function urlOrigins(value: unknown, key: string): readonly string[] {
+  const origins = parseList(value, key).map((s) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(s);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw invalidArgument(
+        `Setting ${key} must hold http(s) origins like https://backups.example:8443, got ${describe(s)}.`,
+        { field: key, received: s },
+      );
+    }
+    return url.origin;
+  });
   return Object.freeze(origins);
 }
 
-/** Reads QUIVER_* variables from `env` into a config input. */
+function nonEmptyPath(value: unknown, key: string): string {
+  const path = parseString(value, key);
+  if (path === '') throw invalidArgument(`Setting ${key} must name a directory.`, { field: key });
+  return path;
+}
+
+const constant =
+  <T>(value: T) =>
+  (): T =>
+    value;
+
+/**
+ * Every setting of `quiver serve`, in the order the docs list them. The key is the
+ * config-file key; the environment variable and the flag are derived from it
+ * ({@link envNameOf}, {@link flagOf}).
+ */
+export const SETTINGS: SettingTable = Object.freeze({
+  data: {
+    type: 'path',
+    metavar: 'dir',
+    defaultText: '`./data`',
+    reload: false,
+    description: 'database directory',
+    parse: nonEmptyPath,
+    fallback: constant('./data'),
+  },
+  host: {
+    type: 'string',
+    metavar: 'host',
+    defaultText: '`127.0.0.1`',
+    reload: false,
+    description: 'interface to bind; loopback unless you expose it on purpose',
+    parse: parseString,
+    fallback: constant('127.0.0.1'),
+  },
+  port: {
+    type: 'integer 0–65535',
+    metavar: 'port',
+    defaultText: '`6333`',
+    reload: false,
+    description: 'TCP port (`0` = any free port)',
+    parse: parseInteger(0, 65535),
+    fallback: constant(6333),
+  },
+  logLevel: {
+    type: LOG_LEVELS.join(', '),
+    metavar: 'level',
+    defaultText: '`info`',
+    reload: true,
+    description: 'pino log level',
+    parse: parseOneOf(LOG_LEVELS),
+    fallback: constant<LogLevel>('info'),
+  },
+  bodyLimitBytes: {
+    type: 'integer 1024–2^31',
+    metavar: 'bytes',
+    defaultText: '33554432 (32 MiB, Qdrant’s)',
+    reload: false,
+    description: 'largest request body; larger ones get 413',
+    parse: parseInteger(1024, 2 ** 31),
+    fallback: constant(32 * MIB),
+  },
+  slowQueryMs: {
+    type: 'integer 0–3600000',
+    metavar: 'ms',
+    defaultText: '`200`',
+    reload: true,
+    description: 'searches at or above this are logged as `slow query` (warn)',
+    parse: parseInteger(0, 3_600_000),
+    fallback: constant(200),
+  },
+  defaultEf: {
+    type: 'integer 1–100000',
+    metavar: 'n',
+    defaultText: 'collection’s `efSearch`',
+    reload: true,
+    description: 'beam width of searches without `params.hnsw_ef`',
+    parse: parseInteger(1, 100_000),
+    fallback: constant<number | undefined>(undefined),
+  },
+  keysFile: {
+    type: 'path',
+    metavar: 'file',
+    defaultText: 'none',
+    reload: true,
+    description:
+      'API keys file (hashed keys); enables authentication; admin key changes are saved to it',
+    parse: parseString,
+    fallback: constant<string | undefined>(undefined),
+  },
+  apiKey: {
+    type: 'string',
+    metavar: undefined,
+    defaultText: 'none',
+    reload: true,
+    description:
+      'one admin key in clear (id `env`), hashed at start-up; handy for bootstrapping (no flag: it would show in `ps`)',
+    parse: parseString,
+    fallback: constant<string | undefined>(undefined),
+  },
+  auditLog: {
+    type: 'path',
+    metavar: 'file',
+    defaultText: '`<data>/audit.log`',
+    reload: false,
+    description: 'JSON-lines audit log; `""` turns it off',
+    parse: parseString,
+    fallback: (data) => `${data}/audit.log`,
+  },
+  snapshotsDir: {
+    type: 'path',
+    metavar: 'dir',
+    defaultText: '`<data>/snapshots`',
+    reload: false,
+    description: 'where collection snapshots are written',
+    parse: nonEmptyPath,
+    fallback: (data) => `${data}/snapshots`,
+  },
+  snapshotUrlAllowList: {
+    type: 'list of http(s) origins',
+    metavar: 'origins',
+    defaultText: '`[]`',
+    reload: false,
+    description:
+      'origins (`https://host:port`) snapshot recover may download from; empty: no URLs, only files inside `snapshotsDir`',
+    parse: urlOrigins,
+    fallback: constant<readonly string[]>(Object.freeze([])),
+  },
+  ipBlock: {
+    type: 'list of IP addresses',
+    metavar: 'ips',
+    defaultText: '`[]`',
+    reload: true,
+    description: 'client addresses refused with 403 on every route',
+    parse: parseIpList,
+    fallback: constant<readonly string[]>(Object.freeze([])),
+  },
+  shutdownGraceSeconds: {
+    type: 'integer 0–3600',
+    metavar: 'seconds',
+    defaultText: '`10`',
+    reload: true,
+    description: 'how long SIGTERM waits for in-flight requests',
+    parse: parseInteger(0, 3600),
+    fallback: constant(10),
+  },
+  searchThreads: {
+    type: 'integer 0–64',
+    metavar: 'n',
+    defaultText: 'cores − 1 (at least 1, at most 8)',
+    reload: false,
+    description:
+      'worker threads that search sealed segments’ graphs in shared memory (`0` = main thread only)',
+    parse: parseInteger(0, 64),
+    fallback: defaultSearchThreads,
+  },
+  maxBatchSearches: {
+    type: 'integer 1–1000000',
+    metavar: 'n',
+    defaultText: '`256`',
+    reload: true,
+    description: 'most searches in one `search/batch` or `query/batch` request; more get 400',
+    parse: parseInteger(1, 1_000_000),
+    fallback: constant(256),
+  },
+  maxResultPoints: {
+    type: 'integer 1–10^9',
+    metavar: 'n',
+    defaultText: '`100000`',
+    reload: true,
+    description:
+      'most points one request may ask for (sum of limit + offset over its searches, or a scroll’s limit); more get 400',
+    parse: parseInteger(1, 1_000_000_000),
+    fallback: constant(100_000),
+  },
+  maxResponseBytes: {
+    type: 'integer 1024–2^40',
+    metavar: 'bytes',
+    defaultText: '268435456 (256 MiB)',
+    reload: true,
+    description:
+      'largest estimated response of one request (points × (dimension × 10 + payload bytes) with vectors); larger get 400',
+    parse: parseInteger(1024, 2 ** 40),
+    fallback: constant(256 * MIB),
+  },
+  fsync: {
+    type: FSYNC_POLICIES.join(', '),
+    metavar: 'policy',
+    defaultText: '`batch`',
+    reload: false,
+    description: 'when a write is acknowledged: WAL fsync policy (`none` is for tests only)',
+    parse: parseOneOf(FSYNC_POLICIES),
+    fallback: constant<FsyncPolicy>('batch'),
+  },
+  batchDelayMs: {
+    type: 'integer 0–1000',
+    metavar: 'ms',
+    defaultText: '`2`',
+    reload: false,
+    description: '`batch` fsync: how long a write waits for others to share its fsync',
+    parse: parseInteger(0, 1000),
+    fallback: constant(2),
+  },
+  fsyncIntervalMs: {
+    type: 'integer 1–60000',
+    metavar: 'ms',
+    defaultText: '`100`',
+    reload: false,
+    description: '`periodic` fsync: the interval (a power loss loses at most this much)',
+    parse: parseInteger(1, 60_000),
+    fallback: constant(100),
+  },
+  maxPayloadBytes: {
+    type: 'integer 1–2^31',
+    metavar: 'bytes',
+    defaultText: '1048576 (1 MiB)',
+    reload: false,
+    description: 'largest payload of one point, in bytes of JSON',
+    parse: parseInteger(1, 2 ** 31),
+    fallback: constant(MIB),
+  },
+  walFileBytes: {
+    type: 'integer 65536–2^32',
+    metavar: 'bytes',
+    defaultText: '67108864 (64 MiB)',
+    reload: false,
+    description: 'WAL files rotate past this size',
+    parse: parseInteger(65536, 2 ** 32),
+    fallback: constant(64 * MIB),
+  },
+  walArchiveDir: {
+    type: 'path',
+    metavar: 'dir',
+    defaultText: 'none',
+    reload: false,
+    description:
+      'WAL archive for point-in-time recovery: each WAL file is copied here before it is released (`quiver backup restore --to-lsn/--to-time --wal-archive DIR`)',
+    parse: nonEmptyPath,
+    fallback: constant<string | undefined>(undefined),
+  },
+  sealPoints: {
+    type: 'integer 1–10^9',
+    metavar: 'n',
+    defaultText: '`20000`',
+    reload: false,
+    description: 'a growing segment is sealed into a segment file at this many points',
+    parse: parseInteger(1, 1_000_000_000),
+    fallback: constant(20_000),
+  },
+  sealBytes: {
+    type: 'integer 1024–2^40',
+    metavar: 'bytes',
+    defaultText: '67108864 (64 MiB)',
+    reload: false,
+    description: '… or at this many bytes of memory',
+    parse: parseInteger(1024, 2 ** 40),
+    fallback: constant(64 * MIB),
+  },
+  memoryBudgetBytes: {
+    type: 'integer 1048576–2^48',
+    metavar: 'bytes',
+    defaultText: '1073741824 (1 GiB)',
+    reload: false,
+    description:
+      'memory for growing (not yet sealed) data over all collections; past it writes get 429 while sealing catches up',
+    parse: parseInteger(MIB, 2 ** 48),
+    fallback: constant(1024 * MIB),
+  },
+  maxSegments: {
+    type: 'integer 1–10000',
+    metavar: 'n',
+    defaultText: '`8`',
+    reload: false,
+    description: 'compaction merges segments when a collection has more than this',
+    parse: parseInteger(1, 10_000),
+    fallback: constant(8),
+  },
+  compactDeletedShare: {
+    type: 'number above 0, at most 1',
+    metavar: 'share',
+    defaultText: '`0.2`',
+    reload: false,
+    description: 'compaction rewrites segments whose deleted share passes this',
+    parse: parseFraction,
+    fallback: constant(0.2),
+  },
+  autoCompact: {
+    type: 'true, false',
+    metavar: 'bool',
+    defaultText: '`true`',
+    reload: false,
+    description: 'compact automatically in the background',
+    parse: parseBoolean,
+    fallback: constant(true),
+  },
+  breakerFailures: {
+    type: 'integer 1–1000',
+    metavar: 'n',
+    defaultText: '`5`',
+    reload: false,
+    description: 'consecutive WAL I/O failures that open the circuit breaker',
+    parse: parseInteger(1, 1000),
+    fallback: constant(5),
+  },
+  breakerCooldownMs: {
+    type: 'integer 0–86400000',
+    metavar: 'ms',
+    defaultText: '`60000`',
+    reload: false,
+    description: 'how long the open breaker refuses writes before a trial',
+    parse: parseInteger(0, 86_400_000),
+    fallback: constant(60_000),
+  },
+});
+
+/** Every setting key, in table order. */
+export const SETTING_KEYS: readonly (keyof ServerConfig)[] = Object.freeze(
+  Object.keys(SETTINGS) as (keyof ServerConfig)[],
+);
+
+function isSettingKey(key: string): key is keyof ServerConfig {
+  return Object.hasOwn(SETTINGS, key);
+}
+
+/** `maxResponseBytes` → `QUIVER_MAX_RESPONSE_BYTES`. */
+export function envNameOf(key: keyof ServerConfig): string {
+  return `QUIVER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** `maxResponseBytes` → `--max-response-bytes`; undefined for settings without a flag. */
+export function flagOf(key: keyof ServerConfig): string | undefined {
+  if (SETTINGS[key].metavar === undefined) return undefined;
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** QUIVER_* environment variables and the setting each sets. */
+export const ENV_VARS: Readonly<Record<string, keyof ServerConfig>> = Object.freeze(
+  Object.fromEntries(SETTING_KEYS.map((key) => [envNameOf(key), key])),
+);
+
+/** Reads QUIVER_* variables from `env` into a config input (lists are comma-separated). */
 export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfigInput {
   const out: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV_VARS)) {
     const v = env[name];
-    if (v === undefined || v === '') continue;
-    const isList = key === 'ipBlock' || key === 'snapshotUrlAllowList';
-    out[key] = isList ? v.split(',').map((s) => s.trim()) : v;
+    if (v !== undefined && v !== '') out[key] = v;
   }
   return out;
 }
 
+function unknownSetting(key: string, where: string): never {
+  throw invalidArgument(
+    `Unknown setting "${key}"${where}: allowed are ${SETTING_KEYS.join(', ')}.`,
+    { field: key },
+  );
+}
+
 /**
- * Reads a config file: YAML or JSON (JSON is YAML), keys as in {@link ServerConfig}.
+ * Reads a config file: YAML or JSON (JSON is YAML), keys as in {@link SETTINGS}.
  * INVALID_ARGUMENT for unknown keys or a file that is not a mapping.
  */
 export async function readConfigFile(
@@ -216,18 +570,14 @@ export async function readConfigFile(
     throw invalidArgument(`Config file ${path} must hold a mapping of settings.`, { file: path });
   }
   for (const key of Object.keys(parsed)) {
-    if (!(KEYS as readonly string[]).includes(key)) {
-      throw invalidArgument(
-        `Unknown setting "${key}" in ${path}: allowed are ${KEYS.join(', ')}.`,
-        { file: path, field: key },
-      );
-    }
+    if (!isSettingKey(key)) unknownSetting(key, ` in ${path}`);
   }
   return parsed;
 }
 
 /**
- * Merges inputs (later ones win) over the defaults and checks every value.
+ * Merges inputs (later ones win) over the defaults and checks every value. `null` (or
+ * absent) means the default.
  *
  * ### Examples
  * ```ts
@@ -235,97 +585,41 @@ export async function readConfigFile(
  * ```
  */
 export function resolveServerConfig(...inputs: readonly ServerConfigInput[]): ServerConfig {
-  const merged: Record<string, unknown> = {};
+  const merged = new Map<keyof ServerConfig, unknown>();
   for (const input of inputs) {
     for (const [k, v] of Object.entries(input)) {
       if (v === undefined) continue;
-      if (!(KEYS as readonly string[]).includes(k)) {
-        throw invalidArgument(`Unknown setting "${k}": allowed are ${KEYS.join(', ')}.`, {
-          field: k,
-        });
-      }
-      merged[k] = v;
+      if (!isSettingKey(k)) unknownSetting(k, '');
+      merged.set(k, v);
     }
   }
-  const data = stringSetting('data', merged['data'] ?? './data');
-  if (data === '') throw invalidArgument('Setting data must name a directory.', { field: 'data' });
-  const logLevel = stringSetting('logLevel', merged['logLevel'] ?? 'info');
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw invalidArgument(
-      `Setting logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}.`,
-      { field: 'logLevel', received: logLevel },
-    );
-  }
-  const fsync = stringSetting('fsync', merged['fsync'] ?? 'batch');
-  if (!(FSYNC_POLICIES as readonly string[]).includes(fsync)) {
-    throw invalidArgument(
-      `Setting fsync must be one of ${FSYNC_POLICIES.join(', ')}, got ${JSON.stringify(fsync)}.`,
-      { field: 'fsync', received: fsync },
-    );
-  }
-  const ipBlockRaw = merged['ipBlock'] ?? [];
-  if (!Array.isArray(ipBlockRaw) || ipBlockRaw.some((s) => typeof s !== 'string')) {
-    throw invalidArgument('Setting ipBlock must be a list of IP addresses.', { field: 'ipBlock' });
-  }
-  const optionalString = (key: keyof ServerConfig): string | undefined => {
-    const v = merged[key];
-    return v === undefined || v === null ? undefined : stringSetting(key, v);
+  const valueOf = <K extends keyof ServerConfig>(key: K, data: string): ServerConfig[K] => {
+    const given = merged.get(key);
+    const spec: SettingSpec<ServerConfig[K]> = SETTINGS[key];
+    return given === undefined || given === null ? spec.fallback(data) : spec.parse(given, key);
   };
-  for (const key of NUMERIC) {
-    if (merged[key] === null) delete merged[key];
-  }
-  return Object.freeze({
-    data,
-    host: stringSetting('host', merged['host'] ?? '127.0.0.1'),
-    port: intSetting('port', merged['port'] ?? 6333, 0, 65535),
-    logLevel: logLevel as LogLevel,
-    bodyLimitBytes: intSetting(
-      'bodyLimitBytes',
-      merged['bodyLimitBytes'] ?? 32 * 1024 * 1024,
-      1024,
-      2 ** 31,
-    ),
-    slowQueryMs: intSetting('slowQueryMs', merged['slowQueryMs'] ?? 200, 0, 3_600_000),
-    defaultEf:
-      merged['defaultEf'] === undefined
-        ? undefined
-        : intSetting('defaultEf', merged['defaultEf'], 1, 100_000),
-    keysFile: optionalString('keysFile'),
-    apiKey: optionalString('apiKey'),
-    auditLog: optionalString('auditLog') ?? `${data}/audit.log`,
-    snapshotsDir: optionalString('snapshotsDir') ?? `${data}/snapshots`,
-    snapshotUrlAllowList: urlOrigins('snapshotUrlAllowList', merged['snapshotUrlAllowList'] ?? []),
-    ipBlock: Object.freeze([...(ipBlockRaw as string[])]),
-    fsync: fsync as FsyncPolicy,
-    shutdownGraceSeconds: intSetting(
-      'shutdownGraceSeconds',
-      merged['shutdownGraceSeconds'] ?? 10,
-      0,
-      3600,
-    ),
-    searchThreads: intSetting(
-      'searchThreads',
-      merged['searchThreads'] ?? defaultSearchThreads(),
-      0,
-      64,
-    ),
-    maxBatchSearches: intSetting(
-      'maxBatchSearches',
-      merged['maxBatchSearches'] ?? 256,
-      1,
-      1_000_000,
-    ),
-    maxResultPoints: intSetting(
-      'maxResultPoints',
-      merged['maxResultPoints'] ?? 100_000,
-      1,
-      1_000_000_000,
-    ),
-    maxResponseBytes: intSetting(
-      'maxResponseBytes',
-      merged['maxResponseBytes'] ?? 256 * 1024 * 1024,
-      1024,
-      2 ** 40,
-    ),
-  });
+  const data = valueOf('data', '');
+  const out: Partial<Record<keyof ServerConfig, unknown>> = {};
+  for (const key of SETTING_KEYS) out[key] = valueOf(key, data);
+  return Object.freeze(out as ServerConfig);
+}
+
+/** The storage engine's options (Quiver.open) a config sets. */
+export function engineOptionsOf(c: ServerConfig): QuiverOptions {
+  return {
+    fsync: c.fsync,
+    batchDelayMs: c.batchDelayMs,
+    fsyncIntervalMs: c.fsyncIntervalMs,
+    maxPayloadBytes: c.maxPayloadBytes,
+    walFileBytes: c.walFileBytes,
+    sealPoints: c.sealPoints,
+    sealBytes: c.sealBytes,
+    memoryBudgetBytes: c.memoryBudgetBytes,
+    maxSegments: c.maxSegments,
+    compactDeletedShare: c.compactDeletedShare,
+    autoCompact: c.autoCompact,
+    breakerFailures: c.breakerFailures,
+    breakerCooldownMs: c.breakerCooldownMs,
+    ...(c.walArchiveDir === undefined ? {} : { walArchiveDir: c.walArchiveDir }),
+  };
 }

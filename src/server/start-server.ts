@@ -10,6 +10,7 @@ import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
 import { WorkerSearchPool } from './search-workers.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { ServerConfig } from './config.js';
+import { engineOptionsOf } from './config.js';
 import type { QuiverServer } from './create-server.js';
 import { createLogger, createServer } from './create-server.js';
 
@@ -59,7 +60,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       );
     }
     return Quiver.open(config.data, {
-      fsync: config.fsync,
+      ...engineOptionsOf(config),
       logger: logger.child({ component: 'engine' }),
       ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
       ...(pool === undefined ? {} : { searchPool: pool }),
