@@ -33,12 +33,14 @@ export interface IntegrityCheckState {
 }
 
 export class ServerContext {
-  readonly config: ServerConfig;
+  /** The settings in force; SIGHUP replaces it with the reloaded ones (see config-reload). */
+  config: ServerConfig;
   readonly settings: RuntimeSettings;
   readonly fs: FileSystem;
   readonly logger: PinoLogger;
   readonly metrics: ServerMetrics;
-  readonly keys: KeyStore;
+  /** Replaced when SIGHUP reloads the keys file. */
+  keys: KeyStore;
   readonly audit: AuditLog;
   readonly ipBlock: Set<string>;
   readonly version: string;

@@ -2,8 +2,11 @@
  * startServer: `quiver serve` — listens at once (so /ready can say "loading" while the
  * database opens), starts the search workers and opens the database, and on SIGTERM or
  * SIGINT stops accepting, drains in-flight requests, closes the database (flushing the
- * WAL), stops the workers and resolves `done` with 0.
+ * WAL), stops the workers and resolves `done` with 0. SIGHUP reloads the settings. A
+ * failed listen (port in use) closes everything it started and throws.
  */
+import type { Logger as PinoLogger } from 'pino';
+import { QuiverError } from '../common/quiver-error.js';
 import { Quiver } from '../engine/quiver.js';
 import { sharedHnswAvailable } from '../index/hnsw/hnsw-index.js';
 import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
@@ -11,6 +14,7 @@ import { WorkerSearchPool } from './search-workers.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { ServerConfig } from './config.js';
 import { engineOptionsOf } from './config.js';
+import { applyConfigReload } from './config-reload.js';
 import type { QuiverServer } from './create-server.js';
 import { createLogger, createServer } from './create-server.js';
 
@@ -31,8 +35,55 @@ export interface RunningServer {
 export interface StartServerOptions {
   readonly config: ServerConfig;
   readonly fileSystem?: FileSystem;
-  /** Install SIGTERM / SIGINT handlers. Default true. */
+  /** Install SIGTERM / SIGINT (stop) and SIGHUP (reload) handlers. Default true. */
   readonly handleSignals?: boolean;
+  /** Reads the settings again (config file, environment, flags): what SIGHUP applies. */
+  readonly reload?: () => Promise<ServerConfig>;
+}
+
+/**
+ * A listen that failed (most often EADDRINUSE): the database and the search workers are
+ * already starting, and they would hold the directory lock and keep the process alive.
+ * Closes them all and returns the error to throw (exit 3 in the CLI).
+ */
+async function failedListen(
+  e: unknown,
+  config: ServerConfig,
+  server: QuiverServer,
+  opening: Promise<Quiver>,
+  pool: () => WorkerSearchPool | undefined,
+): Promise<QuiverError> {
+  const code = (e as { code?: unknown } | null)?.code;
+  const where = `${config.host}:${config.port}`;
+  const message =
+    code === 'EADDRINUSE'
+      ? `Cannot listen on ${where}: the address is already in use by another process. Stop that process or pick another port (--port, QUIVER_PORT).`
+      : `Cannot listen on ${where}: ${e instanceof Error ? e.message : String(e)}. Check --host and --port.`;
+  await server.close().catch(() => undefined);
+  const db = await opening.catch(() => undefined);
+  await db?.close().catch(() => undefined);
+  await pool()?.close();
+  return new QuiverError('UNAVAILABLE', message, { host: config.host, port: config.port }, e);
+}
+
+/** SIGHUP: reads the settings again and applies them; a bad file keeps the running ones. */
+async function reloadConfig(
+  server: QuiverServer,
+  reload: (() => Promise<ServerConfig>) | undefined,
+  logger: PinoLogger,
+): Promise<void> {
+  if (reload === undefined) {
+    logger.warn('SIGHUP: this server has no config source to reload; nothing changed');
+    return;
+  }
+  try {
+    await applyConfigReload(server.context, await reload(), logger);
+  } catch (e) {
+    logger.error(
+      { err: e },
+      `config reload failed, keeping the running config: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
 }
 
 /** Starts the server over `config.data` and returns once it listens. */
@@ -74,7 +125,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     searchPool: () => pool,
     ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
   });
-  const address = await server.app.listen({ host: config.host, port: config.port });
+  let address: string;
+  try {
+    address = await server.app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    throw await failedListen(e, config, server, opening, () => pool);
+  }
   logger.info(
     { url: address, data: config.data, auth: server.context.keys.enabled },
     'quiver listening',
@@ -90,11 +146,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       let code = 0;
       const grace = setTimeout(() => {
         logger.warn(
-          { seconds: config.shutdownGraceSeconds },
+          { seconds: server.context.config.shutdownGraceSeconds },
           'grace period over; closing connections',
         );
         server.app.server.closeAllConnections();
-      }, config.shutdownGraceSeconds * 1000);
+      }, server.context.config.shutdownGraceSeconds * 1000);
       try {
         await server.close();
       } catch (e) {
@@ -122,11 +178,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const onSignal = (signal: NodeJS.Signals): void => {
       void stop(signal);
     };
+    // SIGHUP would kill the process (Node's default) without draining or the clean mark.
+    let reloading = Promise.resolve();
+    const onHangup = (): void => {
+      reloading = reloading.then(() => reloadConfig(server, options.reload, logger));
+    };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    process.on('SIGHUP', onHangup);
     void done.then(() => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHangup);
     });
   }
 
