@@ -1,7 +1,17 @@
 /**
  * FaultyFileSystem: wraps the real FileSystem to inject faults — fail the Nth write with
  * ENOSPC or EIO, tear a write (only a prefix reaches the file), lose fsyncs — and to
- * simulate power loss by cutting every file back to its last really-synced length.
+ * simulate a power loss the way a POSIX file system may lose data:
+ * - a file's bytes are durable only up to its last fsync (the inode's synced length);
+ * - a directory entry (a create, rename, unlink or hard link) is durable only after an
+ *   fsync of its directory: a power loss puts every entry back as of that directory's last
+ *   syncDir, so a file that was renamed into place without it reappears under its old name
+ *   and an unlinked one comes back;
+ * - mkdirp is durable by contract (it fsyncs the parent of each directory it makes), so
+ *   directories themselves are never lost.
+ * Hard links share an inode (and so its synced length); copyFile fsyncs its copy (the
+ * FileSystem contract) but the new name still needs its directory synced. Removing a whole
+ * directory (removeDir) is taken as durable at once: only scratch and staging trees use it.
  */
 import { NodeFileSystem, ioError } from '../../src/storage/io/node-file-system.js';
 import type {
@@ -11,7 +21,18 @@ import type {
   FileSystem,
   OpenMode,
 } from '../../src/storage/io/file-system.js';
-import { truncateSync, existsSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  closeSync,
+  readdirSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface FaultPlan {
   /** Writes are counted from 1; the write with this number fails. */
@@ -36,14 +57,41 @@ class FaultError extends Error {
   }
 }
 
+/** A file's identity: what every name (hard link) of it shares. */
+interface Inode {
+  /** Bytes of its data made durable by an fsync. */
+  synced: number;
+}
+
+/** The first `length` bytes of a file, read synchronously (power loss runs synchronously). */
+function readPrefix(path: string, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  const fd = openSync(path, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, out, done, length - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return out.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class FaultyFileSystem implements FileSystem {
   private readonly real = new NodeFileSystem();
   writes = 0;
   syncs = 0;
   private failing = false;
-  /** Length of each file as of its last real fsync. */
-  readonly synced = new Map<string, number>();
   plan: FaultPlan;
+  /** Every file name this file system has seen, and the file it names now. */
+  private readonly names = new Map<string, Inode>();
+  /** Per directory: its file entries as of its last syncDir (or as first seen). */
+  private readonly durable = new Map<string, Map<string, Inode>>();
+  /** Durable bytes of files whose last name went while a durable entry still names them. */
+  private readonly graveyard = new Map<Inode, Uint8Array>();
 
   constructor(plan: FaultPlan = {}) {
     this.plan = plan;
@@ -57,11 +105,25 @@ export class FaultyFileSystem implements FileSystem {
     this.plan = rest;
   }
 
-  /** Cuts every tracked file back to the length it had at its last real fsync. */
+  /**
+   * Power loss: every directory goes back to its durable entries and every file to its
+   * synced bytes. The file system then describes the disk as it is left (all durable).
+   */
   simulatePowerLoss(): void {
-    for (const [path, len] of this.synced) {
-      if (existsSync(path) && statSync(path).size > len) truncateSync(path, len);
+    const restore = new Map<string, Uint8Array>();
+    for (const [dir, entries] of this.durable) {
+      for (const [name, inode] of entries) restore.set(join(dir, name), this.durableBytes(inode));
     }
+    for (const path of this.names.keys()) {
+      if (!restore.has(path) && existsSync(path)) unlinkSync(path);
+    }
+    for (const [path, bytes] of restore) {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, bytes);
+    }
+    this.names.clear();
+    this.durable.clear();
+    this.graveyard.clear();
   }
 
   /** @internal called by handles */
@@ -76,17 +138,23 @@ export class FaultyFileSystem implements FileSystem {
     return { tear: this.plan.tearWriteAt === n && data.length > 1 };
   }
 
+  /** @internal called by handles: the file's written bytes are durable now. */
+  markSynced(inode: Inode, size: number): void {
+    if (this.plan.loseFsyncs !== true) inode.synced = size;
+  }
+
   async open(path: string, mode: OpenMode): Promise<FileHandle> {
+    const inode = this.inodeOf(path);
     const h = await this.real.open(path, mode);
-    if (!this.synced.has(path)) this.synced.set(path, await h.size());
-    return new FaultyHandle(this, h);
+    return new FaultyHandle(this, h, inode ?? this.create(path, 0));
   }
   readFile(path: string): Promise<Uint8Array> {
     return this.real.readFile(path);
   }
   async createExclusive(path: string, data: Uint8Array): Promise<boolean> {
+    this.seeDir(dirname(path));
     const ok = await this.real.createExclusive(path, data);
-    if (ok) this.synced.set(path, data.length);
+    if (ok) this.create(path, this.plan.loseFsyncs === true ? 0 : data.length);
     return ok;
   }
   exists(path: string): Promise<boolean> {
@@ -99,17 +167,26 @@ export class FaultyFileSystem implements FileSystem {
     return this.real.mkdirp(dir);
   }
   async rename(from: string, to: string): Promise<void> {
+    const inode = this.inodeOf(from);
+    this.bury(to);
     await this.real.rename(from, to);
-    const len = this.synced.get(from);
-    this.synced.delete(from);
-    if (len !== undefined) this.synced.set(to, len);
+    this.names.delete(from);
+    if (inode !== undefined) this.names.set(to, inode);
   }
   async unlink(path: string): Promise<void> {
+    this.bury(path);
     await this.real.unlink(path);
-    this.synced.delete(path);
+    this.names.delete(path);
   }
-  syncDir(dir: string): Promise<void> {
-    return this.real.syncDir(dir);
+  async syncDir(dir: string): Promise<void> {
+    await this.real.syncDir(dir);
+    this.seeDir(dir);
+    const entries = new Map<string, Inode>();
+    for (const [path, inode] of this.names) {
+      if (dirname(path) === dir) entries.set(path.slice(dir.length + 1), inode);
+    }
+    this.durable.set(dir, entries);
+    this.forgetBuried();
   }
   fileSize(path: string): Promise<number> {
     return this.real.fileSize(path);
@@ -119,21 +196,98 @@ export class FaultyFileSystem implements FileSystem {
   }
   async link(existing: string, newPath: string): Promise<void> {
     this.beforeWrite(newPath, new Uint8Array(0));
+    const inode = this.inodeOf(existing);
+    this.seeDir(dirname(newPath));
     await this.real.link(existing, newPath);
-    this.synced.set(newPath, await this.real.fileSize(newPath));
+    this.names.set(newPath, inode ?? { synced: 0 });
   }
   async copyFile(from: string, to: string): Promise<void> {
     this.beforeWrite(to, new Uint8Array(0));
+    this.bury(to);
     await this.real.copyFile(from, to);
-    if (this.plan.loseFsyncs !== true) this.synced.set(to, await this.real.fileSize(to));
-    else this.synced.set(to, 0);
+    this.names.delete(to);
+    this.create(to, this.plan.loseFsyncs === true ? 0 : await this.real.fileSize(to));
   }
   async removeDir(dir: string): Promise<void> {
     await this.real.removeDir(dir);
-    for (const p of [...this.synced.keys()]) if (p.startsWith(`${dir}/`)) this.synced.delete(p);
+    const inside = (p: string): boolean => p === dir || p.startsWith(`${dir}/`);
+    for (const p of [...this.names.keys()]) if (inside(p)) this.names.delete(p);
+    for (const p of [...this.durable.keys()]) if (inside(p)) this.durable.delete(p);
   }
   failpoint(name: FailpointName): Promise<void> {
     return this.real.failpoint(name);
+  }
+
+  /** The file `path` names, registering its directory (and so the file) on first sight. */
+  private inodeOf(path: string): Inode | undefined {
+    this.seeDir(dirname(path));
+    return this.names.get(path);
+  }
+
+  /** A new file's entry: not durable until its directory is synced. */
+  private create(path: string, synced: number): Inode {
+    const inode: Inode = { synced };
+    this.names.set(path, inode);
+    return inode;
+  }
+
+  /**
+   * First sight of a directory: what is in it already is durable (it was there before this
+   * file system was), files with their whole length.
+   */
+  private seeDir(dir: string): void {
+    if (this.durable.has(dir)) return;
+    const entries = new Map<string, Inode>();
+    let listed: string[] = [];
+    try {
+      listed = readdirSync(dir);
+    } catch {
+      listed = [];
+    }
+    for (const name of listed) {
+      const path = join(dir, name);
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st === undefined || !st.isFile()) continue;
+      const inode = this.names.get(path) ?? { synced: st.size };
+      this.names.set(path, inode);
+      entries.set(name, inode);
+    }
+    this.durable.set(dir, entries);
+  }
+
+  /** Keeps the durable bytes of the file `path` names if it loses its last name now. */
+  private bury(path: string): void {
+    const inode = this.inodeOf(path);
+    if (inode === undefined || this.graveyard.has(inode)) return;
+    const otherName = [...this.names].some(([p, i]) => i === inode && p !== path);
+    if (otherName || !this.isDurablyNamed(inode) || !existsSync(path)) return;
+    this.graveyard.set(inode, readPrefix(path, inode.synced));
+  }
+
+  private isDurablyNamed(inode: Inode): boolean {
+    for (const entries of this.durable.values()) {
+      for (const i of entries.values()) if (i === inode) return true;
+    }
+    return false;
+  }
+
+  /** Drops kept bytes no durable entry names any more. */
+  private forgetBuried(): void {
+    for (const inode of [...this.graveyard.keys()]) {
+      if (!this.isDurablyNamed(inode)) this.graveyard.delete(inode);
+    }
+  }
+
+  /** What a power loss leaves of a file: its synced bytes, wherever they are now. */
+  private durableBytes(inode: Inode): Uint8Array {
+    const kept = this.graveyard.get(inode);
+    if (kept !== undefined) return kept;
+    for (const [path, i] of this.names) {
+      if (i === inode && existsSync(path)) {
+        return readPrefix(path, Math.min(inode.synced, statSync(path).size));
+      }
+    }
+    return new Uint8Array(0);
   }
 }
 
@@ -141,6 +295,7 @@ class FaultyHandle implements FileHandle {
   constructor(
     private readonly fs: FaultyFileSystem,
     private readonly inner: FileHandle,
+    private readonly inode: Inode,
   ) {}
   get path(): string {
     return this.inner.path;
@@ -163,12 +318,11 @@ class FaultyHandle implements FileHandle {
     }
     if (this.fs.plan.loseFsyncs === true) return;
     await this.inner.sync();
-    this.fs.synced.set(this.inner.path, await this.inner.size());
+    this.fs.markSynced(this.inode, await this.inner.size());
   }
   async truncate(size: number): Promise<void> {
     await this.inner.truncate(size);
-    const s = this.fs.synced.get(this.inner.path);
-    if (s !== undefined && s > size) this.fs.synced.set(this.inner.path, size);
+    if (this.inode.synced > size) this.inode.synced = size;
   }
   size(): Promise<number> {
     return this.inner.size();

@@ -45,6 +45,11 @@ export interface FileSystem {
   exists(path: string): Promise<boolean>;
   /** Names (not paths) in a directory, sorted; empty when missing. */
   list(dir: string): Promise<string[]>;
+  /**
+   * Creates `dir` and any missing parents, durably: the parent of every directory it
+   * creates is fsynced, so a new directory (and so everything later synced inside it)
+   * survives a power loss.
+   */
   mkdirp(dir: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;

@@ -4,6 +4,7 @@
  */
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { QuiverError } from '../../common/quiver-error.js';
 import { hitFailpoint } from './failpoints.js';
 import type { FailpointName, FileHandle, FileStat, FileSystem, OpenMode } from './file-system.js';
@@ -176,10 +177,18 @@ export class NodeFileSystem implements FileSystem {
   }
 
   async mkdirp(dir: string): Promise<void> {
+    let first: string | undefined;
     try {
-      await fsp.mkdir(dir, { recursive: true });
+      first = await fsp.mkdir(dir, { recursive: true });
     } catch (e) {
       throw ioError('create directory', dir, e);
+    }
+    if (first === undefined) return;
+    // A new directory entry is durable only once its parent is fsynced: sync the parent of
+    // each directory made, from `dir` up to the first one that already existed.
+    for (let d = resolve(dir); ; d = dirname(d)) {
+      await this.syncDir(dirname(d));
+      if (d === resolve(first)) break;
     }
   }
 
