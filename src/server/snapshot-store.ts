@@ -9,13 +9,20 @@
  * (Qdrant's `checksum`) and the creation time.
  */
 import { createHash } from 'node:crypto';
-import type { QuiverError } from '../common/quiver-error.js';
-import { invalidArgument } from '../common/quiver-error.js';
+import { pathEscape } from '../common/contained-path.js';
+import { invalidArgument, isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { Payload, PointId } from '../common/types.js';
 import { checkPointId, isJsonObject } from '../common/types.js';
 import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { MetricName } from '../common/types.js';
+import type { CollectionConfig } from '../engine/validation.js';
+import {
+  buildCollectionConfig,
+  checkCollectionName,
+  preparePayload,
+  prepareVector,
+} from '../engine/validation.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { readText, writeFileAtomic } from '../ops/ops-files.js';
 import { notFound } from './http-errors.js';
@@ -80,8 +87,32 @@ export class SnapshotStore {
     this.dir = dir;
   }
 
+  /** The snapshots directory this store reads and writes under. */
+  get root(): string {
+    return this.dir;
+  }
+
+  /**
+   * `<dir>/<collection>`, after checking the name against the collection name rule and
+   * that the path stays inside the snapshots directory (a name from a URL is hostile).
+   */
   private collectionDir(collection: string): string {
+    checkCollectionName(collection);
+    const why = pathEscape(this.dir, collection);
+    if (why !== undefined) {
+      throw invalidArgument(`Collection name ${JSON.stringify(collection)} is refused: ${why}.`);
+    }
     return `${this.dir}/${collection}`;
+  }
+
+  /** The file of snapshot `name` of `collection`, both names checked. */
+  private snapshotPath(collection: string, name: string | undefined): string {
+    const dir = this.collectionDir(collection);
+    const checked = checkSnapshotName(name);
+    if (pathEscape(dir, checked) !== undefined) {
+      throw notFound(`snapshot ${JSON.stringify(name)} does not exist.`);
+    }
+    return `${dir}/${checked}`;
   }
 
   /** Writes a snapshot of `c` as it is now (a consistent scan) and describes it. */
@@ -192,8 +223,8 @@ export class SnapshotStore {
 
   /** The bytes of a snapshot; 404 when missing. */
   async read(collection: string, name: string | undefined): Promise<Uint8Array> {
+    const path = this.snapshotPath(collection, name);
     const checked = checkSnapshotName(name);
-    const path = `${this.collectionDir(collection)}/${checked}`;
     if (!(await this.fs.exists(path))) {
       throw notFound(`snapshot ${checked} of collection "${collection}" does not exist.`);
     }
@@ -202,8 +233,8 @@ export class SnapshotStore {
 
   /** Deletes a snapshot; 404 when missing. */
   async delete(collection: string, name: string | undefined): Promise<void> {
+    const path = this.snapshotPath(collection, name);
     const checked = checkSnapshotName(name);
-    const path = `${this.collectionDir(collection)}/${checked}`;
     if (!(await this.fs.exists(path))) {
       throw notFound(`snapshot ${checked} of collection "${collection}" does not exist.`);
     }
@@ -213,9 +244,11 @@ export class SnapshotStore {
 
   /** True when the file exists in this store (recover from one of our own URLs). */
   async has(collection: string, name: string): Promise<boolean> {
-    return (
-      NAME_RE.test(name) && (await this.fs.exists(`${this.collectionDir(collection)}/${name}`))
-    );
+    try {
+      return await this.fs.exists(this.snapshotPath(collection, name));
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -266,10 +299,13 @@ export function parseSnapshot(
     const p = parseLine(line, `point line ${i + 1}`);
     if (!isJsonObject(p) || !Array.isArray(p['vector']))
       throw damaged(`point line ${i + 1} is malformed`);
+    const payload = p['payload'] ?? {};
+    if (!isJsonObject(payload))
+      throw damaged(`point line ${i + 1} has a payload that is not an object`);
     return {
       id: checkPointId(p['id'], `point line ${i + 1}`),
       vector: p['vector'] as number[],
-      payload: isJsonObject(p['payload']) ? p['payload'] : {},
+      payload,
     };
   });
   if (points.length !== trailer['points']) {
@@ -280,34 +316,109 @@ export function parseSnapshot(
   return { header: header as unknown as SnapshotHeader, points };
 }
 
+/** A snapshot checked whole against the engine's own rules, ready to load under `config.name`. */
+export interface CheckedSnapshot {
+  /** The collection the snapshot was taken of (its header), for the caller's scope check. */
+  readonly source: string;
+  readonly config: CollectionConfig;
+  readonly points: readonly { id: PointId; vector: number[]; payload: Payload }[];
+}
+
+/** Runs an engine check; its INVALID_ARGUMENT becomes "not a valid snapshot" naming `where`. */
+function asDamage<T>(where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (isQuiverError(e)) throw damaged(`${where}: ${e.message}`);
+    throw e;
+  }
+}
+
 /**
- * Replaces collection `name` with the snapshot's content: checks the whole file first,
- * then drops the collection if it exists, creates it with the snapshot's config and
- * upserts every point in batches.
+ * Checks a snapshot's bytes whole and every value in it with the same rules the engine
+ * applies to a write (collection config, ids, vectors, payloads and their size limit), so
+ * that a restore refused for its content is refused before anything is dropped.
+ */
+export function checkSnapshot(
+  bytes: Uint8Array,
+  target: string,
+  maxPayloadBytes: number,
+  checksum?: string,
+): CheckedSnapshot {
+  checkCollectionName(target);
+  const { header, points } = parseSnapshot(bytes, checksum);
+  const cfg: unknown = header.collection;
+  if (!isJsonObject(cfg) || typeof cfg['name'] !== 'string') {
+    throw damaged('the header does not name its collection');
+  }
+  const source = asDamage('the header', () => checkCollectionName(cfg['name']));
+  const config = asDamage('the header', () =>
+    buildCollectionConfig(target, {
+      dimension: cfg['dimension'],
+      metric: cfg['metric'],
+      ...(cfg['hnsw'] === undefined ? {} : { hnsw: cfg['hnsw'] }),
+    }),
+  );
+  for (const [i, p] of points.entries()) {
+    const where = `point line ${i + 1}`;
+    asDamage(where, () => prepareVector(p.vector, config, where));
+    asDamage(where, () => preparePayload(p.payload, target, where, maxPayloadBytes));
+  }
+  return { source, config, points };
+}
+
+/**
+ * Upserts one batch, waiting for sealing when the memory budget pushes back: a restore is
+ * a bulk load that must not fail half-way because it outran the flusher.
+ */
+async function upsertPatiently(
+  db: Quiver,
+  c: Collection,
+  batch: CheckedSnapshot['points'],
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await c.upsert(batch);
+      return;
+    } catch (e) {
+      if (!isQuiverError(e, 'BACKPRESSURE') || attempt >= 1000) throw e;
+      await db.idle();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/**
+ * Replaces collection `checked.config.name` with a checked snapshot's content: drops the
+ * collection if it exists (then calls `onDropped`, e.g. to forget its payload indexes),
+ * creates it with the snapshot's config and upserts every point in batches. Nothing is
+ * dropped unless the database takes writes; a failure after the drop (I/O, disk full, a
+ * crash) leaves the collection partly loaded: SPEC and docs/API.md say so.
  */
 export async function restoreSnapshot(
   db: Quiver,
-  name: string,
-  bytes: Uint8Array,
-  checksum?: string,
+  checked: CheckedSnapshot,
+  onDropped: () => Promise<void> = () => Promise.resolve(),
 ): Promise<number> {
-  const { header, points } = parseSnapshot(bytes, checksum);
-  const cfg = header.collection;
-  for (const [i, p] of points.entries()) {
-    if (p.vector.length !== cfg.dimension) {
-      throw damaged(
-        `point ${i + 1} has ${p.vector.length} values, the collection ${cfg.dimension}`,
-      );
-    }
+  const { config, points } = checked;
+  if (db.isReadOnly) {
+    throw new QuiverError(
+      'READ_ONLY',
+      `Database ${db.path} is in read-only mode; collection "${config.name}" was left as it was.`,
+      { collection: config.name },
+    );
   }
-  if (db.hasCollection(name)) await db.dropCollection(name);
-  const c = await db.createCollection(name, {
-    dimension: cfg.dimension,
-    metric: cfg.metric,
-    hnsw: cfg.hnsw,
+  if (db.hasCollection(config.name)) {
+    await db.dropCollection(config.name);
+    await onDropped();
+  }
+  const c = await db.createCollection(config.name, {
+    dimension: config.dimension,
+    metric: config.metric,
+    hnsw: config.hnsw,
   });
   for (let i = 0; i < points.length; i += UPSERT_BATCH) {
-    await c.upsert(points.slice(i, i + UPSERT_BATCH));
+    await upsertPatiently(db, c, points.slice(i, i + UPSERT_BATCH));
   }
   return points.length;
 }

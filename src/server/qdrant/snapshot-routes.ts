@@ -3,12 +3,17 @@
  * location (file path, file:// or http(s):// URL) and upload (multipart or raw body).
  * Whole-database snapshots and shard snapshots answer 501.
  */
+import { relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { badRequest, notImplemented } from '../http-errors.js';
+import { pathEscape } from '../../common/contained-path.js';
+import { checkCollectionName } from '../../engine/validation.js';
+import type { StoredKey } from '../auth/key-store.js';
+import { badRequest, HttpError, notImplemented } from '../http-errors.js';
 import { envelope, paramsOf } from '../route-table.js';
 import type { ServerContext } from '../server-context.js';
 import type { SnapshotStore } from '../snapshot-store.js';
-import { checkSnapshotName, restoreSnapshot } from '../snapshot-store.js';
+import { checkSnapshot, restoreSnapshot } from '../snapshot-store.js';
 import { bodyObject, checkKeys } from './qdrant-input.js';
 
 const OWN_URL_RE = /\/collections\/([A-Za-z0-9_-]{1,64})\/snapshots\/([^/]+)$/;
@@ -28,51 +33,134 @@ export function firstMultipartFile(body: Buffer, contentType: string): Buffer {
   return body.subarray(headersEnd + 4, end);
 }
 
-async function fetchLocation(
-  ctx: ServerContext,
-  store: SnapshotStore,
-  location: string,
-): Promise<Uint8Array> {
-  if (/^https?:\/\//i.test(location)) {
-    let url: URL;
-    try {
-      url = new URL(location);
-    } catch {
-      throw badRequest(`location ${JSON.stringify(location)} is not a valid URL.`);
-    }
-    const own = OWN_URL_RE.exec(url.pathname);
-    if (own !== null) {
-      const [, collection, name] = own;
-      const decoded = decodeURIComponent(name!);
-      if (await store.has(collection!, decoded)) return store.read(collection!, decoded);
-    }
-    const res = await fetch(url, { signal: AbortSignal.timeout(60_000) }).catch((e: unknown) => {
-      throw badRequest(
-        `downloading ${location} failed: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    });
-    if (!res.ok) throw badRequest(`downloading ${location} failed with HTTP ${res.status}.`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > ctx.config.bodyLimitBytes * 64) {
-      throw badRequest(`the snapshot at ${location} is too large.`);
-    }
-    return bytes;
-  }
+/** 403 for a location or source collection this server or this key may not read. */
+function forbidden(message: string): HttpError {
+  return new HttpError(403, `Forbidden: ${message}`);
+}
+
+/** Where a snapshot to recover comes from, and its bytes. */
+interface FetchedSnapshot {
+  readonly bytes: Uint8Array;
+  /** The collection whose snapshots directory held it (undefined for a download). */
+  readonly storedUnder: string | undefined;
+}
+
+/**
+ * A snapshot inside the snapshots directory, named by a path (absolute, or relative to
+ * the directory) or a file:// URL: exactly `<collection>/<name>.snapshot` under the root,
+ * anything else is refused before the file system is touched.
+ */
+async function readLocalSnapshot(store: SnapshotStore, location: string): Promise<FetchedSnapshot> {
   let path: string;
   try {
-    path = location.startsWith('file://')
-      ? decodeURIComponent(new URL(location).pathname)
-      : location;
+    path = location.startsWith('file://') ? fileURLToPath(location) : location;
   } catch {
     throw badRequest(`location ${JSON.stringify(location)} is not a valid file URL.`);
   }
+  const root = resolve(store.root);
+  const inside = relative(root, resolve(root, path));
+  const parts = inside.split(sep);
+  if (pathEscape(root, inside) !== undefined || parts.length !== 2) {
+    throw forbidden(
+      `location ${JSON.stringify(location)} is not a snapshot inside the snapshots directory ${root}; only <collection>/<name>.snapshot files there (or allow-listed URLs, setting snapshotUrlAllowList) can be recovered from.`,
+    );
+  }
+  const [collection, name] = parts as [string, string];
   try {
-    return await ctx.fs.readFile(path);
+    return { bytes: await store.read(collection, name), storedUnder: collection };
   } catch (e) {
     throw badRequest(
       `no readable snapshot file at ${location}: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
+}
+
+/** Downloads `url` with the size cap enforced while reading (an over-long body is cut off). */
+async function download(url: URL, cap: number): Promise<Uint8Array> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error('timed out after 60 s')), 60_000);
+  try {
+    // No redirects: a redirect could lead to an origin that is not allow-listed.
+    const res = await fetch(url, { signal: abort.signal, redirect: 'error' });
+    if (!res.ok) throw badRequest(`downloading ${url.href} failed with HTTP ${res.status}.`);
+    const tooLarge = (): HttpError =>
+      badRequest(`the snapshot at ${url.href} is larger than the limit of ${cap} bytes.`);
+    if (Number(res.headers.get('content-length') ?? 0) > cap) throw tooLarge();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for await (const chunk of res.body ?? []) {
+      total += (chunk as Uint8Array).length;
+      if (total > cap) throw tooLarge();
+      chunks.push(chunk as Uint8Array);
+    }
+    return Buffer.concat(chunks);
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    throw badRequest(
+      `downloading ${url.href} failed: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  } finally {
+    clearTimeout(timer);
+    // Stops reading a body that was refused (or is still arriving after an error).
+    abort.abort();
+  }
+}
+
+async function fetchLocation(
+  ctx: ServerContext,
+  store: SnapshotStore,
+  location: string,
+): Promise<FetchedSnapshot> {
+  if (!/^https?:\/\//i.test(location)) return readLocalSnapshot(store, location);
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw badRequest(`location ${JSON.stringify(location)} is not a valid URL.`);
+  }
+  // One of this server's own snapshot URLs: read the file, no request to anyone.
+  const own = OWN_URL_RE.exec(url.pathname);
+  if (own !== null) {
+    const [, collection, name] = own;
+    const decoded = decodeURIComponent(name!);
+    if (await store.has(collection!, decoded)) {
+      return { bytes: await store.read(collection!, decoded), storedUnder: collection };
+    }
+  }
+  if (!ctx.config.snapshotUrlAllowList.includes(url.origin)) {
+    throw forbidden(
+      `downloading snapshots from ${url.origin} is not allowed; add the origin to the server setting snapshotUrlAllowList (QUIVER_SNAPSHOT_URL_ALLOW_LIST), or copy the file into the snapshots directory.`,
+    );
+  }
+  return { bytes: await download(url, ctx.config.bodyLimitBytes * 64), storedUnder: undefined };
+}
+
+/** A collection-scoped key must be allowed on the collection a snapshot was taken of. */
+function checkSourceScope(
+  key: StoredKey | undefined,
+  sources: readonly (string | undefined)[],
+): void {
+  if (key?.collections === undefined) return;
+  for (const source of sources) {
+    if (source !== undefined && !key.collections.includes(source)) {
+      throw forbidden(
+        `key "${key.id}" may not read collection "${source}", whose snapshot this is.`,
+      );
+    }
+  }
+}
+
+/** Checks a snapshot whole, checks the caller may read its source, then replaces `collection`. */
+async function recover(
+  ctx: ServerContext,
+  key: StoredKey | undefined,
+  collection: string,
+  fetched: FetchedSnapshot,
+  checksum: string | undefined,
+): Promise<void> {
+  const checked = checkSnapshot(fetched.bytes, collection, ctx.config.maxPayloadBytes, checksum);
+  checkSourceScope(key, [fetched.storedUnder, checked.source]);
+  await restoreSnapshot(ctx.db(), checked, () => ctx.payloadIndexes.dropCollection(collection));
 }
 
 /** Registers the snapshot routes. */
@@ -105,8 +193,8 @@ export function registerSnapshotRoutes(
     '/collections/:collection_name/snapshots/:snapshot_name',
     { config: { access: 'read' } },
     async (req, reply) => {
-      const collection = name(req.params);
-      const snapshot = checkSnapshotName(paramsOf(req.params)['snapshot_name']);
+      const collection = ctx.collection(name(req.params)).name;
+      const snapshot = paramsOf(req.params)['snapshot_name'];
       const bytes = await store.read(collection, snapshot);
       return reply
         .header('content-type', 'application/octet-stream')
@@ -119,7 +207,7 @@ export function registerSnapshotRoutes(
     '/collections/:collection_name/snapshots/:snapshot_name',
     { config: { access: 'write' } },
     async (req, reply) => {
-      const collection = name(req.params);
+      const collection = ctx.collection(name(req.params)).name;
       await store.delete(collection, paramsOf(req.params)['snapshot_name']);
       return envelope(reply, true);
     },
@@ -129,7 +217,7 @@ export function registerSnapshotRoutes(
     '/collections/:collection_name/snapshots/recover',
     { config: { access: 'admin' } },
     async (req, reply) => {
-      const collection = name(req.params);
+      const collection = checkCollectionName(name(req.params));
       const body = bodyObject(req.body);
       checkKeys(body, ['location', 'priority', 'checksum', 'api_key'], 'the recover body');
       const location = body['location'];
@@ -140,14 +228,9 @@ export function registerSnapshotRoutes(
       if (checksum !== undefined && checksum !== null && typeof checksum !== 'string') {
         throw badRequest('checksum must be the SHA-256 of the snapshot in hex.');
       }
-      const bytes = await fetchLocation(ctx, store, location);
-      await restoreSnapshot(
-        ctx.db(),
-        collection,
-        bytes,
-        typeof checksum === 'string' ? checksum : undefined,
-      );
-      await ctx.payloadIndexes.dropCollection(collection);
+      const fetched = await fetchLocation(ctx, store, location);
+      const given = typeof checksum === 'string' ? checksum : undefined;
+      await recover(ctx, req.apiKey, collection, fetched, given);
       return envelope(reply, true);
     },
   );
@@ -156,7 +239,7 @@ export function registerSnapshotRoutes(
     '/collections/:collection_name/snapshots/upload',
     { config: { access: 'admin' } },
     async (req, reply) => {
-      const collection = name(req.params);
+      const collection = checkCollectionName(name(req.params));
       if (!Buffer.isBuffer(req.body)) {
         throw badRequest(
           'upload the snapshot as multipart/form-data (field "snapshot") or application/octet-stream.',
@@ -165,8 +248,8 @@ export function registerSnapshotRoutes(
       const type = req.headers['content-type'] ?? '';
       const bytes = type.startsWith('multipart/') ? firstMultipartFile(req.body, type) : req.body;
       const checksum = (req.query as Record<string, string | undefined>)['checksum'];
-      await restoreSnapshot(ctx.db(), collection, bytes, checksum);
-      await ctx.payloadIndexes.dropCollection(collection);
+      // The caller sends the bytes: there is no other collection's data to protect.
+      await recover(ctx, undefined, collection, { bytes, storedUnder: undefined }, checksum);
       return envelope(reply, true);
     },
   );
