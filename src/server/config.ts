@@ -312,7 +312,7 @@ export const SETTINGS: SettingTable = Object.freeze({
     type: 'list of http(s) origins',
     metavar: 'origins',
     defaultText: '`[]`',
-    reload: false,
+    reload: true,
     description:
       'origins (`https://host:port`) snapshot recover may download from; empty: no URLs, only files inside `snapshotsDir`',
     parse: urlOrigins,
@@ -412,12 +412,12 @@ export const SETTINGS: SettingTable = Object.freeze({
     fallback: constant(MIB),
   },
   walFileBytes: {
-    type: 'integer 65536–2^32',
+    type: 'integer 4096–2^32',
     metavar: 'bytes',
     defaultText: '67108864 (64 MiB)',
     reload: false,
     description: 'WAL files rotate past this size',
-    parse: parseInteger(65536, 2 ** 32),
+    parse: parseInteger(4096, 2 ** 32),
     fallback: constant(64 * MIB),
   },
   walArchiveDir: {

@@ -3,17 +3,21 @@
  * and clear errors for unknown keys or bad values.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isQuiverError } from '../../src/common/quiver-error.js';
 import {
   configFromEnv,
   defaultSearchThreads,
+  engineOptionsOf,
   readConfigFile,
   resolveServerConfig,
+  SETTING_KEYS,
 } from '../../src/server/config.js';
+import { API_DOC, documentedTable, settingsTableMarkdown } from '../../scripts/gen-config-docs.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { spawnServe } from './server-helpers.js';
 
 test('settings merge in order: defaults, file, environment, flags', async (t) => {
   const defaults = resolveServerConfig();
@@ -58,4 +62,100 @@ test('settings merge in order: defaults, file, environment, flags', async (t) =>
       (e: unknown) => isQuiverError(e, 'INVALID_ARGUMENT'),
     );
   }
+});
+
+test('every Quiver.open option is a server setting: file, environment and flag reach the engine', async (t) => {
+  // Quiver.open's options but the ones only code can pass (logger, fileSystem, searchPool).
+  const engineKeys = [
+    'fsync',
+    'batchDelayMs',
+    'fsyncIntervalMs',
+    'maxPayloadBytes',
+    'walFileBytes',
+    'sealPoints',
+    'sealBytes',
+    'memoryBudgetBytes',
+    'maxSegments',
+    'compactDeletedShare',
+    'autoCompact',
+    'breakerFailures',
+    'breakerCooldownMs',
+    'walArchiveDir',
+  ];
+  for (const key of engineKeys) assert.ok(SETTING_KEYS.includes(key as never), key);
+  const dir = tempDir(t);
+  const yaml = join(dir, 'quiver.yaml');
+  writeFileSync(
+    yaml,
+    'walArchiveDir: /srv/archive\nmemoryBudgetBytes: 2097152\nsealBytes: 1048576\nbreakerCooldownMs: 500\nautoCompact: false\ncompactDeletedShare: 0.5\n',
+  );
+  const c = resolveServerConfig(
+    await readConfigFile(yaml),
+    configFromEnv({ QUIVER_SEAL_POINTS: '40', QUIVER_AUTO_COMPACT: 'true' }),
+    { maxSegments: '3' },
+  );
+  assert.deepEqual(Object.keys(engineOptionsOf(c)).sort(), [...engineKeys].sort());
+  assert.equal(c.walArchiveDir, '/srv/archive');
+  assert.equal(c.memoryBudgetBytes, 2097152);
+  assert.equal(c.sealPoints, 40);
+  assert.equal(c.autoCompact, true);
+  assert.equal(c.maxSegments, 3);
+  assert.equal(c.compactDeletedShare, 0.5);
+  assert.equal(resolveServerConfig().walArchiveDir, undefined);
+  for (const bad of [{ autoCompact: 'yes' }, { compactDeletedShare: 2 }, { sealPoints: 0 }]) {
+    assert.throws(
+      () => resolveServerConfig(bad),
+      (e: unknown) => isQuiverError(e, 'INVALID_ARGUMENT'),
+    );
+  }
+
+  // A real server with a WAL archive (point-in-time recovery) and a memory budget.
+  const archive = join(dir, 'archive');
+  const serve = await spawnServe(
+    t,
+    [
+      '--data',
+      join(dir, 'data'),
+      '--wal-archive-dir',
+      archive,
+      '--wal-file-bytes',
+      '4096',
+      '--memory-budget-bytes',
+      '2097152',
+    ],
+    { QUIVER_SEAL_POINTS: '40' },
+  );
+  const call = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${serve.url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    assert.equal(res.status, 200, `${method} ${path}: ${await res.clone().text()}`);
+    return res.json();
+  };
+  await call('PUT', '/collections/c', { vectors: { size: 4, distance: 'Dot' } });
+  for (let b = 0; b < 10; b++) {
+    const points = Array.from({ length: 20 }, (_, i) => ({
+      id: b * 20 + i,
+      vector: [b, i, 1, 2],
+    }));
+    await call('PUT', '/collections/c/points?wait=true', { points });
+  }
+  const stats = (await call('GET', '/stats')) as { memoryBudgetBytes: number };
+  assert.equal(stats.memoryBudgetBytes, 2097152);
+  assert.equal(await serve.stop(), 0);
+  assert.ok(
+    readdirSync(archive).some((f) => f.endsWith('.wal')),
+    'released WAL files were archived',
+  );
+});
+
+test('the settings table in docs/API.md is the one generated from SETTINGS', () => {
+  const documented = documentedTable(readFileSync(API_DOC, 'utf8'));
+  assert.equal(
+    documented,
+    settingsTableMarkdown(),
+    'docs/API.md is stale: run npx tsx scripts/gen-config-docs.ts',
+  );
 });
