@@ -13,6 +13,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { isAbsolute, resolve } from 'node:path';
 import { utf8Decode, utf8Encode } from '../common/bytes.js';
+import { pathEscape } from '../common/contained-path.js';
 import { corrupt, QuiverError } from '../common/quiver-error.js';
 import { MANIFEST_FILE, SEGMENT_DIR, WAL_DIR } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -141,7 +142,41 @@ export async function readBackupManifest(fs: FileSystem, path: string): Promise<
       { file },
     );
   }
+  m.files.forEach((entry, i) => checkEntryPaths(file, entry, i));
   return m;
+}
+
+/** A database file path as a backup may name it: MANIFEST, segments/NAME or wal/NAME. */
+function isEntryPath(path: string): boolean {
+  if (path === MANIFEST_FILE) return true;
+  const slash = path.indexOf('/');
+  const dir = path.slice(0, slash);
+  const name = path.slice(slash + 1);
+  return (dir === SEGMENT_DIR || dir === WAL_DIR) && name !== '' && !/[/\\]/.test(name);
+}
+
+/**
+ * Refuses an entry whose database path or stored file would leave its directory: restore
+ * writes `path` under its target and reads `stored.file` under the backup, so a name like
+ * `segments/../../x` is damage or an attack, never something Quiver wrote.
+ */
+function checkEntryPaths(file: string, entry: unknown, index: number): void {
+  const e = entry as Partial<BackupFile> | null;
+  const path: unknown = e?.path;
+  const stored: unknown = e?.stored?.file;
+  const bad = (what: string): QuiverError =>
+    corrupt(file, 0, `backup manifest entry ${index} (${JSON.stringify(path)}) ${what}`);
+  if (typeof path !== 'string' || !isEntryPath(path)) {
+    throw bad('is not MANIFEST, segments/NAME or wal/NAME');
+  }
+  const why = pathEscape('/database', path);
+  if (why !== undefined) throw bad(`is refused as a path: ${why}`);
+  if (e?.stored === null) return;
+  if (typeof stored !== 'string' || !stored.startsWith(`${BACKUP_DATA}/`)) {
+    throw bad(`stores its content outside ${BACKUP_DATA}/: ${JSON.stringify(stored)}`);
+  }
+  const storedWhy = pathEscape('/backup', stored);
+  if (storedWhy !== undefined) throw bad(`has a stored file that is refused: ${storedWhy}`);
 }
 
 /** A backup and the bases it needs, newest first. */

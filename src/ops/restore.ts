@@ -10,6 +10,7 @@
  * Every stored file's SHA-256 is checked first; a mismatch refuses the restore. Then
  * verify runs on the result.
  */
+import { containedPath } from '../common/contained-path.js';
 import { QuiverError } from '../common/quiver-error.js';
 import { Quiver } from '../engine/quiver.js';
 import {
@@ -275,6 +276,8 @@ export async function restoreBackup(
     for (const e of segmentEntries) {
       const bytes = await readBackupFile(fs, chain, e.path);
       if (!dryRun) {
+        // backup.json was checked on reading; checked again where a name becomes a path.
+        containedPath(stage, e.path, 'backup entry');
         const h = await fs.open(`${stage}/${e.path}`, 'create-new');
         try {
           await h.write(bytes, 0);
