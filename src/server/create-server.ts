@@ -134,6 +134,8 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
 
   // Bodies: JSON (empty = absent), and raw bytes for snapshot uploads.
   app.removeContentTypeParser('application/json');
+  // No text/plain body either: a JSON route answers any other type 400 "Content type error".
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {

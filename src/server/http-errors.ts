@@ -1,9 +1,11 @@
 /**
  * The HTTP face of errors: QuiverError codes to status codes, Qdrant's error envelope
  * `{ status: { error }, time }`, and HttpError for conditions only the server knows
- * (a missing point or snapshot, a route not implemented yet).
+ * (a missing point or snapshot, a route not implemented yet). Every message gets one
+ * Qdrant-style category prefix ("Not found: …"), and engine errors whose advice names the
+ * embedded API (db.createCollection, setReadOnly) get the REST route to call instead.
  */
-import type { ErrorCode } from '../common/quiver-error.js';
+import type { ErrorCode, QuiverError } from '../common/quiver-error.js';
 import { isQuiverError } from '../common/quiver-error.js';
 
 /**
@@ -27,6 +29,65 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<ErrorCode, number>> = Object.f
   LOCKED: 503,
 });
 
+/**
+ * The one prefix style of REST error messages: `<Category>: <what was wrong…>`, the
+ * category named after the error code as Qdrant names its own (`Wrong input: Vector
+ * dimension error…`, `Not found: Collection…`).
+ */
+export const PREFIX_OF_CODE: Readonly<Record<ErrorCode, string>> = Object.freeze({
+  INVALID_ARGUMENT: 'Wrong input',
+  DIMENSION_MISMATCH: 'Wrong input',
+  COLLECTION_NOT_FOUND: 'Not found',
+  COLLECTION_EXISTS: 'Wrong input',
+  CORRUPT: 'Storage damaged',
+  BACKPRESSURE: 'Too many requests',
+  READ_ONLY: 'Forbidden',
+  UNAVAILABLE: 'Service unavailable',
+  NO_SPACE: 'Insufficient storage',
+  UNAUTHORIZED: 'Unauthorized',
+  FORBIDDEN: 'Forbidden',
+  QUOTA_EXCEEDED: 'Too many requests',
+  CLOSED: 'Service unavailable',
+  LOCKED: 'Service unavailable',
+});
+
+/** `message` with `prefix: ` in front, unless it already starts with it. */
+function prefixed(prefix: string, message: string): string {
+  return message.startsWith(`${prefix}: `) ? message : `${prefix}: ${message}`;
+}
+
+/**
+ * The REST wording of an engine error whose message gives embedded-API advice, keyed on
+ * its code and details (the engine keeps its own wording for library users); undefined
+ * keeps the engine's message.
+ */
+export function restWording(e: QuiverError): string | undefined {
+  const collection = typeof e.details.collection === 'string' ? e.details.collection : undefined;
+  const path = collection === undefined ? '' : `/collections/${encodeURIComponent(collection)}`;
+  switch (e.code) {
+    case 'COLLECTION_NOT_FOUND':
+      return collection === undefined
+        ? undefined
+        : `Collection "${collection}" does not exist. Create it with PUT ${path}, or list the collections with GET /collections.`;
+    case 'COLLECTION_EXISTS':
+      return collection === undefined
+        ? undefined
+        : `Collection "${collection}" already exists. Use it, or delete it first with DELETE ${path}.`;
+    case 'READ_ONLY':
+      return 'The database is in read-only mode: writes are refused until an admin key calls POST /admin/readwrite.';
+    case 'CLOSED':
+      return collection === undefined
+        ? undefined
+        : `Collection "${collection}" was deleted while this request ran. Create it again with PUT ${path} if it should exist.`;
+    case 'UNAVAILABLE':
+      return e.details.breaker === undefined
+        ? undefined
+        : `${e.message} An admin key resets the breaker with POST /admin/circuit-breaker/reset.`;
+    default:
+      return undefined;
+  }
+}
+
 /** An error with an HTTP status, raised by the server itself. */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
@@ -45,6 +106,14 @@ export function notFound(message: string): HttpError {
 /** 400 for a request body or parameter the server cannot use. */
 export function badRequest(message: string): HttpError {
   return new HttpError(400, `Bad request: ${message}`);
+}
+
+/**
+ * 422 for a body value of the right JSON type that fails validation (out of range, empty),
+ * worded as Qdrant's validator words it; 400 stays for bodies it cannot use at all.
+ */
+export function validationError(field: string, problem: string): HttpError {
+  return new HttpError(422, `Validation error in JSON body: [${field}: ${problem}]`);
 }
 
 /** 501 for a route whose engine part has not landed yet: never a fake success. */
@@ -75,16 +144,8 @@ interface ErrorLike {
 /** What an error becomes over HTTP: status, message, and the code for metrics. */
 export function describeHttpError(e: unknown): { status: number; message: string; code: string } {
   if (isQuiverError(e)) {
-    const status = HTTP_STATUS_OF_CODE[e.code];
-    const message =
-      e.code === 'CORRUPT'
-        ? `Storage damaged: ${e.message}`
-        : e.code === 'COLLECTION_NOT_FOUND'
-          ? `Not found: ${e.message}`
-          : status === 400
-            ? `Wrong input: ${e.message}`
-            : e.message;
-    return { status, message, code: e.code };
+    const message = prefixed(PREFIX_OF_CODE[e.code], restWording(e) ?? e.message);
+    return { status: HTTP_STATUS_OF_CODE[e.code], message, code: e.code };
   }
   if (e instanceof HttpError) {
     return { status: e.statusCode, message: e.message, code: `HTTP_${e.statusCode}` };
@@ -95,6 +156,14 @@ export function describeHttpError(e: unknown): { status: number; message: string
     const msg = typeof err.message === 'string' ? err.message : 'unknown error';
     const code = typeof err.code === 'string' ? err.code : `HTTP_${status}`;
     if (status >= 400 && status < 500) {
+      if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        // Qdrant answers a body that is not JSON with 400 "Content type error", not 415.
+        return {
+          status: 400,
+          message: `Bad request: Content type error: ${msg}; send the body as JSON with the header content-type: application/json.`,
+          code,
+        };
+      }
       if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         return { status: 413, message: `Payload too large: ${msg}`, code };
       }

@@ -3,9 +3,10 @@
  * `/metrics`, `/stats`, `/`, `/healthz`, `/livez`, `/readyz`, `/telemetry`, `/cluster`.
  * `/health` is the only route that never needs a key.
  */
+import { randomInt, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { notImplemented } from './http-errors.js';
-import { envelope } from './route-table.js';
+import { badRequest, notImplemented } from './http-errors.js';
+import { envelope, paramsOf } from './route-table.js';
 import type { ServerContext } from './server-context.js';
 import { QDRANT_API_VERSION } from './server-version.js';
 
@@ -41,6 +42,11 @@ export async function healthProblems(
 
 /** Registers the operations and service routes. */
 export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const standalone = {
+    instanceId: randomUUID(),
+    peerId: randomInt(1, 2 ** 47),
+    startup: new Date().toISOString(),
+  };
   let lastProbe = 0;
   let lastProbeResult: string | undefined;
   const probe = async (): Promise<string | undefined> => {
@@ -98,12 +104,12 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
   });
 
   // Qdrant's service routes.
+  // Exactly Qdrant's keys: clients check `version`; Quiver's own version is in /health.
   app.get('/', { config: { access: 'read' } }, () =>
     Promise.resolve({
       title: 'quiver - vector search engine',
       version: QDRANT_API_VERSION,
       commit: null,
-      quiver_version: ctx.version,
     }),
   );
   app.get('/healthz', { config: { access: 'read' } }, (_req, reply) =>
@@ -119,17 +125,42 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
   );
   app.get('/telemetry', { config: { access: 'read' } }, async (_req, reply) => {
     const list = await ctx.db().listCollections();
+    // Only keys of Qdrant's TelemetryData schema: the Python client's models refuse others.
     return envelope(reply, {
-      id: 'quiver',
-      app: { name: 'quiver', version: ctx.version, qdrant_api_version: QDRANT_API_VERSION },
-      collections: { number_of_collections: list.length },
+      id: standalone.instanceId,
+      app: { name: 'quiver', version: QDRANT_API_VERSION, startup: standalone.startup },
+      collections: {
+        number_of_collections: list.length,
+        collections: list.map((c) => ({ id: c.name })),
+      },
+      cluster: { enabled: false },
     });
   });
   app.get('/cluster', { config: { access: 'read' } }, (_req, reply) =>
     Promise.resolve(envelope(reply, { status: 'disabled' })),
   );
-  app.get('/collections/:collection_name/cluster', { config: { access: 'read' } }, () => {
-    throw notImplemented('collection cluster info (Quiver runs on one node)');
+  // A standalone Qdrant: one local shard holding every point, no peers, no transfers.
+  app.get('/collections/:collection_name/cluster', { config: { access: 'read' } }, (req, reply) => {
+    const c = ctx.collection(paramsOf(req.params)['collection_name'] ?? '');
+    return Promise.resolve(
+      envelope(reply, {
+        peer_id: standalone.peerId,
+        shard_count: 1,
+        local_shards: [{ shard_id: 0, points_count: c.stats().points, state: 'Active' }],
+        remote_shards: [],
+        shard_transfers: [],
+      }),
+    );
+  });
+  // As Qdrant in standalone mode words them. (Qdrant answers recover with a 500; a request
+  // that cannot succeed here is the client's to fix, so Quiver keeps it a 400.)
+  app.post('/cluster/recover', { config: { access: 'admin' } }, () => {
+    throw badRequest(
+      'Quiver is running in standalone mode (one node): there is no cluster peer to recover.',
+    );
+  });
+  app.delete('/cluster/peer/:peer_id', { config: { access: 'admin' } }, () => {
+    throw badRequest('Distributed mode disabled: Quiver runs on one node and has no peers.');
   });
   app.route({
     method: ['GET', 'POST', 'PUT', 'DELETE'],

@@ -4,6 +4,7 @@
  * clients (and LangChain) read it.
  */
 import type { FastifyInstance } from 'fastify';
+import { isQuiverError } from '../../common/quiver-error.js';
 import type { Collection } from '../../engine/collection.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
@@ -175,7 +176,13 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
     { config: { access: 'write' } },
     async (req, reply) => {
       const name = paramsOf(req.params)['collection_name'] ?? '';
-      await ctx.db().dropCollection(name);
+      try {
+        await ctx.db().dropCollection(name);
+      } catch (e) {
+        // Qdrant answers deleting a missing collection with 200 and `false`.
+        if (isQuiverError(e, 'COLLECTION_NOT_FOUND')) return envelope(reply, false);
+        throw e;
+      }
       await ctx.payloadIndexes.dropCollection(name);
       return envelope(reply, true);
     },

@@ -1,14 +1,16 @@
 /**
  * Checks and converts the pieces of Qdrant request bodies: point ids (unsigned integers
  * or UUIDs), vectors, `with_payload` / `with_vector` selectors, filters, limits. Every
- * failure is a 400 that names the field and says what to send instead.
+ * failure names the field and says what to send instead: 400 for a value of the wrong
+ * shape, 422 for one of the right JSON type that fails validation (out of range, empty),
+ * as Qdrant's deserializer and validator answer.
  */
 import { isQuiverError } from '../../common/quiver-error.js';
 import type { MetricName, Payload, PointId } from '../../common/types.js';
 import { normalizeUuid } from '../../common/uuid.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
-import { badRequest, HttpError, notImplemented } from '../http-errors.js';
+import { badRequest, HttpError, notImplemented, validationError } from '../http-errors.js';
 
 /** Qdrant distance names and Quiver metrics. */
 export const DISTANCE_OF_METRIC: Readonly<Record<MetricName, string>> = Object.freeze({
@@ -103,6 +105,7 @@ export function parsePointIds(value: unknown, where: string): PointId[] {
 export function parseVector(value: unknown, where: string): number[] {
   if (Array.isArray(value)) {
     const values = value as unknown[];
+    if (values.length === 0) throw validationError(where, 'dense vector must not be empty');
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (typeof v !== 'number') {
@@ -202,10 +205,15 @@ export function intField(
   fallback: number,
 ): number {
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+  // A negative number for an unsigned field fails Qdrant's deserializer (400), not its
+  // validator (422).
+  if (typeof value !== 'number' || !Number.isInteger(value) || (value < 0 && min >= 0)) {
     throw badRequest(
       `${where} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}.`,
     );
+  }
+  if (value < min || value > max) {
+    throw validationError(where, `value ${value} invalid, must be from ${min} to ${max}`);
   }
   return value;
 }
