@@ -9,6 +9,8 @@ import { isJsonObject } from '../../common/types.js';
 import type { Collection, PointRecord } from '../../engine/collection.js';
 import type { PointInput } from '../../engine/validation.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
+import { checkAskedFor } from '../request-limits.js';
+import { sendJson } from '../response-stream.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { ServerContext } from '../server-context.js';
 import type { PayloadProjection } from './qdrant-input.js';
@@ -270,16 +272,23 @@ export function registerPointRoutes(app: FastifyInstance, ctx: ServerContext): v
           : parsePointId(body['offset'], 'offset');
       const project = parseWithPayload(body['with_payload'], true);
       const withVector = parseWithVector(body['with_vector'], false);
+      checkAskedFor(
+        [{ points: limit, returned: limit, withVector }],
+        c.config.dimension,
+        ctx.config,
+      );
       const page = await c.idsPage({
         ...(filter === undefined ? {} : { filter }),
         ...(offset === undefined ? {} : { from: offset }),
         limit,
       });
       const records = await c.getMany(page.ids, { withVector });
-      return envelope(reply, {
+      const result = {
         points: records.map((p) => recordOut(p, project, withVector)),
         next_page_offset: page.next ?? null,
-      });
+      };
+      // Serialized in slices: a page of 100 000 points with vectors takes seconds.
+      return sendJson(reply, envelope(reply, result), ctx.config.maxResponseBytes);
     },
   );
 

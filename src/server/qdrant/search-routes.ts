@@ -1,15 +1,20 @@
 /**
  * Qdrant search routes: the universal `/points/query` (nearest vector, by point id, or no
  * query), the legacy `/points/search`, and their batch forms. Each search is timed for the
- * metrics and the slow-query log. Recommend, discover, groups, facets and the search
- * matrix answer 501.
+ * metrics and the slow-query log. What one request may ask for is capped (request-limits),
+ * a batch yields to the event loop between its searches and answers are serialized in
+ * slices (response-stream), so one request cannot stall the others. Recommend, discover,
+ * groups, facets and the search matrix answer 501.
  */
-import type { FastifyInstance } from 'fastify';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PointId } from '../../common/types.js';
 import type { Collection } from '../../engine/collection.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { Filter } from '../../filter/filter-ast.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
+import { checkAskedFor, checkBatchSize } from '../request-limits.js';
+import { sendJson } from '../response-stream.js';
 import { envelope, paramsOf } from '../route-table.js';
 import type { ServerContext } from '../server-context.js';
 import type { PayloadProjection } from './qdrant-input.js';
@@ -30,7 +35,6 @@ import {
 } from './qdrant-input.js';
 
 const MAX_RESULTS = 10_000;
-const MAX_BATCH = 1024;
 
 /** A search, checked and ready to run. */
 interface SearchRequest {
@@ -202,8 +206,7 @@ async function runSearch(
     .slice(r.offset)
     .filter((h) => t === undefined || (lowerIsBetter ? h.score <= t : h.score >= t));
   const seconds = (performance.now() - started) / 1000;
-  ctx.metrics.searchTotal.inc({ collection: c.name });
-  ctx.metrics.searchDuration.observe({ collection: c.name, layer: 'engine' }, seconds);
+  ctx.metrics.observeSearch(c.name, seconds);
   ctx.metrics.distanceComputations.inc({ collection: c.name }, explain.distanceComputations);
   if (seconds * 1000 >= ctx.settings.slowQueryMs) {
     ctx.logger.warn(
@@ -229,21 +232,48 @@ async function runSearch(
   }));
 }
 
-function batchOf(raw: unknown): unknown[] {
+function batchOf(ctx: ServerContext, raw: unknown): unknown[] {
   const body = bodyObject(raw);
   checkKeys(body, ['searches'], 'the batch body');
   const searches = body['searches'];
   if (!Array.isArray(searches)) throw badRequest('"searches" must be an array of search bodies.');
-  if (searches.length > MAX_BATCH) {
-    throw badRequest(`a batch holds at most ${MAX_BATCH} searches, got ${searches.length}.`);
-  }
+  checkBatchSize(searches.length, ctx.config);
   return searches as unknown[];
+}
+
+/** 400 when the searches together ask for more than the server's caps allow. */
+function checkRequests(
+  ctx: ServerContext,
+  c: Collection,
+  requests: readonly SearchRequest[],
+): void {
+  const asked = requests.map((r) => ({
+    points: r.limit + r.offset,
+    returned: r.limit,
+    withVector: r.withVector,
+  }));
+  checkAskedFor(asked, c.config.dimension, ctx.config);
+}
+
+/** Runs the searches one after the other, letting other requests in between. */
+async function runBatch<T>(
+  requests: readonly SearchRequest[],
+  run: (r: SearchRequest) => Promise<T>,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (const r of requests) {
+    if (out.length > 0) await yieldToLoop();
+    out.push(await run(r));
+  }
+  return out;
 }
 
 /** Registers the search and query routes. */
 export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const collectionOf = (params: unknown): Collection =>
     ctx.collection(paramsOf(params)['collection_name'] ?? '');
+  const send = (reply: FastifyReply, result: unknown): Promise<FastifyReply> =>
+    sendJson(reply, envelope(reply, result), ctx.config.maxResponseBytes);
   const timed = async <T>(c: Collection, run: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     try {
@@ -262,7 +292,8 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
     async (req, reply) => {
       const c = collectionOf(req.params);
       const r = parseSearchBody(req.body);
-      return envelope(reply, await timed(c, () => runSearch(ctx, c, r)));
+      checkRequests(ctx, c, [r]);
+      return send(reply, await timed(c, () => runSearch(ctx, c, r)));
     },
   );
 
@@ -271,10 +302,9 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
     { config: { access: 'read' } },
     async (req, reply) => {
       const c = collectionOf(req.params);
-      const requests = batchOf(req.body).map((s) => parseSearchBody(s));
-      const out: Record<string, unknown>[][] = [];
-      for (const r of requests) out.push(await timed(c, () => runSearch(ctx, c, r)));
-      return envelope(reply, out);
+      const requests = batchOf(ctx, req.body).map((s) => parseSearchBody(s));
+      checkRequests(ctx, c, requests);
+      return send(reply, await runBatch(requests, (r) => timed(c, () => runSearch(ctx, c, r))));
     },
   );
 
@@ -284,7 +314,8 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
     async (req, reply) => {
       const c = collectionOf(req.params);
       const r = parseQueryBody(req.body);
-      return envelope(reply, { points: await timed(c, () => runSearch(ctx, c, r)) });
+      checkRequests(ctx, c, [r]);
+      return send(reply, { points: await timed(c, () => runSearch(ctx, c, r)) });
     },
   );
 
@@ -293,10 +324,12 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
     { config: { access: 'read' } },
     async (req, reply) => {
       const c = collectionOf(req.params);
-      const requests = batchOf(req.body).map((s) => parseQueryBody(s));
-      const out: { points: Record<string, unknown>[] }[] = [];
-      for (const r of requests) out.push({ points: await timed(c, () => runSearch(ctx, c, r)) });
-      return envelope(reply, out);
+      const requests = batchOf(ctx, req.body).map((s) => parseQueryBody(s));
+      checkRequests(ctx, c, requests);
+      const out = await runBatch(requests, async (r) => ({
+        points: await timed(c, () => runSearch(ctx, c, r)),
+      }));
+      return send(reply, out);
     },
   );
 
