@@ -11,6 +11,7 @@ import { ROLES } from './auth/key-store.js';
 import type { LogLevel } from './config.js';
 import { LOG_LEVELS } from './config.js';
 import { badRequest, notFound } from './http-errors.js';
+import type { RuntimeIpBlocks } from './ip-block-file.js';
 import { asObject, bodyObject, checkKeys, intField } from './qdrant/qdrant-input.js';
 import type { ServerContext } from './server-context.js';
 
@@ -26,7 +27,11 @@ function integrityView(ctx: ServerContext): Record<string, unknown> {
 }
 
 /** Registers the admin routes. */
-export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  ipBlocks: RuntimeIpBlocks,
+): void {
   const admin = { config: { access: 'admin' as const } };
 
   app.post('/admin/readonly', admin, () => {
@@ -154,7 +159,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.get('/admin/ip-block', admin, () => Promise.resolve({ blocked: [...ctx.ipBlock].sort() }));
 
-  app.post('/admin/ip-block', admin, (req) => {
+  app.post('/admin/ip-block', admin, async (req) => {
     const body = asObject(req.body, 'the ip-block body');
     checkKeys(body, ['block', 'unblock'], 'the ip-block body');
     const list = (v: unknown, where: string): string[] => {
@@ -166,9 +171,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     };
     const block = list(body['block'], 'block');
     const unblock = list(body['unblock'], 'unblock');
+    // Saved before it takes effect: an answer of 200 means it survives a restart.
+    await ipBlocks.change(block, unblock);
     for (const ip of block) ctx.ipBlock.add(ip);
     for (const ip of unblock) ctx.ipBlock.delete(ip);
-    ctx.logger.warn({ block, unblock }, 'IP block list changed');
-    return Promise.resolve({ blocked: [...ctx.ipBlock].sort() });
+    ctx.logger.warn({ block, unblock, file: ipBlocks.path }, 'IP block list changed');
+    return { blocked: [...ctx.ipBlock].sort() };
   });
 }

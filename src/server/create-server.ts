@@ -16,7 +16,8 @@ import { accessOf, installAuth } from './auth/auth-hook.js';
 import { KeyStore } from './auth/key-store.js';
 import type { ServerConfig } from './config.js';
 import { badRequest, describeHttpError, errorEnvelope } from './http-errors.js';
-import { ServerMetrics } from './metrics.js';
+import { RuntimeIpBlocks } from './ip-block-file.js';
+import { errorCodeLabel, ServerMetrics } from './metrics.js';
 import { PayloadIndexRegistry } from './payload-index-registry.js';
 import type { WorkerSearchPool } from './search-workers.js';
 import { registerOpsRoutes } from './ops-routes.js';
@@ -77,8 +78,11 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   const fs = options.fileSystem ?? new NodeFileSystem();
   const logger = options.logger ?? createLogger(config.logLevel);
   const keys = await KeyStore.load(fs, config.keysFile, config.apiKey);
-  const audit = await AuditLog.open(fs, config.auditLog, logger);
+  // Everything that can refuse the start-up is read before the audit file is opened, so a
+  // refused start leaves no file handle behind for the garbage collector to close.
   const payloadIndexes = await PayloadIndexRegistry.load(fs, config.data, logger);
+  const ipBlocks = await RuntimeIpBlocks.load(fs, config.data);
+  const audit = await AuditLog.open(fs, config.auditLog, logger);
   const metrics: ServerMetrics = new ServerMetrics(
     (): DatabaseStats | undefined => {
       // Called at scrape time only, after `context` below exists.
@@ -102,6 +106,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
     version: quiverVersion(),
     searchWorkers: () => options.searchPool?.()?.stats(),
   });
+  ipBlocks.applyTo(context.ipBlock);
   if (options.db instanceof Promise) {
     options.db.then(
       (db) => context.attach(db),
@@ -169,7 +174,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
     if (status >= 400) {
       metrics.errorsTotal.inc({
         op: `${req.method} ${route}`,
-        code: req.errorCode ?? `HTTP_${status}`,
+        code: errorCodeLabel(status, req.errorCode),
       });
     }
     if (logger.isLevelEnabled('debug')) {
@@ -201,7 +206,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   });
 
   registerOpsRoutes(app, context);
-  registerAdminRoutes(app, context);
+  registerAdminRoutes(app, context, ipBlocks);
   registerCollectionRoutes(app, context);
   registerPointRoutes(app, context);
   registerSearchRoutes(app, context);
@@ -220,6 +225,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
       context.markShuttingDown();
       await app.close();
       await audit.close();
+      metrics.close();
     },
   };
 }

@@ -5,7 +5,10 @@
  * `db.onWalFsync`. Names the engine cannot feed yet (cache hits/misses) are left out
  * rather than exported as zeros.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ERROR_CODES } from '../common/quiver-error.js';
 import type { DatabaseStats } from '../engine/quiver.js';
 import type { SearchPoolStats } from './search-workers.js';
 
@@ -22,6 +25,38 @@ const SECONDS_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
 
+/**
+ * The `code` label of an error for an HTTP status not raised as a QuiverError: the nearest
+ * QuiverError code (INVALID_ARGUMENT for a bad request, not "HTTP_400"), or a name for
+ * what only HTTP has (NOT_FOUND for a point or route, NOT_IMPLEMENTED, ...).
+ */
+const CODE_OF_STATUS: Readonly<Record<number, string>> = {
+  400: ERROR_CODES.INVALID_ARGUMENT,
+  401: ERROR_CODES.UNAUTHORIZED,
+  403: ERROR_CODES.FORBIDDEN,
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: ERROR_CODES.INVALID_ARGUMENT,
+  422: ERROR_CODES.INVALID_ARGUMENT,
+  429: ERROR_CODES.BACKPRESSURE,
+  500: 'INTERNAL',
+  501: 'NOT_IMPLEMENTED',
+  503: ERROR_CODES.UNAVAILABLE,
+  507: ERROR_CODES.NO_SPACE,
+};
+
+/**
+ * The `code` label of `quiver_errors_total` for a failed request: the QuiverError code when
+ * the request failed with one, else the code of its status (never `HTTP_nnn` or a Fastify
+ * `FST_*` code, which would split one kind of error over many series).
+ */
+export function errorCodeLabel(status: number, code: string | undefined): string {
+  if (code !== undefined && !code.startsWith('HTTP_') && !code.startsWith('FST_')) return code;
+  return CODE_OF_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : ERROR_CODES.INVALID_ARGUMENT);
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
   readonly searchDuration: Histogram<'collection' | 'layer'>;
@@ -32,7 +67,11 @@ export class ServerMetrics {
   readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
   readonly activeConnections: Gauge;
   readonly walFsync: Histogram;
+  /** Event-loop delay since the last scrape (what a request stuck behind another waits). */
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
+  /** Running count and sum of engine search seconds per collection, for /stats. */
+  private readonly searchSeconds = new Map<string, { count: number; seconds: number }>();
   /** The stats of the scrape in progress: every collector reads this one snapshot. */
   private scrape: DatabaseStats | undefined;
 
@@ -95,6 +134,22 @@ export class ServerMetrics {
       name: 'quiver_active_connections',
       help: 'Open HTTP connections.',
       registers,
+    });
+    this.loopDelay.enable();
+    const loopDelay = this.loopDelay;
+    new Gauge({
+      name: 'quiver_event_loop_lag_seconds',
+      help: 'Event-loop delay since the previous scrape (stat: p50, p99, max): how long a request can wait behind another.',
+      labelNames: ['stat'],
+      registers,
+      collect() {
+        // Nanoseconds; NaN/0 before the first sample.
+        const seconds = (ns: number): number => (Number.isFinite(ns) ? ns / 1e9 : 0);
+        this.set({ stat: 'p50' }, seconds(loopDelay.percentile(50)));
+        this.set({ stat: 'p99' }, seconds(loopDelay.percentile(99)));
+        this.set({ stat: 'max' }, seconds(loopDelay.max));
+        loopDelay.reset();
+      },
     });
     const perCollection = (
       name: string,
@@ -265,6 +320,28 @@ export class ServerMetrics {
   }
 
   private readonly readStats: () => DatabaseStats | undefined;
+
+  /** Counts one search of `collection` that took `seconds` in the engine. */
+  observeSearch(collection: string, seconds: number): void {
+    this.searchTotal.inc({ collection });
+    this.searchDuration.observe({ collection, layer: 'engine' }, seconds);
+    const sum = this.searchSeconds.get(collection) ?? { count: 0, seconds: 0 };
+    sum.count += 1;
+    sum.seconds += seconds;
+    this.searchSeconds.set(collection, sum);
+  }
+
+  /** Searches of `collection` since start and their mean engine time (null: none yet). */
+  searchLatency(collection: string): { searches: number; avgSearchSeconds: number | null } {
+    const sum = this.searchSeconds.get(collection);
+    if (sum === undefined || sum.count === 0) return { searches: 0, avgSearchSeconds: null };
+    return { searches: sum.count, avgSearchSeconds: sum.seconds / sum.count };
+  }
+
+  /** Stops the event-loop delay monitor (the server closed). */
+  close(): void {
+    this.loopDelay.disable();
+  }
 
   /** The exposition text and its content type. */
   async render(): Promise<{ contentType: string; text: string }> {

@@ -1,11 +1,16 @@
 /**
  * Operations routes (SPEC section 6) and Qdrant's service routes: `/health`, `/ready`,
  * `/metrics`, `/stats`, `/`, `/healthz`, `/livez`, `/readyz`, `/telemetry`, `/cluster`.
- * `/health` is the only route that never needs a key.
+ * `/health` is the only route that never needs a key. A key limited to some collections
+ * sees only those in /stats, /ready and /telemetry, and is refused /metrics (every series
+ * there is database-wide or names a collection).
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { badRequest, notImplemented } from './http-errors.js';
+import type { DatabaseStats } from '../engine/quiver.js';
+import { scopeOf } from './auth/auth-hook.js';
+import { badRequest, HttpError, notImplemented } from './http-errors.js';
+import type { ServerMetrics } from './metrics.js';
 import { envelope, paramsOf } from './route-table.js';
 import type { ServerContext } from './server-context.js';
 import { QDRANT_API_VERSION } from './server-version.js';
@@ -38,6 +43,36 @@ export async function healthProblems(
   const unwritable = await probe();
   if (unwritable !== undefined) reasons.push(`storage is not writable: ${unwritable}`);
   return reasons;
+}
+
+/** Per-collection stats with the server's search counters (`avgSearchSeconds`: engine time). */
+function withSearchLatency(
+  perCollection: DatabaseStats['perCollection'],
+  metrics: ServerMetrics,
+): Record<string, unknown>[] {
+  return perCollection.map((c) => ({ ...c, ...metrics.searchLatency(c.name) }));
+}
+
+/**
+ * /stats for a key limited to `scope`: its collections only, totals summed over them, and
+ * none of the database-wide sections (path, WAL, storage, recovery) that would count or
+ * name the others.
+ */
+function scopedStats(s: DatabaseStats, scope: ReadonlySet<string>): Record<string, unknown> {
+  const mine = s.perCollection.filter((c) => scope.has(c.name));
+  const sum = (pick: (c: DatabaseStats['perCollection'][number]) => number): number =>
+    mine.reduce((total, c) => total + pick(c), 0);
+  return {
+    collections: mine.length,
+    points: sum((c) => c.points),
+    segments: sum((c) => c.segments),
+    diskBytes: sum((c) => c.diskBytes),
+    memoryBytes: sum((c) => c.memoryBytes),
+    unsealedBytes: sum((c) => c.unsealedBytes),
+    readOnly: s.readOnly,
+    circuitBreaker: s.circuitBreaker,
+    perCollection: mine,
+  };
 }
 
 /** Registers the operations and service routes. */
@@ -75,7 +110,13 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
     return reply.code(503).send({ status: 'unavailable', version: ctx.version, reasons });
   });
 
-  app.get('/ready', { config: { access: 'read' } }, async (_req, reply) => {
+  const visibleCollections = async (req: Parameters<typeof scopeOf>[0]): Promise<string[]> => {
+    const scope = scopeOf(req);
+    const names = (await ctx.db().listCollections()).map((c) => c.name);
+    return scope === undefined ? names : names.filter((n) => scope.has(n));
+  };
+
+  app.get('/ready', { config: { access: 'read' } }, async (req, reply) => {
     if (ctx.isShuttingDown) return reply.code(503).send({ status: 'shutting-down' });
     if (ctx.loadedDb === undefined) {
       return reply.code(503).send({
@@ -83,18 +124,32 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
         ...(ctx.loadError === undefined ? {} : { reason: ctx.loadError }),
       });
     }
-    return { status: 'ready', collections: (await ctx.db().listCollections()).length };
+    return { status: 'ready', collections: (await visibleCollections(req)).length };
   });
 
-  app.get('/metrics', { config: { access: 'read' } }, async (_req, reply) => {
+  app.get('/metrics', { config: { access: 'read' } }, async (req, reply) => {
+    if (scopeOf(req) !== undefined) {
+      throw new HttpError(
+        403,
+        `Forbidden: key "${req.apiKey?.id ?? ''}" is limited to some collections, and /metrics covers the whole database; scrape it with an unscoped read key.`,
+      );
+    }
     const { contentType, text } = await ctx.metrics.render();
     return reply.header('content-type', contentType).send(text);
   });
 
-  app.get('/stats', { config: { access: 'read' } }, () => {
+  app.get('/stats', { config: { access: 'read' } }, (req) => {
     const s = ctx.db().stats();
+    const scope = scopeOf(req);
+    const view = scope === undefined ? { ...s } : scopedStats(s, scope);
+    const perCollection = withSearchLatency(
+      scope === undefined ? s.perCollection : s.perCollection.filter((c) => scope.has(c.name)),
+      ctx.metrics,
+    );
     return Promise.resolve({
-      ...s,
+      ...view,
+      total_vectors: view.points,
+      perCollection,
       server: {
         version: ctx.version,
         settings: ctx.settings,
@@ -123,15 +178,15 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
       ? reply.code(503).type('text/plain').send('some shards are not ready')
       : reply.type('text/plain').send('all shards are ready'),
   );
-  app.get('/telemetry', { config: { access: 'read' } }, async (_req, reply) => {
-    const list = await ctx.db().listCollections();
+  app.get('/telemetry', { config: { access: 'read' } }, async (req, reply) => {
+    const list = await visibleCollections(req);
     // Only keys of Qdrant's TelemetryData schema: the Python client's models refuse others.
     return envelope(reply, {
       id: standalone.instanceId,
       app: { name: 'quiver', version: QDRANT_API_VERSION, startup: standalone.startup },
       collections: {
         number_of_collections: list.length,
-        collections: list.map((c) => ({ id: c.name })),
+        collections: list.map((name) => ({ id: name })),
       },
       cluster: { enabled: false },
     });
@@ -170,12 +225,11 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
       throw notImplemented('cluster operations (Quiver runs on one node)');
     },
   });
-  app.route({
-    method: ['GET', 'DELETE'],
-    url: '/issues',
-    config: { access: 'read' },
-    handler: () => {
-      throw notImplemented('the issues report');
-    },
+  // Reading the issues report is a read; clearing it changes server state: admin only.
+  app.get('/issues', { config: { access: 'read' } }, () => {
+    throw notImplemented('the issues report');
+  });
+  app.delete('/issues', { config: { access: 'admin' } }, () => {
+    throw notImplemented('the issues report');
   });
 }

@@ -39,6 +39,16 @@ export function accessOf(req: FastifyRequest): Access {
   return req.routeOptions.config.access ?? 'read';
 }
 
+/**
+ * The collections a request may see when its key is limited to some (undefined: all).
+ * Server-wide read routes (/stats, /telemetry, /ready) filter what they report by it, so a
+ * scoped key never learns the names or number of collections outside its scope.
+ */
+export function scopeOf(req: FastifyRequest): ReadonlySet<string> | undefined {
+  const collections = req.apiKey?.collections;
+  return collections === undefined ? undefined : new Set(collections);
+}
+
 function deny(
   req: FastifyRequest,
   reply: FastifyReply,
