@@ -17,6 +17,7 @@ import { registerStatsCommand } from './stats-command.js';
 import { registerTuneCommand } from './tune-command.js';
 import { registerVerifyCommand } from './verify-command.js';
 import { registerWalCommand } from './wal-command.js';
+import { cliErrorLine } from './cli-errors.js';
 import { EXIT, packageVersion } from './cli-support.js';
 import { registerServeCommand } from './serve-command.js';
 
@@ -50,11 +51,8 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }
-    if (isQuiverError(e, 'INVALID_ARGUMENT')) {
-      process.stderr.write(`quiver: ${e.message}\n`);
-      return EXIT.USAGE;
-    }
-    process.stderr.write(`quiver: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`${cliErrorLine(e)}\n`);
+    if (isQuiverError(e, 'INVALID_ARGUMENT')) return EXIT.USAGE;
     return EXIT.RUNTIME;
   }
 }
