@@ -3,6 +3,8 @@
  * and sealed ones — and the rules that keep a point live in exactly one of them. Applies
  * logged operations (live and during replay) and fans searches out, merging results.
  */
+import type { SlotCount } from '../common/deleted-share.js';
+import { deletedShare } from '../common/deleted-share.js';
 import type { Payload, PointId } from '../common/types.js';
 import { compareIds } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
@@ -259,16 +261,14 @@ export class CollectionState {
     return n;
   }
 
-  /** Share of points in sealed segments that are deleted. */
+  /** Slots and live points of each sealed segment file (what the deleted share is over). */
+  slotCounts(): SlotCount[] {
+    return this.sealed.map((s) => s.slotCount);
+  }
+
+  /** Share of the sealed segments' slots that are dead (common/deleted-share.ts). */
   deletedShare(): number {
-    let total = 0;
-    let dead = 0;
-    for (const s of this.sealed) {
-      const n = s.slots;
-      total += n;
-      dead += s.deletedShare * n;
-    }
-    return total === 0 ? 0 : dead / total;
+    return deletedShare(this.slotCounts());
   }
 }
 

@@ -94,7 +94,10 @@ export interface CollectionStats {
   readonly segments: number;
   readonly sealedSegments: number;
   readonly growingPoints: number;
-  /** Share of sealed points that are deleted and wait for compaction. */
+  /**
+   * Share of the slots in this collection's segment files that hold a deleted or replaced
+   * point, waiting for compaction (common/deleted-share.ts).
+   */
   readonly deletedShare: number;
   /** Bytes of sealed segment files. */
   readonly diskBytes: number;

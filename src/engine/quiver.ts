@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import { SILENT_LOGGER } from '../common/logger.js';
+import { deletedShare } from '../common/deleted-share.js';
 import { settle } from '../common/settle.js';
 import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { MetricName } from '../common/types.js';
@@ -102,7 +103,10 @@ export interface DatabaseStats {
   readonly collections: number;
   readonly points: number;
   readonly segments: number;
-  /** Share of sealed points deleted and waiting for compaction, over all collections. */
+  /**
+   * Share of the slots in all collections' segment files that hold a deleted or replaced
+   * point, waiting for compaction (common/deleted-share.ts).
+   */
   readonly deletedShare: number;
   /** Segment files + WAL + manifest. */
   readonly diskBytes: number;
@@ -626,20 +630,13 @@ export class Quiver {
     let memoryBytes = 0;
     let unsealedBytes = 0;
     let segments = 0;
-    let sealedPoints = 0;
-    let deleted = 0;
     for (const c of perCollection) {
       points += c.points;
       memoryBytes += c.memoryBytes;
       unsealedBytes += c.unsealedBytes;
       segments += c.segments;
     }
-    for (const s of this.catalog.values()) {
-      for (const seg of s.sealed) {
-        sealedPoints += seg.slots;
-        deleted += seg.deletedShare * seg.slots;
-      }
-    }
+    const slotCounts = [...this.catalog.values()].flatMap((s) => s.slotCounts());
     const wal = this.wal.stats();
     const storage = this.storage.stats();
     return {
@@ -647,7 +644,7 @@ export class Quiver {
       collections: this.catalog.size,
       points,
       segments,
-      deletedShare: sealedPoints === 0 ? 0 : deleted / sealedPoints,
+      deletedShare: deletedShare(slotCounts),
       diskBytes: storage.segmentBytes + wal.bytes,
       walBytes: wal.bytes,
       memoryBytes,

@@ -3,6 +3,8 @@
  * never rebuilt — plus the set of its slots deleted since (tombstones). Deletes are
  * applied in memory and written as a new tombstone generation at the next checkpoint.
  */
+import type { SlotCount } from '../common/deleted-share.js';
+import { deletedShare } from '../common/deleted-share.js';
 import type { Payload, PointId } from '../common/types.js';
 import type { VectorIndex } from '../index/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
@@ -21,22 +23,12 @@ export class SealedSegment extends TableSegment {
   tombstoneFile: string | null = null;
   /** True when `deleted` has slots the tombstone file on disk lacks. */
   dirty = false;
-  /** Slots that were holes when the file was written (not counted as deletes). */
-  private readonly holes: number;
-
-  private constructor(
-    id: number,
-    file: string,
-    fileBytes: number,
-    table: PointTable,
-    holes: number,
-  ) {
+  private constructor(id: number, file: string, fileBytes: number, table: PointTable) {
     super(table);
     table.freeze();
     this.id = id;
     this.file = file;
     this.fileBytes = fileBytes;
-    this.holes = holes;
   }
 
   /**
@@ -51,17 +43,15 @@ export class SealedSegment extends TableSegment {
     deletedSlots: Iterable<number>,
   ): SealedSegment {
     const table = new PointTable(index);
-    let holes = 0;
     for (let slot = 0; slot < data.ids.length; slot++) {
       const id = data.ids[slot];
       const json = data.payloads[slot]!;
       table.ids.push(id);
       const payload = id === undefined || json === '' ? {} : (JSON.parse(json) as Payload);
       table.payloads.push(id === undefined ? undefined : payload);
-      if (id === undefined) holes++;
-      else table.slotOf.set(id, slot);
+      if (id !== undefined) table.slotOf.set(id, slot);
     }
-    const seg = new SealedSegment(data.segmentId, file, fileBytes, table, holes);
+    const seg = new SealedSegment(data.segmentId, file, fileBytes, table);
     for (const slot of deletedSlots) seg.deleteSlot(slot);
     seg.dirty = false;
     return seg;
@@ -72,9 +62,7 @@ export class SealedSegment extends TableSegment {
    * its in-memory table (and graph) instead of reading the file back.
    */
   static fromTable(id: number, file: string, fileBytes: number, table: PointTable): SealedSegment {
-    let holes = 0;
-    for (const id_ of table.ids) if (id_ === undefined) holes++;
-    return new SealedSegment(id, file, fileBytes, table, holes);
+    return new SealedSegment(id, file, fileBytes, table);
   }
 
   /** Records a slot the table already retired (a delete that raced the seal). */
@@ -96,10 +84,14 @@ export class SealedSegment extends TableSegment {
     return this.table.slots;
   }
 
-  /** Share of the file's points that are deleted. */
+  /** The file's slots and its live points (common/deleted-share.ts defines what is dead). */
+  get slotCount(): SlotCount {
+    return { slots: this.table.slots, live: this.table.liveCount };
+  }
+
+  /** Share of the file's slots that are dead: deleted, replaced, or sealed as holes. */
   get deletedShare(): number {
-    const total = this.table.slots - this.holes;
-    return total <= 0 ? 0 : 1 - this.table.liveCount / total;
+    return deletedShare([this.slotCount]);
   }
 
   remove(id: PointId): boolean {

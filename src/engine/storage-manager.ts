@@ -33,7 +33,10 @@ export interface StorageOptions {
   readonly sealBytes: number;
   /** Compaction merges when a collection has more sealed segments than this. Default 8. */
   readonly maxSegments: number;
-  /** Compaction rewrites a segment whose deleted share passes this. Default 0.2. */
+  /**
+   * Compaction rewrites a segment whose deleted share (dead slots over its slots,
+   * common/deleted-share.ts) passes this. Default 0.2.
+   */
   readonly compactDeletedShare: number;
   /** Run compaction automatically after checkpoints. Default true. */
   readonly autoCompact: boolean;
@@ -308,6 +311,11 @@ export class StorageManager {
         nextSegmentId,
         collections,
       };
+      // Under `periodic` and `none` the snapshot at T holds writes whose records are not
+      // yet fsynced, and its tombstones may delete the old copies of points whose new
+      // copies are only in those records: the log must be durable through T before the
+      // manifest is, or a power loss could keep the deletes and lose the new copies.
+      await this.wal.flush();
       await writeManifest(this.fs, this.dir, next);
       this.manifest = next;
       this.counters.checkpoints++;
@@ -457,13 +465,21 @@ export class StorageManager {
   /**
    * Compacts now: for each due collection (or only `name`), merges the chosen segments into
    * one new segment without their deleted points, then switches the manifest. With
-   * `force`, every collection with deletes or more than one segment is compacted.
+   * `force` (asked for explicitly), the growing data is sealed first and every collection
+   * with dead slots or more than one segment is merged down to one segment, so a compaction
+   * on a quiet collection leaves one segment and a deleted share of 0.
    */
   compact(name?: string, force = false): Promise<void> {
     return this.enqueue('compaction', async () => {
       let plan = this.compactionPlan();
       if (force) {
-        plan = [...this.catalog.values()]
+        const targets = [...this.catalog.values()].filter(
+          (s) => name === undefined || s.config.name === name,
+        );
+        // Sealing first: otherwise the checkpoint after the merge seals the growing data
+        // into a second segment, and its dead slots stay.
+        await this.checkpointNow(false, false, new Set(targets));
+        plan = targets
           .filter((s) => s.sealed.length > 1 || s.sealed.some((x) => x.deletedShare > 0))
           .map((state) => ({ state, segments: [...state.sealed] }));
       }

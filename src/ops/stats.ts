@@ -3,6 +3,8 @@
  * snapshot without the writer's lock (safe while a server runs): LSNs, files and sizes,
  * per collection points, segments, deleted ratio, and the memory estimate of ops/tune.ts.
  */
+import type { SlotCount } from '../common/deleted-share.js';
+import { deletedShare } from '../common/deleted-share.js';
 import { QuiverError } from '../common/quiver-error.js';
 import type { JsonObject } from '../common/types.js';
 import {
@@ -15,6 +17,9 @@ import {
 } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { liveLockOwner } from '../storage/lock-file.js';
+import type { ManifestSegment } from '../storage/manifest/manifest.js';
+import { decodeSegment } from '../storage/segment/segment-file.js';
+import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
@@ -31,7 +36,10 @@ export interface CollectionStatsReport {
   readonly points: number;
   readonly segments: number;
   readonly segmentBytes: number;
-  /** Slots in sealed segments whose point was deleted or replaced, over all slots. */
+  /**
+   * Slots in segment files whose point was deleted or replaced, over all their slots: the
+   * engine's deleted share (common/deleted-share.ts) computed from the files.
+   */
   readonly deletedRatio: number;
   /** Points not yet sealed (replayed from the WAL at open). */
   readonly unsealedPoints: number;
@@ -99,17 +107,11 @@ export async function databaseStats(
         if (e instanceof QuiverError && e.code === 'COLLECTION_NOT_FOUND') continue;
         throw e;
       }
-      let slots = 0;
+      const slotCounts: SlotCount[] = [];
       let sealedPoints = 0;
       let segmentBytes = 0;
       for (const s of listed?.segments ?? []) {
-        const h = await fs.open(`${snap.dir}/${SEGMENT_DIR}/${s.file}`, 'read');
-        try {
-          const head = await h.read(16, 4);
-          slots += new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
-        } finally {
-          await h.close();
-        }
+        slotCounts.push(await segmentSlotCount(fs, `${snap.dir}/${SEGMENT_DIR}`, s));
         sealedPoints += s.points;
         segmentBytes += s.bytes;
       }
@@ -126,7 +128,7 @@ export async function databaseStats(
         points,
         segments: listed?.segments.length ?? 0,
         segmentBytes,
-        deletedRatio: slots === 0 ? 0 : (slots - sealedPoints) / slots,
+        deletedRatio: deletedShare(slotCounts),
         unsealedPoints: Math.max(0, points - sealedPoints),
         memoryEstimateBytes: estimateFootprint(points, Math.max(1, dimension), hnsw.m).ramBytes,
       });
@@ -159,6 +161,27 @@ export async function databaseStats(
   } finally {
     await snap.release();
   }
+}
+
+/**
+ * The slots of one segment file and its live points: slots that are neither holes (dead
+ * when sealed) nor in the segment's tombstone file.
+ */
+async function segmentSlotCount(
+  fs: FileSystem,
+  segDir: string,
+  segment: ManifestSegment,
+): Promise<SlotCount> {
+  const data = decodeSegment(await fs.readFile(`${segDir}/${segment.file}`), segment.file);
+  const dead = new Set<number>();
+  data.ids.forEach((id, slot) => {
+    if (id === undefined) dead.add(slot);
+  });
+  if (segment.tombstones !== null) {
+    const bytes = await fs.readFile(`${segDir}/${segment.tombstones}`);
+    for (const slot of decodeTombstones(bytes, segment.tombstones).slots) dead.add(slot);
+  }
+  return { slots: data.ids.length, live: data.ids.length - dead.size };
 }
 
 /** Configs of collections created in the snapshot's WAL, by name. */
