@@ -222,6 +222,7 @@ export async function recover(
   // a clean close end where the mark says.
   const gap = walGaps(scan, manifest, mark, walDir)[0];
   if (gap !== undefined) throw corrupt(gap.file, gap.offset, gap.what);
+  await fs.failpoint('afterRecoveryReplay');
   const lastLsn = Math.max(scan.lastLsn, manifest.checkpointLsn);
   if (scan.tornTail !== undefined) {
     logger.warn(

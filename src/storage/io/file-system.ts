@@ -79,4 +79,12 @@ export type FailpointName =
   | 'beforeManifestRename'
   | 'afterManifestRename'
   | 'midSegmentWrite'
-  | 'beforeWalRelease';
+  | 'beforeWalRelease'
+  /** Open: the WAL was replayed into memory, nothing of the open written yet. */
+  | 'afterRecoveryReplay'
+  /** Open: a torn WAL tail was cut off and synced, the writer not yet running. */
+  | 'afterTornTailTruncate'
+  /** WAL archiving: the copy is in the archive's temp file, not yet renamed into place. */
+  | 'midWalArchive'
+  /** WAL release: the file is archived, the original not yet unlinked. */
+  | 'afterWalArchive';

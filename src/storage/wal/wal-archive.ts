@@ -105,6 +105,7 @@ export async function archiveWalFile(
   await fs.mkdirp(archiveDir);
   const tmp = `${archiveDir}/${name}.tmp`;
   await fs.copyFile(path, tmp);
+  await fs.failpoint('midWalArchive');
   await fs.rename(tmp, `${archiveDir}/${name}`);
   // Either way the archive directory is fsynced after the rename.
   if (samples.length > 0) await writeWalTimes(fs, archiveDir, name, samples);

@@ -125,6 +125,7 @@ export class WalWriter implements Log {
       } else if (size > offset) {
         await handle.truncate(offset);
         await handle.sync();
+        await fs.failpoint('afterTornTailTruncate');
       }
       const w = new WalWriter(options, handle, { ...start, offset }, otherFilesBytes);
       for (const f of olderFiles) {
@@ -375,6 +376,7 @@ export class WalWriter implements Log {
           this.times.get(seq) ?? [],
         );
         this.times.delete(seq);
+        await this.o.fs.failpoint('afterWalArchive');
       }
       await this.o.fs.unlink(path);
       this.fileFirstLsn.delete(seq);
