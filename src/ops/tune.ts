@@ -1,7 +1,9 @@
 /**
- * tune: recommended HNSW settings (`m`, `efConstruction`, `efSearch`) and quantization for
- * a collection size, dimension and profile, with the RAM and disk estimate. The formula is
- * the one docs/TUNING.md documents; `estimateFootprint` is also used by `quiver stats`.
+ * tune: recommended HNSW settings (`m`, `efConstruction`, `efSearch`) for a collection size,
+ * dimension and profile, with the RAM and disk estimate and whether it fits a memory budget.
+ * It recommends only what createCollection accepts: quantization is always `none` until the
+ * engine has it. The formula is the one docs/TUNING.md documents; `estimateFootprint` is
+ * also used by `quiver stats`.
  */
 import { invalidArgument } from '../common/quiver-error.js';
 
@@ -12,7 +14,7 @@ export interface TuneInput {
   readonly vectors: number;
   readonly dimension: number;
   readonly profile?: TuneProfile;
-  /** RAM available for this collection, in bytes; quantization is chosen to fit it. */
+  /** RAM available for this collection, in bytes; the report says whether it fits. */
   readonly memoryBudgetBytes?: number;
   /** Average payload JSON size per point. Default 64 bytes. */
   readonly payloadBytes?: number;
@@ -32,7 +34,8 @@ export interface TuneReport {
   readonly m: number;
   readonly efConstruction: number;
   readonly efSearch: number;
-  readonly quantization: Quantization;
+  /** Always `none`: the only quantization createCollection accepts today. */
+  readonly quantization: 'none';
   readonly estimate: Footprint;
   readonly fitsBudget: boolean | undefined;
   readonly notes: readonly string[];
@@ -107,26 +110,16 @@ export function tune(input: TuneInput): TuneReport {
   } else {
     efSearch = vectors > 1_000_000 ? 128 : 64;
   }
-  let quantization: Quantization = 'none';
-  let estimate = estimateFootprint(vectors, dimension, m, quantization, input.payloadBytes);
-  if (input.memoryBudgetBytes !== undefined) {
-    for (const q of ['none', 'scalar', 'product', 'binary'] as const) {
-      quantization = q;
-      estimate = estimateFootprint(vectors, dimension, m, q, input.payloadBytes);
-      if (estimate.ramBytes <= input.memoryBudgetBytes) break;
-    }
-    if (quantization !== 'none') {
-      notes.push(
-        `${quantization} quantization keeps the index within the memory budget (re-ranking with full vectors keeps recall).`,
-      );
-    }
+  // Quantization would shrink the vectors, but the engine does not have it yet: recommending
+  // it would hand the user a setting createCollection refuses.
+  const estimate = estimateFootprint(vectors, dimension, m, 'none', input.payloadBytes);
+  const budget = input.memoryBudgetBytes;
+  const fitsBudget = budget === undefined ? undefined : estimate.ramBytes <= budget;
+  if (fitsBudget === false) {
+    notes.push(
+      `The RAM estimate exceeds the memory budget by ${Math.ceil((estimate.ramBytes - (budget ?? 0)) / 1024 ** 2)} MiB and quantization is not available yet: split the vectors across collections on several machines, add RAM, or use embeddings of a smaller dimension.`,
+    );
   }
-  const fitsBudget =
-    input.memoryBudgetBytes === undefined
-      ? undefined
-      : estimate.ramBytes <= input.memoryBudgetBytes;
-  if (fitsBudget === false)
-    notes.push('Even binary quantization exceeds the budget: shard the collection or add RAM.');
   return {
     vectors,
     dimension,
@@ -134,7 +127,7 @@ export function tune(input: TuneInput): TuneReport {
     m,
     efConstruction,
     efSearch,
-    quantization,
+    quantization: 'none',
     estimate,
     fitsBudget,
     notes,

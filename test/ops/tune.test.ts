@@ -17,10 +17,30 @@ test('profiles and the memory budget shape the recommendation', () => {
   const lo = tune({ vectors: 1_000_000, dimension: 768, profile: 'low-latency' });
   assert.ok(hi.m > b.m && b.m > lo.m);
   assert.ok(hi.efSearch > b.efSearch && b.efSearch > lo.efSearch);
-  const tight = tune({ vectors: 1_000_000, dimension: 768, memoryBudgetBytes: 1024 ** 3 });
-  assert.notEqual(tight.quantization, 'none');
-  assert.ok(tight.estimate.ramBytes <= 1024 ** 3 || tight.fitsBudget === false);
   assert.throws(() => tune({ vectors: 0, dimension: 8 }));
+});
+
+test('tune recommends only settings createCollection accepts, and says when RAM is short', async (t) => {
+  const tight = tune({ vectors: 1_000_000, dimension: 768, memoryBudgetBytes: 1024 ** 3 });
+  assert.equal(tight.quantization, 'none', 'no quantization that does not exist yet');
+  assert.equal(tight.fitsBudget, false);
+  assert.match(
+    tight.notes.join(' '),
+    /exceeds the memory budget .* quantization is not available yet/,
+  );
+  const roomy = tune({ vectors: 1_000, dimension: 768, memoryBudgetBytes: 1024 ** 3 });
+  assert.equal(roomy.fitsBudget, true);
+  // The recommendation as a user would apply it, on the real engine.
+  const db = await Quiver.open(tempDir(t, 'quiver-tune-'), { fsync: 'none' });
+  for (const [i, r] of [tight, roomy].entries()) {
+    await db.createCollection(`c${i}`, {
+      dimension: r.dimension,
+      metric: 'cosine',
+      hnsw: { m: r.m, efConstruction: r.efConstruction, efSearch: r.efSearch },
+      quantization: r.quantization,
+    });
+  }
+  await db.close();
 });
 
 test('the estimate is within 2x of a measured database', async (t) => {
