@@ -32,9 +32,15 @@ export function similarity(
     : kernel.dot(a, aOff, b, bOff, dim);
 }
 
-/** Converts an internal similarity to the public score of SPEC section 2. */
+/**
+ * Converts an internal similarity to the public score of SPEC section 2. A cosine score is
+ * clamped to [-1, 1]: float32 rounding of the normalised vectors makes a vector's dot
+ * product with itself come out as 1.00000004, which a client comparing with 1 (or a
+ * threshold) would take for a bug. Ranking uses the internal value, so order is unchanged.
+ */
 export function publicScore(metric: MetricName, internal: number): number {
-  return metric === 'euclid' ? Math.sqrt(Math.max(0, -internal)) : internal;
+  if (metric === 'euclid') return Math.sqrt(Math.max(0, -internal));
+  return metric === 'cosine' ? Math.min(1, Math.max(-1, internal)) : internal;
 }
 
 /** Normalises `v` in place to unit length (zero vectors stay zero). Returns `v`. */
