@@ -355,7 +355,14 @@ export class Quiver {
         logger,
         storageOptions,
       );
-      logger.info({ path, ...state.report }, 'database opened');
+      // No manifest and no log: a new directory, not a session that failed to close.
+      const created = state.manifest.generation === 0 && state.scan.files.length === 0;
+      if (created) {
+        const durationMs = state.report.durationMs;
+        logger.info({ path, newDatabase: true, durationMs }, 'database created');
+      } else {
+        logger.info({ path, newDatabase: false, ...state.report }, 'database opened');
+      }
       const db = new Quiver({
         path,
         fs,
