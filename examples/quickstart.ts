@@ -1,10 +1,11 @@
 /**
- * The quickstart example (`npm run example`): opens ./data, writes a few documents with
- * vectors and payloads, searches with and without a filter, and prints the results.
+ * The quickstart example (`npm run example`): opens ./example-data (its own directory, so
+ * it never meets the ./data that `npm start` serves and locks), writes a few documents
+ * with vectors and payloads, searches with and without a filter, and prints the results.
  */
 import { Quiver } from '../src/index.js';
 
-const dir = process.argv[2] ?? './data';
+const dir = process.argv[2] ?? './example-data';
 const db = await Quiver.open(dir, { fsync: 'batch' });
 console.log(`opened ${db.path} (recovered ${db.recovery.recordsReplayed} log records)`);
 
