@@ -22,6 +22,9 @@ import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
+import { compileFilter } from '../filter/filter-evaluator.js';
+import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
 import { snapshotPoints } from './export.js';
 import { jsonString } from './ops-files.js';
@@ -44,6 +47,8 @@ export interface CollectionStatsReport {
   /** Points not yet sealed (replayed from the WAL at open). */
   readonly unsealedPoints: number;
   readonly memoryEstimateBytes: number;
+  /** With a filter: the live points it matches, and that share of all live points. */
+  readonly filter?: { readonly matching: number; readonly selectivity: number };
 }
 
 export interface StatsReport {
@@ -70,10 +75,13 @@ export interface StatsReport {
 /** Stats of the database in `dir` (only `collection`, when given). */
 export async function databaseStats(
   dir: string,
-  options: { fileSystem?: FileSystem; collection?: string } = {},
+  options: { fileSystem?: FileSystem; collection?: string; filter?: unknown } = {},
 ): Promise<StatsReport> {
   const t0 = performance.now();
   const fs = options.fileSystem ?? new NodeFileSystem();
+  // Parsed before anything is read: a bad filter is INVALID_ARGUMENT, not a half report.
+  const matches: CompiledFilter | undefined =
+    options.filter === undefined ? undefined : compileFilter(parseMongoFilter(options.filter));
   const snap = await pinSnapshot(dir, { fileSystem: fs });
   try {
     const collections: CollectionStatsReport[] = [];
@@ -97,11 +105,13 @@ export async function databaseStats(
       const listed = snap.manifest.collections.find((c) => c.config['name'] === name);
       const config = listed?.config ?? created.get(name) ?? {};
       let points = 0;
+      let matching = 0;
       let dimension = Number(config['dimension'] ?? 0);
       try {
         for await (const p of snapshotPoints(fs, snap, name)) {
           points++;
           dimension = p.vector.length;
+          if (matches?.(p.payload, p.id) === true) matching++;
         }
       } catch (e) {
         if (e instanceof QuiverError && e.code === 'COLLECTION_NOT_FOUND') continue;
@@ -131,6 +141,9 @@ export async function databaseStats(
         deletedRatio: deletedShare(slotCounts),
         unsealedPoints: Math.max(0, points - sealedPoints),
         memoryEstimateBytes: estimateFootprint(points, Math.max(1, dimension), hnsw.m).ramBytes,
+        ...(matches === undefined
+          ? {}
+          : { filter: { matching, selectivity: points === 0 ? 0 : matching / points } }),
       });
     }
     let walBytes = 0;
