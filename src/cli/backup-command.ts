@@ -7,6 +7,8 @@ import { InvalidArgumentError } from 'commander';
 import { invalidArgument } from '../common/quiver-error.js';
 import { createBackup, listBackups, pruneBackups, verifyBackup } from '../ops/backup.js';
 import { restoreBackup } from '../ops/restore.js';
+import type { BackupVerifyReport } from '../ops/backup.js';
+import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import {
   EXIT,
   formatBytes,
@@ -16,6 +18,7 @@ import {
   printTable,
   progressView,
 } from './cli-support.js';
+import { requireDatabase } from './database-path.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -26,6 +29,57 @@ function parseTime(value: string): Date {
   if (Number.isNaN(d.getTime()))
     throw new InvalidArgumentError('expected an ISO 8601 time, e.g. 2025-01-31T12:00:00Z.');
   return d;
+}
+
+/**
+ * Refuses a non-empty backup target before any work, with advice that fits: backups never
+ * overwrite, so there is no --force to suggest (ops/backup.ts would name one).
+ */
+async function checkBackupTarget(out: string): Promise<void> {
+  const entries = await new NodeFileSystem().list(out);
+  if (entries.length > 0) {
+    throw invalidArgument(
+      `Backup target ${out} is not empty (${entries.length} entries): a backup never overwrites. Choose a new directory, e.g. ${out}-2, or remove this one first.`,
+      { file: out },
+    );
+  }
+}
+
+/** Prints the report of a backup check; true when it found no problem. */
+function printBackupVerify(r: BackupVerifyReport): boolean {
+  process.stdout.write(
+    `${r.status === 'ok' ? 'OK' : 'PROBLEMS'}: ${r.checked_files} files, ${formatBytes(r.checked_bytes)} checked in ${r.chain.length} backup(s)\n`,
+  );
+  for (const p of r.problems) process.stdout.write(`BAD ${p.file}: ${p.what}\n`);
+  return r.status === 'ok';
+}
+
+/**
+ * The backup `restore` reads: PATH itself, or for `latest` the newest complete backup in
+ * the --from directory (the listing `backup list` shows; unfinished ones are skipped).
+ */
+async function chooseBackup(path: string, from: string | undefined): Promise<string> {
+  if (path !== 'latest') {
+    if (from !== undefined) throw invalidArgument('--from goes with the backup path "latest".');
+    return path;
+  }
+  if (from === undefined) {
+    throw invalidArgument(
+      '"latest" needs --from DIR, the directory holding the backups (as for "quiver backup list DIR").',
+    );
+  }
+  const complete = (await listBackups(from)).filter((b) => b.kind !== 'unfinished');
+  const newest = complete[complete.length - 1];
+  if (newest === undefined) {
+    throw invalidArgument(
+      `No complete backup in ${from}: "quiver backup list ${from}" shows what is there.`,
+      { file: from },
+    );
+  }
+  process.stderr.write(
+    `latest: the newest complete backup in ${from} is ${newest.path} (${newest.kind}, created ${newest.createdAt ?? '?'}${newest.lsn === undefined ? '' : `, LSN ${newest.lsn.max}`})\n`,
+  );
+  return newest.path;
 }
 
 export function registerBackupCommand(program: Command): void {
@@ -42,10 +96,11 @@ export function registerBackupCommand(program: Command): void {
     .option('--incremental', 'store only what is new since --base')
     .option('--base <path>', 'the base backup of an incremental')
     .option('--compress', 'gzip the stored files')
+    .option('--verify', 'verify the backup right after writing it (exit 1 on a problem)')
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ quiver backup create ./data -o /backups/full-1\n  $ quiver backup create ./data -o /backups/inc-1 --incremental --base /backups/full-1 --compress',
+      '\nExamples:\n  $ quiver backup create ./data -o /backups/full-1 --verify\n  $ quiver backup create ./data -o /backups/inc-1 --incremental --base /backups/full-1 --compress',
     )
     .action(
       async (
@@ -55,12 +110,15 @@ export function registerBackupCommand(program: Command): void {
           incremental?: boolean;
           base?: string;
           compress?: boolean;
+          verify?: boolean;
           json?: boolean;
         },
       ) => {
         if ((opts.incremental === true) !== (opts.base !== undefined)) {
           throw invalidArgument('--incremental and --base <path> go together.');
         }
+        await requireDatabase(dir);
+        await checkBackupTarget(opts.output);
         const view = progressView(opts.json === true);
         const r = await createBackup(dir, opts.output, {
           ...(opts.base === undefined ? {} : { base: opts.base }),
@@ -68,11 +126,24 @@ export function registerBackupCommand(program: Command): void {
           progress: view.fn,
         });
         view.stop();
-        if (opts.json === true) printJson(r);
-        else
-          process.stdout.write(
-            `${r.kind} backup ${r.id} at LSN ${r.lsn.max} written to ${r.path}: ${r.filesStored}/${r.files} files stored, ${formatBytes(r.storedBytes)} of ${formatBytes(r.totalBytes)}, ${r.duration_seconds.toFixed(2)} s\n`,
-          );
+        let verified: BackupVerifyReport | undefined;
+        if (opts.verify === true) {
+          const check = progressView(opts.json === true);
+          verified = await verifyBackup(r.path, { progress: check.fn });
+          check.stop();
+          if (verified.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
+        }
+        if (opts.json === true) {
+          printJson(verified === undefined ? r : { ...r, verify: verified });
+          return;
+        }
+        process.stdout.write(
+          `${r.kind} backup ${r.id} at LSN ${r.lsn.max} written to ${r.path}: ${r.filesStored}/${r.files} files stored, ${formatBytes(r.storedBytes)} of ${formatBytes(r.totalBytes)}, ${r.duration_seconds.toFixed(2)} s\n`,
+        );
+        if (verified !== undefined) {
+          process.stdout.write('verify: ');
+          printBackupVerify(verified);
+        }
       },
     );
 
@@ -89,12 +160,7 @@ export function registerBackupCommand(program: Command): void {
       const r = await verifyBackup(path, { progress: view.fn });
       view.stop();
       if (opts.json === true) printJson(r);
-      else {
-        process.stdout.write(
-          `${r.status === 'ok' ? 'OK' : 'PROBLEMS'}: ${r.checked_files} files, ${formatBytes(r.checked_bytes)} checked in ${r.chain.length} backup(s)\n`,
-        );
-        for (const p of r.problems) process.stdout.write(`BAD ${p.file}: ${p.what}\n`);
-      }
+      else printBackupVerify(r);
       if (r.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
     });
 
@@ -105,6 +171,8 @@ export function registerBackupCommand(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ quiver backup list /backups')
     .action(async (dir: string, opts: { json?: boolean }) => {
+      if ((await new NodeFileSystem().stat(dir))?.isDirectory !== true)
+        throw invalidArgument(`no such directory of backups: ${dir}`, { file: dir });
       const list = await listBackups(dir);
       if (opts.json === true) printJson(list);
       else
@@ -164,8 +232,9 @@ export function registerBackupCommand(program: Command): void {
     .description(
       'Restore a backup into an empty directory, optionally to an LSN or a time (with the WAL archive).',
     )
-    .argument('<path>', 'backup directory')
+    .argument('<path>', 'backup directory, or "latest" with --from DIR')
     .requiredOption('-o, --output <dir>', 'target database directory (empty, or --force)')
+    .option('--from <dir>', 'with "latest": the directory holding the backups')
     .option('--to-lsn <n>', 'restore exactly up to this LSN', parseInteger('--to-lsn', 0))
     .option('--to-time <iso>', 'restore to this time (ISO 8601)', parseTime)
     .option(
@@ -179,13 +248,14 @@ export function registerBackupCommand(program: Command): void {
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ quiver backup restore /backups/full-1 -o ./restored\n  $ quiver backup restore /backups/full-1 -o ./restored --to-time 2025-01-31T12:00:00Z --wal-archive /archive --dry-run',
+      '\nExamples:\n  $ quiver backup restore /backups/full-1 -o ./restored\n  $ quiver backup restore latest --from /backups -o ./restored\n  $ quiver backup restore /backups/full-1 -o ./restored --to-time 2025-01-31T12:00:00Z --wal-archive /archive --dry-run',
     )
     .action(
       async (
         path: string,
         opts: {
           output: string;
+          from?: string;
           toLsn?: number;
           toTime?: Date;
           walArchive: string[];
@@ -197,8 +267,9 @@ export function registerBackupCommand(program: Command): void {
         if (opts.toLsn !== undefined && opts.toTime !== undefined) {
           throw invalidArgument('give --to-lsn or --to-time, not both.');
         }
+        const backupPath = await chooseBackup(path, opts.from);
         const view = progressView(opts.json === true);
-        const r = await restoreBackup(path, opts.output, {
+        const r = await restoreBackup(backupPath, opts.output, {
           ...(opts.toLsn === undefined ? {} : { toLsn: opts.toLsn }),
           ...(opts.toTime === undefined ? {} : { toTime: opts.toTime }),
           walArchives: opts.walArchive,

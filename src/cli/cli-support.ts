@@ -1,11 +1,10 @@
 /**
  * Shared pieces of the CLI: exit codes, the package version, output helpers, progress
- * rendering (cli-progress on a terminal, plain lines otherwise) and option parsers.
+ * rendering (a redrawn line on a terminal, plain lines otherwise) and option parsers.
  */
 import { quiverVersion } from '../common/version.js';
-import { Presets, SingleBar } from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
-import type { ProgressFn } from '../ops/progress.js';
+import type { ProgressEvent, ProgressFn } from '../ops/progress.js';
 
 /** Exit codes of every command (SPEC section 5). */
 export const EXIT = Object.freeze({ OK: 0, PROBLEMS: 1, USAGE: 2, RUNTIME: 3 });
@@ -31,52 +30,78 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Renders ops progress: a bar on a terminal, plain lines (at most every 2 s) otherwise. */
+/** Renders ops progress: a redrawn line on a terminal, plain lines (at most every 2 s) otherwise. */
 export interface ProgressView {
   readonly fn: ProgressFn;
   stop(): void;
 }
 
-/** Progress goes to stderr so that stdout stays clean for `--json`. */
+const MIB = 1024 * 1024;
+
+/**
+ * One progress reading as text: bytes in MiB with the rate since the phase began, other
+ * units as counts; a percentage only when the total is known.
+ */
+export function formatProgress(e: ProgressEvent, elapsedSeconds: number): string {
+  const known = e.total > 0;
+  const pct = known ? ` (${Math.min(100, Math.floor((e.done / e.total) * 100))} %)` : '';
+  let text: string;
+  if (e.unit === 'bytes') {
+    const of = known ? `/${(e.total / MIB).toFixed(1)}` : '';
+    const rate = elapsedSeconds > 0 ? `, ${(e.done / MIB / elapsedSeconds).toFixed(1)} MiB/s` : '';
+    text = `${(e.done / MIB).toFixed(1)}${of} MiB${pct}${rate}`;
+  } else {
+    text = `${e.done}${known ? `/${e.total}` : ''} ${e.unit}${pct}`;
+  }
+  return `${e.phase}: ${text}${e.detail === undefined ? '' : `, ${e.detail}`}`;
+}
+
+/**
+ * Progress goes to stderr so that stdout stays clean for `--json`. `quiet` shows nothing;
+ * import passes false even with --json, so a long import is never silent.
+ */
 export function progressView(quiet: boolean): ProgressView {
   if (quiet) return { fn: () => undefined, stop: () => undefined };
-  if (process.stderr.isTTY) {
-    let bar: SingleBar | undefined;
-    let phase = '';
-    return {
-      fn: (e) => {
-        if (bar === undefined || e.phase !== phase) {
-          bar?.stop();
-          phase = e.phase;
-          bar = new SingleBar(
-            {
-              stream: process.stderr,
-              format: `${e.phase.padEnd(9)} [{bar}] {percentage}% {value}/{total} ${e.unit}`,
-              hideCursor: true,
-            },
-            Presets.shades_classic,
-          );
-          bar.start(Math.max(e.total, e.done), e.done);
-        }
-        if (e.total > 0) bar.setTotal(Math.max(e.total, e.done));
-        bar.update(e.done);
-      },
-      stop: () => bar?.stop(),
-    };
-  }
+  const tty = process.stderr.isTTY;
+  const every = tty ? 100 : 2000;
   let last = 0;
-  let lastPhase = '';
+  let phase = '';
+  let phaseStart = Date.now();
+  let drawn = false;
+  // The newest reading not shown yet (throttled); stop() shows it, so the last line is final.
+  let skipped: string | undefined;
+  let shownAt = '';
+  const show = (line: string): void => {
+    // On a terminal the line is redrawn in place; elsewhere each reading is its own line.
+    process.stderr.write(tty ? `\r${line}\u001b[K` : `${line}\n`);
+    drawn = true;
+    skipped = undefined;
+  };
   return {
     fn: (e) => {
       const now = Date.now();
+      // The same reading twice (a last batch, then the end) is shown once.
+      const at = `${e.phase} ${e.done} ${e.total}`;
+      if (at === shownAt) return;
       const end = e.total > 0 && e.done >= e.total;
-      if (e.phase === lastPhase && now - last < 2000 && !end) return;
+      if (e.phase !== phase) {
+        if (skipped !== undefined) show(skipped);
+        if (drawn && tty) process.stderr.write('\n');
+        phase = e.phase;
+        phaseStart = now;
+      } else if (now - last < every && !end) {
+        skipped = formatProgress(e, (now - phaseStart) / 1000);
+        return;
+      }
       last = now;
-      lastPhase = e.phase;
-      const of = e.total > 0 ? `/${e.total}` : '';
-      process.stderr.write(`${e.phase}: ${e.done}${of} ${e.unit}\n`);
+      shownAt = at;
+      show(formatProgress(e, (now - phaseStart) / 1000));
     },
-    stop: () => undefined,
+    stop: () => {
+      if (skipped !== undefined) show(skipped);
+      if (drawn && tty) process.stderr.write('\n');
+      drawn = false;
+    },
   };
 }
 

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { Quiver } from '../engine/quiver.js';
 import { printJson, printTable } from './cli-support.js';
+import { requireDatabase } from './database-path.js';
 
 export function registerCollectionsCommand(program: Command): void {
   program
@@ -13,6 +14,7 @@ export function registerCollectionsCommand(program: Command): void {
     .option('--json', 'print JSON instead of a table')
     .addHelpText('after', '\nExample:\n  $ quiver collections ./data --json')
     .action(async (dir: string, opts: { json?: boolean }) => {
+      await requireDatabase(dir);
       const db = await Quiver.open(dir);
       try {
         const list = await db.listCollections();

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { compactDatabase } from '../ops/compact.js';
 import { formatBytes, printJson } from './cli-support.js';
+import { requireDatabase } from './database-path.js';
 
 export function registerCompactCommand(program: Command): void {
   program
@@ -17,6 +18,7 @@ export function registerCompactCommand(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ quiver compact ./data --collection docs')
     .action(async (dir: string, opts: { collection?: string; json?: boolean }) => {
+      await requireDatabase(dir);
       const r = await compactDatabase(dir, opts.collection);
       if (opts.json === true) printJson(r);
       else

@@ -1,11 +1,15 @@
 /**
- * `quiver create-collection DIR --name N --dim D [--metric M]`: creates a collection.
+ * `quiver create-collection DIR --name N --dim D [--metric M] [--m --ef-construct --ef]`:
+ * creates a collection, and the database when DIR does not exist yet. Every option is
+ * checked before anything is created, so a bad name leaves no empty database behind.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { MetricName } from '../common/types.js';
 import { Quiver } from '../engine/quiver.js';
-import { printJson } from './cli-support.js';
+import type { CreateCollectionOptions } from '../engine/validation.js';
+import { buildCollectionConfig } from '../engine/validation.js';
+import { parseInteger, printJson } from './cli-support.js';
 
 function parseDimension(value: string): number {
   const n = Number(value);
@@ -13,6 +17,26 @@ function parseDimension(value: string): number {
     throw new InvalidArgumentError('the dimension is an integer from 1 to 65536.');
   }
   return n;
+}
+
+interface CreateOpts {
+  name: string;
+  dim: number;
+  metric: MetricName;
+  m?: number;
+  efConstruct?: number;
+  ef?: number;
+  json?: boolean;
+}
+
+/** The createCollection options of the flags; HNSW values left out keep their defaults. */
+function collectionOptions(opts: CreateOpts): CreateCollectionOptions {
+  const hnsw = {
+    ...(opts.m === undefined ? {} : { m: opts.m }),
+    ...(opts.efConstruct === undefined ? {} : { efConstruction: opts.efConstruct }),
+    ...(opts.ef === undefined ? {} : { efSearch: opts.ef }),
+  };
+  return { dimension: opts.dim, metric: opts.metric, hnsw };
 }
 
 export function registerCreateCollectionCommand(program: Command): void {
@@ -27,30 +51,36 @@ export function registerCreateCollectionCommand(program: Command): void {
         .choices(['cosine', 'euclid', 'dot'])
         .default('cosine'),
     )
+    .option('--m <n>', 'HNSW links per node, 2..128 (default 16)', parseInteger('--m', 2))
+    .option(
+      '--ef-construct <n>',
+      'HNSW beam width while building, 1..4096 (default 200)',
+      parseInteger('--ef-construct', 1),
+    )
+    .option(
+      '--ef <n>',
+      'default HNSW beam width of searches, 1..4096 (default 64)',
+      parseInteger('--ef', 1),
+    )
     .option('--json', 'print the created collection as JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  $ quiver create-collection ./data --name docs --dim 384 --metric cosine',
+      '\nExamples:\n  $ quiver create-collection ./data --name docs --dim 384 --metric cosine\n  $ quiver create-collection ./data --name docs --dim 384 --m 32 --ef-construct 400 --ef 128',
     )
-    .action(
-      async (
-        dir: string,
-        opts: { name: string; dim: number; metric: MetricName; json?: boolean },
-      ) => {
-        const db = await Quiver.open(dir);
-        try {
-          const c = await db.createCollection(opts.name, {
-            dimension: opts.dim,
-            metric: opts.metric,
-          });
-          if (opts.json === true) printJson(c.config);
-          else
-            process.stdout.write(
-              `created collection ${c.name} (dimension ${opts.dim}, ${opts.metric})\n`,
-            );
-        } finally {
-          await db.close();
-        }
-      },
-    );
+    .action(async (dir: string, opts: CreateOpts) => {
+      const options = collectionOptions(opts);
+      // Validate before Quiver.open creates the directory.
+      const config = buildCollectionConfig(opts.name, options);
+      const db = await Quiver.open(dir);
+      try {
+        const c = await db.createCollection(opts.name, options);
+        if (opts.json === true) printJson(c.config);
+        else
+          process.stdout.write(
+            `created collection ${c.name} (dimension ${config.dimension}, ${config.metric}, m ${config.hnsw.m}, ef_construct ${config.hnsw.efConstruction}, ef ${config.hnsw.efSearch})\n`,
+          );
+      } finally {
+        await db.close();
+      }
+    });
 }

@@ -5,24 +5,10 @@
 import type { Command } from 'commander';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { exportCollection } from '../ops/export.js';
-import type { TextSink } from '../ops/line-io.js';
 import { fileSink } from '../ops/line-io.js';
 import { progressView } from './cli-support.js';
-
-/** A sink over stdout that waits for 'drain' (constant memory for any size). */
-function stdoutSink(): TextSink {
-  return {
-    write: (text) =>
-      new Promise<void>((resolve, reject) => {
-        if (process.stdout.write(text)) resolve();
-        else {
-          process.stdout.once('drain', resolve);
-          process.stdout.once('error', reject);
-        }
-      }),
-    close: () => Promise.resolve(),
-  };
-}
+import { requireDatabase } from './database-path.js';
+import { stdoutSink } from './stdout-pipe.js';
 
 export function registerExportCommand(program: Command): void {
   program
@@ -33,6 +19,7 @@ export function registerExportCommand(program: Command): void {
     .option('-o, --output <file>', 'output file (default: stdout)')
     .addHelpText('after', '\nExample:\n  $ quiver export ./data --collection docs -o docs.jsonl')
     .action(async (dir: string, opts: { collection: string; output?: string }) => {
+      await requireDatabase(dir);
       const sink =
         opts.output === undefined
           ? stdoutSink()

@@ -10,6 +10,7 @@ import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { importCollection } from '../ops/import.js';
 import { readFileLines, splitLines } from '../ops/line-io.js';
 import { EXIT, printJson, progressView } from './cli-support.js';
+import { requireDatabase } from './database-path.js';
 
 export function registerImportCommand(program: Command): void {
   program
@@ -42,13 +43,17 @@ export function registerImportCommand(program: Command): void {
           json?: boolean;
         },
       ) => {
+        await requireDatabase(dir);
+        const fs = new NodeFileSystem();
         const lines =
           opts.input === undefined
             ? splitLines(process.stdin as AsyncIterable<Uint8Array>)
-            : readFileLines(new NodeFileSystem(), opts.input);
-        const view = progressView(opts.json === true);
+            : readFileLines(fs, opts.input);
+        // Progress goes to stderr, so it shows with --json too: a long import is never silent.
+        const view = progressView(false);
         const r = await importCollection(dir, opts.collection, lines, {
           skipInvalid: opts.skipInvalid === true,
+          ...(opts.input === undefined ? {} : { inputBytes: await fs.fileSize(opts.input) }),
           ...(opts.metric === undefined ? {} : { metric: opts.metric }),
           progress: view.fn,
         });

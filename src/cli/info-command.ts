@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { databaseStats } from '../ops/stats.js';
 import { formatBytes, printJson } from './cli-support.js';
+import { requireDatabase } from './database-path.js';
 
 export function registerInfoCommand(program: Command): void {
   program
@@ -16,6 +17,7 @@ export function registerInfoCommand(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ quiver info ./data')
     .action(async (dir: string, opts: { json?: boolean }) => {
+      await requireDatabase(dir);
       const s = await databaseStats(dir);
       const info = {
         path: s.path,

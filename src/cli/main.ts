@@ -9,6 +9,7 @@ import { registerCollectionsCommand } from './collections-command.js';
 import { registerBackupCommand } from './backup-command.js';
 import { registerCompactCommand } from './compact-command.js';
 import { registerCreateCollectionCommand } from './create-collection-command.js';
+import { registerDropCollectionCommand } from './drop-collection-command.js';
 import { registerExportCommand } from './export-command.js';
 import { registerImportCommand } from './import-command.js';
 import { registerInfoCommand } from './info-command.js';
@@ -20,6 +21,7 @@ import { registerWalCommand } from './wal-command.js';
 import { cliErrorLine } from './cli-errors.js';
 import { EXIT, packageVersion } from './cli-support.js';
 import { registerServeCommand } from './serve-command.js';
+import { isStdoutClosedError, stdoutClosed, watchStdout } from './stdout-pipe.js';
 
 export function buildProgram(): Command {
   const program = new Command('quiver')
@@ -30,6 +32,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerCollectionsCommand(program);
   registerCreateCollectionCommand(program);
+  registerDropCollectionCommand(program);
   registerInfoCommand(program);
   registerStatsCommand(program);
   registerVerifyCommand(program);
@@ -43,11 +46,16 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The command's exit code; a reader closing stdout early (`| head`) is not an error. */
 async function main(argv: string[]): Promise<number> {
+  watchStdout();
   try {
     await buildProgram().parseAsync(argv);
     return process.exitCode === undefined ? EXIT.OK : Number(process.exitCode);
   } catch (e) {
+    if (stdoutClosed() || isStdoutClosedError(e)) {
+      return process.exitCode === undefined ? EXIT.OK : Number(process.exitCode);
+    }
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
     }

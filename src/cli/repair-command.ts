@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { repairDatabase } from '../ops/repair.js';
 import { EXIT, printJson } from './cli-support.js';
+import { requireDatabase } from './database-path.js';
 
 export function registerRepairCommand(program: Command): void {
   program
@@ -18,6 +19,7 @@ export function registerRepairCommand(program: Command): void {
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExample:\n  $ quiver repair ./data -o ./data-repaired')
     .action(async (dir: string, opts: { output: string; force?: boolean; json?: boolean }) => {
+      await requireDatabase(dir);
       const r = await repairDatabase(dir, opts.output, { force: opts.force === true });
       if (opts.json === true) printJson(r);
       else {

@@ -17,6 +17,11 @@ export interface ImportOptions {
   readonly metric?: MetricName;
   /** Points per upsert batch. Default 512. */
   readonly batchSize?: number;
+  /**
+   * Size of the input in bytes (a file's size), the total progress is measured against;
+   * unknown (stdin) when absent: progress then counts bytes and points without a percentage.
+   */
+  readonly inputBytes?: number;
   readonly progress?: ProgressFn;
 }
 
@@ -96,6 +101,18 @@ export async function importCollection(
   let created = false;
   let lastLsn = 0;
   let stopped = false;
+  let bytesRead = 0;
+  const total = options.inputBytes ?? 0;
+  // Progress follows the input read, not the points imported: only the input's size is
+  // known up front, so that is what a percentage can be of.
+  const report = (done: number): void =>
+    progress({
+      phase: 'import',
+      done: total > 0 ? Math.min(done, total) : done,
+      total,
+      unit: 'bytes',
+      detail: `${imported} points`,
+    });
   try {
     let dimension = db.hasCollection(collection)
       ? db.collection(collection).config.dimension
@@ -137,10 +154,11 @@ export async function importCollection(
       }
       batch = [];
       batchLines = [];
-      progress({ phase: 'import', done: imported, total: 0, unit: 'points' });
+      report(bytesRead);
     };
     for await (const text of lines) {
       lineNo++;
+      bytesRead += Buffer.byteLength(text) + 1;
       if (text.trim() === '') continue;
       const p = parseLine(text, dimension);
       if (typeof p === 'string') {
@@ -161,7 +179,10 @@ export async function importCollection(
         if (stopped) break;
       }
     }
-    if (!stopped) await flush();
+    if (!stopped) {
+      await flush();
+      report(total > 0 ? total : bytesRead);
+    }
   } finally {
     await db.close();
   }

@@ -20,10 +20,12 @@ import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import type { WalOp } from '../storage/wal/wal-body-codec.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
+import { readCleanMark } from '../storage/clean-mark.js';
 import { segmentSections } from './graph-check.js';
 import { jsonString, prepareEmptyDir } from './ops-files.js';
 import type { VerifyReport } from './verify.js';
 import { verifyDatabase } from './verify.js';
+import { describeWalGaps } from './wal-tools.js';
 
 /** What could not be salvaged. */
 export interface LostData {
@@ -288,6 +290,23 @@ export async function repairDatabase(
         }
       },
     });
+    // Log files that are gone lost their writes: the continuity check names the range.
+    const mark = await readCleanMark(fs, dir).catch(() => undefined);
+    const gaps = describeWalGaps(
+      scan,
+      manifest ?? { walStartLsn: 1, checkpointLsn: 0 },
+      mark,
+      `${dir}/${WAL_DIR}`,
+    ).filter((g) => manifest !== undefined || g.kind === 'clean-mark-mismatch');
+    for (const g of gaps) {
+      lost.push({
+        file: `${dir}/${WAL_DIR}`,
+        collection: undefined,
+        what: `WAL records ${g.what}; their writes could not be replayed`,
+        points: undefined,
+        ids: undefined,
+      });
+    }
     if (scan.tornTail !== undefined) {
       lost.push({
         file: scan.tornTail.file,

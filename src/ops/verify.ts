@@ -5,9 +5,11 @@
  * (ops/snapshot.ts). Checks every checksum, every manifest reference, segment invariants
  * (unique ids, dimensions, finite values, graph edges in range, graph vectors, every live
  * point reachable from the entry point), tombstones, and WAL continuity. Damage is a
- * problem in the typed report, each naming file, offset and the action to take.
+ * problem in the typed report, each naming file, offset and the action to take. With
+ * `collections`, only those collections' segments are checked; the WAL, which all
+ * collections share, is always checked whole.
  */
-import { corrupt, isQuiverError } from '../common/quiver-error.js';
+import { corrupt, isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { PointId } from '../common/types.js';
 import { loadIndex } from '../engine/index-factory.js';
 import { readCleanMark } from '../storage/clean-mark.js';
@@ -26,11 +28,11 @@ import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
-import { walGaps } from '../storage/wal/wal-continuity.js';
 import { checkGraph, segmentSections } from './graph-check.js';
 import type { ProgressFn } from './progress.js';
 import { NO_PROGRESS } from './progress.js';
 import { pinSnapshot } from './snapshot.js';
+import { describeWalGaps } from './wal-tools.js';
 
 /** One thing wrong, with where it is and what to do about it. */
 export interface VerifyProblem {
@@ -68,6 +70,11 @@ export interface VerifyOptions {
    */
   readonly online?: boolean | 'auto';
   readonly progress?: ProgressFn;
+  /**
+   * Check only these collections' segments (the WAL is always checked whole). A name that
+   * is neither in the manifest nor created in the WAL is COLLECTION_NOT_FOUND.
+   */
+  readonly collections?: readonly string[];
 }
 
 /** Suggested actions, one wording each. */
@@ -251,6 +258,7 @@ async function verifyDirectory(
   fs: FileSystem,
   dir: string,
   progress: ProgressFn,
+  only: ReadonlySet<string> | undefined,
 ): Promise<Omit<VerifyReport, 'duration_seconds' | 'online'>> {
   const problems: VerifyProblem[] = [];
   let vectors = 0;
@@ -263,8 +271,12 @@ async function verifyDirectory(
     problems.push(fromError(e, `${dir}/${MANIFEST_FILE}`, ACTIONS.restore));
   }
   const referenced = new Set<string>();
+  const known = new Set<string>();
+  const selected = (name: string): boolean => only === undefined || only.has(name);
   if (manifest !== undefined) {
-    const total = manifest.collections.reduce((n, c) => n + c.segments.length, 0);
+    const total = manifest.collections
+      .filter((c) => selected(typeof c.config['name'] === 'string' ? c.config['name'] : ''))
+      .reduce((n, c) => n + c.segments.length, 0);
     const names = new Set<string>();
     const ids = new Set<number>();
     for (const c of manifest.collections) {
@@ -280,10 +292,12 @@ async function verifyDirectory(
         });
       }
       names.add(name);
+      known.add(name);
       const seen = new Map<PointId, string>();
       for (const s of c.segments) {
         referenced.add(s.file);
         if (s.tombstones !== null) referenced.add(s.tombstones);
+        if (!selected(name)) continue;
         const path = `${dir}/${SEGMENT_DIR}/${s.file}`;
         if (ids.has(s.id) || s.id >= manifest.nextSegmentId) {
           problems.push({
@@ -344,14 +358,16 @@ async function verifyDirectory(
       cleanlyClosed: mark !== undefined,
       fromLsn: manifest?.walStartLsn ?? 1,
       onRecord: (r, file, offset) => {
-        decodeWalOp(r.type, r.body, file, offset);
+        const op = decodeWalOp(r.type, r.body, file, offset);
+        if (op.kind === 'create-collection' && typeof op.config['name'] === 'string')
+          known.add(op.config['name']);
         records++;
         if (records % 1024 === 0)
           progress({ phase: 'wal', done: records, total: 0, unit: 'records' });
       },
     });
     lsn = Math.max(lsn, scan.lastLsn);
-    const gaps = walGaps(
+    const gaps = describeWalGaps(
       scan,
       manifest ?? { walStartLsn: 1, checkpointLsn: 0 },
       mark,
@@ -378,6 +394,15 @@ async function verifyDirectory(
   } catch (e) {
     problems.push(fromError(e, walDir, ACTIONS.walRecover));
   }
+  // Without a readable manifest the names cannot be known: the damage is the report.
+  for (const name of manifest === undefined ? [] : (only ?? [])) {
+    if (!known.has(name))
+      throw new QuiverError(
+        'COLLECTION_NOT_FOUND',
+        `Collection "${name}" does not exist in this database: list them with "quiver collections DIR".`,
+        { collection: name },
+      );
+  }
   const errors = problems.filter((p) => p.severity === 'error').length;
   return {
     status: errors === 0 ? 'ok' : 'problems',
@@ -402,12 +427,13 @@ export async function verifyDatabase(
   const t0 = performance.now();
   const fs = options.fileSystem ?? new NodeFileSystem();
   const progress = options.progress ?? NO_PROGRESS;
+  const only = options.collections === undefined ? undefined : new Set(options.collections);
   const online =
     options.online === 'auto' || options.online === undefined
       ? await fs.exists(`${dir}/${LOCK_FILE}`)
       : options.online;
   if (!online) {
-    const r = await verifyDirectory(fs, dir, progress);
+    const r = await verifyDirectory(fs, dir, progress, only);
     return { ...r, online: false, duration_seconds: (performance.now() - t0) / 1000 };
   }
   let snap;
@@ -415,7 +441,7 @@ export async function verifyDatabase(
     snap = await pinSnapshot(dir, { fileSystem: fs });
   } catch (e) {
     // The manifest itself (or the WAL it needs) is damaged: check the directory as it is.
-    const r = await verifyDirectory(fs, dir, progress);
+    const r = await verifyDirectory(fs, dir, progress, only);
     const extra = r.errors === 0 ? [fromError(e, `${dir}/${MANIFEST_FILE}`, ACTIONS.restore)] : [];
     return {
       ...r,
@@ -427,7 +453,7 @@ export async function verifyDatabase(
     };
   }
   try {
-    const r = await verifyDirectory(fs, snap.dir, progress);
+    const r = await verifyDirectory(fs, snap.dir, progress, only);
     // Name the database's own files, not the pinned links.
     const rename = (p: string): string =>
       p.startsWith(snap.dir) ? `${dir}${p.slice(snap.dir.length)}` : p;

@@ -3,18 +3,94 @@
  * LSN ranges, the replay start, damage) without the lock, and cut it at the first bad
  * record with the lock. A torn tail (FORMAT.md §2.4) is cut without asking, as an open
  * would; damage before the tail is cut only with `skipCorrupted`, listing what is dropped.
+ * Both check first that the log covers what the manifest and the clean mark say it holds
+ * (storage/wal/wal-continuity.ts): deleted log files are data lost, never "intact".
  */
 import { corrupt, QuiverError } from '../common/quiver-error.js';
 import { SILENT_LOGGER } from '../common/logger.js';
+import type { CleanMark } from '../storage/clean-mark.js';
 import { readCleanMark, removeCleanMark } from '../storage/clean-mark.js';
-import { WAL_DIR, WAL_HEADER_SIZE } from '../storage/format.js';
+import { WAL_DIR, WAL_HEADER_SIZE, walFileName } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { DirectoryLock } from '../storage/lock-file.js';
+import type { Manifest } from '../storage/manifest/manifest.js';
 import { readManifest } from '../storage/manifest/manifest.js';
-import type { TornTail } from '../storage/wal/wal-reader.js';
+import type { WalGap } from '../storage/wal/wal-continuity.js';
+import { walGaps } from '../storage/wal/wal-continuity.js';
+import type { TornTail, WalScanReport } from '../storage/wal/wal-reader.js';
 import { listWalFiles, scanWal } from '../storage/wal/wal-reader.js';
 import { decodeWalRecord } from '../storage/wal/wal-record.js';
+
+/** Log data the manifest or the clean mark needs but the WAL directory no longer holds. */
+export interface WalMissing {
+  readonly kind: WalGap['kind'];
+  /** Where the log stops short: the file and offset the continuity check names. */
+  readonly file: string;
+  readonly offset: number;
+  /** The missing LSNs, first and last (last unknown when the clean mark cannot say). */
+  readonly lsnRange: readonly [number, number] | undefined;
+  /** Which files: names when known, else where they would be. */
+  readonly files: string;
+  /** One sentence for people: the gap, the range and the files. */
+  readonly what: string;
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** The files a gap at the end of the log lost: after the last one present, up to the mark's. */
+function missingTail(scan: WalScanReport, mark: CleanMark | undefined, walDir: string): string {
+  const last = scan.files[scan.files.length - 1];
+  if (last === undefined) {
+    return mark === undefined
+      ? `every WAL file of ${walDir}`
+      : `every WAL file of ${walDir} up to ${walFileName(mark.walSeq)}`;
+  }
+  if (mark !== undefined && mark.walSeq > last.seq) {
+    const from = walFileName(last.seq + 1);
+    const to = walFileName(mark.walSeq);
+    return from === to ? from : `${from} to ${to}`;
+  }
+  if (mark !== undefined && mark.walSeq === last.seq && scan.end !== undefined)
+    return `the end of ${baseName(last.path)} (it ends at offset ${scan.end.offset}, the clean mark says ${mark.walOffset})`;
+  return `the WAL files after ${baseName(last.path)}`;
+}
+
+/**
+ * The continuity gaps of `scan` (one shared check, the one recovery fails the open on),
+ * each with the LSN range and the files that are missing.
+ */
+export function describeWalGaps(
+  scan: WalScanReport,
+  manifest: Pick<Manifest, 'walStartLsn' | 'checkpointLsn'>,
+  mark: CleanMark | undefined,
+  walDir: string,
+): WalMissing[] {
+  return walGaps(scan, manifest, mark, walDir).map((g) => {
+    let lsnRange: readonly [number, number] | undefined;
+    let files: string;
+    if (g.kind === 'missing-start') {
+      lsnRange = [manifest.walStartLsn, (scan.firstLsn ?? manifest.walStartLsn) - 1];
+      files = `the WAL files before ${baseName(scan.files[0]?.path ?? walDir)}`;
+    } else {
+      const have = Math.max(scan.lastLsn, g.kind === 'missing-end' ? 0 : manifest.checkpointLsn);
+      const need = g.kind === 'missing-end' ? manifest.checkpointLsn : (mark?.lastLsn ?? have);
+      lsnRange = need > have ? [have + 1, need] : undefined;
+      files = missingTail(scan, mark, walDir);
+    }
+    const range = lsnRange === undefined ? '' : `LSN ${lsnRange[0]}..${lsnRange[1]} `;
+    return {
+      kind: g.kind,
+      file: g.file,
+      offset: g.offset,
+      lsnRange,
+      files,
+      what: `${range}missing from the WAL (${files}): ${g.what}`,
+    };
+  });
+}
 
 export interface WalFileStatus {
   readonly file: string;
@@ -36,6 +112,8 @@ export interface WalStatusReport {
   /** Records the next open replays (from walStartLsn). */
   readonly pendingRecords: number;
   readonly cleanlyClosed: boolean;
+  /** Log data that is gone (deleted files, a cut log): the database cannot open as it is. */
+  readonly missing: readonly WalMissing[];
   /** The first bad record, if any, and whether it is a torn tail or corruption. */
   readonly damage: (TornTail & { readonly kind: 'torn-tail' | 'corruption' }) | undefined;
 }
@@ -63,6 +141,7 @@ export async function walStatus(
     },
   });
   const tail = scan.tornTail;
+  const missing = describeWalGaps(scan, manifest, mark, `${dir}/${WAL_DIR}`);
   // The scan classified the damage as an open would (torn tail or corruption).
   const isTorn = tail?.kind === 'torn-tail';
   return {
@@ -82,6 +161,7 @@ export async function walStatus(
     checkpointLsn: manifest.checkpointLsn,
     pendingRecords: pending,
     cleanlyClosed: mark !== undefined,
+    missing,
     damage: tail === undefined ? undefined : { ...tail, kind: isTorn ? 'torn-tail' : 'corruption' },
   };
 }
@@ -115,6 +195,16 @@ export async function walRecover(
     const status = await walStatus(dir, { fileSystem: fs });
     const damage = status.damage;
     const none = { bytes: 0, records: 0, lsnRange: undefined, files: [] };
+    if (status.missing.length > 0) {
+      // Nothing to cut: what is gone cannot be brought back from the log.
+      return {
+        path: dir,
+        action: 'refused',
+        damage,
+        dropped: none,
+        message: `The WAL is not intact: ${status.missing.map((m) => m.what).join('; ')}. Cutting cannot bring it back: restore from a backup ("quiver backup restore"), or salvage the rest with "quiver repair DIR -o NEW".`,
+      };
+    }
     if (damage === undefined) {
       return {
         path: dir,

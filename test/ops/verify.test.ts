@@ -117,3 +117,39 @@ function flip(dir: string, sub: string, match: (n: string) => boolean, at: numbe
   writeFileSync(path, bytes);
   return name;
 }
+
+describe('verify --collection', () => {
+  test('checks only the named collections and refuses an unknown name', async (t) => {
+    const dir = tempDir(t, 'quiver-verify-only-');
+    const db = await Quiver.open(dir, { sealPoints: 20, autoCompact: false });
+    const rand = rng(5);
+    const segmentsBefore = new Set<string>();
+    for (const name of ['a', 'b']) {
+      if (name === 'b') for (const n of readdirSync(`${dir}/segments`)) segmentsBefore.add(n);
+      const c = await db.createCollection(name, { dimension: 4, metric: 'euclid' });
+      const points = Array.from({ length: 40 }, (_, i) => ({
+        id: i,
+        vector: randomVector(rand, 4),
+      }));
+      await c.upsert(points);
+      await db.idle();
+      await db.checkpoint();
+    }
+    await db.close();
+    // The segments sealed after "a" was done belong to "b": damage one of them.
+    const ofB = readdirSync(`${dir}/segments`).filter(
+      (n) => n.endsWith('.qseg') && !segmentsBefore.has(n),
+    );
+    assert.ok(ofB.length > 0);
+    flip(dir, 'segments', (n) => n === ofB[0], 0.6);
+    const onlyA = await verifyDatabase(dir, { collections: ['a'] });
+    assert.equal(onlyA.status, 'ok', JSON.stringify(onlyA.problems));
+    assert.equal(onlyA.checked_vectors, 40);
+    const onlyB = await verifyDatabase(dir, { collections: ['b'] });
+    assert.equal(onlyB.status, 'problems');
+    assert.ok(onlyB.problems.some((p) => p.file.endsWith(ofB[0]!)));
+    await assert.rejects(verifyDatabase(dir, { collections: ['nope'] }), {
+      code: 'COLLECTION_NOT_FOUND',
+    });
+  });
+});
