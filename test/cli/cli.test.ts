@@ -24,6 +24,7 @@ function quiver(args: string[], input?: string): { code: number; stdout: string;
 const COMMANDS = [
   ['collections'],
   ['create-collection'],
+  ['drop-collection'],
   ['info'],
   ['stats'],
   ['verify'],
