@@ -21,8 +21,14 @@ export function registerCollectionsCommand(program: Command): void {
         if (opts.json === true) printJson(list);
         else
           printTable(
-            ['NAME', 'DIMENSION', 'METRIC', 'POINTS'],
-            list.map((c) => [c.name, String(c.dimension), c.metric, String(c.points)]),
+            ['NAME', 'DIMENSION', 'METRIC', 'POINTS', 'CREATED'],
+            list.map((c) => [
+              c.name,
+              String(c.dimension),
+              c.metric,
+              String(c.points),
+              c.createdAt ?? 'unknown',
+            ]),
           );
       } finally {
         await db.close();

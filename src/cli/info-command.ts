@@ -35,6 +35,7 @@ export function registerInfoCommand(program: Command): void {
         cleanlyClosed: s.cleanlyClosed,
         collections: s.collections.map((c) => ({
           name: c.name,
+          createdAt: c.createdAt,
           dimension: c.dimension,
           metric: c.metric,
           points: c.points,
@@ -67,7 +68,7 @@ export function registerInfoCommand(program: Command): void {
       for (const c of s.collections)
         w(
           `collection ${c.name}`,
-          `${c.points} points, dim ${c.dimension}, ${c.metric}, ${c.segments} segments`,
+          `${c.points} points, dim ${c.dimension}, ${c.metric}, ${c.segments} segments, created ${c.createdAt ?? 'unknown'}`,
         );
     });
 }

@@ -40,6 +40,8 @@ export interface CollectionSearchResult {
 export class CollectionState {
   readonly config: CollectionConfig;
   readonly createdLsn: number;
+  /** When the collection was created (ISO 8601, UTC); null when unknown (format 1.0). */
+  readonly createdAt: string | null;
   /** Every record of this collection up to this LSN is in sealed segments on disk. */
   sealedThroughLsn: number;
   growing: GrowingSegment;
@@ -54,9 +56,11 @@ export class CollectionState {
     createdLsn: number,
     sealedThroughLsn: number,
     makeIndex: IndexFactory,
+    createdAt: string | null = null,
   ) {
     this.config = config;
     this.createdLsn = createdLsn;
+    this.createdAt = createdAt;
     this.sealedThroughLsn = sealedThroughLsn;
     this.makeIndex = makeIndex;
     this.growing = new GrowingSegment(config, makeIndex(config));

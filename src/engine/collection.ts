@@ -89,6 +89,8 @@ export interface SearchOptions {
 /** Plain numbers about one collection. */
 export interface CollectionStats {
   readonly name: string;
+  /** When it was created (ISO 8601, UTC); null for one created before format 1.1. */
+  readonly createdAt: string | null;
   readonly points: number;
   /** Sealed segments plus the growing one (when it holds points). */
   readonly segments: number;
@@ -626,6 +628,7 @@ export class Collection {
     for (const seg of s.sealed) diskBytes += seg.fileBytes;
     return {
       name: this.name,
+      createdAt: s.createdAt,
       points: s.liveCount,
       segments: s.sealed.length + s.sealing.length + (s.growing.liveCount > 0 ? 1 : 0),
       sealedSegments: s.sealed.length,

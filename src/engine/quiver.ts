@@ -33,7 +33,7 @@ import { recover } from './recovery.js';
 import type { StorageOptions, StorageStats } from './storage-manager.js';
 import { DEFAULT_STORAGE_OPTIONS, StorageManager } from './storage-manager.js';
 import type { CollectionConfig, CreateCollectionOptions } from './validation.js';
-import { buildCollectionConfig, checkCollectionName } from './validation.js';
+import { buildCollectionConfig, checkCollectionName, CREATED_AT_KEY } from './validation.js';
 
 /** Options of {@link Quiver.open}. */
 export interface QuiverOptions {
@@ -95,6 +95,8 @@ export interface CollectionInfo {
   readonly dimension: number;
   readonly metric: MetricName;
   readonly points: number;
+  /** When it was created (ISO 8601, UTC); null for one created before format 1.1. */
+  readonly createdAt: string | null;
 }
 
 /** Plain numbers about the database (the server turns them into metrics). */
@@ -457,14 +459,16 @@ export class Quiver {
     }
     this.reserved.add(config.name);
     try {
+      // The creation time is logged with the config, so replay restores it (format 1.1).
+      const createdAt = new Date().toISOString();
       const { type, body } = encodeWalOp({
         kind: 'create-collection',
-        config: { ...config, hnsw: { ...config.hnsw } },
+        config: { ...config, hnsw: { ...config.hnsw }, [CREATED_AT_KEY]: createdAt },
       });
       let state: CollectionState | undefined;
       try {
         await this.wal.append(type, body, (lsn) => {
-          state = new CollectionState(config, lsn, 0, this.makeIndex);
+          state = new CollectionState(config, lsn, 0, this.makeIndex, createdAt);
           this.catalog.set(config.name, state);
         });
       } catch (e) {
@@ -517,6 +521,7 @@ export class Quiver {
         dimension: s.config.dimension,
         metric: s.config.metric,
         points: s.liveCount,
+        createdAt: s.createdAt,
       }));
       return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     });

@@ -23,7 +23,7 @@ import type { IndexFactory } from './collection-state.js';
 import { CollectionState } from './collection-state.js';
 import { loadIndex } from './index-factory.js';
 import { SealedSegment } from './sealed-segment.js';
-import { configFromJson } from './validation.js';
+import { configFromJson, createdAtOf } from './validation.js';
 import { applyPayloadUpdate } from './payload-update.js';
 
 /** What the last open found and did. */
@@ -63,7 +63,8 @@ export function applyOp(
       const config = configFromJson(op.config);
       const existing = catalog.get(config.name);
       if (existing !== undefined && existing.createdLsn >= lsn) return; // already in the manifest
-      catalog.set(config.name, new CollectionState(config, lsn, 0, makeIndex));
+      const createdAt = createdAtOf(op.config);
+      catalog.set(config.name, new CollectionState(config, lsn, 0, makeIndex, createdAt));
       return;
     }
     case 'drop-collection': {
@@ -119,7 +120,14 @@ async function loadSegments(
   let loaded = 0;
   for (const c of manifest.collections) {
     const config = configFromJson(c.config);
-    const state = new CollectionState(config, c.createdLsn, c.sealedThroughLsn, makeIndex);
+    const createdAt = c.createdAt ?? createdAtOf(c.config);
+    const state = new CollectionState(
+      config,
+      c.createdLsn,
+      c.sealedThroughLsn,
+      makeIndex,
+      createdAt,
+    );
     for (const s of c.segments) {
       const path = `${dir}/${SEGMENT_DIR}/${s.file}`;
       const bytes = await fs.readFile(path);

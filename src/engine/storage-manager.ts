@@ -300,6 +300,7 @@ export class StorageManager {
         collections.push({
           config: { ...state.config, hnsw: { ...state.config.hnsw } },
           createdLsn: state.createdLsn,
+          createdAt: state.createdAt,
           sealedThroughLsn: sealedThrough,
           segments: segs,
         });

@@ -134,10 +134,22 @@ export function buildCollectionConfig(name: unknown, options: unknown): Collecti
   });
 }
 
-/** Reads a config back from its logged JSON form. */
+/** The key of the creation time a logged config carries (format 1.1); not an option. */
+export const CREATED_AT_KEY = 'createdAt';
+
+/** Reads a config back from its logged JSON form (its creation time is not part of it). */
 export function configFromJson(json: JsonObject): CollectionConfig {
-  const { name, ...rest } = json;
-  return buildCollectionConfig(name, rest);
+  const rest: JsonObject = {};
+  for (const [key, value] of Object.entries(json)) {
+    if (key !== 'name' && key !== CREATED_AT_KEY) rest[key] = value;
+  }
+  return buildCollectionConfig(json['name'], rest);
+}
+
+/** The creation time a logged config carries, or null when unknown (written before 1.1). */
+export function createdAtOf(json: JsonObject): string | null {
+  const at = json[CREATED_AT_KEY];
+  return typeof at === 'string' ? at : null;
 }
 
 /**

@@ -30,9 +30,12 @@ import { snapshotPoints } from './export.js';
 import { jsonString } from './ops-files.js';
 import { pinSnapshot } from './snapshot.js';
 import { estimateFootprint } from './tune.js';
+import { createdAtOf } from '../engine/validation.js';
 
 export interface CollectionStatsReport {
   readonly name: string;
+  /** When it was created (ISO 8601, UTC); null for one created before format 1.1. */
+  readonly createdAt: string | null;
   readonly dimension: number;
   readonly metric: string;
   readonly hnsw: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
@@ -132,6 +135,7 @@ export async function databaseStats(
       };
       collections.push({
         name,
+        createdAt: listed?.createdAt ?? createdAtOf(listed?.config ?? created.get(name) ?? {}),
         dimension,
         metric: jsonString(config['metric'], 'unknown'),
         hnsw,

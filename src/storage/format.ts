@@ -5,7 +5,8 @@
 
 /** Format version written by this code. Readers refuse a newer major (FORMAT.md §1). */
 export const FORMAT_MAJOR = 1;
-export const FORMAT_MINOR = 0;
+/** 1.1 added a collection's `createdAt` (CREATE_COLLECTION record and manifest). */
+export const FORMAT_MINOR = 1;
 
 /** WAL file header (FORMAT.md §2.1): magic "QVWL". */
 export const WAL_MAGIC = 0x4c575651;

@@ -36,11 +36,21 @@ describe('embedded API', () => {
     assert.equal(docs.name, 'docs');
     assert.equal(db.collection('docs'), docs);
     await docs.upsert([{ id: 1, vector: [1, 0, 0] }]);
-    assert.deepEqual(await db.listCollections(), [
-      { name: 'docs', dimension: 3, metric: 'cosine', points: 1 },
-      { name: 'dots', dimension: 4, metric: 'dot', points: 0 },
-      { name: 'pics', dimension: 2, metric: 'euclid', points: 0 },
-    ]);
+    const listed = await db.listCollections();
+    assert.ok(listed.every((c) => typeof c.createdAt === 'string'));
+    assert.deepEqual(
+      listed.map((c) => ({
+        name: c.name,
+        dimension: c.dimension,
+        metric: c.metric,
+        points: c.points,
+      })),
+      [
+        { name: 'docs', dimension: 3, metric: 'cosine', points: 1 },
+        { name: 'dots', dimension: 4, metric: 'dot', points: 0 },
+        { name: 'pics', dimension: 2, metric: 'euclid', points: 0 },
+      ],
+    );
     await db.dropCollection('pics');
     await db.close();
 

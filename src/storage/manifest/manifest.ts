@@ -26,6 +26,11 @@ export interface ManifestCollection {
   readonly config: JsonObject;
   /** LSN of its CREATE_COLLECTION record. */
   readonly createdLsn: number;
+  /**
+   * When it was created (ISO 8601, UTC), from format 1.1; absent in older manifests, whose
+   * collections report their creation time as unknown (null).
+   */
+  readonly createdAt?: string | null;
   /** Every record of this collection up to this LSN is in its sealed segments. */
   readonly sealedThroughLsn: number;
   readonly segments: readonly ManifestSegment[];
