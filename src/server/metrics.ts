@@ -182,6 +182,11 @@ export class ServerMetrics {
       (c) => c.segments,
     );
     perCollection(
+      'quiver_collection_deleted_ratio',
+      'Share of slots in segment files holding deleted or replaced points (common/deleted-share.ts).',
+      (c) => c.deletedShare,
+    );
+    perCollection(
       'quiver_recall_estimate',
       'Estimated recall@k of approximate searches: sampled queries re-run exactly in the background.',
       (c) => c.recallEstimate,

@@ -119,6 +119,9 @@ test('engine, GET /stats, quiver stats and quiver compact report one deleted sha
   const http = await httpStats(url);
   assert.equal(http.deletedShare, engine.deletedShare, 'GET /stats');
   assert.equal(http.perCollection[0]!.deletedShare, engine.deletedShare);
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const gauge = /^quiver_collection_deleted_ratio\{collection="docs"\} (\S+)$/m.exec(metrics);
+  assert.equal(Number(gauge?.[1]), engine.deletedShare, 'the /metrics gauge');
   // Online, beside the server: the files as of the last checkpoint.
   assert.equal(cliDeletedRatio(data), engine.deletedShare, 'quiver stats --json');
   await db.close();
