@@ -1,6 +1,8 @@
 /**
  * compact: runs compaction now on a database directory (takes the writer's lock; against a
- * running server use its POST /admin/compact instead), reporting segments and bytes before
+ * running server use its POST /admin/compact instead): each collection with dead slots or
+ * more than one segment is merged into one segment, reporting segments, bytes and the
+ * deleted share (common/deleted-share.ts, as db.stats() and `quiver stats` give it) before
  * and after.
  */
 import { Quiver } from '../engine/quiver.js';
@@ -21,7 +23,7 @@ export interface CompactReport {
   readonly duration_seconds: number;
 }
 
-/** Compacts `collection` (or every collection due) of the database in `dir`. */
+/** Compacts `collection` (or every collection) of the database in `dir` down to one segment. */
 export async function compactDatabase(dir: string, collection?: string): Promise<CompactReport> {
   const t0 = performance.now();
   const db = await Quiver.open(dir, { autoCompact: false });
