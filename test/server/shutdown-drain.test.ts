@@ -173,7 +173,7 @@ test('SIGTERM: requests in flight finish with 200 and right results, new connect
       const p = await c.get(id);
       assert.deepEqual(p?.payload, { n: id });
       assert.deepEqual(
-        [...p!.vector].map((x) => Math.fround(x)),
+        [...p.vector].map((x) => Math.fround(x)),
         more.get(id)!.map(Math.fround),
       );
     }
