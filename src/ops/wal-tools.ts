@@ -68,7 +68,15 @@ export function describeWalGaps(
   mark: CleanMark | undefined,
   walDir: string,
 ): WalMissing[] {
-  return walGaps(scan, manifest, mark, walDir).map((g) => {
+  // A scan that stopped at damage (stopAtDamage) ends there: the records after it are in
+  // the files, unreadable, not missing. The damage is reported on its own (wal recover cuts
+  // it, repair lists it); calling the end "missing" would refuse the --skip-corrupted cut
+  // of every cleanly closed database and name the wrong file.
+  const stopped = scan.tornTail !== undefined;
+  const gaps = walGaps(scan, manifest, mark, walDir).filter(
+    (g) => !stopped || g.kind === 'missing-start',
+  );
+  return gaps.map((g) => {
     let lsnRange: readonly [number, number] | undefined;
     let files: string;
     if (g.kind === 'missing-start') {
