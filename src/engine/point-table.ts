@@ -42,6 +42,18 @@ interface TablePlan {
  * faster and exact when few points pass.
  */
 export const EXACT_FILTER_THRESHOLD = 2000;
+/**
+ * The filter threshold in force: {@link EXACT_FILTER_THRESHOLD}, unless a test lowers it
+ * through {@link setExactFilterThreshold} so that segments small enough for a quick test
+ * still walk the graph at 1 % selectivity (a recall test must measure the graph, not the
+ * exact scan).
+ */
+let exactFilterThreshold = EXACT_FILTER_THRESHOLD;
+
+/** Test hook: the planner's filter threshold (undefined restores the default). @internal */
+export function setExactFilterThreshold(matches: number | undefined): void {
+  exactFilterThreshold = matches ?? EXACT_FILTER_THRESHOLD;
+}
 /** Below this many live points a segment is always scanned exactly. */
 export const EXACT_SEGMENT_THRESHOLD = 256;
 /** Payload fields a frozen table keeps postings for (more are answered by a scan). */
@@ -304,7 +316,7 @@ export class PointTable {
       options.exact ||
       !graph ||
       live <= EXACT_SEGMENT_THRESHOLD ||
-      (matches !== undefined && matches < Math.max(EXACT_FILTER_THRESHOLD, options.ef));
+      (matches !== undefined && matches < Math.max(exactFilterThreshold, options.ef));
     const kind = live === 0 || matches === 0 ? 'empty' : useExact ? 'exact' : 'graph';
     return { kind, allow, matches, live, t0, t1 };
   }

@@ -2,6 +2,8 @@
  * Filtered search keeps its recall through the whole engine: with filters matching 10% and
  * 1% of a collection, approximate results match exact ones (recall@10 ≥ 0.95), and
  * `explain` shows which plan the planner chose (graph with an allow-list, or exact scan).
+ * Here everything stays in the growing segment and 1 % is answered exactly; the graph's
+ * own filtered recall on sealed segments is in filtered-graph-recall.test.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
