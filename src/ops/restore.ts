@@ -297,6 +297,8 @@ export async function restoreBackup(
     let next = walStart;
     let records = 0;
     let fromArchive = 0;
+    // First LSN of each source that starts past `next`: where a gap (a deleted file) ends.
+    const resumesAt: number[] = [];
     for (const src of sources) {
       if (next > lsn) break;
       const bytes = await src.load();
@@ -313,6 +315,7 @@ export async function restoreBackup(
           records++;
           if (src.fromArchive) fromArchive++;
         } else if (l > next) {
+          resumesAt.push(l);
           break; // this file starts after a gap; a later source may fill it
         }
         offset = r.next;
@@ -323,9 +326,18 @@ export async function restoreBackup(
     bytesWritten += out.bytes;
     const reached = next - 1;
     if (reached < lsn) {
+      // Name the gap itself: a file deleted from the middle of the archive loses only its
+      // records, and the operator looks for that file, not for "everything after it".
+      const after = Math.min(...resumesAt.filter((l) => l > reached && l <= lsn));
+      const gapEnd = Number.isFinite(after) ? after - 1 : lsn;
+      const where = archives.join(', ') || 'none';
+      const rest =
+        gapEnd < lsn
+          ? ` (a WAL file is missing from them: records ${gapEnd + 1} on are there but cannot be replayed across the gap)`
+          : '';
       throw new QuiverError(
         'INVALID_ARGUMENT',
-        `WAL records ${reached + 1}..${lsn} are in neither the backup nor the given WAL archives (${archives.join(', ') || 'none'}); the latest point reachable is LSN ${reached}.`,
+        `WAL records ${reached + 1}..${gapEnd} are in neither the backup nor the given WAL archives (${where})${rest}; the latest point reachable is LSN ${reached}.`,
         { expected: lsn, received: reached },
       );
     }
