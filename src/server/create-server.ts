@@ -110,7 +110,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   if (options.db instanceof Promise) {
     options.db.then(
       (db) => context.attach(db),
-      (e: unknown) => context.failed(e instanceof Error ? e.message : String(e)),
+      (e: unknown) => context.failed(e instanceof Error ? e.message : String(e), e),
     );
   } else context.attach(options.db);
 

@@ -4,7 +4,7 @@
  * payload-index records and the integrity-check state.
  */
 import type { Logger as PinoLogger } from 'pino';
-import { QuiverError } from '../common/quiver-error.js';
+import { isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { VerifyReport } from '../ops/verify.js';
@@ -57,6 +57,7 @@ export class ServerContext {
   };
   private database: Quiver | undefined;
   private loadFailure: string | undefined;
+  private loadCause: unknown;
   private shuttingDown = false;
 
   constructor(parts: {
@@ -94,8 +95,9 @@ export class ServerContext {
   }
 
   /** Called when opening the database failed: the server stays up to say why. */
-  failed(reason: string): void {
+  failed(reason: string, cause?: unknown): void {
     this.loadFailure = reason;
+    this.loadCause = cause;
   }
 
   /** Called when shutdown starts: new requests get 503. */
@@ -120,6 +122,17 @@ export class ServerContext {
   /** The database; UNAVAILABLE (503) while it loads, so loading never looks like empty. */
   db(): Quiver {
     if (this.database !== undefined) return this.database;
+    // Damage stays CORRUPT (500 naming file and offset): a 503 would tell clients and load
+    // balancers to retry what no retry can fix.
+    if (isQuiverError(this.loadCause, 'CORRUPT')) {
+      const { details } = this.loadCause;
+      throw new QuiverError(
+        'CORRUPT',
+        `The database ${this.config.data} could not be opened: ${this.loadCause.message}`,
+        details,
+        this.loadCause,
+      );
+    }
     throw new QuiverError(
       'UNAVAILABLE',
       this.loadFailure === undefined
