@@ -268,8 +268,12 @@ export class PointTable {
           // searches again instead.
           const retiredAt = this.retirements;
           return running.then(
-            (r) =>
-              this.retirements === retiredAt ? this.finish(plan, r, options, true) : undefined,
+            (r) => {
+              const done =
+                this.retirements === retiredAt ? this.finish(plan, r, options, true) : undefined;
+              if (done === undefined) pool.discarded?.();
+              return done;
+            },
             () =>
               this.retirements === retiredAt
                 ? this.finish(plan, this.run(query, plan, options), options)

@@ -33,4 +33,10 @@ export interface SearchPool {
    * worker failed or the pool is closed; the engine then searches on its own thread.
    */
   search(handle: SharedHnswHandle, request: LaneSearch): Promise<IndexSearchResult> | undefined;
+  /**
+   * Told when the engine threw away a worker's answer as stale (a point of the segment was
+   * deleted or moved while the worker searched) and searched again on its own thread: the
+   * rerun hides the staleness from the caller, this count shows it to an operator.
+   */
+  discarded?(): void;
 }

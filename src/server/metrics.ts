@@ -19,6 +19,7 @@ const NO_WORKERS: SearchPoolStats = {
   failed: 0,
   restarts: 0,
   declined: 0,
+  stale: 0,
 };
 const BREAKER_STATE: Readonly<Record<string, number>> = { closed: 0, open: 1, 'half-open': 2 };
 const SECONDS_BUCKETS = [
@@ -255,7 +256,7 @@ export class ServerMetrics {
     );
     new Counter({
       name: 'quiver_search_worker_searches_total',
-      help: 'Segment graph searches offered to worker threads, by outcome: completed; failed (redone on the main thread); declined (every worker busy, searched on the main thread).',
+      help: 'Segment graph searches offered to worker threads, by outcome: completed; failed (redone on the main thread); declined (every worker busy, searched on the main thread); stale (answered, then discarded because a point was deleted or moved meanwhile, and redone on the main thread; also counted in completed).',
       labelNames: ['outcome'],
       registers,
       collect() {
@@ -264,6 +265,7 @@ export class ServerMetrics {
         this.inc({ outcome: 'completed' }, p.completed);
         this.inc({ outcome: 'failed' }, p.failed);
         this.inc({ outcome: 'declined' }, p.declined);
+        this.inc({ outcome: 'stale' }, p.stale);
       },
     });
     new Counter({

@@ -45,6 +45,11 @@ export interface SearchPoolStats {
   readonly restarts: number;
   /** Searches left to the caller's thread because every worker was busy. */
   readonly declined: number;
+  /**
+   * Worker answers the engine discarded as stale (a point deleted or moved while the
+   * worker searched) and redid on the main thread; also counted in `completed`.
+   */
+  readonly stale: number;
 }
 
 /** How often the main thread's event-loop utilisation is sampled, in ms. */
@@ -107,6 +112,7 @@ export class WorkerSearchPool implements SearchPool {
   private failed = 0;
   private restarts = 0;
   private declined = 0;
+  private stale = 0;
   /** Tells the workers to let go of an index's memory once the engine dropped it. */
   private readonly dropped = new FinalizationRegistry<number>((id) => this.drop(id));
   private readonly registered = new WeakSet<SharedHnswHandle>();
@@ -274,6 +280,10 @@ export class WorkerSearchPool implements SearchPool {
     });
   }
 
+  discarded(): void {
+    this.stale++;
+  }
+
   private drop(id: number): void {
     for (const lane of this.lanes) {
       if (!lane.known.delete(id)) continue;
@@ -291,6 +301,7 @@ export class WorkerSearchPool implements SearchPool {
       failed: this.failed,
       restarts: this.restarts,
       declined: this.declined,
+      stale: this.stale,
     };
   }
 

@@ -3,6 +3,10 @@
  * opened with a pool answers every search exactly as one without it (plain, filtered,
  * after deletes, after a seal that happened while open), the workers did the graph work,
  * and a worker that dies or a closed pool only moves searches back to the main thread.
+ * A worker's stale answer is counted (`stale`), not only redone; the workers read the
+ * main thread's memory itself (a delete there is seen by the next worker search, with no
+ * copy sent); and `quiver serve --search-threads 1` hands searches of sealed segments to
+ * its worker under load, answering as an embedded search does.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -17,6 +21,7 @@ import { WorkerSearchPool } from '../../src/server/search-workers.js';
 import { randomVector, rng } from '../helpers/random.js';
 import { needs } from '../helpers/facility.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { spawnServe } from './server-helpers.js';
 
 const DIM = 16;
 const POINTS = 9000;
@@ -125,11 +130,17 @@ describe(
         for (const h of await c.search(p.vector, { k: 3 })) gone.add(h.id as number);
       }
       await c.delete([...gone]);
+      const beforeDeletes = pool.stats();
       for (const p of probes) {
         for (const h of await c.search(p.vector, { k: 10 })) {
           assert.ok(!gone.has(h.id as number), `deleted point ${h.id} returned`);
         }
       }
+      // ...on the workers themselves: none of their answers held a deleted point (which the
+      // main thread would have discarded as stale and redone).
+      const afterDeletes = pool.stats();
+      assert.ok(afterDeletes.completed - beforeDeletes.completed >= probes.length * 2);
+      assert.equal(afterDeletes.stale, 0, 'the workers saw the deletes in shared memory');
       await db.close();
     });
 
@@ -210,6 +221,7 @@ describe(
         threads: real.threads,
         search: (handle, request) =>
           gate.then(() => real.search(handle, request) ?? Promise.reject(new Error('declined'))),
+        discarded: () => real.discarded(),
       };
       const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, searchPool: pool });
       const c = db.collection('docs');
@@ -228,6 +240,8 @@ describe(
       release();
       const [after] = await searching;
       assert.equal(after?.id, best.id, 'the updated point is still found');
+      // Found because the worker's answer was detected as stale and redone, and counted.
+      assert.equal(real.stats().stale, 1, 'the stale worker answer is counted');
       await db.close();
     });
 
@@ -250,6 +264,94 @@ describe(
       await assert.rejects(pool.search(handle, request)!, /not loaded/);
       const r = await pool.search(handle, request)!;
       assert.equal(r.ids.length, 5);
+    });
+
+    it('the workers search the main thread memory itself, not a copy', async (t) => {
+      const pool = await WorkerSearchPool.start(1, SILENT_LOGGER);
+      t.after(() => pool.close());
+      const index = createHnswIndex({ dimension: DIM, metric: 'cosine' });
+      const rand = rng(11);
+      for (let i = 0; i < 600; i++) index.add(i, Float32Array.from(randomVector(rand, DIM)));
+      const shared = index.toShared(1);
+      const handle = shared.sharedHandle()!;
+      assert.ok(handle.memory.buffer instanceof SharedArrayBuffer, 'shared WebAssembly memory');
+      assert.equal(shared.sharedHandle()?.memory, handle.memory, 'one memory, not copies');
+      const query = Float32Array.from(randomVector(rand, DIM));
+      const ask = (): Promise<{ ids: ArrayLike<number> }> =>
+        pool.search(handle, {
+          query,
+          k: 5,
+          ef: 32,
+          mode: shared.laneMode(32, undefined)!,
+          allow: undefined,
+        })!;
+      const first = Array.from((await ask()).ids);
+      assert.equal(first.length, 5);
+      // A delete on this thread is a store into the shared memory: the worker, which was
+      // sent the memory once, sees it on its next search without being told.
+      shared.remove(first[0]!);
+      const sent = pool.stats().completed;
+      const second = Array.from((await ask()).ids);
+      assert.equal(pool.stats().completed, sent + 1);
+      assert.ok(!second.includes(first[0]!), 'the worker no longer returns the deleted point');
+      assert.deepEqual(second.slice(0, 4), first.slice(1, 5));
+    });
+
+    it('quiver serve --search-threads 1 searches sealed segments on its worker under load', async (t) => {
+      const dir = tempDir(t);
+      const probes = await fill(dir);
+      const embedded = await Quiver.open(dir, { fsync: 'none', autoCompact: false });
+      const want = await answers(embedded.collection('docs'), probes);
+      const { explain } = await embedded.collection('docs').search(probes[0]!.vector, {
+        k: 10,
+        explain: true,
+      });
+      assert.ok(
+        explain.segments.filter((s) => s.kind === 'sealed').length >= 2,
+        JSON.stringify(explain.segments.map((s) => [s.kind, s.plan, s.candidates])),
+      );
+      await embedded.close();
+
+      const serve = await spawnServe(t, ['--data', dir, '--search-threads', '1']);
+      const search = async (i: number): Promise<string> => {
+        const p = probes[i]!;
+        const body = {
+          vector: p.vector,
+          limit: 10,
+          ...(p.filter === undefined
+            ? {}
+            : { filter: { must: [{ key: 'tag', match: { value: 'common' } }] } }),
+        };
+        const res = await fetch(`${serve.url}/collections/docs/points/search`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        assert.equal(res.status, 200);
+        const { result } = (await res.json()) as { result: { id: number; score: number }[] };
+        return JSON.stringify(result.map((h) => [h.id, h.score]));
+      };
+      const workers = async (): Promise<Record<string, number>> => {
+        const res = await fetch(`${serve.url}/stats`);
+        const stats = (await res.json()) as { server: { searchWorkers: Record<string, number> } };
+        return stats.server.searchWorkers;
+      };
+      assert.equal((await workers())['threads'], 1);
+      // An idle server searches on its main thread; waves of concurrent searches keep it
+      // busy until it hands them to the worker (bounded: the test fails if it never does).
+      for (let wave = 0; wave < 50 && (await workers())['completed'] === 0; wave++) {
+        const got = await Promise.all(
+          Array.from({ length: 200 }, (_, j) => search(j % probes.length)),
+        );
+        got.forEach((g, j) =>
+          assert.equal(g, want[j % probes.length], `probe ${j % probes.length}`),
+        );
+      }
+      const pool = await workers();
+      assert.ok(pool['completed']! > 0, `the worker completed searches: ${JSON.stringify(pool)}`);
+      assert.equal(pool['failed'], 0);
+      assert.equal(pool['stale'], 0);
+      assert.equal(await serve.stop(), 0);
     });
   },
 );
