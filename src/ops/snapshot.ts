@@ -86,12 +86,22 @@ async function readIfExists(fs: FileSystem, path: string): Promise<Uint8Array | 
 
 /** Removes pin directories left by snapshot processes that died. */
 async function removeStalePins(fs: FileSystem, root: string): Promise<void> {
+  if (!(await fs.exists(root))) return;
   for (const name of await fs.list(root)) {
     const pid = Number(name.split('-')[0]);
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !processAlive(pid)) {
       await fs.removeDir(`${root}/${name}`).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Removes the pin directories of dead tools under database `dir` (RUNBOOK: "removed by the
+ * next tool"). For tools that read a stopped database without pinning (offline verify):
+ * otherwise a killed tool's links would keep deleted files' space until the next backup.
+ */
+export async function removeDeadPins(dir: string, fs: FileSystem): Promise<void> {
+  await removeStalePins(fs, `${dir}/${PIN_DIR}`);
 }
 
 /** Links `from` to `to`, or copies it where hard links are not supported. False if gone. */

@@ -31,7 +31,7 @@ import { scanWal } from '../storage/wal/wal-reader.js';
 import { checkGraph, segmentSections } from './graph-check.js';
 import type { ProgressFn } from './progress.js';
 import { NO_PROGRESS } from './progress.js';
-import { pinSnapshot } from './snapshot.js';
+import { pinSnapshot, removeDeadPins } from './snapshot.js';
 import { describeWalGaps } from './wal-tools.js';
 
 /** One thing wrong, with where it is and what to do about it. */
@@ -433,6 +433,7 @@ export async function verifyDatabase(
       ? await fs.exists(`${dir}/${LOCK_FILE}`)
       : options.online;
   if (!online) {
+    await removeDeadPins(dir, fs);
     const r = await verifyDirectory(fs, dir, progress, only);
     return { ...r, online: false, duration_seconds: (performance.now() - t0) / 1000 };
   }
