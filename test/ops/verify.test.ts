@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Quiver } from '../../src/index.js';
@@ -94,7 +94,14 @@ describe('verify', () => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, db, '1', '400']);
     const exited = new Promise((r) => child.on('exit', r));
     let checks = 0;
-    await new Promise((r) => setTimeout(r, 800));
+    // Verify once the writer is busy: it has acknowledged enough ops to have sealed
+    // segments (sealPoints 50), seen in its acks file rather than guessed from a sleep.
+    const acks = `${db}.acks`;
+    const until = Date.now() + 30_000;
+    while (!existsSync(acks) || readFileSync(acks, 'utf8').split('\n').length < 80) {
+      assert.ok(Date.now() < until, 'the writer acknowledged 75 ops within 30 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     while (checks < 4) {
       const r = await verifyDatabase(db);
       assert.equal(r.errors, 0, JSON.stringify(r.problems));

@@ -275,7 +275,11 @@ describe('storage engine', () => {
     assert.equal(fs.writes, writesBefore, 'fail fast: no I/O attempted while open');
     assert.equal(await c.count(), 5, 'reads go on');
     fs.heal();
-    await new Promise((r) => setTimeout(r, 250));
+    // The cooldown (200 ms) ends on its own clock: wait for the state, not a guessed sleep.
+    for (let until = Date.now() + 10_000; db.circuitBreaker.state === 'open';) {
+      assert.ok(Date.now() < until, 'the breaker left open within 10 s of its 200 ms cooldown');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     assert.equal(db.circuitBreaker.state, 'half-open');
     await c.upsert(points(100, 1));
     assert.equal(db.circuitBreaker.state, 'closed');
