@@ -1,8 +1,9 @@
 /**
  * Shared pieces of the CLI: exit codes, the package version, output helpers, progress
- * rendering (a redrawn line on a terminal, plain lines otherwise) and option parsers.
+ * rendering (a cli-progress bar on a terminal, plain lines otherwise) and option parsers.
  */
 import { quiverVersion } from '../common/version.js';
+import { Presets, SingleBar } from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import type { ProgressEvent, ProgressFn } from '../ops/progress.js';
 
@@ -30,7 +31,7 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Renders ops progress: a redrawn line on a terminal, plain lines (at most every 2 s) otherwise. */
+/** Renders ops progress: a cli-progress bar on a terminal, plain lines (at most every 2 s) otherwise. */
 export interface ProgressView {
   readonly fn: ProgressFn;
   stop(): void;
@@ -38,22 +39,35 @@ export interface ProgressView {
 
 const MIB = 1024 * 1024;
 
+/** The pieces of one reading, shared by the plain line and the bar's payload tokens. */
+interface ProgressFigures {
+  /** "12.3/27.0 MiB" or "1024/5000 points" ("/total" only when known). */
+  readonly amount: string;
+  /** ", 5.1 MiB/s" for bytes once time has passed, else empty. */
+  readonly rate: string;
+  /** ", <detail>" or empty. */
+  readonly detail: string;
+}
+
+function progressFigures(e: ProgressEvent, elapsedSeconds: number): ProgressFigures {
+  const known = e.total > 0;
+  const detail = e.detail === undefined ? '' : `, ${e.detail}`;
+  if (e.unit !== 'bytes') {
+    return { amount: `${e.done}${known ? `/${e.total}` : ''} ${e.unit}`, rate: '', detail };
+  }
+  const of = known ? `/${(e.total / MIB).toFixed(1)}` : '';
+  const rate = elapsedSeconds > 0 ? `, ${(e.done / MIB / elapsedSeconds).toFixed(1)} MiB/s` : '';
+  return { amount: `${(e.done / MIB).toFixed(1)}${of} MiB`, rate, detail };
+}
+
 /**
  * One progress reading as text: bytes in MiB with the rate since the phase began, other
  * units as counts; a percentage only when the total is known.
  */
 export function formatProgress(e: ProgressEvent, elapsedSeconds: number): string {
-  const known = e.total > 0;
-  const pct = known ? ` (${Math.min(100, Math.floor((e.done / e.total) * 100))} %)` : '';
-  let text: string;
-  if (e.unit === 'bytes') {
-    const of = known ? `/${(e.total / MIB).toFixed(1)}` : '';
-    const rate = elapsedSeconds > 0 ? `, ${(e.done / MIB / elapsedSeconds).toFixed(1)} MiB/s` : '';
-    text = `${(e.done / MIB).toFixed(1)}${of} MiB${pct}${rate}`;
-  } else {
-    text = `${e.done}${known ? `/${e.total}` : ''} ${e.unit}${pct}`;
-  }
-  return `${e.phase}: ${text}${e.detail === undefined ? '' : `, ${e.detail}`}`;
+  const f = progressFigures(e, elapsedSeconds);
+  const pct = e.total > 0 ? ` (${Math.min(100, Math.floor((e.done / e.total) * 100))} %)` : '';
+  return `${e.phase}: ${f.amount}${pct}${f.rate}${f.detail}`;
 }
 
 /**
@@ -62,19 +76,79 @@ export function formatProgress(e: ProgressEvent, elapsedSeconds: number): string
  */
 export function progressView(quiet: boolean): ProgressView {
   if (quiet) return { fn: () => undefined, stop: () => undefined };
-  const tty = process.stderr.isTTY;
-  const every = tty ? 100 : 2000;
+  return process.stderr.isTTY ? barView() : lineView();
+}
+
+/** The bar's line with a known total, and without one (a pipe): no bar, no percentage. */
+const BAR_FORMAT = '{phase} [{bar}] {percentage} % | {amount}{rate}{detail}';
+const COUNT_FORMAT = '{phase}: {amount}{rate}{detail}';
+
+function isTimeout(value: unknown): value is NodeJS.Timeout {
+  return value instanceof Object && 'unref' in value && typeof value.unref === 'function';
+}
+
+/**
+ * A bar whose redraw timer does not keep the process alive: the CLI ends by setting
+ * `process.exitCode`, so an operation that throws before `stop()` must still let it exit.
+ */
+class ProgressBar extends SingleBar {
+  override render(): void {
+    super.render();
+    // cli-progress keeps its next redraw in `timer` (not in its typings).
+    const timer: unknown = Reflect.get(this, 'timer');
+    if (isTimeout(timer)) timer.unref();
+  }
+}
+
+/** On a terminal: one cli-progress bar per phase (and per known/unknown total), redrawn in place. */
+function barView(): ProgressView {
+  let bar: ProgressBar | undefined;
+  let key = '';
+  let phase = '';
+  let phaseStart = Date.now();
+  const stop = (): void => {
+    bar?.stop();
+    bar = undefined;
+  };
+  return {
+    fn: (e) => {
+      const now = Date.now();
+      if (e.phase !== phase) {
+        phase = e.phase;
+        phaseStart = now;
+      }
+      const known = e.total > 0;
+      const payload = { phase: e.phase, ...progressFigures(e, (now - phaseStart) / 1000) };
+      if (bar === undefined || key !== `${e.phase}/${known}`) {
+        stop();
+        key = `${e.phase}/${known}`;
+        // linewrap true trims to the terminal width; hideCursor stays off, so a run that
+        // ends without stop() leaves the terminal as it found it.
+        const format = known ? BAR_FORMAT : COUNT_FORMAT;
+        bar = new ProgressBar(
+          { stream: process.stderr, format, linewrap: true, barsize: 20 },
+          Presets.shades_classic,
+        );
+        bar.start(Math.max(e.total, e.done), e.done, payload);
+      }
+      if (known) bar.setTotal(Math.max(e.total, e.done));
+      bar.update(e.done, payload);
+    },
+    stop,
+  };
+}
+
+/** Not a terminal: plain lines, at most one every 2 s per phase, the last reading always shown. */
+function lineView(): ProgressView {
+  const every = 2000;
   let last = 0;
   let phase = '';
   let phaseStart = Date.now();
-  let drawn = false;
   // The newest reading not shown yet (throttled); stop() shows it, so the last line is final.
   let skipped: string | undefined;
   let shownAt = '';
   const show = (line: string): void => {
-    // On a terminal the line is redrawn in place; elsewhere each reading is its own line.
-    process.stderr.write(tty ? `\r${line}\u001b[K` : `${line}\n`);
-    drawn = true;
+    process.stderr.write(`${line}\n`);
     skipped = undefined;
   };
   return {
@@ -86,7 +160,6 @@ export function progressView(quiet: boolean): ProgressView {
       const end = e.total > 0 && e.done >= e.total;
       if (e.phase !== phase) {
         if (skipped !== undefined) show(skipped);
-        if (drawn && tty) process.stderr.write('\n');
         phase = e.phase;
         phaseStart = now;
       } else if (now - last < every && !end) {
@@ -99,8 +172,6 @@ export function progressView(quiet: boolean): ProgressView {
     },
     stop: () => {
       if (skipped !== undefined) show(skipped);
-      if (drawn && tty) process.stderr.write('\n');
-      drawn = false;
     },
   };
 }
