@@ -34,6 +34,8 @@ import type { StorageOptions, StorageStats } from './storage-manager.js';
 import { DEFAULT_STORAGE_OPTIONS, StorageManager } from './storage-manager.js';
 import type { CollectionConfig, CreateCollectionOptions } from './validation.js';
 import { buildCollectionConfig, checkCollectionName, CREATED_AT_KEY } from './validation.js';
+import { applySwap, hasInheritedUnsealedData, removeLeftoverStaging } from './collection-swap.js';
+import { isStagingName, stagingName, stagingTarget } from './staging-name.js';
 
 /** Options of {@link Quiver.open}. */
 export interface QuiverOptions {
@@ -220,6 +222,8 @@ export class Quiver {
   private readonly makeIndex: IndexFactory;
   private readonly handles = new Map<CollectionState, Collection>();
   private readonly reserved = new Set<string>();
+  /** Staging collections created by this session (numbers their names). */
+  private stagings = 0;
   private readonly host: CollectionHost;
   private readonly memoryBudget: number;
   private closed = false;
@@ -340,6 +344,13 @@ export class Quiver {
         await wal.close().catch(() => undefined);
         throw e;
       }
+      // A restore that never reached its swap left its staging collection: drop it.
+      const leftovers = await removeLeftoverStaging(state.catalog, wal, logger).catch(
+        async (e: unknown) => {
+          await wal.close().catch(() => undefined);
+          throw e;
+        },
+      );
       const storageOptions: StorageOptions = {
         sealPoints: options.sealPoints ?? DEFAULT_STORAGE_OPTIONS.sealPoints,
         sealBytes: options.sealBytes ?? DEFAULT_STORAGE_OPTIONS.sealBytes,
@@ -378,6 +389,7 @@ export class Quiver {
         makeIndex,
         fsyncListeners,
       });
+      await sealAfterReplay(db, storage, state.catalog, leftovers.length > 0);
       storage.maybeCheckpoint();
       if (storageOptions.autoCompact) storage.maybeCompact();
       return db;
@@ -459,27 +471,114 @@ export class Quiver {
     }
     this.reserved.add(config.name);
     try {
-      // The creation time is logged with the config, so replay restores it (format 1.1).
-      const createdAt = new Date().toISOString();
-      const { type, body } = encodeWalOp({
-        kind: 'create-collection',
-        config: { ...config, hnsw: { ...config.hnsw }, [CREATED_AT_KEY]: createdAt },
-      });
-      let state: CollectionState | undefined;
-      try {
-        await this.wal.append(type, body, (lsn) => {
-          state = new CollectionState(config, lsn, 0, this.makeIndex, createdAt);
-          this.catalog.set(config.name, state);
-        });
-      } catch (e) {
-        this.writeDone(e);
-        throw e;
-      }
-      this.writeDone(undefined);
-      return this.handleFor(state!);
+      return await this.logCreate(config);
     } finally {
       this.reserved.delete(config.name);
     }
+  }
+
+  /** Logs the creation of a collection whose name is free and reserved, and applies it. */
+  private async logCreate(config: CollectionConfig): Promise<Collection> {
+    // The creation time is logged with the config, so replay restores it (format 1.1).
+    const createdAt = new Date().toISOString();
+    const { type, body } = encodeWalOp({
+      kind: 'create-collection',
+      config: { ...config, hnsw: { ...config.hnsw }, [CREATED_AT_KEY]: createdAt },
+    });
+    let state: CollectionState | undefined;
+    await this.logged(type, body, (lsn) => {
+      state = new CollectionState(config, lsn, 0, this.makeIndex, createdAt);
+      this.catalog.set(config.name, state);
+    });
+    return this.handleFor(state!);
+  }
+
+  /** Appends one record, applies it, and tells the breaker how the append went. */
+  private async logged(
+    type: number,
+    body: Uint8Array,
+    apply: (lsn: number) => void,
+  ): Promise<void> {
+    try {
+      await this.wal.append(type, body, apply);
+    } catch (e) {
+      this.writeDone(e);
+      throw e;
+    }
+    this.writeDone(undefined);
+  }
+
+  /**
+   * Creates a hidden staging collection that will replace `target` (a snapshot restore):
+   * named `.staging-<target>-<n>` (engine/staging-name.ts), which no listing shows and no
+   * API addresses. Load it through the returned handle, then {@link swapCollection} or
+   * {@link dropStagingCollection}. @internal
+   */
+  async createStagingCollection(
+    target: string,
+    options: CreateCollectionOptions,
+  ): Promise<Collection> {
+    this.admitWrite();
+    const base = buildCollectionConfig(target, options);
+    let name = stagingName(target, ++this.stagings);
+    while (this.catalog.has(name) || this.reserved.has(name)) {
+      name = stagingName(target, ++this.stagings);
+    }
+    this.reserved.add(name);
+    try {
+      return await this.logCreate({ ...base, name });
+    } finally {
+      this.reserved.delete(name);
+    }
+  }
+
+  /**
+   * Puts a loaded staging collection in its target's place in one step: seals it whole
+   * (its points all in segment files, durable), then logs one SWAP_COLLECTION record that
+   * drops the target and renames the staging collection. A crash before that record leaves
+   * the target as it was (the next open removes the staging collection); after it, the
+   * new content. @internal
+   */
+  async swapCollection(staging: Collection): Promise<void> {
+    this.admitWrite();
+    const name = staging.name;
+    const target = stagingTarget(name);
+    const state = this.catalog.get(name);
+    if (target === undefined || state === undefined) {
+      throw invalidArgument(`swapCollection needs a live staging collection, got "${name}".`);
+    }
+    await this.storage.checkpoint(true);
+    await this.fs.failpoint('beforeCollectionSwap');
+    if (state.growing.firstLsn !== undefined || state.sealing.length > 0) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `Staging collection for "${target}" could not be sealed to disk; "${target}" was left as it was. Retry.`,
+        { collection: target },
+      );
+    }
+    this.admitWrite();
+    this.reserved.add(target);
+    try {
+      const { type, body } = encodeWalOp({ kind: 'swap-collection', staging: name, target });
+      await this.logged(type, body, (lsn) => {
+        const { dropped } = applySwap(this.catalog, name, target, lsn, this.logger);
+        if (dropped !== undefined) this.handles.delete(dropped);
+        this.handles.delete(state);
+      });
+    } finally {
+      this.reserved.delete(target);
+    }
+    await this.fs.failpoint('afterCollectionSwap');
+    this.logger.info({ collection: target, staging: name }, 'collection replaced (swap)');
+    // The manifest loses the staging name and the replaced collection's files now.
+    await this.storage.checkpoint(false, true).catch(() => undefined);
+  }
+
+  /** Drops a staging collection whose load failed; its target was never touched. @internal */
+  async dropStagingCollection(staging: Collection): Promise<void> {
+    const state = this.catalog.get(staging.name);
+    if (state === undefined || !isStagingName(staging.name)) return;
+    await this.logDrop(staging.name, state);
   }
 
   private handleFor(state: CollectionState): Collection {
@@ -509,14 +608,19 @@ export class Quiver {
   /** True when a collection of that name exists. */
   hasCollection(name: string): boolean {
     this.checkOpen();
-    return this.catalog.has(name);
+    return !isStagingName(name) && this.catalog.has(name);
+  }
+
+  /** The collections users see: every one but the hidden staging collections. */
+  private visible(): CollectionState[] {
+    return [...this.catalog.values()].filter((s) => !isStagingName(s.config.name));
   }
 
   /** Every collection with its size, sorted by name. */
   listCollections(): Promise<CollectionInfo[]> {
     return settle(() => {
       this.checkOpen();
-      const out = [...this.catalog.values()].map((s) => ({
+      const out = this.visible().map((s) => ({
         name: s.config.name,
         dimension: s.config.dimension,
         metric: s.config.metric,
@@ -542,19 +646,18 @@ export class Quiver {
         collection: name,
       });
     }
+    await this.logDrop(name, state);
+  }
+
+  /** Logs and applies the drop of `state` (named `name`), then frees its files. */
+  private async logDrop(name: string, state: CollectionState): Promise<void> {
     this.reserved.add(name);
     try {
       const { type, body } = encodeWalOp({ kind: 'drop-collection', name });
-      try {
-        await this.wal.append(type, body, () => {
-          if (this.catalog.get(name) === state) this.catalog.delete(name);
-          this.handles.delete(state);
-        });
-      } catch (e) {
-        this.writeDone(e);
-        throw e;
-      }
-      this.writeDone(undefined);
+      await this.logged(type, body, () => {
+        if (this.catalog.get(name) === state) this.catalog.delete(name);
+        this.handles.delete(state);
+      });
     } finally {
       this.reserved.delete(name);
     }
@@ -637,7 +740,7 @@ export class Quiver {
 
   stats(): DatabaseStats {
     this.checkOpen();
-    const perCollection = [...this.catalog.values()].map((s) => this.handleFor(s).stats());
+    const perCollection = this.visible().map((s) => this.handleFor(s).stats());
     let points = 0;
     let memoryBytes = 0;
     let unsealedBytes = 0;
@@ -648,12 +751,12 @@ export class Quiver {
       unsealedBytes += c.unsealedBytes;
       segments += c.segments;
     }
-    const slotCounts = [...this.catalog.values()].flatMap((s) => s.slotCounts());
+    const slotCounts = this.visible().flatMap((s) => s.slotCounts());
     const wal = this.wal.stats();
     const storage = this.storage.stats();
     return {
       path: this.path,
-      collections: this.catalog.size,
+      collections: perCollection.length,
       points,
       segments,
       deletedShare: deletedShare(slotCounts),
@@ -709,5 +812,29 @@ export class Quiver {
       await this.lock.release();
       this.logger.info({ path: this.path }, 'database closed');
     }
+  }
+}
+
+/**
+ * After replay: a swap that gave a collection points not yet in its segment files (a
+ * replay from an older base) is sealed whole before the database is used, so no later
+ * checkpoint can move the WAL's start past their records (engine/collection-swap.ts); a
+ * removed leftover staging collection's files are freed.
+ */
+async function sealAfterReplay(
+  db: Quiver,
+  storage: StorageManager,
+  catalog: ReadonlyMap<string, CollectionState>,
+  removedStaging: boolean,
+): Promise<void> {
+  if (hasInheritedUnsealedData(catalog)) {
+    try {
+      await storage.checkpoint(true);
+    } catch (e) {
+      await db.close().catch(() => undefined);
+      throw e;
+    }
+  } else if (removedStaging) {
+    void storage.checkpoint(false, true).catch(() => undefined);
   }
 }

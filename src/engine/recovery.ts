@@ -25,6 +25,7 @@ import { loadIndex } from './index-factory.js';
 import { SealedSegment } from './sealed-segment.js';
 import { configFromJson, createdAtOf } from './validation.js';
 import { applyPayloadUpdate } from './payload-update.js';
+import { applySwap } from './collection-swap.js';
 
 /** What the last open found and did. */
 export interface RecoveryReport {
@@ -72,6 +73,9 @@ export function applyOp(
       if (existing !== undefined && existing.createdLsn < lsn) catalog.delete(op.name);
       return;
     }
+    case 'swap-collection':
+      applySwap(catalog, op.staging, op.target, lsn, logger);
+      return;
     case 'upsert': {
       const state = catalog.get(op.collection);
       if (state === undefined || state.config.dimension !== op.dimension) {
@@ -132,9 +136,10 @@ async function loadSegments(
       const path = `${dir}/${SEGMENT_DIR}/${s.file}`;
       const bytes = await fs.readFile(path);
       const data = decodeSegment(bytes, path);
+      // A segment taken over at a swap keeps the staging name in its header (format 1.2).
       if (
         data.segmentId !== s.id ||
-        data.collection !== config.name ||
+        data.collection !== (s.collection ?? config.name) ||
         data.dimension !== config.dimension
       ) {
         throw corrupt(
@@ -164,6 +169,7 @@ async function loadSegments(
       );
       seg.tombstoneGeneration = s.tombstoneGeneration;
       seg.tombstoneFile = s.tombstones;
+      seg.fileCollection = s.collection;
       state.sealed.push(seg);
       loaded++;
     }

@@ -23,6 +23,11 @@ export class SealedSegment extends TableSegment {
   tombstoneFile: string | null = null;
   /** True when `deleted` has slots the tombstone file on disk lacks. */
   dirty = false;
+  /**
+   * The collection name in the file's header when it is not its collection's: a segment a
+   * staging collection wrote, taken over at a swap (engine/collection-swap.ts).
+   */
+  fileCollection: string | undefined = undefined;
   private constructor(id: number, file: string, fileBytes: number, table: PointTable) {
     super(table);
     table.freeze();

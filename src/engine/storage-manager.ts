@@ -278,6 +278,7 @@ export class StorageManager {
             tombstoneGeneration: t?.generation ?? seg.tombstoneGeneration,
             points: seg.liveCount,
             bytes: seg.fileBytes,
+            ...(seg.fileCollection === undefined ? {} : { collection: seg.fileCollection }),
           });
         }
         for (const w of sealedNow) {

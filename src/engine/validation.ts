@@ -7,6 +7,7 @@ import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, MetricName, Payload, PointId } from '../common/types.js';
 import { checkPointId, isJsonObject, METRICS } from '../common/types.js';
 import { normalizeInPlace } from '../kernels/distance-kernel.js';
+import { stagingTarget } from './staging-name.js';
 
 export const COLLECTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_DIMENSION = 65536;
@@ -143,7 +144,11 @@ export function configFromJson(json: JsonObject): CollectionConfig {
   for (const [key, value] of Object.entries(json)) {
     if (key !== 'name' && key !== CREATED_AT_KEY) rest[key] = value;
   }
-  return buildCollectionConfig(json['name'], rest);
+  // A staging collection (engine/staging-name.ts) is checked under the name it replaces.
+  const name = json['name'];
+  const target = typeof name === 'string' ? stagingTarget(name) : undefined;
+  if (target !== undefined) return { ...buildCollectionConfig(target, rest), name: name as string };
+  return buildCollectionConfig(name, rest);
 }
 
 /** The creation time a logged config carries, or null when unknown (written before 1.1). */

@@ -13,7 +13,9 @@ import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
-import type { PayloadMode } from '../storage/wal/wal-body-codec.js';
+import type { PayloadMode, WalOp } from '../storage/wal/wal-body-codec.js';
+import type { ManifestCollection } from '../storage/manifest/manifest.js';
+import { stagingTarget } from '../engine/staging-name.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
 import type { TextSink } from './line-io.js';
@@ -21,6 +23,7 @@ import type { ProgressFn } from './progress.js';
 import { NO_PROGRESS } from './progress.js';
 import type { PinnedSnapshot } from './snapshot.js';
 import { pinSnapshot } from './snapshot.js';
+import { jsonString } from './ops-files.js';
 
 /** One exported point. */
 export interface ExportedPoint {
@@ -49,6 +52,82 @@ type OverlayEntry =
 
 const key = (id: PointId): string => (typeof id === 'number' ? `n${id}` : `s${id}`);
 
+/** What the export knows of one collection while it reads the WAL. */
+interface Tracked {
+  exists: boolean;
+  useSegments: boolean;
+  readonly listed: ManifestCollection | undefined;
+  readonly sealedThrough: number;
+  readonly createdLsn: number;
+  overlay: Map<string, OverlayEntry>;
+  readonly order: PointId[];
+  readonly ordered: Set<string>;
+}
+
+function newTracked(listed: ManifestCollection | undefined): Tracked {
+  return {
+    exists: listed !== undefined,
+    useSegments: listed !== undefined,
+    listed,
+    sealedThrough: listed?.sealedThroughLsn ?? 0,
+    createdLsn: listed?.createdLsn ?? 0,
+    overlay: new Map(),
+    order: [],
+    ordered: new Set(),
+  };
+}
+
+/** Applies one logged operation of the tracked collection to what the export knows. */
+function applyToTracked(
+  t: Tracked,
+  op: Exclude<WalOp, { kind: 'swap-collection' }>,
+  lsn: number,
+): void {
+  if (op.kind === 'create-collection') {
+    if (lsn <= t.createdLsn) return;
+    t.exists = true;
+    t.useSegments = false;
+    t.overlay = new Map();
+    t.order.length = 0;
+    t.ordered.clear();
+    return;
+  }
+  if (op.kind === 'drop-collection') {
+    if (lsn <= t.createdLsn) return;
+    t.exists = false;
+    t.useSegments = false;
+    t.overlay = new Map();
+    return;
+  }
+  if (t.useSegments && lsn <= t.sealedThrough) return;
+  const overlay = t.overlay;
+  if (op.kind === 'upsert') {
+    for (const p of op.points) {
+      if (!t.ordered.has(key(p.id))) {
+        t.ordered.add(key(p.id));
+        t.order.push(p.id);
+      }
+      overlay.set(key(p.id), {
+        kind: 'point',
+        vector: p.vector,
+        payload: p.payloadJson === '' ? {} : (JSON.parse(p.payloadJson) as Payload),
+      });
+    }
+  } else if (op.kind === 'delete') {
+    for (const id of op.ids) overlay.set(key(id), { kind: 'deleted' });
+  } else {
+    const patch = { mode: op.mode, payloadJson: op.payloadJson, keys: op.keys };
+    for (const id of op.ids) {
+      const e = overlay.get(key(id));
+      if (e === undefined) overlay.set(key(id), { kind: 'patch', patches: [patch] });
+      else if (e.kind === 'patch') e.patches.push(patch);
+      else if (e.kind === 'point') {
+        e.payload = applyPayloadUpdate(e.payload, patch.mode, patch.payloadJson, patch.keys);
+      }
+    }
+  }
+}
+
 /**
  * Yields every live point of `collection` in a pinned snapshot. Throws
  * COLLECTION_NOT_FOUND when it does not exist at the snapshot's LSN.
@@ -59,64 +138,45 @@ export async function* snapshotPoints(
   collection: string,
   progress: ProgressFn = NO_PROGRESS,
 ): AsyncGenerator<ExportedPoint> {
-  const listed = snap.manifest.collections.find((c) => c.config['name'] === collection);
-  let exists = listed !== undefined;
-  let useSegments = exists;
-  const sealedThrough = listed?.sealedThroughLsn ?? 0;
-  const createdLsn = listed?.createdLsn ?? 0;
-  let overlay = new Map<string, OverlayEntry>();
-  const order: PointId[] = [];
-  const ordered = new Set<string>();
+  // The collection, and the staging collections that may replace it at a swap (a snapshot
+  // restore), each read from its manifest entry plus the WAL after it.
+  const tracked = new Map<string, Tracked>();
+  const track = (name: string): Tracked | undefined => {
+    if (name !== collection && stagingTarget(name) !== collection) return undefined;
+    let t = tracked.get(name);
+    if (t === undefined) {
+      const listed = snap.manifest.collections.find((c) => c.config['name'] === name);
+      t = newTracked(listed);
+      tracked.set(name, t);
+    }
+    return t;
+  };
+  track(collection);
   await scanWal(fs, `${snap.dir}/${WAL_DIR}`, {
     cleanlyClosed: false,
     fromLsn: snap.manifest.walStartLsn,
     onRecord: (r, file, offset) => {
       if (r.lsn > snap.lsn) return;
       const op = decodeWalOp(r.type, r.body, file, offset);
-      if (op.kind === 'create-collection') {
-        if (op.config['name'] !== collection || r.lsn <= createdLsn) return;
-        exists = true;
-        useSegments = false;
-        overlay = new Map();
-        order.length = 0;
-        ordered.clear();
+      if (op.kind === 'swap-collection') {
+        const t = op.target === collection ? track(op.target) : undefined;
+        if (t === undefined || r.lsn <= t.createdLsn) return;
+        tracked.set(collection, track(op.staging) ?? newTracked(undefined));
+        tracked.delete(op.staging);
         return;
       }
-      if (op.kind === 'drop-collection') {
-        if (op.name !== collection || r.lsn <= createdLsn) return;
-        exists = false;
-        useSegments = false;
-        overlay = new Map();
-        return;
-      }
-      if (op.collection !== collection || (useSegments && r.lsn <= sealedThrough)) return;
-      if (op.kind === 'upsert') {
-        for (const p of op.points) {
-          if (!ordered.has(key(p.id))) {
-            ordered.add(key(p.id));
-            order.push(p.id);
-          }
-          overlay.set(key(p.id), {
-            kind: 'point',
-            vector: p.vector,
-            payload: p.payloadJson === '' ? {} : (JSON.parse(p.payloadJson) as Payload),
-          });
-        }
-      } else if (op.kind === 'delete') {
-        for (const id of op.ids) overlay.set(key(id), { kind: 'deleted' });
-      } else {
-        const patch = { mode: op.mode, payloadJson: op.payloadJson, keys: op.keys };
-        for (const id of op.ids) {
-          const e = overlay.get(key(id));
-          if (e === undefined) overlay.set(key(id), { kind: 'patch', patches: [patch] });
-          else if (e.kind === 'patch') e.patches.push(patch);
-          else if (e.kind === 'point') {
-            e.payload = applyPayloadUpdate(e.payload, patch.mode, patch.payloadJson, patch.keys);
-          }
-        }
-      }
+      const name =
+        op.kind === 'create-collection'
+          ? jsonString(op.config['name'])
+          : op.kind === 'drop-collection'
+            ? op.name
+            : op.collection;
+      const t = track(name);
+      if (t === undefined) return;
+      applyToTracked(t, op, r.lsn);
     },
   });
+  const { exists, useSegments, listed, overlay, order } = tracked.get(collection)!;
   if (!exists) {
     throw new QuiverError(
       'COLLECTION_NOT_FOUND',

@@ -9,6 +9,7 @@ import { crc32c } from '../common/crc32c.js';
 import { QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, MetricName, Payload, PointId } from '../common/types.js';
 import { Quiver } from '../engine/quiver.js';
+import { stagingTarget } from '../engine/staging-name.js';
 import type { Collection } from '../engine/collection.js';
 import { MANIFEST_FILE, SEGMENT_DIR, SegmentSection, WAL_DIR } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -143,20 +144,28 @@ export async function repairDatabase(
   let salvaged = 0;
   let replayed = 0;
   try {
+    // Staging collections of a restore (engine/staging-name.ts) are rebuilt as staging
+    // collections: a SWAP_COLLECTION record in the WAL puts one in place, and one without
+    // its swap is dropped at the end, as the engine's open would.
+    const staged = new Map<string, Collection>();
+    const lookup = (name: string): Collection | undefined =>
+      staged.get(name) ?? (db.hasCollection(name) ? db.collection(name) : undefined);
     const ensure = async (
       name: string,
       dimension: number,
       metric: MetricName,
       config?: JsonObject,
     ): Promise<Collection> => {
-      if (db.hasCollection(name)) return db.collection(name);
+      const existing = lookup(name);
+      if (existing !== undefined) return existing;
       const hnsw = (config?.['hnsw'] ?? undefined) as
         { m: number; efConstruction: number; efSearch: number } | undefined;
-      return db.createCollection(name, {
-        dimension,
-        metric,
-        ...(hnsw === undefined ? {} : { hnsw }),
-      });
+      const options = { dimension, metric, ...(hnsw === undefined ? {} : { hnsw }) };
+      const target = stagingTarget(name);
+      if (target === undefined) return db.createCollection(name, options);
+      const c = await db.createStagingCollection(target, options);
+      staged.set(name, c);
+      return c;
     };
     // Segments: the manifest's, or every segment file when it is unreadable.
     const refs: SegmentRef[] = [];
@@ -319,7 +328,7 @@ export async function repairDatabase(
     for (const { lsn, op } of ops) {
       if (op.kind === 'create-collection') {
         const name = jsonString(op.config['name']);
-        if (!db.hasCollection(name)) {
+        if (lookup(name) === undefined) {
           await ensure(
             name,
             Number(op.config['dimension']),
@@ -330,13 +339,21 @@ export async function repairDatabase(
         continue;
       }
       if (op.kind === 'drop-collection') {
-        if (db.hasCollection(op.name) && lsn > (sealedThrough.get(op.name) ?? 0))
-          await db.dropCollection(op.name);
+        const c = lookup(op.name);
+        if (c === undefined || lsn <= (sealedThrough.get(op.name) ?? 0)) continue;
+        if (staged.delete(op.name)) await db.dropStagingCollection(c);
+        else await db.dropCollection(op.name);
         continue;
       }
-      if (lsn <= (sealedThrough.get(op.collection) ?? 0) || !db.hasCollection(op.collection))
+      if (op.kind === 'swap-collection') {
+        const c = staged.get(op.staging);
+        if (c === undefined || lsn <= (sealedThrough.get(op.target) ?? 0)) continue;
+        staged.delete(op.staging);
+        await db.swapCollection(c);
         continue;
-      const c = db.collection(op.collection);
+      }
+      const c = lookup(op.collection);
+      if (lsn <= (sealedThrough.get(op.collection) ?? 0) || c === undefined) continue;
       if (op.kind === 'upsert') {
         await c.upsert(
           op.points.map((p) => ({
@@ -358,6 +375,7 @@ export async function repairDatabase(
       }
       replayed++;
     }
+    for (const c of staged.values()) await db.dropStagingCollection(c);
     await db.checkpoint();
     for (const c of await db.listCollections()) counts.set(c.name, c.points);
   } finally {

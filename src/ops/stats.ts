@@ -22,6 +22,7 @@ import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
+import { isStagingName } from '../engine/staging-name.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import { compileFilter } from '../filter/filter-evaluator.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
@@ -94,6 +95,8 @@ export async function databaseStats(
     // Collections created after the last checkpoint are only in the WAL.
     const created = await walCollections(fs, snap.dir);
     for (const name of created.keys()) names.add(name);
+    // Staging collections of a snapshot restore are hidden (engine/staging-name.ts).
+    for (const name of names) if (isStagingName(name)) names.delete(name);
     if (options.collection !== undefined && !names.has(options.collection)) {
       throw new QuiverError(
         'COLLECTION_NOT_FOUND',
@@ -207,9 +210,15 @@ async function walCollections(fs: FileSystem, dir: string): Promise<Map<string, 
   await scanWal(fs, `${dir}/${WAL_DIR}`, {
     cleanlyClosed: false,
     onRecord: (r, file, offset) => {
-      if (r.type !== WalRecordType.CREATE_COLLECTION) return;
+      if (r.type !== WalRecordType.CREATE_COLLECTION && r.type !== WalRecordType.SWAP_COLLECTION)
+        return;
       const op = decodeWalOp(r.type, r.body, file, offset);
       if (op.kind === 'create-collection') out.set(jsonString(op.config['name']), op.config);
+      // A swap makes its target out of the staging collection's config.
+      const staged = op.kind === 'swap-collection' ? out.get(op.staging) : undefined;
+      if (op.kind === 'swap-collection' && staged !== undefined) {
+        out.set(op.target, { ...staged, name: op.target });
+      }
     },
   });
   return out;

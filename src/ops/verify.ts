@@ -27,6 +27,7 @@ import { readManifest } from '../storage/manifest/manifest.js';
 import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
+import { stagingTarget } from '../engine/staging-name.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
 import { checkGraph, segmentSections } from './graph-check.js';
 import type { ProgressFn } from './progress.js';
@@ -121,7 +122,8 @@ async function checkSegment(
   const path = `${dir}/${SEGMENT_DIR}/${s.file}`;
   const bytes = await fs.readFile(path);
   const data = decodeSegment(bytes, path);
-  if (data.segmentId !== s.id || data.collection !== collection.name) {
+  // A segment taken over at a swap keeps its staging name in its header (format 1.2).
+  if (data.segmentId !== s.id || data.collection !== (s.collection ?? collection.name)) {
     throw corrupt(path, 8, 'segment header (id or collection) does not match the manifest');
   }
   if (data.dimension !== collection.dimension) {
@@ -293,6 +295,16 @@ async function verifyDirectory(
       }
       names.add(name);
       known.add(name);
+      const target = stagingTarget(name);
+      if (target !== undefined) {
+        problems.push({
+          severity: 'warning',
+          file: `${dir}/${MANIFEST_FILE}`,
+          offset: undefined,
+          what: `collection "${name}" is the hidden staging collection of a snapshot restore into "${target}" (running, or interrupted before its swap: then "${target}" kept its content and the next open removes it)`,
+          action: ACTIONS.none,
+        });
+      }
       const seen = new Map<PointId, string>();
       for (const s of c.segments) {
         referenced.add(s.file);

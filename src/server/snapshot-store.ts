@@ -389,11 +389,13 @@ async function upsertPatiently(
 }
 
 /**
- * Replaces collection `checked.config.name` with a checked snapshot's content: drops the
- * collection if it exists (then calls `onDropped`, e.g. to forget its payload indexes),
- * creates it with the snapshot's config and upserts every point in batches. Nothing is
- * dropped unless the database takes writes; a failure after the drop (I/O, disk full, a
- * crash) leaves the collection partly loaded: SPEC and docs/API.md say so.
+ * Replaces collection `checked.config.name` with a checked snapshot's content, atomically:
+ * loads every point into a hidden staging collection, then swaps it in with one logged step
+ * (Quiver.swapCollection) that drops the old collection and renames the staging one, and
+ * calls `onDropped` (e.g. to forget the old collection's payload indexes). Any failure
+ * before the swap (I/O, disk full, read-only mode) removes the staging collection and
+ * leaves the old collection untouched; a crash before it leaves a staging collection the
+ * next open removes.
  */
 export async function restoreSnapshot(
   db: Quiver,
@@ -408,17 +410,23 @@ export async function restoreSnapshot(
       { collection: config.name },
     );
   }
-  if (db.hasCollection(config.name)) {
-    await db.dropCollection(config.name);
-    await onDropped();
-  }
-  const c = await db.createCollection(config.name, {
+  const replacing = db.hasCollection(config.name);
+  const staging = await db.createStagingCollection(config.name, {
     dimension: config.dimension,
     metric: config.metric,
     hnsw: config.hnsw,
   });
-  for (let i = 0; i < points.length; i += UPSERT_BATCH) {
-    await upsertPatiently(db, c, points.slice(i, i + UPSERT_BATCH));
+  try {
+    for (let i = 0; i < points.length; i += UPSERT_BATCH) {
+      await upsertPatiently(db, staging, points.slice(i, i + UPSERT_BATCH));
+    }
+    await db.swapCollection(staging);
+  } catch (e) {
+    // The old collection was never touched; a staging collection left by a failed drop
+    // here is removed at the next open.
+    await db.dropStagingCollection(staging).catch(() => undefined);
+    throw e;
   }
+  if (replacing) await onDropped();
   return points.length;
 }

@@ -5,8 +5,11 @@
 
 /** Format version written by this code. Readers refuse a newer major (FORMAT.md §1). */
 export const FORMAT_MAJOR = 1;
-/** 1.1 added a collection's `createdAt` (CREATE_COLLECTION record and manifest). */
-export const FORMAT_MINOR = 1;
+/**
+ * 1.1 added a collection's `createdAt` (CREATE_COLLECTION record and manifest); 1.2 the
+ * SWAP_COLLECTION record and a manifest segment's `collection` (the name in its header).
+ */
+export const FORMAT_MINOR = 2;
 
 /** WAL file header (FORMAT.md §2.1): magic "QVWL". */
 export const WAL_MAGIC = 0x4c575651;
@@ -25,6 +28,8 @@ export const WalRecordType = Object.freeze({
   UPSERT: 3,
   DELETE: 4,
   PAYLOAD: 5,
+  /** Since 1.2: a staging collection replaces another in one step (FORMAT.md §2.3). */
+  SWAP_COLLECTION: 6,
 } as const);
 export type WalRecordType = (typeof WalRecordType)[keyof typeof WalRecordType];
 

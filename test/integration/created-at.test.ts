@@ -83,7 +83,7 @@ test('created_at is recorded, persisted and shown everywhere', async (t) => {
     collections: { createdAt: string }[];
   };
   assert.equal(info.collections[0]!.createdAt, listed.createdAt, 'quiver info --json');
-  assert.equal(info.formatVersion, '1.1');
+  assert.equal(info.formatVersion, '1.2');
   assert.match(quiver(['info', dir]), new RegExp(`created ${listed.createdAt}`));
 });
 

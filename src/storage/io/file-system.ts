@@ -87,4 +87,8 @@ export type FailpointName =
   /** WAL archiving: the copy is in the archive's temp file, not yet renamed into place. */
   | 'midWalArchive'
   /** WAL release: the file is archived, the original not yet unlinked. */
-  | 'afterWalArchive';
+  | 'afterWalArchive'
+  /** Collection swap: the staging collection is sealed, the SWAP record not yet logged. */
+  | 'beforeCollectionSwap'
+  /** Collection swap: the SWAP record is durable, the manifest not yet switched. */
+  | 'afterCollectionSwap';

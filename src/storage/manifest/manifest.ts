@@ -19,6 +19,12 @@ export interface ManifestSegment {
   readonly tombstoneGeneration: number;
   readonly points: number;
   readonly bytes: number;
+  /**
+   * Since 1.2: the collection name in the segment file's header, when it is not the
+   * collection's own (a segment a staging collection wrote and the collection took over
+   * at a swap). Absent otherwise.
+   */
+  readonly collection?: string;
 }
 
 export interface ManifestCollection {

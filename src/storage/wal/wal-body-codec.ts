@@ -24,6 +24,8 @@ export interface LoggedPoint {
 export type WalOp =
   | { readonly kind: 'create-collection'; readonly config: JsonObject }
   | { readonly kind: 'drop-collection'; readonly name: string }
+  /** `staging` takes `target`'s name; `target`, if it exists, is dropped (one step). */
+  | { readonly kind: 'swap-collection'; readonly staging: string; readonly target: string }
   | {
       readonly kind: 'upsert';
       readonly collection: string;
@@ -70,6 +72,12 @@ export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
       };
     case 'drop-collection':
       return { type: WalRecordType.DROP_COLLECTION, body: utf8Encode(op.name) };
+    case 'swap-collection': {
+      const w = new ByteWriter(8 + op.staging.length * 3 + op.target.length * 3);
+      writeName(w, op.staging);
+      writeName(w, op.target);
+      return { type: WalRecordType.SWAP_COLLECTION, body: w.finish() };
+    }
     case 'upsert': {
       const w = new ByteWriter(64 + op.points.length * (op.dimension * 4 + 32));
       writeName(w, op.collection);
@@ -127,6 +135,13 @@ export function decodeWalOp(type: number, body: Uint8Array, file: string, offset
       }
       case WalRecordType.DROP_COLLECTION:
         return { kind: 'drop-collection', name: utf8Decode(body) };
+      case WalRecordType.SWAP_COLLECTION: {
+        const r = new ByteReader(body);
+        const staging = utf8Decode(r.bytesView(r.u16()));
+        const target = utf8Decode(r.bytesView(r.u16()));
+        if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
+        return { kind: 'swap-collection', staging, target };
+      }
       case WalRecordType.UPSERT: {
         const r = new ByteReader(body);
         const collection = utf8Decode(r.bytesView(r.u16()));
