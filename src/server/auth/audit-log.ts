@@ -36,7 +36,13 @@ export class AuditLog {
     if (path === '') return new AuditLog(undefined, 0, logger);
     await fs.mkdirp(parentDir(path));
     const fh = await fs.open(path, 'readwrite');
-    return new AuditLog(fh, await fh.size(), logger);
+    try {
+      return new AuditLog(fh, await fh.size(), logger);
+    } catch (e) {
+      // Not opened after all: give the descriptor back now, not to the garbage collector.
+      await fh.close().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** Queues one entry. */
