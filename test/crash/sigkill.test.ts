@@ -1,8 +1,10 @@
 /**
  * Crash test: SIGKILL a real child process at random moments while it writes — with
  * sealing, WAL release and compaction running (small thresholds) — then reopen and check
- * that every acknowledged point is there with its exact vector and payload, that nothing
- * beyond the batch in flight appears, and that verify finds no error. 32 kills per run.
+ * that every acknowledged point is there with its exact vector and payload, that the batch
+ * in flight survived whole or not at all and nothing beyond it appears, that searches
+ * (exact and graph) agree with brute force over the stored points, and that verify finds
+ * no error. 32 kills per run.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,6 +14,8 @@ import { verifyDatabase } from '../../src/ops/verify.js';
 import { rng } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { checkAcknowledged, readProgress } from '../helpers/acknowledged.js';
+import { checkSearchAgainstBruteForce } from '../helpers/brute-force.js';
+import { DIM } from './crash-data.js';
 
 const KILLS = Number(process.env['QUIVER_CRASH_KILLS'] ?? 32);
 const POLICIES = ['batch', 'always', 'periodic', 'none'] as const;
@@ -51,6 +55,10 @@ test(`SIGKILL during writes loses no acknowledged point (${KILLS} kills)`, async
     const lastSent = Math.max(...p.sent);
     const lastAcked = p.acked.size > 0 ? Math.max(...p.acked) : 0;
     await checkAcknowledged(c, p, `kill ${k}`);
+    const queries = Array.from({ length: 8 }, () =>
+      Array.from({ length: DIM }, () => Math.floor(rand() * 1000) / 8),
+    );
+    await checkSearchAgainstBruteForce(c, queries, `kill ${k}`);
     const counter = await c.get('counter');
     const cb = (counter?.payload['b'] as number | undefined) ?? 0;
     assert.ok(
