@@ -11,6 +11,8 @@ export default tseslint.config(
       'src/kernels/as/**',
       'data/**',
       '.bench-out/**',
+      // Scratch files tests write (gitignored), outside the project's tsconfig.
+      'test/.generated/**',
     ],
   },
   js.configs.recommended,

@@ -114,6 +114,20 @@ function parseInteger(min: number, max: number): (value: unknown, key: string) =
   };
 }
 
+/** `2 ** 40` → `2^40`, `10 ** 9` → `10^9`: large bounds as the docs write them. */
+function boundText(n: number): string {
+  const twos = Math.log2(n);
+  if (n > 0 && Number.isInteger(twos) && twos >= 31) return `2^${twos}`;
+  const tens = Math.log10(n);
+  if (n > 0 && Number.isInteger(tens) && tens >= 9) return `10^${tens}`;
+  return String(n);
+}
+
+/** The documented type and the parser of a whole-number setting, from one range. */
+function integer(min: number, max: number): Pick<SettingSpec<number>, 'type' | 'parse'> {
+  return { type: `integer ${boundText(min)}–${boundText(max)}`, parse: parseInteger(min, max) };
+}
+
 function parseFraction(value: unknown, key: string): number {
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > 1) {
@@ -226,12 +240,11 @@ export const SETTINGS: SettingTable = Object.freeze({
     fallback: constant('127.0.0.1'),
   },
   port: {
-    type: 'integer 0–65535',
+    ...integer(0, 65535),
     metavar: 'port',
     defaultText: '`6333`',
     reload: false,
     description: 'TCP port (`0` = any free port)',
-    parse: parseInteger(0, 65535),
     fallback: constant(6333),
   },
   logLevel: {
@@ -244,30 +257,27 @@ export const SETTINGS: SettingTable = Object.freeze({
     fallback: constant<LogLevel>('info'),
   },
   bodyLimitBytes: {
-    type: 'integer 1024–2^31',
+    ...integer(1024, 2 ** 31),
     metavar: 'bytes',
     defaultText: '33554432 (32 MiB, Qdrant’s)',
     reload: false,
     description: 'largest request body; larger ones get 413',
-    parse: parseInteger(1024, 2 ** 31),
     fallback: constant(32 * MIB),
   },
   slowQueryMs: {
-    type: 'integer 0–3600000',
+    ...integer(0, 3_600_000),
     metavar: 'ms',
     defaultText: '`200`',
     reload: true,
     description: 'searches at or above this are logged as `slow query` (warn)',
-    parse: parseInteger(0, 3_600_000),
     fallback: constant(200),
   },
   defaultEf: {
-    type: 'integer 1–100000',
+    ...integer(1, 100_000),
     metavar: 'n',
     defaultText: 'collection’s `efSearch`',
     reload: true,
     description: 'beam width of searches without `params.hnsw_ef`',
-    parse: parseInteger(1, 100_000),
     fallback: constant<number | undefined>(undefined),
   },
   keysFile: {
@@ -328,51 +338,46 @@ export const SETTINGS: SettingTable = Object.freeze({
     fallback: constant<readonly string[]>(Object.freeze([])),
   },
   shutdownGraceSeconds: {
-    type: 'integer 0–3600',
+    ...integer(0, 3600),
     metavar: 'seconds',
     defaultText: '`10`',
     reload: true,
     description: 'how long SIGTERM waits for in-flight requests',
-    parse: parseInteger(0, 3600),
     fallback: constant(10),
   },
   searchThreads: {
-    type: 'integer 0–64',
+    ...integer(0, 64),
     metavar: 'n',
     defaultText: 'cores − 1 (at least 1, at most 8)',
     reload: false,
     description:
       'worker threads that search sealed segments’ graphs in shared memory (`0` = main thread only)',
-    parse: parseInteger(0, 64),
     fallback: defaultSearchThreads,
   },
   maxBatchSearches: {
-    type: 'integer 1–1000000',
+    ...integer(1, 1_000_000),
     metavar: 'n',
     defaultText: '`256`',
     reload: true,
     description: 'most searches in one `search/batch` or `query/batch` request; more get 400',
-    parse: parseInteger(1, 1_000_000),
     fallback: constant(256),
   },
   maxResultPoints: {
-    type: 'integer 1–10^9',
+    ...integer(1, 1_000_000_000),
     metavar: 'n',
     defaultText: '`100000`',
     reload: true,
     description:
       'most points one request may ask for (sum of limit + offset over its searches, or a scroll’s limit); more get 400',
-    parse: parseInteger(1, 1_000_000_000),
     fallback: constant(100_000),
   },
   maxResponseBytes: {
-    type: 'integer 1024–2^40',
+    ...integer(1024, 2 ** 40),
     metavar: 'bytes',
     defaultText: '268435456 (256 MiB)',
     reload: true,
     description:
       'largest estimated response of one request (points × (dimension × 10 + payload bytes) with vectors); larger get 400',
-    parse: parseInteger(1024, 2 ** 40),
     fallback: constant(256 * MIB),
   },
   fsync: {
@@ -385,39 +390,35 @@ export const SETTINGS: SettingTable = Object.freeze({
     fallback: constant<FsyncPolicy>('batch'),
   },
   batchDelayMs: {
-    type: 'integer 0–1000',
+    ...integer(0, 1000),
     metavar: 'ms',
     defaultText: '`2`',
     reload: false,
     description: '`batch` fsync: how long a write waits for others to share its fsync',
-    parse: parseInteger(0, 1000),
     fallback: constant(2),
   },
   fsyncIntervalMs: {
-    type: 'integer 1–60000',
+    ...integer(1, 60_000),
     metavar: 'ms',
     defaultText: '`100`',
     reload: false,
     description: '`periodic` fsync: the interval (a power loss loses at most this much)',
-    parse: parseInteger(1, 60_000),
     fallback: constant(100),
   },
   maxPayloadBytes: {
-    type: 'integer 1–2^31',
+    ...integer(1, 2 ** 31),
     metavar: 'bytes',
     defaultText: '1048576 (1 MiB)',
     reload: false,
     description: 'largest payload of one point, in bytes of JSON',
-    parse: parseInteger(1, 2 ** 31),
     fallback: constant(MIB),
   },
   walFileBytes: {
-    type: 'integer 4096–2^32',
+    ...integer(4096, 2 ** 32),
     metavar: 'bytes',
     defaultText: '67108864 (64 MiB)',
     reload: false,
     description: 'WAL files rotate past this size',
-    parse: parseInteger(4096, 2 ** 32),
     fallback: constant(64 * MIB),
   },
   walArchiveDir: {
@@ -431,40 +432,36 @@ export const SETTINGS: SettingTable = Object.freeze({
     fallback: constant<string | undefined>(undefined),
   },
   sealPoints: {
-    type: 'integer 1–10^9',
+    ...integer(1, 1_000_000_000),
     metavar: 'n',
     defaultText: '`20000`',
     reload: false,
     description: 'a growing segment is sealed into a segment file at this many points',
-    parse: parseInteger(1, 1_000_000_000),
     fallback: constant(20_000),
   },
   sealBytes: {
-    type: 'integer 1024–2^40',
+    ...integer(1024, 2 ** 40),
     metavar: 'bytes',
     defaultText: '67108864 (64 MiB)',
     reload: false,
     description: '… or at this many bytes of memory',
-    parse: parseInteger(1024, 2 ** 40),
     fallback: constant(64 * MIB),
   },
   memoryBudgetBytes: {
-    type: 'integer 1048576–2^48',
+    ...integer(MIB, 2 ** 48),
     metavar: 'bytes',
     defaultText: '1073741824 (1 GiB)',
     reload: false,
     description:
       'memory for growing (not yet sealed) data over all collections; past it writes get 429 while sealing catches up',
-    parse: parseInteger(MIB, 2 ** 48),
     fallback: constant(1024 * MIB),
   },
   maxSegments: {
-    type: 'integer 1–10000',
+    ...integer(1, 10_000),
     metavar: 'n',
     defaultText: '`8`',
     reload: false,
     description: 'compaction merges segments when a collection has more than this',
-    parse: parseInteger(1, 10_000),
     fallback: constant(8),
   },
   compactDeletedShare: {
@@ -486,21 +483,19 @@ export const SETTINGS: SettingTable = Object.freeze({
     fallback: constant(true),
   },
   breakerFailures: {
-    type: 'integer 1–1000',
+    ...integer(1, 1000),
     metavar: 'n',
     defaultText: '`5`',
     reload: false,
     description: 'consecutive WAL I/O failures that open the circuit breaker',
-    parse: parseInteger(1, 1000),
     fallback: constant(5),
   },
   breakerCooldownMs: {
-    type: 'integer 0–86400000',
+    ...integer(0, 86_400_000),
     metavar: 'ms',
     defaultText: '`60000`',
     reload: false,
     description: 'how long the open breaker refuses writes before a trial',
-    parse: parseInteger(0, 86_400_000),
     fallback: constant(60_000),
   },
 });
