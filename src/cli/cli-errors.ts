@@ -8,7 +8,7 @@ import type { QuiverError } from '../common/quiver-error.js';
 import { isQuiverError } from '../common/quiver-error.js';
 
 /** The CLI wording of `e`, or undefined to keep its message. */
-export function cliWording(e: QuiverError): string | undefined {
+function cliWording(e: QuiverError): string | undefined {
   const name = typeof e.details.collection === 'string' ? e.details.collection : undefined;
   if (name === undefined && e.code !== 'READ_ONLY') return undefined;
   switch (e.code) {

@@ -64,7 +64,7 @@ function progressFigures(e: ProgressEvent, elapsedSeconds: number): ProgressFigu
  * One progress reading as text: bytes in MiB with the rate since the phase began, other
  * units as counts; a percentage only when the total is known.
  */
-export function formatProgress(e: ProgressEvent, elapsedSeconds: number): string {
+function formatProgress(e: ProgressEvent, elapsedSeconds: number): string {
   const f = progressFigures(e, elapsedSeconds);
   const pct = e.total > 0 ? ` (${Math.min(100, Math.floor((e.done / e.total) * 100))} %)` : '';
   return `${e.phase}: ${f.amount}${pct}${f.rate}${f.detail}`;

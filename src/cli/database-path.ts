@@ -13,7 +13,7 @@ import { NodeFileSystem } from '../storage/io/node-file-system.js';
  * mark, or the wal/ or segments/ directory (a fresh database has only wal/ and CLEAN, a
  * database whose log was lost may have only MANIFEST and segments/).
  */
-export async function isQuiverDatabase(fs: FileSystem, dir: string): Promise<boolean> {
+async function isQuiverDatabase(fs: FileSystem, dir: string): Promise<boolean> {
   const st = await fs.stat(dir);
   if (st?.isDirectory !== true) return false;
   for (const name of [MANIFEST_FILE, CLEAN_MARK_FILE]) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { containedPath, isContainedPath, pathEscape } from './contained-path.js';
+import { containedPath, pathEscape } from './contained-path.js';
 import { isQuiverError } from './quiver-error.js';
 
 const ROOT = '/srv/quiver/snapshots';
@@ -26,7 +26,7 @@ const hostile = fc.oneof(
 test('no accepted path ever leaves the root', () => {
   fc.assert(
     fc.property(hostile, (rel) => {
-      if (!isContainedPath(ROOT, rel)) {
+      if (pathEscape(ROOT, rel) !== undefined) {
         assert.throws(
           () => containedPath(ROOT, rel),
           (e: unknown) => isQuiverError(e, 'INVALID_ARGUMENT'),
@@ -60,5 +60,5 @@ test('the known attacks are refused with a reason', () => {
   }
   assert.equal(containedPath(ROOT, 'docs/docs-1.snapshot'), `${ROOT}/docs/docs-1.snapshot`);
   // A sibling sharing the root's prefix is outside (the separator is part of the check).
-  assert.equal(isContainedPath('/srv/a', '../ab/x'), false);
+  assert.notEqual(pathEscape('/srv/a', '../ab/x'), undefined);
 });

@@ -29,11 +29,6 @@ export function pathEscape(root: string, relative: string): string | undefined {
   return undefined;
 }
 
-/** True when `relative` stays strictly inside `root` (see {@link pathEscape}). */
-export function isContainedPath(root: string, relative: string): boolean {
-  return pathEscape(root, relative) === undefined;
-}
-
 /**
  * `relative` resolved under `root` (absolute), or INVALID_ARGUMENT naming `what` when it
  * would leave the root. Callers that need another code (404, CORRUPT) use

@@ -5,7 +5,7 @@
  * they name their target, so a leftover one says what it was for.
  */
 
-export const STAGING_PREFIX = '.staging-';
+const STAGING_PREFIX = '.staging-';
 const STAGING_RE = /^\.staging-([A-Za-z0-9_-]{1,64})-(\d{1,15})$/;
 
 /** The staging name of the `n`-th replacement of `target`. */

@@ -521,7 +521,7 @@ export function flagOf(key: keyof ServerConfig): string | undefined {
 }
 
 /** QUIVER_* environment variables and the setting each sets. */
-export const ENV_VARS: Readonly<Record<string, keyof ServerConfig>> = Object.freeze(
+const ENV_VARS: Readonly<Record<string, keyof ServerConfig>> = Object.freeze(
   Object.fromEntries(SETTING_KEYS.map((key) => [envNameOf(key), key])),
 );
 

@@ -34,7 +34,7 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<ErrorCode, number>> = Object.f
  * category named after the error code as Qdrant names its own (`Wrong input: Vector
  * dimension error…`, `Not found: Collection…`).
  */
-export const PREFIX_OF_CODE: Readonly<Record<ErrorCode, string>> = Object.freeze({
+const PREFIX_OF_CODE: Readonly<Record<ErrorCode, string>> = Object.freeze({
   INVALID_ARGUMENT: 'Wrong input',
   DIMENSION_MISMATCH: 'Wrong input',
   COLLECTION_NOT_FOUND: 'Not found',
@@ -61,7 +61,7 @@ function prefixed(prefix: string, message: string): string {
  * its code and details (the engine keeps its own wording for library users); undefined
  * keeps the engine's message.
  */
-export function restWording(e: QuiverError): string | undefined {
+function restWording(e: QuiverError): string | undefined {
   const collection = typeof e.details.collection === 'string' ? e.details.collection : undefined;
   const path = collection === undefined ? '' : `/collections/${encodeURIComponent(collection)}`;
   switch (e.code) {

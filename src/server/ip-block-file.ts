@@ -11,7 +11,7 @@ import { readText, writeFileAtomic } from '../ops/ops-files.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 
 /** Name of the file inside the data directory. */
-export const IP_BLOCK_FILE = 'ip-block.json';
+const IP_BLOCK_FILE = 'ip-block.json';
 const FORMAT_VERSION = 1;
 
 export class RuntimeIpBlocks {

@@ -8,7 +8,7 @@ import type { ServerConfig } from './config.js';
 import { badRequest } from './http-errors.js';
 
 /** JSON characters per vector component ("-0.123456789," is about 10 to 20). */
-export const BYTES_PER_COMPONENT = 10;
+const BYTES_PER_COMPONENT = 10;
 /** JSON of one point's id, score, version and field names, without vector and payload. */
 const BYTES_PER_POINT = 64;
 

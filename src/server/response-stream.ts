@@ -114,7 +114,7 @@ export async function sendJson(
 }
 
 /** The 400 for an answer larger than the maxResponseBytes setting allows. */
-export function responseTooLarge(bytes: number, maxBytes: number): Error {
+function responseTooLarge(bytes: number, maxBytes: number): Error {
   return badRequest(
     `the answer would be over ${mib(bytes)} (at least ${bytes} bytes), more than the ${mib(maxBytes)} one response may hold (server setting maxResponseBytes, ${maxBytes} bytes). Ask for fewer points (limit), leave out vectors (with_vector: false) or payloads, or page with offset; an operator can raise maxResponseBytes.`,
   );
