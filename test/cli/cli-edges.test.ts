@@ -9,33 +9,15 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { CLI_NODE_ARGS, quiver } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-/** The CLI under test; QUIVER_CLI=dist/cli/main.js runs the built one instead of the source. */
-const CLI = process.env['QUIVER_CLI'] ?? 'src/cli/main.ts';
-const NODE_ARGS = CLI.endsWith('.ts') ? ['--import', 'tsx', CLI] : [CLI];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function quiver(args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [...NODE_ARGS, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    input: input ?? '',
-    env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** Runs the CLI with a stdout pipe whose reader is gone before the first write. */
 function quiverClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...NODE_ARGS, ...args], {
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FORCE_COLOR: '0' },
@@ -182,7 +164,7 @@ describe('quiver CLI: a reader that closes stdout early (item 12)', () => {
     // Lines of 32 values: each batch export writes passes stdout's 16 KiB high-water mark,
     // so every write waits for 'drain' (the old code left an 'error' listener per wait).
     const db = makeDatabase(root, 3000, 32);
-    const cli = [process.execPath, ...NODE_ARGS].map((a) => `'${a}'`).join(' ');
+    const cli = [process.execPath, ...CLI_NODE_ARGS].map((a) => `'${a}'`).join(' ');
     const head = spawnSync(
       'bash',
       ['-c', `${cli} export '${db}' --collection docs | head -1; exit \${PIPESTATUS[0]}`],

@@ -3,21 +3,10 @@
  * where the engine's message gives embedded-API advice (db.collection, db.createCollection).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { quiver } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-function quiver(args: string[]): { code: number; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  return { code: r.status ?? -1, stderr: r.stderr };
-}
 
 test('CLI errors give CLI advice, never embedded-API advice', (t) => {
   const dir = join(tempDir(t, 'quiver-cli-errors-'), 'db');

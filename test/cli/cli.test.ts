@@ -4,22 +4,10 @@
  * command, and a full backup → corrupt → verify → restore round through the binary.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { quiver } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-function quiver(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    input,
-    env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 const COMMANDS = [
   ['collections'],

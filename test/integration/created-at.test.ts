@@ -5,9 +5,8 @@
  * its manifest) still opens and reports it as unknown (null).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { crc32c } from '../../src/common/crc32c.js';
@@ -15,16 +14,12 @@ import { Quiver } from '../../src/engine/quiver.js';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { createServer } from '../../src/server/create-server.js';
 import { decodeManifest, encodeManifest } from '../../src/storage/manifest/manifest.js';
+import { quiver } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-
-function quiver(args: string[]): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, `quiver ${args.join(' ')}: ${r.stderr}`);
+function quiverOk(args: string[]): string {
+  const r = quiver(args);
+  assert.equal(r.code, 0, `quiver ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
 
@@ -75,16 +70,16 @@ test('created_at is recorded, persisted and shown everywhere', async (t) => {
   await again.close();
   assert.equal(await createdAtOf(dir), listed.createdAt, 'from the manifest');
 
-  const cli = JSON.parse(quiver(['collections', dir, '--json'])) as { createdAt: string }[];
+  const cli = JSON.parse(quiverOk(['collections', dir, '--json'])) as { createdAt: string }[];
   assert.equal(cli[0]!.createdAt, listed.createdAt, 'quiver collections --json');
-  assert.match(quiver(['collections', dir]), new RegExp(`CREATED[\\s\\S]*${listed.createdAt}`));
-  const info = JSON.parse(quiver(['info', dir, '--json'])) as {
+  assert.match(quiverOk(['collections', dir]), new RegExp(`CREATED[\\s\\S]*${listed.createdAt}`));
+  const info = JSON.parse(quiverOk(['info', dir, '--json'])) as {
     formatVersion: string;
     collections: { createdAt: string }[];
   };
   assert.equal(info.collections[0]!.createdAt, listed.createdAt, 'quiver info --json');
   assert.equal(info.formatVersion, '1.2');
-  assert.match(quiver(['info', dir]), new RegExp(`created ${listed.createdAt}`));
+  assert.match(quiverOk(['info', dir]), new RegExp(`created ${listed.createdAt}`));
 });
 
 test('a format 1.0 directory opens and reports created_at as unknown', async (t) => {
@@ -113,9 +108,9 @@ test('a format 1.0 directory opens and reports created_at as unknown', async (t)
   assert.equal((await reopened.collection('docs').get(1))?.id, 1, 'the data is all there');
   assert.equal(reopened.stats().perCollection[0]!.createdAt, null);
   await reopened.close();
-  const info = JSON.parse(quiver(['info', dir, '--json'])) as {
+  const info = JSON.parse(quiverOk(['info', dir, '--json'])) as {
     collections: { createdAt: string | null }[];
   };
   assert.equal(info.collections[0]!.createdAt, null);
-  assert.match(quiver(['collections', dir]), /docs .*unknown/);
+  assert.match(quiverOk(['collections', dir]), /docs .*unknown/);
 });

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { Quiver } from '../../src/index.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { quiver } from './cli-run.js';
+import { quiver } from '../helpers/cli-run.js';
 import type { Op } from './ops-data.js';
 import { applyOps, COLLECTION, DIM, opAt, writeOp } from './ops-data.js';
 import { assertSameState, readPoints } from './ops-helpers.js';

@@ -12,7 +12,7 @@ import { Quiver } from '../../src/index.js';
 import { WAL_HEADER_SIZE } from '../../src/storage/format.js';
 import { decodeWalRecord } from '../../src/storage/wal/wal-record.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { quiver } from './cli-run.js';
+import { quiver } from '../helpers/cli-run.js';
 import type { Op } from './ops-data.js';
 import { applyOps, COLLECTION, DIM, opAt, writeOp } from './ops-data.js';
 import { assertSameState, readPoints } from './ops-helpers.js';

@@ -4,23 +4,12 @@
  * restore` and `backup verify` (real CLI processes), and nothing is written outside `-o`.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Quiver } from '../../src/engine/quiver.js';
+import { quiver } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-function quiver(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, FORCE_COLOR: '0' },
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 interface Entry {
   path: string;

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { Quiver } from '../../src/index.js';
 import { randomVector, rng } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { quiver } from './cli-run.js';
+import { quiver } from '../helpers/cli-run.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

@@ -12,7 +12,7 @@ import { isQuiverError, Quiver } from '../../src/index.js';
 import { WAL_HEADER_SIZE } from '../../src/storage/format.js';
 import { decodeWalRecord } from '../../src/storage/wal/wal-record.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { quiver } from './cli-run.js';
+import { quiver } from '../helpers/cli-run.js';
 
 type WalOp = { kind: 'upsert'; ids: number[] } | { kind: 'delete'; ids: number[] };
 
