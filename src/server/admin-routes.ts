@@ -11,7 +11,6 @@ import { ROLES } from './auth/key-store.js';
 import type { LogLevel } from './config.js';
 import { LOG_LEVELS } from './config.js';
 import { badRequest, notFound } from './http-errors.js';
-import type { RuntimeIpBlocks } from './ip-block-file.js';
 import { asObject, bodyObject, checkKeys, intField } from './qdrant/qdrant-input.js';
 import type { ServerContext } from './server-context.js';
 
@@ -27,11 +26,7 @@ function integrityView(ctx: ServerContext): Record<string, unknown> {
 }
 
 /** Registers the admin routes. */
-export function registerAdminRoutes(
-  app: FastifyInstance,
-  ctx: ServerContext,
-  ipBlocks: RuntimeIpBlocks,
-): void {
+export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const admin = { config: { access: 'admin' as const } };
 
   app.post('/admin/readonly', admin, () => {
@@ -172,10 +167,10 @@ export function registerAdminRoutes(
     const block = list(body['block'], 'block');
     const unblock = list(body['unblock'], 'unblock');
     // Saved before it takes effect: an answer of 200 means it survives a restart.
-    await ipBlocks.change(block, unblock);
+    await ctx.ipBlocks.change(block, unblock);
     for (const ip of block) ctx.ipBlock.add(ip);
     for (const ip of unblock) ctx.ipBlock.delete(ip);
-    ctx.logger.warn({ block, unblock, file: ipBlocks.path }, 'IP block list changed');
+    ctx.logger.warn({ block, unblock, file: ctx.ipBlocks.path }, 'IP block list changed');
     return { blocked: [...ctx.ipBlock].sort() };
   });
 }

@@ -32,12 +32,6 @@ function shown(key: string, value: unknown): unknown {
   return SECRET_KEYS.has(key) ? '[hidden]' : value;
 }
 
-/** Applies IP-block changes of the config; blocks added through the admin API stay. */
-function applyIpBlock(ctx: ServerContext, before: readonly string[], after: readonly string[]) {
-  for (const ip of before) if (!after.includes(ip)) ctx.ipBlock.delete(ip);
-  for (const ip of after) ctx.ipBlock.add(ip);
-}
-
 /**
  * Applies `next` (freshly read file + environment + flags) to the running server and logs
  * what changed. Throws, changing nothing, when the keys file cannot be loaded.
@@ -64,7 +58,8 @@ export async function applyConfigReload(
   }
   const keysChanged = !same(ctx.keys.list(), keys.list());
   ctx.keys = keys;
-  applyIpBlock(ctx, current.ipBlock, next.ipBlock);
+  // Blocks and unblocks made through the admin API stay (ip-block.json).
+  ctx.applyIpBlockConfig(next.ipBlock);
   // Runtime settings (also changed by PATCH /admin/config): only what the file changed.
   if ('slowQueryMs' in changed) ctx.settings.slowQueryMs = next.slowQueryMs;
   if ('defaultEf' in changed) ctx.settings.defaultEf = next.defaultEf;

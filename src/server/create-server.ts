@@ -102,11 +102,11 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
     metrics,
     keys,
     audit,
+    ipBlocks,
     payloadIndexes,
     version: quiverVersion(),
     searchWorkers: () => options.searchPool?.()?.stats(),
   });
-  ipBlocks.applyTo(context.ipBlock);
   if (options.db instanceof Promise) {
     options.db.then(
       (db) => context.attach(db),
@@ -206,7 +206,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   });
 
   registerOpsRoutes(app, context);
-  registerAdminRoutes(app, context, ipBlocks);
+  registerAdminRoutes(app, context);
   registerCollectionRoutes(app, context);
   registerPointRoutes(app, context);
   registerSearchRoutes(app, context);

@@ -10,6 +10,7 @@ import type { Quiver } from '../engine/quiver.js';
 import type { VerifyReport } from '../ops/verify.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { AuditLog } from './auth/audit-log.js';
+import type { RuntimeIpBlocks } from './ip-block-file.js';
 import type { PayloadIndexRegistry } from './payload-index-registry.js';
 import type { SearchPoolStats } from './search-workers.js';
 import type { KeyStore } from './auth/key-store.js';
@@ -42,7 +43,10 @@ export class ServerContext {
   /** Replaced when SIGHUP reloads the keys file. */
   keys: KeyStore;
   readonly audit: AuditLog;
-  readonly ipBlock: Set<string>;
+  /** The addresses refused in force: (config ipBlock ∪ runtime blocks) − runtime unblocks. */
+  readonly ipBlock = new Set<string>();
+  /** Blocks and unblocks made through POST /admin/ip-block, kept in ip-block.json. */
+  readonly ipBlocks: RuntimeIpBlocks;
   readonly version: string;
   /** The search workers' counters (undefined: no workers). */
   readonly searchWorkers: () => SearchPoolStats | undefined;
@@ -67,6 +71,7 @@ export class ServerContext {
     metrics: ServerMetrics;
     keys: KeyStore;
     audit: AuditLog;
+    ipBlocks: RuntimeIpBlocks;
     payloadIndexes: PayloadIndexRegistry;
     version: string;
     searchWorkers?: () => SearchPoolStats | undefined;
@@ -80,12 +85,23 @@ export class ServerContext {
     this.payloadIndexes = parts.payloadIndexes;
     this.searchWorkers = parts.searchWorkers ?? (() => undefined);
     this.version = parts.version;
-    this.ipBlock = new Set(parts.config.ipBlock);
+    this.ipBlocks = parts.ipBlocks;
+    this.applyIpBlockConfig(parts.config.ipBlock);
     this.settings = {
       slowQueryMs: parts.config.slowQueryMs,
       defaultEf: parts.config.defaultEf,
       logLevel: parts.config.logLevel,
     };
+  }
+
+  /**
+   * Rebuilds the blocks in force from the config's list (at start and on SIGHUP) and the
+   * runtime changes, which win: an admin's unblock of a configured address sticks.
+   */
+  applyIpBlockConfig(configured: readonly string[]): void {
+    this.ipBlock.clear();
+    for (const ip of configured) this.ipBlock.add(ip);
+    this.ipBlocks.applyTo(this.ipBlock);
   }
 
   /** Called once the database is open. */

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { Quiver } from '../../src/engine/quiver.js';
 import { resolveServerConfig } from '../../src/server/config.js';
+import { applyConfigReload } from '../../src/server/config-reload.js';
 import { createServer } from '../../src/server/create-server.js';
 import { call, makeServer } from './server-helpers.js';
 
@@ -68,4 +69,30 @@ test('runtime IP blocks are kept across a restart; unblocking a config block sti
   );
   await again.close();
   await db.close();
+});
+
+test('a config reload keeps the runtime IP blocks and unblocks: (config ∪ blocked) − unblocked', async (t) => {
+  const { server } = await makeServer(t, {
+    settings: { ipBlock: ['10.9.9.9', '10.8.8.8', '10.7.7.7'] },
+  });
+  const res = await call(server, 'POST', '/admin/ip-block', {
+    block: ['10.1.2.3', '10.7.7.7'],
+    unblock: ['10.9.9.9'],
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  // SIGHUP with a config that drops 10.8.8.8 and 10.7.7.7 and adds 10.6.6.6: the admin's
+  // block of 10.7.7.7 and unblock of 10.9.9.9 still hold.
+  const next = { ...server.context.config, ipBlock: ['10.9.9.9', '10.6.6.6'] };
+  await applyConfigReload(server.context, next, pino({ level: 'silent' }));
+  assert.deepEqual((await call(server, 'GET', '/admin/ip-block')).json(), {
+    blocked: ['10.1.2.3', '10.6.6.6', '10.7.7.7'],
+  });
+  assert.equal(
+    (await call(server, 'GET', '/collections', undefined, {}, '10.9.9.9')).statusCode,
+    200,
+  );
+  assert.equal(
+    (await call(server, 'GET', '/collections', undefined, {}, '10.7.7.7')).statusCode,
+    403,
+  );
 });
