@@ -60,10 +60,18 @@ async function failedListen(
       ? `Cannot listen on ${where}: the address is already in use by another process. Stop that process or pick another port (--port, QUIVER_PORT).`
       : `Cannot listen on ${where}: ${e instanceof Error ? e.message : String(e)}. Check --host and --port.`;
   await server.close().catch(() => undefined);
+  await closeOpening(opening, pool);
+  return new QuiverError('UNAVAILABLE', message, { host: config.host, port: config.port }, e);
+}
+
+/** Closes the database a failed start was opening (once it has opened) and the workers. */
+async function closeOpening(
+  opening: Promise<Quiver>,
+  pool: () => WorkerSearchPool | undefined,
+): Promise<void> {
   const db = await opening.catch(() => undefined);
   await db?.close().catch(() => undefined);
   await pool()?.close();
-  return new QuiverError('UNAVAILABLE', message, { host: config.host, port: config.port }, e);
 }
 
 /** SIGHUP: reads the settings again and applies them; a bad file keeps the running ones. */
@@ -118,13 +126,21 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
   })();
   opening.catch(() => undefined);
-  const server = await createServer({
-    config,
-    db: opening,
-    logger,
-    searchPool: () => pool,
-    ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
-  });
+  let server: QuiverServer;
+  try {
+    server = await createServer({
+      config,
+      db: opening,
+      logger,
+      searchPool: () => pool,
+      ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
+    });
+  } catch (e) {
+    // A server that cannot be built (a bad keys file, ip-block.json, …) must not keep the
+    // database it was opening: its lock and WAL handle would outlive the failed start.
+    await closeOpening(opening, () => pool);
+    throw e;
+  }
   let address: string;
   try {
     address = await server.app.listen({ host: config.host, port: config.port });

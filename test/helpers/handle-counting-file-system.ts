@@ -17,6 +17,8 @@ export class HandleCountingFileSystem implements FileSystem {
   /** Handles opened and not closed yet. */
   readonly openHandles = new Set<FileHandle>();
   opened = 0;
+  /** Every path a handle was opened on, in order. */
+  readonly openedPaths: string[] = [];
 
   constructor(private readonly inner: FileSystem = new NodeFileSystem()) {}
 
@@ -29,6 +31,7 @@ export class HandleCountingFileSystem implements FileSystem {
     const h = new CountedHandle(this, await this.inner.open(path, mode));
     this.openHandles.add(h);
     this.opened++;
+    this.openedPaths.push(path);
     return h;
   }
   readFile(path: string): Promise<Uint8Array> {

@@ -13,6 +13,9 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { Quiver } from '../../src/engine/quiver.js';
 import { hashApiKey } from '../../src/server/auth/key-store.js';
+import { resolveServerConfig } from '../../src/server/config.js';
+import { startServer } from '../../src/server/start-server.js';
+import { HandleCountingFileSystem } from '../helpers/handle-counting-file-system.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { spawnServe } from './server-helpers.js';
 
@@ -155,4 +158,26 @@ test('SIGHUP reloads the config file; a bad file keeps the running config; SIGTE
   } finally {
     await db.close();
   }
+});
+
+test('a server that fails to start (damaged ip-block.json) releases the database it opened', async (t) => {
+  const dir = tempDir(t);
+  const db = await Quiver.open(dir);
+  await db.createCollection('docs', { dimension: 2, metric: 'euclid' });
+  await db.close();
+  writeFileSync(join(dir, 'ip-block.json'), '{ not json');
+  const config = resolveServerConfig({ data: dir, port: 0, searchThreads: 0, logLevel: 'silent' });
+  const fileSystem = new HandleCountingFileSystem();
+  await assert.rejects(startServer({ config, fileSystem, handleSignals: false }), /ip-block\.json/);
+  // By the time the start fails, the database it was opening has opened (its WAL file) and
+  // been closed again. Before the fix the rejection came first and the database went on
+  // opening behind it, its WAL handle and lock outliving the failed start.
+  assert.ok(
+    fileSystem.openedPaths.some((p) => p.startsWith(join(dir, 'wal'))),
+    'the database finished opening before the start failed',
+  );
+  assert.deepEqual(fileSystem.openPaths(), [], 'no file handle left open');
+  const again = await Quiver.open(dir);
+  assert.ok(again.hasCollection('docs'));
+  await again.close();
 });
