@@ -196,7 +196,11 @@ export class StorageManager {
     let nextSegmentId = this.manifest.nextSegmentId;
     const fullySealed = new Set<CollectionState>();
     const tombSnap = new Map<SealedSegment, number[]>();
+    // Live counts at T, like the tombstones: the manifest must count what its files hold,
+    // not the deletes that land while the files are written (verify warns on a mismatch).
+    const liveAtT = new Map<SealedSegment, number>();
     for (const state of states) {
+      for (const seg of state.sealed) liveAtT.set(seg, seg.liveCount);
       const g = state.growing;
       const included =
         sealAll ||
@@ -224,7 +228,7 @@ export class StorageManager {
     const datas = toSeal.map((t) => {
       const data = t.frozen.toSegmentData(t.id);
       frozenIds.set(t.frozen, data.ids);
-      return { ...t, data };
+      return { ...t, data, live: t.frozen.liveCount };
     });
     if (datas.length === 0 && tombSnap.size === 0 && !force && this.manifest.checkpointLsn === T) {
       return;
@@ -239,6 +243,7 @@ export class StorageManager {
       id: number;
       file: string;
       bytes: number;
+      live: number;
     }[] = [];
     try {
       for (const d of datas) {
@@ -246,7 +251,14 @@ export class StorageManager {
         const bytes = encodeSegment(d.data);
         wrote.push(file);
         await this.writeFile(file, bytes, true);
-        written.push({ state: d.state, frozen: d.frozen, id: d.id, file, bytes: bytes.length });
+        written.push({
+          state: d.state,
+          frozen: d.frozen,
+          id: d.id,
+          file,
+          bytes: bytes.length,
+          live: d.live,
+        });
       }
       // 3. Tombstone generations of sealed segments with new deletes.
       const tombFiles = new Map<SealedSegment, { file: string; generation: number }>();
@@ -276,7 +288,7 @@ export class StorageManager {
             file: seg.file,
             tombstones: t?.file ?? seg.tombstoneFile,
             tombstoneGeneration: t?.generation ?? seg.tombstoneGeneration,
-            points: seg.liveCount,
+            points: liveAtT.get(seg) ?? seg.liveCount,
             bytes: seg.fileBytes,
             ...(seg.fileCollection === undefined ? {} : { collection: seg.fileCollection }),
           });
@@ -287,7 +299,7 @@ export class StorageManager {
             file: w.file,
             tombstones: null,
             tombstoneGeneration: 0,
-            points: w.frozen.liveCount,
+            points: w.live,
             bytes: w.bytes,
           });
         }
