@@ -13,14 +13,20 @@
  * what recovery would rebuild — and nothing in it changes while it is read.
  */
 import { corrupt, isQuiverError, QuiverError } from '../common/quiver-error.js';
-import { MANIFEST_FILE, SEGMENT_DIR, WAL_DIR, WAL_HEADER_SIZE } from '../storage/format.js';
+import {
+  MANIFEST_FILE,
+  parseWalFileName,
+  SEGMENT_DIR,
+  WAL_DIR,
+  WAL_HEADER_SIZE,
+} from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { processAlive } from '../storage/lock-file.js';
 import type { Manifest } from '../storage/manifest/manifest.js';
 import { decodeManifest, EMPTY_MANIFEST, manifestFiles } from '../storage/manifest/manifest.js';
 import type { TornTail } from '../storage/wal/wal-reader.js';
-import { listWalFiles, scanWal } from '../storage/wal/wal-reader.js';
+import { scanWal } from '../storage/wal/wal-reader.js';
 import { walGaps } from '../storage/wal/wal-continuity.js';
 
 /** Directory under the database directory that holds pinned snapshots. */
@@ -174,9 +180,13 @@ export async function pinSnapshot(
         }
       }
       if (vanished) continue;
-      const live = await listWalFiles(fs, `${dir}/${WAL_DIR}`);
-      for (const f of live) {
-        await pinFile(fs, f.path, `${pin}/wal-src/${f.path.slice(f.path.lastIndexOf('/') + 1)}`);
+      // Names only, no sizes: the writer deletes checkpointed log files at any moment, and
+      // one gone between the listing and a stat failed the whole pin (an online verify then
+      // checked the live directory and reported its churn as damage). A file gone before
+      // its link is not pinned; the continuity check below retries if it was needed.
+      for (const name of await fs.list(`${dir}/${WAL_DIR}`)) {
+        if (parseWalFileName(name) === undefined) continue;
+        await pinFile(fs, `${dir}/${WAL_DIR}/${name}`, `${pin}/wal-src/${name}`);
       }
       const after = await readIfExists(fs, manifestPath);
       if (!sameBytes(before, after)) continue;
