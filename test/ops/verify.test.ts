@@ -88,31 +88,77 @@ describe('verify', () => {
     assert.equal(r.warnings, 1);
   });
 
-  test('is clean on a pinned view while a writer process writes and compacts', async (t) => {
+  test('runs online, on a pinned view, while a writer process writes and compacts', async (t) => {
     const root = tempDir(t, 'quiver-verify-online-');
     const db = `${root}/db`;
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, db, '1', '400']);
-    const exited = new Promise((r) => child.on('exit', r));
-    let checks = 0;
+    const acks = `${db}.acks`;
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, db, '1', '600']);
+    let running = true;
+    const exited = new Promise<number | null>((r) =>
+      child.on('exit', (code) => {
+        running = false;
+        r(code);
+      }),
+    );
+    t.after(() => {
+      if (running) child.kill('SIGKILL');
+    });
     // Verify once the writer is busy: it has acknowledged enough ops to have sealed
     // segments (sealPoints 50), seen in its acks file rather than guessed from a sleep.
-    const acks = `${db}.acks`;
     const until = Date.now() + 30_000;
-    while (!existsSync(acks) || readFileSync(acks, 'utf8').split('\n').length < 80) {
+    while (ackedLines(acks).length < 75) {
       assert.ok(Date.now() < until, 'the writer acknowledged 75 ops within 30 s');
       await new Promise((r) => setTimeout(r, 20));
     }
-    while (checks < 4) {
+    // Verify again and again while the writer runs. Each run must see every op acknowledged
+    // before it started (its view's LSN is at least theirs), and the writer must go on
+    // acknowledging ops while verify runs: a verify that took the writer's lock or made it
+    // wait would show no acknowledgement between its start and its report.
+    const runs: { ackedBefore: number; lsn: number; ackedAfter: number }[] = [];
+    // Runs count while the writer held its LOCK from before to after (it releases it only
+    // as it closes, and never opens again).
+    const lock = `${db}/LOCK`;
+    while (existsSync(lock)) {
+      const before = lastLsn(acks);
       const r = await verifyDatabase(db);
-      assert.equal(r.errors, 0, JSON.stringify(r.problems));
-      checks++;
+      const after = lastLsn(acks);
+      if (!existsSync(lock)) break; // the writer closed during this run
+      assert.equal(r.online, true, "verify saw the writer's lock and checked a pinned view");
+      assert.equal(r.status, 'ok', JSON.stringify(r.problems));
+      assert.equal(r.warnings, 0, JSON.stringify(r.problems));
+      assert.ok(r.checked_vectors > 0, 'the pinned view has vectors');
+      assert.ok(r.lsn >= before, `the view (LSN ${r.lsn}) holds every op acked before (${before})`);
+      runs.push({ ackedBefore: before, lsn: r.lsn, ackedAfter: after });
     }
     assert.equal(await exited, 0);
+    const busy = runs.filter((x) => x.ackedAfter > x.ackedBefore && x.ackedAfter > x.lsn);
+    assert.ok(
+      busy.length >= 2,
+      `the writer acknowledged ops past the pinned LSN during at least 2 verify runs: ${JSON.stringify(runs)}`,
+    );
+    const end = lastLsn(acks);
+    assert.ok(runs[0]!.lsn < end, "the first view ends before the writer's last op");
+    // Stopped now: verify checks the directory itself, and sees everything.
     const final = await verifyDatabase(db);
-    assert.equal(final.status, 'ok');
+    assert.equal(final.status, 'ok', JSON.stringify(final.problems));
     assert.equal(final.online, false);
+    assert.ok(final.lsn >= end, `the offline check ends at the last op (${final.lsn} >= ${end})`);
   });
 });
+
+/** The highest LSN the writer child has acknowledged so far (0 before any). */
+function lastLsn(acks: string): number {
+  return ackedLines(acks).reduce((m, a) => Math.max(m, a.lsn), 0);
+}
+
+/** The writer's complete ack lines (the last one may be half-appended while it runs). */
+function ackedLines(acks: string): { n: number; lsn: number }[] {
+  if (!existsSync(acks)) return [];
+  const lines = readFileSync(acks, 'utf8').split('\n').slice(0, -1);
+  return lines
+    .map((l) => JSON.parse(l) as { n?: number; lsn: number })
+    .filter((a): a is { n: number; lsn: number } => a.n !== undefined);
+}
 
 /** Flips a byte at `at` (share of the length) of the first matching file; returns its name. */
 function flip(dir: string, sub: string, match: (n: string) => boolean, at: number): string {
