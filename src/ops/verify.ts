@@ -221,7 +221,10 @@ async function checkSegment(
       data.vectors,
     );
     const graphAt = sectionAt(SegmentSection.GRAPH);
-    if (g.slots !== data.ids.length || g.dimension !== dim) {
+    // A graph ends at its last indexed slot: slots past it must be holes (points deleted
+    // or replaced before they were ever indexed need no node, and a seal writes none).
+    const trailingLive = data.ids.slice(g.slots).some((id) => id !== undefined);
+    if (g.slots > data.ids.length || trailingLive || g.dimension !== dim) {
       throw corrupt(
         path,
         graphAt,
