@@ -131,7 +131,8 @@ export interface DatabaseStats {
 }
 
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
-const OPTION_KEYS = new Set([
+/** Every option `Quiver.open` takes (the server's settings table must cover each but code-only ones). */
+export const OPTION_KEYS: ReadonlySet<string> = new Set([
   'fsync',
   'batchDelayMs',
   'fsyncIntervalMs',
