@@ -25,6 +25,27 @@ function isContainer(value: unknown): value is readonly unknown[] | Record<strin
   );
 }
 
+/** Array elements and object entries up to which an answer is serialized in one go. */
+const SMALL_ENTRIES = 20_000;
+
+/**
+ * True when `v` holds at most `budget.left` array elements and object entries in all (a
+ * string counting one per 128 characters), so one JSON.stringify of it is short; stops
+ * counting as soon as the budget is spent.
+ */
+function isSmall(v: unknown, budget: { left: number }): boolean {
+  if (typeof v === 'string') {
+    budget.left -= v.length >> 7; // long strings (payload text) count by 128 characters
+    return budget.left >= 0;
+  }
+  if (typeof v !== 'object' || v === null) return true;
+  const entries = Array.isArray(v) ? (v as readonly unknown[]) : Object.values(v);
+  budget.left -= entries.length;
+  if (budget.left < 0) return false;
+  for (const e of entries) if (!isSmall(e, budget)) return false;
+  return true;
+}
+
 /** Serializes into chunks, yielding between slices and enforcing the byte cap. */
 class ChunkWriter {
   readonly chunks: string[] = [];
@@ -105,10 +126,17 @@ export async function sendJson(
   body: unknown,
   maxBytes: number,
 ): Promise<FastifyReply> {
+  reply.type('application/json; charset=utf-8');
+  if (isSmall(body, { left: SMALL_ENTRIES })) {
+    // The common answer (a page of hits): one stringify stays far inside a slice.
+    const text = JSON.stringify(body) ?? 'null';
+    const bytes = Buffer.byteLength(text);
+    if (bytes > maxBytes) throw responseTooLarge(bytes, maxBytes);
+    return reply.send(Buffer.from(text));
+  }
   const writer = new ChunkWriter(maxBytes, (bytes) => responseTooLarge(bytes, maxBytes));
   await writer.value(body);
   const chunks = writer.finish();
-  reply.type('application/json; charset=utf-8');
   if (chunks.length <= 1) return reply.send(Buffer.from(chunks[0] ?? 'null'));
   return reply.send(Readable.from(chunks));
 }
