@@ -1,6 +1,6 @@
 /**
  * Fails when an import in src/ goes against SPEC section 8's direction
- * (common ← kernels ← index ← filter ← storage ← engine ← ops ← server, cli) or when a
+ * (common ← kernels ← ann ← filter ← storage ← engine ← ops ← server, cli) or when a
  * Node I/O module or third-party dependency is used outside the one layer that owns it.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -11,7 +11,7 @@ const SRC = join(ROOT, 'src');
 const RANK: Record<string, number> = {
   common: 0,
   kernels: 1,
-  index: 2,
+  ann: 2,
   filter: 3,
   storage: 4,
   engine: 5,

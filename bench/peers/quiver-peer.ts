@@ -3,8 +3,8 @@
  * dataset's query rows as Float32Array views (what the engine passes).
  */
 import type { Dataset } from '../datasets.js';
-import { createHnswIndex } from '../../src/index/hnsw/hnsw-index.js';
-import type { HnswIndex } from '../../src/index/hnsw/hnsw-index.js';
+import { createHnswIndex } from '../../src/ann/hnsw/hnsw-index.js';
+import type { HnswIndex } from '../../src/ann/hnsw/hnsw-index.js';
 import type { AnnPeer, BuildParams, PeerFactory } from './ann-peer.js';
 
 class QuiverPeer implements AnnPeer {

@@ -3,8 +3,8 @@
  * 1 % of the points; recall@k against brute force over the admitted points, and QPS.
  */
 import type { Dataset } from '../datasets.js';
-import { createHnswIndex } from '../../src/index/hnsw/hnsw-index.js';
-import { ExactIndex } from '../../src/index/exact-index.js';
+import { createHnswIndex } from '../../src/ann/hnsw/hnsw-index.js';
+import { ExactIndex } from '../../src/ann/exact-index.js';
 
 /** Result at one selectivity. */
 export interface FilteredResult {

@@ -8,7 +8,7 @@ import { deletedShare } from '../common/deleted-share.js';
 import type { Payload, PointId } from '../common/types.js';
 import { compareIds } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
-import type { VectorIndex } from '../index/vector-index.js';
+import type { VectorIndex } from '../ann/vector-index.js';
 import { GrowingSegment } from './growing-segment.js';
 import { EMPTY_PAYLOAD } from './point-table.js';
 import type { SealedSegment } from './sealed-segment.js';

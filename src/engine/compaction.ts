@@ -5,8 +5,8 @@
  * zero. Runs in slices that yield to the event loop, so reads and writes go on.
  */
 import type { PointId } from '../common/types.js';
-import type { VectorIndex } from '../index/vector-index.js';
-import { HnswIndex } from '../index/hnsw/hnsw-index.js';
+import type { VectorIndex } from '../ann/vector-index.js';
+import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import { encodeSegment } from '../storage/segment/segment-file.js';
 import type { CollectionState } from './collection-state.js';
 import { PointTable } from './point-table.js';

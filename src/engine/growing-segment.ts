@@ -4,7 +4,7 @@
  * checkpointer knows which part of the WAL it still needs.
  */
 import type { Payload, PointId } from '../common/types.js';
-import type { VectorIndex } from '../index/vector-index.js';
+import type { VectorIndex } from '../ann/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
 import { PointTable } from './point-table.js';
 import { TableSegment } from './table-segment.js';

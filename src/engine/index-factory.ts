@@ -3,9 +3,9 @@
  * available, the exact scan otherwise; and loads an index back from a segment file.
  */
 import type { Logger } from '../common/logger.js';
-import { ExactIndex } from '../index/exact-index.js';
-import { createHnswIndex, hnswAvailable, HnswIndex } from '../index/hnsw/hnsw-index.js';
-import type { VectorIndex } from '../index/vector-index.js';
+import { ExactIndex } from '../ann/exact-index.js';
+import { createHnswIndex, hnswAvailable, HnswIndex } from '../ann/hnsw/hnsw-index.js';
+import type { VectorIndex } from '../ann/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
 import type { CollectionConfig } from './validation.js';
 

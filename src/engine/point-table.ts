@@ -12,9 +12,9 @@ import { candidateSlots, PayloadPostings } from '../filter/payload-postings.js';
 import type { DistanceKernel } from '../kernels/distance-kernel.js';
 import { similarity } from '../kernels/distance-kernel.js';
 import { SCALAR_KERNEL } from '../kernels/scalar-kernel.js';
-import { HnswIndex } from '../index/hnsw/hnsw-index.js';
-import { TopK } from '../index/top-k.js';
-import type { IndexSearchResult, VectorIndex } from '../index/vector-index.js';
+import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
+import { TopK } from '../ann/top-k.js';
+import type { IndexSearchResult, VectorIndex } from '../ann/vector-index.js';
 import type { SearchPool } from './search-pool.js';
 import type {
   SearchPlan,

@@ -25,7 +25,7 @@ import { Collection } from './collection.js';
 import { CollectionState } from './collection-state.js';
 import type { IndexFactory } from './collection-state.js';
 import { createIndex } from './index-factory.js';
-import { sharedHnswAvailable } from '../index/hnsw/hnsw-index.js';
+import { sharedHnswAvailable } from '../ann/hnsw/hnsw-index.js';
 import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
 import type { SearchPool } from './search-pool.js';
 import type { RecoveryReport } from './recovery.js';

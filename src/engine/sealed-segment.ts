@@ -6,7 +6,7 @@
 import type { SlotCount } from '../common/deleted-share.js';
 import { deletedShare } from '../common/deleted-share.js';
 import type { Payload, PointId } from '../common/types.js';
-import type { VectorIndex } from '../index/vector-index.js';
+import type { VectorIndex } from '../ann/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
 import { PointTable } from './point-table.js';
 import { TableSegment } from './table-segment.js';

@@ -4,8 +4,8 @@
  * lanes, while the growing segment, exact scans and filters stay on the caller's thread.
  * The server implements it with worker_threads (src/server/search-workers.ts).
  */
-import type { SharedHnswHandle } from '../index/hnsw/hnsw-lane.js';
-import type { IndexSearchResult } from '../index/vector-index.js';
+import type { SharedHnswHandle } from '../ann/hnsw/hnsw-lane.js';
+import type { IndexSearchResult } from '../ann/vector-index.js';
 
 /** One graph search for a worker lane. */
 export interface LaneSearch {

@@ -2,9 +2,9 @@
  * Structural checks of a segment file beyond its checksums, for verify: where each section
  * lies (so a problem can name its byte offset), and the HNSW graph's reachability — every
  * live point must be reachable from the entry point, or search can never return it.
- * Reads the layouts of docs/FORMAT.md §5.1 and src/index/hnsw/hnsw-codec.ts; no I/O.
+ * Reads the layouts of docs/FORMAT.md §5.1 and src/ann/hnsw/hnsw-codec.ts; no I/O.
  */
-import { hnswSections } from '../index/hnsw/hnsw-codec.js';
+import { hnswSections } from '../ann/hnsw/hnsw-codec.js';
 
 /** A section of a segment file: kind (FORMAT.md §5.2), byte offset and length. */
 export interface SectionEntry {

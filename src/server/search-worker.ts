@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isQuiverError } from '../common/quiver-error.js';
-import { HnswLane } from '../index/hnsw/hnsw-lane.js';
+import { HnswLane } from '../ann/hnsw/hnsw-lane.js';
 import type { WorkerReply, WorkerRequest } from './search-workers.js';
 import { NOT_LOADED } from './search-workers.js';
 

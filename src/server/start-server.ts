@@ -8,7 +8,7 @@
 import type { Logger as PinoLogger } from 'pino';
 import { QuiverError } from '../common/quiver-error.js';
 import { Quiver } from '../engine/quiver.js';
-import { sharedHnswAvailable } from '../index/hnsw/hnsw-index.js';
+import { sharedHnswAvailable } from '../ann/hnsw/hnsw-index.js';
 import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
 import { WorkerSearchPool } from './search-workers.js';
 import type { FileSystem } from '../storage/io/file-system.js';

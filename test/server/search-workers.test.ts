@@ -16,7 +16,7 @@ import type { JsonObject } from '../../src/common/types.js';
 import type { Collection } from '../../src/engine/collection.js';
 import { Quiver } from '../../src/engine/quiver.js';
 import type { SearchPool } from '../../src/engine/search-pool.js';
-import { createHnswIndex, sharedHnswAvailable } from '../../src/index/hnsw/hnsw-index.js';
+import { createHnswIndex, sharedHnswAvailable } from '../../src/ann/hnsw/hnsw-index.js';
 import { WorkerSearchPool } from '../../src/server/search-workers.js';
 import { randomVector, rng } from '../helpers/random.js';
 import { needs } from '../helpers/facility.js';

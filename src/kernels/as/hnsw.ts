@@ -7,7 +7,7 @@ import { dotF32, l2sqF32 } from './distance';
 /** JS filter callback for search mode 3 (the `filter` option): 1 admits the internal id. */
 declare function admit(id: i32): i32;
 
-// Node flags (one byte per slot), mirrored in src/index/hnsw/hnsw-memory.ts.
+// Node flags (one byte per slot), mirrored in src/ann/hnsw/hnsw-memory.ts.
 const F_PRESENT: u8 = 1;
 const F_DELETED: u8 = 2;
 const F_ALLOCATED: u8 = 4;

@@ -160,7 +160,7 @@ function parseQueryBody(raw: unknown): SearchRequest {
 }
 
 /** Runs one search and returns Qdrant scored points. */
-async function runSearch(
+async function searchToScoredPoints(
   ctx: ServerContext,
   c: Collection,
   r: SearchRequest,
@@ -293,7 +293,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const r = parseSearchBody(req.body);
       checkRequests(ctx, c, [r]);
-      return send(reply, await timed(c, () => runSearch(ctx, c, r)));
+      return send(reply, await timed(c, () => searchToScoredPoints(ctx, c, r)));
     },
   );
 
@@ -304,7 +304,10 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const requests = batchOf(ctx, req.body).map((s) => parseSearchBody(s));
       checkRequests(ctx, c, requests);
-      return send(reply, await runBatch(requests, (r) => timed(c, () => runSearch(ctx, c, r))));
+      return send(
+        reply,
+        await runBatch(requests, (r) => timed(c, () => searchToScoredPoints(ctx, c, r))),
+      );
     },
   );
 
@@ -315,7 +318,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const r = parseQueryBody(req.body);
       checkRequests(ctx, c, [r]);
-      return send(reply, { points: await timed(c, () => runSearch(ctx, c, r)) });
+      return send(reply, { points: await timed(c, () => searchToScoredPoints(ctx, c, r)) });
     },
   );
 
@@ -327,7 +330,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const requests = batchOf(ctx, req.body).map((s) => parseQueryBody(s));
       checkRequests(ctx, c, requests);
       const out = await runBatch(requests, async (r) => ({
-        points: await timed(c, () => runSearch(ctx, c, r)),
+        points: await timed(c, () => searchToScoredPoints(ctx, c, r)),
       }));
       return send(reply, out);
     },

@@ -18,7 +18,13 @@ import {
 import type { IndexSearchOptions, IndexSearchResult, VectorIndex } from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
 import type { SharedHnswHandle } from './hnsw-lane.js';
-import { MODE_ALLOW, MODE_CALLBACK, MODE_PLAIN, MODE_TOMBSTONES, runSearch } from './hnsw-lane.js';
+import {
+  MODE_ALLOW,
+  MODE_CALLBACK,
+  MODE_PLAIN,
+  MODE_TOMBSTONES,
+  searchInWasm,
+} from './hnsw-lane.js';
 import type { LaneSizes } from './hnsw-memory.js';
 import { FLAG_ALLOCATED, FLAG_DELETED, HnswMemory, LIVE } from './hnsw-memory.js';
 
@@ -453,7 +459,7 @@ export class HnswIndex implements VectorIndex {
       mem.ensureHeap(ef);
     }
     try {
-      return runSearch(
+      return searchInWasm(
         this.wasm,
         mem,
         mem.regions,
@@ -481,7 +487,7 @@ export class HnswIndex implements VectorIndex {
     const mem = this.mem;
     mem.ensurePool(k);
     const { allow } = options;
-    return runSearch(
+    return searchInWasm(
       this.wasm,
       mem,
       mem.regions,

@@ -57,7 +57,7 @@ export interface MemoryViews {
  * graph search (or, with `exact`, its exact scan of every live slot) and reads the best k
  * back. The caller has sized the scratch for `ef` (for a scan: for k). @internal
  */
-export function runSearch(
+export function searchInWasm(
   wasm: QuiverWasmExports,
   views: MemoryViews,
   scratch: ScratchRegions,
@@ -165,7 +165,7 @@ export class HnswLane {
     }
     if (this.views.u8.buffer !== this.handle.memory.buffer)
       this.views = viewsOf(this.handle.memory);
-    return runSearch(
+    return searchInWasm(
       this.wasm,
       this.views,
       this.scratch,
