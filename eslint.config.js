@@ -13,6 +13,9 @@ export default tseslint.config(
       '.bench-out/**',
       // Scratch files tests write (gitignored), outside the project's tsconfig.
       'test/.generated/**',
+      // Mutation testing's sandbox copy of the tree and its reports (npm run mutate).
+      '.stryker-tmp/**',
+      'reports/**',
     ],
   },
   js.configs.recommended,
