@@ -22,6 +22,11 @@ export const ERROR_CODES = Object.freeze({
   READ_ONLY: 'READ_ONLY',
   /** Service: the WAL circuit breaker is open or storage is unusable; retry later. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /**
+   * Quiver's own bug: an invariant the code relies on was broken. Retrying does not help;
+   * report it with the logged stack (HTTP 500).
+   */
+  INTERNAL: 'INTERNAL',
   /** Service: the disk is full; nothing acknowledged is lost, writes resume when space returns. */
   NO_SPACE: 'NO_SPACE',
   /** Input: no valid API key was presented. */

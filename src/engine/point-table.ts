@@ -236,7 +236,7 @@ export class PointTable {
     const plan = this.plan(options);
     const done = this.finish(plan, this.run(query, plan, options), options);
     if (done === undefined) {
-      throw new QuiverError('UNAVAILABLE', 'index returned a deleted slot; this is a bug');
+      throw new QuiverError('INTERNAL', 'index returned a deleted slot; this is a bug');
     }
     return done;
   }
@@ -284,7 +284,7 @@ export class PointTable {
     }
     const done = this.finish(plan, this.run(query, plan, options), options);
     if (done === undefined) {
-      throw new QuiverError('UNAVAILABLE', 'index returned a deleted slot; this is a bug');
+      throw new QuiverError('INTERNAL', 'index returned a deleted slot; this is a bug');
     }
     return done;
   }
@@ -398,7 +398,7 @@ export class PointTable {
       const id = this.ids[slot];
       if (id === undefined) {
         if (onWorker) return undefined;
-        throw new QuiverError('UNAVAILABLE', `index returned deleted slot ${slot}; this is a bug`);
+        throw new QuiverError('INTERNAL', `index returned deleted slot ${slot}; this is a bug`);
       }
       hits.push({
         id,

@@ -10,7 +10,8 @@ import { isQuiverError } from '../common/quiver-error.js';
 
 /**
  * HTTP status per error code. READ_ONLY is 403, as Qdrant answers writes to a locked
- * (read-only) instance; CORRUPT is 500 with the file and offset in the message.
+ * (read-only) instance; CORRUPT is 500 with the file and offset in the message; INTERNAL
+ * (a broken invariant, Quiver's bug) is 500 like any unexpected error, logged with its stack.
  */
 export const HTTP_STATUS_OF_CODE: Readonly<Record<ErrorCode, number>> = Object.freeze({
   INVALID_ARGUMENT: 400,
@@ -21,6 +22,7 @@ export const HTTP_STATUS_OF_CODE: Readonly<Record<ErrorCode, number>> = Object.f
   BACKPRESSURE: 429,
   READ_ONLY: 403,
   UNAVAILABLE: 503,
+  INTERNAL: 500,
   NO_SPACE: 507,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
@@ -43,6 +45,7 @@ const PREFIX_OF_CODE: Readonly<Record<ErrorCode, string>> = Object.freeze({
   BACKPRESSURE: 'Too many requests',
   READ_ONLY: 'Forbidden',
   UNAVAILABLE: 'Service unavailable',
+  INTERNAL: 'Service internal error',
   NO_SPACE: 'Insufficient storage',
   UNAUTHORIZED: 'Unauthorized',
   FORBIDDEN: 'Forbidden',

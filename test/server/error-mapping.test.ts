@@ -2,8 +2,9 @@
  * The error table of API.md for the storage conditions, through the real engine:
  * BACKPRESSURE → 429 (a `quiver serve` with the smallest memoryBudgetBytes), NO_SPACE → 507
  * (writes failing with ENOSPC under the server), CORRUPT → 500 whose message names the
- * damaged file and the offset (a sealed segment with flipped bytes), each counted under its
- * code in `quiver_errors_total`, and nothing acknowledged lost.
+ * damaged file and the offset (a sealed segment with flipped bytes), INTERNAL (a broken
+ * invariant) → 500 logged with its stack, each counted under its code in
+ * `quiver_errors_total`, and nothing acknowledged lost.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,6 +12,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { QuiverError } from '../../src/common/quiver-error.js';
 import { Quiver } from '../../src/engine/quiver.js';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { createServer } from '../../src/server/create-server.js';
@@ -225,4 +227,24 @@ test('CORRUPT is 500 "Storage damaged" naming the file and offset; quiver serve 
   assert.equal(code, 3, out);
   const fatal = out.split('\n').find((l) => l.includes('database failed to open'));
   assert.ok(fatal?.includes(file) === true && /at offset \d+/.test(fatal), out);
+});
+
+test('INTERNAL (a broken invariant) is 500 "Service internal error" with its code, logged with its stack, counted', async (t) => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+  const { server, db } = await makeServer(t, { logger });
+  // An engine call that meets a state only a bug can cause (point-table.ts raises these).
+  const bug = new QuiverError('INTERNAL', 'index returned a deleted slot; this is a bug');
+  db.listCollections = () => Promise.reject(bug);
+  const res = await call(server, 'GET', '/collections');
+  assert.equal(res.statusCode, 500, res.body);
+  assert.equal(
+    res.json<{ status: { error: string } }>().status.error,
+    'Service internal error: index returned a deleted slot; this is a bug',
+  );
+  const logged = lines.map((l) => JSON.parse(l) as { msg: string; err?: { stack?: string } });
+  const failed = logged.find((l) => l.msg === 'request failed');
+  assert.ok(failed?.err?.stack?.includes('this is a bug') === true, lines.join('\n'));
+  const metrics = (await call(server, 'GET', '/metrics')).body;
+  assert.equal(metric(metrics, 'quiver_errors_total', 'code="INTERNAL"'), 1, metrics);
 });
