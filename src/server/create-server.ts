@@ -75,6 +75,40 @@ export function createLogger(level: string): PinoLogger {
  */
 export async function createServer(options: CreateServerOptions): Promise<QuiverServer> {
   const config = options.config;
+  const context = await buildContext(options);
+  const { fs, logger, metrics, audit } = context;
+  const app = newApp(config, logger);
+  const routes = collectRouteTable(app);
+  installBodyParsers(app);
+  installAuth(app, context);
+  installRequestMetrics(app, metrics, logger);
+  installErrorHandlers(app, logger);
+
+  registerOpsRoutes(app, context);
+  registerAdminRoutes(app, context);
+  registerCollectionRoutes(app, context);
+  registerPointRoutes(app, context);
+  registerSearchRoutes(app, context);
+  registerSnapshotRoutes(app, context, new SnapshotStore(fs, config.snapshotsDir));
+
+  countConnections(app, metrics);
+
+  return {
+    app,
+    context,
+    routes,
+    async close() {
+      context.markShuttingDown();
+      await app.close();
+      await audit.close();
+      metrics.close();
+    },
+  };
+}
+
+/** Loads the server's state (keys, indexes, blocks, audit, metrics) and attaches the db. */
+async function buildContext(options: CreateServerOptions): Promise<ServerContext> {
+  const config = options.config;
   const fs = options.fileSystem ?? new NodeFileSystem();
   const logger = options.logger ?? createLogger(config.logLevel);
   const keys = await KeyStore.load(fs, config.keysFile, config.apiKey);
@@ -113,9 +147,13 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
       (e: unknown) => context.failed(e instanceof Error ? e.message : String(e), e),
     );
   } else context.attach(options.db);
+  return context;
+}
 
+/** The Fastify app with the server's limits and shutdown behaviour. */
+function newApp(config: ServerConfig, logger: PinoLogger): FastifyInstance {
   const baseLogger: FastifyBaseLogger = logger;
-  const app: FastifyInstance = Fastify({
+  return Fastify({
     loggerInstance: baseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
@@ -124,7 +162,10 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true },
   });
+}
 
+/** Records every route as it is registered, refusing one without an access level. */
+function collectRouteTable(app: FastifyInstance): RouteInfo[] {
   const routes: RouteInfo[] = [];
   app.addHook('onRoute', (route) => {
     const access = route.config?.access;
@@ -136,8 +177,11 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
     }
     for (const method of methods) routes.push({ method, url: route.url, access });
   });
+  return routes;
+}
 
-  // Bodies: JSON (empty = absent), and raw bytes for snapshot uploads.
+/** Bodies: JSON (empty = absent), and raw bytes for snapshot uploads. */
+function installBodyParsers(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   // No text/plain body either: a JSON route answers any other type 400 "Content type error".
   app.removeContentTypeParser('text/plain');
@@ -161,9 +205,14 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
     { parseAs: 'buffer' },
     (_req, body, done) => done(null, body),
   );
+}
 
-  installAuth(app, context);
-
+/** Times every answered request and counts the failed ones by route and error code. */
+function installRequestMetrics(
+  app: FastifyInstance,
+  metrics: ServerMetrics,
+  logger: PinoLogger,
+): void {
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     const status = reply.statusCode;
@@ -184,7 +233,10 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
       );
     }
   });
+}
 
+/** Qdrant-shaped answers for thrown errors and unknown routes. */
+function installErrorHandlers(app: FastifyInstance, logger: PinoLogger): void {
   app.setErrorHandler((error, req, reply) => {
     const d = describeHttpError(error);
     req.errorCode = d.code;
@@ -204,28 +256,12 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
         ),
       );
   });
+}
 
-  registerOpsRoutes(app, context);
-  registerAdminRoutes(app, context);
-  registerCollectionRoutes(app, context);
-  registerPointRoutes(app, context);
-  registerSearchRoutes(app, context);
-  registerSnapshotRoutes(app, context, new SnapshotStore(fs, config.snapshotsDir));
-
+/** Keeps `quiver_active_connections` at the number of open sockets. */
+function countConnections(app: FastifyInstance, metrics: ServerMetrics): void {
   app.server.on('connection', (socket) => {
     metrics.activeConnections.inc();
     socket.once('close', () => metrics.activeConnections.dec());
   });
-
-  return {
-    app,
-    context,
-    routes,
-    async close() {
-      context.markShuttingDown();
-      await app.close();
-      await audit.close();
-      metrics.close();
-    },
-  };
 }

@@ -94,12 +94,62 @@ async function reloadConfig(
   }
 }
 
+/** What the steps of a start and a stop share. */
+interface Lifecycle {
+  readonly config: ServerConfig;
+  readonly logger: PinoLogger;
+  readonly opening: Promise<Quiver>;
+  /** The search workers once started (undefined: none, or not yet). */
+  readonly pool: () => WorkerSearchPool | undefined;
+}
+
 /** Starts the server over `config.data` and returns once it listens. */
 export async function startServer(options: StartServerOptions): Promise<RunningServer> {
   const { config } = options;
   const logger = createLogger(config.logLevel);
-  // The workers start first: sealed segments load straight into shared memory with a
-  // lane for each. A pool that cannot start leaves searches on the main thread.
+  const life = startOpening(options, logger);
+  const server = await buildServer(options, life);
+  let address: string;
+  try {
+    address = await server.app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    throw await failedListen(e, config, server, life.opening, life.pool);
+  }
+  logger.info(
+    { url: address, data: config.data, auth: server.context.keys.enabled },
+    'quiver listening',
+  );
+
+  let resolveDone: (code: number) => void = () => undefined;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let stopping: Promise<number> | undefined;
+  const stop = (reason = 'stop requested'): Promise<number> => {
+    stopping ??= shutDown(life, server, reason).then((code) => {
+      resolveDone(code);
+      return code;
+    });
+    return stopping;
+  };
+  if (options.handleSignals !== false) {
+    installSignalHandlers(server, options.reload, logger, stop, done);
+  }
+  life.opening.then(
+    (db) => logger.info({ collections: db.recovery }, 'database ready'),
+    (e: unknown) => {
+      logger.fatal({ err: e, data: config.data }, 'database failed to open');
+      void stop('database failed to open').then(() => resolveDone(3));
+    },
+  );
+  return { server, url: address, ready: life.opening, stop, done };
+}
+
+/**
+ * Starts the search workers, then opens the database. The workers start first: sealed
+ * segments load straight into shared memory with a lane for each. A pool that cannot start
+ * leaves searches on the main thread.
+ */
+function startOpening(options: StartServerOptions, logger: PinoLogger): Lifecycle {
+  const { config } = options;
   let pool: WorkerSearchPool | undefined;
   const opening = (async (): Promise<Quiver> => {
     if (config.searchThreads > 0 && sharedHnswAvailable()) {
@@ -126,96 +176,85 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
   })();
   opening.catch(() => undefined);
-  let server: QuiverServer;
+  return { config, logger, opening, pool: () => pool };
+}
+
+/** Builds the app over the opening database; a failed build closes what was starting. */
+async function buildServer(options: StartServerOptions, life: Lifecycle): Promise<QuiverServer> {
   try {
-    server = await createServer({
-      config,
-      db: opening,
-      logger,
-      searchPool: () => pool,
+    return await createServer({
+      config: life.config,
+      db: life.opening,
+      logger: life.logger,
+      searchPool: life.pool,
       ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
     });
   } catch (e) {
     // A server that cannot be built (a bad keys file, ip-block.json, …) must not keep the
     // database it was opening: its lock and WAL handle would outlive the failed start.
-    await closeOpening(opening, () => pool);
+    await closeOpening(life.opening, life.pool);
     throw e;
   }
-  let address: string;
+}
+
+/**
+ * Stops accepting, drains requests (closing the connections left after the grace period),
+ * closes the database (flushing the WAL) and the workers. Resolves with the exit code:
+ * 0, 1 (the server did not close cleanly) or 3 (the database did not).
+ */
+async function shutDown(life: Lifecycle, server: QuiverServer, reason: string): Promise<number> {
+  const { logger } = life;
+  logger.info({ reason }, 'shutting down: draining requests');
+  let code = 0;
+  const grace = setTimeout(() => {
+    logger.warn(
+      { seconds: server.context.config.shutdownGraceSeconds },
+      'grace period over; closing connections',
+    );
+    server.app.server.closeAllConnections();
+  }, server.context.config.shutdownGraceSeconds * 1000);
   try {
-    address = await server.app.listen({ host: config.host, port: config.port });
+    await server.close();
   } catch (e) {
-    throw await failedListen(e, config, server, opening, () => pool);
+    logger.error({ err: e }, 'server did not close cleanly');
+    code = 1;
+  } finally {
+    clearTimeout(grace);
   }
-  logger.info(
-    { url: address, data: config.data, auth: server.context.keys.enabled },
-    'quiver listening',
-  );
+  try {
+    const db = await life.opening;
+    await db.close();
+    logger.info({ data: life.config.data }, 'database closed; WAL flushed');
+  } catch (e) {
+    logger.error({ err: e }, 'database did not close cleanly');
+    code = code === 0 ? 3 : code;
+  }
+  await life.pool()?.close();
+  return code;
+}
 
-  let resolveDone: (code: number) => void = () => undefined;
-  const done = new Promise<number>((r) => (resolveDone = r));
-  let stopping: Promise<number> | undefined;
-
-  const stop = (reason = 'stop requested'): Promise<number> => {
-    stopping ??= (async () => {
-      logger.info({ reason }, 'shutting down: draining requests');
-      let code = 0;
-      const grace = setTimeout(() => {
-        logger.warn(
-          { seconds: server.context.config.shutdownGraceSeconds },
-          'grace period over; closing connections',
-        );
-        server.app.server.closeAllConnections();
-      }, server.context.config.shutdownGraceSeconds * 1000);
-      try {
-        await server.close();
-      } catch (e) {
-        logger.error({ err: e }, 'server did not close cleanly');
-        code = 1;
-      } finally {
-        clearTimeout(grace);
-      }
-      try {
-        const db = await opening;
-        await db.close();
-        logger.info({ data: config.data }, 'database closed; WAL flushed');
-      } catch (e) {
-        logger.error({ err: e }, 'database did not close cleanly');
-        code = code === 0 ? 3 : code;
-      }
-      await pool?.close();
-      resolveDone(code);
-      return code;
-    })();
-    return stopping;
+/** SIGTERM / SIGINT stop the server, SIGHUP reloads it; all removed once it stopped. */
+function installSignalHandlers(
+  server: QuiverServer,
+  reload: (() => Promise<ServerConfig>) | undefined,
+  logger: PinoLogger,
+  stop: (reason: string) => Promise<number>,
+  done: Promise<number>,
+): void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void stop(signal);
   };
-
-  if (options.handleSignals !== false) {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      void stop(signal);
-    };
-    // SIGHUP would kill the process (Node's default) without draining or the clean mark.
-    let reloading = Promise.resolve();
-    const onHangup = (): void => {
-      reloading = reloading.then(() => reloadConfig(server, options.reload, logger));
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    process.on('SIGHUP', onHangup);
-    void done.then(() => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      process.off('SIGHUP', onHangup);
-    });
-  }
-
-  opening.then(
-    (db) => logger.info({ collections: db.recovery }, 'database ready'),
-    (e: unknown) => {
-      logger.fatal({ err: e, data: config.data }, 'database failed to open');
-      void stop('database failed to open').then(() => resolveDone(3));
-    },
-  );
-
-  return { server, url: address, ready: opening, stop, done };
+  // SIGHUP would kill the process (Node's default) without draining or the clean mark.
+  let reloading = Promise.resolve();
+  const onHangup = (): void => {
+    reloading = reloading.then(() => reloadConfig(server, reload, logger));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  process.on('SIGHUP', onHangup);
+  void done.then(() => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
+  });
 }
