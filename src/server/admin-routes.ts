@@ -39,78 +39,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     return Promise.resolve({ readOnly: false });
   });
 
-  app.post('/admin/compact', admin, async (req) => {
-    const body = bodyObject(req.body);
-    checkKeys(body, ['collection'], 'the compact body');
-    const collection = body['collection'];
-    if (collection !== undefined && collection !== null && typeof collection !== 'string') {
-      throw badRequest('collection must be a collection name.');
-    }
-    const t0 = performance.now();
-    await ctx.db().compact(typeof collection === 'string' ? collection : undefined);
-    return { status: 'completed', seconds: (performance.now() - t0) / 1000 };
-  });
+  app.post('/admin/compact', admin, (req) => compact(ctx, req.body));
 
   app.post('/admin/integrity-check', admin, () => {
-    const db = ctx.db();
-    const i = ctx.integrity;
-    if (i.state !== 'running') {
-      i.state = 'running';
-      i.startedAt = new Date().toISOString();
-      i.finishedAt = undefined;
-      i.report = undefined;
-      i.error = undefined;
-      verifyDatabase(db.path, { fileSystem: ctx.fs }).then(
-        (report) => {
-          i.state = 'done';
-          i.report = report;
-          i.finishedAt = new Date().toISOString();
-          ctx.logger.info({ status: report.status, errors: report.errors }, 'integrity check done');
-        },
-        (e: unknown) => {
-          i.state = 'failed';
-          i.error = e instanceof Error ? e.message : String(e);
-          i.finishedAt = new Date().toISOString();
-          ctx.logger.error({ err: e }, 'integrity check failed to run');
-        },
-      );
-    }
+    startIntegrityCheck(ctx);
     return Promise.resolve(integrityView(ctx));
   });
 
   app.get('/admin/integrity-check/status', admin, () => Promise.resolve(integrityView(ctx)));
 
-  app.patch('/admin/config', admin, (req) => {
-    const body = bodyObject(req.body);
-    checkKeys(body, ['slowQueryMs', 'defaultEf', 'logLevel'], 'the config body');
-    const s = ctx.settings;
-    const slow = body['slowQueryMs'];
-    const ef = body['defaultEf'];
-    const level = body['logLevel'];
-    const next = {
-      slowQueryMs:
-        slow === undefined ? s.slowQueryMs : intField(slow, 'slowQueryMs', 0, 3_600_000, 0),
-      defaultEf:
-        ef === undefined
-          ? s.defaultEf
-          : ef === null
-            ? undefined
-            : intField(ef, 'defaultEf', 1, 100_000, 64),
-      logLevel: s.logLevel,
-    };
-    if (level !== undefined) {
-      if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
-        throw badRequest(`logLevel must be one of ${LOG_LEVELS.join(', ')}.`);
-      }
-      next.logLevel = level as LogLevel;
-    }
-    s.slowQueryMs = next.slowQueryMs;
-    s.defaultEf = next.defaultEf;
-    s.logLevel = next.logLevel;
-    ctx.logger.level = next.logLevel;
-    ctx.logger.warn({ settings: { ...s } }, 'settings changed');
-    return Promise.resolve({ ...s, defaultEf: s.defaultEf ?? null });
-  });
+  app.patch('/admin/config', admin, (req) => Promise.resolve(changeSettings(ctx, req.body)));
 
   app.post('/admin/circuit-breaker/reset', admin, async () => {
     const db = ctx.db();
@@ -120,28 +58,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.get('/admin/keys', admin, () => Promise.resolve({ keys: ctx.keys.list() }));
 
-  app.post('/admin/keys', admin, async (req) => {
-    const body = bodyObject(req.body);
-    checkKeys(body, ['role', 'collections', 'id'], 'the create-key body');
-    const role = body['role'];
-    if (!ROLES.includes(role as Role)) throw badRequest(`role must be one of ${ROLES.join(', ')}.`);
-    const collections = body['collections'];
-    if (
-      collections !== undefined &&
-      collections !== null &&
-      (!Array.isArray(collections) || collections.some((c) => typeof c !== 'string'))
-    ) {
-      throw badRequest('collections must be a list of collection names.');
-    }
-    const id = body['id'];
-    if (id !== undefined && typeof id !== 'string') throw badRequest('id must be a string.');
-    const created = await ctx.keys.create({
-      role: role as Role,
-      ...(Array.isArray(collections) ? { collections: collections as string[] } : {}),
-      ...(typeof id === 'string' ? { id } : {}),
-    });
-    return { ...created.info, key: created.key };
-  });
+  app.post('/admin/keys', admin, (req) => createKey(ctx, req.body));
 
   app.post('/admin/keys/revoke', admin, async (req) => {
     const body = asObject(req.body, 'the revoke body');
@@ -154,23 +71,122 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.get('/admin/ip-block', admin, () => Promise.resolve({ blocked: [...ctx.ipBlock].sort() }));
 
-  app.post('/admin/ip-block', admin, async (req) => {
-    const body = asObject(req.body, 'the ip-block body');
-    checkKeys(body, ['block', 'unblock'], 'the ip-block body');
-    const list = (v: unknown, where: string): string[] => {
-      if (v === undefined || v === null) return [];
-      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || isIP(x) === 0)) {
-        throw badRequest(`${where} must be a list of IP addresses.`);
-      }
-      return v as string[];
-    };
-    const block = list(body['block'], 'block');
-    const unblock = list(body['unblock'], 'unblock');
-    // Saved before it takes effect: an answer of 200 means it survives a restart.
-    await ctx.ipBlocks.change(block, unblock);
-    for (const ip of block) ctx.ipBlock.add(ip);
-    for (const ip of unblock) ctx.ipBlock.delete(ip);
-    ctx.logger.warn({ block, unblock, file: ctx.ipBlocks.path }, 'IP block list changed');
-    return { blocked: [...ctx.ipBlock].sort() };
+  app.post('/admin/ip-block', admin, (req) => changeIpBlocks(ctx, req.body));
+}
+
+/** POST /admin/compact: compacts one collection (or all) and says how long it took. */
+async function compact(ctx: ServerContext, raw: unknown): Promise<Record<string, unknown>> {
+  const body = bodyObject(raw);
+  checkKeys(body, ['collection'], 'the compact body');
+  const collection = body['collection'];
+  if (collection !== undefined && collection !== null && typeof collection !== 'string') {
+    throw badRequest('collection must be a collection name.');
+  }
+  const t0 = performance.now();
+  await ctx.db().compact(typeof collection === 'string' ? collection : undefined);
+  return { status: 'completed', seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Starts a verification in the background unless one is running; its outcome lands in ctx. */
+function startIntegrityCheck(ctx: ServerContext): void {
+  const db = ctx.db();
+  const i = ctx.integrity;
+  if (i.state === 'running') return;
+  i.state = 'running';
+  i.startedAt = new Date().toISOString();
+  i.finishedAt = undefined;
+  i.report = undefined;
+  i.error = undefined;
+  verifyDatabase(db.path, { fileSystem: ctx.fs }).then(
+    (report) => {
+      i.state = 'done';
+      i.report = report;
+      i.finishedAt = new Date().toISOString();
+      ctx.logger.info({ status: report.status, errors: report.errors }, 'integrity check done');
+    },
+    (e: unknown) => {
+      i.state = 'failed';
+      i.error = e instanceof Error ? e.message : String(e);
+      i.finishedAt = new Date().toISOString();
+      ctx.logger.error({ err: e }, 'integrity check failed to run');
+    },
+  );
+}
+
+/** PATCH /admin/config: every field is checked before any setting changes. */
+function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknown> {
+  const body = bodyObject(raw);
+  checkKeys(body, ['slowQueryMs', 'defaultEf', 'logLevel'], 'the config body');
+  const s = ctx.settings;
+  const slow = body['slowQueryMs'];
+  const ef = body['defaultEf'];
+  const level = body['logLevel'];
+  const next = {
+    slowQueryMs:
+      slow === undefined ? s.slowQueryMs : intField(slow, 'slowQueryMs', 0, 3_600_000, 0),
+    defaultEf:
+      ef === undefined
+        ? s.defaultEf
+        : ef === null
+          ? undefined
+          : intField(ef, 'defaultEf', 1, 100_000, 64),
+    logLevel: s.logLevel,
+  };
+  if (level !== undefined) {
+    if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level)) {
+      throw badRequest(`logLevel must be one of ${LOG_LEVELS.join(', ')}.`);
+    }
+    next.logLevel = level as LogLevel;
+  }
+  s.slowQueryMs = next.slowQueryMs;
+  s.defaultEf = next.defaultEf;
+  s.logLevel = next.logLevel;
+  ctx.logger.level = next.logLevel;
+  ctx.logger.warn({ settings: { ...s } }, 'settings changed');
+  return { ...s, defaultEf: s.defaultEf ?? null };
+}
+
+/** POST /admin/keys: a new key; its secret is shown in this answer only. */
+async function createKey(ctx: ServerContext, raw: unknown): Promise<Record<string, unknown>> {
+  const body = bodyObject(raw);
+  checkKeys(body, ['role', 'collections', 'id'], 'the create-key body');
+  const role = body['role'];
+  if (!ROLES.includes(role as Role)) throw badRequest(`role must be one of ${ROLES.join(', ')}.`);
+  const collections = body['collections'];
+  if (
+    collections !== undefined &&
+    collections !== null &&
+    (!Array.isArray(collections) || collections.some((c) => typeof c !== 'string'))
+  ) {
+    throw badRequest('collections must be a list of collection names.');
+  }
+  const id = body['id'];
+  if (id !== undefined && typeof id !== 'string') throw badRequest('id must be a string.');
+  const created = await ctx.keys.create({
+    role: role as Role,
+    ...(Array.isArray(collections) ? { collections: collections as string[] } : {}),
+    ...(typeof id === 'string' ? { id } : {}),
   });
+  return { ...created.info, key: created.key };
+}
+
+/** POST /admin/ip-block: blocks and unblocks addresses, saved before they take effect. */
+async function changeIpBlocks(ctx: ServerContext, raw: unknown): Promise<{ blocked: string[] }> {
+  const body = asObject(raw, 'the ip-block body');
+  checkKeys(body, ['block', 'unblock'], 'the ip-block body');
+  const list = (v: unknown, where: string): string[] => {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || isIP(x) === 0)) {
+      throw badRequest(`${where} must be a list of IP addresses.`);
+    }
+    return v as string[];
+  };
+  const block = list(body['block'], 'block');
+  const unblock = list(body['unblock'], 'unblock');
+  // Saved before it takes effect: an answer of 200 means it survives a restart.
+  await ctx.ipBlocks.change(block, unblock);
+  for (const ip of block) ctx.ipBlock.add(ip);
+  for (const ip of unblock) ctx.ipBlock.delete(ip);
+  ctx.logger.warn({ block, unblock, file: ctx.ipBlocks.path }, 'IP block list changed');
+  return { blocked: [...ctx.ipBlock].sort() };
 }

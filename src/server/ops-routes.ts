@@ -75,16 +75,40 @@ function scopedStats(s: DatabaseStats, scope: ReadonlySet<string>): Record<strin
   };
 }
 
+/** Who this standalone node says it is in /telemetry and the cluster answers. */
+interface StandaloneIdentity {
+  readonly instanceId: string;
+  readonly peerId: number;
+  readonly startup: string;
+}
+
 /** Registers the operations and service routes. */
 export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const standalone = {
+  const standalone: StandaloneIdentity = {
     instanceId: randomUUID(),
     peerId: randomInt(1, 2 ** 47),
     startup: new Date().toISOString(),
   };
+  registerOperationsRoutes(app, ctx);
+  registerServiceRoutes(app, ctx, standalone);
+  registerClusterRoutes(app, ctx, standalone);
+  // Reading the issues report is a read; clearing it changes server state: admin only.
+  app.get('/issues', { config: { access: 'read' } }, () => {
+    throw notImplemented('the issues report');
+  });
+  app.delete('/issues', { config: { access: 'admin' } }, () => {
+    throw notImplemented('the issues report');
+  });
+}
+
+/**
+ * Whether the database directory takes a write: a small file written and removed, at most
+ * once every PROBE_EVERY_MS (between probes the last answer stands). Undefined: writable.
+ */
+function storageProbe(ctx: ServerContext): () => Promise<string | undefined> {
   let lastProbe = 0;
   let lastProbeResult: string | undefined;
-  const probe = async (): Promise<string | undefined> => {
+  return async (): Promise<string | undefined> => {
     const db = ctx.loadedDb;
     if (db === undefined || Date.now() - lastProbe < PROBE_EVERY_MS) return lastProbeResult;
     lastProbe = Date.now();
@@ -103,18 +127,26 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
     }
     return lastProbeResult;
   };
+}
 
+/** The names of the collections the request's key may see. */
+async function visibleCollections(
+  ctx: ServerContext,
+  req: Parameters<typeof scopeOf>[0],
+): Promise<string[]> {
+  const scope = scopeOf(req);
+  const names = (await ctx.db().listCollections()).map((c) => c.name);
+  return scope === undefined ? names : names.filter((n) => scope.has(n));
+}
+
+/** Quiver's own probes and figures: /health, /ready, /metrics, /stats. */
+function registerOperationsRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const probe = storageProbe(ctx);
   app.get('/health', { config: { access: 'public' } }, async (_req, reply) => {
     const reasons = await healthProblems(ctx, probe);
     if (reasons.length === 0) return { status: 'ok', version: ctx.version };
     return reply.code(503).send({ status: 'unavailable', version: ctx.version, reasons });
   });
-
-  const visibleCollections = async (req: Parameters<typeof scopeOf>[0]): Promise<string[]> => {
-    const scope = scopeOf(req);
-    const names = (await ctx.db().listCollections()).map((c) => c.name);
-    return scope === undefined ? names : names.filter((n) => scope.has(n));
-  };
 
   app.get('/ready', { config: { access: 'read' } }, async (req, reply) => {
     if (ctx.isShuttingDown) return reply.code(503).send({ status: 'shutting-down' });
@@ -124,7 +156,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
         ...(ctx.loadError === undefined ? {} : { reason: ctx.loadError }),
       });
     }
-    return { status: 'ready', collections: (await visibleCollections(req)).length };
+    return { status: 'ready', collections: (await visibleCollections(ctx, req)).length };
   });
 
   app.get('/metrics', { config: { access: 'read' } }, async (req, reply) => {
@@ -138,27 +170,36 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
     return reply.header('content-type', contentType).send(text);
   });
 
-  app.get('/stats', { config: { access: 'read' } }, (req) => {
-    const s = ctx.db().stats();
-    const scope = scopeOf(req);
-    const view = scope === undefined ? { ...s } : scopedStats(s, scope);
-    const perCollection = withSearchLatency(
-      scope === undefined ? s.perCollection : s.perCollection.filter((c) => scope.has(c.name)),
-      ctx.metrics,
-    );
-    return Promise.resolve({
-      ...view,
-      total_vectors: view.points,
-      perCollection,
-      server: {
-        version: ctx.version,
-        settings: ctx.settings,
-        searchWorkers: ctx.searchWorkers() ?? { threads: 0 },
-      },
-    });
-  });
+  app.get('/stats', { config: { access: 'read' } }, (req) => Promise.resolve(statsOf(ctx, req)));
+}
 
-  // Qdrant's service routes.
+/** The /stats answer, limited to the key's collections when it has a scope. */
+function statsOf(ctx: ServerContext, req: Parameters<typeof scopeOf>[0]): Record<string, unknown> {
+  const s = ctx.db().stats();
+  const scope = scopeOf(req);
+  const view = scope === undefined ? { ...s } : scopedStats(s, scope);
+  const perCollection = withSearchLatency(
+    scope === undefined ? s.perCollection : s.perCollection.filter((c) => scope.has(c.name)),
+    ctx.metrics,
+  );
+  return {
+    ...view,
+    total_vectors: view.points,
+    perCollection,
+    server: {
+      version: ctx.version,
+      settings: ctx.settings,
+      searchWorkers: ctx.searchWorkers() ?? { threads: 0 },
+    },
+  };
+}
+
+/** Qdrant's service routes: /, the Kubernetes probes, /telemetry. */
+function registerServiceRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  standalone: StandaloneIdentity,
+): void {
   // Exactly Qdrant's keys: clients check `version`; Quiver's own version is in /health.
   app.get('/', { config: { access: 'read' } }, () =>
     Promise.resolve({
@@ -179,7 +220,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
       : reply.type('text/plain').send('all shards are ready'),
   );
   app.get('/telemetry', { config: { access: 'read' } }, async (req, reply) => {
-    const list = await visibleCollections(req);
+    const list = await visibleCollections(ctx, req);
     // Only keys of Qdrant's TelemetryData schema: the Python client's models refuse others.
     return envelope(reply, {
       id: standalone.instanceId,
@@ -191,6 +232,14 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
       cluster: { enabled: false },
     });
   });
+}
+
+/** Qdrant's cluster routes, answered as a standalone Qdrant (one node, no peers). */
+function registerClusterRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  standalone: StandaloneIdentity,
+): void {
   app.get('/cluster', { config: { access: 'read' } }, (_req, reply) =>
     Promise.resolve(envelope(reply, { status: 'disabled' })),
   );
@@ -224,12 +273,5 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ServerContext): voi
     handler: () => {
       throw notImplemented('cluster operations (Quiver runs on one node)');
     },
-  });
-  // Reading the issues report is a read; clearing it changes server state: admin only.
-  app.get('/issues', { config: { access: 'read' } }, () => {
-    throw notImplemented('the issues report');
-  });
-  app.delete('/issues', { config: { access: 'admin' } }, () => {
-    throw notImplemented('the issues report');
   });
 }
