@@ -1,17 +1,17 @@
 /**
  * Collection: the embedded API on one collection (SPEC section 3): upsert, get, delete,
  * deleteWhere, count, scan and search. Validates whole batches first, logs them through
- * the database's Log, and applies them once durable; converts internal scores to public.
+ * the database's Log, and applies them once durable; search hits are made public by
+ * search-results.ts.
  */
 import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, Payload, PointId } from '../common/types.js';
-import { compareIds, isJsonObject } from '../common/types.js';
+import { compareIds } from '../common/types.js';
 import type { FilterNode } from '../filter/filter-ast.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import { compileFilter } from '../filter/filter-evaluator.js';
 import { isFilterNode } from '../filter/filter-ast.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
-import { publicScore } from '../kernels/distance-kernel.js';
 import type { Log } from '../storage/wal/log.js';
 import type { LoggedPoint, PayloadMode } from '../storage/wal/wal-body-codec.js';
 import { applyPayloadUpdate } from './payload-update.js';
@@ -20,10 +20,40 @@ import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
 import type { CollectionSearchResult, CollectionState } from './collection-state.js';
 import type { SearchPool } from './search-pool.js';
-import type { SegmentSearchStats, StoredPoint } from './segment.js';
+import type { StoredPoint } from './segment.js';
 import { settle } from '../common/settle.js';
+import type { SearchAnswer, SearchExplain, SearchHit } from './search-results.js';
+import { presentSearch, vectorOut } from './search-results.js';
 import type { CollectionConfig, PointInput } from './validation.js';
-import { checkPointId, preparePayload, prepareVector } from './validation.js';
+import {
+  checkArray,
+  checkPageLimit,
+  checkPayloadKeys,
+  checkPointId,
+  checkSearchOptions,
+  preparePayload,
+  preparePoint,
+  prepareVector,
+} from './validation.js';
+
+import type {
+  CollectionStats,
+  PointRecord,
+  ScanOptions,
+  ScanPoint,
+  SearchOptions,
+  WriteResult,
+} from './collection-types.js';
+
+export type {
+  CollectionStats,
+  PointRecord,
+  ScanOptions,
+  ScanPoint,
+  SearchOptions,
+  WriteResult,
+} from './collection-types.js';
+export type { SearchExplain, SearchHit } from './search-results.js';
 
 /** What a Collection needs from its database. @internal */
 export interface CollectionHost {
@@ -46,114 +76,6 @@ export interface CollectionHost {
   readonly searchPool: SearchPool | undefined;
 }
 
-/** A point as returned by `get`. */
-export interface PointRecord {
-  readonly id: PointId;
-  readonly vector: number[];
-  readonly payload: Payload;
-}
-
-/** A point as yielded by `scan`. */
-export interface ScanPoint {
-  readonly id: PointId;
-  readonly payload: Payload;
-  readonly vector?: number[];
-}
-
-/** One search result. `score` follows SPEC section 2 (euclid: distance, lower is better). */
-export interface SearchHit {
-  readonly id: PointId;
-  readonly score: number;
-  readonly payload?: Payload;
-  readonly vector?: number[];
-}
-
-/** Options of `search`. */
-export interface SearchOptions {
-  /** Number of results. Default 10. */
-  readonly k?: number;
-  /** Mongo-style filter (SPEC section 3), or a filter already parsed to a FilterNode. */
-  readonly filter?: JsonObject | FilterNode;
-  /** Beam width of the graph search; higher = better recall, slower. Default: the collection's efSearch; raised to k. */
-  readonly ef?: number;
-  /** Brute-force scan instead of the index: exact, slower. Default false. */
-  readonly exact?: boolean;
-  /** Include payloads. Default true. */
-  readonly withPayload?: boolean;
-  /** Include vectors. Default false. */
-  readonly withVector?: boolean;
-  /** Return `{ hits, explain }` instead of hits. Default false. */
-  readonly explain?: boolean;
-}
-
-/** Plain numbers about one collection. */
-export interface CollectionStats {
-  readonly name: string;
-  /** When it was created (ISO 8601, UTC); null for one created before format 1.1. */
-  readonly createdAt: string | null;
-  readonly points: number;
-  /** Sealed segments plus the growing one (when it holds points). */
-  readonly segments: number;
-  readonly sealedSegments: number;
-  readonly growingPoints: number;
-  /**
-   * Share of the slots in this collection's segment files that hold a deleted or replaced
-   * point, waiting for compaction (common/deleted-share.ts).
-   */
-  readonly deletedShare: number;
-  /** Bytes of sealed segment files. */
-  readonly diskBytes: number;
-  readonly memoryBytes: number;
-  /** Memory of growing and sealing segments (what the memory budget limits). */
-  readonly unsealedBytes: number;
-  /** Estimated recall@k of approximate searches (sampled, re-run exactly); undefined until measured. */
-  readonly recallEstimate: number | undefined;
-}
-
-/** How a search ran (returned with `explain: true`). */
-export interface SearchExplain {
-  /** The plan of the segments searched; 'mixed' when they differ. */
-  readonly plan: SegmentSearchStats['plan'] | 'mixed';
-  readonly k: number;
-  readonly ef: number;
-  readonly segmentsSearched: number;
-  readonly segments: readonly (SegmentSearchStats & { readonly kind: string })[];
-  readonly nodesVisited: number;
-  readonly distanceComputations: number;
-  /** Milliseconds per phase. */
-  readonly timings: {
-    /** Validating options, preparing the query, parsing the filter. */
-    readonly parseMs: number;
-    /** Evaluating the filter over payloads (all segments). */
-    readonly filterMs: number;
-    /** Graph search or exact scan (all segments), and merging segments' results. */
-    readonly searchMs: number;
-    /** Turning results into hits: ids, public scores, payload and vector copies. */
-    readonly mergeMs: number;
-    readonly totalMs: number;
-  };
-}
-
-/** The result of a write: its LSN (the point in the log where it became durable). */
-export interface WriteResult {
-  readonly lsn: number;
-  /** Points written (upsert) or removed (delete, deleteWhere). */
-  readonly count: number;
-}
-
-export interface ScanOptions {
-  readonly filter?: JsonObject | FilterNode;
-  /** Include vectors. Default false. */
-  readonly withVector?: boolean;
-}
-
-const SEARCH_KEYS = new Set(['k', 'filter', 'ef', 'exact', 'withPayload', 'withVector', 'explain']);
-const MAX_K = 10_000;
-
-function vectorOut(v: Float32Array): number[] {
-  return Array.from(v);
-}
-
 /** A stored point as the API returns it: a copied payload, the vector as numbers ([] without). */
 function recordOf(p: StoredPoint, withVector: boolean): PointRecord {
   return {
@@ -165,12 +87,12 @@ function recordOf(p: StoredPoint, withVector: boolean): PointRecord {
 
 export class Collection {
   private readonly host: CollectionHost;
-  private readonly segment: CollectionState;
+  private readonly state: CollectionState;
   private readonly recall: RecallSampler;
   /** @internal */
   constructor(host: CollectionHost, state: CollectionState) {
     this.host = host;
-    this.segment = state;
+    this.state = state;
     this.recall = new RecallSampler(state, () => host.isLive(state));
   }
 
@@ -184,17 +106,17 @@ export class Collection {
   }
 
   get name(): string {
-    return this.segment.config.name;
+    return this.state.config.name;
   }
 
   /** The collection's configuration (dimension, metric, hnsw, quantization). */
   get config(): CollectionConfig {
-    return this.segment.config;
+    return this.state.config;
   }
 
   private checkOpen(): void {
     this.host.checkOpen();
-    if (!this.host.isLive(this.segment)) {
+    if (!this.host.isLive(this.state)) {
       throw new QuiverError(
         'CLOSED',
         `Collection "${this.name}" was dropped; get a new handle with db.collection().`,
@@ -244,7 +166,7 @@ export class Collection {
     let lsn: number;
     try {
       lsn = await this.host.log.append(type, body, (at) => {
-        if (this.host.isLive(this.segment)) count = apply(at);
+        if (this.host.isLive(this.state)) count = apply(at);
       });
     } catch (e) {
       this.host.writeDone(e);
@@ -261,29 +183,14 @@ export class Collection {
    */
   async upsert(points: readonly PointInput[]): Promise<WriteResult> {
     this.checkWritable();
-    if (!Array.isArray(points)) {
-      throw invalidArgument(`upsert on "${this.name}" takes an array of points.`, {
-        collection: this.name,
-      });
-    }
+    checkArray(points, `upsert on "${this.name}" takes an array of points.`, this.name);
     const logged: LoggedPoint[] = [];
     const applied: { id: PointId; vector: Float32Array; payload: Payload }[] = [];
     for (let i = 0; i < points.length; i++) {
-      const p: unknown = points[i];
-      const where = `points[${i}]`;
-      if (!isJsonObject(p)) {
-        throw invalidArgument(`${where} must be an object { id, vector, payload? }.`, {
-          collection: this.name,
-          field: where,
-        });
-      }
-      const point = p as Partial<PointInput>;
-      const id = checkPointId(point.id, `${where}.id`);
-      const vector = prepareVector(point.vector, this.config, `${where}.vector`);
-      const payloadJson = preparePayload(
-        point.payload,
-        this.name,
-        where,
+      const { id, vector, payloadJson } = preparePoint(
+        points[i],
+        i,
+        this.config,
         this.host.maxPayloadBytes,
       );
       logged.push({ id, vector, payloadJson });
@@ -296,7 +203,7 @@ export class Collection {
     if (logged.length === 0) return { lsn: this.host.log.lsn, count: 0 };
     return this.logAndApply(
       { kind: 'upsert', collection: this.name, dimension: this.config.dimension, points: logged },
-      (lsn) => this.segment.upsert(lsn, applied),
+      (lsn) => this.state.upsert(lsn, applied),
     );
   }
 
@@ -330,11 +237,7 @@ export class Collection {
     keys: readonly string[],
   ): Promise<WriteResult> {
     this.checkWritable();
-    if (!Array.isArray(ids)) {
-      throw invalidArgument(`Payload updates on "${this.name}" take an array of ids.`, {
-        collection: this.name,
-      });
-    }
+    checkArray(ids, `Payload updates on "${this.name}" take an array of ids.`, this.name);
     const checked = ids.map((id, i) => checkPointId(id, `ids[${i}]`));
     let payloadJson = '';
     if (mode === 'merge' || mode === 'overwrite') {
@@ -344,20 +247,14 @@ export class Collection {
       payloadJson = preparePayload(payload, this.name, 'payload', this.host.maxPayloadBytes);
       if (payloadJson === '') payloadJson = '{}';
     }
-    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) {
-      throw invalidArgument('keys must be an array of non-empty strings.', {
-        collection: this.name,
-        field: 'keys',
-      });
-    }
+    checkPayloadKeys(keys, this.name);
     if (checked.length === 0) return { lsn: this.host.log.lsn, count: 0 };
     return this.logAndApply(
       { kind: 'payload', collection: this.name, ids: checked, mode, payloadJson, keys },
       (lsn) =>
-        this.segment.updatePayload(lsn, checked, (old) => {
-          const next = applyPayloadUpdate(old, mode, payloadJson, keys);
-          return next;
-        }),
+        this.state.updatePayload(lsn, checked, (old) =>
+          applyPayloadUpdate(old, mode, payloadJson, keys),
+        ),
     );
   }
 
@@ -368,7 +265,7 @@ export class Collection {
       if (!Array.isArray(ids)) throw invalidArgument('getMany takes an array of ids.');
       const out: PointRecord[] = [];
       for (const [i, id] of ids.entries()) {
-        const p = this.segment.get(checkPointId(id, `ids[${i}]`));
+        const p = this.state.get(checkPointId(id, `ids[${i}]`));
         if (p !== undefined) out.push(recordOf(p, options.withVector !== false));
       }
       return out;
@@ -379,7 +276,7 @@ export class Collection {
   get(id: PointId): Promise<PointRecord | undefined> {
     return settle(() => {
       this.checkOpen();
-      const p = this.segment.get(checkPointId(id));
+      const p = this.state.get(checkPointId(id));
       return p === undefined ? undefined : recordOf(p, true);
     });
   }
@@ -387,15 +284,11 @@ export class Collection {
   /** Deletes points by id; missing ids are ignored. `count` says how many existed. */
   async delete(ids: readonly PointId[]): Promise<WriteResult> {
     this.checkWritable();
-    if (!Array.isArray(ids)) {
-      throw invalidArgument(`delete on "${this.name}" takes an array of ids.`, {
-        collection: this.name,
-      });
-    }
+    checkArray(ids, `delete on "${this.name}" takes an array of ids.`, this.name);
     const checked = ids.map((id, i) => checkPointId(id, `ids[${i}]`));
     if (checked.length === 0) return { lsn: this.host.log.lsn, count: 0 };
     return this.logAndApply({ kind: 'delete', collection: this.name, ids: checked }, (lsn) =>
-      this.segment.delete(lsn, checked),
+      this.state.delete(lsn, checked),
     );
   }
 
@@ -410,10 +303,10 @@ export class Collection {
     }
     const node = this.parseFilter(filter);
     const ids: PointId[] = [];
-    for (const p of this.segment.points(node)) ids.push(p.id);
+    for (const p of this.state.points(node)) ids.push(p.id);
     if (ids.length === 0) return { lsn: this.host.log.lsn, count: 0 };
     return this.logAndApply({ kind: 'delete', collection: this.name, ids }, (lsn) =>
-      this.segment.delete(lsn, ids),
+      this.state.delete(lsn, ids),
     );
   }
 
@@ -421,7 +314,7 @@ export class Collection {
   count(filter?: JsonObject | FilterNode): Promise<number> {
     return settle(() => {
       this.checkOpen();
-      return this.segment.count(this.parseFilter(filter));
+      return this.state.count(this.parseFilter(filter));
     });
   }
 
@@ -433,7 +326,7 @@ export class Collection {
     return settle(() => {
       this.checkOpen();
       const out: PointId[] = [];
-      for (const p of this.segment.points(this.parseFilter(filter))) out.push(p.id);
+      for (const p of this.state.points(this.parseFilter(filter))) out.push(p.id);
       return out.sort(compareIds);
     });
   }
@@ -450,15 +343,9 @@ export class Collection {
   ): Promise<{ ids: PointId[]; next: PointId | undefined }> {
     return settle(() => {
       this.checkOpen();
-      const limit = options.limit ?? 100;
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1_000_000) {
-        throw invalidArgument(`limit must be an integer from 1 to 1000000, got ${String(limit)}.`, {
-          collection: this.name,
-          field: 'limit',
-        });
-      }
+      const limit = checkPageLimit(options.limit, this.name);
       const from = options.from === undefined ? undefined : checkPointId(options.from, 'from');
-      return this.segment.idsPage(this.parseFilter(options.filter), from, limit);
+      return this.state.idsPage(this.parseFilter(options.filter), from, limit);
     });
   }
 
@@ -468,7 +355,7 @@ export class Collection {
     const node = this.parseFilter(options.filter);
     const withVector = options.withVector === true;
     let n = 0;
-    for (const p of this.segment.points(node)) {
+    for (const p of this.state.points(node)) {
       this.checkOpen();
       yield withVector
         ? { id: p.id, payload: structuredClone(p.payload), vector: vectorOut(p.vector) }
@@ -486,49 +373,17 @@ export class Collection {
     options: SearchOptions & { explain: true },
   ): Promise<{ hits: SearchHit[]; explain: SearchExplain }>;
   search(vector: ArrayLike<number>, options?: SearchOptions): Promise<SearchHit[]>;
-  search(
-    vector: ArrayLike<number>,
-    options: SearchOptions = {},
-  ): Promise<SearchHit[] | { hits: SearchHit[]; explain: SearchExplain }> {
-    return settle<SearchHit[] | { hits: SearchHit[]; explain: SearchExplain }>(() =>
-      this.searchNow(vector, options),
-    );
+  search(vector: ArrayLike<number>, options: SearchOptions = {}): Promise<SearchAnswer> {
+    return settle<SearchAnswer>(() => this.searchNow(vector, options));
   }
 
   private searchNow(
     vector: ArrayLike<number>,
     options: SearchOptions,
-  ):
-    | SearchHit[]
-    | { hits: SearchHit[]; explain: SearchExplain }
-    | Promise<SearchHit[] | { hits: SearchHit[]; explain: SearchExplain }> {
+  ): SearchAnswer | Promise<SearchAnswer> {
     const t0 = performance.now();
     this.checkOpen();
-    if (typeof options !== 'object' || options === null) {
-      throw invalidArgument('search options must be an object.', { collection: this.name });
-    }
-    for (const key of Object.keys(options)) {
-      if (!SEARCH_KEYS.has(key)) {
-        throw invalidArgument(
-          `Unknown search option "${key}": allowed are ${[...SEARCH_KEYS].join(', ')}.`,
-          { collection: this.name, field: key },
-        );
-      }
-    }
-    const k = options.k ?? 10;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
-      throw invalidArgument(`k must be an integer from 1 to ${MAX_K}, got ${String(k)}.`, {
-        collection: this.name,
-        field: 'k',
-      });
-    }
-    const ef = options.ef ?? this.config.hnsw.efSearch;
-    if (!Number.isInteger(ef) || ef < 1 || ef > 100_000) {
-      throw invalidArgument(`ef must be an integer from 1 to 100000, got ${String(ef)}.`, {
-        collection: this.name,
-        field: 'ef',
-      });
-    }
+    const { k, ef } = checkSearchOptions(options, this.config);
     const query = prepareVector(vector, this.config, 'query');
     const filter = this.parseFilter(options.filter);
     const withPayload = options.withPayload ?? true;
@@ -542,88 +397,34 @@ export class Collection {
       filter,
       withVector,
     };
+    const present = (result: CollectionSearchResult): SearchAnswer =>
+      presentSearch({
+        result,
+        metric: this.config.metric,
+        k,
+        ef,
+        withPayload,
+        withVector,
+        explain: options.explain === true,
+        t0,
+        t1,
+      });
     const pool = this.host.searchPool;
     if (
       pool !== undefined &&
-      this.segment.sealed.length > 0 &&
+      this.state.sealed.length > 0 &&
       options.exact !== true &&
       (pool.offload?.() ?? true)
     ) {
-      return this.segment
-        .searchVia(query, segmentOptions, pool)
-        .then((r) => this.present(r, options, k, ef, withPayload, withVector, t0, t1));
+      return this.state.searchVia(query, segmentOptions, pool).then(present);
     }
-    return this.present(
-      this.segment.search(query, segmentOptions),
-      options,
-      k,
-      ef,
-      withPayload,
-      withVector,
-      t0,
-      t1,
-    );
-  }
-
-  /** Public hits (scores per SPEC section 2, payloads copied), with the explain block when asked. */
-  private present(
-    { hits, segments }: CollectionSearchResult,
-    options: SearchOptions,
-    k: number,
-    ef: number,
-    withPayload: boolean,
-    withVector: boolean,
-    t0: number,
-    t1: number,
-  ): SearchHit[] | { hits: SearchHit[]; explain: SearchExplain } {
-    const t2 = performance.now();
-    const out: SearchHit[] = hits.map((h) => {
-      const hit: { id: PointId; score: number; payload?: Payload; vector?: number[] } = {
-        id: h.id,
-        score: publicScore(this.config.metric, h.score),
-      };
-      if (withPayload) hit.payload = structuredClone(h.payload);
-      if (withVector && h.vector !== undefined) hit.vector = vectorOut(h.vector);
-      return hit;
-    });
-    if (options.explain !== true) return out;
-    const t3 = performance.now();
-    let nodesVisited = 0;
-    let distanceComputations = 0;
-    let filterMs = 0;
-    let searchMs = 0;
-    for (const s of segments) {
-      nodesVisited += s.nodesVisited;
-      distanceComputations += s.distanceComputations;
-      filterMs += s.filterMs;
-      searchMs += s.searchMs;
-    }
-    const plans = new Set(segments.map((s) => s.plan));
-    return {
-      hits: out,
-      explain: {
-        plan: plans.size === 0 ? 'empty' : plans.size === 1 ? segments[0]!.plan : 'mixed',
-        k,
-        ef: Math.max(ef, k),
-        segmentsSearched: segments.length,
-        segments,
-        nodesVisited,
-        distanceComputations,
-        timings: {
-          parseMs: t1 - t0,
-          filterMs,
-          searchMs,
-          mergeMs: t3 - t2,
-          totalMs: t3 - t0,
-        },
-      },
-    };
+    return present(this.state.search(query, segmentOptions));
   }
 
   /** Plain numbers about this collection (the server turns them into metrics). */
   stats(): CollectionStats {
     this.checkOpen();
-    const s = this.segment;
+    const s = this.state;
     let diskBytes = 0;
     for (const seg of s.sealed) diskBytes += seg.fileBytes;
     return {

@@ -1,6 +1,6 @@
 /**
- * Input validation of the embedded API: collection names and configs, points, vectors and
- * payloads. Each check throws a QuiverError that says what, where and what to do; a batch
+ * Input validation of the embedded API: collection names and configs, points, vectors,
+ * payloads, and the options of searches, pages and payload updates. Each check throws a QuiverError that says what, where and what to do; a batch
  * is validated whole before anything is written (all or nothing).
  */
 import { invalidArgument, QuiverError } from '../common/quiver-error.js';
@@ -279,6 +279,112 @@ export interface PointInput {
   readonly id: PointId;
   readonly vector: ArrayLike<number> | Float32Array;
   readonly payload?: Payload;
+}
+
+/** A point that passed validation: its id, prepared vector and payload JSON ('' for none). */
+export interface PreparedPoint {
+  readonly id: PointId;
+  readonly vector: Float32Array;
+  readonly payloadJson: string;
+}
+
+/** Checks `points[i]` of an upsert batch and prepares its vector and payload. */
+export function preparePoint(
+  point: unknown,
+  i: number,
+  config: CollectionConfig,
+  maxPayloadBytes: number,
+): PreparedPoint {
+  const where = `points[${i}]`;
+  if (!isJsonObject(point)) {
+    throw invalidArgument(`${where} must be an object { id, vector, payload? }.`, {
+      collection: config.name,
+      field: where,
+    });
+  }
+  const p = point as Partial<PointInput>;
+  const id = checkPointId(p.id, `${where}.id`);
+  const vector = prepareVector(p.vector, config, `${where}.vector`);
+  const payloadJson = preparePayload(p.payload, config.name, where, maxPayloadBytes);
+  return { id, vector, payloadJson };
+}
+
+/** The keys of `Collection.search`'s options. */
+export const SEARCH_KEYS: ReadonlySet<string> = new Set([
+  'k',
+  'filter',
+  'ef',
+  'exact',
+  'withPayload',
+  'withVector',
+  'explain',
+]);
+const MAX_K = 10_000;
+const MAX_EF = 100_000;
+
+/**
+ * Checks search options — an object of known keys, k and ef in range — and returns k and
+ * ef (the collection's efSearch when not given; not yet raised to k).
+ */
+export function checkSearchOptions(
+  options: unknown,
+  config: CollectionConfig,
+): { k: number; ef: number } {
+  const collection = config.name;
+  if (typeof options !== 'object' || options === null) {
+    throw invalidArgument('search options must be an object.', { collection });
+  }
+  for (const key of Object.keys(options)) {
+    if (!SEARCH_KEYS.has(key)) {
+      throw invalidArgument(
+        `Unknown search option "${key}": allowed are ${[...SEARCH_KEYS].join(', ')}.`,
+        { collection, field: key },
+      );
+    }
+  }
+  const o = options as { k?: number; ef?: number };
+  const k = o.k ?? 10;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+    throw invalidArgument(`k must be an integer from 1 to ${MAX_K}, got ${String(k)}.`, {
+      collection,
+      field: 'k',
+    });
+  }
+  const ef = o.ef ?? config.hnsw.efSearch;
+  if (!Number.isInteger(ef) || ef < 1 || ef > MAX_EF) {
+    throw invalidArgument(`ef must be an integer from 1 to 100000, got ${String(ef)}.`, {
+      collection,
+      field: 'ef',
+    });
+  }
+  return { k, ef };
+}
+
+/** Checks the `limit` of an ids page (default 100). */
+export function checkPageLimit(limit: number | undefined, collection: string): number {
+  const checked = limit ?? 100;
+  if (!Number.isInteger(checked) || checked < 1 || checked > 1_000_000) {
+    throw invalidArgument(`limit must be an integer from 1 to 1000000, got ${String(checked)}.`, {
+      collection,
+      field: 'limit',
+    });
+  }
+  return checked;
+}
+
+/** Checks the payload keys of a payload update: an array of non-empty strings. */
+export function checkPayloadKeys(keys: unknown, collection: string): void {
+  if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) {
+    throw invalidArgument('keys must be an array of non-empty strings.', {
+      collection,
+      field: 'keys',
+    });
+  }
+}
+
+/** Checks that a batch argument is an array; `message` says which call wanted one. */
+export function checkArray(value: unknown, message: string, collection: string): void {
+  if (!Array.isArray(value)) throw invalidArgument(message, { collection });
 }
 
 export { checkPointId };

@@ -1,0 +1,75 @@
+/**
+ * The shapes the Collection API takes and returns, besides search hits (search-results.ts):
+ * points as read back, search and scan options, write results and statistics.
+ */
+import type { JsonObject, Payload, PointId } from '../common/types.js';
+import type { FilterNode } from '../filter/filter-ast.js';
+
+/** A point as returned by `get`. */
+export interface PointRecord {
+  readonly id: PointId;
+  readonly vector: number[];
+  readonly payload: Payload;
+}
+
+/** A point as yielded by `scan`. */
+export interface ScanPoint {
+  readonly id: PointId;
+  readonly payload: Payload;
+  readonly vector?: number[];
+}
+
+/** Options of `search`. */
+export interface SearchOptions {
+  /** Number of results. Default 10. */
+  readonly k?: number;
+  /** Mongo-style filter (SPEC section 3), or a filter already parsed to a FilterNode. */
+  readonly filter?: JsonObject | FilterNode;
+  /** Beam width of the graph search; higher = better recall, slower. Default: the collection's efSearch; raised to k. */
+  readonly ef?: number;
+  /** Brute-force scan instead of the index: exact, slower. Default false. */
+  readonly exact?: boolean;
+  /** Include payloads. Default true. */
+  readonly withPayload?: boolean;
+  /** Include vectors. Default false. */
+  readonly withVector?: boolean;
+  /** Return `{ hits, explain }` instead of hits. Default false. */
+  readonly explain?: boolean;
+}
+
+/** Plain numbers about one collection. */
+export interface CollectionStats {
+  readonly name: string;
+  /** When it was created (ISO 8601, UTC); null for one created before format 1.1. */
+  readonly createdAt: string | null;
+  readonly points: number;
+  /** Sealed segments plus the growing one (when it holds points). */
+  readonly segments: number;
+  readonly sealedSegments: number;
+  readonly growingPoints: number;
+  /**
+   * Share of the slots in this collection's segment files that hold a deleted or replaced
+   * point, waiting for compaction (common/deleted-share.ts).
+   */
+  readonly deletedShare: number;
+  /** Bytes of sealed segment files. */
+  readonly diskBytes: number;
+  readonly memoryBytes: number;
+  /** Memory of growing and sealing segments (what the memory budget limits). */
+  readonly unsealedBytes: number;
+  /** Estimated recall@k of approximate searches (sampled, re-run exactly); undefined until measured. */
+  readonly recallEstimate: number | undefined;
+}
+
+/** The result of a write: its LSN (the point in the log where it became durable). */
+export interface WriteResult {
+  readonly lsn: number;
+  /** Points written (upsert) or removed (delete, deleteWhere). */
+  readonly count: number;
+}
+
+export interface ScanOptions {
+  readonly filter?: JsonObject | FilterNode;
+  /** Include vectors. Default false. */
+  readonly withVector?: boolean;
+}
