@@ -3,7 +3,7 @@
  * aliases (reference/qdrant-compat.md). Collection info is shaped exactly as the official
  * clients (and LangChain) read it.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isQuiverError } from '../../common/quiver-error.js';
 import type { Collection } from '../../engine/collection.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
@@ -115,6 +115,12 @@ function parseHnsw(value: unknown, where: string): { m?: number; efConstruction?
   return out;
 }
 
+/** The parts of a request the collection handlers read. */
+interface CollectionRequest {
+  readonly params: unknown;
+  readonly body: unknown;
+}
+
 /** Registers the collection routes. */
 export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/collections', { config: { access: 'read' } }, async (req, reply) => {
@@ -135,28 +141,9 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
     return Promise.resolve(envelope(reply, { exists: ctx.db().hasCollection(name) }));
   });
 
-  app.put('/collections/:collection_name', { config: { access: 'write' } }, async (req, reply) => {
-    const name = paramsOf(req.params)['collection_name'] ?? '';
-    const body = bodyObject(req.body);
-    checkKeys(body, CREATE_KEYS, 'the create-collection body', CREATE_UNSUPPORTED);
-    if (body['sharding_method'] === 'custom') throw notImplemented('custom sharding');
-    const vectors = asObject(body['vectors'], 'vectors');
-    if (!('size' in vectors) && !('distance' in vectors)) {
-      throw notImplemented('named vectors (vectors must be { "size", "distance" })');
-    }
-    checkKeys(vectors, VECTOR_KEYS, 'vectors', ['multivector_config', 'quantization_config']);
-    const size = intField(vectors['size'], 'vectors.size', 1, 65536, 0);
-    if (size === 0) throw badRequest('vectors.size is required: the number of values per vector.');
-    const metric = metricOfDistance(vectors['distance'], 'vectors.distance');
-    const hnsw = {
-      ...parseHnsw(body['hnsw_config'], 'hnsw_config'),
-      ...parseHnsw(vectors['hnsw_config'], 'vectors.hnsw_config'),
-    };
-    await ctx.db().createCollection(name, { dimension: size, metric, hnsw });
-    // A collection of that name dropped while the server was down may have left indexes.
-    await ctx.payloadIndexes.dropCollection(name);
-    return envelope(reply, true);
-  });
+  app.put('/collections/:collection_name', { config: { access: 'write' } }, (req, reply) =>
+    createCollection(ctx, req, reply),
+  );
 
   app.patch('/collections/:collection_name', { config: { access: 'write' } }, (req, reply) => {
     const name = paramsOf(req.params)['collection_name'] ?? '';
@@ -171,70 +158,18 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
     return Promise.resolve(envelope(reply, true));
   });
 
-  app.delete(
-    '/collections/:collection_name',
-    { config: { access: 'write' } },
-    async (req, reply) => {
-      const name = paramsOf(req.params)['collection_name'] ?? '';
-      try {
-        await ctx.db().dropCollection(name);
-      } catch (e) {
-        // Qdrant answers deleting a missing collection with 200 and `false`.
-        if (isQuiverError(e, 'COLLECTION_NOT_FOUND')) return envelope(reply, false);
-        throw e;
-      }
-      await ctx.payloadIndexes.dropCollection(name);
-      return envelope(reply, true);
-    },
+  app.delete('/collections/:collection_name', { config: { access: 'write' } }, (req, reply) =>
+    dropCollection(ctx, req, reply),
   );
 
-  app.put(
-    '/collections/:collection_name/index',
-    { config: { access: 'write' } },
-    async (req, reply) => {
-      const name = paramsOf(req.params)['collection_name'] ?? '';
-      const c = ctx.collection(name);
-      const body = bodyObject(req.body);
-      checkKeys(body, ['field_name', 'field_schema'], 'the create-index body');
-      const field = body['field_name'];
-      if (typeof field !== 'string' || field === '') {
-        throw badRequest('field_name must be the payload key to index, e.g. "city".');
-      }
-      const schema = body['field_schema'];
-      let dataType: string;
-      if (typeof schema === 'string') dataType = schema;
-      else if (typeof schema === 'object' && schema !== null && !Array.isArray(schema)) {
-        const t = (schema as Record<string, unknown>)['type'];
-        if (typeof t !== 'string') throw badRequest('field_schema.type must name the field type.');
-        dataType = t;
-      } else if (schema === undefined || schema === null) {
-        throw badRequest(`field_schema is required: one of ${FIELD_TYPES.join(', ')}.`);
-      } else throw badRequest(`field_schema must be one of ${FIELD_TYPES.join(', ')}.`);
-      if (!FIELD_TYPES.includes(dataType)) {
-        throw badRequest(
-          `field_schema must be one of ${FIELD_TYPES.join(', ')}, got "${dataType}".`,
-        );
-      }
-      await ctx.payloadIndexes.set(c.name, field, {
-        dataType,
-        schema: typeof schema === 'string' ? undefined : schema,
-      });
-      return envelope(reply, updateResult(ctx.db().log.lsn));
-    },
+  app.put('/collections/:collection_name/index', { config: { access: 'write' } }, (req, reply) =>
+    createPayloadIndex(ctx, req, reply),
   );
 
   app.delete(
     '/collections/:collection_name/index/:field_name',
     { config: { access: 'write' } },
-    async (req, reply) => {
-      const p = paramsOf(req.params);
-      const c = ctx.collection(p['collection_name'] ?? '');
-      const field = p['field_name'] ?? '';
-      if (!(await ctx.payloadIndexes.delete(c.name, field))) {
-        throw notFound(`no payload index on field "${field}" of collection "${c.name}".`);
-      }
-      return envelope(reply, updateResult(ctx.db().log.lsn));
-    },
+    (req, reply) => deletePayloadIndex(ctx, req, reply),
   );
 
   // Aliases: Quiver has none yet; listing says so truthfully, changes answer 501.
@@ -248,4 +183,105 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
   app.post('/collections/aliases', { config: { access: 'write' } }, () => {
     throw notImplemented('collection aliases');
   });
+}
+
+/** PUT /collections/:name: one unnamed vector of a size and distance, optional HNSW settings. */
+async function createCollection(
+  ctx: ServerContext,
+  req: CollectionRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const name = paramsOf(req.params)['collection_name'] ?? '';
+  const body = bodyObject(req.body);
+  checkKeys(body, CREATE_KEYS, 'the create-collection body', CREATE_UNSUPPORTED);
+  if (body['sharding_method'] === 'custom') throw notImplemented('custom sharding');
+  const vectors = asObject(body['vectors'], 'vectors');
+  if (!('size' in vectors) && !('distance' in vectors)) {
+    throw notImplemented('named vectors (vectors must be { "size", "distance" })');
+  }
+  checkKeys(vectors, VECTOR_KEYS, 'vectors', ['multivector_config', 'quantization_config']);
+  const size = intField(vectors['size'], 'vectors.size', 1, 65536, 0);
+  if (size === 0) throw badRequest('vectors.size is required: the number of values per vector.');
+  const metric = metricOfDistance(vectors['distance'], 'vectors.distance');
+  const hnsw = {
+    ...parseHnsw(body['hnsw_config'], 'hnsw_config'),
+    ...parseHnsw(vectors['hnsw_config'], 'vectors.hnsw_config'),
+  };
+  await ctx.db().createCollection(name, { dimension: size, metric, hnsw });
+  // A collection of that name dropped while the server was down may have left indexes.
+  await ctx.payloadIndexes.dropCollection(name);
+  return envelope(reply, true);
+}
+
+/** DELETE /collections/:name: the collection and its payload indexes. */
+async function dropCollection(
+  ctx: ServerContext,
+  req: CollectionRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const name = paramsOf(req.params)['collection_name'] ?? '';
+  try {
+    await ctx.db().dropCollection(name);
+  } catch (e) {
+    // Qdrant answers deleting a missing collection with 200 and `false`.
+    if (isQuiverError(e, 'COLLECTION_NOT_FOUND')) return envelope(reply, false);
+    throw e;
+  }
+  await ctx.payloadIndexes.dropCollection(name);
+  return envelope(reply, true);
+}
+
+/** PUT /collections/:name/index: records a payload index on a field (of a known type). */
+async function createPayloadIndex(
+  ctx: ServerContext,
+  req: CollectionRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const name = paramsOf(req.params)['collection_name'] ?? '';
+  const c = ctx.collection(name);
+  const body = bodyObject(req.body);
+  checkKeys(body, ['field_name', 'field_schema'], 'the create-index body');
+  const field = body['field_name'];
+  if (typeof field !== 'string' || field === '') {
+    throw badRequest('field_name must be the payload key to index, e.g. "city".');
+  }
+  const schema = body['field_schema'];
+  const dataType = fieldDataType(schema);
+  await ctx.payloadIndexes.set(c.name, field, {
+    dataType,
+    schema: typeof schema === 'string' ? undefined : schema,
+  });
+  return envelope(reply, updateResult(ctx.db().log.lsn));
+}
+
+/** DELETE /collections/:name/index/:field: forgets the payload index on the field. */
+async function deletePayloadIndex(
+  ctx: ServerContext,
+  req: CollectionRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const p = paramsOf(req.params);
+  const c = ctx.collection(p['collection_name'] ?? '');
+  const field = p['field_name'] ?? '';
+  if (!(await ctx.payloadIndexes.delete(c.name, field))) {
+    throw notFound(`no payload index on field "${field}" of collection "${c.name}".`);
+  }
+  return envelope(reply, updateResult(ctx.db().log.lsn));
+}
+
+/** The field type of a `field_schema`: a type name, or an object with a `type`. */
+function fieldDataType(schema: unknown): string {
+  let dataType: string;
+  if (typeof schema === 'string') dataType = schema;
+  else if (typeof schema === 'object' && schema !== null && !Array.isArray(schema)) {
+    const t = (schema as Record<string, unknown>)['type'];
+    if (typeof t !== 'string') throw badRequest('field_schema.type must name the field type.');
+    dataType = t;
+  } else if (schema === undefined || schema === null) {
+    throw badRequest(`field_schema is required: one of ${FIELD_TYPES.join(', ')}.`);
+  } else throw badRequest(`field_schema must be one of ${FIELD_TYPES.join(', ')}.`);
+  if (!FIELD_TYPES.includes(dataType)) {
+    throw badRequest(`field_schema must be one of ${FIELD_TYPES.join(', ')}, got "${dataType}".`);
+  }
+  return dataType;
 }

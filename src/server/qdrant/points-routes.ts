@@ -3,7 +3,7 @@
  * filter, set / overwrite / delete / clear payload, scroll and count. Writes resolve once
  * durable, so every write answers `status: "completed"`.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Payload, PointId } from '../../common/types.js';
 import { isJsonObject } from '../../common/types.js';
 import type { Collection, PointRecord } from '../../engine/collection.js';
@@ -122,189 +122,37 @@ async function selectIds(
   return c.ids(parseFilterField(body['filter']));
 }
 
+/** The parts of a request the point handlers read. */
+interface PointRequest {
+  readonly params: unknown;
+  readonly body: unknown;
+}
+/** A point route's handler, given the server's shared state. */
+type PointHandler = (
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+) => Promise<unknown>;
+
 /** Registers the point routes. */
 export function registerPointRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const name = (params: unknown): string => paramsOf(params)['collection_name'] ?? '';
+  const on =
+    (handler: PointHandler) =>
+    (req: PointRequest, reply: FastifyReply): Promise<unknown> =>
+      handler(ctx, req, reply);
+  const read = { config: { access: 'read' as const } };
+  const write = { config: { access: 'write' as const } };
 
-  app.put(
-    '/collections/:collection_name/points',
-    { config: { access: 'write' } },
-    async (req, reply) => {
-      const c = ctx.collection(name(req.params));
-      const points = parseUpsertPoints(bodyObject(req.body));
-      const r = await c.upsert(points);
-      ctx.metrics.upsertTotal.inc({ collection: c.name }, r.count);
-      return envelope(reply, updateResult(r.lsn));
-    },
-  );
-
-  app.post(
-    '/collections/:collection_name/points',
-    { config: { access: 'read' } },
-    async (req, reply) => {
-      const c = ctx.collection(name(req.params));
-      const body = bodyObject(req.body);
-      checkKeys(body, ['ids', 'with_payload', 'with_vector', 'shard_key'], 'the retrieve body');
-      refuseShardKey(body);
-      const ids = parsePointIds(body['ids'], 'ids');
-      const project = parseWithPayload(body['with_payload'], true);
-      const withVector = parseWithVector(body['with_vector'], false);
-      const found = await c.getMany(ids, { withVector });
-      return envelope(
-        reply,
-        found.map((p) => recordOut(p, project, withVector)),
-      );
-    },
-  );
-
-  app.get(
-    '/collections/:collection_name/points/:id',
-    { config: { access: 'read' } },
-    async (req, reply) => {
-      const c = ctx.collection(name(req.params));
-      const id = parsePathPointId(paramsOf(req.params)['id']);
-      const p: PointRecord | undefined = await c.get(id);
-      if (p === undefined) throw notFound(`No point with id ${String(id)} found`);
-      return envelope(
-        reply,
-        recordOut(p, (x) => x, true),
-      );
-    },
-  );
-
-  app.post(
-    '/collections/:collection_name/points/delete',
-    { config: { access: 'write' } },
-    async (req, reply) => {
-      const c = ctx.collection(name(req.params));
-      const body = bodyObject(req.body);
-      checkKeys(body, ['points', 'filter', 'shard_key'], 'the delete body');
-      refuseShardKey(body);
-      const hasPoints = body['points'] !== undefined && body['points'] !== null;
-      const hasFilter = body['filter'] !== undefined && body['filter'] !== null;
-      if (hasPoints === hasFilter) {
-        throw badRequest('delete needs either "points": [ids] or "filter": {...}.');
-      }
-      const r = hasPoints
-        ? await c.delete(parsePointIds(body['points'], 'points'))
-        : await c.deleteWhere(parseFilterField(body['filter'])!);
-      return envelope(reply, updateResult(r.lsn));
-    },
-  );
-
-  const setPayload =
-    (mode: 'merge' | 'overwrite') =>
-    async (req: { params: unknown; body: unknown }, reply: Parameters<typeof envelope>[0]) => {
-      const c = ctx.collection(name(req.params));
-      const body = bodyObject(req.body);
-      checkKeys(body, ['payload', 'points', 'filter', 'shard_key'], 'the payload body', ['key']);
-      refuseShardKey(body);
-      const payload = payloadOf(body['payload'], 'payload');
-      if (payload === undefined) throw badRequest('payload must be a JSON object.');
-      const ids = await selectIds(c, body, 'a payload update');
-      const r =
-        mode === 'merge'
-          ? await c.setPayload(ids, payload)
-          : await c.overwritePayload(ids, payload);
-      return envelope(reply, updateResult(r.lsn));
-    };
-  app.post(
-    '/collections/:collection_name/points/payload',
-    { config: { access: 'write' } },
-    setPayload('merge'),
-  );
-  app.put(
-    '/collections/:collection_name/points/payload',
-    { config: { access: 'write' } },
-    setPayload('overwrite'),
-  );
-
-  app.post(
-    '/collections/:collection_name/points/payload/delete',
-    { config: { access: 'write' } },
-    async (req, reply) => {
-      const c = ctx.collection(name(req.params));
-      const body = bodyObject(req.body);
-      checkKeys(body, ['keys', 'points', 'filter', 'shard_key'], 'the delete-payload body');
-      refuseShardKey(body);
-      const keys = body['keys'];
-      if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) {
-        throw badRequest('keys must be an array of payload keys, e.g. ["color"].');
-      }
-      const ids = await selectIds(c, body, 'delete payload');
-      const r = await c.deletePayloadKeys(ids, keys as string[]);
-      return envelope(reply, updateResult(r.lsn));
-    },
-  );
-
-  app.post(
-    '/collections/:collection_name/points/payload/clear',
-    { config: { access: 'write' } },
-    async (req, reply) => {
-      const c = ctx.collection(name(req.params));
-      const body = bodyObject(req.body);
-      checkKeys(body, ['points', 'filter', 'shard_key'], 'the clear-payload body');
-      refuseShardKey(body);
-      const ids = await selectIds(c, body, 'clear payload');
-      const r = await c.clearPayload(ids);
-      return envelope(reply, updateResult(r.lsn));
-    },
-  );
-
-  app.post(
-    '/collections/:collection_name/points/scroll',
-    { config: { access: 'read' } },
-    async (req, reply) => {
-      const c = ctx.collection(name(req.params));
-      const body = bodyObject(req.body);
-      checkKeys(
-        body,
-        ['filter', 'limit', 'offset', 'with_payload', 'with_vector', 'shard_key'],
-        'the scroll body',
-        ['order_by'],
-      );
-      refuseShardKey(body);
-      const filter = parseFilterField(body['filter']);
-      const limit = intField(body['limit'], 'limit', 1, 100_000, 10);
-      const offset =
-        body['offset'] === undefined || body['offset'] === null
-          ? undefined
-          : parsePointId(body['offset'], 'offset');
-      const project = parseWithPayload(body['with_payload'], true);
-      const withVector = parseWithVector(body['with_vector'], false);
-      checkAskedFor(
-        [{ points: limit, returned: limit, withVector }],
-        c.config.dimension,
-        ctx.config,
-      );
-      const page = await c.idsPage({
-        ...(filter === undefined ? {} : { filter }),
-        ...(offset === undefined ? {} : { from: offset }),
-        limit,
-      });
-      const records = await c.getMany(page.ids, { withVector });
-      const result = {
-        points: records.map((p) => recordOut(p, project, withVector)),
-        next_page_offset: page.next ?? null,
-      };
-      // Serialized in slices: a page of 100 000 points with vectors takes seconds.
-      return sendJson(reply, envelope(reply, result), ctx.config.maxResponseBytes);
-    },
-  );
-
-  app.post(
-    '/collections/:collection_name/points/count',
-    { config: { access: 'read' } },
-    async (req, reply) => {
-      const c = ctx.collection(name(req.params));
-      const body = bodyObject(req.body);
-      checkKeys(body, ['filter', 'exact', 'shard_key'], 'the count body');
-      refuseShardKey(body);
-      boolField(body['exact'], 'exact', true);
-      const filter = parseFilterField(body['filter']);
-      return envelope(reply, { count: await c.count(filter) });
-    },
-  );
+  app.put('/collections/:collection_name/points', write, on(upsertPoints));
+  app.post('/collections/:collection_name/points', read, on(retrievePoints));
+  app.get('/collections/:collection_name/points/:id', read, on(getPoint));
+  app.post('/collections/:collection_name/points/delete', write, on(deletePoints));
+  app.post('/collections/:collection_name/points/payload', write, on(setPayload('merge')));
+  app.put('/collections/:collection_name/points/payload', write, on(setPayload('overwrite')));
+  app.post('/collections/:collection_name/points/payload/delete', write, on(deletePayloadKeys));
+  app.post('/collections/:collection_name/points/payload/clear', write, on(clearPayload));
+  app.post('/collections/:collection_name/points/scroll', read, on(scrollPoints));
+  app.post('/collections/:collection_name/points/count', read, on(countPoints));
 
   // Not in Quiver yet: batched mixed updates and vector-only updates.
   app.post('/collections/:collection_name/points/batch', { config: { access: 'write' } }, () => {
@@ -320,4 +168,182 @@ export function registerPointRoutes(app: FastifyInstance, ctx: ServerContext): v
       throw notImplemented('deleting named vectors');
     },
   );
+}
+
+/** The collection named in the route. */
+function collectionOf(ctx: ServerContext, req: PointRequest): Collection {
+  return ctx.collection(paramsOf(req.params)['collection_name'] ?? '');
+}
+
+/** PUT /points: upserts the points of either body form. */
+async function upsertPoints(
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const c = collectionOf(ctx, req);
+  const points = parseUpsertPoints(bodyObject(req.body));
+  const r = await c.upsert(points);
+  ctx.metrics.upsertTotal.inc({ collection: c.name }, r.count);
+  return envelope(reply, updateResult(r.lsn));
+}
+
+/** POST /points: the points with the given ids (missing ids are left out). */
+async function retrievePoints(
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const c = collectionOf(ctx, req);
+  const body = bodyObject(req.body);
+  checkKeys(body, ['ids', 'with_payload', 'with_vector', 'shard_key'], 'the retrieve body');
+  refuseShardKey(body);
+  const ids = parsePointIds(body['ids'], 'ids');
+  const project = parseWithPayload(body['with_payload'], true);
+  const withVector = parseWithVector(body['with_vector'], false);
+  const found = await c.getMany(ids, { withVector });
+  return envelope(
+    reply,
+    found.map((p) => recordOut(p, project, withVector)),
+  );
+}
+
+/** GET /points/:id: one point with its payload and vector. */
+async function getPoint(
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const c = collectionOf(ctx, req);
+  const id = parsePathPointId(paramsOf(req.params)['id']);
+  const p: PointRecord | undefined = await c.get(id);
+  if (p === undefined) throw notFound(`No point with id ${String(id)} found`);
+  return envelope(
+    reply,
+    recordOut(p, (x) => x, true),
+  );
+}
+
+/** POST /points/delete: by ids or by filter. */
+async function deletePoints(
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const c = collectionOf(ctx, req);
+  const body = bodyObject(req.body);
+  checkKeys(body, ['points', 'filter', 'shard_key'], 'the delete body');
+  refuseShardKey(body);
+  const hasPoints = body['points'] !== undefined && body['points'] !== null;
+  const hasFilter = body['filter'] !== undefined && body['filter'] !== null;
+  if (hasPoints === hasFilter) {
+    throw badRequest('delete needs either "points": [ids] or "filter": {...}.');
+  }
+  const r = hasPoints
+    ? await c.delete(parsePointIds(body['points'], 'points'))
+    : await c.deleteWhere(parseFilterField(body['filter'])!);
+  return envelope(reply, updateResult(r.lsn));
+}
+
+/** POST /points/payload merges the payload in; PUT /points/payload replaces it. */
+function setPayload(mode: 'merge' | 'overwrite'): PointHandler {
+  return async (ctx, req, reply) => {
+    const c = collectionOf(ctx, req);
+    const body = bodyObject(req.body);
+    checkKeys(body, ['payload', 'points', 'filter', 'shard_key'], 'the payload body', ['key']);
+    refuseShardKey(body);
+    const payload = payloadOf(body['payload'], 'payload');
+    if (payload === undefined) throw badRequest('payload must be a JSON object.');
+    const ids = await selectIds(c, body, 'a payload update');
+    const r =
+      mode === 'merge' ? await c.setPayload(ids, payload) : await c.overwritePayload(ids, payload);
+    return envelope(reply, updateResult(r.lsn));
+  };
+}
+
+/** POST /points/payload/delete: removes the given keys from the selected points. */
+async function deletePayloadKeys(
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const c = collectionOf(ctx, req);
+  const body = bodyObject(req.body);
+  checkKeys(body, ['keys', 'points', 'filter', 'shard_key'], 'the delete-payload body');
+  refuseShardKey(body);
+  const keys = body['keys'];
+  if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) {
+    throw badRequest('keys must be an array of payload keys, e.g. ["color"].');
+  }
+  const ids = await selectIds(c, body, 'delete payload');
+  const r = await c.deletePayloadKeys(ids, keys as string[]);
+  return envelope(reply, updateResult(r.lsn));
+}
+
+/** POST /points/payload/clear: empties the payload of the selected points. */
+async function clearPayload(
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const c = collectionOf(ctx, req);
+  const body = bodyObject(req.body);
+  checkKeys(body, ['points', 'filter', 'shard_key'], 'the clear-payload body');
+  refuseShardKey(body);
+  const ids = await selectIds(c, body, 'clear payload');
+  const r = await c.clearPayload(ids);
+  return envelope(reply, updateResult(r.lsn));
+}
+
+/** POST /points/scroll: a page of points in id order, with the offset of the next page. */
+async function scrollPoints(
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const c = collectionOf(ctx, req);
+  const body = bodyObject(req.body);
+  checkKeys(
+    body,
+    ['filter', 'limit', 'offset', 'with_payload', 'with_vector', 'shard_key'],
+    'the scroll body',
+    ['order_by'],
+  );
+  refuseShardKey(body);
+  const filter = parseFilterField(body['filter']);
+  const limit = intField(body['limit'], 'limit', 1, 100_000, 10);
+  const offset =
+    body['offset'] === undefined || body['offset'] === null
+      ? undefined
+      : parsePointId(body['offset'], 'offset');
+  const project = parseWithPayload(body['with_payload'], true);
+  const withVector = parseWithVector(body['with_vector'], false);
+  checkAskedFor([{ points: limit, returned: limit, withVector }], c.config.dimension, ctx.config);
+  const page = await c.idsPage({
+    ...(filter === undefined ? {} : { filter }),
+    ...(offset === undefined ? {} : { from: offset }),
+    limit,
+  });
+  const records = await c.getMany(page.ids, { withVector });
+  const result = {
+    points: records.map((p) => recordOut(p, project, withVector)),
+    next_page_offset: page.next ?? null,
+  };
+  // Serialized in slices: a page of 100 000 points with vectors takes seconds.
+  return sendJson(reply, envelope(reply, result), ctx.config.maxResponseBytes);
+}
+
+/** POST /points/count: how many points match the filter. */
+async function countPoints(
+  ctx: ServerContext,
+  req: PointRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const c = collectionOf(ctx, req);
+  const body = bodyObject(req.body);
+  checkKeys(body, ['filter', 'exact', 'shard_key'], 'the count body');
+  refuseShardKey(body);
+  boolField(body['exact'], 'exact', true);
+  const filter = parseFilterField(body['filter']);
+  return envelope(reply, { count: await c.count(filter) });
 }
