@@ -5,7 +5,7 @@
  */
 import { relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { pathEscape } from '../../common/contained-path.js';
 import { checkCollectionName } from '../../engine/validation.js';
 import type { StoredKey } from '../auth/key-store.js';
@@ -169,13 +169,11 @@ export function registerSnapshotRoutes(
   ctx: ServerContext,
   store: SnapshotStore,
 ): void {
-  const name = (params: unknown): string => paramsOf(params)['collection_name'] ?? '';
-
   app.post(
     '/collections/:collection_name/snapshots',
     { config: { access: 'write' } },
     async (req, reply) => {
-      const c = ctx.collection(name(req.params));
+      const c = ctx.collection(collectionParam(req));
       return envelope(reply, await store.create(c));
     },
   );
@@ -184,7 +182,7 @@ export function registerSnapshotRoutes(
     '/collections/:collection_name/snapshots',
     { config: { access: 'read' } },
     async (req, reply) => {
-      const c = ctx.collection(name(req.params));
+      const c = ctx.collection(collectionParam(req));
       return envelope(reply, await store.list(c.name));
     },
   );
@@ -192,22 +190,14 @@ export function registerSnapshotRoutes(
   app.get(
     '/collections/:collection_name/snapshots/:snapshot_name',
     { config: { access: 'read' } },
-    async (req, reply) => {
-      const collection = ctx.collection(name(req.params)).name;
-      const snapshot = paramsOf(req.params)['snapshot_name'];
-      const bytes = await store.read(collection, snapshot);
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header('content-disposition', `attachment; filename="${snapshot}"`)
-        .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    },
+    (req, reply) => sendSnapshot(ctx, store, req, reply),
   );
 
   app.delete(
     '/collections/:collection_name/snapshots/:snapshot_name',
     { config: { access: 'write' } },
     async (req, reply) => {
-      const collection = ctx.collection(name(req.params)).name;
+      const collection = ctx.collection(collectionParam(req)).name;
       await store.delete(collection, paramsOf(req.params)['snapshot_name']);
       return envelope(reply, true);
     },
@@ -216,44 +206,85 @@ export function registerSnapshotRoutes(
   app.put(
     '/collections/:collection_name/snapshots/recover',
     { config: { access: 'admin' } },
-    async (req, reply) => {
-      const collection = checkCollectionName(name(req.params));
-      const body = bodyObject(req.body);
-      checkKeys(body, ['location', 'priority', 'checksum', 'api_key'], 'the recover body');
-      const location = body['location'];
-      if (typeof location !== 'string' || location === '') {
-        throw badRequest('location must be a file path, a file:// URL or an http(s):// URL.');
-      }
-      const checksum = body['checksum'];
-      if (checksum !== undefined && checksum !== null && typeof checksum !== 'string') {
-        throw badRequest('checksum must be the SHA-256 of the snapshot in hex.');
-      }
-      const fetched = await fetchLocation(ctx, store, location);
-      const given = typeof checksum === 'string' ? checksum : undefined;
-      await recover(ctx, req.apiKey, collection, fetched, given);
-      return envelope(reply, true);
-    },
+    (req, reply) => recoverFromLocation(ctx, store, req, reply),
   );
 
   app.post(
     '/collections/:collection_name/snapshots/upload',
     { config: { access: 'admin' } },
-    async (req, reply) => {
-      const collection = checkCollectionName(name(req.params));
-      if (!Buffer.isBuffer(req.body)) {
-        throw badRequest(
-          'upload the snapshot as multipart/form-data (field "snapshot") or application/octet-stream.',
-        );
-      }
-      const type = req.headers['content-type'] ?? '';
-      const bytes = type.startsWith('multipart/') ? firstMultipartFile(req.body, type) : req.body;
-      const checksum = (req.query as Record<string, string | undefined>)['checksum'];
-      // The caller sends the bytes: there is no other collection's data to protect.
-      await recover(ctx, undefined, collection, { bytes, storedUnder: undefined }, checksum);
-      return envelope(reply, true);
-    },
+    (req, reply) => recoverFromUpload(ctx, req, reply),
   );
 
+  registerUnsupportedSnapshotRoutes(app);
+}
+
+/** The collection named in the route. */
+function collectionParam(req: FastifyRequest): string {
+  return paramsOf(req.params)['collection_name'] ?? '';
+}
+
+/** GET a snapshot file: its bytes, as a download. */
+async function sendSnapshot(
+  ctx: ServerContext,
+  store: SnapshotStore,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const collection = ctx.collection(collectionParam(req)).name;
+  const snapshot = paramsOf(req.params)['snapshot_name'];
+  const bytes = await store.read(collection, snapshot);
+  return reply
+    .header('content-type', 'application/octet-stream')
+    .header('content-disposition', `attachment; filename="${snapshot}"`)
+    .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+/** PUT /snapshots/recover: replaces the collection with the snapshot at `location`. */
+async function recoverFromLocation(
+  ctx: ServerContext,
+  store: SnapshotStore,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const collection = checkCollectionName(collectionParam(req));
+  const body = bodyObject(req.body);
+  checkKeys(body, ['location', 'priority', 'checksum', 'api_key'], 'the recover body');
+  const location = body['location'];
+  if (typeof location !== 'string' || location === '') {
+    throw badRequest('location must be a file path, a file:// URL or an http(s):// URL.');
+  }
+  const checksum = body['checksum'];
+  if (checksum !== undefined && checksum !== null && typeof checksum !== 'string') {
+    throw badRequest('checksum must be the SHA-256 of the snapshot in hex.');
+  }
+  const fetched = await fetchLocation(ctx, store, location);
+  const given = typeof checksum === 'string' ? checksum : undefined;
+  await recover(ctx, req.apiKey, collection, fetched, given);
+  return envelope(reply, true);
+}
+
+/** POST /snapshots/upload: replaces the collection with the snapshot in the body. */
+async function recoverFromUpload(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const collection = checkCollectionName(collectionParam(req));
+  if (!Buffer.isBuffer(req.body)) {
+    throw badRequest(
+      'upload the snapshot as multipart/form-data (field "snapshot") or application/octet-stream.',
+    );
+  }
+  const type = req.headers['content-type'] ?? '';
+  const bytes = type.startsWith('multipart/') ? firstMultipartFile(req.body, type) : req.body;
+  const checksum = (req.query as Record<string, string | undefined>)['checksum'];
+  // The caller sends the bytes: there is no other collection's data to protect.
+  await recover(ctx, undefined, collection, { bytes, storedUnder: undefined }, checksum);
+  return envelope(reply, true);
+}
+
+/** Whole-database and shard snapshots: Qdrant's routes, answered 501. */
+function registerUnsupportedSnapshotRoutes(app: FastifyInstance): void {
   for (const method of ['GET', 'POST'] as const) {
     app.route({
       method,
