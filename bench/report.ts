@@ -1,33 +1,10 @@
 /**
- * Benchmark arithmetic and printing: QPS at a target recall interpolated on an ef sweep,
- * the Quiver-to-best-peer ratios, and the plain-text tables `npm run bench` prints.
+ * Benchmark printing: the Quiver-to-best-peer ratios and the plain-text tables `npm run
+ * bench` prints. It reads the scenarios' results; no scenario imports it.
  */
-import type { AnnSweepResult, SweepPoint } from './scenarios/ann-sweep.js';
+import type { AnnSweepResult } from './scenarios/ann-sweep.js';
 import type { FilteredResult } from './scenarios/filtered-search.js';
 import type { KernelThroughput } from './scenarios/kernel-throughput.js';
-
-/**
- * QPS at recall `target`: the best of every swept point reaching it and of the linear
- * interpolation between consecutive points (by ef) whose recalls bracket it; undefined
- * when no point reaches the target.
- */
-export function qpsAtRecall(sweep: readonly SweepPoint[], target: number): number | undefined {
-  let best: number | undefined;
-  const take = (q: number): void => {
-    if (best === undefined || q > best) best = q;
-  };
-  for (let i = 0; i < sweep.length; i++) {
-    const b = sweep[i]!;
-    if (b.recall < target) continue;
-    take(b.qps);
-    const a = sweep[i - 1];
-    if (a !== undefined && a.recall < target) {
-      const t = (target - a.recall) / (b.recall - a.recall);
-      take(a.qps + t * (b.qps - a.qps));
-    }
-  }
-  return best;
-}
 
 /** Quiver's QPS over the best available peer's at one target, per dataset. */
 export interface RatioRow {

@@ -1,9 +1,10 @@
 /**
  * Fails when an import in src/ goes against SPEC section 8's direction
- * (common ← kernels ← ann ← filter ← storage ← engine ← ops ← server, cli) or when a
- * Node I/O module or third-party dependency is used outside the one layer that owns it.
+ * (common ← kernels ← ann ← filter ← storage ← engine ← ops ← server, cli), when a
+ * Node I/O module or third-party dependency is used outside the one layer that owns it,
+ * or when the relative imports of src/, bench/ or scripts/ form a cycle.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -102,9 +103,65 @@ for (const file of walk(SRC)) {
   }
 }
 
+/** The .ts file a relative import names (`./x.js` is `./x.ts`), if it is one of ours. */
+function resolveImport(from: string, spec: string): string | undefined {
+  const base = resolve(dirname(from), spec);
+  const candidates = [base.replace(/\.js$/, '.ts'), `${base}.ts`, join(base, 'index.ts')];
+  return candidates.find((c) => c.endsWith('.ts') && existsSync(c) && statSync(c).isFile());
+}
+
+/**
+ * Every relative import, `import type` included: a type-only cycle costs nothing at run
+ * time, but the two files still cannot be understood or moved one without the other.
+ */
+function importGraph(files: readonly string[]): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const targets: string[] = [];
+    for (const m of readFileSync(file, 'utf8').matchAll(IMPORT_RE)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      if (spec === undefined || !spec.startsWith('.')) continue;
+      const target = resolveImport(file, spec);
+      if (target !== undefined) targets.push(target);
+    }
+    graph.set(file, targets);
+  }
+  return graph;
+}
+
+/**
+ * The import cycles a depth-first search meets (each back edge closes one, given as the path
+ * of files): none exactly when the graph has no cycle.
+ */
+function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const cycles: string[][] = [];
+  const done = new Set<string>();
+  const onPath: string[] = [];
+  const visit = (file: string): void => {
+    const at = onPath.indexOf(file);
+    if (at !== -1) {
+      cycles.push([...onPath.slice(at), file]);
+      return;
+    }
+    if (done.has(file)) return;
+    onPath.push(file);
+    for (const next of graph.get(file) ?? []) visit(next);
+    onPath.pop();
+    done.add(file);
+  };
+  for (const file of [...graph.keys()].sort()) visit(file);
+  return cycles;
+}
+
+const CYCLE_ROOTS = ['src', 'bench', 'scripts'].map((d) => join(ROOT, d));
+for (const cycle of findCycles(importGraph(CYCLE_ROOTS.flatMap((d) => walk(d))))) {
+  const names = cycle.map((f) => relative(ROOT, f).split(sep).join('/'));
+  problems.push(`import cycle: ${names.join(' → ')}`);
+}
+
 if (problems.length > 0) {
   console.error(`check-layers: ${problems.length} import(s) against the layer rules:`);
   for (const p of problems) console.error(`  ${p}`);
   process.exit(1);
 }
-console.log('check-layers: all imports follow SPEC section 8');
+console.log('check-layers: all imports follow SPEC section 8, and none form a cycle');

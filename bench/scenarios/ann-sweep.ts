@@ -5,13 +5,35 @@
  */
 import type { Dataset } from '../datasets.js';
 import type { AnnPeer, PeerFactory } from '../peers/ann-peer.js';
-import { qpsAtRecall } from '../report.js';
 
 /** One point of an ef sweep. */
 export interface SweepPoint {
   readonly ef: number;
   readonly recall: number;
   readonly qps: number;
+}
+
+/**
+ * QPS at recall `target`: the best of every swept point reaching it and of the linear
+ * interpolation between consecutive points (by ef) whose recalls bracket it; undefined
+ * when no point reaches the target.
+ */
+export function qpsAtRecall(sweep: readonly SweepPoint[], target: number): number | undefined {
+  let best: number | undefined;
+  const take = (q: number): void => {
+    if (best === undefined || q > best) best = q;
+  };
+  for (let i = 0; i < sweep.length; i++) {
+    const b = sweep[i]!;
+    if (b.recall < target) continue;
+    take(b.qps);
+    const a = sweep[i - 1];
+    if (a !== undefined && a.recall < target) {
+      const t = (target - a.recall) / (b.recall - a.recall);
+      take(a.qps + t * (b.qps - a.qps));
+    }
+  }
+  return best;
 }
 
 /** What one library did on one dataset. */

@@ -1,6 +1,7 @@
 /**
- * The HNSW index byte format: encode an HnswIndex to bytes and decode them back, validating
- * magic, version, CRC-32C and every graph edge (a bad blob is QuiverError CORRUPT).
+ * The HNSW index byte format: encode a graph's memory and header fields to bytes and decode
+ * them back, validating magic, version, CRC-32C and every graph edge (a bad blob is
+ * QuiverError CORRUPT). It knows the memory layout, not the index: HnswIndex calls it.
  * Little-endian throughout (as WebAssembly memory is), so sections copy as raw bytes.
  *
  * | offset | size | field                                                        |
@@ -30,7 +31,7 @@
 import { crc32c } from '../../common/crc32c.js';
 import { corrupt } from '../../common/quiver-error.js';
 import type { MetricName } from '../../common/types.js';
-import type { HnswIndex, HnswState } from './hnsw-index.js';
+import type { HnswMemory, HnswState } from './hnsw-memory.js';
 import { FLAG_ALLOCATED, FLAG_DELETED, LIVE } from './hnsw-memory.js';
 
 /** "QHNW" read as a little-endian u32. */
@@ -68,31 +69,45 @@ export function hnswSections(
   return { flags, levels, upperOff, links0, vecs, upper, crc: upper + upperBytes };
 }
 
-/** The bytes of `index`. @internal */
-export function encodeHnsw(index: HnswIndex): Uint8Array {
-  const mem = index.mem;
-  const slots = index.slots;
-  const dim = index.dimension;
+/** The header fields of a blob: everything an index holds besides its memory. @internal */
+export interface HnswHeader {
+  readonly dimension: number;
+  readonly metric: MetricName;
+  readonly m: number;
+  readonly efConstruction: number;
+  readonly efSearch: number;
+  readonly seed: number;
+  /** Level-generator state. */
+  readonly rng: number;
+  readonly repairThreshold: number;
+  readonly slots: number;
+  readonly entry: number;
+  readonly maxLevel: number;
+}
+
+/** The bytes of the graph in `mem`, described by `header`. @internal */
+export function encodeHnsw(mem: HnswMemory, header: HnswHeader): Uint8Array {
+  const slots = header.slots;
+  const dim = header.dimension;
   const upperBytes = mem.upperUsed;
-  const s = hnswSections(slots, dim, index.m, upperBytes);
+  const s = hnswSections(slots, dim, header.m, upperBytes);
   const out = new Uint8Array(s.crc + 4);
   const view = new DataView(out.buffer);
-  const { entry, maxLevel } = index.entryPoint();
   view.setUint32(0, MAGIC, true);
   view.setUint16(4, MAJOR, true);
   view.setUint16(6, MINOR, true);
   view.setUint32(8, dim, true);
-  view.setUint8(12, index.metricCode);
-  view.setUint16(14, index.m, true);
-  view.setUint32(16, index.efConstruction, true);
-  view.setUint32(20, index.efSearch, true);
+  view.setUint8(12, METRICS.indexOf(header.metric));
+  view.setUint16(14, header.m, true);
+  view.setUint32(16, header.efConstruction, true);
+  view.setUint32(20, header.efSearch, true);
   view.setUint32(24, slots, true);
-  view.setInt32(28, entry, true);
-  view.setInt32(32, maxLevel, true);
-  view.setUint32(36, index.seedValue >>> 0, true);
-  view.setUint32(40, index.rngState >>> 0, true);
+  view.setInt32(28, header.entry, true);
+  view.setInt32(32, header.maxLevel, true);
+  view.setUint32(36, header.seed >>> 0, true);
+  view.setUint32(40, header.rng >>> 0, true);
   view.setUint32(44, upperBytes, true);
-  view.setFloat32(48, index.repairThreshold, true);
+  view.setFloat32(48, header.repairThreshold, true);
   const r = mem.regions;
   const u8 = mem.u8;
   out.set(u8.subarray(r.flags, r.flags + slots), s.flags);
@@ -105,15 +120,21 @@ export function encodeHnsw(index: HnswIndex): Uint8Array {
   return out;
 }
 
+/** A blob {@link decodeHnsw} checked: what to build the index from, and its graph. @internal */
+export interface DecodedHnsw {
+  /** The index's options and generator state, sized to hold the blob's slots. */
+  readonly state: HnswState;
+  readonly entry: number;
+  readonly maxLevel: number;
+  /** Copies the blob's graph and vectors into `mem` (the memory of an index made from `state`). */
+  readonly loadInto: (mem: HnswMemory) => void;
+}
+
 /**
- * Reads bytes written by encodeHnsw into an index made by `create`; throws CORRUPT naming
- * `source` and the offset. @internal
+ * Checks bytes written by encodeHnsw (header, checksum, every edge) before anything is
+ * built from them; throws CORRUPT naming `source` and the offset. @internal
  */
-export function decodeHnsw(
-  bytes: Uint8Array,
-  source: string,
-  create: (state: HnswState) => HnswIndex,
-): HnswIndex {
+export function decodeHnsw(bytes: Uint8Array, source: string): DecodedHnsw {
   if (bytes.length < HEADER + 4) throw corrupt(source, bytes.length, 'truncated HNSW header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw corrupt(source, 0, 'bad HNSW magic');
@@ -148,7 +169,7 @@ export function decodeHnsw(
     throw corrupt(source, 28, 'HNSW entry point out of range');
   }
   checkGraph(bytes, view, s, slots, m, upperBytes, source);
-  const index = create({
+  const state: HnswState = {
     dimension: dim,
     metric,
     m,
@@ -160,19 +181,18 @@ export function decodeHnsw(
     slots,
     upperBytes: Math.max(upperBytes, 64),
     capacity: Math.max(slots, 1),
-  });
-  const mem = index.mem;
-  const r = mem.regions;
-  mem.u8.set(bytes.subarray(s.flags, s.flags + slots), r.flags);
-  mem.u8.set(bytes.subarray(s.levels, s.levels + slots), r.levels);
-  mem.u8.set(bytes.subarray(s.upperOff, s.upperOff + slots * 4), r.upperOff);
-  mem.u8.set(bytes.subarray(s.links0, s.vecs), r.links0);
-  mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
-  mem.u8.set(bytes.subarray(s.upper, s.crc), r.upper);
-  mem.upperUsed = upperBytes;
-  index.setEntryPoint(entry, maxLevel);
-  index.recount(slots);
-  return index;
+  };
+  const loadInto = (mem: HnswMemory): void => {
+    const r = mem.regions;
+    mem.u8.set(bytes.subarray(s.flags, s.flags + slots), r.flags);
+    mem.u8.set(bytes.subarray(s.levels, s.levels + slots), r.levels);
+    mem.u8.set(bytes.subarray(s.upperOff, s.upperOff + slots * 4), r.upperOff);
+    mem.u8.set(bytes.subarray(s.links0, s.vecs), r.links0);
+    mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
+    mem.u8.set(bytes.subarray(s.upper, s.crc), r.upper);
+    mem.upperUsed = upperBytes;
+  };
+  return { state, entry, maxLevel, loadInto };
 }
 
 /** Flags, levels, list counts and every link target in range; offsets name the bad field. */

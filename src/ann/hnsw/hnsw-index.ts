@@ -25,7 +25,7 @@ import {
   MODE_TOMBSTONES,
   searchInWasm,
 } from './hnsw-lane.js';
-import type { LaneSizes } from './hnsw-memory.js';
+import type { HnswState, LaneSizes } from './hnsw-memory.js';
 import { FLAG_ALLOCATED, FLAG_DELETED, HnswMemory, LIVE } from './hnsw-memory.js';
 
 /** Options of {@link createHnswIndex}. */
@@ -77,25 +77,6 @@ function noResult(): IndexSearchResult {
 }
 
 const METRIC_CODES: Readonly<Record<MetricName, number>> = { euclid: 0, cosine: 1, dot: 2 };
-
-/** Internal state handed between the codec and the index. @internal */
-export interface HnswState {
-  readonly dimension: number;
-  readonly metric: MetricName;
-  readonly m: number;
-  readonly efConstruction: number;
-  readonly efSearch: number;
-  readonly seed: number;
-  readonly repairThreshold: number;
-  readonly rng: number;
-  readonly slots: number;
-  readonly upperBytes: number;
-  readonly capacity: number;
-  /** Worker lanes: builds a frozen index in shared memory (see {@link HnswIndex.deserialize}). */
-  readonly lanes?: number;
-  /** Grow in shared memory (lanes added later by {@link HnswIndex.toShared}, without a copy). */
-  readonly sharedMemory?: boolean;
-}
 
 function checkInt(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -313,21 +294,6 @@ export class HnswIndex implements VectorIndex {
     return this.slots_;
   }
 
-  /** Metric code of the byte format. @internal */
-  get metricCode(): number {
-    return METRIC_CODES[this.metric];
-  }
-
-  /** Seed the index was created with. @internal */
-  get seedValue(): number {
-    return this.seed;
-  }
-
-  /** Current level-generator state. @internal */
-  get rngState(): number {
-    return this.rng;
-  }
-
   /** Recounts live points and tombstones from the flags (after deserialize). @internal */
   recount(slots: number): void {
     const { u8, regions } = this.mem;
@@ -515,7 +481,20 @@ export class HnswIndex implements VectorIndex {
 
   /** The graph as bytes (hnsw-codec.ts); {@link HnswIndex.deserialize} reads them back. */
   serialize(): Uint8Array {
-    return encodeHnsw(this);
+    const { entry, maxLevel } = this.entryPoint();
+    return encodeHnsw(this.mem, {
+      dimension: this.dimension,
+      metric: this.metric,
+      m: this.m,
+      efConstruction: this.efConstruction,
+      efSearch: this.efSearch_,
+      seed: this.seed,
+      rng: this.rng,
+      repairThreshold: this.repairThreshold,
+      slots: this.slots_,
+      entry,
+      maxLevel,
+    });
   }
 
   /** Bytes of WebAssembly memory this index holds (vectors, graph, scratch). */
@@ -544,7 +523,12 @@ export class HnswIndex implements VectorIndex {
   ): HnswIndex {
     const lanes = options.lanes ?? 0;
     const sharedMemory = options.sharedMemory === true;
-    return decodeHnsw(bytes, source, (state) => new HnswIndex({ ...state, lanes, sharedMemory }));
+    const blob = decodeHnsw(bytes, source);
+    const index = new HnswIndex({ ...blob.state, lanes, sharedMemory });
+    blob.loadInto(index.mem);
+    index.setEntryPoint(blob.entry, blob.maxLevel);
+    index.recount(blob.state.slots);
+    return index;
   }
 }
 

@@ -25,6 +25,7 @@
  *   upper  upperCap bytes       level 1.. lists, (1+m) × i32 per level, bump-allocated
  */
 import { QuiverError } from '../../common/quiver-error.js';
+import type { MetricName } from '../../common/types.js';
 import type { QuiverWasmExports } from '../../kernels/wasm-module.js';
 
 /** Slot holds a vector (set with FLAG_ALLOCATED). @internal */
@@ -79,6 +80,25 @@ export interface LaneSizes {
   readonly count: number;
   readonly poolCap: number;
   readonly heapCap: number;
+}
+
+/** What an index is built from: its options, and after a load its generator state and size. @internal */
+export interface HnswState {
+  readonly dimension: number;
+  readonly metric: MetricName;
+  readonly m: number;
+  readonly efConstruction: number;
+  readonly efSearch: number;
+  readonly seed: number;
+  readonly repairThreshold: number;
+  readonly rng: number;
+  readonly slots: number;
+  readonly upperBytes: number;
+  readonly capacity: number;
+  /** Worker lanes: builds a frozen index in shared memory (see `HnswIndex.deserialize`). */
+  readonly lanes?: number;
+  /** Grow in shared memory (lanes added later by `HnswIndex.toShared`, without a copy). */
+  readonly sharedMemory?: boolean;
 }
 
 /** The memory of one HNSW index. @internal */
