@@ -14,8 +14,7 @@ import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { readCleanMark, removeCleanMark, writeCleanMark } from '../storage/clean-mark.js';
 import { WAL_DIR } from '../storage/format.js';
 import { DirectoryLock } from '../storage/lock-file.js';
-import type { FsyncPolicy, Log, LogStats } from '../storage/wal/log.js';
-import { FSYNC_POLICIES } from '../storage/wal/log.js';
+import type { Log, LogStats } from '../storage/wal/log.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WalWriter } from '../storage/wal/wal-writer.js';
 import type { BreakerSnapshot } from './circuit-breaker.js';
@@ -27,69 +26,28 @@ import type { IndexFactory } from './collection-state.js';
 import { createIndex } from './index-factory.js';
 import { sharedHnswAvailable } from '../ann/hnsw/hnsw-index.js';
 import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
-import type { SearchPool } from './search-pool.js';
+import type { QuiverOptions } from './options.js';
+import {
+  breakerOptions,
+  checkOptions,
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_MEMORY_BUDGET,
+  storageOptions,
+  walWriterOptions,
+} from './options.js';
 import type { RecoveryReport } from './recovery.js';
 import { recover } from './recovery.js';
-import type { StorageOptions, StorageStats } from './storage-manager.js';
-import { DEFAULT_STORAGE_OPTIONS, StorageManager } from './storage-manager.js';
+import type { RecoveredState } from './recovery.js';
+import type { StorageStats } from './storage-manager.js';
+import { StorageManager } from './storage-manager.js';
 import type { CollectionConfig, CreateCollectionOptions } from './validation.js';
 import { buildCollectionConfig, checkCollectionName, CREATED_AT_KEY } from './validation.js';
 import { applySwap, hasInheritedUnsealedData, removeLeftoverStaging } from './collection-swap.js';
 import { isStagingName, stagingName, stagingTarget } from './staging-name.js';
 
-/** Options of {@link Quiver.open}. */
-export interface QuiverOptions {
-  /**
-   * When a write is acknowledged: `always` (fsync before ack, shared by concurrent
-   * writers), `batch` (default: group commit within `batchDelayMs`), `periodic` (fsync
-   * every `fsyncIntervalMs`; a process crash loses nothing, a power loss at most that
-   * long), `none` (tests only).
-   */
-  readonly fsync?: FsyncPolicy;
-  /** `batch`: how long a write waits for others to share its fsync. Default 2 ms. */
-  readonly batchDelayMs?: number;
-  /** `periodic`: fsync interval. Default 100 ms. */
-  readonly fsyncIntervalMs?: number;
-  /** Largest payload accepted, in bytes of JSON. Default 1 MiB. */
-  readonly maxPayloadBytes?: number;
-  /** WAL files rotate past this size. Default 64 MiB. */
-  readonly walFileBytes?: number;
-  /** Where diagnostics go (pino fits). Default: silent. */
-  readonly logger?: Logger;
-  /** File system to use; tests inject failures through it. Default: the real one. */
-  readonly fileSystem?: FileSystem;
-  /** A growing segment is sealed into a segment file at this many points. Default 20 000. */
-  readonly sealPoints?: number;
-  /** ... or at this many bytes of memory. Default 64 MiB. */
-  readonly sealBytes?: number;
-  /**
-   * Memory for growing (not yet sealed) data across collections. Past it, writes fail with
-   * BACKPRESSURE while sealing catches up. Default 1 GiB.
-   */
-  readonly memoryBudgetBytes?: number;
-  /** Compaction merges segments when a collection has more than this. Default 8. */
-  readonly maxSegments?: number;
-  /** Compaction rewrites segments whose deleted share passes this. Default 0.2. */
-  readonly compactDeletedShare?: number;
-  /** Compact automatically in the background. Default true. */
-  readonly autoCompact?: boolean;
-  /** Consecutive WAL I/O failures that open the circuit breaker. Default 5. */
-  readonly breakerFailures?: number;
-  /** How long the open breaker refuses writes before a trial, in ms. Default 60 000. */
-  readonly breakerCooldownMs?: number;
-  /**
-   * WAL archive directory for point-in-time recovery: each WAL file is copied here (with
-   * a time index) before it is released. Default: none — released files are deleted.
-   * `quiver backup restore --to-lsn/--to-time --wal-archive DIR` replays from it.
-   */
-  readonly walArchiveDir?: string;
-  /**
-   * Worker threads that search sealed segments' HNSW graphs, which then live in shared
-   * memory (frozen: deletes only mark them). `quiver serve` passes its worker pool
-   * (server `searchThreads`). Default: searches run on the caller's thread.
-   */
-  readonly searchPool?: SearchPool;
-}
+// The options live in options.ts; these stay importable from here, where they always were.
+export type { QuiverOptions } from './options.js';
+export { OPTION_KEYS } from './options.js';
 
 /** A collection as listed by {@link Quiver.listCollections}. */
 export interface CollectionInfo {
@@ -128,84 +86,6 @@ export interface DatabaseStats {
   readonly storage: StorageStats;
   readonly recovery: RecoveryReport;
   readonly perCollection: readonly CollectionStats[];
-}
-
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
-/** Every option `Quiver.open` takes (the server's settings table must cover each but code-only ones). */
-export const OPTION_KEYS: ReadonlySet<string> = new Set([
-  'fsync',
-  'batchDelayMs',
-  'fsyncIntervalMs',
-  'maxPayloadBytes',
-  'walFileBytes',
-  'logger',
-  'fileSystem',
-  'sealPoints',
-  'sealBytes',
-  'memoryBudgetBytes',
-  'maxSegments',
-  'compactDeletedShare',
-  'autoCompact',
-  'breakerFailures',
-  'breakerCooldownMs',
-  'walArchiveDir',
-  'searchPool',
-]);
-const DEFAULT_MEMORY_BUDGET = 1024 * 1024 * 1024;
-
-function checkOptions(options: QuiverOptions): void {
-  for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw invalidArgument(
-        `Unknown option "${key}" for Quiver.open: allowed are ${[...OPTION_KEYS].join(', ')}.`,
-        { field: key },
-      );
-    }
-  }
-  if (options.fsync !== undefined && !FSYNC_POLICIES.includes(options.fsync)) {
-    throw invalidArgument(
-      `fsync must be one of ${FSYNC_POLICIES.join(', ')}, got ${JSON.stringify(options.fsync)}.`,
-      { field: 'fsync', received: options.fsync },
-    );
-  }
-  if (
-    options.walArchiveDir !== undefined &&
-    (typeof options.walArchiveDir !== 'string' || options.walArchiveDir === '')
-  ) {
-    throw invalidArgument('walArchiveDir must be a directory path.', { field: 'walArchiveDir' });
-  }
-  const pool = options.searchPool;
-  if (
-    pool !== undefined &&
-    (typeof pool !== 'object' ||
-      pool === null ||
-      typeof pool.search !== 'function' ||
-      !Number.isInteger(pool.threads) ||
-      pool.threads < 1)
-  ) {
-    throw invalidArgument('searchPool must have threads (an integer from 1) and search().', {
-      field: 'searchPool',
-    });
-  }
-  for (const key of [
-    'batchDelayMs',
-    'fsyncIntervalMs',
-    'maxPayloadBytes',
-    'walFileBytes',
-    'sealPoints',
-    'sealBytes',
-    'memoryBudgetBytes',
-    'maxSegments',
-    'breakerFailures',
-    'breakerCooldownMs',
-  ]) {
-    const v = (options as Record<string, unknown>)[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
-      throw invalidArgument(`${key} must be a non-negative integer, got ${JSON.stringify(v)}.`, {
-        field: key,
-      });
-    }
-  }
 }
 
 export class Quiver {
@@ -259,10 +139,7 @@ export class Quiver {
     this.makeIndex = parts.makeIndex;
     const o = parts.options;
     this.memoryBudget = o.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET;
-    this.breaker = new CircuitBreaker({
-      ...(o.breakerFailures === undefined ? {} : { failureThreshold: o.breakerFailures }),
-      ...(o.breakerCooldownMs === undefined ? {} : { cooldownMs: o.breakerCooldownMs }),
-    });
+    this.breaker = new CircuitBreaker(breakerOptions(o));
     this.host = {
       log: this.wal,
       maxPayloadBytes: o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD,
@@ -292,112 +169,63 @@ export class Quiver {
     // Step 1: take the directory lock.
     const lock = await DirectoryLock.acquire(fs, path, logger);
     try {
-      // Step 2: read the clean-shutdown mark.
-      const mark = await readCleanMark(fs, path);
-      // Steps 3-7: manifest, sealed segments, orphans, WAL replay, damage, mark check.
-      const walDir = `${path}/${WAL_DIR}`;
-      const fsyncListeners = new Set<(seconds: number) => void>();
-      const lanes =
-        options.searchPool !== undefined && sharedHnswAvailable() ? options.searchPool.threads : 0;
-      // With search workers, graphs grow in shared memory, so a sealed one is handed to
-      // them in place (no copy).
-      const makeIndex: IndexFactory = (config) => createIndex(config, logger, lanes > 0);
-      if (options.searchPool !== undefined && lanes === 0) {
-        logger.warn(
-          { reason: sharedWasmLoadFailure() },
-          'search workers unavailable (no shared-memory WebAssembly): searching on the main thread',
-        );
-      }
-      const state = await recover(fs, path, walDir, mark, makeIndex, logger, lanes);
-      // Step 8: open the writer at the end of the intact log (cutting a torn tail).
-      const lastLsn = state.report.lastLsn;
-      const files = state.scan.files;
-      const last = files[files.length - 1];
-      const older = files
-        .filter((f) => f !== last)
-        .map((f) => ({ seq: f.seq, firstLsn: state.scan.firstLsnBySeq.get(f.seq), bytes: f.size }));
-      if (last !== undefined) {
-        older.push({ seq: last.seq, firstLsn: state.scan.firstLsnBySeq.get(last.seq), bytes: 0 });
-      }
-      let otherBytes = 0;
-      for (const f of files) if (f !== last) otherBytes += f.size;
-      const wal = await WalWriter.open(
-        {
-          fs,
-          dir: walDir,
-          policy: options.fsync ?? 'batch',
-          ...(options.batchDelayMs === undefined ? {} : { batchDelayMs: options.batchDelayMs }),
-          ...(options.fsyncIntervalMs === undefined ? {} : { periodicMs: options.fsyncIntervalMs }),
-          ...(options.walFileBytes === undefined ? {} : { fileTargetBytes: options.walFileBytes }),
-          ...(options.walArchiveDir === undefined ? {} : { archiveDir: options.walArchiveDir }),
-          logger,
-        },
-        state.position ?? { seq: 1, offset: 0, lastLsn },
-        otherBytes,
-        older,
-      );
-      // Step 9: remove the clean mark before the first write can happen.
-      try {
-        if (mark !== undefined || (await fs.exists(`${path}/CLEAN.tmp`))) {
-          await removeCleanMark(fs, path);
-        }
-      } catch (e) {
-        await wal.close().catch(() => undefined);
-        throw e;
-      }
-      // A restore that never reached its swap left its staging collection: drop it.
-      const leftovers = await removeLeftoverStaging(state.catalog, wal, logger).catch(
-        async (e: unknown) => {
-          await wal.close().catch(() => undefined);
-          throw e;
-        },
-      );
-      const storageOptions: StorageOptions = {
-        sealPoints: options.sealPoints ?? DEFAULT_STORAGE_OPTIONS.sealPoints,
-        sealBytes: options.sealBytes ?? DEFAULT_STORAGE_OPTIONS.sealBytes,
-        maxSegments: options.maxSegments ?? DEFAULT_STORAGE_OPTIONS.maxSegments,
-        compactDeletedShare:
-          options.compactDeletedShare ?? DEFAULT_STORAGE_OPTIONS.compactDeletedShare,
-        autoCompact: options.autoCompact ?? DEFAULT_STORAGE_OPTIONS.autoCompact,
-      };
-      const storage = new StorageManager(
-        fs,
-        path,
-        state.catalog,
-        wal,
-        state.manifest,
-        logger,
-        storageOptions,
-      );
-      // No manifest and no log: a new directory, not a session that failed to close.
-      const created = state.manifest.generation === 0 && state.scan.files.length === 0;
-      if (created) {
-        const durationMs = state.report.durationMs;
-        logger.info({ path, newDatabase: true, durationMs }, 'database created');
-      } else {
-        logger.info({ path, newDatabase: false, ...state.report }, 'database opened');
-      }
-      const db = new Quiver({
-        path,
-        fs,
-        logger,
-        lock,
-        wal,
-        catalog: state.catalog,
-        storage,
-        recovery: state.report,
-        options,
-        makeIndex,
-        fsyncListeners,
-      });
-      await sealAfterReplay(db, storage, state.catalog, leftovers.length > 0);
-      storage.maybeCheckpoint();
-      if (storageOptions.autoCompact) storage.maybeCompact();
-      return db;
+      return await Quiver.openLocked({ path, options, fs, logger, lock });
     } catch (e) {
       await lock.release().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** Steps 2-9 of {@link open}, under the directory lock; then background work starts. */
+  private static async openLocked(ctx: OpenContext): Promise<Quiver> {
+    const { path, options, fs, logger } = ctx;
+    // Step 2: read the clean-shutdown mark.
+    const mark = await readCleanMark(fs, path);
+    // Steps 3-7: manifest, sealed segments, orphans, WAL replay, damage, mark check.
+    const walDir = `${path}/${WAL_DIR}`;
+    const { makeIndex, lanes } = indexFactoryFor(options, logger);
+    const state = await recover(fs, path, walDir, mark, makeIndex, logger, lanes);
+    // Step 8: open the writer at the end of the intact log (cutting a torn tail).
+    const wal = await WalWriter.resume(
+      walWriterOptions(options, fs, walDir, logger),
+      state.scan,
+      state.report.lastLsn,
+    );
+    const leftovers = await closingWalOnFailure(wal, async () => {
+      // Step 9: remove the clean mark before the first write can happen.
+      if (mark !== undefined || (await fs.exists(`${path}/CLEAN.tmp`))) {
+        await removeCleanMark(fs, path);
+      }
+      // A restore that never reached its swap left its staging collection: drop it.
+      return removeLeftoverStaging(state.catalog, wal, logger);
+    });
+    const storage = new StorageManager(
+      fs,
+      path,
+      state.catalog,
+      wal,
+      state.manifest,
+      logger,
+      storageOptions(options),
+    );
+    logOpened(logger, path, state);
+    const db = new Quiver({
+      path,
+      fs,
+      logger,
+      lock: ctx.lock,
+      wal,
+      catalog: state.catalog,
+      storage,
+      recovery: state.report,
+      options,
+      makeIndex,
+      fsyncListeners: new Set(),
+    });
+    await sealAfterReplay(db, storage, state.catalog, leftovers.length > 0);
+    storage.maybeCheckpoint();
+    if (storage.options.autoCompact) storage.maybeCompact();
+    return db;
   }
 
   private checkOpen(): void {
@@ -837,5 +665,55 @@ async function sealAfterReplay(
     }
   } else if (removedStaging) {
     void storage.checkpoint(false, true).catch(() => undefined);
+  }
+}
+
+/** What the steps of {@link Quiver.open} share. */
+interface OpenContext {
+  readonly path: string;
+  readonly options: QuiverOptions;
+  readonly fs: FileSystem;
+  readonly logger: Logger;
+  readonly lock: DirectoryLock;
+}
+
+/** The index factory of new segments, and how many search lanes read sealed graphs. */
+function indexFactoryFor(
+  options: QuiverOptions,
+  logger: Logger,
+): { makeIndex: IndexFactory; lanes: number } {
+  const lanes =
+    options.searchPool !== undefined && sharedHnswAvailable() ? options.searchPool.threads : 0;
+  // With search workers, graphs grow in shared memory, so a sealed one is handed to
+  // them in place (no copy).
+  const makeIndex: IndexFactory = (config) => createIndex(config, logger, lanes > 0);
+  if (options.searchPool !== undefined && lanes === 0) {
+    logger.warn(
+      { reason: sharedWasmLoadFailure() },
+      'search workers unavailable (no shared-memory WebAssembly): searching on the main thread',
+    );
+  }
+  return { makeIndex, lanes };
+}
+
+/** Runs `step`; when it fails, closes the just-opened WAL before the error goes on. */
+async function closingWalOnFailure<T>(wal: WalWriter, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    await wal.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Logs that `path` was created, or opened with what recovery found. */
+function logOpened(logger: Logger, path: string, state: RecoveredState): void {
+  // No manifest and no log: a new directory, not a session that failed to close.
+  const created = state.manifest.generation === 0 && state.scan.files.length === 0;
+  if (created) {
+    const durationMs = state.report.durationMs;
+    logger.info({ path, newDatabase: true, durationMs }, 'database created');
+  } else {
+    logger.info({ path, newDatabase: false, ...state.report }, 'database opened');
   }
 }

@@ -18,7 +18,6 @@ import { scanWal } from '../storage/wal/wal-reader.js';
 import { walGaps } from '../storage/wal/wal-continuity.js';
 import type { WalOp } from '../storage/wal/wal-body-codec.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
-import type { WalPosition } from '../storage/wal/wal-writer.js';
 import type { IndexFactory } from './collection-state.js';
 import { CollectionState } from './collection-state.js';
 import { loadIndex } from './index-factory.js';
@@ -46,7 +45,6 @@ export interface RecoveryReport {
 export interface RecoveredState {
   readonly manifest: Manifest;
   readonly catalog: Map<string, CollectionState>;
-  readonly position: WalPosition | undefined;
   readonly scan: WalScanReport;
   readonly report: RecoveryReport;
 }
@@ -248,8 +246,6 @@ export async function recover(
     manifest,
     catalog,
     scan,
-    position:
-      scan.end === undefined ? undefined : { seq: scan.end.seq, offset: scan.end.offset, lastLsn },
     report: {
       cleanShutdown: mark !== undefined,
       segmentsLoaded: loaded,

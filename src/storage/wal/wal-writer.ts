@@ -9,6 +9,7 @@ import { QuiverError } from '../../common/quiver-error.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { WAL_FILE_TARGET_BYTES, WAL_HEADER_SIZE, walFileName } from '../format.js';
 import type { Log, FsyncPolicy, LogStats } from './log.js';
+import type { WalScanReport } from './wal-reader.js';
 import { encodeWalHeader, encodeWalRecord } from './wal-record.js';
 import { addTimeSample, archiveWalFile, readWalTimes, writeWalTimes } from './wal-archive.js';
 
@@ -95,6 +96,31 @@ export class WalWriter implements Log {
       this.periodic = setInterval(() => void this.periodicSync(), this.o.periodicMs);
       this.periodic.unref();
     }
+  }
+
+  /**
+   * Opens the writer where a scan of the log (wal-reader.ts) ended: in its last file after
+   * the last intact record, cutting a torn tail, or at a new file 1 when there is no log.
+   * `lastLsn` is the last LSN the database holds, which a manifest's checkpoint can put
+   * past the scan's last record. Every scanned file is registered with its first LSN, so
+   * `release()` deletes them in order once they are sealed.
+   */
+  static resume(
+    options: WalWriterOptions,
+    scan: WalScanReport,
+    lastLsn: number,
+  ): Promise<WalWriter> {
+    const last = scan.files[scan.files.length - 1];
+    // The last file's bytes are counted by the writer's offset, not as an older file's.
+    const files = scan.files.map((f) => ({
+      seq: f.seq,
+      firstLsn: scan.firstLsnBySeq.get(f.seq),
+      bytes: f === last ? 0 : f.size,
+    }));
+    let olderBytes = 0;
+    for (const f of files) olderBytes += f.bytes;
+    const pos = scan.end === undefined ? { seq: 1, offset: 0, lastLsn } : { ...scan.end, lastLsn };
+    return WalWriter.open(options, pos, olderBytes, files);
   }
 
   /**
