@@ -4,10 +4,17 @@
  * checkpointer knows which part of the WAL it still needs.
  */
 import type { Payload, PointId } from '../common/types.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { VectorIndex } from '../ann/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
 import { PointTable } from './point-table.js';
-import { TableSegment } from './table-segment.js';
+import type {
+  Segment,
+  SegmentHit,
+  SegmentSearchOptions,
+  SegmentSearchStats,
+  StoredPoint,
+} from './segment.js';
 import type { CollectionConfig } from './validation.js';
 
 /** Vectors inserted into the graph per turn of the event loop. */
@@ -15,16 +22,43 @@ const INDEX_SLICE = 128;
 /** Background indexing waits until no append came for this long. */
 const WRITE_QUIET_MS = 3;
 
-export class GrowingSegment extends TableSegment {
+export class GrowingSegment implements Segment {
   readonly kind = 'growing';
   readonly config: CollectionConfig;
+  /** The points, and the searches over them; indexed in the background. */
+  readonly table: PointTable;
   /** LSN of the first record applied here (undefined while empty of records). */
   firstLsn: number | undefined;
   lastLsn = 0;
 
   constructor(config: CollectionConfig, index: VectorIndex) {
-    super(new PointTable(index));
+    this.table = new PointTable(index);
     this.config = config;
+  }
+
+  get liveCount(): number {
+    return this.table.liveCount;
+  }
+  has(id: PointId): boolean {
+    return this.table.has(id);
+  }
+  get(id: PointId): StoredPoint | undefined {
+    return this.table.get(id);
+  }
+  points(filter: CompiledFilter | undefined): Iterable<StoredPoint> {
+    return this.table.points(filter);
+  }
+  count(filter: CompiledFilter | undefined): number {
+    return this.table.count(filter);
+  }
+  search(
+    query: Float32Array,
+    options: SegmentSearchOptions,
+  ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
+    return this.table.search(query, options);
+  }
+  memoryBytes(): number {
+    return this.table.memoryBytes();
   }
 
   /** Records that a WAL record at `lsn` touched this segment. */

@@ -6,13 +6,22 @@
 import type { SlotCount } from '../common/deleted-share.js';
 import { deletedShare } from '../common/deleted-share.js';
 import type { Payload, PointId } from '../common/types.js';
+import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { VectorIndex } from '../ann/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
 import { PointTable } from './point-table.js';
-import { TableSegment } from './table-segment.js';
+import type {
+  Segment,
+  SegmentHit,
+  SegmentSearchOptions,
+  SegmentSearchStats,
+  StoredPoint,
+} from './segment.js';
 
-export class SealedSegment extends TableSegment {
+export class SealedSegment implements Segment {
   readonly kind = 'sealed';
+  /** The file's points (frozen: deletes retire slots, nothing is added). */
+  readonly table: PointTable;
   readonly id: number;
   readonly file: string;
   readonly fileBytes: number;
@@ -29,11 +38,36 @@ export class SealedSegment extends TableSegment {
    */
   fileCollection: string | undefined = undefined;
   private constructor(id: number, file: string, fileBytes: number, table: PointTable) {
-    super(table);
     table.freeze();
+    this.table = table;
     this.id = id;
     this.file = file;
     this.fileBytes = fileBytes;
+  }
+
+  get liveCount(): number {
+    return this.table.liveCount;
+  }
+  has(id: PointId): boolean {
+    return this.table.has(id);
+  }
+  get(id: PointId): StoredPoint | undefined {
+    return this.table.get(id);
+  }
+  points(filter: CompiledFilter | undefined): Iterable<StoredPoint> {
+    return this.table.points(filter);
+  }
+  count(filter: CompiledFilter | undefined): number {
+    return this.table.count(filter);
+  }
+  search(
+    query: Float32Array,
+    options: SegmentSearchOptions,
+  ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
+    return this.table.search(query, options);
+  }
+  memoryBytes(): number {
+    return this.table.memoryBytes();
   }
 
   /**
