@@ -9,7 +9,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PointId } from '../../common/types.js';
-import type { Collection } from '../../engine/collection.js';
+import type { Collection, SearchExplain } from '../../engine/collection.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { Filter } from '../../filter/filter-ast.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
@@ -166,29 +166,8 @@ async function searchToScoredPoints(
   r: SearchRequest,
 ): Promise<Record<string, unknown>[]> {
   const started = performance.now();
-  if (r.vector === undefined && r.byId === undefined) {
-    // No query: points in id order, as Qdrant answers.
-    const ids = await c.ids(r.filter);
-    const page = await c.getMany(ids.slice(r.offset, r.offset + r.limit), {
-      withVector: r.withVector,
-    });
-    return page.map((p) => ({
-      id: p.id,
-      version: 0,
-      score: 0,
-      payload: r.project(p.payload),
-      vector: r.withVector ? p.vector : null,
-    }));
-  }
-  let vector = r.vector;
-  let filter = r.filter;
-  if (r.byId !== undefined) {
-    const [p] = await c.getMany([r.byId], { withVector: true });
-    if (p === undefined) throw notFound(`No point with id ${String(r.byId)} found`);
-    vector = p.vector;
-    const notSelf = Filter.not(Filter.hasId([r.byId]));
-    filter = filter === undefined ? notSelf : Filter.and([filter, notSelf]);
-  }
+  if (r.vector === undefined && r.byId === undefined) return pointsInIdOrder(c, r);
+  const { vector, filter } = await resolveQuery(c, r);
   const k = Math.min(MAX_RESULTS, r.limit + r.offset);
   const ef = r.ef ?? ctx.settings.defaultEf;
   const { hits, explain } = await c.search(vector!, {
@@ -206,23 +185,7 @@ async function searchToScoredPoints(
     .slice(r.offset)
     .filter((h) => t === undefined || (lowerIsBetter ? h.score <= t : h.score >= t));
   const seconds = (performance.now() - started) / 1000;
-  ctx.metrics.observeSearch(c.name, seconds);
-  ctx.metrics.distanceComputations.inc({ collection: c.name }, explain.distanceComputations);
-  if (seconds * 1000 >= ctx.settings.slowQueryMs) {
-    ctx.logger.warn(
-      {
-        collection: c.name,
-        ms: Math.round(seconds * 10_000) / 10,
-        k,
-        ef: explain.ef,
-        plan: explain.plan,
-        filtered: filter !== undefined,
-        nodesVisited: explain.nodesVisited,
-        distanceComputations: explain.distanceComputations,
-      },
-      'slow query',
-    );
-  }
+  observeSearch(ctx, c, { seconds, k, filtered: filter !== undefined, explain });
   return kept.map((h) => ({
     id: h.id,
     version: 0,
@@ -230,6 +193,65 @@ async function searchToScoredPoints(
     payload: h.payload === undefined ? null : r.project(h.payload),
     vector: r.withVector && h.vector !== undefined ? h.vector : null,
   }));
+}
+
+/** No query: points in id order, as Qdrant answers. */
+async function pointsInIdOrder(
+  c: Collection,
+  r: SearchRequest,
+): Promise<Record<string, unknown>[]> {
+  const ids = await c.ids(r.filter);
+  const page = await c.getMany(ids.slice(r.offset, r.offset + r.limit), {
+    withVector: r.withVector,
+  });
+  return page.map((p) => ({
+    id: p.id,
+    version: 0,
+    score: 0,
+    payload: r.project(p.payload),
+    vector: r.withVector ? p.vector : null,
+  }));
+}
+
+/** The vector and filter to search with: a query by id takes the point's vector, not it. */
+async function resolveQuery(
+  c: Collection,
+  r: SearchRequest,
+): Promise<{ vector: readonly number[] | undefined; filter: FilterNode | undefined }> {
+  if (r.byId === undefined) return { vector: r.vector, filter: r.filter };
+  const [p] = await c.getMany([r.byId], { withVector: true });
+  if (p === undefined) throw notFound(`No point with id ${String(r.byId)} found`);
+  const notSelf = Filter.not(Filter.hasId([r.byId]));
+  return {
+    vector: p.vector,
+    filter: r.filter === undefined ? notSelf : Filter.and([r.filter, notSelf]),
+  };
+}
+
+/** Counts a search in the metrics and logs it when it was slow. */
+function observeSearch(
+  ctx: ServerContext,
+  c: Collection,
+  s: { seconds: number; k: number; filtered: boolean; explain: SearchExplain },
+): void {
+  const { seconds, explain } = s;
+  ctx.metrics.observeSearch(c.name, seconds);
+  ctx.metrics.distanceComputations.inc({ collection: c.name }, explain.distanceComputations);
+  if (seconds * 1000 >= ctx.settings.slowQueryMs) {
+    ctx.logger.warn(
+      {
+        collection: c.name,
+        ms: Math.round(seconds * 10_000) / 10,
+        k: s.k,
+        ef: explain.ef,
+        plan: explain.plan,
+        filtered: s.filtered,
+        nodesVisited: explain.nodesVisited,
+        distanceComputations: explain.distanceComputations,
+      },
+      'slow query',
+    );
+  }
 }
 
 function batchOf(ctx: ServerContext, raw: unknown): unknown[] {
@@ -268,23 +290,46 @@ async function runBatch<T>(
   return out;
 }
 
+/** Search routes Quiver does not serve yet (501), with what each would do. */
+const NOT_YET: readonly [string, string][] = [
+  ['/collections/:collection_name/points/search/groups', 'search groups'],
+  ['/collections/:collection_name/points/query/groups', 'query groups'],
+  ['/collections/:collection_name/points/recommend', 'recommend'],
+  ['/collections/:collection_name/points/recommend/batch', 'recommend'],
+  ['/collections/:collection_name/points/recommend/groups', 'recommend groups'],
+  ['/collections/:collection_name/points/discover', 'discover'],
+  ['/collections/:collection_name/points/discover/batch', 'discover'],
+  ['/collections/:collection_name/points/search/matrix/pairs', 'the search matrix'],
+  ['/collections/:collection_name/points/search/matrix/offsets', 'the search matrix'],
+  ['/collections/:collection_name/facet', 'facets'],
+];
+
+/** One search, its whole time observed as layer "http" of the search duration. */
+async function timedSearch(
+  ctx: ServerContext,
+  c: Collection,
+  r: SearchRequest,
+): Promise<Record<string, unknown>[]> {
+  const t0 = performance.now();
+  try {
+    return await searchToScoredPoints(ctx, c, r);
+  } finally {
+    ctx.metrics.searchDuration.observe(
+      { collection: c.name, layer: 'http' },
+      (performance.now() - t0) / 1000,
+    );
+  }
+}
+
+/** The answer in Qdrant's envelope, serialized in slices when large. */
+function send(ctx: ServerContext, reply: FastifyReply, result: unknown): Promise<FastifyReply> {
+  return sendJson(reply, envelope(reply, result), ctx.config.maxResponseBytes);
+}
+
 /** Registers the search and query routes. */
 export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const collectionOf = (params: unknown): Collection =>
     ctx.collection(paramsOf(params)['collection_name'] ?? '');
-  const send = (reply: FastifyReply, result: unknown): Promise<FastifyReply> =>
-    sendJson(reply, envelope(reply, result), ctx.config.maxResponseBytes);
-  const timed = async <T>(c: Collection, run: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    try {
-      return await run();
-    } finally {
-      ctx.metrics.searchDuration.observe(
-        { collection: c.name, layer: 'http' },
-        (performance.now() - t0) / 1000,
-      );
-    }
-  };
 
   app.post(
     '/collections/:collection_name/points/search',
@@ -293,7 +338,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const r = parseSearchBody(req.body);
       checkRequests(ctx, c, [r]);
-      return send(reply, await timed(c, () => searchToScoredPoints(ctx, c, r)));
+      return send(ctx, reply, await timedSearch(ctx, c, r));
     },
   );
 
@@ -304,10 +349,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const requests = batchOf(ctx, req.body).map((s) => parseSearchBody(s));
       checkRequests(ctx, c, requests);
-      return send(
-        reply,
-        await runBatch(requests, (r) => timed(c, () => searchToScoredPoints(ctx, c, r))),
-      );
+      return send(ctx, reply, await runBatch(requests, (r) => timedSearch(ctx, c, r)));
     },
   );
 
@@ -318,7 +360,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const r = parseQueryBody(req.body);
       checkRequests(ctx, c, [r]);
-      return send(reply, { points: await timed(c, () => searchToScoredPoints(ctx, c, r)) });
+      return send(ctx, reply, { points: await timedSearch(ctx, c, r) });
     },
   );
 
@@ -330,25 +372,13 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const requests = batchOf(ctx, req.body).map((s) => parseQueryBody(s));
       checkRequests(ctx, c, requests);
       const out = await runBatch(requests, async (r) => ({
-        points: await timed(c, () => searchToScoredPoints(ctx, c, r)),
+        points: await timedSearch(ctx, c, r),
       }));
-      return send(reply, out);
+      return send(ctx, reply, out);
     },
   );
 
-  const later: readonly [string, string][] = [
-    ['/collections/:collection_name/points/search/groups', 'search groups'],
-    ['/collections/:collection_name/points/query/groups', 'query groups'],
-    ['/collections/:collection_name/points/recommend', 'recommend'],
-    ['/collections/:collection_name/points/recommend/batch', 'recommend'],
-    ['/collections/:collection_name/points/recommend/groups', 'recommend groups'],
-    ['/collections/:collection_name/points/discover', 'discover'],
-    ['/collections/:collection_name/points/discover/batch', 'discover'],
-    ['/collections/:collection_name/points/search/matrix/pairs', 'the search matrix'],
-    ['/collections/:collection_name/points/search/matrix/offsets', 'the search matrix'],
-    ['/collections/:collection_name/facet', 'facets'],
-  ];
-  for (const [url, what] of later) {
+  for (const [url, what] of NOT_YET) {
     app.post(url, { config: { access: 'read' } }, () => {
       throw notImplemented(what);
     });
