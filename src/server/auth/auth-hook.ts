@@ -64,76 +64,94 @@ function deny(
 export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
   app.decorateRequest('apiKey', undefined);
   app.decorateRequest('errorCode', undefined);
-
-  app.addHook('onRequest', async (req, reply) => {
-    if (ctx.ipBlock.has(req.ip)) {
-      return deny(req, reply, 403, 'FORBIDDEN', `Forbidden: address ${req.ip} is blocked.`);
-    }
-    const access = accessOf(req);
-    if (access === 'public' || !ctx.keys.enabled) return undefined;
-    const presented = presentedKey(req);
-    if (presented === undefined) {
-      return deny(
-        req,
-        reply,
-        401,
-        'UNAUTHORIZED',
-        'Unauthorized: this server requires an API key (header "api-key" or "Authorization: Bearer <key>").',
-      );
-    }
-    const key = ctx.keys.authenticate(presented);
-    if (key === undefined) {
-      return deny(
-        req,
-        reply,
-        401,
-        'UNAUTHORIZED',
-        'Unauthorized: the API key is invalid or revoked.',
-      );
-    }
-    req.apiKey = key;
-    if (RANK[key.role] < NEEDED[access]) {
-      return deny(
-        req,
-        reply,
-        403,
-        'FORBIDDEN',
-        `Forbidden: key "${key.id}" has role ${key.role}; ${req.method} ${req.routeOptions.url ?? req.url} needs ${access}.`,
-      );
-    }
-    if (key.collections !== undefined) {
-      const collection = paramsOf(req.params)['collection_name'];
-      if (collection === undefined ? access === 'admin' : !key.collections.includes(collection)) {
-        return deny(
-          req,
-          reply,
-          403,
-          'FORBIDDEN',
-          collection === undefined
-            ? `Forbidden: key "${key.id}" is limited to collections ${key.collections.join(', ')}; server-wide admin calls need an unscoped key.`
-            : `Forbidden: key "${key.id}" may not use collection "${collection}".`,
-        );
-      }
-    }
-    return undefined;
-  });
-
+  app.addHook('onRequest', async (req, reply) => admit(ctx, req, reply));
   app.addHook('onResponse', async (req, reply) => {
-    // Writes and admin calls by their route's access level (searches sent as POST are
-    // reads); a mutating method on no known route is recorded too (probing).
-    const access = accessOf(req);
-    const mutating = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
-    const unknownRoute = req.routeOptions.url === undefined;
-    if (access === 'write' || access === 'admin' || (unknownRoute && mutating)) {
-      ctx.audit.write({
-        time: new Date().toISOString(),
-        keyId: req.apiKey?.id ?? null,
-        ip: req.ip,
-        method: req.method,
-        route: req.routeOptions.url ?? req.url.split('?')[0] ?? req.url,
-        collection: paramsOf(req.params)['collection_name'] ?? null,
-        status: reply.statusCode,
-      });
-    }
+    audit(ctx, req, reply);
   });
+}
+
+/**
+ * Lets a request through (undefined) or answers it 401/403: a blocked address, no key or
+ * an unknown one where keys are on, a role below the route's access, a collection outside
+ * the key's scope. Sets `req.apiKey` to the key presented.
+ */
+async function admit(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  if (ctx.ipBlock.has(req.ip)) {
+    return deny(req, reply, 403, 'FORBIDDEN', `Forbidden: address ${req.ip} is blocked.`);
+  }
+  const access = accessOf(req);
+  if (access === 'public' || !ctx.keys.enabled) return undefined;
+  const presented = presentedKey(req);
+  if (presented === undefined) {
+    return deny(
+      req,
+      reply,
+      401,
+      'UNAUTHORIZED',
+      'Unauthorized: this server requires an API key (header "api-key" or "Authorization: Bearer <key>").',
+    );
+  }
+  const key = ctx.keys.authenticate(presented);
+  if (key === undefined) {
+    return deny(
+      req,
+      reply,
+      401,
+      'UNAUTHORIZED',
+      'Unauthorized: the API key is invalid or revoked.',
+    );
+  }
+  req.apiKey = key;
+  if (RANK[key.role] < NEEDED[access]) {
+    return deny(
+      req,
+      reply,
+      403,
+      'FORBIDDEN',
+      `Forbidden: key "${key.id}" has role ${key.role}; ${req.method} ${req.routeOptions.url ?? req.url} needs ${access}.`,
+    );
+  }
+  const outOfScope = scopeRefusal(req, key, access);
+  if (outOfScope !== undefined) return deny(req, reply, 403, 'FORBIDDEN', outOfScope);
+  return undefined;
+}
+
+/**
+ * Why a key limited to some collections may not make this call (undefined: it may): the
+ * route names another collection, or it is a server-wide admin call.
+ */
+function scopeRefusal(req: FastifyRequest, key: StoredKey, access: Access): string | undefined {
+  if (key.collections === undefined) return undefined;
+  const collection = paramsOf(req.params)['collection_name'];
+  if (collection === undefined ? access !== 'admin' : key.collections.includes(collection)) {
+    return undefined;
+  }
+  return collection === undefined
+    ? `Forbidden: key "${key.id}" is limited to collections ${key.collections.join(', ')}; server-wide admin calls need an unscoped key.`
+    : `Forbidden: key "${key.id}" may not use collection "${collection}".`;
+}
+
+/**
+ * Records writes and admin calls by their route's access level (searches sent as POST are
+ * reads); a mutating method on no known route is recorded too (probing).
+ */
+function audit(ctx: ServerContext, req: FastifyRequest, reply: FastifyReply): void {
+  const access = accessOf(req);
+  const mutating = req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS';
+  const unknownRoute = req.routeOptions.url === undefined;
+  if (access === 'write' || access === 'admin' || (unknownRoute && mutating)) {
+    ctx.audit.write({
+      time: new Date().toISOString(),
+      keyId: req.apiKey?.id ?? null,
+      ip: req.ip,
+      method: req.method,
+      route: req.routeOptions.url ?? req.url.split('?')[0] ?? req.url,
+      collection: paramsOf(req.params)['collection_name'] ?? null,
+      status: reply.statusCode,
+    });
+  }
 }
