@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { utf8Decode, utf8Encode } from '../common/bytes.js';
 import { QuiverError } from '../common/quiver-error.js';
 import { LOCK_FILE } from '../storage/format.js';
+import { replaceAtomically } from '../storage/io/atomic-replace.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { liveLockOwner } from '../storage/lock-file.js';
 
@@ -43,16 +44,9 @@ export async function writeFileAtomic(
   const bytes = typeof data === 'string' ? utf8Encode(data) : data;
   const dir = parentDir(path);
   await fs.mkdirp(dir);
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}-${++tempCounter}`;
-  const fh = await fs.open(tmp, 'create-new');
-  try {
-    await fh.write(bytes, 0);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.rename(tmp, path);
-  await fs.syncDir(dir);
+  await replaceAtomically(fs, path, bytes, {
+    temp: `${path}.tmp-${process.pid}-${Date.now()}-${++tempCounter}`,
+  });
 }
 
 let tempCounter = 0;

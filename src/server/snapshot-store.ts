@@ -23,6 +23,7 @@ import {
   preparePayload,
   prepareVector,
 } from '../engine/validation.js';
+import { replaceAtomically } from '../storage/io/atomic-replace.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { readText, writeFileAtomic } from '../ops/ops-files.js';
 import { notFound } from './http-errors.js';
@@ -121,65 +122,62 @@ export class SnapshotStore {
     const dir = this.collectionDir(c.name);
     await this.fs.mkdirp(dir);
     const name = `${c.name}-${stamp(created)}-${Math.random().toString(36).slice(2, 8)}.snapshot`;
-    const tmp = `${dir}/${name}.tmp`;
     const whole = createHash('sha256');
     const body = createHash('sha256');
-    const fh = await this.fs.open(tmp, 'create-new');
     const encoder = new TextEncoder();
     let position = 0;
-    let pending: string[] = [];
-    let pendingBytes = 0;
-    const flush = async (): Promise<void> => {
-      if (pending.length === 0) return;
-      const bytes = encoder.encode(pending.join(''));
-      pending = [];
-      pendingBytes = 0;
-      body.update(bytes);
-      whole.update(bytes);
-      await fh.write(bytes, position);
-      position += bytes.length;
-    };
-    const add = async (line: string): Promise<void> => {
-      pending.push(line);
-      pendingBytes += line.length;
-      if (pendingBytes >= FLUSH_BYTES) await flush();
-    };
-    try {
-      const points = await c.count();
-      const cfg = c.config;
-      const header: SnapshotHeader = {
-        format: 'quiver-snapshot',
-        version: SNAPSHOT_FORMAT_VERSION,
-        createdAt: created.toISOString(),
-        collection: {
-          name: cfg.name,
-          dimension: cfg.dimension,
-          metric: cfg.metric,
-          hnsw: { ...cfg.hnsw },
-        },
-        points,
-      };
-      await add(`${JSON.stringify(header)}\n`);
-      let written = 0;
-      for await (const p of c.scan({ withVector: true })) {
-        await add(`${JSON.stringify({ id: p.id, vector: p.vector, payload: p.payload })}\n`);
-        written++;
-      }
-      await flush();
-      const trailer = encoder.encode(
-        `${JSON.stringify({ end: true, points: written, sha256: body.digest('hex') })}\n`,
-      );
-      whole.update(trailer);
-      await fh.write(trailer, position);
-      position += trailer.length;
-      await fh.sync();
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      await this.fs.unlink(tmp).catch(() => undefined);
-      throw e;
-    }
-    await fh.close();
-    await this.fs.rename(tmp, `${dir}/${name}`);
+    // The directory is fsynced once, after the description is renamed in beside it.
+    await replaceAtomically(
+      this.fs,
+      `${dir}/${name}`,
+      async (fh) => {
+        let pending: string[] = [];
+        let pendingBytes = 0;
+        const flush = async (): Promise<void> => {
+          if (pending.length === 0) return;
+          const bytes = encoder.encode(pending.join(''));
+          pending = [];
+          pendingBytes = 0;
+          body.update(bytes);
+          whole.update(bytes);
+          await fh.write(bytes, position);
+          position += bytes.length;
+        };
+        const add = async (line: string): Promise<void> => {
+          pending.push(line);
+          pendingBytes += line.length;
+          if (pendingBytes >= FLUSH_BYTES) await flush();
+        };
+        const points = await c.count();
+        const cfg = c.config;
+        const header: SnapshotHeader = {
+          format: 'quiver-snapshot',
+          version: SNAPSHOT_FORMAT_VERSION,
+          createdAt: created.toISOString(),
+          collection: {
+            name: cfg.name,
+            dimension: cfg.dimension,
+            metric: cfg.metric,
+            hnsw: { ...cfg.hnsw },
+          },
+          points,
+        };
+        await add(`${JSON.stringify(header)}\n`);
+        let written = 0;
+        for await (const p of c.scan({ withVector: true })) {
+          await add(`${JSON.stringify({ id: p.id, vector: p.vector, payload: p.payload })}\n`);
+          written++;
+        }
+        await flush();
+        const trailer = encoder.encode(
+          `${JSON.stringify({ end: true, points: written, sha256: body.digest('hex') })}\n`,
+        );
+        whole.update(trailer);
+        await fh.write(trailer, position);
+        position += trailer.length;
+      },
+      { syncDir: false },
+    );
     const description: SnapshotDescription = {
       name,
       creation_time: created.toISOString().replace('Z', ''),

@@ -5,6 +5,7 @@
  */
 import { ByteReader, ByteWriter } from '../common/bytes.js';
 import { crc32c } from '../common/crc32c.js';
+import { replaceAtomically } from './io/atomic-replace.js';
 import type { FileSystem } from './io/file-system.js';
 import { CLEAN_MAGIC, CLEAN_MARK_FILE, FORMAT_MAJOR, FORMAT_MINOR } from './format.js';
 
@@ -49,17 +50,7 @@ export async function readCleanMark(fs: FileSystem, dir: string): Promise<CleanM
 /** Writes the mark atomically (temp, fsync, rename, fsync dir). */
 export async function writeCleanMark(fs: FileSystem, dir: string, mark: CleanMark): Promise<void> {
   await fs.failpoint('beforeCleanMarkWrite');
-  const tmp = `${dir}/${CLEAN_MARK_FILE}.tmp`;
-  const h = await fs.open(tmp, 'readwrite');
-  try {
-    await h.truncate(0);
-    await h.write(encodeCleanMark(mark), 0);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await fs.rename(tmp, `${dir}/${CLEAN_MARK_FILE}`);
-  await fs.syncDir(dir);
+  await replaceAtomically(fs, `${dir}/${CLEAN_MARK_FILE}`, encodeCleanMark(mark));
 }
 
 /** Removes the mark durably: from now on the log may have a torn tail again. */

@@ -7,6 +7,7 @@ import { ByteWriter, utf8Decode, utf8Encode } from '../../common/bytes.js';
 import { crc32c } from '../../common/crc32c.js';
 import { corrupt, QuiverError } from '../../common/quiver-error.js';
 import type { JsonObject } from '../../common/types.js';
+import { replaceAtomically } from '../io/atomic-replace.js';
 import type { FileSystem } from '../io/file-system.js';
 import { FORMAT_MAJOR, FORMAT_MINOR, MANIFEST_FILE, MANIFEST_MAGIC } from '../format.js';
 
@@ -122,17 +123,8 @@ export async function readManifest(fs: FileSystem, dir: string): Promise<Manifes
 
 /** Replaces DIR/MANIFEST atomically (temp, fsync, rename, fsync dir). */
 export async function writeManifest(fs: FileSystem, dir: string, m: Manifest): Promise<void> {
-  const tmp = `${dir}/${MANIFEST_FILE}.tmp`;
-  const h = await fs.open(tmp, 'readwrite');
-  try {
-    await h.truncate(0);
-    await h.write(encodeManifest(m), 0);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await fs.failpoint('beforeManifestRename');
-  await fs.rename(tmp, `${dir}/${MANIFEST_FILE}`);
-  await fs.syncDir(dir);
-  await fs.failpoint('afterManifestRename');
+  await replaceAtomically(fs, `${dir}/${MANIFEST_FILE}`, encodeManifest(m), {
+    beforeRename: 'beforeManifestRename',
+    afterRename: 'afterManifestRename',
+  });
 }

@@ -5,6 +5,7 @@
  * The WAL format itself is unchanged; `quiver backup restore --to-time` reads the index.
  */
 import { utf8Decode, utf8Encode } from '../../common/bytes.js';
+import { replaceAtomically } from '../io/atomic-replace.js';
 import type { FileSystem } from '../io/file-system.js';
 
 /** Suffix of the time-index side file of an archived (or live) WAL file. */
@@ -35,25 +36,6 @@ export function addTimeSample(samples: [number, number][], lsn: number, ms: numb
   }
 }
 
-/** Writes `bytes` to `path` durably: temp file, fsync, rename, fsync the directory. */
-async function writeDurably(
-  fs: FileSystem,
-  dir: string,
-  name: string,
-  bytes: Uint8Array,
-): Promise<void> {
-  const tmp = `${dir}/${name}.tmp`;
-  await fs.unlink(tmp);
-  const h = await fs.open(tmp, 'create-new');
-  try {
-    await h.write(bytes, 0);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  await fs.rename(tmp, `${dir}/${name}`);
-}
-
 /** Writes the time index of WAL file `name` into the archive. */
 export async function writeWalTimes(
   fs: FileSystem,
@@ -62,13 +44,11 @@ export async function writeWalTimes(
   samples: WalTimeSamples,
 ): Promise<void> {
   await fs.mkdirp(archiveDir);
-  await writeDurably(
+  await replaceAtomically(
     fs,
-    archiveDir,
-    `${name}${WAL_TIMES_SUFFIX}`,
+    `${archiveDir}/${name}${WAL_TIMES_SUFFIX}`,
     utf8Encode(JSON.stringify(samples)),
   );
-  await fs.syncDir(archiveDir);
 }
 
 /** Reads the time index of WAL file `name`; empty when missing or unreadable. */
@@ -103,10 +83,12 @@ export async function archiveWalFile(
   samples: WalTimeSamples,
 ): Promise<void> {
   await fs.mkdirp(archiveDir);
-  const tmp = `${archiveDir}/${name}.tmp`;
-  await fs.copyFile(path, tmp);
-  await fs.failpoint('midWalArchive');
-  await fs.rename(tmp, `${archiveDir}/${name}`);
+  await replaceAtomically(
+    fs,
+    `${archiveDir}/${name}`,
+    { copyOf: path },
+    { beforeRename: 'midWalArchive', syncDir: false },
+  );
   // Either way the archive directory is fsynced after the rename.
   if (samples.length > 0) await writeWalTimes(fs, archiveDir, name, samples);
   else await fs.syncDir(archiveDir);
