@@ -108,15 +108,60 @@ export function encodeSegment(data: SegmentData): Uint8Array {
   return out;
 }
 
+/** The fixed header of a segment file (FORMAT.md §5.1), its checksum and version checked. */
+interface SegmentHeader {
+  readonly segmentId: number;
+  readonly slots: number;
+  readonly dimension: number;
+  readonly metric: MetricName;
+  readonly nameLength: number;
+  readonly sectionCount: number;
+  readonly minLsn: number;
+  readonly maxLsn: number;
+}
+
+/** One section of the file: where it starts (for error offsets) and its bytes. */
+interface Section {
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+}
+
 /**
  * Decodes and checks a segment file: magic, version, header, section table and every
  * section checksum. Any damage is CORRUPT naming `file` and the offset of the bad part.
  */
 export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const header = readHeader(bytes, view, file);
+  const tableStart = SEGMENT_HEADER_SIZE + header.nameLength;
+  const collection = readNameAndTable(bytes, view, file, header);
+  const found = readSections(bytes, view, file, header, tableStart);
+  const need = (kind: number): Section => {
+    const s = found.get(kind);
+    if (s === undefined) throw corrupt(file, tableStart, `segment section ${kind} is missing`);
+    return s;
+  };
+  const idsSection = need(SegmentSection.IDS);
+  const payloadSection = need(SegmentSection.PAYLOADS);
+  const vectorSection = need(SegmentSection.VECTORS);
+  const slots = readSlots(file, header, idsSection, payloadSection, vectorSection);
+  return {
+    segmentId: header.segmentId,
+    collection,
+    dimension: header.dimension,
+    metric: header.metric,
+    minLsn: header.minLsn,
+    maxLsn: header.maxLsn,
+    ...slots,
+    graph: found.get(SegmentSection.GRAPH)?.bytes,
+  };
+}
+
+/** Length, magic, header checksum, then the version: a newer major is refused, not corrupt. */
+function readHeader(bytes: Uint8Array, view: DataView, file: string): SegmentHeader {
   if (bytes.length < SEGMENT_HEADER_SIZE) {
     throw corrupt(file, 0, `segment file is ${bytes.length} bytes, shorter than its header`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== SEGMENT_MAGIC) throw corrupt(file, 0, 'bad segment magic');
   if (
     view.getUint32(SEGMENT_HEADER_SIZE - 4, true) !==
@@ -145,21 +190,41 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
   if (metric === undefined || sectionCount > 16 || dimension === 0) {
     throw corrupt(file, 8, 'segment header holds impossible values');
   }
-  const tableStart = SEGMENT_HEADER_SIZE + nameLength;
-  const tableEnd = tableStart + sectionCount * SECTION_ENTRY;
+  return { segmentId, slots, dimension, metric, nameLength, sectionCount, minLsn, maxLsn };
+}
+
+/** Checks the name-and-table checksum, then returns the collection name. */
+function readNameAndTable(
+  bytes: Uint8Array,
+  view: DataView,
+  file: string,
+  header: SegmentHeader,
+): string {
+  const tableStart = SEGMENT_HEADER_SIZE + header.nameLength;
+  const tableEnd = tableStart + header.sectionCount * SECTION_ENTRY;
   if (tableEnd + 4 > bytes.length)
     throw corrupt(file, tableStart, 'segment section table is truncated');
   if (view.getUint32(tableEnd, true) !== crc32c(bytes.subarray(SEGMENT_HEADER_SIZE, tableEnd))) {
     throw corrupt(file, tableStart, 'segment section table checksum mismatch');
   }
-  let collection: string;
   try {
-    collection = utf8Decode(bytes.subarray(SEGMENT_HEADER_SIZE, tableStart));
+    return utf8Decode(bytes.subarray(SEGMENT_HEADER_SIZE, tableStart));
   } catch (e) {
     throw corrupt(file, SEGMENT_HEADER_SIZE, 'segment collection name is not UTF-8', e);
   }
-  const found = new Map<number, { offset: number; bytes: Uint8Array }>();
-  for (let i = 0; i < sectionCount; i++) {
+}
+
+/** The sections the table lists, by kind, each inside the file and matching its checksum. */
+function readSections(
+  bytes: Uint8Array,
+  view: DataView,
+  file: string,
+  header: SegmentHeader,
+  tableStart: number,
+): Map<number, Section> {
+  const tableEnd = tableStart + header.sectionCount * SECTION_ENTRY;
+  const found = new Map<number, Section>();
+  for (let i = 0; i < header.sectionCount; i++) {
     const e = tableStart + i * SECTION_ENTRY;
     const kind = view.getUint32(e, true);
     const crc = view.getUint32(e + 4, true);
@@ -173,17 +238,20 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
       throw corrupt(file, offset, `segment section ${kind} checksum mismatch`);
     found.set(kind, { offset, bytes: section });
   }
-  const need = (kind: number): { offset: number; bytes: Uint8Array } => {
-    const s = found.get(kind);
-    if (s === undefined) throw corrupt(file, tableStart, `segment section ${kind} is missing`);
-    return s;
-  };
-  const idsSection = need(SegmentSection.IDS);
-  const payloadSection = need(SegmentSection.PAYLOADS);
-  const vectorSection = need(SegmentSection.VECTORS);
+  return found;
+}
+
+/** Decodes the per-slot sections; a malformed one is CORRUPT at its offset. */
+function readSlots(
+  file: string,
+  header: SegmentHeader,
+  idsSection: Section,
+  payloadSection: Section,
+  vectorSection: Section,
+): Pick<SegmentData, 'ids' | 'payloads' | 'vectors'> {
+  const { slots, dimension } = header;
   const ids: (PointId | undefined)[] = [];
   const payloads: string[] = [];
-  let vectors: Float32Array;
   let where = idsSection.offset;
   try {
     const r = new ByteReader(idsSection.bytes);
@@ -199,7 +267,8 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
         `vector section holds ${vectorSection.bytes.length} bytes, expected ${slots * dimension * 4}`,
       );
     }
-    vectors = new ByteReader(vectorSection.bytes).f32s(slots * dimension);
+    const vectors = new ByteReader(vectorSection.bytes).f32s(slots * dimension);
+    return { ids, payloads, vectors };
   } catch (e) {
     if (e instanceof QuiverError) throw e;
     const msg =
@@ -208,16 +277,4 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
         : String(e);
     throw corrupt(file, where, `malformed segment section (${msg})`, e);
   }
-  return {
-    segmentId,
-    collection,
-    dimension,
-    metric,
-    minLsn,
-    maxLsn,
-    ids,
-    payloads,
-    vectors,
-    graph: found.get(SegmentSection.GRAPH)?.bytes,
-  };
 }

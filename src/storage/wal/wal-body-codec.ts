@@ -125,65 +125,7 @@ export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
  */
 export function decodeWalOp(type: number, body: Uint8Array, file: string, offset: number): WalOp {
   try {
-    switch (type) {
-      case WalRecordType.CREATE_COLLECTION: {
-        const config: unknown = JSON.parse(utf8Decode(body));
-        if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-          throw new RangeError('collection config is not an object');
-        }
-        return { kind: 'create-collection', config: config as JsonObject };
-      }
-      case WalRecordType.DROP_COLLECTION:
-        return { kind: 'drop-collection', name: utf8Decode(body) };
-      case WalRecordType.SWAP_COLLECTION: {
-        const r = new ByteReader(body);
-        const staging = utf8Decode(r.bytesView(r.u16()));
-        const target = utf8Decode(r.bytesView(r.u16()));
-        if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
-        return { kind: 'swap-collection', staging, target };
-      }
-      case WalRecordType.UPSERT: {
-        const r = new ByteReader(body);
-        const collection = utf8Decode(r.bytesView(r.u16()));
-        const dimension = r.u32();
-        const count = r.u32();
-        const points: LoggedPoint[] = [];
-        for (let i = 0; i < count; i++) {
-          const id = readId(r);
-          const vector = r.f32s(dimension);
-          const payloadJson = utf8Decode(r.bytesView(r.u32()));
-          points.push({ id, vector, payloadJson });
-        }
-        if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
-        return { kind: 'upsert', collection, dimension, points };
-      }
-      case WalRecordType.DELETE: {
-        const r = new ByteReader(body);
-        const collection = utf8Decode(r.bytesView(r.u16()));
-        const count = r.u32();
-        const ids: PointId[] = [];
-        for (let i = 0; i < count; i++) ids.push(readId(r));
-        if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
-        return { kind: 'delete', collection, ids };
-      }
-      case WalRecordType.PAYLOAD: {
-        const r = new ByteReader(body);
-        const collection = utf8Decode(r.bytesView(r.u16()));
-        const mode = PAYLOAD_MODES[r.u8()];
-        if (mode === undefined) throw new RangeError('unknown payload mode');
-        const count = r.u32();
-        const ids: PointId[] = [];
-        for (let i = 0; i < count; i++) ids.push(readId(r));
-        const payloadJson = utf8Decode(r.bytesView(r.u32()));
-        const keyCount = r.u32();
-        const keys: string[] = [];
-        for (let i = 0; i < keyCount; i++) keys.push(utf8Decode(r.bytesView(r.u32())));
-        if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
-        return { kind: 'payload', collection, ids, mode, payloadJson, keys };
-      }
-      default:
-        throw new RangeError(`unknown record type ${type}`);
-    }
+    return decodeBody(type, body);
   } catch (e) {
     const what =
       e instanceof OutOfBoundsError ||
@@ -194,4 +136,78 @@ export function decodeWalOp(type: number, body: Uint8Array, file: string, offset
         : 'malformed WAL record body';
     throw corrupt(file, offset, what, e);
   }
+}
+
+/** The operation of one record body; throws RangeError (or a parse error) when malformed. */
+function decodeBody(type: number, body: Uint8Array): WalOp {
+  switch (type) {
+    case WalRecordType.CREATE_COLLECTION: {
+      const config: unknown = JSON.parse(utf8Decode(body));
+      if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+        throw new RangeError('collection config is not an object');
+      }
+      return { kind: 'create-collection', config: config as JsonObject };
+    }
+    case WalRecordType.DROP_COLLECTION:
+      return { kind: 'drop-collection', name: utf8Decode(body) };
+    case WalRecordType.SWAP_COLLECTION: {
+      const r = new ByteReader(body);
+      const staging = utf8Decode(r.bytesView(r.u16()));
+      const target = utf8Decode(r.bytesView(r.u16()));
+      expectEnd(r);
+      return { kind: 'swap-collection', staging, target };
+    }
+    case WalRecordType.UPSERT:
+      return decodeUpsert(new ByteReader(body));
+    case WalRecordType.DELETE: {
+      const r = new ByteReader(body);
+      const collection = utf8Decode(r.bytesView(r.u16()));
+      const ids = readIds(r, r.u32());
+      expectEnd(r);
+      return { kind: 'delete', collection, ids };
+    }
+    case WalRecordType.PAYLOAD:
+      return decodePayload(new ByteReader(body));
+    default:
+      throw new RangeError(`unknown record type ${type}`);
+  }
+}
+
+function decodeUpsert(r: ByteReader): WalOp {
+  const collection = utf8Decode(r.bytesView(r.u16()));
+  const dimension = r.u32();
+  const count = r.u32();
+  const points: LoggedPoint[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = readId(r);
+    const vector = r.f32s(dimension);
+    const payloadJson = utf8Decode(r.bytesView(r.u32()));
+    points.push({ id, vector, payloadJson });
+  }
+  expectEnd(r);
+  return { kind: 'upsert', collection, dimension, points };
+}
+
+function decodePayload(r: ByteReader): WalOp {
+  const collection = utf8Decode(r.bytesView(r.u16()));
+  const mode = PAYLOAD_MODES[r.u8()];
+  if (mode === undefined) throw new RangeError('unknown payload mode');
+  const ids = readIds(r, r.u32());
+  const payloadJson = utf8Decode(r.bytesView(r.u32()));
+  const keyCount = r.u32();
+  const keys: string[] = [];
+  for (let i = 0; i < keyCount; i++) keys.push(utf8Decode(r.bytesView(r.u32())));
+  expectEnd(r);
+  return { kind: 'payload', collection, ids, mode, payloadJson, keys };
+}
+
+function readIds(r: ByteReader, count: number): PointId[] {
+  const ids: PointId[] = [];
+  for (let i = 0; i < count; i++) ids.push(readId(r));
+  return ids;
+}
+
+/** A body must end with its last field: trailing bytes mean a format mismatch. */
+function expectEnd(r: ByteReader): void {
+  if (r.remaining !== 0) throw new RangeError(`${r.remaining} trailing bytes`);
 }

@@ -68,6 +68,26 @@ export async function listWalFiles(fs: FileSystem, dir: string): Promise<WalFile
   return out.sort((a, b) => a.seq - b.seq);
 }
 
+/** What a scan has found so far; each file it reads adds to it. */
+interface ScanState {
+  lastLsn: number | undefined;
+  records: number;
+  end: { seq: number; offset: number } | undefined;
+  tornTail: TornTail | undefined;
+  readonly firstLsnBySeq: Map<number, number>;
+  firstLsn: number | undefined;
+}
+
+/** One file being scanned: the context its steps share. */
+interface FileScan {
+  readonly file: WalFileInfo;
+  readonly bytes: Uint8Array;
+  readonly isLast: boolean;
+  readonly fromLsn: number;
+  readonly options: WalScanOptions;
+  readonly state: ScanState;
+}
+
 /** Scans every WAL file of `dir`; throws CORRUPT on damage that is not a torn tail. */
 export async function scanWal(
   fs: FileSystem,
@@ -76,90 +96,111 @@ export async function scanWal(
 ): Promise<WalScanReport> {
   const files = await listWalFiles(fs, dir);
   const fromLsn = options.fromLsn ?? 1;
-  let lastLsn: number | undefined;
-  let records = 0;
-  let end: { seq: number; offset: number } | undefined;
-  let tornTail: TornTail | undefined;
-  const firstLsnBySeq = new Map<number, number>();
-  let firstLsn: number | undefined;
-
+  const state: ScanState = {
+    lastLsn: undefined,
+    records: 0,
+    end: undefined,
+    tornTail: undefined,
+    firstLsnBySeq: new Map(),
+    firstLsn: undefined,
+  };
   for (let i = 0; i < files.length; i++) {
     const file = files[i]!;
     const isLast = i === files.length - 1;
     const bytes = await fs.readFile(file.path);
-    const damage = (offset: number, reason: string): void => {
-      const followed = validRecordFollows(bytes, offset + 1, lastLsn ?? fromLsn - 1);
-      const corruption = !isLast || options.cleanlyClosed || followed;
-      if (corruption && options.stopAtDamage !== true) {
-        const why = !isLast
-          ? 'later WAL files follow it'
-          : options.cleanlyClosed
-            ? 'the database was closed cleanly, so the whole log was durable'
-            : 'intact records follow it';
-        throw corrupt(file.path, offset, `WAL ${reason} (not a torn tail: ${why})`);
-      }
-      tornTail = {
-        file: file.path,
-        offset,
-        droppedBytes: bytes.length - offset,
-        reason,
-        kind: corruption ? 'corruption' : 'torn-tail',
-      };
-    };
-
-    const header = decodeWalHeader(bytes);
-    if (header.kind !== 'ok') {
-      damage(0, header.kind === 'bad' ? header.reason : 'incomplete file header');
-      end = { seq: file.seq, offset: 0 };
+    const scan: FileScan = { file, bytes, isLast, fromLsn, options, state };
+    if (!checkFileHeader(scan)) {
+      state.end = { seq: file.seq, offset: 0 };
       break;
     }
-    if (header.major > FORMAT_MAJOR) {
-      throw new QuiverError(
-        'INVALID_ARGUMENT',
-        `${file.path} uses WAL format ${header.major}.${header.minor}, newer than this Quiver reads (${FORMAT_MAJOR}.x). Upgrade quiverdb to open this database.`,
-        { file: file.path, offset: 4, expected: FORMAT_MAJOR, received: header.major },
-      );
-    }
-    if (header.seq !== file.seq) {
-      throw corrupt(file.path, 8, `WAL header sequence ${header.seq} does not match file name`);
-    }
-
-    let offset = WAL_HEADER_SIZE;
-    let damaged = false;
-    while (offset < bytes.length) {
-      const r = decodeWalRecord(bytes, offset);
-      if (r.kind !== 'record') {
-        damage(offset, r.kind === 'bad' ? r.reason : 'record runs past the end of the file');
-        damaged = true;
-        break;
-      }
-      const lsn = r.record.lsn;
-      if (lastLsn !== undefined && lsn !== lastLsn + 1) {
-        damage(offset, `LSN ${lsn} breaks the sequence (expected ${lastLsn + 1})`);
-        damaged = true;
-        break;
-      }
-      lastLsn = lsn;
-      firstLsn ??= lsn;
-      if (!firstLsnBySeq.has(file.seq)) firstLsnBySeq.set(file.seq, lsn);
-      if (lsn >= fromLsn) {
-        options.onRecord(r.record, file.path, offset);
-        records++;
-      }
-      offset = r.next;
-    }
-    end = { seq: file.seq, offset };
-    if (damaged) break;
+    if (scanRecords(scan)) break;
   }
   return {
     files,
-    records,
-    lastLsn: lastLsn ?? fromLsn - 1,
-    end,
-    tornTail,
-    firstLsnBySeq,
-    firstLsn,
+    records: state.records,
+    lastLsn: state.lastLsn ?? fromLsn - 1,
+    end: state.end,
+    tornTail: state.tornTail,
+    firstLsnBySeq: state.firstLsnBySeq,
+    firstLsn: state.firstLsn,
   };
+}
+
+/**
+ * Classifies damage at `offset`: a torn tail (recorded) or corruption (thrown, or only
+ * recorded with `stopAtDamage`).
+ */
+function damage(scan: FileScan, offset: number, reason: string): void {
+  const { file, bytes, isLast, options } = scan;
+  const followed = validRecordFollows(bytes, offset + 1, scan.state.lastLsn ?? scan.fromLsn - 1);
+  const corruption = !isLast || options.cleanlyClosed || followed;
+  if (corruption && options.stopAtDamage !== true) {
+    const why = !isLast
+      ? 'later WAL files follow it'
+      : options.cleanlyClosed
+        ? 'the database was closed cleanly, so the whole log was durable'
+        : 'intact records follow it';
+    throw corrupt(file.path, offset, `WAL ${reason} (not a torn tail: ${why})`);
+  }
+  scan.state.tornTail = {
+    file: file.path,
+    offset,
+    droppedBytes: bytes.length - offset,
+    reason,
+    kind: corruption ? 'corruption' : 'torn-tail',
+  };
+}
+
+/** Checks the file header; false when it is damaged (the scan ends there). */
+function checkFileHeader(scan: FileScan): boolean {
+  const { file } = scan;
+  const header = decodeWalHeader(scan.bytes);
+  if (header.kind !== 'ok') {
+    damage(scan, 0, header.kind === 'bad' ? header.reason : 'incomplete file header');
+    return false;
+  }
+  if (header.major > FORMAT_MAJOR) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `${file.path} uses WAL format ${header.major}.${header.minor}, newer than this Quiver reads (${FORMAT_MAJOR}.x). Upgrade quiverdb to open this database.`,
+      { file: file.path, offset: 4, expected: FORMAT_MAJOR, received: header.major },
+    );
+  }
+  if (header.seq !== file.seq) {
+    throw corrupt(file.path, 8, `WAL header sequence ${header.seq} does not match file name`);
+  }
+  return true;
+}
+
+/** Hands the file's records on in order; true when damage ended the file (and the log). */
+function scanRecords(scan: FileScan): boolean {
+  const { file, bytes, state } = scan;
+  let offset = WAL_HEADER_SIZE;
+  let damaged = false;
+  while (offset < bytes.length) {
+    const r = decodeWalRecord(bytes, offset);
+    if (r.kind !== 'record') {
+      damage(scan, offset, r.kind === 'bad' ? r.reason : 'record runs past the end of the file');
+      damaged = true;
+      break;
+    }
+    const lsn = r.record.lsn;
+    if (state.lastLsn !== undefined && lsn !== state.lastLsn + 1) {
+      damage(scan, offset, `LSN ${lsn} breaks the sequence (expected ${state.lastLsn + 1})`);
+      damaged = true;
+      break;
+    }
+    state.lastLsn = lsn;
+    state.firstLsn ??= lsn;
+    if (!state.firstLsnBySeq.has(file.seq)) state.firstLsnBySeq.set(file.seq, lsn);
+    if (lsn >= scan.fromLsn) {
+      scan.options.onRecord(r.record, file.path, offset);
+      state.records++;
+    }
+    offset = r.next;
+  }
+  state.end = { seq: file.seq, offset };
+  return damaged;
 }
 
 /**
