@@ -21,6 +21,15 @@ interface SourcePoint {
   readonly id: PointId;
 }
 
+/** The merged table being built, the index it grows, and where each of its slots came from. */
+interface Merge {
+  readonly index: VectorIndex;
+  readonly table: PointTable;
+  readonly order: SourcePoint[];
+  /** The source whose graph was copied whole (its points are already in `table`). */
+  readonly reused: SealedSegment | undefined;
+}
+
 /**
  * Builds the merged segment, writes it through `write`, and swaps it in for `sources`.
  * Returns the new segment, or undefined when the collection changed under it or
@@ -35,49 +44,85 @@ export async function compactSegments(
   shouldStop: () => boolean = () => false,
 ): Promise<SealedSegment | undefined> {
   if (sources.length === 0) return undefined;
-  const config = state.config;
-  const dim = config.dimension;
   // Snapshot: the live points of every source, now.
+  const merge = startMerge(state, sources);
+  const complete = await appendLivePoints(merge, sources, shouldStop);
+  if (!complete) return undefined; // closing: nothing written, nothing swapped
+  // Write the file as of the snapshot.
+  const bytes = encodeMerged(state, merge, segmentId);
+  await write(bytes);
+  // Swap, synchronously. Points deleted (or replaced) in a source since the snapshot are
+  // deleted in the new segment too.
+  if (!sources.every((s) => state.sealed.includes(s))) return undefined;
+  const segment = SealedSegment.fromTable(segmentId, file, bytes.length, merge.table);
+  merge.order.forEach((p) => {
+    if (p.segment.table.ids[p.slot] !== p.id) segment.remove(p.id);
+  });
+  const at = state.sealed.indexOf(sources[0]!);
+  const rest = state.sealed.filter((s) => !sources.includes(s));
+  rest.splice(Math.min(at, rest.length), 0, segment);
+  state.sealed = rest;
+  return segment;
+}
+
+/**
+ * The empty merge, or, when the largest source is an HNSW graph with no deleted slot, a
+ * copy of that graph with its points (the others are then inserted into it).
+ */
+function startMerge(state: CollectionState, sources: readonly SealedSegment[]): Merge {
   const largest = [...sources].sort((a, b) => b.liveCount - a.liveCount)[0]!;
-  const reuseGraph =
-    largest.table.index instanceof HnswIndex && largest.slots === largest.liveCount;
-  let index: VectorIndex;
-  const table = (idx: VectorIndex): PointTable => new PointTable(idx);
-  let merged: PointTable;
-  const order: SourcePoint[] = [];
-  if (reuseGraph) {
-    // Growing in the same kind of memory as the source (shared when search workers read it).
-    index = HnswIndex.deserialize(largest.table.index.serialize(), 'compaction copy', {
-      sharedMemory: largest.table.index.sharedBuffer,
-    });
-    merged = table(index);
-    for (let slot = 0; slot < largest.slots; slot++) {
-      const id = largest.table.ids[slot]!;
-      merged.ids.push(id);
-      merged.payloads.push(largest.table.payloads[slot]);
-      merged.slotOf.set(id, slot);
-      order.push({ segment: largest, slot, id });
-    }
-  } else {
-    index = state.makeIndex(config);
-    merged = table(index);
+  const source = largest.table.index;
+  if (!(source instanceof HnswIndex) || largest.slots !== largest.liveCount) {
+    const index = state.makeIndex(state.config);
+    return { index, table: new PointTable(index), order: [], reused: undefined };
   }
+  // Growing in the same kind of memory as the source (shared when search workers read it).
+  const index = HnswIndex.deserialize(source.serialize(), 'compaction copy', {
+    sharedMemory: source.sharedBuffer,
+  });
+  const merge: Merge = { index, table: new PointTable(index), order: [], reused: largest };
+  for (let slot = 0; slot < largest.slots; slot++) {
+    const id = largest.table.ids[slot]!;
+    merge.table.ids.push(id);
+    merge.table.payloads.push(largest.table.payloads[slot]);
+    merge.table.slotOf.set(id, slot);
+    merge.order.push({ segment: largest, slot, id });
+  }
+  return merge;
+}
+
+/**
+ * Appends the live points of every source but the reused one, yielding to the event loop
+ * every SLICE points. False when `shouldStop` asked it to stop.
+ */
+async function appendLivePoints(
+  merge: Merge,
+  sources: readonly SealedSegment[],
+  shouldStop: () => boolean,
+): Promise<boolean> {
   let n = 0;
   for (const seg of sources) {
-    if (reuseGraph && seg === largest) continue;
+    if (seg === merge.reused) continue;
     const t = seg.table;
     for (let slot = 0; slot < t.slots; slot++) {
       const id = t.ids[slot];
       if (id === undefined) continue;
-      merged.append(id, t.index.vector(slot), t.payloads[slot] ?? {});
-      order.push({ segment: seg, slot, id });
+      merge.table.append(id, t.index.vector(slot), t.payloads[slot] ?? {});
+      merge.order.push({ segment: seg, slot, id });
       if (++n % SLICE === 0) {
         await yieldNow();
-        if (shouldStop()) return undefined; // closing: nothing written, nothing swapped
+        if (shouldStop()) return false;
       }
     }
   }
-  // Write the file as of the snapshot.
+  return true;
+}
+
+/** The segment file of the merged table, with the graph when the index has one. */
+function encodeMerged(state: CollectionState, merge: Merge, segmentId: number): Uint8Array {
+  const { config } = state;
+  const dim = config.dimension;
+  const merged = merge.table;
   const vectors = new Float32Array(merged.slots * dim);
   const payloads: string[] = [];
   for (let slot = 0; slot < merged.slots; slot++) {
@@ -85,7 +130,7 @@ export async function compactSegments(
     const p = merged.payloads[slot];
     payloads.push(p === undefined || Object.keys(p).length === 0 ? '' : JSON.stringify(p));
   }
-  const bytes = encodeSegment({
+  return encodeSegment({
     segmentId,
     collection: config.name,
     dimension: dim,
@@ -95,19 +140,6 @@ export async function compactSegments(
     ids: merged.ids.slice(),
     payloads,
     vectors,
-    graph: index.kind === 'exact' ? undefined : index.serialize(),
+    graph: merge.index.kind === 'exact' ? undefined : merge.index.serialize(),
   });
-  await write(bytes);
-  // Swap, synchronously. Points deleted (or replaced) in a source since the snapshot are
-  // deleted in the new segment too.
-  if (!sources.every((s) => state.sealed.includes(s))) return undefined;
-  const segment = SealedSegment.fromTable(segmentId, file, bytes.length, merged);
-  order.forEach((p) => {
-    if (p.segment.table.ids[p.slot] !== p.id) segment.remove(p.id);
-  });
-  const at = state.sealed.indexOf(sources[0]!);
-  const rest = state.sealed.filter((s) => !sources.includes(s));
-  rest.splice(Math.min(at, rest.length), 0, segment);
-  state.sealed = rest;
-  return segment;
 }

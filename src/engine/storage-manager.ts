@@ -5,6 +5,7 @@
  * backup holds. One operation runs at a time (a promise chain); reads and writes go on.
  */
 import type { Logger } from '../common/logger.js';
+import type { PointId } from '../common/types.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import {
   MANIFEST_FILE,
@@ -18,6 +19,7 @@ import type {
   ManifestSegment,
 } from '../storage/manifest/manifest.js';
 import { manifestFiles, writeManifest } from '../storage/manifest/manifest.js';
+import type { SegmentData } from '../storage/segment/segment-file.js';
 import { encodeSegment } from '../storage/segment/segment-file.js';
 import { encodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { WalWriter } from '../storage/wal/wal-writer.js';
@@ -190,171 +192,32 @@ export class StorageManager {
     include: ReadonlySet<CollectionState> = new Set(),
   ): Promise<void> {
     // 1. Snapshot at T, synchronously: freeze included collections, copy tombstone sets.
-    const T = this.wal.lsn;
-    const states = [...this.catalog.values()];
-    const toSeal: { state: CollectionState; frozen: GrowingSegment; id: number }[] = [];
-    let nextSegmentId = this.manifest.nextSegmentId;
-    const fullySealed = new Set<CollectionState>();
-    const tombSnap = new Map<SealedSegment, number[]>();
-    // Live counts at T, like the tombstones: the manifest must count what its files hold,
-    // not the deletes that land while the files are written (verify warns on a mismatch).
-    const liveAtT = new Map<SealedSegment, number>();
-    for (const state of states) {
-      for (const seg of state.sealed) liveAtT.set(seg, seg.liveCount);
-      const g = state.growing;
-      const included =
-        sealAll ||
-        include.has(state) ||
-        state.sealing.length > 0 ||
-        state.sealed.some((seg) => seg.dirty) ||
-        (g.firstLsn !== undefined &&
-          (g.liveCount >= this.options.sealPoints || g.memoryBytes() >= this.options.sealBytes));
-      if (!included) continue;
-      state.freezeGrowing();
-      // Every frozen segment (including ones whose earlier seal failed) is written now.
-      for (const frozen of state.sealing) toSeal.push({ state, frozen, id: nextSegmentId++ });
-      fullySealed.add(state);
-      for (const seg of state.sealed) {
-        if (seg.dirty)
-          tombSnap.set(
-            seg,
-            [...seg.deleted].sort((a, b) => a - b),
-          );
-      }
-    }
-    const frozenIds = new Map<GrowingSegment, readonly (number | string | undefined)[]>();
-    // Frozen segments take no more points; finish their graphs, then snapshot their data.
-    for (const t of toSeal) await t.frozen.indexAll();
-    const datas = toSeal.map((t) => {
-      const data = t.frozen.toSegmentData(t.id);
-      frozenIds.set(t.frozen, data.ids);
-      return { ...t, data, live: t.frozen.liveCount };
-    });
-    if (datas.length === 0 && tombSnap.size === 0 && !force && this.manifest.checkpointLsn === T) {
+    const snap = this.snapshotAt(sealAll, include);
+    const datas = await this.frozenData(snap.toSeal);
+    if (
+      datas.length === 0 &&
+      snap.tombSnap.size === 0 &&
+      !force &&
+      this.manifest.checkpointLsn === snap.T
+    ) {
       return;
     }
 
     // 2. Write segment files (each fsynced), then the directory.
     await this.fs.mkdirp(this.segDir);
     const wrote: string[] = [];
-    const written: {
-      state: CollectionState;
-      frozen: GrowingSegment;
-      id: number;
-      file: string;
-      bytes: number;
-      live: number;
-    }[] = [];
+    let written: WrittenSegment[];
     try {
-      for (const d of datas) {
-        const file = segmentFileName(d.id);
-        const bytes = encodeSegment(d.data);
-        wrote.push(file);
-        await this.writeFile(file, bytes, true);
-        written.push({
-          state: d.state,
-          frozen: d.frozen,
-          id: d.id,
-          file,
-          bytes: bytes.length,
-          live: d.live,
-        });
-      }
+      written = await this.writeSegmentFiles(datas, wrote);
       // 3. Tombstone generations of sealed segments with new deletes.
-      const tombFiles = new Map<SealedSegment, { file: string; generation: number }>();
-      for (const [seg, slots] of tombSnap) {
-        const generation = seg.tombstoneGeneration + 1;
-        const file = tombstoneFileName(seg.id, generation);
-        wrote.push(file);
-        await this.writeFile(
-          file,
-          encodeTombstones({ segmentId: seg.id, generation, slots: Uint32Array.from(slots) }),
-          false,
-        );
-        tombFiles.set(seg, { file, generation });
-      }
+      const tombFiles = await this.writeTombstoneFiles(snap.tombSnap, wrote);
       await this.fs.syncDir(this.segDir);
 
       // 4. The new manifest.
-      let walStartLsn = T + 1;
-      const collections: ManifestCollection[] = [];
-      for (const state of states) {
-        const sealedNow = written.filter((w) => w.state === state);
-        const segs: ManifestSegment[] = [];
-        for (const seg of state.sealed) {
-          const t = tombFiles.get(seg);
-          segs.push({
-            id: seg.id,
-            file: seg.file,
-            tombstones: t?.file ?? seg.tombstoneFile,
-            tombstoneGeneration: t?.generation ?? seg.tombstoneGeneration,
-            points: liveAtT.get(seg) ?? seg.liveCount,
-            bytes: seg.fileBytes,
-            ...(seg.fileCollection === undefined ? {} : { collection: seg.fileCollection }),
-          });
-        }
-        for (const w of sealedNow) {
-          segs.push({
-            id: w.id,
-            file: w.file,
-            tombstones: null,
-            tombstoneGeneration: 0,
-            points: w.live,
-            bytes: w.bytes,
-          });
-        }
-        const sealedThrough = fullySealed.has(state)
-          ? Math.max(T, state.sealedThroughLsn)
-          : state.sealedThroughLsn;
-        if (!fullySealed.has(state)) {
-          const first = state.growing.firstLsn;
-          if (first !== undefined && first < walStartLsn) walStartLsn = first;
-        }
-        collections.push({
-          config: { ...state.config, hnsw: { ...state.config.hnsw } },
-          createdLsn: state.createdLsn,
-          createdAt: state.createdAt,
-          sealedThroughLsn: sealedThrough,
-          segments: segs,
-        });
-      }
-      const next: Manifest = {
-        generation: this.manifest.generation + 1,
-        walStartLsn,
-        checkpointLsn: T,
-        nextSegmentId,
-        collections,
-      };
-      // Under `periodic` and `none` the snapshot at T holds writes whose records are not
-      // yet fsynced, and its tombstones may delete the old copies of points whose new
-      // copies are only in those records: the log must be durable through T before the
-      // manifest is, or a power loss could keep the deletes and lose the new copies.
-      await this.wal.flush();
-      await writeManifest(this.fs, this.dir, next);
-      this.manifest = next;
-      this.counters.checkpoints++;
+      await this.commitManifest(this.nextManifest(snap, written, tombFiles));
 
       // 5. In memory: frozen → sealed, tombstone files recorded, sealedThrough advanced.
-      for (const w of written) {
-        const snapIds = frozenIds.get(w.frozen)!;
-        const sealed = SealedSegment.fromTable(w.id, w.file, w.bytes, w.frozen.table);
-        // Deletes that reached the frozen segment after T go to the next tombstone file.
-        for (let slot = 0; slot < snapIds.length; slot++) {
-          if (snapIds[slot] !== undefined && w.frozen.table.ids[slot] === undefined) {
-            sealed.markDeletedAfterSeal(slot);
-          }
-        }
-        w.state.completeSeal(w.frozen, sealed);
-        this.counters.seals++;
-      }
-      for (const [seg, t] of tombFiles) {
-        seg.tombstoneGeneration = t.generation;
-        seg.tombstoneFile = t.file;
-        seg.dirty = seg.deleted.size > (tombSnap.get(seg)?.length ?? 0);
-      }
-      for (const state of fullySealed) {
-        if (state.sealedThroughLsn < T) state.sealedThroughLsn = T;
-      }
+      this.applyCommitted(snap, written, tombFiles);
     } finally {
       // Committed (now in the manifest) or failed (the next checkpoint writes them anew).
       for (const name of wrote) this.pending.delete(name);
@@ -371,6 +234,182 @@ export class StorageManager {
       },
       'checkpoint committed',
     );
+  }
+
+  /** Step 1 of a checkpoint: what it writes, taken synchronously at T (see checkpointNow). */
+  private snapshotAt(sealAll: boolean, include: ReadonlySet<CollectionState>): CheckpointSnapshot {
+    const T = this.wal.lsn;
+    const states = [...this.catalog.values()];
+    const toSeal: SealJob[] = [];
+    let nextSegmentId = this.manifest.nextSegmentId;
+    const fullySealed = new Set<CollectionState>();
+    const tombSnap = new Map<SealedSegment, number[]>();
+    // Live counts at T, like the tombstones: the manifest must count what its files hold,
+    // not the deletes that land while the files are written (verify warns on a mismatch).
+    const liveAtT = new Map<SealedSegment, number>();
+    for (const state of states) {
+      for (const seg of state.sealed) liveAtT.set(seg, seg.liveCount);
+      if (!this.isIncluded(state, sealAll, include)) continue;
+      state.freezeGrowing();
+      // Every frozen segment (including ones whose earlier seal failed) is written now.
+      for (const frozen of state.sealing) toSeal.push({ state, frozen, id: nextSegmentId++ });
+      fullySealed.add(state);
+      for (const seg of state.sealed) {
+        if (seg.dirty)
+          tombSnap.set(
+            seg,
+            [...seg.deleted].sort((a, b) => a - b),
+          );
+      }
+    }
+    return { T, states, toSeal, nextSegmentId, fullySealed, tombSnap, liveAtT };
+  }
+
+  /** Whether a checkpoint seals `state` whole (the rule checkpointNow's comment states). */
+  private isIncluded(
+    state: CollectionState,
+    sealAll: boolean,
+    include: ReadonlySet<CollectionState>,
+  ): boolean {
+    const g = state.growing;
+    return (
+      sealAll ||
+      include.has(state) ||
+      state.sealing.length > 0 ||
+      state.sealed.some((seg) => seg.dirty) ||
+      (g.firstLsn !== undefined &&
+        (g.liveCount >= this.options.sealPoints || g.memoryBytes() >= this.options.sealBytes))
+    );
+  }
+
+  /** Frozen segments take no more points; finish their graphs, then snapshot their data. */
+  private async frozenData(toSeal: readonly SealJob[]): Promise<SealData[]> {
+    for (const t of toSeal) await t.frozen.indexAll();
+    return toSeal.map((t) => ({
+      ...t,
+      data: t.frozen.toSegmentData(t.id),
+      live: t.frozen.liveCount,
+    }));
+  }
+
+  /** Step 2: one fsynced segment file per frozen segment; each name goes in `wrote` first. */
+  private async writeSegmentFiles(
+    datas: readonly SealData[],
+    wrote: string[],
+  ): Promise<WrittenSegment[]> {
+    const written: WrittenSegment[] = [];
+    for (const d of datas) {
+      const file = segmentFileName(d.id);
+      const bytes = encodeSegment(d.data);
+      wrote.push(file);
+      await this.writeFile(file, bytes, true);
+      written.push({
+        state: d.state,
+        frozen: d.frozen,
+        id: d.id,
+        file,
+        bytes: bytes.length,
+        live: d.live,
+        ids: d.data.ids,
+      });
+    }
+    return written;
+  }
+
+  /** Step 3: the next tombstone generation of each segment in `tombSnap`. */
+  private async writeTombstoneFiles(
+    tombSnap: ReadonlyMap<SealedSegment, number[]>,
+    wrote: string[],
+  ): Promise<Map<SealedSegment, TombstoneWrite>> {
+    const tombFiles = new Map<SealedSegment, TombstoneWrite>();
+    for (const [seg, slots] of tombSnap) {
+      const generation = seg.tombstoneGeneration + 1;
+      const file = tombstoneFileName(seg.id, generation);
+      wrote.push(file);
+      await this.writeFile(
+        file,
+        encodeTombstones({ segmentId: seg.id, generation, slots: Uint32Array.from(slots) }),
+        false,
+      );
+      tombFiles.set(seg, { file, generation });
+    }
+    return tombFiles;
+  }
+
+  /**
+   * Step 4: the manifest after this checkpoint. The WAL must keep every record from the
+   * first one a collection not sealed whole still holds in memory.
+   */
+  private nextManifest(
+    snap: CheckpointSnapshot,
+    written: readonly WrittenSegment[],
+    tombFiles: ReadonlyMap<SealedSegment, TombstoneWrite>,
+  ): Manifest {
+    let walStartLsn = snap.T + 1;
+    const collections: ManifestCollection[] = [];
+    for (const state of snap.states) {
+      const fullySealed = snap.fullySealed.has(state);
+      const sealedThrough = fullySealed
+        ? Math.max(snap.T, state.sealedThroughLsn)
+        : state.sealedThroughLsn;
+      if (!fullySealed) {
+        const first = state.growing.firstLsn;
+        if (first !== undefined && first < walStartLsn) walStartLsn = first;
+      }
+      collections.push({
+        config: { ...state.config, hnsw: { ...state.config.hnsw } },
+        createdLsn: state.createdLsn,
+        createdAt: state.createdAt,
+        sealedThroughLsn: sealedThrough,
+        segments: manifestSegments(state, snap.liveAtT, written, tombFiles),
+      });
+    }
+    return {
+      generation: this.manifest.generation + 1,
+      walStartLsn,
+      checkpointLsn: snap.T,
+      nextSegmentId: snap.nextSegmentId,
+      collections,
+    };
+  }
+
+  /** Step 4: makes the log durable through T, then switches the manifest. */
+  private async commitManifest(next: Manifest): Promise<void> {
+    // Under `periodic` and `none` the snapshot at T holds writes whose records are not
+    // yet fsynced, and its tombstones may delete the old copies of points whose new
+    // copies are only in those records: the log must be durable through T before the
+    // manifest is, or a power loss could keep the deletes and lose the new copies.
+    await this.wal.flush();
+    await writeManifest(this.fs, this.dir, next);
+    this.manifest = next;
+    this.counters.checkpoints++;
+  }
+
+  /** Step 5: the committed files take over in memory. */
+  private applyCommitted(
+    snap: CheckpointSnapshot,
+    written: readonly WrittenSegment[],
+    tombFiles: ReadonlyMap<SealedSegment, TombstoneWrite>,
+  ): void {
+    for (const w of written) {
+      const sealed = SealedSegment.fromTable(w.id, w.file, w.bytes, w.frozen.table);
+      // Deletes that reached the frozen segment after T go to the next tombstone file.
+      for (let slot = 0; slot < w.ids.length; slot++) {
+        if (w.ids[slot] !== undefined && w.frozen.table.ids[slot] === undefined) {
+          sealed.markDeletedAfterSeal(slot);
+        }
+      }
+      w.state.completeSeal(w.frozen, sealed);
+      this.counters.seals++;
+    }
+    for (const [seg, t] of tombFiles) {
+      seg.tombstoneGeneration = t.generation;
+      seg.tombstoneFile = t.file;
+      seg.dirty = seg.deleted.size > (snap.tombSnap.get(seg)?.length ?? 0);
+    }
+    for (const state of snap.fullySealed) {
+      if (state.sealedThroughLsn < snap.T) state.sealedThroughLsn = snap.T;
+    }
   }
 
   /**
@@ -574,4 +613,78 @@ export class StorageManager {
   get manifestPath(): string {
     return `${this.dir}/${MANIFEST_FILE}`;
   }
+}
+
+/** A frozen growing segment of `state` to be sealed as segment `id`. */
+interface SealJob {
+  readonly state: CollectionState;
+  readonly frozen: GrowingSegment;
+  readonly id: number;
+}
+
+/** ... with its data and live count as of T. */
+interface SealData extends SealJob {
+  readonly data: SegmentData;
+  readonly live: number;
+}
+
+/** ... written: its file, size, and the ids of its slots as of T. */
+interface WrittenSegment extends SealJob {
+  readonly file: string;
+  readonly bytes: number;
+  readonly live: number;
+  readonly ids: readonly (PointId | undefined)[];
+}
+
+/** A tombstone file written for a sealed segment. */
+interface TombstoneWrite {
+  readonly file: string;
+  readonly generation: number;
+}
+
+/** What a checkpoint works from, taken synchronously at T (step 1). */
+interface CheckpointSnapshot {
+  readonly T: number;
+  readonly states: readonly CollectionState[];
+  readonly toSeal: readonly SealJob[];
+  /** The manifest's next segment id once `toSeal` has its ids. */
+  readonly nextSegmentId: number;
+  /** Collections sealed whole at T. */
+  readonly fullySealed: ReadonlySet<CollectionState>;
+  /** The deleted slots, sorted, of each sealed segment with deletes not yet in a file. */
+  readonly tombSnap: ReadonlyMap<SealedSegment, number[]>;
+  readonly liveAtT: ReadonlyMap<SealedSegment, number>;
+}
+
+/** The manifest rows of `state`'s segments: the sealed ones as of T, then the new ones. */
+function manifestSegments(
+  state: CollectionState,
+  liveAtT: ReadonlyMap<SealedSegment, number>,
+  written: readonly WrittenSegment[],
+  tombFiles: ReadonlyMap<SealedSegment, TombstoneWrite>,
+): ManifestSegment[] {
+  const segs: ManifestSegment[] = [];
+  for (const seg of state.sealed) {
+    const t = tombFiles.get(seg);
+    segs.push({
+      id: seg.id,
+      file: seg.file,
+      tombstones: t?.file ?? seg.tombstoneFile,
+      tombstoneGeneration: t?.generation ?? seg.tombstoneGeneration,
+      points: liveAtT.get(seg) ?? seg.liveCount,
+      bytes: seg.fileBytes,
+      ...(seg.fileCollection === undefined ? {} : { collection: seg.fileCollection }),
+    });
+  }
+  for (const w of written.filter((x) => x.state === state)) {
+    segs.push({
+      id: w.id,
+      file: w.file,
+      tombstones: null,
+      tombstoneGeneration: 0,
+      points: w.live,
+      bytes: w.bytes,
+    });
+  }
+  return segs;
 }
