@@ -14,7 +14,7 @@ export default tseslint.config(
       // Scratch files tests write (gitignored), outside the project's tsconfig.
       'test/.generated/**',
       // Mutation testing's sandbox copy of the tree and its reports (npm run mutate).
-      '.stryker-tmp/**',
+      '.stryker-tmp*/**',
       'reports/**',
     ],
   },
