@@ -82,12 +82,49 @@ async function chooseBackup(path: string, from: string | undefined): Promise<str
   return newest.path;
 }
 
+/** Options of `backup create`. */
+interface CreateOptions {
+  output: string;
+  incremental?: boolean;
+  base?: string;
+  compress?: boolean;
+  verify?: boolean;
+  json?: boolean;
+}
+
+/** Options of `backup prune`. */
+interface PruneOptions {
+  keep?: number;
+  olderThan?: number;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** Options of `backup restore`. */
+interface RestoreOptions {
+  output: string;
+  from?: string;
+  toLsn?: number;
+  toTime?: Date;
+  walArchive: string[];
+  force?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
 export function registerBackupCommand(program: Command): void {
   const backup = program
     .command('backup')
     .description('Online backups: create, verify, list, prune, restore (also to a point in time).')
     .addHelpText('after', '\nExample:\n  $ quiver backup create ./data -o /backups/2025-01-31');
+  registerCreate(backup);
+  registerVerify(backup);
+  registerList(backup);
+  registerPrune(backup);
+  registerRestore(backup);
+}
 
+function registerCreate(backup: Command): void {
   backup
     .command('create')
     .description('Back up a database, online: consistent at one LSN while a server writes to it.')
@@ -102,51 +139,44 @@ export function registerBackupCommand(program: Command): void {
       'after',
       '\nExamples:\n  $ quiver backup create ./data -o /backups/full-1 --verify\n  $ quiver backup create ./data -o /backups/inc-1 --incremental --base /backups/full-1 --compress',
     )
-    .action(
-      async (
-        dir: string,
-        opts: {
-          output: string;
-          incremental?: boolean;
-          base?: string;
-          compress?: boolean;
-          verify?: boolean;
-          json?: boolean;
-        },
-      ) => {
-        if ((opts.incremental === true) !== (opts.base !== undefined)) {
-          throw invalidArgument('--incremental and --base <path> go together.');
-        }
-        await requireDatabase(dir);
-        await checkBackupTarget(opts.output);
-        const view = progressView(opts.json === true);
-        const r = await createBackup(dir, opts.output, {
-          ...(opts.base === undefined ? {} : { base: opts.base }),
-          compress: opts.compress === true,
-          progress: view.fn,
-        });
-        view.stop();
-        let verified: BackupVerifyReport | undefined;
-        if (opts.verify === true) {
-          const check = progressView(opts.json === true);
-          verified = await verifyBackup(r.path, { progress: check.fn });
-          check.stop();
-          if (verified.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
-        }
-        if (opts.json === true) {
-          printJson(verified === undefined ? r : { ...r, verify: verified });
-          return;
-        }
-        process.stdout.write(
-          `${r.kind} backup ${r.id} at LSN ${r.lsn.max} written to ${r.path}: ${r.filesStored}/${r.files} files stored, ${formatBytes(r.storedBytes)} of ${formatBytes(r.totalBytes)}, ${r.duration_seconds.toFixed(2)} s\n`,
-        );
-        if (verified !== undefined) {
-          process.stdout.write('verify: ');
-          printBackupVerify(verified);
-        }
-      },
-    );
+    .action(createAction);
+}
 
+/** `backup create`: writes the backup, verifies it when asked, prints the report. */
+async function createAction(dir: string, opts: CreateOptions): Promise<void> {
+  if ((opts.incremental === true) !== (opts.base !== undefined)) {
+    throw invalidArgument('--incremental and --base <path> go together.');
+  }
+  await requireDatabase(dir);
+  await checkBackupTarget(opts.output);
+  const view = progressView(opts.json === true);
+  const r = await createBackup(dir, opts.output, {
+    ...(opts.base === undefined ? {} : { base: opts.base }),
+    compress: opts.compress === true,
+    progress: view.fn,
+  });
+  view.stop();
+  let verified: BackupVerifyReport | undefined;
+  if (opts.verify === true) {
+    const check = progressView(opts.json === true);
+    verified = await verifyBackup(r.path, { progress: check.fn });
+    check.stop();
+    if (verified.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
+  }
+  if (opts.json === true) {
+    printJson(verified === undefined ? r : { ...r, verify: verified });
+    return;
+  }
+  process.stdout.write(
+    `${r.kind} backup ${r.id} at LSN ${r.lsn.max} written to ${r.path}: ${r.filesStored}/${r.files} files stored, ${formatBytes(r.storedBytes)} of ${formatBytes(r.totalBytes)}, ${r.duration_seconds.toFixed(2)} s\n`,
+  );
+  if (verified !== undefined) {
+    process.stdout.write('verify: ');
+    printBackupVerify(verified);
+  }
+}
+
+function registerVerify(backup: Command): void {
   backup
     .command('verify')
     .description(
@@ -163,7 +193,9 @@ export function registerBackupCommand(program: Command): void {
       else printBackupVerify(r);
       if (r.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
     });
+}
 
+function registerList(backup: Command): void {
   backup
     .command('list')
     .description('List the backups in a directory, oldest first.')
@@ -188,7 +220,9 @@ export function registerBackupCommand(program: Command): void {
           ]),
         );
     });
+}
 
+function registerPrune(backup: Command): void {
   backup
     .command('prune')
     .description('Remove old backups, never a base that a kept incremental needs.')
@@ -201,32 +235,31 @@ export function registerBackupCommand(program: Command): void {
       'after',
       '\nExamples:\n  $ quiver backup prune /backups --keep 7\n  $ quiver backup prune /backups --older-than 30d --dry-run',
     )
-    .action(
-      async (
-        dir: string,
-        opts: { keep?: number; olderThan?: number; dryRun?: boolean; json?: boolean },
-      ) => {
-        if ((opts.keep === undefined) === (opts.olderThan === undefined)) {
-          throw invalidArgument('give exactly one of --keep N or --older-than AGE.');
-        }
-        const r = await pruneBackups(dir, {
-          ...(opts.keep === undefined ? {} : { keep: opts.keep }),
-          ...(opts.olderThan === undefined ? {} : { olderThanMs: opts.olderThan }),
-          dryRun: opts.dryRun === true,
-        });
-        if (opts.json === true) printJson(r);
-        else {
-          for (const p of r.removed)
-            process.stdout.write(`${r.dryRun ? 'would remove' : 'removed'} ${p}\n`);
-          for (const p of r.keptAsBase)
-            process.stdout.write(`kept ${p} (base of a kept incremental)\n`);
-          process.stdout.write(
-            `${r.kept.length} kept, ${r.removed.length} ${r.dryRun ? 'to remove' : 'removed'}\n`,
-          );
-        }
-      },
-    );
+    .action(pruneAction);
+}
 
+/** `backup prune`: removes (or lists) the backups past the retention, never a needed base. */
+async function pruneAction(dir: string, opts: PruneOptions): Promise<void> {
+  if ((opts.keep === undefined) === (opts.olderThan === undefined)) {
+    throw invalidArgument('give exactly one of --keep N or --older-than AGE.');
+  }
+  const r = await pruneBackups(dir, {
+    ...(opts.keep === undefined ? {} : { keep: opts.keep }),
+    ...(opts.olderThan === undefined ? {} : { olderThanMs: opts.olderThan }),
+    dryRun: opts.dryRun === true,
+  });
+  if (opts.json === true) printJson(r);
+  else {
+    for (const p of r.removed)
+      process.stdout.write(`${r.dryRun ? 'would remove' : 'removed'} ${p}\n`);
+    for (const p of r.keptAsBase) process.stdout.write(`kept ${p} (base of a kept incremental)\n`);
+    process.stdout.write(
+      `${r.kept.length} kept, ${r.removed.length} ${r.dryRun ? 'to remove' : 'removed'}\n`,
+    );
+  }
+}
+
+function registerRestore(backup: Command): void {
   backup
     .command('restore')
     .description(
@@ -250,44 +283,33 @@ export function registerBackupCommand(program: Command): void {
       'after',
       '\nExamples:\n  $ quiver backup restore /backups/full-1 -o ./restored\n  $ quiver backup restore latest --from /backups -o ./restored\n  $ quiver backup restore /backups/full-1 -o ./restored --to-time 2025-01-31T12:00:00Z --wal-archive /archive --dry-run',
     )
-    .action(
-      async (
-        path: string,
-        opts: {
-          output: string;
-          from?: string;
-          toLsn?: number;
-          toTime?: Date;
-          walArchive: string[];
-          force?: boolean;
-          dryRun?: boolean;
-          json?: boolean;
-        },
-      ) => {
-        if (opts.toLsn !== undefined && opts.toTime !== undefined) {
-          throw invalidArgument('give --to-lsn or --to-time, not both.');
-        }
-        const backupPath = await chooseBackup(path, opts.from);
-        const view = progressView(opts.json === true);
-        const r = await restoreBackup(backupPath, opts.output, {
-          ...(opts.toLsn === undefined ? {} : { toLsn: opts.toLsn }),
-          ...(opts.toTime === undefined ? {} : { toTime: opts.toTime }),
-          walArchives: opts.walArchive,
-          force: opts.force === true,
-          dryRun: opts.dryRun === true,
-          progress: view.fn,
-        });
-        view.stop();
-        if (opts.json === true) printJson(r);
-        else {
-          process.stdout.write(
-            `${r.dryRun ? 'DRY RUN: would restore' : 'restored'} ${r.backup} into ${r.target} at LSN ${r.lsn} (${r.lsnSource})\n`,
-          );
-          for (const s of r.steps) process.stdout.write(`  - ${s}\n`);
-          for (const p of r.verify?.problems ?? [])
-            process.stdout.write(`${p.severity.toUpperCase()} ${p.file}: ${p.what}\n`);
-        }
-        if (r.verify !== undefined && r.verify.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
-      },
+    .action(restoreAction);
+}
+
+/** `backup restore`: restores the chosen backup (to an LSN or time) and prints its steps. */
+async function restoreAction(path: string, opts: RestoreOptions): Promise<void> {
+  if (opts.toLsn !== undefined && opts.toTime !== undefined) {
+    throw invalidArgument('give --to-lsn or --to-time, not both.');
+  }
+  const backupPath = await chooseBackup(path, opts.from);
+  const view = progressView(opts.json === true);
+  const r = await restoreBackup(backupPath, opts.output, {
+    ...(opts.toLsn === undefined ? {} : { toLsn: opts.toLsn }),
+    ...(opts.toTime === undefined ? {} : { toTime: opts.toTime }),
+    walArchives: opts.walArchive,
+    force: opts.force === true,
+    dryRun: opts.dryRun === true,
+    progress: view.fn,
+  });
+  view.stop();
+  if (opts.json === true) printJson(r);
+  else {
+    process.stdout.write(
+      `${r.dryRun ? 'DRY RUN: would restore' : 'restored'} ${r.backup} into ${r.target} at LSN ${r.lsn} (${r.lsnSource})\n`,
     );
+    for (const s of r.steps) process.stdout.write(`  - ${s}\n`);
+    for (const p of r.verify?.problems ?? [])
+      process.stdout.write(`${p.severity.toUpperCase()} ${p.file}: ${p.what}\n`);
+  }
+  if (r.verify !== undefined && r.verify.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
 }
