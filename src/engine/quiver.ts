@@ -185,9 +185,12 @@ export class Quiver {
     const walDir = `${path}/${WAL_DIR}`;
     const { makeIndex, lanes } = indexFactoryFor(options, logger);
     const state = await recover(fs, path, walDir, mark, makeIndex, logger, lanes);
-    // Step 8: open the writer at the end of the intact log (cutting a torn tail).
+    // Step 8: open the writer at the end of the intact log (cutting a torn tail). Its
+    // fsync timings go to the listeners `onWalFsync` adds (the server's histogram).
+    const fsyncListeners = new Set<(seconds: number) => void>();
+    const onFsync = (seconds: number): void => fsyncListeners.forEach((l) => l(seconds));
     const wal = await WalWriter.resume(
-      walWriterOptions(options, fs, walDir, logger),
+      { ...walWriterOptions(options, fs, walDir, logger), onFsync },
       state.scan,
       state.report.lastLsn,
     );
@@ -220,7 +223,7 @@ export class Quiver {
       recovery: state.report,
       options,
       makeIndex,
-      fsyncListeners: new Set(),
+      fsyncListeners,
     });
     await sealAfterReplay(db, storage, state.catalog, leftovers.length > 0);
     storage.maybeCheckpoint();

@@ -55,7 +55,8 @@ test('/health, /ready and /stats answer; /ready is 503 while the database loads'
 });
 
 test('/metrics carries the SPEC names and passes promtool check metrics', async (t) => {
-  const { server } = await makeServer(t);
+  // fsync 'batch' (the default) rather than the helpers' 'none', so fsyncs are timed.
+  const { server } = await makeServer(t, { open: (d) => Quiver.open(d, { fsync: 'batch' }) });
   await seed(server);
   for (let i = 0; i < 5; i++) {
     await call(server, 'POST', '/collections/docs/points/search', {
@@ -92,6 +93,9 @@ test('/metrics carries the SPEC names and passes promtool check metrics', async 
   ]) {
     assert.ok(text.includes(name), `metrics include ${name}`);
   }
+  // The upserts were fsynced: the histogram observed each fsync.
+  const fsyncs = Number(/^quiver_wal_fsync_seconds_count (\d+)$/m.exec(text)?.[1] ?? '0');
+  assert.ok(fsyncs >= 1, `quiver_wal_fsync_seconds observed the WAL's fsyncs, got ${fsyncs}`);
   const skipPromtool = process.env['QUIVER_SKIP_PROMTOOL'] === '1' && !facilitiesRequired();
   if (!existsSync(PROMTOOL) && skipPromtool) {
     t.diagnostic(`promtool not found at ${PROMTOOL}: skipped (QUIVER_SKIP_PROMTOOL=1)`);
