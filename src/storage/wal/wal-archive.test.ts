@@ -1,15 +1,19 @@
 /**
  * The WAL archive's time index and copy: samples collapse per millisecond and thin without
  * ever making a record look earlier than it was; a damaged index reads as empty; an
- * archived file is byte-identical to the original, beside its index.
+ * archived file is byte-identical to the original, beside its index; a crash before the
+ * archive rename (failpoint midWalArchive) leaves no archived file, and one directory fsync
+ * makes the copy and its index durable.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { propertyParams } from '../../../test/helpers/random.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { FaultyFileSystem } from '../../../test/helpers/faulty-file-system.js';
+import { armFailpoint, disarmAllFailpoints } from '../io/failpoints.js';
 import { NodeFileSystem } from '../io/node-file-system.js';
 import {
   WAL_TIMES_SUFFIX,
@@ -117,5 +121,54 @@ describe('time index files', () => {
     await archiveWalFile(fs, archive, src, '0003.wal', []);
     assert.deepEqual(readFileSync(join(archive, '0003.wal')), bytes);
     assert.ok(!existsSync(join(archive, `0003.wal${WAL_TIMES_SUFFIX}`)));
+  });
+});
+
+describe('archiveWalFile: crash and durability', () => {
+  afterEach(() => disarmAllFailpoints());
+
+  test('a crash at midWalArchive leaves no archived file; the retry archives it whole', async (t) => {
+    const dir = tempDir(t);
+    const archive = join(dir, 'archive');
+    const src = join(dir, '0004.wal');
+    const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7) % 256));
+    writeFileSync(src, bytes);
+    armFailpoint('midWalArchive', () => {
+      throw new Error('crash at midWalArchive');
+    });
+    await assert.rejects(archiveWalFile(fs, archive, src, '0004.wal', [[9, 90]]), /midWalArchive/);
+    assert.ok(!existsSync(join(archive, '0004.wal')), 'not under the archive name yet');
+    assert.ok(!existsSync(join(archive, `0004.wal${WAL_TIMES_SUFFIX}`)));
+    assert.deepEqual(readFileSync(src), bytes, 'the original is untouched');
+
+    disarmAllFailpoints();
+    await archiveWalFile(fs, archive, src, '0004.wal', [[9, 90]]);
+    assert.deepEqual(readFileSync(join(archive, '0004.wal')), bytes);
+    assert.deepEqual(await readWalTimes(fs, archive, '0004.wal'), [[9, 90]]);
+  });
+
+  test('after a power loss the archived copy (and its index) are there, made durable by one directory fsync', async (t) => {
+    const root = tempDir(t);
+    for (const samples of [[[5, 50]], []] as [number, number][][]) {
+      const dir = join(root, String(samples.length));
+      mkdirSync(dir);
+      const archive = join(dir, 'archive');
+      const src = join(dir, '0005.wal');
+      const bytes = Buffer.from(Array.from({ length: 700 }, (_, i) => i % 13));
+      writeFileSync(src, bytes);
+      const faulty = new FaultyFileSystem();
+      await faulty.mkdirp(archive);
+      const synced: string[] = [];
+      const sync = faulty.syncDir.bind(faulty);
+      faulty.syncDir = async (d: string): Promise<void> => {
+        synced.push(d);
+        await sync(d);
+      };
+      await archiveWalFile(faulty, archive, src, '0005.wal', samples);
+      faulty.simulatePowerLoss();
+      assert.deepEqual(readFileSync(join(archive, '0005.wal')), bytes);
+      assert.deepEqual(await readWalTimes(fs, archive, '0005.wal'), samples);
+      assert.deepEqual(synced, [archive], `${samples.length} samples: one fsync of the archive`);
+    }
   });
 });
