@@ -25,7 +25,7 @@ import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { processAlive } from '../storage/lock-file.js';
 import type { Manifest } from '../storage/manifest/manifest.js';
 import { decodeManifest, EMPTY_MANIFEST, manifestFiles } from '../storage/manifest/manifest.js';
-import type { TornTail } from '../storage/wal/wal-reader.js';
+import type { TornTail, WalScanReport } from '../storage/wal/wal-reader.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
 import { walGaps } from '../storage/wal/wal-continuity.js';
 
@@ -159,103 +159,138 @@ export async function pinSnapshot(
           { file: `${dir}/${MANIFEST_FILE}` },
         );
       }
-      await fs.removeDir(pin);
-      await fs.mkdirp(`${pin}/${SEGMENT_DIR}`);
-      await fs.mkdirp(`${pin}/wal-src`);
-      await fs.mkdirp(`${pin}/${WAL_DIR}`);
-      const manifestPath = `${dir}/${MANIFEST_FILE}`;
-      const before = await readIfExists(fs, manifestPath);
-      const manifest = before === undefined ? EMPTY_MANIFEST : decodeManifest(before, manifestPath);
-      const segmentFiles = manifestFiles(manifest);
-      let vanished = false;
-      for (const name of segmentFiles) {
-        const ok = await pinFile(
-          fs,
-          `${dir}/${SEGMENT_DIR}/${name}`,
-          `${pin}/${SEGMENT_DIR}/${name}`,
-        );
-        if (!ok) {
-          vanished = true;
-          break;
-        }
-      }
-      if (vanished) continue;
-      // Names only, no sizes: the writer deletes checkpointed log files at any moment, and
-      // one gone between the listing and a stat failed the whole pin (an online verify then
-      // checked the live directory and reported its churn as damage). A file gone before
-      // its link is not pinned; the continuity check below retries if it was needed.
-      for (const name of await fs.list(`${dir}/${WAL_DIR}`)) {
-        if (parseWalFileName(name) === undefined) continue;
-        await pinFile(fs, `${dir}/${WAL_DIR}/${name}`, `${pin}/wal-src/${name}`);
-      }
-      const after = await readIfExists(fs, manifestPath);
-      if (!sameBytes(before, after)) continue;
+      const pinned = await pinManifestFiles(fs, dir, pin);
+      if (pinned === undefined) continue;
 
       // The manifest held still while everything was pinned: cut the WAL at a record boundary.
       const scan = await scanWal(fs, `${pin}/wal-src`, {
         cleanlyClosed: false,
         stopAtDamage: true,
-        fromLsn: manifest.walStartLsn,
+        fromLsn: pinned.manifest.walStartLsn,
         onRecord: () => undefined,
       });
       const takenAtMs = Date.now();
-      const linked = scan.files;
-      const missingStart = walGaps(scan, manifest, undefined, `${dir}/${WAL_DIR}`).find(
+      const missingStart = walGaps(scan, pinned.manifest, undefined, `${dir}/${WAL_DIR}`).find(
         (g) => g.kind === 'missing-start',
       );
       if (missingStart !== undefined) {
         if (attempt < maxRetries) continue;
         throw corrupt(missingStart.file, missingStart.offset, missingStart.what);
       }
-      const end = scan.end;
-      const walFiles: SnapshotWalFile[] = [];
-      for (const f of linked) {
-        if (end === undefined || f.seq > end.seq) break;
-        const name = f.path.slice(f.path.lastIndexOf('/') + 1);
-        const bytes = await fs.readFile(f.path);
-        const cut = f.seq === end.seq ? Math.min(end.offset, bytes.length) : bytes.length;
-        if (cut < WAL_HEADER_SIZE) break;
-        const h = await fs.open(`${pin}/${WAL_DIR}/${name}`, 'create-new');
-        try {
-          await h.write(bytes.subarray(0, cut), 0);
-        } finally {
-          await h.close();
-        }
-        walFiles.push({ seq: f.seq, name, bytes: cut });
-      }
+      const walFiles = await copyCompleteRecords(fs, pin, scan);
       await fs.removeDir(`${pin}/wal-src`);
-      if (before !== undefined) {
-        const h = await fs.open(`${pin}/${MANIFEST_FILE}`, 'create-new');
-        try {
-          await h.write(before, 0);
-        } finally {
-          await h.close();
-        }
-      }
-      const stop = scan.tornTail;
-      const lastSeq = linked[linked.length - 1]?.seq;
-      let released = false;
-      return {
-        source: dir,
-        dir: pin,
-        manifest,
-        manifestBytes: before,
-        segmentFiles,
-        walFiles,
-        lsn: Math.max(scan.lastLsn, manifest.checkpointLsn),
-        takenAtMs,
-        walStop: stop,
-        walStopAtTail: stop === undefined || (end !== undefined && end.seq === lastSeq),
-        retries: attempt,
-        release: async () => {
-          if (released) return;
-          released = true;
-          await fs.removeDir(pin);
-        },
-      };
+      if (pinned.before !== undefined) await writeNew(fs, `${pin}/${MANIFEST_FILE}`, pinned.before);
+      return pinnedView(fs, dir, pin, { ...pinned, scan, walFiles, takenAtMs, retries: attempt });
     }
   } catch (e) {
     await fs.removeDir(pin).catch(() => undefined);
     throw e;
   }
+}
+
+/** What one attempt pinned while the manifest held still. */
+interface PinnedFiles {
+  /** MANIFEST's bytes, read before and after the files were pinned. */
+  readonly before: Uint8Array | undefined;
+  readonly manifest: Manifest;
+  readonly segmentFiles: readonly string[];
+}
+
+/**
+ * Links the manifest's segment and tombstone files, and every WAL file, into the (fresh)
+ * pin directory. Undefined when a file vanished first or the manifest changed meanwhile.
+ */
+async function pinManifestFiles(
+  fs: FileSystem,
+  dir: string,
+  pin: string,
+): Promise<PinnedFiles | undefined> {
+  await fs.removeDir(pin);
+  await fs.mkdirp(`${pin}/${SEGMENT_DIR}`);
+  await fs.mkdirp(`${pin}/wal-src`);
+  await fs.mkdirp(`${pin}/${WAL_DIR}`);
+  const manifestPath = `${dir}/${MANIFEST_FILE}`;
+  const before = await readIfExists(fs, manifestPath);
+  const manifest = before === undefined ? EMPTY_MANIFEST : decodeManifest(before, manifestPath);
+  const segmentFiles = manifestFiles(manifest);
+  for (const name of segmentFiles) {
+    const ok = await pinFile(fs, `${dir}/${SEGMENT_DIR}/${name}`, `${pin}/${SEGMENT_DIR}/${name}`);
+    if (!ok) return undefined;
+  }
+  // Names only, no sizes: the writer deletes checkpointed log files at any moment, and
+  // one gone between the listing and a stat failed the whole pin (an online verify then
+  // checked the live directory and reported its churn as damage). A file gone before
+  // its link is not pinned; the continuity check below retries if it was needed.
+  for (const name of await fs.list(`${dir}/${WAL_DIR}`)) {
+    if (parseWalFileName(name) === undefined) continue;
+    await pinFile(fs, `${dir}/${WAL_DIR}/${name}`, `${pin}/wal-src/${name}`);
+  }
+  const after = await readIfExists(fs, manifestPath);
+  if (!sameBytes(before, after)) return undefined;
+  return { before, manifest, segmentFiles };
+}
+
+/** Copies each linked WAL file into the pin's wal/ up to the end of its last complete record. */
+async function copyCompleteRecords(
+  fs: FileSystem,
+  pin: string,
+  scan: WalScanReport,
+): Promise<SnapshotWalFile[]> {
+  const end = scan.end;
+  const walFiles: SnapshotWalFile[] = [];
+  for (const f of scan.files) {
+    if (end === undefined || f.seq > end.seq) break;
+    const name = f.path.slice(f.path.lastIndexOf('/') + 1);
+    const bytes = await fs.readFile(f.path);
+    const cut = f.seq === end.seq ? Math.min(end.offset, bytes.length) : bytes.length;
+    if (cut < WAL_HEADER_SIZE) break;
+    await writeNew(fs, `${pin}/${WAL_DIR}/${name}`, bytes.subarray(0, cut));
+    walFiles.push({ seq: f.seq, name, bytes: cut });
+  }
+  return walFiles;
+}
+
+async function writeNew(fs: FileSystem, path: string, bytes: Uint8Array): Promise<void> {
+  const h = await fs.open(path, 'create-new');
+  try {
+    await h.write(bytes, 0);
+  } finally {
+    await h.close();
+  }
+}
+
+function pinnedView(
+  fs: FileSystem,
+  dir: string,
+  pin: string,
+  v: PinnedFiles & {
+    scan: WalScanReport;
+    walFiles: readonly SnapshotWalFile[];
+    takenAtMs: number;
+    retries: number;
+  },
+): PinnedSnapshot {
+  const { scan, manifest } = v;
+  const stop = scan.tornTail;
+  const end = scan.end;
+  const lastSeq = scan.files[scan.files.length - 1]?.seq;
+  let released = false;
+  return {
+    source: dir,
+    dir: pin,
+    manifest,
+    manifestBytes: v.before,
+    segmentFiles: v.segmentFiles,
+    walFiles: v.walFiles,
+    lsn: Math.max(scan.lastLsn, manifest.checkpointLsn),
+    takenAtMs: v.takenAtMs,
+    walStop: stop,
+    walStopAtTail: stop === undefined || (end !== undefined && end.seq === lastSeq),
+    retries: v.retries,
+    release: async () => {
+      if (released) return;
+      released = true;
+      await fs.removeDir(pin);
+    },
+  };
 }
