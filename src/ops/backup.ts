@@ -28,6 +28,7 @@ import {
 } from './ops-files.js';
 import type { ProgressFn } from './progress.js';
 import { NO_PROGRESS } from './progress.js';
+import type { PinnedSnapshot } from './snapshot.js';
 import { pinSnapshot } from './snapshot.js';
 
 /** Name of the backup manifest inside a backup directory. */
@@ -297,94 +298,36 @@ export async function createBackup(
 ): Promise<BackupReport> {
   const t0 = performance.now();
   const fs = options.fileSystem ?? new NodeFileSystem();
-  const progress = options.progress ?? NO_PROGRESS;
   const compress = options.compress === true;
   let chain: BackupChain | undefined;
   if (options.base !== undefined) chain = await loadBackupChain(fs, options.base);
   await prepareEmptyDir(fs, out, false, 'Backup target');
   const snap = await pinSnapshot(dir, { fileSystem: fs });
   try {
-    const sources: { path: string; from: string }[] = [];
-    if (snap.manifestBytes !== undefined) {
-      sources.push({ path: MANIFEST_FILE, from: `${snap.dir}/${MANIFEST_FILE}` });
-    }
-    for (const name of snap.segmentFiles) {
-      sources.push({ path: `${SEGMENT_DIR}/${name}`, from: `${snap.dir}/${SEGMENT_DIR}/${name}` });
-    }
-    for (const w of snap.walFiles) {
-      sources.push({ path: `${WAL_DIR}/${w.name}`, from: `${snap.dir}/${WAL_DIR}/${w.name}` });
-    }
+    const sources = snapshotSources(snap);
     let total = 0;
     for (const s of sources) total += await fs.fileSize(s.from);
     await fs.mkdirp(`${out}/${BACKUP_DATA}/${SEGMENT_DIR}`);
     await fs.mkdirp(`${out}/${BACKUP_DATA}/${WAL_DIR}`);
     const baseFiles = new Map<string, BackupFile>();
     if (chain !== undefined) for (const f of chain.manifests[0]!.files) baseFiles.set(f.path, f);
-    const files: BackupFile[] = [];
-    let storedBytes = 0;
-    let done = 0;
-    let filesStored = 0;
-    for (const s of sources) {
-      const content = await fs.readFile(s.from);
-      const hash = sha256(content);
-      const base = baseFiles.get(s.path);
-      let own = content;
-      let baseBytes = 0;
-      let inBase = false;
-      if (base !== undefined && s.path !== MANIFEST_FILE) {
-        if (base.bytes === content.length && base.sha256 === hash) inBase = true;
-        else if (
-          s.path.startsWith(`${WAL_DIR}/`) &&
-          base.bytes < content.length &&
-          sha256(content.subarray(0, base.bytes)) === base.sha256
-        ) {
-          baseBytes = base.bytes;
-          own = content.subarray(base.bytes);
-        }
-      }
-      let stored: BackupFile['stored'] = null;
-      if (!inBase) {
-        const data = compress ? new Uint8Array(gzipSync(own)) : own;
-        const file = `${BACKUP_DATA}/${s.path}${compress ? '.gz' : ''}${baseBytes > 0 ? '.delta' : ''}`;
-        await writeWholeFile(fs, `${out}/${file}`, data);
-        // Stored bytes equal the content when neither compressed nor a delta: hash once.
-        const storedHash = data === content ? hash : sha256(data);
-        stored = { file, bytes: data.length, sha256: storedHash, compressed: compress };
-        storedBytes += data.length;
-        filesStored++;
-      }
-      files.push({ path: s.path, bytes: content.length, sha256: hash, stored, baseBytes });
-      done += content.length;
-      progress({ phase: 'backup', done, total, unit: 'bytes' });
-    }
+    const store = {
+      fs,
+      out,
+      compress,
+      baseFiles,
+      total,
+      progress: options.progress ?? NO_PROGRESS,
+    };
+    const stored = await storeFiles(store, sources);
     await fs.syncDir(`${out}/${BACKUP_DATA}/${SEGMENT_DIR}`);
     await fs.syncDir(`${out}/${BACKUP_DATA}/${WAL_DIR}`);
     await fs.syncDir(`${out}/${BACKUP_DATA}`);
-    const baseManifest = chain?.manifests[0];
-    const m = snap.manifest;
-    const manifest: BackupManifest = {
-      format: FORMAT,
-      version: VERSION,
-      id: newId(),
-      kind: chain === undefined ? 'full' : 'incremental',
-      createdAt: new Date(snap.takenAtMs).toISOString(),
-      source: resolve(dir),
-      base:
-        baseManifest === undefined
-          ? null
-          : {
-              id: baseManifest.id,
-              path: isAbsolute(options.base!) ? options.base! : resolve(options.base!),
-            },
-      lsn: { min: m.checkpointLsn, max: snap.lsn, walStart: m.walStartLsn },
-      manifestGeneration: m.generation,
-      compressed: compress,
-      collections: m.collections.map((c) => jsonString(c.config['name'])),
-      timeIndex: [[snap.lsn, snap.takenAtMs]],
-      storedBytes,
-      totalBytes: total,
-      files,
-    };
+    const manifest = backupManifestOf(dir, snap, chain, options.base, {
+      compress,
+      total,
+      ...stored,
+    });
     await writeFileAtomic(
       fs,
       `${out}/${BACKUP_MANIFEST}`,
@@ -396,9 +339,9 @@ export async function createBackup(
       kind: manifest.kind,
       base: manifest.base?.path ?? null,
       lsn: manifest.lsn,
-      files: files.length,
-      filesStored,
-      storedBytes,
+      files: stored.files.length,
+      filesStored: stored.filesStored,
+      storedBytes: stored.storedBytes,
       totalBytes: total,
       pinRetries: snap.retries,
       duration_seconds: (performance.now() - t0) / 1000,
@@ -409,6 +352,140 @@ export async function createBackup(
   } finally {
     await snap.release();
   }
+}
+
+/** A snapshot file to back up: its path in the database and where the pin holds it. */
+interface BackupSource {
+  readonly path: string;
+  readonly from: string;
+}
+
+/** MANIFEST, then the segment and tombstone files, then the WAL files of the snapshot. */
+function snapshotSources(snap: PinnedSnapshot): BackupSource[] {
+  const sources: BackupSource[] = [];
+  if (snap.manifestBytes !== undefined) {
+    sources.push({ path: MANIFEST_FILE, from: `${snap.dir}/${MANIFEST_FILE}` });
+  }
+  for (const name of snap.segmentFiles) {
+    sources.push({ path: `${SEGMENT_DIR}/${name}`, from: `${snap.dir}/${SEGMENT_DIR}/${name}` });
+  }
+  for (const w of snap.walFiles) {
+    sources.push({ path: `${WAL_DIR}/${w.name}`, from: `${snap.dir}/${WAL_DIR}/${w.name}` });
+  }
+  return sources;
+}
+
+/** Where and how {@link storeFiles} stores. */
+interface FileStore {
+  readonly fs: FileSystem;
+  readonly out: string;
+  readonly compress: boolean;
+  /** The base backup's files by path (empty for a full backup). */
+  readonly baseFiles: ReadonlyMap<string, BackupFile>;
+  /** Bytes of all sources, for progress. */
+  readonly total: number;
+  readonly progress: ProgressFn;
+}
+
+interface StoredFiles {
+  readonly files: BackupFile[];
+  readonly storedBytes: number;
+  readonly filesStored: number;
+}
+
+async function storeFiles(c: FileStore, sources: readonly BackupSource[]): Promise<StoredFiles> {
+  const files: BackupFile[] = [];
+  let storedBytes = 0;
+  let done = 0;
+  let filesStored = 0;
+  for (const s of sources) {
+    const file = await storeFile(c, s);
+    if (file.stored !== null) {
+      storedBytes += file.stored.bytes;
+      filesStored++;
+    }
+    files.push(file);
+    done += file.bytes;
+    c.progress({ phase: 'backup', done, total: c.total, unit: 'bytes' });
+  }
+  return { files, storedBytes, filesStored };
+}
+
+/** Stores what the base chain lacks of one file (nothing, a WAL delta, or all of it). */
+async function storeFile(c: FileStore, s: BackupSource): Promise<BackupFile> {
+  const content = await c.fs.readFile(s.from);
+  const hash = sha256(content);
+  const { own, baseBytes, inBase } = baseShare(c.baseFiles.get(s.path), s.path, content, hash);
+  let stored: BackupFile['stored'] = null;
+  if (!inBase) {
+    const data = c.compress ? new Uint8Array(gzipSync(own)) : own;
+    const file = `${BACKUP_DATA}/${s.path}${c.compress ? '.gz' : ''}${baseBytes > 0 ? '.delta' : ''}`;
+    await writeWholeFile(c.fs, `${c.out}/${file}`, data);
+    // Stored bytes equal the content when neither compressed nor a delta: hash once.
+    const storedHash = data === content ? hash : sha256(data);
+    stored = { file, bytes: data.length, sha256: storedHash, compressed: c.compress };
+  }
+  return { path: s.path, bytes: content.length, sha256: hash, stored, baseBytes };
+}
+
+/**
+ * How much of a file its base holds: all of it (same length and hash), or for a WAL file
+ * that grew, the prefix of the base's length; `own` is what this backup must store.
+ */
+function baseShare(
+  base: BackupFile | undefined,
+  path: string,
+  content: Uint8Array,
+  hash: string,
+): { own: Uint8Array; baseBytes: number; inBase: boolean } {
+  if (base === undefined || path === MANIFEST_FILE) {
+    return { own: content, baseBytes: 0, inBase: false };
+  }
+  if (base.bytes === content.length && base.sha256 === hash) {
+    return { own: content, baseBytes: 0, inBase: true };
+  }
+  if (
+    path.startsWith(`${WAL_DIR}/`) &&
+    base.bytes < content.length &&
+    sha256(content.subarray(0, base.bytes)) === base.sha256
+  ) {
+    return { own: content.subarray(base.bytes), baseBytes: base.bytes, inBase: false };
+  }
+  return { own: content, baseBytes: 0, inBase: false };
+}
+
+function backupManifestOf(
+  dir: string,
+  snap: PinnedSnapshot,
+  chain: BackupChain | undefined,
+  basePath: string | undefined,
+  stored: StoredFiles & { compress: boolean; total: number },
+): BackupManifest {
+  const baseManifest = chain?.manifests[0];
+  const m = snap.manifest;
+  return {
+    format: FORMAT,
+    version: VERSION,
+    id: newId(),
+    kind: chain === undefined ? 'full' : 'incremental',
+    createdAt: new Date(snap.takenAtMs).toISOString(),
+    source: resolve(dir),
+    base:
+      baseManifest === undefined
+        ? null
+        : {
+            id: baseManifest.id,
+            path: isAbsolute(basePath!) ? basePath! : resolve(basePath!),
+          },
+    lsn: { min: m.checkpointLsn, max: snap.lsn, walStart: m.walStartLsn },
+    manifestGeneration: m.generation,
+    compressed: stored.compress,
+    collections: m.collections.map((c) => jsonString(c.config['name'])),
+    timeIndex: [[snap.lsn, snap.takenAtMs]],
+    storedBytes: stored.storedBytes,
+    totalBytes: stored.total,
+    files: stored.files,
+  };
 }
 
 /** One problem {@link verifyBackup} found. */
