@@ -80,6 +80,26 @@ function parseLine(text: string, dimension: number | undefined): ParsedPoint | s
   return { id, vector: vector as number[], payload: payload as Payload };
 }
 
+/** One import under way: its database, the batch being built, and the counts so far. */
+interface ImportRun {
+  readonly db: Quiver;
+  readonly collection: string;
+  readonly options: ImportOptions;
+  /** Size of the input, when known (else 0). */
+  readonly total: number;
+  readonly badLines: BadLine[];
+  badLineCount: number;
+  imported: number;
+  lineNo: number;
+  created: boolean;
+  lastLsn: number;
+  stopped: boolean;
+  bytesRead: number;
+  batch: ParsedPoint[];
+  /** The line number of each point in `batch`. */
+  batchLines: number[];
+}
+
 /**
  * Imports JSON Lines from `lines` into `collection` of the database in `dir` (opened, and
  * created if missing). Upserts in batches; a point with an existing id replaces it.
@@ -91,110 +111,132 @@ export async function importCollection(
   options: ImportOptions = {},
 ): Promise<ImportReport> {
   const t0 = performance.now();
-  const progress = options.progress ?? NO_PROGRESS;
-  const batchSize = options.batchSize ?? 512;
   const db = await Quiver.open(dir);
-  const badLines: BadLine[] = [];
-  let badLineCount = 0;
-  let imported = 0;
-  let lineNo = 0;
-  let created = false;
-  let lastLsn = 0;
-  let stopped = false;
-  let bytesRead = 0;
-  const total = options.inputBytes ?? 0;
-  // Progress follows the input read, not the points imported: only the input's size is
-  // known up front, so that is what a percentage can be of.
-  const report = (done: number): void =>
-    progress({
-      phase: 'import',
-      done: total > 0 ? Math.min(done, total) : done,
-      total,
-      unit: 'bytes',
-      detail: `${imported} points`,
-    });
+  const run: ImportRun = {
+    db,
+    collection,
+    options,
+    total: options.inputBytes ?? 0,
+    badLines: [],
+    badLineCount: 0,
+    imported: 0,
+    lineNo: 0,
+    created: false,
+    lastLsn: 0,
+    stopped: false,
+    bytesRead: 0,
+    batch: [],
+    batchLines: [],
+  };
   try {
-    let dimension = db.hasCollection(collection)
-      ? db.collection(collection).config.dimension
-      : undefined;
-    let batch: ParsedPoint[] = [];
-    let batchLines: number[] = [];
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      if (!db.hasCollection(collection)) {
-        await db.createCollection(collection, {
-          dimension: batch[0]!.vector.length,
-          metric: options.metric ?? 'cosine',
-        });
-        created = true;
-      }
-      try {
-        const r = await db.collection(collection).upsert(batch);
-        lastLsn = r.lsn;
-        imported += batch.length;
-      } catch (e) {
-        if (!(e instanceof QuiverError) || e.code !== 'INVALID_ARGUMENT') throw e;
-        // Find the offending lines one by one, so the report names them.
-        for (let i = 0; i < batch.length; i++) {
-          try {
-            const r = await db.collection(collection).upsert([batch[i]!]);
-            lastLsn = r.lsn;
-            imported++;
-          } catch (inner) {
-            if (!(inner instanceof QuiverError) || inner.code !== 'INVALID_ARGUMENT') throw inner;
-            badLineCount++;
-            if (badLines.length < 1000)
-              badLines.push({ line: batchLines[i]!, reason: inner.message });
-            if (options.skipInvalid !== true) {
-              stopped = true;
-              break;
-            }
-          }
-        }
-      }
-      batch = [];
-      batchLines = [];
-      report(bytesRead);
-    };
-    for await (const text of lines) {
-      lineNo++;
-      bytesRead += Buffer.byteLength(text) + 1;
-      if (text.trim() === '') continue;
-      const p = parseLine(text, dimension);
-      if (typeof p === 'string') {
-        badLineCount++;
-        if (badLines.length < 1000) badLines.push({ line: lineNo, reason: p });
-        if (options.skipInvalid !== true) {
-          await flush(); // the lines before the bad one are imported
-          stopped = true;
-          break;
-        }
-        continue;
-      }
-      dimension ??= p.vector.length;
-      batch.push(p);
-      batchLines.push(lineNo);
-      if (batch.length >= batchSize) {
-        await flush();
-        if (stopped) break;
-      }
-    }
-    if (!stopped) {
-      await flush();
-      report(total > 0 ? total : bytesRead);
+    await importLines(run, lines);
+    if (!run.stopped) {
+      await flush(run);
+      reportProgress(run, run.total > 0 ? run.total : run.bytesRead);
     }
   } finally {
     await db.close();
   }
   return {
-    status: stopped ? 'stopped' : badLineCount > 0 ? 'skipped-invalid' : 'ok',
+    status: run.stopped ? 'stopped' : run.badLineCount > 0 ? 'skipped-invalid' : 'ok',
     collection,
-    created,
-    imported,
-    lines: lineNo,
-    badLines,
-    badLineCount,
-    lastLsn,
+    created: run.created,
+    imported: run.imported,
+    lines: run.lineNo,
+    badLines: run.badLines,
+    badLineCount: run.badLineCount,
+    lastLsn: run.lastLsn,
     duration_seconds: (performance.now() - t0) / 1000,
   };
+}
+
+// Progress follows the input read, not the points imported: only the input's size is
+// known up front, so that is what a percentage can be of.
+function reportProgress(run: ImportRun, done: number): void {
+  (run.options.progress ?? NO_PROGRESS)({
+    phase: 'import',
+    done: run.total > 0 ? Math.min(done, run.total) : done,
+    total: run.total,
+    unit: 'bytes',
+    detail: `${run.imported} points`,
+  });
+}
+
+/** Parses the lines into batches, flushing each full one, until the input ends or a stop. */
+async function importLines(run: ImportRun, lines: AsyncIterable<string>): Promise<void> {
+  const { db, collection, options } = run;
+  const batchSize = options.batchSize ?? 512;
+  let dimension = db.hasCollection(collection)
+    ? db.collection(collection).config.dimension
+    : undefined;
+  for await (const text of lines) {
+    run.lineNo++;
+    run.bytesRead += Buffer.byteLength(text) + 1;
+    if (text.trim() === '') continue;
+    const p = parseLine(text, dimension);
+    if (typeof p === 'string') {
+      noteBadLine(run, run.lineNo, p);
+      if (options.skipInvalid !== true) {
+        await flush(run); // the lines before the bad one are imported
+        run.stopped = true;
+        break;
+      }
+      continue;
+    }
+    dimension ??= p.vector.length;
+    run.batch.push(p);
+    run.batchLines.push(run.lineNo);
+    if (run.batch.length >= batchSize) {
+      await flush(run);
+      if (run.stopped) break;
+    }
+  }
+}
+
+function noteBadLine(run: ImportRun, line: number, reason: string): void {
+  run.badLineCount++;
+  if (run.badLines.length < 1000) run.badLines.push({ line, reason });
+}
+
+/** Upserts the batch (creating the collection on the first), then starts a new one. */
+async function flush(run: ImportRun): Promise<void> {
+  const { db, collection, batch } = run;
+  if (batch.length === 0) return;
+  if (!db.hasCollection(collection)) {
+    await db.createCollection(collection, {
+      dimension: batch[0]!.vector.length,
+      metric: run.options.metric ?? 'cosine',
+    });
+    run.created = true;
+  }
+  try {
+    const r = await db.collection(collection).upsert(batch);
+    run.lastLsn = r.lsn;
+    run.imported += batch.length;
+  } catch (e) {
+    if (!(e instanceof QuiverError) || e.code !== 'INVALID_ARGUMENT') throw e;
+    await upsertOneByOne(run);
+  }
+  run.batch = [];
+  run.batchLines = [];
+  reportProgress(run, run.bytesRead);
+}
+
+/** Find the offending lines one by one, so the report names them. */
+async function upsertOneByOne(run: ImportRun): Promise<void> {
+  const { batch, batchLines } = run;
+  for (let i = 0; i < batch.length; i++) {
+    try {
+      const r = await run.db.collection(run.collection).upsert([batch[i]!]);
+      run.lastLsn = r.lsn;
+      run.imported++;
+    } catch (inner) {
+      if (!(inner instanceof QuiverError) || inner.code !== 'INVALID_ARGUMENT') throw inner;
+      noteBadLine(run, batchLines[i]!, inner.message);
+      if (run.options.skipInvalid !== true) {
+        run.stopped = true;
+        break;
+      }
+    }
+  }
 }
