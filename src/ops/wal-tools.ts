@@ -18,7 +18,7 @@ import type { Manifest } from '../storage/manifest/manifest.js';
 import { readManifest } from '../storage/manifest/manifest.js';
 import type { WalGap } from '../storage/wal/wal-continuity.js';
 import { walGaps } from '../storage/wal/wal-continuity.js';
-import type { TornTail, WalScanReport } from '../storage/wal/wal-reader.js';
+import type { TornTail, WalFileInfo, WalScanReport } from '../storage/wal/wal-reader.js';
 import { listWalFiles, scanWal } from '../storage/wal/wal-reader.js';
 import { decodeWalRecord } from '../storage/wal/wal-record.js';
 
@@ -222,74 +222,18 @@ export async function walRecover(
         message: 'The WAL is intact.',
       };
     }
-    // What lies after the damage: the rest of that file and every later file.
-    const files = await listWalFiles(fs, `${dir}/${WAL_DIR}`);
-    const at = files.findIndex((f) => f.path === damage.file);
-    const later = at < 0 ? [] : files.slice(at + 1);
-    let records = 0;
-    let lo: number | undefined;
-    let hi: number | undefined;
-    const count = (bytes: Uint8Array, from: number): void => {
-      for (let p = from; p + 17 <= bytes.length;) {
-        const r = decodeWalRecord(bytes, p);
-        if (r.kind !== 'record') {
-          p++;
-          continue;
-        }
-        records++;
-        lo = Math.min(lo ?? r.record.lsn, r.record.lsn);
-        hi = Math.max(hi ?? r.record.lsn, r.record.lsn);
-        p = r.next;
-      }
-    };
-    count(await fs.readFile(damage.file), damage.offset + 1);
-    let bytes = damage.droppedBytes;
-    for (const f of later) {
-      count(await fs.readFile(f.path), WAL_HEADER_SIZE);
-      bytes += f.size;
-    }
-    const dropped = {
-      bytes,
-      records,
-      lsnRange: lo === undefined || hi === undefined ? undefined : ([lo, hi] as const),
-      files: later.map((f) => f.path),
-    };
-    const cutLsn = status.files.reduce((n, f) => Math.max(n, f.lastLsn ?? 0), 0);
-    if (cutLsn < status.checkpointLsn && status.walStartLsn <= status.checkpointLsn) {
-      return {
-        path: dir,
-        action: 'refused',
-        damage,
-        dropped,
-        message: `Cutting at ${damage.file} offset ${damage.offset} would end the log at LSN ${cutLsn}, before the manifest's checkpoint ${status.checkpointLsn}: the database could not open. Restore from a backup, or salvage with "quiver repair".`,
-      };
-    }
-    if (damage.kind !== 'torn-tail' && options.skipCorrupted !== true) {
-      return {
-        path: dir,
-        action: 'refused',
-        damage,
-        dropped,
-        message: `The WAL is corrupt at ${damage.file} offset ${damage.offset} (${damage.reason}), not a torn tail; cutting there drops ${records} intact records after it. Re-run with --skip-corrupted to cut anyway, or restore from a backup.`,
-      };
-    }
-    const h = await fs.open(damage.file, 'readwrite');
-    try {
-      await h.truncate(damage.offset < WAL_HEADER_SIZE ? 0 : damage.offset);
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    if (damage.offset < WAL_HEADER_SIZE) await fs.unlink(damage.file);
-    for (const f of later) await fs.unlink(f.path);
-    await fs.syncDir(`${dir}/${WAL_DIR}`);
+    const { dropped, later } = await afterDamage(fs, dir, damage);
+    const refusal = refuseCut(status, damage, dropped, options.skipCorrupted === true);
+    if (refusal !== undefined)
+      return { path: dir, action: 'refused', damage, dropped, message: refusal };
+    await cutAt(fs, dir, damage, later);
     if (status.cleanlyClosed) await removeCleanMark(fs, dir);
     return {
       path: dir,
       action: damage.kind === 'torn-tail' ? 'cut-torn-tail' : 'cut-corruption',
       damage,
       dropped,
-      message: `Cut ${damage.file} at offset ${damage.offset}: dropped ${bytes} bytes (${records} intact records${dropped.lsnRange === undefined ? '' : `, LSN ${dropped.lsnRange[0]}..${dropped.lsnRange[1]}`}) and ${later.length} later files.`,
+      message: `Cut ${damage.file} at offset ${damage.offset}: dropped ${dropped.bytes} bytes (${dropped.records} intact records${dropped.lsnRange === undefined ? '' : `, LSN ${dropped.lsnRange[0]}..${dropped.lsnRange[1]}`}) and ${later.length} later files.`,
     };
   } catch (e) {
     if (e instanceof QuiverError) throw e;
@@ -297,4 +241,93 @@ export async function walRecover(
   } finally {
     await lock.release();
   }
+}
+
+type WalDamage = NonNullable<WalStatusReport['damage']>;
+
+/** What lies after the damage: the rest of that file and every later file. */
+async function afterDamage(
+  fs: FileSystem,
+  dir: string,
+  damage: WalDamage,
+): Promise<{ dropped: WalRecoverReport['dropped']; later: WalFileInfo[] }> {
+  const files = await listWalFiles(fs, `${dir}/${WAL_DIR}`);
+  const at = files.findIndex((f) => f.path === damage.file);
+  const later = at < 0 ? [] : files.slice(at + 1);
+  const count: RecordCount = { records: 0, lo: undefined, hi: undefined };
+  countIntactRecords(await fs.readFile(damage.file), damage.offset + 1, count);
+  let bytes = damage.droppedBytes;
+  for (const f of later) {
+    countIntactRecords(await fs.readFile(f.path), WAL_HEADER_SIZE, count);
+    bytes += f.size;
+  }
+  const { records, lo, hi } = count;
+  const dropped = {
+    bytes,
+    records,
+    lsnRange: lo === undefined || hi === undefined ? undefined : ([lo, hi] as const),
+    files: later.map((f) => f.path),
+  };
+  return { dropped, later };
+}
+
+/** Intact records after the damage, and their lowest and highest LSN. */
+interface RecordCount {
+  records: number;
+  lo: number | undefined;
+  hi: number | undefined;
+}
+
+/** Counts the intact records in `bytes` from `from` on, and their LSN range. */
+function countIntactRecords(bytes: Uint8Array, from: number, count: RecordCount): void {
+  for (let p = from; p + 17 <= bytes.length;) {
+    const r = decodeWalRecord(bytes, p);
+    if (r.kind !== 'record') {
+      p++;
+      continue;
+    }
+    count.records++;
+    count.lo = Math.min(count.lo ?? r.record.lsn, r.record.lsn);
+    count.hi = Math.max(count.hi ?? r.record.lsn, r.record.lsn);
+    p = r.next;
+  }
+}
+
+/** Why the cut is refused, or undefined when it may go ahead. */
+function refuseCut(
+  status: WalStatusReport,
+  damage: WalDamage,
+  dropped: WalRecoverReport['dropped'],
+  skipCorrupted: boolean,
+): string | undefined {
+  const cutLsn = status.files.reduce((n, f) => Math.max(n, f.lastLsn ?? 0), 0);
+  if (cutLsn < status.checkpointLsn && status.walStartLsn <= status.checkpointLsn) {
+    return `Cutting at ${damage.file} offset ${damage.offset} would end the log at LSN ${cutLsn}, before the manifest's checkpoint ${status.checkpointLsn}: the database could not open. Restore from a backup, or salvage with "quiver repair".`;
+  }
+  if (damage.kind !== 'torn-tail' && !skipCorrupted) {
+    return `The WAL is corrupt at ${damage.file} offset ${damage.offset} (${damage.reason}), not a torn tail; cutting there drops ${dropped.records} intact records after it. Re-run with --skip-corrupted to cut anyway, or restore from a backup.`;
+  }
+  return undefined;
+}
+
+/**
+ * Truncates the damaged file at the damage (removed when not even its header is whole)
+ * and removes the later files.
+ */
+async function cutAt(
+  fs: FileSystem,
+  dir: string,
+  damage: WalDamage,
+  later: readonly WalFileInfo[],
+): Promise<void> {
+  const h = await fs.open(damage.file, 'readwrite');
+  try {
+    await h.truncate(damage.offset < WAL_HEADER_SIZE ? 0 : damage.offset);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+  if (damage.offset < WAL_HEADER_SIZE) await fs.unlink(damage.file);
+  for (const f of later) await fs.unlink(f.path);
+  await fs.syncDir(`${dir}/${WAL_DIR}`);
 }
