@@ -27,6 +27,7 @@ import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
 import { snapshotPoints } from './export.js';
 import { jsonString } from './ops-files.js';
+import type { PinnedSnapshot } from './snapshot.js';
 import { pinSnapshot } from './snapshot.js';
 import { estimateFootprint } from './tune.js';
 import { createdAtOf } from '../engine/validation.js';
@@ -86,15 +87,7 @@ export async function databaseStats(
     options.filter === undefined ? undefined : compileFilter(parseMongoFilter(options.filter));
   const snap = await pinSnapshot(dir, { fileSystem: fs });
   try {
-    const collections: CollectionStatsReport[] = [];
-    const names = new Set<string>(
-      snap.manifest.collections.map((c) => jsonString(c.config['name'])),
-    );
-    // Collections created after the last checkpoint are only in the WAL.
-    const created = await walCollections(fs, snap.dir);
-    for (const name of created.keys()) names.add(name);
-    // Staging collections of a snapshot restore are hidden (engine/staging-name.ts).
-    for (const name of names) if (isStagingName(name)) names.delete(name);
+    const { names, created } = await collectionNames(fs, snap);
     if (options.collection !== undefined && !names.has(options.collection)) {
       throw new QuiverError(
         'COLLECTION_NOT_FOUND',
@@ -104,52 +97,11 @@ export async function databaseStats(
         },
       );
     }
+    const collections: CollectionStatsReport[] = [];
     for (const name of [...names].sort()) {
       if (options.collection !== undefined && name !== options.collection) continue;
-      const listed = snap.manifest.collections.find((c) => c.config['name'] === name);
-      const config = listed?.config ?? created.get(name) ?? {};
-      let points = 0;
-      let matching = 0;
-      let dimension = Number(config['dimension'] ?? 0);
-      try {
-        for await (const p of snapshotPoints(fs, snap, name)) {
-          points++;
-          dimension = p.vector.length;
-          if (matches?.(p.payload, p.id) === true) matching++;
-        }
-      } catch (e) {
-        if (e instanceof QuiverError && e.code === 'COLLECTION_NOT_FOUND') continue;
-        throw e;
-      }
-      const slotCounts: SlotCount[] = [];
-      let sealedPoints = 0;
-      let segmentBytes = 0;
-      for (const s of listed?.segments ?? []) {
-        slotCounts.push(await segmentSlotCount(fs, `${snap.dir}/${SEGMENT_DIR}`, s));
-        sealedPoints += s.points;
-        segmentBytes += s.bytes;
-      }
-      const hnsw = (config['hnsw'] ?? { m: 16, efConstruction: 200, efSearch: 64 }) as {
-        m: number;
-        efConstruction: number;
-        efSearch: number;
-      };
-      collections.push({
-        name,
-        createdAt: listed?.createdAt ?? createdAtOf(listed?.config ?? created.get(name) ?? {}),
-        dimension,
-        metric: jsonString(config['metric'], 'unknown'),
-        hnsw,
-        points,
-        segments: listed?.segments.length ?? 0,
-        segmentBytes,
-        deletedRatio: deletedShare(slotCounts),
-        unsealedPoints: Math.max(0, points - sealedPoints),
-        memoryEstimateBytes: estimateFootprint(points, Math.max(1, dimension), hnsw.m).ramBytes,
-        ...(matches === undefined
-          ? {}
-          : { filter: { matching, selectivity: points === 0 ? 0 : matching / points } }),
-      });
+      const stats = await collectionStats(fs, snap, name, created.get(name), matches);
+      if (stats !== undefined) collections.push(stats);
     }
     let walBytes = 0;
     for (const w of snap.walFiles) walBytes += w.bytes;
@@ -179,6 +131,77 @@ export async function databaseStats(
   } finally {
     await snap.release();
   }
+}
+
+/** The visible collections of the snapshot, and the configs of those created in its WAL. */
+async function collectionNames(
+  fs: FileSystem,
+  snap: PinnedSnapshot,
+): Promise<{ names: Set<string>; created: Map<string, JsonObject> }> {
+  const names = new Set<string>(snap.manifest.collections.map((c) => jsonString(c.config['name'])));
+  // Collections created after the last checkpoint are only in the WAL.
+  const created = await walCollections(fs, snap.dir);
+  for (const name of created.keys()) names.add(name);
+  // Staging collections of a snapshot restore are hidden (engine/staging-name.ts).
+  for (const name of names) if (isStagingName(name)) names.delete(name);
+  return { names, created };
+}
+
+/**
+ * One collection's stats, its points counted (and matched) over the snapshot's view;
+ * undefined when it does not exist at the snapshot's LSN (dropped in the WAL).
+ */
+async function collectionStats(
+  fs: FileSystem,
+  snap: PinnedSnapshot,
+  name: string,
+  createdConfig: JsonObject | undefined,
+  matches: CompiledFilter | undefined,
+): Promise<CollectionStatsReport | undefined> {
+  const listed = snap.manifest.collections.find((c) => c.config['name'] === name);
+  const config = listed?.config ?? createdConfig ?? {};
+  let points = 0;
+  let matching = 0;
+  let dimension = Number(config['dimension'] ?? 0);
+  try {
+    for await (const p of snapshotPoints(fs, snap, name)) {
+      points++;
+      dimension = p.vector.length;
+      if (matches?.(p.payload, p.id) === true) matching++;
+    }
+  } catch (e) {
+    if (e instanceof QuiverError && e.code === 'COLLECTION_NOT_FOUND') return undefined;
+    throw e;
+  }
+  const slotCounts: SlotCount[] = [];
+  let sealedPoints = 0;
+  let segmentBytes = 0;
+  for (const s of listed?.segments ?? []) {
+    slotCounts.push(await segmentSlotCount(fs, `${snap.dir}/${SEGMENT_DIR}`, s));
+    sealedPoints += s.points;
+    segmentBytes += s.bytes;
+  }
+  const hnsw = (config['hnsw'] ?? { m: 16, efConstruction: 200, efSearch: 64 }) as {
+    m: number;
+    efConstruction: number;
+    efSearch: number;
+  };
+  return {
+    name,
+    createdAt: listed?.createdAt ?? createdAtOf(listed?.config ?? createdConfig ?? {}),
+    dimension,
+    metric: jsonString(config['metric'], 'unknown'),
+    hnsw,
+    points,
+    segments: listed?.segments.length ?? 0,
+    segmentBytes,
+    deletedRatio: deletedShare(slotCounts),
+    unsealedPoints: Math.max(0, points - sealedPoints),
+    memoryEstimateBytes: estimateFootprint(points, Math.max(1, dimension), hnsw.m).ramBytes,
+    ...(matches === undefined
+      ? {}
+      : { filter: { matching, selectivity: points === 0 ? 0 : matching / points } }),
+  };
 }
 
 /**
