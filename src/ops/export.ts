@@ -11,6 +11,7 @@ import { applyPayloadUpdate } from '../engine/payload-update.js';
 import { SEGMENT_DIR, WAL_DIR } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import type { SegmentData } from '../storage/segment/segment-file.js';
 import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { PayloadMode, WalOp } from '../storage/wal/wal-body-codec.js';
@@ -138,8 +139,55 @@ export async function* snapshotPoints(
   collection: string,
   progress: ProgressFn = NO_PROGRESS,
 ): AsyncGenerator<ExportedPoint> {
-  // The collection, and the staging collections that may replace it at a swap (a snapshot
-  // restore), each read from its manifest entry plus the WAL after it.
+  const { exists, useSegments, listed, overlay, order } = await replayWalTail(fs, snap, collection);
+  if (!exists) {
+    throw new QuiverError(
+      'COLLECTION_NOT_FOUND',
+      `Collection "${collection}" does not exist in ${snap.source} (at LSN ${snap.lsn}).`,
+      { collection },
+    );
+  }
+  // The slot loops stay here rather than in nested generators: each level of yield* is
+  // paid again for every point exported.
+  let done = 0;
+  if (useSegments && listed !== undefined) {
+    const total = listed.segments.reduce((n, s) => n + s.points, 0) + order.length;
+    for (const s of listed.segments) {
+      const { data, deleted } = await readSegment(fs, snap, s);
+      const dim = data.dimension;
+      for (let slot = 0; slot < data.ids.length; slot++) {
+        const id = data.ids[slot];
+        if (id === undefined || deleted.has(slot)) continue;
+        const e = overlay.get(key(id));
+        if (e !== undefined && e.kind !== 'patch') continue;
+        yield {
+          id,
+          vector: Array.from(data.vectors.subarray(slot * dim, (slot + 1) * dim)),
+          payload: patched(data.payloads[slot]!, e),
+        };
+        if (++done % 4096 === 0) progress({ phase: 'export', done, total, unit: 'points' });
+      }
+    }
+  }
+  for (const id of order) {
+    const e = overlay.get(key(id));
+    if (e?.kind !== 'point') continue;
+    overlay.delete(key(id)); // an id upserted twice is listed once
+    yield { id, vector: Array.from(e.vector), payload: e.payload };
+    done++;
+  }
+}
+
+/**
+ * The collection, and the staging collections that may replace it at a swap (a snapshot
+ * restore), each read from its manifest entry plus the WAL after it; returns what is
+ * known of the collection at the snapshot's LSN.
+ */
+async function replayWalTail(
+  fs: FileSystem,
+  snap: PinnedSnapshot,
+  collection: string,
+): Promise<Tracked> {
   const tracked = new Map<string, Tracked>();
   const track = (name: string): Tracked | undefined => {
     if (name !== collection && stagingTarget(name) !== collection) return undefined;
@@ -176,55 +224,34 @@ export async function* snapshotPoints(
       applyToTracked(t, op, r.lsn);
     },
   });
-  const { exists, useSegments, listed, overlay, order } = tracked.get(collection)!;
-  if (!exists) {
-    throw new QuiverError(
-      'COLLECTION_NOT_FOUND',
-      `Collection "${collection}" does not exist in ${snap.source} (at LSN ${snap.lsn}).`,
-      { collection },
-    );
-  }
-  let done = 0;
-  if (useSegments && listed !== undefined) {
-    const total = listed.segments.reduce((n, s) => n + s.points, 0) + order.length;
-    for (const s of listed.segments) {
-      const path = `${snap.dir}/${SEGMENT_DIR}/${s.file}`;
-      const data = decodeSegment(await fs.readFile(path), path);
-      const deleted = new Set<number>();
-      if (s.tombstones !== null) {
-        const tpath = `${snap.dir}/${SEGMENT_DIR}/${s.tombstones}`;
-        for (const slot of decodeTombstones(await fs.readFile(tpath), tpath).slots) {
-          deleted.add(slot);
-        }
-      }
-      const dim = data.dimension;
-      for (let slot = 0; slot < data.ids.length; slot++) {
-        const id = data.ids[slot];
-        if (id === undefined || deleted.has(slot)) continue;
-        const e = overlay.get(key(id));
-        if (e !== undefined && e.kind !== 'patch') continue;
-        const json = data.payloads[slot]!;
-        let payload: Payload = json === '' ? {} : (JSON.parse(json) as Payload);
-        if (e !== undefined) {
-          for (const p of e.patches)
-            payload = applyPayloadUpdate(payload, p.mode, p.payloadJson, p.keys);
-        }
-        yield {
-          id,
-          vector: Array.from(data.vectors.subarray(slot * dim, (slot + 1) * dim)),
-          payload,
-        };
-        if (++done % 4096 === 0) progress({ phase: 'export', done, total, unit: 'points' });
-      }
+  return tracked.get(collection)!;
+}
+
+/** A sealed segment of the snapshot and its deleted slots. */
+async function readSegment(
+  fs: FileSystem,
+  snap: PinnedSnapshot,
+  s: ManifestCollection['segments'][number],
+): Promise<{ data: SegmentData; deleted: Set<number> }> {
+  const path = `${snap.dir}/${SEGMENT_DIR}/${s.file}`;
+  const data = decodeSegment(await fs.readFile(path), path);
+  const deleted = new Set<number>();
+  if (s.tombstones !== null) {
+    const tpath = `${snap.dir}/${SEGMENT_DIR}/${s.tombstones}`;
+    for (const slot of decodeTombstones(await fs.readFile(tpath), tpath).slots) {
+      deleted.add(slot);
     }
   }
-  for (const id of order) {
-    const e = overlay.get(key(id));
-    if (e?.kind !== 'point') continue;
-    overlay.delete(key(id)); // an id upserted twice is listed once
-    yield { id, vector: Array.from(e.vector), payload: e.payload };
-    done++;
+  return { data, deleted };
+}
+
+/** A sealed point's payload with the WAL tail's payload updates of it applied. */
+function patched(json: string, e: OverlayEntry | undefined): Payload {
+  let payload: Payload = json === '' ? {} : (JSON.parse(json) as Payload);
+  if (e?.kind === 'patch') {
+    for (const p of e.patches) payload = applyPayloadUpdate(payload, p.mode, p.payloadJson, p.keys);
   }
+  return payload;
 }
 
 /**
