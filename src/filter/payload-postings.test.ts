@@ -113,3 +113,57 @@ test('shapes postings cannot narrow answer undefined', () => {
     'a path without postings (past the cap) is scanned',
   );
 });
+
+/** Postings of `f` over payloads where slot s holds f = s % 3, plus g = 'x' on slot 0 only. */
+function smallPostings(): (p: FieldPath) => PayloadPostings | undefined {
+  const payloads: (Payload | undefined)[] = [0, 1, 2, 3, 4, 5].map((s) =>
+    s === 4 ? undefined : { f: s % 3, ...(s === 0 ? { g: 'x' } : {}) },
+  );
+  const built = new Map<string, PayloadPostings>();
+  return (p) => {
+    const key = p.join('.');
+    if (key !== 'f' && key !== 'g') return undefined;
+    let got = built.get(key);
+    if (got === undefined) {
+      got = PayloadPostings.build(p, payloads.length, (s) => payloads[s]);
+      built.set(key, got);
+    }
+    return got;
+  };
+}
+
+test('an and takes the narrowest child, whatever its position', () => {
+  const of = smallPostings();
+  const wide = Filter.in('f', [0, 1]); // slots 0, 1, 3
+  const narrow = Filter.eq('g', 'x'); // slot 0
+  assert.deepEqual(candidateSlots(Filter.and([wide, narrow]), of), [0]);
+  assert.deepEqual(candidateSlots(Filter.and([narrow, wide]), of), [0]);
+  // Equal lengths keep the first; a child without postings never wins.
+  assert.deepEqual(candidateSlots(Filter.and([Filter.eq('f', 1), Filter.eq('g', 'x')]), of), [1]);
+  assert.deepEqual(candidateSlots(Filter.and([Filter.eq('g', 'x'), Filter.eq('f', 1)]), of), [0]);
+  assert.deepEqual(candidateSlots(Filter.and([Filter.eq('h', 1), Filter.eq('f', 2)]), of), [2, 5]);
+  assert.equal(candidateSlots(Filter.and([Filter.eq('h', 1), Filter.exists('f')]), of), undefined);
+});
+
+test('in: one value is its list, several their sorted union; non-scalars and unindexed paths do not narrow', () => {
+  const of = smallPostings();
+  assert.deepEqual(candidateSlots(Filter.in('f', [2]), of), [2, 5]);
+  assert.deepEqual(candidateSlots(Filter.in('f', [2, 0]), of), [0, 2, 3, 5]);
+  assert.equal(candidateSlots(Filter.in('f', [1, { a: 1 }]), of), undefined);
+  assert.equal(candidateSlots(Filter.in('f', [[1]]), of), undefined);
+  assert.equal(candidateSlots(Filter.in('h', [1]), of), undefined);
+  assert.equal(candidateSlots(Filter.eq('f', { a: 1 }), of), undefined);
+});
+
+test('postings skip missing payloads and count their entries and values', () => {
+  const postings = smallPostings()(['f'])!;
+  assert.equal(postings.size, 3, 'values 0, 1, 2');
+  assert.deepEqual(postings.slots(1), [1]);
+  assert.deepEqual(postings.slots(7), []);
+  // Five payloads hold f (slot 4 has none): 5 entries × 8 + 3 values × 80.
+  assert.equal(postings.bytes, 5 * 8 + 3 * 80);
+  const arrays = PayloadPostings.build(['t'], 2, (s) => ({ t: s === 0 ? ['a', 'a', 'b'] : null }));
+  assert.deepEqual(arrays.slots('a'), [0], 'a value repeated in one array is one entry');
+  assert.deepEqual(arrays.slots(null), [1]);
+  assert.equal(arrays.bytes, 3 * 8 + 3 * 80);
+});
