@@ -102,12 +102,12 @@ describe('WalWriter: rotation and release', () => {
     assert.deepEqual(await w.release(3), [`${dir}/${name(1)}`]);
     assert.equal(w.stats().bytes, await diskBytes(fs, dir));
     assert.deepEqual(await w.release(100), [`${dir}/${name(2)}`, `${dir}/${name(3)}`]);
-    assert.deepEqual(await w.release(100), [], 'the current file stays');
     assert.equal(w.stats().bytes, HEADER + RECORD);
     // The deletions are durable: a power loss does not bring the files back.
     fs.simulatePowerLoss();
     assert.deepEqual(await walFiles(fs, dir), [name(4)]);
     assert.deepEqual(await lsnsOf(fs, dir), [7]);
+    assert.deepEqual(await w.release(100), [], 'the current file stays');
     await w.close();
   });
 
@@ -147,6 +147,18 @@ describe('WalWriter: rotation and release', () => {
 });
 
 describe('WalWriter: resume', () => {
+  test('resuming where there is no log yet starts file 1 after the given LSN', async (t) => {
+    const dir = tempDir(t);
+    const fs = new NodeFileSystem();
+    const scan = await scanWal(fs, dir, { cleanlyClosed: false, onRecord: () => undefined });
+    // A checkpoint can put the database's last LSN past an empty log.
+    const w = await WalWriter.resume(options(fs, dir), scan, 41);
+    assert.deepEqual(w.position(), { seq: 1, offset: HEADER, lastLsn: 41 });
+    assert.equal(await w.append(3, body(1)), 42);
+    await w.close();
+    assert.deepEqual(await lsnsOf(fs, dir), [42]);
+  });
+
   test('continues in the last file; release after a reopen knows every file’s first LSN', async (t) => {
     const dir = tempDir(t);
     const fs = new NodeFileSystem();
