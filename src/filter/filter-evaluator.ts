@@ -78,6 +78,10 @@ export function matchesFilter(node: FilterNode, payload: Payload, id: PointId): 
   return compileFilter(node)(payload, id);
 }
 
+/**
+ * One case per node kind, each a few lines: the switch is the table of what every kind
+ * compiles to, and reads best whole (its length grows with the AST, not with any one case).
+ */
 function compileNode(node: FilterNode): CompiledFilter {
   switch (node.kind) {
     case 'all':
