@@ -379,12 +379,7 @@ async function scanIntactWal(
   });
   // Log files that are gone lost their writes: the continuity check names the range.
   const mark = await readCleanMark(s.fs, s.dir).catch(() => undefined);
-  const gaps = describeWalGaps(
-    scan,
-    manifest ?? { walStartLsn: 1, checkpointLsn: 0 },
-    mark,
-    walDir,
-  ).filter((g) => manifest !== undefined || g.kind === 'clean-mark-mismatch');
+  const gaps = describeWalGaps(scan, manifest, mark, walDir);
   for (const g of gaps) {
     s.lost.push({
       file: walDir,

@@ -289,12 +289,7 @@ function reportWalDamage(
   mark: CleanMark | undefined,
   walDir: string,
 ): void {
-  const gaps = describeWalGaps(
-    scan,
-    manifest ?? { walStartLsn: 1, checkpointLsn: 0 },
-    mark,
-    walDir,
-  ).filter((g) => manifest !== undefined || g.kind === 'clean-mark-mismatch');
+  const gaps = describeWalGaps(scan, manifest, mark, walDir);
   for (const g of gaps) {
     c.problems.push({
       severity: 'error',

@@ -60,14 +60,21 @@ function missingTail(scan: WalScanReport, mark: CleanMark | undefined, walDir: s
 
 /**
  * The continuity gaps of `scan` (one shared check, the one recovery fails the open on),
- * each with the LSN range and the files that are missing.
+ * each with the LSN range and the files that are missing. Without a manifest (missing or
+ * unreadable) nothing says where the log must start or end, so only the clean mark counts.
  */
 export function describeWalGaps(
   scan: WalScanReport,
-  manifest: Pick<Manifest, 'walStartLsn' | 'checkpointLsn'>,
+  manifest: Pick<Manifest, 'walStartLsn' | 'checkpointLsn'> | undefined,
   mark: CleanMark | undefined,
   walDir: string,
 ): WalMissing[] {
+  if (manifest === undefined) {
+    const none = { walStartLsn: 1, checkpointLsn: 0 };
+    return describeWalGaps(scan, none, mark, walDir).filter(
+      (g) => g.kind === 'clean-mark-mismatch',
+    );
+  }
   // A scan that stopped at damage (stopAtDamage) ends there: the records after it are in
   // the files, unreadable, not missing. The damage is reported on its own (wal recover cuts
   // it, repair lists it); calling the end "missing" would refuse the --skip-corrupted cut
