@@ -17,6 +17,7 @@ import {
 } from '../../kernels/wasm-module.js';
 import type { IndexSearchOptions, IndexSearchResult, VectorIndex } from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
+import type { HnswHeader } from './hnsw-codec.js';
 import type { SharedHnswHandle } from './hnsw-lane.js';
 import {
   MODE_ALLOW,
@@ -200,14 +201,7 @@ export class HnswIndex implements VectorIndex {
     const mem = this.mem;
     const slots = this.slots_;
     const copy = new HnswIndex({
-      dimension: this.dimension,
-      metric: this.metric,
-      m: this.m,
-      efConstruction: this.efConstruction,
-      efSearch: this.efSearch_,
-      seed: this.seed,
-      repairThreshold: this.repairThreshold,
-      rng: this.rng,
+      ...this.parameters(),
       slots,
       upperBytes: Math.max(mem.upperUsed, 64),
       capacity: Math.max(slots, 1),
@@ -482,7 +476,12 @@ export class HnswIndex implements VectorIndex {
   /** The graph as bytes (hnsw-codec.ts); {@link HnswIndex.deserialize} reads them back. */
   serialize(): Uint8Array {
     const { entry, maxLevel } = this.entryPoint();
-    return encodeHnsw(this.mem, {
+    return encodeHnsw(this.mem, { ...this.parameters(), slots: this.slots_, entry, maxLevel });
+  }
+
+  /** What a copy of this graph (or its serialized header) carries over unchanged. */
+  private parameters(): Omit<HnswHeader, 'slots' | 'entry' | 'maxLevel'> {
+    return {
       dimension: this.dimension,
       metric: this.metric,
       m: this.m,
@@ -491,10 +490,7 @@ export class HnswIndex implements VectorIndex {
       seed: this.seed,
       rng: this.rng,
       repairThreshold: this.repairThreshold,
-      slots: this.slots_,
-      entry,
-      maxLevel,
-    });
+    };
   }
 
   /** Bytes of WebAssembly memory this index holds (vectors, graph, scratch). */
