@@ -3,6 +3,7 @@
  * bench` prints. It reads the scenarios' results; no scenario imports it.
  */
 import type { AnnSweepResult } from './scenarios/ann-sweep.js';
+import type { EmbeddedResult } from './scenarios/embedded-search.js';
 import type { FilteredResult } from './scenarios/filtered-search.js';
 import type { KernelThroughput } from './scenarios/kernel-throughput.js';
 
@@ -22,26 +23,42 @@ export function ratios(result: AnnSweepResult): RatioRow[] {
   for (const target of [0.95, 0.99]) {
     const key = target === 0.95 ? 'qpsAt095' : 'qpsAt099';
     const quiver = result.runs.find((r) => r.name === 'quiver')?.[key];
-    let bestPeer: string | undefined;
-    let bestPeerQps: number | undefined;
-    for (const run of result.runs) {
-      const q = run[key];
-      if (run.name === 'quiver' || q === undefined) continue;
-      if (bestPeerQps === undefined || q > bestPeerQps) {
-        bestPeerQps = q;
-        bestPeer = run.name;
-      }
-    }
-    rows.push({
-      dataset: result.dataset,
-      target,
-      ...(quiver === undefined ? {} : { quiver }),
-      ...(bestPeer === undefined ? {} : { bestPeer }),
-      ...(bestPeerQps === undefined ? {} : { bestPeerQps }),
-      ...(quiver !== undefined && bestPeerQps !== undefined ? { ratio: quiver / bestPeerQps } : {}),
-    });
+    rows.push(ratioRow(result, target, quiver));
   }
   return rows;
+}
+
+/**
+ * Ratios of the public embedded path (`collection.search`, settled) to the best native
+ * peer of the same dataset's raw-index sweep.
+ */
+export function embeddedRatios(result: EmbeddedResult, sweep: AnnSweepResult): RatioRow[] {
+  return [0.95, 0.99].map((target) =>
+    ratioRow(sweep, target, target === 0.95 ? result.qpsAt095 : result.qpsAt099),
+  );
+}
+
+/** `quiver` QPS at `target` against the best non-Quiver run of `result`. */
+function ratioRow(result: AnnSweepResult, target: number, quiver: number | undefined): RatioRow {
+  const key = target === 0.95 ? 'qpsAt095' : 'qpsAt099';
+  let bestPeer: string | undefined;
+  let bestPeerQps: number | undefined;
+  for (const run of result.runs) {
+    const q = run[key];
+    if (run.name === 'quiver' || q === undefined) continue;
+    if (bestPeerQps === undefined || q > bestPeerQps) {
+      bestPeerQps = q;
+      bestPeer = run.name;
+    }
+  }
+  return {
+    dataset: result.dataset,
+    target,
+    ...(quiver === undefined ? {} : { quiver }),
+    ...(bestPeer === undefined ? {} : { bestPeer }),
+    ...(bestPeerQps === undefined ? {} : { bestPeerQps }),
+    ...(quiver !== undefined && bestPeerQps !== undefined ? { ratio: quiver / bestPeerQps } : {}),
+  };
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -110,6 +127,43 @@ export function formatSweep(result: AnnSweepResult): string {
   );
   for (const r of result.runs)
     if (r.unavailable !== undefined) parts.push(`note: ${r.unavailable}`);
+  return parts.join('\n\n');
+}
+
+/**
+ * The embedded path on one dataset: the cold loop's windows (QPS against half the best
+ * peer's settled QPS at 0.95, the cold target), the settled sweep, and its ratios.
+ */
+export function formatEmbedded(result: EmbeddedResult, sweep: AnnSweepResult): string {
+  const rows = embeddedRatios(result, sweep);
+  const half = (rows[0]?.bestPeerQps ?? 0) / 2;
+  const reached = result.cold.find((w) => w.qps >= half && w.recall >= 0.95);
+  const parts = [
+    `## ${result.dataset}: collection.search (embedded, ${result.points} points, ingest ${n2(result.ingestSeconds)} s)`,
+    `cold loop at ef ${result.coldEf} right after the last upsert: ` +
+      (reached === undefined
+        ? `never reached half the best peer's settled QPS (${n0(half)}) at recall ≥ 0.95`
+        : `reached half the best peer's settled QPS (${n0(half)}) at recall ≥ 0.95 after ${n2(reached.at)} s`),
+    table(
+      ['until s', 'searches', 'QPS', 'recall', 'slowest ms'],
+      result.cold.map((w) => [n2(w.at), String(w.searches), n0(w.qps), n4(w.recall), n2(w.maxMs)]),
+    ),
+    `settled (checkpoint + idle took ${n2(result.settleSeconds)} s):`,
+    table(
+      ['ef', 'recall', 'QPS'],
+      result.settled.map((p) => [String(p.ef), n4(p.recall), n0(p.qps)]),
+    ),
+    table(
+      ['target recall', 'collection.search QPS', 'best peer', 'peer QPS', 'ratio'],
+      rows.map((r) => [
+        r.target.toFixed(2),
+        n0(r.quiver),
+        r.bestPeer ?? '-',
+        n0(r.bestPeerQps),
+        n2(r.ratio),
+      ]),
+    ),
+  ];
   return parts.join('\n\n');
 }
 
