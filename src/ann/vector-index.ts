@@ -65,3 +65,29 @@ export interface VectorIndex {
   /** Approximate bytes of memory held. */
   memoryBytes(): number;
 }
+
+/**
+ * An index that can hold vectors before they are linked (graph building deferred off the
+ * write path): a staged vector is stored in the index's memory, searched only by
+ * {@link scanStaged}, and linked in place by {@link commit}.
+ */
+export interface StagingIndex extends VectorIndex {
+  /** Stores `vector` under `internalId` (not live yet) without linking it. */
+  stage(internalId: number, vector: Float32Array): void;
+  /** Links the vector staged under `internalId`. */
+  commit(internalId: number): void;
+  /** True when `internalId` holds a staged vector. */
+  isStaged(internalId: number): boolean;
+  /** Vectors staged and not yet committed. */
+  readonly stagedCount: number;
+  /** Exact scan of the staged vectors in slots from `from` (those `allow` admits). */
+  scanStaged(
+    query: Float32Array,
+    options: { readonly k: number; readonly from: number; readonly allow?: Uint8Array | undefined },
+  ): IndexSearchResult;
+}
+
+/** True when `index` can stage vectors (see {@link StagingIndex}). */
+export function canStage(index: VectorIndex): index is StagingIndex {
+  return typeof (index as Partial<StagingIndex>).stage === 'function';
+}

@@ -17,10 +17,22 @@ import type {
 } from './segment.js';
 import type { CollectionConfig } from './validation.js';
 
-/** Vectors inserted into the graph per turn of the event loop. */
-const INDEX_SLICE = 128;
+/** Background indexing links waiting vectors for about this long per turn of the event loop. */
+const SLICE_MS = 5;
 /** Background indexing waits until no append came for this long. */
 const WRITE_QUIET_MS = 3;
+/**
+ * Background indexing counts as starved when it has not run for this long although vectors
+ * wait: a caller awaiting searches in a loop runs only microtasks, so the event loop never
+ * reaches the slices scheduled with setImmediate.
+ */
+const STARVED_MS = 10;
+/** What each search spends linking waiting vectors while background indexing is starved. */
+const CATCH_UP_MS = 2;
+/** {@link GrowingSegment.indexAll}'s slice between yields to the event loop. */
+const INDEX_ALL_MS = 20;
+/** Vectors linked between two looks at the clock. */
+const LINK_STEP = 4;
 
 export class GrowingSegment implements Segment {
   readonly kind = 'growing';
@@ -55,7 +67,28 @@ export class GrowingSegment implements Segment {
     query: Float32Array,
     options: SegmentSearchOptions,
   ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
+    this.catchUp();
     return this.table.search(query, options);
+  }
+
+  /**
+   * Links a slice of waiting vectors (about {@link CATCH_UP_MS} of work) while background
+   * indexing is starved, so a search loop that never yields to the event loop still
+   * drains them: the scan of what waits shrinks and its searches become graph searches.
+   * Writes still in progress keep precedence, as in the background.
+   */
+  private catchUp(): void {
+    if (this.stopped || this.table.pendingCount === 0) return;
+    const now = performance.now();
+    if (now - this.lastBackground < STARVED_MS || now - this.lastAppend < WRITE_QUIET_MS) return;
+    this.linkFor(CATCH_UP_MS);
+  }
+
+  /** Links waiting vectors, oldest first, for about `ms` milliseconds (at least a few). */
+  private linkFor(ms: number): void {
+    const t0 = performance.now();
+    do this.table.indexPending(LINK_STEP);
+    while (this.table.pendingCount > 0 && performance.now() - t0 < ms);
   }
   memoryBytes(): number {
     return this.table.memoryBytes();
@@ -72,6 +105,7 @@ export class GrowingSegment implements Segment {
    * vectors reach the graph index in the background (searches scan them meanwhile).
    */
   append(points: readonly { id: PointId; vector: Float32Array; payload: Payload }[]): void {
+    if (this.table.pendingCount === 0) this.lastBackground = performance.now();
     for (const p of points) {
       this.table.remove(p.id);
       this.table.append(p.id, p.vector, p.payload, true);
@@ -81,6 +115,8 @@ export class GrowingSegment implements Segment {
   }
 
   private lastAppend = 0;
+  /** When background indexing last ran (or, if later, when vectors began to wait). */
+  private lastBackground = 0;
 
   private indexing = false;
   private stopped = false;
@@ -102,7 +138,8 @@ export class GrowingSegment implements Segment {
         return;
       }
       this.indexing = false;
-      this.table.indexPending(INDEX_SLICE);
+      this.linkFor(SLICE_MS);
+      this.lastBackground = performance.now();
       this.scheduleIndexing();
     };
     setImmediate(run);
@@ -111,7 +148,7 @@ export class GrowingSegment implements Segment {
   /** Inserts every waiting vector into the graph, yielding between slices (before a seal). */
   async indexAll(): Promise<void> {
     while (this.table.pendingCount > 0) {
-      this.table.indexPending(INDEX_SLICE);
+      this.linkFor(INDEX_ALL_MS);
       await new Promise<void>((r) => setImmediate(r));
     }
   }

@@ -9,12 +9,9 @@ import { compareIds } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import { filterSource } from '../filter/filter-evaluator.js';
 import { candidateSlots, PayloadPostings } from '../filter/payload-postings.js';
-import type { DistanceKernel } from '../kernels/distance-kernel.js';
-import { similarity } from '../kernels/distance-kernel.js';
-import { SCALAR_KERNEL } from '../kernels/scalar-kernel.js';
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
-import { TopK } from '../ann/top-k.js';
 import type { IndexSearchResult, VectorIndex } from '../ann/vector-index.js';
+import { canStage } from '../ann/vector-index.js';
 import type { SearchPool } from './search-pool.js';
 import type {
   SearchPlan,
@@ -32,6 +29,8 @@ interface TablePlan {
   readonly allow: Uint8Array | undefined;
   readonly matches: number | undefined;
   readonly live: number;
+  /** Vectors waiting for the graph (scanned exactly beside the plan). */
+  readonly waiting: number;
   readonly t0: number;
   readonly t1: number;
 }
@@ -64,13 +63,14 @@ export class PointTable {
   readonly payloads: (Payload | undefined)[] = [];
   readonly slotOf = new Map<PointId, number>();
   private index_: VectorIndex;
-  private readonly kernel: DistanceKernel;
   payloadBytes = 0;
   /**
-   * Vectors of slots not yet inserted into a graph index (deferred indexing keeps durable
-   * ingest fast); searches scan them exactly until `indexPending` moves them in.
+   * Slots below this hold no staged vector: deferred appends stage their vectors in the
+   * index (in WebAssembly memory, scanned there with the SIMD kernel until linked), in slot
+   * order, and {@link indexPending} links them oldest first, so the staged slots all lie
+   * at or past it.
    */
-  private readonly pending = new Map<number, Float32Array>();
+  private stagedFrom = 0;
   /** Set once the table takes no more appends; payload postings are kept only then. */
   private frozen = false;
   /** Payload postings by field path, built on first use. */
@@ -79,9 +79,8 @@ export class PointTable {
   /** Slots retired so far (a search that ran on a worker checks it did not change). */
   private retirements = 0;
 
-  constructor(index: VectorIndex, kernel: DistanceKernel = SCALAR_KERNEL) {
+  constructor(index: VectorIndex) {
     this.index_ = index;
-    this.kernel = kernel;
   }
 
   get index(): VectorIndex {
@@ -95,7 +94,7 @@ export class PointTable {
    */
   shareIndex(lanes: number): void {
     const index = this.index_;
-    if (!(index instanceof HnswIndex) || index.shared || this.pending.size > 0 || lanes < 1) return;
+    if (!(index instanceof HnswIndex) || index.shared || this.pendingCount > 0 || lanes < 1) return;
     this.index_ = index.toShared(lanes);
   }
 
@@ -132,15 +131,17 @@ export class PointTable {
   }
 
   /**
-   * Appends a point at the next slot (the id must not be live here). With `defer`, a graph
-   * index gets the vector later, from {@link indexPending}.
+   * Appends a point at the next slot (the id must not be live here). With `defer`, an index
+   * that can stage vectors stores this one now and links it later, in
+   * {@link indexPending}; searches scan it meanwhile.
    */
   append(id: PointId, vector: Float32Array, payload: Payload, defer = false): number {
     const slot = this.ids.length;
     this.ids.push(id);
     this.payloads.push(payload);
-    if (defer && this.index.kind !== 'exact') this.pending.set(slot, vector);
-    else this.index.add(slot, vector);
+    const index = this.index;
+    if (defer && canStage(index)) index.stage(slot, vector);
+    else index.add(slot, vector);
     this.slotOf.set(id, slot);
     this.payloadBytes += estimatePayloadBytes(payload);
     return slot;
@@ -148,24 +149,28 @@ export class PointTable {
 
   /** Slots waiting for the graph index. */
   get pendingCount(): number {
-    return this.pending.size;
+    const index = this.index;
+    return canStage(index) ? index.stagedCount : 0;
   }
 
-  /** Inserts up to `max` waiting vectors into the index, oldest first; returns how many. */
+  /** Links up to `max` staged vectors into the index, oldest first; returns how many. */
   indexPending(max: number): number {
+    const index = this.index;
+    if (!canStage(index)) return 0;
     let n = 0;
-    for (const [slot, vector] of this.pending) {
-      if (n >= max) break;
-      this.index.add(slot, vector);
-      this.pending.delete(slot);
+    let slot = this.stagedFrom;
+    for (; slot < this.ids.length && n < max && index.stagedCount > 0; slot++) {
+      if (!index.isStaged(slot)) continue; // retired while it waited
+      index.commit(slot);
       n++;
     }
+    this.stagedFrom = slot;
     return n;
   }
 
-  /** The stored vector of a live slot (a view or copy; do not modify). */
+  /** The stored vector of a live slot (a copy; do not modify). */
   vectorOf(slot: number): Float32Array {
-    return this.pending.get(slot) ?? this.index.vector(slot);
+    return this.index.vector(slot);
   }
 
   /** Marks a slot deleted. */
@@ -173,7 +178,7 @@ export class PointTable {
     const id = this.ids[slot];
     if (id === undefined) return;
     this.retirements++;
-    if (!this.pending.delete(slot)) this.index.remove(slot);
+    this.index.remove(slot);
     const payload = this.payloads[slot];
     if (payload !== undefined) this.payloadBytes -= estimatePayloadBytes(payload);
     this.payloads[slot] = undefined;
@@ -256,7 +261,7 @@ export class PointTable {
     | { hits: SegmentHit[]; stats: SegmentSearchStats } {
     const plan = this.plan(options);
     const index = this.index;
-    if (plan.kind === 'graph' && this.pending.size === 0 && index instanceof HnswIndex) {
+    if (plan.kind === 'graph' && this.pendingCount === 0 && index instanceof HnswIndex) {
       const handle = index.sharedHandle();
       const mode = index.laneMode(options.ef, plan.allow);
       if (handle !== undefined && mode !== undefined) {
@@ -322,7 +327,7 @@ export class PointTable {
       live <= EXACT_SEGMENT_THRESHOLD ||
       (matches !== undefined && matches < Math.max(exactFilterThreshold, options.ef));
     const kind = live === 0 || matches === 0 ? 'empty' : useExact ? 'exact' : 'graph';
-    return { kind, allow, matches, live, t0, t1 };
+    return { kind, allow, matches, live, waiting: this.pendingCount, t0, t1 };
   }
 
   /**
@@ -366,19 +371,15 @@ export class PointTable {
             ef: options.ef,
             ...(allow === undefined ? {} : { allow }),
           });
-    if (this.pending.size === 0) return r;
-    // Vectors not yet in the graph are scanned exactly and merged in.
-    const top = new TopK(options.k);
-    r.ids.forEach((slot, j) => top.push(slot, r.scores[j]!));
-    const metric = this.index.metric;
-    const dim = this.index.dimension;
-    let computations = r.distanceComputations;
-    for (const [slot, v] of this.pending) {
-      if (allow !== undefined && allow[slot] !== 1) continue;
-      computations++;
-      top.push(slot, similarity(this.kernel, metric, query, 0, v, 0, dim));
-    }
-    return { ...top.drain(), visited: r.visited, distanceComputations: computations };
+    const index = this.index;
+    if (!canStage(index) || index.stagedCount === 0) return r;
+    // Vectors not yet in the graph are scanned exactly (in WebAssembly) and merged in.
+    const staged = index.scanStaged(query, { k: options.k, from: this.stagedFrom, allow });
+    return {
+      ...mergeTop(r, staged, options.k),
+      visited: r.visited + staged.visited,
+      distanceComputations: r.distanceComputations + staged.distanceComputations,
+    };
   }
 
   /**
@@ -429,19 +430,37 @@ export class PointTable {
         filterMs: plan.t1 - plan.t0,
         searchMs: t2 - plan.t1,
         worker: onWorker,
+        waiting: plan.kind === 'empty' ? 0 : plan.waiting,
       },
     };
   }
 
   memoryBytes(): number {
-    return (
-      this.index.memoryBytes() +
-      this.payloadBytes +
-      this.postingsBytes +
-      this.ids.length * 16 +
-      this.pending.size * (this.index.dimension * 4 + 48)
-    );
+    return this.index.memoryBytes() + this.payloadBytes + this.postingsBytes + this.ids.length * 16;
   }
+}
+
+/** The best `k` of two results, each best first (a slot is in at most one of them). */
+function mergeTop(
+  a: IndexSearchResult,
+  b: IndexSearchResult,
+  k: number,
+): { ids: number[]; scores: number[] } {
+  const ids: number[] = [];
+  const scores: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (ids.length < k && (i < a.ids.length || j < b.ids.length)) {
+    const takeA = j >= b.ids.length || (i < a.ids.length && a.scores[i]! >= b.scores[j]!);
+    if (takeA) {
+      ids.push(a.ids[i]!);
+      scores.push(a.scores[i++]!);
+    } else {
+      ids.push(b.ids[j]!);
+      scores.push(b.scores[j++]!);
+    }
+  }
+  return { ids, scores };
 }
 
 /** A cheap size estimate of a payload for memory accounting (not exact). */

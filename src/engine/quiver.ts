@@ -554,10 +554,15 @@ export class Quiver {
     await this.storage.compact(collection, true);
   }
 
-  /** Waits until background sealing and compaction are idle. */
+  /**
+   * Resolves once background work is done: sealing and compaction idle, and every vector
+   * acknowledged before the call linked into a graph (searches then walk graphs only,
+   * with no exact scan of vectors waiting for one). Writes may go on meanwhile.
+   */
   async idle(): Promise<void> {
     this.checkOpen();
     await this.storage.idle();
+    for (const state of this.catalog.values()) await state.growing.indexAll();
   }
 
   /**

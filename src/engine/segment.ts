@@ -43,6 +43,11 @@ export interface SegmentSearchStats {
   readonly searchMs: number;
   /** True when a search worker thread ran the graph search. */
   readonly worker: boolean;
+  /**
+   * Vectors acknowledged but not yet in the graph, scanned exactly by this search (0 once
+   * the graph has caught up; `await db.idle()` waits for that).
+   */
+  readonly waiting: number;
 }
 
 export interface Segment {

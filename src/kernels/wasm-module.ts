@@ -33,7 +33,7 @@ interface WasmApi {
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** The abiVersion() the module must report (src/kernels/as/quiver.ts): a stale build is refused. */
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 /** The exports of one instance of the module (see src/kernels/as/quiver.ts). @internal */
 export interface QuiverWasmExports {
@@ -66,7 +66,7 @@ export interface QuiverWasmExports {
   lastVisited(): number;
   lastDistances(): number;
   search(ef: number, mode: number, slots: number): number;
-  scanExact(k: number, useAllow: number, slots: number): number;
+  scanExact(k: number, useAllow: number, from: number, slots: number, staged: number): number;
   insert(id: number, level: number, efConstruction: number): void;
   repair(slots: number): number;
 }

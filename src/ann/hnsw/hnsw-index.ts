@@ -15,7 +15,7 @@ import {
   sharedWasmLoadFailure,
   wasmLoadFailure,
 } from '../../kernels/wasm-module.js';
-import type { IndexSearchOptions, IndexSearchResult, VectorIndex } from '../vector-index.js';
+import type { IndexSearchOptions, IndexSearchResult, StagingIndex } from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
 import type { HnswHeader } from './hnsw-codec.js';
 import type { SharedHnswHandle } from './hnsw-lane.js';
@@ -24,10 +24,11 @@ import {
   MODE_CALLBACK,
   MODE_PLAIN,
   MODE_TOMBSTONES,
+  SCAN_LIVE,
   searchInWasm,
 } from './hnsw-lane.js';
 import type { HnswState, LaneSizes } from './hnsw-memory.js';
-import { FLAG_ALLOCATED, FLAG_DELETED, HnswMemory, LIVE } from './hnsw-memory.js';
+import { FLAG_ALLOCATED, FLAG_DELETED, FLAG_STAGED, HnswMemory, LIVE } from './hnsw-memory.js';
 
 /** Options of {@link createHnswIndex}. */
 export interface HnswOptions {
@@ -111,7 +112,7 @@ function requireWasm(admit: (id: number) => number, shared: boolean): QuiverWasm
 }
 
 /** The HNSW VectorIndex. Make one with {@link createHnswIndex} or {@link HnswIndex.deserialize}. */
-export class HnswIndex implements VectorIndex {
+export class HnswIndex implements StagingIndex {
   readonly kind = 'hnsw';
   readonly dimension: number;
   readonly metric: MetricName;
@@ -130,6 +131,8 @@ export class HnswIndex implements VectorIndex {
   private slots_ = 0;
   private live_ = 0;
   private tombstones_ = 0;
+  /** Slots holding a staged vector (stored, not yet linked). */
+  private staged_ = 0;
   private handle_: SharedHnswHandle | undefined;
 
   /** @internal Use {@link createHnswIndex} or {@link HnswIndex.deserialize}. */
@@ -193,6 +196,12 @@ export class HnswIndex implements VectorIndex {
   toShared(lanes: number): HnswIndex {
     checkInt('lanes', lanes, 1, 64);
     if (this.mem.shared) return this;
+    if (this.staged_ > 0) {
+      throw new QuiverError(
+        'INTERNAL',
+        `${this.staged_} staged vectors are not in the graph yet; commit them before sharing. This is a bug.`,
+      );
+    }
     if (this.mem.sharedBuffer) {
       // Grew in shared memory: freeze it where it lies.
       this.mem.freeze(laneSizes(lanes, this.mem.capacity, this.efSearch_));
@@ -318,6 +327,53 @@ export class HnswIndex implements VectorIndex {
    * normalised. A replaced or re-added id keeps its level and is re-linked.
    */
   add(internalId: number, vector: Float32Array): void {
+    if (this.isStaged(internalId)) this.remove(internalId);
+    this.store(internalId, vector);
+    this.link(internalId);
+  }
+
+  /**
+   * Stores `vector` under `internalId` without linking it into the graph (a write path
+   * that must not wait for graph building): searches do not find it, {@link scanStaged}
+   * does, {@link commit} links it later where it lies. The id must not be live.
+   */
+  stage(internalId: number, vector: Float32Array): void {
+    if (this.has(internalId) || this.isStaged(internalId)) {
+      throw invalidArgument(`internal id ${internalId} is live or staged already.`);
+    }
+    this.store(internalId, vector);
+    this.mem.u8[this.mem.regions.flags + internalId] = FLAG_STAGED;
+    this.staged_++;
+    if (internalId >= this.slots_) this.slots_ = internalId + 1;
+  }
+
+  /** Links the vector staged under `internalId` into the graph. */
+  commit(internalId: number): void {
+    if (!this.isStaged(internalId)) {
+      throw invalidArgument(`internal id ${internalId} holds no staged vector.`);
+    }
+    this.mem.u8[this.mem.regions.flags + internalId] = 0;
+    this.staged_--;
+    this.link(internalId);
+  }
+
+  /** Vectors staged and not yet committed. */
+  get stagedCount(): number {
+    return this.staged_;
+  }
+
+  /** True when `internalId` holds a staged vector. */
+  isStaged(internalId: number): boolean {
+    return (
+      Number.isInteger(internalId) &&
+      internalId >= 0 &&
+      internalId < this.slots_ &&
+      this.mem.u8[this.mem.regions.flags + internalId] === FLAG_STAGED
+    );
+  }
+
+  /** Checks and writes `vector` at its slot (growing the memory). */
+  private store(internalId: number, vector: Float32Array): void {
     checkInt('internalId', internalId, 0, 0x7ffffffe);
     if (this.mem.shared) {
       throw new QuiverError(
@@ -328,6 +384,13 @@ export class HnswIndex implements VectorIndex {
     this.checkDimension('vector', vector);
     const mem = this.mem;
     mem.ensureCapacity(internalId + 1);
+    const r = mem.regions;
+    mem.f32.set(vector, (r.vecs >> 2) + internalId * this.dimension);
+  }
+
+  /** Links the vector stored at `internalId` into the graph (a level is drawn on first use). */
+  private link(internalId: number): void {
+    const mem = this.mem;
     let r = mem.regions;
     const f = mem.u8[r.flags + internalId]!;
     let level: number;
@@ -343,7 +406,6 @@ export class HnswIndex implements VectorIndex {
       mem.u32[(r.upperOff >> 2) + internalId] = off;
       this.live_++;
     }
-    mem.f32.set(vector, (r.vecs >> 2) + internalId * this.dimension);
     mem.u8[r.flags + internalId] = LIVE;
     if (internalId >= this.slots_) this.slots_ = internalId + 1;
     this.wasm.insert(internalId, level, this.efConstruction);
@@ -356,6 +418,12 @@ export class HnswIndex implements VectorIndex {
    * stay until the segment is rewritten.
    */
   remove(internalId: number): void {
+    if (this.isStaged(internalId)) {
+      // Never linked: nothing refers to it, so the slot is simply emptied.
+      this.mem.u8[this.mem.regions.flags + internalId] = 0;
+      this.staged_--;
+      return;
+    }
     if (!this.has(internalId)) return;
     const mem = this.mem;
     mem.u8[mem.regions.flags + internalId] = LIVE | FLAG_DELETED;
@@ -382,9 +450,11 @@ export class HnswIndex implements VectorIndex {
     return this.mem.u8[this.mem.regions.flags + internalId] === LIVE;
   }
 
-  /** A copy of the stored vector of `internalId`. */
+  /** A copy of the stored vector of `internalId` (live or staged). */
   vector(internalId: number): Float32Array {
-    if (!this.has(internalId)) throw invalidArgument(`internal id ${internalId} is not live.`);
+    if (!this.has(internalId) && !this.isStaged(internalId)) {
+      throw invalidArgument(`internal id ${internalId} is not live.`);
+    }
     const start = (this.mem.regions.vecs >> 2) + internalId * this.dimension;
     return this.mem.f32.slice(start, start + this.dimension);
   }
@@ -457,7 +527,35 @@ export class HnswIndex implements VectorIndex {
       k,
       allow === undefined ? MODE_PLAIN : MODE_ALLOW,
       allow,
-      true,
+      SCAN_LIVE,
+    );
+  }
+
+  /**
+   * Exact scan over the staged vectors in slots [from, slots) (those `allow` admits), in
+   * WebAssembly with the SIMD kernel: how searches see vectors waiting for the graph.
+   */
+  scanStaged(
+    query: Float32Array,
+    options: { k: number; from: number; allow?: Uint8Array | undefined },
+  ): IndexSearchResult {
+    this.checkDimension('query', query);
+    const k = options.k;
+    if (!(k > 0) || this.staged_ === 0) return noResult();
+    const mem = this.mem;
+    mem.ensurePool(k);
+    const { allow } = options;
+    return searchInWasm(
+      this.wasm,
+      mem,
+      mem.regions,
+      this.slots_,
+      query,
+      k,
+      k,
+      allow === undefined ? MODE_PLAIN : MODE_ALLOW,
+      allow,
+      { from: Math.max(0, options.from), staged: true },
     );
   }
 
@@ -475,6 +573,12 @@ export class HnswIndex implements VectorIndex {
 
   /** The graph as bytes (hnsw-codec.ts); {@link HnswIndex.deserialize} reads them back. */
   serialize(): Uint8Array {
+    if (this.staged_ > 0) {
+      throw new QuiverError(
+        'INTERNAL',
+        `${this.staged_} staged vectors are not in the graph yet; commit them before serializing. This is a bug.`,
+      );
+    }
     const { entry, maxLevel } = this.entryPoint();
     return encodeHnsw(this.mem, { ...this.parameters(), slots: this.slots_, entry, maxLevel });
   }

@@ -52,10 +52,20 @@ export interface MemoryViews {
   readonly i32: Int32Array;
 }
 
+/** An exact scan instead of a graph search: of slots [from, slots), live or staged ones. */
+export interface ScanRange {
+  readonly from: number;
+  /** Score the vectors staged for the graph (not yet linked) instead of the live nodes. */
+  readonly staged: boolean;
+}
+
+/** The whole index's live slots. */
+export const SCAN_LIVE: ScanRange = Object.freeze({ from: 0, staged: false });
+
 /**
  * Copies the query (and, for MODE_ALLOW, the allow bytes) into `scratch`, runs the core's
- * graph search (or, with `exact`, its exact scan of every live slot) and reads the best k
- * back. The caller has sized the scratch for `ef` (for a scan: for k). @internal
+ * graph search (or, with `scan`, its exact scan of that range) and reads the best k back.
+ * The caller has sized the scratch for `ef` (for a scan: for k). @internal
  */
 export function searchInWasm(
   wasm: QuiverWasmExports,
@@ -67,7 +77,7 @@ export function searchInWasm(
   ef: number,
   mode: number,
   allow: Uint8Array | undefined,
-  exact = false,
+  scan?: ScanRange,
 ): IndexSearchResult {
   const { u8, f32, i32 } = views;
   if (mode === MODE_ALLOW && allow !== undefined) {
@@ -77,9 +87,10 @@ export function searchInWasm(
     if (n < slots) u8.fill(0, at + n, at + slots);
   }
   f32.set(query, scratch.query >> 2);
-  let count = exact
-    ? wasm.scanExact(k, mode === MODE_ALLOW ? 1 : 0, slots)
-    : wasm.search(ef, mode, slots);
+  let count =
+    scan !== undefined
+      ? wasm.scanExact(k, mode === MODE_ALLOW ? 1 : 0, scan.from, slots, scan.staged ? 1 : 0)
+      : wasm.search(ef, mode, slots);
   if (count > k) count = k;
   const ids = new Array<number>(count);
   const scores = new Array<number>(count);

@@ -34,6 +34,11 @@ export const FLAG_PRESENT = 1;
 export const FLAG_DELETED = 2;
 /** Slot has a level and an upper block (kept when repair frees it, reused on re-add). @internal */
 export const FLAG_ALLOCATED = 4;
+/**
+ * Slot holds a vector staged for the graph: stored, not linked, found only by an exact scan
+ * of staged slots (no other bit is set). @internal
+ */
+export const FLAG_STAGED = 8;
 /** flags value of a live node. @internal */
 export const LIVE = FLAG_PRESENT | FLAG_ALLOCATED;
 

@@ -11,6 +11,9 @@ declare function admit(id: i32): i32;
 const F_PRESENT: u8 = 1;
 const F_DELETED: u8 = 2;
 const F_ALLOCATED: u8 = 4;
+// A vector stored at its slot but not linked into the graph yet: no graph search reaches it
+// (nothing links to it), only scanExact asked for staged slots scores it.
+const F_STAGED: u8 = 8;
 const EXPANDED: i32 = 0x80000000;
 
 let dim: i32 = 0;
@@ -364,17 +367,19 @@ function exactAllowed(q: usize, ef: i32, slots: i32, limit: i32): i32 {
 }
 
 /**
- * Exact top-k over the live slots in [0, slots) (only those the allow bytes admit when
- * useAllow is 1), for exact searches and small segments: scores every candidate with the
- * SIMD kernel and keeps the k best in the max-heap at pPool (k ≤ the pool's capacity).
- * Writes them ascending at pOut and returns how many.
+ * Exact top-k over the slots in [from, slots) whose flags equal `want` (live nodes, or
+ * staged vectors not yet in the graph; only those the allow bytes admit when useAllow is
+ * 1), for exact searches, small segments and vectors waiting for the graph: scores every
+ * candidate with the SIMD kernel and keeps the k best in the max-heap at pPool (k ≤ the
+ * pool's capacity). Writes them ascending at pOut and returns how many.
  */
-export function scanExact(k: i32, useAllow: i32, slots: i32): i32 {
+export function scanExact(k: i32, useAllow: i32, from: i32, slots: i32, staged: i32): i32 {
   const q = pQuery;
+  const want: u8 = staged != 0 ? F_STAGED : F_PRESENT | F_ALLOCATED;
   let nt: i32 = 0;
   let n: i32 = 0;
-  for (let id = 0; id < slots; id++) {
-    if (flagsOf(id) != (F_PRESENT | F_ALLOCATED)) continue;
+  for (let id = from; id < slots; id++) {
+    if (flagsOf(id) != want) continue;
     if (useAllow != 0 && load<u8>(pAllow + <usize>id) != 1) continue;
     n++;
     nt = offerTop(nt, k, dist(q, vec(id)), id);
