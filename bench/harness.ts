@@ -15,11 +15,14 @@ import {
   embeddedRatios,
   formatEmbedded,
   formatFiltered,
+  formatHttp,
   formatKernels,
   formatSweep,
   ratios,
 } from './report.js';
 import type { EmbeddedResult } from './scenarios/embedded-search.js';
+import type { HttpResult } from './scenarios/http-search.js';
+import { runHttpSearch } from './scenarios/http-search.js';
 import { runEmbeddedSearch } from './scenarios/embedded-search.js';
 import type { AnnSweepResult } from './scenarios/ann-sweep.js';
 import { runAnnSweep } from './scenarios/ann-sweep.js';
@@ -46,6 +49,7 @@ if (datasets.length === 0) say(`note: no datasets found under ${dataDir()}`);
 
 const sweeps: AnnSweepResult[] = [];
 const embedded: { result: EmbeddedResult; sweep: AnnSweepResult }[] = [];
+const http: HttpResult[] = [];
 const filtered: FilteredResult[] = [];
 /** QUIVER_BENCH_ONLY=ann or =storage runs one group of scenarios. */
 const only = process.env['QUIVER_BENCH_ONLY'];
@@ -75,6 +79,15 @@ for (const ds of only === 'storage' ? [] : datasets) {
   });
   embedded.push({ result: e, sweep: result });
   say('\n' + formatEmbedded(e, result));
+  if (ds.dim === 128) {
+    const h = await runHttpSearch(
+      ds,
+      coldEf,
+      Number(process.env['QUIVER_BENCH_HTTP_SECONDS'] ?? '5'),
+    );
+    http.push(h);
+    say('\n' + formatHttp(h));
+  }
   filtered.push(...runFilteredSearch(ds, 64, minSeconds / 2));
 }
 
@@ -141,6 +154,7 @@ const json = {
     ...result,
     ratios: embeddedRatios(result, sweep),
   })),
+  http,
   kernels,
   filtered,
   ingest,

@@ -5,6 +5,7 @@
 import type { AnnSweepResult } from './scenarios/ann-sweep.js';
 import type { EmbeddedResult } from './scenarios/embedded-search.js';
 import type { FilteredResult } from './scenarios/filtered-search.js';
+import type { HttpResult } from './scenarios/http-search.js';
 import type { KernelThroughput } from './scenarios/kernel-throughput.js';
 
 /** Quiver's QPS over the best available peer's at one target, per dataset. */
@@ -165,6 +166,17 @@ export function formatEmbedded(result: EmbeddedResult, sweep: AnnSweepResult): s
     ),
   ];
   return parts.join('\n\n');
+}
+
+/** HTTP search through `quiver serve` beside in-process search of the same data. */
+export function formatHttp(r: HttpResult): string {
+  return [
+    `## ${r.dataset}: HTTP POST /points/search through quiver serve (ef ${r.ef}, wall-clock QPS)`,
+    table(
+      ['in-process QPS', 'HTTP c=1 QPS', 'HTTP c=16 QPS', 'c=16 p99 ms', 'c=16 / in-process'],
+      [[n0(r.inProcessQps), n0(r.http1Qps), n0(r.http16Qps), n0(r.http16P99Ms), n2(r.ratio16)]],
+    ),
+  ].join('\n\n');
 }
 
 /** The kernel throughput table. */

@@ -35,6 +35,8 @@ interface SegmentPart {
 export interface CollectionSearchResult {
   readonly hits: SegmentHit[];
   readonly segments: readonly (SegmentSearchStats & { readonly kind: string })[];
+  /** Milliseconds spent merging the segments' hits. */
+  readonly mergeMs: number;
 }
 
 export class CollectionState {
@@ -278,6 +280,7 @@ export class CollectionState {
 
 /** Merges segments' hits, best first (ties by id), keeping k. */
 function mergeParts(parts: readonly SegmentPart[], k: number): CollectionSearchResult {
+  const t0 = performance.now();
   const all: SegmentHit[] = [];
   const stats: (SegmentSearchStats & { kind: string })[] = [];
   for (const p of parts) {
@@ -285,5 +288,5 @@ function mergeParts(parts: readonly SegmentPart[], k: number): CollectionSearchR
     stats.push({ kind: p.kind, ...p.stats });
   }
   all.sort((a, b) => b.score - a.score || compareIds(a.id, b.id));
-  return { hits: all.slice(0, k), segments: stats };
+  return { hits: all.slice(0, k), segments: stats, mergeMs: performance.now() - t0 };
 }

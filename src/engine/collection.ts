@@ -21,6 +21,7 @@ import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
 import type { CollectionSearchResult, CollectionState } from './collection-state.js';
 import type { SearchPool } from './search-pool.js';
 import type { StoredPoint } from './segment.js';
+import { copyJson } from '../common/json-copy.js';
 import { settle } from '../common/settle.js';
 import type { SearchAnswer, SearchExplain, SearchHit } from './search-results.js';
 import { presentSearch, vectorOut } from './search-results.js';
@@ -81,7 +82,7 @@ function recordOf(p: StoredPoint, withVector: boolean): PointRecord {
   return {
     id: p.id,
     vector: withVector ? vectorOut(p.vector) : [],
-    payload: structuredClone(p.payload),
+    payload: copyJson(p.payload),
   };
 }
 
@@ -358,8 +359,8 @@ export class Collection {
     for (const p of this.state.points(node)) {
       this.checkOpen();
       yield withVector
-        ? { id: p.id, payload: structuredClone(p.payload), vector: vectorOut(p.vector) }
-        : { id: p.id, payload: structuredClone(p.payload) };
+        ? { id: p.id, payload: copyJson(p.payload), vector: vectorOut(p.vector) }
+        : { id: p.id, payload: copyJson(p.payload) };
       if (++n % 1024 === 0) await new Promise<void>((r) => setImmediate(r));
     }
   }

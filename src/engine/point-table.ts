@@ -23,6 +23,12 @@ import type {
 
 export const EMPTY_PAYLOAD: Payload = Object.freeze({});
 
+/** Milliseconds of one search's phases on this thread. */
+interface PhaseTimes {
+  graphMs: number;
+  exactMs: number;
+}
+
 /** The planner's decision for one search of a table. */
 interface TablePlan {
   readonly kind: 'empty' | 'exact' | 'graph';
@@ -238,8 +244,17 @@ export class PointTable {
     query: Float32Array,
     options: SegmentSearchOptions,
   ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
-    const plan = this.plan(options);
-    const done = this.finish(plan, this.run(query, plan, options), options);
+    return this.runHere(query, this.plan(options), options);
+  }
+
+  /** Runs a plan on this thread and turns its result into hits. */
+  private runHere(
+    query: Float32Array,
+    plan: TablePlan,
+    options: SegmentSearchOptions,
+  ): { hits: SegmentHit[]; stats: SegmentSearchStats } {
+    const timing = { graphMs: 0, exactMs: 0 };
+    const done = this.finish(plan, this.run(query, plan, options, timing), options, timing);
     if (done === undefined) {
       throw new QuiverError('INTERNAL', 'index returned a deleted slot; this is a bug');
     }
@@ -274,24 +289,21 @@ export class PointTable {
           const retiredAt = this.retirements;
           return running.then(
             (r) => {
+              // The worker's graph walk, hand-off included.
+              const timing = { graphMs: performance.now() - plan.t1, exactMs: 0 };
               const done =
-                this.retirements === retiredAt ? this.finish(plan, r, options, true) : undefined;
+                this.retirements === retiredAt
+                  ? this.finish(plan, r, options, timing, true)
+                  : undefined;
               if (done === undefined) pool.discarded?.();
               return done;
             },
-            () =>
-              this.retirements === retiredAt
-                ? this.finish(plan, this.run(query, plan, options), options)
-                : undefined,
+            () => (this.retirements === retiredAt ? this.runHere(query, plan, options) : undefined),
           );
         }
       }
     }
-    const done = this.finish(plan, this.run(query, plan, options), options);
-    if (done === undefined) {
-      throw new QuiverError('INTERNAL', 'index returned a deleted slot; this is a bug');
-    }
-    return done;
+    return this.runHere(query, plan, options);
   }
 
   /**
@@ -355,14 +367,19 @@ export class PointTable {
     });
   }
 
-  /** Runs a plan on this thread (vectors waiting for the graph are scanned and merged in). */
+  /**
+   * Runs a plan on this thread (vectors waiting for the graph are scanned and merged in);
+   * `timing` receives the milliseconds spent walking the graph and scanning exactly.
+   */
   private run(
     query: Float32Array,
     plan: TablePlan,
     options: SegmentSearchOptions,
+    timing: PhaseTimes,
   ): IndexSearchResult {
     const { allow } = plan;
     if (plan.kind === 'empty') return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
+    const t0 = performance.now();
     const r =
       plan.kind === 'exact'
         ? this.index.scan(query, { k: options.k, ...(allow === undefined ? {} : { allow }) })
@@ -371,10 +388,14 @@ export class PointTable {
             ef: options.ef,
             ...(allow === undefined ? {} : { allow }),
           });
+    const t1 = performance.now();
+    if (plan.kind === 'exact') timing.exactMs += t1 - t0;
+    else timing.graphMs += t1 - t0;
     const index = this.index;
     if (!canStage(index) || index.stagedCount === 0) return r;
     // Vectors not yet in the graph are scanned exactly (in WebAssembly) and merged in.
     const staged = index.scanStaged(query, { k: options.k, from: this.stagedFrom, allow });
+    timing.exactMs += performance.now() - t1;
     return {
       ...mergeTop(r, staged, options.k),
       visited: r.visited + staged.visited,
@@ -390,9 +411,9 @@ export class PointTable {
     plan: TablePlan,
     r: IndexSearchResult,
     options: SegmentSearchOptions,
+    timing: PhaseTimes,
     onWorker = false,
   ): { hits: SegmentHit[]; stats: SegmentSearchStats } | undefined {
-    const t2 = performance.now();
     const hits: SegmentHit[] = [];
     for (let j = 0; j < r.ids.length; j++) {
       const slot = r.ids[j]!;
@@ -428,7 +449,9 @@ export class PointTable {
         nodesVisited: r.visited,
         distanceComputations: r.distanceComputations,
         filterMs: plan.t1 - plan.t0,
-        searchMs: t2 - plan.t1,
+        searchMs: timing.graphMs + timing.exactMs,
+        graphMs: timing.graphMs,
+        exactMs: timing.exactMs,
         worker: onWorker,
         waiting: plan.kind === 'empty' ? 0 : plan.waiting,
       },

@@ -3,6 +3,7 @@
  * and vectors copied) and the `explain` block, built from a CollectionSearchResult.
  */
 import type { MetricName, Payload, PointId } from '../common/types.js';
+import { copyJson } from '../common/json-copy.js';
 import { publicScore } from '../kernels/distance-kernel.js';
 import type { CollectionSearchResult } from './collection-state.js';
 import type { SegmentHit, SegmentSearchStats } from './segment.js';
@@ -25,16 +26,22 @@ export interface SearchExplain {
   readonly segments: readonly (SegmentSearchStats & { readonly kind: string })[];
   readonly nodesVisited: number;
   readonly distanceComputations: number;
-  /** Milliseconds per phase. */
+  /** Milliseconds per phase (segments' phases summed over the segments). */
   readonly timings: {
     /** Validating options, preparing the query, parsing the filter. */
     readonly parseMs: number;
-    /** Evaluating the filter over payloads (all segments). */
+    /** Evaluating the filter over payloads into allow-lists. */
     readonly filterMs: number;
-    /** Graph search or exact scan (all segments), and merging segments' results. */
+    /** Walking graphs (on a worker: the hand-off included). */
+    readonly graphMs: number;
+    /** Exact scans: exact plans, and vectors waiting for the graph. */
+    readonly exactMs: number;
+    /** graphMs + exactMs. */
     readonly searchMs: number;
-    /** Turning results into hits: ids, public scores, payload and vector copies. */
+    /** Merging the segments' hits into one list. */
     readonly mergeMs: number;
+    /** Turning hits into results: public scores, payload and vector copies. */
+    readonly payloadMs: number;
     readonly totalMs: number;
   };
 }
@@ -74,7 +81,7 @@ function publicHit(h: SegmentHit, run: SearchRun): SearchHit {
     id: h.id,
     score: publicScore(run.metric, h.score),
   };
-  if (run.withPayload) hit.payload = structuredClone(h.payload);
+  if (run.withPayload) hit.payload = copyJson(h.payload);
   if (run.withVector && h.vector !== undefined) hit.vector = vectorOut(h.vector);
   return hit;
 }
@@ -85,12 +92,14 @@ function explainOf(run: SearchRun, t2: number, t3: number): SearchExplain {
   let nodesVisited = 0;
   let distanceComputations = 0;
   let filterMs = 0;
-  let searchMs = 0;
+  let graphMs = 0;
+  let exactMs = 0;
   for (const s of segments) {
     nodesVisited += s.nodesVisited;
     distanceComputations += s.distanceComputations;
     filterMs += s.filterMs;
-    searchMs += s.searchMs;
+    graphMs += s.graphMs;
+    exactMs += s.exactMs;
   }
   const plans = new Set(segments.map((s) => s.plan));
   return {
@@ -104,8 +113,11 @@ function explainOf(run: SearchRun, t2: number, t3: number): SearchExplain {
     timings: {
       parseMs: run.t1 - run.t0,
       filterMs,
-      searchMs,
-      mergeMs: t3 - t2,
+      graphMs,
+      exactMs,
+      searchMs: graphMs + exactMs,
+      mergeMs: run.result.mergeMs,
+      payloadMs: t3 - t2,
       totalMs: t3 - run.t0,
     },
   };

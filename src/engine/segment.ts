@@ -40,7 +40,12 @@ export interface SegmentSearchStats {
   readonly nodesVisited: number;
   readonly distanceComputations: number;
   readonly filterMs: number;
+  /** Graph traversal and exact scans together (graphMs + exactMs). */
   readonly searchMs: number;
+  /** Walking the graph (0 for an exact plan). */
+  readonly graphMs: number;
+  /** Exact scans: the plan's scan, and the scan of vectors waiting for the graph. */
+  readonly exactMs: number;
   /** True when a search worker thread ran the graph search. */
   readonly worker: boolean;
   /**

@@ -74,6 +74,7 @@ describe('search while vectors wait for the graph', () => {
     try {
       const first = await explained(c, queries[0]!, { ef: N });
       assert.ok(waiting(first.explain) > 0, 'the first search ran while vectors waited');
+      assert.ok(first.explain.timings.exactMs > 0, 'the waiting vectors were scanned exactly');
       for (const [i, q] of queries.entries()) {
         const cold = await explained(c, q, { ef: N });
         assertExact(
@@ -93,6 +94,8 @@ describe('search while vectors wait for the graph', () => {
         const settled = await explained(c, q, { ef: N });
         assert.equal(waiting(settled.explain), 0, 'idle() left vectors waiting');
         assert.equal(settled.explain.plan, 'hnsw');
+        assert.equal(settled.explain.timings.exactMs, 0, 'no exact scan once settled');
+        assert.ok(settled.explain.timings.graphMs > 0);
         assertExact(
           settled.hits,
           bruteForce(q, 10, () => true),

@@ -211,6 +211,10 @@ test('PATCH /admin/config changes the slow-query threshold, default ef and log l
   assert.equal(slow.length, 1);
   assert.equal(slow[0]!['collection'], 'docs');
   assert.equal(slow[0]!['ef'], 32);
+  const timings = slow[0]!['timings'] as Record<string, number>;
+  for (const phase of ['parseMs', 'filterMs', 'graphMs', 'exactMs', 'mergeMs', 'payloadMs']) {
+    assert.equal(typeof timings[phase], 'number', `slow query log has ${phase}`);
+  }
   assert.ok(
     lines.some((l) => l['msg'] === 'request' && l['level'] === 20),
     'debug request logs on',

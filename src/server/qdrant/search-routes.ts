@@ -248,6 +248,8 @@ function observeSearch(
         filtered: s.filtered,
         nodesVisited: explain.nodesVisited,
         distanceComputations: explain.distanceComputations,
+        waiting: explain.segments.reduce((n, seg) => n + seg.waiting, 0),
+        timings: explain.timings,
       },
       'slow query',
     );

@@ -1,0 +1,37 @@
+/**
+ * `node --cpu-prof --import tsx bench/profile-search.ts`: the settled embedded search path
+ * (`collection.search` over a sealed SIFT segment, k 10, ef 20) in a loop, for a CPU
+ * profile of what the public path costs beyond the graph walk. Not part of `npm run bench`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Quiver } from '../src/index.js';
+import { loadDatasets } from './datasets.js';
+
+const ds = loadDatasets().find((d) => d.dim === 128);
+if (ds === undefined) throw new Error('no 128-d dataset found');
+const dir = mkdtempSync(join(tmpdir(), 'quiver-profile-'));
+const db = await Quiver.open(dir, { fsync: 'none' });
+const c = await db.createCollection('p', { dimension: ds.dim, metric: ds.metric });
+for (let from = 0; from < ds.count; from += 1000) {
+  const points = [];
+  for (let id = from; id < Math.min(ds.count, from + 1000); id++) {
+    points.push({ id, vector: ds.base.subarray(id * ds.dim, (id + 1) * ds.dim) });
+  }
+  await c.upsert(points);
+}
+await db.checkpoint();
+await db.idle();
+const seconds = Number(process.env['QUIVER_PROFILE_SECONDS'] ?? '5');
+const t0 = performance.now();
+let n = 0;
+while (performance.now() - t0 < seconds * 1000) {
+  for (let q = 0; q < ds.queryCount; q++) {
+    await c.search(ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim), { k: 10, ef: 20 });
+  }
+  n += ds.queryCount;
+}
+process.stdout.write(`${Math.round(n / ((performance.now() - t0) / 1000))} searches/s\n`);
+await db.close();
+rmSync(dir, { recursive: true, force: true });
