@@ -2,6 +2,11 @@
  * Entry of `npm run bench` (not a test): runs every scenario on every dataset found under
  * ../shared/data (or $QUIVER_DATA) with Quiver and its native peers in this one process,
  * prints tables and JSON, and writes the JSON to .bench-out/bench-results.json.
+ *
+ * The scale rows generate a clustered 128-d set of $QUIVER_BENCH_SCALE_POINTS points
+ * (default 1 000 000; also run at its first tenth) and take tens of minutes at the default;
+ * e.g. `QUIVER_BENCH_SCALE_POINTS=200000 QUIVER_BENCH_ONLY=scale npm run bench` for a
+ * shorter run of just them. QUIVER_BENCH_ONLY=ann, =storage or =scale runs one group.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -17,6 +22,7 @@ import {
   formatFiltered,
   formatHttp,
   formatKernels,
+  formatScale,
   formatSweep,
   ratios,
 } from './report.js';
@@ -34,6 +40,9 @@ import { runDurableIngest } from './scenarios/durable-ingest.js';
 import type { FsyncPolicy } from '../src/index.js';
 import type { OpenResult } from './scenarios/cold-open.js';
 import { runColdOpen } from './scenarios/cold-open.js';
+import type { ScaleResult } from './scenarios/scale-search.js';
+import { runScaleSearch } from './scenarios/scale-search.js';
+import { cachedGroundTruth, generateClustered, syntheticDataset } from './synthetic.js';
 
 const EFS = [10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256];
 const minSeconds = Number(process.env['QUIVER_BENCH_SECONDS'] ?? '0.6');
@@ -51,9 +60,9 @@ const sweeps: AnnSweepResult[] = [];
 const embedded: { result: EmbeddedResult; sweep: AnnSweepResult }[] = [];
 const http: HttpResult[] = [];
 const filtered: FilteredResult[] = [];
-/** QUIVER_BENCH_ONLY=ann or =storage runs one group of scenarios. */
+/** QUIVER_BENCH_ONLY=ann, =storage or =scale runs one group of scenarios. */
 const only = process.env['QUIVER_BENCH_ONLY'];
-for (const ds of only === 'storage' ? [] : datasets) {
+for (const ds of only === 'storage' || only === 'scale' ? [] : datasets) {
   const result = await runAnnSweep(ds, [quiverPeer, hnswlibPeer, usearchPeer], {
     m: 16,
     efConstruction: 200,
@@ -137,9 +146,32 @@ if (sift !== undefined && (only === undefined || only === 'storage')) {
   }
 }
 
+// Scale: a generated clustered set at its full size and its first tenth, through the
+// public API against hnswlib-node (ground truth cached under the temp dir between runs).
+const scale: ScaleResult[] = [];
+if (only === undefined || only === 'scale') {
+  const points = Number(process.env['QUIVER_BENCH_SCALE_POINTS'] ?? 1_000_000);
+  const spec = { points, dim: 128, queries: 1000, clusters: 256, seed: 12, k: 100 };
+  const sizes = [Math.round(points / 10), points];
+  const progress = (line: string): void => say(`  … ${line}`);
+  say(`\n# Scale: ${sizes.join(' and ')} generated clustered 128-d points`);
+  const vectors = generateClustered(spec, progress);
+  const truth = cachedGroundTruth(vectors, spec, sizes, progress);
+  for (const [i, size] of sizes.entries()) {
+    const ds = syntheticDataset(vectors, spec, size, truth[i]!);
+    const r = await runScaleSearch(
+      ds,
+      { m: 16, efConstruction: 200, k: 10, efs: EFS, minSeconds },
+      progress,
+    );
+    scale.push(r);
+    say('\n' + formatScale(r));
+  }
+}
+
 const dims = [...new Set([...datasets.map((d) => d.dim), 128, 1024])].sort((a, b) => a - b);
-const kernels = runKernelThroughput(dims, minSeconds / 2);
-say('\n## Distance kernels\n\n' + formatKernels(kernels));
+const kernels = only === 'scale' ? [] : runKernelThroughput(dims, minSeconds / 2);
+if (kernels.length > 0) say('\n## Distance kernels\n\n' + formatKernels(kernels));
 if (filtered.length > 0)
   say('\n## Filtered search (quiver, allow mask)\n\n' + formatFiltered(filtered));
 
@@ -159,6 +191,7 @@ const json = {
   filtered,
   ingest,
   opens,
+  scale,
 };
 const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.bench-out');
 mkdirSync(outDir, { recursive: true });
@@ -183,6 +216,7 @@ const summary = {
   })),
   ratios: json.ratios,
   embeddedRatios: json.embedded.map((e) => ({ dataset: e.dataset, ratios: e.ratios })),
+  scaleRatios: scale.map((s) => ({ dataset: s.dataset, points: s.points, ratios: s.ratios })),
 };
 say('\n## Summary (JSON; the full results with every sweep point are in the file)\n');
 say(JSON.stringify(summary, null, 2));

@@ -7,6 +7,7 @@ import type { EmbeddedResult } from './scenarios/embedded-search.js';
 import type { FilteredResult } from './scenarios/filtered-search.js';
 import type { HttpResult } from './scenarios/http-search.js';
 import type { KernelThroughput } from './scenarios/kernel-throughput.js';
+import type { ScaleResult } from './scenarios/scale-search.js';
 
 /** Quiver's QPS over the best available peer's at one target, per dataset. */
 export interface RatioRow {
@@ -207,4 +208,79 @@ export function formatFiltered(rows: readonly FilteredResult[]): string {
       n0(r.qps),
     ]),
   );
+}
+
+const mib = (x: number | undefined): string =>
+  x === undefined ? '-' : (x / 1048576).toFixed(1) + ' MiB';
+
+/**
+ * One size of the scale scenario: the headline ratios to hnswlib-node, then both
+ * libraries' build, memory, disk and QPS-at-recall figures, Quiver's open, and the sweeps.
+ */
+export function formatScale(r: ScaleResult): string {
+  const q = r.quiver;
+  const h = r.hnswlib;
+  const hRss = h.rssBytesPerPoint === undefined ? undefined : h.rssBytesPerPoint * r.points;
+  const parts = [
+    `## ${r.dataset}: collection.search at scale (${r.points} × ${r.dim}, euclid, ${r.queries} queries) vs hnswlib-node`,
+    table(
+      ['quiver / hnswlib-node', 'QPS @0.95', 'QPS @0.99', 'RSS growth'],
+      [['ratio', n2(r.ratios.qpsAt095), n2(r.ratios.qpsAt099), n2(r.ratios.rss)]],
+    ),
+    table(
+      [
+        'library',
+        'ingest s',
+        'build s',
+        'RSS growth',
+        'RSS B/pt',
+        'accounted B/pt',
+        'disk B/pt',
+        'QPS @0.95',
+        'QPS @0.99',
+      ],
+      [
+        [
+          'quiver',
+          n2(q.ingestSeconds),
+          n2(q.ingestSeconds + q.settleSeconds),
+          mib(q.rssBytes),
+          n0(q.rssBytes / r.points),
+          n0(q.memoryBytes / r.points),
+          n0(q.diskBytes / r.points),
+          n0(q.qpsAt095),
+          n0(q.qpsAt099),
+        ],
+        h.unavailable !== undefined
+          ? ['hnswlib-node', 'unavailable', '-', '-', '-', '-', '-', '-', '-']
+          : [
+              'hnswlib-node',
+              '-',
+              n2(h.buildSeconds),
+              mib(hRss),
+              n0(h.rssBytesPerPoint),
+              n0(h.accountedBytesPerPoint),
+              '-',
+              n0(h.qpsAt095),
+              n0(h.qpsAt099),
+            ],
+      ],
+    ),
+    `quiver: ${q.segments} segments, ${q.segmentsSearched} searched per query; ` +
+      `open ${n3(q.openSeconds)} s (${q.segmentsLoaded} segments loaded, ${q.recordsReplayed} WAL records replayed), ` +
+      `first search ${n2(q.firstSearchMs)} ms scanning ${q.waitingAfterOpen} vectors waiting for a graph` +
+      (q.waitingAfterOpen === 0 ? ' (no graph rebuilt)' : ''),
+    table(
+      ['ef', 'quiver recall', 'quiver QPS', 'hnswlib recall', 'hnswlib QPS'],
+      q.sweep.map((p, i) => [
+        String(p.ef),
+        n4(p.recall),
+        n0(p.qps),
+        n4(h.sweep[i]?.recall),
+        n0(h.sweep[i]?.qps),
+      ]),
+    ),
+  ];
+  if (h.unavailable !== undefined) parts.push(`note: ${h.unavailable}`);
+  return parts.join('\n\n');
 }
