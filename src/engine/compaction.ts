@@ -77,9 +77,7 @@ function startMerge(state: CollectionState, sources: readonly SealedSegment[]): 
     return { index, table: new PointTable(index), order: [], reused: undefined };
   }
   // Growing in the same kind of memory as the source (shared when search workers read it).
-  const index = HnswIndex.deserialize(source.serialize(), 'compaction copy', {
-    sharedMemory: source.sharedBuffer,
-  });
+  const index = source.clone();
   const merge: Merge = { index, table: new PointTable(index), order: [], reused: largest };
   for (let slot = 0; slot < largest.slots; slot++) {
     const id = largest.table.ids[slot]!;

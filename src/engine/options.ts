@@ -45,6 +45,11 @@ export interface QuiverOptions {
   readonly memoryBudgetBytes?: number;
   /** Compaction merges segments when a collection has more than this. Default 8. */
   readonly maxSegments?: number;
+  /**
+   * Compaction aims at segments of this many live points (a larger collection keeps
+   * several graphs of about this size). Default 500 000.
+   */
+  readonly segmentTargetPoints?: number;
   /** Compaction rewrites segments whose deleted share passes this. Default 0.2. */
   readonly compactDeletedShare?: number;
   /** Compact automatically in the background. Default true. */
@@ -83,6 +88,7 @@ export const OPTION_KEYS: ReadonlySet<string> = new Set([
   'sealBytes',
   'memoryBudgetBytes',
   'maxSegments',
+  'segmentTargetPoints',
   'compactDeletedShare',
   'autoCompact',
   'breakerFailures',
@@ -101,6 +107,7 @@ const INTEGER_KEYS = [
   'sealBytes',
   'memoryBudgetBytes',
   'maxSegments',
+  'segmentTargetPoints',
   'breakerFailures',
   'breakerCooldownMs',
 ] as const;
@@ -191,6 +198,8 @@ export function storageOptions(options: QuiverOptions): StorageOptions {
     sealPoints: options.sealPoints ?? DEFAULT_STORAGE_OPTIONS.sealPoints,
     sealBytes: options.sealBytes ?? DEFAULT_STORAGE_OPTIONS.sealBytes,
     maxSegments: options.maxSegments ?? DEFAULT_STORAGE_OPTIONS.maxSegments,
+    segmentTargetPoints:
+      options.segmentTargetPoints ?? DEFAULT_STORAGE_OPTIONS.segmentTargetPoints,
     compactDeletedShare: options.compactDeletedShare ?? DEFAULT_STORAGE_OPTIONS.compactDeletedShare,
     autoCompact: options.autoCompact ?? DEFAULT_STORAGE_OPTIONS.autoCompact,
   };

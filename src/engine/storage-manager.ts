@@ -26,6 +26,7 @@ import type { WalWriter } from '../storage/wal/wal-writer.js';
 import type { CollectionState } from './collection-state.js';
 import type { GrowingSegment } from './growing-segment.js';
 import { compactSegments } from './compaction.js';
+import { mergeGroup, packGroups } from './compaction-groups.js';
 import { SealedSegment } from './sealed-segment.js';
 
 export interface StorageOptions {
@@ -35,6 +36,12 @@ export interface StorageOptions {
   readonly sealBytes: number;
   /** Compaction merges when a collection has more sealed segments than this. Default 8. */
   readonly maxSegments: number;
+  /**
+   * Compaction aims at segments of this many live points: it merges onto the largest
+   * segment under it while the result stays within it, so a large collection is searched
+   * as a few graphs of about this size. Default 500 000.
+   */
+  readonly segmentTargetPoints: number;
   /**
    * Compaction rewrites a segment whose deleted share (dead slots over its slots,
    * common/deleted-share.ts) passes this. Default 0.2.
@@ -48,6 +55,7 @@ export const DEFAULT_STORAGE_OPTIONS: StorageOptions = Object.freeze({
   sealPoints: 20_000,
   sealBytes: 64 * 1024 * 1024,
   maxSegments: 8,
+  segmentTargetPoints: 500_000,
   compactDeletedShare: 0.2,
   autoCompact: true,
 });
@@ -491,11 +499,8 @@ export class StorageManager {
     for (const state of this.catalog.values()) {
       const dirty = state.sealed.filter((s) => s.deletedShare > this.options.compactDeletedShare);
       if (state.sealed.length > this.options.maxSegments) {
-        // Merge the smallest segments (plus any with many deletes) down to half the limit.
-        const bySize = [...state.sealed].sort((a, b) => a.liveCount - b.liveCount);
-        const take = new Set(
-          bySize.slice(0, state.sealed.length - Math.floor(this.options.maxSegments / 2) + 1),
-        );
+        // Merge onto the largest segment under the target (plus any with many deletes).
+        const take = new Set(mergeGroup(state.sealed, this.options.segmentTargetPoints));
         for (const d of dirty) take.add(d);
         plan.push({ state, segments: state.sealed.filter((s) => take.has(s)) });
       } else if (dirty.length > 0) {
@@ -532,9 +537,11 @@ export class StorageManager {
         // Sealing first: otherwise the checkpoint after the merge seals the growing data
         // into a second segment, and its dead slots stay.
         await this.checkpointNow(false, false, new Set(targets));
-        plan = targets
-          .filter((s) => s.sealed.length > 1 || s.sealed.some((x) => x.deletedShare > 0))
-          .map((state) => ({ state, segments: [...state.sealed] }));
+        plan = targets.flatMap((state) =>
+          packGroups(state.sealed, this.options.segmentTargetPoints)
+            .filter((g) => g.length > 1 || g[0]!.deletedShare > 0)
+            .map((segments) => ({ state, segments })),
+        );
       }
       if (name !== undefined) plan = plan.filter((p) => p.state.config.name === name);
       for (const { state, segments } of plan) {

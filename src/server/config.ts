@@ -54,6 +54,7 @@ export interface ServerConfig {
   readonly sealBytes: number;
   readonly memoryBudgetBytes: number;
   readonly maxSegments: number;
+  readonly segmentTargetPoints: number;
   readonly compactDeletedShare: number;
   readonly autoCompact: boolean;
   readonly breakerFailures: number;
@@ -464,6 +465,15 @@ export const SETTINGS: SettingTable = Object.freeze({
     description: 'compaction merges segments when a collection has more than this',
     fallback: constant(8),
   },
+  segmentTargetPoints: {
+    ...integer(1, 2 ** 31 - 1),
+    metavar: 'points',
+    defaultText: '`500000`',
+    reload: false,
+    description:
+      'compaction merges onto the largest segment under this many live points while the result stays within it, so a large collection is searched as few graphs',
+    fallback: constant(500_000),
+  },
   compactDeletedShare: {
     type: 'number above 0, at most 1',
     metavar: 'share',
@@ -611,6 +621,7 @@ export function engineOptionsOf(c: ServerConfig): QuiverOptions {
     sealBytes: c.sealBytes,
     memoryBudgetBytes: c.memoryBudgetBytes,
     maxSegments: c.maxSegments,
+    segmentTargetPoints: c.segmentTargetPoints,
     compactDeletedShare: c.compactDeletedShare,
     autoCompact: c.autoCompact,
     breakerFailures: c.breakerFailures,

@@ -207,6 +207,25 @@ export class HnswIndex implements StagingIndex {
       this.mem.freeze(laneSizes(lanes, this.mem.capacity, this.efSearch_));
       return this;
     }
+    return this.copy(lanes, false);
+  }
+
+  /**
+   * An independent copy of this index (a compaction grows it while searches go on here),
+   * in the same kind of memory, without re-encoding: region by region, tombstones kept.
+   */
+  clone(): HnswIndex {
+    if (this.staged_ > 0) {
+      throw new QuiverError(
+        'INTERNAL',
+        `${this.staged_} staged vectors: commit them before cloning. This is a bug.`,
+      );
+    }
+    return this.copy(0, this.mem.sharedBuffer);
+  }
+
+  /** The copy of {@link toShared} (with worker lanes) and {@link clone}. */
+  private copy(lanes: number, sharedMemory: boolean): HnswIndex {
     const mem = this.mem;
     const slots = this.slots_;
     const copy = new HnswIndex({
@@ -215,6 +234,7 @@ export class HnswIndex implements StagingIndex {
       upperBytes: Math.max(mem.upperUsed, 64),
       capacity: Math.max(slots, 1),
       lanes,
+      sharedMemory,
     });
     const from = mem.regions;
     const to = copy.mem.regions;
