@@ -70,6 +70,13 @@ export interface QuiverOptions {
    * (server `searchThreads`). Default: searches run on the caller's thread.
    */
   readonly searchPool?: SearchPool;
+  /**
+   * Starts this many search worker threads for the database's own use (closed with it):
+   * sealed segments' graph searches then run on them, every core working for an embedded
+   * caller that keeps several searches in flight. Default 0: searches run on the caller's
+   * thread. Not with `searchPool`.
+   */
+  readonly searchThreads?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -95,6 +102,7 @@ export const OPTION_KEYS: ReadonlySet<string> = new Set([
   'breakerCooldownMs',
   'walArchiveDir',
   'searchPool',
+  'searchThreads',
 ]);
 
 /** The options that are counts or durations: non-negative integers. */
@@ -110,6 +118,7 @@ const INTEGER_KEYS = [
   'segmentTargetPoints',
   'breakerFailures',
   'breakerCooldownMs',
+  'searchThreads',
 ] as const;
 
 /** Throws INVALID_ARGUMENT, naming the field, for the first option that is unknown or malformed. */
@@ -119,6 +128,12 @@ export function checkOptions(options: QuiverOptions): void {
   checkWalArchiveDir(options.walArchiveDir);
   checkSearchPool(options.searchPool);
   checkIntegers(options);
+  if (options.searchPool !== undefined && (options.searchThreads ?? 0) > 0) {
+    throw invalidArgument(
+      'Give searchThreads (the database starts its own workers) or searchPool (yours), not both.',
+      { field: 'searchThreads' },
+    );
+  }
 }
 
 function checkKnownKeys(options: QuiverOptions): void {
@@ -198,8 +213,7 @@ export function storageOptions(options: QuiverOptions): StorageOptions {
     sealPoints: options.sealPoints ?? DEFAULT_STORAGE_OPTIONS.sealPoints,
     sealBytes: options.sealBytes ?? DEFAULT_STORAGE_OPTIONS.sealBytes,
     maxSegments: options.maxSegments ?? DEFAULT_STORAGE_OPTIONS.maxSegments,
-    segmentTargetPoints:
-      options.segmentTargetPoints ?? DEFAULT_STORAGE_OPTIONS.segmentTargetPoints,
+    segmentTargetPoints: options.segmentTargetPoints ?? DEFAULT_STORAGE_OPTIONS.segmentTargetPoints,
     compactDeletedShare: options.compactDeletedShare ?? DEFAULT_STORAGE_OPTIONS.compactDeletedShare,
     autoCompact: options.autoCompact ?? DEFAULT_STORAGE_OPTIONS.autoCompact,
   };

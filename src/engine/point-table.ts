@@ -9,7 +9,7 @@ import { compareIds } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import { filterSource } from '../filter/filter-evaluator.js';
 import { candidateSlots, PayloadPostings } from '../filter/payload-postings.js';
-import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
+import { canShare } from '../ann/shareable-index.js';
 import type { IndexSearchResult, VectorIndex } from '../ann/vector-index.js';
 import { canStage } from '../ann/vector-index.js';
 import type { SearchPool } from './search-pool.js';
@@ -100,7 +100,7 @@ export class PointTable {
    */
   shareIndex(lanes: number): void {
     const index = this.index_;
-    if (!(index instanceof HnswIndex) || index.shared || this.pendingCount > 0 || lanes < 1) return;
+    if (!canShare(index) || index.shared || this.pendingCount > 0 || lanes < 1) return;
     this.index_ = index.toShared(lanes);
   }
 
@@ -276,7 +276,7 @@ export class PointTable {
     | { hits: SegmentHit[]; stats: SegmentSearchStats } {
     const plan = this.plan(options);
     const index = this.index;
-    if (plan.kind === 'graph' && this.pendingCount === 0 && index instanceof HnswIndex) {
+    if (plan.kind === 'graph' && this.pendingCount === 0 && canShare(index)) {
       const handle = index.sharedHandle();
       const mode = index.laneMode(options.ef, plan.allow);
       if (handle !== undefined && mode !== undefined) {

@@ -7,6 +7,7 @@ import type { Logger } from '../common/logger.js';
 import { SILENT_LOGGER } from '../common/logger.js';
 import { deletedShare } from '../common/deleted-share.js';
 import { settle } from '../common/settle.js';
+import { WorkerSearchPool } from './worker-search-pool.js';
 import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { MetricName } from '../common/types.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -109,6 +110,8 @@ export class Quiver {
   private readonly memoryBudget: number;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Search workers this database started (`searchThreads`) and closes with it. */
+  private ownPool: WorkerSearchPool | undefined;
   private readOnly = false;
   private backpressureEvents = 0;
   private noSpaceEvents = 0;
@@ -168,9 +171,16 @@ export class Quiver {
     await fs.mkdirp(path);
     // Step 1: take the directory lock.
     const lock = await DirectoryLock.acquire(fs, path, logger);
+    let pool: WorkerSearchPool | undefined;
     try {
-      return await Quiver.openLocked({ path, options, fs, logger, lock });
+      // Workers first: sealed segments then load straight into shared memory with a lane each.
+      pool = await startOwnPool(options, logger);
+      const opened = pool === undefined ? options : { ...options, searchPool: pool };
+      const db = await Quiver.openLocked({ path, options: opened, fs, logger, lock });
+      db.ownPool = pool;
+      return db;
     } catch (e) {
+      await pool?.close();
       await lock.release().catch(() => undefined);
       throw e;
     }
@@ -646,6 +656,7 @@ export class Quiver {
       }
     } finally {
       this.closed = true;
+      await this.ownPool?.close();
       await this.lock.release();
       this.logger.info({ path: this.path }, 'database closed');
     }
@@ -683,6 +694,26 @@ interface OpenContext {
   readonly fs: FileSystem;
   readonly logger: Logger;
   readonly lock: DirectoryLock;
+}
+
+/**
+ * The search workers of `searchThreads`, when asked and when shared-memory WebAssembly is
+ * there (else searches stay on the caller's thread, with a warning).
+ */
+async function startOwnPool(
+  options: QuiverOptions,
+  logger: Logger,
+): Promise<WorkerSearchPool | undefined> {
+  const threads = options.searchThreads ?? 0;
+  if (threads === 0) return undefined;
+  if (!sharedHnswAvailable()) {
+    logger.warn(
+      { reason: sharedWasmLoadFailure() },
+      'search workers unavailable (no shared-memory WebAssembly): searching on the main thread',
+    );
+    return undefined;
+  }
+  return WorkerSearchPool.start(threads, logger);
 }
 
 /** The index factory of new segments, and how many search lanes read sealed graphs. */

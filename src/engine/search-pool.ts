@@ -2,7 +2,8 @@
  * SearchPool: what the engine asks of search worker threads. Sealed segments' HNSW graphs
  * live in shared memory (frozen), and a pool searches them on other threads through its
  * lanes, while the growing segment, exact scans and filters stay on the caller's thread.
- * The server implements it with worker_threads (src/server/search-workers.ts).
+ * WorkerSearchPool (worker-search-pool.ts) implements it with worker_threads: `Quiver.open`
+ * starts one with `searchThreads`, the server passes its own.
  */
 import type { SharedHnswHandle } from '../ann/hnsw/hnsw-lane.js';
 import type { IndexSearchResult } from '../ann/vector-index.js';

@@ -19,7 +19,7 @@ import { badRequest, describeHttpError, errorEnvelope } from './http-errors.js';
 import { RuntimeIpBlocks } from './ip-block-file.js';
 import { errorCodeLabel, ServerMetrics } from './metrics.js';
 import { PayloadIndexRegistry } from './payload-index-registry.js';
-import type { WorkerSearchPool } from './search-workers.js';
+import type { WorkerSearchPool } from '../engine/worker-search-pool.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { registerCollectionRoutes } from './qdrant/collections-routes.js';
 import { registerPointRoutes } from './qdrant/points-routes.js';

@@ -9,7 +9,7 @@ import type { IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { DatabaseStats } from '../engine/quiver.js';
-import type { SearchPoolStats } from './search-workers.js';
+import type { SearchPoolStats } from '../engine/worker-search-pool.js';
 
 /** Where every metric is registered. */
 export type Registers = Registry[];

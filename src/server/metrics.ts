@@ -20,7 +20,7 @@ import {
   declareProcessGauges,
   declareSearchWorkerMetrics,
 } from './metric-families.js';
-import type { SearchPoolStats } from './search-workers.js';
+import type { SearchPoolStats } from '../engine/worker-search-pool.js';
 
 /**
  * The `code` label of an error for an HTTP status not raised as a QuiverError: the nearest

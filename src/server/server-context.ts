@@ -12,7 +12,7 @@ import type { FileSystem } from '../storage/io/file-system.js';
 import type { AuditLog } from './auth/audit-log.js';
 import type { RuntimeIpBlocks } from './ip-block-file.js';
 import type { PayloadIndexRegistry } from './payload-index-registry.js';
-import type { SearchPoolStats } from './search-workers.js';
+import type { SearchPoolStats } from '../engine/worker-search-pool.js';
 import type { KeyStore } from './auth/key-store.js';
 import type { LogLevel, ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';

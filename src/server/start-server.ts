@@ -10,7 +10,7 @@ import { QuiverError } from '../common/quiver-error.js';
 import { Quiver } from '../engine/quiver.js';
 import { sharedHnswAvailable } from '../ann/hnsw/hnsw-index.js';
 import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
-import { WorkerSearchPool } from './search-workers.js';
+import { WorkerSearchPool } from '../engine/worker-search-pool.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { ServerConfig } from './config.js';
 import { engineOptionsOf } from './config.js';

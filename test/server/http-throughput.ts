@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { SILENT_LOGGER } from '../../src/common/logger.js';
 import type { Collection } from '../../src/engine/collection.js';
 import { Quiver } from '../../src/engine/quiver.js';
-import { WorkerSearchPool } from '../../src/server/search-workers.js';
+import { WorkerSearchPool } from '../../src/engine/worker-search-pool.js';
 import { randomVector, rng } from '../helpers/random.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

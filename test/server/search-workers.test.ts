@@ -17,7 +17,7 @@ import type { Collection } from '../../src/engine/collection.js';
 import { Quiver } from '../../src/engine/quiver.js';
 import type { SearchPool } from '../../src/engine/search-pool.js';
 import { createHnswIndex, sharedHnswAvailable } from '../../src/ann/hnsw/hnsw-index.js';
-import { WorkerSearchPool } from '../../src/server/search-workers.js';
+import { WorkerSearchPool } from '../../src/engine/worker-search-pool.js';
 import { randomVector, rng } from '../helpers/random.js';
 import { needs } from '../helpers/facility.js';
 import { tempDir } from '../helpers/temp-dir.js';

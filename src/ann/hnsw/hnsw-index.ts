@@ -15,6 +15,7 @@ import {
   sharedWasmLoadFailure,
   wasmLoadFailure,
 } from '../../kernels/wasm-module.js';
+import type { ShareableIndex } from '../shareable-index.js';
 import type { IndexSearchOptions, IndexSearchResult, StagingIndex } from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
 import type { HnswHeader } from './hnsw-codec.js';
@@ -112,7 +113,7 @@ function requireWasm(admit: (id: number) => number, shared: boolean): QuiverWasm
 }
 
 /** The HNSW VectorIndex. Make one with {@link createHnswIndex} or {@link HnswIndex.deserialize}. */
-export class HnswIndex implements StagingIndex {
+export class HnswIndex implements StagingIndex, ShareableIndex {
   readonly kind = 'hnsw';
   readonly dimension: number;
   readonly metric: MetricName;

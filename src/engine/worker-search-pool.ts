@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../common/logger.js';
 import { QuiverError } from '../common/quiver-error.js';
-import type { LaneSearch, SearchPool } from '../engine/search-pool.js';
+import type { LaneSearch, SearchPool } from './search-pool.js';
 import type { SharedHnswHandle } from '../ann/hnsw/hnsw-lane.js';
 import type { IndexSearchResult } from '../ann/vector-index.js';
 

@@ -7,8 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isQuiverError } from '../common/quiver-error.js';
 import { HnswLane } from '../ann/hnsw/hnsw-lane.js';
-import type { WorkerReply, WorkerRequest } from './search-workers.js';
-import { NOT_LOADED } from './search-workers.js';
+import type { WorkerReply, WorkerRequest } from './worker-search-pool.js';
+import { NOT_LOADED } from './worker-search-pool.js';
 
 const lane = (workerData as { lane: number }).lane;
 const lanes = new Map<number, HnswLane>();
