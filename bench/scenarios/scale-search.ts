@@ -77,6 +77,17 @@ function gc(): void {
   }
 }
 
+/**
+ * Collects garbage and waits a moment before a baseline is read: V8 releases the backing
+ * stores of freed WebAssembly memories after the collection, and pages released while the
+ * next build runs would otherwise be subtracted from that build's growth.
+ */
+async function settleMemory(): Promise<void> {
+  gc();
+  await new Promise<void>((resolve) => setTimeout(resolve, 500));
+  gc();
+}
+
 function du(dir: string): number {
   let n = 0;
   for (const name of readdirSync(dir)) {
@@ -176,7 +187,7 @@ async function runQuiver(
 ): Promise<ScaleQuiverRun> {
   const dir = mkdtempSync(join(tmpdir(), 'quiver-bench-scale-'));
   try {
-    gc();
+    await settleMemory();
     const rss0 = process.memoryUsage().rss;
     const db = await Quiver.open(dir);
     let settled: Omit<ScaleQuiverRun, keyof Awaited<ReturnType<typeof reopen>>>;
@@ -232,9 +243,9 @@ function ratio(a: number | undefined, b: number | undefined): number | undefined
 }
 
 /**
- * Quiver first, then hnswlib-node, on `ds` (collected garbage between them): Quiver's
- * memory lives in WebAssembly memories of its own and hnswlib's large blocks are fresh
- * mappings too, so neither build reuses pages the other freed.
+ * Quiver first, then hnswlib-node, on `ds` (memory settled between them). RSS growth of
+ * small sizes is noisy (pages freed by an earlier run get reused); the accounted bytes per
+ * point are steadier there.
  */
 export async function runScaleSearch(
   ds: Dataset,
@@ -245,7 +256,7 @@ export async function runScaleSearch(
     `${ds.name}: quiver (ingest ${ds.count} points, M ${options.m}, efC ${options.efConstruction})`,
   );
   const quiver = await runQuiver(ds, options, progress);
-  gc();
+  await settleMemory();
   progress(`${ds.name}: hnswlib-node (build and ef sweep)`);
   const peer = await runAnnSweep(ds, [hnswlibPeer], { ...options, trials: 3 });
   const hnswlib = peer.runs[0]!;
