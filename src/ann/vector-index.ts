@@ -64,6 +64,12 @@ export interface VectorIndex {
   serialize(): Uint8Array;
   /** Approximate bytes of memory held. */
   memoryBytes(): number;
+  /**
+   * A copy without the room it reserved for growth (an index that grew by steps holds up
+   * to half again its slots), or undefined when there is little to gain or it must stay
+   * where it is. Optional: indexes without it are kept as they are.
+   */
+  trimmed?(): VectorIndex | undefined;
 }
 
 /**

@@ -170,3 +170,29 @@ describe('PointTable: deferred vectors and frozen postings', () => {
     assert.deepEqual(ids(frozen), ids(live));
   });
 });
+
+describe('PointTable.trimIndex', () => {
+  it('drops the room kept for growth and keeps every answer, and deletes still apply', () => {
+    const table = tableOf(1100);
+    table.retire(5);
+    const before = table.memoryBytes();
+    const answers = vectors.slice(0, 20).map((q) => table.search(q, options()).hits);
+    table.trimIndex();
+    assert.ok(table.memoryBytes() < before, `${table.memoryBytes()} < ${before}`);
+    vectors.slice(0, 20).forEach((q, i) => {
+      assert.deepEqual(table.search(q, options()).hits, answers[i]);
+    });
+    table.retire(6);
+    assert.ok(!table.search(vectors[6]!, options()).hits.some((h) => h.id === 6 || h.id === 5));
+    const again = table.memoryBytes();
+    table.trimIndex();
+    assert.equal(table.memoryBytes(), again, 'a trimmed index is not copied again');
+  });
+
+  it('leaves a table whose vectors wait for the graph as it is', () => {
+    const table = tableOf(1100, false, true);
+    const before = table.memoryBytes();
+    table.trimIndex();
+    assert.equal(table.memoryBytes(), before);
+  });
+});

@@ -104,6 +104,16 @@ export class PointTable {
     this.index_ = index.toShared(lanes);
   }
 
+  /**
+   * Drops the room the index reserved for growth (a table that takes no more appends: a
+   * sealed one), when the index can and it is worth a copy.
+   */
+  trimIndex(): void {
+    if (this.pendingCount > 0) return;
+    const trimmed = this.index_.trimmed?.();
+    if (trimmed !== undefined) this.index_ = trimmed;
+  }
+
   get liveCount(): number {
     return this.slotOf.size;
   }

@@ -400,6 +400,8 @@ export class StorageManager {
     tombFiles: ReadonlyMap<SealedSegment, TombstoneWrite>,
   ): void {
     for (const w of written) {
+      // Sealed, the table takes no more appends: the room its index kept for growth goes.
+      w.frozen.table.trimIndex();
       const sealed = SealedSegment.fromTable(w.id, w.file, w.bytes, w.frozen.table);
       // Deletes that reached the frozen segment after T go to the next tombstone file.
       for (let slot = 0; slot < w.ids.length; slot++) {

@@ -225,6 +225,17 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     return this.copy(0, this.mem.sharedBuffer);
   }
 
+  /**
+   * A copy sized to its slots when this index reserved more than an eighth again for
+   * growth; undefined otherwise, and for shared memory (frozen in place for workers, a
+   * copy would lose that) or staged vectors.
+   */
+  trimmed(): HnswIndex | undefined {
+    if (this.mem.sharedBuffer || this.staged_ > 0) return undefined;
+    if (this.mem.capacity <= this.slots_ * 1.125) return undefined;
+    return this.copy(0, false);
+  }
+
   /** The copy of {@link toShared} (with worker lanes) and {@link clone}. */
   private copy(lanes: number, sharedMemory: boolean): HnswIndex {
     const mem = this.mem;
