@@ -482,3 +482,55 @@ describe('WAL body codec: damaged bodies are CORRUPT with the file, offset and c
     );
   });
 });
+
+describe('WAL body codec: upserts are written in place, byte for byte the §2.3 layout', () => {
+  /** The upsert body as FORMAT.md §2.3 lays it out, written value by value. */
+  function layout(op: Extract<WalOp, { kind: 'upsert' }>): Uint8Array {
+    return bytes((w) => {
+      name(w, op.collection);
+      w.u32(op.dimension).u32(op.points.length);
+      for (const p of op.points) {
+        id(w, p.id);
+        w.f32s(p.vector);
+        const payload = utf8Encode(p.payloadJson);
+        w.u32(payload.length).bytes(payload);
+      }
+    });
+  }
+
+  test('any upsert — string ids, multi-byte names and payloads, views of a shared buffer', () => {
+    const multiByte = fc.string({ unit: 'binary', maxLength: 30 });
+    const arb = fc
+      .record({
+        collection: multiByte,
+        dimension: fc.integer({ min: 0, max: 9 }),
+        points: fc.array(
+          fc.record({ id: pointIdArb, payloadJson: fc.oneof(payloadJsonArb, multiByte) }),
+          { maxLength: 8 },
+        ),
+      })
+      .chain(({ collection, dimension, points }) =>
+        fc
+          .float32Array({
+            minLength: dimension * points.length,
+            maxLength: dimension * points.length,
+            noNaN: true,
+          })
+          .map((all): Extract<WalOp, { kind: 'upsert' }> => ({
+            kind: 'upsert',
+            collection,
+            dimension,
+            points: points.map((p, i) => ({
+              ...p,
+              vector: all.subarray(i * dimension, (i + 1) * dimension),
+            })),
+          })),
+      );
+    fc.assert(
+      fc.property(arb, (op) => {
+        assert.deepEqual(encodeWalOp(op).body, layout(op));
+      }),
+      propertyParams('wal upsert body layout', 300),
+    );
+  });
+});

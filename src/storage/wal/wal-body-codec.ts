@@ -13,6 +13,7 @@ import { corrupt } from '../../common/quiver-error.js';
 import type { JsonObject, PointId } from '../../common/types.js';
 import { WalRecordType } from '../format.js';
 import { readPointId, writePointId } from '../id-codec.js';
+import { WalBodyWriter } from './wal-body-writer.js';
 
 /** One point as logged: payload is JSON text ('' when the point has no payload). */
 export interface LoggedPoint {
@@ -78,18 +79,8 @@ export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
       writeName(w, op.target);
       return { type: WalRecordType.SWAP_COLLECTION, body: w.finish() };
     }
-    case 'upsert': {
-      const w = new ByteWriter(64 + op.points.length * (op.dimension * 4 + 32));
-      writeName(w, op.collection);
-      w.u32(op.dimension).u32(op.points.length);
-      for (const p of op.points) {
-        writeId(w, p.id);
-        w.f32s(p.vector);
-        const payload = utf8Encode(p.payloadJson);
-        w.u32(payload.length).bytes(payload);
-      }
-      return { type: WalRecordType.UPSERT, body: w.finish() };
-    }
+    case 'upsert':
+      return { type: WalRecordType.UPSERT, body: encodeUpsert(op) };
     case 'delete': {
       const w = new ByteWriter(32 + op.ids.length * 9);
       writeName(w, op.collection);
@@ -117,6 +108,24 @@ export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
       throw new Error(`unknown op ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * The body of an upsert, written where its frame will be (wal-body-writer.ts): this is the
+ * bulk of the WAL's bytes, so vectors and payload text are copied once each.
+ */
+function encodeUpsert(op: Extract<WalOp, { kind: 'upsert' }>): Uint8Array {
+  let payloadChars = 0;
+  for (const p of op.points) payloadChars += p.payloadJson.length;
+  // Exact for integer ids and ASCII payloads, the common case; the writer grows otherwise.
+  const perPoint = 9 + op.dimension * 4 + 4;
+  const w = new WalBodyWriter(
+    10 + op.collection.length + op.points.length * perPoint + payloadChars,
+  );
+  w.utf8(op.collection, 2);
+  w.u32(op.dimension).u32(op.points.length);
+  for (const p of op.points) w.id(p.id).f32s(p.vector).utf8(p.payloadJson, 4);
+  return w.finish();
 }
 
 /**

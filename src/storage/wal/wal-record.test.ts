@@ -16,6 +16,7 @@ import {
   WAL_RECORD_HEADER_SIZE,
 } from '../format.js';
 import {
+  allocateWalBody,
   decodeWalHeader,
   decodeWalRecord,
   encodeWalHeader,
@@ -170,5 +171,39 @@ describe('WAL record frame (FORMAT.md §2.2)', () => {
       kind: 'bad',
       reason: 'record checksum mismatch',
     });
+  });
+});
+
+describe('WAL record: bodies with header room are framed in place', () => {
+  test('the frame is the same bytes as a copied body’s, over the body’s own buffer', () => {
+    const body = allocateWalBody(40).subarray(0, 33);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 37) & 0xff;
+    const copied = encodeWalRecord(7, 4, body.slice());
+    const framed = encodeWalRecord(7, 4, body);
+    assert.deepEqual(framed, copied);
+    assert.equal(framed.buffer, body.buffer, 'no copy of the body');
+  });
+
+  test('framing the same body again writes the new header: each frame decodes to its LSN', () => {
+    const body = allocateWalBody(5);
+    body.set([1, 2, 3, 4, 5]);
+    const first = encodeWalRecord(1, 4, body).slice();
+    const second = encodeWalRecord(2 ** 40 + 3, 5, body);
+    for (const [frame, lsn, type] of [
+      [first, 1, 4],
+      [second, 2 ** 40 + 3, 5],
+    ] as const) {
+      const r = decodeWalRecord(frame, 0);
+      assert.equal(r.kind, 'record');
+      if (r.kind === 'record') assert.deepEqual([r.record.lsn, r.record.type], [lsn, type]);
+    }
+  });
+
+  test('a view into another buffer is copied: the bytes in front of it are left alone', () => {
+    const shared = new Uint8Array(64).fill(9);
+    const body = shared.subarray(WAL_RECORD_HEADER_SIZE, 40);
+    const frame = encodeWalRecord(3, 4, body);
+    assert.notEqual(frame.buffer, shared.buffer);
+    assert.deepEqual(shared, new Uint8Array(64).fill(9));
   });
 });

@@ -20,16 +20,47 @@ export interface WalRecord {
   readonly body: Uint8Array;
 }
 
-/** Encodes one record frame. */
+/**
+ * Buffers made by {@link allocateWalBody}: their first WAL_RECORD_HEADER_SIZE bytes are free
+ * for the frame header of the body after them. Only these are framed in place; any other
+ * body may share its buffer with bytes its owner still needs.
+ */
+const headroom = new WeakSet<ArrayBuffer>();
+
+/**
+ * A zeroed record body of `length` bytes with room for its frame header in front, so
+ * {@link encodeWalRecord} frames it without copying the body (a shorter prefix of it,
+ * `subarray(0, n)`, keeps that room).
+ */
+export function allocateWalBody(length: number): Uint8Array {
+  const frame = new Uint8Array(WAL_RECORD_HEADER_SIZE + length);
+  headroom.add(frame.buffer);
+  return frame.subarray(WAL_RECORD_HEADER_SIZE);
+}
+
+/**
+ * Encodes one record frame. A body from {@link allocateWalBody} is framed in place (the
+ * frame is a view over its buffer, valid until the body is framed again); any other body
+ * is copied behind a new header.
+ */
 export function encodeWalRecord(lsn: number, type: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(WAL_RECORD_HEADER_SIZE + body.length);
-  const view = new DataView(out.buffer);
+  const out = frameAround(body);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setUint32(0, body.length, true);
   view.setUint32(8, lsn % 0x1_0000_0000, true);
   view.setUint32(12, Math.floor(lsn / 0x1_0000_0000), true);
   view.setUint8(16, type);
-  out.set(body, WAL_RECORD_HEADER_SIZE);
   view.setUint32(4, frameCrc(out, 0, body.length), true);
+  return out;
+}
+
+/** The frame's bytes: the body's own buffer when it has header room, else a copy. */
+function frameAround(body: Uint8Array): Uint8Array {
+  if (body.byteOffset === WAL_RECORD_HEADER_SIZE && headroom.has(body.buffer as ArrayBuffer)) {
+    return new Uint8Array(body.buffer, 0, WAL_RECORD_HEADER_SIZE + body.length);
+  }
+  const out = new Uint8Array(WAL_RECORD_HEADER_SIZE + body.length);
+  out.set(body, WAL_RECORD_HEADER_SIZE);
   return out;
 }
 

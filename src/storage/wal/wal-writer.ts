@@ -261,23 +261,10 @@ export class WalWriter implements Log {
         return;
       }
     }
-    const frames: Uint8Array[] = [];
-    let total = 0;
-    let lsn = this.lastLsn;
-    for (const p of batch) {
-      const frame = encodeWalRecord(++lsn, p.type, p.body);
-      frames.push(frame);
-      total += frame.length;
-    }
-    const buf = new Uint8Array(total);
-    let at = 0;
-    for (const f of frames) {
-      buf.set(f, at);
-      at += f.length;
-    }
     const start = this.offset;
+    let total: number;
     try {
-      await this.handle.write(buf, start);
+      total = await this.writeFrames(batch, start);
     } catch (e) {
       this.counters.failures++;
       // Cut the partial write so the next record starts on a clean boundary.
@@ -322,6 +309,23 @@ export class WalWriter implements Log {
       }
       p.resolve(applied);
     }
+  }
+
+  /**
+   * Writes the batch's frames back to back from `start`; returns their bytes. One write per
+   * frame, each framed in place just before it (wal-record.ts), instead of copying every
+   * body into its frame and every frame into one batch buffer: the main thread copies no
+   * body, and a frame's header is only rewritten after its write completed.
+   */
+  private async writeFrames(batch: readonly Pending[], start: number): Promise<number> {
+    let at = start;
+    let lsn = this.lastLsn;
+    for (const p of batch) {
+      const frame = encodeWalRecord(++lsn, p.type, p.body);
+      await this.handle.write(frame, at);
+      at += frame.length;
+    }
+    return at - start;
   }
 
   private async sync(): Promise<void> {
