@@ -13,7 +13,7 @@ import { compileFilter } from '../filter/filter-evaluator.js';
 import { isFilterNode } from '../filter/filter-ast.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
 import type { Log } from '../storage/wal/log.js';
-import type { LoggedPoint, PayloadMode } from '../storage/wal/wal-body-codec.js';
+import type { PayloadMode } from '../storage/wal/wal-body-codec.js';
 import { applyPayloadUpdate } from './payload-update.js';
 import { RecallSampler } from './recall-sampler.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
@@ -33,7 +33,7 @@ import {
   checkPointId,
   checkSearchOptions,
   preparePayload,
-  preparePoint,
+  preparePoints,
   prepareVector,
 } from './validation.js';
 
@@ -185,26 +185,12 @@ export class Collection {
   async upsert(points: readonly PointInput[]): Promise<WriteResult> {
     this.checkWritable();
     checkArray(points, `upsert on "${this.name}" takes an array of points.`, this.name);
-    const logged: LoggedPoint[] = [];
-    const applied: { id: PointId; vector: Float32Array; payload: Payload }[] = [];
-    for (let i = 0; i < points.length; i++) {
-      const { id, vector, payloadJson } = preparePoint(
-        points[i],
-        i,
-        this.config,
-        this.host.maxPayloadBytes,
-      );
-      logged.push({ id, vector, payloadJson });
-      applied.push({
-        id,
-        vector,
-        payload: payloadJson === '' ? {} : (JSON.parse(payloadJson) as Payload),
-      });
-    }
-    if (logged.length === 0) return { lsn: this.host.log.lsn, count: 0 };
+    const prepared = preparePoints(points, this.config, this.host.maxPayloadBytes);
+    if (prepared.length === 0) return { lsn: this.host.log.lsn, count: 0 };
+    // Each prepared point is both the logged point and the applied one: nothing is copied.
     return this.logAndApply(
-      { kind: 'upsert', collection: this.name, dimension: this.config.dimension, points: logged },
-      (lsn) => this.state.upsert(lsn, applied),
+      { kind: 'upsert', collection: this.name, dimension: this.config.dimension, points: prepared },
+      (lsn) => this.state.upsert(lsn, prepared),
     );
   }
 

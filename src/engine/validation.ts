@@ -7,6 +7,7 @@ import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, MetricName, Payload, PointId } from '../common/types.js';
 import { checkPointId, isJsonObject, METRICS } from '../common/types.js';
 import { normalizeInPlace } from '../kernels/distance-kernel.js';
+import { copyJson } from '../common/json-copy.js';
 import { stagingTarget } from './staging-name.js';
 
 export const COLLECTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -166,6 +167,36 @@ export function prepareVector(
   config: CollectionConfig,
   where: string,
 ): Float32Array {
+  return prepareVectorInto(vector, config, where, new Float32Array(config.dimension));
+}
+
+/**
+ * {@link prepareVector} into `out` (dimension values, e.g. one point's view of a batch's
+ * buffer). `where` names the vector in an error, or is the index of an upsert's point:
+ * its name is then only built for an error.
+ */
+function prepareVectorInto(
+  vector: unknown,
+  config: CollectionConfig,
+  where: string | number,
+  out: Float32Array,
+): Float32Array {
+  const arr = checkVectorShape(vector, config, where);
+  if (!copyFinite(arr, out)) explainBadValue(arr, config, vectorName(where));
+  if (config.metric === 'cosine') normalizeInPlace(out);
+  return out;
+}
+
+function vectorName(where: string | number): string {
+  return typeof where === 'number' ? `points[${where}].vector` : where;
+}
+
+/** The vector as an array-like of the collection's dimension, or the error saying why not. */
+function checkVectorShape(
+  vector: unknown,
+  config: CollectionConfig,
+  where: string | number,
+): ArrayLike<unknown> {
   const isArrayLike =
     Array.isArray(vector) ||
     vector instanceof Float32Array ||
@@ -173,19 +204,52 @@ export function prepareVector(
     vector instanceof Int32Array;
   if (!isArrayLike) {
     throw invalidArgument(
-      `${where}: vector must be an array of numbers or a Float32Array, got ${vector === null ? 'null' : typeof vector}.`,
-      { collection: config.name, field: where },
+      `${vectorName(where)}: vector must be an array of numbers or a Float32Array, got ${vector === null ? 'null' : typeof vector}.`,
+      { collection: config.name, field: vectorName(where) },
     );
   }
   const arr = vector as ArrayLike<unknown>;
   if (arr.length !== config.dimension) {
     throw new QuiverError(
       'DIMENSION_MISMATCH',
-      `${where}: vector has ${arr.length} values but collection "${config.name}" has dimension ${config.dimension}.`,
-      { collection: config.name, field: where, expected: config.dimension, received: arr.length },
+      `${vectorName(where)}: vector has ${arr.length} values but collection "${config.name}" has dimension ${config.dimension}.`,
+      {
+        collection: config.name,
+        field: vectorName(where),
+        expected: config.dimension,
+        received: arr.length,
+      },
     );
   }
-  const out = new Float32Array(arr.length);
+  return arr;
+}
+
+/**
+ * Copies `arr` into `out` as 32-bit floats; false when a value is not a number or is not
+ * finite as a 32-bit float (NaN, Infinity, or too large). One pass without branches on
+ * the values: `x * 0` is 0 for a finite x and NaN otherwise, so the sum says it all.
+ */
+function copyFinite(arr: ArrayLike<unknown>, out: Float32Array): boolean {
+  let zero = 0;
+  if (Array.isArray(arr)) {
+    for (let i = 0; i < out.length; i++) {
+      const v: unknown = arr[i];
+      if (typeof v !== 'number') return false;
+      out[i] = v;
+      zero += out[i]! * 0;
+    }
+  } else {
+    const typed = arr as ArrayLike<number>;
+    for (let i = 0; i < out.length; i++) {
+      out[i] = typed[i]!;
+      zero += out[i]! * 0;
+    }
+  }
+  return zero === 0;
+}
+
+/** Throws the error for the first value of `arr` a Float32Array cannot hold. */
+function explainBadValue(arr: ArrayLike<unknown>, config: CollectionConfig, where: string): never {
   for (let i = 0; i < arr.length; i++) {
     const v = arr[i];
     if (typeof v !== 'number' || !Number.isFinite(v)) {
@@ -194,16 +258,14 @@ export function prepareVector(
         { collection: config.name, field: `${where}[${i}]`, received: String(v) },
       );
     }
-    out[i] = v;
-    if (!Number.isFinite(out[i]!)) {
+    if (!Number.isFinite(Math.fround(v))) {
       throw invalidArgument(
         `${where}: vector[${i}] = ${v} overflows 32-bit float; scale the vector down.`,
         { collection: config.name, field: `${where}[${i}]`, received: v },
       );
     }
   }
-  if (config.metric === 'cosine') normalizeInPlace(out);
-  return out;
+  throw new Error('explainBadValue: no bad value found');
 }
 
 function checkJsonValue(value: unknown, path: string, depth: number, collection: string): void {
@@ -256,14 +318,29 @@ export function preparePayload(
   maxBytes: number,
 ): string {
   if (payload === undefined) return '';
+  checkPayload(payload, collection, where);
+  return payloadJsonWithin(JSON.stringify(payload), collection, where, maxBytes);
+}
+
+/** Throws unless `payload` is a plain JSON object (the message names the bad value). */
+function checkPayload(payload: unknown, collection: string, where: string): void {
   if (!isJsonObject(payload)) {
     throw invalidArgument(
       `${where}: payload must be a JSON object, got ${Array.isArray(payload) ? 'an array' : payload === null ? 'null' : typeof payload}.`,
       { collection, field: where },
     );
   }
-  checkJsonValue(payload, `${where}.payload`, 0, collection);
-  const json = JSON.stringify(payload);
+  // The walk that builds paths for the message runs only once the plain walk failed.
+  if (!isPlainJson(payload, 0)) checkJsonValue(payload, `${where}.payload`, 0, collection);
+}
+
+/** `json`, unless its UTF-8 form is over `maxBytes`. */
+function payloadJsonWithin(
+  json: string,
+  collection: string,
+  where: string,
+  maxBytes: number,
+): string {
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > maxBytes) {
     throw invalidArgument(
@@ -274,6 +351,23 @@ export function preparePayload(
   return json;
 }
 
+/** True when {@link checkJsonValue} would accept `value`; allocates nothing. */
+function isPlainJson(value: unknown, depth: number): boolean {
+  if (depth > MAX_PAYLOAD_DEPTH) return false;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
+    return true;
+  }
+  if (typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!isPlainJson(o[k], depth + 1)) return false;
+  return true;
+}
+
 /** A point as the API accepts it. */
 export interface PointInput {
   readonly id: PointId;
@@ -281,32 +375,80 @@ export interface PointInput {
   readonly payload?: Payload;
 }
 
-/** A point that passed validation: its id, prepared vector and payload JSON ('' for none). */
+/**
+ * A point that passed validation: its id, prepared vector, payload JSON ('' for none) and
+ * the payload to store (a copy the caller cannot change).
+ */
 export interface PreparedPoint {
   readonly id: PointId;
   readonly vector: Float32Array;
   readonly payloadJson: string;
+  readonly payload: Payload;
 }
 
-/** Checks `points[i]` of an upsert batch and prepares its vector and payload. */
+/**
+ * Checks `points[i]` of an upsert batch and prepares its vector (into `vectorOut` when
+ * given) and payload.
+ */
 export function preparePoint(
   point: unknown,
   i: number,
   config: CollectionConfig,
   maxPayloadBytes: number,
+  vectorOut: Float32Array = new Float32Array(config.dimension),
 ): PreparedPoint {
-  const where = `points[${i}]`;
   if (!isJsonObject(point)) {
-    throw invalidArgument(`${where} must be an object { id, vector, payload? }.`, {
+    throw invalidArgument(`points[${i}] must be an object { id, vector, payload? }.`, {
       collection: config.name,
-      field: where,
+      field: `points[${i}]`,
     });
   }
   const p = point as Partial<PointInput>;
-  const id = checkPointId(p.id, `${where}.id`);
-  const vector = prepareVector(p.vector, config, `${where}.vector`);
-  const payloadJson = preparePayload(p.payload, config.name, where, maxPayloadBytes);
-  return { id, vector, payloadJson };
+  const id = isPlainIntegerId(p.id) ? p.id : checkPointId(p.id, `points[${i}].id`);
+  const vector = prepareVectorInto(p.vector, config, i, vectorOut);
+  if (p.payload === undefined) return { id, vector, payloadJson: '', payload: {} };
+  const where = `points[${i}]`;
+  checkPayload(p.payload, config.name, where);
+  // The stored copy is what gets stringified, so the logged text is the stored payload's.
+  const payload = copyJson(p.payload);
+  const payloadJson = payloadJsonWithin(
+    JSON.stringify(payload),
+    config.name,
+    where,
+    maxPayloadBytes,
+  );
+  return { id, vector, payloadJson, payload };
+}
+
+/** An id checkPointId accepts without a look at its bytes (the common case). */
+function isPlainIntegerId(id: unknown): id is number {
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0;
+}
+
+/** Values per vector buffer of a batch (4 MiB): a huge batch never asks for one huge buffer. */
+const BATCH_BUFFER_VALUES = 1 << 20;
+
+/**
+ * Checks a whole upsert batch (one bad point rejects it) and prepares its points. Their
+ * vectors are views of a few shared buffers, not one allocation each: the indexes copy
+ * them, so nothing keeps a buffer after the batch is applied.
+ */
+export function preparePoints(
+  points: readonly unknown[],
+  config: CollectionConfig,
+  maxPayloadBytes: number,
+): PreparedPoint[] {
+  const dim = config.dimension;
+  const perBuffer = Math.max(1, Math.floor(BATCH_BUFFER_VALUES / dim));
+  const out: PreparedPoint[] = [];
+  let buffer = new Float32Array(0);
+  for (let i = 0; i < points.length; i++) {
+    const at = i % perBuffer;
+    if (at === 0) buffer = new Float32Array(Math.min(perBuffer, points.length - i) * dim);
+    const into = buffer.subarray(at * dim, (at + 1) * dim);
+    out.push(preparePoint(points[i], i, config, maxPayloadBytes, into));
+  }
+  return out;
 }
 
 /** The keys of `Collection.search`'s options. */
