@@ -25,6 +25,8 @@ import { readPointId, writePointId } from '../id-codec.js';
 const METRIC_CODE: Record<MetricName, number> = { euclid: 0, cosine: 1, dot: 2 };
 const METRIC_NAME: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
 const SECTION_ENTRY = 24;
+const utf8 = new TextEncoder();
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Everything a sealed segment file holds. Slot i is the point with internal id i. */
 export interface SegmentData {
@@ -53,16 +55,46 @@ function encodeIds(ids: readonly (PointId | undefined)[]): Uint8Array {
   return w.finish();
 }
 
+/** u32 length + UTF-8 per slot, each string encoded where it goes (sized for ASCII first). */
 function encodePayloads(payloads: readonly string[]): Uint8Array {
-  const w = new ByteWriter(payloads.length * 8 + 16);
+  let chars = 0;
+  for (const p of payloads) chars += p.length;
+  let out: Uint8Array = new Uint8Array(payloads.length * 4 + chars);
+  let pos = 0;
   for (const p of payloads) {
-    const b = utf8Encode(p);
-    w.u32(b.length).bytes(b);
+    // Earlier multi-byte text may have used this one's room: make sure of its ASCII size.
+    if (pos + 4 + p.length > out.length) out = grown(out, pos, 4 + p.length);
+    let done = utf8.encodeInto(p, out.subarray(pos + 4));
+    if (done.read < p.length) {
+      out = grown(out, pos, 4 + p.length * 3);
+      done = utf8.encodeInto(p, out.subarray(pos + 4));
+    }
+    writeU32(out, pos, done.written);
+    pos += 4 + done.written;
   }
-  return w.finish();
+  return out.subarray(0, pos);
 }
 
+/** `out`'s first `used` bytes in a buffer with at least `need` more (and doubled). */
+function grown(out: Uint8Array, used: number, need: number): Uint8Array {
+  const next = new Uint8Array(Math.max(out.length * 2, used + need));
+  next.set(out.subarray(0, used));
+  return next;
+}
+
+function writeU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = v >>> 24;
+}
+
+/**
+ * The vectors' little-endian bytes: on a little-endian host the array's own bytes (no
+ * copy; the file encoder copies them once, into the file).
+ */
 function encodeVectors(v: Float32Array): Uint8Array {
+  if (HOST_LITTLE_ENDIAN) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   return new ByteWriter(v.length * 4 + 8).f32s(v).finish();
 }
 

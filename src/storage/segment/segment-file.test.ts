@@ -1,0 +1,85 @@
+/**
+ * Segment file encoding (docs/FORMAT.md §5): the payload and vector sections are, byte
+ * for byte, the layout written value by value (u32 length + UTF-8 per slot; little-endian
+ * floats), whatever the text, and a file decodes back to the data it was made from.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { ByteWriter, utf8Encode } from '../../common/bytes.js';
+import { propertyParams } from '../../../test/helpers/random.js';
+import { SEGMENT_HEADER_SIZE, SegmentSection } from '../format.js';
+import { decodeSegment, encodeSegment, type SegmentData } from './segment-file.js';
+
+/** The bytes of section `kind`, found through the file's section table. */
+function section(file: Uint8Array, data: SegmentData, kind: number): Uint8Array {
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const tableStart = SEGMENT_HEADER_SIZE + utf8Encode(data.collection).length;
+  for (let e = tableStart; ; e += 24) {
+    if (view.getUint32(e, true) !== kind) continue;
+    const offset = view.getUint32(e + 8, true);
+    return file.subarray(offset, offset + view.getUint32(e + 16, true));
+  }
+}
+
+const dataArb: fc.Arbitrary<SegmentData> = fc
+  .record({
+    dimension: fc.integer({ min: 1, max: 6 }),
+    slots: fc.array(
+      fc.record({
+        id: fc.option(fc.oneof(fc.maxSafeNat(), fc.string({ minLength: 1 })), { nil: undefined }),
+        payload: fc.oneof(
+          fc.constant(''),
+          fc.json({ maxDepth: 2 }),
+          fc.string({ unit: 'binary', maxLength: 20 }),
+        ),
+      }),
+      { maxLength: 12 },
+    ),
+  })
+  .chain(({ dimension, slots }) =>
+    fc
+      .float32Array({
+        minLength: dimension * slots.length,
+        maxLength: dimension * slots.length,
+        noNaN: true,
+      })
+      .map((vectors): SegmentData => ({
+        segmentId: 3,
+        collection: 'cé',
+        dimension,
+        metric: 'dot',
+        minLsn: 1,
+        maxLsn: 9,
+        ids: slots.map((s) => s.id),
+        payloads: slots.map((s) => s.payload),
+        vectors,
+        graph: undefined,
+      })),
+  );
+
+describe('segment file encoding', () => {
+  test('payload and vector sections are the value-by-value layout; files decode back', () => {
+    fc.assert(
+      fc.property(dataArb, (data) => {
+        const file = encodeSegment(data);
+        const payloads = new ByteWriter(16);
+        for (const p of data.payloads) {
+          const b = utf8Encode(p);
+          payloads.u32(b.length).bytes(b);
+        }
+        assert.deepEqual(section(file, data, SegmentSection.PAYLOADS), payloads.finish());
+        const vectors = new ByteWriter(16).f32s(data.vectors).finish();
+        assert.deepEqual(section(file, data, SegmentSection.VECTORS), vectors);
+        const back = decodeSegment(file, 'seg');
+        assert.deepEqual(
+          back.payloads,
+          data.payloads.map((p) => new TextDecoder().decode(utf8Encode(p))),
+        );
+        assert.deepEqual(back.vectors, data.vectors);
+        assert.deepEqual(back.ids, data.ids);
+      }),
+      propertyParams('segment sections layout', 200),
+    );
+  });
+});
