@@ -312,20 +312,17 @@ export class WalWriter implements Log {
   }
 
   /**
-   * Writes the batch's frames back to back from `start`; returns their bytes. One write per
-   * frame, each framed in place just before it (wal-record.ts), instead of copying every
-   * body into its frame and every frame into one batch buffer: the main thread copies no
-   * body, and a frame's header is only rewritten after its write completed.
+   * Writes the batch's frames back to back from `start` in one write; returns their bytes.
+   * Bodies are framed in place (wal-record.ts), so a lone record is written as it is and a
+   * batch copies each body once, into the batch buffer. One write, not one per frame: each
+   * await between frames would hand the event loop to background indexing mid-batch.
    */
   private async writeFrames(batch: readonly Pending[], start: number): Promise<number> {
-    let at = start;
     let lsn = this.lastLsn;
-    for (const p of batch) {
-      const frame = encodeWalRecord(++lsn, p.type, p.body);
-      await this.handle.write(frame, at);
-      at += frame.length;
-    }
-    return at - start;
+    const frames = batch.map((p) => encodeWalRecord(++lsn, p.type, p.body));
+    const buf = frames.length === 1 ? frames[0]! : concat(frames);
+    await this.handle.write(buf, start);
+    return buf.length;
   }
 
   private async sync(): Promise<void> {
@@ -474,4 +471,17 @@ export class WalWriter implements Log {
       await this.handle.close();
     }
   }
+}
+
+/** The frames back to back in one buffer. */
+function concat(frames: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const f of frames) total += f.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
 }
