@@ -43,7 +43,7 @@ export function createIndex(
  */
 export function loadIndex(data: SegmentData, file: string, lanes = 0): VectorIndex {
   if (data.graph !== undefined && hnswAvailable()) {
-    return HnswIndex.deserialize(data.graph, file, { lanes });
+    return HnswIndex.deserialize(data.graph, file, { lanes, vectors: data.vectors });
   }
   const index = new ExactIndex(data.dimension, data.metric);
   const dim = data.dimension;

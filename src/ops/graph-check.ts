@@ -4,7 +4,7 @@
  * live point must be reachable from the entry point, or search can never return it.
  * Reads the layouts of docs/FORMAT.md §5.1 and src/ann/hnsw/hnsw-codec.ts; no I/O.
  */
-import { hnswSections } from '../ann/hnsw/hnsw-codec.js';
+import { hnswMajor, hnswSections } from '../ann/hnsw/hnsw-codec.js';
 
 /** A section of a segment file: kind (FORMAT.md §5.2), byte offset and length. */
 export interface SectionEntry {
@@ -38,7 +38,10 @@ export interface GraphCheck {
   readonly missing: readonly number[];
   /** Live slots that no path from the entry point reaches. */
   readonly unreachable: readonly number[];
-  /** Live slots whose vector in the graph differs from the segment's VECTORS section. */
+  /**
+   * Live slots whose vector in the graph differs from the segment's VECTORS section (a
+   * format-1 graph's own copy; a format-2 graph has none, so none differ).
+   */
   readonly vectorMismatch: readonly number[];
 }
 
@@ -58,7 +61,9 @@ export function checkGraph(
   const m = view.getUint16(14, true);
   const slots = view.getUint32(24, true);
   const entry = view.getInt32(28, true);
-  const { flags, levels, upperOff, links0, vecs, upper } = hnswSections(slots, dim, m, 0);
+  const major = hnswMajor(blob);
+  const { flags, levels, upperOff, links0, vecs, upper } = hnswSections(slots, dim, m, 0, major);
+  const ownVectors = vecs !== upper;
   const stride0 = (1 + 2 * m) * 4;
   const strideU = (1 + m) * 4;
 
@@ -96,6 +101,7 @@ export function checkGraph(
       continue;
     }
     if (seen[slot] === 0) unreachable.push(slot);
+    if (!ownVectors) continue;
     const base = vecs + slot * dim * 4;
     for (let d = 0; d < dim; d++) {
       const a = view.getFloat32(base + d * 4, true);

@@ -7,9 +7,10 @@
 export const FORMAT_MAJOR = 1;
 /**
  * 1.1 added a collection's `createdAt` (CREATE_COLLECTION record and manifest); 1.2 the
- * SWAP_COLLECTION record and a manifest segment's `collection` (the name in its header).
+ * SWAP_COLLECTION record and a manifest segment's `collection` (the name in its header);
+ * 1.3 a segment's GRAPH without vectors (HNSW blob major 2: they are the VECTORS section's).
  */
-export const FORMAT_MINOR = 2;
+export const FORMAT_MINOR = 3;
 
 /** WAL file header (FORMAT.md §2.1): magic "QVWL". */
 export const WAL_MAGIC = 0x4c575651;

@@ -1,6 +1,7 @@
 /**
- * The HNSW byte format: a round trip answers identically (tombstones included), and a
- * damaged blob (flipped byte, truncation, bad magic or version) is QuiverError CORRUPT.
+ * The HNSW byte format: a round trip (graph bytes plus the vectors a segment keeps beside
+ * them) answers identically, tombstones repaired away first; a damaged blob (flipped byte,
+ * truncation, bad magic or version) or missing vectors is QuiverError CORRUPT.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -27,7 +28,7 @@ function built(): HnswIndex {
 
 function corruptAt(bytes: Uint8Array, at: number): boolean {
   try {
-    HnswIndex.deserialize(bytes, 'seg-1.hnsw');
+    HnswIndex.deserialize(bytes, 'seg-1.hnsw', { vectors: stored });
     return false;
   } catch (e) {
     return (
@@ -36,12 +37,24 @@ function corruptAt(bytes: Uint8Array, at: number): boolean {
   }
 }
 
+const index = built();
+const tombstones = index.stats().tombstones;
+const bytes = index.serialize();
+const stored = index.vectorsCopy();
+
 describe('HNSW serialize / deserialize', () => {
-  const index = built();
-  const bytes = index.serialize();
+  it('repairs tombstones away before writing, and carries no vectors', () => {
+    assert.ok(tombstones > 0);
+    assert.equal(index.stats().tombstones, 0);
+    assert.equal(index.liveCount, 3000 - Math.ceil(3000 / 7));
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const upperBytes = view.getUint32(44, true);
+    const lists = ((56 + 2 * 3000 + 3) & ~3) + 4 * 3000 + (1 + 32) * 4 * 3000;
+    assert.equal(bytes.length, lists + upperBytes + 4, 'no vector section between the lists');
+  });
 
   it('gives identical search results and state', () => {
-    const copy = HnswIndex.deserialize(bytes);
+    const copy = HnswIndex.deserialize(bytes, 'blob', { vectors: stored });
     assert.equal(copy.liveCount, index.liveCount);
     assert.equal(copy.efSearch, 40);
     assert.deepEqual(copy.stats().entry, index.stats().entry);
@@ -52,7 +65,7 @@ describe('HNSW serialize / deserialize', () => {
   });
 
   it('keeps working after load: adds, removes, repair', () => {
-    const copy = HnswIndex.deserialize(bytes);
+    const copy = HnswIndex.deserialize(bytes, 'blob', { vectors: stored });
     copy.add(5000, vectors[1]!);
     copy.remove(1);
     copy.repair();
@@ -61,7 +74,18 @@ describe('HNSW serialize / deserialize', () => {
 
   it('starts with a magic and a version, little-endian', () => {
     assert.deepEqual([...bytes.subarray(0, 4)], [0x51, 0x48, 0x4e, 0x57]);
-    assert.equal(new DataView(bytes.buffer).getUint16(4, true), 1);
+    assert.equal(new DataView(bytes.buffer).getUint16(4, true), 2);
+  });
+
+  it('is CORRUPT without the vectors, or with too few', () => {
+    assert.throws(
+      () => HnswIndex.deserialize(bytes, 'seg-1.hnsw'),
+      (e) => isQuiverError(e, 'CORRUPT') && /vectors are missing/.test(e.message),
+    );
+    assert.throws(
+      () => HnswIndex.deserialize(bytes, 'seg-1.hnsw', { vectors: stored.subarray(DIM) }),
+      (e) => isQuiverError(e, 'CORRUPT') && e.details.file === 'seg-1.hnsw',
+    );
   });
 
   it('reports a flipped byte anywhere as CORRUPT', () => {
@@ -69,7 +93,7 @@ describe('HNSW serialize / deserialize', () => {
       const bad = bytes.slice();
       bad[at] = bad[at]! ^ 0x10;
       assert.throws(
-        () => HnswIndex.deserialize(bad, 'seg-1.hnsw'),
+        () => HnswIndex.deserialize(bad, 'seg-1.hnsw', { vectors: stored }),
         (e) => isQuiverError(e, 'CORRUPT') && e.details.file === 'seg-1.hnsw',
         `flip at ${at}`,
       );
@@ -93,8 +117,9 @@ describe('HNSW serialize / deserialize', () => {
     const bad = bytes.slice();
     const view = new DataView(bad.buffer);
     const slots = view.getUint32(24, true);
-    // First level-0 list: flags, levels, pad, upper offsets, then lists.
-    const links0 = ((56 + 2 * slots + 3) & ~3) + 4 * slots;
+    // Slot 1's level-0 list (slot 0 was removed, so repaired empty): flags, levels, pad,
+    // upper offsets, then lists of (1 + 2m) i32 each.
+    const links0 = ((56 + 2 * slots + 3) & ~3) + 4 * slots + (1 + 32) * 4;
     view.setInt32(links0 + 4, slots + 5, true);
     view.setUint32(bad.length - 4, crc32c(bad.subarray(0, bad.length - 4)), true);
     assert.ok(view.getInt32(links0, true) > 0);

@@ -7,8 +7,8 @@
  * | offset | size | field                                                        |
  * |-------:|-----:|--------------------------------------------------------------|
  * |      0 |    4 | magic "QHNW"                                                 |
- * |      4 |    2 | major version (1): a reader refuses other majors             |
- * |      6 |    2 | minor version (0): additions a v1 reader may ignore          |
+ * |      4 |    2 | major version (2; 1 is still read): others are refused       |
+ * |      6 |    2 | minor version (0): additions a reader may ignore             |
  * |      8 |    4 | dimension u32                                                |
  * |     12 |    1 | metric: 0 euclid, 1 cosine, 2 dot                            |
  * |     13 |    1 | reserved, 0                                                  |
@@ -25,8 +25,12 @@
  * |     52 |    4 | reserved, 0                                                  |
  * |     56 |    … | flags u8 × slots, levels u8 × slots, zero pad to 4,          |
  * |        |      | upper offsets u32 × slots, level-0 lists i32 × (1+2m) × slots, |
- * |        |      | vectors f32 × dimension × slots, upper lists (U bytes)       |
+ * |        |      | [major 1 only: vectors f32 × dimension × slots], upper lists |
  * |  end-4 |    4 | CRC-32C (Castagnoli) of every byte before it                 |
+ *
+ * Major 2 carries no vectors: a segment's VECTORS section holds them once, and the
+ * decoder takes them from there (the blob has no tombstones: serialize repairs them away,
+ * so no node the graph links lacks its vector).
  */
 import { crc32c } from '../../common/crc32c.js';
 import { corrupt } from '../../common/quiver-error.js';
@@ -36,8 +40,10 @@ import { FLAG_ALLOCATED, FLAG_DELETED, LIVE } from './hnsw-memory.js';
 
 /** "QHNW" read as a little-endian u32. */
 const MAGIC = 0x574e4851;
-const MAJOR = 1;
+const MAJOR = 2;
 const MINOR = 0;
+/** The first major, whose blobs carry their own copy of the vectors; still read. */
+const MAJOR_WITH_VECTORS = 1;
 const HEADER = 56;
 const METRICS: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
 
@@ -53,20 +59,29 @@ export interface SectionOffsets {
   readonly crc: number;
 }
 
-/** Byte offsets of the blob's sections (the table above). @internal */
+/**
+ * Byte offsets of the blob's sections (the table above); `vecs` is empty (at `upper`)
+ * in a major-2 blob. @internal
+ */
 export function hnswSections(
   slots: number,
   dim: number,
   m: number,
   upperBytes: number,
+  major = MAJOR,
 ): SectionOffsets {
   const flags = HEADER;
   const levels = flags + slots;
   const upperOff = pad4(levels + slots);
   const links0 = upperOff + slots * 4;
   const vecs = links0 + slots * (1 + 2 * m) * 4;
-  const upper = vecs + slots * dim * 4;
+  const upper = vecs + (major === MAJOR_WITH_VECTORS ? slots * dim * 4 : 0);
   return { flags, levels, upperOff, links0, vecs, upper, crc: upper + upperBytes };
+}
+
+/** The major version of a blob (the caller has checked its length and magic). @internal */
+export function hnswMajor(blob: Uint8Array): number {
+  return new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint16(4, true);
 }
 
 /** The header fields of a blob: everything an index holds besides its memory. @internal */
@@ -114,7 +129,6 @@ export function encodeHnsw(mem: HnswMemory, header: HnswHeader): Uint8Array {
   out.set(u8.subarray(r.levels, r.levels + slots), s.levels);
   out.set(u8.subarray(r.upperOff, r.upperOff + slots * 4), s.upperOff);
   out.set(u8.subarray(r.links0, r.links0 + slots * mem.stride0), s.links0);
-  out.set(u8.subarray(r.vecs, r.vecs + slots * dim * 4), s.vecs);
   out.set(u8.subarray(r.upper, r.upper + upperBytes), s.upper);
   view.setUint32(s.crc, crc32c(out.subarray(0, s.crc)), true);
   return out;
@@ -130,16 +144,23 @@ export interface DecodedHnsw {
   readonly loadInto: (mem: HnswMemory) => void;
 }
 
+/** Where a major-2 blob's vectors are: the segment's VECTORS section, slot-major. */
+export type HnswVectors = Float32Array;
+
 /**
  * Checks bytes written by encodeHnsw (header, checksum, every edge) before anything is
- * built from them; throws CORRUPT naming `source` and the offset. @internal
+ * built from them; throws CORRUPT naming `source` and the offset. A major-2 blob takes its
+ * vectors from `vectors` (slots × dimension values; missing or short is CORRUPT: the
+ * segment's VECTORS section does not match its graph). @internal
  */
-export function decodeHnsw(bytes: Uint8Array, source: string): DecodedHnsw {
+export function decodeHnsw(bytes: Uint8Array, source: string, vectors?: HnswVectors): DecodedHnsw {
   if (bytes.length < HEADER + 4) throw corrupt(source, bytes.length, 'truncated HNSW header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw corrupt(source, 0, 'bad HNSW magic');
   const major = view.getUint16(4, true);
-  if (major !== MAJOR) throw corrupt(source, 4, `unsupported HNSW format version ${major}`);
+  if (major !== MAJOR && major !== MAJOR_WITH_VECTORS) {
+    throw corrupt(source, 4, `unsupported HNSW format version ${major}`);
+  }
   const crcAt = bytes.length - 4;
   if (crc32c(bytes.subarray(0, crcAt)) !== view.getUint32(crcAt, true)) {
     throw corrupt(source, crcAt, 'HNSW checksum mismatch');
@@ -157,8 +178,16 @@ export function decodeHnsw(bytes: Uint8Array, source: string): DecodedHnsw {
   if (dim < 1 || dim > 65536) throw corrupt(source, 8, 'HNSW dimension out of range');
   if (m < 2 || m > 128) throw corrupt(source, 14, 'HNSW m out of range');
   if (efConstruction < 1 || efSearch < 1) throw corrupt(source, 16, 'HNSW ef out of range');
-  const s = hnswSections(slots, dim, m, upperBytes);
+  const s = hnswSections(slots, dim, m, upperBytes, major);
   if (s.crc !== crcAt) throw corrupt(source, 24, 'HNSW section sizes disagree with length');
+  const own = major === MAJOR_WITH_VECTORS;
+  if (!own && (vectors === undefined || vectors.length < slots * dim)) {
+    throw corrupt(
+      source,
+      24,
+      `the HNSW graph holds ${slots} slots of ${dim} values but its segment's vectors are ${vectors?.length ?? 'missing'} values`,
+    );
+  }
   if (
     entry < -1 ||
     entry >= slots ||
@@ -188,7 +217,8 @@ export function decodeHnsw(bytes: Uint8Array, source: string): DecodedHnsw {
     mem.u8.set(bytes.subarray(s.levels, s.levels + slots), r.levels);
     mem.u8.set(bytes.subarray(s.upperOff, s.upperOff + slots * 4), r.upperOff);
     mem.u8.set(bytes.subarray(s.links0, s.vecs), r.links0);
-    mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
+    if (own) mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
+    else mem.f32.set(vectors!.subarray(0, slots * dim), r.vecs >> 2);
     mem.u8.set(bytes.subarray(s.upper, s.crc), r.upper);
     mem.upperUsed = upperBytes;
   };

@@ -603,7 +603,13 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     };
   }
 
-  /** The graph as bytes (hnsw-codec.ts); {@link HnswIndex.deserialize} reads them back. */
+  /**
+   * The graph as bytes (hnsw-codec.ts), without the vectors (a segment file holds them
+   * once, in its VECTORS section: {@link vectorsCopy}); {@link HnswIndex.deserialize}
+   * reads both back. Tombstones are repaired away first (their neighbours re-linked), so
+   * no linked node lacks a vector there; an index frozen for workers keeps its tombstones
+   * and cannot be serialized while it has any.
+   */
   serialize(): Uint8Array {
     if (this.staged_ > 0) {
       throw new QuiverError(
@@ -611,8 +617,24 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
         `${this.staged_} staged vectors are not in the graph yet; commit them before serializing. This is a bug.`,
       );
     }
+    if (this.tombstones_ > 0) this.repair();
+    if (this.tombstones_ > 0) {
+      throw new QuiverError(
+        'INTERNAL',
+        'a frozen HNSW index with tombstones cannot be serialized (its vectors would be missing); this is a bug.',
+      );
+    }
     const { entry, maxLevel } = this.entryPoint();
     return encodeHnsw(this.mem, { ...this.parameters(), slots: this.slots_, entry, maxLevel });
+  }
+
+  /**
+   * The vectors of every slot, slot-major (a removed slot's values are whatever it held;
+   * a segment writes zeros there): what {@link HnswIndex.deserialize} takes with the graph.
+   */
+  vectorsCopy(): Float32Array {
+    const start = this.mem.regions.vecs >> 2;
+    return this.mem.f32.slice(start, start + this.slots_ * this.dimension);
   }
 
   /** What a copy of this graph (or its serialized header) carries over unchanged. */
@@ -651,11 +673,16 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   static deserialize(
     bytes: Uint8Array,
     source = 'HNSW index blob',
-    options: { readonly lanes?: number; readonly sharedMemory?: boolean } = {},
+    options: {
+      readonly lanes?: number;
+      readonly sharedMemory?: boolean;
+      /** The vectors of a blob that carries none (format 2): a segment's VECTORS section. */
+      readonly vectors?: Float32Array;
+    } = {},
   ): HnswIndex {
     const lanes = options.lanes ?? 0;
     const sharedMemory = options.sharedMemory === true;
-    const blob = decodeHnsw(bytes, source);
+    const blob = decodeHnsw(bytes, source, options.vectors);
     const index = new HnswIndex({ ...blob.state, lanes, sharedMemory });
     blob.loadInto(index.mem);
     index.setEntryPoint(blob.entry, blob.maxLevel);
