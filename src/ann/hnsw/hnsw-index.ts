@@ -19,7 +19,7 @@ import type { ShareableIndex } from '../shareable-index.js';
 import type { IndexSearchOptions, IndexSearchResult, StagingIndex } from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
 import type { HnswHeader } from './hnsw-codec.js';
-import type { SharedHnswHandle } from './hnsw-lane.js';
+import type { ScanRange, SharedHnswHandle } from './hnsw-lane.js';
 import {
   MODE_ALLOW,
   MODE_CALLBACK,
@@ -544,23 +544,8 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    */
   scan(query: Float32Array, options: { k: number; allow?: Uint8Array }): IndexSearchResult {
     this.checkDimension('query', query);
-    const k = options.k;
-    if (!(k > 0) || this.live_ === 0) return noResult();
-    const mem = this.mem;
-    mem.ensurePool(k);
-    const { allow } = options;
-    return searchInWasm(
-      this.wasm,
-      mem,
-      mem.regions,
-      this.slots_,
-      query,
-      k,
-      k,
-      allow === undefined ? MODE_PLAIN : MODE_ALLOW,
-      allow,
-      SCAN_LIVE,
-    );
+    if (this.live_ === 0) return noResult();
+    return this.scanRange(query, options.k, options.allow, SCAN_LIVE);
   }
 
   /**
@@ -572,23 +557,23 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     options: { k: number; from: number; allow?: Uint8Array | undefined },
   ): IndexSearchResult {
     this.checkDimension('query', query);
-    const k = options.k;
-    if (!(k > 0) || this.staged_ === 0) return noResult();
+    if (this.staged_ === 0) return noResult();
+    const range = { from: Math.max(0, options.from), staged: true };
+    return this.scanRange(query, options.k, options.allow, range);
+  }
+
+  /** The k best of `range` by an exact scan in WebAssembly. */
+  private scanRange(
+    query: Float32Array,
+    k: number,
+    allow: Uint8Array | undefined,
+    range: ScanRange,
+  ): IndexSearchResult {
+    if (!(k > 0)) return noResult();
     const mem = this.mem;
     mem.ensurePool(k);
-    const { allow } = options;
-    return searchInWasm(
-      this.wasm,
-      mem,
-      mem.regions,
-      this.slots_,
-      query,
-      k,
-      k,
-      allow === undefined ? MODE_PLAIN : MODE_ALLOW,
-      allow,
-      { from: Math.max(0, options.from), staged: true },
-    );
+    const mode = allow === undefined ? MODE_PLAIN : MODE_ALLOW;
+    return searchInWasm(this.wasm, mem, mem.regions, this.slots_, query, k, k, mode, allow, range);
   }
 
   /** Counters for stats and explain. */
