@@ -6,6 +6,7 @@
 import {
   ByteReader,
   ByteWriter,
+  HOST_LITTLE_ENDIAN,
   OutOfBoundsError,
   utf8Decode,
   utf8Encode,
@@ -26,7 +27,6 @@ const METRIC_CODE: Record<MetricName, number> = { euclid: 0, cosine: 1, dot: 2 }
 const METRIC_NAME: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
 const SECTION_ENTRY = 24;
 const utf8 = new TextEncoder();
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Everything a sealed segment file holds. Slot i is the point with internal id i. */
 export interface SegmentData {

@@ -4,12 +4,12 @@
  * copied as whole byte ranges and strings UTF-8 encoded in place, not value by value.
  * Produces the same bytes as ByteWriter and id-codec.ts (docs/FORMAT.md §2.3).
  */
+import { HOST_LITTLE_ENDIAN } from '../../common/bytes.js';
 import type { PointId } from '../../common/types.js';
 import { allocateWalBody } from './wal-record.js';
 
 const encoder = new TextEncoder();
 /** A Float32Array's bytes are its little-endian encoding on little-endian hosts only. */
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // The id tags of id-codec.ts: an integer id, then a string id.
 const ID_INT = 0;
