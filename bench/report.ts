@@ -243,7 +243,7 @@ export function formatScale(r: ScaleResult): string {
         [
           'quiver',
           n2(q.ingestSeconds),
-          n2(q.ingestSeconds + q.settleSeconds),
+          n2(q.ingestSeconds + q.settleSeconds + q.compactSeconds),
           mib(q.rssBytes),
           n0(q.rssBytes / r.points),
           n0(q.memoryBytes / r.points),
@@ -266,7 +266,7 @@ export function formatScale(r: ScaleResult): string {
             ],
       ],
     ),
-    `quiver: ${q.segments} segments, ${q.segmentsSearched} searched per query; ` +
+    `quiver: ${q.segmentsBeforeCompaction} segments after idle(), compacted in ${n2(q.compactSeconds)} s into ${q.segments}, ${q.segmentsSearched} searched per query; ` +
       `open ${n3(q.openSeconds)} s (${q.segmentsLoaded} segments loaded, ${q.recordsReplayed} WAL records replayed), ` +
       `first search ${n2(q.firstSearchMs)} ms scanning ${q.waitingAfterOpen} vectors waiting for a graph` +
       (q.waitingAfterOpen === 0 ? ' (no graph rebuilt)' : ''),

@@ -32,6 +32,13 @@ export interface ScaleQuiverRun {
   readonly ingestSeconds: number;
   /** Seconds of the `checkpoint()` + `idle()` that followed (graphs finished, sealed). */
   readonly settleSeconds: number;
+  /** Sealed segments after `idle()`, before the bulk-load compaction. */
+  readonly segmentsBeforeCompaction: number;
+  /**
+   * Seconds of `db.compact()` after the load (what TUNING.md asks after a bulk load: the
+   * segments packed into graphs of at most `segmentTargetPoints`).
+   */
+  readonly compactSeconds: number;
   /** Resident memory growth from the empty database to the settled one. */
   readonly rssBytes: number;
   /** `db.stats().memoryBytes` once settled. */
@@ -205,6 +212,11 @@ async function runQuiver(
       await db.checkpoint();
       await db.idle();
       const settleSeconds = (performance.now() - t1) / 1000;
+      const segmentsBeforeCompaction = db.stats().segments;
+      progress(`quiver: ${segmentsBeforeCompaction} segments; compact (bulk-load advice)`);
+      const t2 = performance.now();
+      await db.compact('scale');
+      const compactSeconds = (performance.now() - t2) / 1000;
       gc();
       const rssBytes = process.memoryUsage().rss - rss0;
       const stats = db.stats();
@@ -219,6 +231,8 @@ async function runQuiver(
       settled = {
         ingestSeconds,
         settleSeconds,
+        segmentsBeforeCompaction,
+        compactSeconds,
         rssBytes,
         memoryBytes: stats.memoryBytes,
         diskBytes: du(dir),
