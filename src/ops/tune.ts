@@ -55,8 +55,8 @@ const VALUE_BYTES: Record<Quantization, number> = {
  *              float32 originals kept for re-ranking on disk only)
  *   graph    = level-0 list (1 + 2m) × 4 + upper levels m × 4 × 1/(ln m) on average + 8
  *   overhead = 48 (id, slot and table entries) + payload bytes
- * disk per point = dimension × 4 (vectors) + vector copy in the graph section + graph +
- * payload + 16, plus the WAL until the next seal.
+ * disk per point = dimension × 4 (vectors, once since format 1.3) + graph + payload + 16,
+ * plus the WAL until the next seal.
  */
 export function estimateFootprint(
   vectors: number,
@@ -68,7 +68,7 @@ export function estimateFootprint(
   const graph = (1 + 2 * m) * 4 + (m * 4) / Math.log(m) + 8;
   const vector = dimension * VALUE_BYTES[quantization];
   const bytesPerPoint = Math.ceil(vector + graph + 48 + payloadBytes);
-  const diskPerPoint = Math.ceil(dimension * 4 * 2 + graph + payloadBytes + 16);
+  const diskPerPoint = Math.ceil(dimension * 4 + graph + payloadBytes + 16);
   return {
     bytesPerPoint,
     ramBytes: bytesPerPoint * vectors,
