@@ -8,9 +8,10 @@ import type { JsonObject, JsonValue } from './types.js';
 export function copyJson<T extends JsonValue>(value: T): T {
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) return value.map((v) => copyJson(v)) as T;
+  const object: JsonObject = value;
   const out: JsonObject = {};
-  for (const key of Object.keys(value)) {
-    const v = copyJson((value as JsonObject)[key]!);
+  for (const key of Object.keys(object)) {
+    const v = copyJson(object[key]!);
     // A key named __proto__ (JSON.parse makes it an own property) stays a plain property.
     if (key === '__proto__')
       Object.defineProperty(out, key, {
