@@ -66,9 +66,11 @@ test('settings merge in order: defaults, file, environment, flags', async (t) =>
 });
 
 test('every Quiver.open option is a server setting: file, environment and flag reach the engine', async (t) => {
-  // Quiver.open's own list of options, but the ones only code can pass: a new option
-  // without a server setting fails here.
-  const codeOnly = new Set(['logger', 'fileSystem', 'searchPool']);
+  // Quiver.open's own list of options, but the ones only code can pass, and searchThreads,
+  // which the server turns into its own pool (passed as searchPool, checked by the
+  // search-workers tests): a new option without a server setting fails here.
+  const codeOnly = new Set(['logger', 'fileSystem', 'searchPool', 'searchThreads']);
+  assert.ok(SETTING_KEYS.includes('searchThreads'), 'searchThreads is a server setting');
   const engineKeys = [...OPTION_KEYS].filter((k) => !codeOnly.has(k));
   assert.ok(engineKeys.length >= 14, 'the engine lists its options');
   for (const key of engineKeys) assert.ok(SETTING_KEYS.includes(key as never), key);
