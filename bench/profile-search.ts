@@ -8,19 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Quiver } from '../src/index.js';
 import { loadDatasets } from './datasets.js';
+import { upsertDataset } from './public-api.js';
 
 const ds = loadDatasets().find((d) => d.dim === 128);
 if (ds === undefined) throw new Error('no 128-d dataset found');
 const dir = mkdtempSync(join(tmpdir(), 'quiver-profile-'));
 const db = await Quiver.open(dir, { fsync: 'none' });
 const c = await db.createCollection('p', { dimension: ds.dim, metric: ds.metric });
-for (let from = 0; from < ds.count; from += 1000) {
-  const points = [];
-  for (let id = from; id < Math.min(ds.count, from + 1000); id++) {
-    points.push({ id, vector: ds.base.subarray(id * ds.dim, (id + 1) * ds.dim) });
-  }
-  await c.upsert(points);
-}
+await upsertDataset(c, ds);
 await db.checkpoint();
 await db.idle();
 const seconds = Number(process.env['QUIVER_PROFILE_SECONDS'] ?? '5');

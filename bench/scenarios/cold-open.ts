@@ -3,11 +3,12 @@
  * not rebuild any sealed graph). Builds `points` points from a dataset's vectors (repeated
  * with a small offset), seals everything, closes, then times `Quiver.open` and a first search.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Quiver } from '../../src/index.js';
 import type { Dataset } from '../datasets.js';
+import { diskBytes } from '../public-api.js';
 
 export interface OpenResult {
   readonly dataset: string;
@@ -19,16 +20,6 @@ export interface OpenResult {
   readonly bytesPerPoint: number;
   readonly segments: number;
   readonly recordsReplayed: number;
-}
-
-function du(dir: string): number {
-  let n = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    n += s.isDirectory() ? du(p) : s.size;
-  }
-  return n;
 }
 
 export async function runColdOpen(ds: Dataset, points: number): Promise<OpenResult> {
@@ -52,7 +43,7 @@ export async function runColdOpen(ds: Dataset, points: number): Promise<OpenResu
     await db.idle();
     await db.close();
     const buildSeconds = (performance.now() - t0) / 1000;
-    const diskBytes = du(dir);
+    const bytesOnDisk = diskBytes(dir);
     const openSeconds: number[] = [];
     let firstSearchMs = 0;
     let segments = 0;
@@ -74,8 +65,8 @@ export async function runColdOpen(ds: Dataset, points: number): Promise<OpenResu
       buildSeconds,
       openSeconds,
       firstSearchMs,
-      diskBytes,
-      bytesPerPoint: diskBytes / points,
+      diskBytes: bytesOnDisk,
+      bytesPerPoint: bytesOnDisk / points,
       segments,
       recordsReplayed,
     };

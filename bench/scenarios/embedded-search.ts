@@ -14,6 +14,7 @@ import type { Collection, SearchHit } from '../../src/index.js';
 import type { Dataset } from '../datasets.js';
 import type { SweepPoint } from './ann-sweep.js';
 import { qpsAtRecall } from './ann-sweep.js';
+import { sweepPoint, upsertDataset } from '../public-api.js';
 
 /** One window of the cold search loop. */
 export interface ColdWindow {
@@ -61,17 +62,6 @@ function recallOne(ds: Dataset, q: number, k: number, hits: readonly SearchHit[]
   return n / k;
 }
 
-async function ingest(c: Collection, ds: Dataset): Promise<void> {
-  const batch = 1000;
-  for (let from = 0; from < ds.count; from += batch) {
-    const points = [];
-    for (let id = from; id < Math.min(ds.count, from + batch); id++) {
-      points.push({ id, vector: ds.base.subarray(id * ds.dim, (id + 1) * ds.dim) });
-    }
-    await c.upsert(points);
-  }
-}
-
 /** The search loop right after ingest: QPS and recall per window of `window` seconds. */
 async function coldLoop(
   c: Collection,
@@ -114,36 +104,6 @@ async function coldLoop(
   }
 }
 
-/** recall@k over every query at `ef`, and QPS by process CPU time (best of 3 trials). */
-async function sweepPoint(
-  c: Collection,
-  ds: Dataset,
-  k: number,
-  ef: number,
-  seconds: number,
-): Promise<SweepPoint> {
-  let recall = 0;
-  for (let q = 0; q < ds.queryCount; q++) {
-    const query = ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim);
-    recall += recallOne(ds, q, k, await c.search(query, { k, ef }));
-  }
-  let qps = 0;
-  for (let trial = 0; trial < 3; trial++) {
-    let done = 0;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    do {
-      for (let q = 0; q < ds.queryCount; q++) {
-        await c.search(ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim), { k, ef });
-      }
-      done += ds.queryCount;
-    } while ((performance.now() - t0) / 1000 < seconds / 3);
-    const cpu = process.cpuUsage(c0);
-    qps = Math.max(qps, done / ((cpu.user + cpu.system) / 1e6));
-  }
-  return { ef, recall: recall / ds.queryCount, qps };
-}
-
 export async function runEmbeddedSearch(
   ds: Dataset,
   options: EmbeddedOptions,
@@ -158,7 +118,7 @@ export async function runEmbeddedSearch(
         hnsw: { m: options.m, efConstruction: options.efConstruction },
       });
       const t0 = performance.now();
-      await ingest(c, ds);
+      await upsertDataset(c, ds);
       const ingestSeconds = (performance.now() - t0) / 1000;
       const cold = await coldLoop(c, ds, options);
       const t1 = performance.now();

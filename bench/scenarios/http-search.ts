@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Quiver } from '../../src/index.js';
 import type { Dataset } from '../datasets.js';
+import { upsertDataset } from '../public-api.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -59,13 +60,7 @@ function freePort(): Promise<number> {
 async function build(dir: string, ds: Dataset): Promise<void> {
   const db = await Quiver.open(dir, { fsync: 'none' });
   const c = await db.createCollection('bench', { dimension: ds.dim, metric: ds.metric });
-  for (let from = 0; from < ds.count; from += 1000) {
-    const points = [];
-    for (let id = from; id < Math.min(ds.count, from + 1000); id++) {
-      points.push({ id, vector: ds.base.subarray(id * ds.dim, (id + 1) * ds.dim) });
-    }
-    await c.upsert(points);
-  }
+  await upsertDataset(c, ds);
   await db.checkpoint();
   await db.idle();
   await db.close();

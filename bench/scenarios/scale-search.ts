@@ -5,12 +5,13 @@
  * this process: ingest and build time, RSS growth, bytes per point in RAM and on disk,
  * segments searched per query, QPS at recall 0.95 / 0.99, and the time to open again.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Quiver } from '../../src/index.js';
 import type { Collection } from '../../src/index.js';
 import type { Dataset } from '../datasets.js';
+import { diskBytes, queryOf, sweepPoint, upsertDataset } from '../public-api.js';
 import { hnswlibPeer } from '../peers/hnswlib-peer.js';
 import type { Progress } from '../synthetic.js';
 import type { PeerRun, SweepPoint } from './ann-sweep.js';
@@ -95,67 +96,15 @@ async function settleMemory(): Promise<void> {
   gc();
 }
 
-function du(dir: string): number {
-  let n = 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = statSync(p);
-    n += s.isDirectory() ? du(p) : s.size;
-  }
-  return n;
-}
-
-function query(ds: Dataset, q: number): Float32Array {
-  return ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim);
-}
-
 async function ingest(c: Collection, ds: Dataset, progress: Progress): Promise<void> {
-  const batch = 1000;
-  const every = Math.max(batch, Math.round(ds.count / 10 / batch) * batch);
+  const every = Math.max(1000, Math.round(ds.count / 10 / 1000) * 1000);
   const t0 = performance.now();
-  for (let from = 0; from < ds.count; from += batch) {
-    const points = [];
-    for (let id = from; id < Math.min(ds.count, from + batch); id++) {
-      points.push({ id, vector: ds.base.subarray(id * ds.dim, (id + 1) * ds.dim) });
-    }
-    await c.upsert(points);
-    const done = from + points.length;
+  await upsertDataset(c, ds, (done) => {
     if (done % every === 0 || done === ds.count) {
-      progress(
-        `quiver: upserted ${done}/${ds.count} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-      );
+      const s = ((performance.now() - t0) / 1000).toFixed(1);
+      progress(`quiver: upserted ${done}/${ds.count} (${s} s)`);
     }
-  }
-}
-
-/** recall@k over every query at `ef`, and QPS by process CPU time (best of 3 trials). */
-async function sweepPoint(
-  c: Collection,
-  ds: Dataset,
-  k: number,
-  ef: number,
-  seconds: number,
-): Promise<SweepPoint> {
-  let hits = 0;
-  for (let q = 0; q < ds.queryCount; q++) {
-    const truth = ds.groundTruth[q]!.subarray(0, k);
-    for (const h of await c.search(query(ds, q), { k, ef })) {
-      if (truth.includes(h.id as number)) hits++;
-    }
-  }
-  let qps = 0;
-  for (let trial = 0; trial < 3; trial++) {
-    let done = 0;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    do {
-      for (let q = 0; q < ds.queryCount; q++) await c.search(query(ds, q), { k, ef });
-      done += ds.queryCount;
-    } while ((performance.now() - t0) / 1000 < seconds / 3);
-    const cpu = process.cpuUsage(c0);
-    qps = Math.max(qps, done / ((cpu.user + cpu.system) / 1e6));
-  }
-  return { ef, recall: hits / (ds.queryCount * k), qps };
+  });
 }
 
 /** Opens the closed database again: open time, recovery counters, the first search. */
@@ -174,7 +123,7 @@ async function reopen(
   const openSeconds = (performance.now() - t0) / 1000;
   try {
     const t1 = performance.now();
-    const { explain } = await db.collection('scale').search(query(ds, 0), { k, explain: true });
+    const { explain } = await db.collection('scale').search(queryOf(ds, 0), { k, explain: true });
     return {
       openSeconds,
       firstSearchMs: performance.now() - t1,
@@ -220,7 +169,7 @@ async function runQuiver(
       gc();
       const rssBytes = process.memoryUsage().rss - rss0;
       const stats = db.stats();
-      const { explain } = await c.search(query(ds, 0), { k: options.k, explain: true });
+      const { explain } = await c.search(queryOf(ds, 0), { k: options.k, explain: true });
       progress(`quiver: settled in ${settleSeconds.toFixed(1)} s; ef sweep`);
       const sweep: SweepPoint[] = [];
       for (const ef of options.efs) {
@@ -235,7 +184,7 @@ async function runQuiver(
         compactSeconds,
         rssBytes,
         memoryBytes: stats.memoryBytes,
-        diskBytes: du(dir),
+        diskBytes: diskBytes(dir),
         segments: stats.segments,
         segmentsSearched: explain.segmentsSearched,
         sweep,

@@ -1,0 +1,79 @@
+/**
+ * The public-API steps several scenarios share: upserting a dataset in 1000-point batches,
+ * measuring one settled point of an ef sweep through `collection.search`, a query row, and
+ * a data directory's size on disk.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Collection } from '../src/index.js';
+import type { Dataset } from './datasets.js';
+import type { SweepPoint } from './scenarios/ann-sweep.js';
+
+/** Query `q` of `ds` as a view. */
+export function queryOf(ds: Dataset, q: number): Float32Array {
+  return ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim);
+}
+
+/**
+ * Upserts every base vector of `ds` under ids 0..count-1 in 1000-point batches, each
+ * awaited in turn; `progress` hears after each batch how many are done.
+ */
+export async function upsertDataset(
+  c: Collection,
+  ds: Dataset,
+  progress?: (done: number) => void,
+): Promise<void> {
+  const batch = 1000;
+  for (let from = 0; from < ds.count; from += batch) {
+    const points = [];
+    for (let id = from; id < Math.min(ds.count, from + batch); id++) {
+      points.push({ id, vector: ds.base.subarray(id * ds.dim, (id + 1) * ds.dim) });
+    }
+    await c.upsert(points);
+    progress?.(from + points.length);
+  }
+}
+
+/**
+ * recall@k over every query at `ef`, and QPS by process CPU time (best of 3 trials of
+ * `seconds / 3`), through `collection.search`.
+ */
+export async function sweepPoint(
+  c: Collection,
+  ds: Dataset,
+  k: number,
+  ef: number,
+  seconds: number,
+): Promise<SweepPoint> {
+  let hits = 0;
+  for (let q = 0; q < ds.queryCount; q++) {
+    const truth = ds.groundTruth[q]!.subarray(0, k);
+    for (const h of await c.search(queryOf(ds, q), { k, ef })) {
+      if (truth.includes(h.id as number)) hits++;
+    }
+  }
+  let qps = 0;
+  for (let trial = 0; trial < 3; trial++) {
+    let done = 0;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    do {
+      for (let q = 0; q < ds.queryCount; q++) await c.search(queryOf(ds, q), { k, ef });
+      done += ds.queryCount;
+    } while ((performance.now() - t0) / 1000 < seconds / 3);
+    const cpu = process.cpuUsage(c0);
+    qps = Math.max(qps, done / ((cpu.user + cpu.system) / 1e6));
+  }
+  return { ef, recall: hits / (ds.queryCount * k), qps };
+}
+
+/** Bytes of every file under `dir`. */
+export function diskBytes(dir: string): number {
+  let n = 0;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const s = statSync(p);
+    n += s.isDirectory() ? diskBytes(p) : s.size;
+  }
+  return n;
+}
