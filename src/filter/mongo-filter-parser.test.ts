@@ -235,3 +235,99 @@ void describe('parseMongoFilter errors name the problem, the place and the fix',
     );
   });
 });
+
+void describe('parseMongoFilter: what its errors say (pinned by mutation testing)', () => {
+  /** The error `filter` raises (it must raise INVALID_ARGUMENT). */
+  function errorOf(filter: unknown): { message: string; details: Record<string, unknown> } {
+    try {
+      parseMongoFilter(filter);
+    } catch (e) {
+      assert.ok(isQuiverError(e, 'INVALID_ARGUMENT'), String(e));
+      return { message: e.message, details: e.details };
+    }
+    assert.fail(`${JSON.stringify(filter)} was accepted`);
+  }
+
+  void test('comparisons take finite numbers or strings only', () => {
+    for (const operand of [Infinity, -Infinity, NaN, true, null, [1], { a: 1 }]) {
+      const e = errorOf({ price: { $gt: operand } });
+      assert.match(e.message, /\$gt compares numbers or strings/);
+      assert.equal(e.details['expected'], 'number or string');
+    }
+    assert.doesNotThrow(() => parseMongoFilter({ price: { $lte: -1e300 }, day: { $lt: 'x' } }));
+  });
+
+  void test('each malformed operand names what was expected and what came', () => {
+    const cases: [unknown, string, string][] = [
+      [5, 'object', 'number'],
+      [{ $and: [] }, 'non-empty array', 'an empty array'],
+      [{ $or: 'x' }, 'non-empty array', 'string'],
+      [{ $not: 5 }, 'object', 'number'],
+      [{ tags: { $in: 'a' } }, 'array', 'string'],
+      [{ seen: { $exists: 1 } }, 'boolean', 'number'],
+    ];
+    for (const [filter, expected, received] of cases) {
+      const e = errorOf(filter);
+      assert.equal(e.details['expected'], expected, JSON.stringify(filter));
+      assert.equal(e.details['received'], received, JSON.stringify(filter));
+    }
+    assert.equal(errorOf({ price: { $near: 1 } }).details['received'], '$near');
+    assert.equal(errorOf({ $near: 1 }).details['received'], '$near');
+  });
+
+  void test('hints name the field as written, quoted when it is not an identifier', () => {
+    assert.match(errorOf({ price: { $gt: true } }).message, /\{ price: \{ \$gt: 5 \} \}/);
+    assert.match(
+      errorOf({ 'list price': { $gt: true } }).message,
+      /\{ 'list price': \{ \$gt: 5 \} \}/,
+    );
+    assert.match(
+      errorOf({ 'meta.n': { $exists: 1 } }).message,
+      /\{ 'meta\.n': \{ \$exists: true \} \}/,
+    );
+    assert.match(errorOf({ $gt: 5 }).message, /e\.g\. \{ price: \{ \$gt: 5 \} \}/);
+    assert.match(errorOf({ $exists: true }).message, /e\.g\. \{ price: \{ \$exists: true \} \}/);
+    assert.match(errorOf({ a: { $or: [] } }).message, /\$or belongs at the top level/);
+    assert.doesNotMatch(errorOf({ a: { $near: 1 } }).message, /belongs at the top level/);
+  });
+
+  void test('$not on a field takes only operators', () => {
+    assert.match(errorOf({ a: { $not: { $gt: 5, b: 1 } } }).message, /an object with plain keys/);
+    assert.match(errorOf({ a: { $not: {} } }).message, /an empty object/);
+    assert.deepEqual(select({ a: { $not: { $gt: 5 } } }, [{ a: 3 }, { a: 7 }, {}]), [0, 2]);
+  });
+
+  void test('the depth limit counts every nested object, wherever it nests', () => {
+    const deepest = (make: (n: number) => unknown): number => {
+      let n = 0;
+      while (n < 100) {
+        try {
+          parseMongoFilter(make(n + 1));
+        } catch (e) {
+          assert.match(String(e), /deeper than 32 levels/);
+          break;
+        }
+        n++;
+      }
+      return n;
+    };
+    const ands = (n: number): unknown => {
+      let f: unknown = { a: 1 };
+      for (let i = 0; i < n; i++) f = { $and: [f] };
+      return f;
+    };
+    const fieldNots = (n: number): unknown => {
+      let f: unknown = { $gt: 5 };
+      for (let i = 0; i < n; i++) f = { $not: f };
+      return { a: f };
+    };
+    const topNots = (n: number): unknown => {
+      let f: unknown = { a: 1 };
+      for (let i = 0; i < n; i++) f = { $not: f };
+      return f;
+    };
+    assert.equal(deepest(ands), MAX_FILTER_DEPTH / 2 - 1);
+    assert.equal(deepest(fieldNots), MAX_FILTER_DEPTH - 2);
+    assert.equal(deepest(topNots), MAX_FILTER_DEPTH - 1);
+  });
+});
