@@ -15,15 +15,24 @@ export function utf8Decode(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
+/** True on little-endian hosts (all Node.js targets), whose floats are stored as files hold them. */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Appends little-endian values to a growing buffer. */
 export class ByteWriter {
   private buf: Uint8Array;
   private view: DataView;
   private pos = 0;
+  private readonly allocate: (bytes: number) => Uint8Array;
 
-  constructor(initial = 256) {
-    this.buf = new Uint8Array(initial);
-    this.view = new DataView(this.buf.buffer);
+  /**
+   * `allocate` makes each buffer (a subclass may hand out views with room before them,
+   * as the WAL does for its frame header); by default a plain Uint8Array.
+   */
+  constructor(initial = 256, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)) {
+    this.allocate = allocate;
+    this.buf = allocate(initial);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   get length(): number {
@@ -32,12 +41,12 @@ export class ByteWriter {
 
   private reserve(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
+    let cap = Math.max(this.buf.length * 2, 1);
     while (cap < this.pos + n) cap *= 2;
-    const next = new Uint8Array(cap);
+    const next = this.allocate(cap);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   u8(v: number): this {
@@ -78,8 +87,31 @@ export class ByteWriter {
 
   f32s(v: Float32Array): this {
     this.reserve(v.length * 4);
-    for (let i = 0; i < v.length; i++) this.view.setFloat32(this.pos + i * 4, v[i]!, true);
+    if (HOST_LITTLE_ENDIAN) {
+      // The floats' own bytes are their little-endian encoding: one copy.
+      this.buf.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), this.pos);
+    } else {
+      for (let i = 0; i < v.length; i++) this.view.setFloat32(this.pos + i * 4, v[i]!, true);
+    }
     this.pos += v.length * 4;
+    return this;
+  }
+
+  /** `s` as UTF-8 after its byte length, a u16 or u32 (`width`), encoded where it goes. */
+  utf8(s: string, width: 2 | 4): this {
+    const at = this.pos;
+    this.reserve(width);
+    this.pos += width;
+    // A UTF-16 unit takes 1 to 3 UTF-8 bytes: try the ASCII size, then the worst case.
+    this.reserve(s.length);
+    let done = encoder.encodeInto(s, this.buf.subarray(this.pos));
+    if (done.read < s.length) {
+      this.reserve(s.length * 3);
+      done = encoder.encodeInto(s, this.buf.subarray(this.pos));
+    }
+    if (width === 2) this.view.setUint16(at, done.written, true);
+    else this.view.setUint32(at, done.written, true);
+    this.pos += done.written;
     return this;
   }
 
@@ -88,9 +120,6 @@ export class ByteWriter {
     return this.buf.subarray(0, this.pos);
   }
 }
-
-/** True on little-endian hosts (all Node.js targets), whose floats are stored as files hold them. */
-export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Thrown by ByteReader when a read runs past the end; codecs turn it into CORRUPT. */
 export class OutOfBoundsError extends Error {
