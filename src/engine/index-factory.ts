@@ -43,7 +43,12 @@ export function createIndex(
  */
 export function loadIndex(data: SegmentData, file: string, lanes = 0): VectorIndex {
   if (data.graph !== undefined && hnswAvailable()) {
-    return HnswIndex.deserialize(data.graph, file, { lanes, vectors: data.vectors });
+    // decodeSegment checked the GRAPH section's checksum, which covers the whole blob.
+    return HnswIndex.deserialize(data.graph, file, {
+      lanes,
+      vectors: data.vectors,
+      checksummed: true,
+    });
   }
   const index = new ExactIndex(data.dimension, data.metric);
   const dim = data.dimension;

@@ -8,9 +8,10 @@ export const FORMAT_MAJOR = 1;
 /**
  * 1.1 added a collection's `createdAt` (CREATE_COLLECTION record and manifest); 1.2 the
  * SWAP_COLLECTION record and a manifest segment's `collection` (the name in its header);
- * 1.3 a segment's GRAPH without vectors (HNSW blob major 2: they are the VECTORS section's).
+ * 1.3 a segment's GRAPH without vectors (HNSW blob major 2: they are the VECTORS section's);
+ * 1.4 segment sections on 8-byte boundaries (readers view vectors and links in place).
  */
-export const FORMAT_MINOR = 3;
+export const FORMAT_MINOR = 4;
 
 /** WAL file header (FORMAT.md §2.1): magic "QVWL". */
 export const WAL_MAGIC = 0x4c575651;

@@ -125,4 +125,47 @@ describe('HNSW serialize / deserialize', () => {
     assert.ok(view.getInt32(links0, true) > 0);
     assert.ok(corruptAt(bad, links0 + 4));
   });
+
+  it('names the same offsets when the blob is not on a 4-byte boundary, checksummed or not', () => {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const slots = view.getUint32(24, true);
+    const upperOffAt = (56 + 2 * slots + 3) & ~3;
+    const links0 = upperOffAt + 4 * slots;
+    const upper = links0 + (1 + 32) * 4 * slots;
+    // The first node with an upper level: its level-1 list's second target goes out of range.
+    let node = 0;
+    while (bytes[56 + slots + node] === 0) node++;
+    const list1 = upper + view.getUint32(upperOffAt + node * 4, true);
+    assert.ok(view.getInt32(list1, true) >= 2, 'the level-1 list has two links');
+    const cases: [string, (v: DataView) => void, number][] = [
+      ['level-0 count', (v) => v.setInt32(links0 + 33 * 4, 65, true), links0 + 33 * 4],
+      ['level-1 target', (v) => v.setInt32(list1 + 8, -1, true), list1 + 8],
+    ];
+    for (const [what, damage, at] of cases) {
+      const shifted = new Uint8Array(bytes.length + 1).subarray(1);
+      shifted.set(bytes);
+      const v = new DataView(shifted.buffer, shifted.byteOffset, shifted.byteLength);
+      damage(v);
+      v.setUint32(shifted.length - 4, crc32c(shifted.subarray(0, shifted.length - 4)), true);
+      for (const checksummed of [false, true]) {
+        assert.throws(
+          () => HnswIndex.deserialize(shifted, 'seg-2.hnsw', { vectors: stored, checksummed }),
+          (e) => isQuiverError(e, 'CORRUPT') && e.details.offset === at,
+          `${what}, checksummed ${checksummed}`,
+        );
+      }
+    }
+    const sound = new Uint8Array(bytes.length + 1).subarray(1);
+    sound.set(bytes);
+    const copy = HnswIndex.deserialize(sound, 'blob', { vectors: stored, checksummed: true });
+    assert.deepEqual(copy.search(queries[0]!, { k: 10 }), index.search(queries[0]!, { k: 10 }));
+  });
+
+  it('skips only the checksum when told the bytes were checksummed', () => {
+    const flipped = bytes.slice();
+    flipped[bytes.length - 1] = flipped[bytes.length - 1]! ^ 1;
+    assert.ok(corruptAt(flipped, bytes.length - 4));
+    const copy = HnswIndex.deserialize(flipped, 'blob', { vectors: stored, checksummed: true });
+    assert.equal(copy.liveCount, index.liveCount);
+  });
 });

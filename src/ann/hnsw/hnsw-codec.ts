@@ -33,6 +33,7 @@
  * so no node the graph links lacks its vector).
  */
 import { crc32c } from '../../common/crc32c.js';
+import type { QuiverError } from '../../common/quiver-error.js';
 import { corrupt } from '../../common/quiver-error.js';
 import type { MetricName } from '../../common/types.js';
 import type { HnswMemory, HnswState } from './hnsw-memory.js';
@@ -151,9 +152,16 @@ export type HnswVectors = Float32Array;
  * Checks bytes written by encodeHnsw (header, checksum, every edge) before anything is
  * built from them; throws CORRUPT naming `source` and the offset. A major-2 blob takes its
  * vectors from `vectors` (slots × dimension values; missing or short is CORRUPT: the
- * segment's VECTORS section does not match its graph). @internal
+ * segment's VECTORS section does not match its graph). `checksummed`: the caller has
+ * already verified a checksum over exactly these bytes, so the blob's own is not recomputed.
+ * @internal
  */
-export function decodeHnsw(bytes: Uint8Array, source: string, vectors?: HnswVectors): DecodedHnsw {
+export function decodeHnsw(
+  bytes: Uint8Array,
+  source: string,
+  vectors?: HnswVectors,
+  checksummed = false,
+): DecodedHnsw {
   if (bytes.length < HEADER + 4) throw corrupt(source, bytes.length, 'truncated HNSW header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(0, true) !== MAGIC) throw corrupt(source, 0, 'bad HNSW magic');
@@ -162,7 +170,9 @@ export function decodeHnsw(bytes: Uint8Array, source: string, vectors?: HnswVect
     throw corrupt(source, 4, `unsupported HNSW format version ${major}`);
   }
   const crcAt = bytes.length - 4;
-  if (crc32c(bytes.subarray(0, crcAt)) !== view.getUint32(crcAt, true)) {
+  // A container that checksums the blob's bytes itself (a segment's GRAPH section) makes
+  // a second pass over them redundant; the structural checks below run regardless.
+  if (!checksummed && crc32c(bytes.subarray(0, crcAt)) !== view.getUint32(crcAt, true)) {
     throw corrupt(source, crcAt, 'HNSW checksum mismatch');
   }
   const dim = view.getUint32(8, true);
@@ -225,7 +235,11 @@ export function decodeHnsw(bytes: Uint8Array, source: string, vectors?: HnswVect
   return { state, entry, maxLevel, loadInto };
 }
 
-/** Flags, levels, list counts and every link target in range; offsets name the bad field. */
+/**
+ * Flags, levels, list counts and every link target in range; offsets name the bad field.
+ * The lists are read as 32-bit words (a view when the blob sits on a 4-byte boundary, as
+ * in a 1.4 segment file; a copy otherwise): a million nodes carry some 30 million links.
+ */
 function checkGraph(
   bytes: Uint8Array,
   view: DataView,
@@ -235,30 +249,64 @@ function checkGraph(
   upperBytes: number,
   source: string,
 ): void {
-  const stride0 = (1 + 2 * m) * 4;
-  const strideU = (1 + m) * 4;
-  const checkList = (at: number, max: number, level: number): void => {
-    const count = view.getInt32(at, true);
-    if (count < 0 || count > max) throw corrupt(source, at, 'HNSW link count out of range');
-    for (let j = 0; j < count; j++) {
-      const target = view.getInt32(at + 4 + 4 * j, true);
-      if (target < 0 || target >= slots || bytes[s.levels + target]! < level) {
-        throw corrupt(source, at + 4 + 4 * j, 'HNSW link target out of range');
-      }
-    }
-  };
+  const stride0 = 1 + 2 * m;
+  const strideU = 1 + m;
+  const lists0 = int32sAt(bytes, s.links0, slots * stride0);
+  const listsU = int32sAt(bytes, s.upper, upperBytes >>> 2);
+  const levels = bytes.subarray(s.levels, s.levels + slots);
   for (let id = 0; id < slots; id++) {
     const f = bytes[s.flags + id]!;
     if (f !== 0 && f !== FLAG_ALLOCATED && f !== LIVE && f !== (LIVE | FLAG_DELETED)) {
       throw corrupt(source, s.flags + id, 'HNSW node flags invalid');
     }
-    checkList(s.links0 + id * stride0, 2 * m, 0);
-    const level = bytes[s.levels + id]!;
+    const bad0 = badLink(lists0, id * stride0, 2 * m, 0, levels);
+    if (bad0 >= 0) throw listCorrupt(source, s.links0, id * stride0, bad0);
+    const level = levels[id]!;
     if (level === 0) continue;
     const off = view.getUint32(s.upperOff + id * 4, true);
-    if (off + level * strideU > upperBytes) {
+    if (off % 4 !== 0 || off + level * strideU * 4 > upperBytes) {
       throw corrupt(source, s.upperOff + id * 4, 'HNSW upper-level offset out of range');
     }
-    for (let l = 1; l <= level; l++) checkList(s.upper + off + (l - 1) * strideU, m, l);
+    for (let l = 1; l <= level; l++) {
+      const at = off / 4 + (l - 1) * strideU;
+      const bad = badLink(listsU, at, m, l, levels);
+      if (bad >= 0) throw listCorrupt(source, s.upper, at, bad);
+    }
   }
+}
+
+/**
+ * Checks the list at words[at] (count, then targets): -1 when sound, 0 when the count is
+ * out of range, j + 1 when target j is outside the graph or below `level`.
+ */
+function badLink(
+  words: Int32Array,
+  at: number,
+  max: number,
+  level: number,
+  levels: Uint8Array,
+): number {
+  const count = words[at]!;
+  if (count < 0 || count > max) return 0;
+  const slots = levels.length;
+  for (let j = 1; j <= count; j++) {
+    const target = words[at + j]!;
+    if (target < 0 || target >= slots || levels[target]! < level) return j;
+  }
+  return -1;
+}
+
+/** CORRUPT for word `bad` of the list at word `at` of the section at byte `base`. */
+function listCorrupt(source: string, base: number, at: number, bad: number): QuiverError {
+  const what = bad === 0 ? 'HNSW link count out of range' : 'HNSW link target out of range';
+  return corrupt(source, base + (at + bad) * 4, what);
+}
+
+/** `count` little-endian i32s at byte `at` of `bytes`: a view when aligned, else a copy. */
+function int32sAt(bytes: Uint8Array, at: number, count: number): Int32Array {
+  const start = bytes.byteOffset + at;
+  if (start % 4 === 0) return new Int32Array(bytes.buffer, start, count);
+  const out = new Int32Array(count);
+  new Uint8Array(out.buffer).set(bytes.subarray(at, at + count * 4));
+  return out;
 }

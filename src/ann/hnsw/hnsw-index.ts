@@ -663,11 +663,13 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
       readonly sharedMemory?: boolean;
       /** The vectors of a blob that carries none (format 2): a segment's VECTORS section. */
       readonly vectors?: Float32Array;
+      /** The caller verified a checksum over `bytes` (a segment section's): skip the blob's. */
+      readonly checksummed?: boolean;
     } = {},
   ): HnswIndex {
     const lanes = options.lanes ?? 0;
     const sharedMemory = options.sharedMemory === true;
-    const blob = decodeHnsw(bytes, source, options.vectors);
+    const blob = decodeHnsw(bytes, source, options.vectors, options.checksummed === true);
     const index = new HnswIndex({ ...blob.state, lanes, sharedMemory });
     blob.loadInto(index.mem);
     index.setEntryPoint(blob.entry, blob.maxLevel);

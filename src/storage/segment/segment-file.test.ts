@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ByteWriter, utf8Encode } from '../../common/bytes.js';
+import { crc32c } from '../../common/crc32c.js';
 import { propertyParams } from '../../../test/helpers/random.js';
 import { SEGMENT_HEADER_SIZE, SegmentSection } from '../format.js';
 import { decodeSegment, encodeSegment, type SegmentData } from './segment-file.js';
@@ -78,8 +79,53 @@ describe('segment file encoding', () => {
         );
         assert.deepEqual(back.vectors, data.vectors);
         assert.deepEqual(back.ids, data.ids);
+        for (const kind of [SegmentSection.IDS, SegmentSection.PAYLOADS, SegmentSection.VECTORS]) {
+          assert.equal(section(file, data, kind).byteOffset % 8, 0, `section ${kind} aligned`);
+        }
+        // The same file one byte into a buffer: vectors no longer on a float boundary.
+        const shifted = new Uint8Array(file.length + 1).subarray(1);
+        shifted.set(file);
+        const copied = decodeSegment(shifted, 'seg');
+        assert.deepEqual(copied.vectors, data.vectors);
+        assert.equal(copied.vectors.byteOffset % 4, 0);
       }),
       propertyParams('segment sections layout', 200),
     );
+  });
+
+  test('reads files whose sections touch (format 1.3 and before)', () => {
+    const data = fc.sample(
+      dataArb.filter((d) => d.ids.length > 2),
+      { numRuns: 1, seed: 7 },
+    )[0]!;
+    const file = encodeSegment(data);
+    const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+    const tableStart = SEGMENT_HEADER_SIZE + utf8Encode(data.collection).length;
+    // Rebuild the file with the sections back to back after the table, as 1.3 wrote them.
+    let moved = 0;
+    let at = tableStart + 3 * 24 + 4;
+    const packed = new Uint8Array(file.length);
+    packed.set(file.subarray(0, at));
+    const pv = new DataView(packed.buffer);
+    for (let i = 0; i < 3; i++) {
+      const e = tableStart + i * 24;
+      const bytes = file.subarray(
+        view.getUint32(e + 8, true),
+        view.getUint32(e + 8, true) + view.getUint32(e + 16, true),
+      );
+      if (view.getUint32(e + 8, true) !== at) moved++;
+      pv.setUint32(e + 8, at, true);
+      packed.set(bytes, at);
+      at += bytes.length;
+    }
+    pv.setUint32(
+      tableStart + 3 * 24,
+      crc32c(packed.subarray(SEGMENT_HEADER_SIZE, tableStart + 3 * 24)),
+      true,
+    );
+    const back = decodeSegment(packed.subarray(0, at), 'seg');
+    assert.deepEqual(back.vectors, data.vectors);
+    assert.deepEqual(back.ids, data.ids);
+    assert.ok(moved > 0, 'the 1.4 file had padding to remove');
   });
 });
