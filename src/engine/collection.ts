@@ -13,8 +13,9 @@ import { compileFilter } from '../filter/filter-evaluator.js';
 import { isFilterNode } from '../filter/filter-ast.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
 import type { Log } from '../storage/wal/log.js';
-import type { PayloadMode } from '../storage/wal/wal-body-codec.js';
+import type { PayloadMode, WalOp } from '../storage/wal/wal-body-codec.js';
 import { applyPayloadUpdate } from './payload-update.js';
+import { appliedPoints } from './logged-points.js';
 import { RecallSampler } from './recall-sampler.js';
 import { encodeWalOp } from '../storage/wal/wal-body-codec.js';
 import { WAL_MAX_RECORD_BYTES } from '../storage/format.js';
@@ -55,6 +56,9 @@ export type {
   WriteResult,
 } from './collection-types.js';
 export type { SearchExplain, SearchHit } from './search-results.js';
+
+/** A logged operation on a collection's points (what {@link Collection.applyOp} takes). */
+export type PointOp = Extract<WalOp, { kind: 'upsert' | 'delete' | 'payload' }>;
 
 /** What a Collection needs from its database. @internal */
 export interface CollectionHost {
@@ -182,16 +186,8 @@ export class Collection {
    * Inserts or replaces points. The whole batch is validated first: one bad point rejects
    * the batch and nothing is written. Resolves once the batch is durable.
    */
-  async upsert(points: readonly PointInput[]): Promise<WriteResult> {
-    this.checkWritable();
-    checkArray(points, `upsert on "${this.name}" takes an array of points.`, this.name);
-    const prepared = preparePoints(points, this.config, this.host.maxPayloadBytes);
-    if (prepared.length === 0) return { lsn: this.host.log.lsn, count: 0 };
-    // Each prepared point is both the logged point and the applied one: nothing is copied.
-    return this.logAndApply(
-      { kind: 'upsert', collection: this.name, dimension: this.config.dimension, points: prepared },
-      (lsn) => this.state.upsert(lsn, prepared),
-    );
+  upsert(points: readonly PointInput[]): Promise<WriteResult> {
+    return this.write(() => this.prepareUpsert(points));
   }
 
   /**
@@ -199,31 +195,48 @@ export class Collection {
    * Ids that do not exist are ignored; `count` says how many points changed.
    */
   setPayload(ids: readonly PointId[], payload: Payload): Promise<WriteResult> {
-    return this.updatePayload(ids, 'merge', payload, []);
+    return this.write(() => this.preparePayloadUpdate(ids, 'merge', payload, []));
   }
 
   /** Replaces the whole payload of existing points (Qdrant's overwrite_payload). */
   overwritePayload(ids: readonly PointId[], payload: Payload): Promise<WriteResult> {
-    return this.updatePayload(ids, 'overwrite', payload, []);
+    return this.write(() => this.preparePayloadUpdate(ids, 'overwrite', payload, []));
   }
 
   /** Removes payload keys from existing points (Qdrant's delete_payload). */
   deletePayloadKeys(ids: readonly PointId[], keys: readonly string[]): Promise<WriteResult> {
-    return this.updatePayload(ids, 'delete-keys', undefined, keys);
+    return this.write(() => this.preparePayloadUpdate(ids, 'delete-keys', undefined, keys));
   }
 
   /** Empties the payload of existing points (Qdrant's clear_payload). */
   clearPayload(ids: readonly PointId[]): Promise<WriteResult> {
-    return this.updatePayload(ids, 'clear', undefined, []);
+    return this.write(() => this.preparePayloadUpdate(ids, 'clear', undefined, []));
   }
 
-  private async updatePayload(
+  /**
+   * The operation an upsert of `points` logs, the whole batch validated (vectors checked
+   * and normalised as the metric needs); undefined for an empty batch. Nothing is written:
+   * {@link applyOp} writes it, here or — in cluster mode — on every replica. @internal
+   */
+  prepareUpsert(points: readonly PointInput[]): PointOp | undefined {
+    checkArray(points, `upsert on "${this.name}" takes an array of points.`, this.name);
+    const prepared = preparePoints(points, this.config, this.host.maxPayloadBytes);
+    if (prepared.length === 0) return undefined;
+    return {
+      kind: 'upsert',
+      collection: this.name,
+      dimension: this.config.dimension,
+      points: prepared,
+    };
+  }
+
+  /** The operation a payload update logs, validated; undefined without ids. @internal */
+  preparePayloadUpdate(
     ids: readonly PointId[],
     mode: PayloadMode,
     payload: Payload | undefined,
     keys: readonly string[],
-  ): Promise<WriteResult> {
-    this.checkWritable();
+  ): PointOp | undefined {
     checkArray(ids, `Payload updates on "${this.name}" take an array of ids.`, this.name);
     const checked = ids.map((id, i) => checkPointId(id, `ids[${i}]`));
     let payloadJson = '';
@@ -235,14 +248,65 @@ export class Collection {
       if (payloadJson === '') payloadJson = '{}';
     }
     checkPayloadKeys(keys, this.name);
-    if (checked.length === 0) return { lsn: this.host.log.lsn, count: 0 };
-    return this.logAndApply(
-      { kind: 'payload', collection: this.name, ids: checked, mode, payloadJson, keys },
-      (lsn) =>
-        this.state.updatePayload(lsn, checked, (old) =>
-          applyPayloadUpdate(old, mode, payloadJson, keys),
-        ),
-    );
+    if (checked.length === 0) return undefined;
+    return { kind: 'payload', collection: this.name, ids: checked, mode, payloadJson, keys };
+  }
+
+  /** The operation a delete by ids logs, validated; undefined without ids. @internal */
+  prepareDelete(ids: readonly PointId[]): PointOp | undefined {
+    checkArray(ids, `delete on "${this.name}" takes an array of ids.`, this.name);
+    const checked = ids.map((id, i) => checkPointId(id, `ids[${i}]`));
+    if (checked.length === 0) return undefined;
+    return { kind: 'delete', collection: this.name, ids: checked };
+  }
+
+  /**
+   * The delete by ids that `deleteWhere(filter)` logs: the matching points at the time of
+   * the call (a filter is resolved once, where the request arrives, so every replica
+   * applies the same ids); undefined when nothing matches. @internal
+   */
+  prepareDeleteWhere(filter: JsonObject | FilterNode): PointOp | undefined {
+    this.checkOpen();
+    if (filter === undefined) {
+      throw invalidArgument(
+        `deleteWhere on "${this.name}" needs a filter; pass {} explicitly to delete every point.`,
+        { collection: this.name },
+      );
+    }
+    const node = this.parseFilter(filter);
+    const ids: PointId[] = [];
+    for (const p of this.state.points(node)) ids.push(p.id);
+    if (ids.length === 0) return undefined;
+    return { kind: 'delete', collection: this.name, ids };
+  }
+
+  /**
+   * Logs and applies an operation a prepare* method made — on this collection, or on the
+   * same collection of another node (cluster mode replays a shard's stream through here,
+   * the same apply path as local writes and WAL replay). @internal
+   */
+  async applyOp(op: PointOp): Promise<WriteResult> {
+    this.checkWritable();
+    switch (op.kind) {
+      case 'upsert':
+        return this.logAndApply(op, (lsn) => this.state.upsert(lsn, appliedPoints(op.points)));
+      case 'delete':
+        return this.logAndApply(op, (lsn) => this.state.delete(lsn, op.ids));
+      case 'payload':
+        return this.logAndApply(op, (lsn) =>
+          this.state.updatePayload(lsn, op.ids, (old) =>
+            applyPayloadUpdate(old, op.mode, op.payloadJson, op.keys),
+          ),
+        );
+    }
+  }
+
+  /** Admits the write, prepares its operation, and applies it (an empty one is a no-op). */
+  private async write(prepare: () => PointOp | undefined): Promise<WriteResult> {
+    this.checkWritable();
+    const op = prepare();
+    if (op === undefined) return { lsn: this.host.log.lsn, count: 0 };
+    return this.applyOp(op);
   }
 
   /** The points with these ids that exist, in the order asked (missing ids skipped). */
@@ -269,32 +333,13 @@ export class Collection {
   }
 
   /** Deletes points by id; missing ids are ignored. `count` says how many existed. */
-  async delete(ids: readonly PointId[]): Promise<WriteResult> {
-    this.checkWritable();
-    checkArray(ids, `delete on "${this.name}" takes an array of ids.`, this.name);
-    const checked = ids.map((id, i) => checkPointId(id, `ids[${i}]`));
-    if (checked.length === 0) return { lsn: this.host.log.lsn, count: 0 };
-    return this.logAndApply({ kind: 'delete', collection: this.name, ids: checked }, (lsn) =>
-      this.state.delete(lsn, checked),
-    );
+  delete(ids: readonly PointId[]): Promise<WriteResult> {
+    return this.write(() => this.prepareDelete(ids));
   }
 
   /** Deletes every point matching `filter` at the time of the call. */
-  async deleteWhere(filter: JsonObject | FilterNode): Promise<WriteResult> {
-    this.checkWritable();
-    if (filter === undefined) {
-      throw invalidArgument(
-        `deleteWhere on "${this.name}" needs a filter; pass {} explicitly to delete every point.`,
-        { collection: this.name },
-      );
-    }
-    const node = this.parseFilter(filter);
-    const ids: PointId[] = [];
-    for (const p of this.state.points(node)) ids.push(p.id);
-    if (ids.length === 0) return { lsn: this.host.log.lsn, count: 0 };
-    return this.logAndApply({ kind: 'delete', collection: this.name, ids }, (lsn) =>
-      this.state.delete(lsn, ids),
-    );
+  deleteWhere(filter: JsonObject | FilterNode): Promise<WriteResult> {
+    return this.write(() => this.prepareDeleteWhere(filter));
   }
 
   /** Number of points, or of points matching `filter`. */

@@ -5,7 +5,6 @@
  */
 import type { Logger } from '../common/logger.js';
 import { corrupt } from '../common/quiver-error.js';
-import type { Payload } from '../common/types.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { SEGMENT_DIR } from '../storage/format.js';
 import type { Manifest } from '../storage/manifest/manifest.js';
@@ -17,6 +16,7 @@ import type { TornTail, WalScanReport } from '../storage/wal/wal-reader.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
 import { walGaps } from '../storage/wal/wal-continuity.js';
 import type { WalOp } from '../storage/wal/wal-body-codec.js';
+import { appliedPoints } from './logged-points.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import type { IndexFactory } from './collection-state.js';
 import { CollectionState } from './collection-state.js';
@@ -83,14 +83,7 @@ export function applyOp(
         );
         return;
       }
-      state.upsert(
-        lsn,
-        op.points.map((p) => ({
-          id: p.id,
-          vector: p.vector,
-          payload: p.payloadJson === '' ? {} : (JSON.parse(p.payloadJson) as Payload),
-        })),
-      );
+      state.upsert(lsn, appliedPoints(op.points));
       return;
     }
     case 'delete':

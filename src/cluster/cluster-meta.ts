@@ -1,0 +1,107 @@
+/**
+ * Cluster metadata in JetStream key-value buckets, replicated like the shard streams:
+ * `quiver_meta` holds each collection's definition (`collections.<name>`: its engine
+ * config, shard count and replication factor), created with create-if-absent so two nodes
+ * creating one name cannot both win; `quiver_nodes` holds each node's heartbeat, which
+ * expires with the bucket's TTL when the node stops beating.
+ */
+import type { JetStreamClient, KV, KvEntry } from 'nats';
+import type { CreateCollectionOptions } from '../engine/validation.js';
+
+export interface ClusterCollectionDef {
+  readonly name: string;
+  /** What `db.createCollection` takes on every node. */
+  readonly config: CreateCollectionOptions;
+  readonly shards: number;
+  readonly replicas: number;
+  readonly createdAt: string;
+}
+
+export interface NodeBeat {
+  readonly id: string;
+  /** Where the node's HTTP API answers, when it serves one. */
+  readonly url: string | undefined;
+  readonly startedAt: string;
+  readonly beatAt: string;
+  /** collection → shard → applied sequence, and whether it is catching up. */
+  readonly applied: Record<string, Record<string, number>>;
+  readonly catchingUp: boolean;
+}
+
+/** A node not heard from for this long is gone from `quiver_nodes`. */
+export const NODE_TTL_MS = 10_000;
+const json = {
+  encode: (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v)),
+  decode: <T>(e: KvEntry): T => JSON.parse(new TextDecoder().decode(e.value)) as T,
+};
+
+export class ClusterMeta {
+  private constructor(
+    private readonly meta: KV,
+    private readonly beats: KV,
+  ) {}
+
+  static async open(js: JetStreamClient, replicas: number): Promise<ClusterMeta> {
+    const meta = await js.views.kv('quiver_meta', { replicas, history: 5 });
+    const beats = await js.views.kv('quiver_nodes', { replicas, ttl: NODE_TTL_MS });
+    return new ClusterMeta(meta, beats);
+  }
+
+  /** Creates the definition; false when a collection of that name already exists. */
+  async createCollection(def: ClusterCollectionDef): Promise<boolean> {
+    try {
+      await this.meta.create(`collections.${def.name}`, json.encode(def));
+      return true;
+    } catch (e) {
+      if (/wrong last sequence|exists/i.test(String(e))) return false;
+      throw e;
+    }
+  }
+
+  async dropCollection(name: string): Promise<void> {
+    await this.meta.delete(`collections.${name}`);
+  }
+
+  async collection(name: string): Promise<ClusterCollectionDef | undefined> {
+    const e = await this.meta.get(`collections.${name}`);
+    return e === null || e.operation !== 'PUT' ? undefined : json.decode<ClusterCollectionDef>(e);
+  }
+
+  /**
+   * Calls `onChange` for every collection now defined, then for each create (a definition)
+   * and drop (undefined) as it happens, in order, until the returned function is called.
+   */
+  async watchCollections(
+    onChange: (name: string, def: ClusterCollectionDef | undefined) => Promise<void>,
+  ): Promise<() => void> {
+    const watch = await this.meta.watch({ key: 'collections.>' });
+    void (async () => {
+      for await (const e of watch) {
+        const name = e.key.slice('collections.'.length);
+        await onChange(
+          name,
+          e.operation === 'PUT' ? json.decode<ClusterCollectionDef>(e) : undefined,
+        );
+      }
+    })();
+    return () => watch.stop();
+  }
+
+  async beat(b: NodeBeat): Promise<void> {
+    await this.beats.put(`nodes.${b.id}`, json.encode(b));
+  }
+
+  async forget(id: string): Promise<void> {
+    await this.beats.delete(`nodes.${id}`);
+  }
+
+  /** Every node that beat within the TTL. */
+  async nodes(): Promise<NodeBeat[]> {
+    const out: NodeBeat[] = [];
+    for await (const key of await this.beats.keys('nodes.>')) {
+      const e = await this.beats.get(key);
+      if (e !== null && e.operation === 'PUT') out.push(json.decode<NodeBeat>(e));
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+}

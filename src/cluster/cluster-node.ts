@@ -1,0 +1,413 @@
+/**
+ * ClusterNode: one Quiver database taking part in a cluster on NATS JetStream (SPEC §10).
+ * Collections are defined in the metadata bucket; every node hosts every shard of every
+ * collection (replication; moving shards between nodes comes later) in a local collection
+ * of the same name, kept in step by one ShardApplier per shard. A write is validated here,
+ * split by shard and published; it is acknowledged when JetStream holds it on a quorum,
+ * and its token (the sequence per shard) lets a read wait until a node has applied it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { connect } from 'nats';
+import type { Logger } from '../common/logger.js';
+import { QuiverError } from '../common/quiver-error.js';
+import type { PointId } from '../common/types.js';
+import type { PointOp } from '../engine/collection.js';
+import type { Quiver } from '../engine/quiver.js';
+import type { CreateCollectionOptions } from '../engine/validation.js';
+import { buildCollectionConfig } from '../engine/validation.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+import type { Positions } from './applied-positions.js';
+import { readPositions, writePositions } from './applied-positions.js';
+import type { ClusterCollectionDef, NodeBeat } from './cluster-meta.js';
+import { ClusterMeta } from './cluster-meta.js';
+import {
+  deleteShardStream,
+  encodeOpMessage,
+  ensureShardStream,
+  lastShardSeq,
+  publishOp,
+  unavailable,
+} from './shard-log.js';
+import { ShardApplier } from './shard-applier.js';
+import { groupByShard } from './shard-routing.js';
+
+export interface ClusterNodeOptions {
+  /** NATS server URLs, e.g. `nats://127.0.0.1:4222,nats://127.0.0.1:4223`. */
+  readonly servers: string | readonly string[];
+  /** This node's name in the cluster (default: kept in the data directory across restarts). */
+  readonly nodeId?: string;
+  /** Replicas of each stream and bucket: default 3, or fewer when fewer servers are listed. */
+  readonly replicas?: number;
+  /** The HTTP address other nodes and operators reach this node at. */
+  readonly url?: string;
+  readonly logger: Logger;
+  readonly fileSystem: FileSystem;
+}
+
+/** A write's position per shard: a read that carries it waits until applied. */
+export type WriteToken = Readonly<Record<number, number>>;
+
+export interface ShardStatus {
+  readonly shard: number;
+  readonly stream: string;
+  readonly applied: number;
+  readonly streamLast: number;
+  readonly lag: number;
+  readonly consumerRestarts: number;
+  readonly error: string | undefined;
+}
+
+const BEAT_EVERY_MS = 2_000;
+const SAVE_EVERY_MS = 1_000;
+/** How long a create waits for this node to have the collection locally. */
+const CREATE_WAIT_MS = 15_000;
+
+export class ClusterNode {
+  readonly id: string;
+  private readonly appliers = new Map<string, ShardApplier[]>();
+  private readonly defs = new Map<string, ClusterCollectionDef>();
+  private readonly startedAt = new Date().toISOString();
+  private saved: string = '';
+  private timers: NodeJS.Timeout[] = [];
+  private stopWatch: () => void = () => undefined;
+  private closed = false;
+  /** Collection changes are applied one at a time, in the order the bucket delivers them. */
+  private changes: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly db: Quiver,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly meta: ClusterMeta,
+    private readonly o: ClusterNodeOptions,
+    private readonly replicas: number,
+    id: string,
+    private positions: Positions,
+  ) {
+    this.id = id;
+  }
+
+  static async start(db: Quiver, options: ClusterNodeOptions): Promise<ClusterNode> {
+    const servers =
+      typeof options.servers === 'string' ? options.servers.split(',') : [...options.servers];
+    const replicas = options.replicas ?? Math.min(3, servers.length);
+    const id = options.nodeId ?? (await nodeIdOf(options.fileSystem, db.path));
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers, name: `quiver-${id}`, maxReconnectAttempts: -1 });
+    } catch (e) {
+      throw unavailable(`connecting to ${servers.join(',')}`, e);
+    }
+    try {
+      const js = nc.jetstream();
+      const jsm = await nc.jetstreamManager();
+      const meta = await ClusterMeta.open(js, replicas);
+      const positions = await readPositions(options.fileSystem, db.path);
+      const node = new ClusterNode(db, nc, js, jsm, meta, options, replicas, id, positions);
+      node.stopWatch = await meta.watchCollections((name, def) => node.onCollection(name, def));
+      node.timers = [
+        setInterval(() => void node.beat(), BEAT_EVERY_MS),
+        setInterval(() => void node.savePositions(), SAVE_EVERY_MS),
+      ];
+      for (const t of node.timers) t.unref();
+      await node.beat();
+      return node;
+    } catch (e) {
+      await nc.close();
+      throw e instanceof QuiverError ? e : unavailable('joining the cluster', e);
+    }
+  }
+
+  /** Defines a collection cluster-wide and waits until this node hosts it. */
+  async createCollection(name: string, config: CreateCollectionOptions, shards = 1): Promise<void> {
+    buildCollectionConfig(name, config); // the same checks every node's engine will make
+    if (!Number.isInteger(shards) || shards < 1 || shards > 64) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `shard_number must be an integer from 1 to 64, got ${JSON.stringify(shards)}.`,
+        { collection: name, field: 'shard_number' },
+      );
+    }
+    for (let s = 0; s < shards; s++) await ensureShardStream(this.jsm, name, s, this.replicas);
+    const def: ClusterCollectionDef = {
+      name,
+      config,
+      shards,
+      replicas: this.replicas,
+      createdAt: new Date().toISOString(),
+    };
+    if (!(await this.meta.createCollection(def))) {
+      throw new QuiverError(
+        'COLLECTION_EXISTS',
+        `Collection "${name}" already exists in the cluster.`,
+        {
+          collection: name,
+        },
+      );
+    }
+    await this.until(
+      () => this.appliers.has(name),
+      CREATE_WAIT_MS,
+      `creating "${name}" on node ${this.id}`,
+    );
+  }
+
+  /** Drops a collection cluster-wide: its definition, then its streams. */
+  async dropCollection(name: string): Promise<void> {
+    const def = await this.meta.collection(name);
+    if (def === undefined) {
+      throw new QuiverError(
+        'COLLECTION_NOT_FOUND',
+        `Collection "${name}" does not exist in the cluster.`,
+        {
+          collection: name,
+        },
+      );
+    }
+    await this.meta.dropCollection(name);
+    await this.until(() => !this.appliers.has(name), CREATE_WAIT_MS, `dropping "${name}"`);
+    for (let s = 0; s < def.shards; s++) await deleteShardStream(this.jsm, name, s);
+  }
+
+  /** True when `name` is a cluster collection this node hosts. */
+  hosts(name: string): boolean {
+    return this.appliers.has(name);
+  }
+
+  /**
+   * Publishes a prepared operation (from `Collection.prepare*`), split by shard, and
+   * resolves with its token once JetStream acknowledged every part. `requestId` makes
+   * retries of the same request idempotent.
+   */
+  async write(
+    name: string,
+    op: PointOp | undefined,
+    requestId = randomUUID(),
+  ): Promise<WriteToken> {
+    const def = this.defOf(name);
+    if (op === undefined) return {};
+    const parts = splitOp(op, def.shards);
+    const token: Record<number, number> = {};
+    await Promise.all(
+      [...parts].map(async ([shard, part]) => {
+        token[shard] = await publishOp(
+          this.js,
+          name,
+          shard,
+          encodeOpMessage(part),
+          `${requestId}:${shard}`,
+        );
+      }),
+    );
+    return token;
+  }
+
+  /** Waits until this node applied everything in `token` (UNAVAILABLE after `timeoutMs`). */
+  async waitFor(name: string, token: WriteToken, timeoutMs: number): Promise<void> {
+    const appliers = this.appliersOf(name);
+    const waits = Object.entries(token).map(([shard, seq]) => {
+      const a = appliers[Number(shard)];
+      return a === undefined ? Promise.resolve(true) : a.waitFor(seq, timeoutMs);
+    });
+    if ((await Promise.all(waits)).every(Boolean)) return;
+    throw new QuiverError(
+      'UNAVAILABLE',
+      `Node ${this.id} has not applied the requested writes to "${name}" within ${timeoutMs} ms (it is catching up: see GET /cluster). Retry, or read from another node.`,
+      { collection: name },
+    );
+  }
+
+  /** Waits until this node applied everything every shard of `name` held when called. */
+  async waitLatest(name: string, timeoutMs: number): Promise<void> {
+    const def = this.defOf(name);
+    const token: Record<number, number> = {};
+    for (let s = 0; s < def.shards; s++) token[s] = await lastShardSeq(this.jsm, name, s);
+    await this.waitFor(name, token, timeoutMs);
+  }
+
+  /** Shard state of one collection on this node. */
+  shardStatus(name: string): ShardStatus[] {
+    return this.appliersOf(name).map((a, shard) => ({
+      shard,
+      stream: a.stream,
+      applied: a.applied,
+      streamLast: a.streamLast,
+      lag: a.lag,
+      consumerRestarts: a.restarts,
+      error: a.lastError instanceof Error ? a.lastError.message : undefined,
+    }));
+  }
+
+  /** Collections defined in the cluster, as this node knows them. */
+  collections(): ClusterCollectionDef[] {
+    return [...this.defs.values()];
+  }
+
+  /** Every node that beat recently (this one included). */
+  nodes(): Promise<NodeBeat[]> {
+    return this.meta.nodes();
+  }
+
+  /** Operations not yet applied here, over every shard. */
+  get lag(): number {
+    let n = 0;
+    for (const list of this.appliers.values()) for (const a of list) n += a.lag;
+    return n;
+  }
+
+  /** Stops applying, saves positions, leaves the node registry and disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    try {
+      this.stopWatch();
+      await this.changes;
+      for (const list of this.appliers.values()) await Promise.all(list.map((a) => a.stop()));
+      await this.savePositions();
+      // The servers may be gone; then the heartbeat expires by itself.
+      await this.meta.forget(this.id).catch(() => undefined);
+    } finally {
+      // Whatever failed above, the connection (and its timers) must not outlive the node.
+      await this.nc.close();
+    }
+  }
+
+  private defOf(name: string): ClusterCollectionDef {
+    const def = this.defs.get(name);
+    if (def === undefined) {
+      throw new QuiverError(
+        'COLLECTION_NOT_FOUND',
+        `Collection "${name}" does not exist in the cluster.`,
+        {
+          collection: name,
+        },
+      );
+    }
+    return def;
+  }
+
+  private appliersOf(name: string): ShardApplier[] {
+    this.defOf(name);
+    return this.appliers.get(name) ?? [];
+  }
+
+  /** A collection was defined (def) or dropped (undefined) in the bucket. */
+  private onCollection(name: string, def: ClusterCollectionDef | undefined): Promise<void> {
+    this.changes = this.changes.then(async () => {
+      try {
+        if (def === undefined) await this.unhost(name);
+        else await this.host(def);
+      } catch (e) {
+        this.o.logger.error(
+          { err: e, collection: name },
+          'could not follow a cluster collection change',
+        );
+      }
+    });
+    return this.changes;
+  }
+
+  private async host(def: ClusterCollectionDef): Promise<void> {
+    if (this.closed || this.appliers.has(def.name)) return;
+    if (!this.db.hasCollection(def.name)) await this.db.createCollection(def.name, def.config);
+    const local = this.db.collection(def.name);
+    const from = this.positions[def.name] ?? {};
+    const list: ShardApplier[] = [];
+    for (let shard = 0; shard < def.shards; shard++) {
+      const a = new ShardApplier({
+        js: this.js,
+        jsm: this.jsm,
+        collection: local,
+        shard,
+        from: from[String(shard)] ?? 0,
+        logger: this.o.logger,
+      });
+      a.start();
+      list.push(a);
+    }
+    this.defs.set(def.name, def);
+    this.appliers.set(def.name, list);
+  }
+
+  private async unhost(name: string): Promise<void> {
+    const list = this.appliers.get(name);
+    this.appliers.delete(name);
+    this.defs.delete(name);
+    if (list !== undefined) await Promise.all(list.map((a) => a.stop()));
+    if (this.db.hasCollection(name)) await this.db.dropCollection(name);
+    delete this.positions[name];
+  }
+
+  /** Saves applied positions once the database flushed what they cover. */
+  private async savePositions(): Promise<void> {
+    const next: Positions = {};
+    for (const [name, list] of this.appliers) {
+      next[name] = Object.fromEntries(list.map((a, s) => [String(s), a.applied]));
+    }
+    const text = JSON.stringify(next);
+    if (text === this.saved) return;
+    try {
+      await this.db.flush();
+      await writePositions(this.o.fileSystem, this.db.path, next);
+      this.saved = text;
+      this.positions = next;
+    } catch (e) {
+      this.o.logger.warn({ err: e }, 'could not save cluster positions (a restart replays more)');
+    }
+  }
+
+  private async beat(): Promise<void> {
+    const applied: Record<string, Record<string, number>> = {};
+    for (const [name, list] of this.appliers) {
+      applied[name] = Object.fromEntries(list.map((a, s) => [String(s), a.applied]));
+    }
+    try {
+      await this.meta.beat({
+        id: this.id,
+        url: this.o.url,
+        startedAt: this.startedAt,
+        beatAt: new Date().toISOString(),
+        applied,
+        catchingUp: this.lag > 0,
+      });
+    } catch (e) {
+      this.o.logger.warn({ err: e }, 'cluster heartbeat failed');
+    }
+  }
+
+  private async until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > end) {
+        throw new QuiverError('UNAVAILABLE', `Timed out ${what} after ${timeoutMs} ms.`, {});
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** `op` split into one operation per shard that holds some of its ids. */
+export function splitOp(op: PointOp, shards: number): Map<number, PointOp> {
+  const out = new Map<number, PointOp>();
+  if (op.kind === 'upsert') {
+    for (const [s, points] of groupByShard(op.points, (p) => p.id, shards))
+      out.set(s, { ...op, points });
+  } else {
+    for (const [s, ids] of groupByShard(op.ids, (id: PointId) => id, shards))
+      out.set(s, { ...op, ids });
+  }
+  return out;
+}
+
+/** The node id kept in `cluster/node-id` of the data directory (made on first start). */
+async function nodeIdOf(fs: FileSystem, dir: string): Promise<string> {
+  const path = `${dir}/cluster/node-id`;
+  if (await fs.exists(path)) return new TextDecoder().decode(await fs.readFile(path)).trim();
+  const id = `node-${randomUUID().slice(0, 8)}`;
+  await fs.mkdirp(`${dir}/cluster`);
+  await fs.createExclusive(path, new TextEncoder().encode(id));
+  return id;
+}

@@ -1,0 +1,238 @@
+/**
+ * ShardApplier: keeps one local collection in step with one shard's stream. It reads the
+ * stream in order from the last applied sequence (an ephemeral consumer per attempt: this
+ * node owns its position, nothing on the servers does) and applies each operation through
+ * `Collection.applyOp`, the same path as a local write, so the node's WAL, segments and
+ * checkpoints are those of a standalone database. Operations are idempotent replayed in
+ * order (upserts and deletes are absolute, payload merges and key deletes repeat to the
+ * same result), which is why a restart may start from a position saved a little early.
+ */
+import type { JetStreamClient, JetStreamManager } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos } from 'nats';
+import type { PointOp } from '../engine/collection.js';
+import type { Logger } from '../common/logger.js';
+import type { Collection } from '../engine/collection.js';
+import { decodeOpMessage, lastShardSeq } from './shard-log.js';
+import { streamName } from './shard-routing.js';
+
+/** Operations applied concurrently (their local WAL appends share fsyncs). */
+const IN_FLIGHT = 256;
+/**
+ * A consumer that delivers nothing for this long while the stream holds more is recreated:
+ * after a stream leader change, nats.js 2.29 with server 2.9 sometimes leaves a consumer
+ * hung (seen in 5 of 8 failover runs, reference/cluster-on-nats.md).
+ */
+const STALL_MS = 5_000;
+const WATCH_EVERY_MS = 1_000;
+const ABANDONED = Symbol('abandoned');
+/** Makes each consumer name of this process unique. */
+let consumerSerial = 0;
+
+export interface ShardApplierOptions {
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly collection: Collection;
+  readonly shard: number;
+  /** The last sequence already applied here (0: none). */
+  readonly from: number;
+  readonly logger: Logger;
+}
+
+export class ShardApplier {
+  /** Highest sequence whose operation (and every earlier one) is applied and visible. */
+  applied: number;
+  /** The stream's last sequence as last seen (for lag). */
+  streamLast = 0;
+  /** Times the consumer was recreated because it stalled. */
+  restarts = 0;
+  readonly stream: string;
+  private readonly o: ShardApplierOptions;
+  private dispatched: number;
+  private inFlight: Promise<void>[] = [];
+  private applyFailure: { error: unknown } | undefined;
+  /** Ends the current consumer attempt (the run loop then starts a new one unless stopped). */
+  private abandon: () => void = () => undefined;
+  private stopped = false;
+  private lastProgress = Date.now();
+  private failure: unknown;
+  private readonly waiters = new Set<{ seq: number; resolve: () => void }>();
+  private loop: Promise<void> | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+
+  constructor(options: ShardApplierOptions) {
+    this.o = options;
+    this.applied = options.from;
+    this.dispatched = options.from;
+    this.stream = streamName(options.collection.name, options.shard);
+  }
+
+  /** Starts reading the stream (and the stall watchdog). */
+  start(): void {
+    this.loop = this.run();
+    this.watchdog = setInterval(() => void this.watch(), WATCH_EVERY_MS);
+    this.watchdog.unref();
+  }
+
+  /** Stops reading; operations already dispatched finish applying first. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.watchdog);
+    this.abandon();
+    await this.loop;
+  }
+
+  /** Operations in the stream not yet applied here (as of the last look at the stream). */
+  get lag(): number {
+    return Math.max(0, this.streamLast - this.applied);
+  }
+
+  /** Resolves true once `seq` is applied here, false after `timeoutMs`. */
+  waitFor(seq: number, timeoutMs: number): Promise<boolean> {
+    if (this.applied >= seq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(w);
+        resolve(false);
+      }, timeoutMs);
+      this.waiters.add(w);
+    });
+  }
+
+  /** Consumes until stopped; a failed consumer or apply starts again from `applied + 1`. */
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.consumeOnce();
+      } catch (e) {
+        if (this.stopped) break;
+        this.failure = e;
+        this.o.logger.warn(
+          { err: e, stream: this.stream, applied: this.applied },
+          'shard applier failed; restarting from the last applied operation',
+        );
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private async consumeOnce(): Promise<void> {
+    // Operations dispatched but not applied are re-read: replaying them is harmless.
+    this.dispatched = this.applied;
+    // The watchdog abandons this attempt by resolving `abandoned`; every wait races it.
+    const abandoned = new Promise<typeof ABANDONED>((resolve) => {
+      this.abandon = () => resolve(ABANDONED);
+    });
+    // A plain ephemeral pull consumer, not nats.js's ordered one: that one retries its own
+    // re-creation forever, even after the connection closed (nats.js 2.29), which kept
+    // stopped nodes' processes alive. Order is checked here instead: a gap restarts.
+    const name = `quiver_${process.pid}_${++consumerSerial}`;
+    const added = await Promise.race([
+      this.o.jsm.consumers.add(this.stream, {
+        name,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: this.applied + 1,
+        ack_policy: AckPolicy.None,
+        mem_storage: true,
+        num_replicas: 1,
+        // The servers drop it by themselves if this node vanishes.
+        inactive_threshold: nanos(60_000),
+      }),
+      abandoned,
+    ]);
+    if (added === ABANDONED) return;
+    try {
+      const consumer = await this.o.js.consumers.get(this.stream, name);
+      this.lastProgress = Date.now();
+      while (!this.stopped) {
+        const batch = await Promise.race([
+          consumer.fetch({ max_messages: IN_FLIGHT, expires: 2_000 }),
+          abandoned,
+        ]);
+        if (batch === ABANDONED) return;
+        const it = batch[Symbol.asyncIterator]();
+        for (;;) {
+          const next = await Promise.race([it.next(), abandoned]);
+          if (next === ABANDONED) {
+            batch.stop();
+            return;
+          }
+          if (next.done === true) break;
+          const m = next.value;
+          if (m.seq <= this.dispatched) continue;
+          if (m.seq !== this.dispatched + 1) {
+            throw new Error(`stream ${this.stream} skipped from ${this.dispatched} to ${m.seq}`);
+          }
+          this.dispatch(m.seq, decodeOpMessage(m.data, this.stream, m.seq));
+          if (this.inFlight.length >= IN_FLIGHT) await this.inFlight.shift();
+          this.throwIfFailed();
+        }
+      }
+    } finally {
+      await Promise.all(this.inFlight);
+      this.inFlight = [];
+      await this.o.jsm.consumers.delete(this.stream, name).catch(() => undefined);
+      this.throwIfFailed();
+    }
+  }
+
+  /** Starts applying one operation; appends run in call order, so they resolve in order. */
+  private dispatch(seq: number, op: PointOp): void {
+    this.dispatched = seq;
+    this.inFlight.push(
+      this.o.collection.applyOp(op).then(
+        () => this.advance(seq),
+        (error: unknown) => {
+          this.applyFailure ??= { error };
+        },
+      ),
+    );
+  }
+
+  private throwIfFailed(): void {
+    const f = this.applyFailure;
+    if (f === undefined) return;
+    this.applyFailure = undefined;
+    throw f.error;
+  }
+
+  private advance(seq: number): void {
+    if (seq <= this.applied) return;
+    this.applied = seq;
+    this.streamLast = Math.max(this.streamLast, seq);
+    this.lastProgress = Date.now();
+    this.failure = undefined;
+    for (const w of this.waiters) if (w.seq <= seq) w.resolve();
+  }
+
+  /** Recreates the consumer when the stream holds more but nothing arrived for a while. */
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      this.streamLast = await lastShardSeq(this.o.jsm, this.o.collection.name, this.o.shard);
+    } catch {
+      return; // the servers are electing or away: nothing to judge yet
+    }
+    if (this.streamLast > this.applied && Date.now() - this.lastProgress > STALL_MS) {
+      this.restarts++;
+      this.lastProgress = Date.now();
+      this.o.logger.warn(
+        { stream: this.stream, applied: this.applied, last: this.streamLast },
+        'shard consumer stalled; recreating it',
+      );
+      this.abandon();
+    }
+  }
+
+  /** The last error that stopped applying, cleared by the next applied operation. */
+  get lastError(): unknown {
+    return this.failure;
+  }
+}

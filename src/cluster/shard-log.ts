@@ -1,0 +1,168 @@
+/**
+ * A shard's log in cluster mode: one JetStream stream, replicated by NATS (Raft inside),
+ * holding the same operation records as the local WAL (storage/wal/wal-body-codec.ts):
+ * a message is the record type byte, then its body. Publishing returns the stream
+ * sequence once a quorum holds the message; retries reuse the message id, so a retry
+ * after a lost ack is stored once (JetStream's duplicate window).
+ */
+import type { JetStreamClient, JetStreamManager } from 'nats';
+import { NatsError } from 'nats';
+import { QuiverError } from '../common/quiver-error.js';
+import type { PointOp } from '../engine/collection.js';
+import { decodeWalOp, encodeWalOp } from '../storage/wal/wal-body-codec.js';
+import { shardSubject, streamName } from './shard-routing.js';
+
+/**
+ * How long a publish keeps retrying. A stream leader's death stops acks for 4–7 s while
+ * its replicas elect another (nats-server 2.9's fixed Raft timeout); 20 s covers that with
+ * room for a slow machine, and a client that waited longer would have given up anyway.
+ */
+export const PUBLISH_DEADLINE_MS = 20_000;
+
+/** The message of an operation: its WAL record type, then its WAL body. */
+export function encodeOpMessage(op: PointOp): Uint8Array {
+  const { type, body } = encodeWalOp(op);
+  const out = new Uint8Array(body.length + 1);
+  out[0] = type;
+  out.set(body, 1);
+  return out;
+}
+
+/**
+ * The operation in message `seq` of `stream`. A message that is not one is CORRUPT: only
+ * Quiver publishes on a shard's subject, so it came from something else (or a newer Quiver).
+ */
+export function decodeOpMessage(data: Uint8Array, stream: string, seq: number): PointOp {
+  let op;
+  try {
+    if (data.length < 1) throw new RangeError('empty message');
+    op = decodeWalOp(data[0]!, data.subarray(1), stream, seq);
+  } catch (e) {
+    throw notAnOp(stream, seq, e instanceof Error ? e.message : String(e), e);
+  }
+  if (op.kind !== 'upsert' && op.kind !== 'delete' && op.kind !== 'payload') {
+    throw notAnOp(stream, seq, `a ${op.kind} record`);
+  }
+  return op;
+}
+
+function notAnOp(stream: string, seq: number, what: string, cause?: unknown): QuiverError {
+  return new QuiverError(
+    'CORRUPT',
+    `Message ${seq} of stream ${stream} is not a Quiver point operation (${what}). Only Quiver may publish on a shard's subject; this node stops applying the shard there.`,
+    { file: stream, offset: seq },
+    cause,
+  );
+}
+
+/**
+ * Creates the shard's stream if it is missing (an existing one is kept as it is).
+ * `replicas` is the stream's replication factor (3 in a 3-server cluster).
+ */
+export async function ensureShardStream(
+  jsm: JetStreamManager,
+  collection: string,
+  shard: number,
+  replicas: number,
+): Promise<void> {
+  const name = streamName(collection, shard);
+  try {
+    await jsm.streams.info(name);
+    return;
+  } catch (e) {
+    if (!isNotFound(e)) throw unavailable(`reading stream ${name}`, e);
+  }
+  try {
+    await jsm.streams.add({
+      name,
+      subjects: [shardSubject(collection, shard)],
+      num_replicas: replicas,
+      // Direct gets let any replica answer "what is message n" (used to check the tail).
+      allow_direct: true,
+    });
+  } catch (e) {
+    // Another node created it first: the same stream, which is what we wanted.
+    if (!/already in use|exists/i.test(String(e))) throw unavailable(`creating stream ${name}`, e);
+  }
+}
+
+/** Deletes the shard's stream (a collection drop); a missing one is fine. */
+export async function deleteShardStream(
+  jsm: JetStreamManager,
+  collection: string,
+  shard: number,
+): Promise<void> {
+  try {
+    await jsm.streams.delete(streamName(collection, shard));
+  } catch (e) {
+    if (!isNotFound(e)) throw unavailable(`deleting stream ${streamName(collection, shard)}`, e);
+  }
+}
+
+/** The last sequence in the shard's stream (0 when empty). */
+export async function lastShardSeq(
+  jsm: JetStreamManager,
+  collection: string,
+  shard: number,
+): Promise<number> {
+  try {
+    return (await jsm.streams.info(streamName(collection, shard))).state.last_seq;
+  } catch (e) {
+    throw unavailable(`reading stream ${streamName(collection, shard)}`, e);
+  }
+}
+
+/**
+ * Publishes an operation message on the shard's subject and returns its stream sequence,
+ * retrying with the same `msgId` while the stream has no leader (503, timeouts), up to
+ * {@link PUBLISH_DEADLINE_MS}; then UNAVAILABLE.
+ */
+export async function publishOp(
+  js: JetStreamClient,
+  collection: string,
+  shard: number,
+  data: Uint8Array,
+  msgId: string,
+): Promise<number> {
+  const subject = shardSubject(collection, shard);
+  const deadline = Date.now() + PUBLISH_DEADLINE_MS;
+  let wait = 50;
+  for (;;) {
+    try {
+      const ack = await js.publish(subject, data, { msgID: msgId, timeout: 5_000 });
+      return ack.seq;
+    } catch (e) {
+      if (!retryable(e) || Date.now() + wait > deadline) {
+        throw unavailable(`writing to ${streamName(collection, shard)}`, e);
+      }
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 1_000);
+    }
+  }
+}
+
+/** Errors that a retry cannot fix: the message or the connection is wrong, not the leader. */
+function retryable(e: unknown): boolean {
+  if (!(e instanceof NatsError)) return true;
+  return ![
+    'MAX_PAYLOAD_EXCEEDED',
+    'BAD_SUBJECT',
+    'PERMISSIONS_VIOLATION',
+    'CONNECTION_CLOSED',
+  ].includes(e.code);
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof Error && /not found/i.test(e.message);
+}
+
+/** UNAVAILABLE for a cluster call that failed: what was attempted and NATS's reason. */
+export function unavailable(what: string, e: unknown): QuiverError {
+  const reason = e instanceof Error ? e.message : String(e);
+  return new QuiverError(
+    'UNAVAILABLE',
+    `The cluster log failed ${what}: ${reason}. Check that the NATS servers are up (quiver cluster status); writes retry for ${PUBLISH_DEADLINE_MS / 1000} s across a leader election.`,
+    {},
+    e,
+  );
+}

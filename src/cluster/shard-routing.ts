@@ -1,0 +1,50 @@
+/**
+ * Where a point lives in a cluster: its shard (a stable hash of its id), and the names of
+ * a shard's JetStream stream and subject. Every node computes the same answer without
+ * asking anyone, so any node can route a write.
+ */
+import type { PointId } from '../common/types.js';
+
+/**
+ * FNV-1a (32-bit) over the id's canonical text: an integer's decimal digits, a UUID in
+ * lower case (Qdrant accepts either case for the same UUID). Stable across versions and
+ * machines: changing it would move every point, so it is part of the cluster's format.
+ */
+export function shardOf(id: PointId, shards: number): number {
+  const text = typeof id === 'number' ? String(id) : id.toLowerCase();
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+/** The ids of `ids` grouped by shard (shards with none are left out), order kept. */
+export function groupByShard<T>(
+  items: readonly T[],
+  idOf: (item: T) => PointId,
+  shards: number,
+): Map<number, T[]> {
+  const out = new Map<number, T[]>();
+  for (const item of items) {
+    const s = shardOf(idOf(item), shards);
+    let group = out.get(s);
+    if (group === undefined) out.set(s, (group = []));
+    group.push(item);
+  }
+  return out;
+}
+
+/**
+ * The stream of one shard. Collection names are `[A-Za-z0-9_-]` (engine/validation.ts),
+ * all legal in stream names and subject tokens, so they are used as they are.
+ */
+export function streamName(collection: string, shard: number): string {
+  return `QUIVER_${collection}_${shard}`;
+}
+
+/** The subject a shard's operations are published on. */
+export function shardSubject(collection: string, shard: number): string {
+  return `quiver.ops.${collection}.${shard}`;
+}
