@@ -97,8 +97,12 @@ export class ClusterMeta {
 
   /** Every node that beat within the TTL. */
   async nodes(): Promise<NodeBeat[]> {
+    // Keys first, then values: awaiting a get inside the keys iteration ends it after one
+    // key (nats.js 2.29).
+    const keys: string[] = [];
+    for await (const key of await this.beats.keys('nodes.>')) keys.push(key);
     const out: NodeBeat[] = [];
-    for await (const key of await this.beats.keys('nodes.>')) {
+    for (const key of keys) {
       const e = await this.beats.get(key);
       if (e !== null && e.operation === 'PUT') out.push(json.decode<NodeBeat>(e));
     }

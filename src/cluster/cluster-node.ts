@@ -25,8 +25,8 @@ import {
   deleteShardStream,
   encodeOpMessage,
   ensureShardStream,
-  lastShardSeq,
   publishOp,
+  shardStreamState,
   unavailable,
 } from './shard-log.js';
 import { ShardApplier } from './shard-applier.js';
@@ -55,7 +55,18 @@ export interface ShardStatus {
   readonly streamLast: number;
   readonly lag: number;
   readonly consumerRestarts: number;
+  /** The NATS server leading the shard's stream, as last seen. */
+  readonly leader: string | undefined;
+  readonly leaderChanges: number;
   readonly error: string | undefined;
+}
+
+/** What an operator watches (the server's metrics read it at scrape time). */
+export interface ClusterStats {
+  readonly nodeId: string;
+  readonly shards: readonly (ShardStatus & { readonly collection: string })[];
+  /** Nodes in the registry at the last heartbeat, by state. */
+  readonly nodes: { readonly up: number; readonly catchingUp: number };
 }
 
 const BEAT_EVERY_MS = 2_000;
@@ -69,6 +80,8 @@ export class ClusterNode {
   private readonly defs = new Map<string, ClusterCollectionDef>();
   private readonly startedAt = new Date().toISOString();
   private saved: string = '';
+  private nodeCounts = { up: 0, catchingUp: 0 };
+  private url: string | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopWatch: () => void = () => undefined;
   private closed = false;
@@ -87,6 +100,7 @@ export class ClusterNode {
     private positions: Positions,
   ) {
     this.id = id;
+    this.url = o.url;
   }
 
   static async start(db: Quiver, options: ClusterNodeOptions): Promise<ClusterNode> {
@@ -223,7 +237,9 @@ export class ClusterNode {
   async waitLatest(name: string, timeoutMs: number): Promise<void> {
     const def = this.defOf(name);
     const token: Record<number, number> = {};
-    for (let s = 0; s < def.shards; s++) token[s] = await lastShardSeq(this.jsm, name, s);
+    for (let s = 0; s < def.shards; s++) {
+      token[s] = (await shardStreamState(this.jsm, name, s)).last;
+    }
     await this.waitFor(name, token, timeoutMs);
   }
 
@@ -236,8 +252,26 @@ export class ClusterNode {
       streamLast: a.streamLast,
       lag: a.lag,
       consumerRestarts: a.restarts,
+      leader: a.leader,
+      leaderChanges: a.leaderChanges,
       error: a.lastError instanceof Error ? a.lastError.message : undefined,
     }));
+  }
+
+  /** Sets the HTTP address this node's heartbeats advertise (known once the server listens). */
+  advertise(url: string): void {
+    this.url = url;
+  }
+
+  /** Replication state for metrics: every shard here, and the registry's node counts. */
+  stats(): ClusterStats {
+    return {
+      nodeId: this.id,
+      shards: [...this.appliers.keys()].flatMap((collection) =>
+        this.shardStatus(collection).map((s) => ({ collection, ...s })),
+      ),
+      nodes: this.nodeCounts,
+    };
   }
 
   /** Collections defined in the cluster, as this node knows them. */
@@ -367,12 +401,15 @@ export class ClusterNode {
     try {
       await this.meta.beat({
         id: this.id,
-        url: this.o.url,
+        url: this.url,
         startedAt: this.startedAt,
         beatAt: new Date().toISOString(),
         applied,
         catchingUp: this.lag > 0,
       });
+      const nodes = await this.meta.nodes();
+      const catchingUp = nodes.filter((n) => n.catchingUp).length;
+      this.nodeCounts = { up: nodes.length - catchingUp, catchingUp };
     } catch (e) {
       this.o.logger.warn({ err: e }, 'cluster heartbeat failed');
     }

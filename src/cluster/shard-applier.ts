@@ -12,7 +12,7 @@ import { AckPolicy, DeliverPolicy, nanos } from 'nats';
 import type { PointOp } from '../engine/collection.js';
 import type { Logger } from '../common/logger.js';
 import type { Collection } from '../engine/collection.js';
-import { decodeOpMessage, lastShardSeq } from './shard-log.js';
+import { decodeOpMessage, shardStreamState } from './shard-log.js';
 import { streamName } from './shard-routing.js';
 
 /** Operations applied concurrently (their local WAL appends share fsyncs). */
@@ -45,6 +45,9 @@ export class ShardApplier {
   streamLast = 0;
   /** Times the consumer was recreated because it stalled. */
   restarts = 0;
+  /** The NATS server leading the stream, as last seen, and how often that changed. */
+  leader: string | undefined;
+  leaderChanges = 0;
   readonly stream: string;
   private readonly o: ShardApplierOptions;
   private dispatched: number;
@@ -216,7 +219,12 @@ export class ShardApplier {
   private async watch(): Promise<void> {
     if (this.stopped) return;
     try {
-      this.streamLast = await lastShardSeq(this.o.jsm, this.o.collection.name, this.o.shard);
+      const state = await shardStreamState(this.o.jsm, this.o.collection.name, this.o.shard);
+      this.streamLast = state.last;
+      if (state.leader !== undefined && state.leader !== this.leader) {
+        if (this.leader !== undefined) this.leaderChanges++;
+        this.leader = state.leader;
+      }
     } catch {
       return; // the servers are electing or away: nothing to judge yet
     }

@@ -99,14 +99,15 @@ export async function deleteShardStream(
   }
 }
 
-/** The last sequence in the shard's stream (0 when empty). */
-export async function lastShardSeq(
+/** The last sequence in the shard's stream (0 when empty) and its leader's name. */
+export async function shardStreamState(
   jsm: JetStreamManager,
   collection: string,
   shard: number,
-): Promise<number> {
+): Promise<{ last: number; leader: string | undefined }> {
   try {
-    return (await jsm.streams.info(streamName(collection, shard))).state.last_seq;
+    const info = await jsm.streams.info(streamName(collection, shard));
+    return { last: info.state.last_seq, leader: info.cluster?.leader };
   } catch (e) {
     throw unavailable(`reading stream ${streamName(collection, shard)}`, e);
   }

@@ -40,6 +40,9 @@ export interface ServerConfig {
   readonly ipBlock: readonly string[];
   readonly shutdownGraceSeconds: number;
   readonly searchThreads: number;
+  /** NATS servers of the cluster this node joins; empty: standalone. */
+  readonly cluster: readonly string[];
+  readonly clusterNodeId: string | undefined;
   readonly maxBatchSearches: number;
   readonly maxResultPoints: number;
   readonly maxResponseBytes: number;
@@ -205,6 +208,33 @@ function urlOrigins(value: unknown, key: string): readonly string[] {
   return Object.freeze(origins);
 }
 
+/** NATS server URLs (`nats://host:port`; a bare `host:port` gets the scheme). */
+function parseNatsUrls(value: unknown, key: string): readonly string[] {
+  const list = parseList(value, key).map((u) => (u.includes('://') ? u : `nats://${u}`));
+  const bad = list.find((u) => !/^(nats|tls):\/\/[^\s/]+$/.test(u));
+  if (bad !== undefined) {
+    throw invalidArgument(
+      `Setting ${key} must list NATS server URLs like nats://127.0.0.1:4222; ${describe(bad)} is not one.`,
+      { field: key, received: bad },
+    );
+  }
+  return Object.freeze(list);
+}
+
+function parseNodeId(value: unknown, key: string): string {
+  const id = parseString(value, key);
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+    throw invalidArgument(
+      `Setting ${key} must be 1–64 characters from A-Z, a-z, 0-9, "_" and "-".`,
+      {
+        field: key,
+        received: id,
+      },
+    );
+  }
+  return id;
+}
+
 function nonEmptyPath(value: unknown, key: string): string {
   const path = parseString(value, key);
   if (path === '') throw invalidArgument(`Setting ${key} must name a directory.`, { field: key });
@@ -354,6 +384,25 @@ export const SETTINGS: SettingTable = Object.freeze({
     description:
       'worker threads that search sealed segments’ graphs in shared memory (`0` = main thread only)',
     fallback: defaultSearchThreads,
+  },
+  cluster: {
+    type: 'list of NATS URLs',
+    metavar: 'urls',
+    defaultText: 'none (standalone)',
+    reload: false,
+    description:
+      'joins the cluster on these NATS JetStream servers (e.g. `nats://10.0.0.1:4222,nats://10.0.0.2:4222`): collections, writes and reads go through it (docs/CLUSTER.md)',
+    parse: parseNatsUrls,
+    fallback: constant<readonly string[]>(Object.freeze([])),
+  },
+  clusterNodeId: {
+    type: 'string',
+    metavar: 'id',
+    defaultText: 'made at first start, kept in `DATA/cluster/node-id`',
+    reload: false,
+    description: 'this node’s name in the cluster',
+    parse: parseNodeId,
+    fallback: constant<string | undefined>(undefined),
   },
   maxBatchSearches: {
     ...integer(1, 1_000_000),

@@ -29,6 +29,9 @@ import type { RouteInfo } from './route-table.js';
 import { ServerContext } from './server-context.js';
 import { quiverVersion } from './server-version.js';
 import { SnapshotStore } from './snapshot-store.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { readConsistency } from './cluster-consistency.js';
+import { paramsOf } from './route-table.js';
 
 /** Options of {@link createServer}. */
 export interface CreateServerOptions {
@@ -41,6 +44,8 @@ export interface CreateServerOptions {
   readonly logger?: PinoLogger;
   /** The search workers (for /metrics and /stats), once started. */
   readonly searchPool?: () => WorkerSearchPool | undefined;
+  /** The cluster node (`--cluster`), once joined. */
+  readonly cluster?: () => ClusterNode | undefined;
 }
 
 /** A built server: the app (not listening), its shared state and its route table. */
@@ -83,6 +88,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   installAuth(app, context);
   installRequestMetrics(app, metrics, logger);
   installErrorHandlers(app, logger);
+  installReadConsistency(app, context);
 
   registerOpsRoutes(app, context);
   registerAdminRoutes(app, context);
@@ -128,6 +134,7 @@ async function buildContext(options: CreateServerOptions): Promise<ServerContext
       }
     },
     () => options.searchPool?.()?.stats(),
+    () => options.cluster?.()?.stats(),
   );
   const context: ServerContext = new ServerContext({
     config,
@@ -140,6 +147,7 @@ async function buildContext(options: CreateServerOptions): Promise<ServerContext
     payloadIndexes,
     version: quiverVersion(),
     searchWorkers: () => options.searchPool?.()?.stats(),
+    ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
   });
   if (options.db instanceof Promise) {
     options.db.then(
@@ -148,6 +156,18 @@ async function buildContext(options: CreateServerOptions): Promise<ServerContext
     );
   } else context.attach(options.db);
   return context;
+}
+
+/**
+ * In cluster mode, a read of a collection first waits for what it asks to see: the
+ * session token of a write, or Qdrant's `consistency` (server/cluster-consistency.ts).
+ */
+function installReadConsistency(app: FastifyInstance, ctx: ServerContext): void {
+  app.addHook('preHandler', async (req) => {
+    if (ctx.clusterNode === undefined || req.routeOptions.config.access !== 'read') return;
+    const name = paramsOf(req.params)['collection_name'];
+    if (name !== undefined) await readConsistency(ctx, name, req.headers, req.query);
+  });
 }
 
 /** The Fastify app with the server's limits and shutdown behaviour. */

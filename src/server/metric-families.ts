@@ -10,6 +10,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { DatabaseStats } from '../engine/quiver.js';
 import type { SearchPoolStats } from '../engine/worker-search-pool.js';
+import type { ClusterStats } from '../cluster/cluster-node.js';
 
 /** Where every metric is registered. */
 export type Registers = Registry[];
@@ -313,4 +314,53 @@ export function declareDatabaseCounters(registers: Registers, stats: ScrapeStats
     'Checkpoints (seals and manifest switches) completed.',
     (s) => s.storage.checkpoints,
   );
+}
+
+/**
+ * Cluster mode (absent standalone): how far this node trails each shard stream, the nodes
+ * in the registry, and stream leader changes seen — what a replication-lag alert and a
+ * failover dashboard read.
+ */
+export function declareClusterMetrics(
+  registers: Registers,
+  readCluster: () => ClusterStats | undefined,
+): void {
+  new Gauge({
+    name: 'quiver_replication_lag_records',
+    help: 'Operations in a shard stream not yet applied by this node.',
+    labelNames: ['collection', 'shard', 'node'],
+    registers,
+    collect() {
+      this.reset();
+      const c = readCluster();
+      for (const s of c?.shards ?? []) {
+        this.set({ collection: s.collection, shard: String(s.shard), node: c!.nodeId }, s.lag);
+      }
+    },
+  });
+  new Gauge({
+    name: 'quiver_cluster_nodes',
+    help: 'Nodes in the cluster registry at the last heartbeat, by state (up, catching_up).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      this.reset();
+      const c = readCluster();
+      if (c === undefined) return;
+      this.set({ state: 'up' }, c.nodes.up);
+      this.set({ state: 'catching_up' }, c.nodes.catchingUp);
+    },
+  });
+  new Counter({
+    name: 'quiver_shard_leader_changes_total',
+    help: 'Changes of a shard stream leader (a NATS server) seen by this node.',
+    labelNames: ['collection', 'shard'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of readCluster()?.shards ?? []) {
+        this.inc({ collection: s.collection, shard: String(s.shard) }, s.leaderChanges);
+      }
+    },
+  });
 }

@@ -5,6 +5,7 @@
  * `db.onWalFsync`. Names the engine cannot feed yet (cache hits/misses) are left out
  * rather than exported as zeros.
  */
+import type { ClusterStats } from '../cluster/cluster-node.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { IntervalHistogram } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
@@ -12,6 +13,7 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import { ERROR_CODES } from '../common/quiver-error.js';
 import type { DatabaseStats } from '../engine/quiver.js';
 import {
+  declareClusterMetrics,
   declareCollectionGauges,
   declareDatabaseCounters,
   declareDatabaseGauges,
@@ -79,6 +81,7 @@ export class ServerMetrics {
   constructor(
     readStats: () => DatabaseStats | undefined,
     readPool: () => SearchPoolStats | undefined = () => undefined,
+    readCluster: () => ClusterStats | undefined = () => undefined,
   ) {
     this.readStats = readStats;
     const stats = (): DatabaseStats | undefined => this.scrape;
@@ -100,6 +103,7 @@ export class ServerMetrics {
     declareSearchWorkerMetrics(registers, readPool);
     declareDatabaseGauges(registers, stats);
     declareDatabaseCounters(registers, stats);
+    declareClusterMetrics(registers, readCluster);
   }
 
   private readonly readStats: () => DatabaseStats | undefined;

@@ -5,6 +5,7 @@
  * sees only those in /stats, /ready and /telemetry, and is refused /metrics (every series
  * there is database-wide or names a collection).
  */
+import { clusterInfo, collectionClusterInfo } from './cluster-info.js';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { DatabaseStats } from '../engine/quiver.js';
@@ -74,6 +75,9 @@ function scopedStats(s: DatabaseStats, scope: ReadonlySet<string>): Record<strin
     perCollection: mine,
   };
 }
+
+/** Operations a cluster node may trail its shard streams by and still answer /ready 200. */
+export const READY_MAX_LAG = 1000;
 
 /** Who this standalone node says it is in /telemetry and the cluster answers. */
 interface StandaloneIdentity {
@@ -155,6 +159,12 @@ function registerOperationsRoutes(app: FastifyInstance, ctx: ServerContext): voi
         status: ctx.loadError === undefined ? 'loading' : 'failed',
         ...(ctx.loadError === undefined ? {} : { reason: ctx.loadError }),
       });
+    }
+    // A cluster node far behind its shard streams would answer reads with old data: a load
+    // balancer should send them elsewhere until it caught up.
+    const lag = ctx.clusterNode?.lag ?? 0;
+    if (lag > READY_MAX_LAG) {
+      return reply.code(503).send({ status: 'catching-up', lag, maxLag: READY_MAX_LAG });
     }
     return { status: 'ready', collections: (await visibleCollections(ctx, req)).length };
   });
@@ -240,22 +250,32 @@ function registerClusterRoutes(
   ctx: ServerContext,
   standalone: StandaloneIdentity,
 ): void {
-  app.get('/cluster', { config: { access: 'read' } }, (_req, reply) =>
-    Promise.resolve(envelope(reply, { status: 'disabled' })),
-  );
-  // A standalone Qdrant: one local shard holding every point, no peers, no transfers.
-  app.get('/collections/:collection_name/cluster', { config: { access: 'read' } }, (req, reply) => {
-    const c = ctx.collection(paramsOf(req.params)['collection_name'] ?? '');
-    return Promise.resolve(
-      envelope(reply, {
-        peer_id: standalone.peerId,
-        shard_count: 1,
-        local_shards: [{ shard_id: 0, points_count: c.stats().points, state: 'Active' }],
-        remote_shards: [],
-        shard_transfers: [],
-      }),
-    );
+  app.get('/cluster', { config: { access: 'read' } }, async (_req, reply) => {
+    const cluster = ctx.clusterNode;
+    if (cluster === undefined) return envelope(reply, { status: 'disabled' });
+    return envelope(reply, await clusterInfo(cluster));
   });
+  // A standalone Qdrant: one local shard holding every point, no peers, no transfers.
+  app.get(
+    '/collections/:collection_name/cluster',
+    { config: { access: 'read' } },
+    async (req, reply) => {
+      const c = ctx.collection(paramsOf(req.params)['collection_name'] ?? '');
+      const cluster = ctx.clusterNode;
+      if (cluster?.hosts(c.name) === true) {
+        return envelope(reply, await collectionClusterInfo(cluster, c));
+      }
+      return Promise.resolve(
+        envelope(reply, {
+          peer_id: standalone.peerId,
+          shard_count: 1,
+          local_shards: [{ shard_id: 0, points_count: c.stats().points, state: 'Active' }],
+          remote_shards: [],
+          shard_transfers: [],
+        }),
+      );
+    },
+  );
   // As Qdrant in standalone mode words them. (Qdrant answers recover with a 500; a request
   // that cannot succeed here is the client's to fix, so Quiver keeps it a 400.)
   app.post('/cluster/recover', { config: { access: 'admin' } }, () => {

@@ -5,6 +5,7 @@
  */
 import type { Logger as PinoLogger } from 'pino';
 import { isQuiverError, QuiverError } from '../common/quiver-error.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { VerifyReport } from '../ops/verify.js';
@@ -50,6 +51,8 @@ export class ServerContext {
   readonly version: string;
   /** The search workers' counters (undefined: no workers). */
   readonly searchWorkers: () => SearchPoolStats | undefined;
+  /** The cluster this node joined (`--cluster`), once joined; undefined standalone. */
+  private readonly cluster: () => ClusterNode | undefined;
   /** Declared payload indexes, kept in the data directory (the engine filters without them). */
   readonly payloadIndexes: PayloadIndexRegistry;
   readonly integrity: IntegrityCheckState = {
@@ -75,7 +78,9 @@ export class ServerContext {
     payloadIndexes: PayloadIndexRegistry;
     version: string;
     searchWorkers?: () => SearchPoolStats | undefined;
+    cluster?: () => ClusterNode | undefined;
   }) {
+    this.cluster = parts.cluster ?? (() => undefined);
     this.config = parts.config;
     this.fs = parts.fs;
     this.logger = parts.logger;
@@ -155,6 +160,14 @@ export class ServerContext {
         ? `The database ${this.config.data} is still loading; retry when GET /ready answers 200.`
         : `The database ${this.config.data} could not be opened: ${this.loadFailure}`,
     );
+  }
+
+  /**
+   * The cluster node, in cluster mode. The database is attached only after the node joined
+   * (start-server.ts), so no request sees a cluster collection without it.
+   */
+  get clusterNode(): ClusterNode | undefined {
+    return this.cluster();
   }
 
   /** The named collection; COLLECTION_NOT_FOUND (404) when missing. */

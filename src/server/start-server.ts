@@ -12,6 +12,8 @@ import { sharedHnswAvailable } from '../ann/hnsw/hnsw-index.js';
 import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
 import { WorkerSearchPool } from '../engine/worker-search-pool.js';
 import type { FileSystem } from '../storage/io/file-system.js';
+import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
 import type { ServerConfig } from './config.js';
 import { engineOptionsOf } from './config.js';
 import { applyConfigReload } from './config-reload.js';
@@ -101,6 +103,8 @@ interface Lifecycle {
   readonly opening: Promise<Quiver>;
   /** The search workers once started (undefined: none, or not yet). */
   readonly pool: () => WorkerSearchPool | undefined;
+  /** The cluster node once joined (undefined: standalone, or not yet). */
+  readonly cluster: () => ClusterNode | undefined;
 }
 
 /** Starts the server over `config.data` and returns once it listens. */
@@ -118,6 +122,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   logger.info(
     { url: address, data: config.data, auth: server.context.keys.enabled },
     'quiver listening',
+  );
+  // The port is known only now (--port 0 picks one): what cluster heartbeats advertise.
+  void life.opening.then(
+    () => life.cluster()?.advertise(address),
+    () => undefined,
   );
 
   let resolveDone: (code: number) => void = () => undefined;
@@ -151,6 +160,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
 function startOpening(options: StartServerOptions, logger: PinoLogger): Lifecycle {
   const { config } = options;
   let pool: WorkerSearchPool | undefined;
+  let cluster: ClusterNode | undefined;
   const opening = (async (): Promise<Quiver> => {
     if (config.searchThreads > 0 && sharedHnswAvailable()) {
       try {
@@ -168,15 +178,42 @@ function startOpening(options: StartServerOptions, logger: PinoLogger): Lifecycl
         'search workers unavailable; searching on the main thread',
       );
     }
-    return Quiver.open(config.data, {
+    const db = await Quiver.open(config.data, {
       ...engineOptionsOf(config),
       logger: logger.child({ component: 'engine' }),
       ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
       ...(pool === undefined ? {} : { searchPool: pool }),
     });
+    if (config.cluster.length > 0) cluster = await joinCluster(db, options, logger);
+    return db;
   })();
   opening.catch(() => undefined);
-  return { config, logger, opening, pool: () => pool };
+  return { config, logger, opening, pool: () => pool, cluster: () => cluster };
+}
+
+/**
+ * Joins the cluster before the database is handed to the routes (a write to a cluster
+ * collection must never land locally only). A node that cannot join closes its database.
+ */
+async function joinCluster(
+  db: Quiver,
+  options: StartServerOptions,
+  logger: PinoLogger,
+): Promise<ClusterNode> {
+  const { config } = options;
+  try {
+    const node = await ClusterNode.start(db, {
+      servers: config.cluster,
+      ...(config.clusterNodeId === undefined ? {} : { nodeId: config.clusterNodeId }),
+      logger: logger.child({ component: 'cluster' }),
+      fileSystem: options.fileSystem ?? new NodeFileSystem(),
+    });
+    logger.info({ node: node.id, servers: config.cluster }, 'joined the cluster');
+    return node;
+  } catch (e) {
+    await db.close().catch(() => undefined);
+    throw e;
+  }
 }
 
 /** Builds the app over the opening database; a failed build closes what was starting. */
@@ -187,6 +224,7 @@ async function buildServer(options: StartServerOptions, life: Lifecycle): Promis
       db: life.opening,
       logger: life.logger,
       searchPool: life.pool,
+      cluster: life.cluster,
       ...(options.fileSystem === undefined ? {} : { fileSystem: options.fileSystem }),
     });
   } catch (e) {
@@ -220,6 +258,13 @@ async function shutDown(life: Lifecycle, server: QuiverServer, reason: string): 
     code = 1;
   } finally {
     clearTimeout(grace);
+  }
+  try {
+    // The cluster node first: it stops applying and saves its positions, which needs the
+    // database still open.
+    await life.cluster()?.close();
+  } catch (e) {
+    logger.error({ err: e }, 'cluster node did not close cleanly');
   }
   try {
     const db = await life.opening;

@@ -207,7 +207,11 @@ async function createCollection(
     ...parseHnsw(body['hnsw_config'], 'hnsw_config'),
     ...parseHnsw(vectors['hnsw_config'], 'vectors.hnsw_config'),
   };
-  await ctx.db().createCollection(name, { dimension: size, metric, hnsw });
+  const cluster = ctx.clusterNode;
+  if (cluster !== undefined) {
+    const shards = intField(body['shard_number'], 'shard_number', 1, 64, 1);
+    await cluster.createCollection(name, { dimension: size, metric, hnsw }, shards);
+  } else await ctx.db().createCollection(name, { dimension: size, metric, hnsw });
   // A collection of that name dropped while the server was down may have left indexes.
   await ctx.payloadIndexes.dropCollection(name);
   return envelope(reply, true);
@@ -221,7 +225,9 @@ async function dropCollection(
 ): Promise<unknown> {
   const name = paramsOf(req.params)['collection_name'] ?? '';
   try {
-    await ctx.db().dropCollection(name);
+    const cluster = ctx.clusterNode;
+    if (cluster !== undefined) await cluster.dropCollection(name);
+    else await ctx.db().dropCollection(name);
   } catch (e) {
     // Qdrant answers deleting a missing collection with 200 and `false`.
     if (isQuiverError(e, 'COLLECTION_NOT_FOUND')) return envelope(reply, false);

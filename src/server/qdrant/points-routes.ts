@@ -13,6 +13,7 @@ import { checkAskedFor } from '../request-limits.js';
 import { sendJson } from '../response-stream.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { ServerContext } from '../server-context.js';
+import { clusterWrite } from '../cluster-consistency.js';
 import type { PayloadProjection } from './qdrant-input.js';
 import {
   asObject,
@@ -126,6 +127,7 @@ async function selectIds(
 interface PointRequest {
   readonly params: unknown;
   readonly body: unknown;
+  readonly query?: unknown;
 }
 /** A point route's handler, given the server's shared state. */
 type PointHandler = (
@@ -170,6 +172,11 @@ export function registerPointRoutes(app: FastifyInstance, ctx: ServerContext): v
   );
 }
 
+/** True when `c` is a cluster collection: its writes go through the shard streams. */
+function inCluster(ctx: ServerContext, c: Collection): boolean {
+  return ctx.clusterNode?.hosts(c.name) === true;
+}
+
 /** The collection named in the route. */
 function collectionOf(ctx: ServerContext, req: PointRequest): Collection {
   return ctx.collection(paramsOf(req.params)['collection_name'] ?? '');
@@ -183,6 +190,12 @@ async function upsertPoints(
 ): Promise<unknown> {
   const c = collectionOf(ctx, req);
   const points = parseUpsertPoints(bodyObject(req.body));
+  if (inCluster(ctx, c)) {
+    const op = c.prepareUpsert(points);
+    const answer = await clusterWrite(ctx, req, reply, c.name, op);
+    ctx.metrics.upsertTotal.inc({ collection: c.name }, points.length);
+    return answer;
+  }
   const r = await c.upsert(points);
   ctx.metrics.upsertTotal.inc({ collection: c.name }, r.count);
   return envelope(reply, updateResult(r.lsn));
@@ -239,6 +252,12 @@ async function deletePoints(
   if (hasPoints === hasFilter) {
     throw badRequest('delete needs either "points": [ids] or "filter": {...}.');
   }
+  if (inCluster(ctx, c)) {
+    const op = hasPoints
+      ? c.prepareDelete(parsePointIds(body['points'], 'points'))
+      : c.prepareDeleteWhere(parseFilterField(body['filter'])!);
+    return clusterWrite(ctx, req, reply, c.name, op);
+  }
   const r = hasPoints
     ? await c.delete(parsePointIds(body['points'], 'points'))
     : await c.deleteWhere(parseFilterField(body['filter'])!);
@@ -255,6 +274,9 @@ function setPayload(mode: 'merge' | 'overwrite'): PointHandler {
     const payload = payloadOf(body['payload'], 'payload');
     if (payload === undefined) throw badRequest('payload must be a JSON object.');
     const ids = await selectIds(c, body, 'a payload update');
+    if (inCluster(ctx, c)) {
+      return clusterWrite(ctx, req, reply, c.name, c.preparePayloadUpdate(ids, mode, payload, []));
+    }
     const r =
       mode === 'merge' ? await c.setPayload(ids, payload) : await c.overwritePayload(ids, payload);
     return envelope(reply, updateResult(r.lsn));
@@ -276,6 +298,10 @@ async function deletePayloadKeys(
     throw badRequest('keys must be an array of payload keys, e.g. ["color"].');
   }
   const ids = await selectIds(c, body, 'delete payload');
+  if (inCluster(ctx, c)) {
+    const op = c.preparePayloadUpdate(ids, 'delete-keys', undefined, keys as string[]);
+    return clusterWrite(ctx, req, reply, c.name, op);
+  }
   const r = await c.deletePayloadKeys(ids, keys as string[]);
   return envelope(reply, updateResult(r.lsn));
 }
@@ -291,6 +317,15 @@ async function clearPayload(
   checkKeys(body, ['points', 'filter', 'shard_key'], 'the clear-payload body');
   refuseShardKey(body);
   const ids = await selectIds(c, body, 'clear payload');
+  if (inCluster(ctx, c)) {
+    return clusterWrite(
+      ctx,
+      req,
+      reply,
+      c.name,
+      c.preparePayloadUpdate(ids, 'clear', undefined, []),
+    );
+  }
   const r = await c.clearPayload(ids);
   return envelope(reply, updateResult(r.lsn));
 }

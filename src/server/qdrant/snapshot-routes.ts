@@ -158,6 +158,12 @@ async function recover(
   fetched: FetchedSnapshot,
   checksum: string | undefined,
 ): Promise<void> {
+  if (ctx.clusterNode !== undefined) {
+    // A restore replaces one node's local copy; the other replicas would not follow.
+    throw notImplemented(
+      'restoring a snapshot in cluster mode (upsert the points through the API instead)',
+    );
+  }
   const checked = checkSnapshot(fetched.bytes, collection, ctx.config.maxPayloadBytes, checksum);
   checkSourceScope(key, [fetched.storedUnder, checked.source]);
   await restoreSnapshot(ctx.db(), checked, () => ctx.payloadIndexes.dropCollection(collection));

@@ -1,0 +1,87 @@
+/**
+ * Cluster mode's consistency at the HTTP edge: a write to a cluster collection is published
+ * to its shard streams and answered with a session token (the stream sequence per shard, in
+ * the `quiver-session-token` header); `?wait=true` also waits until this node applied it.
+ * A read that sends the token back, or asks Qdrant's `consistency` (`majority`, `quorum`,
+ * `all` or a number), waits until the serving node has applied that much — bounded, then 503.
+ */
+import type { FastifyReply } from 'fastify';
+import type { PointOp } from '../engine/collection.js';
+import type { WriteToken } from '../cluster/cluster-node.js';
+import { badRequest } from './http-errors.js';
+import { envelope, queryOf } from './route-table.js';
+import type { ServerContext } from './server-context.js';
+
+export const SESSION_HEADER = 'quiver-session-token';
+/** How long a read or a `wait=true` write waits for this node to catch up. */
+export const CONSISTENCY_WAIT_MS = 10_000;
+
+/** `0:12,1:7` — shard:sequence pairs. */
+export function formatToken(token: WriteToken): string {
+  return Object.entries(token)
+    .map(([shard, seq]) => `${shard}:${seq}`)
+    .join(',');
+}
+
+export function parseToken(text: string): WriteToken {
+  const out: Record<number, number> = {};
+  for (const part of text.split(',')) {
+    if (part.trim() === '') continue;
+    const m = /^\s*(\d{1,3}):(\d{1,15})\s*$/.exec(part);
+    if (m === null) {
+      throw badRequest(
+        `${SESSION_HEADER} must be shard:sequence pairs like "0:12,1:7" (as a write returned it), got ${JSON.stringify(text)}.`,
+      );
+    }
+    out[Number(m[1])] = Number(m[2]);
+  }
+  return out;
+}
+
+/**
+ * Publishes a prepared write through the cluster and answers it: `acknowledged` once a
+ * quorum of servers holds it, `completed` when `?wait=true` also saw it applied here.
+ */
+export async function clusterWrite(
+  ctx: ServerContext,
+  req: { readonly query?: unknown },
+  reply: FastifyReply,
+  collection: string,
+  op: PointOp | undefined,
+): Promise<unknown> {
+  const cluster = ctx.clusterNode!;
+  const token = await cluster.write(collection, op);
+  reply.header(SESSION_HEADER, formatToken(token));
+  const wait = queryOf(req.query)['wait'] === 'true';
+  if (wait) await cluster.waitFor(collection, token, CONSISTENCY_WAIT_MS);
+  return envelope(reply, {
+    operation_id: Math.max(0, ...Object.values(token)),
+    status: wait ? 'completed' : 'acknowledged',
+  });
+}
+
+/** Waits, before a read of a cluster collection, for what the request asks to see. */
+export async function readConsistency(
+  ctx: ServerContext,
+  collection: string,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  query: unknown,
+): Promise<void> {
+  const cluster = ctx.clusterNode;
+  if (cluster === undefined || !cluster.hosts(collection)) return;
+  const token = headers[SESSION_HEADER];
+  if (typeof token === 'string' && token !== '') {
+    await cluster.waitFor(collection, parseToken(token), CONSISTENCY_WAIT_MS);
+    return;
+  }
+  const consistency = queryOf(query)['consistency'];
+  if (consistency === undefined) return; // eventually consistent, as Qdrant's default
+  if (!['majority', 'quorum', 'all'].includes(consistency) && !/^\d+$/.test(consistency)) {
+    throw badRequest(
+      `consistency must be majority, quorum, all or a number of replicas, got ${JSON.stringify(consistency)}.`,
+    );
+  }
+  // Every level means "what the log had when the read arrived": this node's copy is
+  // made from the same replicated log, so waiting for its end is the strongest read.
+  await cluster.waitLatest(collection, CONSISTENCY_WAIT_MS);
+}
