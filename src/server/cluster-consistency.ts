@@ -27,8 +27,8 @@ export function parseToken(text: string): WriteToken {
   const out: Record<number, number> = {};
   for (const part of text.split(',')) {
     if (part.trim() === '') continue;
-    const m = /^\s*(\d{1,3}):(\d{1,15})\s*$/.exec(part);
-    if (m === null) {
+    const m = /^\s*(\d{1,3}):(\d{1,16})\s*$/.exec(part);
+    if (m === null || !Number.isSafeInteger(Number(m[2]))) {
       throw badRequest(
         `${SESSION_HEADER} must be shard:sequence pairs like "0:12,1:7" (as a write returned it), got ${JSON.stringify(text)}.`,
       );
