@@ -7,8 +7,11 @@
 import type { FileSystem } from '../storage/io/file-system.js';
 import { replaceAtomically } from '../storage/io/atomic-replace.js';
 
-/** collection → shard → last applied sequence. */
-export type Positions = Record<string, Record<string, number>>;
+/** collection → the definition they belong to (its uid) and shard → last applied sequence. */
+export type Positions = Record<
+  string,
+  { readonly uid: string; readonly shards: Record<string, number> }
+>;
 
 export const POSITIONS_DIR = 'cluster';
 const FILE = 'positions.json';
@@ -36,11 +39,16 @@ export async function writePositions(
 }
 
 function isPositions(v: unknown): v is Positions {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  if (!isObject(v)) return false;
   return Object.values(v).every(
-    (shards) =>
-      typeof shards === 'object' &&
-      shards !== null &&
-      Object.values(shards as object).every((n) => Number.isSafeInteger(n) && (n as number) >= 0),
+    (p) =>
+      isObject(p) &&
+      typeof p['uid'] === 'string' &&
+      isObject(p['shards']) &&
+      Object.values(p['shards']).every((n) => Number.isSafeInteger(n) && (n as number) >= 0),
   );
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

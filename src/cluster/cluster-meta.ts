@@ -10,6 +10,8 @@ import type { CreateCollectionOptions } from '../engine/validation.js';
 
 export interface ClusterCollectionDef {
   readonly name: string;
+  /** Made at creation: names this definition's streams and positions (see ShardRef). */
+  readonly uid: string;
   /** What `db.createCollection` takes on every node. */
   readonly config: CreateCollectionOptions;
   readonly shards: number;
@@ -47,6 +49,25 @@ export class ClusterMeta {
     return new ClusterMeta(meta, beats);
   }
 
+  /** The buckets of an existing cluster, for tools that only read (creates nothing). */
+  static async bind(js: JetStreamClient): Promise<ClusterMeta> {
+    const meta = await js.views.kv('quiver_meta', { bindOnly: true });
+    const beats = await js.views.kv('quiver_nodes', { bindOnly: true });
+    return new ClusterMeta(meta, beats);
+  }
+
+  /** Every collection defined in the cluster. */
+  async collections(): Promise<ClusterCollectionDef[]> {
+    const keys: string[] = [];
+    for await (const key of await this.meta.keys('collections.>')) keys.push(key);
+    const out: ClusterCollectionDef[] = [];
+    for (const key of keys) {
+      const def = await this.collection(key.slice('collections.'.length));
+      if (def !== undefined) out.push(def);
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   /** Creates the definition; false when a collection of that name already exists. */
   async createCollection(def: ClusterCollectionDef): Promise<boolean> {
     try {
@@ -70,21 +91,46 @@ export class ClusterMeta {
   /**
    * Calls `onChange` for every collection now defined, then for each create (a definition)
    * and drop (undefined) as it happens, in order, until the returned function is called.
+   * Resolves once the definitions that existed are delivered; `onError` hears of a bad
+   * entry or of the watch ending.
    */
   async watchCollections(
     onChange: (name: string, def: ClusterCollectionDef | undefined) => Promise<void>,
+    onError: (e: unknown) => void,
   ): Promise<() => void> {
-    const watch = await this.meta.watch({ key: 'collections.>' });
+    let stopped = false;
+    let initialized: () => void = () => undefined;
+    const ready = new Promise<void>((r) => (initialized = r));
+    const watch = await this.meta.watch({
+      key: 'collections.>',
+      initializedFn: () => initialized(),
+    });
     void (async () => {
-      for await (const e of watch) {
-        const name = e.key.slice('collections.'.length);
-        await onChange(
-          name,
-          e.operation === 'PUT' ? json.decode<ClusterCollectionDef>(e) : undefined,
-        );
+      try {
+        for await (const e of watch) {
+          const name = e.key.slice('collections.'.length);
+          try {
+            await onChange(
+              name,
+              e.operation === 'PUT' ? json.decode<ClusterCollectionDef>(e) : undefined,
+            );
+          } catch (err) {
+            onError(err); // one bad entry must not stop following the others
+          }
+        }
+        if (!stopped) onError(new Error('the metadata watch ended'));
+      } catch (err) {
+        if (!stopped) onError(err);
+      } finally {
+        initialized();
       }
     })();
-    return () => watch.stop();
+    // An empty bucket may never report initialized in nats.js 2.29: do not wait forever.
+    await Promise.race([ready, new Promise((r) => setTimeout(r, 2_000).unref())]);
+    return () => {
+      stopped = true;
+      watch.stop();
+    };
   }
 
   async beat(b: NodeBeat): Promise<void> {

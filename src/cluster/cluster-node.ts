@@ -52,6 +52,8 @@ export interface ShardStatus {
   readonly shard: number;
   readonly stream: string;
   readonly applied: number;
+  /** Where this node started reading the stream (its saved position, or 0). */
+  readonly from: number;
   readonly streamLast: number;
   readonly lag: number;
   readonly consumerRestarts: number;
@@ -80,6 +82,7 @@ export class ClusterNode {
   private readonly defs = new Map<string, ClusterCollectionDef>();
   private readonly startedAt = new Date().toISOString();
   private saved: string = '';
+  private saving: Promise<void> = Promise.resolve();
   private nodeCounts = { up: 0, catchingUp: 0 };
   private url: string | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -120,7 +123,16 @@ export class ClusterNode {
       const meta = await ClusterMeta.open(js, replicas);
       const positions = await readPositions(options.fileSystem, db.path);
       const node = new ClusterNode(db, nc, js, jsm, meta, options, replicas, id, positions);
-      node.stopWatch = await meta.watchCollections((name, def) => node.onCollection(name, def));
+      // Returns once every collection already defined is hosted here: until then a write
+      // to one would find only last run's local copy and must not be taken.
+      node.stopWatch = await meta.watchCollections(
+        (name, def) => node.onCollection(name, def),
+        (e) => options.logger.error({ err: e }, 'cluster metadata watch failed'),
+      );
+      // The watch delivers them too, but maybe later: host the current ones now (hosting
+      // the same definition twice is a no-op).
+      for (const def of await meta.collections()) void node.onCollection(def.name, def);
+      await node.changes;
       node.timers = [
         setInterval(() => void node.beat(), BEAT_EVERY_MS),
         setInterval(() => void node.savePositions(), SAVE_EVERY_MS),
@@ -144,15 +156,22 @@ export class ClusterNode {
         { collection: name, field: 'shard_number' },
       );
     }
-    for (let s = 0; s < shards; s++) await ensureShardStream(this.jsm, name, s, this.replicas);
+    const uid = randomUUID().replaceAll('-', '').slice(0, 12);
+    for (let shard = 0; shard < shards; shard++) {
+      await ensureShardStream(this.jsm, { collection: name, uid, shard }, this.replicas);
+    }
     const def: ClusterCollectionDef = {
       name,
+      uid,
       config,
       shards,
       replicas: this.replicas,
       createdAt: new Date().toISOString(),
     };
     if (!(await this.meta.createCollection(def))) {
+      for (let shard = 0; shard < shards; shard++) {
+        await deleteShardStream(this.jsm, { collection: name, uid, shard });
+      }
       throw new QuiverError(
         'COLLECTION_EXISTS',
         `Collection "${name}" already exists in the cluster.`,
@@ -182,10 +201,22 @@ export class ClusterNode {
     }
     await this.meta.dropCollection(name);
     await this.until(() => !this.appliers.has(name), CREATE_WAIT_MS, `dropping "${name}"`);
-    for (let s = 0; s < def.shards; s++) await deleteShardStream(this.jsm, name, s);
+    // The streams are this definition's alone (their names carry its uid): a collection
+    // made again under the name meanwhile has its own.
+    for (let shard = 0; shard < def.shards; shard++) {
+      await deleteShardStream(this.jsm, { collection: name, uid: def.uid, shard });
+    }
   }
 
-  /** True when `name` is a cluster collection this node hosts. */
+  /**
+   * True when `name` is defined in the cluster (as this node last heard): its writes go
+   * through the streams even if this node failed to host it (its reads then wait and 503).
+   */
+  defines(name: string): boolean {
+    return this.defs.has(name);
+  }
+
+  /** True when this node hosts `name`: its local copy follows the streams. */
   hosts(name: string): boolean {
     return this.appliers.has(name);
   }
@@ -202,17 +233,25 @@ export class ClusterNode {
   ): Promise<WriteToken> {
     const def = this.defOf(name);
     if (op === undefined) return {};
-    const parts = splitOp(op, def.shards);
+    // Every part is encoded and checked before anything is published: a batch is written
+    // whole or refused whole, never half-stored because one shard's part was too big.
+    const max = this.nc.info?.max_payload ?? 1024 * 1024;
+    const parts = [...splitOp(op, def.shards)].map(([shard, part]) => {
+      const data = encodeOpMessage(part);
+      if (data.length > max) {
+        throw new QuiverError(
+          'INVALID_ARGUMENT',
+          `The write to "${name}" encodes to ${data.length} bytes for shard ${shard}, over the NATS servers' max_payload of ${max} bytes. Send smaller batches (or raise max_payload in the NATS config).`,
+          { collection: name },
+        );
+      }
+      return { shard, data };
+    });
     const token: Record<number, number> = {};
     await Promise.all(
-      [...parts].map(async ([shard, part]) => {
-        token[shard] = await publishOp(
-          this.js,
-          name,
-          shard,
-          encodeOpMessage(part),
-          `${requestId}:${shard}`,
-        );
+      parts.map(async ({ shard, data }) => {
+        const ref = { collection: name, uid: def.uid, shard };
+        token[shard] = await publishOp(this.js, ref, data, `${requestId}:${shard}`);
       }),
     );
     return token;
@@ -221,6 +260,13 @@ export class ClusterNode {
   /** Waits until this node applied everything in `token` (UNAVAILABLE after `timeoutMs`). */
   async waitFor(name: string, token: WriteToken, timeoutMs: number): Promise<void> {
     const appliers = this.appliersOf(name);
+    if (appliers.length === 0) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `Node ${this.id} does not host "${name}" (it could not create its local copy: see its log). Read from another node.`,
+        { collection: name },
+      );
+    }
     const waits = Object.entries(token).map(([shard, seq]) => {
       const a = appliers[Number(shard)];
       return a === undefined ? Promise.resolve(true) : a.waitFor(seq, timeoutMs);
@@ -236,11 +282,24 @@ export class ClusterNode {
   /** Waits until this node applied everything every shard of `name` held when called. */
   async waitLatest(name: string, timeoutMs: number): Promise<void> {
     const def = this.defOf(name);
-    const token: Record<number, number> = {};
-    for (let s = 0; s < def.shards; s++) {
-      token[s] = (await shardStreamState(this.jsm, name, s)).last;
+    const deadline = Date.now() + timeoutMs;
+    const ends = await Promise.race([
+      Promise.all(
+        Array.from({ length: def.shards }, (_, shard) =>
+          shardStreamState(this.jsm, { collection: name, uid: def.uid, shard }),
+        ),
+      ),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs).unref()),
+    ]);
+    if (ends === undefined) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `The cluster did not say where the streams of "${name}" end within ${timeoutMs} ms; check the NATS servers.`,
+        { collection: name },
+      );
     }
-    await this.waitFor(name, token, timeoutMs);
+    const token = Object.fromEntries(ends.map((e, shard) => [shard, e.last]));
+    await this.waitFor(name, token, Math.max(1, deadline - Date.now()));
   }
 
   /** Shard state of one collection on this node. */
@@ -249,6 +308,7 @@ export class ClusterNode {
       shard,
       stream: a.stream,
       applied: a.applied,
+      from: a.from,
       streamLast: a.streamLast,
       lag: a.lag,
       consumerRestarts: a.restarts,
@@ -345,16 +405,32 @@ export class ClusterNode {
   }
 
   private async host(def: ClusterCollectionDef): Promise<void> {
-    if (this.closed || this.appliers.has(def.name)) return;
+    if (this.closed) return;
+    const hosted = this.defs.get(def.name);
+    if (hosted?.uid === def.uid && this.appliers.has(def.name)) return;
+    if (hosted !== undefined) await this.unhost(def.name); // replaced while we looked away
+    this.defs.set(def.name, def);
+    // Saved positions count only for this definition: a local copy of an older one (the
+    // name was dropped and made again while this node was away) is dropped and rebuilt
+    // from the new streams.
+    const saved = this.positions[def.name];
+    const from = saved?.uid === def.uid ? saved.shards : {};
+    if (saved?.uid !== def.uid && this.db.hasCollection(def.name)) {
+      this.o.logger.warn(
+        { collection: def.name, uid: def.uid },
+        'local copy belongs to an older definition of the collection; rebuilding it from the cluster',
+      );
+      await this.db.dropCollection(def.name);
+    }
     if (!this.db.hasCollection(def.name)) await this.db.createCollection(def.name, def.config);
     const local = this.db.collection(def.name);
-    const from = this.positions[def.name] ?? {};
     const list: ShardApplier[] = [];
     for (let shard = 0; shard < def.shards; shard++) {
       const a = new ShardApplier({
         js: this.js,
         jsm: this.jsm,
         collection: local,
+        uid: def.uid,
         shard,
         from: from[String(shard)] ?? 0,
         logger: this.o.logger,
@@ -362,7 +438,6 @@ export class ClusterNode {
       a.start();
       list.push(a);
     }
-    this.defs.set(def.name, def);
     this.appliers.set(def.name, list);
   }
 
@@ -371,15 +446,26 @@ export class ClusterNode {
     this.appliers.delete(name);
     this.defs.delete(name);
     if (list !== undefined) await Promise.all(list.map((a) => a.stop()));
+    if (this.closed) return; // a drop seen while closing is applied at the next start
     if (this.db.hasCollection(name)) await this.db.dropCollection(name);
     delete this.positions[name];
   }
 
-  /** Saves applied positions once the database flushed what they cover. */
-  private async savePositions(): Promise<void> {
+  /** Saves applied positions once the database flushed what they cover (one at a time). */
+  private savePositions(): Promise<void> {
+    this.saving = this.saving.then(() => this.saveOnce());
+    return this.saving;
+  }
+
+  private async saveOnce(): Promise<void> {
     const next: Positions = {};
     for (const [name, list] of this.appliers) {
-      next[name] = Object.fromEntries(list.map((a, s) => [String(s), a.applied]));
+      const def = this.defs.get(name);
+      if (def === undefined) continue;
+      next[name] = {
+        uid: def.uid,
+        shards: Object.fromEntries(list.map((a, s) => [String(s), a.applied])),
+      };
     }
     const text = JSON.stringify(next);
     if (text === this.saved) return;
@@ -387,13 +473,15 @@ export class ClusterNode {
       await this.db.flush();
       await writePositions(this.o.fileSystem, this.db.path, next);
       this.saved = text;
-      this.positions = next;
+      // Positions of collections hosted meanwhile stay as they were read.
+      this.positions = { ...this.positions, ...next };
     } catch (e) {
       this.o.logger.warn({ err: e }, 'could not save cluster positions (a restart replays more)');
     }
   }
 
   private async beat(): Promise<void> {
+    if (this.closed) return;
     const applied: Record<string, Record<string, number>> = {};
     for (const [name, list] of this.appliers) {
       applied[name] = Object.fromEntries(list.map((a, s) => [String(s), a.applied]));

@@ -13,6 +13,7 @@ import type { PointOp } from '../engine/collection.js';
 import type { Logger } from '../common/logger.js';
 import type { Collection } from '../engine/collection.js';
 import { decodeOpMessage, shardStreamState } from './shard-log.js';
+import type { ShardRef } from './shard-routing.js';
 import { streamName } from './shard-routing.js';
 
 /** Operations applied concurrently (their local WAL appends share fsyncs). */
@@ -32,6 +33,8 @@ export interface ShardApplierOptions {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly collection: Collection;
+  /** The definition's uid (its streams' names carry it). */
+  readonly uid: string;
   readonly shard: number;
   /** The last sequence already applied here (0: none). */
   readonly from: number;
@@ -41,6 +44,8 @@ export interface ShardApplierOptions {
 export class ShardApplier {
   /** Highest sequence whose operation (and every earlier one) is applied and visible. */
   applied: number;
+  /** The position this applier started from (saved by an earlier run, or 0). */
+  readonly from: number;
   /** The stream's last sequence as last seen (for lag). */
   streamLast = 0;
   /** Times the consumer was recreated because it stalled. */
@@ -49,10 +54,12 @@ export class ShardApplier {
   leader: string | undefined;
   leaderChanges = 0;
   readonly stream: string;
+  private readonly ref: ShardRef;
   private readonly o: ShardApplierOptions;
   private dispatched: number;
   private inFlight: Promise<void>[] = [];
-  private applyFailure: { error: unknown } | undefined;
+  /** The first operation that failed to apply in the current attempt. */
+  private applyFailure: { seq: number; error: unknown } | undefined;
   /** Ends the current consumer attempt (the run loop then starts a new one unless stopped). */
   private abandon: () => void = () => undefined;
   private stopped = false;
@@ -66,7 +73,9 @@ export class ShardApplier {
     this.o = options;
     this.applied = options.from;
     this.dispatched = options.from;
-    this.stream = streamName(options.collection.name, options.shard);
+    this.from = options.from;
+    this.ref = { collection: options.collection.name, uid: options.uid, shard: options.shard };
+    this.stream = streamName(this.ref);
   }
 
   /** Starts reading the stream (and the stall watchdog). */
@@ -105,6 +114,7 @@ export class ShardApplier {
         this.waiters.delete(w);
         resolve(false);
       }, timeoutMs);
+      timer.unref();
       this.waiters.add(w);
     });
   }
@@ -129,6 +139,7 @@ export class ShardApplier {
   private async consumeOnce(): Promise<void> {
     // Operations dispatched but not applied are re-read: replaying them is harmless.
     this.dispatched = this.applied;
+    this.applyFailure = undefined;
     // The watchdog abandons this attempt by resolving `abandoned`; every wait races it.
     const abandoned = new Promise<typeof ABANDONED>((resolve) => {
       this.abandon = () => resolve(ABANDONED);
@@ -170,6 +181,7 @@ export class ShardApplier {
           if (next.done === true) break;
           const m = next.value;
           if (m.seq <= this.dispatched) continue;
+          this.throwIfFailed();
           if (m.seq !== this.dispatched + 1) {
             throw new Error(`stream ${this.stream} skipped from ${this.dispatched} to ${m.seq}`);
           }
@@ -186,14 +198,23 @@ export class ShardApplier {
     }
   }
 
-  /** Starts applying one operation; appends run in call order, so they resolve in order. */
+  /**
+   * Starts applying one operation; appends run in call order, so they resolve in order.
+   * After a failure nothing at or past the failed sequence counts as applied, even if a
+   * later operation succeeded meanwhile: the restart replays from the failed one, and the
+   * replay in order puts the later ones right again.
+   */
   private dispatch(seq: number, op: PointOp): void {
     this.dispatched = seq;
     this.inFlight.push(
       this.o.collection.applyOp(op).then(
-        () => this.advance(seq),
+        () => {
+          if (this.applyFailure === undefined || seq < this.applyFailure.seq) this.advance(seq);
+        },
         (error: unknown) => {
-          this.applyFailure ??= { error };
+          if (this.applyFailure === undefined || seq < this.applyFailure.seq) {
+            this.applyFailure = { seq, error };
+          }
         },
       ),
     );
@@ -201,9 +222,7 @@ export class ShardApplier {
 
   private throwIfFailed(): void {
     const f = this.applyFailure;
-    if (f === undefined) return;
-    this.applyFailure = undefined;
-    throw f.error;
+    if (f !== undefined) throw f.error;
   }
 
   private advance(seq: number): void {
@@ -219,7 +238,7 @@ export class ShardApplier {
   private async watch(): Promise<void> {
     if (this.stopped) return;
     try {
-      const state = await shardStreamState(this.o.jsm, this.o.collection.name, this.o.shard);
+      const state = await shardStreamState(this.o.jsm, this.ref);
       this.streamLast = state.last;
       if (state.leader !== undefined && state.leader !== this.leader) {
         if (this.leader !== undefined) this.leaderChanges++;

@@ -10,6 +10,7 @@ import { NatsError } from 'nats';
 import { QuiverError } from '../common/quiver-error.js';
 import type { PointOp } from '../engine/collection.js';
 import { decodeWalOp, encodeWalOp } from '../storage/wal/wal-body-codec.js';
+import type { ShardRef } from './shard-routing.js';
 import { shardSubject, streamName } from './shard-routing.js';
 
 /**
@@ -61,11 +62,10 @@ function notAnOp(stream: string, seq: number, what: string, cause?: unknown): Qu
  */
 export async function ensureShardStream(
   jsm: JetStreamManager,
-  collection: string,
-  shard: number,
+  ref: ShardRef,
   replicas: number,
 ): Promise<void> {
-  const name = streamName(collection, shard);
+  const name = streamName(ref);
   try {
     await jsm.streams.info(name);
     return;
@@ -75,7 +75,7 @@ export async function ensureShardStream(
   try {
     await jsm.streams.add({
       name,
-      subjects: [shardSubject(collection, shard)],
+      subjects: [shardSubject(ref)],
       num_replicas: replicas,
       // Direct gets let any replica answer "what is message n" (used to check the tail).
       allow_direct: true,
@@ -87,29 +87,24 @@ export async function ensureShardStream(
 }
 
 /** Deletes the shard's stream (a collection drop); a missing one is fine. */
-export async function deleteShardStream(
-  jsm: JetStreamManager,
-  collection: string,
-  shard: number,
-): Promise<void> {
+export async function deleteShardStream(jsm: JetStreamManager, ref: ShardRef): Promise<void> {
   try {
-    await jsm.streams.delete(streamName(collection, shard));
+    await jsm.streams.delete(streamName(ref));
   } catch (e) {
-    if (!isNotFound(e)) throw unavailable(`deleting stream ${streamName(collection, shard)}`, e);
+    if (!isNotFound(e)) throw unavailable(`deleting stream ${streamName(ref)}`, e);
   }
 }
 
 /** The last sequence in the shard's stream (0 when empty) and its leader's name. */
 export async function shardStreamState(
   jsm: JetStreamManager,
-  collection: string,
-  shard: number,
+  ref: ShardRef,
 ): Promise<{ last: number; leader: string | undefined }> {
   try {
-    const info = await jsm.streams.info(streamName(collection, shard));
+    const info = await jsm.streams.info(streamName(ref));
     return { last: info.state.last_seq, leader: info.cluster?.leader };
   } catch (e) {
-    throw unavailable(`reading stream ${streamName(collection, shard)}`, e);
+    throw unavailable(`reading stream ${streamName(ref)}`, e);
   }
 }
 
@@ -120,12 +115,11 @@ export async function shardStreamState(
  */
 export async function publishOp(
   js: JetStreamClient,
-  collection: string,
-  shard: number,
+  ref: ShardRef,
   data: Uint8Array,
   msgId: string,
 ): Promise<number> {
-  const subject = shardSubject(collection, shard);
+  const subject = shardSubject(ref);
   const deadline = Date.now() + PUBLISH_DEADLINE_MS;
   let wait = 50;
   for (;;) {
@@ -134,7 +128,7 @@ export async function publishOp(
       return ack.seq;
     } catch (e) {
       if (!retryable(e) || Date.now() + wait > deadline) {
-        throw unavailable(`writing to ${streamName(collection, shard)}`, e);
+        throw unavailable(`writing to ${streamName(ref)}`, e);
       }
       await new Promise((r) => setTimeout(r, wait));
       wait = Math.min(wait * 2, 1_000);

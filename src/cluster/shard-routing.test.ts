@@ -25,8 +25,11 @@ describe('shard routing', () => {
   });
 
   it('names streams and subjects from the collection and shard', () => {
-    assert.equal(streamName('docs', 3), 'QUIVER_docs_3');
-    assert.equal(shardSubject('my-docs_2', 0), 'quiver.ops.my-docs_2.0');
+    assert.equal(streamName({ collection: 'docs', uid: 'ab12', shard: 3 }), 'QUIVER_docs_ab12_3');
+    assert.equal(
+      shardSubject({ collection: 'my-docs_2', uid: 'ab12', shard: 0 }),
+      'quiver.ops.my-docs_2.ab12.0',
+    );
   });
 
   it('splits an operation so that every id lands on exactly its shard, in order', () => {

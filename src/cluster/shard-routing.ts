@@ -20,7 +20,7 @@ export function shardOf(id: PointId, shards: number): number {
   return (h >>> 0) % shards;
 }
 
-/** The ids of `ids` grouped by shard (shards with none are left out), order kept. */
+/** `items` grouped by the shard of their id (shards with none are left out), order kept. */
 export function groupByShard<T>(
   items: readonly T[],
   idOf: (item: T) => PointId,
@@ -37,14 +37,25 @@ export function groupByShard<T>(
 }
 
 /**
- * The stream of one shard. Collection names are `[A-Za-z0-9_-]` (engine/validation.ts),
- * all legal in stream names and subject tokens, so they are used as they are.
+ * One shard of one definition of a collection. Streams belong to a definition (its `uid`,
+ * made when it is created), so a collection dropped and made again under the same name
+ * never reads, or deletes, the stream of the old one.
  */
-export function streamName(collection: string, shard: number): string {
-  return `QUIVER_${collection}_${shard}`;
+export interface ShardRef {
+  readonly collection: string;
+  readonly uid: string;
+  readonly shard: number;
+}
+
+/**
+ * The stream of one shard. Collection names are `[A-Za-z0-9_-]` (engine/validation.ts) and
+ * uids hex, all legal in stream names and subject tokens, so they are used as they are.
+ */
+export function streamName(ref: ShardRef): string {
+  return `QUIVER_${ref.collection}_${ref.uid}_${ref.shard}`;
 }
 
 /** The subject a shard's operations are published on. */
-export function shardSubject(collection: string, shard: number): string {
-  return `quiver.ops.${collection}.${shard}`;
+export function shardSubject(ref: ShardRef): string {
+  return `quiver.ops.${ref.collection}.${ref.uid}.${ref.shard}`;
 }

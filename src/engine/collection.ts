@@ -287,6 +287,28 @@ export class Collection {
    */
   async applyOp(op: PointOp): Promise<WriteResult> {
     this.checkWritable();
+    return this.applyAdmitted(op);
+  }
+
+  /**
+   * applyOp once the write is admitted: admission happens once per write (a half-open
+   * circuit breaker lets exactly one trial write through).
+   */
+  private async applyAdmitted(op: PointOp): Promise<WriteResult> {
+    // An operation prepared elsewhere must be for a collection like this one: the same
+    // name, and vectors of this dimension (the index would be damaged otherwise).
+    if (op.collection !== this.name) {
+      throw invalidArgument(`An operation for "${op.collection}" was applied to "${this.name}".`, {
+        collection: this.name,
+      });
+    }
+    if (op.kind === 'upsert' && op.dimension !== this.config.dimension) {
+      throw new QuiverError(
+        'DIMENSION_MISMATCH',
+        `An upsert of ${op.dimension}-dimensional vectors was applied to "${this.name}", which holds ${this.config.dimension}.`,
+        { collection: this.name, expected: this.config.dimension, received: op.dimension },
+      );
+    }
     switch (op.kind) {
       case 'upsert':
         return this.logAndApply(op, (lsn) => this.state.upsert(lsn, appliedPoints(op.points)));
@@ -306,7 +328,7 @@ export class Collection {
     this.checkWritable();
     const op = prepare();
     if (op === undefined) return { lsn: this.host.log.lsn, count: 0 };
-    return this.applyOp(op);
+    return this.applyAdmitted(op);
   }
 
   /** The points with these ids that exist, in the order asked (missing ids skipped). */

@@ -52,11 +52,18 @@ export async function clusterWrite(
   const cluster = ctx.clusterNode!;
   const token = await cluster.write(collection, op);
   reply.header(SESSION_HEADER, formatToken(token));
-  const wait = queryOf(req.query)['wait'] === 'true';
-  if (wait) await cluster.waitFor(collection, token, CONSISTENCY_WAIT_MS);
+  let applied = false;
+  if (queryOf(req.query)['wait'] === 'true') {
+    // The write is stored whatever happens here; a node too slow to apply it in time
+    // answers `acknowledged` (with the token) rather than an error a client would retry.
+    applied = await cluster.waitFor(collection, token, CONSISTENCY_WAIT_MS).then(
+      () => true,
+      () => false,
+    );
+  }
   return envelope(reply, {
     operation_id: Math.max(0, ...Object.values(token)),
-    status: wait ? 'completed' : 'acknowledged',
+    status: applied ? 'completed' : 'acknowledged',
   });
 }
 
@@ -68,8 +75,11 @@ export async function readConsistency(
   query: unknown,
 ): Promise<void> {
   const cluster = ctx.clusterNode;
-  if (cluster === undefined || !cluster.hosts(collection)) return;
+  if (cluster === undefined || !cluster.defines(collection)) return;
   const token = headers[SESSION_HEADER];
+  if (Array.isArray(token)) {
+    throw badRequest(`Send one ${SESSION_HEADER} header (the last write's), not ${token.length}.`);
+  }
   if (typeof token === 'string' && token !== '') {
     await cluster.waitFor(collection, parseToken(token), CONSISTENCY_WAIT_MS);
     return;

@@ -225,8 +225,10 @@ async function dropCollection(
 ): Promise<unknown> {
   const name = paramsOf(req.params)['collection_name'] ?? '';
   try {
+    // A collection of the cluster goes from every node; one that is only local (made
+    // before this node joined) from this node.
     const cluster = ctx.clusterNode;
-    if (cluster !== undefined) await cluster.dropCollection(name);
+    if (cluster?.defines(name) === true) await cluster.dropCollection(name);
     else await ctx.db().dropCollection(name);
   } catch (e) {
     // Qdrant answers deleting a missing collection with 200 and `false`.

@@ -174,7 +174,7 @@ export function registerPointRoutes(app: FastifyInstance, ctx: ServerContext): v
 
 /** True when `c` is a cluster collection: its writes go through the shard streams. */
 function inCluster(ctx: ServerContext, c: Collection): boolean {
-  return ctx.clusterNode?.hosts(c.name) === true;
+  return ctx.clusterNode?.defines(c.name) === true;
 }
 
 /** The collection named in the route. */
