@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { isQuiverError } from '../common/quiver-error.js';
+import { registerClusterCommand } from './cluster-command.js';
 import { registerCollectionsCommand } from './collections-command.js';
 import { registerBackupCommand } from './backup-command.js';
 import { registerCompactCommand } from './compact-command.js';
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerImportCommand(program);
   registerWalCommand(program);
   registerTuneCommand(program);
+  registerClusterCommand(program);
   return program;
 }
 

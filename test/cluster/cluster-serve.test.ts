@@ -11,6 +11,7 @@ import { QdrantClient } from '@qdrant/js-client-rest';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { spawnServe } from '../server/server-helpers.js';
+import { quiver } from '../helpers/cli-run.js';
 
 const skip = needsNatsServer();
 const DIM = 4;
@@ -119,6 +120,30 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
       nodeCount.reduce((sum, m) => sum + Number(m[1]), 0),
       2,
     );
+
+    // The operator's view, read from the NATS servers alone.
+    const status = quiver(['cluster', 'status', '--nats', nats.servers, '--json']);
+    assert.equal(status.code, 0, status.stderr);
+    const report = JSON.parse(status.stdout) as {
+      nodes: { id: string }[];
+      collections: {
+        name: string;
+        shardReports: { lastSeq: number; leader?: string; nodes: { lag: number }[] }[];
+      }[];
+    };
+    assert.equal(report.nodes.length, 2);
+    const docs = report.collections.find((c) => c.name === 'docs');
+    assert.equal(docs?.shardReports.length, 2);
+    for (const s of docs!.shardReports) {
+      assert.ok(s.lastSeq > 0 && s.leader !== undefined, JSON.stringify(s));
+      assert.equal(s.nodes.length, 2);
+    }
+    const table = quiver(['cluster', 'shards', '--nats', nats.servers]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^docs\s+0\s+QUIVER_docs_\w+_0\s+\d+/m);
+    const nowhere = quiver(['cluster', 'nodes', '--nats', 'nats://127.0.0.1:1']);
+    assert.equal(nowhere.code, 3);
+    assert.match(nowhere.stderr, /cluster log failed connecting to nats:\/\/127\.0\.0\.1:1/);
 
     // A dropped collection goes from every node.
     await ca.deleteCollection('docs');
