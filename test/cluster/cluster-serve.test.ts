@@ -134,7 +134,7 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
     assert.equal(report.nodes.length, 2);
     const docs = report.collections.find((c) => c.name === 'docs');
     assert.equal(docs?.shardReports.length, 2);
-    for (const s of docs!.shardReports) {
+    for (const s of docs.shardReports) {
       assert.ok(s.lastSeq > 0 && s.leader !== undefined, JSON.stringify(s));
       assert.equal(s.nodes.length, 2);
     }
