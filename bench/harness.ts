@@ -6,7 +6,7 @@
  * The scale rows generate a clustered 128-d set of $QUIVER_BENCH_SCALE_POINTS points
  * (default 1 000 000; also run at its first tenth) and take tens of minutes at the default;
  * e.g. `QUIVER_BENCH_SCALE_POINTS=200000 QUIVER_BENCH_ONLY=scale npm run bench` for a
- * shorter run of just them. QUIVER_BENCH_ONLY=ann, =storage or =scale runs one group.
+ * shorter run of just them. QUIVER_BENCH_ONLY=ann, =storage, =scale or =cluster runs one group.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -43,6 +43,8 @@ import { runColdOpen } from './scenarios/cold-open.js';
 import type { ScaleResult } from './scenarios/scale-search.js';
 import { runScaleSearch } from './scenarios/scale-search.js';
 import { cachedGroundTruth, generateClustered, syntheticDataset } from './synthetic.js';
+import type { ClusterResult } from './scenarios/cluster-replication.js';
+import { runClusterReplication } from './scenarios/cluster-replication.js';
 
 const EFS = [10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256];
 const minSeconds = Number(process.env['QUIVER_BENCH_SECONDS'] ?? '0.6');
@@ -60,9 +62,9 @@ const sweeps: AnnSweepResult[] = [];
 const embedded: { result: EmbeddedResult; sweep: AnnSweepResult }[] = [];
 const http: HttpResult[] = [];
 const filtered: FilteredResult[] = [];
-/** QUIVER_BENCH_ONLY=ann, =storage or =scale runs one group of scenarios. */
+/** QUIVER_BENCH_ONLY=ann, =storage, =scale or =cluster runs one group of scenarios. */
 const only = process.env['QUIVER_BENCH_ONLY'];
-for (const ds of only === 'storage' || only === 'scale' ? [] : datasets) {
+for (const ds of only === 'storage' || only === 'scale' || only === 'cluster' ? [] : datasets) {
   const result = await runAnnSweep(ds, [quiverPeer, hnswlibPeer, usearchPeer], {
     m: 16,
     efConstruction: 200,
@@ -146,6 +148,27 @@ if (sift !== undefined && (only === undefined || only === 'storage')) {
   }
 }
 
+// Cluster: replication through a real 3-server NATS JetStream cluster on this machine.
+const cluster: ClusterResult[] = [];
+if (sift !== undefined && (only === undefined || only === 'cluster')) {
+  const r = await runClusterReplication(
+    sift,
+    Number(process.env['QUIVER_BENCH_CLUSTER_POINTS'] ?? 20_000),
+  );
+  say('\n## Cluster replication (' + sift.name + ', 3 NATS servers, 2 nodes, this machine)\n');
+  if (r === undefined) say('skipped: nats-server is not installed (Debian package nats-server)');
+  else {
+    cluster.push(r);
+    say(
+      '| points | batch × in flight | shards | acked points/s | standalone points/s | ratio | other node caught up after last ack | read-your-writes p50 / p99 / max |',
+    );
+    say('|---:|---:|---:|---:|---:|---:|---:|---|');
+    say(
+      `| ${r.points} | ${r.batch} × ${r.inFlight} | ${r.shards} | ${Math.round(r.clusterPointsPerSecond)} | ${Math.round(r.standalonePointsPerSecond)} | ${(r.clusterPointsPerSecond / r.standalonePointsPerSecond).toFixed(2)} | ${r.catchUpSeconds.toFixed(2)} s | ${r.readYourWritesMs.p50.toFixed(1)} / ${r.readYourWritesMs.p99.toFixed(1)} / ${r.readYourWritesMs.max.toFixed(1)} ms |`,
+    );
+  }
+}
+
 // Scale: a generated clustered set at its full size and its first tenth, through the
 // public API against hnswlib-node (ground truth cached under the temp dir between runs).
 const scale: ScaleResult[] = [];
@@ -170,7 +193,8 @@ if (only === undefined || only === 'scale') {
 }
 
 const dims = [...new Set([...datasets.map((d) => d.dim), 128, 1024])].sort((a, b) => a - b);
-const kernels = only === 'scale' ? [] : runKernelThroughput(dims, minSeconds / 2);
+const kernels =
+  only === 'scale' || only === 'cluster' ? [] : runKernelThroughput(dims, minSeconds / 2);
 if (kernels.length > 0) say('\n## Distance kernels\n\n' + formatKernels(kernels));
 if (filtered.length > 0)
   say('\n## Filtered search (quiver, allow mask)\n\n' + formatFiltered(filtered));
@@ -192,6 +216,7 @@ const json = {
   ingest,
   opens,
   scale,
+  cluster,
 };
 const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.bench-out');
 mkdirSync(outDir, { recursive: true });
