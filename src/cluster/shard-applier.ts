@@ -215,6 +215,9 @@ export class ShardApplier {
           if (this.applyFailure === undefined || seq < this.applyFailure.seq) {
             this.applyFailure = { seq, error };
           }
+          // End this attempt now, not when the next message arrives (an idle shard would
+          // leave the operation unapplied until then); the run loop retries from `applied`.
+          this.abandon();
         },
       ),
     );

@@ -109,6 +109,27 @@ describe('cluster node on NATS JetStream', { skip, timeout: 120_000 }, () => {
       tag: 'x',
     });
 
+    // B refuses writes for a while (read-only): its appliers fail, keep their position,
+    // and once writes are allowed again apply everything, in order, nothing skipped.
+    b.db.setReadOnly(true);
+    const refused = await upsert(a, [500, 501, 502, 503, 504, 505]);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const stuck = b.cluster.shardStatus('docs');
+    assert.ok(
+      stuck.some((s) => s.error !== undefined && /read-only/.test(s.error)),
+      `the failure is visible: ${JSON.stringify(stuck)}`,
+    );
+    assert.equal((await b.db.collection('docs').getMany([500, 501, 502])).length, 0);
+    b.db.setReadOnly(false);
+    await b.cluster.waitFor('docs', refused, 15_000);
+    assert.equal((await b.db.collection('docs').getMany([500, 501, 502, 503, 504, 505])).length, 6);
+    await a.cluster.write(
+      'docs',
+      a.db.collection('docs').prepareDelete([500, 501, 502, 503, 504, 505]),
+    );
+    await b.cluster.waitLatest('docs', 15_000);
+    assert.equal(await b.db.collection('docs').count(), 150);
+
     // Restart B while A keeps writing: B resumes from where it stopped, not from 1.
     const before = b.cluster.shardStatus('docs').map((s) => s.applied);
     await b.cluster.close();
