@@ -18,7 +18,7 @@ import type { CreateCollectionOptions } from '../engine/validation.js';
 import { buildCollectionConfig } from '../engine/validation.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { Positions } from './applied-positions.js';
-import { readPositions, writePositions } from './applied-positions.js';
+import { POSITIONS_DIR, readPositions, writePositions } from './applied-positions.js';
 import type { ClusterCollectionDef, NodeBeat } from './cluster-meta.js';
 import { ClusterMeta } from './cluster-meta.js';
 import {
@@ -131,8 +131,10 @@ export class ClusterNode {
       );
       // The watch delivers them too, but maybe later: host the current ones now (hosting
       // the same definition twice is a no-op).
-      for (const def of await meta.collections()) void node.onCollection(def.name, def);
+      const defined = await meta.collections();
+      for (const def of defined) void node.onCollection(def.name, def);
       await node.changes;
+      await node.dropCopiesOfDropped(new Set(defined.map((d) => d.name)));
       node.timers = [
         setInterval(() => void node.beat(), BEAT_EVERY_MS),
         setInterval(() => void node.savePositions(), SAVE_EVERY_MS),
@@ -408,19 +410,35 @@ export class ClusterNode {
     if (this.closed) return;
     const hosted = this.defs.get(def.name);
     if (hosted?.uid === def.uid && this.appliers.has(def.name)) return;
-    if (hosted !== undefined) await this.unhost(def.name); // replaced while we looked away
+    // Replaced while we looked away (a same-uid definition that is not hosted failed
+    // before: it is simply tried again).
+    if (hosted !== undefined && hosted.uid !== def.uid) await this.unhost(def.name);
     this.defs.set(def.name, def);
     // Saved positions count only for this definition: a local copy of an older one (the
     // name was dropped and made again while this node was away) is dropped and rebuilt
     // from the new streams.
     const saved = this.positions[def.name];
-    const from = saved?.uid === def.uid ? saved.shards : {};
-    if (saved?.uid !== def.uid && this.db.hasCollection(def.name)) {
+    if (saved === undefined && this.db.hasCollection(def.name)) {
+      // Not a copy this node made of any definition: never overwrite, never serve it.
+      throw new QuiverError(
+        'COLLECTION_EXISTS',
+        `Collection "${def.name}" exists in ${this.db.path} but is not this node's copy of the cluster's (it was made here before the node joined the cluster, or ${POSITIONS_DIR}/positions.json was lost). This node will not serve it: export it if needed, drop it (quiver drop-collection ${this.db.path} ${def.name}), then restart.`,
+        { collection: def.name },
+      );
+    }
+    if (saved !== undefined && saved.uid !== def.uid && this.db.hasCollection(def.name)) {
       this.o.logger.warn(
         { collection: def.name, uid: def.uid },
         'local copy belongs to an older definition of the collection; rebuilding it from the cluster',
       );
       await this.db.dropCollection(def.name);
+    }
+    const from = saved?.uid === def.uid ? saved.shards : {};
+    if (saved?.uid !== def.uid) {
+      // Recorded before the local copy exists, so a crash in between cannot leave a copy
+      // that the next start would take for someone else's.
+      this.positions = { ...this.positions, [def.name]: { uid: def.uid, shards: {} } };
+      await writePositions(this.o.fileSystem, this.db.path, this.positions);
     }
     if (!this.db.hasCollection(def.name)) await this.db.createCollection(def.name, def.config);
     const local = this.db.collection(def.name);
@@ -445,10 +463,32 @@ export class ClusterNode {
     const list = this.appliers.get(name);
     this.appliers.delete(name);
     this.defs.delete(name);
-    if (list !== undefined) await Promise.all(list.map((a) => a.stop()));
+    // Only a copy this node hosted is dropped: a local collection it refused to host (not
+    // the cluster's) stays as it is.
+    if (list === undefined) return;
+    await Promise.all(list.map((a) => a.stop()));
     if (this.closed) return; // a drop seen while closing is applied at the next start
     if (this.db.hasCollection(name)) await this.db.dropCollection(name);
     delete this.positions[name];
+  }
+
+  /**
+   * Copies this node made of collections the cluster dropped while it was away (they have
+   * saved positions but no definition now) are dropped too.
+   */
+  private async dropCopiesOfDropped(defined: ReadonlySet<string>): Promise<void> {
+    const gone = Object.keys(this.positions).filter((name) => !defined.has(name));
+    for (const name of gone) {
+      this.o.logger.info(
+        { collection: name },
+        'dropping the copy of a collection dropped while away',
+      );
+      if (this.db.hasCollection(name)) await this.db.dropCollection(name);
+      this.positions = Object.fromEntries(
+        Object.entries(this.positions).filter(([other]) => other !== name),
+      );
+    }
+    if (gone.length > 0) await writePositions(this.o.fileSystem, this.db.path, this.positions);
   }
 
   /** Saves applied positions once the database flushed what they cover (one at a time). */

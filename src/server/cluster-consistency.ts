@@ -6,6 +6,7 @@
  * `all` or a number), waits until the serving node has applied that much — bounded, then 503.
  */
 import type { FastifyReply } from 'fastify';
+import { QuiverError } from '../common/quiver-error.js';
 import type { PointOp } from '../engine/collection.js';
 import type { WriteToken } from '../cluster/cluster-node.js';
 import { badRequest } from './http-errors.js';
@@ -76,6 +77,14 @@ export async function readConsistency(
 ): Promise<void> {
   const cluster = ctx.clusterNode;
   if (cluster === undefined || !cluster.defines(collection)) return;
+  if (!cluster.hosts(collection)) {
+    // Whatever the local directory holds under this name is not the cluster's collection.
+    throw new QuiverError(
+      'UNAVAILABLE',
+      `Node ${cluster.id} does not host "${collection}" (see its log for why); read from another node.`,
+      { collection },
+    );
+  }
   const token = headers[SESSION_HEADER];
   if (Array.isArray(token)) {
     throw badRequest(`Send one ${SESSION_HEADER} header (the last write's), not ${token.length}.`);

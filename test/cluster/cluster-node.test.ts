@@ -181,5 +181,39 @@ describe('cluster node on NATS JetStream', { skip, timeout: 120_000 }, () => {
       b.cluster.shardStatus('docs').map((s) => s.from),
       [0, 0],
     );
+
+    // A collection dropped while B is away is gone from B when it comes back.
+    await a.cluster.createCollection('scratch', { dimension: 2 }, 1);
+    await b.cluster.waitLatest('scratch', 10_000).catch(() => undefined);
+    for (let i = 0; i < 100 && !b.cluster.hosts('scratch'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(b.db.hasCollection('scratch'), true);
+    await b.cluster.close();
+    await b.db.close();
+    await a.cluster.dropCollection('scratch');
+    b = await node(dirB, nats.servers);
+    assert.equal(b.db.hasCollection('scratch'), false);
+    assert.equal(b.db.hasCollection('docs'), true);
+
+    // A node whose directory already holds a local "docs" of its own (made before it
+    // joined) neither overwrites nor serves it as the cluster's.
+    const dirC = tempDir(undefined);
+    const localDb = await Quiver.open(dirC);
+    await (
+      await localDb.createCollection('docs', { dimension: 2 })
+    ).upsert([{ id: 9, vector: [1, 0] }]);
+    const c = await ClusterNode.start(localDb, {
+      servers: nats.servers,
+      logger: SILENT_LOGGER,
+      fileSystem: new NodeFileSystem(),
+    });
+    assert.equal(c.defines('docs'), true);
+    assert.equal(c.hosts('docs'), false);
+    assert.equal(await localDb.collection('docs').count(), 1);
+    assert.equal(localDb.collection('docs').config.dimension, 2);
+    await c.close();
+    await localDb.close();
+    rmSync(dirC, { recursive: true, force: true });
   });
 });
