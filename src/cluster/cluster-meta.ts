@@ -125,7 +125,8 @@ export class ClusterMeta {
         initialized();
       }
     })();
-    // An empty bucket may never report initialized in nats.js 2.29: do not wait forever.
+    // nats.js reports the end of the initial values (also for an empty bucket); the bound
+    // keeps a start from hanging on servers that stopped answering mid-watch.
     await Promise.race([ready, new Promise((r) => setTimeout(r, 2_000).unref())]);
     return () => {
       stopped = true;
