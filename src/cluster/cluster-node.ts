@@ -504,7 +504,7 @@ export class ClusterNode {
       if (def === undefined) continue;
       next[name] = {
         uid: def.uid,
-        shards: Object.fromEntries(list.map((a, s) => [String(s), a.applied])),
+        shards: appliedOf(list),
       };
     }
     const text = JSON.stringify(next);
@@ -524,7 +524,7 @@ export class ClusterNode {
     if (this.closed) return;
     const applied: Record<string, Record<string, number>> = {};
     for (const [name, list] of this.appliers) {
-      applied[name] = Object.fromEntries(list.map((a, s) => [String(s), a.applied]));
+      applied[name] = appliedOf(list);
     }
     try {
       await this.meta.beat({
@@ -552,6 +552,11 @@ export class ClusterNode {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** Shard → applied sequence of one collection's appliers (what positions and beats carry). */
+function appliedOf(list: readonly ShardApplier[]): Record<string, number> {
+  return Object.fromEntries(list.map((a, shard) => [String(shard), a.applied]));
 }
 
 /** `op` split into one operation per shard that holds some of its ids. */
