@@ -2,12 +2,17 @@
  * `quiver cluster status|nodes|shards --nats URLS [--json]`: the cluster as its NATS
  * servers hold it — collections and their shard streams (end, leader, replicas), the
  * nodes that beat recently, and each node's lag per shard. Reads the servers directly, so
- * it answers while every Quiver node is down. Changing the cluster (moving shards,
- * draining nodes) is not built yet.
+ * it answers while every Quiver node is down. `move-shard`, `replicate-shard`,
+ * `drop-replica` and `drain` change where shard replicas live (cluster/shard-moves.ts),
+ * printing each step and waiting until the nodes have done it.
  */
 import type { Command } from 'commander';
 import type { ClusterReport } from '../cluster/cluster-report.js';
+import { withCluster } from '../cluster/cluster-connection.js';
 import { clusterReport } from '../cluster/cluster-report.js';
+import type { MoveOptions } from '../cluster/shard-moves.js';
+import { drainNode, dropReplica, moveShard, replicateShard } from '../cluster/shard-moves.js';
+import { QuiverError } from '../common/quiver-error.js';
 import { printJson, printTable } from './cli-support.js';
 
 interface ClusterOpts {
@@ -15,10 +20,32 @@ interface ClusterOpts {
   readonly json?: boolean;
 }
 
+interface MoveOpts {
+  readonly nats: string;
+  readonly collection?: string;
+  readonly shard?: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly node?: string;
+  readonly timeout: string;
+}
+
+const NATS_HELP = 'NATS servers, comma-separated (as given to serve --cluster)';
+const EXAMPLE_NATS = 'nats://127.0.0.1:4222,nats://127.0.0.1:4223';
+
+function serversOf(nats: string | undefined): string[] {
+  return (nats ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 export function registerClusterCommand(program: Command): void {
   const cluster = program
     .command('cluster')
-    .description('Inspect a Quiver cluster through its NATS JetStream servers (docs/CLUSTER.md).');
+    .description(
+      'Inspect a Quiver cluster through its NATS JetStream servers, and move shard replicas between its nodes (docs/CLUSTER.md).',
+    );
   const views: [string, string, (r: ClusterReport) => void][] = [
     ['status', 'collections, shard streams and the nodes, with each node’s lag', printStatus],
     ['nodes', 'the nodes that sent a heartbeat in the last 10 s', printNodes],
@@ -28,25 +55,108 @@ export function registerClusterCommand(program: Command): void {
     cluster
       .command(name)
       .description(`Show ${what}.`)
-      .requiredOption(
-        '--nats <urls>',
-        'NATS servers, comma-separated (as given to serve --cluster)',
-      )
+      .requiredOption('--nats <urls>', NATS_HELP)
       .option('--json', 'print JSON')
-      .addHelpText(
-        'after',
-        `\nExample:\n  $ quiver cluster ${name} --nats nats://127.0.0.1:4222,nats://127.0.0.1:4223`,
-      )
+      .addHelpText('after', `\nExample:\n  $ quiver cluster ${name} --nats ${EXAMPLE_NATS}`)
       .action(async (opts: ClusterOpts) => {
-        const servers = (opts.nats ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '');
-        const report = await clusterReport(servers);
+        const report = await clusterReport(serversOf(opts.nats));
         if (opts.json === true) printJson(name === 'status' ? report : pick(report, name));
         else print(report);
       });
   }
+  registerMoves(cluster);
+}
+
+/** The commands that change where replicas live. */
+function registerMoves(cluster: Command): void {
+  const moves: [string, string, string[], string, MoveStep][] = [
+    [
+      'move-shard',
+      'Move one replica of a shard to another node: the new replica reads the shard from its stream, becomes active once caught up, then the old one is dropped.',
+      ['collection', 'shard', 'from', 'to'],
+      '--collection docs --shard 0 --from node-a --to node-b',
+      (meta, o, progress) => moveShard(meta, o.collection!, shardOf(o), o.from!, o.to!, progress),
+    ],
+    [
+      'replicate-shard',
+      'Add a replica of a shard on a node and wait until it is active.',
+      ['collection', 'shard', 'to'],
+      '--collection docs --shard 0 --to node-c',
+      (meta, o, progress) => replicateShard(meta, o.collection!, shardOf(o), o.to!, progress),
+    ],
+    [
+      'drop-replica',
+      'Remove one replica of a shard from a node (refused for the last active replica).',
+      ['collection', 'shard', 'node'],
+      '--collection docs --shard 0 --node node-a',
+      (meta, o) => dropReplica(meta, o.collection!, shardOf(o), o.node!),
+    ],
+    [
+      'drain',
+      'Take every shard replica off a node (moving those it alone holds) so it can be stopped for good.',
+      ['node'],
+      '--node node-a',
+      async (meta, o, progress) => {
+        const n = await drainNode(meta, o.node!, progress);
+        process.stdout.write(`${o.node!}: ${n} replica(s) removed; it holds no shard now.\n`);
+      },
+    ],
+  ];
+  for (const [name, what, needs, example, run] of moves) {
+    const cmd = cluster
+      .command(name)
+      .description(what)
+      .requiredOption('--nats <urls>', NATS_HELP)
+      .option('--timeout <seconds>', 'how long to wait for a new replica to catch up', '600');
+    for (const flag of needs) cmd.requiredOption(`--${flag} <${flag}>`, FLAG_HELP[flag]);
+    cmd
+      .addHelpText(
+        'after',
+        `\nExample:\n  $ quiver cluster ${name} --nats ${EXAMPLE_NATS} ${example}`,
+      )
+      .action(async (opts: MoveOpts) => {
+        const timeoutMs = Number(opts.timeout) * 1000;
+        if (!(timeoutMs > 0)) {
+          throw new QuiverError(
+            'INVALID_ARGUMENT',
+            `--timeout must be a number of seconds, got ${opts.timeout}.`,
+            {},
+          );
+        }
+        const progress: MoveOptions = {
+          timeoutMs,
+          onProgress: (m) => process.stderr.write(`${m}\n`),
+        };
+        await withCluster(serversOf(opts.nats), (meta) => run(meta, opts, progress));
+        process.stderr.write(`${name}: done\n`);
+      });
+  }
+}
+
+type MoveStep = (
+  meta: Parameters<typeof moveShard>[0],
+  o: MoveOpts,
+  progress: MoveOptions,
+) => Promise<void>;
+
+const FLAG_HELP: Record<string, string> = {
+  collection: 'the cluster collection',
+  shard: 'the shard number (0 to shards - 1)',
+  from: 'the node that holds the replica now',
+  to: 'the node to hold the replica',
+  node: 'the node, by name (see quiver cluster nodes)',
+};
+
+function shardOf(o: MoveOpts): number {
+  const n = Number(o.shard);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `--shard must be a shard number, got ${String(o.shard)}.`,
+      {},
+    );
+  }
+  return n;
 }
 
 function pick(r: ClusterReport, view: string): unknown {
@@ -85,7 +195,9 @@ function printShards(r: ClusterReport): void {
         String(s.lastSeq),
         s.leader ?? '(none)',
         s.replicas.map((x) => `${x.server}${x.current ? '' : ' (behind)'}`).join(' ') || '-',
-        s.nodes.map((n) => `${n.node}:${n.lag}`).join(' ') || '-',
+        s.nodes
+          .map((n) => `${n.node}:${n.lag}${n.state === 'active' ? '' : ` (${n.state})`}`)
+          .join(' ') || '-',
       ]),
     ),
   );

@@ -1,12 +1,24 @@
 /**
  * Cluster metadata in JetStream key-value buckets, replicated like the shard streams:
  * `quiver_meta` holds each collection's definition (`collections.<name>`: its engine
- * config, shard count and replication factor), created with create-if-absent so two nodes
- * creating one name cannot both win; `quiver_nodes` holds each node's heartbeat, which
+ * config, shard count and which nodes hold each shard), created with create-if-absent so two
+ * nodes creating one name cannot both win and changed only by compare-and-set; `quiver_nodes` holds each node's heartbeat, which
  * expires with the bucket's TTL when the node stops beating.
  */
 import type { JetStreamClient, KV, KvEntry } from 'nats';
+import { QuiverError } from '../common/quiver-error.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
+
+/** `active` replicas serve reads; a `partial` one is still reading its stream from the start. */
+export type ReplicaState = 'active' | 'partial';
+
+export interface ShardReplica {
+  readonly node: string;
+  readonly state: ReplicaState;
+}
+
+/** shard (as a string key) → the nodes holding a replica of it. */
+export type Placement = Readonly<Record<string, readonly ShardReplica[]>>;
 
 export interface ClusterCollectionDef {
   readonly name: string;
@@ -15,8 +27,14 @@ export interface ClusterCollectionDef {
   /** What `db.createCollection` takes on every node. */
   readonly config: CreateCollectionOptions;
   readonly shards: number;
+  /** Replicas of each stream on the NATS servers (not Quiver nodes). */
   readonly replicas: number;
   readonly createdAt: string;
+  /**
+   * Which Quiver nodes hold each shard. Absent: every node holds every shard, nodes that
+   * join later included (the default, and what collections made before placement have).
+   */
+  readonly placement?: Placement;
 }
 
 export interface NodeBeat {
@@ -76,6 +94,35 @@ export class ClusterMeta {
     } catch (e) {
       if (/wrong last sequence|exists/i.test(String(e))) return false;
       throw e;
+    }
+  }
+
+  /**
+   * Changes a definition by compare-and-set: `change` sees the current definition and
+   * returns the next (or throws); a concurrent change makes it run again on the newer one.
+   * Resolves with what was stored.
+   */
+  async updateCollection(
+    name: string,
+    change: (def: ClusterCollectionDef) => ClusterCollectionDef,
+  ): Promise<ClusterCollectionDef> {
+    for (let attempt = 0; ; attempt++) {
+      const e = await this.meta.get(`collections.${name}`);
+      if (e === null || e.operation !== 'PUT') {
+        throw new QuiverError(
+          'COLLECTION_NOT_FOUND',
+          `Collection "${name}" does not exist in the cluster.`,
+          { collection: name },
+        );
+      }
+      const next = change(json.decode<ClusterCollectionDef>(e));
+      try {
+        await this.meta.update(`collections.${name}`, json.encode(next), e.revision);
+        return next;
+      } catch (err) {
+        if (attempt < 20 && /wrong last sequence/i.test(String(err))) continue;
+        throw err;
+      }
     }
   }
 

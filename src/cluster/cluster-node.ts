@@ -1,18 +1,22 @@
 /**
  * ClusterNode: one Quiver database taking part in a cluster on NATS JetStream (SPEC §10).
- * Collections are defined in the metadata bucket; every node hosts every shard of every
- * collection (replication; moving shards between nodes comes later) in a local collection
- * of the same name, kept in step by one ShardApplier per shard. A write is validated here,
- * split by shard and published; it is acknowledged when JetStream holds it on a quorum,
- * and its token (the sequence per shard) lets a read wait until a node has applied it.
+ * Collections are defined in the metadata bucket, with the nodes that hold each shard
+ * (every node, unless the collection was made with a replication factor or its replicas
+ * were moved). A node keeps the shards it holds in a local collection of the same name,
+ * one ShardApplier per shard, and follows placement changes: a shard placed here is read
+ * from its stream's start, a shard taken away is stopped and its points removed. A write
+ * is validated here, split by shard and published; it is acknowledged when JetStream
+ * holds it on a quorum, and its token (the sequence per shard) lets a read wait until a
+ * node has applied it. Reads fan out to one replica of every shard (ShardReads), served
+ * by each node over NATS request-reply.
  */
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { JetStreamClient, JetStreamManager, Msg, NatsConnection, Subscription } from 'nats';
 import { connect } from 'nats';
 import type { Logger } from '../common/logger.js';
 import { QuiverError } from '../common/quiver-error.js';
 import type { PointId } from '../common/types.js';
-import type { PointOp } from '../engine/collection.js';
+import type { Collection, PointOp, PointRecord } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
 import { buildCollectionConfig } from '../engine/validation.js';
@@ -30,7 +34,12 @@ import {
   unavailable,
 } from './shard-log.js';
 import { ShardApplier } from './shard-applier.js';
-import { groupByShard } from './shard-routing.js';
+import { initialPlacement, planReads, promoted, shardsOn } from './shard-placement.js';
+import type { ReadWait, ShardReadAnswer, ShardReadRequest, WireAnswer } from './shard-read.js';
+import { answerShardRead, encodeAnswer, errorOfWire, wireError } from './shard-read.js';
+import type { PointReads } from './shard-reads.js';
+import { ShardReads } from './shard-reads.js';
+import { groupByShard, shardOf } from './shard-routing.js';
 
 export interface ClusterNodeOptions {
   /** NATS server URLs, e.g. `nats://127.0.0.1:4222,nats://127.0.0.1:4223`. */
@@ -72,21 +81,36 @@ export interface ClusterStats {
 }
 
 const BEAT_EVERY_MS = 2_000;
+/** How long a node serving part of a read waits to have applied what the read asks to see. */
+const READ_WAIT_MS = 10_000;
+/** How long a coordinating node waits for another node's part of a read. */
+const READ_REQUEST_MS = READ_WAIT_MS + 5_000;
+/** Points removed per local delete when a shard leaves this node. */
+const PURGE_BATCH = 10_000;
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+const decode = <T>(data: Uint8Array): T => JSON.parse(new TextDecoder().decode(data)) as T;
 const SAVE_EVERY_MS = 1_000;
 /** How long a create waits for this node to have the collection locally. */
 const CREATE_WAIT_MS = 15_000;
 
 export class ClusterNode {
   readonly id: string;
-  private readonly appliers = new Map<string, ShardApplier[]>();
+  /** collection → shard → applier, for the collections hosted here (maybe with no shard). */
+  private readonly appliers = new Map<string, Map<number, ShardApplier>>();
   private readonly defs = new Map<string, ClusterCollectionDef>();
   private readonly startedAt = new Date().toISOString();
   private saved: string = '';
   private saving: Promise<void> = Promise.resolve();
   private nodeCounts = { up: 0, catchingUp: 0 };
+  /** Nodes in the registry at the last heartbeat (this one always included). */
+  private live: string[] = [];
+  /** Spreads reads over a shard's replicas. */
+  private turn = 0;
   private url: string | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopWatch: () => void = () => undefined;
+  private readSub: Subscription | undefined;
   private closed = false;
   /** Collection changes are applied one at a time, in the order the bucket delivers them. */
   private changes: Promise<void> = Promise.resolve();
@@ -111,6 +135,13 @@ export class ClusterNode {
       typeof options.servers === 'string' ? options.servers.split(',') : [...options.servers];
     const replicas = options.replicas ?? Math.min(3, servers.length);
     const id = options.nodeId ?? (await nodeIdOf(options.fileSystem, db.path));
+    if (!NODE_ID.test(id)) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `A cluster node id is 1 to 64 letters, digits, _ or -, got ${JSON.stringify(id)}.`,
+        { field: 'clusterNodeId' },
+      );
+    }
     let nc: NatsConnection;
     try {
       nc = await connect({ servers, name: `quiver-${id}`, maxReconnectAttempts: -1 });
@@ -123,6 +154,7 @@ export class ClusterNode {
       const meta = await ClusterMeta.open(js, replicas);
       const positions = await readPositions(options.fileSystem, db.path);
       const node = new ClusterNode(db, nc, js, jsm, meta, options, replicas, id, positions);
+      node.serveReads();
       // Returns once every collection already defined is hosted here: until then a write
       // to one would find only last run's local copy and must not be taken.
       node.stopWatch = await meta.watchCollections(
@@ -148,8 +180,17 @@ export class ClusterNode {
     }
   }
 
-  /** Defines a collection cluster-wide and waits until this node hosts it. */
-  async createCollection(name: string, config: CreateCollectionOptions, shards = 1): Promise<void> {
+  /**
+   * Defines a collection cluster-wide and waits until this node hosts it. With
+   * `replicationFactor`, each shard is placed on that many of the nodes up now (spread
+   * evenly); without, every node holds every shard, nodes that join later included.
+   */
+  async createCollection(
+    name: string,
+    config: CreateCollectionOptions,
+    shards = 1,
+    replicationFactor?: number,
+  ): Promise<void> {
     buildCollectionConfig(name, config); // the same checks every node's engine will make
     if (!Number.isInteger(shards) || shards < 1 || shards > 64) {
       throw new QuiverError(
@@ -158,6 +199,24 @@ export class ClusterNode {
         { collection: name, field: 'shard_number' },
       );
     }
+    if (
+      replicationFactor !== undefined &&
+      (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > 64)
+    ) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `replication_factor must be an integer from 1 to 64, got ${JSON.stringify(replicationFactor)}.`,
+        { collection: name, field: 'replication_factor' },
+      );
+    }
+    const placement =
+      replicationFactor === undefined
+        ? undefined
+        : initialPlacement(
+            shards,
+            (await this.meta.nodes()).map((n) => n.id).concat(this.id),
+            replicationFactor,
+          );
     const uid = randomUUID().replaceAll('-', '').slice(0, 12);
     for (let shard = 0; shard < shards; shard++) {
       await ensureShardStream(this.jsm, { collection: name, uid, shard }, this.replicas);
@@ -169,6 +228,7 @@ export class ClusterNode {
       shards,
       replicas: this.replicas,
       createdAt: new Date().toISOString(),
+      ...(placement === undefined ? {} : { placement }),
     };
     if (!(await this.meta.createCollection(def))) {
       for (let shard = 0; shard < shards; shard++) {
@@ -262,7 +322,7 @@ export class ClusterNode {
   /** Waits until this node applied everything in `token` (UNAVAILABLE after `timeoutMs`). */
   async waitFor(name: string, token: WriteToken, timeoutMs: number): Promise<void> {
     const appliers = this.appliersOf(name);
-    if (appliers.length === 0) {
+    if (!this.appliers.has(name)) {
       throw new QuiverError(
         'UNAVAILABLE',
         `Node ${this.id} does not host "${name}" (it could not create its local copy: see its log). Read from another node.`,
@@ -270,7 +330,7 @@ export class ClusterNode {
       );
     }
     const waits = Object.entries(token).map(([shard, seq]) => {
-      const a = appliers[Number(shard)];
+      const a = appliers.get(Number(shard));
       return a === undefined ? Promise.resolve(true) : a.waitFor(seq, timeoutMs);
     });
     if ((await Promise.all(waits)).every(Boolean)) return;
@@ -281,15 +341,17 @@ export class ClusterNode {
     );
   }
 
-  /** Waits until this node applied everything every shard of `name` held when called. */
-  async waitLatest(name: string, timeoutMs: number): Promise<void> {
+  /**
+   * Waits until this node applied everything its shards of `name` (or `shards` of them)
+   * held when called.
+   */
+  async waitLatest(name: string, timeoutMs: number, shards?: readonly number[]): Promise<void> {
     const def = this.defOf(name);
     const deadline = Date.now() + timeoutMs;
+    const which = shards ?? [...this.appliersOf(name).keys()];
     const ends = await Promise.race([
       Promise.all(
-        Array.from({ length: def.shards }, (_, shard) =>
-          shardStreamState(this.jsm, { collection: name, uid: def.uid, shard }),
-        ),
+        which.map((shard) => shardStreamState(this.jsm, { collection: name, uid: def.uid, shard })),
       ),
       new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs).unref()),
     ]);
@@ -300,13 +362,14 @@ export class ClusterNode {
         { collection: name },
       );
     }
-    const token = Object.fromEntries(ends.map((e, shard) => [shard, e.last]));
+    const token = Object.fromEntries(ends.map((e, i) => [which[i]!, e.last]));
     await this.waitFor(name, token, Math.max(1, deadline - Date.now()));
   }
 
   /** Shard state of one collection on this node. */
   shardStatus(name: string): ShardStatus[] {
-    return this.appliersOf(name).map((a, shard) => ({
+    const held = [...this.appliersOf(name)].sort(([x], [y]) => x - y);
+    return held.map(([shard, a]) => ({
       shard,
       stream: a.stream,
       applied: a.applied,
@@ -341,6 +404,16 @@ export class ClusterNode {
     return [...this.defs.values()];
   }
 
+  /** The cluster's metadata: operators' replica moves change it (shard-moves.ts). */
+  get metadata(): ClusterMeta {
+    return this.meta;
+  }
+
+  /** The definition of `name` as this node last heard it (placement included). */
+  definition(name: string): ClusterCollectionDef {
+    return this.defOf(name);
+  }
+
   /** Every node that beat recently (this one included). */
   nodes(): Promise<NodeBeat[]> {
     return this.meta.nodes();
@@ -349,7 +422,7 @@ export class ClusterNode {
   /** Operations not yet applied here, over every shard. */
   get lag(): number {
     let n = 0;
-    for (const list of this.appliers.values()) for (const a of list) n += a.lag;
+    for (const list of this.appliers.values()) for (const a of list.values()) n += a.lag;
     return n;
   }
 
@@ -361,7 +434,10 @@ export class ClusterNode {
     try {
       this.stopWatch();
       await this.changes;
-      for (const list of this.appliers.values()) await Promise.all(list.map((a) => a.stop()));
+      await this.readSub?.drain().catch(() => undefined);
+      for (const list of this.appliers.values()) {
+        await Promise.all([...list.values()].map((a) => a.stop()));
+      }
       await this.savePositions();
       // The servers may be gone; then the heartbeat expires by itself.
       await this.meta.forget(this.id).catch(() => undefined);
@@ -385,9 +461,9 @@ export class ClusterNode {
     return def;
   }
 
-  private appliersOf(name: string): ShardApplier[] {
+  private appliersOf(name: string): ReadonlyMap<number, ShardApplier> {
     this.defOf(name);
-    return this.appliers.get(name) ?? [];
+    return this.appliers.get(name) ?? new Map();
   }
 
   /** A collection was defined (def) or dropped (undefined) in the bucket. */
@@ -409,7 +485,12 @@ export class ClusterNode {
   private async host(def: ClusterCollectionDef): Promise<void> {
     if (this.closed) return;
     const hosted = this.defs.get(def.name);
-    if (hosted?.uid === def.uid && this.appliers.has(def.name)) return;
+    if (hosted?.uid === def.uid && this.appliers.has(def.name)) {
+      // The same collection with another placement: follow it.
+      this.defs.set(def.name, def);
+      await this.placeShards(def, {});
+      return;
+    }
     // Replaced while we looked away (a same-uid definition that is not hosted failed
     // before: it is simply tried again).
     if (hosted !== undefined && hosted.uid !== def.uid) await this.unhost(def.name);
@@ -440,23 +521,164 @@ export class ClusterNode {
       this.positions = { ...this.positions, [def.name]: { uid: def.uid, shards: {} } };
       await writePositions(this.o.fileSystem, this.db.path, this.positions);
     }
+    // The local copy exists even with no shard placed here: writes are validated against
+    // its config, and reads of the other shards are coordinated from it.
     if (!this.db.hasCollection(def.name)) await this.db.createCollection(def.name, def.config);
+    this.appliers.set(def.name, new Map());
+    await this.placeShards(def, from);
+  }
+
+  /**
+   * Starts an applier for every shard placed here that has none (from its saved position,
+   * else from the stream's start), and stops every applier whose shard is placed here no
+   * more, removing that shard's points from the local copy.
+   */
+  private async placeShards(
+    def: ClusterCollectionDef,
+    from: Record<string, number>,
+  ): Promise<void> {
+    const list = this.appliers.get(def.name)!;
     const local = this.db.collection(def.name);
-    const list: ShardApplier[] = [];
-    for (let shard = 0; shard < def.shards; shard++) {
+    const wanted = new Set(shardsOn(def, this.id));
+    for (const [shard, a] of list) {
+      if (wanted.has(shard)) continue;
+      await a.stop();
+      list.delete(shard);
+      this.o.logger.info({ collection: def.name, shard }, 'shard replica removed from this node');
+      await purgeShard(local, def.shards, shard);
+    }
+    // Saved positions of shards no longer placed here (moved away while this node was
+    // down): their points are stale copies.
+    for (const shard of Object.keys(from).map(Number)) {
+      if (!wanted.has(shard)) await purgeShard(local, def.shards, shard);
+    }
+    for (const shard of [...wanted].sort((a, b) => a - b)) {
+      if (list.has(shard)) continue;
+      const start = from[String(shard)] ?? 0;
+      // Read from the start: points an earlier replica of this shard left here must go.
+      if (start === 0) await purgeShard(local, def.shards, shard);
       const a = new ShardApplier({
         js: this.js,
         jsm: this.jsm,
         collection: local,
         uid: def.uid,
         shard,
-        from: from[String(shard)] ?? 0,
+        from: start,
         logger: this.o.logger,
       });
       a.start();
-      list.push(a);
+      list.set(shard, a);
     }
-    this.appliers.set(def.name, list);
+    // Positions now name only the shards held: a restart must not resume a removed one.
+    await this.savePositions();
+  }
+
+  /**
+   * The reads of `name` over the whole cluster: each shard read from one active replica
+   * (this node's own when it holds one), waiting on each serving node for `wait`.
+   */
+  reads(name: string, wait: ReadWait = {}): PointReads {
+    const def = this.defOf(name);
+    const turn = this.turn++;
+    return new ShardReads({
+      collection: name,
+      uid: def.uid,
+      shardCount: def.shards,
+      lowerIsBetter: this.db.collection(name).config.metric === 'euclid',
+      wait,
+      plan: (exclude) =>
+        planReads(
+          this.defs.get(name) ?? def,
+          this.id,
+          new Set(this.appliers.get(name)?.keys() ?? []),
+          this.live,
+          exclude,
+          turn,
+        ),
+      send: (node, req) => this.requestRead(node, req),
+    });
+  }
+
+  /** This node's part of a read: `req.shards` must all be held here. */
+  private async serveRead(req: ShardReadRequest): Promise<ShardReadAnswer> {
+    const def = this.defOf(req.collection);
+    const list = this.appliers.get(req.collection);
+    const missing = req.shards.filter((s) => list?.has(s) !== true);
+    if (def.uid !== req.uid || list === undefined || missing.length > 0) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `Node ${this.id} does not hold shard(s) ${missing.join(', ') || req.shards.join(', ')} of "${req.collection}" (placement changed, or its local copy failed: see its log).`,
+        { collection: req.collection },
+      );
+    }
+    const token = req.wait?.token;
+    if (token !== undefined) {
+      const mine = Object.fromEntries(req.shards.map((s) => [s, token[s] ?? 0]));
+      await this.waitFor(req.collection, mine, READ_WAIT_MS);
+    } else if (req.wait?.latest === true) {
+      await this.waitLatest(req.collection, READ_WAIT_MS, req.shards);
+    }
+    return answerShardRead(this.db.collection(req.collection), [...list.keys()], def.shards, req);
+  }
+
+  /** Asks `node` for its part of a read (this node's own part is answered in place). */
+  private async requestRead(node: string, req: ShardReadRequest): Promise<ShardReadAnswer> {
+    if (node === this.id) return this.serveRead(req);
+    let answer = await this.askOnce(node, req);
+    if (answer.rest === undefined) return answer.result;
+    // A getMany too large for one message comes in parts: ask again for the rest.
+    const records = [...(answer.result as PointRecord[])];
+    while (answer.rest !== undefined && answer.rest.length > 0) {
+      answer = await this.askOnce(node, { ...req, ids: answer.rest } as ShardReadRequest);
+      records.push(...(answer.result as PointRecord[]));
+    }
+    return records;
+  }
+
+  private async askOnce(
+    node: string,
+    req: ShardReadRequest,
+  ): Promise<WireAnswer & { readonly ok: true }> {
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(`quiver.reads.${node}`, encode(req), {
+        timeout: READ_REQUEST_MS,
+      });
+    } catch (e) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `Node ${node} did not answer its part of a read of "${req.collection}" (${e instanceof Error ? e.message : String(e)}).`,
+        { collection: req.collection },
+      );
+    }
+    const answer = decode<WireAnswer>(reply.data);
+    if (!answer.ok) throw errorOfWire(node, answer);
+    return answer;
+  }
+
+  /** Answers other nodes' parts of reads, on `quiver.reads.<this node>`. */
+  private serveReads(): void {
+    const sub = this.nc.subscribe(`quiver.reads.${this.id}`);
+    this.readSub = sub;
+    void (async () => {
+      for await (const m of sub) void this.answerRead(m);
+    })();
+  }
+
+  private async answerRead(m: Msg): Promise<void> {
+    let answer: Uint8Array;
+    try {
+      const req = decode<ShardReadRequest>(m.data);
+      const max = this.nc.info?.max_payload ?? 1024 * 1024;
+      answer = encodeAnswer(req, await this.serveRead(req), max);
+    } catch (e) {
+      answer = encode(wireError(e));
+    }
+    try {
+      m.respond(answer);
+    } catch {
+      // The asking node is gone; nothing to answer.
+    }
   }
 
   private async unhost(name: string): Promise<void> {
@@ -466,7 +688,7 @@ export class ClusterNode {
     // Only a copy this node hosted is dropped: a local collection it refused to host (not
     // the cluster's) stays as it is.
     if (list === undefined) return;
-    await Promise.all(list.map((a) => a.stop()));
+    await Promise.all([...list.values()].map((a) => a.stop()));
     if (this.closed) return; // a drop seen while closing is applied at the next start
     if (this.db.hasCollection(name)) await this.db.dropCollection(name);
     delete this.positions[name];
@@ -538,8 +760,23 @@ export class ClusterNode {
       const nodes = await this.meta.nodes();
       const catchingUp = nodes.filter((n) => n.catchingUp).length;
       this.nodeCounts = { up: nodes.length - catchingUp, catchingUp };
+      this.live = [...new Set([this.id, ...nodes.map((n) => n.id)])];
+      await this.promoteCaughtUp();
     } catch (e) {
       this.o.logger.warn({ err: e }, 'cluster heartbeat failed');
+    }
+  }
+
+  /** Marks this node's `partial` replicas that have caught up with their streams `active`. */
+  private async promoteCaughtUp(): Promise<void> {
+    for (const [name, list] of this.appliers) {
+      const def = this.defs.get(name);
+      for (const [shard, a] of list) {
+        const here = def?.placement?.[String(shard)]?.find((r) => r.node === this.id);
+        if (here?.state !== 'partial' || !a.caughtUp) continue;
+        await this.meta.updateCollection(name, (d) => promoted(d, shard, this.id));
+        this.o.logger.info({ collection: name, shard }, 'shard replica caught up: now active');
+      }
     }
   }
 
@@ -555,8 +792,16 @@ export class ClusterNode {
 }
 
 /** Shard → applied sequence of one collection's appliers (what positions and beats carry). */
-function appliedOf(list: readonly ShardApplier[]): Record<string, number> {
-  return Object.fromEntries(list.map((a, shard) => [String(shard), a.applied]));
+function appliedOf(list: ReadonlyMap<number, ShardApplier>): Record<string, number> {
+  return Object.fromEntries([...list].map(([shard, a]) => [String(shard), a.applied]));
+}
+
+/** Removes from `local` the points of `shard` (a replica that left, or is read again). */
+async function purgeShard(local: Collection, shards: number, shard: number): Promise<void> {
+  const ids = (await local.ids()).filter((id) => shardOf(id, shards) === shard);
+  for (let i = 0; i < ids.length; i += PURGE_BATCH) {
+    await local.delete(ids.slice(i, i + PURGE_BATCH));
+  }
 }
 
 /** `op` split into one operation per shard that holds some of its ids. */

@@ -4,12 +4,9 @@
  * leader and replicas, the nodes that beat recently, and how far each node trails each
  * shard. Reads only: it binds to the existing buckets and creates nothing.
  */
-import type { NatsConnection } from 'nats';
-import { connect } from 'nats';
-import { QuiverError } from '../common/quiver-error.js';
-import type { ClusterCollectionDef, NodeBeat } from './cluster-meta.js';
-import { ClusterMeta } from './cluster-meta.js';
-import { unavailable } from './shard-log.js';
+import type { ClusterCollectionDef, NodeBeat, ReplicaState } from './cluster-meta.js';
+import { withCluster } from './cluster-connection.js';
+import { replicasOf } from './shard-placement.js';
 import { streamName } from './shard-routing.js';
 
 export interface ShardReport {
@@ -19,9 +16,11 @@ export interface ShardReport {
   readonly leader: string | undefined;
   /** The stream's other servers and whether each holds every message. */
   readonly replicas: readonly { readonly server: string; readonly current: boolean }[];
-  /** Per node: its applied sequence and the lag behind `lastSeq`. */
+  /** Per node holding a replica: its state, applied sequence and lag behind `lastSeq`. */
   readonly nodes: readonly {
     readonly node: string;
+    /** `down`: placed there, but the node sends no heartbeat. */
+    readonly state: ReplicaState | 'down';
     readonly applied: number;
     readonly lag: number;
   }[];
@@ -37,26 +36,7 @@ export interface ClusterReport {
 
 /** Reads the cluster's state from `servers`; UNAVAILABLE when unreachable or not a cluster. */
 export async function clusterReport(servers: readonly string[]): Promise<ClusterReport> {
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ servers: [...servers], name: 'quiver-cluster-status', timeout: 5_000 });
-  } catch (e) {
-    throw unavailable(`connecting to ${servers.join(',')}`, e);
-  }
-  try {
-    const js = nc.jetstream();
-    const jsm = await nc.jetstreamManager();
-    let meta: ClusterMeta;
-    try {
-      meta = await ClusterMeta.bind(js);
-    } catch (e) {
-      throw new QuiverError(
-        'UNAVAILABLE',
-        `No Quiver cluster on ${servers.join(',')}: its buckets quiver_meta and quiver_nodes are missing (${e instanceof Error ? e.message : String(e)}). Start a node with quiver serve --cluster first.`,
-        {},
-        e,
-      );
-    }
+  return withCluster(servers, async (meta, jsm) => {
     const nodes = await meta.nodes();
     const collections = [];
     for (const def of await meta.collections()) {
@@ -65,6 +45,11 @@ export async function clusterReport(servers: readonly string[]): Promise<Cluster
         const name = streamName({ collection: def.name, uid: def.uid, shard });
         const info = await jsm.streams.info(name).catch(() => undefined);
         const lastSeq = info?.state.last_seq ?? 0;
+        const holders = replicasOf(
+          def,
+          shard,
+          nodes.map((n) => n.id),
+        );
         shardReports.push({
           shard,
           stream: name,
@@ -74,16 +59,20 @@ export async function clusterReport(servers: readonly string[]): Promise<Cluster
             server: r.name,
             current: r.current,
           })),
-          nodes: nodes.map((n) => {
-            const applied = n.applied[def.name]?.[String(shard)] ?? 0;
-            return { node: n.id, applied, lag: Math.max(0, lastSeq - applied) };
+          nodes: holders.map((r) => {
+            const beat = nodes.find((n) => n.id === r.node);
+            const applied = beat?.applied[def.name]?.[String(shard)] ?? 0;
+            return {
+              node: r.node,
+              state: beat === undefined ? 'down' : r.state,
+              applied,
+              lag: Math.max(0, lastSeq - applied),
+            };
           }),
         });
       }
       collections.push({ ...def, shardReports });
     }
     return { servers, nodes, collections };
-  } finally {
-    await nc.close();
-  }
+  });
 }

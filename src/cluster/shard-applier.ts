@@ -54,6 +54,8 @@ export class ShardApplier {
   leader: string | undefined;
   leaderChanges = 0;
   readonly stream: string;
+  /** True once the stream's end was read at least once (until then `lag` knows nothing). */
+  private observed = false;
   private readonly ref: ShardRef;
   private readonly o: ShardApplierOptions;
   private dispatched: number;
@@ -96,6 +98,11 @@ export class ShardApplier {
   /** Operations in the stream not yet applied here (as of the last look at the stream). */
   get lag(): number {
     return Math.max(0, this.streamLast - this.applied);
+  }
+
+  /** True when everything the stream held at the last look is applied here. */
+  get caughtUp(): boolean {
+    return this.observed && this.applied >= this.streamLast;
   }
 
   /** Resolves true once `seq` is applied here, false after `timeoutMs`. */
@@ -243,6 +250,7 @@ export class ShardApplier {
     try {
       const state = await shardStreamState(this.o.jsm, this.ref);
       this.streamLast = state.last;
+      this.observed = true;
       if (state.leader !== undefined && state.leader !== this.leader) {
         if (this.leader !== undefined) this.leaderChanges++;
         this.leader = state.leader;

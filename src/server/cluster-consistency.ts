@@ -4,11 +4,15 @@
  * the `quiver-session-token` header); `?wait=true` also waits until this node applied it.
  * A read that sends the token back, or asks Qdrant's `consistency` (`majority`, `quorum`,
  * `all` or a number), waits until the serving node has applied that much — bounded, then 503.
+ * Reads of a cluster collection go through the cluster (`readsOf`): each node that serves a
+ * shard for the read waits there for the same thing.
  */
 import type { FastifyReply } from 'fastify';
 import { QuiverError } from '../common/quiver-error.js';
-import type { PointOp } from '../engine/collection.js';
+import type { Collection, PointOp } from '../engine/collection.js';
 import type { WriteToken } from '../cluster/cluster-node.js';
+import type { ReadWait } from '../cluster/shard-read.js';
+import type { PointReads } from '../cluster/shard-reads.js';
 import { badRequest } from './http-errors.js';
 import { envelope, queryOf } from './route-table.js';
 import type { ServerContext } from './server-context.js';
@@ -68,11 +72,46 @@ export async function clusterWrite(
   });
 }
 
-/** Waits, before a read of a cluster collection, for what the request asks to see. */
+type Headers = Readonly<Record<string, string | string[] | undefined>>;
+
+/** What a read asks to see: its session token, else everything (`consistency`), else any. */
+export function readWaitOf(headers: Headers, query: unknown): ReadWait {
+  const token = headers[SESSION_HEADER];
+  if (Array.isArray(token)) {
+    throw badRequest(`Send one ${SESSION_HEADER} header (the last write's), not ${token.length}.`);
+  }
+  if (typeof token === 'string' && token !== '') return { token: parseToken(token) };
+  const consistency = queryOf(query)['consistency'];
+  if (consistency === undefined) return {}; // eventually consistent, as Qdrant's default
+  if (!['majority', 'quorum', 'all'].includes(consistency) && !/^\d+$/.test(consistency)) {
+    throw badRequest(
+      `consistency must be majority, quorum, all or a number of replicas, got ${JSON.stringify(consistency)}.`,
+    );
+  }
+  // Every level means "what the log had when the read arrived": each replica is made from
+  // the same replicated log, so waiting for its end is the strongest read.
+  return { latest: true };
+}
+
+/**
+ * The reads a route makes of `c`: through the cluster (every shard, wherever it is) for a
+ * cluster collection, else the local collection itself.
+ */
+export function readsOf(
+  ctx: ServerContext,
+  req: { readonly headers: Headers; readonly query?: unknown },
+  c: Collection,
+): PointReads {
+  const cluster = ctx.clusterNode;
+  if (cluster === undefined || !cluster.defines(c.name)) return c;
+  return cluster.reads(c.name, readWaitOf(req.headers, req.query));
+}
+
+/** Waits, before a read of a cluster collection, for what the request asks to see here. */
 export async function readConsistency(
   ctx: ServerContext,
   collection: string,
-  headers: Readonly<Record<string, string | string[] | undefined>>,
+  headers: Headers,
   query: unknown,
 ): Promise<void> {
   const cluster = ctx.clusterNode;
@@ -85,22 +124,7 @@ export async function readConsistency(
       { collection },
     );
   }
-  const token = headers[SESSION_HEADER];
-  if (Array.isArray(token)) {
-    throw badRequest(`Send one ${SESSION_HEADER} header (the last write's), not ${token.length}.`);
-  }
-  if (typeof token === 'string' && token !== '') {
-    await cluster.waitFor(collection, parseToken(token), CONSISTENCY_WAIT_MS);
-    return;
-  }
-  const consistency = queryOf(query)['consistency'];
-  if (consistency === undefined) return; // eventually consistent, as Qdrant's default
-  if (!['majority', 'quorum', 'all'].includes(consistency) && !/^\d+$/.test(consistency)) {
-    throw badRequest(
-      `consistency must be majority, quorum, all or a number of replicas, got ${JSON.stringify(consistency)}.`,
-    );
-  }
-  // Every level means "what the log had when the read arrived": this node's copy is
-  // made from the same replicated log, so waiting for its end is the strongest read.
-  await cluster.waitLatest(collection, CONSISTENCY_WAIT_MS);
+  const wait = readWaitOf(headers, query);
+  if (wait.token !== undefined) await cluster.waitFor(collection, wait.token, CONSISTENCY_WAIT_MS);
+  else if (wait.latest === true) await cluster.waitLatest(collection, CONSISTENCY_WAIT_MS);
 }

@@ -5,6 +5,8 @@
  * applied sequence, the stream's end and the lag between them, per node.
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
+import type { ReplicaState } from '../cluster/cluster-meta.js';
+import { allShards, replicasOf } from '../cluster/shard-placement.js';
 import { shardOf } from '../cluster/shard-routing.js';
 import type { Collection } from '../engine/collection.js';
 
@@ -48,40 +50,60 @@ export async function clusterInfo(cluster: ClusterNode): Promise<Record<string, 
         name: d.name,
         shards: d.shards,
         replicas: d.replicas,
+        placement: d.placement ?? 'every node holds every shard',
         shard_status: cluster.shardStatus(d.name),
       })),
     },
   };
 }
 
+/**
+ * Qdrant's view of one collection's shards from this node: its local replicas with their
+ * points, every other replica by peer, and replicas still catching up as transfers.
+ */
 export async function collectionClusterInfo(
   cluster: ClusterNode,
   c: Collection,
 ): Promise<Record<string, unknown>> {
-  const def = cluster.collections().find((d) => d.name === c.name);
-  const shards = def?.shards ?? 1;
-  // Points per shard, counted from the ids (every node holds every shard today).
-  const counts = new Array<number>(shards).fill(0);
-  for (const id of await c.ids()) counts[shardOf(id, shards)]!++;
+  const def = cluster.definition(c.name);
+  const nodes = await cluster.nodes();
+  const up = nodes.map((n) => n.id);
+  // Points per shard held here, counted from the local copy's ids.
+  const counts = new Array<number>(def.shards).fill(0);
+  for (const id of await c.ids()) counts[shardOf(id, def.shards)]!++;
   const status = cluster.shardStatus(c.name);
-  const others = (await cluster.nodes()).filter((n) => n.id !== cluster.id);
+  const stateOf = (s: ReplicaState): string => (s === 'active' ? 'Active' : 'Partial');
+  const replicas = allShards(def).flatMap((shard) =>
+    replicasOf(def, shard, up).map((r) => ({ shard, ...r })),
+  );
+  const others = nodes.filter((n) => n.id !== cluster.id);
   return {
     peer_id: peerIdOf(cluster.id),
-    shard_count: shards,
+    shard_count: def.shards,
+    replication_factor: def.placement === undefined ? up.length : undefined,
     local_shards: status.map((s) => ({
       shard_id: s.shard,
       points_count: counts[s.shard] ?? 0,
-      state: s.lag > 0 ? 'Partial' : 'Active',
+      state: stateOf(
+        replicas.find((r) => r.shard === s.shard && r.node === cluster.id)?.state ?? 'active',
+      ),
     })),
-    remote_shards: others.flatMap((n) =>
-      Array.from({ length: shards }, (_, shard) => ({
-        shard_id: shard,
-        peer_id: peerIdOf(n.id),
-        state: n.catchingUp ? 'Partial' : 'Active',
+    remote_shards: replicas
+      .filter((r) => r.node !== cluster.id)
+      .map((r) => ({ shard_id: r.shard, peer_id: peerIdOf(r.node), state: stateOf(r.state) })),
+    shard_transfers: replicas
+      .filter((r) => r.state === 'partial')
+      .map((r) => ({
+        shard_id: r.shard,
+        from: peerIdOf(
+          replicas.find((x) => x.shard === r.shard && x.state === 'active')?.node ?? r.node,
+        ),
+        to: peerIdOf(r.node),
+        sync: false,
+        method: 'stream_records',
       })),
-    ),
-    shard_transfers: [],
     quiver: {
+      placement: def.placement ?? 'every node holds every shard',
       replication: [
         ...status.map((s) => ({ node: cluster.id, ...s })),
         ...others.flatMap((n) =>

@@ -6,6 +6,7 @@
  * there is database-wide or names a collection).
  */
 import { clusterInfo, collectionClusterInfo } from './cluster-info.js';
+import { clusterOperation } from './cluster-operations.js';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { DatabaseStats } from '../engine/quiver.js';
@@ -274,6 +275,22 @@ function registerClusterRoutes(
           shard_transfers: [],
         }),
       );
+    },
+  );
+  app.post(
+    '/collections/:collection_name/cluster',
+    { config: { access: 'admin' } },
+    async (req, reply) => {
+      const name = paramsOf(req.params)['collection_name'] ?? '';
+      const cluster = ctx.clusterNode;
+      if (cluster?.defines(name) !== true) {
+        ctx.collection(name); // 404 for a collection that does not exist at all
+        throw badRequest(
+          `"${name}" is not a cluster collection: Quiver runs it on this node alone, with one shard and no replicas to move.`,
+        );
+      }
+      await clusterOperation(cluster, name, req.body, ctx.logger);
+      return envelope(reply, true);
     },
   );
   // As Qdrant in standalone mode words them. (Qdrant answers recover with a 500; a request

@@ -145,6 +145,107 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
     assert.equal(nowhere.code, 3);
     assert.match(nowhere.stderr, /cluster log failed connecting to nats:\/\/127\.0\.0\.1:1/);
 
+    // A collection with one replica per shard: each node holds one, every read fans out.
+    await ca.createCollection('spread', {
+      vectors: { size: DIM, distance: 'Cosine' },
+      shard_number: 2,
+      replication_factor: 1,
+    });
+    for (let i = 0; i < 100 && !(await cb.collectionExists('spread')).exists; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await ca.upsert('spread', { wait: true, points });
+    const countOn = async (url: string): Promise<number> => {
+      const r = await fetch(`${url}/collections/spread/points/count?consistency=majority`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      return ((await json(r))['result'] as { count: number }).count;
+    };
+    assert.equal(await countOn(b.url), 50);
+    const scrolled: unknown[] = [];
+    let offset: string | number | null = null;
+    do {
+      const page = await cb.scroll('spread', { limit: 7, offset, consistency: 'majority' });
+      scrolled.push(...page.points.map((p) => p.id));
+      offset = (page.next_page_offset as number | null | undefined) ?? null;
+    } while (offset !== null);
+    assert.deepEqual(
+      scrolled,
+      points.map((p) => p.id),
+    );
+    assert.equal((await cb.search('spread', { vector: vec(33), limit: 1 }))[0]?.id, 33);
+    type ShardView = {
+      peer_id: number;
+      local_shards: { shard_id: number }[];
+      remote_shards: { shard_id: number; peer_id: number }[];
+      shard_transfers: unknown[];
+    };
+    const viewOf = async (url: string): Promise<ShardView> =>
+      (await json(await fetch(`${url}/collections/spread/cluster`)))['result'] as ShardView;
+    const before = await viewOf(a.url);
+    assert.equal(before.local_shards.length, 1, JSON.stringify(before));
+    assert.equal(before.remote_shards.length, 1);
+    // Qdrant's move_shard, by peer ids: B's shard goes to A.
+    const moved = await fetch(`${a.url}/collections/spread/cluster`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        move_shard: {
+          shard_id: before.remote_shards[0]!.shard_id,
+          from_peer_id: before.remote_shards[0]!.peer_id,
+          to_peer_id: before.peer_id,
+        },
+      }),
+    });
+    assert.equal(moved.status, 200, await moved.clone().text());
+    assert.equal((await json(moved))['result'], true);
+    let view = await viewOf(a.url);
+    for (
+      let i = 0;
+      i < 200 && (view.local_shards.length < 2 || view.remote_shards.length > 0);
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      view = await viewOf(a.url);
+    }
+    assert.deepEqual(view.local_shards.map((s) => s.shard_id).sort(), [0, 1]);
+    assert.deepEqual(view.shard_transfers, []);
+    assert.equal(await countOn(b.url), 50, 'B holds nothing now and reads from A');
+    // And back with the CLI, by node names.
+    const bName = (
+      (await json(await fetch(`${b.url}/cluster`)))['result'] as {
+        quiver: { node: string };
+      }
+    ).quiver.node;
+    const aName = (cluster['quiver'] as { node: string }).node;
+    const back = quiver([
+      'cluster',
+      'move-shard',
+      '--nats',
+      nats.servers,
+      '--collection',
+      'spread',
+      '--shard',
+      String(before.remote_shards[0]!.shard_id),
+      '--from',
+      aName,
+      '--to',
+      bName,
+    ]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stderr, /moved from/);
+    assert.equal((await viewOf(b.url)).local_shards.length, 1);
+    assert.equal(await countOn(a.url), 50);
+    const refused = await fetch(`${a.url}/collections/spread/cluster`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ drop_replica: { shard_id: 0, peer_id: aName } }),
+    });
+    assert.equal(refused.status, 400, await refused.clone().text());
+    assert.match(await refused.text(), /without an active replica|holds no replica/);
+
     // A dropped collection goes from every node.
     await ca.deleteCollection('docs');
     for (let i = 0; i < 100 && (await cb.collectionExists('docs')).exists; i++) {

@@ -43,6 +43,7 @@ const EXPECTED: Readonly<Record<string, Expected>> = {
   'GET /telemetry': 'read',
   'GET /cluster': 'read',
   'GET /collections/:collection_name/cluster': 'read',
+  'POST /collections/:collection_name/cluster': 'admin',
   'POST /cluster/recover': 'admin',
   'DELETE /cluster/peer/:peer_id': 'admin',
   'GET /cluster/*': 'admin',

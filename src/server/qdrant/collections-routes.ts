@@ -210,7 +210,12 @@ async function createCollection(
   const cluster = ctx.clusterNode;
   if (cluster !== undefined) {
     const shards = intField(body['shard_number'], 'shard_number', 1, 64, 1);
-    await cluster.createCollection(name, { dimension: size, metric, hnsw }, shards);
+    // Without replication_factor every node holds every shard; with it, that many do.
+    const factor =
+      body['replication_factor'] === undefined || body['replication_factor'] === null
+        ? undefined
+        : intField(body['replication_factor'], 'replication_factor', 1, 64, 1);
+    await cluster.createCollection(name, { dimension: size, metric, hnsw }, shards, factor);
   } else await ctx.db().createCollection(name, { dimension: size, metric, hnsw });
   // A collection of that name dropped while the server was down may have left indexes.
   await ctx.payloadIndexes.dropCollection(name);

@@ -8,12 +8,13 @@ import type { Payload, PointId } from '../../common/types.js';
 import { isJsonObject } from '../../common/types.js';
 import type { Collection, PointRecord } from '../../engine/collection.js';
 import type { PointInput } from '../../engine/validation.js';
+import type { PointReads } from '../../cluster/shard-reads.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
 import { checkAskedFor } from '../request-limits.js';
 import { sendJson } from '../response-stream.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { ServerContext } from '../server-context.js';
-import { clusterWrite } from '../cluster-consistency.js';
+import { clusterWrite, readsOf } from '../cluster-consistency.js';
 import type { PayloadProjection } from './qdrant-input.js';
 import {
   asObject,
@@ -108,7 +109,7 @@ function parseUpsertPoints(body: Record<string, unknown>): PointInput[] {
 
 /** Ids selected by `{ points }` or `{ filter }` (exactly one). */
 async function selectIds(
-  c: Collection,
+  c: PointReads,
   body: Record<string, unknown>,
   what: string,
 ): Promise<PointId[]> {
@@ -128,6 +129,7 @@ interface PointRequest {
   readonly params: unknown;
   readonly body: unknown;
   readonly query?: unknown;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 /** A point route's handler, given the server's shared state. */
 type PointHandler = (
@@ -214,7 +216,7 @@ async function retrievePoints(
   const ids = parsePointIds(body['ids'], 'ids');
   const project = parseWithPayload(body['with_payload'], true);
   const withVector = parseWithVector(body['with_vector'], false);
-  const found = await c.getMany(ids, { withVector });
+  const found = await readsOf(ctx, req, c).getMany(ids, { withVector });
   return envelope(
     reply,
     found.map((p) => recordOut(p, project, withVector)),
@@ -229,7 +231,7 @@ async function getPoint(
 ): Promise<unknown> {
   const c = collectionOf(ctx, req);
   const id = parsePathPointId(paramsOf(req.params)['id']);
-  const p: PointRecord | undefined = await c.get(id);
+  const p: PointRecord | undefined = await readsOf(ctx, req, c).get(id);
   if (p === undefined) throw notFound(`No point with id ${String(id)} found`);
   return envelope(
     reply,
@@ -255,7 +257,8 @@ async function deletePoints(
   if (inCluster(ctx, c)) {
     const op = hasPoints
       ? c.prepareDelete(parsePointIds(body['points'], 'points'))
-      : c.prepareDeleteWhere(parseFilterField(body['filter'])!);
+      : // A filter is resolved over every shard (this node may hold only some).
+        c.prepareDelete(await readsOf(ctx, req, c).ids(parseFilterField(body['filter'])));
     return clusterWrite(ctx, req, reply, c.name, op);
   }
   const r = hasPoints
@@ -273,7 +276,7 @@ function setPayload(mode: 'merge' | 'overwrite'): PointHandler {
     refuseShardKey(body);
     const payload = payloadOf(body['payload'], 'payload');
     if (payload === undefined) throw badRequest('payload must be a JSON object.');
-    const ids = await selectIds(c, body, 'a payload update');
+    const ids = await selectIds(readsOf(ctx, req, c), body, 'a payload update');
     if (inCluster(ctx, c)) {
       return clusterWrite(ctx, req, reply, c.name, c.preparePayloadUpdate(ids, mode, payload, []));
     }
@@ -297,7 +300,7 @@ async function deletePayloadKeys(
   if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) {
     throw badRequest('keys must be an array of payload keys, e.g. ["color"].');
   }
-  const ids = await selectIds(c, body, 'delete payload');
+  const ids = await selectIds(readsOf(ctx, req, c), body, 'delete payload');
   if (inCluster(ctx, c)) {
     const op = c.preparePayloadUpdate(ids, 'delete-keys', undefined, keys as string[]);
     return clusterWrite(ctx, req, reply, c.name, op);
@@ -316,7 +319,7 @@ async function clearPayload(
   const body = bodyObject(req.body);
   checkKeys(body, ['points', 'filter', 'shard_key'], 'the clear-payload body');
   refuseShardKey(body);
-  const ids = await selectIds(c, body, 'clear payload');
+  const ids = await selectIds(readsOf(ctx, req, c), body, 'clear payload');
   if (inCluster(ctx, c)) {
     return clusterWrite(
       ctx,
@@ -354,12 +357,13 @@ async function scrollPoints(
   const project = parseWithPayload(body['with_payload'], true);
   const withVector = parseWithVector(body['with_vector'], false);
   checkAskedFor([{ points: limit, returned: limit, withVector }], c.config.dimension, ctx.config);
-  const page = await c.idsPage({
+  const reads = readsOf(ctx, req, c);
+  const page = await reads.idsPage({
     ...(filter === undefined ? {} : { filter }),
     ...(offset === undefined ? {} : { from: offset }),
     limit,
   });
-  const records = await c.getMany(page.ids, { withVector });
+  const records = await reads.getMany(page.ids, { withVector });
   const result = {
     points: records.map((p) => recordOut(p, project, withVector)),
     next_page_offset: page.next ?? null,
@@ -380,5 +384,5 @@ async function countPoints(
   refuseShardKey(body);
   boolField(body['exact'], 'exact', true);
   const filter = parseFilterField(body['filter']);
-  return envelope(reply, { count: await c.count(filter) });
+  return envelope(reply, { count: await readsOf(ctx, req, c).count(filter) });
 }

@@ -12,6 +12,8 @@ import type { PointId } from '../../common/types.js';
 import type { Collection, SearchExplain } from '../../engine/collection.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { Filter } from '../../filter/filter-ast.js';
+import type { PointReads } from '../../cluster/shard-reads.js';
+import { readsOf } from '../cluster-consistency.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
 import { checkAskedFor, checkBatchSize } from '../request-limits.js';
 import { sendJson } from '../response-stream.js';
@@ -163,14 +165,15 @@ function parseQueryBody(raw: unknown): SearchRequest {
 async function searchToScoredPoints(
   ctx: ServerContext,
   c: Collection,
+  reads: PointReads,
   r: SearchRequest,
 ): Promise<Record<string, unknown>[]> {
   const started = performance.now();
-  if (r.vector === undefined && r.byId === undefined) return pointsInIdOrder(c, r);
-  const { vector, filter } = await resolveQuery(c, r);
+  if (r.vector === undefined && r.byId === undefined) return pointsInIdOrder(reads, r);
+  const { vector, filter } = await resolveQuery(reads, r);
   const k = Math.min(MAX_RESULTS, r.limit + r.offset);
   const ef = r.ef ?? ctx.settings.defaultEf;
-  const { hits, explain } = await c.search(vector!, {
+  const { hits, explain } = await reads.search(vector!, {
     k,
     ...(filter === undefined ? {} : { filter }),
     ...(ef === undefined ? {} : { ef }),
@@ -197,11 +200,11 @@ async function searchToScoredPoints(
 
 /** No query: points in id order, as Qdrant answers. */
 async function pointsInIdOrder(
-  c: Collection,
+  reads: PointReads,
   r: SearchRequest,
 ): Promise<Record<string, unknown>[]> {
-  const ids = await c.ids(r.filter);
-  const page = await c.getMany(ids.slice(r.offset, r.offset + r.limit), {
+  const ids = await reads.ids(r.filter);
+  const page = await reads.getMany(ids.slice(r.offset, r.offset + r.limit), {
     withVector: r.withVector,
   });
   return page.map((p) => ({
@@ -215,11 +218,11 @@ async function pointsInIdOrder(
 
 /** The vector and filter to search with: a query by id takes the point's vector, not it. */
 async function resolveQuery(
-  c: Collection,
+  reads: PointReads,
   r: SearchRequest,
 ): Promise<{ vector: readonly number[] | undefined; filter: FilterNode | undefined }> {
   if (r.byId === undefined) return { vector: r.vector, filter: r.filter };
-  const [p] = await c.getMany([r.byId], { withVector: true });
+  const [p] = await reads.getMany([r.byId], { withVector: true });
   if (p === undefined) throw notFound(`No point with id ${String(r.byId)} found`);
   const notSelf = Filter.not(Filter.hasId([r.byId]));
   return {
@@ -310,11 +313,12 @@ const NOT_YET: readonly [string, string][] = [
 async function timedSearch(
   ctx: ServerContext,
   c: Collection,
+  reads: PointReads,
   r: SearchRequest,
 ): Promise<Record<string, unknown>[]> {
   const t0 = performance.now();
   try {
-    return await searchToScoredPoints(ctx, c, r);
+    return await searchToScoredPoints(ctx, c, reads, r);
   } finally {
     ctx.metrics.searchDuration.observe(
       { collection: c.name, layer: 'http' },
@@ -340,7 +344,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const r = parseSearchBody(req.body);
       checkRequests(ctx, c, [r]);
-      return send(ctx, reply, await timedSearch(ctx, c, r));
+      return send(ctx, reply, await timedSearch(ctx, c, readsOf(ctx, req, c), r));
     },
   );
 
@@ -351,7 +355,8 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const requests = batchOf(ctx, req.body).map((s) => parseSearchBody(s));
       checkRequests(ctx, c, requests);
-      return send(ctx, reply, await runBatch(requests, (r) => timedSearch(ctx, c, r)));
+      const reads = readsOf(ctx, req, c);
+      return send(ctx, reply, await runBatch(requests, (r) => timedSearch(ctx, c, reads, r)));
     },
   );
 
@@ -362,7 +367,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const r = parseQueryBody(req.body);
       checkRequests(ctx, c, [r]);
-      return send(ctx, reply, { points: await timedSearch(ctx, c, r) });
+      return send(ctx, reply, { points: await timedSearch(ctx, c, readsOf(ctx, req, c), r) });
     },
   );
 
@@ -373,8 +378,9 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const requests = batchOf(ctx, req.body).map((s) => parseQueryBody(s));
       checkRequests(ctx, c, requests);
+      const reads = readsOf(ctx, req, c);
       const out = await runBatch(requests, async (r) => ({
-        points: await timedSearch(ctx, c, r),
+        points: await timedSearch(ctx, c, reads, r),
       }));
       return send(ctx, reply, out);
     },

@@ -1,0 +1,185 @@
+/**
+ * Which nodes hold which shards of a collection, and the changes an operator makes to that
+ * (replicate, promote, drop). Pure functions over a definition: the metadata bucket stores
+ * their results by compare-and-set, so two operators racing both see the other's change.
+ * A definition without placement means "every node holds every shard" (see ClusterMeta).
+ */
+import { QuiverError } from '../common/quiver-error.js';
+import type { ClusterCollectionDef, Placement, ShardReplica } from './cluster-meta.js';
+
+/** Shards 0..n-1. */
+export function allShards(def: ClusterCollectionDef): number[] {
+  return Array.from({ length: def.shards }, (_, s) => s);
+}
+
+/**
+ * `factor` replicas of each shard over `nodes`, spread round-robin so each node holds
+ * about the same number: shard s goes to nodes s, s+1, … (in name order).
+ */
+export function initialPlacement(
+  shards: number,
+  nodes: readonly string[],
+  factor: number,
+): Placement {
+  const sorted = [...new Set(nodes)].sort();
+  if (sorted.length === 0) {
+    throw new QuiverError(
+      'UNAVAILABLE',
+      'No Quiver node is up in the cluster to place shards on.',
+      {},
+    );
+  }
+  const n = Math.min(factor, sorted.length);
+  const out: Record<string, ShardReplica[]> = {};
+  for (let s = 0; s < shards; s++) {
+    out[String(s)] = Array.from({ length: n }, (_, r) => ({
+      node: sorted[(s + r) % sorted.length]!,
+      state: 'active' as const,
+    }));
+  }
+  return out;
+}
+
+/** The replicas of `shard`; without placement, every node in `nodes` (all active). */
+export function replicasOf(
+  def: ClusterCollectionDef,
+  shard: number,
+  nodes: readonly string[],
+): readonly ShardReplica[] {
+  if (def.placement === undefined) return nodes.map((node) => ({ node, state: 'active' }));
+  return def.placement[String(shard)] ?? [];
+}
+
+/** The shards `node` holds a replica of (any state). */
+export function shardsOn(def: ClusterCollectionDef, node: string): number[] {
+  if (def.placement === undefined) return allShards(def);
+  return allShards(def).filter((s) => def.placement![String(s)]?.some((r) => r.node === node));
+}
+
+/** The placement written out (every node in `nodes` on every shard, when there was none). */
+export function explicitPlacement(def: ClusterCollectionDef, nodes: readonly string[]): Placement {
+  if (def.placement !== undefined) return def.placement;
+  return Object.fromEntries(allShards(def).map((s) => [String(s), replicasOf(def, s, nodes)]));
+}
+
+/** `def` with a new `partial` replica of `shard` on `node` (it then reads the stream from 1). */
+export function withReplica(
+  def: ClusterCollectionDef,
+  shard: number,
+  node: string,
+  nodes: readonly string[],
+): ClusterCollectionDef {
+  checkShard(def, shard);
+  const placement = explicitPlacement(def, nodes);
+  const list = placement[String(shard)] ?? [];
+  if (list.some((r) => r.node === node)) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `Node ${node} already holds shard ${shard} of "${def.name}".`,
+      { collection: def.name },
+    );
+  }
+  return {
+    ...def,
+    placement: { ...placement, [String(shard)]: [...list, { node, state: 'partial' }] },
+  };
+}
+
+/** `def` with `node`'s replica of `shard` active (it has caught up with the stream). */
+export function promoted(
+  def: ClusterCollectionDef,
+  shard: number,
+  node: string,
+): ClusterCollectionDef {
+  const list = def.placement?.[String(shard)];
+  if (list === undefined || !list.some((r) => r.node === node && r.state === 'partial')) return def;
+  return {
+    ...def,
+    placement: {
+      ...def.placement,
+      [String(shard)]: list.map((r) => (r.node === node ? { node, state: 'active' } : r)),
+    },
+  };
+}
+
+/**
+ * `def` without `node`'s replica of `shard`. Refused when it is the shard's last active
+ * replica: the points would then exist only in the stream, unreadable until a new replica
+ * replays it.
+ */
+export function withoutReplica(
+  def: ClusterCollectionDef,
+  shard: number,
+  node: string,
+  nodes: readonly string[],
+): ClusterCollectionDef {
+  checkShard(def, shard);
+  const placement = explicitPlacement(def, nodes);
+  const list = placement[String(shard)] ?? [];
+  if (!list.some((r) => r.node === node)) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `Node ${node} holds no replica of shard ${shard} of "${def.name}" (holders: ${list.map((r) => r.node).join(', ') || 'none'}).`,
+      { collection: def.name },
+    );
+  }
+  const rest = list.filter((r) => r.node !== node);
+  if (!rest.some((r) => r.state === 'active')) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `Dropping node ${node}'s replica of shard ${shard} of "${def.name}" would leave the shard without an active replica. Replicate it elsewhere first (replicate_shard), wait until that replica is Active, then drop this one.`,
+      { collection: def.name },
+    );
+  }
+  return { ...def, placement: { ...placement, [String(shard)]: rest } };
+}
+
+function checkShard(def: ClusterCollectionDef, shard: number): void {
+  if (!Number.isInteger(shard) || shard < 0 || shard >= def.shards) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `"${def.name}" has shards 0 to ${def.shards - 1}; there is no shard ${String(shard)}.`,
+      { collection: def.name, field: 'shard_id' },
+    );
+  }
+}
+
+/**
+ * Which node serves which shard of a read: this node for the shards it holds, caught up
+ * and active; otherwise an active replica on a node that is up, taken in turn (`turn`
+ * spreads reads over replicas). UNAVAILABLE names a shard no node can serve.
+ */
+export function planReads(
+  def: ClusterCollectionDef,
+  self: string,
+  readyHere: ReadonlySet<number>,
+  live: readonly string[],
+  exclude: ReadonlySet<string>,
+  turn: number,
+): Map<string, number[]> {
+  const up = new Set(live);
+  const plan = new Map<string, number[]>();
+  for (const s of allShards(def)) {
+    const replicas = replicasOf(def, s, live);
+    const here = replicas.some((r) => r.node === self && r.state === 'active');
+    let node: string | undefined;
+    if (here && readyHere.has(s) && !exclude.has(self)) node = self;
+    else {
+      const others = replicas.filter(
+        (r) => r.state === 'active' && r.node !== self && up.has(r.node) && !exclude.has(r.node),
+      );
+      node = others[(turn + s) % Math.max(1, others.length)]?.node;
+    }
+    if (node === undefined) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `Shard ${s} of "${def.name}" has no active replica on a node that is up (replicas: ${replicas.map((r) => `${r.node} ${r.state}`).join(', ') || 'none'}). Start a node that holds it, or see GET /collections/${def.name}/cluster.`,
+        { collection: def.name },
+      );
+    }
+    let list = plan.get(node);
+    if (list === undefined) plan.set(node, (list = []));
+    list.push(s);
+  }
+  return plan;
+}

@@ -1,0 +1,209 @@
+/**
+ * One node's part of a read that fans out over shards: the request as it travels (JSON
+ * over NATS request-reply, or called in place for this node's own part) and how a node
+ * answers it from its local collection. A node's local collection holds every shard it
+ * has a replica of; when it is asked for only some of them (another node serves the rest,
+ * or one of its replicas is still catching up), points of the other shards are left out
+ * of the answer so that the coordinator never counts a point twice or reads a stale copy.
+ */
+import { ERROR_CODES, QuiverError } from '../common/quiver-error.js';
+import type { ErrorCode } from '../common/quiver-error.js';
+import type { PointId } from '../common/types.js';
+import { compareIds } from '../common/types.js';
+import type { Collection } from '../engine/collection.js';
+import type { PointRecord } from '../engine/collection-types.js';
+import type { SearchExplain, SearchHit } from '../engine/search-results.js';
+import type { FilterNode } from '../filter/filter-ast.js';
+import { filterFromJson } from '../filter/filter-json.js';
+import { shardOf } from './shard-routing.js';
+
+/** What a read waits for on the node that serves it (see server/cluster-consistency.ts). */
+export interface ReadWait {
+  /** shard → sequence: a write's session token. */
+  readonly token?: Readonly<Record<number, number>>;
+  /** Everything each shard's stream held when the read arrived. */
+  readonly latest?: boolean;
+}
+
+interface Common {
+  readonly collection: string;
+  readonly uid: string;
+  readonly shards: readonly number[];
+  readonly wait?: ReadWait;
+}
+
+export type ShardReadRequest = Common &
+  (
+    | {
+        readonly op: 'search';
+        readonly vector: readonly number[];
+        readonly k: number;
+        readonly ef?: number;
+        readonly exact: boolean;
+        readonly withPayload: boolean;
+        readonly withVector: boolean;
+        readonly filter?: FilterNode;
+      }
+    | { readonly op: 'getMany'; readonly ids: readonly PointId[]; readonly withVector: boolean }
+    | { readonly op: 'ids' | 'count'; readonly filter?: FilterNode }
+    | {
+        readonly op: 'page';
+        readonly filter?: FilterNode;
+        readonly from?: PointId;
+        readonly limit: number;
+      }
+  );
+
+export interface PageAnswer {
+  readonly ids: PointId[];
+  readonly next: PointId | undefined;
+}
+
+export type ShardReadAnswer =
+  | { readonly hits: SearchHit[]; readonly explain: SearchExplain }
+  | PointRecord[]
+  | PointId[]
+  | number
+  | PageAnswer;
+
+/**
+ * The wire form of an answer: the result, or the error it raised (code kept). A getMany
+ * answer too large for one message carries the records that fit and, in `rest`, the ids
+ * still to ask for.
+ */
+export type WireAnswer =
+  | {
+      readonly ok: true;
+      readonly result: ShardReadAnswer;
+      readonly rest?: readonly PointId[];
+    }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
+
+const encoder = new TextEncoder();
+
+/**
+ * `result` as one message of at most `max` bytes. Records of a getMany are cut to those
+ * that fit (the asker asks again for `rest`); any other answer over `max` is an error that
+ * says what to ask for instead.
+ */
+export function encodeAnswer(
+  req: ShardReadRequest,
+  result: ShardReadAnswer,
+  max: number,
+): Uint8Array {
+  const whole = encoder.encode(JSON.stringify({ ok: true, result }));
+  if (whole.length <= max) return whole;
+  if (req.op === 'getMany' && Array.isArray(result)) {
+    const records = result as PointRecord[];
+    // The longest prefix of records that fits, found by halving (at least one record:
+    // a single point over max_payload cannot travel at all).
+    let lo = 1;
+    let hi = records.length - 1;
+    let best: Uint8Array | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const part = encoder.encode(
+        JSON.stringify({
+          ok: true,
+          result: records.slice(0, mid),
+          rest: restAfter(req.ids, records[mid - 1]!.id),
+        }),
+      );
+      if (part.length <= max) {
+        best = part;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (best !== undefined) return best;
+  }
+  throw new QuiverError(
+    'INVALID_ARGUMENT',
+    `The answer is ${whole.length} bytes, over the NATS servers' max_payload of ${max}: ask for fewer points (a smaller limit, without vectors), or raise max_payload in the NATS config.`,
+    { collection: req.collection },
+  );
+}
+
+/** The ids of `ids` after `last` (the order of a getMany answer follows the ids asked). */
+function restAfter(ids: readonly PointId[], last: PointId): PointId[] {
+  const at = ids.indexOf(last);
+  return ids.slice(at + 1);
+}
+
+/**
+ * Answers `req` from `local`, which holds the shards in `held`. Filters arrive as JSON and
+ * are rebuilt (validated) before use.
+ */
+export async function answerShardRead(
+  local: Collection,
+  held: readonly number[],
+  shardCount: number,
+  req: ShardReadRequest,
+): Promise<ShardReadAnswer> {
+  const asked = new Set(req.shards);
+  const whole = held.length === asked.size && held.every((s) => asked.has(s));
+  const mine = (id: PointId): boolean => whole || asked.has(shardOf(id, shardCount));
+  const filter =
+    'filter' in req && req.filter !== undefined ? filterFromJson(req.filter) : undefined;
+  switch (req.op) {
+    case 'search': {
+      const { hits, explain } = await local.search(req.vector, {
+        k: req.k,
+        ...(filter === undefined ? {} : { filter }),
+        ...(req.ef === undefined ? {} : { ef: req.ef }),
+        exact: req.exact,
+        withPayload: req.withPayload,
+        withVector: req.withVector,
+        explain: true,
+      });
+      // The top k of a superset holds the top k of the asked shards: dropping the others
+      // keeps the answer exact for those shards.
+      return { hits: hits.filter((h) => mine(h.id)), explain };
+    }
+    case 'getMany':
+      return local.getMany(
+        req.ids.filter((id) => mine(id)),
+        { withVector: req.withVector },
+      );
+    case 'count':
+      return whole ? local.count(filter) : (await local.ids(filter)).filter(mine).length;
+    case 'ids':
+      return (await local.ids(filter)).filter(mine);
+    case 'page':
+      return page(local, whole, mine, filter, req.from, req.limit);
+  }
+}
+
+/** Up to `limit + 1` ids at or after `from`: the page and the id that starts the next. */
+async function page(
+  local: Collection,
+  whole: boolean,
+  mine: (id: PointId) => boolean,
+  filter: FilterNode | undefined,
+  from: PointId | undefined,
+  limit: number,
+): Promise<PageAnswer> {
+  if (whole) {
+    return local.idsPage({
+      ...(filter === undefined ? {} : { filter }),
+      ...(from === undefined ? {} : { from }),
+      limit,
+    });
+  }
+  // Only some shards of this copy are asked for: a page of the whole copy could end before
+  // holding `limit` of theirs, so their ids are listed and cut here.
+  const ids = (await local.ids(filter)).filter(
+    (id) => mine(id) && (from === undefined || compareIds(id, from) >= 0),
+  );
+  return { ids: ids.slice(0, limit), next: ids[limit] };
+}
+
+/** An error as it crosses the wire (codes that are not Quiver's become INTERNAL). */
+export function wireError(e: unknown): WireAnswer {
+  const code: ErrorCode = e instanceof QuiverError && e.code in ERROR_CODES ? e.code : 'INTERNAL';
+  return { ok: false, code, message: e instanceof Error ? e.message : String(e) };
+}
+
+/** The error an answer carried, raised again on the coordinating node. */
+export function errorOfWire(node: string, a: { code: ErrorCode; message: string }): QuiverError {
+  return new QuiverError(a.code, `Node ${node}: ${a.message}`, {});
+}

@@ -1,0 +1,225 @@
+/**
+ * ShardReads: the reads of a cluster collection whose shards are spread over nodes. Each
+ * read is split by shard, each node asked for the shards it serves (one active replica per
+ * shard, this node's own first), and the answers merged: search hits by score, ids in id
+ * order, pages cut at the limit with the next page's first id, counts summed. A node that
+ * does not answer is left out of the next plan and its shards asked of another replica.
+ * The server's point and search routes read through this (or through the local collection
+ * when the collection is not the cluster's): both satisfy {@link PointReads}.
+ */
+import { QuiverError, isQuiverError } from '../common/quiver-error.js';
+import type { PointId } from '../common/types.js';
+import { compareIds } from '../common/types.js';
+import type { PointRecord } from '../engine/collection-types.js';
+import type { SearchExplain, SearchHit } from '../engine/search-results.js';
+import type { FilterNode } from '../filter/filter-ast.js';
+import type { PageAnswer, ReadWait, ShardReadAnswer, ShardReadRequest } from './shard-read.js';
+import { shardOf } from './shard-routing.js';
+
+export interface ReadSearchOptions {
+  readonly k: number;
+  readonly filter?: FilterNode;
+  readonly ef?: number;
+  readonly exact?: boolean;
+  readonly withPayload?: boolean;
+  readonly withVector?: boolean;
+  readonly explain: true;
+}
+
+/** The reads the HTTP routes make of a collection (a local Collection has them too). */
+export interface PointReads {
+  search(
+    vector: readonly number[],
+    options: ReadSearchOptions,
+  ): Promise<{ hits: SearchHit[]; explain: SearchExplain }>;
+  getMany(ids: readonly PointId[], options?: { withVector?: boolean }): Promise<PointRecord[]>;
+  get(id: PointId): Promise<PointRecord | undefined>;
+  ids(filter?: FilterNode): Promise<PointId[]>;
+  idsPage(options: { filter?: FilterNode; from?: PointId; limit?: number }): Promise<PageAnswer>;
+  count(filter?: FilterNode): Promise<number>;
+}
+
+/** Which node serves which shards (never one in `exclude`); UNAVAILABLE when none can. */
+export type ReadPlanner = (exclude: ReadonlySet<string>) => Map<string, number[]>;
+
+export interface ShardReadsOptions {
+  readonly collection: string;
+  readonly uid: string;
+  readonly shardCount: number;
+  /** Euclidean scores are distances: smaller is better. */
+  readonly lowerIsBetter: boolean;
+  readonly wait: ReadWait;
+  readonly plan: ReadPlanner;
+  /** Runs one node's part: this node's in place, another's over NATS. */
+  readonly send: (node: string, req: ShardReadRequest) => Promise<ShardReadAnswer>;
+}
+
+/** Other replicas tried for a shard whose node failed, before the read gives up. */
+const RETRIES = 2;
+const DEFAULT_PAGE = 100;
+
+/** A request without what every part shares (collection, uid, shards, wait). */
+type Part = ShardReadRequest extends infer R
+  ? R extends ShardReadRequest
+    ? Omit<R, 'collection' | 'uid' | 'shards' | 'wait'>
+    : never
+  : never;
+
+export class ShardReads implements PointReads {
+  constructor(private readonly o: ShardReadsOptions) {}
+
+  async search(
+    vector: readonly number[],
+    options: ReadSearchOptions,
+  ): Promise<{ hits: SearchHit[]; explain: SearchExplain }> {
+    const parts = await this.fanOut<{ hits: SearchHit[]; explain: SearchExplain }>({
+      op: 'search',
+      vector: Array.from(vector),
+      k: options.k,
+      ...(options.ef === undefined ? {} : { ef: options.ef }),
+      exact: options.exact === true,
+      withPayload: options.withPayload !== false,
+      withVector: options.withVector === true,
+      ...(options.filter === undefined ? {} : { filter: options.filter }),
+    });
+    const seen = new Set<PointId>();
+    const sign = this.o.lowerIsBetter ? 1 : -1;
+    const hits = parts
+      .flatMap((p) => p.hits)
+      .sort((a, b) => sign * (a.score - b.score) || compareIds(a.id, b.id))
+      .filter((h) => !seen.has(h.id) && seen.add(h.id) !== undefined)
+      .slice(0, options.k);
+    return { hits, explain: mergeExplain(parts.map((p) => p.explain)) };
+  }
+
+  async getMany(
+    ids: readonly PointId[],
+    options: { withVector?: boolean } = {},
+  ): Promise<PointRecord[]> {
+    const shards = new Set(ids.map((id) => shardOf(id, this.o.shardCount)));
+    const parts = await this.fanOut<PointRecord[]>(
+      { op: 'getMany', ids: [...ids], withVector: options.withVector !== false },
+      shards,
+    );
+    // In the order asked, as a local getMany answers (missing ids left out).
+    const byId = new Map<PointId, PointRecord>();
+    for (const p of parts.flat()) byId.set(p.id, p);
+    return ids.flatMap((id) => {
+      const p = byId.get(id);
+      return p === undefined ? [] : [p];
+    });
+  }
+
+  async get(id: PointId): Promise<PointRecord | undefined> {
+    const [p] = await this.getMany([id], { withVector: true });
+    return p;
+  }
+
+  async ids(filter?: FilterNode): Promise<PointId[]> {
+    const parts = await this.fanOut<PointId[]>({ op: 'ids', ...withFilter(filter) });
+    return [...new Set(parts.flat())].sort(compareIds);
+  }
+
+  async idsPage(options: {
+    filter?: FilterNode;
+    from?: PointId;
+    limit?: number;
+  }): Promise<PageAnswer> {
+    const limit = options.limit ?? DEFAULT_PAGE;
+    const parts = await this.fanOut<PageAnswer>({
+      op: 'page',
+      ...withFilter(options.filter),
+      ...(options.from === undefined ? {} : { from: options.from }),
+      limit,
+    });
+    // Each part holds its first limit + 1 ids (the page and its `next`): the first
+    // limit + 1 of their union are the first limit + 1 of the collection.
+    const all = new Set<PointId>();
+    for (const p of parts) {
+      for (const id of p.ids) all.add(id);
+      if (p.next !== undefined) all.add(p.next);
+    }
+    const sorted = [...all].sort(compareIds);
+    return { ids: sorted.slice(0, limit), next: sorted[limit] };
+  }
+
+  async count(filter?: FilterNode): Promise<number> {
+    const parts = await this.fanOut<number>({ op: 'count', ...withFilter(filter) });
+    return parts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Asks every node in the plan for its shards (only those in `need`, when given) and
+   * returns their answers. A node that fails with UNAVAILABLE (gone, or not caught up in
+   * time) is excluded and its shards planned again, up to RETRIES times.
+   */
+  private async fanOut<T extends ShardReadAnswer>(
+    part: Part,
+    need?: ReadonlySet<number>,
+  ): Promise<T[]> {
+    let pending = new Set(need ?? Array.from({ length: this.o.shardCount }, (_, s) => s));
+    const exclude = new Set<string>();
+    const out: T[] = [];
+    for (let attempt = 0; pending.size > 0; attempt++) {
+      const plan = [...this.o.plan(exclude)]
+        .map(([node, shards]) => [node, shards.filter((s) => pending.has(s))] as const)
+        .filter(([, shards]) => shards.length > 0);
+      const failed = new Set<number>();
+      let lastError: unknown;
+      await Promise.all(
+        plan.map(async ([node, shards]) => {
+          const req = {
+            ...part,
+            collection: this.o.collection,
+            uid: this.o.uid,
+            shards,
+            wait: this.o.wait,
+          } as ShardReadRequest;
+          try {
+            out.push((await this.o.send(node, req)) as T);
+          } catch (e) {
+            if (!isQuiverError(e, 'UNAVAILABLE') || attempt >= RETRIES) throw e;
+            exclude.add(node);
+            lastError = e;
+            for (const s of shards) failed.add(s);
+          }
+        }),
+      );
+      pending = failed;
+      if (pending.size > 0 && attempt >= RETRIES) {
+        throw lastError instanceof Error
+          ? lastError
+          : new QuiverError('UNAVAILABLE', 'No replica answered.', {});
+      }
+    }
+    return out;
+  }
+}
+
+function withFilter(filter: FilterNode | undefined): { filter?: FilterNode } {
+  return filter === undefined ? {} : { filter };
+}
+
+/** One explain for the whole read: work summed, phases as long as the slowest node's. */
+function mergeExplain(parts: readonly SearchExplain[]): SearchExplain {
+  const [first, ...rest] = parts;
+  if (first === undefined) throw new QuiverError('INTERNAL', 'A search had no parts.', {});
+  let out = first;
+  for (const e of rest) {
+    const timings = { ...out.timings };
+    for (const key of Object.keys(timings) as (keyof SearchExplain['timings'])[]) {
+      timings[key] = Math.max(timings[key], e.timings[key]);
+    }
+    out = {
+      ...out,
+      plan: out.plan === e.plan ? out.plan : 'mixed',
+      ef: Math.max(out.ef, e.ef),
+      segmentsSearched: out.segmentsSearched + e.segmentsSearched,
+      segments: [...out.segments, ...e.segments],
+      nodesVisited: out.nodesVisited + e.nodesVisited,
+      distanceComputations: out.distanceComputations + e.distanceComputations,
+      timings,
+    };
+  }
+  return out;
+}

@@ -1,0 +1,88 @@
+/**
+ * `POST /collections/{c}/cluster` in cluster mode: Qdrant's replica operations on a
+ * collection's shards — `move_shard`, `replicate_shard`, `drop_replica` — carried out by
+ * cluster/shard-moves.ts. Peers are named by Qdrant's numeric peer id (as GET /cluster
+ * lists them) or by Quiver node name. As in Qdrant, the answer comes once the operation
+ * has started; a transfer in progress shows in `shard_transfers` of GET /collections/{c}/cluster.
+ */
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { dropReplica, replicateShard, startMove } from '../cluster/shard-moves.js';
+import type { Logger } from '../common/logger.js';
+import { peerIdOf } from './cluster-info.js';
+import { badRequest, notImplemented } from './http-errors.js';
+import { asObject, bodyObject, checkKeys, intField } from './qdrant/qdrant-input.js';
+
+const OPERATIONS = ['move_shard', 'replicate_shard', 'drop_replica'];
+const NOT_YET = [
+  'abort_transfer',
+  'create_sharding_key',
+  'drop_sharding_key',
+  'restart_transfer',
+  'replicate_points',
+  'start_resharding',
+  'abort_resharding',
+];
+
+/** Runs the operation in `raw` on collection `name`; resolves once it has started. */
+export async function clusterOperation(
+  cluster: ClusterNode,
+  name: string,
+  raw: unknown,
+  logger: Logger,
+): Promise<void> {
+  const body = bodyObject(raw);
+  const kinds = Object.keys(body);
+  const known = kinds.filter((k) => NOT_YET.includes(k));
+  if (known.length > 0) throw notImplemented(`the "${known[0]}" cluster operation`);
+  checkKeys(body, OPERATIONS, 'the cluster operation body');
+  if (kinds.length !== 1) {
+    throw badRequest(`Send exactly one operation, one of ${OPERATIONS.join(', ')}.`);
+  }
+  const kind = kinds[0]!;
+  const op = asObject(body[kind], kind);
+  const meta = cluster.metadata;
+  const nodes = (await cluster.nodes()).map((n) => n.id);
+  const peer = (field: string): string => nodeOf(op[field], `${kind}.${field}`, nodes);
+  const shard = (): number => intField(op['shard_id'], `${kind}.shard_id`, 0, 63, -1);
+  const log = (message: string): void => logger.info({ collection: name }, message);
+  switch (kind) {
+    case 'move_shard': {
+      checkKeys(op, ['shard_id', 'from_peer_id', 'to_peer_id', 'method'], kind);
+      const move = await startMove(meta, name, shard(), peer('from_peer_id'), peer('to_peer_id'), {
+        onProgress: log,
+      });
+      move.done.catch((e: unknown) =>
+        logger.error({ err: e, collection: name }, 'shard move failed'),
+      );
+      return;
+    }
+    case 'replicate_shard': {
+      checkKeys(op, ['shard_id', 'from_peer_id', 'to_peer_id', 'method'], kind);
+      await replicateShard(meta, name, shard(), peer('to_peer_id'), {
+        wait: false,
+        onProgress: log,
+      });
+      return;
+    }
+    default: {
+      checkKeys(op, ['shard_id', 'peer_id'], kind);
+      await dropReplica(meta, name, shard(), peer('peer_id'));
+    }
+  }
+}
+
+/** A node named by Qdrant peer id (a number) or by its Quiver name, among those up. */
+function nodeOf(value: unknown, field: string, nodes: readonly string[]): string {
+  const found =
+    typeof value === 'number'
+      ? nodes.find((n) => peerIdOf(n) === value)
+      : typeof value === 'string'
+        ? nodes.find((n) => n === value || String(peerIdOf(n)) === value)
+        : undefined;
+  if (found === undefined) {
+    throw badRequest(
+      `${field} must name a node that is up, by peer id or name (up: ${nodes.map((n) => `${n} = ${peerIdOf(n)}`).join(', ')}), got ${JSON.stringify(value)}.`,
+    );
+  }
+  return found;
+}
