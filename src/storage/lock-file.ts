@@ -3,6 +3,7 @@
  * a second live owner gets LOCKED, a lock whose process is gone is taken over.
  * Read-only tools do not take it (SPEC section 3).
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { utf8Decode, utf8Encode } from '../common/bytes.js';
 import type { Logger } from '../common/logger.js';
@@ -12,14 +13,30 @@ import { LOCK_FILE } from './format.js';
 
 const heldInThisProcess = new Set<string>();
 
-/** True when a process with this pid exists (ours to signal or not). */
+/** True when a process with this pid exists (ours to signal or not) and is not a zombie. */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as { code?: string }).code === 'EPERM';
   }
+  return !isZombie(pid);
+}
+
+/**
+ * A killed process its parent has not reaped yet (common in containers whose first
+ * process reaps nothing) still answers signals, but holds no files: Linux says so in
+ * /proc/<pid>/stat (state Z or X, after the parenthesized command name).
+ */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false; // not Linux, or gone meanwhile: kill() already said it exists
+  }
+  const state = stat.charAt(stat.lastIndexOf(')') + 2);
+  return state === 'Z' || state === 'X';
 }
 
 interface LockOwner {

@@ -71,6 +71,28 @@ describe('recovery and locking', () => {
     assert.equal(existsSync(`${dir}/LOCK`), false);
   });
 
+  test('a lock left by a killed process that nobody reaped (a zombie) is taken over', async (t) => {
+    if (!existsSync('/proc/self/stat')) return t.skip('needs Linux /proc');
+    const dir = tempDir(t);
+    // `sleep 0` exits at once; the shell then becomes `sleep 3`, which never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.after(() => parent.kill('SIGKILL'));
+    const pid = await new Promise<number>((r) =>
+      parent.stdout.once('data', (d: Buffer) => r(Number(d.toString().trim()))),
+    );
+    for (let i = 0; i < 100; i++) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.charAt(stat.lastIndexOf(')') + 2) === 'Z') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    writeFileSync(`${dir}/LOCK`, JSON.stringify({ pid, since: new Date().toISOString() }));
+    const db = await Quiver.open(dir);
+    await db.close();
+    assert.equal(existsSync(`${dir}/LOCK`), false);
+  });
+
   test('a failed open releases the lock', async (t) => {
     const dir = tempDir(t);
     await seed(dir);
