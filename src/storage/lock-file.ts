@@ -3,12 +3,12 @@
  * a second live owner gets LOCKED, a lock whose process is gone is taken over.
  * Read-only tools do not take it (SPEC section 3).
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { utf8Decode, utf8Encode } from '../common/bytes.js';
 import type { Logger } from '../common/logger.js';
 import { QuiverError } from '../common/quiver-error.js';
 import type { FileSystem } from './io/file-system.js';
+import { isZombieProcess } from './io/process-state.js';
 import { LOCK_FILE } from './format.js';
 
 const heldInThisProcess = new Set<string>();
@@ -20,23 +20,7 @@ export function processAlive(pid: number): boolean {
   } catch (e) {
     return (e as { code?: string }).code === 'EPERM';
   }
-  return !isZombie(pid);
-}
-
-/**
- * A killed process its parent has not reaped yet (common in containers whose first
- * process reaps nothing) still answers signals, but holds no files: Linux says so in
- * /proc/<pid>/stat (state Z or X, after the parenthesized command name).
- */
-function isZombie(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false; // not Linux, or gone meanwhile: kill() already said it exists
-  }
-  const state = stat.charAt(stat.lastIndexOf(')') + 2);
-  return state === 'Z' || state === 'X';
+  return !isZombieProcess(pid); // a zombie holds no lock
 }
 
 interface LockOwner {
