@@ -115,7 +115,9 @@ export class ClusterMeta {
           { collection: name },
         );
       }
-      const next = change(json.decode<ClusterCollectionDef>(e));
+      const current = json.decode<ClusterCollectionDef>(e);
+      const next = change(current);
+      if (next === current) return current; // nothing to change: wake no watcher
       try {
         await this.meta.update(`collections.${name}`, json.encode(next), e.revision);
         return next;

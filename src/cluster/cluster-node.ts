@@ -586,7 +586,7 @@ export class ClusterNode {
       shardCount: def.shards,
       lowerIsBetter: this.db.collection(name).config.metric === 'euclid',
       wait,
-      plan: (exclude) =>
+      plan: (exclude, shards) =>
         planReads(
           this.defs.get(name) ?? def,
           this.id,
@@ -594,6 +594,7 @@ export class ClusterNode {
           this.live,
           exclude,
           turn,
+          shards,
         ),
       send: (node, req) => this.requestRead(node, req),
     });
@@ -601,7 +602,16 @@ export class ClusterNode {
 
   /** This node's part of a read: `req.shards` must all be held here. */
   private async serveRead(req: ShardReadRequest): Promise<ShardReadAnswer> {
-    const def = this.defOf(req.collection);
+    const def = this.defs.get(req.collection);
+    if (def === undefined) {
+      // Not heard of yet (the definition is on its way) or dropped meanwhile: another
+      // replica may answer.
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `Node ${this.id} does not know collection "${req.collection}" (yet).`,
+        { collection: req.collection },
+      );
+    }
     const list = this.appliers.get(req.collection);
     const missing = req.shards.filter((s) => list?.has(s) !== true);
     if (def.uid !== req.uid || list === undefined || missing.length > 0) {
@@ -618,17 +628,32 @@ export class ClusterNode {
     } else if (req.wait?.latest === true) {
       await this.waitLatest(req.collection, READ_WAIT_MS, req.shards);
     }
-    return answerShardRead(this.db.collection(req.collection), [...list.keys()], def.shards, req);
+    if (req.shards.some((s) => this.appliers.get(req.collection)?.has(s) !== true)) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `Node ${this.id} gave up a shard of "${req.collection}" while the read waited.`,
+        { collection: req.collection },
+      );
+    }
+    return answerShardRead(this.db.collection(req.collection), def.shards, req);
   }
 
   /** Asks `node` for its part of a read (this node's own part is answered in place). */
   private async requestRead(node: string, req: ShardReadRequest): Promise<ShardReadAnswer> {
     if (node === this.id) return this.serveRead(req);
+    if (!NODE_ID.test(node)) {
+      throw new QuiverError('UNAVAILABLE', `Not a node name: ${JSON.stringify(node)}.`, {});
+    }
     let answer = await this.askOnce(node, req);
     if (answer.rest === undefined) return answer.result;
     // A getMany too large for one message comes in parts: ask again for the rest.
     const records = [...(answer.result as PointRecord[])];
+    let left = req.op === 'getMany' ? req.ids.length : 0;
     while (answer.rest !== undefined && answer.rest.length > 0) {
+      if (answer.rest.length >= left) {
+        throw new QuiverError('INTERNAL', `Node ${node} answered a getMany without progress.`, {});
+      }
+      left = answer.rest.length;
       answer = await this.askOnce(node, { ...req, ids: answer.rest } as ShardReadRequest);
       records.push(...(answer.result as PointRecord[]));
     }
@@ -773,8 +798,11 @@ export class ClusterNode {
       const def = this.defs.get(name);
       for (const [shard, a] of list) {
         const here = def?.placement?.[String(shard)]?.find((r) => r.node === this.id);
-        if (here?.state !== 'partial' || !a.caughtUp) continue;
-        await this.meta.updateCollection(name, (d) => promoted(d, shard, this.id));
+        if (here?.state !== 'partial' || !a.caughtUp || def === undefined) continue;
+        // Only the definition this applier follows (not one made since under the name).
+        await this.meta.updateCollection(name, (d) =>
+          d.uid === def.uid ? promoted(d, shard, this.id) : d,
+        );
         this.o.logger.info({ collection: name, shard }, 'shard replica caught up: now active');
       }
     }

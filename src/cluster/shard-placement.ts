@@ -103,9 +103,9 @@ export function promoted(
 }
 
 /**
- * `def` without `node`'s replica of `shard`. Refused when it is the shard's last active
- * replica: the points would then exist only in the stream, unreadable until a new replica
- * replays it.
+ * `def` without `node`'s replica of `shard`. Refused unless another active replica stays
+ * on a node that is up (`nodes`): the points would otherwise be readable nowhere until a
+ * new replica replays the stream.
  */
 export function withoutReplica(
   def: ClusterCollectionDef,
@@ -124,10 +124,10 @@ export function withoutReplica(
     );
   }
   const rest = list.filter((r) => r.node !== node);
-  if (!rest.some((r) => r.state === 'active')) {
+  if (!rest.some((r) => r.state === 'active' && nodes.includes(r.node))) {
     throw new QuiverError(
       'INVALID_ARGUMENT',
-      `Dropping node ${node}'s replica of shard ${shard} of "${def.name}" would leave the shard without an active replica. Replicate it elsewhere first (replicate_shard), wait until that replica is Active, then drop this one.`,
+      `Dropping node ${node}'s replica of shard ${shard} of "${def.name}" would leave the shard without an active replica on a node that is up. Replicate it to a running node first (replicate_shard), wait until that replica is Active, then drop this one.`,
       { collection: def.name },
     );
   }
@@ -145,9 +145,10 @@ function checkShard(def: ClusterCollectionDef, shard: number): void {
 }
 
 /**
- * Which node serves which shard of a read: this node for the shards it holds, caught up
- * and active; otherwise an active replica on a node that is up, taken in turn (`turn`
- * spreads reads over replicas). UNAVAILABLE names a shard no node can serve.
+ * Which node serves which shard of a read (of `only` those shards, when given): this node
+ * for the shards it holds, caught up and active; otherwise an active replica on a node
+ * that is up, taken in turn (`turn` spreads reads over replicas). UNAVAILABLE names a
+ * shard no node can serve.
  */
 export function planReads(
   def: ClusterCollectionDef,
@@ -156,10 +157,12 @@ export function planReads(
   live: readonly string[],
   exclude: ReadonlySet<string>,
   turn: number,
+  only?: ReadonlySet<number>,
 ): Map<string, number[]> {
   const up = new Set(live);
   const plan = new Map<string, number[]>();
   for (const s of allShards(def)) {
+    if (only !== undefined && !only.has(s)) continue; // a shard this read does not touch
     const replicas = replicasOf(def, s, live);
     const here = replicas.some((r) => r.node === self && r.state === 'active');
     let node: string | undefined;

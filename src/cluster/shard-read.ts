@@ -9,11 +9,11 @@
 import { ERROR_CODES, QuiverError } from '../common/quiver-error.js';
 import type { ErrorCode } from '../common/quiver-error.js';
 import type { PointId } from '../common/types.js';
-import { compareIds } from '../common/types.js';
 import type { Collection } from '../engine/collection.js';
 import type { PointRecord } from '../engine/collection-types.js';
 import type { SearchExplain, SearchHit } from '../engine/search-results.js';
 import type { FilterNode } from '../filter/filter-ast.js';
+import { Filter } from '../filter/filter-ast.js';
 import { filterFromJson } from '../filter/filter-json.js';
 import { shardOf } from './shard-routing.js';
 
@@ -130,71 +130,58 @@ function restAfter(ids: readonly PointId[], last: PointId): PointId[] {
 }
 
 /**
- * Answers `req` from `local`, which holds the shards in `held`. Filters arrive as JSON and
- * are rebuilt (validated) before use.
+ * Answers `req` from `local`. Unless every shard is asked for, the read is restricted to
+ * the asked shards by an id-hash filter evaluated with the rest of the filter: the local
+ * copy may also hold other shards (served by another node, still catching up, or being
+ * removed), and none of their points may reach the answer. Filters arrive as JSON and are
+ * rebuilt (validated) before use.
  */
 export async function answerShardRead(
   local: Collection,
-  held: readonly number[],
   shardCount: number,
   req: ShardReadRequest,
 ): Promise<ShardReadAnswer> {
   const asked = new Set(req.shards);
-  const whole = held.length === asked.size && held.every((s) => asked.has(s));
-  const mine = (id: PointId): boolean => whole || asked.has(shardOf(id, shardCount));
-  const filter =
+  const all = asked.size === shardCount;
+  const given =
     'filter' in req && req.filter !== undefined ? filterFromJson(req.filter) : undefined;
+  const restrict = all ? undefined : Filter.idBucket(shardCount, [...asked]);
+  const filter =
+    restrict === undefined ? given : given === undefined ? restrict : Filter.and([restrict, given]);
+  const withFilter = filter === undefined ? {} : { filter };
   switch (req.op) {
-    case 'search': {
-      const { hits, explain } = await local.search(req.vector, {
+    case 'search':
+      return local.search(req.vector, {
         k: req.k,
-        ...(filter === undefined ? {} : { filter }),
+        ...withFilter,
         ...(req.ef === undefined ? {} : { ef: req.ef }),
         exact: req.exact,
         withPayload: req.withPayload,
         withVector: req.withVector,
         explain: true,
       });
-      // The top k of a superset holds the top k of the asked shards: dropping the others
-      // keeps the answer exact for those shards.
-      return { hits: hits.filter((h) => mine(h.id)), explain };
-    }
     case 'getMany':
       return local.getMany(
-        req.ids.filter((id) => mine(id)),
+        req.ids.filter((id) => all || asked.has(shardOf(id, shardCount))),
         { withVector: req.withVector },
       );
     case 'count':
-      return whole ? local.count(filter) : (await local.ids(filter)).filter(mine).length;
+      return local.count(filter);
     case 'ids':
-      return (await local.ids(filter)).filter(mine);
+      return local.ids(filter);
     case 'page':
-      return page(local, whole, mine, filter, req.from, req.limit);
+      return local.idsPage({
+        ...withFilter,
+        ...(req.from === undefined ? {} : { from: req.from }),
+        limit: req.limit,
+      });
+    default:
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `Unknown shard read ${JSON.stringify((req as { op?: unknown }).op)} (a node of another version?).`,
+        {},
+      );
   }
-}
-
-/** Up to `limit + 1` ids at or after `from`: the page and the id that starts the next. */
-async function page(
-  local: Collection,
-  whole: boolean,
-  mine: (id: PointId) => boolean,
-  filter: FilterNode | undefined,
-  from: PointId | undefined,
-  limit: number,
-): Promise<PageAnswer> {
-  if (whole) {
-    return local.idsPage({
-      ...(filter === undefined ? {} : { filter }),
-      ...(from === undefined ? {} : { from }),
-      limit,
-    });
-  }
-  // Only some shards of this copy are asked for: a page of the whole copy could end before
-  // holding `limit` of theirs, so their ids are listed and cut here.
-  const ids = (await local.ids(filter)).filter(
-    (id) => mine(id) && (from === undefined || compareIds(id, from) >= 0),
-  );
-  return { ids: ids.slice(0, limit), next: ids[limit] };
 }
 
 /** An error as it crosses the wire (codes that are not Quiver's become INTERNAL). */

@@ -39,8 +39,14 @@ export interface PointReads {
   count(filter?: FilterNode): Promise<number>;
 }
 
-/** Which node serves which shards (never one in `exclude`); UNAVAILABLE when none can. */
-export type ReadPlanner = (exclude: ReadonlySet<string>) => Map<string, number[]>;
+/**
+ * Which node serves which of the `shards` (never one in `exclude`); UNAVAILABLE when
+ * none can serve one of them.
+ */
+export type ReadPlanner = (
+  exclude: ReadonlySet<string>,
+  shards: ReadonlySet<number>,
+) => Map<string, number[]>;
 
 export interface ShardReadsOptions {
   readonly collection: string;
@@ -97,8 +103,14 @@ export class ShardReads implements PointReads {
     options: { withVector?: boolean } = {},
   ): Promise<PointRecord[]> {
     const shards = new Set(ids.map((id) => shardOf(id, this.o.shardCount)));
+    const withVector = options.withVector !== false;
+    // Each node is sent only the ids of its shards.
     const parts = await this.fanOut<PointRecord[]>(
-      { op: 'getMany', ids: [...ids], withVector: options.withVector !== false },
+      (asked) => ({
+        op: 'getMany',
+        ids: ids.filter((id) => asked.includes(shardOf(id, this.o.shardCount))),
+        withVector,
+      }),
       shards,
     );
     // In the order asked, as a local getMany answers (missing ids left out).
@@ -154,14 +166,14 @@ export class ShardReads implements PointReads {
    * time) is excluded and its shards planned again, up to RETRIES times.
    */
   private async fanOut<T extends ShardReadAnswer>(
-    part: Part,
+    part: Part | ((shards: readonly number[]) => Part),
     need?: ReadonlySet<number>,
   ): Promise<T[]> {
     let pending = new Set(need ?? Array.from({ length: this.o.shardCount }, (_, s) => s));
     const exclude = new Set<string>();
     const out: T[] = [];
     for (let attempt = 0; pending.size > 0; attempt++) {
-      const plan = [...this.o.plan(exclude)]
+      const plan = [...this.o.plan(exclude, pending)]
         .map(([node, shards]) => [node, shards.filter((s) => pending.has(s))] as const)
         .filter(([, shards]) => shards.length > 0);
       const failed = new Set<number>();
@@ -169,7 +181,7 @@ export class ShardReads implements PointReads {
       await Promise.all(
         plan.map(async ([node, shards]) => {
           const req = {
-            ...part,
+            ...(typeof part === 'function' ? part(shards) : part),
             collection: this.o.collection,
             uid: this.o.uid,
             shards,

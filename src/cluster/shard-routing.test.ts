@@ -1,7 +1,8 @@
 /**
  * Shard routing is part of the cluster's format: pinned known answers (changing the hash
- * would move every point), UUIDs in either case on one shard, and splitOp putting every id
- * of an operation on exactly one shard, in order (fast-check).
+ * would move every point), UUIDs in either case on one shard, the id-bucket filter agreeing
+ * with it, and splitOp putting every id of an operation on exactly one shard, in order
+ * (fast-check).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,6 +11,8 @@ import type { PointOp } from '../engine/collection.js';
 import { propertyParams } from '../../test/helpers/random.js';
 import { splitOp } from './cluster-node.js';
 import { decodeOpMessage, encodeOpMessage } from './shard-log.js';
+import { Filter } from '../filter/filter-ast.js';
+import { matchesFilter } from '../filter/filter-evaluator.js';
 import { shardOf, shardSubject, streamName } from './shard-routing.js';
 
 describe('shard routing', () => {
@@ -22,6 +25,22 @@ describe('shard routing', () => {
     const uuid = '5C56C793-69F3-4FBF-87E6-C4BF54C28C26';
     assert.equal(shardOf(uuid, 7), shardOf(uuid.toLowerCase(), 7));
     assert.equal(shardOf(7, 1), 0);
+  });
+
+  it('the filter a node answers some shards with matches exactly the ids of those shards', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.nat(), fc.uuid()),
+        fc.integer({ min: 1, max: 9 }),
+        fc.array(fc.nat(8)),
+        (id, count, picked) => {
+          const buckets = picked.filter((b) => b < count);
+          const matches = matchesFilter(Filter.idBucket(count, buckets), {}, id);
+          assert.equal(matches, buckets.includes(shardOf(id, count)));
+        },
+      ),
+      propertyParams('idBucket filter', 300),
+    );
   });
 
   it('names streams and subjects from the collection and shard', () => {

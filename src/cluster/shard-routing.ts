@@ -3,21 +3,12 @@
  * a shard's JetStream stream and subject. Every node computes the same answer without
  * asking anyone, so any node can route a write.
  */
+import { idBucket } from '../common/id-hash.js';
 import type { PointId } from '../common/types.js';
 
-/**
- * FNV-1a (32-bit) over the id's canonical text: an integer's decimal digits, a UUID in
- * lower case (Qdrant accepts either case for the same UUID). Stable across versions and
- * machines: changing it would move every point, so it is part of the cluster's format.
- */
+/** The shard of a point: the stable id hash of common/id-hash.ts, stable across versions. */
 export function shardOf(id: PointId, shards: number): number {
-  const text = typeof id === 'number' ? String(id) : id.toLowerCase();
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shards;
+  return idBucket(id, shards);
 }
 
 /** `items` grouped by the shard of their id (shards with none are left out), order kept. */

@@ -151,6 +151,18 @@ export interface HasIdNode {
 }
 
 /**
+ * Matches when the point id's stable hash (common/id-hash.ts) modulo `count` is one of
+ * `buckets`: a cluster node answering for some of the shards its copy holds. Internal:
+ * no filter dialect produces it.
+ */
+export interface IdBucketNode {
+  readonly kind: 'idBucket';
+  readonly count: number;
+  /** Sorted, without duplicates, each in [0, count). */
+  readonly buckets: readonly number[];
+}
+
+/**
  * Qdrant's `nested`: matches when some object candidate at `path` matches `filter` on its own,
  * so all of the filter's conditions hold for the same array element.
  */
@@ -177,6 +189,7 @@ export type FilterNode =
   | TextNode
   | ValuesCountNode
   | HasIdNode
+  | IdBucketNode
   | NestedNode;
 
 /** The tag of a filter node. */
@@ -570,6 +583,29 @@ export const Filter = Object.freeze({
     const checked = Array.from(ids, (id: unknown, i) => checkPointId(id, `Filter.hasId ids[${i}]`));
     const unique = [...new Set(checked)].sort(compareIds);
     return seal({ kind: 'hasId', ids: Object.freeze(unique) });
+  },
+
+  /** The id's stable hash modulo `count` is one of `buckets` (a cluster node's shards). */
+  idBucket(count: number, buckets: readonly number[]): IdBucketNode {
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw filterError(
+        'Filter.idBucket',
+        `count must be a whole number ≥ 1, got ${String(count)}`,
+        'Pass the number of shards.',
+      );
+    }
+    if (
+      !Array.isArray(buckets) ||
+      !buckets.every((b) => Number.isInteger(b) && b >= 0 && b < count)
+    ) {
+      throw filterError(
+        'Filter.idBucket',
+        `buckets must be whole numbers from 0 to ${count - 1}`,
+        'Pass the shard numbers.',
+      );
+    }
+    const unique = [...new Set(buckets)].sort((a, b) => a - b);
+    return seal({ kind: 'idBucket', count, buckets: Object.freeze(unique) });
   },
 
   /** Some object candidate at `path` matches `filter` by itself (Qdrant's `nested`). */

@@ -2,6 +2,7 @@
  * compileFilter: turns a filter AST into one closure per node, once, so checking a point only
  * resolves paths and compares. Compiled filters never throw, whatever the payload holds.
  */
+import { idBucket } from '../common/id-hash.js';
 import type { JsonValue, Payload, PointId } from '../common/types.js';
 import { invalidArgument } from '../common/quiver-error.js';
 import { parseDateTime } from './date-time.js';
@@ -165,6 +166,11 @@ function compileNode(node: FilterNode): CompiledFilter {
     case 'hasId': {
       const ids = new Set<PointId>(node.ids);
       return (_payload, id) => ids.has(id);
+    }
+    case 'idBucket': {
+      const { count } = node;
+      const buckets = new Set(node.buckets);
+      return (_payload, id) => buckets.has(idBucket(id, count));
     }
     case 'nested': {
       const inner = compileNode(node.filter);

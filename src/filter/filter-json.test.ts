@@ -30,6 +30,10 @@ const leafArb: fc.Arbitrary<FilterNode> = fc.oneof(
   fc.tuple(pathArb, fc.string({ maxLength: 4 })).map(([p, t]) => Filter.text(p, t)),
   fc.tuple(pathArb, fc.nat(4)).map(([p, n]) => Filter.valuesCount(p, { lte: n })),
   fc.array(idArb, { maxLength: 4 }).map((ids) => Filter.hasId(ids)),
+  fc
+    .integer({ min: 1, max: 8 })
+    .chain((n) => fc.tuple(fc.constant(n), fc.array(fc.nat(n - 1), { maxLength: 4 })))
+    .map(([n, b]) => Filter.idBucket(n, b)),
   fc.constant(Filter.all()),
 );
 
@@ -67,6 +71,8 @@ describe('filterFromJson', () => {
       { kind: 'and', children: 'x' },
       { kind: 'eq', path: 5, value: 1 },
       { kind: 'range', path: ['a'], bounds: {} },
+      { kind: 'idBucket', count: 3, buckets: [3] },
+      { kind: 'idBucket', count: 0, buckets: [] },
       { kind: 'not', child: { kind: 'hasId', ids: [{}] } },
     ]) {
       assert.throws(

@@ -64,6 +64,8 @@ function rebuild(value: unknown, depth: number): FilterNode {
       return Filter.valuesCount(path, v['bounds'] as Bounds<number>);
     case 'hasId':
       return Filter.hasId(listOf(v['ids']) as PointId[]);
+    case 'idBucket':
+      return Filter.idBucket(v['count'] as number, listOf(v['buckets']) as number[]);
     case 'nested':
       return Filter.nested(path, rebuild(v['filter'], depth + 1));
     default:

@@ -107,13 +107,19 @@ export function readsOf(
   return cluster.reads(c.name, readWaitOf(req.headers, req.query));
 }
 
-/** Waits, before a read of a cluster collection, for what the request asks to see here. */
-export async function readConsistency(
+/**
+ * Checks, before a read of a cluster collection, that this node can coordinate it and
+ * that what the request asks to see is well formed. The waiting itself happens on each
+ * node that serves a shard of the read (ShardReads), for that shard only: waiting here on
+ * every local shard would also wait for a replica that is still catching up and that the
+ * read does not use.
+ */
+export function readConsistency(
   ctx: ServerContext,
   collection: string,
   headers: Headers,
   query: unknown,
-): Promise<void> {
+): void {
   const cluster = ctx.clusterNode;
   if (cluster === undefined || !cluster.defines(collection)) return;
   if (!cluster.hosts(collection)) {
@@ -124,7 +130,5 @@ export async function readConsistency(
       { collection },
     );
   }
-  const wait = readWaitOf(headers, query);
-  if (wait.token !== undefined) await cluster.waitFor(collection, wait.token, CONSISTENCY_WAIT_MS);
-  else if (wait.latest === true) await cluster.waitLatest(collection, CONSISTENCY_WAIT_MS);
+  readWaitOf(headers, query);
 }

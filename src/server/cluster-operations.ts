@@ -41,8 +41,15 @@ export async function clusterOperation(
   const kind = kinds[0]!;
   const op = asObject(body[kind], kind);
   const meta = cluster.metadata;
-  const nodes = (await cluster.nodes()).map((n) => n.id);
-  const peer = (field: string): string => nodeOf(op[field], `${kind}.${field}`, nodes);
+  const up = (await cluster.nodes()).map((n) => n.id);
+  // A replica can be taken off a node that is down (it may never come back); only a node
+  // that is up can be given one.
+  const placed = Object.values(cluster.definition(name).placement ?? {}).flatMap((list) =>
+    list.map((r) => r.node),
+  );
+  const holders = [...new Set([...up, ...placed])];
+  const peer = (field: string): string =>
+    nodeOf(op[field], `${kind}.${field}`, field === 'to_peer_id' ? up : holders);
   const shard = (): number => intField(op['shard_id'], `${kind}.shard_id`, 0, 63, -1);
   const log = (message: string): void => logger.info({ collection: name }, message);
   switch (kind) {
@@ -71,7 +78,7 @@ export async function clusterOperation(
   }
 }
 
-/** A node named by Qdrant peer id (a number) or by its Quiver name, among those up. */
+/** A node named by Qdrant peer id (a number) or by its Quiver name, among `nodes`. */
 function nodeOf(value: unknown, field: string, nodes: readonly string[]): string {
   const found =
     typeof value === 'number'
@@ -81,7 +88,7 @@ function nodeOf(value: unknown, field: string, nodes: readonly string[]): string
         : undefined;
   if (found === undefined) {
     throw badRequest(
-      `${field} must name a node that is up, by peer id or name (up: ${nodes.map((n) => `${n} = ${peerIdOf(n)}`).join(', ')}), got ${JSON.stringify(value)}.`,
+      `${field} must name a node, by peer id or name (one of: ${nodes.map((n) => `${n} = ${peerIdOf(n)}`).join(', ')}), got ${JSON.stringify(value)}.`,
     );
   }
   return found;

@@ -159,14 +159,16 @@ async function buildContext(options: CreateServerOptions): Promise<ServerContext
 }
 
 /**
- * In cluster mode, a read of a collection first waits for what it asks to see: the
- * session token of a write, or Qdrant's `consistency` (server/cluster-consistency.ts).
+ * In cluster mode, a read of a collection is checked first (this node hosts it; the
+ * session token or Qdrant's `consistency` is well formed); each node serving a shard for
+ * the read waits there for what it asks to see (server/cluster-consistency.ts).
  */
 function installReadConsistency(app: FastifyInstance, ctx: ServerContext): void {
   app.addHook('preHandler', async (req) => {
     if (ctx.clusterNode === undefined || req.routeOptions.config.access !== 'read') return;
     const name = paramsOf(req.params)['collection_name'];
-    if (name !== undefined) await readConsistency(ctx, name, req.headers, req.query);
+    if (name !== undefined) readConsistency(ctx, name, req.headers, req.query);
+    return Promise.resolve();
   });
 }
 

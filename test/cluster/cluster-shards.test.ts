@@ -5,7 +5,8 @@
  * same points (exact search, counts, filtered ids, pages, getMany). A shard moved under a
  * write load loses nothing; the last replica of a shard cannot be dropped; a drained node
  * holds nothing and the data stays whole; a read right after a replica's node left is
- * served by the other replica.
+ * served by the other replica; with none left, reads that need the shard answer
+ * UNAVAILABLE naming it while reads of other shards still answer.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -232,5 +233,23 @@ describe('sharded cluster collections', { skip, timeout: 180_000 }, () => {
     for (let i = 0; i < 5; i++) {
       assert.equal(await a.cluster.reads('docs').count(), acked.length);
     }
+    // Shard 2's last replica goes too: reads that need it answer UNAVAILABLE naming it,
+    // reads of other shards still answer.
+    await b.cluster.close();
+    await assert.rejects(
+      a.cluster.reads('docs').count(),
+      (e: Error & { code?: string }) => e.code === 'UNAVAILABLE',
+    );
+    const onA = acked.filter((id) => shardOf(id, 3) !== 2).slice(0, 50);
+    assert.equal((await a.cluster.reads('docs').getMany(onA)).length, onA.length);
+    await until(
+      'A to see B gone',
+      () => a.cluster.stats().nodes.up + a.cluster.stats().nodes.catchingUp === 1,
+    );
+    await assert.rejects(
+      a.cluster.reads('docs').count(),
+      (e: Error & { code?: string }) =>
+        e.code === 'UNAVAILABLE' && /Shard 2 of "docs" has no active replica/.test(e.message),
+    );
   });
 });

@@ -1,7 +1,8 @@
 /**
  * ShardReads over real collections, without NATS: three local collections stand for three
- * nodes, each holding two of three shards (so every node is asked for less than it holds,
- * the path that must leave the other shards' points out), and every fan-out read — exact
+ * nodes, each holding two of three shards, one of them stale (so every node is asked for
+ * less than it holds, and the other shard's points — older vectors, payloads, points since
+ * deleted — must stay out of every answer), and every fan-out read — exact
  * search with and without a filter, ids, counts, a page walk, getMany — must equal the
  * same read of one collection holding every point. Property-tested over generated points.
  */
@@ -72,7 +73,7 @@ describe('ShardReads (fan-out over collections holding overlapping shards)', () 
       send: async (node, req) => {
         const i = Number(node.slice(1));
         const wire = JSON.parse(JSON.stringify(req)) as typeof req;
-        return answerShardRead(nodes[i]!, HOLDS[i]!, SHARDS, wire);
+        return answerShardRead(nodes[i]!, SHARDS, wire);
       },
     });
     await fc.assert(
@@ -87,8 +88,19 @@ describe('ShardReads (fan-out over collections holding overlapping shards)', () 
         for (const c of [all, ...nodes]) await c.deleteWhere({});
         await all.upsert(points);
         for (let i = 0; i < 3; i++) {
-          const mine = points.filter((p) => HOLDS[i]!.includes(shardOf(p.id, SHARDS)));
-          if (mine.length > 0) await nodes[i]!.upsert(mine);
+          // The shard node i is asked for, accurate; the other one it holds stale, as a
+          // replica still catching up (or being removed) would: other vectors and
+          // payloads, and points deleted since.
+          const [asked, stale] = HOLDS[i]!;
+          const mine = points.filter((p) => shardOf(p.id, SHARDS) === asked);
+          const old = points
+            .filter((p) => shardOf(p.id, SHARDS) === stale)
+            .map((p) => ({ ...p, vector: p.vector.map((x) => -x), payload: { tag: 'a' } }));
+          const gone = Array.from({ length: 8 }, (_, j) => 100_000 + j)
+            .filter((id) => shardOf(id, SHARDS) === stale)
+            .map((id) => ({ id, vector: [0.5, -0.5, 0.25, 0.001 * id], payload: { tag: 'a' } }));
+          for (const batch of [mine, old, gone])
+            if (batch.length > 0) await nodes[i]!.upsert(batch);
         }
         const tagA = Filter.eq('tag', 'a');
         for (const query of [points[0]!.vector, [0.5, -0.5, 0.25, 0]]) {

@@ -6,7 +6,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isQuiverError } from '../../common/quiver-error.js';
 import type { Collection } from '../../engine/collection.js';
+import type { PointReads } from '../../cluster/shard-reads.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
+import { readsOf } from '../cluster-consistency.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { PayloadIndexRecord } from '../payload-index-registry.js';
@@ -46,14 +48,23 @@ const HNSW_KEYS = [
 ];
 const FIELD_TYPES = ['keyword', 'integer', 'float', 'bool', 'geo', 'datetime', 'text', 'uuid'];
 
+/** How a cluster collection is laid out: its counts come from every shard. */
+export interface ClusterShape {
+  readonly reads: PointReads;
+  readonly shards: number;
+  readonly replicationFactor: number;
+}
+
 /** Collection info in Qdrant's shape. */
 export async function collectionInfo(
   c: Collection,
   indexes: ReadonlyMap<string, PayloadIndexRecord> | undefined,
+  cluster?: ClusterShape,
 ): Promise<Record<string, unknown>> {
   const config = c.config;
   const stats = c.stats();
-  const points = stats.points;
+  const reads: PointReads = cluster?.reads ?? c;
+  const points = cluster === undefined ? stats.points : await reads.count();
   const segments = Math.max(1, stats.segments);
   const payloadSchema: Record<string, unknown> = {};
   for (const [field, rec] of indexes ?? []) {
@@ -61,7 +72,7 @@ export async function collectionInfo(
     payloadSchema[field] = {
       data_type: rec.dataType,
       ...(typeof rec.schema === 'object' && rec.schema !== null ? { params: rec.schema } : {}),
-      points: points === 0 ? 0 : await c.count(withField),
+      points: points === 0 ? 0 : await reads.count(withField),
     };
   }
   return {
@@ -73,8 +84,8 @@ export async function collectionInfo(
     config: {
       params: {
         vectors: { size: config.dimension, distance: DISTANCE_OF_METRIC[config.metric] },
-        shard_number: 1,
-        replication_factor: 1,
+        shard_number: cluster?.shards ?? 1,
+        replication_factor: cluster?.replicationFactor ?? 1,
         write_consistency_factor: 1,
         on_disk_payload: false,
       },
@@ -133,7 +144,17 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
   app.get('/collections/:collection_name', { config: { access: 'read' } }, async (req, reply) => {
     const name = paramsOf(req.params)['collection_name'] ?? '';
     const c = ctx.collection(name);
-    return envelope(reply, await collectionInfo(c, ctx.payloadIndexes.get(name)));
+    const cluster = ctx.clusterNode;
+    const shape =
+      cluster?.defines(name) === true
+        ? {
+            reads: readsOf(ctx, req, c),
+            shards: cluster.definition(name).shards,
+            replicationFactor:
+              cluster.definition(name).placement?.['0']?.length ?? (await cluster.nodes()).length,
+          }
+        : undefined;
+    return envelope(reply, await collectionInfo(c, ctx.payloadIndexes.get(name), shape));
   });
 
   app.get('/collections/:collection_name/exists', { config: { access: 'read' } }, (req, reply) => {
