@@ -1,0 +1,172 @@
+/**
+ * The cluster under failure, as users run it: three `quiver serve --cluster` processes on
+ * a real 3-server NATS cluster. A client streams 10 000 upserts through two nodes and
+ * records each acknowledged batch; meanwhile the NATS server leading a shard stream is
+ * SIGKILLed, then a Quiver node, and both come back. Nothing acknowledged is lost, no point
+ * appears that was never sent, writes resume within 10 s (the longest gap is printed), and
+ * the restarted node converges to the same points and payloads as the others. Then 1 000
+ * write-then-read pairs on different nodes each see their write through the session token.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import type { ServeChild } from '../server/server-helpers.js';
+import { spawnServe } from '../server/server-helpers.js';
+
+const skip = needsNatsServer();
+const DIM = 4;
+const TOTAL = 10_000;
+const BATCH = 50;
+const vec = (i: number): number[] => [Math.sin(i), Math.cos(i), Math.sin(i * 0.1), 1];
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Every point of `live` on the node at `url`: id → hash of its payload. */
+async function pointsOn(url: string): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  let offset: number | null = null;
+  do {
+    const res = await post(`${url}/collections/live/points/scroll?consistency=all`, {
+      limit: 2_000,
+      with_payload: true,
+      ...(offset === null ? {} : { offset }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const page = (
+      (await res.json()) as {
+        result: { points: { id: number; payload: unknown }[]; next_page_offset: number | null };
+      }
+    ).result;
+    for (const p of page.points) {
+      out.set(p.id, createHash('sha256').update(JSON.stringify(p.payload)).digest('hex'));
+    }
+    offset = page.next_page_offset;
+  } while (offset !== null);
+  return out;
+}
+
+describe('cluster failover', { skip, timeout: 240_000 }, () => {
+  test('10 000 acknowledged upserts through a stream leader kill and a node kill: nothing lost', async (t) => {
+    const nats = await startNatsCluster(t);
+    const dirs = [tempDir(t), tempDir(t), tempDir(t)];
+    const start = (i: number): Promise<ServeChild> =>
+      spawnServe(t, [
+        '--data',
+        dirs[i]!,
+        '--cluster',
+        nats.servers,
+        '--cluster-node-id',
+        `node-${i}`,
+      ]);
+    const nodes = [await start(0), await start(1), await start(2)];
+    const create = await fetch(`${nodes[0]!.url}/collections/live`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vectors: { size: DIM, distance: 'Cosine' }, shard_number: 2 }),
+    });
+    assert.equal(create.status, 200, await create.clone().text());
+    for (const n of nodes) {
+      for (let i = 0; i < 100; i++) {
+        if ((await fetch(`${n.url}/collections/live/exists`)).ok) {
+          const r = (await (await fetch(`${n.url}/collections/live/exists`)).json()) as {
+            result: { exists: boolean };
+          };
+          if (r.result.exists) break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const info = (await (await fetch(`${nodes[0]!.url}/cluster`)).json()) as {
+      result: { quiver: { collections: { name: string; shard_status: { stream: string }[] }[] } };
+    };
+    const stream = info.result.quiver.collections.find((c) => c.name === 'live')!.shard_status[0]!
+      .stream;
+
+    // The writer: batches through node-0 and node-2 in turn (node-1 is the one killed).
+    const acked = new Set<number>();
+    const attempted = new Set<number>();
+    let failures = 0;
+    let lastAck = Date.now();
+    let longestGap = 0;
+    const events: Promise<void>[] = [];
+    let leaderKilled = false;
+    let nodeKilled = false;
+    for (let b = 0; b < TOTAL / BATCH; b++) {
+      const ids = Array.from({ length: BATCH }, (_, j) => b * BATCH + j);
+      for (const id of ids) attempted.add(id);
+      const via = nodes[b % 2 === 0 ? 0 : 2]!;
+      const res = await fetch(`${via.url}/collections/live/points`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          points: ids.map((id) => ({ id, vector: vec(id), payload: { id, batch: b } })),
+        }),
+      }).catch(() => undefined);
+      if (res?.status === 200) {
+        for (const id of ids) acked.add(id);
+        longestGap = Math.max(longestGap, Date.now() - lastAck);
+        lastAck = Date.now();
+      } else failures++;
+      if (!leaderKilled && acked.size >= 2_000) {
+        leaderKilled = true;
+        const leader = await nats.waitStreamLeader(stream);
+        await nats.kill(leader, 'SIGKILL');
+        events.push(
+          (async () => {
+            await new Promise((r) => setTimeout(r, 3_000));
+            await nats.restart(leader);
+          })(),
+        );
+      }
+      if (!nodeKilled && acked.size >= 5_000) {
+        nodeKilled = true;
+        nodes[1]!.child.kill('SIGKILL');
+        await new Promise((r) => nodes[1]!.child.once('exit', r));
+      }
+    }
+    await Promise.all(events);
+    nodes[1] = await start(1);
+    console.log(
+      `[failover] acknowledged ${acked.size}/${TOTAL} points, ${failures} batches failed, longest gap between acknowledgements ${longestGap} ms`,
+    );
+    assert.ok(longestGap < 10_000, `writes resumed within 10 s (gap ${longestGap} ms)`);
+    assert.ok(acked.size >= TOTAL * 0.9, `most batches acknowledged: ${acked.size}`);
+
+    const views = [];
+    for (const n of nodes) views.push(await pointsOn(n.url));
+    for (const id of acked) assert.ok(views[0]!.has(id), `acknowledged point ${id} is stored`);
+    for (const id of views[0]!.keys()) assert.ok(attempted.has(id), `no phantom: ${id}`);
+    for (const [i, view] of views.entries()) {
+      assert.equal(view.size, views[0]!.size, `node-${i} holds as many points`);
+      for (const [id, hash] of views[0]!) assert.equal(view.get(id), hash, `node-${i} point ${id}`);
+    }
+
+    // Read-your-writes across nodes: each read carries the write's session token.
+    for (let i = 0; i < 1_000; i++) {
+      const writer = nodes[i % 3]!;
+      const reader = nodes[(i + 1) % 3]!;
+      const id = 100_000 + i;
+      const w = await fetch(`${writer.url}/collections/live/points`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ points: [{ id, vector: vec(id), payload: { pair: i } }] }),
+      });
+      assert.equal(w.status, 200);
+      const token = w.headers.get('quiver-session-token')!;
+      const r = await fetch(`${reader.url}/collections/live/points/${id}`, {
+        headers: { 'quiver-session-token': token },
+      });
+      assert.equal(r.status, 200, `pair ${i}: ${await r.clone().text()}`);
+      const got = ((await r.json()) as { result: { payload: { pair: number } } }).result;
+      assert.equal(got.payload.pair, i);
+    }
+  });
+});
