@@ -166,6 +166,17 @@ if (sift !== undefined && (only === undefined || only === 'cluster')) {
     say(
       `| ${r.points} | ${r.batch} × ${r.inFlight} | ${r.shards} | ${Math.round(r.clusterPointsPerSecond)} | ${Math.round(r.standalonePointsPerSecond)} | ${(r.clusterPointsPerSecond / r.standalonePointsPerSecond).toFixed(2)} | ${r.catchUpSeconds.toFixed(2)} s | ${r.readYourWritesMs.p50.toFixed(1)} / ${r.readYourWritesMs.p99.toFixed(1)} / ${r.readYourWritesMs.max.toFixed(1)} ms |`,
     );
+    say('\n| search (k = 10, one at a time) | QPS | × local | recall@10 |');
+    say('|---|---:|---:|---:|');
+    for (const [label, f] of [
+      ['collection.search on a node (no cluster layer)', r.search.local],
+      ['cluster reads, every node holds every shard', r.search.replicated],
+      ['cluster reads, one shard per node (fan-out over NATS)', r.search.sharded],
+    ] as const) {
+      say(
+        `| ${label} | ${Math.round(f.qps)} | ${(f.qps / r.search.local.qps).toFixed(2)} | ${f.recall.toFixed(3)} |`,
+      );
+    }
   }
 }
 

@@ -3,8 +3,10 @@
  * machine, two Quiver nodes in this process: acknowledged write throughput through
  * `ClusterNode.write` (100-point batches, 8 in flight) beside the same upserts into a
  * standalone database, how long the other node takes to apply the last write after its
- * acknowledgement, and read-your-writes latency (one-point write on node A, then
- * `waitFor` its token on node B). Needs nats-server; skipped without it.
+ * acknowledgement, read-your-writes latency (one-point write on node A, then `waitFor`
+ * its token on node B), and search QPS and recall through the local collection, the
+ * cluster reads of a fully replicated collection, and of one whose two shards live on
+ * different nodes (every search fans out). Needs nats-server; skipped without it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +33,20 @@ export interface ClusterResult {
   readonly catchUpSeconds: number;
   /** One-point write on A until B applied it: p50 / p99 / max, milliseconds. */
   readonly readYourWritesMs: { p50: number; p99: number; max: number };
+  /** Searches (k = 10) one after another: QPS and recall@10 against an exact search. */
+  readonly search: {
+    /** `collection.search` on a node's local copy, no cluster layer. */
+    readonly local: SearchFigures;
+    /** `node.reads().search` on a collection every node holds whole (served locally). */
+    readonly replicated: SearchFigures;
+    /** The same over one shard per node (replication_factor 1): every search fans out. */
+    readonly sharded: SearchFigures;
+  };
+}
+
+export interface SearchFigures {
+  readonly qps: number;
+  readonly recall: number;
 }
 
 /** undefined when nats-server is not installed. */
@@ -91,6 +107,45 @@ export async function runClusterReplication(
       waits.push(performance.now() - t);
     }
     waits.sort((x, y) => x - y);
+
+    // Search through the paths users call: the local collection, the cluster reads of the
+    // collection every node holds, and of one spread over the nodes (shard 0 on one, 1 on
+    // the other, in this one process: what the fan-out itself costs).
+    await a.node.createCollection('spread', { dimension: ds.dim, metric: ds.metric }, 2, 1);
+    for (let i = 0; i < 100 && !b.node.hosts('spread'); i++) await sleep(50);
+    const sc2 = a.db.collection('spread');
+    await timed(batches, inFlight, (i) => a.node.write('spread', sc2.prepareUpsert(pointsOf(i))));
+    await a.node.waitLatest('spread', 120_000);
+    await b.node.waitLatest('spread', 120_000);
+    const queries = Array.from({ length: Math.min(300, ds.queryCount) }, (_, q) =>
+      Array.from(ds.queries.subarray(q * ds.dim, (q + 1) * ds.dim)),
+    );
+    const truth = await Promise.all(
+      queries.map(
+        async (q) => new Set((await c.search(q, { k: 10, exact: true })).map((h) => h.id)),
+      ),
+    );
+    const measure = async (
+      run: (q: number[]) => Promise<readonly { id: number | string }[]>,
+    ): Promise<SearchFigures> => {
+      for (const q of queries.slice(0, 20)) await run(q); // warm up
+      let found = 0;
+      const t = performance.now();
+      for (const [i, q] of queries.entries()) {
+        found += (await run(q)).filter((h) => truth[i]!.has(h.id)).length;
+      }
+      const seconds = (performance.now() - t) / 1000;
+      return { qps: queries.length / seconds, recall: found / (queries.length * 10) };
+    };
+    const search = {
+      local: await measure((q) => c.search(q, { k: 10 })),
+      replicated: await measure(
+        async (q) => (await a.node.reads('bench').search(q, { k: 10, explain: true })).hits,
+      ),
+      sharded: await measure(
+        async (q) => (await a.node.reads('spread').search(q, { k: 10, explain: true })).hits,
+      ),
+    };
     for (const n of [a, b]) {
       await n.node.close();
       await n.db.close();
@@ -109,11 +164,16 @@ export async function runClusterReplication(
         p99: waits[Math.floor(waits.length * 0.99)]!,
         max: waits[waits.length - 1]!,
       },
+      search,
     };
   } finally {
     await nats.stop();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Seconds to run `work(0..n-1)` with `parallel` in flight. */

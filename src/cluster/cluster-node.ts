@@ -34,7 +34,14 @@ import {
   unavailable,
 } from './shard-log.js';
 import { ShardApplier } from './shard-applier.js';
-import { initialPlacement, planReads, promoted, shardsOn } from './shard-placement.js';
+import {
+  allShards,
+  initialPlacement,
+  planReads,
+  promoted,
+  replicasOf,
+  shardsOn,
+} from './shard-placement.js';
 import type { ReadWait, ShardReadAnswer, ShardReadRequest, WireAnswer } from './shard-read.js';
 import { answerShardRead, encodeAnswer, errorOfWire, wireError } from './shard-read.js';
 import type { PointReads } from './shard-reads.js';
@@ -78,6 +85,17 @@ export interface ClusterStats {
   readonly shards: readonly (ShardStatus & { readonly collection: string })[];
   /** Nodes in the registry at the last heartbeat, by state. */
   readonly nodes: { readonly up: number; readonly catchingUp: number };
+  /**
+   * Replicas of every shard of every cluster collection, by state: `active` and `partial`
+   * on nodes that are up, `down` on nodes that are not (an alert wants `active` ≥ 1).
+   */
+  readonly replicas: readonly {
+    readonly collection: string;
+    readonly shard: number;
+    readonly active: number;
+    readonly partial: number;
+    readonly down: number;
+  }[];
 }
 
 const BEAT_EVERY_MS = 2_000;
@@ -396,6 +414,19 @@ export class ClusterNode {
         this.shardStatus(collection).map((s) => ({ collection, ...s })),
       ),
       nodes: this.nodeCounts,
+      replicas: [...this.defs.values()].flatMap((def) =>
+        allShards(def).map((shard) => {
+          const list = replicasOf(def, shard, this.live);
+          const up = list.filter((r) => this.live.includes(r.node));
+          return {
+            collection: def.name,
+            shard,
+            active: up.filter((r) => r.state === 'active').length,
+            partial: up.filter((r) => r.state === 'partial').length,
+            down: list.length - up.length,
+          };
+        }),
+      ),
     };
   }
 
@@ -468,18 +499,23 @@ export class ClusterNode {
 
   /** A collection was defined (def) or dropped (undefined) in the bucket. */
   private onCollection(name: string, def: ClusterCollectionDef | undefined): Promise<void> {
-    this.changes = this.changes.then(async () => {
-      try {
-        if (def === undefined) await this.unhost(name);
-        else await this.host(def);
-      } catch (e) {
-        this.o.logger.error(
-          { err: e, collection: name },
-          'could not follow a cluster collection change',
-        );
-      }
-    });
+    this.changes = this.changes.then(() => this.onCollectionNow(name, def));
     return this.changes;
+  }
+
+  private async onCollectionNow(
+    name: string,
+    def: ClusterCollectionDef | undefined,
+  ): Promise<void> {
+    try {
+      if (def === undefined) await this.unhost(name);
+      else await this.host(def);
+    } catch (e) {
+      this.o.logger.error(
+        { err: e, collection: name },
+        'could not follow a cluster collection change',
+      );
+    }
   }
 
   private async host(def: ClusterCollectionDef): Promise<void> {
@@ -787,8 +823,41 @@ export class ClusterNode {
       this.nodeCounts = { up: nodes.length - catchingUp, catchingUp };
       this.live = [...new Set([this.id, ...nodes.map((n) => n.id)])];
       await this.promoteCaughtUp();
+      await this.reconcile();
     } catch (e) {
       this.o.logger.warn({ err: e }, 'cluster heartbeat failed');
+    }
+  }
+
+  /**
+   * Compares the definitions in the bucket with those this node follows and applies any
+   * difference: the watch is the fast path, this the safety net (a watch whose consumer
+   * stopped delivering, as JetStream consumers sometimes do around a leader change, would
+   * otherwise leave this node without a collection for good).
+   */
+  private async reconcile(): Promise<void> {
+    const current = await this.meta.collections();
+    const names = new Set(current.map((d) => d.name));
+    const missed = [
+      ...current
+        .filter((d) => JSON.stringify(this.defs.get(d.name)) !== JSON.stringify(d))
+        .map((d) => d.name),
+      ...[...this.defs.keys()].filter((name) => !names.has(name)),
+    ];
+    for (const name of missed) {
+      this.o.logger.warn({ collection: name }, 'metadata watch missed a change; following it now');
+      // Read again when its turn comes: a change the watch delivers meanwhile stays newer.
+      this.changes = this.changes.then(async () => {
+        try {
+          const def = await this.meta.collection(name);
+          if (JSON.stringify(this.defs.get(name)) !== JSON.stringify(def)) {
+            await this.onCollectionNow(name, def);
+          }
+        } catch (e) {
+          // The chain must go on: the next heartbeat looks again.
+          this.o.logger.warn({ err: e, collection: name }, 'could not read a definition');
+        }
+      });
     }
   }
 

@@ -351,6 +351,21 @@ export function declareClusterMetrics(
       this.set({ state: 'catching_up' }, c.nodes.catchingUp);
     },
   });
+  new Gauge({
+    name: 'quiver_shard_replicas',
+    help: 'Replicas of each cluster shard by state: active or partial (catching up) on nodes that are up, down on nodes that are not.',
+    labelNames: ['collection', 'shard', 'state'],
+    registers,
+    collect() {
+      this.reset();
+      for (const r of readCluster()?.replicas ?? []) {
+        const labels = { collection: r.collection, shard: String(r.shard) };
+        this.set({ ...labels, state: 'active' }, r.active);
+        this.set({ ...labels, state: 'partial' }, r.partial);
+        this.set({ ...labels, state: 'down' }, r.down);
+      }
+    },
+  });
   new Counter({
     name: 'quiver_shard_leader_changes_total',
     help: 'Changes of a shard stream leader (a NATS server) seen by this node.',

@@ -6,10 +6,17 @@
  * appears that was never sent, writes resume within 10 s (the longest gap is printed), and
  * the restarted node converges to the same points and payloads as the others. Then 1 000
  * write-then-read pairs on different nodes each see their write through the session token.
+ * Cut off from two of the three NATS servers (SIGSTOP), a node refuses writes with
+ * UNAVAILABLE, still reads, and after healing takes writes again with nothing lost.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { ClusterNode } from '../../src/cluster/cluster-node.js';
+import { SILENT_LOGGER } from '../../src/common/logger.js';
+import { Quiver } from '../../src/index.js';
+import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import type { ServeChild } from '../server/server-helpers.js';
@@ -74,15 +81,15 @@ describe('cluster failover', { skip, timeout: 240_000 }, () => {
     });
     assert.equal(create.status, 200, await create.clone().text());
     for (const n of nodes) {
-      for (let i = 0; i < 100; i++) {
-        if ((await fetch(`${n.url}/collections/live/exists`)).ok) {
-          const r = (await (await fetch(`${n.url}/collections/live/exists`)).json()) as {
-            result: { exists: boolean };
-          };
-          if (r.result.exists) break;
-        }
-        await new Promise((r) => setTimeout(r, 100));
+      let exists = false;
+      for (let i = 0; i < 300 && !exists; i++) {
+        const r = (await (await fetch(`${n.url}/collections/live/exists`)).json()) as {
+          result?: { exists: boolean };
+        };
+        exists = r.result?.exists === true;
+        if (!exists) await new Promise((r) => setTimeout(r, 100));
       }
+      assert.ok(exists, `${n.url} has the collection`);
     }
     const info = (await (await fetch(`${nodes[0]!.url}/cluster`)).json()) as {
       result: { quiver: { collections: { name: string; shard_status: { stream: string }[] }[] } };
@@ -94,6 +101,7 @@ describe('cluster failover', { skip, timeout: 240_000 }, () => {
     const acked = new Set<number>();
     const attempted = new Set<number>();
     let failures = 0;
+    const failed: string[] = [];
     let lastAck = Date.now();
     let longestGap = 0;
     const events: Promise<void>[] = [];
@@ -109,12 +117,16 @@ describe('cluster failover', { skip, timeout: 240_000 }, () => {
         body: JSON.stringify({
           points: ids.map((id) => ({ id, vector: vec(id), payload: { id, batch: b } })),
         }),
-      }).catch(() => undefined);
-      if (res?.status === 200) {
+      }).catch((e: unknown) => e as Error);
+      if (!(res instanceof Error) && res.status === 200) {
         for (const id of ids) acked.add(id);
         longestGap = Math.max(longestGap, Date.now() - lastAck);
         lastAck = Date.now();
-      } else failures++;
+      } else {
+        failures++;
+        const why = res instanceof Error ? res.message : `${res.status} ${await res.text()}`;
+        if (failed.length < 5) failed.push(`batch ${b} via ${via.url}: ${why}`);
+      }
       if (!leaderKilled && acked.size >= 2_000) {
         leaderKilled = true;
         const leader = await nats.waitStreamLeader(stream);
@@ -138,7 +150,10 @@ describe('cluster failover', { skip, timeout: 240_000 }, () => {
       `[failover] acknowledged ${acked.size}/${TOTAL} points, ${failures} batches failed, longest gap between acknowledgements ${longestGap} ms`,
     );
     assert.ok(longestGap < 10_000, `writes resumed within 10 s (gap ${longestGap} ms)`);
-    assert.ok(acked.size >= TOTAL * 0.9, `most batches acknowledged: ${acked.size}`);
+    assert.ok(
+      acked.size >= TOTAL * 0.9,
+      `most batches acknowledged: ${acked.size}; failures: ${failed.join(' | ')}`,
+    );
 
     const views = [];
     for (const n of nodes) views.push(await pointsOn(n.url));
@@ -168,5 +183,59 @@ describe('cluster failover', { skip, timeout: 240_000 }, () => {
       const got = ((await r.json()) as { result: { payload: { pair: number } } }).result;
       assert.equal(got.payload.pair, i);
     }
+  });
+});
+
+describe('cluster partition', { skip, timeout: 120_000 }, () => {
+  test('a node on the minority side refuses writes with UNAVAILABLE; nothing acknowledged is lost after healing', async (t) => {
+    const nats = await startNatsCluster(t);
+    const dir = tempDir(undefined);
+    const db = await Quiver.open(dir);
+    // Connected to server 0 only: the side left alone when 1 and 2 are cut off.
+    const node = await ClusterNode.start(db, {
+      servers: nats.urls[0]!,
+      replicas: 3,
+      logger: SILENT_LOGGER,
+      fileSystem: new NodeFileSystem(),
+    });
+    t.after(async () => {
+      nats.resume(1);
+      nats.resume(2);
+      await node.close();
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await node.createCollection('p', { dimension: DIM }, 1);
+    const upsert = (ids: number[]) =>
+      node.write('p', db.collection('p').prepareUpsert(ids.map((id) => ({ id, vector: vec(id) }))));
+    const before = Array.from({ length: 100 }, (_, i) => i);
+    await node.waitFor('p', await upsert(before), 10_000);
+
+    nats.pause(1);
+    nats.pause(2);
+    const t0 = Date.now();
+    await assert.rejects(
+      upsert([1_000]),
+      (e: Error & { code?: string }) => e.code === 'UNAVAILABLE',
+    );
+    console.log(`[partition] the minority side refused a write after ${Date.now() - t0} ms`);
+    // Reads go on from what this node applied.
+    assert.equal(await db.collection('p').count(), 100);
+
+    nats.resume(1);
+    nats.resume(2);
+    let healed: Awaited<ReturnType<typeof upsert>> | undefined;
+    const t1 = Date.now();
+    while (healed === undefined) {
+      healed = await upsert([2_000]).catch((e: unknown) => {
+        if (Date.now() - t1 > 60_000) throw e;
+        return undefined;
+      });
+    }
+    console.log(`[partition] writes accepted again ${Date.now() - t1} ms after healing`);
+    await node.waitFor('p', healed, 30_000);
+    const ids = new Set(await db.collection('p').ids());
+    for (const id of [...before, 2_000]) assert.ok(ids.has(id), `acknowledged ${id} is there`);
+    assert.ok(ids.size === 101 || (ids.size === 102 && ids.has(1_000)), `ids: ${ids.size}`);
   });
 });

@@ -196,6 +196,15 @@ describe('cluster node on NATS JetStream', { skip, timeout: 120_000 }, () => {
     assert.equal(b.db.hasCollection('scratch'), false);
     assert.equal(b.db.hasCollection('docs'), true);
 
+    // A node whose metadata watch stopped delivering still follows the bucket: its
+    // heartbeat compares the definitions and hosts what it missed.
+    (a.cluster as unknown as { stopWatch: () => void }).stopWatch();
+    await b.cluster.createCollection('late', { dimension: 2 }, 1);
+    for (let i = 0; i < 200 && !a.cluster.hosts('late'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(a.cluster.hosts('late'), true, 'A found "late" without its watch');
+
     // A node whose directory already holds a local "docs" of its own (made before it
     // joined) neither overwrites nor serves it as the cluster's.
     const dirC = tempDir(undefined);

@@ -115,6 +115,7 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
       /quiver_replication_lag_records\{collection="docs",shard="0",node="[^"]+"\} 0/,
     );
     // Up or catching up depends on the moment of the last heartbeat; both nodes count.
+    assert.match(metrics, /quiver_shard_replicas\{collection="docs",shard="1",state="active"\} 2/);
     const nodeCount = [...metrics.matchAll(/^quiver_cluster_nodes\{state="\w+"\} (\d+)$/gm)];
     assert.equal(
       nodeCount.reduce((sum, m) => sum + Number(m[1]), 0),

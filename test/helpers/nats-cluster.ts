@@ -34,6 +34,12 @@ export interface NatsCluster {
   monitorUrl(i: number): string;
   /** Sends `signal` to node i and resolves once it has exited (no-op when it is down). */
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * SIGSTOPs node i (a partition as the others see it: its routes go silent, nothing
+   * closes), or SIGCONTs it again.
+   */
+  pause(i: number): void;
+  resume(i: number): void;
   /** Starts a stopped node i again (same ports, config, store) and waits until healthy. */
   restart(i: number): Promise<void>;
   /** Kills every node and removes the temp directory; safe to call twice. */
@@ -263,6 +269,8 @@ function makeCluster(
     servers: urls.join(','),
     monitorUrl: (i) => `http://127.0.0.1:${node(i).monitor}`,
     kill: (i, signal = 'SIGKILL') => killNode(node(i), signal),
+    pause: (i) => void node(i).child?.kill('SIGSTOP'),
+    resume: (i) => void node(i).child?.kill('SIGCONT'),
     async restart(i) {
       const n = node(i);
       if (n.child !== undefined) throw new Error(`node ${i} is still running: kill it first`);
