@@ -116,6 +116,8 @@ export class ClusterNode {
   readonly id: string;
   /** collection → shard → applier, for the collections hosted here (maybe with no shard). */
   private readonly appliers = new Map<string, Map<number, ShardApplier>>();
+  /** Placement changes in progress per collection: its copy may hold other shards' points. */
+  private readonly purging = new Map<string, number>();
   private readonly defs = new Map<string, ClusterCollectionDef>();
   private readonly startedAt = new Date().toISOString();
   private saved: string = '';
@@ -524,7 +526,7 @@ export class ClusterNode {
     if (hosted?.uid === def.uid && this.appliers.has(def.name)) {
       // The same collection with another placement: follow it.
       this.defs.set(def.name, def);
-      await this.placeShards(def, {});
+      await this.placeShards(def, {}, false);
       return;
     }
     // Replaced while we looked away (a same-uid definition that is not hosted failed
@@ -561,49 +563,54 @@ export class ClusterNode {
     // its config, and reads of the other shards are coordinated from it.
     if (!this.db.hasCollection(def.name)) await this.db.createCollection(def.name, def.config);
     this.appliers.set(def.name, new Map());
-    await this.placeShards(def, from);
+    await this.placeShards(def, from, true);
   }
 
   /**
    * Starts an applier for every shard placed here that has none (from its saved position,
    * else from the stream's start), and stops every applier whose shard is placed here no
-   * more, removing that shard's points from the local copy.
+   * more, removing that shard's points from the local copy. The first time after a start
+   * (`first`), points of any shard not placed here are removed too: a removal that a crash
+   * cut short. While points of a shard not read here may be in the copy, reads restrict
+   * every answer by shard (see serveRead).
    */
   private async placeShards(
     def: ClusterCollectionDef,
     from: Record<string, number>,
+    first: boolean,
   ): Promise<void> {
     const list = this.appliers.get(def.name)!;
     const local = this.db.collection(def.name);
     const wanted = new Set(shardsOn(def, this.id));
-    for (const [shard, a] of list) {
-      if (wanted.has(shard)) continue;
-      await a.stop();
-      list.delete(shard);
-      this.o.logger.info({ collection: def.name, shard }, 'shard replica removed from this node');
-      await purgeShard(local, def.shards, shard);
-    }
-    // Saved positions of shards no longer placed here (moved away while this node was
-    // down): their points are stale copies.
-    for (const shard of Object.keys(from).map(Number)) {
-      if (!wanted.has(shard)) await purgeShard(local, def.shards, shard);
-    }
-    for (const shard of [...wanted].sort((a, b) => a - b)) {
-      if (list.has(shard)) continue;
-      const start = from[String(shard)] ?? 0;
-      // Read from the start: points an earlier replica of this shard left here must go.
-      if (start === 0) await purgeShard(local, def.shards, shard);
-      const a = new ShardApplier({
-        js: this.js,
-        jsm: this.jsm,
-        collection: local,
-        uid: def.uid,
-        shard,
-        from: start,
-        logger: this.o.logger,
-      });
-      a.start();
-      list.set(shard, a);
+    this.purging.set(def.name, (this.purging.get(def.name) ?? 0) + 1);
+    try {
+      const leaving = [...list.keys()].filter((s) => !wanted.has(s));
+      for (const shard of leaving) {
+        await list.get(shard)!.stop();
+        list.delete(shard);
+        this.o.logger.info({ collection: def.name, shard }, 'shard replica removed from this node');
+      }
+      const arriving = [...wanted].filter((s) => !list.has(s)).sort((a, b) => a - b);
+      // A shard read from its start must hold nothing an earlier replica left behind.
+      const drop = new Set([...leaving, ...arriving.filter((s) => (from[String(s)] ?? 0) === 0)]);
+      if (drop.size > 0 || (first && def.placement !== undefined)) {
+        await purgeShards(local, def.shards, (s) => drop.has(s) || (first && !wanted.has(s)));
+      }
+      for (const shard of arriving) {
+        const a = new ShardApplier({
+          js: this.js,
+          jsm: this.jsm,
+          collection: local,
+          uid: def.uid,
+          shard,
+          from: from[String(shard)] ?? 0,
+          logger: this.o.logger,
+        });
+        a.start();
+        list.set(shard, a);
+      }
+    } finally {
+      this.purging.set(def.name, this.purging.get(def.name)! - 1);
     }
     // Positions now name only the shards held: a restart must not resume a removed one.
     await this.savePositions();
@@ -671,7 +678,10 @@ export class ClusterNode {
         { collection: req.collection },
       );
     }
-    return answerShardRead(this.db.collection(req.collection), def.shards, req);
+    // The copy holds exactly the shards with appliers, unless a placement change is
+    // removing (or has yet to remove) points of others.
+    const held = (this.purging.get(req.collection) ?? 0) > 0 ? undefined : [...list.keys()];
+    return answerShardRead(this.db.collection(req.collection), def.shards, req, held);
   }
 
   /** Asks `node` for its part of a read (this node's own part is answered in place). */
@@ -893,9 +903,13 @@ function appliedOf(list: ReadonlyMap<number, ShardApplier>): Record<string, numb
   return Object.fromEntries([...list].map(([shard, a]) => [String(shard), a.applied]));
 }
 
-/** Removes from `local` the points of `shard` (a replica that left, or is read again). */
-async function purgeShard(local: Collection, shards: number, shard: number): Promise<void> {
-  const ids = (await local.ids()).filter((id) => shardOf(id, shards) === shard);
+/** Removes from `local` the points of the shards `drop` names (one pass over the ids). */
+async function purgeShards(
+  local: Collection,
+  shards: number,
+  drop: (shard: number) => boolean,
+): Promise<void> {
+  const ids = (await local.ids()).filter((id) => drop(shardOf(id, shards)));
   for (let i = 0; i < ids.length; i += PURGE_BATCH) {
     await local.delete(ids.slice(i, i + PURGE_BATCH));
   }

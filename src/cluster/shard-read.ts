@@ -130,19 +130,23 @@ function restAfter(ids: readonly PointId[], last: PointId): PointId[] {
 }
 
 /**
- * Answers `req` from `local`. Unless every shard is asked for, the read is restricted to
- * the asked shards by an id-hash filter evaluated with the rest of the filter: the local
- * copy may also hold other shards (served by another node, still catching up, or being
- * removed), and none of their points may reach the answer. Filters arrive as JSON and are
- * rebuilt (validated) before use.
+ * Answers `req` from `local`, which holds exactly the shards in `held` (undefined: not
+ * known, e.g. while a placement change removes points). Unless those are the asked shards
+ * (or every shard is asked for), the read is restricted to the asked shards by an id-hash
+ * filter evaluated with the rest of the filter: the copy may also hold other shards
+ * (served by another node, still catching up, or being removed), and none of their points
+ * may reach the answer. Filters arrive as JSON and are rebuilt (validated) before use.
  */
 export async function answerShardRead(
   local: Collection,
   shardCount: number,
   req: ShardReadRequest,
+  held?: readonly number[],
 ): Promise<ShardReadAnswer> {
   const asked = new Set(req.shards);
-  const all = asked.size === shardCount;
+  const all =
+    asked.size === shardCount ||
+    (held !== undefined && held.length === asked.size && held.every((s) => asked.has(s)));
   const given =
     'filter' in req && req.filter !== undefined ? filterFromJson(req.filter) : undefined;
   const restrict = all ? undefined : Filter.idBucket(shardCount, [...asked]);
