@@ -193,7 +193,12 @@ describe('sharded cluster collections', { skip, timeout: 180_000 }, () => {
     await new Promise((r) => setTimeout(r, 300));
     writing = false;
     await writer;
-    await until('A to let go of shard 0', () => a.cluster.shardStatus('docs').length === 0);
+    // The applier stops first, its points are removed after: wait for both.
+    await until(
+      'A to let go of shard 0',
+      () =>
+        a.cluster.shardStatus('docs').length === 0 && a.db.collection('docs').stats().points === 0,
+    );
     assert.equal(a.db.collection('docs').stats().points, 0, "A's copy of shard 0 is removed");
     assert.deepEqual(
       b.cluster.shardStatus('docs').map((s) => s.shard),
@@ -213,7 +218,11 @@ describe('sharded cluster collections', { skip, timeout: 180_000 }, () => {
 
     // Drain B: its shards go elsewhere, nothing is lost.
     await drainNode(a.cluster.metadata, 'node-b', { timeoutMs: 60_000 });
-    await until('B to hold nothing', () => b.cluster.shardStatus('docs').length === 0);
+    await until(
+      'B to hold nothing',
+      () =>
+        b.cluster.shardStatus('docs').length === 0 && b.db.collection('docs').stats().points === 0,
+    );
     assert.equal(b.db.collection('docs').stats().points, 0);
     for (const n of nodes) {
       assert.equal(await n.cluster.reads('docs', { latest: true }).count(), acked.length);
