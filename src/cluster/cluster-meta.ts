@@ -48,6 +48,15 @@ export interface NodeBeat {
   readonly catchingUp: boolean;
 }
 
+/** COLLECTION_NOT_FOUND for a name the cluster does not define. */
+export function notInCluster(name: string): QuiverError {
+  return new QuiverError(
+    'COLLECTION_NOT_FOUND',
+    `Collection "${name}" does not exist in the cluster.`,
+    { collection: name },
+  );
+}
+
 /** A node not heard from for this long is gone from `quiver_nodes`. */
 export const NODE_TTL_MS = 10_000;
 const json = {
@@ -109,11 +118,7 @@ export class ClusterMeta {
     for (let attempt = 0; ; attempt++) {
       const e = await this.meta.get(`collections.${name}`);
       if (e === null || e.operation !== 'PUT') {
-        throw new QuiverError(
-          'COLLECTION_NOT_FOUND',
-          `Collection "${name}" does not exist in the cluster.`,
-          { collection: name },
-        );
+        throw notInCluster(name);
       }
       const current = json.decode<ClusterCollectionDef>(e);
       const next = change(current);

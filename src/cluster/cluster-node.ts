@@ -25,6 +25,7 @@ import type { Positions } from './applied-positions.js';
 import { POSITIONS_DIR, readPositions, writePositions } from './applied-positions.js';
 import type { ClusterCollectionDef, NodeBeat } from './cluster-meta.js';
 import { ClusterMeta } from './cluster-meta.js';
+import { notInCluster } from './cluster-meta.js';
 import {
   deleteShardStream,
   encodeOpMessage,
@@ -273,13 +274,7 @@ export class ClusterNode {
   async dropCollection(name: string): Promise<void> {
     const def = await this.meta.collection(name);
     if (def === undefined) {
-      throw new QuiverError(
-        'COLLECTION_NOT_FOUND',
-        `Collection "${name}" does not exist in the cluster.`,
-        {
-          collection: name,
-        },
-      );
+      throw notInCluster(name);
     }
     await this.meta.dropCollection(name);
     await this.until(() => !this.appliers.has(name), CREATE_WAIT_MS, `dropping "${name}"`);
@@ -483,13 +478,7 @@ export class ClusterNode {
   private defOf(name: string): ClusterCollectionDef {
     const def = this.defs.get(name);
     if (def === undefined) {
-      throw new QuiverError(
-        'COLLECTION_NOT_FOUND',
-        `Collection "${name}" does not exist in the cluster.`,
-        {
-          collection: name,
-        },
-      );
+      throw notInCluster(name);
     }
     return def;
   }

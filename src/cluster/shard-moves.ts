@@ -9,6 +9,7 @@
  */
 import { QuiverError } from '../common/quiver-error.js';
 import type { ClusterCollectionDef, ClusterMeta } from './cluster-meta.js';
+import { notInCluster } from './cluster-meta.js';
 import { allShards, replicasOf, shardsOn, withReplica, withoutReplica } from './shard-placement.js';
 
 export interface MoveOptions {
@@ -184,13 +185,7 @@ function leastLoaded(
 async function defOf(meta: ClusterMeta, name: string): Promise<ClusterCollectionDef> {
   const def = await meta.collection(name);
   if (def === undefined) {
-    throw new QuiverError(
-      'COLLECTION_NOT_FOUND',
-      `Collection "${name}" does not exist in the cluster.`,
-      {
-        collection: name,
-      },
-    );
+    throw notInCluster(name);
   }
   return def;
 }

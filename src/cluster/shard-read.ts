@@ -13,7 +13,7 @@ import type { Collection } from '../engine/collection.js';
 import type { PointRecord } from '../engine/collection-types.js';
 import type { SearchExplain, SearchHit } from '../engine/search-results.js';
 import type { FilterNode } from '../filter/filter-ast.js';
-import { Filter } from '../filter/filter-ast.js';
+import { Filter, isFilterNode } from '../filter/filter-ast.js';
 import { filterFromJson } from '../filter/filter-json.js';
 import { shardOf } from './shard-routing.js';
 
@@ -148,7 +148,12 @@ export async function answerShardRead(
     asked.size === shardCount ||
     (held !== undefined && held.length === asked.size && held.every((s) => asked.has(s)));
   const given =
-    'filter' in req && req.filter !== undefined ? filterFromJson(req.filter) : undefined;
+    'filter' in req && req.filter !== undefined
+      ? // This node's own part arrives as the node itself; only wire JSON is rebuilt.
+        isFilterNode(req.filter)
+        ? req.filter
+        : filterFromJson(req.filter)
+      : undefined;
   const restrict = all ? undefined : Filter.idBucket(shardCount, [...asked]);
   const filter =
     restrict === undefined ? given : given === undefined ? restrict : Filter.and([restrict, given]);
