@@ -30,9 +30,20 @@ if (files.length === 0) {
 }
 // Every database a test closes is verified (aesthetics convention 11; QUIVER_VERIFY=0 skips).
 const verifyOnClose = './test/helpers/verify-on-close.ts';
+// Two files at a time: node:test's default (cores − 1) is one on a 2-core CI machine, and the
+// slowest files (cluster, failover, CLI) mostly wait on processes and timers, not the CPU.
+const concurrency = process.env['QUIVER_TEST_CONCURRENCY'] ?? '2';
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--import', verifyOnClose, '--test', ...files],
+  [
+    '--import',
+    'tsx',
+    '--import',
+    verifyOnClose,
+    `--test-concurrency=${concurrency}`,
+    '--test',
+    ...files,
+  ],
   {
     cwd: ROOT,
     stdio: 'inherit',
