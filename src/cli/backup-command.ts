@@ -18,7 +18,14 @@ import {
   printTable,
   progressView,
 } from './cli-support.js';
+import {
+  clusterBackupCreate,
+  clusterBackupRestore,
+  clusterBackupVerify,
+  clusterServers,
+} from './cluster-backup-command.js';
 import { requireDatabase } from './database-path.js';
+import { isClusterBackup } from '../cluster/cluster-backup.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -85,6 +92,8 @@ async function chooseBackup(path: string, from: string | undefined): Promise<str
 /** Options of `backup create`. */
 interface CreateOptions {
   output: string;
+  cluster?: string;
+  collection: string[];
   incremental?: boolean;
   base?: string;
   compress?: boolean;
@@ -102,7 +111,9 @@ interface PruneOptions {
 
 /** Options of `backup restore`. */
 interface RestoreOptions {
-  output: string;
+  output?: string;
+  cluster?: string;
+  collection: string[];
   from?: string;
   toLsn?: number;
   toTime?: Date;
@@ -127,9 +138,13 @@ export function registerBackupCommand(program: Command): void {
 function registerCreate(backup: Command): void {
   backup
     .command('create')
-    .description('Back up a database, online: consistent at one LSN while a server writes to it.')
-    .argument('<dir>', 'database directory')
+    .description(
+      'Back up a database, online: consistent at one LSN while a server writes to it. With --cluster, a cut of every shard stream of a cluster.',
+    )
+    .argument('[dir]', 'database directory (not with --cluster)')
     .requiredOption('-o, --output <path>', 'new backup directory')
+    .option('--cluster <urls>', 'back up the cluster on these NATS servers (comma-separated)')
+    .option('--collection <name>', 'with --cluster: only this collection (repeatable)', collect, [])
     .option('--incremental', 'store only what is new since --base')
     .option('--base <path>', 'the base backup of an incremental')
     .option('--compress', 'gzip the stored files')
@@ -137,15 +152,33 @@ function registerCreate(backup: Command): void {
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ quiver backup create ./data -o /backups/full-1 --verify\n  $ quiver backup create ./data -o /backups/inc-1 --incremental --base /backups/full-1 --compress',
+      '\nExamples:\n  $ quiver backup create ./data -o /backups/full-1 --verify\n  $ quiver backup create ./data -o /backups/inc-1 --incremental --base /backups/full-1 --compress\n  $ quiver backup create --cluster nats://127.0.0.1:4222,nats://127.0.0.1:4223 -o /backups/cluster-1 --verify',
     )
     .action(createAction);
 }
 
 /** `backup create`: writes the backup, verifies it when asked, prints the report. */
-async function createAction(dir: string, opts: CreateOptions): Promise<void> {
+async function createAction(dir: string | undefined, opts: CreateOptions): Promise<void> {
   if ((opts.incremental === true) !== (opts.base !== undefined)) {
     throw invalidArgument('--incremental and --base <path> go together.');
+  }
+  if (opts.cluster !== undefined) {
+    if (dir !== undefined || opts.incremental === true || opts.compress === true) {
+      throw invalidArgument(
+        '--cluster backs up the cluster on the NATS servers: give no directory, and no --incremental or --compress (a cluster backup is always full).',
+      );
+    }
+    await checkBackupTarget(opts.output);
+    await clusterBackupCreate(clusterServers(opts.cluster), opts);
+    return;
+  }
+  if (dir === undefined) {
+    throw invalidArgument('give the database directory to back up, or --cluster URLS.');
+  }
+  if (opts.collection.length > 0) {
+    throw invalidArgument(
+      '--collection goes with --cluster; a database backup holds every collection.',
+    );
   }
   await requireDatabase(dir);
   await checkBackupTarget(opts.output);
@@ -186,6 +219,10 @@ function registerVerify(backup: Command): void {
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExample:\n  $ quiver backup verify /backups/full-1')
     .action(async (path: string, opts: { json?: boolean }) => {
+      if (await isClusterBackup(new NodeFileSystem(), path)) {
+        await clusterBackupVerify(path, opts.json);
+        return;
+      }
       const view = progressView(opts.json === true);
       const r = await verifyBackup(path, { progress: view.fn });
       view.stop();
@@ -266,7 +303,14 @@ function registerRestore(backup: Command): void {
       'Restore a backup into an empty directory, optionally to an LSN or a time (with the WAL archive).',
     )
     .argument('<path>', 'backup directory, or "latest" with --from DIR')
-    .requiredOption('-o, --output <dir>', 'target database directory (empty, or --force)')
+    .option('-o, --output <dir>', 'target database directory (empty, or --force)')
+    .option('--cluster <urls>', 'a cluster backup: restore into the cluster on these NATS servers')
+    .option(
+      '--collection <name>',
+      'a cluster backup: only this collection (repeatable)',
+      collect,
+      [],
+    )
     .option('--from <dir>', 'with "latest": the directory holding the backups')
     .option('--to-lsn <n>', 'restore exactly up to this LSN', parseInteger('--to-lsn', 0))
     .option('--to-time <iso>', 'restore to this time (ISO 8601)', parseTime)
@@ -281,7 +325,7 @@ function registerRestore(backup: Command): void {
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ quiver backup restore /backups/full-1 -o ./restored\n  $ quiver backup restore latest --from /backups -o ./restored\n  $ quiver backup restore /backups/full-1 -o ./restored --to-time 2025-01-31T12:00:00Z --wal-archive /archive --dry-run',
+      '\nExamples:\n  $ quiver backup restore /backups/full-1 -o ./restored\n  $ quiver backup restore latest --from /backups -o ./restored\n  $ quiver backup restore /backups/full-1 -o ./restored --to-time 2025-01-31T12:00:00Z --wal-archive /archive --dry-run\n  $ quiver backup restore /backups/cluster-1 --cluster nats://10.0.0.5:4222 --to-time 2025-01-31T12:00:00Z',
     )
     .action(restoreAction);
 }
@@ -292,6 +336,20 @@ async function restoreAction(path: string, opts: RestoreOptions): Promise<void> 
     throw invalidArgument('give --to-lsn or --to-time, not both.');
   }
   const backupPath = await chooseBackup(path, opts.from);
+  if (await isClusterBackup(new NodeFileSystem(), backupPath)) {
+    if (opts.toLsn !== undefined || opts.walArchive.length > 0 || opts.dryRun === true) {
+      throw invalidArgument(
+        `${backupPath} is a cluster backup: it takes --to-time, not --to-lsn, --wal-archive or --dry-run (its shards have no common LSN).`,
+      );
+    }
+    await clusterBackupRestore(backupPath, opts);
+    return;
+  }
+  if (opts.output === undefined || opts.cluster !== undefined || opts.collection.length > 0) {
+    throw invalidArgument(
+      `${backupPath} is a database backup: restore it with -o DIR (--cluster and --collection are for cluster backups).`,
+    );
+  }
   const view = progressView(opts.json === true);
   const r = await restoreBackup(backupPath, opts.output, {
     ...(opts.toLsn === undefined ? {} : { toLsn: opts.toLsn }),

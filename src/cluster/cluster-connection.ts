@@ -3,7 +3,7 @@
  * connects to the NATS servers, binds the metadata buckets (creating nothing) and closes
  * when the work is done. UNAVAILABLE names the servers when they or the buckets are missing.
  */
-import type { JetStreamManager } from 'nats';
+import type { JetStreamClient, JetStreamManager } from 'nats';
 import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import { QuiverError } from '../common/quiver-error.js';
@@ -12,7 +12,7 @@ import { unavailable } from './shard-log.js';
 
 export async function withCluster<T>(
   servers: readonly string[],
-  work: (meta: ClusterMeta, jsm: JetStreamManager) => Promise<T>,
+  work: (meta: ClusterMeta, jsm: JetStreamManager, js: JetStreamClient) => Promise<T>,
 ): Promise<T> {
   let nc: NatsConnection;
   try {
@@ -34,7 +34,7 @@ export async function withCluster<T>(
         e,
       );
     }
-    return await work(meta, jsm);
+    return await work(meta, jsm, js);
   } finally {
     await nc.close();
   }

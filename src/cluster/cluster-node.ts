@@ -19,30 +19,22 @@ import type { PointId } from '../common/types.js';
 import type { Collection, PointOp, PointRecord } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
-import { buildCollectionConfig } from '../engine/validation.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { Positions } from './applied-positions.js';
 import { POSITIONS_DIR, readPositions, writePositions } from './applied-positions.js';
+import { defineCollection } from './cluster-collections.js';
 import type { ClusterCollectionDef, NodeBeat } from './cluster-meta.js';
 import { ClusterMeta } from './cluster-meta.js';
 import { notInCluster } from './cluster-meta.js';
 import {
   deleteShardStream,
   encodeOpMessage,
-  ensureShardStream,
   publishOp,
   shardStreamState,
   unavailable,
 } from './shard-log.js';
 import { ShardApplier } from './shard-applier.js';
-import {
-  allShards,
-  initialPlacement,
-  planReads,
-  promoted,
-  replicasOf,
-  shardsOn,
-} from './shard-placement.js';
+import { allShards, planReads, promoted, replicasOf, shardsOn } from './shard-placement.js';
 import type { ReadWait, ShardReadAnswer, ShardReadRequest, WireAnswer } from './shard-read.js';
 import { answerShardRead, encodeAnswer, errorOfWire, wireError } from './shard-read.js';
 import type { PointReads } from './shard-reads.js';
@@ -212,57 +204,13 @@ export class ClusterNode {
     shards = 1,
     replicationFactor?: number,
   ): Promise<void> {
-    buildCollectionConfig(name, config); // the same checks every node's engine will make
-    if (!Number.isInteger(shards) || shards < 1 || shards > 64) {
-      throw new QuiverError(
-        'INVALID_ARGUMENT',
-        `shard_number must be an integer from 1 to 64, got ${JSON.stringify(shards)}.`,
-        { collection: name, field: 'shard_number' },
-      );
-    }
-    if (
-      replicationFactor !== undefined &&
-      (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > 64)
-    ) {
-      throw new QuiverError(
-        'INVALID_ARGUMENT',
-        `replication_factor must be an integer from 1 to 64, got ${JSON.stringify(replicationFactor)}.`,
-        { collection: name, field: 'replication_factor' },
-      );
-    }
-    const placement =
-      replicationFactor === undefined
-        ? undefined
-        : initialPlacement(
-            shards,
-            (await this.meta.nodes()).map((n) => n.id).concat(this.id),
-            replicationFactor,
-          );
-    const uid = randomUUID().replaceAll('-', '').slice(0, 12);
-    for (let shard = 0; shard < shards; shard++) {
-      await ensureShardStream(this.jsm, { collection: name, uid, shard }, this.replicas);
-    }
-    const def: ClusterCollectionDef = {
-      name,
-      uid,
-      config,
-      shards,
-      replicas: this.replicas,
-      createdAt: new Date().toISOString(),
-      ...(placement === undefined ? {} : { placement }),
-    };
-    if (!(await this.meta.createCollection(def))) {
-      for (let shard = 0; shard < shards; shard++) {
-        await deleteShardStream(this.jsm, { collection: name, uid, shard });
-      }
-      throw new QuiverError(
-        'COLLECTION_EXISTS',
-        `Collection "${name}" already exists in the cluster.`,
-        {
-          collection: name,
-        },
-      );
-    }
+    await defineCollection(
+      this.meta,
+      this.jsm,
+      this.replicas,
+      { name, config, shards, replicationFactor },
+      async () => (await this.meta.nodes()).map((n) => n.id).concat(this.id),
+    );
     await this.until(
       () => this.appliers.has(name),
       CREATE_WAIT_MS,

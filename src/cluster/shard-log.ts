@@ -95,14 +95,17 @@ export async function deleteShardStream(jsm: JetStreamManager, ref: ShardRef): P
   }
 }
 
-/** The last sequence in the shard's stream (0 when empty) and its leader's name. */
+/**
+ * The last sequence in the shard's stream (0 when empty), the first it still holds (the
+ * stream has no limits, so 1 unless someone purged it) and its leader's name.
+ */
 export async function shardStreamState(
   jsm: JetStreamManager,
   ref: ShardRef,
-): Promise<{ last: number; leader: string | undefined }> {
+): Promise<{ first: number; last: number; leader: string | undefined }> {
   try {
     const info = await jsm.streams.info(streamName(ref));
-    return { last: info.state.last_seq, leader: info.cluster?.leader };
+    return { first: info.state.first_seq, last: info.state.last_seq, leader: info.cluster?.leader };
   } catch (e) {
     throw unavailable(`reading stream ${streamName(ref)}`, e);
   }

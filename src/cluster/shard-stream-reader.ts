@@ -1,0 +1,80 @@
+/**
+ * Reads a range of a shard stream in order, with each message's stored time, for tools that
+ * copy a stream out (a cluster backup). Like the applier it uses a plain ephemeral pull
+ * consumer that this reader owns; a consumer that stops delivering (a leader change, see
+ * shard-applier.ts) is replaced by one starting after the last message read, a few times,
+ * before the read fails as UNAVAILABLE.
+ */
+import type { JetStreamClient, JetStreamManager } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos } from 'nats';
+import { QuiverError } from '../common/quiver-error.js';
+import type { ArchivedMessage } from './shard-archive.js';
+import type { ShardRef } from './shard-routing.js';
+import { streamName } from './shard-routing.js';
+
+const BATCH = 1_000;
+/** A fetch that brings nothing for this long, while messages are due, counts as a stall. */
+const FETCH_EXPIRES_MS = 3_000;
+/** Consumers replaced in a row without a message before the read gives up. */
+const ATTEMPTS = 5;
+let serial = 0;
+
+/** Yields messages `from`..`to` (inclusive) of the shard's stream, in sequence order. */
+export async function* readShardStream(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ref: ShardRef,
+  from: number,
+  to: number,
+): AsyncGenerator<ArchivedMessage> {
+  const stream = streamName(ref);
+  let next = from;
+  let idle = 0;
+  while (next <= to) {
+    if (idle >= ATTEMPTS) {
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `Reading stream ${stream} stopped at sequence ${next} of ${to}: ${ATTEMPTS} consumers in a row delivered nothing. Check the NATS servers (quiver cluster status) and run the backup again.`,
+        { collection: ref.collection },
+      );
+    }
+    const before = next;
+    const name = `quiver_read_${process.pid}_${++serial}`;
+    await jsm.consumers.add(stream, {
+      name,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: next,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(60_000),
+    });
+    try {
+      const consumer = await js.consumers.get(stream, name);
+      while (next <= to) {
+        const want = Math.min(BATCH, to - next + 1);
+        let got = 0;
+        for await (const m of await consumer.fetch({
+          max_messages: want,
+          expires: FETCH_EXPIRES_MS,
+        })) {
+          if (m.seq < next || m.seq > to) continue;
+          if (m.seq !== next) {
+            throw new QuiverError(
+              'CORRUPT',
+              `Stream ${stream} skipped from sequence ${next - 1} to ${m.seq}: its messages in between are gone, so it cannot be copied whole.`,
+              { collection: ref.collection, file: stream, offset: next },
+            );
+          }
+          yield { seq: m.seq, timeMs: m.info.timestampNanos / 1e6, data: m.data };
+          next++;
+          got++;
+        }
+        if (got === 0) break; // stalled or expired: a new consumer from `next`
+      }
+    } finally {
+      await jsm.consumers.delete(stream, name).catch(() => undefined);
+    }
+    idle = next === before ? idle + 1 : 0;
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * Cluster backups against real NATS JetStream clusters (issue 13 item 8): a backup taken
+ * while writes go on holds exactly what was acknowledged before it started (the oracle is
+ * a standalone database given the same operations), restores into a new cluster and into
+ * a standalone directory give that same content, `--to-time` stops at a moment between two
+ * write phases, a flipped byte in an archive is named by verify and stops a restore before
+ * it writes, and a restore never merges into an existing collection. The CLI path is run
+ * once as a real process.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import {
+  createClusterBackup,
+  restoreClusterBackup,
+  restoreClusterBackupLocally,
+  verifyClusterBackup,
+} from '../../src/cluster/cluster-backup.js';
+import { ClusterNode } from '../../src/cluster/cluster-node.js';
+import { SILENT_LOGGER } from '../../src/common/logger.js';
+import type { Collection, PointOp } from '../../src/engine/collection.js';
+import { isQuiverError, Quiver } from '../../src/index.js';
+import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
+import { quiver } from '../helpers/cli-run.js';
+import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const skip = needsNatsServer();
+const DIM = 6;
+const fs = new NodeFileSystem();
+
+function vec(id: number): number[] {
+  return Array.from({ length: DIM }, (_, d) => Math.sin(id * 1.3 + d) + d * 0.01);
+}
+
+/** Every point of `c`, sorted by id, with payload and vector: what two copies must share. */
+async function dump(c: Collection): Promise<string> {
+  const ids = await c.ids();
+  const points = await c.getMany(ids, { withVector: true });
+  return JSON.stringify(
+    points
+      .map((p) => ({ id: p.id, payload: p.payload, vector: Array.from(p.vector ?? []) }))
+      .sort((x, y) => String(x.id).localeCompare(String(y.id))),
+  );
+}
+
+/** Phase `n`'s operations on `c` (upserts, a delete, a payload merge), as a cluster writes them. */
+function phase(c: Collection, n: number): PointOp[] {
+  const ids = Array.from({ length: 60 }, (_, i) => n * 40 + i); // overlaps the phase before
+  const ops = [
+    c.prepareUpsert(ids.map((id) => ({ id, vector: vec(id), payload: { phase: n, id } }))),
+    c.prepareDelete(ids.filter((id) => id % 7 === 0)),
+    c.preparePayloadUpdate(
+      ids.filter((id) => id % 5 === 0),
+      'merge',
+      { touched: n },
+      [],
+    ),
+  ];
+  return ops.filter((op): op is PointOp => op !== undefined);
+}
+
+async function startNode(servers: string, nodeId: string) {
+  const dir = tempDir(undefined);
+  const db = await Quiver.open(dir);
+  const node = await ClusterNode.start(db, {
+    servers,
+    nodeId,
+    logger: SILENT_LOGGER,
+    fileSystem: fs,
+  });
+  return { dir, db, node };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('cluster backup and restore', { skip, timeout: 240_000 }, () => {
+  test('a cut of what was acknowledged, restored into a new cluster and a directory', async (t) => {
+    const nats = await startNatsCluster(t);
+    const a = await startNode(nats.servers, 'node-a');
+    const oracleDir = tempDir(t);
+    const oracleDb = await Quiver.open(oracleDir);
+    const dirs: string[] = [a.dir];
+    t.after(async () => {
+      await a.node.close().catch(() => undefined);
+      await a.db.close().catch(() => undefined);
+      await oracleDb.close().catch(() => undefined);
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    });
+    const config = { dimension: DIM, metric: 'cosine' as const };
+    await a.node.createCollection('docs', config, 3);
+    await a.node.createCollection('small', config, 1);
+    const oracle = await oracleDb.createCollection('docs', config);
+    const local = a.db.collection('docs');
+    const apply = async (ops: PointOp[]) => {
+      for (const op of ops) {
+        await a.node.write('docs', op);
+        await oracle.applyOp(op);
+      }
+    };
+    await apply(phase(local, 1));
+    await a.node.write(
+      'small',
+      a.db.collection('small').prepareUpsert([{ id: 'x', vector: vec(1) }]),
+    );
+    await sleep(100);
+    const between = new Date();
+    const afterPhase1 = await dump(oracle);
+    await sleep(100);
+    await apply(phase(local, 2));
+    const acknowledged = await dump(oracle);
+
+    // Writes keep going while the backup runs: those after its start are not in it.
+    const out = join(tempDir(t), 'cluster-1');
+    let writing = true;
+    let later = 0;
+    const writer = (async () => {
+      while (writing) {
+        await a.node.write(
+          'docs',
+          local.prepareUpsert([{ id: 10_000 + later++, vector: vec(later) }]),
+        );
+      }
+    })();
+    const report = await createClusterBackup(nats.servers.split(','), out, { fileSystem: fs });
+    writing = false;
+    await writer;
+    assert.ok(later > 0, 'writes went on during the backup');
+    assert.equal(report.collections, 2);
+    assert.equal(report.shards, 4);
+    const verified = await verifyClusterBackup(fs, out);
+    assert.equal(verified.status, 'ok', JSON.stringify(verified.problems));
+    assert.equal(verified.records, report.records);
+
+    // Into a standalone directory: exactly the acknowledged set, with no writes after the cut
+    // except those already stored when the cut was read.
+    const restoredDir = tempDir(t);
+    const r1 = await restoreClusterBackupLocally(out, restoredDir, {
+      fileSystem: fs,
+      collections: ['docs'],
+    });
+    assert.equal(r1.collections[0]!.skipped, 0);
+    const restored = await Quiver.open(restoredDir);
+    const got = await dump(restored.collection('docs'));
+    await restored.close();
+    // Upserts of 10_000+ that landed before the cut are in it; nothing else differs.
+    const withoutLater = JSON.stringify(
+      (JSON.parse(got) as { id: number }[]).filter((p) => p.id < 10_000),
+    );
+    assert.equal(withoutLater, acknowledged);
+
+    // --to-time between the phases: phase 1 only.
+    const pitDir = tempDir(t);
+    const r2 = await restoreClusterBackupLocally(out, pitDir, {
+      fileSystem: fs,
+      collections: ['docs'],
+      toTime: between,
+    });
+    assert.ok(r2.collections[0]!.skipped > 0);
+    const pit = await Quiver.open(pitDir);
+    assert.equal(await dump(pit.collection('docs')), afterPhase1);
+    await pit.close();
+
+    // Into a new cluster: its node applies the published operations.
+    const nats2 = await startNatsCluster(t);
+    const b = await startNode(nats2.servers, 'node-b');
+    dirs.push(b.dir);
+    t.after(async () => {
+      await b.node.close().catch(() => undefined);
+      await b.db.close().catch(() => undefined);
+    });
+    const r3 = await restoreClusterBackup(out, nats2.servers.split(','), { fileSystem: fs });
+    assert.deepEqual(
+      r3.collections.map((c) => c.name),
+      ['docs', 'small'],
+    );
+    for (let i = 0; i < 200 && !(b.node.hosts('docs') && b.node.hosts('small')); i++) {
+      await sleep(50);
+    }
+    await b.node.waitLatest('docs', 30_000);
+    await b.node.waitLatest('small', 30_000);
+    assert.equal(await dump(b.db.collection('docs')), got);
+    assert.equal(await b.db.collection('small').count(), 1);
+
+    // A second restore would merge into what is there: refused before anything is written.
+    await assert.rejects(
+      restoreClusterBackup(out, nats2.servers.split(','), { fileSystem: fs }),
+      (e: unknown) => isQuiverError(e, 'COLLECTION_EXISTS') && /already exists/.test(e.message),
+    );
+    assert.equal(await dump(b.db.collection('docs')), got);
+
+    // A flipped byte in one archive: verify names it, a restore refuses before writing.
+    const damaged = join(tempDir(t), 'damaged');
+    cpSync(out, damaged, { recursive: true });
+    const shardFile = join(
+      damaged,
+      'collections',
+      'docs',
+      readdirSync(join(damaged, 'collections', 'docs')).sort()[0]!,
+    );
+    const bytes = readFileSync(shardFile);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+    writeFileSync(shardFile, bytes);
+    const bad = await verifyClusterBackup(fs, damaged);
+    assert.equal(bad.status, 'problems');
+    assert.match(bad.problems[0]!.file, /collections\/docs\/shard-0\.qshard/);
+    assert.match(bad.problems[0]!.what, /checksum|sequence|runs past/);
+    const refusedDir = tempDir(t);
+    await assert.rejects(
+      restoreClusterBackupLocally(damaged, refusedDir, { fileSystem: fs }),
+      (e: unknown) => isQuiverError(e, 'CORRUPT') && /nothing was restored/.test(e.message),
+    );
+    assert.deepEqual(readdirSync(refusedDir), []);
+
+    // The CLI: create, verify and restore to a directory, as an operator runs them.
+    const cliOut = join(tempDir(t), 'cli-backup');
+    const created = quiver([
+      'backup',
+      'create',
+      '--cluster',
+      nats.servers,
+      '-o',
+      cliOut,
+      '--collection',
+      'small',
+      '--verify',
+      '--json',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const createdReport = JSON.parse(created.stdout) as {
+      collections: number;
+      verify: { status: string };
+    };
+    assert.equal(createdReport.collections, 1);
+    assert.equal(createdReport.verify.status, 'ok');
+    const cliVerify = quiver(['backup', 'verify', cliOut]);
+    assert.equal(cliVerify.code, 0, cliVerify.stderr);
+    assert.match(cliVerify.stdout, /^OK: 1 shard archives, 1 operations/);
+    const cliRestoreDir = tempDir(t);
+    const cliRestore = quiver(['backup', 'restore', cliOut, '-o', cliRestoreDir]);
+    assert.equal(cliRestore.code, 0, cliRestore.stderr);
+    assert.match(cliRestore.stdout, /small: 1 shard\(s\), 1 operations replayed/);
+    const mixed = quiver(['backup', 'restore', cliOut, '-o', cliRestoreDir, '--to-lsn', '5']);
+    assert.notEqual(mixed.code, 0);
+    assert.match(mixed.stderr, /cluster backup: it takes --to-time, not --to-lsn/);
+  });
+});
