@@ -3,13 +3,10 @@
  * cluster backup (cluster/cluster-backup.ts), into a cluster (`--cluster`) or a standalone
  * directory (`-o`). backup-command.ts parses the options and hands cluster work here.
  */
-import type { ClusterBackupVerifyReport, ClusterRestoreReport } from '../cluster/cluster-backup.js';
-import {
-  createClusterBackup,
-  restoreClusterBackup,
-  restoreClusterBackupLocally,
-  verifyClusterBackup,
-} from '../cluster/cluster-backup.js';
+import type { ClusterBackupVerifyReport } from '../cluster/cluster-backup.js';
+import { createClusterBackup, verifyClusterBackup } from '../cluster/cluster-backup.js';
+import type { ClusterRestoreReport } from '../cluster/cluster-restore.js';
+import { restoreClusterBackup, restoreClusterBackupLocally } from '../cluster/cluster-restore.js';
 import { invalidArgument } from '../common/quiver-error.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { EXIT, formatBytes, printJson, progressView } from './cli-support.js';
@@ -85,6 +82,11 @@ export async function clusterBackupRestore(
       `${path} is a cluster backup: restore it into a cluster with --cluster URLS, or into a standalone directory with -o DIR (one of the two).`,
     );
   }
+  if (opts.cluster !== undefined && opts.force === true) {
+    throw invalidArgument(
+      '--force replaces a directory; a restore into a cluster never replaces a collection (drop it first).',
+    );
+  }
   const fs = new NodeFileSystem();
   const view = progressView(opts.json === true);
   const common = {
@@ -108,8 +110,14 @@ export async function clusterBackupRestore(
   process.stdout.write(`restored cluster backup ${r.id} into ${r.target}:\n`);
   for (const c of r.collections) {
     process.stdout.write(
-      `  - ${c.name}: ${c.shards} shard(s), ${c.records} operations replayed${c.skipped > 0 ? `, ${c.skipped} after --to-time left out` : ''}\n`,
+      `  - ${c.name}: ${c.shards} shard(s), ${c.records} operations replayed${c.resumed ? ' (resumed)' : ''}${c.skipped > 0 ? `, ${c.skipped} after --to-time left out` : ''}\n`,
     );
+  }
+  if (r.verify !== undefined) {
+    process.stdout.write(
+      `verify: ${r.verify.status} (${r.verify.errors} errors, ${r.verify.warnings} warnings)\n`,
+    );
+    if (r.verify.status !== 'ok') process.exitCode = EXIT.PROBLEMS;
   }
   if (opts.cluster !== undefined) {
     process.stdout.write(

@@ -1,36 +1,35 @@
 /**
- * Cluster backups (issue 13 item 8): a consistent cut of every shard stream, copied out of
- * the NATS servers, and its restore into a new cluster (by publishing the same operations
- * into new streams) or into a standalone database directory (by applying them).
+ * Cluster backups (issue 13 item 8): a cut of every shard stream, copied out of the NATS
+ * servers into a directory, its manifest and its verification. cluster-restore.ts puts a
+ * backup back into a cluster or into a standalone directory.
  *
- * The cut is each shard stream's last sequence, all read before any message is copied:
- * every write the cluster acknowledged before the backup started is in it, and what came
- * later is not. Shards are cut independently, like a write that spans shards is applied
- * independently (cluster-node.ts), so a batch racing the start may be in for some shards
- * and not others. The backup is a directory: `cluster-backup.json` (the collections'
- * definitions and each shard's sequence range), written last and atomically, and one
- * shard archive per shard (shard-archive.ts). Each message keeps its stored time, so a
- * restore can stop at a point in time. Streams keep their whole history (no limits), which
- * is what lets a backup start at sequence 1; a stream someone purged is refused, by name.
+ * The cut is each shard stream's last sequence, all read (one after another) before any
+ * message is copied, after `cutAt` and the list of collections: every write the cluster
+ * acknowledged before `cutAt` is in the backup, with those acknowledged while the cut was
+ * read, and nothing acknowledged after it. Shards are cut independently, as a write that
+ * spans shards is applied independently (cluster-node.ts), so a batch racing the cut may
+ * be in for some shards and not others. The backup is a directory: `cluster-backup.json`
+ * (the collections' definitions and each shard's sequence range), written last and
+ * atomically, and one shard archive per shard (shard-archive.ts). Each message keeps its
+ * stored time, so a restore can stop at a point in time. Streams keep their whole history
+ * (no limits), which lets a backup start at sequence 1; a stream someone purged is refused.
  */
 import { QuiverError } from '../common/quiver-error.js';
 import { containedPath } from '../common/contained-path.js';
-import type { Collection } from '../engine/collection.js';
-import { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
 import { prepareEmptyDir, writeFileAtomic } from '../ops/ops-files.js';
 import type { ProgressFn } from '../ops/progress.js';
 import { NO_PROGRESS } from '../ops/progress.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { replaceAtomically } from '../storage/io/atomic-replace.js';
-import { defineCollection, streamReplicas } from './cluster-collections.js';
 import { withCluster } from './cluster-connection.js';
 import type { ClusterCollectionDef } from './cluster-meta.js';
+import type { ArchivedMessage } from './shard-archive.js';
 import { readShardArchive, ShardArchiveWriter } from './shard-archive.js';
-import { decodeOpMessage, publishOp, shardStreamState } from './shard-log.js';
+import { decodeOpMessage, shardStreamState } from './shard-log.js';
 import { readShardStream } from './shard-stream-reader.js';
 import type { ShardRef } from './shard-routing.js';
-import { streamName } from './shard-routing.js';
+import { idsOf, shardOf, streamName } from './shard-routing.js';
 
 export const CLUSTER_BACKUP_MANIFEST = 'cluster-backup.json';
 const FORMAT = 'quiver-cluster-backup';
@@ -53,8 +52,8 @@ export interface ClusterBackupCollection {
   readonly name: string;
   readonly config: CreateCollectionOptions;
   readonly shards: number;
-  /** Replicas per shard when the collection was placed on some nodes only. */
-  readonly replicationFactor: number | undefined;
+  /** Replicas per shard when the collection was placed on some nodes only, else null. */
+  readonly replicationFactor: number | null;
   readonly createdAt: string;
   readonly shardArchives: readonly ClusterBackupShard[];
 }
@@ -98,9 +97,9 @@ export async function createClusterBackup(
   const progress = options.progress ?? NO_PROGRESS;
   const started = performance.now();
   return withCluster(servers, async (meta, jsm, js) => {
-    const defs = chosen(await meta.collections(), options.collections);
-    // The cut: every shard's end, read before anything is copied.
+    // The cut: its time, the collections, then every shard's end, before anything is copied.
     const cutAt = new Date().toISOString();
+    const defs = chosen(await meta.collections(), options.collections);
     const cuts = new Map<string, number>();
     for (const def of defs) {
       for (let shard = 0; shard < def.shards; shard++) {
@@ -197,9 +196,7 @@ export async function readClusterBackupManifest(
       { file },
     );
   }
-  for (const c of m.collections) {
-    for (const s of c.shardArchives) containedPath(path, s.file, 'shard archive path');
-  }
+  m.collections.forEach((c) => checkCollectionEntry(file, path, c));
   return m;
 }
 
@@ -240,22 +237,18 @@ export async function verifyClusterBackup(
     const m = await readClusterBackupManifest(fs, path);
     id = m.id;
     const total = m.collections.flatMap((c) => c.shardArchives).reduce((a, s) => a + s.last, 0);
-    for (const s of m.collections.flatMap((c) => c.shardArchives)) {
-      const file = containedPath(path, s.file, 'shard archive path');
-      try {
-        const size = await fs.fileSize(file);
-        if (size !== s.bytes) throw new Error(`${size} bytes, the manifest says ${s.bytes}`);
-        let last = 0;
-        for await (const r of readShardArchive(fs, file, s.shard)) {
-          last = r.seq;
-          records++;
-          progress({ phase: 'verify', done: records, total, unit: 'records' });
+    for (const c of m.collections) {
+      for (const s of c.shardArchives) {
+        try {
+          const list = readCheckedArchive(fs, path, c, s);
+          while (!(await list.next()).done) {
+            progress({ phase: 'verify', done: ++records, total, unit: 'records' });
+          }
+          files++;
+          bytes += s.bytes;
+        } catch (e) {
+          problems.push({ file: s.file, what: e instanceof Error ? e.message : String(e) });
         }
-        if (last !== s.last) throw new Error(`it ends at sequence ${last}, not ${s.last}`);
-        files++;
-        bytes += size;
-      } catch (e) {
-        problems.push({ file: s.file, what: e instanceof Error ? e.message : String(e) });
       }
     }
   } catch (e) {
@@ -276,175 +269,91 @@ export async function verifyClusterBackup(
   };
 }
 
-export interface ClusterRestoreOptions {
-  readonly fileSystem: FileSystem;
-  /** Only these collections (default: all in the backup). */
-  readonly collections?: readonly string[];
-  /** Replay only operations the old cluster stored at or before this time. */
-  readonly toTime?: Date;
-  readonly progress?: ProgressFn;
-}
-
-export interface ClusterRestoreReport {
-  readonly target: string;
-  readonly id: string;
-  readonly collections: readonly {
-    readonly name: string;
-    readonly shards: number;
-    /** Operations replayed. */
-    readonly records: number;
-    /** Operations left out by --to-time. */
-    readonly skipped: number;
-  }[];
-  readonly duration_seconds: number;
-}
-
 /**
- * Restores the backup at `path` into the cluster on `servers`: each collection is defined
- * anew (new streams; its placement over the nodes up now when it had a replication
- * factor) and every shard's operations are published into its new stream in their order,
- * so the nodes apply them like any write. COLLECTION_EXISTS, before anything is written,
- * when a collection of the backup already exists there.
+ * Reads the archive `s` of collection `c` in the backup at `path`, checking what a restore
+ * relies on: its size, each record's checksum, sequences 1..`last` with none missing, and
+ * that each record is a point operation of `c` whose ids all belong to that shard (a
+ * message that is not would stop every node applying the restored shard). CORRUPT names
+ * the archive.
  */
-export async function restoreClusterBackup(
-  path: string,
-  servers: readonly string[],
-  options: ClusterRestoreOptions,
-): Promise<ClusterRestoreReport> {
-  const fs = options.fileSystem;
-  const started = performance.now();
-  const m = await readClusterBackupManifest(fs, path);
-  const chosenOnes = chosen(m.collections, options.collections);
-  await checkArchives(fs, path, chosenOnes);
-  return withCluster(servers, async (meta, jsm, js) => {
-    for (const c of chosenOnes) {
-      if ((await meta.collection(c.name)) !== undefined) {
-        throw new QuiverError(
-          'COLLECTION_EXISTS',
-          `Collection "${c.name}" already exists in the cluster on ${servers.join(',')}: a restore makes new collections. Drop it first, or restore the others with --collection.`,
-          { collection: c.name },
-        );
-      }
-    }
-    const replicas = await streamReplicas(jsm);
-    const progress = progressOf(chosenOnes, options.progress);
-    const out: ClusterRestoreReport['collections'][number][] = [];
-    for (const c of chosenOnes) {
-      const def = await defineCollection(meta, jsm, replicas, requestOf(c), async () =>
-        (await meta.nodes()).map((n) => n.id),
-      );
-      let records = 0;
-      let skipped = 0;
-      for (const s of c.shardArchives) {
-        const ref = refOf(def, s.shard);
-        const file = containedPath(path, s.file, 'shard archive path');
-        for await (const r of readShardArchive(fs, file, s.shard)) {
-          if (options.toTime !== undefined && r.timeMs > options.toTime.getTime()) {
-            skipped++;
-          } else {
-            // The id makes a publish retried after a lost ack land once (JetStream's window).
-            await publishOp(js, ref, r.data, `restore-${m.id}-${def.uid}-${s.shard}-${r.seq}`);
-            records++;
-          }
-          progress(c.name);
-        }
-      }
-      out.push({ name: c.name, shards: c.shards, records, skipped });
-    }
-    return {
-      target: servers.join(','),
-      id: m.id,
-      collections: out,
-      duration_seconds: (performance.now() - started) / 1000,
-    };
-  });
-}
-
-/**
- * Restores the backup at `path` into a new standalone database at `dir` (to inspect a
- * cluster's data on one machine, or to leave cluster mode): each collection is created
- * there and every shard's operations are applied in order.
- */
-export async function restoreClusterBackupLocally(
-  path: string,
-  dir: string,
-  options: ClusterRestoreOptions & { readonly force?: boolean },
-): Promise<ClusterRestoreReport> {
-  const fs = options.fileSystem;
-  const started = performance.now();
-  const m = await readClusterBackupManifest(fs, path);
-  const chosenOnes = chosen(m.collections, options.collections);
-  await checkArchives(fs, path, chosenOnes);
-  await prepareEmptyDir(fs, dir, options.force === true, 'restore target');
-  const progress = progressOf(chosenOnes, options.progress);
-  const db = await Quiver.open(dir, { fileSystem: fs });
-  const out: ClusterRestoreReport['collections'][number][] = [];
-  try {
-    for (const c of chosenOnes) {
-      const local = await db.createCollection(c.name, c.config);
-      const counts = await applyArchives(fs, path, c, local, options.toTime, () =>
-        progress(c.name),
-      );
-      out.push({ name: c.name, shards: c.shards, ...counts });
-    }
-  } finally {
-    await db.close();
-  }
-  return {
-    target: dir,
-    id: m.id,
-    collections: out,
-    duration_seconds: (performance.now() - started) / 1000,
-  };
-}
-
-/** Applies every shard archive of `c` to `local`, in each shard's order. */
-async function applyArchives(
+export async function* readCheckedArchive(
   fs: FileSystem,
   path: string,
   c: ClusterBackupCollection,
-  local: Collection,
-  toTime: Date | undefined,
-  step: () => void,
-): Promise<{ records: number; skipped: number }> {
-  let records = 0;
-  let skipped = 0;
-  for (const s of c.shardArchives) {
-    const file = containedPath(path, s.file, 'shard archive path');
-    for await (const r of readShardArchive(fs, file, s.shard)) {
-      if (toTime !== undefined && r.timeMs > toTime.getTime()) skipped++;
-      else {
-        await local.applyOp(decodeOpMessage(r.data, s.stream, r.seq));
-        records++;
-      }
-      step();
+  s: ClusterBackupShard,
+): AsyncGenerator<ArchivedMessage> {
+  const file = containedPath(path, s.file, 'shard archive path');
+  const size = await fs.fileSize(file);
+  if (size !== s.bytes) throw wrong(file, `it is ${size} bytes, the manifest says ${s.bytes}`);
+  let last = 0;
+  for await (const r of readShardArchive(fs, file, s.shard)) {
+    if (last === 0 && r.seq !== 1) throw wrong(file, `it starts at sequence ${r.seq}, not 1`);
+    const op = decodeOpMessage(r.data, s.stream, r.seq);
+    if (op.collection !== c.name) {
+      throw wrong(file, `sequence ${r.seq} is an operation on "${op.collection}", not "${c.name}"`);
     }
+    const stray = idsOf(op).find((id) => shardOf(id, c.shards) !== s.shard);
+    if (stray !== undefined) {
+      throw wrong(
+        file,
+        `sequence ${r.seq} touches point ${JSON.stringify(stray)} of another shard`,
+      );
+    }
+    last = r.seq;
+    yield r;
   }
-  return { records, skipped };
+  if (last !== s.last)
+    throw wrong(file, `it ends at sequence ${last}, the manifest says ${s.last}`);
 }
 
-/** Verifies the archives a restore will read, so a damaged one stops it before any write. */
-async function checkArchives(
-  fs: FileSystem,
-  path: string,
-  collections: readonly ClusterBackupCollection[],
-): Promise<void> {
-  const report = await verifyClusterBackup(fs, path);
-  const names = new Set(collections.flatMap((c) => c.shardArchives.map((s) => s.file)));
-  const bad = report.problems.filter(
-    (p) => names.has(p.file) || p.file === CLUSTER_BACKUP_MANIFEST,
+function wrong(file: string, what: string): QuiverError {
+  return new QuiverError(
+    'CORRUPT',
+    `Shard archive ${file} does not hold what its backup says: ${what}.`,
+    {
+      file,
+    },
   );
-  if (bad.length > 0) {
-    throw new QuiverError(
-      'CORRUPT',
-      `Cluster backup ${path} is damaged, nothing was restored: ${bad.map((p) => `${p.file}: ${p.what}`).join('; ')}.`,
-      { file: `${path}/${bad[0]!.file}` },
-    );
+}
+
+/**
+ * Checks one collection entry of a manifest: a name, an integer shard count, and exactly one
+ * archive per shard, each inside the backup with integer sequence range and size.
+ */
+function checkCollectionEntry(file: string, path: string, c: ClusterBackupCollection): void {
+  const bad = (what: string): QuiverError =>
+    new QuiverError('CORRUPT', `${file}: collection ${JSON.stringify(c.name)} ${what}.`, { file });
+  if (typeof c.name !== 'string' || !isCount(c.shards) || c.shards < 1) {
+    throw bad('lacks a name or an integer shard count');
   }
+  const archives: unknown = c.shardArchives;
+  if (!Array.isArray(archives) || archives.length !== c.shards) {
+    throw bad(`must list ${c.shards} shard archives`);
+  }
+  const seen = new Set<number>();
+  for (const s of c.shardArchives) {
+    if (!isCount(s.shard) || s.shard >= c.shards || seen.has(s.shard)) {
+      throw bad(`lists shard ${JSON.stringify(s.shard)} twice or out of range`);
+    }
+    if (
+      !isCount(s.last) ||
+      !isCount(s.bytes) ||
+      typeof s.file !== 'string' ||
+      typeof s.stream !== 'string'
+    ) {
+      throw bad(`has a bad entry for shard ${s.shard}`);
+    }
+    containedPath(path, s.file, 'shard archive path');
+    seen.add(s.shard);
+  }
+}
+
+function isCount(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
 }
 
 /** The definitions `names` asks for (all when absent); COLLECTION_NOT_FOUND names a missing one. */
-function chosen<T extends { readonly name: string }>(
+export function chosen<T extends { readonly name: string }>(
   all: readonly T[],
   names: readonly string[] | undefined,
 ): T[] {
@@ -479,36 +388,15 @@ function describe(
     name: def.name,
     config: def.config,
     shards: def.shards,
-    replicationFactor: counts.length === 0 ? undefined : Math.max(...counts),
+    replicationFactor: counts.length === 0 ? null : Math.max(...counts),
     createdAt: def.createdAt,
     shardArchives,
   };
 }
 
-function requestOf(c: ClusterBackupCollection): Parameters<typeof defineCollection>[3] {
-  return {
-    name: c.name,
-    config: c.config,
-    shards: c.shards,
-    replicationFactor: c.replicationFactor,
-  };
-}
-
-/** A progress step per archived operation, over all the chosen collections. */
-function progressOf(
-  collections: readonly ClusterBackupCollection[],
-  progress: ProgressFn | undefined,
-): (collection: string) => void {
-  const report = progress ?? NO_PROGRESS;
-  const total = collections.flatMap((c) => c.shardArchives).reduce((a, s) => a + s.last, 0);
-  let done = 0;
-  return (collection) =>
-    report({ phase: 'restore', done: ++done, total, unit: 'records', detail: collection });
-}
-
 function purged(ref: ShardRef, first: number): QuiverError {
   return new QuiverError(
-    'UNAVAILABLE',
+    'INVALID_ARGUMENT',
     `Stream ${streamName(ref)} of collection "${ref.collection}" starts at sequence ${first}: its earlier messages were purged, so a backup cannot copy the shard whole. Back up a node's database directory instead (quiver backup create DIR).`,
     { collection: ref.collection },
   );

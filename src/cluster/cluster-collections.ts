@@ -20,6 +20,8 @@ export interface CollectionRequest {
   readonly shards: number;
   /** Qdrant's `replication_factor`: nodes per shard; absent, every node holds every shard. */
   readonly replicationFactor?: number | undefined;
+  /** Marks a collection being restored (see ClusterCollectionDef.restoring). */
+  readonly restoring?: ClusterCollectionDef['restoring'];
 }
 
 /**
@@ -54,6 +56,7 @@ export async function defineCollection(
     replicas,
     createdAt: new Date().toISOString(),
     ...(placement === undefined ? {} : { placement }),
+    ...(request.restoring === undefined ? {} : { restoring: request.restoring }),
   };
   if (!(await meta.createCollection(def))) {
     for (let shard = 0; shard < shards; shard++) {

@@ -35,6 +35,11 @@ export interface ClusterCollectionDef {
    * join later included (the default, and what collections made before placement have).
    */
   readonly placement?: Placement;
+  /**
+   * Set while a cluster backup is restored into this collection (cluster-restore.ts): a
+   * restore cut short resumes only with the same backup and `--to-time`.
+   */
+  readonly restoring?: { readonly backup: string; readonly toTime: string | null };
 }
 
 export interface NodeBeat {

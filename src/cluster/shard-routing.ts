@@ -5,10 +5,16 @@
  */
 import { idBucket } from '../common/id-hash.js';
 import type { PointId } from '../common/types.js';
+import type { PointOp } from '../engine/collection.js';
 
 /** The shard of a point: the stable id hash of common/id-hash.ts, stable across versions. */
 export function shardOf(id: PointId, shards: number): number {
   return idBucket(id, shards);
+}
+
+/** The ids an operation touches. */
+export function idsOf(op: PointOp): readonly PointId[] {
+  return op.kind === 'upsert' ? op.points.map((p) => p.id) : op.ids;
 }
 
 /** `items` grouped by the shard of their id (shards with none are left out), order kept. */

@@ -5,10 +5,12 @@
  * shard-applier.ts) is replaced by one starting after the last message read, a few times,
  * before the read fails as UNAVAILABLE.
  */
+import { randomUUID } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import { AckPolicy, DeliverPolicy, nanos } from 'nats';
 import { QuiverError } from '../common/quiver-error.js';
 import type { ArchivedMessage } from './shard-archive.js';
+import { unavailable } from './shard-log.js';
 import type { ShardRef } from './shard-routing.js';
 import { streamName } from './shard-routing.js';
 
@@ -17,7 +19,6 @@ const BATCH = 1_000;
 const FETCH_EXPIRES_MS = 3_000;
 /** Consumers replaced in a row without a message before the read gives up. */
 const ATTEMPTS = 5;
-let serial = 0;
 
 /** Yields messages `from`..`to` (inclusive) of the shard's stream, in sequence order. */
 export async function* readShardStream(
@@ -28,6 +29,8 @@ export async function* readShardStream(
   to: number,
 ): AsyncGenerator<ArchivedMessage> {
   const stream = streamName(ref);
+  const failed = (e: unknown) =>
+    unavailable(`reading stream ${stream} of collection "${ref.collection}"`, e);
   let next = from;
   let idle = 0;
   while (next <= to) {
@@ -39,25 +42,34 @@ export async function* readShardStream(
       );
     }
     const before = next;
-    const name = `quiver_read_${process.pid}_${++serial}`;
-    await jsm.consumers.add(stream, {
-      name,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: next,
-      ack_policy: AckPolicy.None,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: nanos(60_000),
-    });
+    // Unique across processes and machines (two backups in containers share pid 1).
+    const name = `quiver_read_${randomUUID().replaceAll('-', '')}`;
     try {
-      const consumer = await js.consumers.get(stream, name);
+      await jsm.consumers.add(stream, {
+        name,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: next,
+        ack_policy: AckPolicy.None,
+        mem_storage: true,
+        num_replicas: 1,
+        inactive_threshold: nanos(60_000),
+      });
+    } catch (e) {
+      throw failed(e);
+    }
+    try {
+      const consumer = await js.consumers.get(stream, name).catch((e: unknown) => {
+        throw failed(e);
+      });
       while (next <= to) {
         const want = Math.min(BATCH, to - next + 1);
         let got = 0;
-        for await (const m of await consumer.fetch({
-          max_messages: want,
-          expires: FETCH_EXPIRES_MS,
-        })) {
+        const batch = await consumer
+          .fetch({ max_messages: want, expires: FETCH_EXPIRES_MS })
+          .catch((e: unknown) => {
+            throw failed(e);
+          });
+        for await (const m of batch) {
           if (m.seq < next || m.seq > to) continue;
           if (m.seq !== next) {
             throw new QuiverError(

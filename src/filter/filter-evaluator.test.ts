@@ -635,3 +635,59 @@ void describe('filter evaluator semantics', () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Cases the random payloads above rarely or never build (mutation testing found them unpinned).
+
+describe('evaluator: cases the generators miss', () => {
+  const m = (node: FilterNode, payload: Payload, id: PointId = 1): boolean =>
+    matchesFilter(node, payload, id);
+
+  test('except: a value counts only if present, not null and not listed, element by element', () => {
+    const f = Filter.except('f', [1, 2]);
+    assert.equal(m(f, { f: [1] }), false);
+    assert.equal(m(f, { f: [1, 2] }), false);
+    assert.equal(m(f, { f: null }), false);
+    assert.equal(m(f, { f: [null] }), false);
+    assert.equal(m(f, { f: [null, 2] }), false);
+    assert.equal(m(f, { f: [2, 3] }), true);
+    assert.equal(m(f, { f: 3 }), true);
+  });
+
+  test('dateRange: a string that is not a date never matches, however wide the bounds', () => {
+    const wide = Filter.dateRange('t', { gte: -8.64e15, lte: 8.64e15 });
+    assert.equal(m(wide, { t: 'not a date' }), false);
+    assert.equal(m(wide, { t: ['2025-13-45', 'yesterday'] }), false);
+    assert.equal(m(wide, { t: ['yesterday', '2025-01-31T12:00:00Z'] }), true);
+  });
+
+  test('in and eq with objects and arrays compare whole values, every key', () => {
+    const any = Filter.in('x', [{ a: 1 }, { b: 2 }]);
+    assert.equal(m(any, { x: { b: 2 } }), true);
+    assert.equal(m(any, { x: { a: 1 } }), true);
+    assert.equal(m(any, { x: { b: 3 } }), false);
+    assert.equal(m(any, { x: { a: 1, b: 2 } }), false);
+    assert.equal(m(Filter.in('x', [{ a: 1 }, 'k']), { x: 'k' }), true);
+    const obj = Filter.eq('x', { a: 1, b: [1, 2] });
+    assert.equal(m(obj, { x: { b: [1, 2], a: 1 } }), true);
+    assert.equal(m(obj, { x: { a: 1, b: [1, 3] } }), false);
+    assert.equal(m(obj, { x: { a: 2, b: [1, 2] } }), false);
+    assert.equal(m(obj, { x: { a: 1, c: [1, 2] } }), false);
+    assert.equal(m(obj, { x: { a: 1, b: [1, 2, 3] } }), false);
+    assert.equal(m(obj, { x: { a: 1 } }), false);
+  });
+
+  test('idBucket: an id matches when its hash bucket is listed', () => {
+    const f = Filter.idBucket(4, [1, 3]);
+    const ids: PointId[] = Array.from({ length: 64 }, (_, i) => i);
+    const inside = ids.filter((id) => m(f, {}, id));
+    const outside = ids.filter((id) => m(Filter.idBucket(4, [0, 2]), {}, id));
+    assert.ok(inside.length > 0 && outside.length > 0);
+    assert.equal(inside.length + outside.length, ids.length);
+    assert.deepEqual(
+      inside.filter((id) => outside.includes(id)),
+      [],
+    );
+    assert.equal(m(Filter.idBucket(4, [0, 1, 2, 3]), {}, 'some-uuid-like-id'), true);
+  });
+});

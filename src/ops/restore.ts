@@ -19,13 +19,14 @@ import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { decodeManifest } from '../storage/manifest/manifest.js';
 import type { BackupChain, BackupFile } from './backup.js';
 import { loadBackupChain, readBackupFile } from './backup.js';
-import { checkReplaceable, removeEntries } from './ops-files.js';
 import type { ProgressFn } from './progress.js';
 import { NO_PROGRESS } from './progress.js';
 import type { WalSource } from './restore-wal.js';
 import { archivedWalSources, copyWalRange, lsnAtTime } from './restore-wal.js';
 import type { VerifyReport } from './verify.js';
 import { verifyDatabase } from './verify.js';
+import type { StagedTarget } from './staged-target.js';
+import { discardStaged, STAGE_DIR, stageTarget, swapStaged } from './staged-target.js';
 
 export interface RestoreOptions {
   readonly fileSystem?: FileSystem;
@@ -63,22 +64,18 @@ export interface RestoreReport {
   readonly duration_seconds: number;
 }
 
-/** Where a restore writes before it replaces the target's contents. */
-const STAGE_DIR = '.restore-staging';
-
 /** One restore under way: where it writes, and what it did so far. */
 interface RestoreRun {
   readonly fs: FileSystem;
   readonly chain: BackupChain;
   readonly target: string;
-  /** The staging directory inside the target. */
+  /** The staging directory inside the target, and whether the swap happened. */
+  readonly staged: StagedTarget;
   readonly stage: string;
   readonly dryRun: boolean;
   readonly progress: ProgressFn;
   readonly steps: string[];
   bytesWritten: number;
-  /** True once the target's old contents were removed for the staged files. */
-  swapped: boolean;
 }
 
 /** What was read and checked before the target is touched. */
@@ -115,25 +112,24 @@ export async function restoreBackup(
   // Everything is written into a staging directory inside the target first; the target's
   // old contents are replaced only once every file checked out and the WAL reached `lsn`,
   // so a damaged backup or a missing WAL range leaves the target as it was.
-  const existing = await checkReplaceable(fs, target, options.force === true, 'Restore target');
+  const staged = await stageTarget(fs, target, options.force === true, !dryRun);
   const run: RestoreRun = {
     fs,
     chain,
     target,
-    stage: `${target}/${STAGE_DIR}`,
+    staged,
+    stage: staged.stage,
     dryRun,
     progress: options.progress ?? NO_PROGRESS,
     steps,
     bytesWritten: 0,
-    swapped: false,
   };
-  await prepareStage(run, existing);
   try {
     await stageManifest(run, plan);
     await stageSegments(run, plan.segmentEntries);
     const wal = await stageWal(run, plan, lsn, archives);
     let verify: VerifyReport | undefined;
-    if (!dryRun) verify = await replaceTarget(run, existing, options.verify !== false);
+    if (!dryRun) verify = await replaceTarget(run, options.verify !== false);
     else steps.push('open the restored database (replay), close it, and run verify');
     return {
       backup: backupPath,
@@ -151,7 +147,7 @@ export async function restoreBackup(
       duration_seconds: (performance.now() - t0) / 1000,
     };
   } catch (e) {
-    if (!dryRun) await removeFailedRestore(run);
+    if (!dryRun) await discardStaged(fs, staged);
     throw e;
   }
 }
@@ -250,13 +246,6 @@ async function readRestorePlan(
   return { manifestBytes, walStart: manifest?.walStartLsn ?? 1, segmentEntries, sources };
 }
 
-async function prepareStage(run: RestoreRun, existing: readonly string[]): Promise<void> {
-  if (run.dryRun) return;
-  await run.fs.mkdirp(run.target);
-  if (existing.includes(STAGE_DIR)) await run.fs.removeDir(run.stage);
-  await run.fs.mkdirp(run.stage);
-}
-
 /** Writes `bytes` as the new file `path`, synced. */
 async function writeNewFile(fs: FileSystem, path: string, bytes: Uint8Array): Promise<void> {
   const h = await fs.open(path, 'create-new');
@@ -323,22 +312,10 @@ async function stageWal(
 }
 
 /** Swaps the staged files in, opens the result once (replay) and verifies it. */
-async function replaceTarget(
-  run: RestoreRun,
-  existing: readonly string[],
-  verify: boolean,
-): Promise<VerifyReport | undefined> {
-  const { fs, target, stage, steps } = run;
-  // Swap: the old contents go, the staged files move up (renames within one directory).
-  await removeEntries(
-    fs,
-    target,
-    existing.filter((n) => n !== STAGE_DIR),
-  );
-  run.swapped = true;
-  for (const name of await fs.list(stage)) await fs.rename(`${stage}/${name}`, `${target}/${name}`);
-  await fs.removeDir(stage);
-  await fs.syncDir(target);
+async function replaceTarget(run: RestoreRun, verify: boolean): Promise<VerifyReport | undefined> {
+  const { fs, target, steps } = run;
+  await swapStaged(fs, run.staged);
+  const existing = run.staged.existing.filter((n) => n !== STAGE_DIR);
   if (existing.length > 0) steps.push(`replace the ${existing.length} old entries of ${target}`);
   // Open once: the engine's recovery replays the WAL; a clean close leaves the mark.
   const db = await Quiver.open(target, { autoCompact: false });
@@ -348,14 +325,4 @@ async function replaceTarget(
   const report = await verifyDatabase(target, { fileSystem: fs, online: false });
   steps.push(`verify: ${report.status} (${report.errors} errors, ${report.warnings} warnings)`);
   return report;
-}
-
-async function removeFailedRestore(run: RestoreRun): Promise<void> {
-  const { fs, target } = run;
-  // Before the swap the target is untouched: drop the staging directory. After it,
-  // the target holds a partial restore: empty it rather than leave that behind.
-  const cleanup = run.swapped
-    ? fs.list(target).then((names) => removeEntries(fs, target, names))
-    : fs.removeDir(run.stage);
-  await cleanup.catch(() => undefined);
 }

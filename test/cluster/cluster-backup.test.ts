@@ -1,22 +1,22 @@
 /**
  * Cluster backups against real NATS JetStream clusters (issue 13 item 8): a backup taken
- * while writes go on holds exactly what was acknowledged before it started (the oracle is
- * a standalone database given the same operations), restores into a new cluster and into
- * a standalone directory give that same content, `--to-time` stops at a moment between two
- * write phases, a flipped byte in an archive is named by verify and stops a restore before
- * it writes, and a restore never merges into an existing collection. The CLI path is run
- * once as a real process.
+ * while writes go on holds what was acknowledged before it started and nothing sent after
+ * its cut (the oracle is a standalone database given the same operations); restores into a
+ * new cluster and into a standalone directory give that same content; `toTime` stops at a
+ * moment between two write phases; a restore cut short resumes when run again (and no other
+ * restore can take the collection over); a flipped byte or a manifest missing a shard is
+ * named by verify and stops a restore before it writes; a restore never merges into an
+ * existing collection (its streams stay as they were). The CLI runs as a real process.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { createClusterBackup, verifyClusterBackup } from '../../src/cluster/cluster-backup.js';
 import {
-  createClusterBackup,
   restoreClusterBackup,
   restoreClusterBackupLocally,
-  verifyClusterBackup,
-} from '../../src/cluster/cluster-backup.js';
+} from '../../src/cluster/cluster-restore.js';
 import { ClusterNode } from '../../src/cluster/cluster-node.js';
 import { SILENT_LOGGER } from '../../src/common/logger.js';
 import type { Collection, PointOp } from '../../src/engine/collection.js';
@@ -114,19 +114,28 @@ describe('cluster backup and restore', { skip, timeout: 240_000 }, () => {
     // Writes keep going while the backup runs: those after its start are not in it.
     const out = join(tempDir(t), 'cluster-1');
     let writing = true;
-    let later = 0;
+    let issued = 0;
+    let acked = 0;
     const writer = (async () => {
       while (writing) {
-        await a.node.write(
-          'docs',
-          local.prepareUpsert([{ id: 10_000 + later++, vector: vec(later) }]),
-        );
+        const id = 10_000 + issued++;
+        await a.node.write('docs', local.prepareUpsert([{ id, vector: vec(id) }]));
+        acked++;
       }
     })();
-    const report = await createClusterBackup(nats.servers.split(','), out, { fileSystem: fs });
+    while (acked < 5) await sleep(5);
+    const ackedBeforeStart = acked;
+    let issuedAtCopy: number | undefined;
+    const report = await createClusterBackup(nats.servers.split(','), out, {
+      fileSystem: fs,
+      progress: () => (issuedAtCopy ??= issued),
+    });
     writing = false;
     await writer;
-    assert.ok(later > 0, 'writes went on during the backup');
+    assert.ok(
+      issuedAtCopy !== undefined && issued > issuedAtCopy,
+      'writes went on during the copy',
+    );
     assert.equal(report.collections, 2);
     assert.equal(report.shards, 4);
     const verified = await verifyClusterBackup(fs, out);
@@ -144,7 +153,12 @@ describe('cluster backup and restore', { skip, timeout: 240_000 }, () => {
     const restored = await Quiver.open(restoredDir);
     const got = await dump(restored.collection('docs'));
     await restored.close();
-    // Upserts of 10_000+ that landed before the cut are in it; nothing else differs.
+    // Of the writes racing the backup: those acknowledged before it started are in, those
+    // sent after the cut was read (copying had begun) are not; nothing else differs.
+    const gotIds = (JSON.parse(got) as { id: number }[]).map((p) => p.id);
+    const later = gotIds.filter((id) => id >= 10_000);
+    for (let i = 0; i < ackedBeforeStart; i++) assert.ok(later.includes(10_000 + i), `${i}`);
+    assert.ok(Math.max(...later) < 10_000 + issuedAtCopy, 'a write sent after the cut is in it');
     const withoutLater = JSON.stringify(
       (JSON.parse(got) as { id: number }[]).filter((p) => p.id < 10_000),
     );
@@ -183,12 +197,72 @@ describe('cluster backup and restore', { skip, timeout: 240_000 }, () => {
     assert.equal(await dump(b.db.collection('docs')), got);
     assert.equal(await b.db.collection('small').count(), 1);
 
+    assert.equal(r3.collections[0]!.resumed, false);
+    assert.equal(b.node.definition('docs').restoring, undefined, 'marked done');
+
     // A second restore would merge into what is there: refused before anything is written.
+    const streamEnds = () =>
+      b.node
+        .stats()
+        .shards.map((s) => `${s.collection}/${s.shard}:${s.streamLast}`)
+        .join(' ');
+    const uid = b.node.definition('docs').uid;
+    const ends = streamEnds();
     await assert.rejects(
       restoreClusterBackup(out, nats2.servers.split(','), { fileSystem: fs }),
-      (e: unknown) => isQuiverError(e, 'COLLECTION_EXISTS') && /already exists/.test(e.message),
+      (e: unknown) =>
+        isQuiverError(e, 'COLLECTION_EXISTS') && /a restore makes new collections/.test(e.message),
     );
-    assert.equal(await dump(b.db.collection('docs')), got);
+    await sleep(2_500); // a stream's end is looked at every second
+    assert.equal(b.node.definition('docs').uid, uid);
+    assert.equal(streamEnds(), ends);
+
+    // A restore to a time, cut short after 5 operations, then run again: it resumes where
+    // the streams end and gives the state at that time; another time cannot take it over.
+    await b.node.dropCollection('docs');
+    const servers2 = nats2.servers.split(',');
+    let steps = 0;
+    await assert.rejects(
+      restoreClusterBackup(out, servers2, {
+        fileSystem: fs,
+        collections: ['docs'],
+        toTime: between,
+        progress: () => {
+          if (++steps > 5) throw new Error('cut short');
+        },
+      }),
+      /cut short/,
+    );
+    await assert.rejects(
+      restoreClusterBackup(out, servers2, { fileSystem: fs, collections: ['docs'] }),
+      (e: unknown) => isQuiverError(e, 'COLLECTION_EXISTS') && /being restored/.test(e.message),
+    );
+    const r4 = await restoreClusterBackup(out, servers2, {
+      fileSystem: fs,
+      collections: ['docs'],
+      toTime: between,
+    });
+    assert.equal(r4.collections[0]!.resumed, true);
+    for (let i = 0; i < 200 && !b.node.hosts('docs'); i++) await sleep(50);
+    await b.node.waitLatest('docs', 30_000);
+    assert.equal(await dump(b.db.collection('docs')), afterPhase1);
+    assert.equal(b.node.definition('docs').restoring, undefined);
+
+    // A manifest that lists too few shards is refused (half a collection is not restored).
+    const partial = join(tempDir(t), 'partial');
+    cpSync(out, partial, { recursive: true });
+    const manifestPath = join(partial, 'cluster-backup.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      collections: { shardArchives: unknown[] }[];
+    };
+    manifest.collections[0]!.shardArchives.pop();
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const partialCheck = await verifyClusterBackup(fs, partial);
+    assert.match(partialCheck.problems[0]?.what ?? '', /must list 3 shard archives/);
+    await assert.rejects(
+      restoreClusterBackupLocally(partial, tempDir(t), { fileSystem: fs }),
+      (e: unknown) => isQuiverError(e, 'CORRUPT'),
+    );
 
     // A flipped byte in one archive: verify names it, a restore refuses before writing.
     const damaged = join(tempDir(t), 'damaged');
@@ -241,6 +315,14 @@ describe('cluster backup and restore', { skip, timeout: 240_000 }, () => {
     const cliRestore = quiver(['backup', 'restore', cliOut, '-o', cliRestoreDir]);
     assert.equal(cliRestore.code, 0, cliRestore.stderr);
     assert.match(cliRestore.stdout, /small: 1 shard\(s\), 1 operations replayed/);
+    assert.match(cliRestore.stdout, /verify: ok/);
+    await b.node.dropCollection('small');
+    const cliCluster = quiver(['backup', 'restore', cliOut, '--cluster', nats2.servers]);
+    assert.equal(cliCluster.code, 0, cliCluster.stderr);
+    assert.match(cliCluster.stdout, /into nats:\/\/127\.0\.0\.1:\d+.*\n {2}- small: 1 shard/);
+    for (let i = 0; i < 200 && !b.node.hosts('small'); i++) await sleep(50);
+    await b.node.waitLatest('small', 30_000);
+    assert.equal(await b.db.collection('small').count(), 1);
     const mixed = quiver(['backup', 'restore', cliOut, '-o', cliRestoreDir, '--to-lsn', '5']);
     assert.notEqual(mixed.code, 0);
     assert.match(mixed.stderr, /cluster backup: it takes --to-time, not --to-lsn/);
