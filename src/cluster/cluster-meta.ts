@@ -51,6 +51,8 @@ export interface NodeBeat {
   /** collection → shard → applied sequence, and whether it is catching up. */
   readonly applied: Record<string, Record<string, number>>;
   readonly catchingUp: boolean;
+  /** Trailing by more than READY_MAX_LAG (cluster-node.ts): reads prefer other replicas. */
+  readonly behind?: boolean;
 }
 
 /** COLLECTION_NOT_FOUND for a name the cluster does not define. */

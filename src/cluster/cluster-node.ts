@@ -17,6 +17,7 @@ import type { Logger } from '../common/logger.js';
 import { QuiverError } from '../common/quiver-error.js';
 import type { PointId } from '../common/types.js';
 import type { Collection, PointOp, PointRecord } from '../engine/collection.js';
+import { Filter } from '../filter/filter-ast.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -34,6 +35,7 @@ import {
   unavailable,
 } from './shard-log.js';
 import { ShardApplier } from './shard-applier.js';
+import type { ReadView } from './shard-placement.js';
 import { allShards, planReads, promoted, replicasOf, shardsOn } from './shard-placement.js';
 import type { ReadWait, ShardReadAnswer, ShardReadRequest, WireAnswer } from './shard-read.js';
 import { answerShardRead, encodeAnswer, errorOfWire, wireError } from './shard-read.js';
@@ -91,6 +93,11 @@ export interface ClusterStats {
   }[];
 }
 
+/**
+ * Operations a node may trail its shard streams by and still count as caught up: it
+ * answers /ready 200 and serves its own shards' reads (beyond it, another replica serves).
+ */
+export const READY_MAX_LAG = 1000;
 const BEAT_EVERY_MS = 2_000;
 /** How long a node serving part of a read waits to have applied what the read asks to see. */
 const READ_WAIT_MS = 10_000;
@@ -120,6 +127,8 @@ export class ClusterNode {
   private live: string[] = [];
   /** Spreads reads over a shard's replicas. */
   private turn = 0;
+  /** Nodes whose last heartbeat said they trail their streams by more than READY_MAX_LAG. */
+  private behind: ReadonlySet<string> = new Set();
   private url: string | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopWatch: () => void = () => undefined;
@@ -282,7 +291,11 @@ export class ClusterNode {
     return token;
   }
 
-  /** Waits until this node applied everything in `token` (UNAVAILABLE after `timeoutMs`). */
+  /**
+   * Waits until `token` is applied: by this node for the shards it holds, by a replica
+   * elsewhere for the others (a write with `wait=true` sent to a node that does not hold
+   * its shards still means applied). UNAVAILABLE after `timeoutMs`.
+   */
   async waitFor(name: string, token: WriteToken, timeoutMs: number): Promise<void> {
     const appliers = this.appliersOf(name);
     if (!this.appliers.has(name)) {
@@ -292,16 +305,39 @@ export class ClusterNode {
         { collection: name },
       );
     }
-    const waits = Object.entries(token).map(([shard, seq]) => {
-      const a = appliers.get(Number(shard));
-      return a === undefined ? Promise.resolve(true) : a.waitFor(seq, timeoutMs);
-    });
+    const held = Object.entries(token).filter(([shard]) => appliers.has(Number(shard)));
+    const elsewhere = Object.entries(token).filter(([shard]) => !appliers.has(Number(shard)));
+    const waits = held.map(([shard, seq]) => appliers.get(Number(shard))!.waitFor(seq, timeoutMs));
+    if (elsewhere.length > 0) {
+      waits.push(this.appliedElsewhere(name, Object.fromEntries(elsewhere), timeoutMs));
+    }
     if ((await Promise.all(waits)).every(Boolean)) return;
     throw new QuiverError(
       'UNAVAILABLE',
-      `Node ${this.id} has not applied the requested writes to "${name}" within ${timeoutMs} ms (it is catching up: see GET /cluster). Retry, or read from another node.`,
+      `The requested writes to "${name}" were not applied within ${timeoutMs} ms by node ${this.id} or the replicas of their shards (catching up, or down: see GET /cluster). Retry, or read from another node.`,
       { collection: name },
     );
+  }
+
+  /**
+   * True once a replica of each shard in `token` (none of them held here) has applied it:
+   * a count of those shards' points, which every serving node answers only after applying
+   * the token's sequence (READ_WAIT_MS); false when none did within `timeoutMs`.
+   */
+  private async appliedElsewhere(
+    name: string,
+    token: WriteToken,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const shards = Object.keys(token).map(Number);
+    const read = this.reads(name, { token })
+      .count(Filter.idBucket(this.defOf(name).shards, shards))
+      .then(
+        () => true,
+        () => false,
+      );
+    const late = new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref());
+    return Promise.race([read, late]);
   }
 
   /**
@@ -567,17 +603,23 @@ export class ClusterNode {
       lowerIsBetter: this.db.collection(name).config.metric === 'euclid',
       wait,
       plan: (exclude, shards) =>
-        planReads(
-          this.defs.get(name) ?? def,
-          this.id,
-          new Set(this.appliers.get(name)?.keys() ?? []),
-          this.live,
-          exclude,
-          turn,
-          shards,
-        ),
+        planReads(this.defs.get(name) ?? def, this.readView(name, exclude, turn), shards),
       send: (node, req) => this.requestRead(node, req),
     });
+  }
+
+  /** What planning a read of `name` needs to know of this node and the others. */
+  private readView(name: string, exclude: ReadonlySet<string>, turn: number): ReadView {
+    const list = this.appliers.get(name) ?? new Map<number, ShardApplier>();
+    return {
+      self: this.id,
+      held: new Set(list.keys()),
+      ready: new Set([...list].filter(([, a]) => a.within(READY_MAX_LAG)).map(([s]) => s)),
+      live: this.live,
+      behind: this.behind,
+      exclude,
+      turn,
+    };
   }
 
   /** This node's part of a read: `req.shards` must all be held here. */
@@ -764,9 +806,11 @@ export class ClusterNode {
         beatAt: new Date().toISOString(),
         applied,
         catchingUp: this.lag > 0,
+        behind: this.lag > READY_MAX_LAG,
       });
       const nodes = await this.meta.nodes();
       const catchingUp = nodes.filter((n) => n.catchingUp).length;
+      this.behind = new Set(nodes.filter((n) => n.behind === true).map((n) => n.id));
       this.nodeCounts = { up: nodes.length - catchingUp, catchingUp };
       this.live = [...new Set([this.id, ...nodes.map((n) => n.id)])];
       await this.promoteCaughtUp();

@@ -105,6 +105,11 @@ export class ShardApplier {
     return this.observed && this.applied >= this.streamLast;
   }
 
+  /** True when the stream's end was seen and this applier trails it by at most `maxLag`. */
+  within(maxLag: number): boolean {
+    return this.observed && this.lag <= maxLag;
+  }
+
   /** Resolves true once `seq` is applied here, false after `timeoutMs`. */
   waitFor(seq: number, timeoutMs: number): Promise<boolean> {
     if (this.applied >= seq) return Promise.resolve(true);

@@ -20,6 +20,8 @@ export interface MoveOptions {
 }
 
 const POLL_MS = 250;
+/** Reads in a row without the replica before a wait concludes it was removed. */
+const STALE_READS = 5;
 
 /** Adds a replica of `shard` on `to` and (unless `wait` is false) waits until it is active. */
 export async function replicateShard(
@@ -137,9 +139,16 @@ export async function waitActive(
   options: MoveOptions,
 ): Promise<void> {
   const end = Date.now() + (options.timeoutMs ?? 600_000);
+  let missing = 0;
   for (;;) {
     const def = await defOf(meta, name);
     const r = def.placement?.[String(shard)]?.find((x) => x.node === node);
+    // A read just after the change may come from a bucket replica that has not seen it yet
+    // (key-value gets are answered by any server): gone means gone for several reads.
+    if (r === undefined && ++missing < STALE_READS) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      continue;
+    }
     if (r === undefined) {
       throw new QuiverError(
         'UNAVAILABLE',
@@ -147,6 +156,7 @@ export async function waitActive(
         { collection: name },
       );
     }
+    missing = 0;
     if (r.state === 'active') return;
     if (Date.now() > end) {
       throw new QuiverError(

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClusterCollectionDef } from './cluster-meta.js';
+import type { ReadView } from './shard-placement.js';
 import {
   initialPlacement,
   planReads,
@@ -80,7 +81,10 @@ describe('shard placement', () => {
     const def = {
       ...base,
       placement: {
-        '0': [{ node: 'node-a', state: 'active' as const }],
+        '0': [
+          { node: 'node-a', state: 'active' as const },
+          { node: 'node-c', state: 'active' as const },
+        ],
         '1': [
           { node: 'node-b', state: 'active' as const },
           { node: 'node-a', state: 'partial' as const },
@@ -95,21 +99,45 @@ describe('shard placement', () => {
         ],
       },
     };
-    const plan = planReads(def, 'node-a', new Set([0, 1]), NODES, new Set(), 0);
+    const view = (
+      ready: number[],
+      live: readonly string[],
+      exclude: string[],
+      turn: number,
+      behind: string[] = [],
+    ): ReadView => ({
+      self: 'node-a',
+      held: new Set([0, 1]),
+      ready: new Set(ready),
+      live,
+      behind: new Set(behind),
+      exclude: new Set(exclude),
+      turn,
+    });
+    const plan = planReads(def, view([0, 1], NODES, [], 0));
     assert.deepEqual(plan.get('node-a'), [0], 'the partial local replica of 1 is not read');
     assert.deepEqual(plan.get('node-b'), [1, 2, 3]);
     // The next turn reads shards 2 and 3 from their other replica.
-    const next = planReads(def, 'node-a', new Set([0]), NODES, new Set(), 1);
+    const next = planReads(def, view([0], NODES, [], 1));
     assert.deepEqual(next.get('node-b'), [1]);
     assert.deepEqual(next.get('node-c'), [2, 3]);
     // A node excluded (it failed to answer) or down is avoided.
-    const avoid = planReads(def, 'node-a', new Set([0]), NODES, new Set(['node-c']), 1);
+    const avoid = planReads(def, view([0], NODES, ['node-c'], 1));
     assert.deepEqual(avoid.get('node-b'), [1, 2, 3]);
-    const down = planReads(def, 'node-a', new Set([0]), ['node-a', 'node-b'], new Set(), 1);
+    const down = planReads(def, view([0], ['node-a', 'node-b'], [], 1));
     assert.deepEqual(down.get('node-b'), [1, 2, 3]);
+    // Shard 0 held here but far behind: its other replica serves, unless that one trails
+    // too or is gone, then this node's own copy (stale beats unavailable).
+    assert.deepEqual(planReads(def, view([], NODES, [], 0)).get('node-c'), [0]);
+    assert.deepEqual(planReads(def, view([], NODES, [], 0, ['node-c'])).get('node-a'), [0]);
+    assert.deepEqual(planReads(def, view([], NODES, ['node-c'], 0)).get('node-a'), [0]);
+    // A remote replica that trails is passed over for one that does not.
+    const fresh = planReads(def, view([0], NODES, [], 0, ['node-b']));
+    assert.deepEqual(fresh.get('node-c'), [2, 3]);
+    assert.deepEqual(fresh.get('node-b'), [1], 'shard 1 has no other active replica');
     // Shard 1's only active replica is on node-b.
     assert.throws(
-      () => planReads(def, 'node-a', new Set([0, 1]), NODES, new Set(['node-b']), 0),
+      () => planReads(def, view([0, 1], NODES, ['node-b'], 0)),
       (e: Error & { code?: string }) =>
         e.code === 'UNAVAILABLE' && /Shard 1 of "docs" .*node-a partial/.test(e.message),
     );

@@ -144,34 +144,57 @@ function checkShard(def: ClusterCollectionDef, shard: number): void {
   }
 }
 
+/** What a node knows when it plans a read (see {@link planReads}). */
+export interface ReadView {
+  /** This node. */
+  readonly self: string;
+  /** Shards this node applies. */
+  readonly held: ReadonlySet<number>;
+  /** Of those, the shards it has nearly caught up with (it serves them itself). */
+  readonly ready: ReadonlySet<number>;
+  /** Nodes in the registry. */
+  readonly live: readonly string[];
+  /** Nodes that said in their last heartbeat that they trail their streams. */
+  readonly behind: ReadonlySet<string>;
+  /** Nodes not to ask (they failed to answer this read). */
+  readonly exclude: ReadonlySet<string>;
+  /** Spreads reads over replicas, taken in turn. */
+  readonly turn: number;
+}
+
 /**
  * Which node serves which shard of a read (of `only` those shards, when given): this node
- * for the shards it holds, caught up and active; otherwise an active replica on a node
- * that is up, taken in turn (`turn` spreads reads over replicas). UNAVAILABLE names a
- * shard no node can serve.
+ * for the active shards it holds and has nearly caught up with; otherwise an active replica
+ * on a node that is up, preferring nodes that do not trail their streams (a node restarted
+ * after a while serves what it applied so far, which a read should not meet while another
+ * replica has it all); this node's own copy when it is behind but no other can serve.
+ * UNAVAILABLE names a shard no node can serve.
  */
 export function planReads(
   def: ClusterCollectionDef,
-  self: string,
-  readyHere: ReadonlySet<number>,
-  live: readonly string[],
-  exclude: ReadonlySet<string>,
-  turn: number,
+  view: ReadView,
   only?: ReadonlySet<number>,
 ): Map<string, number[]> {
-  const up = new Set(live);
+  const { self, exclude } = view;
+  const up = new Set(view.live);
   const plan = new Map<string, number[]>();
   for (const s of allShards(def)) {
     if (only !== undefined && !only.has(s)) continue; // a shard this read does not touch
-    const replicas = replicasOf(def, s, live);
-    const here = replicas.some((r) => r.node === self && r.state === 'active');
+    const replicas = replicasOf(def, s, view.live);
+    const here =
+      !exclude.has(self) &&
+      view.held.has(s) &&
+      replicas.some((r) => r.node === self && r.state === 'active');
     let node: string | undefined;
-    if (here && readyHere.has(s) && !exclude.has(self)) node = self;
+    if (here && view.ready.has(s)) node = self;
     else {
       const others = replicas.filter(
         (r) => r.state === 'active' && r.node !== self && up.has(r.node) && !exclude.has(r.node),
       );
-      node = others[(turn + s) % Math.max(1, others.length)]?.node;
+      const current = others.filter((r) => !view.behind.has(r.node));
+      const pool = current.length > 0 ? current : others;
+      node = pool[(view.turn + s) % Math.max(1, pool.length)]?.node;
+      if (here && (node === undefined || current.length === 0)) node = self;
     }
     if (node === undefined) {
       throw new QuiverError(

@@ -5,6 +5,7 @@
  * sees only those in /stats, /ready and /telemetry, and is refused /metrics (every series
  * there is database-wide or names a collection).
  */
+import { READY_MAX_LAG } from '../cluster/cluster-node.js';
 import { clusterInfo, collectionClusterInfo } from './cluster-info.js';
 import { clusterOperation } from './cluster-operations.js';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -76,9 +77,6 @@ function scopedStats(s: DatabaseStats, scope: ReadonlySet<string>): Record<strin
     perCollection: mine,
   };
 }
-
-/** Operations a cluster node may trail its shard streams by and still answer /ready 200. */
-export const READY_MAX_LAG = 1000;
 
 /** Who this standalone node says it is in /telemetry and the cluster answers. */
 interface StandaloneIdentity {

@@ -249,6 +249,19 @@ describe('sharded cluster collections', { skip, timeout: 180_000 }, () => {
       a.cluster.reads('docs').count(),
       (e: Error & { code?: string }) => e.code === 'UNAVAILABLE',
     );
+    // A write to shard 2 is still acknowledged (the stream is up), but waiting for it to be
+    // applied fails: no replica of the shard can apply it, though node A holds no part of it.
+    let inShard2 = 1_000_000;
+    while (shardOf(inShard2, 3) !== 2) inShard2++;
+    const stranded = await a.cluster.write(
+      'docs',
+      a.db.collection('docs').prepareUpsert([{ id: inShard2, vector: vec(inShard2) }]),
+    );
+    assert.ok(stranded[2] !== undefined && stranded[2] > 0);
+    await assert.rejects(
+      a.cluster.waitFor('docs', stranded, 1_500),
+      (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && /not applied/.test(e.message),
+    );
     const onA = acked.filter((id) => shardOf(id, 3) !== 2).slice(0, 50);
     assert.equal((await a.cluster.reads('docs').getMany(onA)).length, onA.length);
     await until(
