@@ -80,6 +80,8 @@ export interface ClusterStats {
   readonly shards: readonly (ShardStatus & { readonly collection: string })[];
   /** Nodes in the registry at the last heartbeat, by state. */
   readonly nodes: { readonly up: number; readonly catchingUp: number };
+  /** Parts of other nodes' reads being answered here, and those refused (too many at once). */
+  readonly readParts: { readonly serving: number; readonly refused: number };
   /**
    * Replicas of every shard of every cluster collection, by state: `active` and `partial`
    * on nodes that are up, `down` on nodes that are not (an alert wants `active` ≥ 1).
@@ -101,6 +103,11 @@ export const READY_MAX_LAG = 1000;
 const BEAT_EVERY_MS = 2_000;
 /** How long a node serving part of a read waits to have applied what the read asks to see. */
 const READ_WAIT_MS = 10_000;
+/**
+ * Parts of other nodes' reads answered at once; more are refused as UNAVAILABLE. Each holds
+ * a search's work and its answer in memory, so the bound is what a node may hold for others.
+ */
+const MAX_SERVING = 64;
 /** How long a coordinating node waits for another node's part of a read. */
 const READ_REQUEST_MS = READ_WAIT_MS + 5_000;
 /** Points removed per local delete when a shard leaves this node. */
@@ -127,6 +134,9 @@ export class ClusterNode {
   private live: string[] = [];
   /** Spreads reads over a shard's replicas. */
   private turn = 0;
+  /** Parts of other nodes' reads being answered now, and how many were turned away. */
+  private serving = 0;
+  private busyRefusals = 0;
   /** Nodes whose last heartbeat said they trail their streams by more than READY_MAX_LAG. */
   private behind: ReadonlySet<string> = new Set();
   private url: string | undefined;
@@ -395,6 +405,7 @@ export class ClusterNode {
         this.shardStatus(collection).map((s) => ({ collection, ...s })),
       ),
       nodes: this.nodeCounts,
+      readParts: { serving: this.serving, refused: this.busyRefusals },
       replicas: [...this.defs.values()].flatMap((def) =>
         allShards(def).map((shard) => {
           const list = replicasOf(def, shard, this.live);
@@ -717,18 +728,33 @@ export class ClusterNode {
 
   private async answerRead(m: Msg): Promise<void> {
     let answer: Uint8Array;
+    this.serving++;
     try {
+      // Bounded: parts beyond the limit are turned away at once (the asking node tries
+      // another replica, or its client gets 503 and retries) rather than queue without end.
+      if (this.serving > MAX_SERVING) throw this.busy();
       const req = decode<ShardReadRequest>(m.data);
       const max = this.nc.info?.max_payload ?? 1024 * 1024;
       answer = encodeAnswer(req, await this.serveRead(req), max);
     } catch (e) {
       answer = encode(wireError(e));
+    } finally {
+      this.serving--;
     }
     try {
       m.respond(answer);
     } catch {
       // The asking node is gone; nothing to answer.
     }
+  }
+
+  private busy(): QuiverError {
+    this.busyRefusals++;
+    return new QuiverError(
+      'UNAVAILABLE',
+      `Node ${this.id} is answering ${MAX_SERVING} parts of reads already; ask another replica or retry.`,
+      {},
+    );
   }
 
   private async unhost(name: string): Promise<void> {

@@ -366,6 +366,23 @@ export function declareClusterMetrics(
       }
     },
   });
+  new Gauge({
+    name: 'quiver_cluster_read_parts_serving',
+    help: "Parts of other nodes' reads this node is answering now (at most 64; more are refused).",
+    registers,
+    collect() {
+      this.set(readCluster()?.readParts.serving ?? 0);
+    },
+  });
+  new Counter({
+    name: 'quiver_cluster_read_parts_refused_total',
+    help: "Parts of other nodes' reads refused because 64 were being answered already.",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(readCluster()?.readParts.refused ?? 0);
+    },
+  });
   new Counter({
     name: 'quiver_shard_leader_changes_total',
     help: 'Changes of a shard stream leader (a NATS server) seen by this node.',

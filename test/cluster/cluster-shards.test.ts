@@ -112,6 +112,22 @@ describe('sharded cluster collections', { skip, timeout: 180_000 }, () => {
       `spread: ${localCounts.join(',')}`,
     );
 
+    // A node answers at most 64 parts of others' reads at once: parts that wait (here for a
+    // write that never comes) hold their places, and the ones beyond are refused at once.
+    const waiting = Array.from({ length: 70 }, async () => {
+      const t0 = Date.now();
+      await assert.rejects(
+        a.cluster.reads('docs', { token: { 1: 1e9 } }).count(Filter.idBucket(3, [1])),
+        (e: Error & { code?: string }) => e.code === 'UNAVAILABLE',
+      );
+      return Date.now() - t0;
+    });
+    await until('B to refuse the parts beyond 64', () => b.cluster.stats().readParts.refused >= 6);
+    assert.equal(b.cluster.stats().readParts.serving, 64);
+    const took = await Promise.all(waiting);
+    assert.equal(took.filter((ms) => ms < 5_000).length, 6, took.join(','));
+    assert.equal(b.cluster.stats().readParts.serving, 0);
+
     // Every read, from every node, equals the single collection's answer.
     const even = Filter.eq('even', true);
     const oracleIds = await single.ids();
