@@ -58,11 +58,18 @@ export interface ShardReadsOptions {
   readonly plan: ReadPlanner;
   /** Runs one node's part: this node's in place, another's over NATS. */
   readonly send: (node: string, req: ShardReadRequest) => Promise<ShardReadAnswer>;
+  /** Ids per page when a whole id list is read (default {@link IDS_PAGE}). */
+  readonly idsPageSize?: number;
 }
 
 /** Other replicas tried for a shard whose node failed, before the read gives up. */
 const RETRIES = 2;
 const DEFAULT_PAGE = 100;
+/**
+ * Ids per round of {@link ShardReads.ids}: a node's part of a page (at most this many and
+ * one more) stays far below a NATS message's 1 MiB with 36-character UUIDs (about 400 KiB).
+ */
+export const IDS_PAGE = 10_000;
 
 /** A request without what every part shares (collection, uid, shards, wait). */
 type Part = ShardReadRequest extends infer R
@@ -127,9 +134,24 @@ export class ShardReads implements PointReads {
     return p;
   }
 
+  /**
+   * Every matching id, in id order, read a page at a time: one node's whole list (a delete
+   * by filter over a large collection) may not fit in one NATS message.
+   */
   async ids(filter?: FilterNode): Promise<PointId[]> {
-    const parts = await this.fanOut<PointId[]>({ op: 'ids', ...withFilter(filter) });
-    return [...new Set(parts.flat())].sort(compareIds);
+    const out: PointId[] = [];
+    const limit = this.o.idsPageSize ?? IDS_PAGE;
+    let from: PointId | undefined;
+    do {
+      const page = await this.idsPage({
+        ...(filter === undefined ? {} : { filter }),
+        ...(from === undefined ? {} : { from }),
+        limit,
+      });
+      out.push(...page.ids);
+      from = page.next;
+    } while (from !== undefined);
+    return out;
   }
 
   async idsPage(options: {

@@ -63,6 +63,8 @@ describe('ShardReads (fan-out over collections holding overlapping shards)', () 
       shardCount: SHARDS,
       lowerIsBetter: true,
       wait: {},
+      // Small pages, so a whole id list (ids, the filter of a delete) takes several rounds.
+      idsPageSize: 7,
       plan: () =>
         new Map([
           ['n0', [0]],
