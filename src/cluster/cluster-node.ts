@@ -7,16 +7,16 @@
  * from its stream's start, a shard taken away is stopped and its points removed. A write
  * is validated here, split by shard and published; it is acknowledged when JetStream
  * holds it on a quorum, and its token (the sequence per shard) lets a read wait until a
- * node has applied it. Reads fan out to one replica of every shard (ShardReads), served
- * by each node over NATS request-reply.
+ * node has applied it. Reads fan out to one replica of every shard (ShardReads); other
+ * nodes' parts travel over NATS request-reply (ReadTransport).
  */
 import { randomUUID } from 'node:crypto';
-import type { JetStreamClient, JetStreamManager, Msg, NatsConnection, Subscription } from 'nats';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { connect } from 'nats';
 import type { Logger } from '../common/logger.js';
 import { QuiverError } from '../common/quiver-error.js';
 import type { PointId } from '../common/types.js';
-import type { Collection, PointOp, PointRecord } from '../engine/collection.js';
+import type { Collection, PointOp } from '../engine/collection.js';
 import { Filter } from '../filter/filter-ast.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
@@ -37,8 +37,9 @@ import {
 import { ShardApplier } from './shard-applier.js';
 import type { ReadView } from './shard-placement.js';
 import { allShards, planReads, promoted, replicasOf, shardsOn } from './shard-placement.js';
-import type { ReadWait, ShardReadAnswer, ShardReadRequest, WireAnswer } from './shard-read.js';
-import { answerShardRead, encodeAnswer, errorOfWire, wireError } from './shard-read.js';
+import { NODE_ID, ReadTransport } from './read-transport.js';
+import type { ReadWait, ShardReadAnswer, ShardReadRequest } from './shard-read.js';
+import { answerShardRead } from './shard-read.js';
 import type { PointReads } from './shard-reads.js';
 import { ShardReads } from './shard-reads.js';
 import { groupByShard, shardOf } from './shard-routing.js';
@@ -103,18 +104,8 @@ export const READY_MAX_LAG = 1000;
 const BEAT_EVERY_MS = 2_000;
 /** How long a node serving part of a read waits to have applied what the read asks to see. */
 const READ_WAIT_MS = 10_000;
-/**
- * Parts of other nodes' reads answered at once; more are refused as UNAVAILABLE. Each holds
- * a search's work and its answer in memory, so the bound is what a node may hold for others.
- */
-const MAX_SERVING = 64;
-/** How long a coordinating node waits for another node's part of a read. */
-const READ_REQUEST_MS = READ_WAIT_MS + 5_000;
 /** Points removed per local delete when a shard leaves this node. */
 const PURGE_BATCH = 10_000;
-const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
-const decode = <T>(data: Uint8Array): T => JSON.parse(new TextDecoder().decode(data)) as T;
 const SAVE_EVERY_MS = 1_000;
 /** How long a create waits for this node to have the collection locally. */
 const CREATE_WAIT_MS = 15_000;
@@ -134,15 +125,13 @@ export class ClusterNode {
   private live: string[] = [];
   /** Spreads reads over a shard's replicas. */
   private turn = 0;
-  /** Parts of other nodes' reads being answered now, and how many were turned away. */
-  private serving = 0;
-  private busyRefusals = 0;
   /** Nodes whose last heartbeat said they trail their streams by more than READY_MAX_LAG. */
   private behind: ReadonlySet<string> = new Set();
   private url: string | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopWatch: () => void = () => undefined;
-  private readSub: Subscription | undefined;
+  /** Other nodes' parts of reads, over NATS request-reply. */
+  private readonly readTransport: ReadTransport;
   private closed = false;
   /** Collection changes are applied one at a time, in the order the bucket delivers them. */
   private changes: Promise<void> = Promise.resolve();
@@ -160,6 +149,7 @@ export class ClusterNode {
   ) {
     this.id = id;
     this.url = o.url;
+    this.readTransport = new ReadTransport(nc, id, READ_WAIT_MS, (req) => this.serveRead(req));
   }
 
   static async start(db: Quiver, options: ClusterNodeOptions): Promise<ClusterNode> {
@@ -186,7 +176,7 @@ export class ClusterNode {
       const meta = await ClusterMeta.open(js, replicas);
       const positions = await readPositions(options.fileSystem, db.path);
       const node = new ClusterNode(db, nc, js, jsm, meta, options, replicas, id, positions);
-      node.serveReads();
+      node.readTransport.start();
       // Returns once every collection already defined is hosted here: until then a write
       // to one would find only last run's local copy and must not be taken.
       node.stopWatch = await meta.watchCollections(
@@ -405,7 +395,7 @@ export class ClusterNode {
         this.shardStatus(collection).map((s) => ({ collection, ...s })),
       ),
       nodes: this.nodeCounts,
-      readParts: { serving: this.serving, refused: this.busyRefusals },
+      readParts: this.readTransport.counts(),
       replicas: [...this.defs.values()].flatMap((def) =>
         allShards(def).map((shard) => {
           const list = replicasOf(def, shard, this.live);
@@ -457,7 +447,7 @@ export class ClusterNode {
     try {
       this.stopWatch();
       await this.changes;
-      await this.readSub?.drain().catch(() => undefined);
+      await this.readTransport.stop();
       for (const list of this.appliers.values()) {
         await Promise.all([...list.values()].map((a) => a.stop()));
       }
@@ -615,7 +605,8 @@ export class ClusterNode {
       wait,
       plan: (exclude, shards) =>
         planReads(this.defs.get(name) ?? def, this.readView(name, exclude, turn), shards),
-      send: (node, req) => this.requestRead(node, req),
+      send: (node, req) =>
+        node === this.id ? this.serveRead(req) : this.readTransport.ask(node, req),
     });
   }
 
@@ -672,89 +663,6 @@ export class ClusterNode {
     // removing (or has yet to remove) points of others.
     const held = (this.purging.get(req.collection) ?? 0) > 0 ? undefined : [...list.keys()];
     return answerShardRead(this.db.collection(req.collection), def.shards, req, held);
-  }
-
-  /** Asks `node` for its part of a read (this node's own part is answered in place). */
-  private async requestRead(node: string, req: ShardReadRequest): Promise<ShardReadAnswer> {
-    if (node === this.id) return this.serveRead(req);
-    if (!NODE_ID.test(node)) {
-      throw new QuiverError('UNAVAILABLE', `Not a node name: ${JSON.stringify(node)}.`, {});
-    }
-    let answer = await this.askOnce(node, req);
-    if (answer.rest === undefined) return answer.result;
-    // A getMany too large for one message comes in parts: ask again for the rest.
-    const records = [...(answer.result as PointRecord[])];
-    let left = req.op === 'getMany' ? req.ids.length : 0;
-    while (answer.rest !== undefined && answer.rest.length > 0) {
-      if (answer.rest.length >= left) {
-        throw new QuiverError('INTERNAL', `Node ${node} answered a getMany without progress.`, {});
-      }
-      left = answer.rest.length;
-      answer = await this.askOnce(node, { ...req, ids: answer.rest } as ShardReadRequest);
-      records.push(...(answer.result as PointRecord[]));
-    }
-    return records;
-  }
-
-  private async askOnce(
-    node: string,
-    req: ShardReadRequest,
-  ): Promise<WireAnswer & { readonly ok: true }> {
-    let reply: Msg;
-    try {
-      reply = await this.nc.request(`quiver.reads.${node}`, encode(req), {
-        timeout: READ_REQUEST_MS,
-      });
-    } catch (e) {
-      throw new QuiverError(
-        'UNAVAILABLE',
-        `Node ${node} did not answer its part of a read of "${req.collection}" (${e instanceof Error ? e.message : String(e)}).`,
-        { collection: req.collection },
-      );
-    }
-    const answer = decode<WireAnswer>(reply.data);
-    if (!answer.ok) throw errorOfWire(node, answer);
-    return answer;
-  }
-
-  /** Answers other nodes' parts of reads, on `quiver.reads.<this node>`. */
-  private serveReads(): void {
-    const sub = this.nc.subscribe(`quiver.reads.${this.id}`);
-    this.readSub = sub;
-    void (async () => {
-      for await (const m of sub) void this.answerRead(m);
-    })();
-  }
-
-  private async answerRead(m: Msg): Promise<void> {
-    let answer: Uint8Array;
-    this.serving++;
-    try {
-      // Bounded: parts beyond the limit are turned away at once (the asking node tries
-      // another replica, or its client gets 503 and retries) rather than queue without end.
-      if (this.serving > MAX_SERVING) throw this.busy();
-      const req = decode<ShardReadRequest>(m.data);
-      const max = this.nc.info?.max_payload ?? 1024 * 1024;
-      answer = encodeAnswer(req, await this.serveRead(req), max);
-    } catch (e) {
-      answer = encode(wireError(e));
-    } finally {
-      this.serving--;
-    }
-    try {
-      m.respond(answer);
-    } catch {
-      // The asking node is gone; nothing to answer.
-    }
-  }
-
-  private busy(): QuiverError {
-    this.busyRefusals++;
-    return new QuiverError(
-      'UNAVAILABLE',
-      `Node ${this.id} is answering ${MAX_SERVING} parts of reads already; ask another replica or retry.`,
-      {},
-    );
   }
 
   private async unhost(name: string): Promise<void> {
