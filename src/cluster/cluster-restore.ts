@@ -24,7 +24,10 @@ import type { CollectionRequest } from './cluster-collections.js';
 import { defineCollection, streamReplicas } from './cluster-collections.js';
 import { withCluster } from './cluster-connection.js';
 import type { ClusterCollectionDef, ClusterMeta } from './cluster-meta.js';
-import { decodeOpMessage, publishOp, shardStreamState } from './shard-log.js';
+import { decodeOpMessage, publishOnce, publishOp, shardStreamState } from './shard-log.js';
+import type { ArchivedMessage } from './shard-archive.js';
+import type { ShardRef } from './shard-routing.js';
+import type { JetStreamClient, JetStreamManager } from 'nats';
 
 export interface ClusterRestoreOptions {
   readonly fileSystem: FileSystem;
@@ -98,19 +101,11 @@ export async function restoreClusterBackup(
       let skipped = 0;
       for (const s of c.shardArchives) {
         const ref = { collection: def.name, uid: def.uid, shard: s.shard };
-        const already = (await shardStreamState(jsm, ref)).last;
-        for await (const r of upTo(
-          readCheckedArchive(fs, path, c, s),
-          options.toTime,
-          (n) => (skipped += n),
-        )) {
-          // Published already by a run cut short: stream message n is archive record n.
-          if (r.seq > already) {
-            await publishOp(js, ref, r.data, `restore-${m.id}-${def.uid}-${s.shard}-${r.seq}`);
-          }
-          records++;
-          step(c.name);
-        }
+        const archive = upTo(readCheckedArchive(fs, path, c, s), options.toTime, (n) => {
+          skipped += n;
+        });
+        const idOf = (seq: number): string => `restore-${m.id}-${def.uid}-${s.shard}-${seq}`;
+        records += await publishArchive(js, jsm, ref, archive, idOf, () => step(c.name));
       }
       await finishRestoring(meta, def.name);
       out.push({ name: c.name, shards: c.shards, records, skipped, resumed });
@@ -123,6 +118,57 @@ export async function restoreClusterBackup(
       duration_seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+/** Publishes per shard kept in flight: enough to hide the quorum round trip. */
+const WINDOW = 64;
+
+/**
+ * Publishes `archive` into the shard's new stream so that stream message n is archive
+ * record n, skipping what a run cut short already published; returns the records in the
+ * archive. Up to {@link WINDOW} publishes are in flight, each stored only if the stream
+ * ends just before it, so none can land out of place; after a failure the stream's end
+ * says which to send again (one by one, with publishOp's retries across an election). A
+ * stream that ends elsewhere than the archive expects (someone wrote to the collection
+ * during its restore) fails the restore with UNAVAILABLE naming "wrong last sequence".
+ */
+async function publishArchive(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  ref: ShardRef,
+  archive: AsyncGenerator<ArchivedMessage>,
+  idOf: (seq: number) => string,
+  step: () => void,
+): Promise<number> {
+  const already = (await shardStreamState(jsm, ref)).last;
+  let window: { readonly r: ArchivedMessage; readonly ack: Promise<number> }[] = [];
+  const recover = async (): Promise<void> => {
+    await Promise.allSettled(window.map((w) => w.ack));
+    const end = (await shardStreamState(jsm, ref)).last;
+    const rest = window.filter((w) => w.r.seq > end);
+    window = [];
+    for (const { r } of rest) await publishOp(js, ref, r.data, idOf(r.seq), r.seq - 1);
+  };
+  const advance = async (): Promise<void> => {
+    try {
+      await window[0]!.ack;
+      window.shift();
+    } catch {
+      await recover();
+    }
+  };
+  let records = 0;
+  for await (const r of archive) {
+    records++;
+    step();
+    if (r.seq <= already) continue; // stream message n is archive record n
+    const ack = publishOnce(js, ref, r.data, idOf(r.seq), r.seq - 1);
+    ack.catch(() => undefined); // awaited in turn by advance()
+    window.push({ r, ack });
+    while (window.length >= WINDOW) await advance();
+  }
+  while (window.length > 0) await advance();
+  return records;
 }
 
 /**

@@ -114,21 +114,22 @@ export async function shardStreamState(
 /**
  * Publishes an operation message on the shard's subject and returns its stream sequence,
  * retrying with the same `msgId` while the stream has no leader (503, timeouts), up to
- * {@link PUBLISH_DEADLINE_MS}; then UNAVAILABLE.
+ * {@link PUBLISH_DEADLINE_MS}; then UNAVAILABLE. With `after`, the stream stores it only
+ * if its last message is that sequence (a restore keeping its order); otherwise it fails
+ * at once, UNAVAILABLE with NATS's "wrong last sequence" as the reason.
  */
 export async function publishOp(
   js: JetStreamClient,
   ref: ShardRef,
   data: Uint8Array,
   msgId: string,
+  after?: number,
 ): Promise<number> {
-  const subject = shardSubject(ref);
   const deadline = Date.now() + PUBLISH_DEADLINE_MS;
   let wait = 50;
   for (;;) {
     try {
-      const ack = await js.publish(subject, data, { msgID: msgId, timeout: 5_000 });
-      return ack.seq;
+      return await publishOnce(js, ref, data, msgId, after);
     } catch (e) {
       if (!retryable(e) || Date.now() + wait > deadline) {
         throw unavailable(`writing to ${streamName(ref)}`, e);
@@ -139,8 +140,29 @@ export async function publishOp(
   }
 }
 
+/**
+ * One publish attempt, no retry: the stream sequence once a quorum holds the message. With
+ * `after`, stored only if the stream's last sequence is `after`. Many may be in flight on
+ * one connection: the stream's leader takes them in the order they were sent.
+ */
+export async function publishOnce(
+  js: JetStreamClient,
+  ref: ShardRef,
+  data: Uint8Array,
+  msgId: string,
+  after?: number,
+): Promise<number> {
+  const ack = await js.publish(shardSubject(ref), data, {
+    msgID: msgId,
+    timeout: 5_000,
+    ...(after === undefined ? {} : { expect: { lastSequence: after } }),
+  });
+  return ack.seq;
+}
+
 /** Errors that a retry cannot fix: the message or the connection is wrong, not the leader. */
 function retryable(e: unknown): boolean {
+  if (/wrong last sequence/i.test(String(e))) return false; // a conditional publish refused
   if (!(e instanceof NatsError)) return true;
   return ![
     'MAX_PAYLOAD_EXCEEDED',

@@ -14,7 +14,8 @@ import { unavailable } from './shard-log.js';
 import type { ShardRef } from './shard-routing.js';
 import { streamName } from './shard-routing.js';
 
-const BATCH = 1_000;
+/** Messages per fetch: at most 100 of up to 1 MiB each stay well inside one request's time. */
+const BATCH = 100;
 /** A fetch that brings nothing for this long, while messages are due, counts as a stall. */
 const FETCH_EXPIRES_MS = 3_000;
 /** Consumers replaced in a row without a message before the read gives up. */
