@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { FilterNode } from './filter-ast.js';
-import { Filter } from './filter-ast.js';
+import { Filter, MAX_FILTER_DEPTH } from './filter-ast.js';
 import { filterFromJson } from './filter-json.js';
 
 const pathArb = fc.constantFrom(['a'], ['a', 'b'], ['c']);
@@ -87,5 +87,45 @@ describe('filterFromJson', () => {
     let deep: unknown = { kind: 'exists', path: ['a'] };
     for (let i = 0; i < 40; i++) deep = { kind: 'not', child: { kind: 'not', child: deep } };
     assert.throws(() => filterFromJson(deep), /deeper/);
+  });
+});
+
+describe('filterFromJson: limits and messages (mutation testing found them unpinned)', () => {
+  const refused = (value: unknown, ...fragments: string[]): void => {
+    assert.throws(
+      () => filterFromJson(value),
+      (e: unknown) => {
+        assert.ok(e instanceof Error && 'code' in e && e.code === 'INVALID_ARGUMENT', String(e));
+        assert.ok(e.message.startsWith('Invalid filter at filterFromJson: '), e.message);
+        for (const f of fragments) assert.ok(e.message.includes(f), e.message);
+        return true;
+      },
+    );
+  };
+
+  it('counts depth through children and nested filters', () => {
+    const leaf = { kind: 'eq', path: ['a'], value: 1 };
+    const viaAnd = (n: number): unknown =>
+      n === 0 ? leaf : { kind: 'and', children: [viaAnd(n - 1), leaf] };
+    const viaNested = (n: number): unknown =>
+      n === 0 ? leaf : { kind: 'nested', path: ['n'], filter: viaNested(n - 1) };
+    for (const build of [viaAnd, viaNested]) {
+      assert.doesNotThrow(() => filterFromJson(build(MAX_FILTER_DEPTH - 1)));
+      refused(
+        build(MAX_FILTER_DEPTH + 1),
+        `nested deeper than ${MAX_FILTER_DEPTH} levels`,
+        'Send a flatter filter.',
+      );
+    }
+  });
+
+  it('names what it was given', () => {
+    refused('eq', 'a filter node must be an object, got string', 'Send a FilterNode as JSON.');
+    refused({ kind: 'near' }, 'unknown filter node kind "near"', 'Send a FilterNode as JSON.');
+    refused(
+      { kind: 'and', children: 'x' },
+      'expected an array, got string',
+      'Send a FilterNode as JSON.',
+    );
   });
 });
