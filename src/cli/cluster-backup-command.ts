@@ -10,13 +10,11 @@ import { restoreClusterBackup, restoreClusterBackupLocally } from '../cluster/cl
 import { invalidArgument } from '../common/quiver-error.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { EXIT, formatBytes, printJson, progressView } from './cli-support.js';
+import { serversOf } from './cluster-command.js';
 
 /** The URLs of `--cluster a,b,c`; INVALID_ARGUMENT when none is given. */
 export function clusterServers(list: string): string[] {
-  const servers = list
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
+  const servers = serversOf(list);
   if (servers.length === 0) {
     throw invalidArgument('--cluster needs the NATS servers, e.g. nats://127.0.0.1:4222.');
   }

@@ -33,7 +33,8 @@ interface MoveOpts {
 const NATS_HELP = 'NATS servers, comma-separated (as given to serve --cluster)';
 const EXAMPLE_NATS = 'nats://127.0.0.1:4222,nats://127.0.0.1:4223';
 
-function serversOf(nats: string | undefined): string[] {
+/** The URLs of a comma-separated list, blanks dropped (possibly none). */
+export function serversOf(nats: string | undefined): string[] {
   return (nats ?? '')
     .split(',')
     .map((s) => s.trim())

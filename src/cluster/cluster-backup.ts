@@ -17,6 +17,7 @@
 import { QuiverError } from '../common/quiver-error.js';
 import { containedPath } from '../common/contained-path.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
+import { newBackupId } from '../ops/backup.js';
 import { prepareEmptyDir, writeFileAtomic } from '../ops/ops-files.js';
 import type { ProgressFn } from '../ops/progress.js';
 import { NO_PROGRESS } from '../ops/progress.js';
@@ -138,7 +139,7 @@ export async function createClusterBackup(
     const manifest: ClusterBackupManifest = {
       format: FORMAT,
       version: VERSION,
-      id: backupId(),
+      id: newBackupId(),
       cutAt,
       createdAt: new Date().toISOString(),
       collections,
@@ -400,9 +401,4 @@ function purged(ref: ShardRef, first: number): QuiverError {
     `Stream ${streamName(ref)} of collection "${ref.collection}" starts at sequence ${first}: its earlier messages were purged, so a backup cannot copy the shard whole. Back up a node's database directory instead (quiver backup create DIR).`,
     { collection: ref.collection },
   );
-}
-
-function backupId(): string {
-  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-  return `${t}-${Math.random().toString(16).slice(2, 8)}`;
 }

@@ -18,7 +18,7 @@ import { NO_PROGRESS } from '../ops/progress.js';
 import type { VerifyReport } from '../ops/verify.js';
 import { verifyDatabase } from '../ops/verify.js';
 import type { FileSystem } from '../storage/io/file-system.js';
-import type { ClusterBackupCollection } from './cluster-backup.js';
+import type { ClusterBackupCollection, ClusterBackupManifest } from './cluster-backup.js';
 import { chosen, readCheckedArchive, readClusterBackupManifest } from './cluster-backup.js';
 import type { CollectionRequest } from './cluster-collections.js';
 import { defineCollection, streamReplicas } from './cluster-collections.js';
@@ -71,9 +71,7 @@ export async function restoreClusterBackup(
 ): Promise<ClusterRestoreReport> {
   const fs = options.fileSystem;
   const started = performance.now();
-  const m = await readClusterBackupManifest(fs, path);
-  const wanted = chosen(m.collections, options.collections);
-  await checkArchives(fs, path, wanted);
+  const { m, wanted } = await openBackup(fs, path, options.collections);
   const restoring = { backup: m.id, toTime: options.toTime?.toISOString() ?? null };
   return withCluster(servers, async (meta, jsm, js) => {
     const targets: { c: ClusterBackupCollection; def: ClusterCollectionDef; resumed: boolean }[] =
@@ -183,9 +181,7 @@ export async function restoreClusterBackupLocally(
 ): Promise<ClusterRestoreReport> {
   const fs = options.fileSystem;
   const started = performance.now();
-  const m = await readClusterBackupManifest(fs, path);
-  const wanted = chosen(m.collections, options.collections);
-  await checkArchives(fs, path, wanted);
+  const { m, wanted } = await openBackup(fs, path, options.collections);
   const staged = await stageTarget(fs, dir, options.force === true, true);
   try {
     const out = await applyLocally(fs, path, staged.stage, wanted, options);
@@ -286,6 +282,21 @@ async function finishRestoring(meta: ClusterMeta, name: string): Promise<void> {
     delete rest.restoring;
     return rest;
   });
+}
+
+/**
+ * The manifest of the backup at `path` and the collections a restore takes from it (`names`,
+ * or all), every archive of those read and checked, so a damaged one stops it before any write.
+ */
+async function openBackup(
+  fs: FileSystem,
+  path: string,
+  names: readonly string[] | undefined,
+): Promise<{ m: ClusterBackupManifest; wanted: ClusterBackupCollection[] }> {
+  const m = await readClusterBackupManifest(fs, path);
+  const wanted = chosen(m.collections, names);
+  await checkArchives(fs, path, wanted);
+  return { m, wanted };
 }
 
 /** Reads every archive a restore will use, so a damaged one stops it before any write. */

@@ -8,11 +8,10 @@
  * same result), which is why a restart may start from a position saved a little early.
  */
 import type { JetStreamClient, JetStreamManager } from 'nats';
-import { AckPolicy, DeliverPolicy, nanos } from 'nats';
 import type { PointOp } from '../engine/collection.js';
 import type { Logger } from '../common/logger.js';
 import type { Collection } from '../engine/collection.js';
-import { decodeOpMessage, shardStreamState } from './shard-log.js';
+import { addReadConsumer, decodeOpMessage, shardStreamState } from './shard-log.js';
 import type { ShardRef } from './shard-routing.js';
 import { streamName } from './shard-routing.js';
 
@@ -161,16 +160,7 @@ export class ShardApplier {
     // stopped nodes' processes alive. Order is checked here instead: a gap restarts.
     const name = `quiver_${process.pid}_${++consumerSerial}`;
     const added = await Promise.race([
-      this.o.jsm.consumers.add(this.stream, {
-        name,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: this.applied + 1,
-        ack_policy: AckPolicy.None,
-        mem_storage: true,
-        num_replicas: 1,
-        // The servers drop it by themselves if this node vanishes.
-        inactive_threshold: nanos(60_000),
-      }),
+      addReadConsumer(this.o.jsm, this.stream, name, this.applied + 1),
       abandoned,
     ]);
     if (added === ABANDONED) return;

@@ -6,7 +6,7 @@
  * after a lost ack is stored once (JetStream's duplicate window).
  */
 import type { JetStreamClient, JetStreamManager } from 'nats';
-import { NatsError } from 'nats';
+import { AckPolicy, DeliverPolicy, NatsError, nanos } from 'nats';
 import { QuiverError } from '../common/quiver-error.js';
 import type { PointOp } from '../engine/collection.js';
 import { decodeWalOp, encodeWalOp } from '../storage/wal/wal-body-codec.js';
@@ -84,6 +84,28 @@ export async function ensureShardStream(
     // Another node created it first: the same stream, which is what we wanted.
     if (!/already in use|exists/i.test(String(e))) throw unavailable(`creating stream ${name}`, e);
   }
+}
+
+/**
+ * Adds the ephemeral consumer a reader of `stream` owns: plain pull from sequence `from`, no
+ * acks (the reader keeps its own position), in memory, dropped by the servers a minute
+ * after its reader vanishes. Appliers and backups read streams through it.
+ */
+export async function addReadConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  name: string,
+  from: number,
+): Promise<void> {
+  await jsm.consumers.add(stream, {
+    name,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: from,
+    ack_policy: AckPolicy.None,
+    mem_storage: true,
+    num_replicas: 1,
+    inactive_threshold: nanos(60_000),
+  });
 }
 
 /** Deletes the shard's stream (a collection drop); a missing one is fine. */

@@ -7,10 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from 'nats';
-import { AckPolicy, DeliverPolicy, nanos } from 'nats';
 import { QuiverError } from '../common/quiver-error.js';
 import type { ArchivedMessage } from './shard-archive.js';
-import { unavailable } from './shard-log.js';
+import { addReadConsumer, unavailable } from './shard-log.js';
 import type { ShardRef } from './shard-routing.js';
 import { streamName } from './shard-routing.js';
 
@@ -46,15 +45,7 @@ export async function* readShardStream(
     // Unique across processes and machines (two backups in containers share pid 1).
     const name = `quiver_read_${randomUUID().replaceAll('-', '')}`;
     try {
-      await jsm.consumers.add(stream, {
-        name,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: next,
-        ack_policy: AckPolicy.None,
-        mem_storage: true,
-        num_replicas: 1,
-        inactive_threshold: nanos(60_000),
-      });
+      await addReadConsumer(jsm, stream, name, next);
     } catch (e) {
       throw failed(e);
     }

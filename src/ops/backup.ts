@@ -112,7 +112,8 @@ export interface BackupReport {
   readonly duration_seconds: number;
 }
 
-function newId(): string {
+/** A backup's id: its UTC time to the second, then 6 random hex digits (sorts by time). */
+export function newBackupId(): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
   return `${t}-${Math.random().toString(16).slice(2, 8)}`;
 }
@@ -466,7 +467,7 @@ function backupManifestOf(
   return {
     format: FORMAT,
     version: VERSION,
-    id: newId(),
+    id: newBackupId(),
     kind: chain === undefined ? 'full' : 'incremental',
     createdAt: new Date(snap.takenAtMs).toISOString(),
     source: resolve(dir),
