@@ -4,13 +4,15 @@
  * nodes that beat recently, and each node's lag per shard. Reads the servers directly, so
  * it answers while every Quiver node is down. `move-shard`, `replicate-shard`,
  * `drop-replica` and `drain` change where shard replicas live (cluster/shard-moves.ts),
- * printing each step and waiting until the nodes have done it.
+ * printing each step and waiting until the nodes have done it. `reshard` changes a
+ * collection's shard count while it takes writes (cluster/resharding.ts).
  */
 import type { Command } from 'commander';
 import type { ClusterReport } from '../cluster/cluster-report.js';
 import { withCluster } from '../cluster/cluster-connection.js';
 import { clusterReport } from '../cluster/cluster-report.js';
 import type { MoveOptions } from '../cluster/shard-moves.js';
+import { abortReshard, reshard } from '../cluster/resharding.js';
 import { drainNode, dropReplica, moveShard, replicateShard } from '../cluster/shard-moves.js';
 import { QuiverError } from '../common/quiver-error.js';
 import { printJson, printTable } from './cli-support.js';
@@ -66,6 +68,70 @@ export function registerClusterCommand(program: Command): void {
       });
   }
   registerMoves(cluster);
+  registerReshard(cluster);
+}
+
+interface ReshardOpts {
+  readonly nats: string;
+  readonly collection: string;
+  readonly shards?: string;
+  readonly abort?: boolean;
+  readonly timeout: string;
+}
+
+/** `quiver cluster reshard`: a collection to a new shard count, resumable, abortable. */
+function registerReshard(cluster: Command): void {
+  cluster
+    .command('reshard')
+    .description(
+      'Change the number of shards of a collection while it takes writes: new shard streams are filled from the old ones, the old ones are sealed and their tail copied, then every node swaps in its copy of the new shards. Stopped, it resumes when run again with the same --shards; before the old streams are sealed, --abort undoes it.',
+    )
+    .requiredOption('--nats <urls>', NATS_HELP)
+    .requiredOption('--collection <name>', FLAG_HELP['collection'])
+    .option('--shards <n>', 'the new number of shards (1 to 64)')
+    .option('--abort', 'stop a resharding in progress (only before its old streams are sealed)')
+    .option('--timeout <seconds>', 'how long to wait for every node to switch', '600')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ quiver cluster reshard --nats ${EXAMPLE_NATS} --collection docs --shards 6\n  $ quiver cluster reshard --nats ${EXAMPLE_NATS} --collection docs --abort`,
+    )
+    .action(async (opts: ReshardOpts) => {
+      const servers = serversOf(opts.nats);
+      if (opts.abort === true) {
+        const r = await withCluster(servers, (meta, jsm) =>
+          abortReshard(meta, jsm, opts.collection),
+        );
+        process.stderr.write(
+          `reshard: the resharding of "${opts.collection}" to ${r.shards} shards was aborted\n`,
+        );
+        return;
+      }
+      const shards = Number(opts.shards);
+      if (opts.shards === undefined || !Number.isInteger(shards)) {
+        throw new QuiverError(
+          'INVALID_ARGUMENT',
+          `--shards must be a number of shards, got ${String(opts.shards)}.`,
+          {},
+        );
+      }
+      const timeoutMs = Number(opts.timeout) * 1000;
+      if (!(timeoutMs > 0)) {
+        throw new QuiverError(
+          'INVALID_ARGUMENT',
+          `--timeout must be a number of seconds, got ${opts.timeout}.`,
+          {},
+        );
+      }
+      const r = await withCluster(servers, (meta, jsm, js) =>
+        reshard(meta, jsm, js, opts.collection, shards, {
+          timeoutMs,
+          onProgress: (m) => process.stderr.write(`${m}\n`),
+        }),
+      );
+      process.stderr.write(
+        `reshard: "${r.collection}" now has ${r.to} shards (was ${r.from}); ${r.copied} operations copied in ${r.seconds.toFixed(1)} s\n`,
+      );
+    });
 }
 
 /** The commands that change where replicas live. */
@@ -168,7 +234,15 @@ function pick(r: ClusterReport, view: string): unknown {
 function printStatus(r: ClusterReport): void {
   process.stdout.write(`servers     ${r.servers.join(',')}\n`);
   process.stdout.write(`nodes       ${r.nodes.length} (${r.nodes.map((n) => n.id).join(', ')})\n`);
-  process.stdout.write(`collections ${r.collections.length}\n\n`);
+  process.stdout.write(`collections ${r.collections.length}\n`);
+  for (const c of r.collections) {
+    const rs = c.resharding;
+    if (rs === undefined) continue;
+    process.stdout.write(
+      `resharding  ${c.name}: ${c.shards} → ${rs.shards} shards since ${rs.startedAt}${rs.sealed ? ' (old streams sealed: copying the tail)' : ''}\n`,
+    );
+  }
+  process.stdout.write('\n');
   printShards(r);
 }
 

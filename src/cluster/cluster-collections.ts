@@ -72,7 +72,7 @@ export async function defineCollection(
 }
 
 /** Shard counts and replication factors are integers from 1 to 64. */
-function checkCount(field: string, value: number, collection: string): void {
+export function checkCount(field: string, value: number, collection: string): void {
   if (!Number.isInteger(value) || value < 1 || value > 64) {
     throw new QuiverError(
       'INVALID_ARGUMENT',

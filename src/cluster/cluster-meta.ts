@@ -40,6 +40,34 @@ export interface ClusterCollectionDef {
    * restore cut short resumes only with the same backup and `--to-time`.
    */
   readonly restoring?: { readonly backup: string; readonly toTime: string | null };
+  /** Set while the collection is resharded (resharding.ts): where it is going. */
+  readonly resharding?: Resharding;
+  /**
+   * After a resharding switched to this definition: the one before, whose streams are
+   * deleted once every node follows this one (then this is cleared).
+   */
+  readonly previous?: { readonly uid: string; readonly shards: number };
+}
+
+/**
+ * A resharding in progress: the next definition's uid and shard count (its streams exist
+ * and are being filled from the current ones), and its placement when the collection has
+ * one. Nodes build their copy of it beside the current one and swap it in once the
+ * definition switches to `uid`. After `sealed`, the current streams take no more writes
+ * and the operation can only be finished, not aborted.
+ */
+export interface Resharding {
+  readonly uid: string;
+  readonly shards: number;
+  readonly placement?: Placement;
+  readonly sealed: boolean;
+  readonly startedAt: string;
+}
+
+/** How far a resharding copied each old shard's stream (old shard → last sequence copied). */
+export interface ReshardProgress {
+  readonly uid: string;
+  readonly copied: Readonly<Record<string, number>>;
 }
 
 export interface NodeBeat {
@@ -53,6 +81,8 @@ export interface NodeBeat {
   readonly catchingUp: boolean;
   /** Trailing by more than READY_MAX_LAG (cluster-node.ts): reads prefer other replicas. */
   readonly behind?: boolean;
+  /** collection → the uid of the definition this node's copy follows (a resharding waits on it). */
+  readonly hosting?: Record<string, string>;
 }
 
 /** COLLECTION_NOT_FOUND for a name the cluster does not define. */
@@ -142,6 +172,20 @@ export class ClusterMeta {
 
   async dropCollection(name: string): Promise<void> {
     await this.meta.delete(`collections.${name}`);
+  }
+
+  /** The copy progress of the resharding of `name` (undefined: none saved). */
+  async reshardProgress(name: string): Promise<ReshardProgress | undefined> {
+    const e = await this.meta.get(`reshard.${name}`);
+    return e === null || e.operation !== 'PUT' ? undefined : json.decode<ReshardProgress>(e);
+  }
+
+  async saveReshardProgress(name: string, progress: ReshardProgress): Promise<void> {
+    await this.meta.put(`reshard.${name}`, json.encode(progress));
+  }
+
+  async forgetReshardProgress(name: string): Promise<void> {
+    await this.meta.delete(`reshard.${name}`);
   }
 
   async collection(name: string): Promise<ClusterCollectionDef | undefined> {

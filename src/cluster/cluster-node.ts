@@ -15,7 +15,6 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { connect } from 'nats';
 import type { Logger } from '../common/logger.js';
 import { QuiverError } from '../common/quiver-error.js';
-import type { PointId } from '../common/types.js';
 import type { Collection, PointOp } from '../engine/collection.js';
 import { Filter } from '../filter/filter-ast.js';
 import type { Quiver } from '../engine/quiver.js';
@@ -30,11 +29,14 @@ import { notInCluster } from './cluster-meta.js';
 import {
   deleteShardStream,
   encodeOpMessage,
+  isSealed,
   publishOp,
   shardStreamState,
   unavailable,
 } from './shard-log.js';
+import { abortReshard, reshard } from './resharding.js';
 import { ShardApplier } from './shard-applier.js';
+import { StagedCopy } from './staged-copy.js';
 import type { ReadView } from './shard-placement.js';
 import { allShards, planReads, promoted, replicasOf, shardsOn } from './shard-placement.js';
 import { NODE_ID, ReadTransport } from './read-transport.js';
@@ -42,7 +44,7 @@ import type { ReadWait, ShardReadAnswer, ShardReadRequest } from './shard-read.j
 import { answerShardRead } from './shard-read.js';
 import type { PointReads } from './shard-reads.js';
 import { ShardReads } from './shard-reads.js';
-import { groupByShard, shardOf } from './shard-routing.js';
+import { shardOf, splitOp } from './shard-routing.js';
 
 export interface ClusterNodeOptions {
   /** NATS server URLs, e.g. `nats://127.0.0.1:4222,nats://127.0.0.1:4223`. */
@@ -109,6 +111,13 @@ const PURGE_BATCH = 10_000;
 const SAVE_EVERY_MS = 1_000;
 /** How long a create waits for this node to have the collection locally. */
 const CREATE_WAIT_MS = 15_000;
+/**
+ * How long a write refused by a sealed stream waits for this node to switch to the
+ * resharded collection's new streams (the tail copy and the node's swap come first).
+ */
+const RESHARD_WAIT_MS = 60_000;
+/** How long a node's switch to resharded streams waits for its new copy to catch up. */
+const SWITCH_WAIT_MS = 60_000;
 
 export class ClusterNode {
   readonly id: string;
@@ -117,6 +126,8 @@ export class ClusterNode {
   /** Placement changes in progress per collection: its copy may hold other shards' points. */
   private readonly purging = new Map<string, number>();
   private readonly defs = new Map<string, ClusterCollectionDef>();
+  /** collection → the copy of its next definition, while it is resharded. */
+  private readonly staged = new Map<string, StagedCopy>();
   private readonly startedAt = new Date().toISOString();
   private saved: string = '';
   private saving: Promise<void> = Promise.resolve();
@@ -267,6 +278,29 @@ export class ClusterNode {
   ): Promise<WriteToken> {
     const def = this.defOf(name);
     if (op === undefined) return {};
+    try {
+      return await this.publish(def, op, requestId);
+    } catch (e) {
+      if (!isSealed(e)) throw e;
+      // The collection is being resharded: its streams are sealed, and its definition
+      // switches to the new ones once their tail is copied. The write goes there (a part
+      // stored before the seal is applied again after it, which changes nothing).
+      await this.until(
+        () => this.defs.get(name)?.uid !== def.uid,
+        RESHARD_WAIT_MS,
+        `waiting for "${name}" to switch to its new shards (resharding)`,
+      );
+      return this.write(name, op, requestId);
+    }
+  }
+
+  /** Publishes `op` to the streams of `def`, split by shard. */
+  private async publish(
+    def: ClusterCollectionDef,
+    op: PointOp,
+    requestId: string,
+  ): Promise<WriteToken> {
+    const name = def.name;
     // Every part is encoded and checked before anything is published: a batch is written
     // whole or refused whole, never half-stored because one shard's part was too big.
     const max = this.nc.info?.max_payload ?? 1024 * 1024;
@@ -412,6 +446,34 @@ export class ClusterNode {
     };
   }
 
+  /**
+   * Reshards `name` to `shards` shards from this node, in the background (Qdrant's
+   * `start_resharding`): resolves once the resharding has begun (new streams made and
+   * recorded), rejects if it could not begin. Progress goes to the log.
+   */
+  startReshard(name: string, shards: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const log = (m: string) => this.o.logger.info({ collection: name }, `resharding: ${m}`);
+      reshard(this.meta, this.jsm, this.js, name, shards, { onStarted: resolve, onProgress: log })
+        .then((r) => log(`done: ${r.from} → ${r.to} shards in ${r.seconds} s`))
+        .catch((e: unknown) => {
+          reject(e instanceof Error ? e : new Error(String(e)));
+          this.o.logger.error({ err: e, collection: name }, 'resharding stopped');
+        });
+    });
+  }
+
+  /** Aborts the resharding of `name` (Qdrant's `abort_resharding`; only before the seal). */
+  async abortReshard(name: string): Promise<void> {
+    await abortReshard(this.meta, this.jsm, name);
+  }
+
+  /** The copy of the new shards this node builds while `name` is resharded, and its lag. */
+  reshardingCopy(name: string): { readonly uid: string; readonly lag: number } | undefined {
+    const copy = this.staged.get(name);
+    return copy === undefined ? undefined : { uid: copy.uid, lag: copy.lag };
+  }
+
   /** Collections defined in the cluster, as this node knows them. */
   collections(): ClusterCollectionDef[] {
     return [...this.defs.values()];
@@ -451,6 +513,8 @@ export class ClusterNode {
       for (const list of this.appliers.values()) {
         await Promise.all([...list.values()].map((a) => a.stop()));
       }
+      // Staging collections stay: the next open drops them, and the copy is built again.
+      await Promise.all([...this.staged.values()].map((c) => c.stop()));
       await this.savePositions();
       // The servers may be gone; then the heartbeat expires by itself.
       await this.meta.forget(this.id).catch(() => undefined);
@@ -498,9 +562,15 @@ export class ClusterNode {
     if (this.closed) return;
     const hosted = this.defs.get(def.name);
     if (hosted?.uid === def.uid && this.appliers.has(def.name)) {
-      // The same collection with another placement: follow it.
+      // The same collection with another placement, or a resharding begun or aborted.
       this.defs.set(def.name, def);
       await this.placeShards(def, {}, false);
+      await this.followResharding(def);
+      return;
+    }
+    const staged = this.staged.get(def.name);
+    if (hosted !== undefined && staged?.uid === def.uid && this.appliers.has(def.name)) {
+      await this.switchTo(def, staged);
       return;
     }
     // Replaced while we looked away (a same-uid definition that is not hosted failed
@@ -538,6 +608,69 @@ export class ClusterNode {
     if (!this.db.hasCollection(def.name)) await this.db.createCollection(def.name, def.config);
     this.appliers.set(def.name, new Map());
     await this.placeShards(def, from, true);
+    await this.followResharding(def);
+  }
+
+  /**
+   * Builds the copy of the definition `def` is being resharded into (a node that joins or
+   * restarts meanwhile starts it from the new streams' start), or drops one that `def` no
+   * longer leads to (an aborted resharding).
+   */
+  private async followResharding(def: ClusterCollectionDef): Promise<void> {
+    const staged = this.staged.get(def.name);
+    if (staged !== undefined && staged.uid !== def.resharding?.uid) {
+      this.staged.delete(def.name);
+      await staged.discard();
+      this.o.logger.info({ collection: def.name }, 'resharding aborted: its copy dropped');
+    }
+    if (def.resharding === undefined || this.staged.has(def.name) || this.closed) return;
+    const copy = await StagedCopy.start(
+      { ...def, resharding: def.resharding },
+      { db: this.db, js: this.js, jsm: this.jsm, logger: this.o.logger, nodeId: this.id },
+    );
+    this.staged.set(def.name, copy);
+  }
+
+  /**
+   * The collection was resharded into `def`: once the copy built from its streams has
+   * caught up, the old appliers stop and the copy replaces the old one in one step; reads
+   * keep being served from the old copy (complete: its streams were sealed) until then.
+   * If the swap fails, the collection is rebuilt from the new streams instead.
+   */
+  private async switchTo(def: ClusterCollectionDef, staged: StagedCopy): Promise<void> {
+    const name = def.name;
+    if (!(await staged.caughtUp(READY_MAX_LAG, SWITCH_WAIT_MS))) {
+      this.o.logger.warn(
+        { collection: name, lag: staged.lag },
+        'resharding: the new copy is still catching up; switching anyway (it goes on reading)',
+      );
+    }
+    this.staged.delete(name);
+    const old = this.appliers.get(name)!;
+    await Promise.all([...old.values()].map((a) => a.stop()));
+    let applied: Record<string, number>;
+    try {
+      applied = await staged.swapIn();
+    } catch (e) {
+      this.o.logger.error(
+        { err: e, collection: name },
+        'resharding: could not swap the new copy in; rebuilding the collection from its new streams',
+      );
+      await staged.discard().catch(() => undefined);
+      await this.unhost(name);
+      await this.host(def);
+      return;
+    }
+    // Only after the swap: positions of the new uid over the old copy would be believed.
+    this.positions = { ...this.positions, [name]: { uid: def.uid, shards: applied } };
+    await writePositions(this.o.fileSystem, this.db.path, this.positions);
+    this.defs.set(name, def);
+    this.appliers.set(name, new Map());
+    await this.placeShards(def, applied, false);
+    this.o.logger.info(
+      { collection: name, shards: def.shards },
+      'resharding: switched to the new shards',
+    );
   }
 
   /**
@@ -574,6 +707,7 @@ export class ClusterNode {
         const a = new ShardApplier({
           js: this.js,
           jsm: this.jsm,
+          name: def.name,
           collection: local,
           uid: def.uid,
           shard,
@@ -669,6 +803,12 @@ export class ClusterNode {
     const list = this.appliers.get(name);
     this.appliers.delete(name);
     this.defs.delete(name);
+    const staged = this.staged.get(name);
+    this.staged.delete(name);
+    if (staged !== undefined) {
+      if (this.closed) await staged.stop();
+      else await staged.discard();
+    }
     // Only a copy this node hosted is dropped: a local collection it refused to host (not
     // the cluster's) stays as it is.
     if (list === undefined) return;
@@ -741,6 +881,9 @@ export class ClusterNode {
         applied,
         catchingUp: this.lag > 0,
         behind: this.lag > READY_MAX_LAG,
+        hosting: Object.fromEntries(
+          [...this.appliers.keys()].map((name) => [name, this.defs.get(name)?.uid ?? '']),
+        ),
       });
       const nodes = await this.meta.nodes();
       const catchingUp = nodes.filter((n) => n.catchingUp).length;
@@ -828,19 +971,6 @@ async function purgeShards(
   for (let i = 0; i < ids.length; i += PURGE_BATCH) {
     await local.delete(ids.slice(i, i + PURGE_BATCH));
   }
-}
-
-/** `op` split into one operation per shard that holds some of its ids. */
-export function splitOp(op: PointOp, shards: number): Map<number, PointOp> {
-  const out = new Map<number, PointOp>();
-  if (op.kind === 'upsert') {
-    for (const [s, points] of groupByShard(op.points, (p) => p.id, shards))
-      out.set(s, { ...op, points });
-  } else {
-    for (const [s, ids] of groupByShard(op.ids, (id: PointId) => id, shards))
-      out.set(s, { ...op, ids });
-  }
-  return out;
 }
 
 /** The node id kept in `cluster/node-id` of the data directory (made on first start). */

@@ -31,6 +31,12 @@ let consumerSerial = 0;
 export interface ShardApplierOptions {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
+  /** The cluster collection: its streams' names carry this name. */
+  readonly name: string;
+  /**
+   * Where operations are applied: the node's copy of the collection, or the hidden staging
+   * collection a resharding builds (staged-copy.ts), whose name differs.
+   */
   readonly collection: Collection;
   /** The definition's uid (its streams' names carry it). */
   readonly uid: string;
@@ -75,7 +81,7 @@ export class ShardApplier {
     this.applied = options.from;
     this.dispatched = options.from;
     this.from = options.from;
-    this.ref = { collection: options.collection.name, uid: options.uid, shard: options.shard };
+    this.ref = { collection: options.name, uid: options.uid, shard: options.shard };
     this.stream = streamName(this.ref);
   }
 
@@ -208,8 +214,9 @@ export class ShardApplier {
    */
   private dispatch(seq: number, op: PointOp): void {
     this.dispatched = seq;
+    const local = this.o.collection;
     this.inFlight.push(
-      this.o.collection.applyOp(op).then(
+      local.applyOp(op.collection === local.name ? op : { ...op, collection: local.name }).then(
         () => {
           if (this.applyFailure === undefined || seq < this.applyFailure.seq) this.advance(seq);
         },

@@ -5,7 +5,7 @@
  * sequence once a quorum holds the message; retries reuse the message id, so a retry
  * after a lost ack is stored once (JetStream's duplicate window).
  */
-import type { JetStreamClient, JetStreamManager } from 'nats';
+import type { JetStreamClient, JetStreamManager, StreamConfig } from 'nats';
 import { AckPolicy, DeliverPolicy, NatsError, nanos } from 'nats';
 import { QuiverError } from '../common/quiver-error.js';
 import type { PointOp } from '../engine/collection.js';
@@ -185,6 +185,7 @@ export async function publishOnce(
 /** Errors that a retry cannot fix: the message or the connection is wrong, not the leader. */
 function retryable(e: unknown): boolean {
   if (/wrong last sequence/i.test(String(e))) return false; // a conditional publish refused
+  if (isSealed(e)) return false; // for good: the collection was resharded
   if (!(e instanceof NatsError)) return true;
   return ![
     'MAX_PAYLOAD_EXCEEDED',
@@ -192,6 +193,35 @@ function retryable(e: unknown): boolean {
     'PERMISSIONS_VIOLATION',
     'CONNECTION_CLOSED',
   ].includes(e.code);
+}
+
+/**
+ * Seals the shard's stream: JetStream refuses every later publish to it (for good: a sealed
+ * stream cannot be unsealed). A resharding seals the old streams before copying their tail.
+ */
+export async function sealShardStream(jsm: JetStreamManager, ref: ShardRef): Promise<void> {
+  const name = streamName(ref);
+  try {
+    const info = await jsm.streams.info(name);
+    if (info.config.sealed) return;
+    // Only creation options are typed with `sealed`; the update API takes it (nats.js merges
+    // the given fields into the stream's config).
+    const seal: Partial<StreamConfig> = { sealed: true };
+    await jsm.streams.update(name, seal);
+  } catch (e) {
+    throw unavailable(`sealing stream ${name}`, e);
+  }
+}
+
+/**
+ * True for a publish refused because the stream is sealed (nats-server: "invalid operation
+ * on sealed stream", err_code 10109), also when wrapped by {@link unavailable}.
+ */
+export function isSealed(e: unknown): boolean {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) {
+    if (/sealed stream/i.test(c.message)) return true;
+  }
+  return false;
 }
 
 function isNotFound(e: unknown): boolean {

@@ -135,6 +135,15 @@ export function withoutReplica(
 }
 
 function checkShard(def: ClusterCollectionDef, shard: number): void {
+  if (def.resharding !== undefined) {
+    // The new shards get their placement when the resharding begins; a replica moved
+    // now would be dropped at the switch.
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `"${def.name}" is being resharded to ${def.resharding.shards} shards; move replicas after that finishes.`,
+      { collection: def.name },
+    );
+  }
   if (!Number.isInteger(shard) || shard < 0 || shard >= def.shards) {
     throw new QuiverError(
       'INVALID_ARGUMENT',

@@ -9,11 +9,10 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { PointOp } from '../engine/collection.js';
 import { propertyParams } from '../../test/helpers/random.js';
-import { splitOp } from './cluster-node.js';
 import { decodeOpMessage, encodeOpMessage } from './shard-log.js';
 import { Filter } from '../filter/filter-ast.js';
 import { matchesFilter } from '../filter/filter-evaluator.js';
-import { shardOf, shardSubject, streamName } from './shard-routing.js';
+import { shardOf, shardSubject, splitOp, streamName } from './shard-routing.js';
 
 describe('shard routing', () => {
   it('gives the pinned answers (FNV-1a of the canonical id text)', () => {

@@ -56,3 +56,16 @@ export function streamName(ref: ShardRef): string {
 export function shardSubject(ref: ShardRef): string {
   return `quiver.ops.${ref.collection}.${ref.uid}.${ref.shard}`;
 }
+
+/** `op` split into one operation per shard that holds some of its ids. */
+export function splitOp(op: PointOp, shards: number): Map<number, PointOp> {
+  const out = new Map<number, PointOp>();
+  if (op.kind === 'upsert') {
+    for (const [s, points] of groupByShard(op.points, (p) => p.id, shards))
+      out.set(s, { ...op, points });
+  } else {
+    for (const [s, ids] of groupByShard(op.ids, (id: PointId) => id, shards))
+      out.set(s, { ...op, ids });
+  }
+  return out;
+}

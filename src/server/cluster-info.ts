@@ -5,7 +5,7 @@
  * applied sequence, the stream's end and the lag between them, per node.
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
-import type { ReplicaState } from '../cluster/cluster-meta.js';
+import type { ClusterCollectionDef, ReplicaState } from '../cluster/cluster-meta.js';
 import { allShards, replicasOf } from '../cluster/shard-placement.js';
 import { shardOf } from '../cluster/shard-routing.js';
 import type { Collection } from '../engine/collection.js';
@@ -58,6 +58,28 @@ export async function clusterInfo(cluster: ClusterNode): Promise<Record<string, 
 }
 
 /**
+ * Qdrant's `resharding_operations` while the collection is resharded: the direction and the
+ * shard added (up) or removed (down) last; Quiver changes the count in one step.
+ */
+function reshardingInfo(
+  cluster: ClusterNode,
+  def: ClusterCollectionDef,
+): { resharding_operations?: Record<string, unknown>[] } {
+  const r = def.resharding;
+  if (r === undefined) return {};
+  const up = r.shards > def.shards;
+  return {
+    resharding_operations: [
+      {
+        direction: up ? 'up' : 'down',
+        shard_id: up ? r.shards - 1 : def.shards - 1,
+        peer_id: peerIdOf(cluster.id),
+      },
+    ],
+  };
+}
+
+/**
  * Qdrant's view of one collection's shards from this node: its local replicas with their
  * points, every other replica by peer, and replicas still catching up as transfers.
  */
@@ -102,8 +124,19 @@ export async function collectionClusterInfo(
         sync: false,
         method: 'stream_records',
       })),
+    ...reshardingInfo(cluster, def),
     quiver: {
       placement: def.placement ?? 'every node holds every shard',
+      ...(def.resharding === undefined
+        ? {}
+        : {
+            resharding: {
+              to_shards: def.resharding.shards,
+              sealed: def.resharding.sealed,
+              started_at: def.resharding.startedAt,
+              local_copy_lag: cluster.reshardingCopy(c.name)?.lag ?? null,
+            },
+          }),
       replication: [
         ...status.map((s) => ({ node: cluster.id, ...s })),
         ...others.flatMap((n) =>

@@ -4,6 +4,10 @@
  * cluster/shard-moves.ts. Peers are named by Qdrant's numeric peer id (as GET /cluster
  * lists them) or by Quiver node name. As in Qdrant, the answer comes once the operation
  * has started; a transfer in progress shows in `shard_transfers` of GET /collections/{c}/cluster.
+ * `start_resharding` (one shard more or fewer, as in Qdrant, or Quiver's `shard_number`
+ * for any count) runs cluster/resharding.ts from this node in the background, and
+ * `abort_resharding` stops one not yet sealed; one in progress shows in
+ * `resharding_operations`.
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { dropReplica, replicateShard, startMove } from '../cluster/shard-moves.js';
@@ -12,15 +16,19 @@ import { peerIdOf } from './cluster-info.js';
 import { badRequest, notImplemented } from './http-errors.js';
 import { asObject, bodyObject, checkKeys, intField } from './qdrant/qdrant-input.js';
 
-const OPERATIONS = ['move_shard', 'replicate_shard', 'drop_replica'];
+const OPERATIONS = [
+  'move_shard',
+  'replicate_shard',
+  'drop_replica',
+  'start_resharding',
+  'abort_resharding',
+];
 const NOT_YET = [
   'abort_transfer',
   'create_sharding_key',
   'drop_sharding_key',
   'restart_transfer',
   'replicate_points',
-  'start_resharding',
-  'abort_resharding',
 ];
 
 /** Runs the operation in `raw` on collection `name`; resolves once it has started. */
@@ -63,6 +71,16 @@ export async function clusterOperation(
       );
       return;
     }
+    case 'start_resharding': {
+      checkKeys(op, ['direction', 'shard_number'], kind);
+      await cluster.startReshard(name, reshardTarget(op, cluster.definition(name).shards));
+      return;
+    }
+    case 'abort_resharding': {
+      checkKeys(op, [], kind);
+      await cluster.abortReshard(name);
+      return;
+    }
     case 'replicate_shard': {
       checkKeys(op, ['shard_id', 'from_peer_id', 'to_peer_id', 'method'], kind);
       await replicateShard(meta, name, shard(), peer('to_peer_id'), {
@@ -76,6 +94,22 @@ export async function clusterOperation(
       await dropReplica(meta, name, shard(), peer('peer_id'));
     }
   }
+}
+
+/**
+ * The shard count `start_resharding` asks for: Qdrant's `direction` (`up`: one more,
+ * `down`: one fewer) or Quiver's `shard_number`. Qdrant's `peer_id` and `shard_key` are
+ * refused by checkKeys: Quiver places new shards itself and has no custom shard keys.
+ */
+function reshardTarget(op: Record<string, unknown>, shards: number): number {
+  if (op['shard_number'] !== undefined) {
+    return intField(op['shard_number'], 'start_resharding.shard_number', 1, 64, -1);
+  }
+  if (op['direction'] === 'up') return shards + 1;
+  if (op['direction'] === 'down') return shards - 1;
+  throw badRequest(
+    `start_resharding needs "direction": "up" or "down" (or "shard_number"), got ${JSON.stringify(op['direction'])}.`,
+  );
 }
 
 /** A node named by Qdrant peer id (a number) or by its Quiver name, among `nodes`. */

@@ -247,6 +247,42 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
     assert.equal(refused.status, 400, await refused.clone().text());
     assert.match(await refused.text(), /without an active replica|holds no replica/);
 
+    // Qdrant's start_resharding: one shard more, from node B, in the background.
+    const operate = (url: string, body: unknown) =>
+      fetch(`${url}/collections/spread/cluster`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const noneToAbort = await operate(a.url, { abort_resharding: {} });
+    assert.equal(noneToAbort.status, 400, await noneToAbort.clone().text());
+    assert.match(await noneToAbort.text(), /not being resharded/);
+    const started = await operate(b.url, { start_resharding: { direction: 'up' } });
+    assert.equal(started.status, 200, await started.clone().text());
+    type ReshardView = ShardView & { shard_count: number; resharding_operations?: unknown[] };
+    let resharded = (await viewOf(a.url)) as ReshardView;
+    for (let i = 0; i < 300 && resharded.shard_count !== 3; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      resharded = (await viewOf(a.url)) as ReshardView;
+    }
+    assert.equal(resharded.shard_count, 3, JSON.stringify(resharded));
+    assert.equal(resharded.resharding_operations, undefined);
+    assert.equal(await countOn(a.url), 50);
+    assert.equal(await countOn(b.url), 50);
+    const again: unknown[] = [];
+    offset = null;
+    do {
+      const page = await ca.scroll('spread', { limit: 9, offset, consistency: 'majority' });
+      again.push(...page.points.map((p) => p.id));
+      offset = (page.next_page_offset as number | null | undefined) ?? null;
+    } while (offset !== null);
+    assert.deepEqual(
+      again,
+      points.map((p) => p.id),
+    );
+    const badDirection = await operate(a.url, { start_resharding: { direction: 'sideways' } });
+    assert.equal(badDirection.status, 400);
+
     // A dropped collection goes from every node.
     await ca.deleteCollection('docs');
     for (let i = 0; i < 100 && (await cb.collectionExists('docs')).exists; i++) {

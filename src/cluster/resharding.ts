@@ -1,0 +1,409 @@
+/**
+ * Resharding a cluster collection from N to M shards while it takes writes (`quiver
+ * cluster reshard`). The new shards get new streams under a new uid, recorded in the
+ * definition as `resharding`; every node then builds a copy of them beside the copy it
+ * serves (staged-copy.ts). This operator's side:
+ *
+ * 1. copies each old stream's operations into the new streams, each split by the new hash,
+ *    in passes until little is left (an id's operations all live in one old stream and
+ *    all go to one new stream, so each id keeps its order);
+ * 2. seals the old streams: JetStream refuses writes to them from then on, and the nodes
+ *    hold such writes until step 4;
+ * 3. copies the tail, which can no longer grow;
+ * 4. switches the definition to the new uid and shard count; each node swaps its new copy
+ *    in, and writes go to the new streams;
+ * 5. deletes the old streams once every node follows the new definition.
+ *
+ * Progress (the last copied sequence of each old stream) is saved in the metadata bucket
+ * after every window of operations, so a run that was stopped resumes when started again.
+ * A window that failed is sent again whole, from its first operation: the new stream may
+ * then hold some of its operations twice, but replaying operations again in order after
+ * them ends in the same state (upserts and deletes are absolute, payload merges and key
+ * deletes repeat to the same result). Before the seal a resharding can be aborted; after
+ * it, only finished.
+ */
+import { randomUUID } from 'node:crypto';
+import type { JetStreamClient, JetStreamManager } from 'nats';
+import { QuiverError } from '../common/quiver-error.js';
+import { checkCount } from './cluster-collections.js';
+import type { ClusterCollectionDef, ClusterMeta, Resharding } from './cluster-meta.js';
+import { notInCluster } from './cluster-meta.js';
+import {
+  decodeOpMessage,
+  deleteShardStream,
+  encodeOpMessage,
+  ensureShardStream,
+  publishOnce,
+  sealShardStream,
+  shardStreamState,
+  unavailable,
+} from './shard-log.js';
+import { initialPlacement } from './shard-placement.js';
+import type { ShardRef } from './shard-routing.js';
+import { splitOp, streamName } from './shard-routing.js';
+import { readShardStream } from './shard-stream-reader.js';
+import { nextDefinition } from './staged-copy.js';
+
+export interface ReshardOptions {
+  /** Told what is happening, for progress lines. */
+  readonly onProgress?: (message: string) => void;
+  /** Operations left to copy below which the old streams are sealed (default 1000). */
+  readonly sealBelow?: number;
+  /** How long to wait for every node to switch before deleting the old streams (default 10 min). */
+  readonly timeoutMs?: number;
+  /** Called after each copied window with the operations copied so far in this run. */
+  readonly onWindow?: (copied: number) => void;
+  /** Called once the resharding has begun (or was found in progress to resume). */
+  readonly onStarted?: () => void;
+}
+
+export interface ReshardResult {
+  readonly collection: string;
+  readonly from: number;
+  readonly to: number;
+  /** Operations copied by this run (a resumed run counts only its own). */
+  readonly copied: number;
+  readonly seconds: number;
+}
+
+/** Operations in flight per old stream, sent again whole when one fails. */
+const WINDOW = 64;
+/** Copy passes before the seal, however much is left (writes may outpace the copy). */
+const MAX_PASSES = 5;
+const SAVE_EVERY_MS = 1_000;
+const WINDOW_ATTEMPTS = 8;
+const POLL_MS = 250;
+
+/** Reshards `name` to `shards` shards, or finishes the resharding to that count in progress. */
+export async function reshard(
+  meta: ClusterMeta,
+  jsm: JetStreamManager,
+  js: JetStreamClient,
+  name: string,
+  shards: number,
+  options: ReshardOptions = {},
+): Promise<ReshardResult> {
+  const started = Date.now();
+  const say = options.onProgress ?? (() => undefined);
+  checkCount('shard_number', shards, name);
+  let def = await defOf(meta, name);
+  if (def.resharding === undefined && def.previous !== undefined) {
+    // A run stopped after its switch: finish it first (delete the old streams).
+    const { previous } = def;
+    await forgetPrevious(meta, jsm, def, options);
+    if (def.shards === shards) {
+      return { collection: name, from: previous.shards, to: shards, copied: 0, seconds: 0 };
+    }
+    def = await defOf(meta, name);
+  }
+  def = await begin(meta, jsm, def, shards, say);
+  options.onStarted?.();
+  const r = def.resharding!;
+  const copy = new StreamCopy(meta, jsm, js, def, r, options);
+  await copy.load();
+  if (!r.sealed) {
+    for (let pass = 1; ; pass++) {
+      const left = await copy.remaining();
+      say(`pass ${pass}: ${left} operation(s) to copy into the ${r.shards} new shard(s)`);
+      if (left <= (options.sealBelow ?? 1000) || pass > MAX_PASSES) break;
+      await copy.pass();
+    }
+    for (let s = 0; s < def.shards; s++) await sealShardStream(jsm, refOf(def, s));
+    def = await meta.updateCollection(name, (d) =>
+      d.resharding?.uid === r.uid ? { ...d, resharding: { ...r, sealed: true } } : d,
+    );
+    say(`old streams sealed: writes wait for the switch; copying the tail`);
+  }
+  await copy.pass();
+  await copy.save();
+  const switched = await meta.updateCollection(name, (d) => {
+    if (d.resharding?.uid !== r.uid) throw changedMeanwhile(name);
+    return {
+      ...nextDefinition({ ...d, resharding: r }),
+      previous: { uid: d.uid, shards: d.shards },
+    };
+  });
+  await meta.forgetReshardProgress(name);
+  say(`switched to ${shards} shard(s); waiting for every node to swap its copy in`);
+  await forgetPrevious(meta, jsm, switched, options);
+  return {
+    collection: name,
+    from: def.shards,
+    to: shards,
+    copied: copy.copied,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+/**
+ * Stops a resharding not yet sealed: the definition forgets it, the nodes drop their new
+ * copies, its streams are deleted. INVALID_ARGUMENT once sealed (run the resharding again
+ * to finish it) or when none is in progress.
+ */
+export async function abortReshard(
+  meta: ClusterMeta,
+  jsm: JetStreamManager,
+  name: string,
+): Promise<Resharding> {
+  const def = await defOf(meta, name);
+  const r = def.resharding;
+  if (r === undefined) {
+    throw new QuiverError('INVALID_ARGUMENT', `"${name}" is not being resharded.`, {
+      collection: name,
+    });
+  }
+  if (r.sealed) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `The resharding of "${name}" to ${r.shards} shards has sealed the old streams, so it can only be finished: run quiver cluster reshard --collection ${name} --shards ${r.shards} again.`,
+      { collection: name },
+    );
+  }
+  await meta.updateCollection(name, (d) => {
+    if (d.resharding?.uid !== r.uid) throw changedMeanwhile(name);
+    if (d.resharding.sealed) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `The resharding of "${name}" was sealed meanwhile; finish it instead.`,
+        { collection: name },
+      );
+    }
+    return withoutResharding(d);
+  });
+  await meta.forgetReshardProgress(name);
+  for (let s = 0; s < r.shards; s++) {
+    await deleteShardStream(jsm, { collection: name, uid: r.uid, shard: s });
+  }
+  return r;
+}
+
+/** Starts the resharding (new streams, then the definition), or checks the one in progress. */
+async function begin(
+  meta: ClusterMeta,
+  jsm: JetStreamManager,
+  def: ClusterCollectionDef,
+  shards: number,
+  say: (m: string) => void,
+): Promise<ClusterCollectionDef> {
+  const name = def.name;
+  if (def.restoring !== undefined) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `"${name}" is being restored from backup ${def.restoring.backup}; finish the restore before resharding it.`,
+      { collection: name },
+    );
+  }
+  if (def.resharding !== undefined) {
+    if (def.resharding.shards !== shards) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `"${name}" is being resharded to ${def.resharding.shards} shards (since ${def.resharding.startedAt}). Finish that with --shards ${def.resharding.shards}${def.resharding.sealed ? '' : ', or stop it with --abort'} before asking for ${shards}.`,
+        { collection: name },
+      );
+    }
+    say(`resuming the resharding of "${name}" from ${def.shards} to ${shards} shard(s)`);
+    return def;
+  }
+  if (def.shards === shards) {
+    throw new QuiverError('INVALID_ARGUMENT', `"${name}" already has ${shards} shard(s).`, {
+      collection: name,
+    });
+  }
+  const uid = randomUUID().replaceAll('-', '').slice(0, 12);
+  const resharding: Resharding = {
+    uid,
+    shards,
+    sealed: false,
+    startedAt: new Date().toISOString(),
+    ...(def.placement === undefined ? {} : { placement: await newPlacement(meta, def, shards) }),
+  };
+  for (let s = 0; s < shards; s++) {
+    await ensureShardStream(jsm, { collection: name, uid, shard: s }, def.replicas);
+  }
+  say(`resharding "${name}" from ${def.shards} to ${shards} shard(s): new streams made`);
+  return meta.updateCollection(name, (d) => {
+    if (d.uid !== def.uid || d.resharding !== undefined) throw changedMeanwhile(name);
+    return { ...d, resharding };
+  });
+}
+
+/**
+ * Where the new shards go when the collection has placement: as many replicas per shard as
+ * its most replicated shard has now, spread over every node up (a node added before the
+ * resharding takes its part of the new shards).
+ */
+async function newPlacement(
+  meta: ClusterMeta,
+  def: ClusterCollectionDef,
+  shards: number,
+): Promise<NonNullable<Resharding['placement']>> {
+  const up = (await meta.nodes()).map((n) => n.id);
+  const factor = Math.max(1, ...Object.values(def.placement ?? {}).map((l) => l.length));
+  return initialPlacement(shards, up, factor);
+}
+
+/** Copies old streams into new ones, window by window, saving how far it got. */
+class StreamCopy {
+  copied = 0;
+  private done: Record<string, number> = {};
+  private savedAt = 0;
+
+  constructor(
+    private readonly meta: ClusterMeta,
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    private readonly def: ClusterCollectionDef,
+    private readonly r: Resharding,
+    private readonly o: ReshardOptions,
+  ) {}
+
+  /** Reads the progress a stopped run saved (for this resharding only). */
+  async load(): Promise<void> {
+    const p = await this.meta.reshardProgress(this.def.name);
+    this.done = p?.uid === this.r.uid ? { ...p.copied } : {};
+  }
+
+  async save(): Promise<void> {
+    await this.meta.saveReshardProgress(this.def.name, { uid: this.r.uid, copied: this.done });
+    this.savedAt = Date.now();
+  }
+
+  /** Operations in the old streams not copied yet. */
+  async remaining(): Promise<number> {
+    let n = 0;
+    for (let s = 0; s < this.def.shards; s++) {
+      n += (await shardStreamState(this.jsm, refOf(this.def, s))).last - this.at(s);
+    }
+    return n;
+  }
+
+  /** Copies every old stream up to where it ends now (the shards side by side). */
+  async pass(): Promise<void> {
+    const shards = Array.from({ length: this.def.shards }, (_, s) => s);
+    await Promise.all(shards.map((s) => this.copyShard(s)));
+    await this.save();
+  }
+
+  private at(shard: number): number {
+    return this.done[String(shard)] ?? 0;
+  }
+
+  private async copyShard(shard: number): Promise<void> {
+    const from = refOf(this.def, shard);
+    const end = (await shardStreamState(this.jsm, from)).last;
+    const stream = streamName(from);
+    let window: { seq: number; parts: { shard: number; data: Uint8Array }[] }[] = [];
+    for await (const m of readShardStream(this.js, this.jsm, from, this.at(shard) + 1, end)) {
+      const op = decodeOpMessage(m.data, stream, m.seq);
+      const parts = [...splitOp(op, this.r.shards)].map(([s, part]) => ({
+        shard: s,
+        data: encodeOpMessage(part),
+      }));
+      window.push({ seq: m.seq, parts });
+      if (window.length >= WINDOW) {
+        await this.send(shard, window);
+        window = [];
+      }
+    }
+    if (window.length > 0) await this.send(shard, window);
+  }
+
+  /**
+   * Publishes a window of operations, all at once (the leader stores one connection's
+   * publishes in the order sent), and again whole after any failure.
+   */
+  private async send(
+    shard: number,
+    window: readonly { seq: number; parts: readonly { shard: number; data: Uint8Array }[] }[],
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const sent = window.flatMap((m) =>
+        m.parts.map((p) =>
+          // A fresh message id each time: deduplication would drop a resent operation
+          // and leave a later one stored before it.
+          publishOnce(this.js, this.newRef(p.shard), p.data, randomUUID()),
+        ),
+      );
+      const results = await Promise.allSettled(sent);
+      const failed = results.find((x) => x.status === 'rejected');
+      if (failed === undefined) break;
+      if (attempt >= WINDOW_ATTEMPTS) {
+        throw unavailable(
+          `copying stream ${streamName(refOf(this.def, shard))} from sequence ${window[0]!.seq} (resharding "${this.def.name}"; run it again to resume)`,
+          failed.reason,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+    this.done[String(shard)] = window[window.length - 1]!.seq;
+    this.copied += window.length;
+    this.o.onWindow?.(this.copied);
+    if (Date.now() - this.savedAt >= SAVE_EVERY_MS) await this.save();
+  }
+
+  private newRef(shard: number): ShardRef {
+    return { collection: this.def.name, uid: this.r.uid, shard };
+  }
+}
+
+/**
+ * Waits until every node up follows the switched definition (or the timeout passes), then
+ * deletes the old streams and clears `previous`.
+ */
+async function forgetPrevious(
+  meta: ClusterMeta,
+  jsm: JetStreamManager,
+  def: ClusterCollectionDef,
+  options: ReshardOptions,
+): Promise<void> {
+  const previous = def.previous;
+  if (previous === undefined) return;
+  const say = options.onProgress ?? (() => undefined);
+  const end = Date.now() + (options.timeoutMs ?? 600_000);
+  for (;;) {
+    const waiting = (await meta.nodes())
+      .filter((n) => n.hosting !== undefined && n.hosting[def.name] !== def.uid)
+      .map((n) => n.id);
+    if (waiting.length === 0) break;
+    if (Date.now() > end) {
+      say(`nodes ${waiting.join(', ')} have not switched yet; they rebuild from the new streams`);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  for (let s = 0; s < previous.shards; s++) {
+    await deleteShardStream(jsm, { collection: def.name, uid: previous.uid, shard: s });
+  }
+  await meta.updateCollection(def.name, (d) =>
+    d.uid === def.uid && d.previous !== undefined ? withoutPrevious(d) : d,
+  );
+  say(`old streams deleted`);
+}
+
+function refOf(def: ClusterCollectionDef, shard: number): ShardRef {
+  return { collection: def.name, uid: def.uid, shard };
+}
+
+async function defOf(meta: ClusterMeta, name: string): Promise<ClusterCollectionDef> {
+  const def = await meta.collection(name);
+  if (def === undefined) throw notInCluster(name);
+  return def;
+}
+
+function changedMeanwhile(name: string): QuiverError {
+  return new QuiverError(
+    'UNAVAILABLE',
+    `The definition of "${name}" changed while it was being resharded (dropped, made again, or resharded by another run). Look at quiver cluster status and run again.`,
+    { collection: name },
+  );
+}
+
+function withoutResharding(def: ClusterCollectionDef): ClusterCollectionDef {
+  const { resharding, ...rest } = def;
+  return rest;
+}
+
+function withoutPrevious(def: ClusterCollectionDef): ClusterCollectionDef {
+  const { previous, ...rest } = def;
+  return rest;
+}
