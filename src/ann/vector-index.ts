@@ -70,6 +70,11 @@ export interface VectorIndex {
    * where it is. Optional: indexes without it are kept as they are.
    */
   trimmed?(): VectorIndex | undefined;
+  /**
+   * The vectors of slots 0..slots-1, slot-major, in one copy (a removed slot's values are
+   * whatever it held). Optional: a seal copies slot by slot from indexes without it.
+   */
+  vectorsCopy?(): Float32Array;
 }
 
 /**

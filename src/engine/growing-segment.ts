@@ -166,10 +166,18 @@ export class GrowingSegment implements Segment {
   toSegmentData(segmentId: number): SegmentData {
     const t = this.table;
     const dim = this.config.dimension;
-    const vectors = new Float32Array(t.slots * dim);
+    // One bulk copy when the index has it: copying slot by slot allocated a vector per
+    // point and held the event loop for ~90 ms per 20 000 points of 128 dimensions.
+    const bulk = t.index.vectorsCopy?.();
+    const vectors =
+      bulk !== undefined && bulk.length === t.slots * dim ? bulk : new Float32Array(t.slots * dim);
     const payloads: string[] = [];
     for (let slot = 0; slot < t.slots; slot++) {
-      if (t.ids[slot] !== undefined) vectors.set(t.vectorOf(slot), slot * dim);
+      if (vectors !== bulk && t.ids[slot] !== undefined) {
+        vectors.set(t.vectorOf(slot), slot * dim);
+      } else if (vectors === bulk && t.ids[slot] === undefined) {
+        vectors.fill(0, slot * dim, (slot + 1) * dim); // a removed slot is written as zeros
+      }
       const p = t.payloads[slot];
       payloads.push(p === undefined || Object.keys(p).length === 0 ? '' : JSON.stringify(p));
     }
