@@ -64,10 +64,15 @@ export interface Resharding {
   readonly startedAt: string;
 }
 
-/** How far a resharding copied each old shard's stream (old shard → last sequence copied). */
+/**
+ * How far a resharding copied each old shard's stream (old shard → last sequence copied),
+ * and the run doing it: one run at a time holds this lease, renewed with every save.
+ */
 export interface ReshardProgress {
   readonly uid: string;
   readonly copied: Readonly<Record<string, number>>;
+  readonly owner: string;
+  readonly renewedAt: string;
 }
 
 export interface NodeBeat {
@@ -174,14 +179,37 @@ export class ClusterMeta {
     await this.meta.delete(`collections.${name}`);
   }
 
-  /** The copy progress of the resharding of `name` (undefined: none saved). */
-  async reshardProgress(name: string): Promise<ReshardProgress | undefined> {
+  /**
+   * The copy progress of the resharding of `name` (undefined: none saved) and the entry's
+   * revision, for {@link saveReshardProgress}.
+   */
+  async reshardProgress(
+    name: string,
+  ): Promise<{ progress: ReshardProgress | undefined; revision: number }> {
     const e = await this.meta.get(`reshard.${name}`);
-    return e === null || e.operation !== 'PUT' ? undefined : json.decode<ReshardProgress>(e);
+    if (e === null) return { progress: undefined, revision: 0 };
+    const progress = e.operation === 'PUT' ? json.decode<ReshardProgress>(e) : undefined;
+    return { progress, revision: e.revision };
   }
 
-  async saveReshardProgress(name: string, progress: ReshardProgress): Promise<void> {
-    await this.meta.put(`reshard.${name}`, json.encode(progress));
+  /**
+   * Saves progress if the entry is still at `revision` (0: never written): the new
+   * revision, or undefined when another run wrote it meanwhile.
+   */
+  async saveReshardProgress(
+    name: string,
+    progress: ReshardProgress,
+    revision: number,
+  ): Promise<number | undefined> {
+    const key = `reshard.${name}`;
+    try {
+      return revision === 0
+        ? await this.meta.create(key, json.encode(progress))
+        : await this.meta.update(key, json.encode(progress), revision);
+    } catch (e) {
+      if (/wrong last sequence|exists/i.test(String(e))) return undefined;
+      throw e;
+    }
   }
 
   async forgetReshardProgress(name: string): Promise<void> {

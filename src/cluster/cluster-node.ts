@@ -111,13 +111,13 @@ const PURGE_BATCH = 10_000;
 const SAVE_EVERY_MS = 1_000;
 /** How long a create waits for this node to have the collection locally. */
 const CREATE_WAIT_MS = 15_000;
-/**
- * How long a write refused by a sealed stream waits for this node to switch to the
- * resharded collection's new streams (the tail copy and the node's swap come first).
- */
-const RESHARD_WAIT_MS = 60_000;
 /** How long a node's switch to resharded streams waits for its new copy to catch up. */
 const SWITCH_WAIT_MS = 60_000;
+/**
+ * How long a write refused by a sealed stream waits for this node to switch to the
+ * resharded collection's new streams: the tail copy, the switch wait and the swap.
+ */
+const RESHARD_WAIT_MS = SWITCH_WAIT_MS + 60_000;
 
 export class ClusterNode {
   readonly id: string;
@@ -247,10 +247,19 @@ export class ClusterNode {
     await this.meta.dropCollection(name);
     await this.until(() => !this.appliers.has(name), CREATE_WAIT_MS, `dropping "${name}"`);
     // The streams are this definition's alone (their names carry its uid): a collection
-    // made again under the name meanwhile has its own.
-    for (let shard = 0; shard < def.shards; shard++) {
-      await deleteShardStream(this.jsm, { collection: name, uid: def.uid, shard });
+    // made again under the name meanwhile has its own. Those of a resharding in progress,
+    // or of the definition before one, go too.
+    const uids = [
+      { uid: def.uid, shards: def.shards },
+      ...(def.resharding === undefined ? [] : [def.resharding]),
+      ...(def.previous === undefined ? [] : [def.previous]),
+    ];
+    for (const { uid, shards } of uids) {
+      for (let shard = 0; shard < shards; shard++) {
+        await deleteShardStream(this.jsm, { collection: name, uid, shard });
+      }
     }
+    if (def.resharding !== undefined) await this.meta.forgetReshardProgress(name);
   }
 
   /**
@@ -285,11 +294,18 @@ export class ClusterNode {
       // The collection is being resharded: its streams are sealed, and its definition
       // switches to the new ones once their tail is copied. The write goes there (a part
       // stored before the seal is applied again after it, which changes nothing).
-      await this.until(
-        () => this.defs.get(name)?.uid !== def.uid,
-        RESHARD_WAIT_MS,
-        `waiting for "${name}" to switch to its new shards (resharding)`,
-      );
+      const end = Date.now() + RESHARD_WAIT_MS;
+      while (this.defs.get(name)?.uid === def.uid) {
+        if (Date.now() > end) {
+          const to = this.defs.get(name)?.resharding?.shards;
+          throw new QuiverError(
+            'UNAVAILABLE',
+            `Collection "${name}" is being resharded and its old shards are sealed, but it did not switch to the new ones within ${RESHARD_WAIT_MS / 1000} s. If no resharding run is going (quiver cluster status), finish it: quiver cluster reshard --collection ${name} --shards ${to ?? 'N'}. Then retry the write.`,
+            { collection: name },
+          );
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
       return this.write(name, op, requestId);
     }
   }
@@ -647,6 +663,9 @@ export class ClusterNode {
     }
     this.staged.delete(name);
     const old = this.appliers.get(name)!;
+    // From here until the new definition is in place this node serves no shard of it: the
+    // local collection changes layout under the old definition at the swap.
+    this.appliers.set(name, new Map());
     await Promise.all([...old.values()].map((a) => a.stop()));
     let applied: Record<string, number>;
     try {
@@ -661,7 +680,9 @@ export class ClusterNode {
       await this.host(def);
       return;
     }
-    // Only after the swap: positions of the new uid over the old copy would be believed.
+    // Only after the swap is durable: positions of the new uid over the old copy would be
+    // believed (under the `periodic` or `none` fsync policies the swap may not be yet).
+    await this.db.flush();
     this.positions = { ...this.positions, [name]: { uid: def.uid, shards: applied } };
     await writePositions(this.o.fileSystem, this.db.path, this.positions);
     this.defs.set(name, def);

@@ -160,7 +160,7 @@ async function publishArchive(
     records++;
     step();
     if (r.seq <= already) continue; // stream message n is archive record n
-    const ack = publishOnce(js, ref, r.data, idOf(r.seq), r.seq - 1);
+    const ack = publishOnce(js, ref, r.data, idOf(r.seq), r.seq - 1, r.timeMs);
     ack.catch(() => undefined); // awaited in turn by advance()
     window.push({ r, ack });
     while (window.length >= WINDOW) await advance();

@@ -71,6 +71,12 @@ const WINDOW = 64;
 /** Copy passes before the seal, however much is left (writes may outpace the copy). */
 const MAX_PASSES = 5;
 const SAVE_EVERY_MS = 1_000;
+/**
+ * A run that saved no progress for this long has stopped: another may take over. A run
+ * renews well within it and stops sending once it cannot, so two runs never copy at once
+ * (two would interleave their windows and store an id's operations out of order).
+ */
+const LEASE_MS = 30_000;
 const WINDOW_ATTEMPTS = 8;
 const POLL_MS = 250;
 
@@ -90,6 +96,7 @@ export async function reshard(
   if (def.resharding === undefined && def.previous !== undefined) {
     // A run stopped after its switch: finish it first (delete the old streams).
     const { previous } = def;
+    if (def.shards === shards) options.onStarted?.();
     await forgetPrevious(meta, jsm, def, options);
     if (def.shards === shards) {
       return { collection: name, from: previous.shards, to: shards, copied: 0, seconds: 0 };
@@ -97,25 +104,16 @@ export async function reshard(
     def = await defOf(meta, name);
   }
   def = await begin(meta, jsm, def, shards, say);
-  options.onStarted?.();
   const r = def.resharding!;
   const copy = new StreamCopy(meta, jsm, js, def, r, options);
-  await copy.load();
-  if (!r.sealed) {
-    for (let pass = 1; ; pass++) {
-      const left = await copy.remaining();
-      say(`pass ${pass}: ${left} operation(s) to copy into the ${r.shards} new shard(s)`);
-      if (left <= (options.sealBelow ?? 1000) || pass > MAX_PASSES) break;
-      await copy.pass();
-    }
-    for (let s = 0; s < def.shards; s++) await sealShardStream(jsm, refOf(def, s));
-    def = await meta.updateCollection(name, (d) =>
-      d.resharding?.uid === r.uid ? { ...d, resharding: { ...r, sealed: true } } : d,
-    );
-    say(`old streams sealed: writes wait for the switch; copying the tail`);
+  await copy.load(); // refuses while another run holds the lease
+  options.onStarted?.();
+  try {
+    def = await copyAndSeal(meta, jsm, def, copy, options);
+  } catch (e) {
+    await copy.release().catch(() => undefined); // a run started right after need not wait
+    throw e;
   }
-  await copy.pass();
-  await copy.save();
   const switched = await meta.updateCollection(name, (d) => {
     if (d.resharding?.uid !== r.uid) throw changedMeanwhile(name);
     return {
@@ -133,6 +131,39 @@ export async function reshard(
     copied: copy.copied,
     seconds: (Date.now() - started) / 1000,
   };
+}
+
+/** Copies in passes, seals the old streams and copies their tail: the sealed definition. */
+async function copyAndSeal(
+  meta: ClusterMeta,
+  jsm: JetStreamManager,
+  def: ClusterCollectionDef,
+  copy: StreamCopy,
+  options: ReshardOptions,
+): Promise<ClusterCollectionDef> {
+  const say = options.onProgress ?? (() => undefined);
+  const name = def.name;
+  const r = def.resharding!;
+  if (!r.sealed) {
+    for (let pass = 1; ; pass++) {
+      const left = await copy.remaining();
+      say(`pass ${pass}: ${left} operation(s) to copy into the ${r.shards} new shard(s)`);
+      if (left <= (options.sealBelow ?? 1000) || pass > MAX_PASSES) break;
+      await copy.pass();
+    }
+    // Recorded before any stream is sealed: from here on an abort is refused, so a run
+    // stopped halfway through the sealing cannot leave sealed streams with no resharding.
+    def = await meta.updateCollection(name, (d) => {
+      if (d.resharding?.uid !== r.uid) throw changedMeanwhile(name);
+      return { ...d, resharding: { ...r, sealed: true } };
+    });
+  }
+  for (let s = 0; s < def.shards; s++) await sealShardStream(jsm, refOf(def, s));
+  say(`old streams sealed: writes wait for the switch; copying the tail`);
+  // Sealed streams cannot grow: copy until nothing is left (a second look checks it).
+  do await copy.pass();
+  while ((await copy.remaining()) > 0);
+  return def;
 }
 
 /**
@@ -159,21 +190,24 @@ export async function abortReshard(
       { collection: name },
     );
   }
-  await meta.updateCollection(name, (d) => {
-    if (d.resharding?.uid !== r.uid) throw changedMeanwhile(name);
-    if (d.resharding.sealed) {
-      throw new QuiverError(
-        'INVALID_ARGUMENT',
-        `The resharding of "${name}" was sealed meanwhile; finish it instead.`,
-        { collection: name },
-      );
-    }
-    return withoutResharding(d);
-  });
-  await meta.forgetReshardProgress(name);
+  const { progress } = await meta.reshardProgress(name);
+  if (progress?.uid === r.uid && Date.now() - Date.parse(progress.renewedAt) < LEASE_MS) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `A resharding run of "${name}" is copying right now (last heard ${progress.renewedAt}); stop it first (Ctrl-C), then abort.`,
+      { collection: name },
+    );
+  }
+  // Its streams go first, then the definition forgets it (nodes drop their copies): a crash
+  // in between leaves the resharding recorded, and a second abort finishes the job.
   for (let s = 0; s < r.shards; s++) {
     await deleteShardStream(jsm, { collection: name, uid: r.uid, shard: s });
   }
+  await meta.updateCollection(name, (d) => {
+    if (d.resharding?.uid !== r.uid) throw changedMeanwhile(name);
+    return withoutResharding(d);
+  });
+  await meta.forgetReshardProgress(name);
   return r;
 }
 
@@ -202,6 +236,7 @@ async function begin(
       );
     }
     say(`resuming the resharding of "${name}" from ${def.shards} to ${shards} shard(s)`);
+    await ensureReshardStreams(jsm, def); // a run stopped before making them all
     return def;
   }
   if (def.shards === shards) {
@@ -217,14 +252,26 @@ async function begin(
     startedAt: new Date().toISOString(),
     ...(def.placement === undefined ? {} : { placement: await newPlacement(meta, def, shards) }),
   };
-  for (let s = 0; s < shards; s++) {
-    await ensureShardStream(jsm, { collection: name, uid, shard: s }, def.replicas);
-  }
-  say(`resharding "${name}" from ${def.shards} to ${shards} shard(s): new streams made`);
-  return meta.updateCollection(name, (d) => {
+  // Recorded before the streams are made, so an abort or drop after a crash in between
+  // knows which streams to delete (nodes retry reading them until they exist).
+  const recorded = await meta.updateCollection(name, (d) => {
     if (d.uid !== def.uid || d.resharding !== undefined) throw changedMeanwhile(name);
     return { ...d, resharding };
   });
+  await ensureReshardStreams(jsm, recorded);
+  say(`resharding "${name}" from ${def.shards} to ${shards} shard(s): new streams made`);
+  return recorded;
+}
+
+/** Makes the new streams of the resharding of `def` (those that exist are kept). */
+async function ensureReshardStreams(
+  jsm: JetStreamManager,
+  def: ClusterCollectionDef,
+): Promise<void> {
+  const r = def.resharding!;
+  for (let s = 0; s < r.shards; s++) {
+    await ensureShardStream(jsm, { collection: def.name, uid: r.uid, shard: s }, def.replicas);
+  }
 }
 
 /**
@@ -242,11 +289,23 @@ async function newPlacement(
   return initialPlacement(shards, up, factor);
 }
 
+/** Operations read from one old stream: each split into its parts for the new shards. */
+type Window = {
+  readonly seq: number;
+  /** When the operation was first stored: carried into the new streams for backups' --to-time. */
+  readonly timeMs: number;
+  readonly parts: readonly { readonly shard: number; readonly data: Uint8Array }[];
+}[];
+
 /** Copies old streams into new ones, window by window, saving how far it got. */
 class StreamCopy {
   copied = 0;
   private done: Record<string, number> = {};
   private savedAt = 0;
+  private revision = 0;
+  private readonly owner = randomUUID();
+  /** Saves run one at a time: the old shards are copied side by side. */
+  private saving: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly meta: ClusterMeta,
@@ -257,15 +316,63 @@ class StreamCopy {
     private readonly o: ReshardOptions,
   ) {}
 
-  /** Reads the progress a stopped run saved (for this resharding only). */
+  /**
+   * Takes the lease and reads the progress a stopped run saved (for this resharding only).
+   * UNAVAILABLE while another run holds the lease.
+   */
   async load(): Promise<void> {
-    const p = await this.meta.reshardProgress(this.def.name);
-    this.done = p?.uid === this.r.uid ? { ...p.copied } : {};
+    const { progress: p, revision } = await this.meta.reshardProgress(this.def.name);
+    const mine = p?.uid === this.r.uid;
+    if (mine && Date.now() - Date.parse(p.renewedAt) < LEASE_MS) throw this.busy(p.renewedAt);
+    this.done = mine ? { ...p.copied } : {};
+    this.revision = revision;
+    await this.save();
   }
 
-  async save(): Promise<void> {
-    await this.meta.saveReshardProgress(this.def.name, { uid: this.r.uid, copied: this.done });
+  /** Saves progress, renewing the lease; UNAVAILABLE if another run took it over. */
+  save(): Promise<void> {
+    this.saving = this.saving.then(() => this.saveNow());
+    return this.saving;
+  }
+
+  private async saveNow(): Promise<void> {
+    const next = await this.meta.saveReshardProgress(
+      this.def.name,
+      {
+        uid: this.r.uid,
+        copied: this.done,
+        owner: this.owner,
+        renewedAt: new Date().toISOString(),
+      },
+      this.revision,
+    );
+    if (next === undefined) throw this.busy('just now');
+    this.revision = next;
     this.savedAt = Date.now();
+  }
+
+  /** Gives the lease up (a run that failed): the next run may start at once. */
+  async release(): Promise<void> {
+    await this.saving.catch(() => undefined);
+    const next = await this.meta.saveReshardProgress(
+      this.def.name,
+      {
+        uid: this.r.uid,
+        copied: this.done,
+        owner: this.owner,
+        renewedAt: new Date(0).toISOString(),
+      },
+      this.revision,
+    );
+    if (next !== undefined) this.revision = next;
+  }
+
+  private busy(when: string): QuiverError {
+    return new QuiverError(
+      'UNAVAILABLE',
+      `Another run is resharding "${this.def.name}" (last heard ${when}). Let it finish; if it was stopped, run again after ${LEASE_MS / 1000} s.`,
+      { collection: this.def.name },
+    );
   }
 
   /** Operations in the old streams not copied yet. */
@@ -292,14 +399,14 @@ class StreamCopy {
     const from = refOf(this.def, shard);
     const end = (await shardStreamState(this.jsm, from)).last;
     const stream = streamName(from);
-    let window: { seq: number; parts: { shard: number; data: Uint8Array }[] }[] = [];
+    let window: Window = [];
     for await (const m of readShardStream(this.js, this.jsm, from, this.at(shard) + 1, end)) {
       const op = decodeOpMessage(m.data, stream, m.seq);
       const parts = [...splitOp(op, this.r.shards)].map(([s, part]) => ({
         shard: s,
         data: encodeOpMessage(part),
       }));
-      window.push({ seq: m.seq, parts });
+      window.push({ seq: m.seq, timeMs: m.timeMs, parts });
       if (window.length >= WINDOW) {
         await this.send(shard, window);
         window = [];
@@ -312,16 +419,15 @@ class StreamCopy {
    * Publishes a window of operations, all at once (the leader stores one connection's
    * publishes in the order sent), and again whole after any failure.
    */
-  private async send(
-    shard: number,
-    window: readonly { seq: number; parts: readonly { shard: number; data: Uint8Array }[] }[],
-  ): Promise<void> {
+  private async send(shard: number, window: Window): Promise<void> {
+    // Never send on an old lease: renew it first (which fails if another run took over).
+    if (Date.now() - this.savedAt > LEASE_MS / 3) await this.save();
     for (let attempt = 1; ; attempt++) {
       const sent = window.flatMap((m) =>
         m.parts.map((p) =>
           // A fresh message id each time: deduplication would drop a resent operation
           // and leave a later one stored before it.
-          publishOnce(this.js, this.newRef(p.shard), p.data, randomUUID()),
+          publishOnce(this.js, this.newRef(p.shard), p.data, randomUUID(), undefined, m.timeMs),
         ),
       );
       const results = await Promise.allSettled(sent);
@@ -361,8 +467,9 @@ async function forgetPrevious(
   const say = options.onProgress ?? (() => undefined);
   const end = Date.now() + (options.timeoutMs ?? 600_000);
   for (;;) {
+    // Nodes that do not host the collection at all (one that refused it) are not waited for.
     const waiting = (await meta.nodes())
-      .filter((n) => n.hosting !== undefined && n.hosting[def.name] !== def.uid)
+      .filter((n) => n.hosting?.[def.name] !== undefined && n.hosting[def.name] !== def.uid)
       .map((n) => n.id);
     if (waiting.length === 0) break;
     if (Date.now() > end) {

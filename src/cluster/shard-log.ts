@@ -6,7 +6,8 @@
  * after a lost ack is stored once (JetStream's duplicate window).
  */
 import type { JetStreamClient, JetStreamManager, StreamConfig } from 'nats';
-import { AckPolicy, DeliverPolicy, NatsError, nanos } from 'nats';
+import type { JsMsg, MsgHdrs } from 'nats';
+import { AckPolicy, DeliverPolicy, headers, NatsError, nanos } from 'nats';
 import { QuiverError } from '../common/quiver-error.js';
 import type { PointOp } from '../engine/collection.js';
 import { decodeWalOp, encodeWalOp } from '../storage/wal/wal-body-codec.js';
@@ -173,13 +174,33 @@ export async function publishOnce(
   data: Uint8Array,
   msgId: string,
   after?: number,
+  storedAtMs?: number,
 ): Promise<number> {
   const ack = await js.publish(shardSubject(ref), data, {
     msgID: msgId,
     timeout: 5_000,
     ...(after === undefined ? {} : { expect: { lastSequence: after } }),
+    ...(storedAtMs === undefined ? {} : { headers: storedAtHeader(storedAtMs) }),
   });
   return ack.seq;
+}
+
+/**
+ * The header a copied operation carries with the time it was first stored (a resharding
+ * copies operations into new streams, whose own stored times are those of the copy).
+ */
+export const STORED_AT_HEADER = 'Quiver-Stored-At';
+
+function storedAtHeader(ms: number): MsgHdrs {
+  const h = headers();
+  h.set(STORED_AT_HEADER, String(ms));
+  return h;
+}
+
+/** When a message's operation was first stored: its header if copied, else the stream's time. */
+export function storedAtMs(m: JsMsg): number {
+  const copied = Number(m.headers?.get(STORED_AT_HEADER));
+  return Number.isFinite(copied) && copied > 0 ? copied : m.info.timestampNanos / 1e6;
 }
 
 /** Errors that a retry cannot fix: the message or the connection is wrong, not the leader. */

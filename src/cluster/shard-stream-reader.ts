@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import { QuiverError } from '../common/quiver-error.js';
 import type { ArchivedMessage } from './shard-archive.js';
-import { addReadConsumer, unavailable } from './shard-log.js';
+import { addReadConsumer, storedAtMs, unavailable } from './shard-log.js';
 import type { ShardRef } from './shard-routing.js';
 import { streamName } from './shard-routing.js';
 
@@ -70,7 +70,7 @@ export async function* readShardStream(
               { collection: ref.collection, file: stream, offset: next },
             );
           }
-          yield { seq: m.seq, timeMs: m.info.timestampNanos / 1e6, data: m.data };
+          yield { seq: m.seq, timeMs: storedAtMs(m), data: m.data };
           next++;
           got++;
         }

@@ -18,6 +18,7 @@ import { ClusterNode } from '../../src/cluster/cluster-node.js';
 import { withCluster } from '../../src/cluster/cluster-connection.js';
 import { abortReshard, reshard } from '../../src/cluster/resharding.js';
 import { shardOf, streamName } from '../../src/cluster/shard-routing.js';
+import { readShardStream } from '../../src/cluster/shard-stream-reader.js';
 import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
 import { quiverAsync } from '../helpers/cli-run.js';
@@ -129,6 +130,7 @@ describe('resharding a cluster collection', { skip, timeout: 240_000 }, () => {
       }
     })();
     const before = a.cluster.definition('docs');
+    const reshardStartedMs = Date.now();
     const windows: number[] = [];
     const result = await withCluster(urls, (meta, jsm, js) =>
       reshard(meta, jsm, js, 'docs', 3, { sealBelow: 100, onWindow: (n) => windows.push(n) }),
@@ -172,6 +174,19 @@ describe('resharding a cluster collection', { skip, timeout: 240_000 }, () => {
         );
       }),
     );
+    // Copied operations keep the time they were first stored (a backup's --to-time reads it).
+    await withCluster(urls, async (_meta, jsm, js) => {
+      const first = readShardStream(
+        js,
+        jsm,
+        { collection: 'docs', uid: after.uid, shard: 0 },
+        1,
+        1,
+      );
+      const m = (await first.next()).value as { timeMs: number } | undefined;
+      await first.return(undefined); // deletes its consumer
+      assert.ok(m !== undefined && m.timeMs < reshardStartedMs, `stored at ${m?.timeMs}`);
+    });
     // Writes go on to the new shards.
     await write('upsert', 100_000);
     const token = await b.cluster.write('docs', b.db.collection('docs').prepareDelete([100_001]));
@@ -208,6 +223,30 @@ describe('resharding a cluster collection', { skip, timeout: 240_000 }, () => {
       (e: Error & { code?: string }) =>
         e.code === 'INVALID_ARGUMENT' && /being resharded to 4/.test(e.message),
     );
+    // One run at a time: while another run's lease is fresh, a second run and an abort
+    // are refused; once it is stale (that run died), they go ahead.
+    const lease = async (renewedAt: Date) =>
+      withCluster(urls, async (meta) => {
+        const { revision } = await meta.reshardProgress('two');
+        const copied = { '0': 0 };
+        const p = {
+          uid: half!.resharding!.uid,
+          copied,
+          owner: 'other-run',
+          renewedAt: renewedAt.toISOString(),
+        };
+        assert.notEqual(await meta.saveReshardProgress('two', p, revision), undefined);
+      });
+    await lease(new Date());
+    await assert.rejects(
+      withCluster(urls, (meta, jsm, js) => reshard(meta, jsm, js, 'two', 4)),
+      (e: Error & { code?: string }) => e.code === 'UNAVAILABLE' && /Another run/.test(e.message),
+    );
+    await assert.rejects(
+      withCluster(urls, (meta, jsm) => abortReshard(meta, jsm, 'two')),
+      /copying right now/,
+    );
+    await lease(new Date(Date.now() - 60_000));
     // Abort: the definition forgets it and the new streams are deleted.
     const aborted = await withCluster(urls, (meta, jsm) => abortReshard(meta, jsm, 'two'));
     await withCluster(urls, async (meta, jsm) => {
