@@ -230,7 +230,7 @@ describe('resharding a cluster collection', { skip, timeout: 240_000 }, () => {
         const { revision } = await meta.reshardProgress('two');
         const copied = { '0': 0 };
         const p = {
-          uid: half!.resharding!.uid,
+          uid: half.resharding!.uid,
           copied,
           owner: 'other-run',
           renewedAt: renewedAt.toISOString(),
