@@ -37,8 +37,7 @@ interface Node {
   readonly dir: string;
 }
 
-async function startNode(servers: string, nodeId: string): Promise<Node> {
-  const dir = tempDir(undefined);
+async function startNode(servers: string, nodeId: string, dir = tempDir(undefined)): Promise<Node> {
   const db = await Quiver.open(dir);
   const cluster = await ClusterNode.start(db, {
     servers,
@@ -92,7 +91,8 @@ describe('resharding a cluster collection', { skip, timeout: 240_000 }, () => {
     // in the order they were added).
     const nats = await startNatsCluster(t);
     for (const id of ['node-a', 'node-b', 'node-c']) nodes.push(await startNode(nats.servers, id));
-    const [a, b, c] = nodes as [Node, Node, Node];
+    const [a, b] = nodes as [Node, Node, Node];
+    let c = nodes[2]!;
     await until('every node to see three', () =>
       nodes.every((n) => n.cluster.stats().nodes.up + n.cluster.stats().nodes.catchingUp === 3),
     );
@@ -278,6 +278,16 @@ describe('resharding a cluster collection', { skip, timeout: 240_000 }, () => {
       withCluster(urls, (meta, jsm) => abortReshard(meta, jsm, 'two')),
       (e: Error & { code?: string }) => e.code === 'INVALID_ARGUMENT' && /sealed/.test(e.message),
     );
+    // Node C restarts meanwhile: the engine drops its staging copy at open, and the node
+    // builds it again from the new streams' start.
+    const cStaging = c.cluster.reshardingCopy('two');
+    assert.notEqual(cStaging, undefined);
+    await c.cluster.close();
+    await c.db.close();
+    c = await startNode(nats.servers, 'node-c', c.dir);
+    nodes[2] = c;
+    assert.equal(c.cluster.definition('two').resharding?.sealed, true);
+    await until('C to build its copy again', () => c.cluster.reshardingCopy('two') !== undefined);
     // A write now waits for the switch, which the resumed run makes.
     const late = points(90_000, 10);
     const lateWrite = a.cluster.write('two', a.db.collection('two').prepareUpsert(late));
