@@ -111,6 +111,8 @@ const PURGE_BATCH = 10_000;
 const SAVE_EVERY_MS = 1_000;
 /** How long a create waits for this node to have the collection locally. */
 const CREATE_WAIT_MS = 15_000;
+/** How long a closing node waits to remove its heartbeat (it expires anyway). */
+const FORGET_WAIT_MS = 1_000;
 /** How long a node's switch to resharded streams waits for its new copy to catch up. */
 const SWITCH_WAIT_MS = 60_000;
 /**
@@ -295,7 +297,14 @@ export class ClusterNode {
       // switches to the new ones once their tail is copied. The write goes there (a part
       // stored before the seal is applied again after it, which changes nothing).
       const end = Date.now() + RESHARD_WAIT_MS;
-      while (this.defs.get(name)?.uid === def.uid) {
+      for (;;) {
+        const now = this.defs.get(name);
+        if (now !== undefined && now.uid !== def.uid) break;
+        // Gone here for a moment (a node that could not swap rebuilds the collection), or
+        // dropped: only the bucket says which.
+        if (now === undefined && (await this.meta.collection(name)) === undefined) {
+          throw notInCluster(name);
+        }
         if (Date.now() > end) {
           const to = this.defs.get(name)?.resharding?.shards;
           throw new QuiverError(
@@ -532,8 +541,11 @@ export class ClusterNode {
       // Staging collections stay: the next open drops them, and the copy is built again.
       await Promise.all([...this.staged.values()].map((c) => c.stop()));
       await this.savePositions();
-      // The servers may be gone; then the heartbeat expires by itself.
-      await this.meta.forget(this.id).catch(() => undefined);
+      // The servers may be gone; then the heartbeat expires by itself (so wait briefly).
+      await Promise.race([
+        this.meta.forget(this.id).catch(() => undefined),
+        new Promise((r) => setTimeout(r, FORGET_WAIT_MS).unref()),
+      ]);
     } finally {
       // Whatever failed above, the connection (and its timers) must not outlive the node.
       await this.nc.close();

@@ -201,7 +201,10 @@ export class ShardApplier {
     } finally {
       await Promise.all(this.inFlight);
       this.inFlight = [];
-      await this.o.jsm.consumers.delete(this.stream, name).catch(() => undefined);
+      const deleting = this.o.jsm.consumers.delete(this.stream, name).catch(() => undefined);
+      // A stopping node does not wait for it (the servers drop an idle consumer after a
+      // minute anyway): with the servers gone, each wait took the 5 s request timeout.
+      if (!this.stopped) await deleting;
       this.throwIfFailed();
     }
   }

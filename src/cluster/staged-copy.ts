@@ -9,6 +9,7 @@
  */
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import type { Logger } from '../common/logger.js';
+import { isQuiverError } from '../common/quiver-error.js';
 import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { ClusterCollectionDef, Resharding } from './cluster-meta.js';
@@ -24,6 +25,7 @@ export interface StagedCopyDeps {
 }
 
 const POLL_MS = 50;
+const SWAP_ATTEMPTS = 5;
 
 export class StagedCopy {
   private constructor(
@@ -90,7 +92,17 @@ export class StagedCopy {
    */
   async swapIn(): Promise<Record<string, number>> {
     await this.stop();
-    await this.deps.db.swapCollection(this.staging);
+    // The swap seals the copy first and refuses (UNAVAILABLE, "Retry") when a checkpoint
+    // running meanwhile left some of it unsealed: try again a few times before giving up.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.db.swapCollection(this.staging);
+        break;
+      } catch (e) {
+        if (attempt >= SWAP_ATTEMPTS || !isQuiverError(e, 'UNAVAILABLE')) throw e;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
     return Object.fromEntries([...this.appliers].map(([s, a]) => [String(s), a.applied]));
   }
 

@@ -37,12 +37,20 @@ interface Node {
   readonly dir: string;
 }
 
+/** Errors the nodes logged: printed with the test's results (a failure's first clue). */
+const errors: string[] = [];
+
+function reasonOf(o: object): string {
+  const err = (o as { err?: unknown }).err;
+  return err instanceof Error ? err.message : JSON.stringify(o);
+}
+
 async function startNode(servers: string, nodeId: string, dir = tempDir(undefined)): Promise<Node> {
   const db = await Quiver.open(dir);
   const cluster = await ClusterNode.start(db, {
     servers,
     nodeId,
-    logger: SILENT_LOGGER,
+    logger: { ...SILENT_LOGGER, error: (o, m) => errors.push(`${nodeId}: ${m} ${reasonOf(o)}`) },
     fileSystem: new NodeFileSystem(),
   });
   return { db, cluster, dir };
@@ -79,6 +87,7 @@ describe('resharding a cluster collection', { skip, timeout: 240_000 }, () => {
     const refDir = tempDir(undefined);
     const ref = await Quiver.open(refDir);
     t.after(async () => {
+      for (const e of errors) t.diagnostic(`logged: ${e}`);
       for (const n of nodes) {
         await n.cluster.close().catch(() => undefined);
         await n.db.close().catch(() => undefined);
