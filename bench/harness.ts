@@ -168,6 +168,9 @@ if (sift !== undefined && (only === undefined || only === 'cluster')) {
     say(
       `| ${r.points} | ${r.batch} × ${r.inFlight} | ${r.shards} | ${Math.round(r.clusterPointsPerSecond)} | ${Math.round(r.standalonePointsPerSecond)} | ${(r.clusterPointsPerSecond / r.standalonePointsPerSecond).toFixed(2)} | ${r.catchUpSeconds.toFixed(2)} s | ${ms(r.readYourWritesMs)} | ${ms(r.readYourWritesSteadyMs)} |`,
     );
+    say(
+      `\nA node starting with an empty directory has every point after ${r.freshNodeSeconds.replay.toFixed(2)} s replaying the streams, ${r.freshNodeSeconds.fromPeer.toFixed(2)} s copying a peer's points and reading the rest.`,
+    );
     say('\n| search (k = 10, one at a time) | QPS | × local | recall@10 |');
     say('|---|---:|---:|---:|');
     for (const [label, f] of [

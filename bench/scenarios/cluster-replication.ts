@@ -45,6 +45,8 @@ export interface ClusterResult {
    */
   readonly readYourWritesMs: Latency;
   readonly readYourWritesSteadyMs: Latency;
+  /** A node starting with an empty directory until it has every point: by replay, from a peer. */
+  readonly freshNodeSeconds: { readonly replay: number; readonly fromPeer: number };
   /** Searches (k = 10) one after another: QPS and recall@10 against an exact search. */
   readonly search: {
     /** `collection.search` on a node's local copy, no cluster layer. */
@@ -131,6 +133,30 @@ export async function runClusterReplication(
     await b.db.checkpoint();
     const readYourWritesSteadyMs = await readYourWrites(points + 200);
 
+    // A third node starting from nothing: replaying the streams, or copying a peer's points
+    // and reading the rest (peer-seed.ts; seeded whatever the streams' length here).
+    const fresh = async (seedAboveOps: number): Promise<number> => {
+      const dir = mkdtempSync(join(tmpdir(), 'quiver-bench-cluster-'));
+      dirs.push(dir);
+      const t = performance.now();
+      const db = await Quiver.open(dir, { fsync: 'batch' });
+      const node = await ClusterNode.start(db, {
+        servers: nats.servers,
+        logger: SILENT_LOGGER,
+        fileSystem: new NodeFileSystem(),
+        seedAboveOps,
+      });
+      await node.waitLatest('bench', 120_000);
+      const seconds = (performance.now() - t) / 1000;
+      await node.close();
+      await db.close();
+      return seconds;
+    };
+    const freshNodeSeconds = {
+      replay: await fresh(Number.MAX_SAFE_INTEGER),
+      fromPeer: await fresh(0),
+    };
+
     // Search through the paths users call: the local collection, the cluster reads of the
     // collection every node holds, and of one spread over the nodes (shard 0 on one, 1 on
     // the other, in this one process: what the fan-out itself costs).
@@ -184,6 +210,7 @@ export async function runClusterReplication(
       catchUpSeconds,
       readYourWritesMs,
       readYourWritesSteadyMs,
+      freshNodeSeconds,
       search,
     };
   } finally {

@@ -35,6 +35,7 @@ import {
   unavailable,
 } from './shard-log.js';
 import { abortReshard, reshard } from './resharding.js';
+import { seedFromPeer } from './peer-seed.js';
 import { ShardApplier } from './shard-applier.js';
 import { StagedCopy } from './staged-copy.js';
 import type { ReadView } from './shard-placement.js';
@@ -57,6 +58,11 @@ export interface ClusterNodeOptions {
   readonly url?: string;
   readonly logger: Logger;
   readonly fileSystem: FileSystem;
+  /**
+   * A replica starting from nothing copies a peer's points instead of replaying its stream
+   * when the stream holds more than this many operations (default 1000; peer-seed.ts).
+   */
+  readonly seedAboveOps?: number;
 }
 
 /** A write's position per shard: a read that carries it waits until applied. */
@@ -68,6 +74,8 @@ export interface ShardStatus {
   readonly applied: number;
   /** Where this node started reading the stream (its saved position, or 0). */
   readonly from: number;
+  /** The sequence a peer's copy seeded this replica to, when it was (peer-seed.ts). */
+  readonly seeded: number | undefined;
   readonly streamLast: number;
   readonly lag: number;
   readonly consumerRestarts: number;
@@ -106,6 +114,8 @@ export const READY_MAX_LAG = 1000;
 const BEAT_EVERY_MS = 2_000;
 /** How long a node serving part of a read waits to have applied what the read asks to see. */
 const READ_WAIT_MS = 10_000;
+/** A replica starting from nothing copies a peer above this many stream operations. */
+const SEED_ABOVE_OPS = 1000;
 /** Points removed per local delete when a shard leaves this node. */
 const PURGE_BATCH = 10_000;
 const SAVE_EVERY_MS = 1_000;
@@ -432,6 +442,7 @@ export class ClusterNode {
       stream: a.stream,
       applied: a.applied,
       from: a.from,
+      seeded: a.seeded,
       streamLast: a.streamLast,
       lag: a.lag,
       consumerRestarts: a.restarts,
@@ -746,6 +757,7 @@ export class ClusterNode {
           shard,
           from: from[String(shard)] ?? 0,
           logger: this.o.logger,
+          seed: (progress, stopped) => this.seedShard(def, shard, progress, stopped),
         });
         a.start();
         list.set(shard, a);
@@ -755,6 +767,56 @@ export class ClusterNode {
     }
     // Positions now name only the shards held: a restart must not resume a removed one.
     await this.savePositions();
+  }
+
+  /**
+   * Fills this node's empty replica of `shard` from an active replica on another node that
+   * is up and not behind (peer-seed.ts): the sequence the copy holds everything to, or
+   * undefined to read the whole stream (a short stream, no such peer, or every peer failed).
+   */
+  private async seedShard(
+    def: ClusterCollectionDef,
+    shard: number,
+    progress: () => void,
+    stopped: () => boolean,
+  ): Promise<number | undefined> {
+    const ref = { collection: def.name, uid: def.uid, shard };
+    const upTo = (await shardStreamState(this.jsm, ref)).last;
+    if (upTo <= (this.o.seedAboveOps ?? SEED_ABOVE_OPS)) return undefined;
+    // The registry as of now: at a node's start its own view is not filled in yet.
+    const beats = await this.meta.nodes();
+    const ok = new Set(beats.filter((b) => b.behind !== true).map((b) => b.id));
+    const peers = replicasOf(
+      def,
+      shard,
+      beats.map((b) => b.id),
+    ).filter((r) => r.node !== this.id && r.state === 'active' && ok.has(r.node));
+    for (const { node } of peers) {
+      try {
+        const points = await seedFromPeer(node, {
+          name: def.name,
+          uid: def.uid,
+          shard,
+          upTo,
+          local: this.db.collection(def.name),
+          ask: (n, req) => this.readTransport.ask(n, req),
+          onPage: progress,
+          stopped,
+        });
+        this.o.logger.info(
+          { collection: def.name, shard, peer: node, points, upTo },
+          'shard replica copied from a peer',
+        );
+        return upTo;
+      } catch (e) {
+        if (stopped()) throw e;
+        this.o.logger.warn(
+          { err: e, collection: def.name, shard, peer: node },
+          'could not copy the shard from this peer; trying another',
+        );
+      }
+    }
+    return undefined;
   }
 
   /**

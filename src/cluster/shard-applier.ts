@@ -44,6 +44,13 @@ export interface ShardApplierOptions {
   /** The last sequence already applied here (0: none). */
   readonly from: number;
   readonly logger: Logger;
+  /**
+   * For a replica starting from nothing: copies the shard's points from a peer and
+   * resolves with the sequence the copy holds every operation to (undefined: no peer, read
+   * the whole stream). `progress` is called as pages arrive; `stopped` says to give up.
+   * See peer-seed.ts.
+   */
+  readonly seed?: (progress: () => void, stopped: () => boolean) => Promise<number | undefined>;
 }
 
 export class ShardApplier {
@@ -55,6 +62,8 @@ export class ShardApplier {
   streamLast = 0;
   /** Times the consumer was recreated because it stalled. */
   restarts = 0;
+  /** The sequence a peer's copy seeded this replica to (undefined: not seeded). */
+  seeded: number | undefined;
   /** The NATS server leading the stream, as last seen, and how often that changed. */
   leader: string | undefined;
   leaderChanges = 0;
@@ -138,6 +147,7 @@ export class ShardApplier {
 
   /** Consumes until stopped; a failed consumer or apply starts again from `applied + 1`. */
   private async run(): Promise<void> {
+    if (this.applied === 0 && this.o.seed !== undefined) await this.seedOnce(this.o.seed);
     while (!this.stopped) {
       try {
         await this.consumeOnce();
@@ -206,6 +216,27 @@ export class ShardApplier {
       // minute anyway): with the servers gone, each wait took the 5 s request timeout.
       if (!this.stopped) await deleting;
       this.throwIfFailed();
+    }
+  }
+
+  /** Seeds from a peer; on failure the replica reads the whole stream instead. */
+  private async seedOnce(seed: NonNullable<ShardApplierOptions['seed']>): Promise<void> {
+    try {
+      const upTo = await seed(
+        () => (this.lastProgress = Date.now()),
+        () => this.stopped,
+      );
+      if (upTo === undefined || this.stopped) return;
+      this.seeded = upTo;
+      this.dispatched = upTo;
+      this.advance(upTo);
+      this.o.logger.info({ stream: this.stream, seq: upTo }, 'shard replica seeded from a peer');
+    } catch (e) {
+      if (this.stopped) return;
+      this.o.logger.warn(
+        { err: e, stream: this.stream },
+        'seeding from a peer failed; reading the whole stream instead',
+      );
     }
   }
 
