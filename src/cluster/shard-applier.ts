@@ -70,6 +70,12 @@ export class ShardApplier {
   readonly stream: string;
   /** True once the stream's end was read at least once (until then `lag` knows nothing). */
   private observed = false;
+  /**
+   * While seeding from a peer, and until the stream's end at the copy's close is applied,
+   * the copy may mix states of different moments: the replica does not count as caught up.
+   */
+  private seeding = false;
+  private settledAt = 0;
   private readonly ref: ShardRef;
   private readonly o: ShardApplierOptions;
   private dispatched: number;
@@ -116,12 +122,17 @@ export class ShardApplier {
 
   /** True when everything the stream held at the last look is applied here. */
   get caughtUp(): boolean {
-    return this.observed && this.applied >= this.streamLast;
+    return this.settled && this.applied >= this.streamLast;
   }
 
   /** True when the stream's end was seen and this applier trails it by at most `maxLag`. */
   within(maxLag: number): boolean {
-    return this.observed && this.lag <= maxLag;
+    return this.settled && this.lag <= maxLag;
+  }
+
+  /** The stream's end was seen, and a seeded copy has applied past where its copy ended. */
+  private get settled(): boolean {
+    return this.observed && !this.seeding && this.applied >= this.settledAt;
   }
 
   /** Resolves true once `seq` is applied here, false after `timeoutMs`. */
@@ -221,22 +232,34 @@ export class ShardApplier {
 
   /** Seeds from a peer; on failure the replica reads the whole stream instead. */
   private async seedOnce(seed: NonNullable<ShardApplierOptions['seed']>): Promise<void> {
+    this.seeding = true;
     try {
       const upTo = await seed(
         () => (this.lastProgress = Date.now()),
         () => this.stopped,
       );
       if (upTo === undefined || this.stopped) return;
+      // Points copied late may be newer than `upTo`: only once the stream is applied to
+      // where it ended when the copy finished is the copy one state of the shard.
+      this.settledAt = (await shardStreamState(this.o.jsm, this.ref)).last;
       this.seeded = upTo;
       this.dispatched = upTo;
       this.advance(upTo);
       this.o.logger.info({ stream: this.stream, seq: upTo }, 'shard replica seeded from a peer');
     } catch (e) {
       if (this.stopped) return;
+      // The points copied so far stay: the whole stream replayed over them ends right, but
+      // is one state of the shard only once applied to where the stream ends now.
+      this.settledAt = await shardStreamState(this.o.jsm, this.ref).then(
+        (st) => st.last,
+        () => this.streamLast,
+      );
       this.o.logger.warn(
         { err: e, stream: this.stream },
         'seeding from a peer failed; reading the whole stream instead',
       );
+    } finally {
+      this.seeding = false;
     }
   }
 
@@ -294,6 +317,8 @@ export class ShardApplier {
     } catch {
       return; // the servers are electing or away: nothing to judge yet
     }
+    // A seed is not a consumer: its pages, not deliveries, are its progress.
+    if (this.seeding) return;
     if (this.streamLast > this.applied && Date.now() - this.lastProgress > STALL_MS) {
       this.restarts++;
       this.lastProgress = Date.now();

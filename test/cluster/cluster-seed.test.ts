@@ -3,8 +3,9 @@
  * NATS JetStream cluster with Quiver nodes in this process. A node joining a collection
  * whose shards' streams are long copies the points from a peer (not the whole stream)
  * while writes go on, and ends equal to the peer; so does a node whose data directory was
- * lost and that restarts under its old name. Below the threshold a replica replays the
- * stream as before.
+ * lost and that restarts under its old name. The copy keeps cosine vectors bit for bit
+ * and payloads that merges grew past the receiving node's size limit. Below the threshold
+ * a replica replays the stream as before.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -30,8 +31,13 @@ interface Node {
   readonly dir: string;
 }
 
-async function startNode(servers: string, nodeId: string, dir = tempDir(undefined)) {
-  const db = await Quiver.open(dir);
+async function startNode(
+  servers: string,
+  nodeId: string,
+  dir = tempDir(undefined),
+  maxPayloadBytes?: number,
+) {
+  const db = await Quiver.open(dir, maxPayloadBytes === undefined ? {} : { maxPayloadBytes });
   const cluster = await ClusterNode.start(db, {
     servers,
     nodeId,
@@ -69,7 +75,7 @@ describe('seeding a replica from a peer', { skip, timeout: 180_000 }, () => {
     const nats = await startNatsCluster(t); // after the nodes' teardown: hooks run in order
     const a = await startNode(nats.servers, 'node-a');
     nodes.push(a);
-    await a.cluster.createCollection('docs', { dimension: DIM, metric: 'euclid' }, 2);
+    await a.cluster.createCollection('docs', { dimension: DIM, metric: 'cosine' }, 2);
     await a.cluster.createCollection('small', { dimension: DIM, metric: 'euclid' }, 1);
     // A long history over few points: 300 upserts rewriting 100 ids, payload merges, deletes.
     const local = a.db.collection('docs');
@@ -85,8 +91,14 @@ describe('seeding a replica from a peer', { skip, timeout: 180_000 }, () => {
         'docs',
         local.preparePayloadUpdate([ids[0]!], 'merge', { hot: round }, []),
       );
+      // Point 1000 grows by merges past the 512-byte limit B is opened with.
+      await a.cluster.write(
+        'docs',
+        local.preparePayloadUpdate([1000], 'merge', { [`key${round}`]: round }, []),
+      );
       await a.cluster.write('docs', local.prepareDelete([(round * 13) % 100]));
     };
+    await a.cluster.write('docs', local.prepareUpsert([{ id: 1000, vector: vec(1000, 0) }]));
     for (let i = 0; i < 120; i++) await writeRound();
     await a.cluster.write(
       'small',
@@ -98,7 +110,7 @@ describe('seeding a replica from a peer', { skip, timeout: 180_000 }, () => {
     const writer = (async () => {
       while (writing) await writeRound();
     })();
-    const b = await startNode(nats.servers, 'node-b');
+    const b = await startNode(nats.servers, 'node-b', undefined, 512);
     nodes.push(b);
     await until('B to catch up', () =>
       b.cluster.shardStatus('docs').every((s) => s.seeded !== undefined && s.lag === 0),
@@ -114,6 +126,8 @@ describe('seeding a replica from a peer', { skip, timeout: 180_000 }, () => {
     await a.cluster.waitLatest('docs', 20_000);
     await b.cluster.waitLatest('docs', 20_000);
     assert.equal(await content(b.db, 'docs'), await content(a.db, 'docs'));
+    const grown = JSON.stringify((await b.db.collection('docs').get(1000))?.payload).length;
+    assert.ok(grown > 512, `point 1000's payload is ${grown} bytes`);
     assert.equal(await content(b.db, 'small'), await content(a.db, 'small'));
 
     // B loses its data directory and restarts under its name: it copies A again.
@@ -121,7 +135,7 @@ describe('seeding a replica from a peer', { skip, timeout: 180_000 }, () => {
     await b.db.close();
     rmSync(b.dir, { recursive: true, force: true });
     for (let i = 0; i < 10; i++) await writeRound();
-    const b2 = await startNode(nats.servers, 'node-b', b.dir);
+    const b2 = await startNode(nats.servers, 'node-b', b.dir, 512);
     nodes[1] = b2;
     await until('B to be seeded again', () =>
       b2.cluster.shardStatus('docs').every((s) => s.seeded !== undefined),
