@@ -167,9 +167,9 @@ async function copyAndSeal(
 }
 
 /**
- * Stops a resharding not yet sealed: the definition forgets it, the nodes drop their new
- * copies, its streams are deleted. INVALID_ARGUMENT once sealed (run the resharding again
- * to finish it) or when none is in progress.
+ * Stops a resharding not yet sealed: its streams are deleted, then the definition forgets
+ * it and the nodes drop their new copies. INVALID_ARGUMENT once sealed (run the resharding
+ * again to finish it), while a run holds the lease, or when none is in progress.
  */
 export async function abortReshard(
   meta: ClusterMeta,
