@@ -366,6 +366,12 @@ export class ClusterNode {
    * its shards still means applied). UNAVAILABLE after `timeoutMs`.
    */
   async waitFor(name: string, token: WriteToken, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    this.defOf(name);
+    // Defined a moment ago, this node may be making its local copy right now.
+    while (!this.appliers.has(name) && this.defs.has(name) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const appliers = this.appliersOf(name);
     if (!this.appliers.has(name)) {
       throw new QuiverError(
@@ -374,11 +380,12 @@ export class ClusterNode {
         { collection: name },
       );
     }
+    const left = Math.max(1, deadline - Date.now());
     const held = Object.entries(token).filter(([shard]) => appliers.has(Number(shard)));
     const elsewhere = Object.entries(token).filter(([shard]) => !appliers.has(Number(shard)));
-    const waits = held.map(([shard, seq]) => appliers.get(Number(shard))!.waitFor(seq, timeoutMs));
+    const waits = held.map(([shard, seq]) => appliers.get(Number(shard))!.waitFor(seq, left));
     if (elsewhere.length > 0) {
-      waits.push(this.appliedElsewhere(name, Object.fromEntries(elsewhere), timeoutMs));
+      waits.push(this.appliedElsewhere(name, Object.fromEntries(elsewhere), left));
     }
     if ((await Promise.all(waits)).every(Boolean)) return;
     throw new QuiverError(
