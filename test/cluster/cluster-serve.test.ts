@@ -269,7 +269,12 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
     assert.equal(resharded.resharding_operations, undefined);
     // Reads of shards on a node that has not swapped its copy in yet answer 503 for that
     // moment (docs/CLUSTER.md): wait until B has switched too.
-    for (let i = 0; i < 300 && ((await viewOf(b.url)) as ReshardView).shard_count !== 3; i++) {
+    // (B's view itself may answer an error while it swaps: keep asking.)
+    for (
+      let i = 0;
+      i < 300 && ((await viewOf(b.url)) as ReshardView | undefined)?.shard_count !== 3;
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(await countOn(a.url), 50);
