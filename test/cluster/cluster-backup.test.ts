@@ -197,6 +197,10 @@ describe('cluster backup and restore', { skip, timeout: 240_000 }, () => {
     assert.equal(await b.db.collection('small').count(), 1);
 
     assert.equal(r3.collections[0]!.resumed, false);
+    // The definition marked done reaches B through its metadata watch, maybe after the data.
+    for (let i = 0; i < 200 && b.node.definition('docs').restoring !== undefined; i++) {
+      await sleep(50);
+    }
     assert.equal(b.node.definition('docs').restoring, undefined, 'marked done');
 
     // A second restore would merge into what is there: refused before anything is written.
