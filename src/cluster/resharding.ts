@@ -336,34 +336,27 @@ class StreamCopy {
   }
 
   private async saveNow(): Promise<void> {
-    const next = await this.meta.saveReshardProgress(
-      this.def.name,
-      {
-        uid: this.r.uid,
-        copied: this.done,
-        owner: this.owner,
-        renewedAt: new Date().toISOString(),
-      },
-      this.revision,
-    );
+    const next = await this.write(new Date());
     if (next === undefined) throw this.busy('just now');
     this.revision = next;
     this.savedAt = Date.now();
   }
 
+  /** Stores the progress with the lease renewed at `renewedAt`, by compare-and-set. */
+  private write(renewedAt: Date): Promise<number | undefined> {
+    const progress = {
+      uid: this.r.uid,
+      copied: this.done,
+      owner: this.owner,
+      renewedAt: renewedAt.toISOString(),
+    };
+    return this.meta.saveReshardProgress(this.def.name, progress, this.revision);
+  }
+
   /** Gives the lease up (a run that failed): the next run may start at once. */
   async release(): Promise<void> {
     await this.saving.catch(() => undefined);
-    const next = await this.meta.saveReshardProgress(
-      this.def.name,
-      {
-        uid: this.r.uid,
-        copied: this.done,
-        owner: this.owner,
-        renewedAt: new Date(0).toISOString(),
-      },
-      this.revision,
-    );
+    const next = await this.write(new Date(0));
     if (next !== undefined) this.revision = next;
   }
 

@@ -23,6 +23,7 @@ import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
 import { quiverAsync } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const skip = needsNatsServer();
 const DIM = 8;
@@ -54,14 +55,6 @@ async function startNode(servers: string, nodeId: string, dir = tempDir(undefine
     fileSystem: new NodeFileSystem(),
   });
   return { db, cluster, dir };
-}
-
-async function until(what: string, done: () => boolean | Promise<boolean>, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function points(from: number, n: number): PointInput[] {

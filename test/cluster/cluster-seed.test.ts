@@ -17,6 +17,7 @@ import { ClusterNode } from '../../src/cluster/cluster-node.js';
 import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const skip = needsNatsServer();
 const DIM = 8;
@@ -46,14 +47,6 @@ async function startNode(
     seedAboveOps: 100,
   });
   return { db, cluster, dir };
-}
-
-async function until(what: string, done: () => boolean | Promise<boolean>, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function content(db: Quiver, name: string): Promise<string> {
