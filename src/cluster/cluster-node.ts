@@ -143,7 +143,12 @@ export class ClusterNode {
   private readonly staged = new Map<string, StagedCopy>();
   private readonly startedAt = new Date().toISOString();
   private saved: string = '';
+  /** Writes of positions.json, one at a time: they share one temporary file. */
   private saving: Promise<void> = Promise.resolve();
+  /** Definitions this node failed to host (not refused): the heartbeat tries them again. */
+  private readonly retry = new Set<string>();
+  /** Collections the heartbeat queued a look at that has not run yet. */
+  private readonly following = new Set<string>();
   private nodeCounts = { up: 0, catchingUp: 0 };
   /** Nodes in the registry at the last heartbeat (this one always included). */
   private live: string[] = [];
@@ -597,7 +602,13 @@ export class ClusterNode {
     try {
       if (def === undefined) await this.unhost(name);
       else await this.host(def);
+      this.retry.delete(name);
     } catch (e) {
+      // A local collection it refuses to overwrite stays refused; anything else (a full
+      // disk, a file it could not write) is tried again by the next heartbeat.
+      if (def !== undefined && !(e instanceof QuiverError && e.code === 'COLLECTION_EXISTS')) {
+        this.retry.add(name);
+      }
       this.o.logger.error(
         { err: e, collection: name },
         'could not follow a cluster collection change',
@@ -648,7 +659,7 @@ export class ClusterNode {
       // Recorded before the local copy exists, so a crash in between cannot leave a copy
       // that the next start would take for someone else's.
       this.positions = { ...this.positions, [def.name]: { uid: def.uid, shards: {} } };
-      await writePositions(this.o.fileSystem, this.db.path, this.positions);
+      await this.persistPositions();
     }
     // The local copy exists even with no shard placed here: writes are validated against
     // its config, and reads of the other shards are coordinated from it.
@@ -715,7 +726,7 @@ export class ClusterNode {
     // believed (under the `periodic` or `none` fsync policies the swap may not be yet).
     await this.db.flush();
     this.positions = { ...this.positions, [name]: { uid: def.uid, shards: applied } };
-    await writePositions(this.o.fileSystem, this.db.path, this.positions);
+    await this.persistPositions();
     this.defs.set(name, def);
     this.appliers.set(name, new Map());
     await this.placeShards(def, applied, false);
@@ -939,13 +950,25 @@ export class ClusterNode {
         Object.entries(this.positions).filter(([other]) => other !== name),
       );
     }
-    if (gone.length > 0) await writePositions(this.o.fileSystem, this.db.path, this.positions);
+    if (gone.length > 0) await this.persistPositions();
   }
 
-  /** Saves applied positions once the database flushed what they cover (one at a time). */
+  /** Saves applied positions once the database flushed what they cover. */
   private savePositions(): Promise<void> {
-    this.saving = this.saving.then(() => this.saveOnce());
-    return this.saving;
+    return this.queuePositions(() => this.saveOnce());
+  }
+
+  /** Writes `this.positions` as they are now (after the writes queued before it). */
+  private persistPositions(): Promise<void> {
+    return this.queuePositions(() =>
+      writePositions(this.o.fileSystem, this.db.path, this.positions),
+    );
+  }
+
+  private queuePositions(write: () => Promise<void>): Promise<void> {
+    const done = this.saving.then(write);
+    this.saving = done.catch(() => undefined);
+    return done;
   }
 
   private async saveOnce(): Promise<void> {
@@ -958,13 +981,15 @@ export class ClusterNode {
         shards: appliedOf(list),
       };
     }
-    const text = JSON.stringify(next);
+    // Entries recorded before a copy's appliers exist stay: dropping one from the file
+    // would make the copy look like someone else's after a crash.
+    const all = { ...this.positions, ...next };
+    const text = JSON.stringify(all);
     if (text === this.saved) return;
     try {
       await this.db.flush();
-      await writePositions(this.o.fileSystem, this.db.path, next);
+      await writePositions(this.o.fileSystem, this.db.path, all);
       this.saved = text;
-      // Positions of collections hosted meanwhile stay as they were read.
       this.positions = { ...this.positions, ...next };
     } catch (e) {
       this.o.logger.warn({ err: e }, 'could not save cluster positions (a restart replays more)');
@@ -996,9 +1021,15 @@ export class ClusterNode {
       this.nodeCounts = { up: nodes.length - catchingUp, catchingUp };
       this.live = [...new Set([this.id, ...nodes.map((n) => n.id)])];
       await this.promoteCaughtUp();
-      await this.reconcile();
     } catch (e) {
       this.o.logger.warn({ err: e }, 'cluster heartbeat failed');
+    }
+    // Apart: a registry that times out (its stream electing a leader) must not keep this
+    // node from following the definitions.
+    try {
+      await this.reconcile();
+    } catch (e) {
+      this.o.logger.warn({ err: e }, 'could not compare the cluster definitions');
     }
   }
 
@@ -1011,21 +1042,31 @@ export class ClusterNode {
   private async reconcile(): Promise<void> {
     const current = await this.meta.collections();
     const names = new Set(current.map((d) => d.name));
-    const missed = [
+    const missed = new Set([
       ...current
         .filter((d) => JSON.stringify(this.defs.get(d.name)) !== JSON.stringify(d))
         .map((d) => d.name),
       ...[...this.defs.keys()].filter((name) => !names.has(name)),
-    ];
-    for (const name of missed) {
-      this.o.logger.warn({ collection: name }, 'metadata watch missed a change; following it now');
+    ]);
+    const retried = [...this.retry].filter((name) => names.has(name) && !missed.has(name));
+    for (const name of [...missed, ...retried]) {
+      if (this.following.has(name)) continue; // queued by an earlier heartbeat
+      if (missed.has(name)) {
+        this.o.logger.warn(
+          { collection: name },
+          'metadata watch missed a change; following it now',
+        );
+      } else {
+        this.o.logger.info({ collection: name }, 'hosting a collection again after a failure');
+      }
+      this.following.add(name);
       // Read again when its turn comes: a change the watch delivers meanwhile stays newer.
       this.changes = this.changes.then(async () => {
+        this.following.delete(name);
         try {
           const def = await this.meta.collection(name);
-          if (JSON.stringify(this.defs.get(name)) !== JSON.stringify(def)) {
-            await this.onCollectionNow(name, def);
-          }
+          const differs = JSON.stringify(this.defs.get(name)) !== JSON.stringify(def);
+          if (differs || this.retry.has(name)) await this.onCollectionNow(name, def);
         } catch (e) {
           // The chain must go on: the next heartbeat looks again.
           this.o.logger.warn({ err: e, collection: name }, 'could not read a definition');

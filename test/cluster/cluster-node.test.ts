@@ -205,6 +205,21 @@ describe('cluster node on NATS JetStream', { skip, timeout: 120_000 }, () => {
     }
     assert.equal(a.cluster.hosts('late'), true, 'A found "late" without its watch');
 
+    // A node that failed to make its copy (here: read-only, so the local create is
+    // refused) tries again at a heartbeat once it can, though the definition is unchanged.
+    a.db.setReadOnly(true);
+    await b.cluster.createCollection('retried', { dimension: 2 }, 1);
+    for (let i = 0; i < 100 && !a.cluster.defines('retried'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(a.cluster.hosts('retried'), false, 'a read-only node cannot make the copy');
+    a.db.setReadOnly(false);
+    for (let i = 0; i < 200 && !a.cluster.hosts('retried'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(a.cluster.hosts('retried'), true, 'A made the copy at a later heartbeat');
+
     // A node whose directory already holds a local "docs" of its own (made before it
     // joined) neither overwrites nor serves it as the cluster's.
     const dirC = tempDir(undefined);
