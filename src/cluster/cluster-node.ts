@@ -60,8 +60,7 @@ export interface ClusterNodeOptions {
   readonly fileSystem: FileSystem;
   /**
    * A replica starting from nothing copies a peer's points instead of replaying its stream
-   * when the stream holds more than this many operations (peer-seed.ts). Default: never
-   * (opt-in while a CI flake seen with it on is open).
+   * when the stream holds more than this many operations (peer-seed.ts; default 1000).
    */
   readonly seedAboveOps?: number;
 }
@@ -115,8 +114,8 @@ export const READY_MAX_LAG = 1000;
 const BEAT_EVERY_MS = 2_000;
 /** How long a node serving part of a read waits to have applied what the read asks to see. */
 const READ_WAIT_MS = 10_000;
-/** By default a replica starting from nothing replays its stream (seeding is opt-in). */
-const SEED_ABOVE_OPS = Number.POSITIVE_INFINITY;
+/** A replica starting from nothing copies a peer above this many stream operations. */
+const SEED_ABOVE_OPS = 1000;
 /** Points removed per local delete when a shard leaves this node. */
 const PURGE_BATCH = 10_000;
 const SAVE_EVERY_MS = 1_000;
@@ -799,11 +798,9 @@ export class ClusterNode {
     progress: () => void,
     stopped: () => boolean,
   ): Promise<number | undefined> {
-    const above = this.o.seedAboveOps ?? SEED_ABOVE_OPS;
-    if (above === Number.POSITIVE_INFINITY) return undefined;
     const ref = { collection: def.name, uid: def.uid, shard };
     const upTo = (await shardStreamState(this.jsm, ref)).last;
-    if (upTo <= above) return undefined;
+    if (upTo <= (this.o.seedAboveOps ?? SEED_ABOVE_OPS)) return undefined;
     // The registry as of now: at a node's start its own view is not filled in yet.
     const beats = await this.meta.nodes();
     const ok = new Set(beats.filter((b) => b.behind !== true).map((b) => b.id));

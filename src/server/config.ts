@@ -43,6 +43,8 @@ export interface ServerConfig {
   /** NATS servers of the cluster this node joins; empty: standalone. */
   readonly cluster: readonly string[];
   readonly clusterNodeId: string | undefined;
+  /** A replica starting from nothing copies a peer above this many stream operations. */
+  readonly clusterSeedAboveOps: number;
   readonly maxBatchSearches: number;
   readonly maxResultPoints: number;
   readonly maxResponseBytes: number;
@@ -403,6 +405,15 @@ export const SETTINGS: SettingTable = Object.freeze({
     description: 'this node’s name in the cluster',
     parse: parseNodeId,
     fallback: constant<string | undefined>(undefined),
+  },
+  clusterSeedAboveOps: {
+    ...integer(0, 2 ** 48),
+    metavar: 'n',
+    defaultText: '`1000`',
+    reload: false,
+    description:
+      'a shard replica starting from nothing (a new node, a moved replica, lost data) copies an up-to-date peer’s points when its stream holds more operations than this, then reads only the tail (docs/CLUSTER.md)',
+    fallback: constant(1000),
   },
   maxBatchSearches: {
     ...integer(1, 1_000_000),

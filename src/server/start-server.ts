@@ -205,6 +205,7 @@ async function joinCluster(
     const node = await ClusterNode.start(db, {
       servers: config.cluster,
       ...(config.clusterNodeId === undefined ? {} : { nodeId: config.clusterNodeId }),
+      seedAboveOps: config.clusterSeedAboveOps,
       logger: logger.child({ component: 'cluster' }),
       fileSystem: options.fileSystem ?? new NodeFileSystem(),
     });
