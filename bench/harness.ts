@@ -6,7 +6,7 @@
  * The scale rows generate a clustered 128-d set of $QUIVER_BENCH_SCALE_POINTS points
  * (default 1 000 000; also run at its first tenth) and take tens of minutes at the default;
  * e.g. `QUIVER_BENCH_SCALE_POINTS=200000 QUIVER_BENCH_ONLY=scale npm run bench` for a
- * shorter run of just them. QUIVER_BENCH_ONLY=ann, =storage, =scale or =cluster runs one group.
+ * shorter run of just them. QUIVER_BENCH_ONLY=ann, =storage, =scale, =cluster or =cache runs one group.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -45,6 +45,8 @@ import { runScaleSearch } from './scenarios/scale-search.js';
 import { cachedGroundTruth, generateClustered, syntheticDataset } from './synthetic.js';
 import type { ClusterResult } from './scenarios/cluster-replication.js';
 import { runClusterReplication } from './scenarios/cluster-replication.js';
+import type { CacheResult } from './scenarios/query-cache.js';
+import { formatQueryCache, runQueryCache } from './scenarios/query-cache.js';
 
 const EFS = [10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256];
 const minSeconds = Number(process.env['QUIVER_BENCH_SECONDS'] ?? '0.6');
@@ -62,9 +64,9 @@ const sweeps: AnnSweepResult[] = [];
 const embedded: { result: EmbeddedResult; sweep: AnnSweepResult }[] = [];
 const http: HttpResult[] = [];
 const filtered: FilteredResult[] = [];
-/** QUIVER_BENCH_ONLY=ann, =storage, =scale or =cluster runs one group of scenarios. */
+/** QUIVER_BENCH_ONLY=ann, =storage, =scale, =cluster or =cache runs one group of scenarios. */
 const only = process.env['QUIVER_BENCH_ONLY'];
-for (const ds of only === 'storage' || only === 'scale' || only === 'cluster' ? [] : datasets) {
+for (const ds of only === undefined || only === 'ann' ? datasets : []) {
   const result = await runAnnSweep(ds, [quiverPeer, hnswlibPeer, usearchPeer], {
     m: 16,
     efConstruction: 200,
@@ -185,6 +187,14 @@ if (sift !== undefined && (only === undefined || only === 'cluster')) {
   }
 }
 
+// Caches: the query-result cache against the index it stands in front of.
+const caches: CacheResult[] = [];
+if (only === undefined || only === 'cache') {
+  for (const ds of datasets) caches.push(await runQueryCache(ds, 64, minSeconds));
+  if (caches.length > 0)
+    say('\n## Query cache (collection.search, k = 10)\n\n' + formatQueryCache(caches));
+}
+
 // Scale: a generated clustered set at its full size and its first tenth, through the
 // public API against hnswlib-node (ground truth cached under the temp dir between runs).
 const scale: ScaleResult[] = [];
@@ -210,7 +220,9 @@ if (only === undefined || only === 'scale') {
 
 const dims = [...new Set([...datasets.map((d) => d.dim), 128, 1024])].sort((a, b) => a - b);
 const kernels =
-  only === 'scale' || only === 'cluster' ? [] : runKernelThroughput(dims, minSeconds / 2);
+  only === undefined || only === 'ann' || only === 'storage'
+    ? runKernelThroughput(dims, minSeconds / 2)
+    : [];
 if (kernels.length > 0) say('\n## Distance kernels\n\n' + formatKernels(kernels));
 if (filtered.length > 0)
   say('\n## Filtered search (quiver, allow mask)\n\n' + formatFiltered(filtered));
@@ -233,6 +245,7 @@ const json = {
   opens,
   scale,
   cluster,
+  caches,
 };
 const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.bench-out');
 mkdirSync(outDir, { recursive: true });

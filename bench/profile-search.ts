@@ -13,7 +13,7 @@ import { upsertDataset } from './public-api.js';
 const ds = loadDatasets().find((d) => d.dim === 128);
 if (ds === undefined) throw new Error('no 128-d dataset found');
 const dir = mkdtempSync(join(tmpdir(), 'quiver-profile-'));
-const db = await Quiver.open(dir, { fsync: 'none' });
+const db = await Quiver.open(dir, { queryCacheBytes: 0, fsync: 'none' });
 const c = await db.createCollection('p', { dimension: ds.dim, metric: ds.metric });
 await upsertDataset(c, ds);
 await db.checkpoint();

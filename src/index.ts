@@ -3,6 +3,7 @@
  */
 export { Quiver } from './engine/quiver.js';
 export type { QuiverOptions, CollectionInfo, DatabaseStats } from './engine/quiver.js';
+export type { CacheStats } from './engine/query-cache.js';
 export { Collection } from './engine/collection.js';
 export type {
   PointRecord,

@@ -83,13 +83,13 @@ export async function runClusterReplication(
   const batches = Math.ceil(points / batch);
   try {
     // Standalone baseline: the same batches, same concurrency, into a plain database.
-    const solo = await Quiver.open(dirs[2]!, { fsync: 'batch' });
+    const solo = await Quiver.open(dirs[2]!, { queryCacheBytes: 0, fsync: 'batch' });
     const sc = await solo.createCollection('bench', { dimension: ds.dim, metric: ds.metric });
     const standaloneSeconds = await timed(batches, inFlight, (b) => sc.upsert(pointsOf(b)));
     await solo.close();
 
     const open = async (dir: string): Promise<{ db: Quiver; node: ClusterNode }> => {
-      const db = await Quiver.open(dir, { fsync: 'batch' });
+      const db = await Quiver.open(dir, { queryCacheBytes: 0, fsync: 'batch' });
       const node = await ClusterNode.start(db, {
         servers: nats.servers,
         logger: SILENT_LOGGER,
@@ -139,7 +139,7 @@ export async function runClusterReplication(
       const dir = mkdtempSync(join(tmpdir(), 'quiver-bench-cluster-'));
       dirs.push(dir);
       const t = performance.now();
-      const db = await Quiver.open(dir, { fsync: 'batch' });
+      const db = await Quiver.open(dir, { queryCacheBytes: 0, fsync: 'batch' });
       const node = await ClusterNode.start(db, {
         servers: nats.servers,
         logger: SILENT_LOGGER,

@@ -26,7 +26,7 @@ export async function runColdOpen(ds: Dataset, points: number): Promise<OpenResu
   const dir = mkdtempSync(join(tmpdir(), 'quiver-bench-open-'));
   try {
     const t0 = performance.now();
-    const db = await Quiver.open(dir, { fsync: 'none', sealPoints: 50_000 });
+    const db = await Quiver.open(dir, { queryCacheBytes: 0, fsync: 'none', sealPoints: 50_000 });
     const c = await db.createCollection('open', { dimension: ds.dim, metric: ds.metric });
     const batch = 2000;
     for (let from = 0; from < points; from += batch) {
@@ -50,7 +50,7 @@ export async function runColdOpen(ds: Dataset, points: number): Promise<OpenResu
     let recordsReplayed = 0;
     for (let r = 0; r < 3; r++) {
       const t1 = performance.now();
-      const db2 = await Quiver.open(dir, { autoCompact: false });
+      const db2 = await Quiver.open(dir, { queryCacheBytes: 0, autoCompact: false });
       openSeconds.push((performance.now() - t1) / 1000);
       const t2 = performance.now();
       await db2.collection('open').search(ds.queries.subarray(0, ds.dim), { k: 10 });

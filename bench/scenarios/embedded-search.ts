@@ -110,7 +110,7 @@ export async function runEmbeddedSearch(
 ): Promise<EmbeddedResult> {
   const dir = mkdtempSync(join(tmpdir(), 'quiver-bench-embedded-'));
   try {
-    const db = await Quiver.open(dir);
+    const db = await Quiver.open(dir, { queryCacheBytes: 0 });
     try {
       const c = await db.createCollection('bench', {
         dimension: ds.dim,

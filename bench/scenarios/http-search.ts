@@ -58,7 +58,7 @@ function freePort(): Promise<number> {
 }
 
 async function build(dir: string, ds: Dataset): Promise<void> {
-  const db = await Quiver.open(dir, { fsync: 'none' });
+  const db = await Quiver.open(dir, { queryCacheBytes: 0, fsync: 'none' });
   const c = await db.createCollection('bench', { dimension: ds.dim, metric: ds.metric });
   await upsertDataset(c, ds);
   await db.checkpoint();
@@ -67,7 +67,7 @@ async function build(dir: string, ds: Dataset): Promise<void> {
 }
 
 async function inProcess(dir: string, ds: Dataset, ef: number, seconds: number): Promise<number> {
-  const db = await Quiver.open(dir, { fsync: 'none' });
+  const db = await Quiver.open(dir, { queryCacheBytes: 0, fsync: 'none' });
   try {
     const c = db.collection('bench');
     let n = 0;
@@ -87,7 +87,18 @@ async function serve(dir: string): Promise<{ child: ChildProcess; url: string }>
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--data', dir, '--port', `${port}`],
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'serve',
+      '--data',
+      dir,
+      '--port',
+      `${port}`,
+      '--query-cache-bytes',
+      '0',
+    ],
     {
       cwd: ROOT,
       stdio: 'ignore',

@@ -119,7 +119,7 @@ async function reopen(
   >
 > {
   const t0 = performance.now();
-  const db = await Quiver.open(dir, { autoCompact: false });
+  const db = await Quiver.open(dir, { queryCacheBytes: 0, autoCompact: false });
   const openSeconds = (performance.now() - t0) / 1000;
   try {
     const t1 = performance.now();
@@ -145,7 +145,7 @@ async function runQuiver(
   try {
     await settleMemory();
     const rss0 = process.memoryUsage().rss;
-    const db = await Quiver.open(dir);
+    const db = await Quiver.open(dir, { queryCacheBytes: 0 });
     let settled: Omit<ScaleQuiverRun, keyof Awaited<ReturnType<typeof reopen>>>;
     try {
       const c = await db.createCollection('scale', {

@@ -110,4 +110,8 @@ export class ExactIndex implements VectorIndex {
   memoryBytes(): number {
     return this.data.byteLength + this.live.byteLength;
   }
+
+  vectorBytes(): number {
+    return this.data.byteLength;
+  }
 }

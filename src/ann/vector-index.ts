@@ -65,6 +65,11 @@ export interface VectorIndex {
   /** Approximate bytes of memory held. */
   memoryBytes(): number;
   /**
+   * The part of {@link memoryBytes} holding full-precision vectors (room reserved for
+   * growth included); the rest is the graph, flags and search scratch.
+   */
+  vectorBytes(): number;
+  /**
    * A copy without the room it reserved for growth (an index that grew by steps holds up
    * to half again its slots), or undefined when there is little to gain or it must stay
    * where it is. Optional: indexes without it are kept as they are.

@@ -247,6 +247,8 @@ function mergeExplain(parts: readonly SearchExplain[]): SearchExplain {
     out = {
       ...out,
       plan: out.plan === e.plan ? out.plan : 'mixed',
+      // From the cache only when every part was.
+      source: out.source === 'cache' && e.source === 'cache' ? 'cache' : 'index',
       ef: Math.max(out.ef, e.ef),
       segmentsSearched: out.segmentsSearched + e.segmentsSearched,
       segments: [...out.segments, ...e.segments],

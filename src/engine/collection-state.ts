@@ -21,6 +21,7 @@ import type {
   StoredPoint,
 } from './segment.js';
 import type { CollectionConfig } from './validation.js';
+import type { SegmentMemory } from './collection-types.js';
 
 /** Makes the vector index of a new growing segment. */
 export type IndexFactory = (config: CollectionConfig) => VectorIndex;
@@ -52,6 +53,11 @@ export class CollectionState {
   sealed: SealedSegment[] = [];
   /** Makes the index of a new growing segment (and of a compaction's output). */
   readonly makeIndex: IndexFactory;
+  /**
+   * Counts changes that can change a search's answer (writes, seals, compaction swaps):
+   * a cached answer is valid only at the generation it was computed at (query-cache.ts).
+   */
+  private gen = 0;
 
   constructor(
     config: CollectionConfig,
@@ -73,6 +79,15 @@ export class CollectionState {
     return [this.growing, ...[...this.sealing].reverse(), ...[...this.sealed].reverse()];
   }
 
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** Marks that searches may answer differently from now on. */
+  changed(): void {
+    this.gen++;
+  }
+
   get liveCount(): number {
     let n = 0;
     for (const s of this.segments()) n += s.liveCount;
@@ -85,6 +100,7 @@ export class CollectionState {
     points: readonly { id: PointId; vector: Float32Array; payload: Payload }[],
   ): number {
     if (lsn <= this.sealedThroughLsn) return 0;
+    this.changed();
     this.growing.touch(lsn);
     for (const p of points) this.removeOlder(p.id);
     this.growing.append(points);
@@ -100,6 +116,7 @@ export class CollectionState {
   /** Applies a delete logged at `lsn`; returns how many ids were live. */
   delete(lsn: number, ids: readonly PointId[]): number {
     if (lsn <= this.sealedThroughLsn) return 0;
+    this.changed();
     this.growing.touch(lsn);
     let n = 0;
     for (const id of ids) {
@@ -144,6 +161,7 @@ export class CollectionState {
     const i = this.sealing.indexOf(frozen);
     if (i >= 0) this.sealing.splice(i, 1);
     this.sealed.push(sealed);
+    this.changed(); // the points are now searched through the sealed segment's graph
   }
 
   get(id: PointId): StoredPoint | undefined {
@@ -265,6 +283,25 @@ export class CollectionState {
     let n = this.unsealedBytes();
     for (const s of this.sealed) n += s.memoryBytes();
     return n;
+  }
+
+  /** {@link memoryBytes} by what holds it, summed over the same segments. */
+  memoryParts(): SegmentMemory {
+    const held = [
+      ...(this.growing.liveCount === 0 ? [] : [this.growing]),
+      ...this.sealing,
+      ...this.sealed,
+    ];
+    const sum = { vectors: 0, graph: 0, payloads: 0, payloadIndex: 0, ids: 0 };
+    for (const seg of held) {
+      const p = seg.memoryParts();
+      sum.vectors += p.vectors;
+      sum.graph += p.graph;
+      sum.payloads += p.payloads;
+      sum.payloadIndex += p.payloadIndex;
+      sum.ids += p.ids;
+    }
+    return sum;
   }
 
   /** Slots and live points of each sealed segment file (what the deleted share is over). */

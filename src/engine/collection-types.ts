@@ -37,6 +37,25 @@ export interface SearchOptions {
   readonly explain?: boolean;
 }
 
+/** Memory of one collection (or segment) by what holds it, in bytes. */
+export interface SegmentMemory {
+  /** Full-precision vectors, with the room graphs reserve for more. */
+  readonly vectors: number;
+  /** Graph links, levels and flags, and the index's search scratch. */
+  readonly graph: number;
+  /** Payloads (estimated from their JSON). */
+  readonly payloads: number;
+  /** Postings of the payload indexes. */
+  readonly payloadIndex: number;
+  /** Point ids and their slot tables. */
+  readonly ids: number;
+}
+
+/** A collection's memory: its segments' parts plus its answers in the query cache. */
+export interface CollectionMemory extends SegmentMemory {
+  readonly queryCache: number;
+}
+
 /** Plain numbers about one collection. */
 export interface CollectionStats {
   readonly name: string;
@@ -54,7 +73,10 @@ export interface CollectionStats {
   readonly deletedShare: number;
   /** Bytes of sealed segment files. */
   readonly diskBytes: number;
+  /** Memory held, all parts but the query cache's (which `memory` adds). */
   readonly memoryBytes: number;
+  /** Memory by what holds it (`quiver_memory_bytes{collection,part}`). */
+  readonly memory: CollectionMemory;
   /** Memory of growing and sealing segments (what the memory budget limits). */
   readonly unsealedBytes: number;
   /** Estimated recall@k of approximate searches (sampled, re-run exactly); undefined until measured. */

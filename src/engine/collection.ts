@@ -26,6 +26,9 @@ import { copyJson } from '../common/json-copy.js';
 import { settle } from '../common/settle.js';
 import type { SearchAnswer, SearchExplain, SearchHit } from './search-results.js';
 import { presentSearch, vectorOut } from './search-results.js';
+import type { QueryCache } from './query-cache.js';
+import type { CachedAnswer } from './search-cache.js';
+import { cacheExplain, copyHits, hitsBytes, sameQuery, searchCacheKey } from './search-cache.js';
 import type { CollectionConfig, PointInput } from './validation.js';
 import {
   checkArray,
@@ -79,6 +82,8 @@ export interface CollectionHost {
   afterWrite(): void;
   /** Worker threads that search sealed segments' graphs; undefined = this thread only. */
   readonly searchPool: SearchPool | undefined;
+  /** The database's cache of search answers (capacity 0: off). */
+  readonly queryCache: QueryCache<CachedAnswer>;
 }
 
 /** A stored point as the API returns it: a copied payload, the vector as numbers ([] without). */
@@ -171,7 +176,10 @@ export class Collection {
     let lsn: number;
     try {
       lsn = await this.host.log.append(type, body, (at) => {
-        if (this.host.isLive(this.state)) count = apply(at);
+        if (!this.host.isLive(this.state)) return;
+        count = apply(at);
+        // The generation moved, so these answers can never be found again: free them now.
+        this.host.queryCache.invalidate(this.state);
       });
     } catch (e) {
       this.host.writeDone(e);
@@ -442,7 +450,24 @@ export class Collection {
     const filter = this.parseFilter(options.filter);
     const withPayload = options.withPayload ?? true;
     const withVector = options.withVector ?? false;
+    const cache = this.host.queryCache;
+    const key = cache.enabled
+      ? searchCacheKey(
+          query,
+          { k, ef, exact: options.exact === true, withPayload, withVector },
+          options.filter,
+        )
+      : undefined;
+    const generation = this.state.generation;
     const t1 = performance.now();
+    if (key !== undefined) {
+      const cached = cache.get(this.state, generation, key, (a) => sameQuery(a.query, query));
+      if (cached !== undefined) {
+        const hits = copyHits(cached.hits);
+        if (options.explain !== true) return hits;
+        return { hits, explain: cacheExplain({ k, ef }, t1 - t0, performance.now() - t1) };
+      }
+    }
     if (options.exact !== true) this.recall.offer(query, k, Math.max(ef, k), filter);
     const segmentOptions = {
       k,
@@ -451,8 +476,8 @@ export class Collection {
       filter,
       withVector,
     };
-    const present = (result: CollectionSearchResult): SearchAnswer =>
-      presentSearch({
+    const present = (result: CollectionSearchResult): SearchAnswer => {
+      const answer = presentSearch({
         result,
         metric: this.config.metric,
         k,
@@ -463,6 +488,14 @@ export class Collection {
         t0,
         t1,
       });
+      // Only an answer no write overtook: a write during a search on a worker moved on.
+      if (key !== undefined && this.state.generation === generation) {
+        const hits = Array.isArray(answer) ? answer : answer.hits;
+        const entry = { query, hits: copyHits(hits) };
+        cache.set(this.state, generation, key, entry, hitsBytes(hits) + query.byteLength);
+      }
+      return answer;
+    };
     const pool = this.host.searchPool;
     if (
       pool !== undefined &&
@@ -491,6 +524,7 @@ export class Collection {
       deletedShare: s.deletedShare(),
       diskBytes,
       memoryBytes: s.memoryBytes(),
+      memory: { ...s.memoryParts(), queryCache: this.host.queryCache.bytesOf(s) },
       unsealedBytes: s.unsealedBytes(),
       recallEstimate: this.recall.estimate,
     };

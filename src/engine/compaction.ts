@@ -62,6 +62,7 @@ export async function compactSegments(
   const rest = state.sealed.filter((s) => !sources.includes(s));
   rest.splice(Math.min(at, rest.length), 0, segment);
   state.sealed = rest;
+  state.changed();
   return segment;
 }
 

@@ -16,6 +16,7 @@ import type {
   StoredPoint,
 } from './segment.js';
 import type { CollectionConfig } from './validation.js';
+import type { SegmentMemory } from './collection-types.js';
 
 /** Background indexing links waiting vectors for about this long per turn of the event loop. */
 const SLICE_MS = 5;
@@ -92,6 +93,10 @@ export class GrowingSegment implements Segment {
   }
   memoryBytes(): number {
     return this.table.memoryBytes();
+  }
+
+  memoryParts(): SegmentMemory {
+    return this.table.memoryParts();
   }
 
   /** Records that a WAL record at `lsn` touched this segment. */

@@ -77,10 +77,17 @@ export interface QuiverOptions {
    * thread. Not with `searchPool`.
    */
   readonly searchThreads?: number;
+  /**
+   * Bytes of memory for cached search answers (query-cache.ts): a repeated search with
+   * the same vector, filter and options is answered from it until a write to its
+   * collection. Default 64 MiB; 0 turns the cache off.
+   */
+  readonly queryCacheBytes?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 export const DEFAULT_MEMORY_BUDGET = 1024 * 1024 * 1024;
+export const DEFAULT_QUERY_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** Every option `Quiver.open` takes (the server's settings table must cover each but code-only ones). */
 export const OPTION_KEYS: ReadonlySet<string> = new Set([
@@ -103,6 +110,7 @@ export const OPTION_KEYS: ReadonlySet<string> = new Set([
   'walArchiveDir',
   'searchPool',
   'searchThreads',
+  'queryCacheBytes',
 ]);
 
 /** The options that are counts or durations: non-negative integers. */
@@ -119,6 +127,7 @@ const INTEGER_KEYS = [
   'breakerFailures',
   'breakerCooldownMs',
   'searchThreads',
+  'queryCacheBytes',
 ] as const;
 
 /** Throws INVALID_ARGUMENT, naming the field, for the first option that is unknown or malformed. */
@@ -185,6 +194,16 @@ function checkIntegers(options: QuiverOptions): void {
         field: key,
       });
     }
+  }
+}
+
+/** Throws INVALID_ARGUMENT unless `bytes` is a non-negative integer (a cache capacity). */
+export function checkCacheBytes(bytes: unknown): void {
+  if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
+    throw invalidArgument(
+      `queryCacheBytes must be a non-negative integer, got ${JSON.stringify(bytes)}.`,
+      { field: 'queryCacheBytes' },
+    );
   }
 }
 

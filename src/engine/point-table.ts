@@ -13,6 +13,7 @@ import { canShare } from '../ann/shareable-index.js';
 import type { IndexSearchResult, VectorIndex } from '../ann/vector-index.js';
 import { canStage } from '../ann/vector-index.js';
 import type { SearchPool } from './search-pool.js';
+import type { SegmentMemory } from './collection-types.js';
 import type {
   SearchPlan,
   SegmentHit,
@@ -470,6 +471,19 @@ export class PointTable {
 
   memoryBytes(): number {
     return this.index.memoryBytes() + this.payloadBytes + this.postingsBytes + this.ids.length * 16;
+  }
+
+  /** {@link memoryBytes} by what holds it. */
+  memoryParts(): SegmentMemory {
+    const index = this.index.memoryBytes();
+    const vectors = this.index.vectorBytes();
+    return {
+      vectors,
+      graph: index - vectors,
+      payloads: this.payloadBytes,
+      payloadIndex: this.postingsBytes,
+      ids: this.ids.length * 16,
+    };
   }
 }
 

@@ -21,6 +21,8 @@ import { WalWriter } from '../storage/wal/wal-writer.js';
 import type { BreakerSnapshot } from './circuit-breaker.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { CollectionHost, CollectionStats } from './collection.js';
+import type { CacheStats } from './query-cache.js';
+import { QueryCache } from './query-cache.js';
 import { Collection } from './collection.js';
 import { CollectionState } from './collection-state.js';
 import type { IndexFactory } from './collection-state.js';
@@ -29,6 +31,8 @@ import { sharedHnswAvailable } from '../ann/hnsw/hnsw-index.js';
 import { sharedWasmLoadFailure } from '../kernels/wasm-module.js';
 import type { QuiverOptions } from './options.js';
 import {
+  checkCacheBytes,
+  DEFAULT_QUERY_CACHE_BYTES,
   breakerOptions,
   checkOptions,
   DEFAULT_MAX_PAYLOAD,
@@ -78,6 +82,8 @@ export interface DatabaseStats {
   /** Memory of growing data (what the budget limits) and the budget. */
   readonly unsealedBytes: number;
   readonly memoryBudgetBytes: number;
+  /** The cache of search answers: hits, misses, evictions, bytes and capacity. */
+  readonly queryCache: CacheStats;
   readonly compactionQueueDepth: number;
   readonly backpressureEvents: number;
   readonly noSpaceEvents: number;
@@ -152,6 +158,7 @@ export class Quiver {
       isLive: (state) => !this.closed && this.catalog.get(state.config.name) === state,
       afterWrite: () => this.storage.maybeCheckpoint(),
       searchPool: sharedHnswAvailable() ? o.searchPool : undefined,
+      queryCache: new QueryCache(o.queryCacheBytes ?? DEFAULT_QUERY_CACHE_BYTES),
     };
   }
 
@@ -499,6 +506,7 @@ export class Quiver {
       await this.logged(type, body, () => {
         if (this.catalog.get(name) === state) this.catalog.delete(name);
         this.handles.delete(state);
+        this.host.queryCache.invalidate(state);
       });
     } finally {
       this.reserved.delete(name);
@@ -585,6 +593,22 @@ export class Quiver {
     return { manifestGeneration: p.manifest.generation, files: p.files, release: p.unpin };
   }
 
+  /**
+   * Sets the query cache's capacity in bytes at run time (0 turns it off and empties it;
+   * shrinking evicts the least recently used answers at once).
+   */
+  setQueryCacheBytes(bytes: number): void {
+    this.checkOpen();
+    checkCacheBytes(bytes);
+    this.host.queryCache.resize(bytes);
+  }
+
+  /** Empties the query cache; returns how many answers it held. */
+  clearQueryCache(): number {
+    this.checkOpen();
+    return this.host.queryCache.clear();
+  }
+
   stats(): DatabaseStats {
     this.checkOpen();
     const perCollection = this.visible().map((s) => this.handleFor(s).stats());
@@ -612,6 +636,7 @@ export class Quiver {
       memoryBytes,
       unsealedBytes,
       memoryBudgetBytes: this.memoryBudget,
+      queryCache: this.host.queryCache.stats(),
       compactionQueueDepth: storage.compactionQueueDepth,
       backpressureEvents: this.backpressureEvents,
       noSpaceEvents: this.noSpaceEvents,

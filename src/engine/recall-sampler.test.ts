@@ -61,6 +61,9 @@ class HalfRightIndex implements VectorIndex {
   memoryBytes(): number {
     return this.inner.memoryBytes();
   }
+  vectorBytes(): number {
+    return this.inner.vectorBytes();
+  }
 }
 
 /** A collection of 400 points (past the exact-scan size, so searches take the graph plan). */

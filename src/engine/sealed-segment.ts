@@ -10,6 +10,7 @@ import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { VectorIndex } from '../ann/vector-index.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
 import { PointTable } from './point-table.js';
+import type { SegmentMemory } from './collection-types.js';
 import type {
   Segment,
   SegmentHit,
@@ -68,6 +69,10 @@ export class SealedSegment implements Segment {
   }
   memoryBytes(): number {
     return this.table.memoryBytes();
+  }
+
+  memoryParts(): SegmentMemory {
+    return this.table.memoryParts();
   }
 
   /**

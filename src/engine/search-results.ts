@@ -18,8 +18,13 @@ export interface SearchHit {
 
 /** How a search ran (returned with `explain: true`). */
 export interface SearchExplain {
-  /** The plan of the segments searched; 'mixed' when they differ. */
-  readonly plan: SegmentSearchStats['plan'] | 'mixed';
+  /**
+   * The plan of the segments searched; 'mixed' when they differ; 'cache' when the answer
+   * came from the query cache (nothing searched).
+   */
+  readonly plan: SegmentSearchStats['plan'] | 'mixed' | 'cache';
+  /** Where the answer came from: the index (segments searched) or the query cache. */
+  readonly source: 'index' | 'cache';
   readonly k: number;
   readonly ef: number;
   readonly segmentsSearched: number;
@@ -104,6 +109,7 @@ function explainOf(run: SearchRun, t2: number, t3: number): SearchExplain {
   const plans = new Set(segments.map((s) => s.plan));
   return {
     plan: plans.size === 0 ? 'empty' : plans.size === 1 ? segments[0]!.plan : 'mixed',
+    source: 'index',
     k: run.k,
     ef: Math.max(run.ef, run.k),
     segmentsSearched: segments.length,

@@ -5,6 +5,7 @@
  */
 import type { Payload, PointId } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
+import type { SegmentMemory } from './collection-types.js';
 
 /** A point as stored: the vector is preprocessed (normalised for cosine). */
 export interface StoredPoint {
@@ -70,4 +71,6 @@ export interface Segment {
   points(filter: CompiledFilter | undefined): Iterable<StoredPoint>;
   count(filter: CompiledFilter | undefined): number;
   memoryBytes(): number;
+  /** {@link memoryBytes} by what holds it. */
+  memoryParts(): SegmentMemory;
 }

@@ -1,6 +1,6 @@
 /**
  * Admin routes (SPEC section 6), admin keys only: read-only mode, compaction, the
- * integrity check (ops/verify in the background), live settings, the circuit breaker,
+ * integrity check (ops/verify in the background), live settings, the query cache, the circuit breaker,
  * API keys and the IP block list. Answers are plain JSON objects.
  */
 import { isIP } from 'node:net';
@@ -12,7 +12,10 @@ import type { LogLevel } from './config.js';
 import { LOG_LEVELS } from './config.js';
 import { badRequest, notFound } from './http-errors.js';
 import { asObject, bodyObject, checkKeys, intField } from './qdrant/qdrant-input.js';
+import { DEFAULT_QUERY_CACHE_BYTES } from '../engine/options.js';
 import type { ServerContext } from './server-context.js';
+
+const MIB = 1024 * 1024;
 
 function integrityView(ctx: ServerContext): Record<string, unknown> {
   const i = ctx.integrity;
@@ -49,6 +52,13 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   app.get('/admin/integrity-check/status', admin, () => Promise.resolve(integrityView(ctx)));
 
   app.patch('/admin/config', admin, (req) => Promise.resolve(changeSettings(ctx, req.body)));
+
+  app.post('/admin/cache/clear', admin, () => {
+    const db = ctx.db();
+    const cleared = db.clearQueryCache();
+    ctx.logger.warn({ cleared }, 'query cache cleared');
+    return Promise.resolve({ cleared, queryCache: db.stats().queryCache });
+  });
 
   app.post('/admin/circuit-breaker/reset', admin, async () => {
     const db = ctx.db();
@@ -116,11 +126,16 @@ function startIntegrityCheck(ctx: ServerContext): void {
 /** PATCH /admin/config: every field is checked before any setting changes. */
 function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknown> {
   const body = bodyObject(raw);
-  checkKeys(body, ['slowQueryMs', 'defaultEf', 'logLevel'], 'the config body');
+  checkKeys(
+    body,
+    ['slowQueryMs', 'defaultEf', 'logLevel', 'queryCacheBytes', 'cache'],
+    'the config body',
+  );
   const s = ctx.settings;
   const slow = body['slowQueryMs'];
   const ef = body['defaultEf'];
   const level = body['logLevel'];
+  const cacheBytes = queryCacheBytesOf(body, s.queryCacheBytes);
   const next = {
     slowQueryMs:
       slow === undefined ? s.slowQueryMs : intField(slow, 'slowQueryMs', 0, 3_600_000, 0),
@@ -138,12 +153,42 @@ function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknow
     }
     next.logLevel = level as LogLevel;
   }
+  if (cacheBytes !== s.queryCacheBytes) ctx.db().setQueryCacheBytes(cacheBytes);
   s.slowQueryMs = next.slowQueryMs;
   s.defaultEf = next.defaultEf;
   s.logLevel = next.logLevel;
+  s.queryCacheBytes = cacheBytes;
   ctx.logger.level = next.logLevel;
   ctx.logger.warn({ settings: { ...s } }, 'settings changed');
   return { ...s, defaultEf: s.defaultEf ?? null };
+}
+
+/**
+ * The query cache size a config body asks for: `queryCacheBytes`, or the alias
+ * `{"cache": {"query_cache": {"enabled": bool, "size_mb": n}}}` (another system's shape,
+ * accepted so its operators' scripts work). Not both.
+ */
+function queryCacheBytesOf(body: Record<string, unknown>, current: number): number {
+  const bytes = body['queryCacheBytes'];
+  const alias = body['cache'];
+  if (bytes !== undefined && alias !== undefined) {
+    throw badRequest('Give queryCacheBytes or cache.query_cache, not both.');
+  }
+  if (bytes !== undefined) return intField(bytes, 'queryCacheBytes', 0, 2 ** 48, current);
+  if (alias === undefined) return current;
+  const cache = asObject(alias, 'cache');
+  checkKeys(cache, ['query_cache'], 'cache');
+  const q = asObject(cache['query_cache'], 'cache.query_cache');
+  checkKeys(q, ['enabled', 'size_mb'], 'cache.query_cache');
+  const enabled = q['enabled'];
+  if (enabled !== undefined && typeof enabled !== 'boolean') {
+    throw badRequest('cache.query_cache.enabled must be true or false.');
+  }
+  if (enabled === false) return 0;
+  const mb = q['size_mb'];
+  if (mb !== undefined) return intField(mb, 'cache.query_cache.size_mb', 1, 2 ** 28, 0) * MIB;
+  // Enabled without a size: the size in force, or the default when it was off.
+  return current > 0 ? current : DEFAULT_QUERY_CACHE_BYTES;
 }
 
 /** POST /admin/keys: a new key; its secret is shown in this answer only. */

@@ -64,6 +64,7 @@ export interface ServerConfig {
   readonly autoCompact: boolean;
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
+  readonly queryCacheBytes: number;
 }
 
 /** Settings as given by a file, the environment or flags: any subset, unchecked. */
@@ -568,6 +569,15 @@ export const SETTINGS: SettingTable = Object.freeze({
     description: 'how long the open breaker refuses writes before a trial',
     fallback: constant(60_000),
   },
+  queryCacheBytes: {
+    ...integer(0, 2 ** 48),
+    metavar: 'bytes',
+    defaultText: '67108864 (64 MiB)',
+    reload: true,
+    description:
+      'memory for cached search answers (a repeated search is answered from it until a write to its collection); `0` turns the cache off (docs/TUNING.md)',
+    fallback: constant(64 * MIB),
+  },
 });
 
 /** Every setting key, in table order. */
@@ -686,6 +696,7 @@ export function engineOptionsOf(c: ServerConfig): QuiverOptions {
     autoCompact: c.autoCompact,
     breakerFailures: c.breakerFailures,
     breakerCooldownMs: c.breakerCooldownMs,
+    queryCacheBytes: c.queryCacheBytes,
     ...(c.walArchiveDir === undefined ? {} : { walArchiveDir: c.walArchiveDir }),
   };
 }

@@ -9,6 +9,7 @@ import type { IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { DatabaseStats } from '../engine/quiver.js';
+import type { CacheStats } from '../engine/query-cache.js';
 import type { SearchPoolStats } from '../engine/worker-search-pool.js';
 import type { ClusterStats } from '../cluster/cluster-node.js';
 
@@ -33,7 +34,7 @@ const SECONDS_BUCKETS = [
 
 /** The metrics the server feeds as requests, searches, upserts and WAL fsyncs happen. */
 export interface MeasuredMetrics {
-  readonly searchDuration: Histogram<'collection' | 'layer'>;
+  readonly searchDuration: Histogram<'collection' | 'layer' | 'source'>;
   readonly searchTotal: Counter<'collection'>;
   readonly errorsTotal: Counter<'op' | 'code'>;
   readonly upsertTotal: Counter<'collection'>;
@@ -47,8 +48,8 @@ export interface MeasuredMetrics {
 export function declareMeasuredMetrics(registers: Registers): MeasuredMetrics {
   const searchDuration = new Histogram({
     name: 'quiver_search_duration_seconds',
-    help: 'Search latency: layer "engine" is the index search, layer "http" the whole request.',
-    labelNames: ['collection', 'layer'],
+    help: 'Search latency: layer "engine" is the search, layer "http" the whole request; source "cache" when the query cache answered, "index" when segments were searched.',
+    labelNames: ['collection', 'layer', 'source'],
     buckets: SECONDS_BUCKETS,
     registers,
   });
@@ -161,6 +162,28 @@ export function declareCollectionGauges(registers: Registers, stats: ScrapeStats
     'Share of slots in segment files holding deleted or replaced points (common/deleted-share.ts).',
     (c) => c.deletedShare,
   );
+  new Gauge({
+    name: 'quiver_memory_bytes',
+    help: 'Memory per collection by part: vectors, graph, payloads, payload_index, ids, query_cache.',
+    labelNames: ['collection', 'part'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of stats()?.perCollection ?? []) {
+        const m = c.memory;
+        for (const [part, bytes] of [
+          ['vectors', m.vectors],
+          ['graph', m.graph],
+          ['payloads', m.payloads],
+          ['payload_index', m.payloadIndex],
+          ['ids', m.ids],
+          ['query_cache', m.queryCache],
+        ] as const) {
+          this.set({ collection: c.name, part }, bytes);
+        }
+      }
+    },
+  });
   perCollection(
     'quiver_recall_estimate',
     'Estimated recall@k of approximate searches: sampled queries re-run exactly in the background.',
@@ -395,4 +418,55 @@ export function declareClusterMetrics(
       }
     },
   });
+}
+
+/** The caches' hits, misses, evictions and sizes, by cache (today: `query`). */
+export function declareCacheMetrics(registers: Registers, stats: ScrapeStats): void {
+  const caches = (s: DatabaseStats): [string, CacheStats][] => [['query', s.queryCache]];
+  const family = (
+    kind: 'counter' | 'gauge',
+    name: string,
+    help: string,
+    pick: (c: CacheStats) => number,
+  ): void => {
+    const collect = function (this: Counter<'cache'> | Gauge<'cache'>): void {
+      const s = stats();
+      if (s === undefined) return;
+      this.reset();
+      for (const [cache, c] of caches(s)) {
+        if (this instanceof Counter) this.inc({ cache }, pick(c));
+        else this.set({ cache }, pick(c));
+      }
+    };
+    const config = { name, help, labelNames: ['cache'] as const, registers, collect };
+    if (kind === 'counter') new Counter(config);
+    else new Gauge(config);
+  };
+  family('counter', 'quiver_cache_hits_total', 'Searches answered from a cache.', (c) => c.hits);
+  family(
+    'counter',
+    'quiver_cache_misses_total',
+    'Searches a cache could not answer (then searched in the index).',
+    (c) => c.misses,
+  );
+  family(
+    'counter',
+    'quiver_cache_evictions_total',
+    'Cached answers pushed out to make room (least recently used first).',
+    (c) => c.evictions,
+  );
+  family(
+    'counter',
+    'quiver_cache_invalidations_total',
+    'Cached answers dropped because a write changed their collection.',
+    (c) => c.invalidations,
+  );
+  family('gauge', 'quiver_cache_bytes', 'Estimated memory held by a cache.', (c) => c.bytes);
+  family(
+    'gauge',
+    'quiver_cache_capacity_bytes',
+    "A cache's capacity (0: off).",
+    (c) => c.capacityBytes,
+  );
+  family('gauge', 'quiver_cache_entries', 'Answers held by a cache.', (c) => c.entries);
 }

@@ -15,6 +15,7 @@ import type { DatabaseStats } from '../engine/quiver.js';
 import {
   declareClusterMetrics,
   declareCollectionGauges,
+  declareCacheMetrics,
   declareDatabaseCounters,
   declareDatabaseGauges,
   declareEventLoopLag,
@@ -58,7 +59,7 @@ export function errorCodeLabel(status: number, code: string | undefined): string
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly searchDuration: Histogram<'collection' | 'layer'>;
+  readonly searchDuration: Histogram<'collection' | 'layer' | 'source'>;
   readonly searchTotal: Counter<'collection'>;
   readonly errorsTotal: Counter<'op' | 'code'>;
   readonly upsertTotal: Counter<'collection'>;
@@ -103,15 +104,16 @@ export class ServerMetrics {
     declareSearchWorkerMetrics(registers, readPool);
     declareDatabaseGauges(registers, stats);
     declareDatabaseCounters(registers, stats);
+    declareCacheMetrics(registers, stats);
     declareClusterMetrics(registers, readCluster);
   }
 
   private readonly readStats: () => DatabaseStats | undefined;
 
-  /** Counts one search of `collection` that took `seconds` in the engine. */
-  observeSearch(collection: string, seconds: number): void {
+  /** Counts one search of `collection` that took `seconds` in the engine, answered from `source`. */
+  observeSearch(collection: string, seconds: number, source: 'index' | 'cache'): void {
     this.searchTotal.inc({ collection });
-    this.searchDuration.observe({ collection, layer: 'engine' }, seconds);
+    this.searchDuration.observe({ collection, layer: 'engine', source }, seconds);
     const sum = this.searchSeconds.get(collection) ?? { count: 0, seconds: 0 };
     sum.count += 1;
     sum.seconds += seconds;

@@ -23,6 +23,8 @@ export interface RuntimeSettings {
   slowQueryMs: number;
   defaultEf: number | undefined;
   logLevel: LogLevel;
+  /** The query cache's capacity (0: off); applied to the database when it changes. */
+  queryCacheBytes: number;
 }
 
 /** The state of the background integrity check. */
@@ -96,6 +98,7 @@ export class ServerContext {
       slowQueryMs: parts.config.slowQueryMs,
       defaultEf: parts.config.defaultEf,
       logLevel: parts.config.logLevel,
+      queryCacheBytes: parts.config.queryCacheBytes,
     };
   }
 

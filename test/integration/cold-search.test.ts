@@ -44,7 +44,7 @@ function waiting(explain: SearchExplain): number {
 }
 
 async function ingested(t: Parameters<typeof tempDir>[0]): Promise<{ db: Quiver; c: Collection }> {
-  const db = await Quiver.open(tempDir(t), { fsync: 'none' });
+  const db = await Quiver.open(tempDir(t), { fsync: 'none', queryCacheBytes: 0 });
   const c = await db.createCollection('cold', {
     dimension: DIM,
     metric: 'euclid',

@@ -20,7 +20,7 @@ const rand = rng(77);
 const queries = Array.from({ length: 24 }, () => randomVector(rand, DIM));
 
 async function build(dir: string): Promise<void> {
-  const db = await Quiver.open(dir, { fsync: 'none', sealPoints: 1500 });
+  const db = await Quiver.open(dir, { fsync: 'none', queryCacheBytes: 0, sealPoints: 1500 });
   const c = await db.createCollection('w', { dimension: DIM, metric: 'cosine' });
   for (let from = 0; from < N; from += 500) {
     await c.upsert(
@@ -57,11 +57,11 @@ describe('search workers in embedded use', () => {
     async (t) => {
       const dir = tempDir(t);
       await build(dir);
-      const here = await Quiver.open(dir, { fsync: 'none' });
+      const here = await Quiver.open(dir, { fsync: 'none', queryCacheBytes: 0 });
       const expected = await answers(here);
       await here.close();
 
-      const db = await Quiver.open(dir, { fsync: 'none', searchThreads: 2 });
+      const db = await Quiver.open(dir, { fsync: 'none', queryCacheBytes: 0, searchThreads: 2 });
       try {
         assert.equal(db.stats().perCollection[0]!.segments >= 2, true, 'several sealed segments');
         const got = await answers(db);

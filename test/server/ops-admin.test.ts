@@ -1,7 +1,8 @@
 /**
  * Operations and admin routes: /health (and its 503 reasons), /ready while the database
  * loads, /metrics through `promtool check metrics`, /stats, read-only mode, compaction,
- * the integrity check, live settings with the slow-query log, the circuit breaker reset,
+ * the integrity check, live settings with the slow-query log, the query cache's settings
+ * and clearing, the circuit breaker reset,
  * and 501 for routes whose engine part has not landed.
  */
 import assert from 'node:assert/strict';
@@ -74,8 +75,16 @@ test('/metrics carries the SPEC names and passes promtool check metrics', async 
   assert.match(String(res.headers['content-type']), /text\/plain/);
   const text = res.body;
   for (const name of [
-    'quiver_search_duration_seconds_bucket{le="0.001",collection="docs",layer="engine"}',
-    'quiver_search_duration_seconds_count{collection="docs",layer="http"} 6',
+    'quiver_search_duration_seconds_bucket{le="0.001",collection="docs",layer="engine",source="index"}',
+    // The same search five times: the first searched the index, four came from the cache.
+    'quiver_search_duration_seconds_count{collection="docs",layer="http",source="index"} 2',
+    'quiver_search_duration_seconds_count{collection="docs",layer="http",source="cache"} 4',
+    'quiver_cache_hits_total{cache="query"} 4',
+    'quiver_cache_misses_total{cache="query"} 2',
+    'quiver_cache_capacity_bytes{cache="query"} 67108864',
+    'quiver_cache_evictions_total{cache="query"} 0',
+    'quiver_memory_bytes{collection="docs",part="vectors"}',
+    'quiver_memory_bytes{collection="docs",part="query_cache"}',
     'quiver_search_total{collection="docs"} 6',
     'quiver_errors_total{op="GET /collections/:collection_name",code="COLLECTION_NOT_FOUND"} 1',
     'quiver_upsert_total{collection="docs"} 50',
@@ -205,7 +214,12 @@ test('PATCH /admin/config changes the slow-query threshold, default ef and log l
     defaultEf: 32,
     logLevel: 'debug',
   });
-  assert.deepEqual(patched.json(), { slowQueryMs: 0, defaultEf: 32, logLevel: 'debug' });
+  assert.deepEqual(patched.json(), {
+    slowQueryMs: 0,
+    defaultEf: 32,
+    logLevel: 'debug',
+    queryCacheBytes: 64 * 1024 * 1024,
+  });
   await call(server, 'POST', '/collections/docs/points/search', search);
   const slow = lines.filter((l) => l['msg'] === 'slow query');
   assert.equal(slow.length, 1);
@@ -225,6 +239,51 @@ test('PATCH /admin/config changes the slow-query threshold, default ef and log l
   );
   assert.equal((await call(server, 'PATCH', '/admin/config', { slowQueryMs: -1 })).statusCode, 400);
   assert.equal((await call(server, 'PATCH', '/admin/config', { other: 1 })).statusCode, 400);
+});
+
+test('the query cache: sized and turned off live (also in the cache.query_cache shape), cleared, counted', async (t) => {
+  const { server } = await makeServer(t);
+  await seed(server);
+  const search = { vector: [1, 2, 3, 4], limit: 3 };
+  const cacheStats = async () =>
+    (await call(server, 'GET', '/stats')).json<{
+      queryCache: { hits: number; entries: number; capacityBytes: number };
+    }>().queryCache;
+  await call(server, 'POST', '/collections/docs/points/search', search);
+  await call(server, 'POST', '/collections/docs/points/search', search);
+  assert.equal((await cacheStats()).hits, 1);
+
+  const cleared = await call(server, 'POST', '/admin/cache/clear');
+  assert.equal(cleared.statusCode, 200);
+  assert.equal(cleared.json<{ cleared: number }>().cleared, 1);
+  assert.equal((await cacheStats()).entries, 0);
+
+  // Vectorizer's shape: off, then on with a size in MB.
+  const off = await call(server, 'PATCH', '/admin/config', {
+    cache: { query_cache: { enabled: false } },
+  });
+  assert.equal(off.statusCode, 200, off.body);
+  assert.equal(off.json<{ queryCacheBytes: number }>().queryCacheBytes, 0);
+  await call(server, 'POST', '/collections/docs/points/search', search);
+  await call(server, 'POST', '/collections/docs/points/search', search);
+  assert.equal((await cacheStats()).hits, 1, 'no hit while off');
+  const on = await call(server, 'PATCH', '/admin/config', {
+    cache: { query_cache: { enabled: true, size_mb: 8 } },
+  });
+  assert.equal(on.json<{ queryCacheBytes: number }>().queryCacheBytes, 8 * 1024 * 1024);
+  assert.equal((await cacheStats()).capacityBytes, 8 * 1024 * 1024);
+  await call(server, 'PATCH', '/admin/config', { queryCacheBytes: 1 << 20 });
+  assert.equal((await cacheStats()).capacityBytes, 1 << 20);
+  for (const bad of [
+    { queryCacheBytes: -1 },
+    { cache: { query_cache: { size_mb: 'big' } } },
+    { cache: { other: {} } },
+    { queryCacheBytes: 1, cache: { query_cache: { enabled: true } } },
+  ]) {
+    const res = await call(server, 'PATCH', '/admin/config', bad);
+    assert.equal(res.statusCode, 400, JSON.stringify(bad));
+  }
+  assert.equal((await cacheStats()).capacityBytes, 1 << 20, 'a refused body changed nothing');
 });
 
 test('routes whose engine part has not landed answer 501, never a fake success', async (t) => {

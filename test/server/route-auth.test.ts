@@ -58,6 +58,7 @@ const EXPECTED: Readonly<Record<string, Expected>> = {
   'POST /admin/integrity-check': 'admin',
   'GET /admin/integrity-check/status': 'admin',
   'PATCH /admin/config': 'admin',
+  'POST /admin/cache/clear': 'admin',
   'POST /admin/circuit-breaker/reset': 'admin',
   'GET /admin/keys': 'admin',
   'POST /admin/keys': 'admin',

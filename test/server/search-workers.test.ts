@@ -33,7 +33,12 @@ interface Probe {
 
 async function fill(dir: string): Promise<Probe[]> {
   const rand = rng(7);
-  const db = await Quiver.open(dir, { fsync: 'none', sealPoints: 3000, autoCompact: false });
+  const db = await Quiver.open(dir, {
+    fsync: 'none',
+    queryCacheBytes: 0,
+    sealPoints: 3000,
+    autoCompact: false,
+  });
   const c = await db.createCollection('docs', { dimension: DIM, metric: 'cosine' });
   for (let i = 0; i < POINTS; i += 500) {
     await c.upsert(
@@ -94,7 +99,11 @@ describe(
     it('answers as the main thread does, with the graph work on the workers', async (t) => {
       const dir = tempDir(t);
       const probes = await fill(dir);
-      const plain = await Quiver.open(dir, { fsync: 'none', autoCompact: false });
+      const plain = await Quiver.open(dir, {
+        fsync: 'none',
+        queryCacheBytes: 0,
+        autoCompact: false,
+      });
       const want = await answers(plain.collection('docs'), probes);
       const { explain } = await plain
         .collection('docs')
@@ -107,7 +116,12 @@ describe(
 
       const pool = await WorkerSearchPool.start(2, SILENT_LOGGER);
       t.after(() => pool.close());
-      const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, searchPool: pool });
+      const db = await Quiver.open(dir, {
+        fsync: 'none',
+        queryCacheBytes: 0,
+        autoCompact: false,
+        searchPool: pool,
+      });
       const c = db.collection('docs');
       assert.deepEqual(await answers(c, probes), want);
       // Every sealed graph search went to a worker (explain says which).
@@ -151,6 +165,7 @@ describe(
       t.after(() => pool.close());
       const db = await Quiver.open(dir, {
         fsync: 'none',
+        queryCacheBytes: 0,
         sealPoints: 3000,
         autoCompact: false,
         searchPool: pool,
@@ -223,7 +238,12 @@ describe(
           gate.then(() => real.search(handle, request) ?? Promise.reject(new Error('declined'))),
         discarded: () => real.discarded(),
       };
-      const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, searchPool: pool });
+      const db = await Quiver.open(dir, {
+        fsync: 'none',
+        queryCacheBytes: 0,
+        autoCompact: false,
+        searchPool: pool,
+      });
       const c = db.collection('docs');
       const target = probes[0]!.vector;
       const [best] = await c.search(target, { k: 1 });
@@ -300,7 +320,11 @@ describe(
     it('quiver serve --search-threads 1 searches sealed segments on its worker under load', async (t) => {
       const dir = tempDir(t);
       const probes = await fill(dir);
-      const embedded = await Quiver.open(dir, { fsync: 'none', autoCompact: false });
+      const embedded = await Quiver.open(dir, {
+        fsync: 'none',
+        queryCacheBytes: 0,
+        autoCompact: false,
+      });
       const want = await answers(embedded.collection('docs'), probes);
       const { explain } = await embedded.collection('docs').search(probes[0]!.vector, {
         k: 10,
@@ -312,7 +336,14 @@ describe(
       );
       await embedded.close();
 
-      const serve = await spawnServe(t, ['--data', dir, '--search-threads', '1']);
+      const serve = await spawnServe(t, [
+        '--data',
+        dir,
+        '--search-threads',
+        '1',
+        '--query-cache-bytes',
+        '0',
+      ]);
       const search = async (i: number): Promise<string> => {
         const p = probes[i]!;
         const body = {

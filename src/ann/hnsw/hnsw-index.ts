@@ -641,6 +641,11 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     return this.mem.byteLength;
   }
 
+  /** Bytes of the vectors region: capacity × dimension × 4. */
+  vectorBytes(): number {
+    return this.mem.capacity * this.dimension * 4;
+  }
+
   /** Entry point and top level of the graph. @internal */
   entryPoint(): { entry: number; maxLevel: number } {
     return { entry: this.wasm.getEntry(), maxLevel: this.wasm.getMaxLevel() };

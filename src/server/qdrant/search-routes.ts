@@ -167,9 +167,11 @@ async function searchToScoredPoints(
   c: Collection,
   reads: PointReads,
   r: SearchRequest,
-): Promise<Record<string, unknown>[]> {
+): Promise<{ points: Record<string, unknown>[]; source: SearchExplain['source'] }> {
   const started = performance.now();
-  if (r.vector === undefined && r.byId === undefined) return pointsInIdOrder(reads, r);
+  if (r.vector === undefined && r.byId === undefined) {
+    return { points: await pointsInIdOrder(reads, r), source: 'index' };
+  }
   const { vector, filter } = await resolveQuery(reads, r);
   const k = Math.min(MAX_RESULTS, r.limit + r.offset);
   const ef = r.ef ?? ctx.settings.defaultEf;
@@ -189,13 +191,14 @@ async function searchToScoredPoints(
     .filter((h) => t === undefined || (lowerIsBetter ? h.score <= t : h.score >= t));
   const seconds = (performance.now() - started) / 1000;
   observeSearch(ctx, c, { seconds, k, filtered: filter !== undefined, explain });
-  return kept.map((h) => ({
+  const points = kept.map((h) => ({
     id: h.id,
     version: 0,
     score: h.score,
     payload: h.payload === undefined ? null : r.project(h.payload),
     vector: r.withVector && h.vector !== undefined ? h.vector : null,
   }));
+  return { points, source: explain.source };
 }
 
 /** No query: points in id order, as Qdrant answers. */
@@ -238,7 +241,7 @@ function observeSearch(
   s: { seconds: number; k: number; filtered: boolean; explain: SearchExplain },
 ): void {
   const { seconds, explain } = s;
-  ctx.metrics.observeSearch(c.name, seconds);
+  ctx.metrics.observeSearch(c.name, seconds, explain.source);
   ctx.metrics.distanceComputations.inc({ collection: c.name }, explain.distanceComputations);
   if (seconds * 1000 >= ctx.settings.slowQueryMs) {
     ctx.logger.warn(
@@ -309,7 +312,7 @@ const NOT_YET: readonly [string, string][] = [
   ['/collections/:collection_name/facet', 'facets'],
 ];
 
-/** One search, its whole time observed as layer "http" of the search duration. */
+/** One search, its whole time observed as layer "http" of the search duration (failed ones are not). */
 async function timedSearch(
   ctx: ServerContext,
   c: Collection,
@@ -317,14 +320,12 @@ async function timedSearch(
   r: SearchRequest,
 ): Promise<Record<string, unknown>[]> {
   const t0 = performance.now();
-  try {
-    return await searchToScoredPoints(ctx, c, reads, r);
-  } finally {
-    ctx.metrics.searchDuration.observe(
-      { collection: c.name, layer: 'http' },
-      (performance.now() - t0) / 1000,
-    );
-  }
+  const { points, source } = await searchToScoredPoints(ctx, c, reads, r);
+  ctx.metrics.searchDuration.observe(
+    { collection: c.name, layer: 'http', source },
+    (performance.now() - t0) / 1000,
+  );
+  return points;
 }
 
 /** The answer in Qdrant's envelope, serialized in slices when large. */
