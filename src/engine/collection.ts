@@ -28,7 +28,7 @@ import type { SearchAnswer, SearchExplain, SearchHit } from './search-results.js
 import { presentSearch, vectorOut } from './search-results.js';
 import type { QueryCache } from './query-cache.js';
 import type { CachedAnswer } from './search-cache.js';
-import { cacheExplain, copyHits, hitsBytes, sameQuery, searchCacheKey } from './search-cache.js';
+import { cacheExplain, cacheProbe, copyHits, hitsBytes, sameQuery } from './search-cache.js';
 import type { CollectionConfig, PointInput } from './validation.js';
 import {
   checkArray,
@@ -446,28 +446,33 @@ export class Collection {
     const t0 = performance.now();
     this.checkOpen();
     const { k, ef } = checkSearchOptions(options, this.config);
-    const query = prepareVector(vector, this.config, 'query');
-    const filter = this.parseFilter(options.filter);
     const withPayload = options.withPayload ?? true;
     const withVector = options.withVector ?? false;
     const cache = this.host.queryCache;
-    const key = cache.enabled
-      ? searchCacheKey(
-          query,
+    // Looked up by the query as given, before it is checked and prepared: only a checked
+    // query was ever stored, so finding the same bits means it passed.
+    const probe = cache.enabled
+      ? cacheProbe(
+          vector,
           { k, ef, exact: options.exact === true, withPayload, withVector },
           options.filter,
         )
       : undefined;
     const generation = this.state.generation;
-    const t1 = performance.now();
-    if (key !== undefined) {
-      const cached = cache.get(this.state, generation, key, (a) => sameQuery(a.query, query));
+    if (probe !== undefined) {
+      const cached = cache.get(this.state, generation, probe.key, (a) =>
+        sameQuery(a.query, probe.raw),
+      );
       if (cached !== undefined) {
+        const t1 = performance.now();
         const hits = copyHits(cached.hits);
         if (options.explain !== true) return hits;
         return { hits, explain: cacheExplain({ k, ef }, t1 - t0, performance.now() - t1) };
       }
     }
+    const query = prepareVector(vector, this.config, 'query');
+    const filter = this.parseFilter(options.filter);
+    const t1 = performance.now();
     if (options.exact !== true) this.recall.offer(query, k, Math.max(ef, k), filter);
     const segmentOptions = {
       k,
@@ -489,10 +494,11 @@ export class Collection {
         t1,
       });
       // Only an answer no write overtook: a write during a search on a worker moved on.
-      if (key !== undefined && this.state.generation === generation) {
+      if (probe !== undefined && this.state.generation === generation) {
         const hits = Array.isArray(answer) ? answer : answer.hits;
-        const entry = { query, hits: copyHits(hits) };
-        cache.set(this.state, generation, key, entry, hitsBytes(hits) + query.byteLength);
+        // A copy of the query as given: the caller may reuse its array.
+        const entry = { query: probe.raw.slice(), hits: copyHits(hits) };
+        cache.set(this.state, generation, probe.key, entry, hitsBytes(hits) + probe.raw.byteLength);
       }
       return answer;
     };

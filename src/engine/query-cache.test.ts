@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QueryCache } from './query-cache.js';
-import { sameQuery, searchCacheKey } from './search-cache.js';
+import { cacheProbe, sameQuery } from './search-cache.js';
 
 const yes = (): boolean => true;
 
@@ -57,13 +57,16 @@ test('an answer the caller does not accept is a miss; oversized answers are not 
 test('keys: options and filters part them; queries are told apart bit for bit', () => {
   const q = new Float32Array([0.5, -0, 1]);
   const o = { k: 10, ef: 64, exact: false, withPayload: true, withVector: false };
-  const key = searchCacheKey(q, o, { a: 1 });
-  assert.notEqual(key, searchCacheKey(q, { ...o, k: 11 }, { a: 1 }));
-  assert.notEqual(key, searchCacheKey(q, { ...o, withVector: true }, { a: 1 }));
-  assert.notEqual(key, searchCacheKey(q, o, { a: 2 }));
-  assert.equal(key, searchCacheKey(Float32Array.from(q), o, { a: 1 }));
-  assert.equal(searchCacheKey(q, o, { a: /x/ }), undefined, 'not plain JSON: not cached');
-  assert.equal(searchCacheKey(q, o, { a: Number.NaN }), undefined);
+  const key = cacheProbe(q, o, { a: 1 })!.key;
+  assert.notEqual(key, cacheProbe(q, { ...o, k: 11 }, { a: 1 })!.key);
+  assert.notEqual(key, cacheProbe(q, { ...o, withVector: true }, { a: 1 })!.key);
+  assert.notEqual(key, cacheProbe(q, o, { a: 2 })!.key);
+  assert.equal(key, cacheProbe(Float32Array.from(q), o, { a: 1 })!.key);
+  assert.equal(key, cacheProbe([0.5, -0, 1], o, { a: 1 })!.key, 'numbers as float32');
+  assert.equal(cacheProbe(q, o, { a: /x/ }), undefined, 'not plain JSON: not cached');
+  assert.equal(cacheProbe(q, o, { a: Number.NaN }), undefined);
+  assert.equal(cacheProbe(['0.5', 0, 1] as unknown as number[], o, undefined), undefined);
+  assert.equal(cacheProbe({ length: 2 }, o, undefined), undefined);
   assert.ok(sameQuery(q, Float32Array.from(q)));
   assert.equal(sameQuery(q, new Float32Array([0.5, 0, 1])), false, '-0 is not 0');
   assert.equal(sameQuery(q, new Float32Array([0.5, -0])), false);

@@ -22,34 +22,56 @@ export interface CacheKeyOptions {
   readonly withVector: boolean;
 }
 
+/** A search's cache key, and its query as float32 bits (what a stored entry must equal). */
+export interface CacheProbe {
+  readonly key: string;
+  readonly raw: Float32Array;
+}
+
 /**
- * The key of a search, or undefined when its filter is not plain JSON (then it is not
- * cached: a value JSON cannot spell could make two different filters one key). The query
- * enters as a 64-bit digest: two queries can share a key, so a hit is accepted only when
- * the stored query is the same vector, bit for bit ({@link sameQuery}).
+ * The key of a search, from its query as given (numbers as float32: the precision the
+ * engine searches at), or undefined when it cannot be cached: a query that is not an
+ * array (validation reports it), or a filter that is not plain JSON (a value JSON cannot
+ * spell could make two different filters one key). The query enters the key as a 32-bit
+ * digest: two queries can share a key, so a hit is accepted only when the stored query
+ * has the same bits ({@link sameQuery}).
  */
-export function searchCacheKey(
-  query: Float32Array,
+export function cacheProbe(
+  vector: ArrayLike<number>,
   o: CacheKeyOptions,
   filter: unknown,
-): string | undefined {
+): CacheProbe | undefined {
+  const raw = asFloat32(vector);
+  if (raw === undefined) return undefined;
   const filterText = filter === undefined ? '' : plainJson(filter);
   if (filterText === undefined) return undefined;
   const flags = `${o.exact ? 'x' : ''}${o.withPayload ? 'p' : ''}${o.withVector ? 'v' : ''}`;
-  return `${o.k}|${o.ef}|${flags}|${digest(query)}|${filterText}`;
+  return { key: `${o.k}|${o.ef}|${flags}|${raw.length}.${digest(raw)}|${filterText}`, raw };
 }
 
-/** Two 32-bit multiplicative hashes of the vector's bits (not cryptographic: see above). */
-function digest(v: Float32Array): string {
-  const words = new Int32Array(v.buffer, v.byteOffset, v.length);
-  let a = 0x811c9dc5;
-  let b = v.length;
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    a = Math.imul(a ^ w, 0x01000193);
-    b = Math.imul(b + w, 0x5bd1e995) ^ (b >>> 15);
+/** The query's float32 bits, or undefined for anything but numbers in an array. */
+function asFloat32(vector: unknown): Float32Array | undefined {
+  if (vector instanceof Float32Array) return vector;
+  if (ArrayBuffer.isView(vector) && !(vector instanceof DataView)) {
+    return Float32Array.from(vector as unknown as ArrayLike<number>);
   }
-  return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
+  if (!Array.isArray(vector)) return undefined;
+  const out = new Float32Array(vector.length);
+  for (let i = 0; i < vector.length; i++) {
+    const x: unknown = vector[i];
+    // Anything else is for validation to refuse, with its own message.
+    if (typeof x !== 'number') return undefined;
+    out[i] = x;
+  }
+  return out;
+}
+
+/** FNV-1a over the vector's 32-bit words (not cryptographic: see above). */
+function digest(v: Float32Array): number {
+  const words = new Int32Array(v.buffer, v.byteOffset, v.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i]!, 0x01000193);
+  return h >>> 0;
 }
 
 /** True when `a` and `b` hold the same bits (so the same query, -0 and NaN included). */

@@ -130,6 +130,22 @@ test('a repeated search is a hit; a write makes the next one a miss; answers are
     assert.deepEqual(third, first.hits);
     assert.deepEqual(db.stats().queryCache.hits, 2);
 
+    // Bad input is refused as without a cache, even beside a cached equal-looking query.
+    await assert.rejects(c.search(q.map(String) as unknown as number[], { k: 3 }), {
+      code: 'INVALID_ARGUMENT',
+    });
+    await assert.rejects(c.search([...q, 1], { k: 3 }), { code: 'DIMENSION_MISMATCH' });
+    await assert.rejects(c.search([Number.NaN, ...q.slice(1)], { k: 3 }), {
+      code: 'INVALID_ARGUMENT',
+    });
+    // The caller's own array, changed after a search: the next search is for the new values.
+    const mine = Float32Array.from(q);
+    await c.search(mine, { k: 3 });
+    mine.set(vectorOf(30, 1));
+    const changed = await c.search(mine, { k: 3, explain: true });
+    assert.equal(changed.explain.source, 'index');
+    assert.equal(changed.hits[0]!.id, 30);
+
     // A different k, filter or option is another key.
     assert.equal((await c.search(q, { k: 4, explain: true })).explain.source, 'index');
     const filtered = await c.search(q, { k: 3, filter: { n: { $lt: 5 } }, explain: true });
