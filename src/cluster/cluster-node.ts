@@ -607,7 +607,7 @@ export class ClusterNode {
       // disk, a file it could not write) is tried again by the next heartbeat.
       if (def !== undefined && !(e instanceof QuiverError && e.code === 'COLLECTION_EXISTS')) {
         this.retry.add(name);
-      }
+      } else this.retry.delete(name);
       this.o.logger.error(
         { err: e, collection: name },
         'could not follow a cluster collection change',
@@ -970,7 +970,8 @@ export class ClusterNode {
 
   private async saveOnce(): Promise<void> {
     const next: Positions = {};
-    for (const [name, list] of this.appliers) {
+    const read = new Map(this.appliers);
+    for (const [name, list] of read) {
       const def = this.defs.get(name);
       if (def === undefined) continue;
       next[name] = {
@@ -987,7 +988,11 @@ export class ClusterNode {
       await this.db.flush();
       await writePositions(this.o.fileSystem, this.db.path, all);
       this.saved = text;
-      this.positions = { ...this.positions, ...next };
+      // Only collections still hosted as read: one unhosted meanwhile stays forgotten
+      // (the next save drops it from the file).
+      for (const [name, p] of Object.entries(next)) {
+        if (this.appliers.get(name) === read.get(name)) this.positions[name] = p;
+      }
     } catch (e) {
       this.o.logger.warn({ err: e }, 'could not save cluster positions (a restart replays more)');
     }

@@ -247,8 +247,12 @@ function mergeExplain(parts: readonly SearchExplain[]): SearchExplain {
     out = {
       ...out,
       plan: out.plan === e.plan ? out.plan : 'mixed',
-      // From the cache only when every part was.
-      source: out.source === 'cache' && e.source === 'cache' ? 'cache' : 'index',
+      // From the index when any part was; else semantic when any part was.
+      source: [out.source, e.source].includes('index')
+        ? 'index'
+        : [out.source, e.source].includes('semantic')
+          ? 'semantic'
+          : 'cache',
       ef: Math.max(out.ef, e.ef),
       segmentsSearched: out.segmentsSearched + e.segmentsSearched,
       segments: [...out.segments, ...e.segments],

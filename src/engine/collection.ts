@@ -27,7 +27,11 @@ import { settle } from '../common/settle.js';
 import type { SearchAnswer, SearchExplain, SearchHit } from './search-results.js';
 import { presentSearch, vectorOut } from './search-results.js';
 import type { QueryCache } from './query-cache.js';
-import type { CachedAnswer } from './search-cache.js';
+import type { CacheProbe, CachedAnswer } from './search-cache.js';
+import type { SemanticCache } from './semantic-cache.js';
+import { normOf, rescored } from './semantic-cache.js';
+import { similarity } from '../kernels/distance-kernel.js';
+import { activeKernel } from '../kernels/kernel-select.js';
 import { cacheExplain, cacheProbe, copyHits, hitsBytes, sameQuery } from './search-cache.js';
 import type { CollectionConfig, PointInput } from './validation.js';
 import {
@@ -84,6 +88,8 @@ export interface CollectionHost {
   readonly searchPool: SearchPool | undefined;
   /** The database's cache of search answers (capacity 0: off). */
   readonly queryCache: QueryCache<CachedAnswer>;
+  /** Which collections may take a similar query's cached answer, and its counters. */
+  readonly semanticCache: SemanticCache;
 }
 
 /** A stored point as the API returns it: a copied payload, the vector as numbers ([] without). */
@@ -448,15 +454,13 @@ export class Collection {
     const { k, ef } = checkSearchOptions(options, this.config);
     const withPayload = options.withPayload ?? true;
     const withVector = options.withVector ?? false;
+    // One reading of `exact` for the key and the search (a truthy non-boolean is not exact).
+    const exact = options.exact === true;
     const cache = this.host.queryCache;
     // Looked up by the query as given, before it is checked and prepared: only a checked
     // query was ever stored, so finding the same bits means it passed.
     const probe = cache.enabled
-      ? cacheProbe(
-          vector,
-          { k, ef, exact: options.exact === true, withPayload, withVector },
-          options.filter,
-        )
+      ? cacheProbe(vector, { k, ef, exact, withPayload, withVector }, options.filter)
       : undefined;
     const generation = this.state.generation;
     if (probe !== undefined) {
@@ -473,11 +477,19 @@ export class Collection {
     const query = prepareVector(vector, this.config, 'query');
     const filter = this.parseFilter(options.filter);
     const t1 = performance.now();
-    if (options.exact !== true) this.recall.offer(query, k, Math.max(ef, k), filter);
+    const similar = probe === undefined ? undefined : this.similarAnswer(probe, query, generation);
+    if (similar !== undefined) {
+      if (options.explain !== true) return similar.hits;
+      const explain = cacheExplain({ k, ef }, t1 - t0, performance.now() - t1, 'semantic');
+      return { hits: similar.hits, explain: { ...explain, cacheSimilarity: similar.similarity } };
+    }
+    // The query as given, copied now: the caller may reuse its array during the search.
+    const stored = probe === undefined ? undefined : { ...probe, raw: probe.raw.slice() };
+    if (!exact) this.recall.offer(query, k, Math.max(ef, k), filter);
     const segmentOptions = {
       k,
       ef: Math.max(ef, k),
-      exact: options.exact ?? false,
+      exact,
       filter,
       withVector,
     };
@@ -494,11 +506,16 @@ export class Collection {
         t1,
       });
       // Only an answer no write overtook: a write during a search on a worker moved on.
-      if (probe !== undefined && this.state.generation === generation) {
+      if (
+        stored !== undefined &&
+        this.state.generation === generation &&
+        this.host.isLive(this.state)
+      ) {
         const hits = Array.isArray(answer) ? answer : answer.hits;
         // A copy of the query as given: the caller may reuse its array.
-        const entry = { query: probe.raw.slice(), hits: copyHits(hits) };
-        cache.set(this.state, generation, probe.key, entry, hitsBytes(hits) + probe.raw.byteLength);
+        const entry = { query: stored.raw, norm: normOf(stored.raw), hits: copyHits(hits) };
+        const bytes = hitsBytes(hits) + stored.raw.byteLength;
+        cache.set(this.state, generation, stored.key, entry, bytes, stored.group);
       }
       return answer;
     };
@@ -506,12 +523,37 @@ export class Collection {
     if (
       pool !== undefined &&
       this.state.sealed.length > 0 &&
-      options.exact !== true &&
+      !exact &&
       (pool.offload?.() ?? true)
     ) {
       return this.state.searchVia(query, segmentOptions, pool).then(present);
     }
     return present(this.state.search(query, segmentOptions));
+  }
+
+  /**
+   * For a collection in the semantic cache: the answer of a recent search with the same
+   * options whose query is similar enough, its points rescored against `query`.
+   */
+  private similarAnswer(
+    probe: CacheProbe,
+    query: Float32Array,
+    generation: number,
+  ): { hits: SearchHit[]; similarity: number } | undefined {
+    const min = this.host.semanticCache.minSimilarity(this.name);
+    if (min === undefined) return undefined;
+    const candidates = this.host.queryCache.recent(this.state, generation, probe.group);
+    const near = this.host.semanticCache.nearest(probe.raw, candidates, min);
+    if (near === undefined) return undefined;
+    const { metric, dimension } = this.config;
+    const kernel = activeKernel();
+    const hits = rescored(copyHits(near.answer.hits), metric, (id) => {
+      const p = this.state.get(id);
+      return p === undefined
+        ? undefined
+        : similarity(kernel, metric, query, 0, p.vector, 0, dimension);
+    });
+    return { hits, similarity: near.similarity };
   }
 
   /** Plain numbers about this collection (the server turns them into metrics). */

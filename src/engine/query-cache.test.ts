@@ -65,6 +65,11 @@ test('keys: options and filters part them; queries are told apart bit for bit', 
   assert.equal(key, cacheProbe([0.5, -0, 1], o, { a: 1 })!.key, 'numbers as float32');
   assert.equal(cacheProbe(q, o, { a: /x/ }), undefined, 'not plain JSON: not cached');
   assert.equal(cacheProbe(q, o, { a: Number.NaN }), undefined);
+  assert.equal(cacheProbe(q, o, { a: new Date(0) }), undefined, 'a Date is not a string');
+  assert.equal(
+    cacheProbe(new Uint8Array([1, 2, 3]) as unknown as number[], o, undefined),
+    undefined,
+  );
   assert.equal(cacheProbe(['0.5', 0, 1] as unknown as number[], o, undefined), undefined);
   assert.equal(cacheProbe({ length: 2 }, o, undefined), undefined);
   assert.ok(sameQuery(q, Float32Array.from(q)));

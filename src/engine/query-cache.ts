@@ -29,6 +29,9 @@ interface Entry<V> {
 
 /** Bytes of bookkeeping per entry beyond its key and value (Map slot, entry object). */
 const ENTRY_OVERHEAD = 96;
+/** Keys remembered per group for {@link QueryCache.recent} (the semantic cache's scan). */
+const RECENT_PER_GROUP = 32;
+const MAX_GROUPS = 1024;
 
 export class QueryCache<V> {
   /** Map order is use order: the first entry is the least recently used. */
@@ -37,6 +40,11 @@ export class QueryCache<V> {
   private readonly byOwner = new Map<object, Set<string>>();
   /** Bytes held per owner (a collection's share of the cache, in its memory stats). */
   private readonly ownerBytes = new Map<object, number>();
+  /** A number per owner, prefixed to its keys (held weakly: owners come and go). */
+  private readonly serials = new WeakMap<object, number>();
+  private lastSerial = 0;
+  /** The latest keys stored per owner and group, newest last (see {@link recent}). */
+  private readonly groups = new Map<object, Map<string, string[]>>();
   private held = 0;
   private capacity: number;
   private hits = 0;
@@ -53,11 +61,12 @@ export class QueryCache<V> {
   }
 
   /**
-   * The answer stored for `key` at `generation` of `owner` that `accept` takes (a key may
-   * stand for more than one request: the caller checks the stored one is its own),
+   * The answer stored for `search` (a key) at `generation` of `owner` that `accept` takes
+   * (a key may stand for more than one request: the caller checks the stored one is its own),
    * counted as a hit or a miss.
    */
-  get(owner: object, generation: number, key: string, accept: (v: V) => boolean): V | undefined {
+  get(owner: object, generation: number, search: string, accept: (v: V) => boolean): V | undefined {
+    const key = this.scoped(owner, search);
     const e = this.entries.get(key);
     if (e === undefined || e.owner !== owner || e.generation !== generation || !accept(e.value)) {
       if (e !== undefined && (e.owner !== owner || e.generation !== generation)) {
@@ -78,9 +87,18 @@ export class QueryCache<V> {
    * An answer larger than a quarter of the capacity is not stored: it would push out
    * many small ones for one request.
    */
-  set(owner: object, generation: number, key: string, value: V, valueBytes: number): void {
+  set(
+    owner: object,
+    generation: number,
+    search: string,
+    value: V,
+    valueBytes: number,
+    group?: string,
+  ): void {
+    const key = this.scoped(owner, search);
     const bytes = valueBytes + key.length * 2 + ENTRY_OVERHEAD;
     if (!this.enabled || bytes > this.capacity / 4) return;
+    if (group !== undefined) this.remember(owner, group, key);
     const old = this.entries.get(key);
     if (old !== undefined) this.drop(key, old, 'replaced');
     this.entries.set(key, { owner, generation, value, bytes });
@@ -92,8 +110,41 @@ export class QueryCache<V> {
     this.evictTo(this.capacity);
   }
 
+  /**
+   * Up to the last 32 answers stored in `group` for `owner` at `generation` that are still
+   * held, newest first; not counted as hits or misses (the caller counts what it finds).
+   */
+  recent(owner: object, generation: number, group: string): V[] {
+    const keys = this.groups.get(owner)?.get(group) ?? [];
+    const out: V[] = [];
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const e = this.entries.get(keys[i]!);
+      if (e !== undefined && e.owner === owner && e.generation === generation) out.push(e.value);
+    }
+    return out;
+  }
+
+  /** `search` within `owner`: two collections asked the same never share an entry. */
+  private scoped(owner: object, search: string): string {
+    let serial = this.serials.get(owner);
+    if (serial === undefined) this.serials.set(owner, (serial = ++this.lastSerial));
+    return `${serial}#${search}`;
+  }
+
+  private remember(owner: object, group: string, key: string): void {
+    let byGroup = this.groups.get(owner);
+    if (byGroup === undefined) this.groups.set(owner, (byGroup = new Map<string, string[]>()));
+    const keys = (byGroup.get(group) ?? []).filter((k) => k !== key);
+    keys.push(key);
+    if (keys.length > RECENT_PER_GROUP) keys.shift();
+    byGroup.set(group, keys);
+    // Groups are option and filter combinations: bound how many one collection keeps.
+    if (byGroup.size > MAX_GROUPS) byGroup.delete(byGroup.keys().next().value!);
+  }
+
   /** Drops every entry of `owner` (its collection changed or went away). */
   invalidate(owner: object): void {
+    this.groups.delete(owner);
     const keys = this.byOwner.get(owner);
     if (keys === undefined) return;
     for (const key of [...keys]) {
@@ -109,6 +160,7 @@ export class QueryCache<V> {
     this.entries.clear();
     this.byOwner.clear();
     this.ownerBytes.clear();
+    this.groups.clear();
     this.held = 0;
     return n;
   }
@@ -151,6 +203,7 @@ export class QueryCache<V> {
     if (keys?.size === 0) {
       this.byOwner.delete(e.owner);
       this.ownerBytes.delete(e.owner);
+      this.groups.delete(e.owner);
     } else this.ownerBytes.set(e.owner, (this.ownerBytes.get(e.owner) ?? 0) - e.bytes);
     if (why === 'evicted') this.evictions++;
     if (why === 'invalidated') this.invalidations++;

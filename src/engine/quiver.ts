@@ -23,6 +23,8 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import type { CollectionHost, CollectionStats } from './collection.js';
 import type { CacheStats } from './query-cache.js';
 import { QueryCache } from './query-cache.js';
+import type { SemanticCacheStats } from './semantic-cache.js';
+import { SemanticCache } from './semantic-cache.js';
 import { Collection } from './collection.js';
 import { CollectionState } from './collection-state.js';
 import type { IndexFactory } from './collection-state.js';
@@ -84,6 +86,8 @@ export interface DatabaseStats {
   readonly memoryBudgetBytes: number;
   /** The cache of search answers: hits, misses, evictions, bytes and capacity. */
   readonly queryCache: CacheStats;
+  /** Semantic cache lookups (collections that opted in) and the collections' thresholds. */
+  readonly semanticCache: SemanticCacheStats;
   readonly compactionQueueDepth: number;
   readonly backpressureEvents: number;
   readonly noSpaceEvents: number;
@@ -159,6 +163,7 @@ export class Quiver {
       afterWrite: () => this.storage.maybeCheckpoint(),
       searchPool: sharedHnswAvailable() ? o.searchPool : undefined,
       queryCache: new QueryCache(o.queryCacheBytes ?? DEFAULT_QUERY_CACHE_BYTES),
+      semanticCache: new SemanticCache(),
     };
   }
 
@@ -411,8 +416,8 @@ export class Quiver {
       const { type, body } = encodeWalOp({ kind: 'swap-collection', staging: name, target });
       await this.logged(type, body, (lsn) => {
         const { dropped } = applySwap(this.catalog, name, target, lsn, this.logger);
-        if (dropped !== undefined) this.handles.delete(dropped);
-        this.handles.delete(state);
+        if (dropped !== undefined) this.forget(dropped);
+        this.forget(state);
       });
     } finally {
       this.reserved.delete(target);
@@ -498,6 +503,16 @@ export class Quiver {
     await this.logDrop(name, state);
   }
 
+  /**
+   * A collection state left the catalog: its handle goes, and its cached answers with it
+   * (the generation moves too, so a search still running on it cannot store one again).
+   */
+  private forget(state: CollectionState): void {
+    this.handles.delete(state);
+    state.changed();
+    this.host.queryCache.invalidate(state);
+  }
+
   /** Logs and applies the drop of `state` (named `name`), then frees its files. */
   private async logDrop(name: string, state: CollectionState): Promise<void> {
     this.reserved.add(name);
@@ -505,8 +520,7 @@ export class Quiver {
       const { type, body } = encodeWalOp({ kind: 'drop-collection', name });
       await this.logged(type, body, () => {
         if (this.catalog.get(name) === state) this.catalog.delete(name);
-        this.handles.delete(state);
-        this.host.queryCache.invalidate(state);
+        this.forget(state);
       });
     } finally {
       this.reserved.delete(name);
@@ -603,6 +617,20 @@ export class Quiver {
     this.host.queryCache.resize(bytes);
   }
 
+  /**
+   * Opts `collection` into the semantic cache: a search that misses the query cache takes
+   * the answer of a recent cached search with the same options and filter whose query has
+   * at least `minSimilarity` cosine similarity (0 < s ≤ 1, e.g. 0.97) to its own, with
+   * the points rescored against the new query (`explain.source` says `semantic`). The
+   * points are the similar query's, not necessarily this one's nearest: opt in where that
+   * is acceptable. Undefined opts out. Needs the query cache on. Kept by name, for this
+   * session only (the server applies its `semanticCache` setting at every start).
+   */
+  setSemanticCache(collection: string, minSimilarity: number | undefined): void {
+    this.checkOpen();
+    this.host.semanticCache.set(collection, minSimilarity);
+  }
+
   /** Empties the query cache; returns how many answers it held. */
   clearQueryCache(): number {
     this.checkOpen();
@@ -637,6 +665,7 @@ export class Quiver {
       unsealedBytes,
       memoryBudgetBytes: this.memoryBudget,
       queryCache: this.host.queryCache.stats(),
+      semanticCache: this.host.semanticCache.stats(),
       compactionQueueDepth: storage.compactionQueueDepth,
       backpressureEvents: this.backpressureEvents,
       noSpaceEvents: this.noSpaceEvents,

@@ -5,11 +5,14 @@
  */
 import { copyJson } from '../common/json-copy.js';
 import type { Payload, PointId } from '../common/types.js';
+import { isFilterNode } from '../filter/filter-ast.js';
 import type { SearchExplain, SearchHit } from './search-results.js';
 
 /** What the cache holds per search: the query it answered (to tell keys apart) and the hits. */
 export interface CachedAnswer {
   readonly query: Float32Array;
+  /** The query's Euclidean norm (for the semantic cache's similarity). */
+  readonly norm: number;
   readonly hits: readonly SearchHit[];
 }
 
@@ -25,6 +28,8 @@ export interface CacheKeyOptions {
 /** A search's cache key, and its query as float32 bits (what a stored entry must equal). */
 export interface CacheProbe {
   readonly key: string;
+  /** The key without the query: searches that differ only in their vector. */
+  readonly group: string;
   readonly raw: Float32Array;
 }
 
@@ -43,17 +48,24 @@ export function cacheProbe(
 ): CacheProbe | undefined {
   const raw = asFloat32(vector);
   if (raw === undefined) return undefined;
-  const filterText = filter === undefined ? '' : plainJson(filter);
-  if (filterText === undefined) return undefined;
+  let filterText = '';
+  if (filter !== undefined) {
+    const json = plainJson(filter);
+    if (json === undefined) return undefined;
+    // A filter node (from Filter.*) and a Mongo-style object can spell the same JSON.
+    filterText = `${isFilterNode(filter) ? 'n' : 'm'}:${json}`;
+  }
   const flags = `${o.exact ? 'x' : ''}${o.withPayload ? 'p' : ''}${o.withVector ? 'v' : ''}`;
-  return { key: `${o.k}|${o.ef}|${flags}|${raw.length}.${digest(raw)}|${filterText}`, raw };
+  const group = `${o.k}|${o.ef}|${flags}|${raw.length}|${filterText}`;
+  return { key: `${digest(raw)}|${group}`, group, raw };
 }
 
 /** The query's float32 bits, or undefined for anything but numbers in an array. */
 function asFloat32(vector: unknown): Float32Array | undefined {
   if (vector instanceof Float32Array) return vector;
-  if (ArrayBuffer.isView(vector) && !(vector instanceof DataView)) {
-    return Float32Array.from(vector as unknown as ArrayLike<number>);
+  // The typed arrays validation takes; any other is for it to refuse.
+  if (vector instanceof Float64Array || vector instanceof Int32Array) {
+    return Float32Array.from(vector);
   }
   if (!Array.isArray(vector)) return undefined;
   const out = new Float32Array(vector.length);
@@ -86,15 +98,17 @@ export function sameQuery(a: Float32Array, b: Float32Array): boolean {
 /** JSON text of `v`, or undefined when it holds anything but plain JSON values. */
 function plainJson(v: unknown): string | undefined {
   let plain = true;
-  const text = JSON.stringify(v, (_k, x: unknown) => {
-    if (x === null || typeof x === 'string' || typeof x === 'boolean') return x;
-    if (typeof x === 'number') {
-      if (!Number.isFinite(x)) plain = false;
-      return x;
+  const text = JSON.stringify(v, function (this: Record<string, unknown>, k: string, x: unknown) {
+    // The value before its toJSON ran (a Date becomes a string first): judged as given.
+    const raw = this[k];
+    if (raw === null || typeof raw === 'string' || typeof raw === 'boolean') return raw;
+    if (typeof raw === 'number') {
+      if (!Number.isFinite(raw)) plain = false;
+      return raw;
     }
-    if (Array.isArray(x)) return x as unknown[];
-    if (typeof x === 'object') {
-      const proto = Object.getPrototypeOf(x) as unknown;
+    if (Array.isArray(raw)) return x;
+    if (typeof raw === 'object') {
+      const proto = Object.getPrototypeOf(raw) as unknown;
       if (proto !== Object.prototype && proto !== null) plain = false;
       return x;
     }
@@ -133,10 +147,11 @@ export function cacheExplain(
   o: { readonly k: number; readonly ef: number },
   parseMs: number,
   copyMs: number,
+  source: 'cache' | 'semantic' = 'cache',
 ): SearchExplain {
   return {
     plan: 'cache',
-    source: 'cache',
+    source,
     k: o.k,
     ef: Math.max(o.ef, o.k),
     segmentsSearched: 0,

@@ -23,8 +23,13 @@ export interface SearchExplain {
    * came from the query cache (nothing searched).
    */
   readonly plan: SegmentSearchStats['plan'] | 'mixed' | 'cache';
-  /** Where the answer came from: the index (segments searched) or the query cache. */
-  readonly source: 'index' | 'cache';
+  /**
+   * Where the answer came from: the index (segments searched), the query cache (the same
+   * search before), or the semantic cache (a similar query's points, rescored).
+   */
+  readonly source: 'index' | 'cache' | 'semantic';
+  /** With source `semantic`: the cosine similarity of this query to the cached one. */
+  readonly cacheSimilarity?: number;
   readonly k: number;
   readonly ef: number;
   readonly segmentsSearched: number;

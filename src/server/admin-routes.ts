@@ -128,7 +128,7 @@ function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknow
   const body = bodyObject(raw);
   checkKeys(
     body,
-    ['slowQueryMs', 'defaultEf', 'logLevel', 'queryCacheBytes', 'cache'],
+    ['slowQueryMs', 'defaultEf', 'logLevel', 'queryCacheBytes', 'cache', 'semanticCache'],
     'the config body',
   );
   const s = ctx.settings;
@@ -136,6 +136,7 @@ function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknow
   const ef = body['defaultEf'];
   const level = body['logLevel'];
   const cacheBytes = queryCacheBytesOf(body, s.queryCacheBytes);
+  const semantic = semanticCacheOf(body['semanticCache'], s.semanticCache);
   const next = {
     slowQueryMs:
       slow === undefined ? s.slowQueryMs : intField(slow, 'slowQueryMs', 0, 3_600_000, 0),
@@ -154,6 +155,12 @@ function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknow
     next.logLevel = level as LogLevel;
   }
   if (cacheBytes !== s.queryCacheBytes) ctx.db().setQueryCacheBytes(cacheBytes);
+  if (semantic !== s.semanticCache) {
+    const db = ctx.db();
+    for (const name of Object.keys(s.semanticCache)) db.setSemanticCache(name, undefined);
+    for (const [name, min] of Object.entries(semantic)) db.setSemanticCache(name, min);
+    s.semanticCache = semantic;
+  }
   s.slowQueryMs = next.slowQueryMs;
   s.defaultEf = next.defaultEf;
   s.logLevel = next.logLevel;
@@ -186,9 +193,36 @@ function queryCacheBytesOf(body: Record<string, unknown>, current: number): numb
   }
   if (enabled === false) return 0;
   const mb = q['size_mb'];
-  if (mb !== undefined) return intField(mb, 'cache.query_cache.size_mb', 1, 2 ** 28, 0) * MIB;
+  if (mb !== undefined && mb !== null)
+    return intField(mb, 'cache.query_cache.size_mb', 1, 2 ** 28, 0) * MIB;
   // Enabled without a size: the size in force, or the default when it was off.
   return current > 0 ? current : DEFAULT_QUERY_CACHE_BYTES;
+}
+
+/**
+ * The semantic cache's collections after a config body's `semanticCache`: an object of
+ * collection → minimum similarity (above 0, at most 1) or null to opt one out, merged
+ * into `current`. The same object when the body has none.
+ */
+function semanticCacheOf(
+  raw: unknown,
+  current: Readonly<Record<string, number>>,
+): Readonly<Record<string, number>> {
+  if (raw === undefined) return current;
+  const next: Record<string, number> = { ...current };
+  for (const [name, min] of Object.entries(asObject(raw, 'semanticCache'))) {
+    if (min === null) {
+      delete next[name];
+      continue;
+    }
+    if (typeof min !== 'number' || !(min > 0 && min <= 1)) {
+      throw badRequest(
+        `semanticCache.${name} must be a minimum similarity above 0 and at most 1 (e.g. 0.97), or null to opt out; got ${JSON.stringify(min)}.`,
+      );
+    }
+    next[name] = min;
+  }
+  return next;
 }
 
 /** POST /admin/keys: a new key; its secret is shown in this answer only. */

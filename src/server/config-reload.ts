@@ -1,7 +1,7 @@
 /**
  * Config reload: what SIGHUP (`systemctl reload`) does to a running server. The settings
  * SETTINGS marks reloadable take effect at once (keys file re-read, IP blocks, log level,
- * slow-query threshold, default ef, request limits, query cache size); any other changed setting is named in
+ * slow-query threshold, default ef, request limits, query and semantic cache); any other changed setting is named in
  * the log as needing a restart and keeps its running value. The new settings are checked
  * (and the keys file loaded) before anything changes, so a bad file changes nothing.
  */
@@ -63,6 +63,13 @@ export async function applyConfigReload(
   // Runtime settings (also changed by PATCH /admin/config): only what the file changed.
   if ('slowQueryMs' in changed) ctx.settings.slowQueryMs = next.slowQueryMs;
   if ('defaultEf' in changed) ctx.settings.defaultEf = next.defaultEf;
+  if ('semanticCache' in changed) {
+    const db = ctx.loadedDb;
+    for (const name of Object.keys(ctx.settings.semanticCache))
+      db?.setSemanticCache(name, undefined);
+    for (const [name, s] of Object.entries(next.semanticCache)) db?.setSemanticCache(name, s);
+    ctx.settings.semanticCache = next.semanticCache;
+  }
   if ('queryCacheBytes' in changed) {
     ctx.settings.queryCacheBytes = next.queryCacheBytes;
     ctx.loadedDb?.setQueryCacheBytes(next.queryCacheBytes);

@@ -65,6 +65,8 @@ export interface ServerConfig {
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
   readonly queryCacheBytes: number;
+  /** Collections in the semantic cache, with their minimum similarity. */
+  readonly semanticCache: Readonly<Record<string, number>>;
 }
 
 /** Settings as given by a file, the environment or flags: any subset, unchecked. */
@@ -222,6 +224,37 @@ function parseNatsUrls(value: unknown, key: string): readonly string[] {
     );
   }
   return Object.freeze(list);
+}
+
+/**
+ * The semantic cache's collections: an object `{ "faq": 0.97 }` (config file), or
+ * `faq=0.97,docs=0.95` (environment, flag); empty for none.
+ */
+function parseSemanticCache(value: unknown, key: string): Readonly<Record<string, number>> {
+  const pairs: [string, unknown][] =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p !== '')
+          .map((p) => {
+            const at = p.lastIndexOf('=');
+            return at < 0 ? [p, undefined] : [p.slice(0, at).trim(), Number(p.slice(at + 1))];
+          })
+      : typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? Object.entries(value)
+        : [['', value]];
+  const out: Record<string, number> = {};
+  for (const [name, s] of pairs) {
+    if (name === '' || typeof s !== 'number' || !(s > 0 && s <= 1)) {
+      throw invalidArgument(
+        `Setting ${key} must map collection names to a minimum similarity above 0 and at most 1, like faq=0.97,docs=0.95 (or {"faq": 0.97} in a file); ${describe(name === '' ? value : `${name}=${String(s)}`)} is not one.`,
+        { field: key },
+      );
+    }
+    out[name] = s;
+  }
+  return Object.freeze(out);
 }
 
 function parseNodeId(value: unknown, key: string): string {
@@ -577,6 +610,16 @@ export const SETTINGS: SettingTable = Object.freeze({
     description:
       'memory for cached search answers (a repeated search is answered from it until a write to its collection); `0` turns the cache off (docs/TUNING.md)',
     fallback: constant(64 * MIB),
+  },
+  semanticCache: {
+    type: 'collection=similarity list',
+    metavar: 'list',
+    defaultText: 'none',
+    reload: true,
+    description:
+      'collections whose searches may take a similar query’s cached answer, rescored (`faq=0.97`: cosine of the two queries at least 0.97); approximate by design, opt in per collection (docs/TUNING.md)',
+    parse: parseSemanticCache,
+    fallback: constant<Readonly<Record<string, number>>>(Object.freeze({})),
   },
 });
 

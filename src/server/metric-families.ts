@@ -48,7 +48,7 @@ export interface MeasuredMetrics {
 export function declareMeasuredMetrics(registers: Registers): MeasuredMetrics {
   const searchDuration = new Histogram({
     name: 'quiver_search_duration_seconds',
-    help: 'Search latency: layer "engine" is the search, layer "http" the whole request; source "cache" when the query cache answered, "index" when segments were searched.',
+    help: 'Search latency: layer "engine" is the search, layer "http" the whole request; source "index" when segments were searched, "cache" when the query cache answered, "semantic" when the semantic cache did.',
     labelNames: ['collection', 'layer', 'source'],
     buckets: SECONDS_BUCKETS,
     registers,
@@ -420,22 +420,29 @@ export function declareClusterMetrics(
   });
 }
 
-/** The caches' hits, misses, evictions and sizes, by cache (today: `query`). */
+/** The caches' hits, misses, evictions and sizes, by cache (`query`, `semantic`). */
 export function declareCacheMetrics(registers: Registers, stats: ScrapeStats): void {
-  const caches = (s: DatabaseStats): [string, CacheStats][] => [['query', s.queryCache]];
+  // The semantic cache holds nothing of its own (its answers are the query cache's): it
+  // has hits and misses only.
+  const caches = (s: DatabaseStats): [string, Partial<CacheStats>][] => [
+    ['query', s.queryCache],
+    ['semantic', { hits: s.semanticCache.hits, misses: s.semanticCache.misses }],
+  ];
   const family = (
     kind: 'counter' | 'gauge',
     name: string,
     help: string,
-    pick: (c: CacheStats) => number,
+    pick: (c: Partial<CacheStats>) => number | undefined,
   ): void => {
     const collect = function (this: Counter<'cache'> | Gauge<'cache'>): void {
       const s = stats();
       if (s === undefined) return;
       this.reset();
       for (const [cache, c] of caches(s)) {
-        if (this instanceof Counter) this.inc({ cache }, pick(c));
-        else this.set({ cache }, pick(c));
+        const value = pick(c);
+        if (value === undefined) continue;
+        if (this instanceof Counter) this.inc({ cache }, value);
+        else this.set({ cache }, value);
       }
     };
     const config = { name, help, labelNames: ['cache'] as const, registers, collect };

@@ -9,6 +9,7 @@ import type { ClusterStats } from '../cluster/cluster-node.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { IntervalHistogram } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
+import type { SearchExplain } from '../engine/search-results.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { ERROR_CODES } from '../common/quiver-error.js';
 import type { DatabaseStats } from '../engine/quiver.js';
@@ -111,7 +112,7 @@ export class ServerMetrics {
   private readonly readStats: () => DatabaseStats | undefined;
 
   /** Counts one search of `collection` that took `seconds` in the engine, answered from `source`. */
-  observeSearch(collection: string, seconds: number, source: 'index' | 'cache'): void {
+  observeSearch(collection: string, seconds: number, source: SearchExplain['source']): void {
     this.searchTotal.inc({ collection });
     this.searchDuration.observe({ collection, layer: 'engine', source }, seconds);
     const sum = this.searchSeconds.get(collection) ?? { count: 0, seconds: 0 };

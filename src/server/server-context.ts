@@ -25,6 +25,8 @@ export interface RuntimeSettings {
   logLevel: LogLevel;
   /** The query cache's capacity (0: off); applied to the database when it changes. */
   queryCacheBytes: number;
+  /** Collections in the semantic cache (minimum similarity); applied to the database. */
+  semanticCache: Readonly<Record<string, number>>;
 }
 
 /** The state of the background integrity check. */
@@ -99,6 +101,7 @@ export class ServerContext {
       defaultEf: parts.config.defaultEf,
       logLevel: parts.config.logLevel,
       queryCacheBytes: parts.config.queryCacheBytes,
+      semanticCache: parts.config.semanticCache,
     };
   }
 
@@ -115,6 +118,11 @@ export class ServerContext {
   /** Called once the database is open. */
   attach(db: Quiver): void {
     this.database = db;
+    // As the settings are now: a reload while the database loaded may have changed them.
+    db.setQueryCacheBytes(this.settings.queryCacheBytes);
+    for (const [name, s] of Object.entries(this.settings.semanticCache)) {
+      db.setSemanticCache(name, s);
+    }
     db.onWalFsync((seconds) => this.metrics.walFsync.observe(seconds));
   }
 

@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Quiver } from '../../src/index.js';
+import { Filter } from '../../src/filter/filter-ast.js';
 import type { Collection } from '../../src/index.js';
+import type { JsonObject } from '../../src/common/types.js';
 import { propertyParams, randomVector, rng } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -244,6 +246,115 @@ test('memory by part: vectors, graph, payloads, ids and the query cache add up',
     assert.equal(m.queryCache, db.stats().queryCache.bytes);
     await c.delete([1]);
     assert.equal(c.stats().memory.queryCache, 0, 'a write frees its answers');
+  } finally {
+    await db.close();
+  }
+});
+
+test('the semantic cache: a similar query takes a cached answer, rescored; only where opted in', async (t) => {
+  const db = await Quiver.open(tempDir(t), { fsync: 'none' });
+  try {
+    const c = await db.createCollection('t', { dimension: DIM, metric: 'euclid' });
+    const other = await db.createCollection('o', { dimension: DIM, metric: 'euclid' });
+    const points = Array.from({ length: 60 }, (_, id) => ({ id, vector: vectorOf(id, 5) }));
+    await c.upsert(points);
+    await other.upsert(points);
+    assert.throws(() => db.setSemanticCache('t', 1.5), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => db.setSemanticCache('t', 0), { code: 'INVALID_ARGUMENT' });
+    db.setSemanticCache('t', 0.99);
+
+    const q = vectorOf(11, 5);
+    const near = q.map((x, i) => x + (i === 0 ? 0.001 : 0));
+    const first = await c.search(q, { k: 5 });
+    const similar = await c.search(near, { k: 5, explain: true });
+    assert.equal(similar.explain.source, 'semantic');
+    assert.ok(similar.explain.cacheSimilarity! >= 0.99);
+    assert.deepEqual(
+      similar.hits.map((h) => h.id).sort(),
+      first.map((h) => h.id).sort(),
+      'the cached answer’s points',
+    );
+    // Scores are the new query's, and the order follows them.
+    for (const h of similar.hits) {
+      const v = points[h.id as number]!.vector;
+      const want = Math.sqrt(v.reduce((sum, x, i) => sum + (x - near[i]!) ** 2, 0));
+      assert.ok(Math.abs(h.score - want) < 1e-5, `score of ${String(h.id)}`);
+    }
+    for (let i = 1; i < similar.hits.length; i++) {
+      assert.ok(similar.hits[i - 1]!.score <= similar.hits[i]!.score, 'best first');
+    }
+    assert.deepEqual(db.stats().semanticCache.hits, 1);
+
+    // Not similar enough, other options, or a collection that did not opt in: the index.
+    const far = vectorOf(40, 5);
+    assert.equal((await c.search(far, { k: 5, explain: true })).explain.source, 'index');
+    assert.equal((await c.search(near, { k: 6, explain: true })).explain.source, 'index');
+    await other.search(q, { k: 5 });
+    assert.equal((await other.search(near, { k: 5, explain: true })).explain.source, 'index');
+
+    // After a write nothing cached before it is taken.
+    await c.upsert([{ id: 100, vector: near }]);
+    const after = await c.search(near, { k: 5, explain: true });
+    assert.equal(after.explain.source, 'index');
+    assert.equal(after.hits[0]!.id, 100);
+
+    db.setSemanticCache('t', undefined);
+    await c.search(q, { k: 5 });
+    const near2 = q.map((x, i) => x + (i === 1 ? 0.001 : 0));
+    assert.equal((await c.search(near2, { k: 5, explain: true })).explain.source, 'index');
+    assert.deepEqual(db.stats().semanticCache.collections, {});
+  } finally {
+    await db.close();
+  }
+});
+
+test('keys cannot be confused: filter nodes and Mongo objects, collections, typed arrays; drops free', async (t) => {
+  const db = await Quiver.open(tempDir(t), { fsync: 'none' });
+  try {
+    const a = await db.createCollection('a', { dimension: DIM });
+    const b = await db.createCollection('b', { dimension: DIM });
+    const points = Array.from({ length: 20 }, (_, id) => ({
+      id,
+      vector: vectorOf(id, 6),
+      payload: { n: id % 2 },
+    }));
+    await a.upsert(points);
+    await b.upsert(points);
+    const q = vectorOf(3, 6);
+    // Filter.eq('n', 1) and a Mongo filter on fields named kind, path and value.
+    const node = await a.search(q, { k: 5, filter: Filter.eq('n', 1) });
+    assert.equal(node.length, 5);
+    const mongo = await a.search(q, {
+      k: 5,
+      filter: JSON.parse(JSON.stringify(Filter.eq('n', 1))) as JsonObject,
+      explain: true,
+    });
+    assert.equal(mongo.explain.source, 'index');
+    assert.equal(mongo.hits.length, 0, 'no point has fields kind, path and value');
+
+    // The same search on two collections, alternately: each keeps its own answer.
+    for (let i = 0; i < 3; i++) {
+      await a.search(q, { k: 3 });
+      await b.search(q, { k: 3 });
+    }
+    assert.equal((await a.search(q, { k: 3, explain: true })).explain.source, 'cache');
+    assert.equal((await b.search(q, { k: 3, explain: true })).explain.source, 'cache');
+    assert.equal(db.stats().queryCache.invalidations, 0);
+
+    // Typed arrays validation refuses are refused, even with equal numbers cached.
+    await a.search(new Float64Array(q), { k: 3 });
+    await assert.rejects(a.search(Uint8Array.from(q), { k: 3 }), {
+      code: 'INVALID_ARGUMENT',
+    });
+
+    // A dropped collection's answers go with it.
+    const held = db.stats().queryCache.entries;
+    const ofB = b.stats().memory.queryCache;
+    assert.ok(ofB > 0);
+    await db.dropCollection('b');
+    const after = db.stats().queryCache;
+    assert.ok(after.entries < held, `${after.entries} of ${held} entries left`);
+    assert.equal(after.bytes, a.stats().memory.queryCache);
   } finally {
     await db.close();
   }

@@ -142,6 +142,23 @@ test('every Quiver.open option is a server setting: file, environment and flag r
   );
 });
 
+test('semanticCache: a map in a file, name=similarity pairs in the environment; bad ones refused', () => {
+  assert.deepEqual(resolveServerConfig().semanticCache, {});
+  const env = configFromEnv({ QUIVER_SEMANTIC_CACHE: 'faq=0.97, docs=0.9' });
+  assert.deepEqual(resolveServerConfig(env).semanticCache, { faq: 0.97, docs: 0.9 });
+  assert.deepEqual(resolveServerConfig({ semanticCache: { faq: 0.5 } }).semanticCache, {
+    faq: 0.5,
+  });
+  for (const bad of ['faq', 'faq=2', '=0.9', 'faq=x']) {
+    assert.throws(
+      () => resolveServerConfig(configFromEnv({ QUIVER_SEMANTIC_CACHE: bad })),
+      (e: unknown) => isQuiverError(e, 'INVALID_ARGUMENT'),
+      bad,
+    );
+  }
+  assert.throws(() => resolveServerConfig({ semanticCache: [0.9] }), /semanticCache/);
+});
+
 test('the settings table in docs/API.md is the one generated from SETTINGS', () => {
   const documented = documentedTable(readFileSync(API_DOC, 'utf8'));
   assert.equal(

@@ -219,6 +219,7 @@ test('PATCH /admin/config changes the slow-query threshold, default ef and log l
     defaultEf: 32,
     logLevel: 'debug',
     queryCacheBytes: 64 * 1024 * 1024,
+    semanticCache: {},
   });
   await call(server, 'POST', '/collections/docs/points/search', search);
   const slow = lines.filter((l) => l['msg'] === 'slow query');
@@ -284,6 +285,26 @@ test('the query cache: sized and turned off live (also in the cache.query_cache 
     assert.equal(res.statusCode, 400, JSON.stringify(bad));
   }
   assert.equal((await cacheStats()).capacityBytes, 1 << 20, 'a refused body changed nothing');
+
+  // The semantic cache, opted in live for one collection: a similar query takes the
+  // cached answer (counted under cache="semantic"); null opts out; bad values are refused.
+  const opted = await call(server, 'PATCH', '/admin/config', { semanticCache: { docs: 0.99 } });
+  assert.equal(opted.statusCode, 200, opted.body);
+  assert.deepEqual(opted.json<{ semanticCache: object }>().semanticCache, { docs: 0.99 });
+  await call(server, 'POST', '/collections/docs/points/search', { vector: [5, 1, 2, 1], limit: 3 });
+  const similar = await call(server, 'POST', '/collections/docs/points/search', {
+    vector: [5, 1, 2, 1.001],
+    limit: 3,
+  });
+  assert.equal(similar.statusCode, 200);
+  const metrics = (await call(server, 'GET', '/metrics')).body;
+  assert.ok(metrics.includes('quiver_cache_hits_total{cache="semantic"} 1'), 'a semantic hit');
+  assert.ok(metrics.includes('source="semantic"'), 'the latency histogram says where from');
+  for (const bad of [{ semanticCache: { docs: 2 } }, { semanticCache: [0.9] }]) {
+    assert.equal((await call(server, 'PATCH', '/admin/config', bad)).statusCode, 400);
+  }
+  const out = await call(server, 'PATCH', '/admin/config', { semanticCache: { docs: null } });
+  assert.deepEqual(out.json<{ semanticCache: object }>().semanticCache, {});
 });
 
 test('routes whose engine part has not landed answer 501, never a fake success', async (t) => {
