@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Quiver } from '../../src/index.js';
-import type { Collection } from '../../src/index.js';
 import type { Dataset } from '../datasets.js';
-import { queryOf, upsertDataset } from '../public-api.js';
+import { queryOf, searchQps, upsertDataset } from '../public-api.js';
 
 export interface CacheResult {
   readonly dataset: string;
@@ -27,22 +26,6 @@ export interface CacheResult {
   readonly writeInvalidated: boolean;
 }
 
-async function qps(c: Collection, ds: Dataset, ef: number, seconds: number): Promise<number> {
-  let best = 0;
-  for (let trial = 0; trial < 3; trial++) {
-    let done = 0;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    do {
-      for (let q = 0; q < ds.queryCount; q++) await c.search(queryOf(ds, q), { k: 10, ef });
-      done += ds.queryCount;
-    } while ((performance.now() - t0) / 1000 < seconds / 3);
-    const cpu = process.cpuUsage(c0);
-    best = Math.max(best, done / ((cpu.user + cpu.system) / 1e6));
-  }
-  return best;
-}
-
 export async function runQueryCache(
   ds: Dataset,
   ef: number,
@@ -55,7 +38,7 @@ export async function runQueryCache(
     await upsertDataset(c0, ds);
     await db.checkpoint();
     await db.idle();
-    const indexQps = await qps(c0, ds, ef, seconds);
+    const indexQps = await searchQps(c0, ds, 10, ef, seconds);
     await db.close();
 
     db = await Quiver.open(dir, { fsync: 'none', queryCacheBytes: 256 * 1024 * 1024 });
@@ -63,7 +46,7 @@ export async function runQueryCache(
       const c = db.collection('bench');
       // One pass fills the cache; the timed passes are answered from it.
       for (let q = 0; q < ds.queryCount; q++) await c.search(queryOf(ds, q), { k: 10, ef });
-      const cachedQps = await qps(c, ds, ef, seconds);
+      const cachedQps = await searchQps(c, ds, 10, ef, seconds);
       const { hits, misses } = db.stats().queryCache;
       // A point equal to query 0, written between two searches of it.
       await c.upsert([{ id: ds.count + 1, vector: queryOf(ds, 0) }]);

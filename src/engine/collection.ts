@@ -483,8 +483,10 @@ export class Collection {
       const explain = cacheExplain({ k, ef }, t1 - t0, performance.now() - t1, 'semantic');
       return { hits: similar.hits, explain: { ...explain, cacheSimilarity: similar.similarity } };
     }
-    // The query as given, copied now: the caller may reuse its array during the search.
-    const stored = probe === undefined ? undefined : { ...probe, raw: probe.raw.slice() };
+    // The caller's own Float32Array is copied now (it may reuse it during the search);
+    // any other input was already copied into the probe.
+    const stored =
+      probe === undefined || probe.raw !== vector ? probe : { ...probe, raw: probe.raw.slice() };
     if (!exact) this.recall.offer(query, k, Math.max(ef, k), filter);
     const segmentOptions = {
       k,

@@ -10,6 +10,7 @@ import { invalidArgument } from '../common/quiver-error.js';
 import type { MetricName, PointId } from '../common/types.js';
 import { compareIds } from '../common/types.js';
 import { publicScore } from '../kernels/distance-kernel.js';
+import { SCALAR_KERNEL } from '../kernels/scalar-kernel.js';
 import type { CachedAnswer } from './search-cache.js';
 import type { SearchHit } from './search-results.js';
 
@@ -87,9 +88,7 @@ export function normOf(v: Float32Array): number {
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
+  return SCALAR_KERNEL.dot(a, 0, b, 0, a.length);
 }
 
 /**
