@@ -5,7 +5,15 @@
  * is always searched on the caller's thread.
  */
 import type { SharedHnswHandle } from './hnsw/hnsw-lane.js';
-import type { VectorIndex } from './vector-index.js';
+import type { QuantizedSearch, VectorIndex } from './vector-index.js';
+
+/** How a worker lane runs one search: the core's mode, the beam, and the rescore count. */
+export interface LanePlan {
+  readonly mode: number;
+  readonly ef: number;
+  /** Undefined: a float search; else a search over int8 codes rescoring this many. */
+  readonly rescore: number | undefined;
+}
 
 export interface ShareableIndex extends VectorIndex {
   /** True once the index lives in shared memory with worker lanes (and is frozen). */
@@ -14,8 +22,13 @@ export interface ShareableIndex extends VectorIndex {
   toShared(lanes: number): ShareableIndex;
   /** What workers need to search it; undefined until it is shared. */
   sharedHandle(): SharedHnswHandle | undefined;
-  /** The lane search mode for this ef and allow mask; undefined when a lane cannot run it. */
-  laneMode(ef: number, allow: Uint8Array | undefined): number | undefined;
+  /** How a lane runs this search; undefined when a lane cannot run it. */
+  lanePlan(
+    k: number,
+    ef: number,
+    allow: Uint8Array | undefined,
+    quantization: QuantizedSearch | undefined,
+  ): LanePlan | undefined;
 }
 
 /** True when `index` can be searched by worker threads (see {@link ShareableIndex}). */

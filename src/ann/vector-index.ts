@@ -4,9 +4,20 @@
  * Scores are internal similarities: greater = closer.
  */
 import type { MetricName } from '../common/types.js';
+import type { ScalarQuantizer } from './scalar-quantizer.js';
 
 /** Admits an internal id during search; absent = every live point. */
 export type PointFilter = (internalId: number) => boolean;
+
+/** How a search uses a quantized index (Qdrant's `params.quantization`). */
+export interface QuantizedSearch {
+  /** Walk the graph with the full vectors, as if the index were not quantized. Default false. */
+  readonly ignore?: boolean;
+  /** Score the candidates again with the full vectors. Default true. */
+  readonly rescore?: boolean;
+  /** The beam holds at least k × oversampling candidates (1..16). Default 1. */
+  readonly oversampling?: number;
+}
 
 export interface IndexSearchOptions {
   /** Number of results wanted. */
@@ -21,6 +32,8 @@ export interface IndexSearchOptions {
    * into JS, so prefer it to `filter` on hot paths. With both, a point must pass both.
    */
   readonly allow?: Uint8Array;
+  /** For a quantized index: see {@link QuantizedSearch}. Other indexes ignore it. */
+  readonly quantization?: QuantizedSearch;
 }
 
 export interface IndexSearchResult {
@@ -69,6 +82,10 @@ export interface VectorIndex {
    * growth included); the rest is the graph, flags and search scratch.
    */
   vectorBytes(): number;
+  /** The int8 quantizer graph searches walk with; absent or undefined when not quantized. */
+  readonly quantizer?: ScalarQuantizer | undefined;
+  /** The part of {@link memoryBytes} holding int8 codes. Optional: 0 when absent. */
+  codeBytes?(): number;
   /**
    * A copy without the room it reserved for growth (an index that grew by steps holds up
    * to half again its slots), or undefined when there is little to gain or it must stay

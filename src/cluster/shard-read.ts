@@ -10,6 +10,7 @@ import { ERROR_CODES, QuiverError } from '../common/quiver-error.js';
 import type { ErrorCode } from '../common/quiver-error.js';
 import type { PointId } from '../common/types.js';
 import type { Collection } from '../engine/collection.js';
+import type { QuantizedSearch } from '../ann/vector-index.js';
 import type { PointRecord } from '../engine/collection-types.js';
 import type { SearchExplain, SearchHit } from '../engine/search-results.js';
 import type { FilterNode } from '../filter/filter-ast.js';
@@ -40,6 +41,7 @@ export type ShardReadRequest = Common &
         readonly k: number;
         readonly ef?: number;
         readonly exact: boolean;
+        readonly quantization?: QuantizedSearch;
         readonly withPayload: boolean;
         readonly withVector: boolean;
         readonly filter?: FilterNode;
@@ -165,6 +167,7 @@ export async function answerShardRead(
         ...withFilter,
         ...(req.ef === undefined ? {} : { ef: req.ef }),
         exact: req.exact,
+        ...(req.quantization === undefined ? {} : { quantization: req.quantization }),
         withPayload: req.withPayload,
         withVector: req.withVector,
         explain: true,

@@ -11,6 +11,7 @@ import { QuiverError, isQuiverError } from '../common/quiver-error.js';
 import type { PointId } from '../common/types.js';
 import { compareIds } from '../common/types.js';
 import type { PointRecord } from '../engine/collection-types.js';
+import type { QuantizedSearch } from '../ann/vector-index.js';
 import type { SearchExplain, SearchHit } from '../engine/search-results.js';
 import type { FilterNode } from '../filter/filter-ast.js';
 import type { PageAnswer, ReadWait, ShardReadAnswer, ShardReadRequest } from './shard-read.js';
@@ -21,6 +22,7 @@ export interface ReadSearchOptions {
   readonly filter?: FilterNode;
   readonly ef?: number;
   readonly exact?: boolean;
+  readonly quantization?: QuantizedSearch;
   readonly withPayload?: boolean;
   readonly withVector?: boolean;
   readonly explain: true;
@@ -91,6 +93,7 @@ export class ShardReads implements PointReads {
       k: options.k,
       ...(options.ef === undefined ? {} : { ef: options.ef }),
       exact: options.exact === true,
+      ...(options.quantization === undefined ? {} : { quantization: options.quantization }),
       withPayload: options.withPayload !== false,
       withVector: options.withVector === true,
       ...(options.filter === undefined ? {} : { filter: options.filter }),

@@ -292,10 +292,11 @@ export class CollectionState {
       ...this.sealing,
       ...this.sealed,
     ];
-    const sum = { vectors: 0, graph: 0, payloads: 0, payloadIndex: 0, ids: 0 };
+    const sum = { vectors: 0, codes: 0, graph: 0, payloads: 0, payloadIndex: 0, ids: 0 };
     for (const seg of held) {
       const p = seg.memoryParts();
       sum.vectors += p.vectors;
+      sum.codes += p.codes;
       sum.graph += p.graph;
       sum.payloads += p.payloads;
       sum.payloadIndex += p.payloadIndex;

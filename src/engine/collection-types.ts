@@ -2,6 +2,7 @@
  * The shapes the Collection API takes and returns, besides search hits (search-results.ts):
  * points as read back, search and scan options, write results and statistics.
  */
+import type { QuantizedSearch } from '../ann/vector-index.js';
 import type { JsonObject, Payload, PointId } from '../common/types.js';
 import type { FilterNode } from '../filter/filter-ast.js';
 
@@ -35,12 +36,20 @@ export interface SearchOptions {
   readonly withVector?: boolean;
   /** Return `{ hits, explain }` instead of hits. Default false. */
   readonly explain?: boolean;
+  /**
+   * For a quantized collection: `ignore` walks the graph with the full vectors, `rescore:
+   * false` keeps the int8 scores, `oversampling` widens the beam to k × it. Default: walk
+   * the codes, rescore the beam with the full vectors.
+   */
+  readonly quantization?: QuantizedSearch;
 }
 
 /** Memory of one collection (or segment) by what holds it, in bytes. */
 export interface SegmentMemory {
   /** Full-precision vectors, with the room graphs reserve for more. */
   readonly vectors: number;
+  /** int8 codes of quantized sealed segments (a quarter of their vectors, padded to 16). */
+  readonly codes: number;
   /** Graph links, levels and flags, and the index's search scratch. */
   readonly graph: number;
   /** Payloads (estimated from their JSON). */

@@ -451,7 +451,7 @@ export class Collection {
   ): SearchAnswer | Promise<SearchAnswer> {
     const t0 = performance.now();
     this.checkOpen();
-    const { k, ef } = checkSearchOptions(options, this.config);
+    const { k, ef, quantization } = checkSearchOptions(options, this.config);
     const withPayload = options.withPayload ?? true;
     const withVector = options.withVector ?? false;
     // One reading of `exact` for the key and the search (a truthy non-boolean is not exact).
@@ -460,7 +460,7 @@ export class Collection {
     // Looked up by the query as given, before it is checked and prepared: only a checked
     // query was ever stored, so finding the same bits means it passed.
     const probe = cache.enabled
-      ? cacheProbe(vector, { k, ef, exact, withPayload, withVector }, options.filter)
+      ? cacheProbe(vector, { k, ef, exact, withPayload, withVector, quantization }, options.filter)
       : undefined;
     const generation = this.state.generation;
     if (probe !== undefined) {
@@ -494,6 +494,7 @@ export class Collection {
       exact,
       filter,
       withVector,
+      quantization,
     };
     const present = (result: CollectionSearchResult): SearchAnswer => {
       const answer = presentSearch({

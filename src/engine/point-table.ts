@@ -289,9 +289,9 @@ export class PointTable {
     const index = this.index;
     if (plan.kind === 'graph' && this.pendingCount === 0 && canShare(index)) {
       const handle = index.sharedHandle();
-      const mode = index.laneMode(options.ef, plan.allow);
-      if (handle !== undefined && mode !== undefined) {
-        const request = { query, k: options.k, ef: options.ef, mode, allow: plan.allow };
+      const lane = index.lanePlan(options.k, options.ef, plan.allow, options.quantization);
+      if (handle !== undefined && lane !== undefined) {
+        const request = { query, k: options.k, ...lane, allow: plan.allow };
         const running = pool.search(handle, request);
         if (running !== undefined) {
           // A point retired here while the worker searched may have moved to a segment
@@ -398,6 +398,7 @@ export class PointTable {
             k: options.k,
             ef: options.ef,
             ...(allow === undefined ? {} : { allow }),
+            ...(options.quantization === undefined ? {} : { quantization: options.quantization }),
           });
     const t1 = performance.now();
     if (plan.kind === 'exact') timing.exactMs += t1 - t0;
@@ -465,6 +466,10 @@ export class PointTable {
         exactMs: timing.exactMs,
         worker: onWorker,
         waiting: plan.kind === 'empty' ? 0 : plan.waiting,
+        quantized:
+          plan.kind === 'graph' &&
+          this.index.quantizer !== undefined &&
+          options.quantization?.ignore !== true,
       },
     };
   }
@@ -477,9 +482,11 @@ export class PointTable {
   memoryParts(): SegmentMemory {
     const index = this.index.memoryBytes();
     const vectors = this.index.vectorBytes();
+    const codes = this.index.codeBytes?.() ?? 0;
     return {
       vectors,
-      graph: index - vectors,
+      codes,
+      graph: index - vectors - codes,
       payloads: this.payloadBytes,
       payloadIndex: this.postingsBytes,
       ids: this.ids.length * 16,

@@ -56,9 +56,19 @@ test('an answer the caller does not accept is a miss; oversized answers are not 
 
 test('keys: options and filters part them; queries are told apart bit for bit', () => {
   const q = new Float32Array([0.5, -0, 1]);
-  const o = { k: 10, ef: 64, exact: false, withPayload: true, withVector: false };
+  const o = {
+    k: 10,
+    ef: 64,
+    exact: false,
+    withPayload: true,
+    withVector: false,
+    quantization: undefined,
+  };
   const key = cacheProbe(q, o, { a: 1 })!.key;
   assert.notEqual(key, cacheProbe(q, { ...o, k: 11 }, { a: 1 })!.key);
+  for (const quantization of [{ ignore: true }, { rescore: false }, { oversampling: 2 }]) {
+    assert.notEqual(key, cacheProbe(q, { ...o, quantization }, { a: 1 })!.key, 'quantization');
+  }
   assert.notEqual(key, cacheProbe(q, { ...o, withVector: true }, { a: 1 })!.key);
   assert.notEqual(key, cacheProbe(q, o, { a: 2 })!.key);
   assert.equal(key, cacheProbe(Float32Array.from(q), o, { a: 1 })!.key);

@@ -48,7 +48,12 @@ import type { RecoveredState } from './recovery.js';
 import type { StorageStats } from './storage-manager.js';
 import { StorageManager } from './storage-manager.js';
 import type { CollectionConfig, CreateCollectionOptions } from './validation.js';
-import { buildCollectionConfig, checkCollectionName, CREATED_AT_KEY } from './validation.js';
+import {
+  buildCollectionConfig,
+  checkCollectionName,
+  configJson,
+  CREATED_AT_KEY,
+} from './validation.js';
 import { applySwap, hasInheritedUnsealedData, removeLeftoverStaging } from './collection-swap.js';
 import { isStagingName, stagingName, stagingTarget } from './staging-name.js';
 
@@ -337,7 +342,7 @@ export class Quiver {
     const createdAt = new Date().toISOString();
     const { type, body } = encodeWalOp({
       kind: 'create-collection',
-      config: { ...config, hnsw: { ...config.hnsw }, [CREATED_AT_KEY]: createdAt },
+      config: { ...configJson(config), [CREATED_AT_KEY]: createdAt },
     });
     let state: CollectionState | undefined;
     await this.logged(type, body, (lsn) => {

@@ -21,6 +21,7 @@ import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import type { IndexFactory } from './collection-state.js';
 import { CollectionState } from './collection-state.js';
 import { loadIndex } from './index-factory.js';
+import { quantizeIndex } from './segment-quantization.js';
 import { SealedSegment } from './sealed-segment.js';
 import { configFromJson, createdAtOf } from './validation.js';
 import { applyPayloadUpdate } from './payload-update.js';
@@ -151,13 +152,11 @@ async function loadSegments(
         }
         deleted = t.slots;
       }
-      const seg = SealedSegment.fromData(
-        data,
-        s.file,
-        bytes.length,
-        loadIndex(data, path, lanes),
-        deleted,
-      );
+      const index = loadIndex(data, path, lanes);
+      // The file's quantizer when it has one; a segment written before the collection was
+      // quantized (or by an older version) is trained now, and stored by its next rewrite.
+      quantizeIndex(index, config, data.quantizer);
+      const seg = SealedSegment.fromData(data, s.file, bytes.length, index, deleted);
       seg.tombstoneGeneration = s.tombstoneGeneration;
       seg.tombstoneFile = s.tombstones;
       seg.fileCollection = s.collection;

@@ -3,6 +3,7 @@
  * state that decides the answer), the answer's size, and copies in and out, so a caller
  * that changes a returned payload cannot change what the next caller gets.
  */
+import type { QuantizedSearch } from '../ann/vector-index.js';
 import { copyJson } from '../common/json-copy.js';
 import type { Payload, PointId } from '../common/types.js';
 import { isFilterNode } from '../filter/filter-ast.js';
@@ -23,6 +24,7 @@ export interface CacheKeyOptions {
   readonly exact: boolean;
   readonly withPayload: boolean;
   readonly withVector: boolean;
+  readonly quantization: QuantizedSearch | undefined;
 }
 
 /** A search's cache key, and its query as float32 bits (what a stored entry must equal). */
@@ -56,7 +58,12 @@ export function cacheProbe(
     filterText = `${isFilterNode(filter) ? 'n' : 'm'}:${json}`;
   }
   const flags = `${o.exact ? 'x' : ''}${o.withPayload ? 'p' : ''}${o.withVector ? 'v' : ''}`;
-  const group = `${o.k}|${o.ef}|${flags}|${raw.length}|${filterText}`;
+  const q = o.quantization;
+  const quant =
+    q === undefined
+      ? ''
+      : `${q.ignore === true ? 'i' : ''}${q.rescore === false ? 'r' : ''}${q.oversampling ?? ''}`;
+  const group = `${o.k}|${o.ef}|${flags}|${quant}|${raw.length}|${filterText}`;
   return { key: `${digest(raw)}|${group}`, group, raw };
 }
 

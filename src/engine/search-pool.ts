@@ -13,10 +13,12 @@ export interface LaneSearch {
   readonly query: Float32Array;
   readonly k: number;
   readonly ef: number;
-  /** Search mode of the WebAssembly core (HnswIndex.laneMode). */
+  /** Search mode of the WebAssembly core (HnswIndex.lanePlan). */
   readonly mode: number;
   /** Admitted internal ids (1 = admitted) for a filtered search. */
   readonly allow: Uint8Array | undefined;
+  /** Defined for a quantized index: walk its int8 codes, rescore this many (HnswIndex.lanePlan). */
+  readonly rescore?: number | undefined;
 }
 
 export interface SearchPool {

@@ -40,7 +40,7 @@ port.on('message', (msg: WorkerRequest) => {
             code: NOT_LOADED,
           };
         } else {
-          const r = searcher.search(msg.query, msg.k, msg.ef, msg.mode, msg.allow);
+          const r = searcher.search(msg.query, msg.k, msg.ef, msg.mode, msg.allow, msg.rescore);
           reply = {
             seq: msg.seq,
             ids: r.ids,

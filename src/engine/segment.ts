@@ -4,6 +4,7 @@
  * collection fans searches out over all of them and merges.
  */
 import type { Payload, PointId } from '../common/types.js';
+import type { QuantizedSearch } from '../ann/vector-index.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { SegmentMemory } from './collection-types.js';
 
@@ -29,6 +30,8 @@ export interface SegmentSearchOptions {
   /** Compiled once per call by the collection; undefined = every point. */
   readonly filter: CompiledFilter | undefined;
   readonly withVector: boolean;
+  /** How quantized indexes are searched; undefined = their defaults. */
+  readonly quantization?: QuantizedSearch | undefined;
 }
 
 export type SearchPlan = 'exact-scan' | 'exact-filtered' | 'hnsw' | 'hnsw-filtered' | 'empty';
@@ -54,6 +57,8 @@ export interface SegmentSearchStats {
    * the graph has caught up; `await db.idle()` waits for that).
    */
   readonly waiting: number;
+  /** True when the graph walk used the segment's int8 codes (then rescored, by default). */
+  readonly quantized: boolean;
 }
 
 export interface Segment {

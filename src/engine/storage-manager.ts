@@ -28,6 +28,8 @@ import type { GrowingSegment } from './growing-segment.js';
 import { compactSegments } from './compaction.js';
 import { mergeGroup, packGroups } from './compaction-groups.js';
 import { SealedSegment } from './sealed-segment.js';
+import { configJson } from './validation.js';
+import { quantizeIndex } from './segment-quantization.js';
 
 export interface StorageOptions {
   /** A growing segment is sealed once it holds this many points. Default 20 000. */
@@ -293,11 +295,12 @@ export class StorageManager {
   /** Frozen segments take no more points; finish their graphs, then snapshot their data. */
   private async frozenData(toSeal: readonly SealJob[]): Promise<SealData[]> {
     for (const t of toSeal) await t.frozen.indexAll();
-    return toSeal.map((t) => ({
-      ...t,
-      data: t.frozen.toSegmentData(t.id),
-      live: t.frozen.liveCount,
-    }));
+    return toSeal.map((t) => {
+      // Trained on the segment's final vectors, stored in its file, searched from now on.
+      const quantizer = quantizeIndex(t.frozen.table.index, t.state.config);
+      const data = t.frozen.toSegmentData(t.id);
+      return { ...t, data: { ...data, quantizer }, live: t.frozen.liveCount };
+    });
   }
 
   /** Step 2: one fsynced segment file per frozen segment; each name goes in `wrote` first. */
@@ -365,7 +368,7 @@ export class StorageManager {
         if (first !== undefined && first < walStartLsn) walStartLsn = first;
       }
       collections.push({
-        config: { ...state.config, hnsw: { ...state.config.hnsw } },
+        config: configJson(state.config),
         createdLsn: state.createdLsn,
         createdAt: state.createdAt,
         sealedThroughLsn: sealedThrough,

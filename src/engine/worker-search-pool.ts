@@ -25,6 +25,8 @@ export type WorkerRequest =
       readonly ef: number;
       readonly mode: number;
       readonly allow: Uint8Array | undefined;
+      /** Defined: walk the int8 codes, rescore this many. */
+      readonly rescore: number | undefined;
     };
 
 /** Worker → main thread: a result or an error for request `seq`. @internal */
@@ -276,6 +278,7 @@ export class WorkerSearchPool implements SearchPool {
         ef: request.ef,
         mode: request.mode,
         allow: request.allow,
+        rescore: request.rescore,
       } satisfies WorkerRequest);
     });
   }

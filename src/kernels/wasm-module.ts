@@ -33,13 +33,15 @@ interface WasmApi {
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** The abiVersion() the module must report (src/kernels/as/quiver.ts): a stale build is refused. */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 /** The exports of one instance of the module (see src/kernels/as/quiver.ts). @internal */
 export interface QuiverWasmExports {
   readonly memory: WasmMemory;
   dotF32(a: number, b: number, n: number): number;
   l2sqF32(a: number, b: number, n: number): number;
+  dotI8(a: number, b: number, n: number): number;
+  l2sqI8(a: number, b: number, n: number): number;
   scanScores(q: number, base: number, count: number, dim: number, metric: number): number;
   heapBase(): number;
   setParams(dim: number, metric: number, m: number, m0: number): void;
@@ -66,6 +68,9 @@ export interface QuiverWasmExports {
   lastVisited(): number;
   lastDistances(): number;
   search(ef: number, mode: number, slots: number): number;
+  searchCodes(ef: number, mode: number, slots: number, rescore: number): number;
+  setCodes(codes: number, stride: number, offset: number, scale: number, qcode: number): void;
+  encodeSlots(from: number, to: number): void;
   scanExact(k: number, useAllow: number, from: number, slots: number, staged: number): number;
   insert(id: number, level: number, efConstruction: number): void;
   repair(slots: number): number;

@@ -173,6 +173,7 @@ export function declareCollectionGauges(registers: Registers, stats: ScrapeStats
         const m = c.memory;
         for (const [part, bytes] of [
           ['vectors', m.vectors],
+          ['codes', m.codes],
           ['graph', m.graph],
           ['payloads', m.payloads],
           ['payload_index', m.payloadIndex],

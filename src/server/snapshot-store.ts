@@ -15,10 +15,11 @@ import type { Payload, PointId } from '../common/types.js';
 import { checkPointId, isJsonObject } from '../common/types.js';
 import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
-import type { MetricName } from '../common/types.js';
+import type { JsonValue, MetricName } from '../common/types.js';
 import type { CollectionConfig } from '../engine/validation.js';
 import {
   buildCollectionConfig,
+  configJson,
   checkCollectionName,
   preparePayload,
   prepareVector,
@@ -51,6 +52,8 @@ interface SnapshotHeader {
     readonly dimension: number;
     readonly metric: MetricName;
     readonly hnsw: { m: number; efConstruction: number; efSearch: number };
+    /** 'none' or { kind: 'scalar', quantile } (absent in snapshots of older versions). */
+    readonly quantization?: JsonValue;
   };
   readonly points: number;
 }
@@ -159,6 +162,7 @@ export class SnapshotStore {
             dimension: cfg.dimension,
             metric: cfg.metric,
             hnsw: { ...cfg.hnsw },
+            quantization: configJson(cfg)['quantization'] ?? 'none',
           },
           points,
         };
@@ -355,6 +359,7 @@ export function checkSnapshot(
       dimension: cfg['dimension'],
       metric: cfg['metric'],
       ...(cfg['hnsw'] === undefined ? {} : { hnsw: cfg['hnsw'] }),
+      ...(cfg['quantization'] === undefined ? {} : { quantization: cfg['quantization'] }),
     }),
   );
   for (const [i, p] of points.entries()) {

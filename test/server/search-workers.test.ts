@@ -302,7 +302,7 @@ describe(
           query,
           k: 5,
           ef: 32,
-          mode: shared.laneMode(32, undefined)!,
+          mode: shared.lanePlan(10, 32, undefined, undefined)!.mode,
           allow: undefined,
         })!;
       const first = Array.from((await ask()).ids);

@@ -15,8 +15,15 @@ import {
   sharedWasmLoadFailure,
   wasmLoadFailure,
 } from '../../kernels/wasm-module.js';
-import type { ShareableIndex } from '../shareable-index.js';
-import type { IndexSearchOptions, IndexSearchResult, StagingIndex } from '../vector-index.js';
+import type { ScalarQuantizer } from '../scalar-quantizer.js';
+import { codeStride } from '../scalar-quantizer.js';
+import type { LanePlan, ShareableIndex } from '../shareable-index.js';
+import type {
+  IndexSearchOptions,
+  IndexSearchResult,
+  QuantizedSearch,
+  StagingIndex,
+} from '../vector-index.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
 import type { HnswHeader } from './hnsw-codec.js';
 import type { ScanRange, SharedHnswHandle } from './hnsw-lane.js';
@@ -135,6 +142,7 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   /** Slots holding a staged vector (stored, not yet linked). */
   private staged_ = 0;
   private handle_: SharedHnswHandle | undefined;
+  private quantizer_: ScalarQuantizer | undefined;
 
   /** @internal Use {@link createHnswIndex} or {@link HnswIndex.deserialize}. */
   constructor(state: HnswState) {
@@ -248,6 +256,9 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
       lanes,
       sharedMemory,
     });
+    // Codes first: making room for them may grow the copy's memory (new views below).
+    const codes = mem.codes;
+    if (codes !== undefined) copy.mem.quantize(codes);
     const from = mem.regions;
     const to = copy.mem.regions;
     const src = mem.u8;
@@ -261,6 +272,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     region(from.vecs, to.vecs, slots * this.dimension * 4);
     region(from.upper, to.upper, mem.upperUsed);
     copy.mem.upperUsed = mem.upperUsed;
+    if (codes !== undefined) {
+      region(from.codes, to.codes, slots * codes.stride);
+      copy.quantizer_ = this.quantizer_;
+    }
     const { entry, maxLevel } = this.entryPoint();
     copy.setEntryPoint(entry, maxLevel);
     copy.recount(slots);
@@ -287,6 +302,7 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
         entry,
         maxLevel,
         vecs: r.vecs,
+        codes: this.mem.codes === undefined ? undefined : { ...this.mem.codes, at: r.codes },
         links0: r.links0,
         levels: r.levels,
         flags: r.flags,
@@ -299,14 +315,64 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   }
 
   /**
-   * The search mode of the core for a query with (or without) an allow mask, and whether a
-   * worker lane can run it (shared index, ef within the lanes' beam). @internal
+   * How a worker lane runs a search with (or without) an allow mask: the core's mode, the
+   * beam and the rescore count; undefined when a lane cannot (index not shared, beam
+   * larger than the lanes'). @internal
    */
-  laneMode(ef: number, allow: Uint8Array | undefined): number | undefined {
+  lanePlan(
+    k: number,
+    ef: number,
+    allow: Uint8Array | undefined,
+    quantization: QuantizedSearch | undefined,
+  ): LanePlan | undefined {
     const lanes = this.mem.laneSizes;
-    if (lanes === undefined || ef > lanes.poolCap || this.live_ === 0) return undefined;
-    if (allow !== undefined) return MODE_ALLOW;
-    return this.tombstones_ > 0 ? MODE_TOMBSTONES : MODE_PLAIN;
+    const beam = this.beam(k, ef, quantization);
+    if (lanes === undefined || beam.ef > lanes.poolCap || this.live_ === 0) return undefined;
+    const mode =
+      allow !== undefined ? MODE_ALLOW : this.tombstones_ > 0 ? MODE_TOMBSTONES : MODE_PLAIN;
+    return { mode, ...beam };
+  }
+
+  /**
+   * The beam of a search and, over int8 codes, how many candidates are rescored: the beam
+   * holds at least k × oversampling, and rescoring (the default) scores the whole beam
+   * again with the full vectors, so quantization changes the walk, not the final order.
+   */
+  private beam(
+    k: number,
+    ef: number,
+    q: QuantizedSearch | undefined,
+  ): { ef: number; rescore: number | undefined } {
+    const beam = Math.max(ef, k);
+    if (this.quantizer_ === undefined || q?.ignore === true)
+      return { ef: beam, rescore: undefined };
+    const wide = Math.max(beam, Math.ceil(k * (q?.oversampling ?? 1)));
+    return { ef: wide, rescore: q?.rescore === false ? 0 : wide };
+  }
+
+  /** The int8 quantizer the graph is searched with; undefined when not quantized. */
+  get quantizer(): ScalarQuantizer | undefined {
+    return this.quantizer_;
+  }
+
+  /**
+   * Quantizes the index with `q` (trained by trainScalarQuantizer): every slot's vector is
+   * encoded to int8 codes in WebAssembly memory, and later vectors as they are stored.
+   * Graph searches then walk the codes and rescore with the full vectors (see
+   * {@link search}). A shared index gets its codes region past its graph; its workers see
+   * the codes from the next handle on.
+   */
+  quantize(q: ScalarQuantizer): void {
+    if (!(q.scale > 0) || !Number.isFinite(q.scale) || !Number.isFinite(q.offset)) {
+      throw invalidArgument(`quantizer scale ${q.scale} / offset ${q.offset} is not usable.`);
+    }
+    if (this.metric !== 'euclid' && q.offset !== 0) {
+      throw invalidArgument('an inner-product quantizer must have offset 0.');
+    }
+    this.mem.quantize({ stride: codeStride(this.dimension), offset: q.offset, scale: q.scale });
+    this.wasm.encodeSlots(0, this.slots_);
+    this.quantizer_ = q;
+    this.handle_ = undefined;
   }
 
   /** Default beam width of a search (a query's `ef` overrides it); raised to k when smaller. */
@@ -418,6 +484,7 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     mem.ensureCapacity(internalId + 1);
     const r = mem.regions;
     mem.f32.set(vector, (r.vecs >> 2) + internalId * this.dimension);
+    if (this.quantizer_ !== undefined) this.wasm.encodeSlots(internalId, internalId + 1);
   }
 
   /** Links the vector stored at `internalId` into the graph (a level is drawn on first use). */
@@ -498,13 +565,14 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * is walked through every node but only admitted ones enter the results; when it admits at
    * most 2·ef live points they are scored exactly instead. `filter` is called back from the
    * loop for each node reached (it must not use this index). Tombstones are walked through,
-   * never returned.
+   * never returned. A quantized index walks its int8 codes and rescores the beam with the
+   * full vectors unless `quantization` says otherwise.
    */
   search(query: Float32Array, options: IndexSearchOptions): IndexSearchResult {
     this.checkDimension('query', query);
     const k = options.k;
     if (!(k > 0) || this.live_ === 0) return noResult();
-    const ef = Math.max(options.ef ?? this.efSearch_, k);
+    const { ef, rescore } = this.beam(k, options.ef ?? this.efSearch_, options.quantization);
     const mem = this.mem;
     mem.ensurePool(ef);
     let mode = this.tombstones_ > 0 ? MODE_TOMBSTONES : MODE_PLAIN;
@@ -531,6 +599,8 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
         ef,
         mode,
         mode === MODE_ALLOW ? allow : undefined,
+        undefined,
+        rescore,
       );
     } finally {
       this.filterFn = undefined;
@@ -622,6 +692,15 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     return this.mem.f32.slice(start, start + this.slots_ * this.dimension);
   }
 
+  /**
+   * The vectors of slots 0..slots-1 as a view of WebAssembly memory, not a copy: read it at
+   * once (any growth of the index detaches it). For training a quantizer. @internal
+   */
+  vectorsView(): Float32Array {
+    const start = this.mem.regions.vecs >> 2;
+    return this.mem.f32.subarray(start, start + this.slots_ * this.dimension);
+  }
+
   /** What a copy of this graph (or its serialized header) carries over unchanged. */
   private parameters(): Omit<HnswHeader, 'slots' | 'entry' | 'maxLevel'> {
     return {
@@ -644,6 +723,11 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   /** Bytes of the vectors region: capacity × dimension × 4. */
   vectorBytes(): number {
     return this.mem.capacity * this.dimension * 4;
+  }
+
+  /** Bytes of the int8 codes region (0 when not quantized). */
+  codeBytes(): number {
+    return this.mem.codeBytes;
   }
 
   /** Entry point and top level of the graph. @internal */

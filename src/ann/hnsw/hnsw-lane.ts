@@ -37,6 +37,15 @@ export interface SharedHnswHandle {
   readonly entry: number;
   readonly maxLevel: number;
   readonly vecs: number;
+  /** The int8 codes region and quantizer, when the index is quantized. */
+  readonly codes:
+    | {
+        readonly at: number;
+        readonly stride: number;
+        readonly offset: number;
+        readonly scale: number;
+      }
+    | undefined;
   readonly links0: number;
   readonly levels: number;
   readonly flags: number;
@@ -65,7 +74,8 @@ export const SCAN_LIVE: ScanRange = Object.freeze({ from: 0, staged: false });
 /**
  * Copies the query (and, for MODE_ALLOW, the allow bytes) into `scratch`, runs the core's
  * graph search (or, with `scan`, its exact scan of that range) and reads the best k back.
- * The caller has sized the scratch for `ef` (for a scan: for k). @internal
+ * With `rescore` defined the graph search walks the int8 codes and rescores that many
+ * candidates (0: none). The caller has sized the scratch for `ef` (for a scan: for k). @internal
  */
 export function searchInWasm(
   wasm: QuiverWasmExports,
@@ -78,6 +88,7 @@ export function searchInWasm(
   mode: number,
   allow: Uint8Array | undefined,
   scan?: ScanRange,
+  rescore?: number,
 ): IndexSearchResult {
   const { u8, f32, i32 } = views;
   if (mode === MODE_ALLOW && allow !== undefined) {
@@ -90,7 +101,9 @@ export function searchInWasm(
   let count =
     scan !== undefined
       ? wasm.scanExact(k, mode === MODE_ALLOW ? 1 : 0, scan.from, slots, scan.staged ? 1 : 0)
-      : wasm.search(ef, mode, slots);
+      : rescore !== undefined
+        ? wasm.searchCodes(ef, mode, slots, rescore)
+        : wasm.search(ef, mode, slots);
   if (count > k) count = k;
   const ids = new Array<number>(count);
   const scores = new Array<number>(count);
@@ -151,6 +164,8 @@ export class HnswLane {
       scratch.query,
       scratch.out,
     );
+    const c = handle.codes;
+    if (c !== undefined) wasm.setCodes(c.at, c.stride, c.offset, c.scale, scratch.qcode);
     wasm.setEntry(handle.entry, handle.maxLevel);
     this.views = viewsOf(handle.memory);
   }
@@ -167,12 +182,16 @@ export class HnswLane {
     ef: number,
     mode: number,
     allow: Uint8Array | undefined,
+    rescore?: number,
   ): IndexSearchResult {
     if (ef > this.scratch.poolCap || mode === MODE_CALLBACK) {
       throw new QuiverError(
         'INVALID_ARGUMENT',
         `a worker lane searches with ef up to ${this.scratch.poolCap} and no callback filter; got ef ${ef}, mode ${mode}.`,
       );
+    }
+    if (rescore !== undefined && this.handle.codes === undefined) {
+      throw new QuiverError('INVALID_ARGUMENT', 'this index is not quantized: no code search.');
     }
     if (this.views.u8.buffer !== this.handle.memory.buffer)
       this.views = viewsOf(this.handle.memory);
@@ -186,6 +205,8 @@ export class HnswLane {
       ef,
       mode,
       allow,
+      undefined,
+      rescore,
     );
   }
 }

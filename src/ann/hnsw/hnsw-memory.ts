@@ -11,6 +11,7 @@
  * layout) is frozen in place instead: the lanes' blocks go past its end, and from then on
  * the owner's scratch moves to a new block at the end whenever it must grow.
  *   query  dim × f32            scratch: the query of the running search
+ *   qcode  codeStride bytes     scratch: the query's int8 codes (quantized search)
  *   out    poolCap × (f32, i32) scratch: results, ascending by distance
  *   pool   poolCap × (f32, i32) scratch: beam / result heap
  *   sel    (1+m0)² × (f32, i32) scratch: neighbour selection and repair candidates
@@ -22,7 +23,10 @@
  *   upperOff cap × u32          byte offset of a slot's upper-level lists inside `upper`
  *   links0 cap × (1+m0) × i32   level-0 lists: count, then ids
  *   vecs   cap × dim × f32      vectors
+ *   codes  cap × codeStride i8  int8 codes of the vectors (0 bytes until quantized)
  *   upper  upperCap bytes       level 1.. lists, (1+m) × i32 per level, bump-allocated
+ * A frozen graph quantized after it was frozen gets its codes region past its end instead
+ * (the graph regions cannot move under the workers).
  */
 import { QuiverError } from '../../common/quiver-error.js';
 import type { MetricName } from '../../common/types.js';
@@ -50,6 +54,7 @@ const align16 = (n: number): number => (n + 15) & ~15;
 /** Byte offsets of one thread's search scratch, and its sizes in entries. @internal */
 export interface ScratchRegions {
   readonly query: number;
+  readonly qcode: number;
   readonly out: number;
   readonly pool: number;
   readonly sel: number;
@@ -67,6 +72,7 @@ export interface HnswRegions extends ScratchRegions {
   readonly upperOff: number;
   readonly links0: number;
   readonly vecs: number;
+  readonly codes: number;
   readonly upper: number;
   /** Worker lanes' scratch (shared memory only). */
   readonly lanes: readonly ScratchRegions[];
@@ -78,6 +84,15 @@ interface Sizes {
   readonly upperCap: number;
   readonly poolCap: number;
   readonly heapCap: number;
+  /** Bytes of one slot's int8 codes; 0 when the index is not quantized. */
+  readonly codeStride: number;
+}
+
+/** The int8 quantizer the core encodes with (see src/ann/scalar-quantizer.ts). @internal */
+export interface CodeParams {
+  readonly stride: number;
+  readonly offset: number;
+  readonly scale: number;
 }
 
 /** Worker lanes of a shared memory: how many, and their fixed beam and heap sizes. @internal */
@@ -123,6 +138,8 @@ export class HnswMemory {
   regions: HnswRegions;
   /** Bytes of `upper` handed out so far. */
   upperUsed = 0;
+  /** The quantizer's parameters once the index is quantized. */
+  private codeParams: CodeParams | undefined;
   u8!: Uint8Array;
   i32!: Int32Array;
   u32!: Uint32Array;
@@ -147,7 +164,7 @@ export class HnswMemory {
     this.strideU = (1 + m) * 4;
     this.base = align16(wasm.heapBase());
     wasm.setParams(dim, metricIp ? 1 : 0, m, this.m0);
-    this.sizes = { cap: Math.max(1, capacity), upperCap, poolCap, heapCap: 0 };
+    this.sizes = { cap: Math.max(1, capacity), upperCap, poolCap, heapCap: 0, codeStride: 0 };
     this.regions = this.layout(this.sizes);
     this.growTo(this.regions.end);
     this.refreshViews();
@@ -164,6 +181,46 @@ export class HnswMemory {
 
   get heapCapacity(): number {
     return this.sizes.heapCap;
+  }
+
+  /** The quantizer's parameters, once {@link quantize} gave them. */
+  get codes(): CodeParams | undefined {
+    return this.codeParams;
+  }
+
+  /** Bytes of the int8 codes region (0 when not quantized). */
+  get codeBytes(): number {
+    return this.sizes.cap * this.sizes.codeStride;
+  }
+
+  /**
+   * Gives the index an int8 codes region (zeroed; the caller encodes into it) and the
+   * quantizer the core encodes queries with. A private graph is laid out again with the
+   * region in place; a frozen one gets it past its end.
+   */
+  quantize(params: CodeParams): void {
+    const stride = params.stride;
+    if (stride <= 0 || stride % 16 !== 0) {
+      throw new QuiverError('INTERNAL', `code stride ${stride} is not a positive multiple of 16.`);
+    }
+    this.codeParams = params;
+    if (this.sizes.codeStride === stride) {
+      this.publish();
+      return;
+    }
+    if (this.lanes_ !== undefined) {
+      const take = this.allocator(this.regions.end);
+      const codes = take(this.sizes.cap * stride);
+      const end = take(0);
+      this.growTo(end);
+      this.refreshViews();
+      this.u8.fill(0, codes, end);
+      this.sizes = { ...this.sizes, codeStride: stride };
+      this.regions = { ...this.regions, codes, end };
+      this.publish();
+      return;
+    }
+    this.relayout({ ...this.sizes, codeStride: stride });
   }
 
   /** The worker lanes once the graph is frozen for them. */
@@ -224,6 +281,7 @@ export class HnswMemory {
   ): ScratchRegions {
     return {
       query: take(this.dim * 4),
+      qcode: take(this.dim + 16),
       out: take(poolCap * 8),
       pool: take(poolCap * 8),
       sel: take((1 + this.m0) * (1 + this.m0) * 8),
@@ -248,6 +306,7 @@ export class HnswMemory {
       upperOff: take(s.cap * 4),
       links0: take(s.cap * this.stride0),
       vecs: take(s.cap * this.dim * 4),
+      codes: take(s.cap * s.codeStride),
       upper: take(s.upperCap),
     });
     const lanes = this.lanes_;
@@ -304,6 +363,8 @@ export class HnswMemory {
       r.query,
       r.out,
     );
+    const c = this.codeParams;
+    if (c !== undefined) this.wasm.setCodes(r.codes, c.stride, c.offset, c.scale, r.qcode);
   }
 
   /**
@@ -337,6 +398,7 @@ export class HnswMemory {
       [old.upperOff, nr.upperOff, oldSizes.cap * 4, next.cap * 4],
       [old.links0, nr.links0, oldSizes.cap * this.stride0, next.cap * this.stride0],
       [old.vecs, nr.vecs, oldSizes.cap * this.dim * 4, next.cap * this.dim * 4],
+      [old.codes, nr.codes, oldSizes.cap * oldSizes.codeStride, next.cap * next.codeStride],
       [old.upper, nr.upper, this.upperUsed, next.upperCap],
     ];
     for (let i = keep.length - 1; i >= 0; i--) {

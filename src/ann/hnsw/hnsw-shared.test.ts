@@ -56,7 +56,7 @@ describe(
       for (let i = 0; i < N; i++) allow[i] = random() < 0.3 ? 1 : 0;
       for (const q of queries) {
         const want = shared.search(q, { k: 10, ef: 64, allow });
-        assert.equal(shared.laneMode(64, allow), MODE_ALLOW);
+        assert.equal(shared.lanePlan(10, 64, allow, undefined)?.mode, MODE_ALLOW);
         const got = lanes[1]!.search(q, 10, 64, MODE_ALLOW, allow);
         assert.deepEqual(got.ids, want.ids);
         for (const id of got.ids) assert.equal(allow[id], 1);
@@ -69,7 +69,7 @@ describe(
       for (const id of removed) shared.remove(id);
       assert.equal(shared.stats().tombstones, removed.size, 'a frozen graph keeps its tombstones');
       assert.equal(shared.repair(), 0);
-      assert.equal(shared.laneMode(64, undefined), MODE_TOMBSTONES);
+      assert.equal(shared.lanePlan(10, 64, undefined, undefined)?.mode, MODE_TOMBSTONES);
       for (const q of queries) {
         const want = shared.search(q, { k: 10, ef: 64 });
         const got = lanes[0]!.search(q, 10, 64, MODE_TOMBSTONES, undefined);
@@ -93,7 +93,7 @@ describe(
       );
       const lane = new HnswLane(copy.sharedHandle()!, 0);
       for (const q of queries) {
-        const mode = copy.laneMode(64, undefined)!;
+        const mode = copy.lanePlan(10, 64, undefined, undefined)!.mode;
         assert.deepEqual(
           lane.search(q, 10, 64, mode, undefined).ids,
           source.search(q, { k: 10 }).ids,
@@ -140,7 +140,7 @@ describe(
         () => shared.add(N, vectors[0]!),
         (e: unknown) => isQuiverError(e) && e.code === 'INVALID_ARGUMENT',
       );
-      assert.equal(shared.laneMode(100_000, undefined), undefined);
+      assert.equal(shared.lanePlan(10, 100_000, undefined, undefined)?.mode, undefined);
       assert.throws(() => lanes[0]!.search(queries[0]!, 10, 100_000, MODE_PLAIN, undefined));
       assert.throws(() => new HnswLane(handle, 2), /lane 2 does not exist/);
     });

@@ -139,3 +139,84 @@ export function scanScores(q: usize, base: usize, count: i32, dim: i32, metric: 
   }
   return s;
 }
+
+// ---- int8 codes (scalar quantization) ----
+// Codes are signed bytes in [-127, 127]; both operands share one scale, so the integer
+// sums below are the float distances up to a constant factor the caller applies. Each
+// 16 bytes widen to two i16x8 halves; i32x4.dot_i16x8_s multiplies and adds pairs into
+// i32 lanes (|a·b| ≤ 2·127² per lane per step: 1 << 31 holds 66k steps, 1M dimensions).
+
+/** Sum of a[i]·b[i] over n signed bytes at a and b. */
+export function dotI8(a: usize, b: usize, n: i32): i32 {
+  let i: i32 = 0;
+  let s: i32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let s0 = i32x4.splat(0);
+    let s1 = i32x4.splat(0);
+    const end16 = n & ~15;
+    let pa = a;
+    let pb = b;
+    for (; i < end16; i += 16) {
+      const va = v128.load(pa);
+      const vb = v128.load(pb);
+      s0 = i32x4.add(
+        s0,
+        i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(va), i16x8.extend_low_i8x16_s(vb)),
+      );
+      s1 = i32x4.add(
+        s1,
+        i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(va), i16x8.extend_high_i8x16_s(vb)),
+      );
+      pa += 16;
+      pb += 16;
+    }
+    const t = i32x4.add(s0, s1);
+    s =
+      i32x4.extract_lane(t, 0) +
+      i32x4.extract_lane(t, 1) +
+      i32x4.extract_lane(t, 2) +
+      i32x4.extract_lane(t, 3);
+  }
+  for (; i < n; i++) {
+    s += <i32>load<i8>(a + <usize>i) * <i32>load<i8>(b + <usize>i);
+  }
+  return s;
+}
+
+/**
+ * Sum of (a[i] - b[i])² over n signed bytes at a and b. Unsigned: 254² × 65 536 (the
+ * largest dimension) passes i32 but not u32; each of the 8 lanes holds an eighth of it.
+ */
+export function l2sqI8(a: usize, b: usize, n: i32): u32 {
+  let i: i32 = 0;
+  let s: u32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let s0 = i32x4.splat(0);
+    let s1 = i32x4.splat(0);
+    const end16 = n & ~15;
+    let pa = a;
+    let pb = b;
+    for (; i < end16; i += 16) {
+      const va = v128.load(pa);
+      const vb = v128.load(pb);
+      // Differences of two bytes in [-127, 127] fit i16; their squares, paired, fit i32.
+      const lo = i16x8.sub(i16x8.extend_low_i8x16_s(va), i16x8.extend_low_i8x16_s(vb));
+      const hi = i16x8.sub(i16x8.extend_high_i8x16_s(va), i16x8.extend_high_i8x16_s(vb));
+      s0 = i32x4.add(s0, i32x4.dot_i16x8_s(lo, lo));
+      s1 = i32x4.add(s1, i32x4.dot_i16x8_s(hi, hi));
+      pa += 16;
+      pb += 16;
+    }
+    const t = i32x4.add(s0, s1);
+    s =
+      <u32>i32x4.extract_lane(t, 0) +
+      <u32>i32x4.extract_lane(t, 1) +
+      <u32>i32x4.extract_lane(t, 2) +
+      <u32>i32x4.extract_lane(t, 3);
+  }
+  for (; i < n; i++) {
+    const d = <i32>load<i8>(a + <usize>i) - <i32>load<i8>(b + <usize>i);
+    s += <u32>(d * d);
+  }
+  return s;
+}

@@ -2,7 +2,7 @@
 // beam search with an epoch-reset visited set, filtered/tombstone-aware search, tombstone repair.
 // One instance per index: state lives in this instance's globals; TypeScript owns the layout.
 
-import { dotF32, l2sqF32 } from './distance';
+import { dotF32, dotI8, l2sqF32, l2sqI8 } from './distance';
 
 /** JS filter callback for search mode 3 (the `filter` option): 1 admits the internal id. */
 declare function admit(id: i32): i32;
@@ -45,6 +45,17 @@ let entry: i32 = -1;
 let maxLevel: i32 = -1;
 let statVisited: i32 = 0;
 let statDist: i32 = 0;
+
+// Scalar quantization (int8 codes, one per value, each slot's codes padded to codeStride
+// bytes with zeros): code = clamp(round((x - qOffset) / qScale), -127, 127). While
+// useCodes is set (only inside searchCodes) vec() and dist() read codes, not floats.
+let pCodes: usize = 0;
+let codeStride: usize = 0;
+let pQCode: usize = 0;
+let qOffset: f32 = 0;
+let qInvScale: f32 = 1;
+let qScale2: f32 = 1;
+let useCodes: bool = false;
 
 // Results of greedy(): the closest node found and its distance.
 let gCur: i32 = 0;
@@ -121,12 +132,51 @@ export function lastDistances(): i32 {
   return statDist;
 }
 
+/**
+ * Points the core at a slot-major region of int8 codes (stride bytes per slot, a multiple of
+ * 16), the quantizer's offset and scale, and the scratch for an encoded query (stride bytes).
+ */
+export function setCodes(codes: usize, stride: i32, offset: f32, scale: f32, qcode: usize): void {
+  pCodes = codes;
+  codeStride = <usize>stride;
+  qOffset = offset;
+  qInvScale = scale > 0 ? 1 / scale : 1;
+  qScale2 = scale * scale;
+  pQCode = qcode;
+}
+
 function vec(id: i32): usize {
+  if (useCodes) return pCodes + <usize>id * codeStride;
   return pVecs + <usize>id * vecBytes;
 }
 
 function dist(a: usize, b: usize): f32 {
+  if (useCodes) {
+    // The integer sums times scale² are the float distances of the decoded vectors (the
+    // offset cancels in L2; inner-product collections are encoded with offset 0).
+    const n = <i32>codeStride;
+    return metricIp ? -(<f32>dotI8(a, b, n)) * qScale2 : <f32>l2sqI8(a, b, n) * qScale2;
+  }
   return metricIp ? -dotF32(a, b, dim) : l2sqF32(a, b, dim);
+}
+
+/** Encodes the dim floats at src as codes at dst (codeStride bytes, zero padded). */
+function encodeInto(src: usize, dst: usize): void {
+  for (let i: i32 = 0; i < dim; i++) {
+    let c = nearest<f32>((load<f32>(src + ((<usize>i) << 2)) - qOffset) * qInvScale);
+    if (c > 127) c = 127;
+    else if (c < -127) c = -127;
+    else if (c != c) c = 0;
+    store<i8>(dst + <usize>i, <i8>(<i32>c));
+  }
+  memory.fill(dst + <usize>dim, 0, codeStride - <usize>dim);
+}
+
+/** Encodes the float vectors of slots [from, to) into their codes. */
+export function encodeSlots(from: i32, to: i32): void {
+  for (let id = from; id < to; id++) {
+    encodeInto(pVecs + <usize>id * vecBytes, pCodes + <usize>id * codeStride);
+  }
 }
 
 function links(id: i32, level: i32): usize {
@@ -374,6 +424,7 @@ function exactAllowed(q: usize, ef: i32, slots: i32, limit: i32): i32 {
  * pool's capacity). Writes them ascending at pOut and returns how many.
  */
 export function scanExact(k: i32, useAllow: i32, from: i32, slots: i32, staged: i32): i32 {
+  useCodes = false;
   const q = pQuery;
   const want: u8 = staged != 0 ? F_STAGED : F_PRESENT | F_ALLOCATED;
   let nt: i32 = 0;
@@ -428,10 +479,36 @@ function drainTop(count: i32): i32 {
  * and returns how many (at most ef; the caller keeps the first k).
  */
 export function search(ef: i32, mode: i32, slots: i32): i32 {
+  useCodes = false;
+  return searchFrom(pQuery, ef, mode, slots);
+}
+
+/**
+ * search() over the int8 codes: the query at pQuery is encoded to pQCode and the graph is
+ * walked with quantized distances. With rescore > 0 the best `rescore` results are scored
+ * again with the float vectors and sorted by that exact distance; the count returned is
+ * then at most rescore. With rescore 0 the distances are the quantized ones.
+ */
+export function searchCodes(ef: i32, mode: i32, slots: i32, rescore: i32): i32 {
+  encodeInto(pQuery, pQCode);
+  useCodes = true;
+  const n = searchFrom(pQCode, ef, mode, slots);
+  useCodes = false;
+  if (rescore <= 0) return n;
+  const r = rescore < n ? rescore : n;
+  for (let i: i32 = 0; i < r; i++) {
+    const e = pOut + ((<usize>i) << 3);
+    store<f32>(e, dist(pQuery, vec(load<i32>(e, 4))));
+  }
+  statDist += r;
+  sortPairsLarge(pOut, r);
+  return r;
+}
+
+function searchFrom(q: usize, ef: i32, mode: i32, slots: i32): i32 {
   statVisited = 0;
   statDist = 0;
   if (entry < 0) return 0;
-  const q = pQuery;
   if (mode == 2) {
     const exact = exactAllowed(q, ef, slots, 2 * ef);
     if (exact >= 0) return exact;
@@ -563,6 +640,7 @@ function connect(nb: i32, id: i32, level: i32, d: f32): void {
  * TypeScript has already written. efC is efConstruction.
  */
 export function insert(id: i32, level: i32, efC: i32): void {
+  useCodes = false;
   for (let l = 0; l <= level; l++) store<i32>(links(id, l), 0);
   if (entry < 0) {
     entry = id;
@@ -609,6 +687,7 @@ export function insert(id: i32, level: i32, efC: i32): void {
  * are reused on re-add). Needs pSel to hold (1 + m0) * (1 + m0) pairs. Returns nodes freed.
  */
 export function repair(n: i32): i32 {
+  useCodes = false;
   for (let p = 0; p < n; p++) {
     if (flagsOf(p) != (F_PRESENT | F_ALLOCATED)) continue;
     const lvl = <i32>load<u8>(pLevels + <usize>p);

@@ -13,6 +13,7 @@ import { badRequest, notFound, notImplemented } from '../http-errors.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { PayloadIndexRecord } from '../payload-index-registry.js';
 import type { ServerContext } from '../server-context.js';
+import { parseQuantizationConfig, quantizationConfigOf } from './quantization-config.js';
 import {
   asObject,
   bodyObject,
@@ -23,6 +24,7 @@ import {
 } from './qdrant-input.js';
 
 const CREATE_KEYS = [
+  'quantization_config',
   'vectors',
   'hnsw_config',
   'shard_number',
@@ -35,8 +37,15 @@ const CREATE_KEYS = [
   'metadata',
   'sharding_method',
 ];
-const CREATE_UNSUPPORTED = ['quantization_config', 'sparse_vectors', 'init_from'];
-const VECTOR_KEYS = ['size', 'distance', 'hnsw_config', 'on_disk', 'datatype'];
+const CREATE_UNSUPPORTED = ['sparse_vectors', 'init_from'];
+const VECTOR_KEYS = [
+  'size',
+  'distance',
+  'hnsw_config',
+  'quantization_config',
+  'on_disk',
+  'datatype',
+];
 const HNSW_KEYS = [
   'm',
   'ef_construct',
@@ -107,7 +116,7 @@ export async function collectionInfo(
         max_optimization_threads: null,
       },
       wal_config: { wal_capacity_mb: 64, wal_segments_ahead: 0 },
-      quantization_config: null,
+      quantization_config: quantizationConfigOf(config.quantization),
       strict_mode_config: { enabled: false },
     },
     payload_schema: payloadSchema,
@@ -220,13 +229,23 @@ async function createCollection(
   if (!('size' in vectors) && !('distance' in vectors)) {
     throw notImplemented('named vectors (vectors must be { "size", "distance" })');
   }
-  checkKeys(vectors, VECTOR_KEYS, 'vectors', ['multivector_config', 'quantization_config']);
+  checkKeys(vectors, VECTOR_KEYS, 'vectors', ['multivector_config']);
   const size = intField(vectors['size'], 'vectors.size', 1, 65536, 0);
   if (size === 0) throw badRequest('vectors.size is required: the number of values per vector.');
   const metric = metricOfDistance(vectors['distance'], 'vectors.distance');
   const hnsw = {
     ...parseHnsw(body['hnsw_config'], 'hnsw_config'),
     ...parseHnsw(vectors['hnsw_config'], 'vectors.hnsw_config'),
+  };
+  // The vector's own setting wins over the collection's, as in Qdrant.
+  const quantization =
+    parseQuantizationConfig(vectors['quantization_config'], 'vectors.quantization_config') ??
+    parseQuantizationConfig(body['quantization_config'], 'quantization_config');
+  const options = {
+    dimension: size,
+    metric,
+    hnsw,
+    ...(quantization === undefined ? {} : { quantization }),
   };
   const cluster = ctx.clusterNode;
   if (cluster !== undefined) {
@@ -236,8 +255,8 @@ async function createCollection(
       body['replication_factor'] === undefined || body['replication_factor'] === null
         ? undefined
         : intField(body['replication_factor'], 'replication_factor', 1, 64, 1);
-    await cluster.createCollection(name, { dimension: size, metric, hnsw }, shards, factor);
-  } else await ctx.db().createCollection(name, { dimension: size, metric, hnsw });
+    await cluster.createCollection(name, options, shards, factor);
+  } else await ctx.db().createCollection(name, options);
   // A collection of that name dropped while the server was down may have left indexes.
   await ctx.payloadIndexes.dropCollection(name);
   return envelope(reply, true);

@@ -9,6 +9,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PointId } from '../../common/types.js';
+import type { QuantizedSearch } from '../../ann/vector-index.js';
 import type { Collection, SearchExplain } from '../../engine/collection.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { Filter } from '../../filter/filter-ast.js';
@@ -20,6 +21,7 @@ import { sendJson } from '../response-stream.js';
 import { envelope, paramsOf } from '../route-table.js';
 import type { ServerContext } from '../server-context.js';
 import type { PayloadProjection } from './qdrant-input.js';
+import { parseSearchQuantization } from './quantization-config.js';
 import {
   asObject,
   NO_PAYLOAD,
@@ -51,10 +53,17 @@ interface SearchRequest {
   readonly scoreThreshold: number | undefined;
   readonly ef: number | undefined;
   readonly exact: boolean;
+  readonly quantization: QuantizedSearch | undefined;
 }
 
-function parseParams(value: unknown): { ef: number | undefined; exact: boolean } {
-  if (value === undefined || value === null) return { ef: undefined, exact: false };
+function parseParams(value: unknown): {
+  ef: number | undefined;
+  exact: boolean;
+  quantization: QuantizedSearch | undefined;
+} {
+  if (value === undefined || value === null) {
+    return { ef: undefined, exact: false, quantization: undefined };
+  }
   const p = asObject(value, 'params');
   checkKeys(p, ['hnsw_ef', 'exact', 'quantization', 'indexed_only', 'acorn'], 'params');
   const ef = p['hnsw_ef'];
@@ -62,11 +71,12 @@ function parseParams(value: unknown): { ef: number | undefined; exact: boolean }
     ef:
       ef === undefined || ef === null ? undefined : intField(ef, 'params.hnsw_ef', 1, 100_000, 64),
     exact: boolField(p['exact'], 'params.exact', false),
+    quantization: parseSearchQuantization(p['quantization']),
   };
 }
 
 function common(body: Record<string, unknown>): Omit<SearchRequest, 'vector' | 'byId'> {
-  const { ef, exact } = parseParams(body['params']);
+  const { ef, exact, quantization } = parseParams(body['params']);
   return {
     filter: parseFilterField(body['filter']),
     limit: intField(body['limit'] ?? body['top'], 'limit', 1, MAX_RESULTS, 10),
@@ -76,6 +86,7 @@ function common(body: Record<string, unknown>): Omit<SearchRequest, 'vector' | '
     scoreThreshold: numberField(body['score_threshold'], 'score_threshold'),
     ef,
     exact,
+    quantization,
   };
 }
 
@@ -180,6 +191,7 @@ async function searchToScoredPoints(
     ...(filter === undefined ? {} : { filter }),
     ...(ef === undefined ? {} : { ef }),
     exact: r.exact,
+    ...(r.quantization === undefined ? {} : { quantization: r.quantization }),
     withPayload: r.project !== NO_PAYLOAD,
     withVector: r.withVector,
     explain: true,

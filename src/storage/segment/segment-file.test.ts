@@ -10,6 +10,7 @@ import { ByteWriter, utf8Encode } from '../../common/bytes.js';
 import { crc32c } from '../../common/crc32c.js';
 import { propertyParams } from '../../../test/helpers/random.js';
 import { SEGMENT_HEADER_SIZE, SegmentSection } from '../format.js';
+import { isQuiverError } from '../../common/quiver-error.js';
 import { decodeSegment, encodeSegment, type SegmentData } from './segment-file.js';
 
 /** The bytes of section `kind`, found through the file's section table. */
@@ -127,5 +128,40 @@ describe('segment file encoding', () => {
     assert.deepEqual(back.vectors, data.vectors);
     assert.deepEqual(back.ids, data.ids);
     assert.ok(moved > 0, 'the 1.4 file had padding to remove');
+  });
+
+  test('the int8 quantizer round-trips; a flipped byte or impossible values are CORRUPT', () => {
+    const data = fc.sample(dataArb, { numRuns: 1, seed: 8 })[0]!;
+    const quantizer = {
+      kind: 'scalar' as const,
+      quantile: Math.fround(0.99),
+      offset: Math.fround(-1.25),
+      scale: Math.fround(0.0123),
+    };
+    const file = encodeSegment({ ...data, quantizer });
+    assert.deepEqual(decodeSegment(file, 'seg').quantizer, quantizer);
+    assert.equal(decodeSegment(encodeSegment(data), 'seg').quantizer, undefined, 'none written');
+    const quant = section(file, data, SegmentSection.QUANT);
+    for (let i = 0; i < quant.length; i++) {
+      const damaged = file.slice();
+      damaged[quant.byteOffset - file.byteOffset + i]! ^= 0x10;
+      assert.throws(
+        () => decodeSegment(damaged, 'seg'),
+        (e) => isQuiverError(e, 'CORRUPT') && /section 5 checksum/.test(e.message),
+        `byte ${i}`,
+      );
+    }
+    for (const bad of [
+      { ...quantizer, scale: 0 },
+      { ...quantizer, scale: Infinity },
+      { ...quantizer, quantile: 0.2 },
+      { ...quantizer, offset: Number.NaN },
+    ]) {
+      assert.throws(
+        () => decodeSegment(encodeSegment({ ...data, quantizer: bad }), 'seg'),
+        (e) => isQuiverError(e, 'CORRUPT') && /quantizer/.test(e.message),
+        JSON.stringify(bad),
+      );
+    }
   });
 });

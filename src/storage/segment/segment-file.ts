@@ -22,6 +22,7 @@ import {
   SegmentSection,
 } from '../format.js';
 import { readPointId, writePointId } from '../id-codec.js';
+import type { ScalarQuantizer } from '../../ann/scalar-quantizer.js';
 
 const METRIC_CODE: Record<MetricName, number> = { euclid: 0, cosine: 1, dot: 2 };
 const METRIC_NAME: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
@@ -48,6 +49,39 @@ export interface SegmentData {
   readonly vectors: Float32Array;
   /** The serialized HNSW graph, when the segment has one. */
   readonly graph: Uint8Array | undefined;
+  /** The int8 quantizer trained when the segment was written, when its collection has one. */
+  readonly quantizer?: ScalarQuantizer | undefined;
+}
+
+/** QUANT section: kind u8 (1 = int8 scalar), 3 reserved bytes, quantile, offset, scale f32. */
+const QUANT_BYTES = 16;
+const QUANT_SCALAR = 1;
+
+function encodeQuantizer(q: ScalarQuantizer): Uint8Array {
+  const out = new Uint8Array(QUANT_BYTES);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, QUANT_SCALAR);
+  view.setFloat32(4, q.quantile, true);
+  view.setFloat32(8, q.offset, true);
+  view.setFloat32(12, q.scale, true);
+  return out;
+}
+
+/** The QUANT section's quantizer; impossible values are CORRUPT at the section's offset. */
+function decodeQuantizer(section: Section, file: string): ScalarQuantizer {
+  const b = section.bytes;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length !== QUANT_BYTES || view.getUint8(0) !== QUANT_SCALAR) {
+    throw corrupt(file, section.offset, 'segment quantizer section is not an int8 quantizer');
+  }
+  const quantile = view.getFloat32(4, true);
+  const offset = view.getFloat32(8, true);
+  const scale = view.getFloat32(12, true);
+  const usable = scale > 0 && Number.isFinite(scale) && Number.isFinite(offset);
+  if (!(quantile >= 0.5 && quantile <= 1) || !usable) {
+    throw corrupt(file, section.offset, 'segment quantizer holds impossible values');
+  }
+  return Object.freeze({ kind: 'scalar', quantile, offset, scale });
 }
 
 function encodeIds(ids: readonly (PointId | undefined)[]): Uint8Array {
@@ -111,6 +145,9 @@ export function encodeSegment(data: SegmentData): Uint8Array {
     { kind: SegmentSection.VECTORS, bytes: encodeVectors(data.vectors) },
   ];
   if (data.graph !== undefined) sections.push({ kind: SegmentSection.GRAPH, bytes: data.graph });
+  if (data.quantizer !== undefined) {
+    sections.push({ kind: SegmentSection.QUANT, bytes: encodeQuantizer(data.quantizer) });
+  }
   const name = utf8Encode(data.collection);
   const tableStart = SEGMENT_HEADER_SIZE + name.length;
   const dataStart = tableStart + sections.length * SECTION_ENTRY + 4;
@@ -188,6 +225,7 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
   const payloadSection = need(SegmentSection.PAYLOADS);
   const vectorSection = need(SegmentSection.VECTORS);
   const slots = readSlots(file, header, idsSection, payloadSection, vectorSection);
+  const quant = found.get(SegmentSection.QUANT);
   return {
     segmentId: header.segmentId,
     collection,
@@ -197,6 +235,7 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
     maxLsn: header.maxLsn,
     ...slots,
     graph: found.get(SegmentSection.GRAPH)?.bytes,
+    quantizer: quant === undefined ? undefined : decodeQuantizer(quant, file),
   };
 }
 

@@ -1,0 +1,36 @@
+/**
+ * Applies a collection's quantization to a sealed segment's index: a quantizer trained
+ * when the segment is written (seal, compaction), or the one its file stored when it is
+ * loaded. Growing segments are never quantized: their graphs change with every write, and
+ * the quantizer is trained on the segment's final vectors.
+ */
+import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
+import type { ScalarQuantizer } from '../ann/scalar-quantizer.js';
+import { trainScalarQuantizer } from '../ann/scalar-quantizer.js';
+import type { VectorIndex } from '../ann/vector-index.js';
+import type { CollectionConfig } from './validation.js';
+
+/**
+ * Quantizes `index` as `config` asks, with `stored` (a segment file's quantizer) when
+ * given, else one trained now on the index's vectors. Returns the quantizer applied, or
+ * undefined when the collection is not quantized or the index cannot be (an exact index).
+ */
+export function quantizeIndex(
+  index: VectorIndex,
+  config: CollectionConfig,
+  stored?: ScalarQuantizer,
+): ScalarQuantizer | undefined {
+  const q = config.quantization;
+  if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
+  const quantizer =
+    stored ??
+    trainScalarQuantizer(
+      index.vectorsView(),
+      index.slots,
+      config.dimension,
+      config.metric,
+      q.quantile,
+    );
+  index.quantize(quantizer);
+  return quantizer;
+}

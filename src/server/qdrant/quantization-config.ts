@@ -1,0 +1,80 @@
+/**
+ * Qdrant's quantization shapes and Quiver's: `quantization_config` of a create request
+ * (and in collection info), and a search's `params.quantization`. Scalar int8 exists;
+ * product and binary answer 501 until they land.
+ */
+import type { QuantizedSearch } from '../../ann/vector-index.js';
+import type { CreateCollectionOptions, QuantizationConfig } from '../../engine/validation.js';
+import { badRequest, notImplemented, validationError } from '../http-errors.js';
+import { asObject, boolField, checkKeys, numberField } from './qdrant-input.js';
+
+type QuantizationOption = CreateCollectionOptions['quantization'];
+
+const SCALAR_KEYS = ['type', 'quantile', 'always_ram'];
+
+/**
+ * The Quiver option of a Qdrant `quantization_config` (undefined when absent or null):
+ * `{ scalar: { type: "int8", quantile?, always_ram? } }`. Quiver keeps codes in RAM
+ * whatever `always_ram` says (there is no on-disk code store).
+ */
+export function parseQuantizationConfig(value: unknown, where: string): QuantizationOption {
+  if (value === undefined || value === null) return undefined;
+  const q = asObject(value, where);
+  const kinds = Object.keys(q);
+  if (kinds.length !== 1) {
+    throw badRequest(`${where} must hold exactly one of scalar, product, binary.`);
+  }
+  const kind = kinds[0]!;
+  if (kind === 'product' || kind === 'binary') {
+    throw notImplemented(`${kind} quantization (${where}.${kind}); scalar int8 is available`);
+  }
+  if (kind !== 'scalar') {
+    throw badRequest(
+      `unknown quantization "${kind}" in ${where}; allowed are scalar, product, binary.`,
+    );
+  }
+  const s = asObject(q['scalar'], `${where}.scalar`);
+  checkKeys(s, SCALAR_KEYS, `${where}.scalar`);
+  if (s['type'] !== 'int8') {
+    throw badRequest(`${where}.scalar.type must be "int8", got ${JSON.stringify(s['type'])}.`);
+  }
+  boolField(s['always_ram'], `${where}.scalar.always_ram`, true);
+  const quantile = numberField(s['quantile'], `${where}.scalar.quantile`);
+  if (quantile === undefined) return 'scalar';
+  if (!(quantile >= 0.5 && quantile <= 1)) {
+    throw validationError(
+      `${where}.scalar.quantile`,
+      `value ${quantile} invalid, must be from 0.5 to 1`,
+    );
+  }
+  return { kind: 'scalar', quantile };
+}
+
+/** A collection's quantization in Qdrant's collection-info shape (null when none). */
+export function quantizationConfigOf(q: QuantizationConfig): Record<string, unknown> | null {
+  if (q === 'none') return null;
+  return { scalar: { type: 'int8', quantile: q.quantile, always_ram: true } };
+}
+
+/** A search's `params.quantization`: { ignore?, rescore?, oversampling? }. */
+export function parseSearchQuantization(value: unknown): QuantizedSearch | undefined {
+  if (value === undefined || value === null) return undefined;
+  const where = 'params.quantization';
+  const q = asObject(value, where);
+  checkKeys(q, ['ignore', 'rescore', 'oversampling'], where);
+  const out: { ignore?: boolean; rescore?: boolean; oversampling?: number } = {};
+  if (q['ignore'] !== undefined && q['ignore'] !== null) {
+    out.ignore = boolField(q['ignore'], `${where}.ignore`, false);
+  }
+  if (q['rescore'] !== undefined && q['rescore'] !== null) {
+    out.rescore = boolField(q['rescore'], `${where}.rescore`, true);
+  }
+  const over = numberField(q['oversampling'], `${where}.oversampling`);
+  if (over !== undefined) {
+    if (!(over >= 1 && over <= 16)) {
+      throw validationError(`${where}.oversampling`, `value ${over} invalid, must be from 1 to 16`);
+    }
+    out.oversampling = over;
+  }
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * Qdrant's `quantization_config` and `params.quantization` from the official JS client
+ * against a real `quiver serve`: a scalar int8 collection is created, reported back in
+ * Qdrant's shape, sealed, and searched with and without rescoring and with `ignore`;
+ * product and binary answer 501; bad values 400/422. /metrics reports the codes' memory.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { clusteredVectors } from '../../src/ann/hnsw/hnsw.fixtures.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { removeDir, spawnServe } from './server-helpers.js';
+
+const DIM = 24;
+const N = 3000;
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { status?: number }).status;
+}
+
+test('the official client creates and searches a scalar-quantized collection', async (t) => {
+  const dir = tempDir(undefined, 'quiver-qdrant-quant-');
+  const serve = await spawnServe(t, ['--data', join(dir, 'data')]);
+  t.after(() => removeDir(dir));
+  const client = new QdrantClient({ url: serve.url, checkCompatibility: false });
+
+  assert.equal(
+    await client.createCollection('q', {
+      vectors: { size: DIM, distance: 'Cosine' },
+      quantization_config: { scalar: { type: 'int8', quantile: 0.98, always_ram: true } },
+    }),
+    true,
+  );
+  const info = await client.getCollection('q');
+  assert.deepEqual(info.config.quantization_config, {
+    scalar: { type: 'int8', quantile: 0.98, always_ram: true },
+  });
+
+  const vectors = clusteredVectors(N, DIM, 'cosine', 61);
+  for (let at = 0; at < N; at += 1000) {
+    await client.upsert('q', {
+      wait: true,
+      points: vectors
+        .slice(at, at + 1000)
+        .map((v, i) => ({ id: at + i, vector: Array.from(v), payload: { n: at + i } })),
+    });
+  }
+  const sealed = await fetch(`${serve.url}/admin/compact`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ collection: 'q' }),
+  });
+  assert.equal(sealed.status, 200);
+
+  const queries = clusteredVectors(30, DIM, 'cosine', 62).map((q) => Array.from(q));
+  let hits = 0;
+  let unrescored = 0;
+  for (const q of queries) {
+    const exact = await client.search('q', { vector: q, limit: 10, params: { exact: true } });
+    const truth = new Set(exact.map((h) => h.id));
+    const found = await client.search('q', {
+      vector: q,
+      limit: 10,
+      params: { quantization: { rescore: true, oversampling: 2 } },
+    });
+    for (const h of found) if (truth.has(h.id)) hits++;
+    // Rescored scores are the float scores: the same as the exact search's for shared ids.
+    const exactScore = new Map(exact.map((h) => [h.id, h.score]));
+    for (const h of found) {
+      const want = exactScore.get(h.id);
+      if (want !== undefined) assert.ok(Math.abs(h.score - want) < 1e-5);
+    }
+    const raw = await client.search('q', {
+      vector: q,
+      limit: 10,
+      params: { quantization: { rescore: false } },
+    });
+    for (const h of raw) if (truth.has(h.id)) unrescored++;
+    const ignored = await client.search('q', {
+      vector: q,
+      limit: 10,
+      params: { quantization: { ignore: true } },
+    });
+    assert.equal(ignored.length, 10);
+  }
+  const recall = hits / (queries.length * 10);
+  assert.ok(recall >= 0.9, `recall after rescoring ${recall}`);
+  assert.ok(unrescored / (queries.length * 10) >= 0.7);
+
+  const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+  const codes = /quiver_memory_bytes\{collection="q",part="codes"\} (\d+)/.exec(metrics);
+  assert.ok(codes !== null && Number(codes[1]) >= N * DIM, 'codes memory is reported');
+
+  for (const [config, status] of [
+    [{ product: { compression: 'x16' } }, 501],
+    [{ binary: { always_ram: true } }, 501],
+    [{ scalar: { type: 'int4' } }, 400],
+    [{ scalar: { type: 'int8', quantile: 0.1 } }, 422],
+  ] as const) {
+    await assert.rejects(
+      client.createCollection('bad', {
+        vectors: { size: DIM, distance: 'Cosine' },
+        quantization_config: config,
+      }),
+      (e) => statusOf(e) === status,
+      JSON.stringify(config),
+    );
+  }
+  await assert.rejects(
+    client.search('q', {
+      vector: queries[0]!,
+      params: { quantization: { oversampling: 50 } },
+    }),
+    (e) => statusOf(e) === 422,
+  );
+  assert.equal(await serve.stop(), 0);
+});
