@@ -6,7 +6,7 @@
  * The scale rows generate a clustered 128-d set of $QUIVER_BENCH_SCALE_POINTS points
  * (default 1 000 000; also run at its first tenth) and take tens of minutes at the default;
  * e.g. `QUIVER_BENCH_SCALE_POINTS=200000 QUIVER_BENCH_ONLY=scale npm run bench` for a
- * shorter run of just them. QUIVER_BENCH_ONLY=ann, =storage, =scale, =cluster or =cache runs one group.
+ * shorter run of just them. QUIVER_BENCH_ONLY=ann, =storage, =scale, =cluster, =cache or =quant runs one group.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -45,6 +45,8 @@ import { runScaleSearch } from './scenarios/scale-search.js';
 import { cachedGroundTruth, generateClustered, syntheticDataset } from './synthetic.js';
 import type { ClusterResult } from './scenarios/cluster-replication.js';
 import { runClusterReplication } from './scenarios/cluster-replication.js';
+import type { QuantizedResult } from './scenarios/quantized-search.js';
+import { formatQuantized, runQuantizedSearch } from './scenarios/quantized-search.js';
 import type { CacheResult } from './scenarios/query-cache.js';
 import { formatQueryCache, runQueryCache } from './scenarios/query-cache.js';
 
@@ -64,7 +66,7 @@ const sweeps: AnnSweepResult[] = [];
 const embedded: { result: EmbeddedResult; sweep: AnnSweepResult }[] = [];
 const http: HttpResult[] = [];
 const filtered: FilteredResult[] = [];
-/** QUIVER_BENCH_ONLY=ann, =storage, =scale, =cluster or =cache runs one group of scenarios. */
+/** QUIVER_BENCH_ONLY=ann, =storage, =scale, =cluster, =cache or =quant runs one group of scenarios. */
 const only = process.env['QUIVER_BENCH_ONLY'];
 for (const ds of only === undefined || only === 'ann' ? datasets : []) {
   const result = await runAnnSweep(ds, [quiverPeer, hnswlibPeer, usearchPeer], {
@@ -187,6 +189,23 @@ if (sift !== undefined && (only === undefined || only === 'cluster')) {
   }
 }
 
+// Quantization: Quiver float32 and int8 beside usearch f32 and i8, raw index and public API.
+const quantized: QuantizedResult[] = [];
+if (only === undefined || only === 'quant') {
+  for (const ds of datasets) {
+    const r = await runQuantizedSearch(ds, {
+      m: 16,
+      efConstruction: 200,
+      k: 10,
+      efs: EFS,
+      minSeconds,
+      trials: 3,
+    });
+    quantized.push(r);
+    say('\n' + formatQuantized(r));
+  }
+}
+
 // Caches: the query-result cache against the index it stands in front of.
 const caches: CacheResult[] = [];
 if (only === undefined || only === 'cache') {
@@ -246,6 +265,7 @@ const json = {
   scale,
   cluster,
   caches,
+  quantized,
 };
 const outDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.bench-out');
 mkdirSync(outDir, { recursive: true });

@@ -24,6 +24,11 @@ export interface AnnPeer {
   search(q: number, k: number): ArrayLike<number>;
   /** Bytes the library accounts for its index, when it can tell. */
   accountedBytes(): number | undefined;
+  /**
+   * Bytes of vectors the index holds in memory for searching (float vectors, codes), when
+   * it can tell: what quantization changes.
+   */
+  vectorBytes?(): number | undefined;
   /** Releases the index. */
   dispose(): void;
 }

@@ -1,19 +1,26 @@
 /**
  * Quiver's HNSW index as a benchmark peer: builds with createHnswIndex and searches the
- * dataset's query rows as Float32Array views (what the engine passes).
+ * dataset's query rows as Float32Array views (what the engine passes). The `quiver-int8`
+ * peer quantizes the built index (scalar int8, trained as a seal trains it) and searches
+ * its codes with rescoring, the default of a quantized collection.
  */
 import type { Dataset } from '../datasets.js';
 import { createHnswIndex } from '../../src/ann/hnsw/hnsw-index.js';
 import type { HnswIndex } from '../../src/ann/hnsw/hnsw-index.js';
+import { trainScalarQuantizer } from '../../src/ann/scalar-quantizer.js';
 import type { AnnPeer, BuildParams, PeerFactory } from './ann-peer.js';
 
 class QuiverPeer implements AnnPeer {
-  readonly name = 'quiver';
+  readonly name: string;
   private index: HnswIndex | undefined;
   private queries: Float32Array[] = [];
   private ef = 64;
 
   private ds: Dataset | undefined;
+
+  constructor(private readonly int8: boolean) {
+    this.name = int8 ? 'quiver-int8' : 'quiver';
+  }
 
   prepare(ds: Dataset): void {
     this.ds = ds;
@@ -33,6 +40,9 @@ class QuiverPeer implements AnnPeer {
       capacity: ds.count,
     });
     for (let i = 0; i < ds.count; i++) index.add(i, ds.base.subarray(i * ds.dim, (i + 1) * ds.dim));
+    if (this.int8) {
+      index.quantize(trainScalarQuantizer(index.vectorsView(), ds.count, ds.dim));
+    }
     this.index = index;
   }
 
@@ -48,10 +58,18 @@ class QuiverPeer implements AnnPeer {
     return this.index?.memoryBytes();
   }
 
+  vectorBytes(): number | undefined {
+    const index = this.index;
+    return index === undefined ? undefined : index.vectorBytes() + index.codeBytes();
+  }
+
   dispose(): void {
     this.index = undefined;
   }
 }
 
 /** The Quiver peer (always available once the .wasm is built). */
-export const quiverPeer: PeerFactory = () => Promise.resolve(new QuiverPeer());
+export const quiverPeer: PeerFactory = () => Promise.resolve(new QuiverPeer(false));
+
+/** Quiver with scalar int8 quantization (codes walked, beam rescored with the floats). */
+export const quiverInt8Peer: PeerFactory = () => Promise.resolve(new QuiverPeer(true));

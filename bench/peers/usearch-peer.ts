@@ -29,8 +29,10 @@ interface UsearchModule {
 }
 
 class UsearchPeer implements AnnPeer {
-  readonly name = 'usearch';
+  readonly name: string;
   private readonly lib: UsearchModule;
+  /** usearch's scalar kind: f32, or i8 (its int8 quantization). */
+  private readonly quantization: string;
   private index: UsearchIndex | undefined;
   private queries: Float32Array[] = [];
   private dim = 0;
@@ -41,15 +43,17 @@ class UsearchPeer implements AnnPeer {
   private dir: string | undefined;
   private ids = new Int32Array(0);
 
-  constructor(lib: UsearchModule) {
+  constructor(lib: UsearchModule, quantization: 'f32' | 'i8') {
     this.lib = lib;
+    this.quantization = quantization;
+    this.name = quantization === 'f32' ? 'usearch' : `usearch-${quantization}`;
   }
 
   private make(ef: number): UsearchIndex {
     return new this.lib.Index({
       dimensions: this.dim,
       metric: this.metric,
-      quantization: 'f32',
+      quantization: this.quantization,
       connectivity: this.m,
       expansion_add: this.efConstruction,
       expansion_search: ef,
@@ -111,14 +115,24 @@ class UsearchPeer implements AnnPeer {
   }
 }
 
-/** The usearch peer, or why it is unavailable. */
-export const usearchPeer: PeerFactory = async () => {
-  try {
-    const mod = (await import('usearch')) as unknown as UsearchModule & { default?: UsearchModule };
-    const lib = mod.Index !== undefined ? mod : mod.default;
-    if (lib === undefined) return 'usearch loaded without Index';
-    return new UsearchPeer(lib);
-  } catch (e) {
-    return `usearch unavailable: ${e instanceof Error ? e.message : String(e)}`;
-  }
-};
+/** A usearch peer storing `quantization` scalars, or why it is unavailable. */
+function usearchOf(quantization: 'f32' | 'i8'): PeerFactory {
+  return async () => {
+    try {
+      const mod = (await import('usearch')) as unknown as UsearchModule & {
+        default?: UsearchModule;
+      };
+      const lib = mod.Index !== undefined ? mod : mod.default;
+      if (lib === undefined) return 'usearch loaded without Index';
+      return new UsearchPeer(lib, quantization);
+    } catch (e) {
+      return `usearch unavailable: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  };
+}
+
+/** The usearch peer (float32 vectors). */
+export const usearchPeer: PeerFactory = usearchOf('f32');
+
+/** usearch with its int8 quantization (`i8`). */
+export const usearchI8Peer: PeerFactory = usearchOf('i8');

@@ -117,6 +117,8 @@ export async function runAnnSweep(
   ds: Dataset,
   factories: readonly PeerFactory[],
   options: AnnSweepOptions,
+  /** Sees each built peer once its sweep is done, before it is disposed. */
+  inspect?: (peer: AnnPeer) => void,
 ): Promise<AnnSweepResult> {
   const built: Array<{ peer: AnnPeer; build: number; buildCpu: number; rss: number }> = [];
   const runs: PeerRun[] = [];
@@ -177,6 +179,7 @@ export async function runAnnSweep(
       ...optional('qpsAt099', qpsAtRecall(sweep, 0.99)),
     };
     runs.push(run);
+    inspect?.(peer);
     peer.dispose();
   }
   runs.sort((a, b) => order(a.name) - order(b.name));

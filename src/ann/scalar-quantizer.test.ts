@@ -11,7 +11,9 @@ import { instantiateQuiverWasm } from '../kernels/wasm-module.js';
 import type { QuiverWasmExports } from '../kernels/wasm-module.js';
 import { createHnswIndex } from './hnsw/hnsw-index.js';
 import {
-  codeStride,
+  codeHeaderBytes,
+  codeLength,
+  codeRowBytes,
   dotI8Reference,
   encodeScalar,
   l2sqI8Reference,
@@ -90,10 +92,52 @@ describe('int8 kernels', () => {
 });
 
 describe('encoding', () => {
-  it(`the core's encoder equals encodeScalar, clipping and NaN included (seed ${seed})`, () => {
+  it(`the core's encoder equals encodeScalar, bias, clipping and NaN included (seed ${seed})`, () => {
     const value = fc.oneof(
       fc.float({ min: -10, max: 10, noDefaultInfinity: true }),
       fc.constantFrom(Number.NaN, Infinity, -Infinity, 0.5, -0.5, 1.5, 2.5),
+    );
+    const finite = fc.float({ min: -1, max: 1, noNaN: true });
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 70 })
+          .chain((d) =>
+            fc.tuple(
+              fc.array(value, { minLength: d, maxLength: d }),
+              fc.array(finite, { minLength: d, maxLength: d }),
+              fc.float({ min: Math.fround(0.001), max: 1, noNaN: true }),
+            ),
+          ),
+        ([xs, offsets, scale]) => {
+          const dim = xs.length;
+          const v = Float32Array.from(xs);
+          const index = createHnswIndex({ dimension: dim, metric: 'euclid' });
+          index.add(0, v);
+          const q = {
+            kind: 'scalar' as const,
+            quantile: 0.99,
+            offsets: Float32Array.from(offsets),
+            scale: Math.fround(scale),
+          };
+          index.quantize(q);
+          const mem = index.mem;
+          const row = mem.regions.codes + codeHeaderBytes(dim);
+          const got = new Int8Array(mem.u8.buffer, row, codeLength(dim));
+          const want = new Int8Array(codeLength(dim));
+          const bias = encodeScalar(q, v, want);
+          assert.deepEqual(Array.from(got), Array.from(want));
+          assert.equal(mem.f32[(row + codeLength(dim)) >> 2], bias, 'the row ends with its bias');
+        },
+      ),
+      { seed, numRuns: Math.min(numRuns, 100) },
+    );
+  });
+
+  it(`a search encodes its query (16 values at a time) as encodeScalar does (seed ${seed})`, () => {
+    const value = fc.oneof(
+      fc.float({ min: -10, max: 10, noDefaultInfinity: true }),
+      fc.constantFrom(Number.NaN, Infinity, -Infinity, 0.5, -0.5, 1.5, 2.5, 126.5, 127.5),
     );
     fc.assert(
       fc.property(
@@ -102,27 +146,27 @@ describe('encoding', () => {
           .chain((d) =>
             fc.tuple(
               fc.array(value, { minLength: d, maxLength: d }),
-              fc.float({ min: -1, max: 1, noNaN: true }),
-              fc.float({ min: Math.fround(0.001), max: 1, noNaN: true }),
+              fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: d, maxLength: d }),
+              fc.float({ min: Math.fround(0.01), max: 1, noNaN: true }),
             ),
           ),
-        ([xs, offset, scale]) => {
+        ([xs, offsets, scale]) => {
           const dim = xs.length;
-          const v = Float32Array.from(xs);
-          const index = createHnswIndex({ dimension: dim, metric: 'euclid' });
-          index.add(0, v);
+          const index = createHnswIndex({ dimension: dim, metric: 'dot' });
+          index.add(0, new Float32Array(dim).fill(0.25));
           const q = {
             kind: 'scalar' as const,
             quantile: 0.99,
-            offset: Math.fround(offset),
+            offsets: Float32Array.from(offsets),
             scale: Math.fround(scale),
           };
           index.quantize(q);
+          const query = Float32Array.from(xs);
+          index.search(query, { k: 1 });
           const mem = index.mem;
-          const at = mem.regions.codes;
-          const got = new Int8Array(mem.u8.buffer, at, codeStride(dim));
-          const want = new Int8Array(codeStride(dim));
-          encodeScalar(q, v, want);
+          const got = new Int8Array(mem.u8.buffer, mem.regions.qcode, codeLength(dim));
+          const want = new Int8Array(codeLength(dim));
+          encodeScalar(q, query, want);
           assert.deepEqual(Array.from(got), Array.from(want));
         },
       ),
@@ -130,44 +174,57 @@ describe('encoding', () => {
     );
   });
 
-  it('the code stride is the dimension rounded up to 16', () => {
-    assert.deepEqual([1, 16, 17, 128, 1000].map(codeStride), [16, 16, 32, 128, 1008]);
+  it('a row is the codes rounded up to 16 bytes, then a 16-byte tail', () => {
+    assert.deepEqual([1, 16, 17, 128, 1000].map(codeLength), [16, 16, 32, 128, 1008]);
+    assert.deepEqual([1, 128].map(codeRowBytes), [32, 144]);
   });
 });
 
 describe('training', () => {
-  const values = Float32Array.from({ length: 10_000 }, (_, i) => (i % 1000) - 200);
-
-  it('euclid: the central quantile of the values spans the 255 codes', () => {
-    const q = trainScalarQuantizer(values, 100, 100, 'euclid', 0.9);
-    // Values -200..799: the 5% and 95% quantiles are about -150 and 749.
-    const lo = q.offset - 127 * q.scale;
-    const hi = q.offset + 127 * q.scale;
-    assert.ok(Math.abs(lo - -150) <= 2 && Math.abs(hi - 749) <= 2, `${lo}..${hi}`);
+  // 100 vectors of 100 values: dimension d holds d·10 + (i % 21) - 10 for vector i.
+  const dim = 100;
+  const values = Float32Array.from({ length: 100 * dim }, (_, j) => {
+    const d = j % dim;
+    const i = Math.floor(j / dim);
+    return d * 10 + (i % 21) - 10;
   });
 
-  it('inner products: offset 0 and the quantile of |x|', () => {
-    const q = trainScalarQuantizer(values, 100, 100, 'cosine', 0.99);
-    assert.equal(q.offset, 0);
-    assert.ok(Math.abs(q.scale * 127 - 789) <= 2, String(q.scale * 127));
+  it('offsets are the per-dimension means; the scale covers the quantile of centred values', () => {
+    const q = trainScalarQuantizer(values, 100, dim, 1);
+    for (let d = 0; d < dim; d++) {
+      let mean = 0;
+      for (let i = 0; i < 100; i++) mean += values[i * dim + d]!;
+      assert.ok(Math.abs(q.offsets[d]! - mean / 100) < 1e-3, `dimension ${d}`);
+    }
+    // Centred values stay within about ±10 in every dimension, whatever its mean.
+    assert.ok(q.scale * 127 > 9 && q.scale * 127 < 11.5, String(q.scale * 127));
+  });
+
+  it('a lower quantile clips the tails: a smaller scale', () => {
+    const full = trainScalarQuantizer(values, 100, dim, 1);
+    const clipped = trainScalarQuantizer(values, 100, dim, 0.5);
+    assert.ok(clipped.scale < full.scale * 0.75);
   });
 
   it('constant or empty data still gives a positive scale; non-finite values are skipped', () => {
     for (const v of [new Float32Array(64).fill(3), new Float32Array(0)]) {
-      const q = trainScalarQuantizer(v, v.length / 8, 8, 'euclid');
+      const q = trainScalarQuantizer(v, v.length / 8, 8);
       assert.ok(q.scale > 0);
     }
-    const q = trainScalarQuantizer(Float32Array.from([1, NaN, -1, Infinity]), 1, 4, 'dot', 1);
+    const q = trainScalarQuantizer(Float32Array.from([1, NaN, -1, Infinity]), 2, 2, 1);
+    assert.deepEqual(Array.from(q.offsets), [0, 0]);
     assert.equal(q.scale, Math.fround(1 / 127));
   });
 
   it('decoded values are within half a step of the originals inside the range', () => {
-    const q = trainScalarQuantizer(values, 100, 100, 'euclid', 1);
-    const out = new Int8Array(values.length);
-    encodeScalar(q, values, out);
-    for (let i = 0; i < values.length; i++) {
-      const decoded = q.offset + out[i]! * q.scale;
-      assert.ok(Math.abs(decoded - values[i]!) <= q.scale * 0.5 + 1e-3, `value ${values[i]}`);
+    const q = trainScalarQuantizer(values, 100, dim, 1);
+    const out = new Int8Array(codeLength(dim));
+    for (let i = 0; i < 100; i++) {
+      encodeScalar(q, values, out, i * dim, dim);
+      for (let d = 0; d < dim; d++) {
+        const decoded = q.offsets[d]! + out[d]! * q.scale;
+        assert.ok(Math.abs(decoded - values[i * dim + d]!) <= q.scale * 0.5 + 1e-3);
+      }
     }
   });
 });

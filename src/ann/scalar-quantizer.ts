@@ -1,35 +1,52 @@
 /**
  * The scalar (int8) quantizer: its parameters, how they are trained from a sample of a
- * segment's vectors, and the JavaScript reference of encoding and of the integer distances
- * that the WebAssembly kernels (src/kernels/as/distance.ts) must match.
+ * segment's vectors, its layout in WebAssembly memory, and the JavaScript reference of
+ * encoding and of the integer distances that the WebAssembly kernels
+ * (src/kernels/as/distance.ts, src/kernels/as/hnsw.ts) must match.
  *
- * One offset and one scale for every dimension (as Qdrant's scalar quantization):
- * code = clamp(round((x - offset) / scale), -127, 127). Both operands of a distance share
- * them, so the integer sums times scale² are the decoded vectors' distances: the offset
- * cancels in squared L2, and inner-product collections are trained with offset 0 so that
- * dot products need no per-vector correction.
+ * Each dimension is centred on its own offset (the sample's mean), then one scale serves
+ * all: code = clamp(round((x - offset[d]) / scale), -127, 127). Centring matters: embedding
+ * models have dimensions far from 0 in every vector (bge-m3 has values near 0.7 where most
+ * are within ±0.04), and a range around 0 would either clip them or waste the codes on
+ * them. The offsets cancel in squared L2. For inner products
+ *   x·q ≈ Σ q[d]·offset[d] + s·Σ offset[d]·c[d] + s²·Σ e[d]·c[d]      (q coded as e)
+ * the first term is the query's (computed once per search), the second is the vector's
+ * bias (stored beside its codes), the third the int8 kernel's dot product.
  */
 import { invalidArgument } from '../common/quiver-error.js';
-import type { MetricName } from '../common/types.js';
 
 /** Trained parameters of the int8 scalar quantizer (stored in a segment file's QUANT section). */
 export interface ScalarQuantizer {
   readonly kind: 'scalar';
-  /** Share of the sampled values the code range covers (the rest are clipped). */
+  /** Share of the sampled centred values the code range covers (the rest are clipped). */
   readonly quantile: number;
-  readonly offset: number;
+  /** Per dimension, the value coded 0 (the sample's mean). */
+  readonly offsets: Float32Array;
   /** Value step of one code unit: > 0. */
   readonly scale: number;
 }
 
 /** Default share of values the code range covers (Qdrant's default quantile). */
 export const DEFAULT_QUANTILE = 0.99;
-/** Values sampled for training: enough for stable quantiles, cheap to sort. */
+/** Vectors sampled for the offsets, and centred values for the scale's quantile. */
+const SAMPLE_VECTORS = 4096;
 const SAMPLE_VALUES = 1 << 17;
 
-/** Bytes of one slot's codes: the dimension rounded up to 16 (one SIMD register). */
-export function codeStride(dimension: number): number {
-  return (dimension + 15) & ~15;
+const align16 = (n: number): number => (n + 15) & ~15;
+
+/** Bytes of one vector's codes: the dimension rounded up to 16 (one SIMD register). */
+export function codeLength(dimension: number): number {
+  return align16(dimension);
+}
+
+/** Bytes of one slot's row: its codes, then its bias (f32) in a 16-byte tail. */
+export function codeRowBytes(dimension: number): number {
+  return codeLength(dimension) + 16;
+}
+
+/** Bytes before the rows of a codes region: the offsets (f32 per dimension), 16-aligned. */
+export function codeHeaderBytes(dimension: number): number {
+  return align16(dimension * 4);
 }
 
 /** Checks a quantile option: a number in [0.5, 1]. */
@@ -47,54 +64,54 @@ export function checkQuantile(value: unknown, field = 'quantile'): number {
 }
 
 /**
- * Trains the quantizer on up to 131 072 values of `vectors` (slot-major, `slots` ×
- * `dimension`), taken at an even stride so the result is reproducible. Inner-product
- * metrics (cosine, dot) get a range symmetric around 0; euclid the central `quantile` of
- * the values.
+ * Trains the quantizer on `vectors` (slot-major, `slots` × `dimension`): offsets are the
+ * means of up to 4 096 vectors taken at an even stride (reproducible); the scale makes the
+ * `quantile` of their centred magnitudes (up to 131 072 values) the largest code, 127.
+ * Non-finite values are left out.
  */
 export function trainScalarQuantizer(
   vectors: Float32Array,
   slots: number,
   dimension: number,
-  metric: MetricName,
   quantile = DEFAULT_QUANTILE,
 ): ScalarQuantizer {
-  const total = Math.min(vectors.length, slots * dimension);
-  const n = Math.min(total, SAMPLE_VALUES);
-  const sample = new Float32Array(n);
-  const step = total / Math.max(n, 1);
+  const rows = Math.max(0, Math.min(slots, Math.floor(vectors.length / dimension)));
+  const n = Math.min(rows, SAMPLE_VECTORS);
+  const step = rows / Math.max(n, 1);
+  const picked = Array.from({ length: n }, (_, i) => Math.floor(i * step) * dimension);
+  const sums = new Float64Array(dimension);
+  const counts = new Float64Array(dimension);
+  for (const at of picked) {
+    for (let d = 0; d < dimension; d++) {
+      const v = vectors[at + d]!;
+      if (!Number.isFinite(v)) continue;
+      sums[d] = sums[d]! + v;
+      counts[d] = counts[d]! + 1;
+    }
+  }
+  const offsets = new Float32Array(dimension);
+  for (let d = 0; d < dimension; d++) offsets[d] = counts[d]! > 0 ? sums[d]! / counts[d]! : 0;
+  const total = n * dimension;
+  const take = Math.min(total, SAMPLE_VALUES);
+  const sample = new Float32Array(take);
   let kept = 0;
-  for (let i = 0; i < n; i++) {
-    const v = vectors[Math.floor(i * step)]!;
-    if (Number.isFinite(v)) sample[kept++] = metric === 'euclid' ? v : Math.abs(v);
+  for (let i = 0; i < take; i++) {
+    const j = Math.floor((i * total) / take);
+    const d = j % dimension;
+    const v = vectors[picked[Math.floor(j / dimension)]! + d]!;
+    if (Number.isFinite(v)) sample[kept++] = Math.abs(v - offsets[d]!);
   }
   const values = sample.subarray(0, kept).sort();
-  const at = (q: number): number =>
-    kept === 0 ? 0 : values[Math.min(kept - 1, Math.max(0, Math.round(q * (kept - 1))))]!;
-  let offset: number;
-  let half: number;
-  if (metric === 'euclid') {
-    const lo = at((1 - quantile) / 2);
-    const hi = at((1 + quantile) / 2);
-    offset = (lo + hi) / 2;
-    half = (hi - lo) / 2;
-  } else {
-    offset = 0;
-    half = at(quantile);
-  }
-  // A constant sample (all values equal) still needs a positive step.
-  const scale = half > 0 ? half / 127 : 1;
-  return Object.freeze({
-    kind: 'scalar',
-    quantile,
-    offset: Math.fround(offset),
-    scale: Math.fround(scale),
-  });
+  const top = kept === 0 ? 0 : values[Math.min(kept - 1, Math.round(quantile * (kept - 1)))]!;
+  // A constant sample (every centred value 0) still needs a positive step.
+  const scale = top > 0 ? top / 127 : 1;
+  return Object.freeze({ kind: 'scalar', quantile, offsets, scale: Math.fround(scale) });
 }
 
 /**
- * Encodes `dimension` values of `vector` from `at` into `out` (zero padded to its length),
- * as the WebAssembly core does: the reference of its encoder.
+ * Encodes `dimension` values of `vector` from `at` into `out` (codes, zero padded to its
+ * length) as the WebAssembly core does, and returns the vector's bias, s·Σ offset[d]·c[d],
+ * accumulated in float32 in the core's order: the reference of its encoder.
  */
 export function encodeScalar(
   q: ScalarQuantizer,
@@ -102,16 +119,22 @@ export function encodeScalar(
   out: Int8Array,
   at = 0,
   dimension = vector.length - at,
-): void {
-  const inv = Math.fround(1 / q.scale);
+): number {
+  const f = Math.fround;
+  const inv = f(1 / q.scale);
+  let bias = 0;
   for (let i = 0; i < dimension; i++) {
-    const x = Math.fround(Math.fround(vector[at + i]! - q.offset) * inv);
+    const o = q.offsets[i]!;
+    const x = f(f(vector[at + i]! - o) * inv);
     // Round half to even, as f32.nearest.
     let c = Math.round(x);
     if (Math.abs(x % 1) === 0.5 && c % 2 !== 0) c -= 1;
-    out[i] = Number.isNaN(x) ? 0 : Math.max(-127, Math.min(127, c));
+    const code = Number.isNaN(x) ? 0 : Math.max(-127, Math.min(127, c));
+    out[i] = code;
+    bias = f(bias + f(o * code));
   }
   out.fill(0, dimension);
+  return f(bias * q.scale);
 }
 
 /** Sum of a[i]·b[i]: the reference of the kernel dotI8. */

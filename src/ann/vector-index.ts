@@ -13,9 +13,9 @@ export type PointFilter = (internalId: number) => boolean;
 export interface QuantizedSearch {
   /** Walk the graph with the full vectors, as if the index were not quantized. Default false. */
   readonly ignore?: boolean;
-  /** Score the candidates again with the full vectors. Default true. */
+  /** Score the candidates again with the full vectors and keep the best k. Default true. */
   readonly rescore?: boolean;
-  /** The beam holds at least k × oversampling candidates (1..16). Default 1. */
+  /** Candidates taken from the quantized walk per result wanted (1..16). Default 2. */
   readonly oversampling?: number;
 }
 

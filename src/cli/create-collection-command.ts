@@ -1,10 +1,12 @@
 /**
- * `quiver create-collection DIR --name N --dim D [--metric M] [--m --ef-construct --ef]`:
+ * `quiver create-collection DIR --name N --dim D [--metric M] [--m --ef-construct --ef]
+ * [--quantization scalar [--quantile Q]]`:
  * creates a collection, and the database when DIR does not exist yet. Every option is
  * checked before anything is created, so a bad name leaves no empty database behind.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
+import { invalidArgument } from '../common/quiver-error.js';
 import type { MetricName } from '../common/types.js';
 import { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
@@ -26,7 +28,16 @@ interface CreateOpts {
   m?: number;
   efConstruct?: number;
   ef?: number;
+  quantization: 'none' | 'scalar';
+  quantile?: number;
   json?: boolean;
+}
+
+function parseQuantile(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0.5 && n <= 1))
+    throw new InvalidArgumentError('the quantile is a number from 0.5 to 1.');
+  return n;
 }
 
 /** The createCollection options of the flags; HNSW values left out keep their defaults. */
@@ -36,7 +47,17 @@ function collectionOptions(opts: CreateOpts): CreateCollectionOptions {
     ...(opts.efConstruct === undefined ? {} : { efConstruction: opts.efConstruct }),
     ...(opts.ef === undefined ? {} : { efSearch: opts.ef }),
   };
-  return { dimension: opts.dim, metric: opts.metric, hnsw };
+  if (opts.quantile !== undefined && opts.quantization !== 'scalar') {
+    throw invalidArgument('--quantile needs --quantization scalar.', { field: 'quantile' });
+  }
+  const quantization =
+    opts.quantization === 'none'
+      ? 'none'
+      : ({
+          kind: 'scalar',
+          ...(opts.quantile === undefined ? {} : { quantile: opts.quantile }),
+        } as const);
+  return { dimension: opts.dim, metric: opts.metric, hnsw, quantization };
 }
 
 export function registerCreateCollectionCommand(program: Command): void {
@@ -62,10 +83,23 @@ export function registerCreateCollectionCommand(program: Command): void {
       'default HNSW beam width of searches, 1..4096 (default 64)',
       parseInteger('--ef', 1),
     )
+    .addOption(
+      new Option(
+        '--quantization <kind>',
+        'scalar: sealed segments keep int8 codes (a quarter of the float vectors, on top of them) and searches walk them, rescoring with the floats',
+      )
+        .choices(['none', 'scalar'])
+        .default('none'),
+    )
+    .option(
+      '--quantile <q>',
+      'share of values the int8 range covers, 0.5..1 (default 0.99; with --quantization scalar)',
+      parseQuantile,
+    )
     .option('--json', 'print the created collection as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ quiver create-collection ./data --name docs --dim 384 --metric cosine\n  $ quiver create-collection ./data --name docs --dim 384 --m 32 --ef-construct 400 --ef 128',
+      '\nExamples:\n  $ quiver create-collection ./data --name docs --dim 384 --metric cosine\n  $ quiver create-collection ./data --name docs --dim 384 --m 32 --ef-construct 400 --ef 128\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization scalar',
     )
     .action(async (dir: string, opts: CreateOpts) => {
       const options = collectionOptions(opts);
@@ -77,7 +111,7 @@ export function registerCreateCollectionCommand(program: Command): void {
         if (opts.json === true) printJson(c.config);
         else
           process.stdout.write(
-            `created collection ${c.name} (dimension ${config.dimension}, ${config.metric}, m ${config.hnsw.m}, ef_construct ${config.hnsw.efConstruction}, ef ${config.hnsw.efSearch})\n`,
+            `created collection ${c.name} (dimension ${config.dimension}, ${config.metric}, m ${config.hnsw.m}, ef_construct ${config.hnsw.efConstruction}, ef ${config.hnsw.efSearch}, quantization ${config.quantization === 'none' ? 'none' : `scalar int8, quantile ${config.quantization.quantile}`})\n`,
           );
       } finally {
         await db.close();

@@ -56,6 +56,9 @@ export function registerTuneCommand(program: Command): void {
         w('efSearch', String(r.efSearch));
         w('quantization', r.quantization);
         w('RAM', `${formatBytes(r.estimate.ramBytes)} (${r.estimate.bytesPerPoint} bytes/point)`);
+        for (const c of r.choices) {
+          w(`  ${c.quantization}`, `${formatBytes(c.ramBytes)} (${c.bytesPerPoint} bytes/point)`);
+        }
         w('disk', formatBytes(r.estimate.diskBytes));
         if (r.fitsBudget !== undefined) w('fits budget', r.fitsBudget ? 'yes' : 'NO');
         for (const n of r.notes) w('note', n);

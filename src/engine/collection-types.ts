@@ -38,8 +38,8 @@ export interface SearchOptions {
   readonly explain?: boolean;
   /**
    * For a quantized collection: `ignore` walks the graph with the full vectors, `rescore:
-   * false` keeps the int8 scores, `oversampling` widens the beam to k × it. Default: walk
-   * the codes, rescore the beam with the full vectors.
+   * false` keeps the int8 scores, `oversampling` (1..16, default 2) is how many candidates
+   * per result the int8 walk hands to rescoring with the full vectors.
    */
   readonly quantization?: QuantizedSearch;
 }

@@ -23,14 +23,7 @@ export function quantizeIndex(
   const q = config.quantization;
   if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
   const quantizer =
-    stored ??
-    trainScalarQuantizer(
-      index.vectorsView(),
-      index.slots,
-      config.dimension,
-      config.metric,
-      q.quantile,
-    );
+    stored ?? trainScalarQuantizer(index.vectorsView(), index.slots, config.dimension, q.quantile);
   index.quantize(quantizer);
   return quantizer;
 }

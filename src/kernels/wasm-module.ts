@@ -69,7 +69,7 @@ export interface QuiverWasmExports {
   lastDistances(): number;
   search(ef: number, mode: number, slots: number): number;
   searchCodes(ef: number, mode: number, slots: number, rescore: number): number;
-  setCodes(codes: number, stride: number, offset: number, scale: number, qcode: number): void;
+  setCodes(region: number, stride: number, scale: number, qcode: number): void;
   encodeSlots(from: number, to: number): void;
   scanExact(k: number, useAllow: number, from: number, slots: number, staged: number): number;
   insert(id: number, level: number, efConstruction: number): void;

@@ -250,6 +250,24 @@ describe('quiver CLI: runbook flags (item 17) and backup advice (item 18)', () =
       { m: 24, efConstruction: 300, efSearch: 96 },
     );
 
+    const q = quiver(
+      ['create-collection', db, '--name', 'int8', '--dim', '8'].concat([
+        '--quantization',
+        'scalar',
+        '--quantile',
+        '0.98',
+      ]),
+    );
+    assert.equal(q.code, 0, q.stderr);
+    assert.match(q.stdout, /quantization scalar int8, quantile 0\.98/);
+    const odd = quiver(['create-collection', db, '--name', 'x', '--dim', '8', '--quantile', '0.9']);
+    assert.equal(odd.code, 2, 'a quantile without scalar quantization is a usage error');
+    assert.match(odd.stderr, /--quantile needs --quantization scalar/);
+    assert.equal(
+      quiver(['create-collection', db, '--name', 'x', '--dim', '8', '--quantization', 'pq']).code,
+      2,
+    );
+
     const f = quiver(['stats', db, '--collection', 'docs', '--filter', '{"lang":"de"}', '--json']);
     assert.equal(f.code, 0, f.stderr);
     const fc = (JSON.parse(f.stdout) as { collections: { filter: unknown }[] }).collections[0];
@@ -265,7 +283,7 @@ describe('quiver CLI: runbook flags (item 17) and backup advice (item 18)', () =
     const dropped = quiver(['drop-collection', db, '--name', 'tuned', '--yes']);
     assert.equal(dropped.code, 0, dropped.stderr);
     const list = JSON.parse(quiver(['collections', db, '--json']).stdout) as { name: string }[];
-    assert.deepEqual(list.map((x) => x.name).sort(), ['docs', 'other']);
+    assert.deepEqual(list.map((x) => x.name).sort(), ['docs', 'int8', 'other']);
     assert.equal(quiver(['drop-collection', db, '--name', 'tuned', '--yes']).code, 3);
   });
 

@@ -22,17 +22,24 @@ test('profiles and the memory budget shape the recommendation', () => {
 
 test('tune recommends only settings createCollection accepts, and says when RAM is short', async (t) => {
   const tight = tune({ vectors: 1_000_000, dimension: 768, memoryBudgetBytes: 1024 ** 3 });
-  assert.equal(tight.quantization, 'none', 'no quantization that does not exist yet');
+  assert.equal(tight.quantization, 'none', 'scalar codes add memory: no help over budget');
   assert.equal(tight.fitsBudget, false);
-  assert.match(
-    tight.notes.join(' '),
-    /exceeds the memory budget .* quantization is not available yet/,
+  assert.match(tight.notes.join(' '), /exceeds the memory budget .* quantization cannot help/);
+  const [none, scalar] = tight.choices;
+  assert.deepEqual([none?.quantization, scalar?.quantization], ['none', 'scalar']);
+  assert.equal(scalar!.bytesPerPoint - none!.bytesPerPoint, 768 + 16, 'one code row per point');
+  const fast = tune({ vectors: 1_000_000, dimension: 768, profile: 'low-latency' });
+  assert.equal(fast.quantization, 'scalar', 'large low-latency collections walk int8 codes');
+  assert.equal(fast.estimate.ramBytes, fast.choices[1]!.ramBytes);
+  assert.equal(
+    tune({ vectors: 5_000, dimension: 768, profile: 'low-latency' }).quantization,
+    'none',
   );
   const roomy = tune({ vectors: 1_000, dimension: 768, memoryBudgetBytes: 1024 ** 3 });
   assert.equal(roomy.fitsBudget, true);
   // The recommendation as a user would apply it, on the real engine.
   const db = await Quiver.open(tempDir(t, 'quiver-tune-'), { fsync: 'none' });
-  for (const [i, r] of [tight, roomy].entries()) {
+  for (const [i, r] of [tight, roomy, fast].entries()) {
     await db.createCollection(`c${i}`, {
       dimension: r.dimension,
       metric: 'cosine',

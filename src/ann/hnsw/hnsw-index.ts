@@ -16,7 +16,7 @@ import {
   wasmLoadFailure,
 } from '../../kernels/wasm-module.js';
 import type { ScalarQuantizer } from '../scalar-quantizer.js';
-import { codeStride } from '../scalar-quantizer.js';
+import { codeHeaderBytes, codeRowBytes } from '../scalar-quantizer.js';
 import type { LanePlan, ShareableIndex } from '../shareable-index.js';
 import type {
   IndexSearchOptions,
@@ -75,6 +75,13 @@ export interface HnswStats {
   readonly maxLevel: number;
   readonly memoryBytes: number;
 }
+
+/**
+ * Candidates rescored per result by default (`quantization.oversampling`): with 2, recall
+ * after rescoring matched the float walk's at the same ef on SIFT, bge-m3 and 200k
+ * clustered points; 1 (rescoring only the k found) lost 0.03-0.06 of recall@10.
+ */
+const DEFAULT_OVERSAMPLING = 2;
 
 /** A lane's beam holds at least this many entries (larger ef searches stay on the owner). */
 const LANE_MIN_EF = 512;
@@ -273,7 +280,7 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     region(from.upper, to.upper, mem.upperUsed);
     copy.mem.upperUsed = mem.upperUsed;
     if (codes !== undefined) {
-      region(from.codes, to.codes, slots * codes.stride);
+      region(from.codes, to.codes, codeHeaderBytes(this.dimension) + slots * codes.stride);
       copy.quantizer_ = this.quantizer_;
     }
     const { entry, maxLevel } = this.entryPoint();
@@ -302,7 +309,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
         entry,
         maxLevel,
         vecs: r.vecs,
-        codes: this.mem.codes === undefined ? undefined : { ...this.mem.codes, at: r.codes },
+        codes:
+          this.mem.codes === undefined
+            ? undefined
+            : { at: r.codes, stride: this.mem.codes.stride, scale: this.mem.codes.scale },
         links0: r.links0,
         levels: r.levels,
         flags: r.flags,
@@ -334,9 +344,9 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   }
 
   /**
-   * The beam of a search and, over int8 codes, how many candidates are rescored: the beam
-   * holds at least k × oversampling, and rescoring (the default) scores the whole beam
-   * again with the full vectors, so quantization changes the walk, not the final order.
+   * The beam of a search and, over int8 codes, how many candidates are rescored: the best
+   * k × oversampling of the quantized walk (its beam widened to hold them) are scored again
+   * with the full vectors and the best k of those returned, as Qdrant does.
    */
   private beam(
     k: number,
@@ -346,8 +356,8 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     const beam = Math.max(ef, k);
     if (this.quantizer_ === undefined || q?.ignore === true)
       return { ef: beam, rescore: undefined };
-    const wide = Math.max(beam, Math.ceil(k * (q?.oversampling ?? 1)));
-    return { ef: wide, rescore: q?.rescore === false ? 0 : wide };
+    const candidates = Math.ceil(k * (q?.oversampling ?? DEFAULT_OVERSAMPLING));
+    return { ef: Math.max(beam, candidates), rescore: q?.rescore === false ? 0 : candidates };
   }
 
   /** The int8 quantizer the graph is searched with; undefined when not quantized. */
@@ -363,13 +373,15 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * the codes from the next handle on.
    */
   quantize(q: ScalarQuantizer): void {
-    if (!(q.scale > 0) || !Number.isFinite(q.scale) || !Number.isFinite(q.offset)) {
-      throw invalidArgument(`quantizer scale ${q.scale} / offset ${q.offset} is not usable.`);
+    if (!(q.scale > 0) || !Number.isFinite(q.scale)) {
+      throw invalidArgument(`quantizer scale ${q.scale} is not usable: it must be finite and > 0.`);
     }
-    if (this.metric !== 'euclid' && q.offset !== 0) {
-      throw invalidArgument('an inner-product quantizer must have offset 0.');
+    if (q.offsets.length !== this.dimension || !q.offsets.every(Number.isFinite)) {
+      throw invalidArgument(
+        `quantizer offsets must be ${this.dimension} finite numbers (one per dimension).`,
+      );
     }
-    this.mem.quantize({ stride: codeStride(this.dimension), offset: q.offset, scale: q.scale });
+    this.mem.quantize({ stride: codeRowBytes(this.dimension), scale: q.scale, offsets: q.offsets });
     this.wasm.encodeSlots(0, this.slots_);
     this.quantizer_ = q;
     this.handle_ = undefined;

@@ -39,13 +39,7 @@ export interface SharedHnswHandle {
   readonly vecs: number;
   /** The int8 codes region and quantizer, when the index is quantized. */
   readonly codes:
-    | {
-        readonly at: number;
-        readonly stride: number;
-        readonly offset: number;
-        readonly scale: number;
-      }
-    | undefined;
+    { readonly at: number; readonly stride: number; readonly scale: number } | undefined;
   readonly links0: number;
   readonly levels: number;
   readonly flags: number;
@@ -165,7 +159,7 @@ export class HnswLane {
       scratch.out,
     );
     const c = handle.codes;
-    if (c !== undefined) wasm.setCodes(c.at, c.stride, c.offset, c.scale, scratch.qcode);
+    if (c !== undefined) wasm.setCodes(c.at, c.stride, c.scale, scratch.qcode);
     wasm.setEntry(handle.entry, handle.maxLevel);
     this.views = viewsOf(handle.memory);
   }

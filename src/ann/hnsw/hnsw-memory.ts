@@ -11,7 +11,7 @@
  * layout) is frozen in place instead: the lanes' blocks go past its end, and from then on
  * the owner's scratch moves to a new block at the end whenever it must grow.
  *   query  dim × f32            scratch: the query of the running search
- *   qcode  codeStride bytes     scratch: the query's int8 codes (quantized search)
+ *   qcode  one code row         scratch: the query's int8 codes (quantized search)
  *   out    poolCap × (f32, i32) scratch: results, ascending by distance
  *   pool   poolCap × (f32, i32) scratch: beam / result heap
  *   sel    (1+m0)² × (f32, i32) scratch: neighbour selection and repair candidates
@@ -23,7 +23,7 @@
  *   upperOff cap × u32          byte offset of a slot's upper-level lists inside `upper`
  *   links0 cap × (1+m0) × i32   level-0 lists: count, then ids
  *   vecs   cap × dim × f32      vectors
- *   codes  cap × codeStride i8  int8 codes of the vectors (0 bytes until quantized)
+ *   codes  offsets + cap rows   int8 codes and biases (scalar-quantizer.ts; 0 bytes until quantized)
  *   upper  upperCap bytes       level 1.. lists, (1+m) × i32 per level, bump-allocated
  * A frozen graph quantized after it was frozen gets its codes region past its end instead
  * (the graph regions cannot move under the workers).
@@ -31,6 +31,7 @@
 import { QuiverError } from '../../common/quiver-error.js';
 import type { MetricName } from '../../common/types.js';
 import type { QuiverWasmExports } from '../../kernels/wasm-module.js';
+import { codeHeaderBytes, codeRowBytes } from '../scalar-quantizer.js';
 
 /** Slot holds a vector (set with FLAG_ALLOCATED). @internal */
 export const FLAG_PRESENT = 1;
@@ -84,15 +85,17 @@ interface Sizes {
   readonly upperCap: number;
   readonly poolCap: number;
   readonly heapCap: number;
-  /** Bytes of one slot's int8 codes; 0 when the index is not quantized. */
+  /** Bytes of one slot's code row; 0 when the index is not quantized. */
   readonly codeStride: number;
 }
 
 /** The int8 quantizer the core encodes with (see src/ann/scalar-quantizer.ts). @internal */
 export interface CodeParams {
+  /** Bytes of one slot's row (codeRowBytes). */
   readonly stride: number;
-  readonly offset: number;
   readonly scale: number;
+  /** Per dimension, the value coded 0. */
+  readonly offsets: Float32Array;
 }
 
 /** Worker lanes of a shared memory: how many, and their fixed beam and heap sizes. @internal */
@@ -190,7 +193,12 @@ export class HnswMemory {
 
   /** Bytes of the int8 codes region (0 when not quantized). */
   get codeBytes(): number {
-    return this.sizes.cap * this.sizes.codeStride;
+    return this.codeRegionBytes(this.sizes.cap, this.sizes.codeStride);
+  }
+
+  /** The codes region's size: the offsets, then `cap` rows of `stride` bytes. */
+  private codeRegionBytes(cap: number, stride: number): number {
+    return stride === 0 ? 0 : codeHeaderBytes(this.dim) + cap * stride;
   }
 
   /**
@@ -200,27 +208,32 @@ export class HnswMemory {
    */
   quantize(params: CodeParams): void {
     const stride = params.stride;
-    if (stride <= 0 || stride % 16 !== 0) {
-      throw new QuiverError('INTERNAL', `code stride ${stride} is not a positive multiple of 16.`);
+    if (stride !== codeRowBytes(this.dim) || params.offsets.length !== this.dim) {
+      throw new QuiverError(
+        'INTERNAL',
+        `code rows of ${stride} bytes do not fit dimension ${this.dim}.`,
+      );
     }
     this.codeParams = params;
-    if (this.sizes.codeStride === stride) {
-      this.publish();
+    if (this.sizes.codeStride !== stride) this.makeCodeRegion(stride);
+    this.f32.set(params.offsets, this.regions.codes >> 2);
+    this.publish();
+  }
+
+  /** Lays the codes region out: in place in a private graph, past the end of a frozen one. */
+  private makeCodeRegion(stride: number): void {
+    if (this.lanes_ === undefined) {
+      this.relayout({ ...this.sizes, codeStride: stride });
       return;
     }
-    if (this.lanes_ !== undefined) {
-      const take = this.allocator(this.regions.end);
-      const codes = take(this.sizes.cap * stride);
-      const end = take(0);
-      this.growTo(end);
-      this.refreshViews();
-      this.u8.fill(0, codes, end);
-      this.sizes = { ...this.sizes, codeStride: stride };
-      this.regions = { ...this.regions, codes, end };
-      this.publish();
-      return;
-    }
-    this.relayout({ ...this.sizes, codeStride: stride });
+    const take = this.allocator(this.regions.end);
+    const codes = take(this.codeRegionBytes(this.sizes.cap, stride));
+    const end = take(0);
+    this.growTo(end);
+    this.refreshViews();
+    this.u8.fill(0, codes, end);
+    this.sizes = { ...this.sizes, codeStride: stride };
+    this.regions = { ...this.regions, codes, end };
   }
 
   /** The worker lanes once the graph is frozen for them. */
@@ -281,7 +294,7 @@ export class HnswMemory {
   ): ScratchRegions {
     return {
       query: take(this.dim * 4),
-      qcode: take(this.dim + 16),
+      qcode: take(codeRowBytes(this.dim)),
       out: take(poolCap * 8),
       pool: take(poolCap * 8),
       sel: take((1 + this.m0) * (1 + this.m0) * 8),
@@ -306,7 +319,7 @@ export class HnswMemory {
       upperOff: take(s.cap * 4),
       links0: take(s.cap * this.stride0),
       vecs: take(s.cap * this.dim * 4),
-      codes: take(s.cap * s.codeStride),
+      codes: take(this.codeRegionBytes(s.cap, s.codeStride)),
       upper: take(s.upperCap),
     });
     const lanes = this.lanes_;
@@ -364,7 +377,7 @@ export class HnswMemory {
       r.out,
     );
     const c = this.codeParams;
-    if (c !== undefined) this.wasm.setCodes(r.codes, c.stride, c.offset, c.scale, r.qcode);
+    if (c !== undefined) this.wasm.setCodes(r.codes, c.stride, c.scale, r.qcode);
   }
 
   /**
@@ -398,7 +411,12 @@ export class HnswMemory {
       [old.upperOff, nr.upperOff, oldSizes.cap * 4, next.cap * 4],
       [old.links0, nr.links0, oldSizes.cap * this.stride0, next.cap * this.stride0],
       [old.vecs, nr.vecs, oldSizes.cap * this.dim * 4, next.cap * this.dim * 4],
-      [old.codes, nr.codes, oldSizes.cap * oldSizes.codeStride, next.cap * next.codeStride],
+      [
+        old.codes,
+        nr.codes,
+        this.codeRegionBytes(oldSizes.cap, oldSizes.codeStride),
+        this.codeRegionBytes(next.cap, next.codeStride),
+      ],
       [old.upper, nr.upper, this.upperUsed, next.upperCap],
     ];
     for (let i = keep.length - 1; i >= 0; i--) {

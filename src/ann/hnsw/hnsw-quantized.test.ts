@@ -24,7 +24,7 @@ function build(metric: MetricName, vectors: readonly Float32Array[]): HnswIndex 
 
 function quantized(metric: MetricName, vectors: readonly Float32Array[]): HnswIndex {
   const index = build(metric, vectors);
-  index.quantize(trainScalarQuantizer(index.vectorsView(), index.slots, DIM, metric));
+  index.quantize(trainScalarQuantizer(index.vectorsView(), index.slots, DIM));
   return index;
 }
 
@@ -114,10 +114,17 @@ describe('quantized HNSW copies and changes', () => {
 
   it('refuses quantizers it cannot use', () => {
     const index = build('cosine', vectors.slice(0, 100));
+    const offsets = new Float32Array(DIM);
     const bad = [
-      { kind: 'scalar' as const, quantile: 0.99, offset: 0, scale: 0 },
-      { kind: 'scalar' as const, quantile: 0.99, offset: Number.NaN, scale: 1 },
-      { kind: 'scalar' as const, quantile: 0.99, offset: 0.5, scale: 1 },
+      { kind: 'scalar' as const, quantile: 0.99, offsets, scale: 0 },
+      { kind: 'scalar' as const, quantile: 0.99, offsets, scale: Infinity },
+      {
+        kind: 'scalar' as const,
+        quantile: 0.99,
+        offsets: new Float32Array(DIM).fill(NaN),
+        scale: 1,
+      },
+      { kind: 'scalar' as const, quantile: 0.99, offsets: new Float32Array(DIM - 1), scale: 1 },
     ];
     for (const q of bad) {
       assert.throws(
@@ -150,7 +157,7 @@ describe('quantized HNSW copies and changes', () => {
           const want = index.search(q, { k: 10 });
           assert.deepEqual(shared.search(q, { k: 10 }).ids, want.ids);
           const plan = shared.lanePlan(10, 64, undefined, undefined)!;
-          assert.equal(plan.rescore, plan.ef, 'the whole beam is rescored');
+          assert.equal(plan.rescore, 20, 'k × the default oversampling, 2, are rescored');
           for (const lane of lanes) {
             const got = lane.search(q, 10, plan.ef, plan.mode, undefined, plan.rescore);
             assert.deepEqual(got.ids, want.ids);

@@ -142,9 +142,10 @@ export function scanScores(q: usize, base: usize, count: i32, dim: i32, metric: 
 
 // ---- int8 codes (scalar quantization) ----
 // Codes are signed bytes in [-127, 127]; both operands share one scale, so the integer
-// sums below are the float distances up to a constant factor the caller applies. Each
-// 16 bytes widen to two i16x8 halves; i32x4.dot_i16x8_s multiplies and adds pairs into
-// i32 lanes (|a·b| ≤ 2·127² per lane per step: 1 << 31 holds 66k steps, 1M dimensions).
+// sums below are the float distances up to a constant factor the caller applies. A dot
+// product multiplies bytes into i16 (|a·b| ≤ 127²) and adds pairs into i32 lanes; a squared
+// difference widens to i16 first (|a - b| ≤ 254) and multiplies and adds pairs with
+// i32x4.dot_i16x8_s. Every lane stays within i32 up to the largest dimension, 65 536.
 
 /** Sum of a[i]·b[i] over n signed bytes at a and b. */
 export function dotI8(a: usize, b: usize, n: i32): i32 {
@@ -159,14 +160,9 @@ export function dotI8(a: usize, b: usize, n: i32): i32 {
     for (; i < end16; i += 16) {
       const va = v128.load(pa);
       const vb = v128.load(pb);
-      s0 = i32x4.add(
-        s0,
-        i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(va), i16x8.extend_low_i8x16_s(vb)),
-      );
-      s1 = i32x4.add(
-        s1,
-        i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(va), i16x8.extend_high_i8x16_s(vb)),
-      );
+      // Products of two codes in [-127, 127] fit i16; pairs of them are summed into i32.
+      s0 = i32x4.add(s0, i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_low_i8x16_s(va, vb)));
+      s1 = i32x4.add(s1, i32x4.extadd_pairwise_i16x8_s(i16x8.extmul_high_i8x16_s(va, vb)));
       pa += 16;
       pb += 16;
     }

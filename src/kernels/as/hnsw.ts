@@ -46,15 +46,21 @@ let maxLevel: i32 = -1;
 let statVisited: i32 = 0;
 let statDist: i32 = 0;
 
-// Scalar quantization (int8 codes, one per value, each slot's codes padded to codeStride
-// bytes with zeros): code = clamp(round((x - qOffset) / qScale), -127, 127). While
+// Scalar quantization (src/ann/scalar-quantizer.ts). The codes region starts with the
+// offsets (f32 per dimension, 16-aligned), then one row per slot: codeLen int8 codes
+// (zero padded to 16) and a 16-byte tail whose first f32 is the slot's bias,
+// s·Σ offset[d]·code[d]. code = clamp(round((x - offset[d]) / s), -127, 127). While
 // useCodes is set (only inside searchCodes) vec() and dist() read codes, not floats.
+let pQOffsets: usize = 0;
 let pCodes: usize = 0;
 let codeStride: usize = 0;
+let codeLen: usize = 0;
 let pQCode: usize = 0;
-let qOffset: f32 = 0;
 let qInvScale: f32 = 1;
+let qScale: f32 = 1;
 let qScale2: f32 = 1;
+// The query's own term of an inner product, Σ q[d]·offset[d] (searchCodes sets it).
+let qBias: f32 = 0;
 let useCodes: bool = false;
 
 // Results of greedy(): the closest node found and its distance.
@@ -133,13 +139,15 @@ export function lastDistances(): i32 {
 }
 
 /**
- * Points the core at a slot-major region of int8 codes (stride bytes per slot, a multiple of
- * 16), the quantizer's offset and scale, and the scratch for an encoded query (stride bytes).
+ * Points the core at a codes region (offsets, then rows of `stride` bytes), the quantizer's
+ * scale, and the scratch for an encoded query (one row).
  */
-export function setCodes(codes: usize, stride: i32, offset: f32, scale: f32, qcode: usize): void {
-  pCodes = codes;
+export function setCodes(region: usize, stride: i32, scale: f32, qcode: usize): void {
+  pQOffsets = region;
+  codeLen = (<usize>dim + 15) & ~15;
+  pCodes = region + ((vecBytes + 15) & ~15);
   codeStride = <usize>stride;
-  qOffset = offset;
+  qScale = scale;
   qInvScale = scale > 0 ? 1 / scale : 1;
   qScale2 = scale * scale;
   pQCode = qcode;
@@ -152,24 +160,81 @@ function vec(id: i32): usize {
 
 function dist(a: usize, b: usize): f32 {
   if (useCodes) {
-    // The integer sums times scale² are the float distances of the decoded vectors (the
-    // offset cancels in L2; inner-product collections are encoded with offset 0).
-    const n = <i32>codeStride;
-    return metricIp ? -(<f32>dotI8(a, b, n)) * qScale2 : <f32>l2sqI8(a, b, n) * qScale2;
+    // a is the query's codes, b a slot's row (scale-invariant forms, see the header).
+    const n = <i32>codeLen;
+    if (!metricIp) return <f32>l2sqI8(a, b, n) * qScale2;
+    return -(qBias + load<f32>(b + codeLen) + <f32>dotI8(a, b, n) * qScale2);
   }
   return metricIp ? -dotF32(a, b, dim) : l2sqF32(a, b, dim);
 }
 
-/** Encodes the dim floats at src as codes at dst (codeStride bytes, zero padded). */
+/** Encodes the dim floats at src as a row at dst: codes (zero padded), then the bias. */
 function encodeInto(src: usize, dst: usize): void {
+  let bias: f32 = 0;
   for (let i: i32 = 0; i < dim; i++) {
-    let c = nearest<f32>((load<f32>(src + ((<usize>i) << 2)) - qOffset) * qInvScale);
+    const o = load<f32>(pQOffsets + ((<usize>i) << 2));
+    let c = nearest<f32>((load<f32>(src + ((<usize>i) << 2)) - o) * qInvScale);
     if (c > 127) c = 127;
     else if (c < -127) c = -127;
     else if (c != c) c = 0;
     store<i8>(dst + <usize>i, <i8>(<i32>c));
+    bias += o * c;
   }
-  memory.fill(dst + <usize>dim, 0, codeStride - <usize>dim);
+  memory.fill(dst + <usize>dim, 0, codeLen - <usize>dim);
+  store<f32>(dst + codeLen, bias * qScale);
+}
+
+/** Four values at v, centred on the offsets at o and scaled, as i32 codes (NaN → 0). */
+function codes4(v: usize, o: usize, inv: v128): v128 {
+  const x = f32x4.nearest(f32x4.mul(f32x4.sub(v128.load(v), v128.load(o)), inv));
+  // max/min keep a NaN, which trunc_sat then turns into 0, as encodeInto does.
+  const c = f32x4.min(f32x4.max(x, f32x4.splat(-127)), f32x4.splat(127));
+  return i32x4.trunc_sat_f32x4_s(c);
+}
+
+/**
+ * Encodes the query at pQuery into pQCode (the same codes as encodeInto, 16 at a time with
+ * SIMD) and sets qBias = Σ q[d]·offset[d]: a search pays this once, so it runs vectorised.
+ */
+function encodeQuery(): void {
+  let i: i32 = 0;
+  let b: f32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    const inv = f32x4.splat(qInvScale);
+    let acc = f32x4.splat(0);
+    const end16 = dim & ~15;
+    for (; i < end16; i += 16) {
+      const q = pQuery + ((<usize>i) << 2);
+      const o = pQOffsets + ((<usize>i) << 2);
+      const c0 = codes4(q, o, inv);
+      const c1 = codes4(q + 16, o + 16, inv);
+      const c2 = codes4(q + 32, o + 32, inv);
+      const c3 = codes4(q + 48, o + 48, inv);
+      const lo = i16x8.narrow_i32x4_s(c0, c1);
+      const hi = i16x8.narrow_i32x4_s(c2, c3);
+      v128.store(pQCode + <usize>i, i8x16.narrow_i16x8_s(lo, hi));
+      acc = f32x4.add(acc, f32x4.mul(v128.load(q), v128.load(o)));
+      acc = f32x4.add(acc, f32x4.mul(v128.load(q, 16), v128.load(o, 16)));
+      acc = f32x4.add(acc, f32x4.mul(v128.load(q, 32), v128.load(o, 32)));
+      acc = f32x4.add(acc, f32x4.mul(v128.load(q, 48), v128.load(o, 48)));
+    }
+    b =
+      f32x4.extract_lane(acc, 0) +
+      f32x4.extract_lane(acc, 1) +
+      (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
+  }
+  for (; i < dim; i++) {
+    const o = load<f32>(pQOffsets + ((<usize>i) << 2));
+    const x = load<f32>(pQuery + ((<usize>i) << 2));
+    let c = nearest<f32>((x - o) * qInvScale);
+    if (c > 127) c = 127;
+    else if (c < -127) c = -127;
+    else if (c != c) c = 0;
+    store<i8>(pQCode + <usize>i, <i8>(<i32>c));
+    b += x * o;
+  }
+  memory.fill(pQCode + <usize>dim, 0, codeLen - <usize>dim);
+  qBias = b;
 }
 
 /** Encodes the float vectors of slots [from, to) into their codes. */
@@ -490,7 +555,7 @@ export function search(ef: i32, mode: i32, slots: i32): i32 {
  * then at most rescore. With rescore 0 the distances are the quantized ones.
  */
 export function searchCodes(ef: i32, mode: i32, slots: i32, rescore: i32): i32 {
-  encodeInto(pQuery, pQCode);
+  encodeQuery();
   useCodes = true;
   const n = searchFrom(pQCode, ef, mode, slots);
   useCodes = false;

@@ -135,8 +135,8 @@ describe('segment file encoding', () => {
     const quantizer = {
       kind: 'scalar' as const,
       quantile: Math.fround(0.99),
-      offset: Math.fround(-1.25),
       scale: Math.fround(0.0123),
+      offsets: Float32Array.from({ length: data.dimension }, (_, d) => d - 1.25),
     };
     const file = encodeSegment({ ...data, quantizer });
     assert.deepEqual(decodeSegment(file, 'seg').quantizer, quantizer);
@@ -155,7 +155,8 @@ describe('segment file encoding', () => {
       { ...quantizer, scale: 0 },
       { ...quantizer, scale: Infinity },
       { ...quantizer, quantile: 0.2 },
-      { ...quantizer, offset: Number.NaN },
+      { ...quantizer, offsets: new Float32Array(data.dimension).fill(NaN) },
+      { ...quantizer, offsets: new Float32Array(data.dimension + 1) },
     ]) {
       assert.throws(
         () => decodeSegment(encodeSegment({ ...data, quantizer: bad }), 'seg'),

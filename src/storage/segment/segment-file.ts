@@ -53,35 +53,43 @@ export interface SegmentData {
   readonly quantizer?: ScalarQuantizer | undefined;
 }
 
-/** QUANT section: kind u8 (1 = int8 scalar), 3 reserved bytes, quantile, offset, scale f32. */
-const QUANT_BYTES = 16;
+/**
+ * QUANT section: kind u8 (1 = int8 scalar), 3 reserved bytes, quantile f32, scale f32,
+ * dimension u32, then one offset f32 per dimension.
+ */
+const QUANT_HEADER = 16;
 const QUANT_SCALAR = 1;
 
 function encodeQuantizer(q: ScalarQuantizer): Uint8Array {
-  const out = new Uint8Array(QUANT_BYTES);
+  const out = new Uint8Array(QUANT_HEADER + q.offsets.length * 4);
   const view = new DataView(out.buffer);
   view.setUint8(0, QUANT_SCALAR);
   view.setFloat32(4, q.quantile, true);
-  view.setFloat32(8, q.offset, true);
-  view.setFloat32(12, q.scale, true);
+  view.setFloat32(8, q.scale, true);
+  view.setUint32(12, q.offsets.length, true);
+  q.offsets.forEach((o, d) => view.setFloat32(QUANT_HEADER + d * 4, o, true));
   return out;
 }
 
 /** The QUANT section's quantizer; impossible values are CORRUPT at the section's offset. */
-function decodeQuantizer(section: Section, file: string): ScalarQuantizer {
+function decodeQuantizer(section: Section, file: string, dimension: number): ScalarQuantizer {
   const b = section.bytes;
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (b.length !== QUANT_BYTES || view.getUint8(0) !== QUANT_SCALAR) {
-    throw corrupt(file, section.offset, 'segment quantizer section is not an int8 quantizer');
+  const fail = (what: string): QuiverError =>
+    corrupt(file, section.offset, `segment quantizer section ${what}`);
+  if (b.length < QUANT_HEADER || view.getUint8(0) !== QUANT_SCALAR) {
+    throw fail('is not an int8 quantizer');
+  }
+  if (view.getUint32(12, true) !== dimension || b.length !== QUANT_HEADER + dimension * 4) {
+    throw fail(`does not hold ${dimension} offsets`);
   }
   const quantile = view.getFloat32(4, true);
-  const offset = view.getFloat32(8, true);
-  const scale = view.getFloat32(12, true);
-  const usable = scale > 0 && Number.isFinite(scale) && Number.isFinite(offset);
-  if (!(quantile >= 0.5 && quantile <= 1) || !usable) {
-    throw corrupt(file, section.offset, 'segment quantizer holds impossible values');
-  }
-  return Object.freeze({ kind: 'scalar', quantile, offset, scale });
+  const scale = view.getFloat32(8, true);
+  const offsets = new Float32Array(dimension);
+  for (let d = 0; d < dimension; d++) offsets[d] = view.getFloat32(QUANT_HEADER + d * 4, true);
+  const usable = scale > 0 && Number.isFinite(scale) && offsets.every(Number.isFinite);
+  if (!(quantile >= 0.5 && quantile <= 1) || !usable) throw fail('holds impossible values');
+  return Object.freeze({ kind: 'scalar', quantile, scale, offsets });
 }
 
 function encodeIds(ids: readonly (PointId | undefined)[]): Uint8Array {
@@ -235,7 +243,7 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
     maxLsn: header.maxLsn,
     ...slots,
     graph: found.get(SegmentSection.GRAPH)?.bytes,
-    quantizer: quant === undefined ? undefined : decodeQuantizer(quant, file),
+    quantizer: quant === undefined ? undefined : decodeQuantizer(quant, file, header.dimension),
   };
 }
 

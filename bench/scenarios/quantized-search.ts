@@ -1,0 +1,115 @@
+/**
+ * Quantization scenario: on one dataset, the raw-index ef sweep of Quiver float32, Quiver
+ * int8 (codes walked, beam rescored), usearch f32 and usearch i8 in one run (QPS at
+ * recall 0.95 and 0.99, vector memory per point); then the same two Quiver modes through
+ * `collection.search` on sealed segments at one ef (recall and QPS), the path users call.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Quiver } from '../../src/index.js';
+import type { Dataset } from '../datasets.js';
+import { quiverInt8Peer, quiverPeer } from '../peers/quiver-peer.js';
+import { usearchI8Peer, usearchPeer } from '../peers/usearch-peer.js';
+import { searchQps, sweepPoint, upsertDataset } from '../public-api.js';
+import type { AnnSweepOptions, AnnSweepResult, SweepPoint } from './ann-sweep.js';
+import { runAnnSweep } from './ann-sweep.js';
+
+export interface QuantizedResult {
+  readonly sweep: AnnSweepResult;
+  /** Vector bytes per point held for search, by peer (Quiver: floats + codes). */
+  readonly vectorBytesPerPoint: Readonly<Record<string, number>>;
+  /** collection.search at `ef`: float32 and int8 collections of the same points. */
+  readonly embedded: { readonly ef: number; readonly float: SweepPoint; readonly int8: SweepPoint };
+}
+
+export async function runQuantizedSearch(
+  ds: Dataset,
+  options: AnnSweepOptions,
+): Promise<QuantizedResult> {
+  const vectorBytesPerPoint: Record<string, number> = {};
+  const sweep = await runAnnSweep(
+    ds,
+    [quiverPeer, quiverInt8Peer, usearchPeer, usearchI8Peer],
+    options,
+    (peer) => {
+      const bytes = peer.vectorBytes?.();
+      if (bytes !== undefined) vectorBytesPerPoint[peer.name] = bytes / ds.count;
+    },
+  );
+  // The ef where float Quiver reaches 0.95 on the raw index (64 when it never does).
+  const raw = sweep.runs.find((r) => r.name === 'quiver')?.sweep ?? [];
+  const ef = raw.find((p) => p.recall >= 0.95)?.ef ?? 64;
+  const dir = mkdtempSync(join(tmpdir(), 'quiver-bench-quant-'));
+  try {
+    const db = await Quiver.open(dir, { fsync: 'none', queryCacheBytes: 0, autoCompact: false });
+    try {
+      const f = await db.createCollection('f', { dimension: ds.dim, metric: ds.metric });
+      const q = await db.createCollection('q', {
+        dimension: ds.dim,
+        metric: ds.metric,
+        quantization: 'scalar',
+      });
+      await upsertDataset(f, ds);
+      await upsertDataset(q, ds);
+      await db.checkpoint();
+      await db.idle();
+      // Alternating short trials, the best of each: this machine's speed drifts between
+      // seconds, and two back-to-back runs would measure the drift as well.
+      let float = await sweepPoint(f, ds, options.k, ef, 0.1);
+      let int8 = await sweepPoint(q, ds, options.k, ef, 0.1);
+      for (let trial = 0; trial < 6; trial++) {
+        const fq = await searchQps(f, ds, options.k, ef, options.minSeconds / 2);
+        const qq = await searchQps(q, ds, options.k, ef, options.minSeconds / 2);
+        float = { ...float, qps: Math.max(float.qps, fq) };
+        int8 = { ...int8, qps: Math.max(int8.qps, qq) };
+      }
+      return { sweep, vectorBytesPerPoint, embedded: { ef, float, int8 } };
+    } finally {
+      await db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const n0 = (x: number | undefined): string => (x === undefined ? '-' : Math.round(x).toString());
+const ratio = (a: number | undefined, b: number | undefined): string =>
+  a === undefined || b === undefined || b === 0 ? '-' : (a / b).toFixed(2);
+
+/** Rows per mode: QPS at 0.95/0.99, × the same library's float32, vector bytes per point. */
+export function formatQuantized(r: QuantizedResult): string {
+  const s = r.sweep;
+  const run = (name: string): AnnSweepResult['runs'][number] | undefined =>
+    s.runs.find((x) => x.name === name);
+  const lines = [
+    `## Quantization: ${s.dataset} (${s.count} × ${s.dim}, ${s.metric})`,
+    '',
+    '| index | QPS @0.95 | × its f32 | QPS @0.99 | × its f32 | best recall | vector B/pt | × its f32 |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [name, base] of [
+    ['quiver', 'quiver'],
+    ['quiver-int8', 'quiver'],
+    ['usearch', 'usearch'],
+    ['usearch-i8', 'usearch'],
+  ] as const) {
+    const x = run(name);
+    const b = run(base);
+    if (x === undefined || x.unavailable !== undefined) {
+      lines.push(`| ${name} | unavailable | | | | | | |`);
+      continue;
+    }
+    const vb = r.vectorBytesPerPoint[name];
+    const bestRecall = Math.max(0, ...x.sweep.map((p) => p.recall)).toFixed(4);
+    lines.push(
+      `| ${name} | ${n0(x.qpsAt095)} | ${ratio(x.qpsAt095, b?.qpsAt095)} | ${n0(x.qpsAt099)} | ${ratio(x.qpsAt099, b?.qpsAt099)} | ${bestRecall} | ${n0(vb)} | ${ratio(vb, r.vectorBytesPerPoint[base])} |`,
+    );
+  }
+  const e = r.embedded;
+  lines.push(
+    '',
+    `collection.search (sealed segment, ef ${e.ef}): float32 recall ${e.float.recall.toFixed(4)} at ${n0(e.float.qps)} QPS; int8 recall ${e.int8.recall.toFixed(4)} at ${n0(e.int8.qps)} QPS (× ${ratio(e.int8.qps, e.float.qps)}).`,
+  );
+  return lines.join('\n');
+}
