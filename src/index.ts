@@ -19,8 +19,11 @@ export type {
   CreateCollectionOptions,
   HnswConfig,
   PointInput,
+  QuantizationConfig,
   QuantizationName,
+  ScalarQuantizationConfig,
 } from './engine/validation.js';
+export type { QuantizedSearch } from './ann/vector-index.js';
 export type { RecoveryReport } from './engine/recovery.js';
 export { QuiverError, isQuiverError, ERROR_CODES } from './common/quiver-error.js';
 export type { ErrorCode, ErrorDetails } from './common/quiver-error.js';

@@ -216,6 +216,19 @@ describe('training', () => {
     assert.equal(q.scale, Math.fround(1 / 127));
   });
 
+  it('values at the ends of float32 or tiny ones still give a usable scale', () => {
+    const huge = Float32Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? 3.4e38 : -3.4e38));
+    const tiny = Float32Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? 1e-44 : -1e-44));
+    for (const v of [huge, tiny]) {
+      const q = trainScalarQuantizer(v, 8, 8, 1);
+      assert.ok(q.scale > 0 && Number.isFinite(q.scale), String(q.scale));
+      const index = createHnswIndex({ dimension: 8, metric: 'euclid' });
+      index.add(0, v.subarray(0, 8));
+      index.quantize(q);
+      assert.deepEqual(index.search(v.subarray(0, 8), { k: 1 }).ids, [0]);
+    }
+  });
+
   it('decoded values are within half a step of the originals inside the range', () => {
     const q = trainScalarQuantizer(values, 100, dim, 1);
     const out = new Int8Array(codeLength(dim));

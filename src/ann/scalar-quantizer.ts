@@ -33,6 +33,7 @@ const SAMPLE_VECTORS = 4096;
 const SAMPLE_VALUES = 1 << 17;
 
 const align16 = (n: number): number => (n + 15) & ~15;
+const F32_MAX = 3.4028234663852886e38;
 
 /** Bytes of one vector's codes: the dimension rounded up to 16 (one SIMD register). */
 export function codeLength(dimension: number): number {
@@ -93,7 +94,8 @@ export function trainScalarQuantizer(
   for (let d = 0; d < dimension; d++) offsets[d] = counts[d]! > 0 ? sums[d]! / counts[d]! : 0;
   const total = n * dimension;
   const take = Math.min(total, SAMPLE_VALUES);
-  const sample = new Float32Array(take);
+  // float64: a centred value of two far-apart float32s can pass the float32 range.
+  const sample = new Float64Array(take);
   let kept = 0;
   for (let i = 0; i < take; i++) {
     const j = Math.floor((i * total) / take);
@@ -103,9 +105,17 @@ export function trainScalarQuantizer(
   }
   const values = sample.subarray(0, kept).sort();
   const top = kept === 0 ? 0 : values[Math.min(kept - 1, Math.round(quantile * (kept - 1)))]!;
-  // A constant sample (every centred value 0) still needs a positive step.
-  const scale = top > 0 ? top / 127 : 1;
-  return Object.freeze({ kind: 'scalar', quantile, offsets, scale: Math.fround(scale) });
+  return Object.freeze({ kind: 'scalar', quantile, offsets, scale: usableScale(top / 127) });
+}
+
+/**
+ * A positive, finite float32 step: a constant sample (every centred value 0) or one too
+ * small for float32 gets 1; one past the float32 range gets the largest step.
+ */
+function usableScale(scale: number): number {
+  const f = Math.fround(scale);
+  if (f === Infinity) return Math.fround(F32_MAX / 127);
+  return f > 0 ? f : 1;
 }
 
 /**

@@ -5,6 +5,7 @@
  * the quantizer is trained on the segment's final vectors.
  */
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
+import { isQuiverError } from '../common/quiver-error.js';
 import type { ScalarQuantizer } from '../ann/scalar-quantizer.js';
 import { trainScalarQuantizer } from '../ann/scalar-quantizer.js';
 import type { VectorIndex } from '../ann/vector-index.js';
@@ -24,6 +25,13 @@ export function quantizeIndex(
   if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
   const quantizer =
     stored ?? trainScalarQuantizer(index.vectorsView(), index.slots, config.dimension, q.quantile);
-  index.quantize(quantizer);
+  try {
+    index.quantize(quantizer);
+  } catch (e) {
+    // A segment that cannot hold codes (its memory at the 4 GiB limit) or a quantizer it
+    // refuses stays a float32 segment: searched as before, written without a QUANT section.
+    if (isQuiverError(e, 'INVALID_ARGUMENT')) return undefined;
+    throw e;
+  }
   return quantizer;
 }

@@ -555,7 +555,15 @@ export function checkSearchOptions(
     });
   }
   const q = (options as { quantization?: unknown }).quantization;
-  return { k, ef, quantization: q === undefined ? undefined : checkQuantizedSearch(q, collection) };
+  const quantization = q === undefined ? undefined : checkQuantizedSearch(q, collection);
+  const candidates = Math.ceil(k * (quantization?.oversampling ?? 1));
+  if (candidates > MAX_EF) {
+    throw invalidArgument(
+      `k × quantization.oversampling is ${candidates}, over the ${MAX_EF} candidates a search may take: lower one of them.`,
+      { collection, field: 'quantization.oversampling' },
+    );
+  }
+  return { k, ef, quantization };
 }
 
 /** Checks a search's `quantization` option: { ignore?, rescore?, oversampling? }. */

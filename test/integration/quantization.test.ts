@@ -144,6 +144,10 @@ async function checkOptions(db: Quiver): Promise<void> {
   const c = await db.createCollection('s', { dimension: 4, quantization: 'scalar' });
   assert.deepEqual(c.config.quantization, { kind: 'scalar', quantile: 0.99 });
   await c.upsert([{ id: 1, vector: [1, 2, 3, 4] }]);
+  await assert.rejects(
+    c.search([1, 2, 3, 4], { k: 10_000, quantization: { oversampling: 16 } }),
+    (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /over the 100000 candidates/.test(e.message),
+  );
   for (const quantization of [
     { oversampling: 0.5 },
     { oversampling: 100 },

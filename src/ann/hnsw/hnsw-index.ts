@@ -376,6 +376,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     if (!(q.scale > 0) || !Number.isFinite(q.scale)) {
       throw invalidArgument(`quantizer scale ${q.scale} is not usable: it must be finite and > 0.`);
     }
+    if (this.mem.shared && this.quantizer_ !== undefined) {
+      // Workers may be walking these codes with the old scale: never rewrite them in place.
+      throw invalidArgument('a shared index is quantized once; build a new index to change it.');
+    }
     if (q.offsets.length !== this.dimension || !q.offsets.every(Number.isFinite)) {
       throw invalidArgument(
         `quantizer offsets must be ${this.dimension} finite numbers (one per dimension).`,

@@ -214,8 +214,9 @@ export class HnswMemory {
         `code rows of ${stride} bytes do not fit dimension ${this.dim}.`,
       );
     }
-    this.codeParams = params;
+    // The region first: a growth past the memory limit throws before anything is set.
     if (this.sizes.codeStride !== stride) this.makeCodeRegion(stride);
+    this.codeParams = params;
     this.f32.set(params.offsets, this.regions.codes >> 2);
     this.publish();
   }

@@ -152,6 +152,11 @@ describe('quantized HNSW copies and changes', () => {
           return s;
         })(),
       ]) {
+        assert.throws(
+          () => shared.quantize(index.quantizer!),
+          (e) => isQuiverError(e, 'INVALID_ARGUMENT'),
+          'codes workers may be reading are never rewritten',
+        );
         const lanes = [0, 1].map((i) => new HnswLane(shared.sharedHandle()!, i));
         for (const q of queries) {
           const want = index.search(q, { k: 10 });

@@ -237,10 +237,14 @@ async function createCollection(
     ...parseHnsw(body['hnsw_config'], 'hnsw_config'),
     ...parseHnsw(vectors['hnsw_config'], 'vectors.hnsw_config'),
   };
-  // The vector's own setting wins over the collection's, as in Qdrant.
+  // Both are checked; the vector's own setting wins over the collection's, as in Qdrant.
+  const collectionWide = parseQuantizationConfig(
+    body['quantization_config'],
+    'quantization_config',
+  );
   const quantization =
     parseQuantizationConfig(vectors['quantization_config'], 'vectors.quantization_config') ??
-    parseQuantizationConfig(body['quantization_config'], 'quantization_config');
+    collectionWide;
   const options = {
     dimension: size,
     metric,
