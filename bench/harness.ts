@@ -53,6 +53,8 @@ import { formatQueryCache, runQueryCache } from './scenarios/query-cache.js';
 const EFS = [10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128, 192, 256];
 const minSeconds = Number(process.env['QUIVER_BENCH_SECONDS'] ?? '0.6');
 const say = (text: string): void => void process.stdout.write(text + '\n');
+/** The raw-index sweeps' settings: the issue's M 16, efConstruction 200, k 10. */
+const SWEEP = { m: 16, efConstruction: 200, k: 10, efs: EFS, minSeconds, trials: 3 } as const;
 
 const datasets = loadDatasets();
 const info = kernelInfo();
@@ -69,14 +71,7 @@ const filtered: FilteredResult[] = [];
 /** QUIVER_BENCH_ONLY=ann, =storage, =scale, =cluster, =cache or =quant runs one group of scenarios. */
 const only = process.env['QUIVER_BENCH_ONLY'];
 for (const ds of only === undefined || only === 'ann' ? datasets : []) {
-  const result = await runAnnSweep(ds, [quiverPeer, hnswlibPeer, usearchPeer], {
-    m: 16,
-    efConstruction: 200,
-    k: 10,
-    efs: EFS,
-    minSeconds,
-    trials: 3,
-  });
+  const result = await runAnnSweep(ds, [quiverPeer, hnswlibPeer, usearchPeer], SWEEP);
   sweeps.push(result);
   say('\n' + formatSweep(result));
   // The same set through the public API: the cold loop runs at the ef where the raw
@@ -193,14 +188,7 @@ if (sift !== undefined && (only === undefined || only === 'cluster')) {
 const quantized: QuantizedResult[] = [];
 if (only === undefined || only === 'quant') {
   for (const ds of datasets) {
-    const r = await runQuantizedSearch(ds, {
-      m: 16,
-      efConstruction: 200,
-      k: 10,
-      efs: EFS,
-      minSeconds,
-      trials: 3,
-    });
+    const r = await runQuantizedSearch(ds, SWEEP);
     quantized.push(r);
     say('\n' + formatQuantized(r));
   }

@@ -19,6 +19,7 @@ import {
   l2sqI8Reference,
   trainScalarQuantizer,
 } from './scalar-quantizer.js';
+import type { ScalarQuantizer } from './scalar-quantizer.js';
 
 const seed = Number(process.env['QUIVER_FC_SEED'] ?? Date.now() % 1_000_000);
 const numRuns = Number(process.env['QUIVER_FC_RUNS'] ?? '200');
@@ -91,85 +92,73 @@ describe('int8 kernels', () => {
   });
 });
 
+/**
+ * 1..70 values (finite ones, NaN, ±Infinity, halves that round to even, and `extra`) with a
+ * quantizer of random offsets in [-1, 1] and a scale from `minScale` to 1.
+ */
+function encodingCase(
+  extra: readonly number[],
+  minScale: number,
+): fc.Arbitrary<{ xs: number[]; quantizer: ScalarQuantizer }> {
+  const value = fc.oneof(
+    fc.float({ min: -10, max: 10, noDefaultInfinity: true }),
+    fc.constantFrom(Number.NaN, Infinity, -Infinity, 0.5, -0.5, 1.5, 2.5, ...extra),
+  );
+  return fc.integer({ min: 1, max: 70 }).chain((d) =>
+    fc
+      .tuple(
+        fc.array(value, { minLength: d, maxLength: d }),
+        fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: d, maxLength: d }),
+        fc.float({ min: Math.fround(minScale), max: 1, noNaN: true }),
+      )
+      .map(([xs, offsets, scale]) => ({
+        xs,
+        quantizer: {
+          kind: 'scalar' as const,
+          quantile: 0.99,
+          offsets: Float32Array.from(offsets),
+          scale: Math.fround(scale),
+        },
+      })),
+  );
+}
+
 describe('encoding', () => {
   it(`the core's encoder equals encodeScalar, bias, clipping and NaN included (seed ${seed})`, () => {
-    const value = fc.oneof(
-      fc.float({ min: -10, max: 10, noDefaultInfinity: true }),
-      fc.constantFrom(Number.NaN, Infinity, -Infinity, 0.5, -0.5, 1.5, 2.5),
-    );
-    const finite = fc.float({ min: -1, max: 1, noNaN: true });
     fc.assert(
-      fc.property(
-        fc
-          .integer({ min: 1, max: 70 })
-          .chain((d) =>
-            fc.tuple(
-              fc.array(value, { minLength: d, maxLength: d }),
-              fc.array(finite, { minLength: d, maxLength: d }),
-              fc.float({ min: Math.fround(0.001), max: 1, noNaN: true }),
-            ),
-          ),
-        ([xs, offsets, scale]) => {
-          const dim = xs.length;
-          const v = Float32Array.from(xs);
-          const index = createHnswIndex({ dimension: dim, metric: 'euclid' });
-          index.add(0, v);
-          const q = {
-            kind: 'scalar' as const,
-            quantile: 0.99,
-            offsets: Float32Array.from(offsets),
-            scale: Math.fround(scale),
-          };
-          index.quantize(q);
-          const mem = index.mem;
-          const row = mem.regions.codes + codeHeaderBytes(dim);
-          const got = new Int8Array(mem.u8.buffer, row, codeLength(dim));
-          const want = new Int8Array(codeLength(dim));
-          const bias = encodeScalar(q, v, want);
-          assert.deepEqual(Array.from(got), Array.from(want));
-          assert.equal(mem.f32[(row + codeLength(dim)) >> 2], bias, 'the row ends with its bias');
-        },
-      ),
+      fc.property(encodingCase([], 0.001), ({ xs, quantizer: q }) => {
+        const dim = xs.length;
+        const v = Float32Array.from(xs);
+        const index = createHnswIndex({ dimension: dim, metric: 'euclid' });
+        index.add(0, v);
+        index.quantize(q);
+        const mem = index.mem;
+        const row = mem.regions.codes + codeHeaderBytes(dim);
+        const got = new Int8Array(mem.u8.buffer, row, codeLength(dim));
+        const want = new Int8Array(codeLength(dim));
+        const bias = encodeScalar(q, v, want);
+        assert.deepEqual(Array.from(got), Array.from(want));
+        assert.equal(mem.f32[(row + codeLength(dim)) >> 2], bias, 'the row ends with its bias');
+      }),
       { seed, numRuns: Math.min(numRuns, 100) },
     );
   });
 
   it(`a search encodes its query (16 values at a time) as encodeScalar does (seed ${seed})`, () => {
-    const value = fc.oneof(
-      fc.float({ min: -10, max: 10, noDefaultInfinity: true }),
-      fc.constantFrom(Number.NaN, Infinity, -Infinity, 0.5, -0.5, 1.5, 2.5, 126.5, 127.5),
-    );
     fc.assert(
-      fc.property(
-        fc
-          .integer({ min: 1, max: 70 })
-          .chain((d) =>
-            fc.tuple(
-              fc.array(value, { minLength: d, maxLength: d }),
-              fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: d, maxLength: d }),
-              fc.float({ min: Math.fround(0.01), max: 1, noNaN: true }),
-            ),
-          ),
-        ([xs, offsets, scale]) => {
-          const dim = xs.length;
-          const index = createHnswIndex({ dimension: dim, metric: 'dot' });
-          index.add(0, new Float32Array(dim).fill(0.25));
-          const q = {
-            kind: 'scalar' as const,
-            quantile: 0.99,
-            offsets: Float32Array.from(offsets),
-            scale: Math.fround(scale),
-          };
-          index.quantize(q);
-          const query = Float32Array.from(xs);
-          index.search(query, { k: 1 });
-          const mem = index.mem;
-          const got = new Int8Array(mem.u8.buffer, mem.regions.qcode, codeLength(dim));
-          const want = new Int8Array(codeLength(dim));
-          encodeScalar(q, query, want);
-          assert.deepEqual(Array.from(got), Array.from(want));
-        },
-      ),
+      fc.property(encodingCase([126.5, 127.5], 0.01), ({ xs, quantizer: q }) => {
+        const dim = xs.length;
+        const index = createHnswIndex({ dimension: dim, metric: 'dot' });
+        index.add(0, new Float32Array(dim).fill(0.25));
+        index.quantize(q);
+        const query = Float32Array.from(xs);
+        index.search(query, { k: 1 });
+        const mem = index.mem;
+        const got = new Int8Array(mem.u8.buffer, mem.regions.qcode, codeLength(dim));
+        const want = new Int8Array(codeLength(dim));
+        encodeScalar(q, query, want);
+        assert.deepEqual(Array.from(got), Array.from(want));
+      }),
       { seed, numRuns: Math.min(numRuns, 100) },
     );
   });

@@ -8,6 +8,7 @@
  * formula is the one docs/TUNING.md documents; `estimateFootprint` is also used by
  * `quiver stats`.
  */
+import { codeRowBytes } from '../ann/scalar-quantizer.js';
 import { invalidArgument } from '../common/quiver-error.js';
 
 export type TuneProfile = 'balanced' | 'high-recall' | 'low-latency';
@@ -57,7 +58,7 @@ export interface TuneReport {
 /** Bytes per point of vectors in RAM: float32, plus for scalar its code row (codes + bias). */
 function vectorBytes(dimension: number, quantization: Quantization): number {
   const floats = dimension * 4;
-  return quantization === 'none' ? floats : floats + ((dimension + 15) & ~15) + 16;
+  return quantization === 'none' ? floats : floats + codeRowBytes(dimension);
 }
 
 /** Points at which scalar quantization was measured faster (1.24-1.31× at 200k × 128). */

@@ -147,6 +147,19 @@ export function scanScores(q: usize, base: usize, count: i32, dim: i32, metric: 
 // difference widens to i16 first (|a - b| ≤ 254) and multiplies and adds pairs with
 // i32x4.dot_i16x8_s. Every lane stays within i32 up to the largest dimension, 65 536.
 
+/**
+ * The four i32 lanes of t added (wrapping: a caller reading the sum as u32 gets it exactly
+ * up to 2^32, as l2sqI8 does).
+ */
+function sumLanes(t: v128): i32 {
+  return (
+    i32x4.extract_lane(t, 0) +
+    i32x4.extract_lane(t, 1) +
+    i32x4.extract_lane(t, 2) +
+    i32x4.extract_lane(t, 3)
+  );
+}
+
 /** Sum of a[i]·b[i] over n signed bytes at a and b. */
 export function dotI8(a: usize, b: usize, n: i32): i32 {
   let i: i32 = 0;
@@ -166,12 +179,7 @@ export function dotI8(a: usize, b: usize, n: i32): i32 {
       pa += 16;
       pb += 16;
     }
-    const t = i32x4.add(s0, s1);
-    s =
-      i32x4.extract_lane(t, 0) +
-      i32x4.extract_lane(t, 1) +
-      i32x4.extract_lane(t, 2) +
-      i32x4.extract_lane(t, 3);
+    s = sumLanes(i32x4.add(s0, s1));
   }
   for (; i < n; i++) {
     s += <i32>load<i8>(a + <usize>i) * <i32>load<i8>(b + <usize>i);
@@ -203,12 +211,7 @@ export function l2sqI8(a: usize, b: usize, n: i32): u32 {
       pa += 16;
       pb += 16;
     }
-    const t = i32x4.add(s0, s1);
-    s =
-      <u32>i32x4.extract_lane(t, 0) +
-      <u32>i32x4.extract_lane(t, 1) +
-      <u32>i32x4.extract_lane(t, 2) +
-      <u32>i32x4.extract_lane(t, 3);
+    s = <u32>sumLanes(i32x4.add(s0, s1));
   }
   for (; i < n; i++) {
     const d = <i32>load<i8>(a + <usize>i) - <i32>load<i8>(b + <usize>i);

@@ -168,15 +168,20 @@ function dist(a: usize, b: usize): f32 {
   return metricIp ? -dotF32(a, b, dim) : l2sqF32(a, b, dim);
 }
 
+/** The code of value x in a dimension centred on o, as a float in [-127, 127] (NaN → 0). */
+function codeOf(x: f32, o: f32): f32 {
+  const c = nearest<f32>((x - o) * qInvScale);
+  if (c > 127) return 127;
+  if (c < -127) return -127;
+  return c != c ? 0 : c;
+}
+
 /** Encodes the dim floats at src as a row at dst: codes (zero padded), then the bias. */
 function encodeInto(src: usize, dst: usize): void {
   let bias: f32 = 0;
   for (let i: i32 = 0; i < dim; i++) {
     const o = load<f32>(pQOffsets + ((<usize>i) << 2));
-    let c = nearest<f32>((load<f32>(src + ((<usize>i) << 2)) - o) * qInvScale);
-    if (c > 127) c = 127;
-    else if (c < -127) c = -127;
-    else if (c != c) c = 0;
+    const c = codeOf(load<f32>(src + ((<usize>i) << 2)), o);
     store<i8>(dst + <usize>i, <i8>(<i32>c));
     bias += o * c;
   }
@@ -226,11 +231,7 @@ function encodeQuery(): void {
   for (; i < dim; i++) {
     const o = load<f32>(pQOffsets + ((<usize>i) << 2));
     const x = load<f32>(pQuery + ((<usize>i) << 2));
-    let c = nearest<f32>((x - o) * qInvScale);
-    if (c > 127) c = 127;
-    else if (c < -127) c = -127;
-    else if (c != c) c = 0;
-    store<i8>(pQCode + <usize>i, <i8>(<i32>c));
+    store<i8>(pQCode + <usize>i, <i8>(<i32>codeOf(x, o)));
     b += x * o;
   }
   memory.fill(pQCode + <usize>dim, 0, codeLen - <usize>dim);
