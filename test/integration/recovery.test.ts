@@ -74,19 +74,22 @@ describe('recovery and locking', () => {
   test('a lock left by a killed process that nobody reaped (a zombie) is taken over', async (t) => {
     if (!existsSync('/proc/self/stat')) return t.skip('needs Linux /proc');
     const dir = tempDir(t);
-    // `sleep 0` exits at once; the shell then becomes `sleep 3`, which never reaps it.
-    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    // The forked child exits at once and its parent never waits for it: a zombie until the
+    // parent dies. Perl (essential on Debian) neither reaps on its own nor races like a shell,
+    // which may reap a finished background job before it execs.
+    const script = '$|=1; my $p = fork(); if ($p == 0) { exit 0 } print "$p\\n"; sleep 3';
+    const parent = spawn('perl', ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => parent.kill('SIGKILL'));
     const pid = await new Promise<number>((r) =>
       parent.stdout.once('data', (d: Buffer) => r(Number(d.toString().trim()))),
     );
-    for (let i = 0; i < 100; i++) {
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'Z'; i++) {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.charAt(stat.lastIndexOf(')') + 2) === 'Z') break;
-      await new Promise((r) => setTimeout(r, 10));
+      state = stat.charAt(stat.lastIndexOf(')') + 2);
+      if (state !== 'Z') await new Promise((r) => setTimeout(r, 10));
     }
+    assert.equal(state, 'Z', `process ${pid} should be a zombie`);
     writeFileSync(`${dir}/LOCK`, JSON.stringify({ pid, since: new Date().toISOString() }));
     const db = await Quiver.open(dir);
     await db.close();
