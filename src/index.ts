@@ -15,6 +15,7 @@ export type {
   WriteResult,
 } from './engine/collection.js';
 export type {
+  BinaryQuantizationConfig,
   CollectionConfig,
   CreateCollectionOptions,
   HnswConfig,
@@ -24,6 +25,7 @@ export type {
   ScalarQuantizationConfig,
 } from './engine/validation.js';
 export type { QuantizedSearch } from './ann/vector-index.js';
+export type { BinaryEncoding, BinaryQueryEncoding } from './ann/binary-quantizer.js';
 export type { RecoveryReport } from './engine/recovery.js';
 export { QuiverError, isQuiverError, ERROR_CODES } from './common/quiver-error.js';
 export type { ErrorCode, ErrorDetails } from './common/quiver-error.js';

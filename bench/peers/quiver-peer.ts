@@ -2,25 +2,28 @@
  * Quiver's HNSW index as a benchmark peer: builds with createHnswIndex and searches the
  * dataset's query rows as Float32Array views (what the engine passes). The `quiver-int8`
  * peer quantizes the built index (scalar int8, trained as a seal trains it) and searches
- * its codes with rescoring, the default of a quantized collection.
+ * its codes with rescoring, the default of a quantized collection; `quiver-b1` does the same
+ * with one bit per value (binary, symmetric query, k × 4 rescored).
  */
 import type { Dataset } from '../datasets.js';
 import { createHnswIndex } from '../../src/ann/hnsw/hnsw-index.js';
 import type { HnswIndex } from '../../src/ann/hnsw/hnsw-index.js';
+import { trainBinaryQuantizer } from '../../src/ann/binary-quantizer.js';
+import type { Quantizer } from '../../src/ann/quantizer.js';
 import { trainScalarQuantizer } from '../../src/ann/scalar-quantizer.js';
 import type { AnnPeer, BuildParams, PeerFactory } from './ann-peer.js';
 
 class QuiverPeer implements AnnPeer {
-  readonly name: string;
   private index: HnswIndex | undefined;
   private queries: Float32Array[] = [];
   private ef = 64;
 
   private ds: Dataset | undefined;
 
-  constructor(private readonly int8: boolean) {
-    this.name = int8 ? 'quiver-int8' : 'quiver';
-  }
+  constructor(
+    readonly name: string,
+    private readonly train?: (index: HnswIndex, ds: Dataset) => Quantizer,
+  ) {}
 
   prepare(ds: Dataset): void {
     this.ds = ds;
@@ -40,9 +43,7 @@ class QuiverPeer implements AnnPeer {
       capacity: ds.count,
     });
     for (let i = 0; i < ds.count; i++) index.add(i, ds.base.subarray(i * ds.dim, (i + 1) * ds.dim));
-    if (this.int8) {
-      index.quantize(trainScalarQuantizer(index.vectorsView(), ds.count, ds.dim));
-    }
+    if (this.train !== undefined) index.quantize(this.train(index, ds));
     this.index = index;
   }
 
@@ -69,7 +70,20 @@ class QuiverPeer implements AnnPeer {
 }
 
 /** The Quiver peer (always available once the .wasm is built). */
-export const quiverPeer: PeerFactory = () => Promise.resolve(new QuiverPeer(false));
+export const quiverPeer: PeerFactory = () => Promise.resolve(new QuiverPeer('quiver'));
 
 /** Quiver with scalar int8 quantization (codes walked, beam rescored with the floats). */
-export const quiverInt8Peer: PeerFactory = () => Promise.resolve(new QuiverPeer(true));
+export const quiverInt8Peer: PeerFactory = () =>
+  Promise.resolve(
+    new QuiverPeer('quiver-int8', (index, ds) =>
+      trainScalarQuantizer(index.vectorsView(), ds.count, ds.dim),
+    ),
+  );
+
+/** Quiver with binary quantization, one bit per value (bits walked, beam rescored). */
+export const quiverB1Peer: PeerFactory = () =>
+  Promise.resolve(
+    new QuiverPeer('quiver-b1', (index, ds) =>
+      trainBinaryQuantizer(index.vectorsView(), ds.count, ds.dim),
+    ),
+  );

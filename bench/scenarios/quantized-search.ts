@@ -1,6 +1,7 @@
 /**
  * Quantization scenario: on one dataset, the raw-index ef sweep of Quiver float32, Quiver
- * int8 (codes walked, beam rescored), usearch f32 and usearch i8 in one run (QPS at
+ * int8 and one-bit binary (codes walked, beam rescored), usearch f32 and usearch i8 in one
+ * run (QPS at
  * recall 0.95 and 0.99, vector memory per point); then the same two Quiver modes through
  * `collection.search` on sealed segments at one ef (recall and QPS), the path users call.
  */
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Quiver } from '../../src/index.js';
 import type { Dataset } from '../datasets.js';
-import { quiverInt8Peer, quiverPeer } from '../peers/quiver-peer.js';
+import { quiverB1Peer, quiverInt8Peer, quiverPeer } from '../peers/quiver-peer.js';
 import { usearchI8Peer, usearchPeer } from '../peers/usearch-peer.js';
 import { searchQps, sweepPoint, upsertDataset } from '../public-api.js';
 import type { AnnSweepOptions, AnnSweepResult, SweepPoint } from './ann-sweep.js';
@@ -30,7 +31,7 @@ export async function runQuantizedSearch(
   const vectorBytesPerPoint: Record<string, number> = {};
   const sweep = await runAnnSweep(
     ds,
-    [quiverPeer, quiverInt8Peer, usearchPeer, usearchI8Peer],
+    [quiverPeer, quiverInt8Peer, quiverB1Peer, usearchPeer, usearchI8Peer],
     options,
     (peer) => {
       const bytes = peer.vectorBytes?.();
@@ -91,6 +92,7 @@ export function formatQuantized(r: QuantizedResult): string {
   for (const [name, base] of [
     ['quiver', 'quiver'],
     ['quiver-int8', 'quiver'],
+    ['quiver-b1', 'quiver'],
     ['usearch', 'usearch'],
     ['usearch-i8', 'usearch'],
   ] as const) {

@@ -14,6 +14,7 @@
  * bias (stored beside its codes), the third the int8 kernel's dot product.
  */
 import { invalidArgument } from '../common/quiver-error.js';
+import { sampleRows } from './quantizer-sample.js';
 
 /** Trained parameters of the int8 scalar quantizer (stored in a segment file's QUANT section). */
 export interface ScalarQuantizer {
@@ -28,8 +29,7 @@ export interface ScalarQuantizer {
 
 /** Default share of values the code range covers (Qdrant's default quantile). */
 export const DEFAULT_QUANTILE = 0.99;
-/** Vectors sampled for the offsets, and centred values for the scale's quantile. */
-const SAMPLE_VECTORS = 4096;
+/** Centred values sampled for the scale's quantile. */
 const SAMPLE_VALUES = 1 << 17;
 
 const align16 = (n: number): number => (n + 15) & ~15;
@@ -66,8 +66,8 @@ export function checkQuantile(value: unknown, field = 'quantile'): number {
 
 /**
  * Trains the quantizer on `vectors` (slot-major, `slots` × `dimension`): offsets are the
- * means of up to 4 096 vectors taken at an even stride (reproducible); the scale makes the
- * `quantile` of their centred magnitudes (up to 131 072 values) the largest code, 127.
+ * means of the rows sampleRows takes; the scale makes the `quantile` of their centred
+ * magnitudes (up to 131 072 values) the largest code, 127.
  * Non-finite values are left out.
  */
 export function trainScalarQuantizer(
@@ -76,22 +76,8 @@ export function trainScalarQuantizer(
   dimension: number,
   quantile = DEFAULT_QUANTILE,
 ): ScalarQuantizer {
-  const rows = Math.max(0, Math.min(slots, Math.floor(vectors.length / dimension)));
-  const n = Math.min(rows, SAMPLE_VECTORS);
-  const step = rows / Math.max(n, 1);
-  const picked = Array.from({ length: n }, (_, i) => Math.floor(i * step) * dimension);
-  const sums = new Float64Array(dimension);
-  const counts = new Float64Array(dimension);
-  for (const at of picked) {
-    for (let d = 0; d < dimension; d++) {
-      const v = vectors[at + d]!;
-      if (!Number.isFinite(v)) continue;
-      sums[d] = sums[d]! + v;
-      counts[d] = counts[d]! + 1;
-    }
-  }
-  const offsets = new Float32Array(dimension);
-  for (let d = 0; d < dimension; d++) offsets[d] = counts[d]! > 0 ? sums[d]! / counts[d]! : 0;
+  const { picked, offsets } = sampleRows(vectors, slots, dimension);
+  const n = picked.length;
   const total = n * dimension;
   const take = Math.min(total, SAMPLE_VALUES);
   // float64: a centred value of two far-apart float32s can pass the float32 range.

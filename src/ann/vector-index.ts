@@ -4,7 +4,7 @@
  * Scores are internal similarities: greater = closer.
  */
 import type { MetricName } from '../common/types.js';
-import type { ScalarQuantizer } from './scalar-quantizer.js';
+import type { Quantizer } from './quantizer.js';
 
 /** Admits an internal id during search; absent = every live point. */
 export type PointFilter = (internalId: number) => boolean;
@@ -82,9 +82,9 @@ export interface VectorIndex {
    * growth included); the rest is the graph, flags and search scratch.
    */
   vectorBytes(): number;
-  /** The int8 quantizer graph searches walk with; absent or undefined when not quantized. */
-  readonly quantizer?: ScalarQuantizer | undefined;
-  /** The part of {@link memoryBytes} holding int8 codes. Optional: 0 when absent. */
+  /** The quantizer graph searches walk with; absent or undefined when not quantized. */
+  readonly quantizer?: Quantizer | undefined;
+  /** The part of {@link memoryBytes} holding quantized codes. Optional: 0 when absent. */
   codeBytes?(): number;
   /**
    * A copy without the room it reserved for growth (an index that grew by steps holds up

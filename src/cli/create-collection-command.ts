@@ -1,16 +1,18 @@
 /**
  * `quiver create-collection DIR --name N --dim D [--metric M] [--m --ef-construct --ef]
- * [--quantization scalar [--quantile Q]]`:
+ * [--quantization scalar [--quantile Q] | binary [--encoding E] [--query-encoding Q]]`:
  * creates a collection, and the database when DIR does not exist yet. Every option is
  * checked before anything is created, so a bad name leaves no empty database behind.
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
+import type { BinaryEncoding, BinaryQueryEncoding } from '../ann/binary-quantizer.js';
+import { BINARY_ENCODINGS, BINARY_QUERY_ENCODINGS } from '../ann/binary-quantizer.js';
 import { invalidArgument } from '../common/quiver-error.js';
 import type { MetricName } from '../common/types.js';
 import { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
-import { buildCollectionConfig } from '../engine/validation.js';
+import { buildCollectionConfig, quantizationLabel } from '../engine/validation.js';
 import { parseInteger, printJson } from './cli-support.js';
 
 function parseDimension(value: string): number {
@@ -28,8 +30,10 @@ interface CreateOpts {
   m?: number;
   efConstruct?: number;
   ef?: number;
-  quantization: 'none' | 'scalar';
+  quantization: 'none' | 'scalar' | 'binary';
   quantile?: number;
+  encoding?: BinaryEncoding;
+  queryEncoding?: BinaryQueryEncoding;
   json?: boolean;
 }
 
@@ -47,17 +51,30 @@ function collectionOptions(opts: CreateOpts): CreateCollectionOptions {
     ...(opts.efConstruct === undefined ? {} : { efConstruction: opts.efConstruct }),
     ...(opts.ef === undefined ? {} : { efSearch: opts.ef }),
   };
+  return { dimension: opts.dim, metric: opts.metric, hnsw, quantization: quantizationOf(opts) };
+}
+
+/** The quantization option of the flags; a flag of another kind than --quantization is refused. */
+function quantizationOf(opts: CreateOpts): NonNullable<CreateCollectionOptions['quantization']> {
   if (opts.quantile !== undefined && opts.quantization !== 'scalar') {
     throw invalidArgument('--quantile needs --quantization scalar.', { field: 'quantile' });
   }
-  const quantization =
-    opts.quantization === 'none'
-      ? 'none'
-      : ({
-          kind: 'scalar',
-          ...(opts.quantile === undefined ? {} : { quantile: opts.quantile }),
-        } as const);
-  return { dimension: opts.dim, metric: opts.metric, hnsw, quantization };
+  const binaryFlag = opts.encoding !== undefined ? 'encoding' : 'query-encoding';
+  if (
+    (opts.encoding !== undefined || opts.queryEncoding !== undefined) &&
+    opts.quantization !== 'binary'
+  ) {
+    throw invalidArgument(`--${binaryFlag} needs --quantization binary.`, { field: binaryFlag });
+  }
+  if (opts.quantization === 'none') return 'none';
+  if (opts.quantization === 'scalar') {
+    return { kind: 'scalar', ...(opts.quantile === undefined ? {} : { quantile: opts.quantile }) };
+  }
+  return {
+    kind: 'binary',
+    ...(opts.encoding === undefined ? {} : { encoding: opts.encoding }),
+    ...(opts.queryEncoding === undefined ? {} : { queryEncoding: opts.queryEncoding }),
+  };
 }
 
 export function registerCreateCollectionCommand(program: Command): void {
@@ -86,10 +103,22 @@ export function registerCreateCollectionCommand(program: Command): void {
     .addOption(
       new Option(
         '--quantization <kind>',
-        'scalar: sealed segments keep int8 codes (a quarter of the float vectors, on top of them) and searches walk them, rescoring with the floats',
+        'scalar: sealed segments keep int8 codes (a quarter of the float vectors, on top of them) and searches walk them, rescoring with the floats; binary: 1 or 2 bits per value (a 32nd or 16th of the floats)',
       )
-        .choices(['none', 'scalar'])
+        .choices(['none', 'scalar', 'binary'])
         .default('none'),
+    )
+    .addOption(
+      new Option(
+        '--encoding <bits>',
+        'bits per value with --quantization binary (default one_bit)',
+      ).choices([...BINARY_ENCODINGS]),
+    )
+    .addOption(
+      new Option(
+        '--query-encoding <kind>',
+        'how a query meets binary codes: default/binary (as bits, fastest) or scalar8bits/scalar4bits (asymmetric: more exact, slower)',
+      ).choices([...BINARY_QUERY_ENCODINGS]),
     )
     .option(
       '--quantile <q>',
@@ -99,7 +128,7 @@ export function registerCreateCollectionCommand(program: Command): void {
     .option('--json', 'print the created collection as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ quiver create-collection ./data --name docs --dim 384 --metric cosine\n  $ quiver create-collection ./data --name docs --dim 384 --m 32 --ef-construct 400 --ef 128\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization scalar',
+      '\nExamples:\n  $ quiver create-collection ./data --name docs --dim 384 --metric cosine\n  $ quiver create-collection ./data --name docs --dim 384 --m 32 --ef-construct 400 --ef 128\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization scalar\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization binary --query-encoding scalar8bits',
     )
     .action(async (dir: string, opts: CreateOpts) => {
       const options = collectionOptions(opts);
@@ -111,7 +140,7 @@ export function registerCreateCollectionCommand(program: Command): void {
         if (opts.json === true) printJson(c.config);
         else
           process.stdout.write(
-            `created collection ${c.name} (dimension ${config.dimension}, ${config.metric}, m ${config.hnsw.m}, ef_construct ${config.hnsw.efConstruction}, ef ${config.hnsw.efSearch}, quantization ${config.quantization === 'none' ? 'none' : `scalar int8, quantile ${config.quantization.quantile}`})\n`,
+            `created collection ${c.name} (dimension ${config.dimension}, ${config.metric}, m ${config.hnsw.m}, ef_construct ${config.hnsw.efConstruction}, ef ${config.hnsw.efSearch}, quantization ${quantizationLabel(config.quantization)})\n`,
           );
       } finally {
         await db.close();

@@ -6,7 +6,8 @@
  */
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import { isQuiverError } from '../common/quiver-error.js';
-import type { ScalarQuantizer } from '../ann/scalar-quantizer.js';
+import { trainBinaryQuantizer } from '../ann/binary-quantizer.js';
+import type { Quantizer } from '../ann/quantizer.js';
 import { trainScalarQuantizer } from '../ann/scalar-quantizer.js';
 import type { VectorIndex } from '../ann/vector-index.js';
 import type { CollectionConfig } from './validation.js';
@@ -19,12 +20,14 @@ import type { CollectionConfig } from './validation.js';
 export function quantizeIndex(
   index: VectorIndex,
   config: CollectionConfig,
-  stored?: ScalarQuantizer,
-): ScalarQuantizer | undefined {
+  stored?: Quantizer,
+): Quantizer | undefined {
   const q = config.quantization;
   if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
-  const quantizer =
-    stored ?? trainScalarQuantizer(index.vectorsView(), index.slots, config.dimension, q.quantile);
+  // A stored quantizer of another kind (the file was written under an earlier config) is
+  // trained again: the segment is searched the way the collection now asks.
+  const quantizer = stored?.kind === q.kind ? stored : train(index, config);
+  if (quantizer === undefined) return undefined;
   try {
     index.quantize(quantizer);
   } catch (e) {
@@ -34,4 +37,15 @@ export function quantizeIndex(
     throw e;
   }
   return quantizer;
+}
+
+/** A quantizer of the collection's kind trained on the index's vectors. */
+function train(index: HnswIndex, config: CollectionConfig): Quantizer | undefined {
+  const q = config.quantization;
+  const vectors = index.vectorsView();
+  if (q === 'none') return undefined;
+  if (q.kind === 'scalar') {
+    return trainScalarQuantizer(vectors, index.slots, config.dimension, q.quantile);
+  }
+  return trainBinaryQuantizer(vectors, index.slots, config.dimension, q.encoding, q.queryEncoding);
 }

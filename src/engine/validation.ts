@@ -7,6 +7,8 @@ import { invalidArgument, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, MetricName, Payload, PointId } from '../common/types.js';
 import { checkPointId, isJsonObject, METRICS } from '../common/types.js';
 import { normalizeInPlace } from '../kernels/distance-kernel.js';
+import type { BinaryEncoding, BinaryQueryEncoding } from '../ann/binary-quantizer.js';
+import { checkBinaryEncoding, checkQueryEncoding } from '../ann/binary-quantizer.js';
 import { checkQuantile, DEFAULT_QUANTILE } from '../ann/scalar-quantizer.js';
 import type { QuantizedSearch } from '../ann/vector-index.js';
 import { copyJson } from '../common/json-copy.js';
@@ -38,8 +40,21 @@ export interface ScalarQuantizationConfig {
   readonly quantile: number;
 }
 
-/** A collection's quantization: `none`, or scalar with its quantile. */
-export type QuantizationConfig = 'none' | ScalarQuantizationConfig;
+/**
+ * Binary quantization: sealed segments keep one bit (`one_bit`) or two (`two_bits`) per
+ * value beside the float vectors; graph searches compare bits (or, with an asymmetric
+ * `queryEncoding`, a 4- or 8-bit query with the bits) and rescore with the floats.
+ */
+export interface BinaryQuantizationConfig {
+  readonly kind: 'binary';
+  /** Bits per value: `one_bit` (default) or `two_bits`. */
+  readonly encoding: BinaryEncoding;
+  /** `default`/`binary` (query as bits), `scalar8bits` or `scalar4bits` (asymmetric). */
+  readonly queryEncoding: BinaryQueryEncoding;
+}
+
+/** A collection's quantization: `none`, scalar with its quantile, or binary. */
+export type QuantizationConfig = 'none' | ScalarQuantizationConfig | BinaryQuantizationConfig;
 
 /** The stored configuration of a collection. */
 export interface CollectionConfig {
@@ -60,10 +75,18 @@ export interface CreateCollectionOptions {
   /**
    * `none` (default) or `scalar` (int8 codes, about a quarter of the float vectors' memory
    * on top of them, faster graph walks, rescored), or `{ kind: 'scalar', quantile: 0.99 }`.
-   * `product` and `binary` are not available yet.
+   * `binary` (one bit per value: a thirty-second of the floats, rescored), or
+   * `{ kind: 'binary', encoding: 'two_bits', queryEncoding: 'scalar8bits' }`.
+   * `product` is not available yet.
    */
   readonly quantization?:
-    QuantizationName | { readonly kind: 'scalar'; readonly quantile?: number };
+    | QuantizationName
+    | { readonly kind: 'scalar'; readonly quantile?: number }
+    | {
+        readonly kind: 'binary';
+        readonly encoding?: BinaryEncoding;
+        readonly queryEncoding?: BinaryQueryEncoding;
+      };
 }
 
 export const DEFAULT_HNSW: HnswConfig = Object.freeze({ m: 16, efConstruction: 200, efSearch: 64 });
@@ -149,33 +172,58 @@ export function buildCollectionConfig(name: unknown, options: unknown): Collecti
   });
 }
 
-/** Reads the `quantization` option: a name, or `{ kind: 'scalar', quantile }`. */
+/**
+ * Reads the `quantization` option: a name, `{ kind: 'scalar', quantile }` or
+ * `{ kind: 'binary', encoding, queryEncoding }`.
+ */
 function checkQuantization(value: unknown, collection: string): QuantizationConfig {
   if (value === 'none') return 'none';
-  if (value === 'scalar') return Object.freeze({ kind: 'scalar', quantile: DEFAULT_QUANTILE });
-  if (isJsonObject(value) && value['kind'] === 'scalar') {
-    for (const key of Object.keys(value)) {
-      if (key !== 'kind' && key !== 'quantile') {
-        throw invalidArgument(
-          `Unknown quantization option "${key}" for "${collection}": allowed are kind, quantile.`,
-          { collection, field: `quantization.${key}` },
-        );
-      }
-    }
-    const quantile = checkQuantile(value['quantile'] ?? DEFAULT_QUANTILE, 'quantization.quantile');
+  const o = typeof value === 'string' ? { kind: value } : value;
+  if (isJsonObject(o) && o['kind'] === 'scalar') {
+    onlyKeys(o, ['kind', 'quantile'], collection);
+    const quantile = checkQuantile(o['quantile'] ?? DEFAULT_QUANTILE, 'quantization.quantile');
     return Object.freeze({ kind: 'scalar', quantile });
   }
-  const name = isJsonObject(value) ? value['kind'] : value;
-  if (name === 'product' || name === 'binary') {
+  if (isJsonObject(o) && o['kind'] === 'binary') {
+    onlyKeys(o, ['kind', 'encoding', 'queryEncoding'], collection);
+    return Object.freeze({
+      kind: 'binary',
+      encoding: checkBinaryEncoding(o['encoding'] ?? 'one_bit', 'quantization.encoding'),
+      queryEncoding: checkQueryEncoding(
+        o['queryEncoding'] ?? 'default',
+        'quantization.queryEncoding',
+      ),
+    });
+  }
+  if (isJsonObject(o) && o['kind'] === 'product') {
     throw invalidArgument(
-      `quantization '${name}' is not available yet: use 'scalar' (int8) or 'none'.`,
-      { collection, field: 'quantization', received: name },
+      `quantization 'product' is not available yet: use 'scalar' (int8), 'binary' or 'none'.`,
+      { collection, field: 'quantization', received: 'product' },
     );
   }
   throw invalidArgument(
-    `quantization must be 'none', 'scalar' or { kind: 'scalar', quantile }, got ${JSON.stringify(value)}.`,
+    `quantization must be 'none', 'scalar', 'binary', { kind: 'scalar', quantile } or { kind: 'binary', encoding, queryEncoding }, got ${JSON.stringify(value)}.`,
     { collection, field: 'quantization', received: value },
   );
+}
+
+/** Refuses keys of a quantization option other than `allowed`. */
+function onlyKeys(o: JsonObject, allowed: readonly string[], collection: string): void {
+  for (const key of Object.keys(o)) {
+    if (!allowed.includes(key)) {
+      throw invalidArgument(
+        `Unknown quantization option "${key}" for "${collection}": allowed are ${allowed.join(', ')}.`,
+        { collection, field: `quantization.${key}` },
+      );
+    }
+  }
+}
+
+/** A quantization in words: `none`, `scalar int8, quantile 0.99`, `binary two_bits, query scalar8bits`. */
+export function quantizationLabel(q: QuantizationConfig): string {
+  if (q === 'none') return 'none';
+  if (q.kind === 'scalar') return `scalar int8, quantile ${q.quantile}`;
+  return `binary ${q.encoding}, query ${q.queryEncoding}`;
 }
 
 /** A config as the JSON the WAL, manifest and snapshots hold (configFromJson reads it back). */

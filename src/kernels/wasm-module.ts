@@ -33,7 +33,7 @@ interface WasmApi {
 const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** The abiVersion() the module must report (src/kernels/as/quiver.ts): a stale build is refused. */
-const ABI_VERSION = 4;
+const ABI_VERSION = 5;
 
 /** The exports of one instance of the module (see src/kernels/as/quiver.ts). @internal */
 export interface QuiverWasmExports {
@@ -42,6 +42,8 @@ export interface QuiverWasmExports {
   l2sqF32(a: number, b: number, n: number): number;
   dotI8(a: number, b: number, n: number): number;
   l2sqI8(a: number, b: number, n: number): number;
+  hammingBits(a: number, b: number, n: number): number;
+  planeDot(q: number, b: number, n: number, bits: number): number;
   scanScores(q: number, base: number, count: number, dim: number, metric: number): number;
   heapBase(): number;
   setParams(dim: number, metric: number, m: number, m0: number): void;
@@ -69,7 +71,15 @@ export interface QuiverWasmExports {
   lastDistances(): number;
   search(ef: number, mode: number, slots: number): number;
   searchCodes(ef: number, mode: number, slots: number, rescore: number): number;
-  setCodes(region: number, stride: number, scale: number, qcode: number): void;
+  setCodes(
+    region: number,
+    stride: number,
+    scale: number,
+    qcode: number,
+    kind: number,
+    planes: number,
+    queryBits: number,
+  ): void;
   encodeSlots(from: number, to: number): void;
   scanExact(k: number, useAllow: number, from: number, slots: number, staged: number): number;
   insert(id: number, level: number, efConstruction: number): void;

@@ -1,19 +1,21 @@
 /**
  * tune: recommended HNSW settings (`m`, `efConstruction`, `efSearch`) for a collection size,
  * dimension and profile, with the RAM and disk estimate and whether it fits a memory budget.
- * It recommends only what createCollection accepts (quantization `none` or `scalar`) and
- * shows the RAM of each quantization choice. Scalar int8 codes sit beside the float vectors
- * today (there is no on-disk vector store yet), so they cost memory and buy speed: it is
- * recommended only where it was measured faster (large low-latency collections). The
+ * It recommends only what createCollection accepts and shows the RAM of each quantization
+ * choice (`none`, `scalar`, `binary` with one bit). Codes sit beside the float vectors
+ * today (there is no on-disk vector store yet), so they cost memory and buy speed: scalar
+ * is recommended only where it was measured faster (large low-latency collections), binary
+ * never by default (its recall depends on the model: see docs/TUNING.md). The
  * formula is the one docs/TUNING.md documents; `estimateFootprint` is also used by
  * `quiver stats`.
  */
+import { binaryRowBytes } from '../ann/binary-quantizer.js';
 import { codeRowBytes } from '../ann/scalar-quantizer.js';
 import { invalidArgument } from '../common/quiver-error.js';
 
 export type TuneProfile = 'balanced' | 'high-recall' | 'low-latency';
-/** The quantizations createCollection accepts. */
-export type Quantization = 'none' | 'scalar';
+/** The quantizations createCollection accepts (binary: with one bit per value). */
+export type Quantization = 'none' | 'scalar' | 'binary';
 
 /** The RAM of one quantization choice for the recommended graph. */
 export interface QuantizationChoice {
@@ -55,9 +57,10 @@ export interface TuneReport {
   readonly notes: readonly string[];
 }
 
-/** Bytes per point of vectors in RAM: float32, plus for scalar its code row (codes + bias). */
+/** Bytes per point of vectors in RAM: float32, plus the code row of a quantization. */
 function vectorBytes(dimension: number, quantization: Quantization): number {
   const floats = dimension * 4;
+  if (quantization === 'binary') return floats + binaryRowBytes(dimension, 'one_bit');
   return quantization === 'none' ? floats : floats + codeRowBytes(dimension);
 }
 
@@ -67,7 +70,8 @@ const SCALAR_FROM_POINTS = 100_000;
 /**
  * The footprint formula (docs/TUNING.md): per point in RAM
  *   vector   = dimension × 4 (float32), plus for scalar quantization a code row of the
- *              dimension rounded up to 16 bytes and a 16-byte tail
+ *              dimension rounded up to 16 bytes and a 16-byte tail; for binary (one
+ *              bit) the dimension / 8 rounded up to 16 bytes and a 16-byte tail
  *   graph    = level-0 list (1 + 2m) × 4 + upper levels m × 4 × 1/(ln m) on average + 8
  *   overhead = 48 (id, slot and table entries) + payload bytes
  * disk per point = dimension × 4 (vectors, once since format 1.3) + graph + payload + 16,
@@ -126,7 +130,7 @@ export function tune(input: TuneInput): TuneReport {
     efSearch = vectors > 1_000_000 ? 128 : 64;
   }
   const budget = input.memoryBudgetBytes;
-  const choices = (['none', 'scalar'] as const).map((quantization) => {
+  const choices = (['none', 'scalar', 'binary'] as const).map((quantization) => {
     const f = estimateFootprint(vectors, dimension, m, quantization, input.payloadBytes);
     return { quantization, ramBytes: f.ramBytes, bytesPerPoint: f.bytesPerPoint };
   });

@@ -10,9 +10,10 @@ export const FORMAT_MAJOR = 1;
  * SWAP_COLLECTION record and a manifest segment's `collection` (the name in its header);
  * 1.3 a segment's GRAPH without vectors (HNSW blob major 2: they are the VECTORS section's);
  * 1.4 segment sections on 8-byte boundaries (readers view vectors and links in place);
- * 1.5 a segment's QUANT section (the trained int8 quantizer; readers of 1.4 ignore it).
+ * 1.5 a segment's QUANT section (the trained int8 quantizer; readers of 1.4 ignore it);
+ * 1.6 a binary quantizer in the QUANT section (kind 2) and binary collection configs.
  */
-export const FORMAT_MINOR = 5;
+export const FORMAT_MINOR = 6;
 
 /** WAL file header (FORMAT.md §2.1): magic "QVWL". */
 export const WAL_MAGIC = 0x4c575651;
@@ -49,7 +50,7 @@ export const SegmentSection = Object.freeze({
   PAYLOADS: 2,
   VECTORS: 3,
   GRAPH: 4,
-  /** Since 1.5: the trained int8 quantizer (FORMAT.md §5.3). */
+  /** Since 1.5: the trained quantizer (FORMAT.md §5.3; binary since 1.6). */
   QUANT: 5,
 } as const);
 

@@ -1,7 +1,8 @@
 /**
- * Scalar (int8) quantization through the embedded API: a quantized collection's sealed
- * segments walk int8 codes (explain says so) with recall after rescoring within 0.02 of
- * the float walk and at least 0.9 against exact search; codes show in memory by part; the
+ * Scalar (int8) and binary quantization through the embedded API: a quantized collection's
+ * sealed segments walk their codes (explain says so) with recall after rescoring within
+ * 0.02 of the float walk (int8) and at least 0.9 against exact search; codes show in
+ * memory by part (a quarter of the floats for int8, less for binary); the
  * quantizer is stored in the segment file, read back on reopen and retrained by
  * compaction; bad options are typed errors; a flipped byte in the stored quantizer makes
  * the database refuse to open with CORRUPT.
@@ -10,6 +11,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { Quiver } from '../../src/index.js';
 import type { Collection } from '../../src/index.js';
 import { isQuiverError } from '../../src/common/quiver-error.js';
@@ -39,15 +41,39 @@ function segmentFiles(dir: string): string[] {
     .map((f) => join(dir, 'segments', f));
 }
 
-test('a scalar-quantized collection searches int8 codes, stores its quantizer, reopens', async (t) => {
+const CASES = [
+  {
+    option: { kind: 'scalar', quantile: 0.995 },
+    config: { kind: 'scalar', quantile: 0.995 },
+    floatGap: 0.02,
+    raw: 0.7,
+    codes: { min: N * DIM, vectorShare: 1 / 2 },
+  },
+  {
+    option: { kind: 'binary', encoding: 'two_bits', queryEncoding: 'scalar8bits' },
+    config: { kind: 'binary', encoding: 'two_bits', queryEncoding: 'scalar8bits' },
+    floatGap: 0.1,
+    raw: 0.5,
+    // Two 16-byte planes and a 16-byte tail per 32-d row: 48 of the floats' 128 bytes (at
+    // 1024-d: 272 of 4096).
+    codes: { min: N * 48, vectorShare: 0.4 },
+  },
+] as const;
+
+for (const k of CASES) {
+  test(`a ${k.option.kind}-quantized collection searches codes, stores its quantizer, reopens`, (t) =>
+    quantizedCollection(t, k));
+}
+
+async function quantizedCollection(t: TestContext, k: (typeof CASES)[number]): Promise<void> {
   const dir = tempDir(t, 'quiver-quant-');
   let db = await Quiver.open(dir, OPTIONS);
   let c = await db.createCollection('q', {
     dimension: DIM,
     metric: 'euclid',
-    quantization: { kind: 'scalar', quantile: 0.995 },
+    quantization: k.option,
   });
-  assert.deepEqual(c.config.quantization, { kind: 'scalar', quantile: 0.995 });
+  assert.deepEqual(c.config.quantization, k.config);
   await c.upsert(vectors.slice(0, N / 2).map((v, i) => ({ id: i, vector: v })));
   await db.checkpoint();
   await c.upsert(vectors.slice(N / 2).map((v, i) => ({ id: N / 2 + i, vector: v })));
@@ -69,33 +95,37 @@ test('a scalar-quantized collection searches int8 codes, stores its quantizer, r
   );
 
   const float = await recall(c, { quantization: { ignore: true } });
-  const int8 = await recall(c, {});
-  assert.ok(int8 >= float - 0.02 && int8 >= 0.9, `int8 ${int8} vs float ${float}`);
-  assert.ok((await recall(c, { quantization: { rescore: false } })) >= 0.7);
+  const coded = await recall(c, {});
+  assert.ok(coded >= float - k.floatGap && coded >= 0.9, `codes ${coded} vs float ${float}`);
+  assert.ok((await recall(c, { quantization: { rescore: false } })) >= k.raw);
 
   const memory = c.stats().memory;
-  assert.ok(memory.codes >= N * DIM && memory.codes < memory.vectors / 2, JSON.stringify(memory));
+  assert.ok(
+    memory.codes >= k.codes.min && memory.codes < memory.vectors * k.codes.vectorShare,
+    JSON.stringify(memory),
+  );
 
   const files = segmentFiles(dir);
   assert.ok(files.length >= 2);
   const stored = files.map((f) => decodeSegment(readFileSync(f), f).quantizer);
   for (const q of stored) {
-    assert.equal(q?.kind, 'scalar');
-    assert.equal(q?.quantile, Math.fround(0.995));
+    assert.equal(q?.kind, k.option.kind);
+    if (q?.kind === 'scalar') assert.equal(q.quantile, Math.fround(0.995));
+    if (q?.kind === 'binary') assert.equal(q.encoding, 'two_bits');
   }
   const before = await Promise.all(queries.map((q) => c.search(q, { k: 10 })));
   await db.close();
 
   db = await Quiver.open(dir, OPTIONS);
   c = db.collection('q');
-  assert.deepEqual(c.config.quantization, { kind: 'scalar', quantile: 0.995 });
+  assert.deepEqual(c.config.quantization, k.config);
   const after = await Promise.all(queries.map((q) => c.search(q, { k: 10 })));
   assert.deepEqual(after, before, 'the stored quantizer answers as before the restart');
 
   await db.compact('q');
   const merged = segmentFiles(dir);
   assert.equal(merged.length, 1);
-  assert.equal(decodeSegment(readFileSync(merged[0]!), merged[0]!).quantizer?.kind, 'scalar');
+  assert.equal(decodeSegment(readFileSync(merged[0]!), merged[0]!).quantizer?.kind, k.option.kind);
   assert.ok((await recall(c, {})) >= 0.9);
   await db.close();
 
@@ -112,9 +142,9 @@ test('a scalar-quantized collection searches int8 codes, stores its quantizer, r
   bytes[quantAt + 9]! ^= 0x40;
   writeFileSync(file, bytes);
   await assert.rejects(Quiver.open(dir, OPTIONS), (e) => isQuiverError(e, 'CORRUPT'));
-});
+}
 
-test('quantization options are checked: product and binary are not available, bad values refused', async (t) => {
+test('quantization options are checked: product is not available, bad values refused', async (t) => {
   const db = await Quiver.open(tempDir(t, 'quiver-quant-opts-'), OPTIONS);
   try {
     await checkOptions(db);
@@ -124,7 +154,7 @@ test('quantization options are checked: product and binary are not available, ba
 });
 
 async function checkOptions(db: Quiver): Promise<void> {
-  for (const quantization of ['product', 'binary', { kind: 'binary' }]) {
+  for (const quantization of ['product', { kind: 'product' }]) {
     await assert.rejects(
       db.createCollection('x', { dimension: 4, quantization } as never),
       (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /not available yet/.test(e.message),
@@ -134,6 +164,10 @@ async function checkOptions(db: Quiver): Promise<void> {
     'int4',
     { kind: 'scalar', quantile: 0.2 },
     { kind: 'scalar', bits: 4 },
+    { kind: 'binary', encoding: 'one_and_half_bits' },
+    { kind: 'binary', encoding: 'three_bits' },
+    { kind: 'binary', queryEncoding: 'scalar2bits' },
+    { kind: 'binary', quantile: 0.99 },
   ]) {
     await assert.rejects(
       db.createCollection('x', { dimension: 4, quantization } as never),
@@ -141,6 +175,12 @@ async function checkOptions(db: Quiver): Promise<void> {
       JSON.stringify(quantization),
     );
   }
+  const b = await db.createCollection('b', { dimension: 4, quantization: 'binary' });
+  assert.deepEqual(b.config.quantization, {
+    kind: 'binary',
+    encoding: 'one_bit',
+    queryEncoding: 'default',
+  });
   const c = await db.createCollection('s', { dimension: 4, quantization: 'scalar' });
   assert.deepEqual(c.config.quantization, { kind: 'scalar', quantile: 0.99 });
   await c.upsert([{ id: 1, vector: [1, 2, 3, 4] }]);

@@ -25,9 +25,13 @@ test('tune recommends only settings createCollection accepts, and says when RAM 
   assert.equal(tight.quantization, 'none', 'scalar codes add memory: no help over budget');
   assert.equal(tight.fitsBudget, false);
   assert.match(tight.notes.join(' '), /exceeds the memory budget .* quantization cannot help/);
-  const [none, scalar] = tight.choices;
-  assert.deepEqual([none?.quantization, scalar?.quantization], ['none', 'scalar']);
+  const [none, scalar, binary] = tight.choices;
+  assert.deepEqual(
+    [none?.quantization, scalar?.quantization, binary?.quantization],
+    ['none', 'scalar', 'binary'],
+  );
   assert.equal(scalar!.bytesPerPoint - none!.bytesPerPoint, 768 + 16, 'one code row per point');
+  assert.equal(binary!.bytesPerPoint - none!.bytesPerPoint, 768 / 8 + 16, 'one bit per value');
   const fast = tune({ vectors: 1_000_000, dimension: 768, profile: 'low-latency' });
   assert.equal(fast.quantization, 'scalar', 'large low-latency collections walk int8 codes');
   assert.equal(fast.estimate.ramBytes, fast.choices[1]!.ramBytes);

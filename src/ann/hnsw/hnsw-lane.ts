@@ -7,6 +7,8 @@
 import { QuiverError } from '../../common/quiver-error.js';
 import type { QuiverWasmExports, WasmMemory } from '../../kernels/wasm-module.js';
 import { instantiateSharedQuiverWasm, sharedWasmLoadFailure } from '../../kernels/wasm-module.js';
+import type { CoreCodes } from '../quantizer.js';
+import { bindCodes } from '../quantizer.js';
 import type { IndexSearchResult } from '../vector-index.js';
 import type { ScratchRegions } from './hnsw-memory.js';
 
@@ -37,9 +39,8 @@ export interface SharedHnswHandle {
   readonly entry: number;
   readonly maxLevel: number;
   readonly vecs: number;
-  /** The int8 codes region and quantizer, when the index is quantized. */
-  readonly codes:
-    { readonly at: number; readonly stride: number; readonly scale: number } | undefined;
+  /** The codes region and how the core reads it, when the index is quantized. */
+  readonly codes: (CoreCodes & { readonly at: number }) | undefined;
   readonly links0: number;
   readonly levels: number;
   readonly flags: number;
@@ -159,7 +160,7 @@ export class HnswLane {
       scratch.out,
     );
     const c = handle.codes;
-    if (c !== undefined) wasm.setCodes(c.at, c.stride, c.scale, scratch.qcode);
+    if (c !== undefined) bindCodes(wasm, c.at, scratch.qcode, c);
     wasm.setEntry(handle.entry, handle.maxLevel);
     this.views = viewsOf(handle.memory);
   }

@@ -11,7 +11,7 @@
  * layout) is frozen in place instead: the lanes' blocks go past its end, and from then on
  * the owner's scratch moves to a new block at the end whenever it must grow.
  *   query  dim × f32            scratch: the query of the running search
- *   qcode  one code row         scratch: the query's int8 codes (quantized search)
+ *   qcode  queryScratchBytes    scratch: the query's codes (quantized search)
  *   out    poolCap × (f32, i32) scratch: results, ascending by distance
  *   pool   poolCap × (f32, i32) scratch: beam / result heap
  *   sel    (1+m0)² × (f32, i32) scratch: neighbour selection and repair candidates
@@ -23,7 +23,7 @@
  *   upperOff cap × u32          byte offset of a slot's upper-level lists inside `upper`
  *   links0 cap × (1+m0) × i32   level-0 lists: count, then ids
  *   vecs   cap × dim × f32      vectors
- *   codes  offsets + cap rows   int8 codes and biases (scalar-quantizer.ts; 0 bytes until quantized)
+ *   codes  header + cap rows    codes (quantizer.ts; 0 bytes until quantized)
  *   upper  upperCap bytes       level 1.. lists, (1+m) × i32 per level, bump-allocated
  * A frozen graph quantized after it was frozen gets its codes region past its end instead
  * (the graph regions cannot move under the workers).
@@ -31,7 +31,8 @@
 import { QuiverError } from '../../common/quiver-error.js';
 import type { MetricName } from '../../common/types.js';
 import type { QuiverWasmExports } from '../../kernels/wasm-module.js';
-import { codeHeaderBytes, codeRowBytes } from '../scalar-quantizer.js';
+import type { CodeParams } from '../quantizer.js';
+import { bindCodes, headerBytes, queryScratchBytes } from '../quantizer.js';
 
 /** Slot holds a vector (set with FLAG_ALLOCATED). @internal */
 export const FLAG_PRESENT = 1;
@@ -87,15 +88,8 @@ interface Sizes {
   readonly heapCap: number;
   /** Bytes of one slot's code row; 0 when the index is not quantized. */
   readonly codeStride: number;
-}
-
-/** The int8 quantizer the core encodes with (see src/ann/scalar-quantizer.ts). @internal */
-export interface CodeParams {
-  /** Bytes of one slot's row (codeRowBytes). */
-  readonly stride: number;
-  readonly scale: number;
-  /** Per dimension, the value coded 0. */
-  readonly offsets: Float32Array;
+  /** Bytes of the codes region's header; 0 when the index is not quantized. */
+  readonly codeHeader: number;
 }
 
 /** Worker lanes of a shared memory: how many, and their fixed beam and heap sizes. @internal */
@@ -167,7 +161,14 @@ export class HnswMemory {
     this.strideU = (1 + m) * 4;
     this.base = align16(wasm.heapBase());
     wasm.setParams(dim, metricIp ? 1 : 0, m, this.m0);
-    this.sizes = { cap: Math.max(1, capacity), upperCap, poolCap, heapCap: 0, codeStride: 0 };
+    this.sizes = {
+      cap: Math.max(1, capacity),
+      upperCap,
+      poolCap,
+      heapCap: 0,
+      codeStride: 0,
+      codeHeader: 0,
+    };
     this.regions = this.layout(this.sizes);
     this.growTo(this.regions.end);
     this.refreshViews();
@@ -191,14 +192,14 @@ export class HnswMemory {
     return this.codeParams;
   }
 
-  /** Bytes of the int8 codes region (0 when not quantized). */
+  /** Bytes of the codes region (0 when not quantized). */
   get codeBytes(): number {
-    return this.codeRegionBytes(this.sizes.cap, this.sizes.codeStride);
+    return this.codeRegionBytes(this.sizes);
   }
 
-  /** The codes region's size: the offsets, then `cap` rows of `stride` bytes. */
-  private codeRegionBytes(cap: number, stride: number): number {
-    return stride === 0 ? 0 : codeHeaderBytes(this.dim) + cap * stride;
+  /** The codes region's size: the header, then `cap` rows of `codeStride` bytes. */
+  private codeRegionBytes(s: Pick<Sizes, 'cap' | 'codeStride' | 'codeHeader'>): number {
+    return s.codeStride === 0 ? 0 : s.codeHeader + s.cap * s.codeStride;
   }
 
   /**
@@ -207,33 +208,34 @@ export class HnswMemory {
    * region in place; a frozen one gets it past its end.
    */
   quantize(params: CodeParams): void {
-    const stride = params.stride;
-    if (stride !== codeRowBytes(this.dim) || params.offsets.length !== this.dim) {
-      throw new QuiverError(
-        'INTERNAL',
-        `code rows of ${stride} bytes do not fit dimension ${this.dim}.`,
-      );
+    if (params.header.some((a) => a.length !== this.dim)) {
+      throw new QuiverError('INTERNAL', `a codes header does not fit dimension ${this.dim}.`);
     }
+    const codes = { codeStride: params.stride, codeHeader: headerBytes(this.dim, params) };
     // The region first: a growth past the memory limit throws before anything is set.
-    if (this.sizes.codeStride !== stride) this.makeCodeRegion(stride);
+    const s = this.sizes;
+    if (s.codeStride !== codes.codeStride || s.codeHeader !== codes.codeHeader) {
+      this.makeCodeRegion(codes);
+    }
     this.codeParams = params;
-    this.f32.set(params.offsets, this.regions.codes >> 2);
+    const arrayBytes = headerBytes(this.dim, params) / params.header.length;
+    params.header.forEach((a, i) => this.f32.set(a, (this.regions.codes + i * arrayBytes) >> 2));
     this.publish();
   }
 
   /** Lays the codes region out: in place in a private graph, past the end of a frozen one. */
-  private makeCodeRegion(stride: number): void {
+  private makeCodeRegion(codeSizes: Pick<Sizes, 'codeStride' | 'codeHeader'>): void {
     if (this.lanes_ === undefined) {
-      this.relayout({ ...this.sizes, codeStride: stride });
+      this.relayout({ ...this.sizes, ...codeSizes });
       return;
     }
     const take = this.allocator(this.regions.end);
-    const codes = take(this.codeRegionBytes(this.sizes.cap, stride));
+    const codes = take(this.codeRegionBytes({ ...this.sizes, ...codeSizes }));
     const end = take(0);
     this.growTo(end);
     this.refreshViews();
     this.u8.fill(0, codes, end);
-    this.sizes = { ...this.sizes, codeStride: stride };
+    this.sizes = { ...this.sizes, ...codeSizes };
     this.regions = { ...this.regions, codes, end };
   }
 
@@ -295,7 +297,7 @@ export class HnswMemory {
   ): ScratchRegions {
     return {
       query: take(this.dim * 4),
-      qcode: take(codeRowBytes(this.dim)),
+      qcode: take(queryScratchBytes(this.dim)),
       out: take(poolCap * 8),
       pool: take(poolCap * 8),
       sel: take((1 + this.m0) * (1 + this.m0) * 8),
@@ -320,7 +322,7 @@ export class HnswMemory {
       upperOff: take(s.cap * 4),
       links0: take(s.cap * this.stride0),
       vecs: take(s.cap * this.dim * 4),
-      codes: take(this.codeRegionBytes(s.cap, s.codeStride)),
+      codes: take(this.codeRegionBytes(s)),
       upper: take(s.upperCap),
     });
     const lanes = this.lanes_;
@@ -378,7 +380,7 @@ export class HnswMemory {
       r.out,
     );
     const c = this.codeParams;
-    if (c !== undefined) this.wasm.setCodes(r.codes, c.stride, c.scale, r.qcode);
+    if (c !== undefined) bindCodes(this.wasm, r.codes, r.qcode, c);
   }
 
   /**
@@ -406,18 +408,18 @@ export class HnswMemory {
     this.growTo(nr.end);
     this.refreshViews();
     const u8 = this.u8;
+    // Codes of another layout (the index quantized again) are not kept: the caller encodes
+    // them anew, and the old rows could be longer than the new region.
+    const sameCodes =
+      oldSizes.codeStride === next.codeStride && oldSizes.codeHeader === next.codeHeader;
+    const keptCodes = sameCodes ? this.codeRegionBytes(oldSizes) : 0;
     const keep: Array<[number, number, number, number]> = [
       [old.levels, nr.levels, oldSizes.cap, next.cap],
       [old.flags, nr.flags, oldSizes.cap, next.cap],
       [old.upperOff, nr.upperOff, oldSizes.cap * 4, next.cap * 4],
       [old.links0, nr.links0, oldSizes.cap * this.stride0, next.cap * this.stride0],
       [old.vecs, nr.vecs, oldSizes.cap * this.dim * 4, next.cap * this.dim * 4],
-      [
-        old.codes,
-        nr.codes,
-        this.codeRegionBytes(oldSizes.cap, oldSizes.codeStride),
-        this.codeRegionBytes(next.cap, next.codeStride),
-      ],
+      [old.codes, nr.codes, keptCodes, this.codeRegionBytes(next)],
       [old.upper, nr.upper, this.upperUsed, next.upperCap],
     ];
     for (let i = keep.length - 1; i >= 0; i--) {

@@ -219,3 +219,59 @@ export function l2sqI8(a: usize, b: usize, n: i32): u32 {
   }
   return s;
 }
+
+/** The bytes of t (each at most 8, a byte's popcount) summed into four i32 lanes. */
+function widenCounts(t: v128): v128 {
+  return i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(t));
+}
+
+/** Number of bits that differ between the n bytes at a and at b (Hamming distance). */
+export function hammingBits(a: usize, b: usize, n: i32): i32 {
+  let i: i32 = 0;
+  let s: i32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let acc = i32x4.splat(0);
+    const end16 = n & ~15;
+    for (; i < end16; i += 16) {
+      const x = v128.xor(v128.load(a + <usize>i), v128.load(b + <usize>i));
+      acc = i32x4.add(acc, widenCounts(i8x16.popcnt(x)));
+    }
+    s = sumLanes(acc);
+  }
+  for (; i < n; i++) {
+    s += popcnt<i32>(<i32>(load<u8>(a + <usize>i) ^ load<u8>(b + <usize>i)));
+  }
+  return s;
+}
+
+/**
+ * Σ_j 2^j · popcount(q_j & b) over `bits` bit planes q_j (n bytes each, the j-th at
+ * q + j·n) and the n bytes at b: the dot product of a query coded as unsigned `bits`-bit
+ * integers, one bit plane each, with the bits of b (an asymmetric binary distance).
+ */
+export function planeDot(q: usize, b: usize, n: i32, bits: i32): i32 {
+  let i: i32 = 0;
+  let s: i32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    let acc = i32x4.splat(0);
+    const end16 = n & ~15;
+    for (; i < end16; i += 16) {
+      const vb = v128.load(b + <usize>i);
+      // Each u16 lane gathers at most 16 · (2^8 - 1) = 4080: no overflow before widening.
+      let w = i16x8.splat(0);
+      for (let j: i32 = 0; j < bits; j++) {
+        const c = i8x16.popcnt(v128.and(v128.load(q + <usize>(j * n + i)), vb));
+        w = i16x8.add(w, i16x8.shl(i16x8.extadd_pairwise_i8x16_u(c), j));
+      }
+      acc = i32x4.add(acc, i32x4.extadd_pairwise_i16x8_u(w));
+    }
+    s = sumLanes(acc);
+  }
+  for (; i < n; i++) {
+    const vb = <i32>load<u8>(b + <usize>i);
+    for (let j: i32 = 0; j < bits; j++) {
+      s += popcnt<i32>((<i32>load<u8>(q + <usize>(j * n + i))) & vb) << j;
+    }
+  }
+  return s;
+}

@@ -2,7 +2,7 @@
 // beam search with an epoch-reset visited set, filtered/tombstone-aware search, tombstone repair.
 // One instance per index: state lives in this instance's globals; TypeScript owns the layout.
 
-import { dotF32, dotI8, l2sqF32, l2sqI8 } from './distance';
+import { dotF32, dotI8, hammingBits, l2sqF32, l2sqI8, planeDot } from './distance';
 
 /** JS filter callback for search mode 3 (the `filter` option): 1 admits the internal id. */
 declare function admit(id: i32): i32;
@@ -62,6 +62,27 @@ let qScale2: f32 = 1;
 // The query's own term of an inner product, Σ q[d]·offset[d] (searchCodes sets it).
 let qBias: f32 = 0;
 let useCodes: bool = false;
+
+// Binary quantization (src/ann/binary-quantizer.ts), when codeBits is set. The header holds
+// three per-dimension f32 arrays, each 16-aligned: offsets o, thresholds t and magnitudes m.
+// A row holds `planes` bit planes of bitLen bytes (bit d of plane A: x - o > -t, or > 0 with
+// one plane; of plane B: x - o > t), then a 16-byte tail: f32 ‖x - o‖² (L2) or o·(x - o)
+// (inner products), i32 popcount of each plane, f32 λ. Symmetric search compares the
+// query's planes by Hamming distance. With queryBits (4 or 8) the query is coded
+// asymmetrically: w[d] = m[d]·(q[d] - o[d]) as unsigned queryBits-bit integers (e + half),
+// one bit plane per bit, and λ·Σ_d w[d]·Σ_planes (2·bit[d] - 1) estimates (q - o)·(x - o)
+// (see planeDot): x - o is read as λ·m⊙signs, λ the row's least-squares fit. The query is
+// centred for inner products too, q·x = (q - o)·(x - o) + o·(x - o) + q·o: a dimension
+// whose values all sit near one level would otherwise take the whole integer range.
+let codeBits: bool = false;
+let planes: i32 = 1;
+let queryBits: i32 = 0;
+let bitLen: usize = 0;
+let pQThresh: usize = 0;
+let pQMag: usize = 0;
+// Per search: the query's step (value of one integer unit) and Σ e[d].
+let qStep: f32 = 1;
+let qSum: i32 = 0;
 
 // Results of greedy(): the closest node found and its distance.
 let gCur: i32 = 0;
@@ -142,10 +163,25 @@ export function lastDistances(): i32 {
  * Points the core at a codes region (offsets, then rows of `stride` bytes), the quantizer's
  * scale, and the scratch for an encoded query (one row).
  */
-export function setCodes(region: usize, stride: i32, scale: f32, qcode: usize): void {
+export function setCodes(
+  region: usize,
+  stride: i32,
+  scale: f32,
+  qcode: usize,
+  kind: i32,
+  bitPlanes: i32,
+  qBits: i32,
+): void {
+  const header = (vecBytes + 15) & ~15;
   pQOffsets = region;
-  codeLen = (<usize>dim + 15) & ~15;
-  pCodes = region + ((vecBytes + 15) & ~15);
+  codeBits = kind == 1;
+  planes = bitPlanes;
+  queryBits = qBits;
+  bitLen = (((<usize>dim + 7) >> 3) + 15) & ~15;
+  pQThresh = region + header;
+  pQMag = region + header * 2;
+  codeLen = codeBits ? bitLen * <usize>planes : (<usize>dim + 15) & ~15;
+  pCodes = region + (codeBits ? header * 3 : header);
   codeStride = <usize>stride;
   qScale = scale;
   qInvScale = scale > 0 ? 1 / scale : 1;
@@ -160,6 +196,7 @@ function vec(id: i32): usize {
 
 function dist(a: usize, b: usize): f32 {
   if (useCodes) {
+    if (codeBits) return bitDist(a, b);
     // a is the query's codes, b a slot's row (scale-invariant forms, see the header).
     const n = <i32>codeLen;
     if (!metricIp) return <f32>l2sqI8(a, b, n) * qScale2;
@@ -241,8 +278,120 @@ function encodeQuery(): void {
 /** Encodes the float vectors of slots [from, to) into their codes. */
 export function encodeSlots(from: i32, to: i32): void {
   for (let id = from; id < to; id++) {
-    encodeInto(pVecs + <usize>id * vecBytes, pCodes + <usize>id * codeStride);
+    const src = pVecs + <usize>id * vecBytes;
+    const dst = pCodes + <usize>id * codeStride;
+    if (codeBits) encodeBitsInto(src, dst);
+    else encodeInto(src, dst);
   }
+}
+
+/** Sets bit d of the bit plane at p. */
+function setBit(p: usize, d: i32): void {
+  const at = p + <usize>(d >> 3);
+  const bit = 1 << (d & 7);
+  store<u8>(at, load<u8>(at) | (<u8>bit));
+}
+
+/** Encodes the dim floats at src as a binary row at dst: its planes, then the tail. */
+function encodeBitsInto(src: usize, dst: usize): void {
+  memory.fill(dst, 0, codeLen + 16);
+  const two = planes == 2;
+  let norm: f32 = 0;
+  let popA: i32 = 0;
+  let popB: i32 = 0;
+  let bias: f32 = 0;
+  let fit: f32 = 0;
+  let fitNorm: f32 = 0;
+  for (let d: i32 = 0; d < dim; d++) {
+    const at = (<usize>d) << 2;
+    const o = load<f32>(pQOffsets + at);
+    const c = load<f32>(src + at) - o;
+    if (c != c) continue; // NaN: every bit 0, as if far below the offset
+    norm += c * c;
+    bias += o * c;
+    const t: f32 = two ? load<f32>(pQThresh + at) : 0;
+    let signs: f32 = -1;
+    if (c > -t) {
+      setBit(dst, d);
+      popA++;
+      signs = 1;
+    }
+    if (two) {
+      if (c > t) {
+        setBit(dst + bitLen, d);
+        popB++;
+        signs += 1;
+      } else signs -= 1;
+    }
+    const r = load<f32>(pQMag + at) * signs;
+    fit += c * r;
+    fitNorm += r * r;
+  }
+  store<f32>(dst + codeLen, metricIp ? bias : norm);
+  store<i32>(dst + codeLen, popA, 4);
+  store<i32>(dst + codeLen, popB, 8);
+  store<f32>(dst + codeLen, fitNorm > 0 ? fit / fitNorm : 0, 12);
+}
+
+/**
+ * Encodes the query at pQuery for a binary search: its own planes (symmetric), or its
+ * weights as queryBits bit planes (asymmetric; sets qStep and qSum).
+ */
+function encodeBitsQuery(): void {
+  if (queryBits == 0) {
+    encodeBitsInto(pQuery, pQCode);
+    return;
+  }
+  let top: f32 = 0;
+  for (let d: i32 = 0; d < dim; d++) {
+    const w = abs<f32>(bitWeight(d));
+    if (w > top) top = w;
+  }
+  const levels: i32 = queryBits == 8 ? 127 : 7;
+  const half: i32 = levels + 1;
+  qStep = top > 0 ? top / <f32>levels : 1;
+  const inv: f32 = 1 / qStep;
+  memory.fill(pQCode, 0, bitLen * <usize>queryBits);
+  let sum: i32 = 0;
+  for (let d: i32 = 0; d < dim; d++) {
+    let e = <i32>nearest<f32>(bitWeight(d) * inv);
+    if (e > levels) e = levels;
+    if (e < -levels) e = -levels;
+    sum += e;
+    const u = e + half;
+    for (let j: i32 = 0; j < queryBits; j++) {
+      if (((u >> j) & 1) != 0) setBit(pQCode + bitLen * <usize>j, d);
+    }
+  }
+  qSum = sum;
+}
+
+/** The query's weight in dimension d for asymmetric search (NaN → 0). */
+function bitWeight(d: i32): f32 {
+  const at = (<usize>d) << 2;
+  const w = (load<f32>(pQuery + at) - load<f32>(pQOffsets + at)) * load<f32>(pQMag + at);
+  return w != w ? 0 : w;
+}
+
+/**
+ * The quantized distance of the query's codes at a to the binary row at b: the Hamming
+ * distance of their planes (symmetric), else from the estimate of (q - o)·(x - o) (see
+ * the header): -(estimate + o·(x - o)) for inner products, ‖x - o‖² - 2·estimate for
+ * squared L2 (terms of the query alone are left out: they rank nothing).
+ */
+function bitDist(a: usize, b: usize): f32 {
+  if (queryBits == 0) return <f32>hammingBits(a, b, <i32>codeLen);
+  const half: i32 = queryBits == 8 ? 128 : 8;
+  const n = <i32>bitLen;
+  let s: i32 = 0;
+  for (let p: i32 = 0; p < planes; p++) {
+    const dot = planeDot(a, b + <usize>(p * n), n, queryBits);
+    const pop = load<i32>(b + codeLen + <usize>(4 + 4 * p));
+    s += 2 * (dot - half * pop) - qSum;
+  }
+  const estimate = <f32>s * qStep * load<f32>(b + codeLen, 12);
+  if (metricIp) return -(estimate + load<f32>(b + codeLen));
+  return load<f32>(b + codeLen) - 2 * estimate;
 }
 
 function links(id: i32, level: i32): usize {
@@ -556,7 +705,8 @@ export function search(ef: i32, mode: i32, slots: i32): i32 {
  * then at most rescore. With rescore 0 the distances are the quantized ones.
  */
 export function searchCodes(ef: i32, mode: i32, slots: i32, rescore: i32): i32 {
-  encodeQuery();
+  if (codeBits) encodeBitsQuery();
+  else encodeQuery();
   useCodes = true;
   const n = searchFrom(pQCode, ef, mode, slots);
   useCodes = false;

@@ -1,6 +1,6 @@
 // Entry of the AssemblyScript module compiled to quiver-simd.wasm / quiver-scalar.wasm:
 // re-exports the distance kernels and the HNSW core. Loaded by src/kernels/wasm-module.ts.
-export { dotF32, l2sqF32, dotI8, l2sqI8, scanScores } from './distance';
+export { dotF32, l2sqF32, dotI8, l2sqI8, hammingBits, planeDot, scanScores } from './distance';
 export {
   heapBase,
   setParams,
@@ -21,5 +21,5 @@ export {
 
 /** Bumped with any change of the exports' signatures; the loader refuses other values. */
 export function abiVersion(): i32 {
-  return 4;
+  return 5;
 }

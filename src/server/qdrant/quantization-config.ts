@@ -1,8 +1,10 @@
 /**
  * Qdrant's quantization shapes and Quiver's: `quantization_config` of a create request
- * (and in collection info), and a search's `params.quantization`. Scalar int8 exists;
- * product and binary answer 501 until they land.
+ * (and in collection info), and a search's `params.quantization`. Scalar int8 and binary
+ * (one_bit, two_bits) exist; product and the one_and_half_bits encoding answer 501.
  */
+import type { BinaryQuantizer } from '../../ann/binary-quantizer.js';
+import { BINARY_ENCODINGS, BINARY_QUERY_ENCODINGS } from '../../ann/binary-quantizer.js';
 import type { QuantizedSearch } from '../../ann/vector-index.js';
 import type { CreateCollectionOptions, QuantizationConfig } from '../../engine/validation.js';
 import { badRequest, notImplemented, validationError } from '../http-errors.js';
@@ -11,10 +13,12 @@ import { asObject, boolField, checkKeys, numberField } from './qdrant-input.js';
 type QuantizationOption = CreateCollectionOptions['quantization'];
 
 const SCALAR_KEYS = ['type', 'quantile', 'always_ram'];
+const BINARY_KEYS = ['always_ram', 'encoding', 'query_encoding'];
 
 /**
  * The Quiver option of a Qdrant `quantization_config` (undefined when absent or null):
- * `{ scalar: { type: "int8", quantile?, always_ram? } }`. Quiver keeps codes in RAM
+ * `{ scalar: { type: "int8", quantile?, always_ram? } }` or
+ * `{ binary: { always_ram?, encoding?, query_encoding? } }`. Quiver keeps codes in RAM
  * whatever `always_ram` says (there is no on-disk code store).
  */
 export function parseQuantizationConfig(value: unknown, where: string): QuantizationOption {
@@ -25,9 +29,12 @@ export function parseQuantizationConfig(value: unknown, where: string): Quantiza
     throw badRequest(`${where} must hold exactly one of scalar, product, binary.`);
   }
   const kind = kinds[0]!;
-  if (kind === 'product' || kind === 'binary') {
-    throw notImplemented(`${kind} quantization (${where}.${kind}); scalar int8 is available`);
+  if (kind === 'product') {
+    throw notImplemented(
+      `product quantization (${where}.product); scalar and binary are available`,
+    );
   }
+  if (kind === 'binary') return parseBinary(q['binary'], `${where}.binary`);
   if (kind !== 'scalar') {
     throw badRequest(
       `unknown quantization "${kind}" in ${where}; allowed are scalar, product, binary.`,
@@ -50,9 +57,41 @@ export function parseQuantizationConfig(value: unknown, where: string): Quantiza
   return { kind: 'scalar', quantile };
 }
 
+/** `{ always_ram?, encoding?, query_encoding? }` of a binary quantization_config. */
+function parseBinary(value: unknown, where: string): QuantizationOption {
+  const b = asObject(value ?? {}, where);
+  checkKeys(b, BINARY_KEYS, where);
+  boolField(b['always_ram'], `${where}.always_ram`, true);
+  const encoding = b['encoding'] ?? 'one_bit';
+  if (encoding === 'one_and_half_bits') {
+    throw notImplemented(
+      `the one_and_half_bits encoding (${where}.encoding); one_bit and two_bits are available`,
+    );
+  }
+  if (!BINARY_ENCODINGS.includes(encoding as BinaryQuantizer['encoding'])) {
+    throw badRequest(
+      `${where}.encoding must be one of one_bit, two_bits, one_and_half_bits, got ${JSON.stringify(encoding)}.`,
+    );
+  }
+  const queryEncoding = b['query_encoding'] ?? 'default';
+  if (!BINARY_QUERY_ENCODINGS.includes(queryEncoding as BinaryQuantizer['queryEncoding'])) {
+    throw badRequest(
+      `${where}.query_encoding must be one of ${BINARY_QUERY_ENCODINGS.join(', ')}, got ${JSON.stringify(queryEncoding)}.`,
+    );
+  }
+  return {
+    kind: 'binary',
+    encoding: encoding as BinaryQuantizer['encoding'],
+    queryEncoding: queryEncoding as BinaryQuantizer['queryEncoding'],
+  };
+}
+
 /** A collection's quantization in Qdrant's collection-info shape (null when none). */
 export function quantizationConfigOf(q: QuantizationConfig): Record<string, unknown> | null {
   if (q === 'none') return null;
+  if (q.kind === 'binary') {
+    return { binary: { always_ram: true, encoding: q.encoding, query_encoding: q.queryEncoding } };
+  }
   return { scalar: { type: 'int8', quantile: q.quantile, always_ram: true } };
 }
 

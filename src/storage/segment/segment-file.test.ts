@@ -165,4 +165,31 @@ describe('segment file encoding', () => {
       );
     }
   });
+
+  test('the binary quantizer round-trips; impossible values are CORRUPT', () => {
+    const data = fc.sample(dataArb, { numRuns: 1, seed: 9 })[0]!;
+    const perDim = (f: (d: number) => number): Float32Array =>
+      Float32Array.from({ length: data.dimension }, (_, d) => f(d));
+    const quantizer = {
+      kind: 'binary' as const,
+      encoding: 'two_bits' as const,
+      queryEncoding: 'scalar4bits' as const,
+      offsets: perDim((d) => d - 1.25),
+      thresholds: perDim((d) => d * 0.5),
+      magnitudes: perDim((d) => d + 0.25),
+    };
+    const file = encodeSegment({ ...data, quantizer });
+    assert.deepEqual(decodeSegment(file, 'seg').quantizer, quantizer);
+    for (const bad of [
+      { ...quantizer, thresholds: perDim(() => -1) },
+      { ...quantizer, magnitudes: perDim(() => NaN) },
+      { ...quantizer, offsets: new Float32Array(data.dimension + 1) },
+    ]) {
+      assert.throws(
+        () => decodeSegment(encodeSegment({ ...data, quantizer: bad }), 'seg'),
+        (e) => isQuiverError(e, 'CORRUPT') && /quantizer/.test(e.message),
+        JSON.stringify(bad),
+      );
+    }
+  });
 });

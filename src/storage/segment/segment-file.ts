@@ -22,7 +22,8 @@ import {
   SegmentSection,
 } from '../format.js';
 import { readPointId, writePointId } from '../id-codec.js';
-import type { ScalarQuantizer } from '../../ann/scalar-quantizer.js';
+import type { Quantizer } from '../../ann/quantizer.js';
+import { decodeQuantizer, encodeQuantizer } from './quantizer-codec.js';
 
 const METRIC_CODE: Record<MetricName, number> = { euclid: 0, cosine: 1, dot: 2 };
 const METRIC_NAME: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
@@ -49,47 +50,8 @@ export interface SegmentData {
   readonly vectors: Float32Array;
   /** The serialized HNSW graph, when the segment has one. */
   readonly graph: Uint8Array | undefined;
-  /** The int8 quantizer trained when the segment was written, when its collection has one. */
-  readonly quantizer?: ScalarQuantizer | undefined;
-}
-
-/**
- * QUANT section: kind u8 (1 = int8 scalar), 3 reserved bytes, quantile f32, scale f32,
- * dimension u32, then one offset f32 per dimension.
- */
-const QUANT_HEADER = 16;
-const QUANT_SCALAR = 1;
-
-function encodeQuantizer(q: ScalarQuantizer): Uint8Array {
-  const out = new Uint8Array(QUANT_HEADER + q.offsets.length * 4);
-  const view = new DataView(out.buffer);
-  view.setUint8(0, QUANT_SCALAR);
-  view.setFloat32(4, q.quantile, true);
-  view.setFloat32(8, q.scale, true);
-  view.setUint32(12, q.offsets.length, true);
-  q.offsets.forEach((o, d) => view.setFloat32(QUANT_HEADER + d * 4, o, true));
-  return out;
-}
-
-/** The QUANT section's quantizer; impossible values are CORRUPT at the section's offset. */
-function decodeQuantizer(section: Section, file: string, dimension: number): ScalarQuantizer {
-  const b = section.bytes;
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const fail = (what: string): QuiverError =>
-    corrupt(file, section.offset, `segment quantizer section ${what}`);
-  if (b.length < QUANT_HEADER || view.getUint8(0) !== QUANT_SCALAR) {
-    throw fail('is not an int8 quantizer');
-  }
-  if (view.getUint32(12, true) !== dimension || b.length !== QUANT_HEADER + dimension * 4) {
-    throw fail(`does not hold ${dimension} offsets`);
-  }
-  const quantile = view.getFloat32(4, true);
-  const scale = view.getFloat32(8, true);
-  const offsets = new Float32Array(dimension);
-  for (let d = 0; d < dimension; d++) offsets[d] = view.getFloat32(QUANT_HEADER + d * 4, true);
-  const usable = scale > 0 && Number.isFinite(scale) && offsets.every(Number.isFinite);
-  if (!(quantile >= 0.5 && quantile <= 1) || !usable) throw fail('holds impossible values');
-  return Object.freeze({ kind: 'scalar', quantile, scale, offsets });
+  /** The quantizer trained when the segment was written, when its collection has one. */
+  readonly quantizer?: Quantizer | undefined;
 }
 
 function encodeIds(ids: readonly (PointId | undefined)[]): Uint8Array {

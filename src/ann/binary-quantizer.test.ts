@@ -1,0 +1,191 @@
+/**
+ * The binary quantizer: the WebAssembly kernels (SIMD and scalar builds) against the
+ * JavaScript references for random bytes of every length and plane count, the core's
+ * encoder against encodeBinary (planes and tail, NaN included), and training.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { instantiateQuiverWasm } from '../kernels/wasm-module.js';
+import type { QuiverWasmExports } from '../kernels/wasm-module.js';
+import {
+  binaryRowBytes,
+  bitPlaneBytes,
+  encodeBinary,
+  hammingReference,
+  planeDotReference,
+  trainBinaryQuantizer,
+} from './binary-quantizer.js';
+import type { BinaryQuantizer } from './binary-quantizer.js';
+import { codeParams, headerBytes } from './quantizer.js';
+import { createHnswIndex } from './hnsw/hnsw-index.js';
+
+const seed = Number(process.env['QUIVER_FC_SEED'] ?? Date.now() % 1_000_000);
+const numRuns = Number(process.env['QUIVER_FC_RUNS'] ?? '200');
+
+interface WasmGlobal {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (m: object, imports: object) => { exports: unknown };
+}
+
+/** The scalar (no SIMD) build, instantiated directly: the loader prefers the SIMD one. */
+function scalarBuild(): QuiverWasmExports {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmGlobal }).WebAssembly;
+  const bytes = readFileSync(new URL('../../build/wasm/quiver-scalar.wasm', import.meta.url));
+  const instance = new wasm.Instance(new wasm.Module(bytes), { hnsw: { admit: () => 1 } });
+  return instance.exports as QuiverWasmExports;
+}
+
+describe('binary kernels', () => {
+  const builds: Array<[string, QuiverWasmExports]> = [
+    ['simd', instantiateQuiverWasm()!],
+    ['scalar', scalarBuild()],
+  ];
+  for (const [name, wasm] of builds) {
+    it(`${name} build: hammingBits and planeDot equal the references (seed ${seed})`, () => {
+      const base = (wasm.heapBase() + 15) & ~15;
+      const need = base + 16384 - wasm.memory.buffer.byteLength;
+      if (need > 0) wasm.memory.grow(Math.ceil(need / 65536));
+      fc.assert(
+        fc.property(
+          fc
+            .integer({ min: 0, max: 300 })
+            .chain((n) =>
+              fc.tuple(
+                fc.integer({ min: 1, max: 8 }),
+                fc.uint8Array({ minLength: n * 8, maxLength: n * 8 }),
+                fc.uint8Array({ minLength: n, maxLength: n }),
+              ),
+            ),
+          ([bits, q, b]) => {
+            const n = b.length;
+            const mem = new Uint8Array(wasm.memory.buffer);
+            mem.set(q, base);
+            mem.set(b, base + 8192);
+            assert.equal(
+              wasm.hammingBits(base, base + 8192, n),
+              hammingReference(q.subarray(0, n), b),
+            );
+            assert.equal(wasm.planeDot(base, base + 8192, n, bits), planeDotReference(q, b, bits));
+          },
+        ),
+        { seed, numRuns },
+      );
+    });
+  }
+
+  it('planeDot of 8 full planes over 8 192 bytes does not overflow', () => {
+    const wasm = instantiateQuiverWasm()!;
+    const n = 8192;
+    const base = (wasm.heapBase() + 15) & ~15;
+    const need = base + 9 * n - wasm.memory.buffer.byteLength;
+    if (need > 0) wasm.memory.grow(Math.ceil(need / 65536));
+    new Uint8Array(wasm.memory.buffer).fill(0xff, base, base + 9 * n);
+    assert.equal(wasm.planeDot(base, base + 8 * n, n, 8), 255 * 8 * n);
+    assert.equal(wasm.hammingBits(base, base + n, n), 0);
+  });
+});
+
+/** 1..70 values (finite, NaN, ±Infinity, exactly the offset) and a quantizer for them. */
+function encodingCase(): fc.Arbitrary<{ xs: number[]; q: BinaryQuantizer }> {
+  const value = fc.oneof(
+    fc.float({ min: -4, max: 4, noDefaultInfinity: true }),
+    fc.constantFrom(Number.NaN, Infinity, -Infinity, 0),
+  );
+  const positive = fc.float({ min: 0, max: 2, noNaN: true });
+  return fc.integer({ min: 1, max: 70 }).chain((d) =>
+    fc
+      .tuple(
+        fc.array(value, { minLength: d, maxLength: d }),
+        fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: d, maxLength: d }),
+        fc.array(positive, { minLength: d, maxLength: d }),
+        fc.array(positive, { minLength: d, maxLength: d }),
+        fc.constantFrom('one_bit' as const, 'two_bits' as const),
+      )
+      .map(([xs, offsets, thresholds, magnitudes, encoding]) => ({
+        xs,
+        q: {
+          kind: 'binary' as const,
+          encoding,
+          queryEncoding: 'default' as const,
+          offsets: Float32Array.from(offsets),
+          thresholds: Float32Array.from(encoding === 'one_bit' ? offsets.map(() => 0) : thresholds),
+          magnitudes: Float32Array.from(magnitudes),
+        },
+      })),
+  );
+}
+
+describe('binary encoding', () => {
+  for (const metric of ['euclid', 'dot'] as const) {
+    it(`${metric}: the core's rows equal encodeBinary, tail included (seed ${seed})`, () => {
+      fc.assert(
+        fc.property(encodingCase(), ({ xs, q }) => {
+          const dim = xs.length;
+          const v = Float32Array.from(xs);
+          const index = createHnswIndex({ dimension: dim, metric });
+          index.add(0, v);
+          index.quantize(q);
+          const mem = index.mem;
+          const row = mem.regions.codes + headerBytes(dim, codeParams(q));
+          const bytes = binaryRowBytes(dim, q.encoding);
+          const got = mem.u8.slice(row, row + bytes);
+          assert.deepEqual(Array.from(got), Array.from(encodeBinary(q, v, metric === 'dot')));
+        }),
+        { seed, numRuns: Math.min(numRuns, 100) },
+      );
+    });
+  }
+
+  it('a plane is one bit per value rounded up to 16 bytes; a row adds a 16-byte tail', () => {
+    assert.deepEqual([1, 128, 129, 1024].map(bitPlaneBytes), [16, 16, 32, 128]);
+    assert.equal(binaryRowBytes(1024, 'one_bit'), 144);
+    assert.equal(binaryRowBytes(1024, 'two_bits'), 272);
+  });
+});
+
+describe('binary training', () => {
+  // 200 vectors of 16 values: dimension d holds d + ((i % 9) - 4) / 4 for vector i.
+  const dim = 16;
+  const values = Float32Array.from({ length: 200 * dim }, (_, j) => {
+    const i = Math.floor(j / dim);
+    return (j % dim) + ((i % 9) - 4) / 4;
+  });
+
+  it('offsets are the means; a bit says above or below its dimension’s mean', () => {
+    const q = trainBinaryQuantizer(values, 200, dim);
+    for (let d = 0; d < dim; d++) assert.ok(Math.abs(q.offsets[d]! - d) < 0.02, `dim ${d}`);
+    assert.ok(q.thresholds.every((t) => t === 0));
+    // Centred values are spread evenly over ±1: their mean magnitude is about 0.55.
+    assert.ok(
+      q.magnitudes.every((m) => m > 0.45 && m < 0.65),
+      String(q.magnitudes),
+    );
+    const row = encodeBinary(q, values.subarray(0, dim), false); // i = 0: every value below
+    assert.equal(row[0]! | row[1]!, 0);
+    const high = encodeBinary(q, values.subarray(8 * dim, 9 * dim), false); // i = 8: above
+    assert.equal(high[0]! & high[1]!, 0xff);
+  });
+
+  it('two_bits thresholds sit at 0.612 σ; magnitudes are half the outer levels', () => {
+    const q = trainBinaryQuantizer(values, 200, dim, 'two_bits', 'scalar8bits');
+    assert.equal(q.queryEncoding, 'scalar8bits');
+    for (let d = 0; d < dim; d++) {
+      assert.ok(q.thresholds[d]! > 0.35 && q.thresholds[d]! < 0.45, `t ${q.thresholds[d]}`);
+      // Values beyond t are ±0.5, ±0.75, ±1: mean 0.75, per plane 0.375.
+      assert.ok(Math.abs(q.magnitudes[d]! - 0.375) < 0.03, `m ${q.magnitudes[d]}`);
+    }
+  });
+
+  it('constant, empty and non-finite data train without NaN', () => {
+    for (const v of [
+      new Float32Array(64).fill(3),
+      new Float32Array(0),
+      new Float32Array(64).fill(NaN),
+    ]) {
+      const q = trainBinaryQuantizer(v, v.length / 8, 8, 'two_bits');
+      for (const a of [q.offsets, q.thresholds, q.magnitudes]) assert.ok(a.every(Number.isFinite));
+    }
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * The QUANT section of a segment file (FORMAT.md §5.3): the quantizer trained when the
+ * segment was written. A 16-byte header, kind u8 (1 = int8 scalar, 2 = binary since 1.6),
+ * then per-dimension f32 arrays: the offsets (scalar), or the offsets, thresholds and
+ * magnitudes (binary). Impossible values are CORRUPT at the section's offset: a quantizer
+ * the core would walk wrongly must never load.
+ */
+import type {
+  BinaryEncoding,
+  BinaryQuantizer,
+  BinaryQueryEncoding,
+} from '../../ann/binary-quantizer.js';
+import { BINARY_ENCODINGS, BINARY_QUERY_ENCODINGS } from '../../ann/binary-quantizer.js';
+import type { Quantizer } from '../../ann/quantizer.js';
+import type { ScalarQuantizer } from '../../ann/scalar-quantizer.js';
+import { corrupt } from '../../common/quiver-error.js';
+import type { QuiverError } from '../../common/quiver-error.js';
+
+/**
+ * Header: kind u8; scalar: 3 reserved bytes, quantile f32, scale f32; binary: encoding u8
+ * (index in BINARY_ENCODINGS), query encoding u8 (index in BINARY_QUERY_ENCODINGS), a
+ * reserved byte and 8 reserved bytes; both: dimension u32 at 12.
+ */
+const HEADER = 16;
+const KIND_SCALAR = 1;
+const KIND_BINARY = 2;
+
+/** The section's bytes for `q`. */
+export function encodeQuantizer(q: Quantizer): Uint8Array {
+  const arrays = q.kind === 'scalar' ? [q.offsets] : [q.offsets, q.thresholds, q.magnitudes];
+  const dimension = q.offsets.length;
+  const out = new Uint8Array(HEADER + arrays.length * dimension * 4);
+  const view = new DataView(out.buffer);
+  if (q.kind === 'scalar') {
+    view.setUint8(0, KIND_SCALAR);
+    view.setFloat32(4, q.quantile, true);
+    view.setFloat32(8, q.scale, true);
+  } else {
+    view.setUint8(0, KIND_BINARY);
+    view.setUint8(1, BINARY_ENCODINGS.indexOf(q.encoding));
+    view.setUint8(2, BINARY_QUERY_ENCODINGS.indexOf(q.queryEncoding));
+  }
+  view.setUint32(12, dimension, true);
+  arrays.forEach((a, i) => {
+    const at = HEADER + i * dimension * 4;
+    a.forEach((v, d) => view.setFloat32(at + d * 4, v, true));
+  });
+  return out;
+}
+
+/** A section as segment-file.ts hands it over: its bytes and where they start in the file. */
+export interface QuantSection {
+  readonly bytes: Uint8Array;
+  readonly offset: number;
+}
+
+/** The section's quantizer, for a segment of `dimension`. */
+export function decodeQuantizer(section: QuantSection, file: string, dimension: number): Quantizer {
+  const b = section.bytes;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const fail = (what: string): QuiverError =>
+    corrupt(file, section.offset, `segment quantizer section ${what}`);
+  const kind = b.length < HEADER ? 0 : view.getUint8(0);
+  if (kind !== KIND_SCALAR && kind !== KIND_BINARY) throw fail(`has unknown kind ${kind}`);
+  const count = kind === KIND_SCALAR ? 1 : 3;
+  if (view.getUint32(12, true) !== dimension || b.length !== HEADER + count * dimension * 4) {
+    throw fail(`does not hold ${count} × ${dimension} values`);
+  }
+  const arrays = Array.from({ length: count }, (_, i) => {
+    const a = new Float32Array(dimension);
+    for (let d = 0; d < dimension; d++)
+      a[d] = view.getFloat32(HEADER + (i * dimension + d) * 4, true);
+    return a;
+  });
+  if (!arrays.every((a) => a.every(Number.isFinite))) throw fail('holds impossible values');
+  return kind === KIND_SCALAR ? scalar(view, arrays[0]!, fail) : binary(view, arrays, fail);
+}
+
+function scalar(
+  view: DataView,
+  offsets: Float32Array,
+  fail: (what: string) => QuiverError,
+): ScalarQuantizer {
+  const quantile = view.getFloat32(4, true);
+  const scale = view.getFloat32(8, true);
+  const usable = scale > 0 && Number.isFinite(scale);
+  if (!(quantile >= 0.5 && quantile <= 1) || !usable) throw fail('holds impossible values');
+  return Object.freeze({ kind: 'scalar', quantile, scale, offsets });
+}
+
+function binary(
+  view: DataView,
+  [offsets, thresholds, magnitudes]: Float32Array[],
+  fail: (what: string) => QuiverError,
+): BinaryQuantizer {
+  const encoding: BinaryEncoding | undefined = BINARY_ENCODINGS[view.getUint8(1)];
+  const queryEncoding: BinaryQueryEncoding | undefined = BINARY_QUERY_ENCODINGS[view.getUint8(2)];
+  const negative = [thresholds!, magnitudes!].some((a) => a.some((v) => v < 0));
+  if (encoding === undefined || queryEncoding === undefined || negative) {
+    throw fail('holds impossible values');
+  }
+  return Object.freeze({
+    kind: 'binary',
+    encoding,
+    queryEncoding,
+    offsets: offsets!,
+    thresholds: thresholds!,
+    magnitudes: magnitudes!,
+  });
+}
