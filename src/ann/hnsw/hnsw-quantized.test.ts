@@ -162,18 +162,18 @@ for (const flavour of FLAVOURS) {
     });
 
     it('quantized again with another kind of quantizer, a private index walks the new codes', () => {
-    const other = FLAVOURS[(FLAVOURS.indexOf(flavour) + 1) % FLAVOURS.length]!;
-    const index = quantized('euclid', vectors, flavour);
-    const fresh = quantized('euclid', vectors, other);
-    index.quantize(other.train(index));
-    assert.equal(index.quantizer?.kind, fresh.quantizer?.kind);
-    for (const q of queries) {
-      const options = { k: 10, quantization: { rescore: false } };
-      assert.deepEqual(index.search(q, options), fresh.search(q, options));
-    }
-  });
+      const other = FLAVOURS[(FLAVOURS.indexOf(flavour) + 1) % FLAVOURS.length]!;
+      const index = quantized('euclid', vectors, flavour);
+      const fresh = quantized('euclid', vectors, other);
+      index.quantize(other.train(index));
+      assert.equal(index.quantizer?.kind, fresh.quantizer?.kind);
+      for (const q of queries) {
+        const options = { k: 10, quantization: { rescore: false } };
+        assert.deepEqual(index.search(q, options), fresh.search(q, options));
+      }
+    });
 
-  it('refuses quantizers it cannot use', () => {
+    it('refuses quantizers it cannot use', () => {
       const index = build('cosine', vectors.slice(0, 100));
       const offsets = new Float32Array(DIM);
       const bad = [
