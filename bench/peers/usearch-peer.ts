@@ -28,10 +28,12 @@ interface UsearchModule {
   }) => UsearchIndex;
 }
 
+type UsearchKind = 'f32' | 'i8' | 'b1';
+
 class UsearchPeer implements AnnPeer {
   readonly name: string;
   private readonly lib: UsearchModule;
-  /** usearch's scalar kind: f32, or i8 (its int8 quantization). */
+  /** usearch's scalar kind: f32, i8 (its int8 quantization) or b1 (sign bits, Hamming). */
   private readonly quantization: string;
   private index: UsearchIndex | undefined;
   private queries: Float32Array[] = [];
@@ -43,7 +45,7 @@ class UsearchPeer implements AnnPeer {
   private dir: string | undefined;
   private ids = new Int32Array(0);
 
-  constructor(lib: UsearchModule, quantization: 'f32' | 'i8') {
+  constructor(lib: UsearchModule, quantization: UsearchKind) {
     this.lib = lib;
     this.quantization = quantization;
     this.name = quantization === 'f32' ? 'usearch' : `usearch-${quantization}`;
@@ -66,7 +68,8 @@ class UsearchPeer implements AnnPeer {
 
   prepare(ds: Dataset): void {
     this.dim = ds.dim;
-    this.metric = ds.metric === 'euclid' ? 'l2sq' : 'ip';
+    // b1 stores the sign bits of the floats and compares them by Hamming distance only.
+    this.metric = this.quantization === 'b1' ? 'hamming' : ds.metric === 'euclid' ? 'l2sq' : 'ip';
     this.keys = new BigUint64Array(ds.count);
     for (let i = 0; i < ds.count; i++) this.keys[i] = BigInt(i);
     this.base = ds.base.subarray(0, ds.count * ds.dim);
@@ -116,7 +119,7 @@ class UsearchPeer implements AnnPeer {
 }
 
 /** A usearch peer storing `quantization` scalars, or why it is unavailable. */
-function usearchOf(quantization: 'f32' | 'i8'): PeerFactory {
+function usearchOf(quantization: UsearchKind): PeerFactory {
   return async () => {
     try {
       const mod = (await import('usearch')) as unknown as UsearchModule & {
@@ -136,3 +139,6 @@ export const usearchPeer: PeerFactory = usearchOf('f32');
 
 /** usearch with its int8 quantization (`i8`). */
 export const usearchI8Peer: PeerFactory = usearchOf('i8');
+
+/** usearch with its binary quantization (`b1`: sign bits, Hamming distance, no rescoring). */
+export const usearchB1Peer: PeerFactory = usearchOf('b1');

@@ -1,9 +1,9 @@
 /**
  * Quantization scenario: on one dataset, the raw-index ef sweep of Quiver float32, Quiver
- * int8 and one-bit binary (codes walked, beam rescored), usearch f32 and usearch i8 in one
- * run (QPS at
- * recall 0.95 and 0.99, vector memory per point); then the same two Quiver modes through
- * `collection.search` on sealed segments at one ef (recall and QPS), the path users call.
+ * int8 and one-bit binary (codes walked, beam rescored), usearch f32, i8 and b1 in one run
+ * (QPS at recall 0.95 and 0.99, vector memory per point); then the same three Quiver modes
+ * through `collection.search` on sealed segments at one ef (recall and QPS), the path users
+ * call.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Quiver } from '../../src/index.js';
 import type { Dataset } from '../datasets.js';
 import { quiverB1Peer, quiverInt8Peer, quiverPeer } from '../peers/quiver-peer.js';
-import { usearchI8Peer, usearchPeer } from '../peers/usearch-peer.js';
+import { usearchB1Peer, usearchI8Peer, usearchPeer } from '../peers/usearch-peer.js';
 import { searchQps, sweepPoint, upsertDataset } from '../public-api.js';
 import type { AnnSweepOptions, AnnSweepResult, SweepPoint } from './ann-sweep.js';
 import { runAnnSweep } from './ann-sweep.js';
@@ -20,8 +20,13 @@ export interface QuantizedResult {
   readonly sweep: AnnSweepResult;
   /** Vector bytes per point held for search, by peer (Quiver: floats + codes). */
   readonly vectorBytesPerPoint: Readonly<Record<string, number>>;
-  /** collection.search at `ef`: float32 and int8 collections of the same points. */
-  readonly embedded: { readonly ef: number; readonly float: SweepPoint; readonly int8: SweepPoint };
+  /** collection.search at `ef`: float32, int8 and one-bit collections of the same points. */
+  readonly embedded: {
+    readonly ef: number;
+    readonly float: SweepPoint;
+    readonly int8: SweepPoint;
+    readonly binary: SweepPoint;
+  };
 }
 
 export async function runQuantizedSearch(
@@ -31,7 +36,7 @@ export async function runQuantizedSearch(
   const vectorBytesPerPoint: Record<string, number> = {};
   const sweep = await runAnnSweep(
     ds,
-    [quiverPeer, quiverInt8Peer, quiverB1Peer, usearchPeer, usearchI8Peer],
+    [quiverPeer, quiverInt8Peer, quiverB1Peer, usearchPeer, usearchI8Peer, usearchB1Peer],
     options,
     (peer) => {
       const bytes = peer.vectorBytes?.();
@@ -51,21 +56,30 @@ export async function runQuantizedSearch(
         metric: ds.metric,
         quantization: 'scalar',
       });
+      const b = await db.createCollection('b', {
+        dimension: ds.dim,
+        metric: ds.metric,
+        quantization: 'binary',
+      });
       await upsertDataset(f, ds);
       await upsertDataset(q, ds);
+      await upsertDataset(b, ds);
       await db.checkpoint();
       await db.idle();
       // Alternating short trials, the best of each: this machine's speed drifts between
       // seconds, and two back-to-back runs would measure the drift as well.
       let float = await sweepPoint(f, ds, options.k, ef, 0.1);
       let int8 = await sweepPoint(q, ds, options.k, ef, 0.1);
+      let binary = await sweepPoint(b, ds, options.k, ef, 0.1);
       for (let trial = 0; trial < 6; trial++) {
         const fq = await searchQps(f, ds, options.k, ef, options.minSeconds / 2);
         const qq = await searchQps(q, ds, options.k, ef, options.minSeconds / 2);
+        const bq = await searchQps(b, ds, options.k, ef, options.minSeconds / 2);
         float = { ...float, qps: Math.max(float.qps, fq) };
         int8 = { ...int8, qps: Math.max(int8.qps, qq) };
+        binary = { ...binary, qps: Math.max(binary.qps, bq) };
       }
-      return { sweep, vectorBytesPerPoint, embedded: { ef, float, int8 } };
+      return { sweep, vectorBytesPerPoint, embedded: { ef, float, int8, binary } };
     } finally {
       await db.close();
     }
@@ -95,6 +109,7 @@ export function formatQuantized(r: QuantizedResult): string {
     ['quiver-b1', 'quiver'],
     ['usearch', 'usearch'],
     ['usearch-i8', 'usearch'],
+    ['usearch-b1', 'usearch'],
   ] as const) {
     const x = run(name);
     const b = run(base);
@@ -111,7 +126,7 @@ export function formatQuantized(r: QuantizedResult): string {
   const e = r.embedded;
   lines.push(
     '',
-    `collection.search (sealed segment, ef ${e.ef}): float32 recall ${e.float.recall.toFixed(4)} at ${n0(e.float.qps)} QPS; int8 recall ${e.int8.recall.toFixed(4)} at ${n0(e.int8.qps)} QPS (× ${ratio(e.int8.qps, e.float.qps)}).`,
+    `collection.search (sealed segment, ef ${e.ef}): float32 recall ${e.float.recall.toFixed(4)} at ${n0(e.float.qps)} QPS; int8 recall ${e.int8.recall.toFixed(4)} at ${n0(e.int8.qps)} QPS (× ${ratio(e.int8.qps, e.float.qps)}); one-bit binary recall ${e.binary.recall.toFixed(4)} at ${n0(e.binary.qps)} QPS (× ${ratio(e.binary.qps, e.float.qps)}).`,
   );
   return lines.join('\n');
 }
