@@ -1,6 +1,6 @@
 /**
  * Fails when an import in src/ goes against SPEC section 8's direction
- * (common ← kernels ← ann ← filter ← storage ← engine ← ops ← cluster ← server, cli), when a
+ * (common ← kernels ← ann ← filter ← storage ← engine ← ops ← sync ← cluster ← server, cli), when a
  * Node I/O module or third-party dependency is used outside the one layer that owns it,
  * or when the relative imports of src/, bench/ or scripts/ form a cycle.
  */
@@ -17,6 +17,9 @@ const RANK: Record<string, number> = {
   storage: 4,
   engine: 5,
   ops: 6,
+  // Document sync (src/sync/) drives the engine from a folder of files; the CLI and the
+  // server start it.
+  sync: 6.2,
   // Cluster mode (SPEC §10) sits on the engine and is used by the server and the CLI.
   cluster: 6.5,
   server: 7,

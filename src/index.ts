@@ -33,3 +33,10 @@ export type { PointId, Payload, JsonValue, JsonObject, MetricName } from './comm
 export type { Logger } from './common/logger.js';
 export type { FsyncPolicy } from './storage/wal/log.js';
 export type { FileSystem, FileHandle, OpenMode, FailpointName } from './storage/io/file-system.js';
+export { syncDocuments } from './sync/sync.js';
+export type { SkipReason, SyncOptions, SyncProgress, SyncReport } from './sync/sync.js';
+export { localEmbedder } from './sync/embedder.js';
+export type { Embedder, EmbeddingBatch } from './sync/embedder.js';
+export { openAiEmbedder } from './sync/openai-embedder.js';
+export type { OpenAiEmbedderOptions } from './sync/openai-embedder.js';
+export type { ChunkOptions } from './sync/chunker.js';

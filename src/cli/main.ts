@@ -16,6 +16,7 @@ import { registerImportCommand } from './import-command.js';
 import { registerInfoCommand } from './info-command.js';
 import { registerRepairCommand } from './repair-command.js';
 import { registerStatsCommand } from './stats-command.js';
+import { registerSyncCommand } from './sync-command.js';
 import { registerTuneCommand } from './tune-command.js';
 import { registerVerifyCommand } from './verify-command.js';
 import { registerWalCommand } from './wal-command.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerImportCommand(program);
   registerWalCommand(program);
   registerTuneCommand(program);
+  registerSyncCommand(program);
   registerClusterCommand(program);
   return program;
 }

@@ -11,7 +11,7 @@ export interface ProgressEvent {
   readonly phase: string;
   readonly done: number;
   readonly total: number;
-  readonly unit: 'bytes' | 'points' | 'files' | 'records';
+  readonly unit: 'bytes' | 'points' | 'files' | 'records' | 'chunks';
   /** A second figure worth showing beside the first, e.g. "1024 points" while bytes are read. */
   readonly detail?: string;
 }

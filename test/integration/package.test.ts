@@ -11,7 +11,16 @@ import semver from 'semver';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const PUBLIC_VALUES = ['Collection', 'ERROR_CODES', 'Quiver', 'QuiverError', 'isQuiverError'];
+const PUBLIC_VALUES = [
+  'Collection',
+  'ERROR_CODES',
+  'Quiver',
+  'QuiverError',
+  'isQuiverError',
+  'localEmbedder',
+  'openAiEmbedder',
+  'syncDocuments',
+];
 
 function requireBuild(): void {
   assert.ok(

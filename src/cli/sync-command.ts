@@ -1,0 +1,261 @@
+/**
+ * `quiver sync SOURCE --data DIR --collection C [...]`: keeps a collection in step with a
+ * folder of documents (src/sync/sync.ts): embeds new and changed chunks, deletes the ones
+ * gone, with a progress bar on a terminal (plain lines otherwise), a cost limit and a
+ * dry run. Exit 0 when the folder is in step, 1 when the run stopped at the cost limit.
+ */
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { QuiverError } from '../common/quiver-error.js';
+import { Quiver } from '../engine/quiver.js';
+import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import type { Embedder } from '../sync/embedder.js';
+import { DEFAULT_LOCAL_DIMENSION, localEmbedder } from '../sync/embedder.js';
+import { openAiEmbedder } from '../sync/openai-embedder.js';
+import type { SyncReport } from '../sync/sync.js';
+import { syncDocuments } from '../sync/sync.js';
+import { EXIT, parseInteger, printJson, progressView } from './cli-support.js';
+
+interface SyncOpts {
+  data: string;
+  collection: string;
+  include?: string[];
+  exclude?: string[];
+  embedder: 'local' | 'openai';
+  model?: string;
+  dimension?: number;
+  baseUrl: string;
+  apiKeyEnv: string;
+  apiKeyFile?: string;
+  batchSize?: number;
+  concurrency?: number;
+  rpm?: number;
+  chunkTokens?: number;
+  chunkOverlap?: number;
+  maxFileBytes?: number;
+  pricePer1k?: number;
+  maxCost?: number;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+function parseAmount(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError('an amount of 0 or more.');
+  return n;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  value,
+];
+
+/** The embedder the flags describe; an API key is read again for every request. */
+function embedderOf(o: SyncOpts): Embedder {
+  if (o.embedder === 'local') {
+    if (o.model !== undefined) {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        '--model is for --embedder openai; the local embedder has one model.',
+      );
+    }
+    return localEmbedder(o.dimension ?? DEFAULT_LOCAL_DIMENSION);
+  }
+  if (o.model === undefined) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      '--embedder openai needs --model (e.g. text-embedding-3-small).',
+    );
+  }
+  const fs = new NodeFileSystem();
+  const keyFile = o.apiKeyFile;
+  const apiKey = async (): Promise<string | undefined> =>
+    keyFile !== undefined
+      ? new TextDecoder().decode(await fs.readFile(keyFile)).trim()
+      : process.env[o.apiKeyEnv];
+  return openAiEmbedder({
+    baseUrl: o.baseUrl,
+    model: o.model,
+    ...(o.dimension === undefined ? {} : { dimension: o.dimension }),
+    apiKey,
+    onRetry: (reason, attempt, delay) =>
+      process.stderr.write(
+        `embedding request failed (${reason}); retry ${attempt} in ${Math.round(delay)} ms\n`,
+      ),
+  });
+}
+
+function envCost(): number | undefined {
+  const v = process.env['QUIVER_MAX_EMBEDDING_COST'];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!(n >= 0))
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `QUIVER_MAX_EMBEDDING_COST must be an amount of 0 or more, got "${v}".`,
+    );
+  return n;
+}
+
+function printReport(r: SyncReport): void {
+  const w = (s: string): boolean => process.stdout.write(`${s}\n`);
+  const verb = r.dryRun ? 'would embed' : 'embedded';
+  w(
+    `${r.dryRun ? 'dry run: ' : ''}${r.source} → ${r.collection} (${r.embedder.provider} ${r.embedder.model})`,
+  );
+  w(
+    `files     ${r.files.seen} seen, ${r.files.changed} new or changed, ${r.files.unchanged} unchanged, ${r.files.removed} removed, ${r.files.skipped} skipped`,
+  );
+  const embedded = r.dryRun ? r.chunks.toEmbed : r.chunks.embedded;
+  const deleted = r.dryRun ? r.chunks.toDelete : r.chunks.deleted;
+  w(
+    `chunks    ${r.chunks.total} in the source: ${verb} ${embedded}, ${r.dryRun ? 'would delete' : 'deleted'} ${deleted}, ${r.chunks.unchanged} unchanged`,
+  );
+  if (r.dryRun) w(`estimate  ${r.estimatedTokens} tokens, cost ${r.estimatedCost.toFixed(4)}`);
+  else
+    w(
+      `used      ${r.tokens} tokens in ${r.requests} request${r.requests === 1 ? '' : 's'} (${r.retries} retried), cost ${r.cost.toFixed(4)}`,
+    );
+  if (r.previousRun === 'interrupted')
+    w('resumed   the previous run had stopped; this one went on from what was written');
+  if (r.previousRun === 'damaged')
+    w(
+      'checkpoint the previous checkpoint was damaged and was ignored (the collection is the truth)',
+    );
+  for (const s of r.skipped) w(`skipped   ${s.path}: ${s.reason}`);
+  if (r.stopped !== undefined) w(`STOPPED   ${r.stopped.message}`);
+}
+
+export function registerSyncCommand(program: Command): void {
+  program
+    .command('sync')
+    .description(
+      'Keep a collection in step with a folder of documents: embed new and changed chunks, delete the ones gone.',
+    )
+    .argument('<source>', 'folder of documents (Markdown, text, HTML)')
+    .requiredOption('--data <dir>', 'database directory (created when missing)')
+    .requiredOption('--collection <name>', 'collection to keep in step (created when missing)')
+    .option(
+      '--include <glob>',
+      'files to take, repeatable (default **/*.{md,markdown,mdx,txt,text,html,htm})',
+      collect,
+    )
+    .option(
+      '--exclude <glob>',
+      'files to leave out, repeatable (default **/node_modules/**, **/.git/**)',
+      collect,
+    )
+    .addOption(
+      new Option(
+        '--embedder <kind>',
+        'local: feature hashing, offline and lexical; openai: any OpenAI-compatible /embeddings endpoint',
+      )
+        .choices(['local', 'openai'])
+        .default('local'),
+    )
+    .option(
+      '--model <name>',
+      'model of the openai embedder (e.g. text-embedding-3-small, nomic-embed-text)',
+    )
+    .option(
+      '--dimension <n>',
+      `vector size: the local embedder's (default ${DEFAULT_LOCAL_DIMENSION}), or the one the openai model must answer`,
+      parseInteger('--dimension', 1),
+    )
+    .option(
+      '--base-url <url>',
+      'OpenAI-compatible base URL',
+      process.env['QUIVER_EMBEDDING_BASE_URL'] ?? 'https://api.openai.com/v1',
+    )
+    .option('--api-key-env <name>', 'environment variable holding the API key', 'OPENAI_API_KEY')
+    .option(
+      '--api-key-file <path>',
+      'file holding the API key (read for every request: replace it to rotate the key)',
+    )
+    .option(
+      '--batch-size <n>',
+      'texts per embedding request (default 64)',
+      parseInteger('--batch-size', 1),
+    )
+    .option(
+      '--concurrency <n>',
+      'requests in flight at once (default 2)',
+      parseInteger('--concurrency', 1),
+    )
+    .option('--rpm <n>', 'at most this many requests started per minute', parseInteger('--rpm', 1))
+    .option(
+      '--chunk-tokens <n>',
+      'largest chunk in estimated tokens, 16..8192 (default 400)',
+      parseInteger('--chunk-tokens', 1),
+    )
+    .option(
+      '--chunk-overlap <n>',
+      'tokens a long section’s next chunk repeats (default 40)',
+      parseInteger('--chunk-overlap', 0),
+    )
+    .option(
+      '--max-file-bytes <n>',
+      'skip (and report) larger files (default 4 MiB)',
+      parseInteger('--max-file-bytes', 1),
+    )
+    .option(
+      '--price-per-1k <amount>',
+      'price of 1000 tokens, for the cost figures (default 0)',
+      parseAmount,
+    )
+    .option(
+      '--max-cost <amount>',
+      'stop before the run would cost more (env QUIVER_MAX_EMBEDDING_COST)',
+      parseAmount,
+    )
+    .option(
+      '--dry-run',
+      'list what would be embedded and deleted, and the estimated cost; write nothing',
+    )
+    .option('--json', 'print the final report as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ quiver sync ./docs --data ./data --collection docs\n  $ OPENAI_API_KEY=... quiver sync ./docs --data ./data --collection docs --embedder openai --model text-embedding-3-small --price-per-1k 0.00002 --max-cost 1\n  $ quiver sync ./docs --data ./data --collection docs --embedder openai --base-url http://127.0.0.1:11434/v1 --model nomic-embed-text --dry-run',
+    )
+    .action(async (source: string, opts: SyncOpts) => {
+      const embedder = embedderOf(opts);
+      const maxCost = opts.maxCost ?? envCost();
+      const db = await Quiver.open(opts.data);
+      const view = progressView(false);
+      let report: SyncReport;
+      try {
+        report = await syncDocuments(db, {
+          source,
+          collection: opts.collection,
+          embedder,
+          ...(opts.include === undefined ? {} : { include: opts.include }),
+          ...(opts.exclude === undefined ? {} : { exclude: opts.exclude }),
+          chunk: {
+            ...(opts.chunkTokens === undefined ? {} : { maxTokens: opts.chunkTokens }),
+            ...(opts.chunkOverlap === undefined ? {} : { overlapTokens: opts.chunkOverlap }),
+          },
+          ...(opts.maxFileBytes === undefined ? {} : { maxFileBytes: opts.maxFileBytes }),
+          ...(opts.batchSize === undefined ? {} : { batchSize: opts.batchSize }),
+          ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
+          ...(opts.rpm === undefined ? {} : { requestsPerMinute: opts.rpm }),
+          ...(opts.pricePer1k === undefined ? {} : { pricePer1kTokens: opts.pricePer1k }),
+          ...(maxCost === undefined ? {} : { maxCost }),
+          dryRun: opts.dryRun === true,
+          onProgress: (p) =>
+            view.fn({
+              phase: 'embedding',
+              done: p.chunksEmbedded,
+              total: p.chunksToEmbed,
+              unit: 'chunks',
+              detail: `${p.filesDone}/${p.filesToEmbed} files, ${p.tokens} tokens, cost ${p.cost.toFixed(4)}`,
+            }),
+        });
+      } finally {
+        view.stop();
+        await db.close();
+      }
+      if (opts.json === true) printJson(report);
+      else printReport(report);
+      if (report.stopped !== undefined) process.exitCode = EXIT.PROBLEMS;
+    });
+}

@@ -1,0 +1,480 @@
+/**
+ * Keeps a collection in step with a folder of documents. Every chunk of every matching
+ * file becomes one point whose id is derived from (path, chunk hash, occurrence), so the
+ * collection itself says what is embedded: a run embeds only the chunks whose id is not
+ * there, deletes the points whose id no source chunk gives any more, and leaves the rest
+ * untouched. A second run over an unchanged folder embeds and writes nothing, and a run
+ * killed at any point resumes by running again (what was written stays written; a batch
+ * in flight is embedded again). A checkpoint file records progress, tokens and cost.
+ */
+import { isQuiverError, QuiverError } from '../common/quiver-error.js';
+import type { JsonObject, PointId } from '../common/types.js';
+import type { Collection } from '../engine/collection.js';
+import type { Quiver } from '../engine/quiver.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import type { Chunk, ChunkOptions } from './chunker.js';
+import { checkChunkOptions, chunkText, estimateTokens, sha256 } from './chunker.js';
+import { documentText } from './document-text.js';
+import type { Embedder } from './embedder.js';
+import type { SourceSelection } from './source-files.js';
+import { DEFAULT_MAX_FILE_BYTES, listSourceFiles } from './source-files.js';
+import type { SyncCheckpoint } from './sync-checkpoint.js';
+import { readCheckpoint, writeCheckpoint } from './sync-checkpoint.js';
+
+export interface SyncOptions extends SourceSelection {
+  /** The folder of documents. */
+  readonly source: string;
+  /** Created (cosine, the embedder's dimension) when missing. */
+  readonly collection: string;
+  readonly embedder: Embedder;
+  readonly chunk?: ChunkOptions;
+  /** Files over this many bytes are skipped and reported. Default 4 MiB. */
+  readonly maxFileBytes?: number;
+  /** Texts per embedding request. Default 64. */
+  readonly batchSize?: number;
+  /** Embedding requests in flight at once. Default 2. */
+  readonly concurrency?: number;
+  /** At most this many requests started per minute. Default: no limit. */
+  readonly requestsPerMinute?: number;
+  /** Price of 1 000 tokens, in your currency. Default 0. */
+  readonly pricePer1kTokens?: number;
+  /** Stop before a batch would take the run's cost past this. */
+  readonly maxCost?: number;
+  /** Plan only: what would be embedded and deleted, and the estimated cost. */
+  readonly dryRun?: boolean;
+  readonly onProgress?: (p: SyncProgress) => void;
+  readonly fileSystem?: FileSystem;
+}
+
+export interface SyncProgress {
+  readonly filesDone: number;
+  readonly filesToEmbed: number;
+  readonly chunksEmbedded: number;
+  readonly chunksToEmbed: number;
+  readonly tokens: number;
+  readonly cost: number;
+  readonly retries: number;
+}
+
+export type SkipReason = 'binary' | 'invalid-utf8' | 'too-large' | 'unreadable';
+
+export interface SyncReport {
+  readonly collection: string;
+  readonly source: string;
+  readonly dryRun: boolean;
+  readonly embedder: {
+    readonly provider: string;
+    readonly model: string;
+    readonly dimension?: number;
+  };
+  readonly files: {
+    readonly seen: number;
+    readonly changed: number;
+    readonly unchanged: number;
+    readonly removed: number;
+    readonly skipped: number;
+  };
+  readonly chunks: {
+    readonly total: number;
+    readonly embedded: number;
+    readonly toEmbed: number;
+    readonly unchanged: number;
+    readonly deleted: number;
+    readonly toDelete: number;
+  };
+  readonly skipped: readonly { readonly path: string; readonly reason: SkipReason }[];
+  readonly tokens: number;
+  /** Estimated tokens of what is left to embed (the whole plan on a dry run). */
+  readonly estimatedTokens: number;
+  readonly cost: number;
+  readonly estimatedCost: number;
+  readonly requests: number;
+  readonly retries: number;
+  /** Set when the run stopped before the end. */
+  readonly stopped?: { readonly reason: 'max-cost'; readonly message: string };
+  /** The previous run's checkpoint: none, complete, interrupted (resumed) or damaged. */
+  readonly previousRun: 'none' | 'complete' | 'interrupted' | 'damaged';
+  readonly durationMs: number;
+}
+
+/** One chunk to be: its point id and where it comes from. */
+interface PlannedChunk {
+  readonly id: string;
+  readonly path: string;
+  readonly ordinal: number;
+  readonly chunk: Chunk;
+  /** The file's front matter. */
+  readonly meta: JsonObject;
+}
+
+interface FilePlan {
+  readonly path: string;
+  readonly chunks: readonly PlannedChunk[];
+}
+
+/** Runs one sync of `options.source` into `options.collection` of `db`. */
+export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<SyncReport> {
+  const started = Date.now();
+  const fs = options.fileSystem ?? new NodeFileSystem();
+  checkChunkOptions(options.chunk ?? {});
+  const previous = await readCheckpoint(fs, db.path, options.collection);
+  const { plans, skipped } = await planFiles(fs, options);
+  const existing = db.hasCollection(options.collection)
+    ? checkedCollection(db, options)
+    : undefined;
+  const have = new Set<PointId>(existing === undefined ? [] : await existing.ids());
+  const wanted = new Set(plans.flatMap((f) => f.chunks.map((c) => c.id)));
+  const stale = [...have].filter((id) => !wanted.has(String(id)));
+  const changed = plans.filter((f) => f.chunks.some((c) => !have.has(c.id)));
+  const toEmbed = changed.flatMap((f) => f.chunks.filter((c) => !have.has(c.id)));
+  const removed = await removedFiles(existing, stale, plans);
+  const estimatedTokens = toEmbed.reduce((n, c) => n + c.chunk.tokens, 0);
+  const price = options.pricePer1kTokens ?? 0;
+  const run = new SyncRun(db, options, existing, toEmbed.length, changed.length);
+  const base = {
+    collection: options.collection,
+    source: options.source,
+    dryRun: options.dryRun === true,
+    skipped,
+    estimatedTokens,
+    estimatedCost: (estimatedTokens / 1000) * price,
+    previousRun: previous,
+  };
+  const totals = (
+    deleted: number,
+  ): Omit<SyncReport, keyof typeof base | 'durationMs' | 'stopped'> => ({
+    embedder: embedderInfo(options.embedder),
+    files: {
+      seen: plans.length + skipped.length,
+      changed: changed.length,
+      unchanged: plans.length - changed.length,
+      removed,
+      skipped: skipped.length,
+    },
+    chunks: {
+      total: wanted.size,
+      embedded: run.embedded,
+      toEmbed: toEmbed.length,
+      unchanged: wanted.size - toEmbed.length,
+      deleted,
+      toDelete: stale.length,
+    },
+    tokens: run.tokens,
+    cost: run.cost,
+    requests: run.requests,
+    retries: options.embedder.retries ?? 0,
+  });
+  if (options.dryRun === true) {
+    return { ...base, ...totals(0), durationMs: Date.now() - started };
+  }
+  if (toEmbed.length === 0 && stale.length === 0 && previous === 'complete') {
+    // In step already: nothing to embed, delete or record.
+    return { ...base, ...totals(0), durationMs: Date.now() - started };
+  }
+  const checkpoint = (complete: boolean): Promise<void> =>
+    writeCheckpoint(fs, db.path, checkpointOf(options, run, complete, started));
+  await checkpoint(false);
+  const stopped = await run.embedFiles(changed, have, checkpoint);
+  // Stale points go once every file is written: a stopped run keeps them (its files'
+  // old chunks stay searchable until the next run replaces them).
+  const deleted = stopped === undefined ? await run.deleteStale(stale) : 0;
+  await checkpoint(stopped === undefined);
+  return {
+    ...base,
+    ...totals(deleted),
+    ...(stopped === undefined ? {} : { stopped }),
+    durationMs: Date.now() - started,
+  };
+}
+
+function embedderInfo(e: Embedder): SyncReport['embedder'] {
+  return {
+    provider: e.provider,
+    model: e.model,
+    ...(e.dimension === undefined ? {} : { dimension: e.dimension }),
+  };
+}
+
+/** How many files the stale points came from that the source no longer has. */
+async function removedFiles(
+  c: Collection | undefined,
+  stale: readonly PointId[],
+  plans: readonly FilePlan[],
+): Promise<number> {
+  if (c === undefined || stale.length === 0) return 0;
+  const present = new Set(plans.map((p) => p.path));
+  const gone = new Set<string>();
+  for (const p of await c.getMany(stale)) {
+    const source = p.payload?.['source'];
+    if (typeof source === 'string' && !present.has(source)) gone.add(source);
+  }
+  return gone.size;
+}
+
+/** Reads and chunks every matching file; unreadable or non-text files are skipped. */
+async function planFiles(
+  fs: FileSystem,
+  o: SyncOptions,
+): Promise<{ plans: FilePlan[]; skipped: { path: string; reason: SkipReason }[] }> {
+  const files = await listSourceFiles(fs, o.source, o);
+  const maxBytes = o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const plans: FilePlan[] = [];
+  const skipped: { path: string; reason: SkipReason }[] = [];
+  for (const f of files) {
+    if (f.size > maxBytes) {
+      skipped.push({ path: f.path, reason: 'too-large' });
+      continue;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await fs.readFile(`${o.source.replace(/\/+$/, '')}/${f.path}`);
+    } catch {
+      skipped.push({ path: f.path, reason: 'unreadable' });
+      continue;
+    }
+    const doc = documentText(f.path, bytes);
+    if (!doc.ok) {
+      skipped.push({ path: f.path, reason: doc.reason });
+      continue;
+    }
+    const seen = new Map<string, number>();
+    const chunks = chunkText(doc.text, o.chunk).map((chunk, ordinal) => {
+      const n = seen.get(chunk.hash) ?? 0;
+      seen.set(chunk.hash, n + 1);
+      return { id: chunkId(f.path, chunk.hash, n), path: f.path, ordinal, chunk, meta: doc.meta };
+    });
+    plans.push({ path: f.path, chunks });
+  }
+  return { plans, skipped };
+}
+
+/**
+ * The point id of the n-th chunk with `hash` in `path`: a UUID (as Qdrant clients expect)
+ * made of the SHA-256 of the three, so an unchanged chunk keeps its id across runs.
+ */
+export function chunkId(path: string, hash: string, occurrence: number): string {
+  const h = sha256(`${path}\u0000${hash}\u0000${occurrence}`);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The collection to sync into, refused when its dimension is not the embedder's. */
+function checkedCollection(db: Quiver, o: SyncOptions): Collection {
+  const c = db.collection(o.collection);
+  const dim = o.embedder.dimension;
+  if (dim !== undefined && c.config.dimension !== dim) {
+    throw new QuiverError(
+      'DIMENSION_MISMATCH',
+      `collection "${o.collection}" holds ${c.config.dimension}-value vectors but ${o.embedder.provider} ${o.embedder.model} gives ${dim}: sync into another collection, or drop this one to rebuild it with this embedder.`,
+      { collection: o.collection, expected: c.config.dimension, received: dim },
+    );
+  }
+  return c;
+}
+
+function checkpointOf(
+  o: SyncOptions,
+  run: SyncRun,
+  complete: boolean,
+  started: number,
+): SyncCheckpoint {
+  return {
+    version: 1,
+    collection: o.collection,
+    source: o.source,
+    embedder: embedderInfo(o.embedder),
+    startedAt: new Date(started).toISOString(),
+    updatedAt: new Date().toISOString(),
+    complete,
+    filesDone: run.filesDone,
+    chunksEmbedded: run.embedded,
+    tokens: run.tokens,
+    cost: run.cost,
+  };
+}
+
+/** The writing part of a run: batches of whole files, embedded then written. */
+class SyncRun {
+  embedded = 0;
+  tokens = 0;
+  cost = 0;
+  requests = 0;
+  filesDone = 0;
+  private nextStart = 0;
+
+  constructor(
+    private readonly db: Quiver,
+    private readonly o: SyncOptions,
+    private collection: Collection | undefined,
+    private readonly chunksToEmbed: number,
+    private readonly filesToEmbed: number,
+  ) {}
+
+  /**
+   * Embeds the new chunks of `files`, whole files per batch (so a file's new chunks land in
+   * one write), with a checkpoint after each; stops before a batch that would pass the cost
+   * limit.
+   */
+  async embedFiles(
+    files: readonly FilePlan[],
+    have: ReadonlySet<PointId>,
+    checkpoint: (complete: boolean) => Promise<void>,
+  ): Promise<SyncReport['stopped']> {
+    const batchChunks = (this.o.batchSize ?? 64) * (this.o.concurrency ?? 2);
+    let batch: FilePlan[] = [];
+    let size = 0;
+    for (let i = 0; i <= files.length; i++) {
+      const f = files[i];
+      const fresh = f === undefined ? 0 : f.chunks.filter((c) => !have.has(c.id)).length;
+      if (batch.length > 0 && (f === undefined || size + fresh > batchChunks)) {
+        const stop = this.overBudget(batch, have);
+        if (stop !== undefined) return stop;
+        await this.writeBatch(batch, have);
+        await checkpoint(false);
+        batch = [];
+        size = 0;
+      }
+      if (f !== undefined) {
+        batch.push(f);
+        size += fresh;
+      }
+    }
+    return undefined;
+  }
+
+  private overBudget(
+    batch: readonly FilePlan[],
+    have: ReadonlySet<PointId>,
+  ): SyncReport['stopped'] {
+    const max = this.o.maxCost;
+    if (max === undefined) return undefined;
+    const tokens = batch.reduce(
+      (n, f) =>
+        n + f.chunks.reduce((m, c) => m + (have.has(c.id) ? 0 : estimateTokens(c.chunk.text)), 0),
+      0,
+    );
+    const next = this.cost + (tokens / 1000) * (this.o.pricePer1kTokens ?? 0);
+    if (next <= max) return undefined;
+    return {
+      reason: 'max-cost',
+      message: `stopped before a batch of ${tokens} estimated tokens that would take the cost from ${this.cost.toFixed(4)} to ${next.toFixed(4)}, over the limit of ${max}; ${this.filesDone} of ${this.filesToEmbed} files and ${this.embedded} of ${this.chunksToEmbed} chunks are embedded. Run again with a higher limit to go on.`,
+    };
+  }
+
+  private async writeBatch(batch: readonly FilePlan[], have: ReadonlySet<PointId>): Promise<void> {
+    const fresh = batch.flatMap((f) => f.chunks.filter((c) => !have.has(c.id)));
+    const vectors = await this.embedAll(fresh.map((c) => c.chunk.text));
+    const e = this.o.embedder;
+    const collection = await this.target(vectors[0]?.length);
+    const points = fresh.map((c, i) => ({
+      id: c.id,
+      vector: vectors[i]!,
+      payload: payloadOf(c, e, vectors[i]!.length),
+    }));
+    await collection.upsert(points);
+    this.embedded += fresh.length;
+    this.filesDone += batch.length;
+    this.progress();
+  }
+
+  /** The collection, created with the first vectors' dimension when missing. */
+  private async target(dimension: number | undefined): Promise<Collection> {
+    if (this.collection !== undefined) return this.collection;
+    if (dimension === undefined)
+      throw new QuiverError('INTERNAL', 'no vectors to create the collection with; this is a bug.');
+    try {
+      this.collection = await this.db.createCollection(this.o.collection, {
+        dimension,
+        metric: 'cosine',
+      });
+    } catch (e) {
+      if (!isQuiverError(e, 'COLLECTION_EXISTS')) throw e;
+      this.collection = this.db.collection(this.o.collection);
+    }
+    return this.collection;
+  }
+
+  /**
+   * Embeds `texts` in requests of batchSize, `concurrency` at a time, in order. After a
+   * failure no new request starts, and the call returns (throws) only once the requests
+   * in flight have ended: nothing is spent after a run has stopped.
+   */
+  private async embedAll(texts: readonly string[]): Promise<Float32Array[]> {
+    const size = this.o.batchSize ?? 64;
+    const groups: string[][] = [];
+    for (let i = 0; i < texts.length; i += size) groups.push(texts.slice(i, i + size));
+    const out: Float32Array[][] = new Array<Float32Array[]>(groups.length);
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (!failed && next < groups.length) {
+        const g = next++;
+        await this.pace();
+        this.requests++;
+        try {
+          out[g] = [...(await this.embedGroup(groups[g]!))];
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+        this.progress();
+      }
+    };
+    const lanes = Math.max(1, Math.min(this.o.concurrency ?? 2, groups.length));
+    const settled = await Promise.allSettled(Array.from({ length: lanes }, worker));
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    return out.flat();
+  }
+
+  /** One request; its tokens (the provider's count, else the estimate) and their cost. */
+  private async embedGroup(texts: readonly string[]): Promise<readonly Float32Array[]> {
+    const r = await this.o.embedder.embed(texts);
+    const tokens = r.tokens > 0 ? r.tokens : texts.reduce((n, t) => n + estimateTokens(t), 0);
+    this.tokens += tokens;
+    this.cost += (tokens / 1000) * (this.o.pricePer1kTokens ?? 0);
+    return r.vectors;
+  }
+
+  /** Waits for the request rate limit. */
+  private async pace(): Promise<void> {
+    const rpm = this.o.requestsPerMinute;
+    if (rpm === undefined || rpm <= 0) return;
+    const now = Date.now();
+    const at = Math.max(now, this.nextStart);
+    this.nextStart = at + 60_000 / rpm;
+    if (at > now) await new Promise((r) => setTimeout(r, at - now));
+  }
+
+  async deleteStale(stale: readonly PointId[]): Promise<number> {
+    if (stale.length === 0 || this.collection === undefined) return 0;
+    await this.collection.delete(stale);
+    return stale.length;
+  }
+
+  private progress(): void {
+    this.o.onProgress?.({
+      filesDone: this.filesDone,
+      filesToEmbed: this.filesToEmbed,
+      chunksEmbedded: this.embedded,
+      chunksToEmbed: this.chunksToEmbed,
+      tokens: this.tokens,
+      cost: this.cost,
+      retries: this.o.embedder.retries ?? 0,
+    });
+  }
+}
+
+/** What each point carries: where its text comes from and what embedded it. */
+function payloadOf(c: PlannedChunk, e: Embedder, dimension: number): JsonObject {
+  return {
+    source: c.path,
+    chunk_index: c.ordinal,
+    heading_path: [...c.chunk.headingPath],
+    byte_start: c.chunk.byteStart,
+    byte_end: c.chunk.byteEnd,
+    content_hash: c.chunk.hash,
+    text: c.chunk.text,
+    embedder: { provider: e.provider, model: e.model, dimension },
+    ...(Object.keys(c.meta).length === 0 ? {} : { meta: c.meta }),
+  };
+}
