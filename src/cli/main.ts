@@ -17,6 +17,7 @@ import { registerInfoCommand } from './info-command.js';
 import { registerRepairCommand } from './repair-command.js';
 import { registerStatsCommand } from './stats-command.js';
 import { registerSyncCommand } from './sync-command.js';
+import { registerDoctorCommand } from './doctor-command.js';
 import { registerTuneCommand } from './tune-command.js';
 import { registerVerifyCommand } from './verify-command.js';
 import { registerWalCommand } from './wal-command.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerWalCommand(program);
   registerTuneCommand(program);
   registerSyncCommand(program);
+  registerDoctorCommand(program);
   registerClusterCommand(program);
   return program;
 }

@@ -5,28 +5,18 @@
  * dry run. Exit 0 when the folder is in step, 1 when the run stopped at the cost limit.
  */
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
-import { QuiverError } from '../common/quiver-error.js';
 import { Quiver } from '../engine/quiver.js';
-import { NodeFileSystem } from '../storage/io/node-file-system.js';
-import type { Embedder } from '../sync/embedder.js';
-import { DEFAULT_LOCAL_DIMENSION, localEmbedder } from '../sync/embedder.js';
-import { openAiEmbedder } from '../sync/openai-embedder.js';
+import type { EmbedderFlags } from './embedder-flags.js';
+import { addEmbedderFlags, embedderOf, envCost, parseAmount } from './embedder-flags.js';
 import type { SyncReport } from '../sync/sync.js';
 import { syncDocuments } from '../sync/sync.js';
 import { EXIT, parseInteger, printJson, progressView } from './cli-support.js';
 
-interface SyncOpts {
+interface SyncOpts extends EmbedderFlags {
   data: string;
   collection: string;
   include?: string[];
   exclude?: string[];
-  embedder: 'local' | 'openai';
-  model?: string;
-  dimension?: number;
-  baseUrl: string;
-  apiKeyEnv: string;
-  apiKeyFile?: string;
   batchSize?: number;
   concurrency?: number;
   rpm?: number;
@@ -39,63 +29,10 @@ interface SyncOpts {
   json?: boolean;
 }
 
-function parseAmount(value: string): number {
-  const n = Number(value);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError('an amount of 0 or more.');
-  return n;
-}
-
 const collect = (value: string, previous: string[] | undefined): string[] => [
   ...(previous ?? []),
   value,
 ];
-
-/** The embedder the flags describe; an API key is read again for every request. */
-function embedderOf(o: SyncOpts): Embedder {
-  if (o.embedder === 'local') {
-    if (o.model !== undefined) {
-      throw new QuiverError(
-        'INVALID_ARGUMENT',
-        '--model is for --embedder openai; the local embedder has one model.',
-      );
-    }
-    return localEmbedder(o.dimension ?? DEFAULT_LOCAL_DIMENSION);
-  }
-  if (o.model === undefined) {
-    throw new QuiverError(
-      'INVALID_ARGUMENT',
-      '--embedder openai needs --model (e.g. text-embedding-3-small).',
-    );
-  }
-  const fs = new NodeFileSystem();
-  const keyFile = o.apiKeyFile;
-  const apiKey = async (): Promise<string | undefined> =>
-    keyFile !== undefined
-      ? new TextDecoder().decode(await fs.readFile(keyFile)).trim()
-      : process.env[o.apiKeyEnv];
-  return openAiEmbedder({
-    baseUrl: o.baseUrl,
-    model: o.model,
-    ...(o.dimension === undefined ? {} : { dimension: o.dimension }),
-    apiKey,
-    onRetry: (reason, attempt, delay) =>
-      process.stderr.write(
-        `embedding request failed (${reason}); retry ${attempt} in ${Math.round(delay)} ms\n`,
-      ),
-  });
-}
-
-function envCost(): number | undefined {
-  const v = process.env['QUIVER_MAX_EMBEDDING_COST'];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!(n >= 0))
-    throw new QuiverError(
-      'INVALID_ARGUMENT',
-      `QUIVER_MAX_EMBEDDING_COST must be an amount of 0 or more, got "${v}".`,
-    );
-  return n;
-}
 
 function printReport(r: SyncReport): void {
   const w = (s: string): boolean => process.stdout.write(`${s}\n`);
@@ -127,7 +64,7 @@ function printReport(r: SyncReport): void {
 }
 
 export function registerSyncCommand(program: Command): void {
-  program
+  const command = program
     .command('sync')
     .description(
       'Keep a collection in step with a folder of documents: embed new and changed chunks, delete the ones gone.',
@@ -144,34 +81,8 @@ export function registerSyncCommand(program: Command): void {
       '--exclude <glob>',
       'files to leave out, repeatable (default **/node_modules/**, **/.git/**)',
       collect,
-    )
-    .addOption(
-      new Option(
-        '--embedder <kind>',
-        'local: feature hashing, offline and lexical; openai: any OpenAI-compatible /embeddings endpoint',
-      )
-        .choices(['local', 'openai'])
-        .default('local'),
-    )
-    .option(
-      '--model <name>',
-      'model of the openai embedder (e.g. text-embedding-3-small, nomic-embed-text)',
-    )
-    .option(
-      '--dimension <n>',
-      `vector size: the local embedder's (default ${DEFAULT_LOCAL_DIMENSION}), or the one the openai model must answer`,
-      parseInteger('--dimension', 1),
-    )
-    .option(
-      '--base-url <url>',
-      'OpenAI-compatible base URL',
-      process.env['QUIVER_EMBEDDING_BASE_URL'] ?? 'https://api.openai.com/v1',
-    )
-    .option('--api-key-env <name>', 'environment variable holding the API key', 'OPENAI_API_KEY')
-    .option(
-      '--api-key-file <path>',
-      'file holding the API key (read for every request: replace it to rotate the key)',
-    )
+    );
+  addEmbedderFlags(command)
     .option(
       '--batch-size <n>',
       'texts per embedding request (default 64)',

@@ -16,6 +16,11 @@ export interface SyncCheckpoint {
     readonly model: string;
     readonly dimension?: number;
   };
+  /** How the source was read, so that `quiver doctor` plans it the same way. */
+  readonly chunk: { readonly maxTokens: number; readonly overlapTokens: number };
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly maxFileBytes?: number;
   readonly startedAt: string;
   readonly updatedAt: string;
   /** True once the run finished (deletes included); false while it runs or if it stopped. */
@@ -37,14 +42,30 @@ export async function readCheckpoint(
   dbPath: string,
   collection: string,
 ): Promise<'none' | 'complete' | 'interrupted' | 'damaged'> {
+  const c = await loadCheckpoint(fs, dbPath, collection);
+  if (c === 'none' || c === 'damaged') return c;
+  return c.complete ? 'complete' : 'interrupted';
+}
+
+/** The checkpoint itself, `none` when there is none, `damaged` when it cannot be read. */
+export async function loadCheckpoint(
+  fs: FileSystem,
+  dbPath: string,
+  collection: string,
+): Promise<SyncCheckpoint | 'none' | 'damaged'> {
   const path = checkpointPath(dbPath, collection);
   if (!(await fs.exists(path))) return 'none';
   try {
-    const c = JSON.parse(
-      new TextDecoder('utf-8', { fatal: true }).decode(await fs.readFile(path)),
-    ) as Partial<SyncCheckpoint>;
-    if (c.version !== 1 || typeof c.complete !== 'boolean') return 'damaged';
-    return c.complete ? 'complete' : 'interrupted';
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(await fs.readFile(path));
+    const c = JSON.parse(text) as Partial<SyncCheckpoint>;
+    const chunk = c.chunk;
+    const valid =
+      c.version === 1 &&
+      typeof c.complete === 'boolean' &&
+      typeof c.source === 'string' &&
+      typeof chunk?.maxTokens === 'number' &&
+      typeof chunk.overlapTokens === 'number';
+    return valid ? (c as SyncCheckpoint) : 'damaged';
   } catch {
     return 'damaged';
   }

@@ -13,24 +13,17 @@ import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
-import type { Chunk, ChunkOptions } from './chunker.js';
-import { checkChunkOptions, chunkText, estimateTokens, sha256 } from './chunker.js';
-import { documentText } from './document-text.js';
+import { checkChunkOptions, estimateTokens } from './chunker.js';
 import type { Embedder } from './embedder.js';
-import type { SourceSelection } from './source-files.js';
-import { DEFAULT_MAX_FILE_BYTES, listSourceFiles } from './source-files.js';
+import type { FilePlan, PlannedChunk, SkipReason, SourceOptions } from './source-plan.js';
+import { planSource } from './source-plan.js';
 import type { SyncCheckpoint } from './sync-checkpoint.js';
 import { readCheckpoint, writeCheckpoint } from './sync-checkpoint.js';
 
-export interface SyncOptions extends SourceSelection {
-  /** The folder of documents. */
-  readonly source: string;
+export interface SyncOptions extends SourceOptions {
   /** Created (cosine, the embedder's dimension) when missing. */
   readonly collection: string;
   readonly embedder: Embedder;
-  readonly chunk?: ChunkOptions;
-  /** Files over this many bytes are skipped and reported. Default 4 MiB. */
-  readonly maxFileBytes?: number;
   /** Texts per embedding request. Default 64. */
   readonly batchSize?: number;
   /** Embedding requests in flight at once. Default 2. */
@@ -56,8 +49,6 @@ export interface SyncProgress {
   readonly cost: number;
   readonly retries: number;
 }
-
-export type SkipReason = 'binary' | 'invalid-utf8' | 'too-large' | 'unreadable';
 
 export interface SyncReport {
   readonly collection: string;
@@ -98,28 +89,13 @@ export interface SyncReport {
   readonly durationMs: number;
 }
 
-/** One chunk to be: its point id and where it comes from. */
-interface PlannedChunk {
-  readonly id: string;
-  readonly path: string;
-  readonly ordinal: number;
-  readonly chunk: Chunk;
-  /** The file's front matter. */
-  readonly meta: JsonObject;
-}
-
-interface FilePlan {
-  readonly path: string;
-  readonly chunks: readonly PlannedChunk[];
-}
-
 /** Runs one sync of `options.source` into `options.collection` of `db`. */
 export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<SyncReport> {
   const started = Date.now();
   const fs = options.fileSystem ?? new NodeFileSystem();
   checkChunkOptions(options.chunk ?? {});
   const previous = await readCheckpoint(fs, db.path, options.collection);
-  const { plans, skipped } = await planFiles(fs, options);
+  const { plans, skipped } = await planSource(fs, options);
   const existing = db.hasCollection(options.collection)
     ? checkedCollection(db, options)
     : undefined;
@@ -212,52 +188,6 @@ async function removedFiles(
   return gone.size;
 }
 
-/** Reads and chunks every matching file; unreadable or non-text files are skipped. */
-async function planFiles(
-  fs: FileSystem,
-  o: SyncOptions,
-): Promise<{ plans: FilePlan[]; skipped: { path: string; reason: SkipReason }[] }> {
-  const files = await listSourceFiles(fs, o.source, o);
-  const maxBytes = o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const plans: FilePlan[] = [];
-  const skipped: { path: string; reason: SkipReason }[] = [];
-  for (const f of files) {
-    if (f.size > maxBytes) {
-      skipped.push({ path: f.path, reason: 'too-large' });
-      continue;
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await fs.readFile(`${o.source.replace(/\/+$/, '')}/${f.path}`);
-    } catch {
-      skipped.push({ path: f.path, reason: 'unreadable' });
-      continue;
-    }
-    const doc = documentText(f.path, bytes);
-    if (!doc.ok) {
-      skipped.push({ path: f.path, reason: doc.reason });
-      continue;
-    }
-    const seen = new Map<string, number>();
-    const chunks = chunkText(doc.text, o.chunk).map((chunk, ordinal) => {
-      const n = seen.get(chunk.hash) ?? 0;
-      seen.set(chunk.hash, n + 1);
-      return { id: chunkId(f.path, chunk.hash, n), path: f.path, ordinal, chunk, meta: doc.meta };
-    });
-    plans.push({ path: f.path, chunks });
-  }
-  return { plans, skipped };
-}
-
-/**
- * The point id of the n-th chunk with `hash` in `path`: a UUID (as Qdrant clients expect)
- * made of the SHA-256 of the three, so an unchanged chunk keeps its id across runs.
- */
-export function chunkId(path: string, hash: string, occurrence: number): string {
-  const h = sha256(`${path}\u0000${hash}\u0000${occurrence}`);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
 /** The collection to sync into, refused when its dimension is not the embedder's. */
 function checkedCollection(db: Quiver, o: SyncOptions): Collection {
   const c = db.collection(o.collection);
@@ -283,6 +213,10 @@ function checkpointOf(
     collection: o.collection,
     source: o.source,
     embedder: embedderInfo(o.embedder),
+    chunk: checkChunkOptions(o.chunk ?? {}),
+    ...(o.include === undefined ? {} : { include: [...o.include] }),
+    ...(o.exclude === undefined ? {} : { exclude: [...o.exclude] }),
+    ...(o.maxFileBytes === undefined ? {} : { maxFileBytes: o.maxFileBytes }),
     startedAt: new Date(started).toISOString(),
     updatedAt: new Date().toISOString(),
     complete,
