@@ -10,6 +10,7 @@ import { replaceAtomically } from '../storage/io/atomic-replace.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import type { DoctorOptions, DoctorReport } from '../sync/doctor.js';
 import { doctorCollection } from '../sync/doctor.js';
+import { loadCheckpoint } from '../sync/sync-checkpoint.js';
 import { EXIT, printJson } from './cli-support.js';
 import { requireDatabase } from './database-path.js';
 import type { EmbedderFlags } from './embedder-flags.js';
@@ -84,7 +85,13 @@ export function registerDoctorCommand(program: Command): void {
     )
     .action(async (opts: DoctorOpts) => {
       await requireDatabase(opts.data);
-      const embedder = embedderOf(opts);
+      // The local embedder's dimension defaults to the one the last sync used.
+      const saved = await loadCheckpoint(new NodeFileSystem(), opts.data, opts.collection);
+      const savedDim = typeof saved === 'object' ? saved.embedder.dimension : undefined;
+      const embedder = embedderOf({
+        ...opts,
+        ...(opts.dimension === undefined && savedDim !== undefined ? { dimension: savedDim } : {}),
+      });
       const maxCost = opts.maxCost ?? envCost();
       const options: DoctorOptions = {
         collection: opts.collection,

@@ -26,6 +26,7 @@ interface SyncOpts extends EmbedderFlags {
   pricePer1k?: number;
   maxCost?: number;
   dryRun?: boolean;
+  allowEmptySource?: boolean;
   json?: boolean;
 }
 
@@ -120,6 +121,10 @@ export function registerSyncCommand(program: Command): void {
       parseAmount,
     )
     .option(
+      '--allow-empty-source',
+      'let a folder without any matching file delete every synced point (refused otherwise)',
+    )
+    .option(
       '--dry-run',
       'list what would be embedded and deleted, and the estimated cost; write nothing',
     )
@@ -152,6 +157,7 @@ export function registerSyncCommand(program: Command): void {
           ...(opts.pricePer1k === undefined ? {} : { pricePer1kTokens: opts.pricePer1k }),
           ...(maxCost === undefined ? {} : { maxCost }),
           dryRun: opts.dryRun === true,
+          allowEmptySource: opts.allowEmptySource === true,
           onProgress: (p) =>
             view.fn({
               phase: 'embedding',

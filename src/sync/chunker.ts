@@ -130,7 +130,9 @@ function pieces(text: string, s: Section, maxTokens: number, overlap: number): [
     const limit = start + maxChars;
     const end = breakBefore(text, start, limit);
     out.push([start, end]);
-    let next = Math.max(end - overlap * CHARS_PER_TOKEN, start + 1);
+    // Never back before the middle of the piece: an early break must not make the next
+    // piece start one character later, again and again.
+    let next = Math.max(end - overlap * CHARS_PER_TOKEN, start + Math.ceil((end - start) / 2));
     // Begin the overlap at a word start, never before the previous piece's first half.
     while (next < end && next > start + (end - start) / 2 && !/\s/.test(text[next - 1]!)) next--;
     // Never split a character in two, and always move on.

@@ -14,10 +14,12 @@
  * `fix` deletes orphaned, drifted and damaged points and then runs a sync, which embeds
  * what is missing (within its cost limit); the checks run again after it.
  */
+import { QuiverError } from '../common/quiver-error.js';
 import type { JsonValue, PointId } from '../common/types.js';
 import type { Collection } from '../engine/collection.js';
 import type { PointRecord } from '../engine/collection-types.js';
 import type { Quiver } from '../engine/quiver.js';
+import { checkCollectionName } from '../engine/validation.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { sha256 } from './chunker.js';
@@ -92,9 +94,12 @@ const PAGE = 1000;
 /** Examines `collection` (and fixes it with `fix`). */
 export async function doctorCollection(db: Quiver, o: DoctorOptions): Promise<DoctorReport> {
   const fs = o.fileSystem ?? new NodeFileSystem();
+  checkCollectionName(o.collection);
   const collection = db.collection(o.collection);
   const first = await examine(db, collection, o, fs);
   if (o.fix !== true) return first.report;
+  // Before anything is deleted: the gaps must be filled by the embedder that made the rest.
+  await checkFixEmbedder(db, o, fs, collection.config.dimension);
   const deleted = first.toDelete.length;
   if (deleted > 0) await collection.delete(first.toDelete);
   let embedded = 0;
@@ -182,6 +187,43 @@ async function examine(
     ok: findings.every((f) => f.status !== 'FAIL'),
   };
   return { report, toDelete: [...toDelete], source };
+}
+
+/**
+ * Refuses a fix whose embedder is not the one the collection was synced with (the last
+ * sync's, else the points' own): its vectors would not rank with the others.
+ */
+async function checkFixEmbedder(
+  db: Quiver,
+  o: DoctorOptions,
+  fs: FileSystem,
+  dimension: number,
+): Promise<void> {
+  const e = o.embedder;
+  if (e === undefined) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      'a fix embeds missing chunks: it needs the embedder the collection was synced with.',
+      { collection: o.collection },
+    );
+  }
+  const saved = await loadCheckpoint(fs, db.path, o.collection);
+  const want = typeof saved === 'object' ? saved.embedder : undefined;
+  const dim = e.dimension ?? want?.dimension ?? dimension;
+  const differs =
+    dim !== dimension ||
+    (want !== undefined && (want.provider !== e.provider || want.model !== e.model));
+  if (differs) {
+    const was =
+      want === undefined
+        ? `${dimension} values`
+        : `${want.provider} ${want.model} (${want.dimension ?? dimension} values)`;
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `"${o.collection}" was synced with ${was}, not ${e.provider} ${e.model} (${dim} values): pass the same embedder flags to --fix (nothing was deleted).`,
+      { collection: o.collection },
+    );
+  }
 }
 
 function finding(
@@ -335,6 +377,8 @@ function checkPoints(
       const key = JSON.stringify(e);
       embedders.set(key, [...(embedders.get(key) ?? []), p.id]);
     }
+    // Required fields are sync's: points written some other way are left alone.
+    if (typeof p.payload['source'] !== 'string') continue;
     for (const field of required) {
       if (fieldOf(p.payload, field) === undefined)
         missingFields.set(field, [...(missingFields.get(field) ?? []), p.id]);

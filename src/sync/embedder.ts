@@ -53,8 +53,8 @@ function wordsOf(text: string): string[] {
 /**
  * Each word (weight 1), pair of neighbouring words (0.5) and character trigram of a word
  * padded with spaces (0.25) adds its weight, with the sign of one hash bit, to the value
- * its hash picks; the vector is then scaled to length 1 (all zeros for a text without
- * words).
+ * its hash picks (a text without words: its character trigrams); the vector is then
+ * scaled to length 1 (all zeros only for a blank text).
  */
 export function hashEmbedding(text: string, dimension: number): Float32Array {
   const v = new Float32Array(dimension);
@@ -63,6 +63,12 @@ export function hashEmbedding(text: string, dimension: number): Float32Array {
     v[h % dimension] = v[h % dimension]! + (h & 0x80000000 ? -weight : weight);
   };
   const words = wordsOf(text);
+  if (words.length === 0) {
+    // Symbols or emoji only: their character trigrams, so a non-blank text never gets the
+    // zero vector (which cosine cannot rank, and the doctor reports as damaged).
+    const t = ` ${text.trim()} `;
+    for (let c = 0; c + 3 <= t.length; c++) add(`s:${t.slice(c, c + 3)}`, 1);
+  }
   words.forEach((w, i) => {
     add(`w:${w}`, 1);
     if (i > 0) add(`b:${words[i - 1]!} ${w}`, 0.5);

@@ -105,7 +105,14 @@ async function request(
       { status: response.status },
     );
   }
-  return parseAnswer(await response.json(), url);
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch (e) {
+    // The body timed out or is not JSON (a proxy's error page): worth another try.
+    throw new Transient(`the answer could not be read (${String(e)})`, undefined);
+  }
+  return parseAnswer(body, url);
 }
 
 function retryAfter(header: string | null): number | undefined {

@@ -37,14 +37,25 @@ export async function listSourceFiles(
   const include = (selection.include ?? DEFAULT_INCLUDE).map(globToRegExp);
   const exclude = (selection.exclude ?? DEFAULT_EXCLUDE).map(globToRegExp);
   const out: SourceFile[] = [];
+  const realRoot = await fs.realpath(root);
+  // Symbolic links are followed only while they stay inside the folder, and each folder
+  // is walked once: a link out (to ~ or /etc) is never read, a link loop never spins.
+  const inside = (real: string): boolean => real === realRoot || real.startsWith(`${realRoot}/`);
+  const seen = new Set<string>([realRoot]);
   const walk = async (dir: string, rel: string, depth: number): Promise<void> => {
     if (depth > MAX_DEPTH) return;
     for (const name of await fs.list(dir)) {
       const path = rel === '' ? name : `${rel}/${name}`;
-      const st = await fs.stat(`${dir}/${name}`);
+      const full = `${dir}/${name}`;
+      const st = await fs.stat(full);
       if (st === undefined || exclude.some((g) => g.test(path) || g.test(`${path}/`))) continue;
-      if (st.isDirectory) await walk(`${dir}/${name}`, path, depth + 1);
-      else if (include.some((g) => g.test(path))) out.push({ path, size: st.size });
+      const real = await fs.realpath(full);
+      if (!inside(real)) continue;
+      if (st.isDirectory) {
+        if (seen.has(real)) continue;
+        seen.add(real);
+        await walk(full, path, depth + 1);
+      } else if (include.some((g) => g.test(path))) out.push({ path, size: st.size });
     }
   };
   await walk(root.replace(/\/+$/, ''), '', 0);

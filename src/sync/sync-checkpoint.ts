@@ -4,6 +4,7 @@
  * collection itself is the truth about what is embedded (sync.ts), so a damaged checkpoint
  * is reported and ignored, never trusted.
  */
+import { checkCollectionName } from '../engine/validation.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { replaceAtomically } from '../storage/io/atomic-replace.js';
 
@@ -33,6 +34,7 @@ export interface SyncCheckpoint {
 
 /** The checkpoint file of `collection` in the database at `dbPath`. */
 export function checkpointPath(dbPath: string, collection: string): string {
+  checkCollectionName(collection); // the name becomes a file name: never a path out
   return `${dbPath}/sync/${collection}.checkpoint.json`;
 }
 

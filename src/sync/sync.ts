@@ -13,6 +13,8 @@ import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
+import { resolve } from 'node:path';
+import { checkCollectionName } from '../engine/validation.js';
 import { checkChunkOptions, estimateTokens } from './chunker.js';
 import type { Embedder } from './embedder.js';
 import type { FilePlan, PlannedChunk, SkipReason, SourceOptions } from './source-plan.js';
@@ -36,6 +38,8 @@ export interface SyncOptions extends SourceOptions {
   readonly maxCost?: number;
   /** Plan only: what would be embedded and deleted, and the estimated cost. */
   readonly dryRun?: boolean;
+  /** Let a folder without any matching file delete every synced point. */
+  readonly allowEmptySource?: boolean;
   readonly onProgress?: (p: SyncProgress) => void;
   readonly fileSystem?: FileSystem;
 }
@@ -73,6 +77,8 @@ export interface SyncReport {
     readonly unchanged: number;
     readonly deleted: number;
     readonly toDelete: number;
+    /** Unchanged chunks whose position, headings or front matter moved: payload updated. */
+    readonly refreshed: number;
   };
   readonly skipped: readonly { readonly path: string; readonly reason: SkipReason }[];
   readonly tokens: number;
@@ -93,7 +99,12 @@ export interface SyncReport {
 export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<SyncReport> {
   const started = Date.now();
   const fs = options.fileSystem ?? new NodeFileSystem();
+  // The name becomes the checkpoint's file name: checked before any path is made of it.
+  checkCollectionName(options.collection);
   checkChunkOptions(options.chunk ?? {});
+  // Absolute, so that a doctor run from another working folder finds the same source.
+  const source = resolve(options.source);
+  options = { ...options, source };
   const previous = await readCheckpoint(fs, db.path, options.collection);
   const { plans, skipped } = await planSource(fs, options);
   const existing = db.hasCollection(options.collection)
@@ -101,10 +112,10 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
     : undefined;
   const have = new Set<PointId>(existing === undefined ? [] : await existing.ids());
   const wanted = new Set(plans.flatMap((f) => f.chunks.map((c) => c.id)));
-  const stale = [...have].filter((id) => !wanted.has(String(id)));
+  const stale = await stalePoints(existing, have, wanted, plans, skipped, options);
   const changed = plans.filter((f) => f.chunks.some((c) => !have.has(c.id)));
   const toEmbed = changed.flatMap((f) => f.chunks.filter((c) => !have.has(c.id)));
-  const removed = await removedFiles(existing, stale, plans);
+  const removed = stale.removedFiles;
   const estimatedTokens = toEmbed.reduce((n, c) => n + c.chunk.tokens, 0);
   const price = options.pricePer1kTokens ?? 0;
   const run = new SyncRun(db, options, existing, toEmbed.length, changed.length);
@@ -119,6 +130,7 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
   };
   const totals = (
     deleted: number,
+    refreshed = 0,
   ): Omit<SyncReport, keyof typeof base | 'durationMs' | 'stopped'> => ({
     embedder: embedderInfo(options.embedder),
     files: {
@@ -134,7 +146,8 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
       toEmbed: toEmbed.length,
       unchanged: wanted.size - toEmbed.length,
       deleted,
-      toDelete: stale.length,
+      toDelete: stale.ids.length,
+      refreshed,
     },
     tokens: run.tokens,
     cost: run.cost,
@@ -144,7 +157,7 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
   if (options.dryRun === true) {
     return { ...base, ...totals(0), durationMs: Date.now() - started };
   }
-  if (toEmbed.length === 0 && stale.length === 0 && previous === 'complete') {
+  if (toEmbed.length === 0 && stale.ids.length === 0 && previous === 'complete') {
     // In step already: nothing to embed, delete or record.
     return { ...base, ...totals(0), durationMs: Date.now() - started };
   }
@@ -154,11 +167,15 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
   const stopped = await run.embedFiles(changed, have, checkpoint);
   // Stale points go once every file is written: a stopped run keeps them (its files'
   // old chunks stay searchable until the next run replaces them).
-  const deleted = stopped === undefined ? await run.deleteStale(stale) : 0;
+  const deleted = stopped === undefined ? await run.deleteStale(stale.ids) : 0;
+  const refreshed =
+    stopped === undefined && existing !== undefined
+      ? await refreshPayloads(existing, plans, have)
+      : 0;
   await checkpoint(stopped === undefined);
   return {
     ...base,
-    ...totals(deleted),
+    ...totals(deleted, refreshed),
     ...(stopped === undefined ? {} : { stopped }),
     durationMs: Date.now() - started,
   };
@@ -172,20 +189,41 @@ function embedderInfo(e: Embedder): SyncReport['embedder'] {
   };
 }
 
-/** How many files the stale points came from that the source no longer has. */
-async function removedFiles(
+/**
+ * The points a run deletes: those sync wrote (they have a `source` field) whose id the
+ * folder no longer gives, except those of files skipped as unreadable (a passing I/O error
+ * must not drop a file's embeddings). Points written some other way are never touched. A
+ * folder with no matching file at all would delete every synced point: refused unless
+ * `allowEmptySource`, since an unmounted folder or a mistyped --include looks just so.
+ */
+async function stalePoints(
   c: Collection | undefined,
-  stale: readonly PointId[],
+  have: ReadonlySet<PointId>,
+  wanted: ReadonlySet<string>,
   plans: readonly FilePlan[],
-): Promise<number> {
-  if (c === undefined || stale.length === 0) return 0;
+  skipped: readonly { path: string; reason: SkipReason }[],
+  o: SyncOptions,
+): Promise<{ ids: PointId[]; removedFiles: number }> {
+  const candidates = [...have].filter((id) => !wanted.has(String(id)));
+  if (c === undefined || candidates.length === 0) return { ids: [], removedFiles: 0 };
   const present = new Set(plans.map((p) => p.path));
+  const unreadable = new Set(skipped.filter((s) => s.reason === 'unreadable').map((s) => s.path));
+  const ids: PointId[] = [];
   const gone = new Set<string>();
-  for (const p of await c.getMany(stale)) {
-    const source = p.payload?.['source'];
-    if (typeof source === 'string' && !present.has(source)) gone.add(source);
+  for (const p of await c.getMany(candidates)) {
+    const path = p.payload['source'];
+    if (typeof path !== 'string' || unreadable.has(path)) continue;
+    ids.push(p.id);
+    if (!present.has(path)) gone.add(path);
   }
-  return gone.size;
+  if (plans.length === 0 && ids.length > 0 && o.allowEmptySource !== true) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `no file of ${o.source} matches (${skipped.length} skipped): this run would delete all ${ids.length} synced points of "${o.collection}". Check the folder and --include; to empty the collection on purpose, pass --allow-empty-source.`,
+      { collection: o.collection },
+    );
+  }
+  return { ids, removedFiles: gone.size };
 }
 
 /** The collection to sync into, refused when its dimension is not the embedder's. */
@@ -234,6 +272,8 @@ class SyncRun {
   cost = 0;
   requests = 0;
   filesDone = 0;
+  /** Estimated tokens of what was embedded, to correct the estimate (see overBudget). */
+  private estimated = 0;
   private nextStart = 0;
 
   constructor(
@@ -287,7 +327,10 @@ class SyncRun {
         n + f.chunks.reduce((m, c) => m + (have.has(c.id) ? 0 : estimateTokens(c.chunk.text)), 0),
       0,
     );
-    const next = this.cost + (tokens / 1000) * (this.o.pricePer1kTokens ?? 0);
+    // The estimate (4 characters a token) corrected by what the provider counted so far:
+    // code and CJK text have more tokens per character.
+    const ratio = this.estimated > 0 ? Math.max(1, this.tokens / this.estimated) : 1;
+    const next = this.cost + ((tokens * ratio) / 1000) * (this.o.pricePer1kTokens ?? 0);
     if (next <= max) return undefined;
     return {
       reason: 'max-cost',
@@ -344,6 +387,7 @@ class SyncRun {
       while (!failed && next < groups.length) {
         const g = next++;
         await this.pace();
+        if (failed) return; // another request failed while this one waited its turn
         this.requests++;
         try {
           out[g] = [...(await this.embedGroup(groups[g]!))];
@@ -363,7 +407,9 @@ class SyncRun {
   /** One request; its tokens (the provider's count, else the estimate) and their cost. */
   private async embedGroup(texts: readonly string[]): Promise<readonly Float32Array[]> {
     const r = await this.o.embedder.embed(texts);
-    const tokens = r.tokens > 0 ? r.tokens : texts.reduce((n, t) => n + estimateTokens(t), 0);
+    const estimate = texts.reduce((n, t) => n + estimateTokens(t), 0);
+    const tokens = r.tokens > 0 ? r.tokens : estimate;
+    this.estimated += estimate;
     this.tokens += tokens;
     this.cost += (tokens / 1000) * (this.o.pricePer1kTokens ?? 0);
     return r.vectors;
@@ -396,6 +442,49 @@ class SyncRun {
       retries: this.o.embedder.retries ?? 0,
     });
   }
+}
+
+/**
+ * Updates the payload of kept chunks whose place changed (text inserted above them, new
+ * headings, edited front matter): their text and vector are the same, so only the fields
+ * that describe where they sit are written, and only when they differ. Returns how many.
+ */
+async function refreshPayloads(
+  c: Collection,
+  plans: readonly FilePlan[],
+  have: ReadonlySet<PointId>,
+): Promise<number> {
+  const kept = plans.flatMap((f) => f.chunks.filter((k) => have.has(k.id)));
+  let refreshed = 0;
+  for (let i = 0; i < kept.length; i += 1000) {
+    const page = kept.slice(i, i + 1000);
+    const stored = new Map(
+      (await c.getMany(page.map((k) => k.id))).map((p) => [String(p.id), p.payload]),
+    );
+    for (const k of page) {
+      const now = placeOf(k);
+      const was = stored.get(k.id);
+      if (was === undefined) continue;
+      const same = (Object.keys(now) as (keyof typeof now)[]).every(
+        (key) => JSON.stringify(was[key] ?? null) === JSON.stringify(now[key]),
+      );
+      if (same) continue;
+      await c.setPayload([k.id], now);
+      refreshed++;
+    }
+  }
+  return refreshed;
+}
+
+/** The payload fields that say where a chunk sits (meta null: the file has no front matter). */
+function placeOf(c: PlannedChunk): JsonObject {
+  return {
+    chunk_index: c.ordinal,
+    heading_path: [...c.chunk.headingPath],
+    byte_start: c.chunk.byteStart,
+    byte_end: c.chunk.byteEnd,
+    meta: Object.keys(c.meta).length === 0 ? null : c.meta,
+  };
 }
 
 /** What each point carries: where its text comes from and what embedded it. */

@@ -191,6 +191,10 @@ export class FaultyFileSystem implements FileSystem {
   fileSize(path: string): Promise<number> {
     return this.real.fileSize(path);
   }
+  realpath(path: string): Promise<string> {
+    return this.real.realpath(path);
+  }
+
   stat(path: string): Promise<FileStat | undefined> {
     return this.real.stat(path);
   }

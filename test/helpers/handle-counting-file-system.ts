@@ -61,6 +61,10 @@ export class HandleCountingFileSystem implements FileSystem {
   fileSize(path: string): Promise<number> {
     return this.inner.fileSize(path);
   }
+  realpath(path: string): Promise<string> {
+    return this.inner.realpath(path);
+  }
+
   stat(path: string): Promise<FileStat | undefined> {
     return this.inner.stat(path);
   }

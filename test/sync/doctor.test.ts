@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { Quiver } from '../../src/index.js';
+import { isQuiverError } from '../../src/common/quiver-error.js';
 import { doctorCollection } from '../../src/sync/doctor.js';
 import type { DoctorReport, FindingKind } from '../../src/sync/doctor.js';
 import { localEmbedder } from '../../src/sync/embedder.js';
@@ -165,4 +166,15 @@ test('quiver doctor: FAIL exits 1; --fix prints its plan and repairs; a second r
   const again = quiver(base);
   assert.equal(again.code, 0, again.stdout);
   assert.match(again.stdout, /PASS {2}orphans/);
+});
+
+test('a fix with another embedder than the sync used is refused before anything is deleted', async (t) => {
+  const { db, source } = await synced(t);
+  rmSync(join(source, 'd0.md'));
+  const before = (await db.collection('docs').ids()).length;
+  await assert.rejects(
+    doctorCollection(db, { collection: 'docs', fix: true, embedder: localEmbedder(DIM * 2) }),
+    (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /nothing was deleted/.test(e.message),
+  );
+  assert.equal((await db.collection('docs').ids()).length, before);
 });

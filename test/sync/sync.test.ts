@@ -15,6 +15,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -341,4 +342,57 @@ test('a sync killed with SIGKILL resumes without embedding finished batches agai
   assert.ok(beforeResume > 0 && report.chunks.embedded < total);
   const db = await open(t, data);
   assert.deepEqual(await idsIn(db, 'docs'), expectedIds(source));
+});
+
+test('sync touches only its own points, refuses to empty a collection, refreshes moved chunks, stays in its folder', async (t) => {
+  const { source, data } = setup();
+  for (let i = 0; i < 3; i++) writeDoc(source, `d${i}.md`, i * 10);
+  const db = await open(t, data);
+  const options: SyncOptions = {
+    source,
+    collection: 'docs',
+    embedder: localEmbedder(DIM),
+    chunk: CHUNK,
+  };
+  await syncDocuments(db, options);
+  const c = db.collection('docs');
+  await c.upsert([
+    { id: 'mine', vector: new Array<number>(DIM).fill(0.5), payload: { note: 'not from sync' } },
+  ]);
+
+  // Text inserted above: the chunks below keep their ids, their payload follows them.
+  const d0 = readFileSync(join(source, 'd0.md'), 'utf8');
+  writeFileSync(join(source, 'd0.md'), d0.replace('## Part 2', 'A new paragraph.\n\n## Part 2'));
+  const r = await syncDocuments(db, options);
+  assert.ok(r.chunks.refreshed > 0, 'moved chunks get their new position');
+  for (const p of await c.getMany((await c.ids()).filter((id) => id !== 'mine'))) {
+    if (p.payload['source'] !== 'd0.md') continue;
+    const text = readFileSync(join(source, 'd0.md'));
+    const at = text.subarray(p.payload['byte_start'] as number, p.payload['byte_end'] as number);
+    assert.equal(at.toString('utf8'), p.payload['text'], 'byte ranges point at the text');
+  }
+  assert.deepEqual(await idsIn(db, 'docs'), [...expectedIds(source), 'mine'].sort());
+
+  // A link out of the folder is not followed; a link loop does not spin.
+  const outside = join(data, '..', 'outside');
+  mkdirSync(outside);
+  writeDoc(outside, 'secret.md', 77);
+  symlinkSync(outside, join(source, 'out'));
+  symlinkSync('.', join(source, 'loop'));
+  const linked = await syncDocuments(db, { ...options, dryRun: true });
+  assert.equal(linked.chunks.toEmbed, 0, 'nothing outside the folder, nothing twice');
+
+  // The folder empties (an unmounted disk): refused, nothing deleted.
+  for (const f of ['d0.md', 'd1.md', 'd2.md']) rmSync(join(source, f));
+  await assert.rejects(
+    syncDocuments(db, options),
+    (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /allow-empty-source/.test(e.message),
+  );
+  assert.ok((await c.ids()).length > 1);
+  const emptied = await syncDocuments(db, { ...options, allowEmptySource: true });
+  assert.ok(emptied.chunks.deleted > 0);
+  assert.deepEqual(await idsIn(db, 'docs'), ['mine'], 'a point sync did not write stays');
+  await assert.rejects(syncDocuments(db, { ...options, collection: '../escape' }), (e) =>
+    isQuiverError(e, 'INVALID_ARGUMENT'),
+  );
 });

@@ -59,6 +59,11 @@ export interface FileSystem {
   /** Size, modification time and kind of `path`; undefined when it does not exist. */
   stat(path: string): Promise<FileStat | undefined>;
   /**
+   * The canonical absolute path of `path`, every symbolic link resolved: how a walk checks
+   * that an entry stays inside its root. Throws if it does not exist.
+   */
+  realpath(path: string): Promise<string>;
+  /**
    * Makes `newPath` a hard link to `existing` (same file, second name). Backups pin files
    * this way: the file survives a later unlink of `existing`. Fails if `newPath` exists.
    */

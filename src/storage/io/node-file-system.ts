@@ -229,6 +229,14 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
+  async realpath(path: string): Promise<string> {
+    try {
+      return await fsp.realpath(path);
+    } catch (e) {
+      throw ioError('realpath', path, e);
+    }
+  }
+
   async stat(path: string): Promise<FileStat | undefined> {
     try {
       const st = await fsp.stat(path);
