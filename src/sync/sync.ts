@@ -7,13 +7,13 @@
  * killed at any point resumes by running again (what was written stays written; a batch
  * in flight is embedded again). A checkpoint file records progress, tokens and cost.
  */
+import { resolve } from 'node:path';
 import { isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, PointId } from '../common/types.js';
 import type { Collection } from '../engine/collection.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
-import { resolve } from 'node:path';
 import { checkCollectionName } from '../engine/validation.js';
 import { checkChunkOptions, estimateTokens } from './chunker.js';
 import type { Embedder } from './embedder.js';
@@ -158,8 +158,10 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
     return { ...base, ...totals(0), durationMs: Date.now() - started };
   }
   if (toEmbed.length === 0 && stale.ids.length === 0 && previous === 'complete') {
-    // In step already: nothing to embed, delete or record.
-    return { ...base, ...totals(0), durationMs: Date.now() - started };
+    // In step already: nothing to embed, delete or record; only edited front matter or
+    // moved chunks may need their payload updated (written only where it differs).
+    const refreshed = existing === undefined ? 0 : await refreshPayloads(existing, plans, have);
+    return { ...base, ...totals(0, refreshed), durationMs: Date.now() - started };
   }
   const checkpoint = (complete: boolean): Promise<void> =>
     writeCheckpoint(fs, db.path, checkpointOf(options, run, complete, started));

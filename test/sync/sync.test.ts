@@ -396,3 +396,22 @@ test('sync touches only its own points, refuses to empty a collection, refreshes
     isQuiverError(e, 'INVALID_ARGUMENT'),
   );
 });
+
+test('front matter edited alone updates the payload without embedding', async (t) => {
+  const { source, data } = setup();
+  writeFileSync(join(source, 'a.md'), `---\ndraft: true\n---\n# A\n\n${words(3, 30)}\n`);
+  const db = await open(t, data);
+  const options: SyncOptions = {
+    source,
+    collection: 'docs',
+    embedder: localEmbedder(DIM),
+    chunk: CHUNK,
+  };
+  await syncDocuments(db, options);
+  writeFileSync(join(source, 'a.md'), `---\ndraft: fals\n---\n# A\n\n${words(3, 30)}\n`);
+  const r = await syncDocuments(db, options);
+  assert.equal(r.chunks.embedded, 0);
+  assert.ok(r.chunks.refreshed > 0);
+  const [p] = await db.collection('docs').getMany(await db.collection('docs').ids());
+  assert.deepEqual(p?.payload['meta'], { draft: 'fals' });
+});
