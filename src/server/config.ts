@@ -67,6 +67,15 @@ export interface ServerConfig {
   readonly queryCacheBytes: number;
   /** Collections in the semantic cache, with their minimum similarity. */
   readonly semanticCache: Readonly<Record<string, number>>;
+  // Document sync jobs (POST /collections/{c}/sync, docs/SYNC.md).
+  readonly syncRoots: readonly string[];
+  readonly syncEmbedder: 'local' | 'openai';
+  readonly syncModel: string | undefined;
+  readonly syncDimension: number | undefined;
+  readonly syncBaseUrl: string;
+  readonly syncApiKeyFile: string | undefined;
+  readonly syncPricePer1k: number;
+  readonly syncMaxCost: number | undefined;
 }
 
 /** Settings as given by a file, the environment or flags: any subset, unchecked. */
@@ -144,6 +153,17 @@ function parseFraction(value: unknown, key: string): number {
       `Setting ${key} must be a number above 0 and at most 1, got ${describe(value)}.`,
       { field: key, received: value },
     );
+  }
+  return n;
+}
+
+function parseAmount(value: unknown, key: string): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+    throw invalidArgument(`Setting ${key} must be a number of 0 or more, got ${describe(value)}.`, {
+      field: key,
+      received: value,
+    });
   }
   return n;
 }
@@ -620,6 +640,80 @@ export const SETTINGS: SettingTable = Object.freeze({
       'collections whose searches may take a similar query’s cached answer, rescored (`faq=0.97`: cosine of the two queries at least 0.97); approximate by design, opt in per collection (docs/TUNING.md)',
     parse: parseSemanticCache,
     fallback: constant<Readonly<Record<string, number>>>(Object.freeze({})),
+  },
+  syncRoots: {
+    type: 'list of paths',
+    metavar: 'dirs',
+    defaultText: '`[]`',
+    reload: true,
+    description:
+      'folders a `POST /collections/{c}/sync` source must lie inside (symbolic links resolved); empty: sync jobs are off',
+    parse: (value, key) => Object.freeze(parseList(value, key)),
+    fallback: constant<readonly string[]>(Object.freeze([])),
+  },
+  syncEmbedder: {
+    type: '`local` or `openai`',
+    metavar: 'kind',
+    defaultText: '`local`',
+    reload: true,
+    description:
+      'embedder of sync jobs: `local` (feature hashing, offline, lexical) or `openai` (any OpenAI-compatible `/embeddings`)',
+    parse: parseOneOf(['local', 'openai'] as const),
+    fallback: constant<'local' | 'openai'>('local'),
+  },
+  syncModel: {
+    type: 'string',
+    metavar: 'name',
+    defaultText: 'none',
+    reload: true,
+    description: 'model of the `openai` sync embedder (required with it)',
+    parse: parseString,
+    fallback: constant<string | undefined>(undefined),
+  },
+  syncDimension: {
+    ...integer(8, 65_536),
+    metavar: 'n',
+    defaultText: '256 for `local`; the model’s for `openai`',
+    reload: true,
+    description: 'vector size of the sync embedder (checked against `openai` answers)',
+    fallback: constant<number | undefined>(undefined),
+  },
+  syncBaseUrl: {
+    type: 'URL',
+    metavar: 'url',
+    defaultText: '`https://api.openai.com/v1`',
+    reload: true,
+    description: 'base URL of the `openai` sync embedder (Ollama: `http://127.0.0.1:11434/v1`)',
+    parse: parseString,
+    fallback: constant('https://api.openai.com/v1'),
+  },
+  syncApiKeyFile: {
+    type: 'path',
+    metavar: 'file',
+    defaultText: 'none',
+    reload: true,
+    description:
+      'file holding the sync embedder’s API key, read for every request (replace the file to rotate the key); never logged',
+    parse: parseString,
+    fallback: constant<string | undefined>(undefined),
+  },
+  syncPricePer1k: {
+    type: 'number ≥ 0',
+    metavar: 'amount',
+    defaultText: '`0`',
+    reload: true,
+    description: 'price of 1 000 embedding tokens, for the cost figures and the limit',
+    parse: parseAmount,
+    fallback: constant(0),
+  },
+  syncMaxCost: {
+    type: 'number ≥ 0',
+    metavar: 'amount',
+    defaultText: 'none',
+    reload: true,
+    description: 'a sync job stops before its estimated cost would pass this',
+    parse: parseAmount,
+    fallback: constant<number | undefined>(undefined),
   },
 });
 

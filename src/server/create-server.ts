@@ -25,6 +25,7 @@ import { registerCollectionRoutes } from './qdrant/collections-routes.js';
 import { registerPointRoutes } from './qdrant/points-routes.js';
 import { registerSearchRoutes } from './qdrant/search-routes.js';
 import { registerSnapshotRoutes } from './qdrant/snapshot-routes.js';
+import { registerSyncJobRoutes } from './sync-jobs.js';
 import type { RouteInfo } from './route-table.js';
 import { ServerContext } from './server-context.js';
 import { quiverVersion } from './server-version.js';
@@ -96,6 +97,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   registerPointRoutes(app, context);
   registerSearchRoutes(app, context);
   registerSnapshotRoutes(app, context, new SnapshotStore(fs, config.snapshotsDir));
+  registerSyncJobRoutes(app, context);
 
   countConnections(app, metrics);
 

@@ -478,3 +478,45 @@ export function declareCacheMetrics(registers: Registers, stats: ScrapeStats): v
   );
   family('gauge', 'quiver_cache_entries', 'Answers held by a cache.', (c) => c.entries);
 }
+
+/** The metrics of document sync and doctor jobs (docs/SYNC.md). */
+export interface SyncMetrics {
+  readonly chunks: Counter<'outcome'>;
+  readonly tokens: Counter;
+  readonly cost: Counter;
+  readonly embeddingErrors: Counter;
+  readonly doctorFindings: Gauge<'collection' | 'kind'>;
+}
+
+/** Declares the sync metrics. */
+export function declareSyncMetrics(registers: Registers): SyncMetrics {
+  return {
+    chunks: new Counter({
+      name: 'quiver_sync_chunks_total',
+      help: 'Chunks handled by sync jobs, by outcome: embedded, deleted, refreshed (payload moved), unchanged, skipped (files skipped, counted once per job).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    tokens: new Counter({
+      name: 'quiver_embedding_tokens_total',
+      help: 'Embedding tokens used by sync jobs (the provider’s count, else 4 characters a token).',
+      registers,
+    }),
+    cost: new Counter({
+      name: 'quiver_embedding_cost_total',
+      help: 'Cost of those tokens at syncPricePer1k.',
+      registers,
+    }),
+    embeddingErrors: new Counter({
+      name: 'quiver_embedding_errors_total',
+      help: 'Embedding requests that failed: retried ones and those that stopped a job.',
+      registers,
+    }),
+    doctorFindings: new Gauge({
+      name: 'quiver_doctor_findings',
+      help: 'Count of each FAIL finding of the last doctor job of a collection (0: PASS or INFO).',
+      labelNames: ['collection', 'kind'],
+      registers,
+    }),
+  };
+}

@@ -23,7 +23,9 @@ import {
   declareMeasuredMetrics,
   declareProcessGauges,
   declareSearchWorkerMetrics,
+  declareSyncMetrics,
 } from './metric-families.js';
+import type { SyncMetrics } from './metric-families.js';
 import type { SearchPoolStats } from '../engine/worker-search-pool.js';
 
 /**
@@ -68,6 +70,8 @@ export class ServerMetrics {
   readonly requestDuration: Histogram<'method' | 'route' | 'status'>;
   readonly activeConnections: Gauge;
   readonly walFsync: Histogram;
+  /** Document sync and doctor jobs. */
+  readonly sync: SyncMetrics;
   /** Event-loop delay since the last scrape (what a request stuck behind another waits). */
   private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
 
@@ -107,6 +111,7 @@ export class ServerMetrics {
     declareDatabaseCounters(registers, stats);
     declareCacheMetrics(registers, stats);
     declareClusterMetrics(registers, readCluster);
+    this.sync = declareSyncMetrics(registers);
   }
 
   private readonly readStats: () => DatabaseStats | undefined;

@@ -17,6 +17,7 @@ import type { SearchPoolStats } from '../engine/worker-search-pool.js';
 import type { KeyStore } from './auth/key-store.js';
 import type { LogLevel, ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
+import { JobRegistry } from './job-registry.js';
 
 /** Settings that can change while the server runs (PATCH /admin/config). */
 export interface RuntimeSettings {
@@ -66,6 +67,8 @@ export class ServerContext {
     report: undefined,
     error: undefined,
   };
+  /** Document sync and doctor jobs (sync-jobs.ts). */
+  readonly jobs = new JobRegistry();
   private database: Quiver | undefined;
   private loadFailure: string | undefined;
   private loadCause: unknown;

@@ -1,0 +1,81 @@
+/**
+ * The background jobs of a server (document sync and doctor, sync-jobs.ts): one job at a
+ * time per collection, its state, progress and report kept until read; the last 100
+ * finished jobs are kept.
+ */
+import { randomUUID } from 'node:crypto';
+import { isQuiverError } from '../common/quiver-error.js';
+import type { DoctorReport } from '../sync/doctor.js';
+import type { SyncProgress, SyncReport } from '../sync/sync.js';
+import { HttpError } from './http-errors.js';
+
+export interface Job {
+  readonly id: string;
+  readonly kind: 'sync' | 'doctor';
+  readonly collection: string;
+  state: 'running' | 'done' | 'failed';
+  readonly startedAt: string;
+  finishedAt: string | undefined;
+  progress: SyncProgress | undefined;
+  report: SyncReport | DoctorReport | undefined;
+  error: { code: string; message: string } | undefined;
+}
+
+const KEEP_FINISHED = 100;
+
+/** The jobs of one server. */
+export class JobRegistry {
+  private readonly jobs = new Map<string, Job>();
+
+  get(id: string): Job | undefined {
+    return this.jobs.get(id);
+  }
+
+  /** Starts `run` as a job of `collection` unless one is running there (409). */
+  start(
+    kind: Job['kind'],
+    collection: string,
+    run: (job: Job) => Promise<SyncReport | DoctorReport>,
+  ): Job {
+    const busy = [...this.jobs.values()].find(
+      (j) => j.collection === collection && j.state === 'running',
+    );
+    if (busy !== undefined) {
+      throw new HttpError(
+        409,
+        `Conflict: job ${busy.id} (${busy.kind}) is still running on "${collection}".`,
+      );
+    }
+    const job: Job = {
+      id: randomUUID(),
+      kind,
+      collection,
+      state: 'running',
+      startedAt: new Date().toISOString(),
+      finishedAt: undefined,
+      progress: undefined,
+      report: undefined,
+      error: undefined,
+    };
+    this.jobs.set(job.id, job);
+    run(job).then(
+      (report) => this.finish(job, 'done', report, undefined),
+      (e: unknown) =>
+        this.finish(job, 'failed', undefined, {
+          code: isQuiverError(e) ? e.code : 'INTERNAL',
+          message: e instanceof Error ? e.message : String(e),
+        }),
+    );
+    return job;
+  }
+
+  private finish(job: Job, state: Job['state'], report: Job['report'], error: Job['error']): void {
+    job.state = state;
+    job.report = report;
+    job.error = error;
+    job.finishedAt = new Date().toISOString();
+    const finished = [...this.jobs.values()].filter((j) => j.state !== 'running');
+    for (const old of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
+      this.jobs.delete(old.id);
+  }
+}

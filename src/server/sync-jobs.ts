@@ -1,0 +1,207 @@
+/**
+ * The routes of document sync and doctor jobs: `POST /collections/{c}/sync` and
+ * `POST /collections/{c}/doctor` start one in the background (one job at a time per
+ * collection), `GET /collections/{c}/jobs/{id}` (or `GET /jobs/{id}` with an admin key)
+ * reports its state, progress and final report. A sync source must lie inside one of the
+ * `syncRoots` folders, symbolic links resolved: a request never reads an arbitrary path.
+ * The embedder comes from the server's settings; its API key file is read for every
+ * request, so a rotated key needs no restart.
+ */
+import type { FastifyInstance } from 'fastify';
+import { doctorCollection } from '../sync/doctor.js';
+import type { Embedder } from '../sync/embedder.js';
+import { localEmbedder } from '../sync/embedder.js';
+import { openAiEmbedder } from '../sync/openai-embedder.js';
+import type { SyncReport } from '../sync/sync.js';
+import { syncDocuments } from '../sync/sync.js';
+import { loadCheckpoint } from '../sync/sync-checkpoint.js';
+import { checkCollectionName } from '../engine/validation.js';
+import { HttpError, badRequest, notFound, notImplemented } from './http-errors.js';
+import { bodyObject, checkKeys } from './qdrant/qdrant-input.js';
+import { envelope, paramsOf } from './route-table.js';
+import type { ServerContext } from './server-context.js';
+import type { Job } from './job-registry.js';
+
+/** The embedder the server's settings describe. */
+function embedderOf(ctx: ServerContext): Embedder {
+  const c = ctx.config;
+  if (c.syncEmbedder === 'local') return localEmbedder(c.syncDimension);
+  if (c.syncModel === undefined) {
+    throw new HttpError(409, 'Conflict: syncEmbedder is openai but syncModel is not set.');
+  }
+  const keyFile = c.syncApiKeyFile;
+  return openAiEmbedder({
+    baseUrl: c.syncBaseUrl,
+    model: c.syncModel,
+    ...(c.syncDimension === undefined ? {} : { dimension: c.syncDimension }),
+    apiKey: async () =>
+      keyFile === undefined
+        ? undefined
+        : new TextDecoder().decode(await ctx.fs.readFile(keyFile)).trim(),
+    onRetry: () => ctx.metrics.sync.embeddingErrors.inc(),
+  });
+}
+
+/** The source folder of a request, refused unless it lies inside a sync root. */
+async function checkedSource(ctx: ServerContext, source: unknown): Promise<string> {
+  const roots = ctx.config.syncRoots;
+  if (roots.length === 0) {
+    throw new HttpError(
+      409,
+      'Conflict: sync jobs are off; list the folders they may read in the syncRoots setting.',
+    );
+  }
+  if (typeof source !== 'string' || source === '')
+    throw badRequest('source must be a folder path.');
+  let real: string;
+  try {
+    real = await ctx.fs.realpath(source);
+  } catch {
+    throw badRequest(`the source ${source} does not exist.`);
+  }
+  for (const root of roots) {
+    const r = await ctx.fs.realpath(root).catch(() => undefined);
+    if (r !== undefined && (real === r || real.startsWith(`${r}/`))) return real;
+  }
+  throw new HttpError(403, `Forbidden: ${source} is not inside a folder of the syncRoots setting.`);
+}
+
+function stringList(value: unknown, field: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw badRequest(`${field} must be a list of glob strings.`);
+  }
+  return value as string[];
+}
+
+function jobView(job: Job): Record<string, unknown> {
+  return {
+    id: job.id,
+    kind: job.kind,
+    collection: job.collection,
+    state: job.state,
+    started_at: job.startedAt,
+    finished_at: job.finishedAt ?? null,
+    progress: job.progress ?? null,
+    report: job.report ?? null,
+    error: job.error ?? null,
+  };
+}
+
+/** Counts a finished sync in the metrics. */
+function countSync(ctx: ServerContext, r: SyncReport): void {
+  const m = ctx.metrics.sync;
+  m.chunks.inc({ outcome: 'embedded' }, r.chunks.embedded);
+  m.chunks.inc({ outcome: 'deleted' }, r.chunks.deleted);
+  m.chunks.inc({ outcome: 'refreshed' }, r.chunks.refreshed);
+  m.chunks.inc({ outcome: 'unchanged' }, r.chunks.unchanged);
+  m.chunks.inc({ outcome: 'skipped' }, r.files.skipped);
+  m.tokens.inc(r.tokens);
+  m.cost.inc(r.cost);
+}
+
+/** Registers the job routes. */
+export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const collectionOf = (params: unknown): string => {
+    const name = paramsOf(params)['collection_name'] ?? '';
+    if (ctx.clusterNode !== undefined) throw notImplemented('sync and doctor jobs in a cluster');
+    ctx.db().collection(name); // 404 for an unknown collection
+    return name;
+  };
+
+  app.post(
+    '/collections/:collection_name/sync',
+    { config: { access: 'write' } },
+    async (req, reply) => {
+      const name = checkCollectionName(paramsOf(req.params)['collection_name'] ?? '');
+      if (ctx.clusterNode !== undefined) throw notImplemented('sync and doctor jobs in a cluster');
+      const body = bodyObject(req.body);
+      checkKeys(
+        body,
+        ['source', 'include', 'exclude', 'dry_run', 'allow_empty_source'],
+        'the sync body',
+      );
+      const source = await checkedSource(ctx, body['source']);
+      const include = stringList(body['include'], 'include');
+      const exclude = stringList(body['exclude'], 'exclude');
+      const embedder = embedderOf(ctx);
+      const c = ctx.config;
+      const job = ctx.jobs.start('sync', name, async (j) => {
+        const report = await syncDocuments(ctx.db(), {
+          source,
+          collection: name,
+          embedder,
+          ...(include === undefined ? {} : { include }),
+          ...(exclude === undefined ? {} : { exclude }),
+          dryRun: body['dry_run'] === true,
+          allowEmptySource: body['allow_empty_source'] === true,
+          pricePer1kTokens: c.syncPricePer1k,
+          ...(c.syncMaxCost === undefined ? {} : { maxCost: c.syncMaxCost }),
+          fileSystem: ctx.fs,
+          onProgress: (p) => (j.progress = p),
+        }).catch((e: unknown) => {
+          ctx.metrics.sync.embeddingErrors.inc();
+          throw e;
+        });
+        if (report.dryRun !== true) countSync(ctx, report);
+        return report;
+      });
+      void reply.code(202);
+      return envelope(reply, { job_id: job.id, status_url: `/collections/${name}/jobs/${job.id}` });
+    },
+  );
+
+  app.post(
+    '/collections/:collection_name/doctor',
+    { config: { access: 'write' } },
+    async (req, reply) => {
+      const name = collectionOf(req.params);
+      const body = bodyObject(req.body);
+      checkKeys(body, ['source', 'fix', 'deep_scan'], 'the doctor body');
+      // The folder it reads (given, else the last sync's) must lie inside syncRoots too.
+      const saved = await loadCheckpoint(ctx.fs, ctx.db().path, name);
+      const given = body['source'] ?? (typeof saved === 'object' ? saved.source : undefined);
+      const source = given === undefined ? undefined : await checkedSource(ctx, given);
+      const embedder = embedderOf(ctx);
+      const job = ctx.jobs.start('doctor', name, async () => {
+        const report = await doctorCollection(ctx.db(), {
+          collection: name,
+          ...(source === undefined ? {} : { source }),
+          embedder,
+          fix: body['fix'] === true,
+          deepScan: body['deep_scan'] === true,
+          pricePer1kTokens: ctx.config.syncPricePer1k,
+          ...(ctx.config.syncMaxCost === undefined ? {} : { maxCost: ctx.config.syncMaxCost }),
+          fileSystem: ctx.fs,
+        });
+        for (const f of report.findings) {
+          ctx.metrics.sync.doctorFindings.set(
+            { collection: name, kind: f.kind },
+            f.status === 'FAIL' ? f.count : 0,
+          );
+        }
+        return report;
+      });
+      void reply.code(202);
+      return envelope(reply, { job_id: job.id, status_url: `/collections/${name}/jobs/${job.id}` });
+    },
+  );
+
+  app.get(
+    '/collections/:collection_name/jobs/:job_id',
+    { config: { access: 'read' } },
+    (req, reply) => {
+      const p = paramsOf(req.params);
+      const job = ctx.jobs.get(p['job_id'] ?? '');
+      if (job === undefined || job.collection !== p['collection_name'])
+        throw notFound(`job ${p['job_id']}`);
+      return Promise.resolve(envelope(reply, jobView(job)));
+    },
+  );
+
+  app.get('/jobs/:job_id', { config: { access: 'admin' } }, (req, reply) => {
+    const job = ctx.jobs.get(paramsOf(req.params)['job_id'] ?? '');
+    if (job === undefined) throw notFound(`job ${paramsOf(req.params)['job_id']}`);
+    return Promise.resolve(envelope(reply, jobView(job)));
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * Sync and doctor jobs over HTTP against a real `quiver serve`: a sync job started with
+ * POST /collections/{c}/sync runs in the background, its status route reports the final
+ * report, the official Qdrant client then finds the documents; sources outside syncRoots
+ * are refused (403); a doctor job reports findings; /metrics counts chunks, tokens and
+ * doctor findings.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { localEmbedder } from '../../src/sync/embedder.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
+import { removeDir, spawnServe } from './server-helpers.js';
+
+const DIM = 64;
+
+interface JobView {
+  state: string;
+  report: {
+    chunks?: { embedded: number };
+    ok?: boolean;
+    findings?: { kind: string; status: string }[];
+  } | null;
+  error: { code: string; message: string } | null;
+}
+
+test('sync and doctor jobs: started over HTTP, polled, searched with the official client', async (t) => {
+  const dir = tempDir(undefined, 'quiver-sync-jobs-');
+  const docs = join(dir, 'roots', 'docs');
+  mkdirSync(docs, { recursive: true });
+  for (let i = 0; i < 4; i++) {
+    writeFileSync(
+      join(docs, `d${i}.md`),
+      `# Topic ${i}\n\nThis page explains subject number ${i} with words like alpha${i} beta${i}.\n`,
+    );
+  }
+  const serve = await spawnServe(t, [
+    '--data',
+    join(dir, 'data'),
+    '--sync-roots',
+    join(dir, 'roots'),
+    '--sync-dimension',
+    String(DIM),
+  ]);
+  t.after(() => removeDir(dir));
+  const post = async (path: string, body: unknown): Promise<Response> =>
+    fetch(`${serve.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const waitFor = async (statusUrl: string): Promise<JobView> => {
+    let view: JobView | undefined;
+    await until('the job to finish', async () => {
+      view = ((await (await fetch(`${serve.url}${statusUrl}`)).json()) as { result: JobView })
+        .result;
+      return view.state !== 'running';
+    });
+    return view!;
+  };
+
+  const outside = await post('/collections/docs/sync', { source: dir });
+  assert.equal(outside.status, 403, await outside.text());
+  const bad = await post('/collections/..%2Fx/sync', { source: docs });
+  assert.ok(bad.status === 400 || bad.status === 404, String(bad.status));
+
+  const started = await post('/collections/docs/sync', { source: docs });
+  assert.equal(started.status, 202, await started.clone().text());
+  const { status_url } = ((await started.json()) as { result: { status_url: string } }).result;
+  const done = await waitFor(status_url);
+  assert.equal(done.state, 'done', JSON.stringify(done.error));
+  assert.equal(done.report?.chunks?.embedded, 4);
+
+  const client = new QdrantClient({ url: serve.url, checkCompatibility: false });
+  const [q] = (await localEmbedder(DIM).embed(['subject number 2 alpha2 beta2'])).vectors;
+  const hits = await client.search('docs', {
+    vector: Array.from(q!),
+    limit: 1,
+    with_payload: true,
+  });
+  assert.equal(hits[0]?.payload?.['source'], 'd2.md');
+
+  rmSync(join(docs, 'd3.md'));
+  const doctor = await post('/collections/docs/doctor', {});
+  assert.equal(doctor.status, 202);
+  const checked = await waitFor(
+    ((await doctor.json()) as { result: { status_url: string } }).result.status_url,
+  );
+  assert.equal(checked.report?.ok, false);
+  assert.ok(checked.report?.findings?.some((f) => f.kind === 'orphans' && f.status === 'FAIL'));
+
+  const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+  assert.match(metrics, /quiver_sync_chunks_total\{outcome="embedded"\} 4/);
+  assert.match(metrics, /quiver_embedding_tokens_total [1-9]/);
+  assert.match(metrics, /quiver_doctor_findings\{collection="docs",kind="orphans"\} 1/);
+  assert.equal(await serve.stop(), 0);
+});
