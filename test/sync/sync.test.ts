@@ -323,7 +323,11 @@ test('a sync killed with SIGKILL resumes without embedding finished batches agai
   ];
   const child = spawn(process.execPath, [...CLI_NODE_ARGS, ...args], { stdio: 'ignore' });
   const exited = new Promise((r) => child.on('exit', r));
-  await until('a few batches embedded', () => server.requests >= 6, 60_000);
+  // The kill lands after a random number of requests (2..12; the seed is printed).
+  const seed = Number(process.env['QUIVER_FC_SEED'] ?? Date.now() % 1_000_000);
+  const killAfter = 2 + (seed % 11);
+  t.diagnostic(`SIGKILL after ${killAfter} requests (seed ${seed})`);
+  await until('a few batches embedded', () => server.requests >= killAfter, 60_000);
   child.kill('SIGKILL');
   await exited;
   const beforeResume = server.texts;
@@ -414,4 +418,48 @@ test('front matter edited alone updates the payload without embedding', async (t
   assert.ok(r.chunks.refreshed > 0);
   const [p] = await db.collection('docs').getMany(await db.collection('docs').ids());
   assert.deepEqual(p?.payload['meta'], { draft: 'fals' });
+});
+
+test('an API key file replaced during a run is used from the next request on', async (t) => {
+  const { source, data } = setup();
+  for (let i = 0; i < 6; i++) writeDoc(source, `d${i}.md`, i * 10, 1);
+  const server = await startEmbeddingServer(DIM);
+  t.after(() => server.close());
+  server.delayMs = 80;
+  const keyFile = join(data, '..', 'key');
+  writeFileSync(keyFile, 'old-key\n');
+  const run = quiverAsync([
+    'sync',
+    source,
+    '--data',
+    data,
+    '--collection',
+    'docs',
+    '--embedder',
+    'openai',
+    '--base-url',
+    server.url,
+    '--model',
+    'm',
+    '--dimension',
+    String(DIM),
+    '--chunk-tokens',
+    String(CHUNK.maxTokens),
+    '--chunk-overlap',
+    String(CHUNK.overlapTokens),
+    '--batch-size',
+    '1',
+    '--concurrency',
+    '1',
+    '--api-key-file',
+    keyFile,
+  ]);
+  await until('the first request', () => server.requests >= 1, 60_000);
+  writeFileSync(keyFile, 'new-key\n');
+  const r = await run;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(server.keys[0], 'Bearer old-key');
+  assert.equal(server.keys.at(-1), 'Bearer new-key', 'the rotated key, without a restart');
+  assert.ok(!r.stdout.includes('key') && !r.stderr.includes('new-key'), 'the key is never printed');
+  await (await open(t, data)).collection('docs').ids();
 });
