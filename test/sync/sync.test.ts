@@ -343,7 +343,9 @@ test('a sync killed with SIGKILL resumes without embedding finished batches agai
   const twice = server.embedded.length - new Set(server.embedded).size;
   assert.ok(twice <= largest, `${twice} texts embedded twice; a file has at most ${largest}`);
   assert.equal(server.texts, total + twice);
-  assert.ok(beforeResume > 0 && report.chunks.embedded < total);
+  // (An early kill may land before the first batch is written: the resume then embeds
+  // every chunk, and the in-flight texts are the ones embedded twice.)
+  assert.ok(beforeResume > 0, 'the kill came after some texts were embedded');
   const db = await open(t, data);
   assert.deepEqual(await idsIn(db, 'docs'), expectedIds(source));
 });
