@@ -4,11 +4,10 @@
  * encoder against encodeBinary (planes and tail, NaN included), and training.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { kernelBuilds, room } from '../../test/helpers/kernel-builds.js';
 import { instantiateQuiverWasm } from '../kernels/wasm-module.js';
-import type { QuiverWasmExports } from '../kernels/wasm-module.js';
 import {
   binaryRowBytes,
   bitPlaneBytes,
@@ -24,29 +23,10 @@ import { createHnswIndex } from './hnsw/hnsw-index.js';
 const seed = Number(process.env['QUIVER_FC_SEED'] ?? Date.now() % 1_000_000);
 const numRuns = Number(process.env['QUIVER_FC_RUNS'] ?? '200');
 
-interface WasmGlobal {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: unknown };
-}
-
-/** The scalar (no SIMD) build, instantiated directly: the loader prefers the SIMD one. */
-function scalarBuild(): QuiverWasmExports {
-  const wasm = (globalThis as unknown as { WebAssembly: WasmGlobal }).WebAssembly;
-  const bytes = readFileSync(new URL('../../build/wasm/quiver-scalar.wasm', import.meta.url));
-  const instance = new wasm.Instance(new wasm.Module(bytes), { hnsw: { admit: () => 1 } });
-  return instance.exports as QuiverWasmExports;
-}
-
 describe('binary kernels', () => {
-  const builds: Array<[string, QuiverWasmExports]> = [
-    ['simd', instantiateQuiverWasm()!],
-    ['scalar', scalarBuild()],
-  ];
-  for (const [name, wasm] of builds) {
+  for (const [name, wasm] of kernelBuilds()) {
     it(`${name} build: hammingBits and planeDot equal the references (seed ${seed})`, () => {
-      const base = (wasm.heapBase() + 15) & ~15;
-      const need = base + 16384 - wasm.memory.buffer.byteLength;
-      if (need > 0) wasm.memory.grow(Math.ceil(need / 65536));
+      const base = room(wasm, 16384);
       fc.assert(
         fc.property(
           fc
@@ -78,9 +58,7 @@ describe('binary kernels', () => {
   it('planeDot of 8 full planes over 8 192 bytes does not overflow', () => {
     const wasm = instantiateQuiverWasm()!;
     const n = 8192;
-    const base = (wasm.heapBase() + 15) & ~15;
-    const need = base + 9 * n - wasm.memory.buffer.byteLength;
-    if (need > 0) wasm.memory.grow(Math.ceil(need / 65536));
+    const base = room(wasm, 9 * n);
     new Uint8Array(wasm.memory.buffer).fill(0xff, base, base + 9 * n);
     assert.equal(wasm.planeDot(base, base + 8 * n, n, 8), 255 * 8 * n);
     assert.equal(wasm.hammingBits(base, base + n, n), 0);

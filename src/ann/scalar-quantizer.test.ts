@@ -4,11 +4,10 @@
  * encodeScalar, and training (quantile range, offset 0 for inner products, constant data).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { kernelBuilds, room } from '../../test/helpers/kernel-builds.js';
 import { instantiateQuiverWasm } from '../kernels/wasm-module.js';
-import type { QuiverWasmExports } from '../kernels/wasm-module.js';
 import { createHnswIndex } from './hnsw/hnsw-index.js';
 import {
   codeHeaderBytes,
@@ -24,33 +23,8 @@ import type { ScalarQuantizer } from './scalar-quantizer.js';
 const seed = Number(process.env['QUIVER_FC_SEED'] ?? Date.now() % 1_000_000);
 const numRuns = Number(process.env['QUIVER_FC_RUNS'] ?? '200');
 
-interface WasmGlobal {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: unknown };
-}
-
-/** The scalar (no SIMD) build, instantiated directly: the loader prefers the SIMD one. */
-function scalarBuild(): QuiverWasmExports {
-  const wasm = (globalThis as unknown as { WebAssembly: WasmGlobal }).WebAssembly;
-  const bytes = readFileSync(new URL('../../build/wasm/quiver-scalar.wasm', import.meta.url));
-  const instance = new wasm.Instance(new wasm.Module(bytes), { hnsw: { admit: () => 1 } });
-  return instance.exports as QuiverWasmExports;
-}
-
-/** A free address in `wasm`'s memory with `bytes` after it (the memory grown to hold them). */
-function room(wasm: QuiverWasmExports, bytes: number): number {
-  const base = (wasm.heapBase() + 15) & ~15;
-  const need = base + bytes - wasm.memory.buffer.byteLength;
-  if (need > 0) wasm.memory.grow(Math.ceil(need / 65536));
-  return base;
-}
-
 describe('int8 kernels', () => {
-  const builds: Array<[string, QuiverWasmExports]> = [
-    ['simd', instantiateQuiverWasm()!],
-    ['scalar', scalarBuild()],
-  ];
-  for (const [name, wasm] of builds) {
+  for (const [name, wasm] of kernelBuilds()) {
     it(`${name} build: dotI8 and l2sqI8 equal the references at every length (seed ${seed})`, () => {
       const base = room(wasm, 8192);
       const code = fc.integer({ min: -127, max: 127 });

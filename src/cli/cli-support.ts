@@ -207,3 +207,8 @@ export function parseAge(value: string): number {
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 's'];
   return Number(m[1]) * unit;
 }
+
+/** commander's parser of a repeatable option: each use adds its value to the list. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

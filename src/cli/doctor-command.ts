@@ -11,7 +11,7 @@ import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import type { DoctorOptions, DoctorReport } from '../sync/doctor.js';
 import { doctorCollection } from '../sync/doctor.js';
 import { loadCheckpoint } from '../sync/sync-checkpoint.js';
-import { EXIT, printJson } from './cli-support.js';
+import { collect, EXIT, printJson } from './cli-support.js';
 import { requireDatabase } from './database-path.js';
 import type { EmbedderFlags } from './embedder-flags.js';
 import { addEmbedderFlags, embedderOf, envCost, parseAmount } from './embedder-flags.js';
@@ -28,11 +28,6 @@ interface DoctorOpts extends EmbedderFlags {
   maxCost?: number;
   pricePer1k?: number;
 }
-
-const collect = (value: string, previous: string[] | undefined): string[] => [
-  ...(previous ?? []),
-  value,
-];
 
 function printFindings(r: DoctorReport): void {
   const w = (s: string): boolean => process.stdout.write(`${s}\n`);

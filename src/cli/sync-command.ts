@@ -10,7 +10,7 @@ import type { EmbedderFlags } from './embedder-flags.js';
 import { addEmbedderFlags, embedderOf, envCost, parseAmount } from './embedder-flags.js';
 import type { SyncReport } from '../sync/sync.js';
 import { syncDocuments } from '../sync/sync.js';
-import { EXIT, parseInteger, printJson, progressView } from './cli-support.js';
+import { collect, EXIT, parseInteger, printJson, progressView } from './cli-support.js';
 
 interface SyncOpts extends EmbedderFlags {
   data: string;
@@ -29,11 +29,6 @@ interface SyncOpts extends EmbedderFlags {
   allowEmptySource?: boolean;
   json?: boolean;
 }
-
-const collect = (value: string, previous: string[] | undefined): string[] => [
-  ...(previous ?? []),
-  value,
-];
 
 function printReport(r: SyncReport): void {
   const w = (s: string): boolean => process.stdout.write(`${s}\n`);

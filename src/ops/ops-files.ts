@@ -11,8 +11,8 @@ import { replaceAtomically } from '../storage/io/atomic-replace.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { liveLockOwner } from '../storage/lock-file.js';
 
-/** SHA-256 of `bytes`, lowercase hex. */
-export function sha256(bytes: Uint8Array): string {
+/** SHA-256 of `bytes` (a string: its UTF-8 bytes), lowercase hex. */
+export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 

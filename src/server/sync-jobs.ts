@@ -15,6 +15,7 @@ import { openAiEmbedder } from '../sync/openai-embedder.js';
 import type { SyncReport } from '../sync/sync.js';
 import { syncDocuments } from '../sync/sync.js';
 import { loadCheckpoint } from '../sync/sync-checkpoint.js';
+import { isInside } from '../sync/source-files.js';
 import { checkCollectionName } from '../engine/validation.js';
 import { HttpError, badRequest, notFound, notImplemented } from './http-errors.js';
 import { bodyObject, checkKeys } from './qdrant/qdrant-input.js';
@@ -61,7 +62,7 @@ async function checkedSource(ctx: ServerContext, source: unknown): Promise<strin
   }
   for (const root of roots) {
     const r = await ctx.fs.realpath(root).catch(() => undefined);
-    if (r !== undefined && (real === r || real.startsWith(`${r}/`))) return real;
+    if (r !== undefined && isInside(real, r)) return real;
   }
   throw new HttpError(403, `Forbidden: ${source} is not inside a folder of the syncRoots setting.`);
 }

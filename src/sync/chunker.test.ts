@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { chunkText, sha256 } from './chunker.js';
+import { sha256 } from '../ops/ops-files.js';
+import { chunkText } from './chunker.js';
 
 const seed = Number(process.env['QUIVER_FC_SEED'] ?? Date.now() % 1_000_000);
 const numRuns = Number(process.env['QUIVER_FC_RUNS'] ?? '200');

@@ -5,8 +5,8 @@
  * A chunk is an exact substring of the text with its UTF-8 byte range and SHA-256, so the
  * same text always gives the same chunks (what incremental sync compares).
  */
-import { createHash } from 'node:crypto';
 import { invalidArgument } from '../common/quiver-error.js';
+import { sha256 } from '../ops/ops-files.js';
 
 export interface ChunkOptions {
   /** Largest chunk, in estimated tokens (estimateTokens). Default 400. */
@@ -35,11 +35,6 @@ const CHARS_PER_TOKEN = 4;
 /** Estimated tokens of `text`: one per 4 characters, rounded up. */
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / CHARS_PER_TOKEN);
-}
-
-/** SHA-256 of a string's UTF-8 bytes, hex. */
-export function sha256(text: string | Uint8Array): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Checks chunk options: a budget of 16..8192 tokens and an overlap under half of it. */

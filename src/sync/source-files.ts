@@ -40,7 +40,6 @@ export async function listSourceFiles(
   const realRoot = await fs.realpath(root);
   // Symbolic links are followed only while they stay inside the folder, and each folder
   // is walked once: a link out (to ~ or /etc) is never read, a link loop never spins.
-  const inside = (real: string): boolean => real === realRoot || real.startsWith(`${realRoot}/`);
   const seen = new Set<string>([realRoot]);
   const walk = async (dir: string, rel: string, depth: number): Promise<void> => {
     if (depth > MAX_DEPTH) return;
@@ -50,7 +49,7 @@ export async function listSourceFiles(
       const st = await fs.stat(full);
       if (st === undefined || exclude.some((g) => g.test(path) || g.test(`${path}/`))) continue;
       const real = await fs.realpath(full);
-      if (!inside(real)) continue;
+      if (!isInside(real, realRoot)) continue;
       if (st.isDirectory) {
         if (seen.has(real)) continue;
         seen.add(real);
@@ -60,6 +59,11 @@ export async function listSourceFiles(
   };
   await walk(root.replace(/\/+$/, ''), '', 0);
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** True when the canonical path `real` is the folder `dir` or lies under it. */
+export function isInside(real: string, dir: string): boolean {
+  return real === dir || real.startsWith(`${dir}/`);
 }
 
 /** A glob as an anchored regular expression over `/`-separated relative paths. */

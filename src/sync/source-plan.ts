@@ -8,7 +8,8 @@
 import type { JsonObject } from '../common/types.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { Chunk, ChunkOptions } from './chunker.js';
-import { chunkText, sha256 } from './chunker.js';
+import { sha256 } from '../ops/ops-files.js';
+import { chunkText } from './chunker.js';
 import { documentText } from './document-text.js';
 import type { SourceSelection } from './source-files.js';
 import { DEFAULT_MAX_FILE_BYTES, listSourceFiles } from './source-files.js';

@@ -52,6 +52,30 @@ function writeDoc(dir: string, path: string, seed: number, sections = 3): void {
   writeFileSync(join(dir, path), `# Doc ${seed}\n\n${body}`);
 }
 
+/** `quiver sync` of `source` into `docs` of `data`, embedding through the test server. */
+function syncArgs(source: string, data: string, url: string): string[] {
+  return [
+    'sync',
+    source,
+    '--data',
+    data,
+    '--collection',
+    'docs',
+    '--embedder',
+    'openai',
+    '--base-url',
+    url,
+    '--model',
+    'm',
+    '--dimension',
+    String(DIM),
+    '--chunk-tokens',
+    String(CHUNK.maxTokens),
+    '--chunk-overlap',
+    String(CHUNK.overlapTokens),
+  ];
+}
+
 /** Every file under `dir`, relative. */
 function filesOf(dir: string, rel = ''): string[] {
   return readdirSync(join(dir, rel)).flatMap((name) => {
@@ -297,30 +321,7 @@ test('a sync killed with SIGKILL resumes without embedding finished batches agai
   const server = await startEmbeddingServer(DIM);
   t.after(() => server.close());
   server.delayMs = 60;
-  const args = [
-    'sync',
-    source,
-    '--data',
-    data,
-    '--collection',
-    'docs',
-    '--embedder',
-    'openai',
-    '--base-url',
-    server.url,
-    '--model',
-    'm',
-    '--dimension',
-    String(DIM),
-    '--chunk-tokens',
-    String(CHUNK.maxTokens),
-    '--chunk-overlap',
-    String(CHUNK.overlapTokens),
-    '--batch-size',
-    '2',
-    '--concurrency',
-    '1',
-  ];
+  const args = [...syncArgs(source, data, server.url), '--batch-size', '2', '--concurrency', '1'];
   const child = spawn(process.execPath, [...CLI_NODE_ARGS, ...args], { stdio: 'ignore' });
   const exited = new Promise((r) => child.on('exit', r));
   // The kill lands after a random number of requests (2..12; the seed is printed).
@@ -431,24 +432,7 @@ test('an API key file replaced during a run is used from the next request on', a
   const keyFile = join(data, '..', 'key');
   writeFileSync(keyFile, 'old-key\n');
   const run = quiverAsync([
-    'sync',
-    source,
-    '--data',
-    data,
-    '--collection',
-    'docs',
-    '--embedder',
-    'openai',
-    '--base-url',
-    server.url,
-    '--model',
-    'm',
-    '--dimension',
-    String(DIM),
-    '--chunk-tokens',
-    String(CHUNK.maxTokens),
-    '--chunk-overlap',
-    String(CHUNK.overlapTokens),
+    ...syncArgs(source, data, server.url),
     '--batch-size',
     '1',
     '--concurrency',
