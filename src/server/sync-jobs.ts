@@ -7,6 +7,7 @@
  * The embedder comes from the server's settings; its API key file is read for every
  * request, so a rotated key needs no restart.
  */
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { doctorCollection } from '../sync/doctor.js';
 import type { Embedder } from '../sync/embedder.js';
@@ -54,15 +55,20 @@ async function checkedSource(ctx: ServerContext, source: unknown): Promise<strin
   }
   if (typeof source !== 'string' || source === '')
     throw badRequest('source must be a folder path.');
-  let real: string;
-  try {
-    real = await ctx.fs.realpath(source);
-  } catch {
-    throw badRequest(`the source ${source} does not exist.`);
-  }
+  // A path outside every root is refused with the same 403 whether or not it exists, so the
+  // route is no oracle for which files the server can see. Only a missing path that would lie
+  // inside a root (compared lexically, as it cannot be resolved) is told it does not exist.
+  const real = await ctx.fs.realpath(source).catch(() => undefined);
   for (const root of roots) {
     const r = await ctx.fs.realpath(root).catch(() => undefined);
-    if (r !== undefined && isInside(real, r)) return real;
+    if (r === undefined) continue;
+    if (real !== undefined && isInside(real, r)) return real;
+    if (
+      real === undefined &&
+      (isInside(resolve(source), r) || isInside(resolve(source), resolve(root)))
+    ) {
+      throw badRequest(`the source ${source} does not exist inside the sync root ${root}.`);
+    }
   }
   throw new HttpError(403, `Forbidden: ${source} is not inside a folder of the syncRoots setting.`);
 }

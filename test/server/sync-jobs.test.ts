@@ -64,6 +64,11 @@ test('sync and doctor jobs: started over HTTP, polled, searched with the officia
 
   const outside = await post('/collections/docs/sync', { source: dir });
   assert.equal(outside.status, 403, await outside.text());
+  // A missing path outside the roots answers the same 403: the route tells nobody what exists.
+  const missing = await post('/collections/docs/sync', { source: join(dir, 'no-such-folder') });
+  assert.equal(missing.status, 403, await missing.text());
+  const missingInside = await post('/collections/docs/sync', { source: join(docs, 'nope') });
+  assert.equal(missingInside.status, 400, await missingInside.text());
   const bad = await post('/collections/..%2Fx/sync', { source: docs });
   assert.ok(bad.status === 400 || bad.status === 404, String(bad.status));
 
