@@ -307,6 +307,9 @@ class FaultyHandle implements FileHandle {
   read(position: number, length: number): Promise<Uint8Array> {
     return this.inner.read(position, length);
   }
+  readSync(position: number, target: Uint8Array): number {
+    return this.inner.readSync(position, target);
+  }
   async write(data: Uint8Array, position: number): Promise<void> {
     const { tear } = this.fs.beforeWrite(this.inner.path, data);
     if (tear) {

@@ -93,6 +93,9 @@ class CountedHandle implements FileHandle {
   read(position: number, length: number): Promise<Uint8Array> {
     return this.inner.read(position, length);
   }
+  readSync(position: number, target: Uint8Array): number {
+    return this.inner.readSync(position, target);
+  }
   write(data: Uint8Array, position: number): Promise<void> {
     return this.inner.write(data, position);
   }

@@ -23,6 +23,7 @@ class FailingSizeFileSystem extends NodeFileSystem {
     return {
       path: h.path,
       read: (position, length) => h.read(position, length),
+      readSync: (position, target) => h.readSync(position, target),
       write: (data, position) => h.write(data, position),
       sync: () => h.sync(),
       truncate: (size) => h.truncate(size),

@@ -9,6 +9,12 @@ export interface FileHandle {
   readonly path: string;
   /** Reads up to `length` bytes at `position`; returns the bytes actually read. */
   read(position: number, length: number): Promise<Uint8Array>;
+  /**
+   * Fills `target` from `position` without yielding; returns the bytes read (fewer at the end
+   * of the file). For the hot read path of on-disk vectors, where a search cannot wait for
+   * the event loop: a block read from the page cache costs microseconds.
+   */
+  readSync(position: number, target: Uint8Array): number;
   /** Writes all of `data` at `position`. */
   write(data: Uint8Array, position: number): Promise<void>;
   /** Makes everything written so far durable (fdatasync). */

@@ -2,7 +2,7 @@
  * NodeFileSystem: the FileSystem over node:fs/promises, and the only node:fs user in
  * Quiver. Maps ENOSPC to NO_SPACE and other failures to UNAVAILABLE, naming the path.
  */
-import { constants } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { QuiverError } from '../../common/quiver-error.js';
@@ -61,6 +61,20 @@ class NodeFileHandle implements FileHandle {
       throw ioError('read', this.path, e);
     }
     return done === length ? buf : buf.subarray(0, done);
+  }
+
+  readSync(position: number, target: Uint8Array): number {
+    let done = 0;
+    try {
+      while (done < target.length) {
+        const n = readSync(this.fh.fd, target, done, target.length - done, position + done);
+        if (n === 0) break;
+        done += n;
+      }
+    } catch (e) {
+      throw ioError('read', this.path, e);
+    }
+    return done;
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {

@@ -260,6 +260,7 @@ class HookedFileSystem extends HandleCountingFileSystem {
     return {
       path: h.path,
       read: (position, length) => h.read(position, length),
+      readSync: (position, target) => h.readSync(position, target),
       size: () => h.size(),
       close: () => h.close(),
       async write(data, position) {
