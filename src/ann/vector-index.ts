@@ -6,6 +6,16 @@
 import type { MetricName } from '../common/types.js';
 import type { Quantizer } from './quantizer.js';
 
+/**
+ * Full-precision vectors kept outside an index's memory (a segment file read on demand,
+ * through a block cache): a quantized graph walks its codes in memory and reads these only
+ * to rescore its best candidates, to answer an exact scan, or to hand a vector out.
+ */
+export interface VectorSource {
+  /** Writes the `dimension` values of `slot` into `into`. */
+  readInto(slot: number, into: Float32Array): void;
+}
+
 /** Admits an internal id during search; absent = every live point. */
 export type PointFilter = (internalId: number) => boolean;
 

@@ -83,6 +83,12 @@ export interface QuiverOptions {
    * collection. Default 64 MiB; 0 turns the cache off.
    */
   readonly queryCacheBytes?: number;
+  /**
+   * Bytes of memory for blocks of on-disk vectors (collections created `onDisk`): the
+   * blocks searches read to rescore, least recently used first out. Default 64 MiB; 0
+   * reads the file every time (the OS page cache still helps).
+   */
+  readonly vectorCacheBytes?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -111,6 +117,7 @@ export const OPTION_KEYS: ReadonlySet<string> = new Set([
   'searchPool',
   'searchThreads',
   'queryCacheBytes',
+  'vectorCacheBytes',
 ]);
 
 /** The options that are counts or durations: non-negative integers. */
@@ -128,6 +135,7 @@ const INTEGER_KEYS = [
   'breakerCooldownMs',
   'searchThreads',
   'queryCacheBytes',
+  'vectorCacheBytes',
 ] as const;
 
 /** Throws INVALID_ARGUMENT, naming the field, for the first option that is unknown or malformed. */
@@ -198,11 +206,13 @@ function checkIntegers(options: QuiverOptions): void {
 }
 
 /** Throws INVALID_ARGUMENT unless `bytes` is a non-negative integer (a cache capacity). */
-export function checkCacheBytes(bytes: unknown): void {
+export function checkCacheBytes(bytes: unknown, field = 'queryCacheBytes'): void {
   if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0) {
     throw invalidArgument(
-      `queryCacheBytes must be a non-negative integer, got ${JSON.stringify(bytes)}.`,
-      { field: 'queryCacheBytes' },
+      `${field} must be a non-negative integer, got ${JSON.stringify(bytes)}.`,
+      {
+        field,
+      },
     );
   }
 }

@@ -115,6 +115,17 @@ export class PointTable {
     if (trimmed !== undefined) this.index_ = trimmed;
   }
 
+  /**
+   * Replaces the index with one holding the same slots, flags and graph (its vectors moved
+   * to disk: engine/on-disk-vectors.ts). A frozen table's only.
+   */
+  swapIndex(index: VectorIndex): void {
+    if (this.pendingCount > 0 || index.liveCount !== this.index_.liveCount) {
+      throw new QuiverError('INTERNAL', 'an index swap must keep every slot; this is a bug.');
+    }
+    this.index_ = index;
+  }
+
   get liveCount(): number {
     return this.slotOf.size;
   }

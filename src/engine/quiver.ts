@@ -23,6 +23,8 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import type { CollectionHost, CollectionStats } from './collection.js';
 import type { CacheStats } from './query-cache.js';
 import { QueryCache } from './query-cache.js';
+import { DEFAULT_VECTOR_CACHE_BYTES, OnDiskVectors } from './on-disk-vectors.js';
+import type { BlockCacheStats } from '../storage/io/block-cache.js';
 import type { SemanticCacheStats } from './semantic-cache.js';
 import { SemanticCache } from './semantic-cache.js';
 import { Collection } from './collection.js';
@@ -93,6 +95,8 @@ export interface DatabaseStats {
   readonly queryCache: CacheStats;
   /** Semantic cache lookups (collections that opted in) and the collections' thresholds. */
   readonly semanticCache: SemanticCacheStats;
+  /** The block cache of on-disk vectors (collections created `onDisk`). */
+  readonly vectorCache: BlockCacheStats;
   readonly compactionQueueDepth: number;
   readonly backpressureEvents: number;
   readonly noSpaceEvents: number;
@@ -211,7 +215,13 @@ export class Quiver {
     // Steps 3-7: manifest, sealed segments, orphans, WAL replay, damage, mark check.
     const walDir = `${path}/${WAL_DIR}`;
     const { makeIndex, lanes } = indexFactoryFor(options, logger);
-    const state = await recover(fs, path, walDir, mark, makeIndex, logger, lanes);
+    const vectors = new OnDiskVectors(fs, options.vectorCacheBytes ?? DEFAULT_VECTOR_CACHE_BYTES);
+    const state = await recover(fs, path, walDir, mark, makeIndex, logger, vectors, lanes).catch(
+      async (e: unknown) => {
+        await vectors.closeAll();
+        throw e;
+      },
+    );
     // Step 8: open the writer at the end of the intact log (cutting a torn tail). Its
     // fsync timings go to the listeners `onWalFsync` adds (the server's histogram).
     const fsyncListeners = new Set<(seconds: number) => void>();
@@ -237,6 +247,7 @@ export class Quiver {
       state.manifest,
       logger,
       storageOptions(options),
+      vectors,
     );
     logOpened(logger, path, state);
     const db = new Quiver({
@@ -623,6 +634,16 @@ export class Quiver {
   }
 
   /**
+   * Sets the block cache of on-disk vectors to `bytes` at run time (0 turns it off;
+   * shrinking evicts the least recently used blocks at once).
+   */
+  setVectorCacheBytes(bytes: number): void {
+    this.checkOpen();
+    checkCacheBytes(bytes, 'vectorCacheBytes');
+    this.storage.vectors.resize(bytes);
+  }
+
+  /**
    * Opts `collection` into the semantic cache: a search that misses the query cache takes
    * the answer of a recent cached search with the same options and filter whose query has
    * at least `minSimilarity` cosine similarity (0 < s ≤ 1, e.g. 0.97) to its own, with
@@ -671,6 +692,7 @@ export class Quiver {
       memoryBudgetBytes: this.memoryBudget,
       queryCache: this.host.queryCache.stats(),
       semanticCache: this.host.semanticCache.stats(),
+      vectorCache: this.storage.vectors.stats(),
       compactionQueueDepth: storage.compactionQueueDepth,
       backpressureEvents: this.backpressureEvents,
       noSpaceEvents: this.noSpaceEvents,
@@ -715,6 +737,7 @@ export class Quiver {
       }
     } finally {
       this.closed = true;
+      await this.storage.vectors.closeAll();
       await this.ownPool?.close();
       await this.lock.release();
       this.logger.info({ path: this.path }, 'database closed');

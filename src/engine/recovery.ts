@@ -9,7 +9,7 @@ import type { FileSystem } from '../storage/io/file-system.js';
 import { SEGMENT_DIR } from '../storage/format.js';
 import type { Manifest } from '../storage/manifest/manifest.js';
 import { manifestFiles, readManifest } from '../storage/manifest/manifest.js';
-import { decodeSegment } from '../storage/segment/segment-file.js';
+import { decodeSegment, vectorsSectionOffset } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { CleanMark } from '../storage/clean-mark.js';
 import type { TornTail, WalScanReport } from '../storage/wal/wal-reader.js';
@@ -21,6 +21,7 @@ import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import type { IndexFactory } from './collection-state.js';
 import { CollectionState } from './collection-state.js';
 import { loadIndex } from './index-factory.js';
+import type { OnDiskVectors } from './on-disk-vectors.js';
 import { quantizeIndex } from './segment-quantization.js';
 import { SealedSegment } from './sealed-segment.js';
 import { configFromJson, createdAtOf } from './validation.js';
@@ -111,6 +112,7 @@ async function loadSegments(
   manifest: Manifest,
   makeIndex: IndexFactory,
   lanes: number,
+  vectors: OnDiskVectors,
 ): Promise<{ catalog: Map<string, CollectionState>; loaded: number }> {
   const catalog = new Map<string, CollectionState>();
   let loaded = 0;
@@ -160,6 +162,8 @@ async function loadSegments(
       seg.tombstoneGeneration = s.tombstoneGeneration;
       seg.tombstoneFile = s.tombstones;
       seg.fileCollection = s.collection;
+      // An onDisk collection's segment keeps its graph and codes; the vectors stay here.
+      await vectors.attach(seg.table, config, path, vectorsSectionOffset(bytes));
       state.sealed.push(seg);
       loaded++;
     }
@@ -203,11 +207,12 @@ export async function recover(
   mark: CleanMark | undefined,
   makeIndex: IndexFactory,
   logger: Logger,
+  vectors: OnDiskVectors,
   lanes = 0,
 ): Promise<RecoveredState> {
   const t0 = performance.now();
   const manifest = await readManifest(fs, dir);
-  const { catalog, loaded } = await loadSegments(fs, dir, manifest, makeIndex, lanes);
+  const { catalog, loaded } = await loadSegments(fs, dir, manifest, makeIndex, lanes, vectors);
   const orphans = await removeOrphans(fs, dir, manifest, logger);
   const scan = await scanWal(fs, walDir, {
     cleanlyClosed: mark !== undefined,

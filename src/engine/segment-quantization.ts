@@ -11,6 +11,7 @@ import type { Quantizer } from '../ann/quantizer.js';
 import { trainScalarQuantizer } from '../ann/scalar-quantizer.js';
 import type { VectorIndex } from '../ann/vector-index.js';
 import type { CollectionConfig } from './validation.js';
+import { walkedQuantization } from './validation.js';
 
 /**
  * Quantizes `index` as `config` asks, with `stored` (a segment file's quantizer) when
@@ -22,7 +23,7 @@ export function quantizeIndex(
   config: CollectionConfig,
   stored?: Quantizer,
 ): Quantizer | undefined {
-  const q = config.quantization;
+  const q = walkedQuantization(config);
   if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
   // A stored quantizer of another kind (the file was written under an earlier config) is
   // trained again: the segment is searched the way the collection now asks.
@@ -41,7 +42,7 @@ export function quantizeIndex(
 
 /** A quantizer of the collection's kind trained on the index's vectors. */
 function train(index: HnswIndex, config: CollectionConfig): Quantizer | undefined {
-  const q = config.quantization;
+  const q = walkedQuantization(config);
   const vectors = index.vectorsView();
   if (q === 'none') return undefined;
   if (q.kind === 'scalar') {

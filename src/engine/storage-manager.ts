@@ -20,7 +20,8 @@ import type {
 } from '../storage/manifest/manifest.js';
 import { manifestFiles, writeManifest } from '../storage/manifest/manifest.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
-import { encodeSegment } from '../storage/segment/segment-file.js';
+import { encodeSegment, vectorsSectionOffset } from '../storage/segment/segment-file.js';
+import type { OnDiskVectors } from './on-disk-vectors.js';
 import { encodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { WalWriter } from '../storage/wal/wal-writer.js';
 import type { CollectionState } from './collection-state.js';
@@ -84,6 +85,8 @@ export class StorageManager {
   private readonly wal: WalWriter;
   private readonly logger: Logger;
   readonly options: StorageOptions;
+  /** Sealed segments whose vectors stay in their files, and the block cache they read through. */
+  readonly vectors: OnDiskVectors;
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
   private checkpointQueued = false;
@@ -110,7 +113,9 @@ export class StorageManager {
     manifest: Manifest,
     logger: Logger,
     options: StorageOptions,
+    vectors: OnDiskVectors,
   ) {
+    this.vectors = vectors;
     this.fs = fs;
     this.dir = dir;
     this.segDir = `${dir}/${SEGMENT_DIR}`;
@@ -232,6 +237,13 @@ export class StorageManager {
       // Committed (now in the manifest) or failed (the next checkpoint writes them anew).
       for (const name of wrote) this.pending.delete(name);
     }
+    // 5b. Sealed segments of onDisk collections drop their vectors from memory.
+    for (const w of written) {
+      const sealed = w.state.sealed.find((s) => s.file === w.file);
+      if (sealed === undefined) continue;
+      const path = `${this.segDir}/${w.file}`;
+      await this.vectors.attach(sealed.table, w.state.config, path, w.vectorsOffset);
+    }
 
     // 6. Release WAL files wholly before the new start, and unreferenced files.
     await this.wal.release(this.manifest.walStartLsn);
@@ -320,6 +332,7 @@ export class StorageManager {
         id: d.id,
         file,
         bytes: bytes.length,
+        vectorsOffset: vectorsSectionOffset(bytes),
         live: d.live,
         ids: d.data.ids,
       });
@@ -466,6 +479,7 @@ export class StorageManager {
       if (keep.has(name) || this.pending.has(name)) continue;
       if ((this.pins.get(name) ?? 0) > 0) continue;
       await this.fs.unlink(`${this.segDir}/${name}`);
+      await this.vectors.release(`${this.segDir}/${name}`);
       removed.push(name);
     }
     if (removed.length > 0) {
@@ -555,6 +569,7 @@ export class StorageManager {
         const id = this.manifest.nextSegmentId;
         this.manifest = { ...this.manifest, nextSegmentId: id + 1 };
         const file = segmentFileName(id);
+        let vectorsOffset = 0;
         this.pending.add(file);
         try {
           const result = await compactSegments(
@@ -562,6 +577,7 @@ export class StorageManager {
             segments,
             id,
             async (bytes) => {
+              vectorsOffset = vectorsSectionOffset(bytes);
               await this.fs.mkdirp(this.segDir);
               await this.writeFile(file, bytes, true);
               await this.fs.syncDir(this.segDir);
@@ -570,6 +586,8 @@ export class StorageManager {
             () => this.stopping,
           );
           if (result === undefined) continue;
+          const path = `${this.segDir}/${file}`;
+          await this.vectors.attach(result.table, state.config, path, vectorsOffset);
           // The swap is synchronous: no write interleaves between it and the snapshot of
           // the next checkpoint, which records the new segment in the manifest.
           await this.checkpointNow(false, true, new Set([state]));
@@ -644,6 +662,8 @@ interface SealData extends SealJob {
 interface WrittenSegment extends SealJob {
   readonly file: string;
   readonly bytes: number;
+  /** Where the file's VECTORS section starts (for on-disk vectors). */
+  readonly vectorsOffset: number;
   readonly live: number;
   readonly ids: readonly (PointId | undefined)[];
 }

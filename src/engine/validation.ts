@@ -63,6 +63,12 @@ export interface CollectionConfig {
   readonly metric: MetricName;
   readonly hnsw: HnswConfig;
   readonly quantization: QuantizationConfig;
+  /**
+   * Sealed segments keep their full vectors in their files, read on demand through the
+   * block cache, instead of in memory (Qdrant's `on_disk`). Written to the logged config
+   * only when true, so configs of other collections read the same as before.
+   */
+  readonly onDisk: boolean;
 }
 
 /** Options of `createCollection`. */
@@ -87,6 +93,13 @@ export interface CreateCollectionOptions {
         readonly encoding?: BinaryEncoding;
         readonly queryEncoding?: BinaryQueryEncoding;
       };
+  /**
+   * Keep sealed segments' full vectors on disk (false by default): memory then holds the
+   * graph and the quantized codes, and a search reads from the file only the candidates
+   * it rescores (through the database's block cache, `vectorCacheBytes`). Without a
+   * quantization the graph is walked over int8 codes trained as `scalar` would be.
+   */
+  readonly onDisk?: boolean;
 }
 
 export const DEFAULT_HNSW: HnswConfig = Object.freeze({ m: 16, efConstruction: 200, efSearch: 64 });
@@ -122,9 +135,9 @@ export function buildCollectionConfig(name: unknown, options: unknown): Collecti
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
-    if (!['dimension', 'metric', 'hnsw', 'quantization'].includes(key)) {
+    if (!['dimension', 'metric', 'hnsw', 'quantization', 'onDisk'].includes(key)) {
       throw invalidArgument(
-        `Unknown collection option "${key}" for "${checkedName}": allowed are dimension, metric, hnsw, quantization.`,
+        `Unknown collection option "${key}" for "${checkedName}": allowed are dimension, metric, hnsw, quantization, onDisk.`,
         { collection: checkedName, field: key },
       );
     }
@@ -169,7 +182,26 @@ export function buildCollectionConfig(name: unknown, options: unknown): Collecti
     metric: metric as MetricName,
     hnsw,
     quantization: checkQuantization(o['quantization'] ?? 'none', checkedName),
+    onDisk: checkOnDisk(o['onDisk'], checkedName),
   });
+}
+
+function checkOnDisk(value: unknown, collection: string): boolean {
+  if (value === undefined || typeof value === 'boolean') return value === true;
+  throw invalidArgument(`onDisk must be true or false, got ${JSON.stringify(value)}.`, {
+    collection,
+    field: 'onDisk',
+    received: value,
+  });
+}
+
+/**
+ * The codes a collection's sealed segments are walked with: its quantization, or for an
+ * `onDisk` collection without one, int8 (the graph cannot walk vectors it does not hold).
+ */
+export function walkedQuantization(config: CollectionConfig): QuantizationConfig {
+  if (config.quantization !== 'none' || !config.onDisk) return config.quantization;
+  return { kind: 'scalar', quantile: DEFAULT_QUANTILE };
 }
 
 /**
@@ -228,11 +260,13 @@ export function quantizationLabel(q: QuantizationConfig): string {
 
 /** A config as the JSON the WAL, manifest and snapshots hold (configFromJson reads it back). */
 export function configJson(config: CollectionConfig): JsonObject {
+  const { onDisk, ...rest } = config;
   const q = config.quantization;
   return {
-    ...config,
+    ...rest,
     hnsw: { ...config.hnsw },
     quantization: q === 'none' ? 'none' : { ...q },
+    ...(onDisk ? { onDisk: true } : {}),
   };
 }
 

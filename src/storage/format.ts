@@ -11,9 +11,10 @@ export const FORMAT_MAJOR = 1;
  * 1.3 a segment's GRAPH without vectors (HNSW blob major 2: they are the VECTORS section's);
  * 1.4 segment sections on 8-byte boundaries (readers view vectors and links in place);
  * 1.5 a segment's QUANT section (the trained int8 quantizer; readers of 1.4 ignore it);
- * 1.6 a binary quantizer in the QUANT section (kind 2) and binary collection configs.
+ * 1.6 a binary quantizer in the QUANT section (kind 2) and binary collection configs;
+ * 1.7 a collection config's `onDisk: true` (vectors read from the segment files).
  */
-export const FORMAT_MINOR = 6;
+export const FORMAT_MINOR = 7;
 
 /** WAL file header (FORMAT.md §2.1): magic "QVWL". */
 export const WAL_MAGIC = 0x4c575651;

@@ -23,7 +23,9 @@ import type {
   IndexSearchResult,
   QuantizedSearch,
   StagingIndex,
+  VectorSource,
 } from '../vector-index.js';
+import { TopK } from '../top-k.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
 import type { HnswHeader } from './hnsw-codec.js';
 import type { ScanRange, SharedHnswHandle } from './hnsw-lane.js';
@@ -152,6 +154,8 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   private staged_ = 0;
   private handle_: SharedHnswHandle | undefined;
   private quantizer_: Quantizer | undefined;
+  /** Where the full vectors are read when they are not in memory (see {@link withVectorsOn}). */
+  private source_: VectorSource | undefined;
 
   /** @internal Use {@link createHnswIndex} or {@link HnswIndex.deserialize}. */
   constructor(state: HnswState) {
@@ -182,6 +186,7 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
       upperCap,
       Math.max(state.efConstruction, state.efSearch),
       lanes > 0 ? laneSizes(lanes, state.capacity, state.efSearch) : undefined,
+      state.holdsVectors !== false,
     );
     this.slots_ = state.slots;
   }
@@ -213,7 +218,8 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    */
   toShared(lanes: number): HnswIndex {
     checkInt('lanes', lanes, 1, 64);
-    if (this.mem.shared) return this;
+    // Vectors on disk: rescoring reads the file on this thread, so it stays private here.
+    if (this.mem.shared || this.source_ !== undefined) return this;
     if (this.staged_ > 0) {
       throw new QuiverError(
         'INTERNAL',
@@ -230,7 +236,8 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
 
   /**
    * An independent copy of this index (a compaction grows it while searches go on here),
-   * in the same kind of memory, without re-encoding: region by region, tombstones kept.
+   * in the same kind of memory, without re-encoding: region by region, tombstones kept. The
+   * copy of an index with its vectors on disk holds them in memory: it is made to grow.
    */
   clone(): HnswIndex {
     if (this.staged_ > 0) {
@@ -243,18 +250,43 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   }
 
   /**
+   * A copy of this quantized index without its full vectors: the graph and the codes stay
+   * in memory, and `source` (its segment file) supplies the vectors that rescoring, exact
+   * scans and {@link vector} read. It is frozen: it takes no vectors, is never repaired
+   * (tombstones stay until the segment is rewritten, as in a shared index) and is searched
+   * on the calling thread, which reads the file.
+   */
+  withVectorsOn(source: VectorSource): HnswIndex {
+    if (this.quantizer_ === undefined) {
+      throw invalidArgument('only a quantized index can leave its vectors on disk.');
+    }
+    if (this.staged_ > 0) {
+      throw new QuiverError(
+        'INTERNAL',
+        `${this.staged_} staged vectors: commit them before moving the vectors out. This is a bug.`,
+      );
+    }
+    return this.copy(0, false, source);
+  }
+
+  /** True when the full vectors are read from a {@link VectorSource}, not held in memory. */
+  get vectorsOnDisk(): boolean {
+    return this.source_ !== undefined;
+  }
+
+  /**
    * A copy sized to its slots when this index reserved more than an eighth again for
    * growth; undefined otherwise, and for shared memory (frozen in place for workers, a
    * copy would lose that) or staged vectors.
    */
   trimmed(): HnswIndex | undefined {
-    if (this.mem.sharedBuffer || this.staged_ > 0) return undefined;
+    if (this.mem.sharedBuffer || this.staged_ > 0 || this.source_ !== undefined) return undefined;
     if (this.mem.capacity <= this.slots_ * 1.125) return undefined;
     return this.copy(0, false);
   }
 
   /** The copy of {@link toShared} (with worker lanes) and {@link clone}. */
-  private copy(lanes: number, sharedMemory: boolean): HnswIndex {
+  private copy(lanes: number, sharedMemory: boolean, source?: VectorSource): HnswIndex {
     const mem = this.mem;
     const slots = this.slots_;
     const copy = new HnswIndex({
@@ -264,7 +296,9 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
       capacity: Math.max(slots, 1),
       lanes,
       sharedMemory,
+      holdsVectors: source === undefined,
     });
+    copy.source_ = source;
     // Codes first: making room for them may grow the copy's memory (new views below).
     const codes = mem.codes;
     if (codes !== undefined) copy.mem.quantize(codes);
@@ -278,7 +312,14 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     region(from.levels, to.levels, slots);
     region(from.upperOff, to.upperOff, slots * 4);
     region(from.links0, to.links0, slots * mem.stride0);
-    region(from.vecs, to.vecs, slots * this.dimension * 4);
+    if (this.source_ !== undefined && source === undefined) {
+      // From disk into memory, slot by slot.
+      const dim = this.dimension;
+      const at = to.vecs >> 2;
+      for (let s = 0; s < slots; s++) {
+        this.source_.readInto(s, copy.mem.f32.subarray(at + s * dim, at + (s + 1) * dim));
+      }
+    } else region(from.vecs, to.vecs, slots * copy.mem.vecStride);
     region(from.upper, to.upper, mem.upperUsed);
     copy.mem.upperUsed = mem.upperUsed;
     if (codes !== undefined) {
@@ -375,6 +416,11 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    */
   quantize(q: Quantizer): void {
     checkQuantizer(q, this.dimension);
+    if (this.source_ !== undefined) {
+      throw invalidArgument(
+        'an index with its vectors on disk keeps its codes; rebuild it to change them.',
+      );
+    }
     if (this.mem.shared && this.quantizer_ !== undefined) {
       // Workers may be walking these codes with the old scale: never rewrite them in place.
       throw invalidArgument('a shared index is quantized once; build a new index to change it.');
@@ -483,10 +529,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   /** Checks and writes `vector` at its slot (growing the memory). */
   private store(internalId: number, vector: Float32Array): void {
     checkInt('internalId', internalId, 0, 0x7ffffffe);
-    if (this.mem.shared) {
+    if (this.mem.shared || this.source_ !== undefined) {
       throw new QuiverError(
         'INVALID_ARGUMENT',
-        'this HNSW index is shared with search threads and frozen; it takes no new vectors.',
+        'this HNSW index is frozen (shared with search threads, or its vectors are on disk); it takes no new vectors.',
       );
     }
     this.checkDimension('vector', vector);
@@ -547,7 +593,9 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * (always 0 for a shared index, which is frozen).
    */
   repair(): number {
-    if (this.tombstones_ === 0 || this.mem.shared) return 0;
+    // Re-linking needs exact distances between stored vectors, which a frozen or on-disk
+    // index does not have at hand: its tombstones stay until the segment is rewritten.
+    if (this.tombstones_ === 0 || this.mem.shared || this.source_ !== undefined) return 0;
     const freed = this.wasm.repair(this.slots_);
     this.tombstones_ = 0;
     return freed;
@@ -563,6 +611,11 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   vector(internalId: number): Float32Array {
     if (!this.has(internalId) && !this.isStaged(internalId)) {
       throw invalidArgument(`internal id ${internalId} is not live.`);
+    }
+    if (this.source_ !== undefined) {
+      const out = new Float32Array(this.dimension);
+      this.source_.readInto(internalId, out);
+      return out;
     }
     const start = (this.mem.regions.vecs >> 2) + internalId * this.dimension;
     return this.mem.f32.slice(start, start + this.dimension);
@@ -582,6 +635,13 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     this.checkDimension('query', query);
     const k = options.k;
     if (!(k > 0) || this.live_ === 0) return noResult();
+    if (this.source_ !== undefined) return this.searchOnDisk(query, options, this.source_);
+    return this.searchInMemory(query, options);
+  }
+
+  /** search() over what the index's memory holds: the vectors, or the codes. */
+  private searchInMemory(query: Float32Array, options: IndexSearchOptions): IndexSearchResult {
+    const k = options.k;
     const { ef, rescore } = this.beam(k, options.ef ?? this.efSearch_, options.quantization);
     const mem = this.mem;
     mem.ensurePool(ef);
@@ -625,7 +685,82 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   scan(query: Float32Array, options: { k: number; allow?: Uint8Array }): IndexSearchResult {
     this.checkDimension('query', query);
     if (this.live_ === 0) return noResult();
+    if (this.source_ !== undefined) return this.scanOnDisk(query, options, this.source_);
     return this.scanRange(query, options.k, options.allow, SCAN_LIVE);
+  }
+
+  /**
+   * search() of an index whose vectors are on disk: the graph is walked over the codes
+   * (whatever `quantization.ignore` says: there are no vectors in memory to walk), and the
+   * best k × oversampling are read from `source` and rescored exactly, unless
+   * `quantization.rescore` is false.
+   */
+  private searchOnDisk(
+    query: Float32Array,
+    options: IndexSearchOptions,
+    source: VectorSource,
+  ): IndexSearchResult {
+    const k = options.k;
+    const q = { ...options.quantization, ignore: false };
+    const { ef, rescore = 0 } = this.beam(k, options.ef ?? this.efSearch_, q);
+    const keep = rescore > 0 ? rescore : k;
+    // The codes' own order, `keep` deep, with the beam this search asked for.
+    const walked = this.searchInMemory(query, {
+      ...options,
+      k: keep,
+      ef,
+      quantization: { rescore: false, oversampling: 1 },
+    });
+    if (rescore === 0) return walked;
+    const { ids, scores } = this.scoreFromSource(query, walked.ids, k, source);
+    return {
+      ids,
+      scores,
+      visited: walked.visited,
+      distanceComputations: walked.distanceComputations + walked.ids.length,
+    };
+  }
+
+  /**
+   * The k best of `ids` by exact score: each vector is read from `source` into the scratch
+   * beside the query and scored there with the SIMD kernel.
+   */
+  private scoreFromSource(
+    query: Float32Array,
+    ids: Iterable<number>,
+    k: number,
+    source: VectorSource,
+  ): { ids: number[]; scores: number[] } {
+    const top = new TopK(Math.max(1, k));
+    const { query: at, vec } = this.mem.regions;
+    const dim = this.dimension;
+    this.mem.f32.set(query, at >> 2);
+    const v = this.mem.f32.subarray(vec >> 2, (vec >> 2) + dim);
+    const ip = this.metric !== 'euclid';
+    for (const id of ids) {
+      source.readInto(id, v);
+      top.push(id, ip ? this.wasm.dotF32(at, vec, dim) : -this.wasm.l2sqF32(at, vec, dim));
+    }
+    return top.drain();
+  }
+
+  /**
+   * The exact scan of an index whose vectors are on disk: every live slot (that `allow`
+   * admits) is read from `source` and scored. Exact, as `exact: true` and the planner's
+   * small or selective searches expect; it reads the file once over.
+   */
+  private scanOnDisk(
+    query: Float32Array,
+    options: { k: number; allow?: Uint8Array },
+    source: VectorSource,
+  ): IndexSearchResult {
+    const { allow } = options;
+    const admitted: number[] = [];
+    for (let id = 0; id < this.slots_; id++) {
+      if (this.has(id) && (allow === undefined || allow[id] === 1)) admitted.push(id);
+    }
+    const { ids, scores } = this.scoreFromSource(query, admitted, options.k, source);
+    return { ids, scores, visited: admitted.length, distanceComputations: admitted.length };
   }
 
   /**
@@ -698,6 +833,14 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * a segment writes zeros there): what {@link HnswIndex.deserialize} takes with the graph.
    */
   vectorsCopy(): Float32Array {
+    const source = this.source_;
+    if (source !== undefined) {
+      const all = new Float32Array(this.slots_ * this.dimension);
+      for (let id = 0; id < this.slots_; id++) {
+        source.readInto(id, all.subarray(id * this.dimension, (id + 1) * this.dimension));
+      }
+      return all;
+    }
     const start = this.mem.regions.vecs >> 2;
     return this.mem.f32.slice(start, start + this.slots_ * this.dimension);
   }
@@ -707,6 +850,7 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * once (any growth of the index detaches it). For training a quantizer. @internal
    */
   vectorsView(): Float32Array {
+    if (this.source_ !== undefined) return this.vectorsCopy();
     const start = this.mem.regions.vecs >> 2;
     return this.mem.f32.subarray(start, start + this.slots_ * this.dimension);
   }
@@ -730,9 +874,9 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     return this.mem.byteLength;
   }
 
-  /** Bytes of the vectors region: capacity × dimension × 4. */
+  /** Bytes of the vectors region: capacity × dimension × 4 (0 with the vectors on disk). */
   vectorBytes(): number {
-    return this.mem.capacity * this.dimension * 4;
+    return this.mem.capacity * this.mem.vecStride;
   }
 
   /** Bytes of the int8 codes region (0 when not quantized). */

@@ -11,6 +11,7 @@
  * layout) is frozen in place instead: the lanes' blocks go past its end, and from then on
  * the owner's scratch moves to a new block at the end whenever it must grow.
  *   query  dim × f32            scratch: the query of the running search
+ *   vec    dim × f32            scratch: a vector read from disk, to rescore (on-disk vectors)
  *   qcode  queryScratchBytes    scratch: the query's codes (quantized search)
  *   out    poolCap × (f32, i32) scratch: results, ascending by distance
  *   pool   poolCap × (f32, i32) scratch: beam / result heap
@@ -22,7 +23,7 @@
  *   flags  cap × u8             FLAG_* bits
  *   upperOff cap × u32          byte offset of a slot's upper-level lists inside `upper`
  *   links0 cap × (1+m0) × i32   level-0 lists: count, then ids
- *   vecs   cap × dim × f32      vectors
+ *   vecs   cap × dim × f32      vectors (0 bytes when they live on disk: see `holdsVectors`)
  *   codes  header + cap rows    codes (quantizer.ts; 0 bytes until quantized)
  *   upper  upperCap bytes       level 1.. lists, (1+m) × i32 per level, bump-allocated
  * A frozen graph quantized after it was frozen gets its codes region past its end instead
@@ -56,6 +57,7 @@ const align16 = (n: number): number => (n + 15) & ~15;
 /** Byte offsets of one thread's search scratch, and its sizes in entries. @internal */
 export interface ScratchRegions {
   readonly query: number;
+  readonly vec: number;
   readonly qcode: number;
   readonly out: number;
   readonly pool: number;
@@ -116,6 +118,11 @@ export interface HnswState {
   readonly lanes?: number;
   /** Grow in shared memory (lanes added later by `HnswIndex.toShared`, without a copy). */
   readonly sharedMemory?: boolean;
+  /**
+   * False for an index whose full vectors live outside its memory (a segment file read on
+   * demand): its `vecs` region is empty and the core only ever walks its codes. Default true.
+   */
+  readonly holdsVectors?: boolean;
 }
 
 /** The memory of one HNSW index. @internal */
@@ -137,6 +144,8 @@ export class HnswMemory {
   upperUsed = 0;
   /** The quantizer's parameters once the index is quantized. */
   private codeParams: CodeParams | undefined;
+  /** Bytes of one slot's vector in the `vecs` region: dim × 4, or 0 (vectors on disk). */
+  readonly vecStride: number;
   u8!: Uint8Array;
   i32!: Int32Array;
   u32!: Uint32Array;
@@ -151,8 +160,10 @@ export class HnswMemory {
     upperCap: number,
     poolCap: number,
     lanes?: LaneSizes,
+    holdsVectors = true,
   ) {
     this.wasm = wasm;
+    this.vecStride = holdsVectors ? dim * 4 : 0;
     this.lanes_ = lanes;
     this.dim = dim;
     this.m = m;
@@ -297,6 +308,7 @@ export class HnswMemory {
   ): ScratchRegions {
     return {
       query: take(this.dim * 4),
+      vec: take(this.dim * 4),
       qcode: take(queryScratchBytes(this.dim)),
       out: take(poolCap * 8),
       pool: take(poolCap * 8),
@@ -321,7 +333,7 @@ export class HnswMemory {
       flags: take(s.cap),
       upperOff: take(s.cap * 4),
       links0: take(s.cap * this.stride0),
-      vecs: take(s.cap * this.dim * 4),
+      vecs: take(s.cap * this.vecStride),
       codes: take(this.codeRegionBytes(s)),
       upper: take(s.upperCap),
     });
@@ -418,7 +430,7 @@ export class HnswMemory {
       [old.flags, nr.flags, oldSizes.cap, next.cap],
       [old.upperOff, nr.upperOff, oldSizes.cap * 4, next.cap * 4],
       [old.links0, nr.links0, oldSizes.cap * this.stride0, next.cap * this.stride0],
-      [old.vecs, nr.vecs, oldSizes.cap * this.dim * 4, next.cap * this.dim * 4],
+      [old.vecs, nr.vecs, oldSizes.cap * this.vecStride, next.cap * this.vecStride],
       [old.codes, nr.codes, keptCodes, this.codeRegionBytes(next)],
       [old.upper, nr.upper, this.upperUsed, next.upperCap],
     ];

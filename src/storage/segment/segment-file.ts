@@ -158,6 +158,28 @@ export function encodeSegment(data: SegmentData): Uint8Array {
   return out;
 }
 
+/**
+ * Byte offset of the VECTORS section in a segment file's bytes (which {@link decodeSegment}
+ * checked, or {@link encodeSegment} just wrote): where on-disk vectors are read from, slot
+ * i's at offset + i × dimension × 4, little-endian f32.
+ */
+export function vectorsSectionOffset(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const nameLength = view.getUint16(8 + 8 + 4 + 4 + 2, true);
+  const count = view.getUint32(8 + 8 + 4 + 4 + 4, true);
+  const tableStart = SEGMENT_HEADER_SIZE + nameLength;
+  for (let i = 0; i < count; i++) {
+    const e = tableStart + i * SECTION_ENTRY;
+    if (view.getUint32(e, true) === SegmentSection.VECTORS) {
+      return view.getUint32(e + 8, true) + view.getUint32(e + 12, true) * 0x1_0000_0000;
+    }
+  }
+  throw new QuiverError(
+    'INTERNAL',
+    'a checked segment file has no VECTORS section; this is a bug.',
+  );
+}
+
 /** The fixed header of a segment file (FORMAT.md §5.1), its checksum and version checked. */
 interface SegmentHeader {
   readonly segmentId: number;
