@@ -3,12 +3,14 @@
  * int8 and one-bit binary (codes walked, beam rescored), usearch f32, i8 and b1 in one run
  * (QPS at recall 0.95 and 0.99, vector memory per point); then the same three Quiver modes
  * through `collection.search` on sealed segments at one ef (recall and QPS), the path users
- * call.
+ * call, and int8 and one bit again with the float vectors on disk (`onDisk`), with the
+ * vector memory (floats + codes held) of each collection.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Quiver } from '../../src/index.js';
+import type { Collection } from '../../src/index.js';
 import type { Dataset } from '../datasets.js';
 import { quiverB1Peer, quiverInt8Peer, quiverPeer } from '../peers/quiver-peer.js';
 import { usearchB1Peer, usearchI8Peer, usearchPeer } from '../peers/usearch-peer.js';
@@ -20,14 +22,27 @@ export interface QuantizedResult {
   readonly sweep: AnnSweepResult;
   /** Vector bytes per point held for search, by peer (Quiver: floats + codes). */
   readonly vectorBytesPerPoint: Readonly<Record<string, number>>;
-  /** collection.search at `ef`: float32, int8 and one-bit collections of the same points. */
+  /**
+   * collection.search at `ef`: float32, int8 and one-bit collections of the same points, and
+   * int8 and one bit with the vectors on disk; `memory` is each one's vector bytes per point
+   * held in memory (floats + codes).
+   */
   readonly embedded: {
     readonly ef: number;
-    readonly float: SweepPoint;
-    readonly int8: SweepPoint;
-    readonly binary: SweepPoint;
+    readonly modes: Readonly<Record<EmbeddedMode, SweepPoint>>;
+    readonly memory: Readonly<Record<EmbeddedMode, number>>;
   };
 }
+
+const EMBEDDED = {
+  float: {},
+  int8: { quantization: 'scalar' },
+  binary: { quantization: 'binary' },
+  int8Disk: { quantization: 'scalar', onDisk: true },
+  binaryDisk: { quantization: 'binary', onDisk: true },
+} as const;
+type EmbeddedMode = keyof typeof EMBEDDED;
+const MODES = Object.keys(EMBEDDED) as EmbeddedMode[];
 
 export async function runQuantizedSearch(
   ds: Dataset,
@@ -50,36 +65,34 @@ export async function runQuantizedSearch(
   try {
     const db = await Quiver.open(dir, { fsync: 'none', queryCacheBytes: 0, autoCompact: false });
     try {
-      const f = await db.createCollection('f', { dimension: ds.dim, metric: ds.metric });
-      const q = await db.createCollection('q', {
-        dimension: ds.dim,
-        metric: ds.metric,
-        quantization: 'scalar',
-      });
-      const b = await db.createCollection('b', {
-        dimension: ds.dim,
-        metric: ds.metric,
-        quantization: 'binary',
-      });
-      await upsertDataset(f, ds);
-      await upsertDataset(q, ds);
-      await upsertDataset(b, ds);
+      const collections = {} as Record<EmbeddedMode, Collection>;
+      for (const mode of MODES) {
+        const c = await db.createCollection(mode, {
+          dimension: ds.dim,
+          metric: ds.metric,
+          ...EMBEDDED[mode],
+        });
+        await upsertDataset(c, ds);
+        collections[mode] = c;
+      }
       await db.checkpoint();
       await db.idle();
       // Alternating short trials, the best of each: this machine's speed drifts between
       // seconds, and two back-to-back runs would measure the drift as well.
-      let float = await sweepPoint(f, ds, options.k, ef, 0.1);
-      let int8 = await sweepPoint(q, ds, options.k, ef, 0.1);
-      let binary = await sweepPoint(b, ds, options.k, ef, 0.1);
-      for (let trial = 0; trial < 6; trial++) {
-        const fq = await searchQps(f, ds, options.k, ef, options.minSeconds / 2);
-        const qq = await searchQps(q, ds, options.k, ef, options.minSeconds / 2);
-        const bq = await searchQps(b, ds, options.k, ef, options.minSeconds / 2);
-        float = { ...float, qps: Math.max(float.qps, fq) };
-        int8 = { ...int8, qps: Math.max(int8.qps, qq) };
-        binary = { ...binary, qps: Math.max(binary.qps, bq) };
+      const modes = {} as Record<EmbeddedMode, SweepPoint>;
+      const memory = {} as Record<EmbeddedMode, number>;
+      for (const mode of MODES) {
+        modes[mode] = await sweepPoint(collections[mode], ds, options.k, ef, 0.1);
+        const m = collections[mode].stats().memory;
+        memory[mode] = (m.vectors + m.codes) / ds.count;
       }
-      return { sweep, vectorBytesPerPoint, embedded: { ef, float, int8, binary } };
+      for (let trial = 0; trial < 6; trial++) {
+        for (const mode of MODES) {
+          const qps = await searchQps(collections[mode], ds, options.k, ef, options.minSeconds / 2);
+          modes[mode] = { ...modes[mode], qps: Math.max(modes[mode].qps, qps) };
+        }
+      }
+      return { sweep, vectorBytesPerPoint, embedded: { ef, modes, memory } };
     } finally {
       await db.close();
     }
@@ -126,7 +139,16 @@ export function formatQuantized(r: QuantizedResult): string {
   const e = r.embedded;
   lines.push(
     '',
-    `collection.search (sealed segment, ef ${e.ef}): float32 recall ${e.float.recall.toFixed(4)} at ${n0(e.float.qps)} QPS; int8 recall ${e.int8.recall.toFixed(4)} at ${n0(e.int8.qps)} QPS (× ${ratio(e.int8.qps, e.float.qps)}); one-bit binary recall ${e.binary.recall.toFixed(4)} at ${n0(e.binary.qps)} QPS (× ${ratio(e.binary.qps, e.float.qps)}).`,
+    `collection.search (sealed segments, ef ${e.ef}; vector memory = floats + codes held):`,
+    '',
+    '| collection | recall | QPS | × float32 | vector B/pt | × float32 |',
+    '|---|---:|---:|---:|---:|---:|',
   );
+  for (const mode of MODES) {
+    const p = e.modes[mode];
+    lines.push(
+      `| ${mode} | ${p.recall.toFixed(4)} | ${n0(p.qps)} | ${ratio(p.qps, e.modes.float.qps)} | ${n0(e.memory[mode])} | ${ratio(e.memory[mode], e.memory.float)} |`,
+    );
+  }
   return lines.join('\n');
 }

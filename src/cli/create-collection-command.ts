@@ -1,6 +1,6 @@
 /**
  * `quiver create-collection DIR --name N --dim D [--metric M] [--m --ef-construct --ef]
- * [--quantization scalar [--quantile Q] | binary [--encoding E] [--query-encoding Q]]`:
+ * [--quantization scalar [--quantile Q] | binary [--encoding E] [--query-encoding Q]] [--on-disk]`:
  * creates a collection, and the database when DIR does not exist yet. Every option is
  * checked before anything is created, so a bad name leaves no empty database behind.
  */
@@ -34,6 +34,7 @@ interface CreateOpts {
   quantile?: number;
   encoding?: BinaryEncoding;
   queryEncoding?: BinaryQueryEncoding;
+  onDisk?: boolean;
   json?: boolean;
 }
 
@@ -51,7 +52,13 @@ function collectionOptions(opts: CreateOpts): CreateCollectionOptions {
     ...(opts.efConstruct === undefined ? {} : { efConstruction: opts.efConstruct }),
     ...(opts.ef === undefined ? {} : { efSearch: opts.ef }),
   };
-  return { dimension: opts.dim, metric: opts.metric, hnsw, quantization: quantizationOf(opts) };
+  return {
+    dimension: opts.dim,
+    metric: opts.metric,
+    hnsw,
+    quantization: quantizationOf(opts),
+    ...(opts.onDisk === true ? { onDisk: true } : {}),
+  };
 }
 
 /** The quantization option of the flags; a flag of another kind than --quantization is refused. */
@@ -125,10 +132,14 @@ export function registerCreateCollectionCommand(program: Command): void {
       'share of values the int8 range covers, 0.5..1 (default 0.99; with --quantization scalar)',
       parseQuantile,
     )
+    .option(
+      '--on-disk',
+      'sealed segments keep their float vectors in their files, read only to rescore (memory holds the graph and codes; without --quantization the codes are int8)',
+    )
     .option('--json', 'print the created collection as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ quiver create-collection ./data --name docs --dim 384 --metric cosine\n  $ quiver create-collection ./data --name docs --dim 384 --m 32 --ef-construct 400 --ef 128\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization scalar\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization binary --query-encoding scalar8bits',
+      '\nExamples:\n  $ quiver create-collection ./data --name docs --dim 384 --metric cosine\n  $ quiver create-collection ./data --name docs --dim 384 --m 32 --ef-construct 400 --ef 128\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization scalar\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization binary --query-encoding scalar8bits\n  $ quiver create-collection ./data --name docs --dim 1024 --quantization scalar --on-disk',
     )
     .action(async (dir: string, opts: CreateOpts) => {
       const options = collectionOptions(opts);
@@ -140,7 +151,7 @@ export function registerCreateCollectionCommand(program: Command): void {
         if (opts.json === true) printJson(c.config);
         else
           process.stdout.write(
-            `created collection ${c.name} (dimension ${config.dimension}, ${config.metric}, m ${config.hnsw.m}, ef_construct ${config.hnsw.efConstruction}, ef ${config.hnsw.efSearch}, quantization ${quantizationLabel(config.quantization)})\n`,
+            `created collection ${c.name} (dimension ${config.dimension}, ${config.metric}, m ${config.hnsw.m}, ef_construct ${config.hnsw.efConstruction}, ef ${config.hnsw.efSearch}, quantization ${quantizationLabel(config.quantization)}${config.onDisk ? ', vectors on disk' : ''})\n`,
           );
       } finally {
         await db.close();

@@ -54,10 +54,11 @@ export function registerTuneCommand(program: Command): void {
         w('m', String(r.m));
         w('efConstruction', String(r.efConstruction));
         w('efSearch', String(r.efSearch));
-        w('quantization', r.quantization);
+        w('quantization', `${r.quantization}${r.onDisk ? ', vectors on disk' : ''}`);
         w('RAM', `${formatBytes(r.estimate.ramBytes)} (${r.estimate.bytesPerPoint} bytes/point)`);
         for (const c of r.choices) {
-          w(`  ${c.quantization}`, `${formatBytes(c.ramBytes)} (${c.bytesPerPoint} bytes/point)`);
+          const label = `  ${c.quantization}${c.onDisk ? ' on disk' : ''}`;
+          w(label, `${formatBytes(c.ramBytes)} (${c.bytesPerPoint} bytes/point)`);
         }
         w('disk', formatBytes(r.estimate.diskBytes));
         if (r.fitsBudget !== undefined) w('fits budget', r.fitsBudget ? 'yes' : 'NO');

@@ -29,6 +29,7 @@ import { snapshotPoints } from './export.js';
 import { jsonString } from './ops-files.js';
 import type { PinnedSnapshot } from './snapshot.js';
 import { pinSnapshot } from './snapshot.js';
+import type { Quantization } from './tune.js';
 import { estimateFootprint } from './tune.js';
 import { createdAtOf } from '../engine/validation.js';
 
@@ -147,6 +148,13 @@ async function collectionNames(
   return { names, created };
 }
 
+/** The quantization kind of a logged config (`none` when absent or unknown). */
+function quantizationOf(config: JsonObject): Quantization {
+  const q = config['quantization'];
+  const kind = typeof q === 'object' && q !== null && !Array.isArray(q) ? q['kind'] : q;
+  return kind === 'scalar' || kind === 'binary' ? kind : 'none';
+}
+
 /**
  * One collection's stats, its points counted (and matched) over the snapshot's view;
  * undefined when it does not exist at the snapshot's LSN (dropped in the WAL).
@@ -197,7 +205,14 @@ async function collectionStats(
     segmentBytes,
     deletedRatio: deletedShare(slotCounts),
     unsealedPoints: Math.max(0, points - sealedPoints),
-    memoryEstimateBytes: estimateFootprint(points, Math.max(1, dimension), hnsw.m).ramBytes,
+    memoryEstimateBytes: estimateFootprint(
+      points,
+      Math.max(1, dimension),
+      hnsw.m,
+      quantizationOf(config),
+      undefined,
+      config['onDisk'] === true,
+    ).ramBytes,
     ...(matches === undefined
       ? {}
       : { filter: { matching, selectivity: points === 0 ? 0 : matching / points } }),

@@ -2,10 +2,12 @@
  * tune: recommended HNSW settings (`m`, `efConstruction`, `efSearch`) for a collection size,
  * dimension and profile, with the RAM and disk estimate and whether it fits a memory budget.
  * It recommends only what createCollection accepts and shows the RAM of each quantization
- * choice (`none`, `scalar`, `binary` with one bit). Codes sit beside the float vectors
- * today (there is no on-disk vector store yet), so they cost memory and buy speed: scalar
- * is recommended only where it was measured faster (large low-latency collections), binary
- * never by default (its recall depends on the model: see docs/TUNING.md). The
+ * choice (`none`, `scalar`, `binary` with one bit), with the float vectors in memory or
+ * on disk (`onDisk`). In memory, codes sit beside the floats, so they cost memory and buy
+ * speed: scalar is recommended only where it was measured faster (large low-latency
+ * collections), binary never by default (its recall depends on the model: see
+ * docs/TUNING.md). Over a memory budget, scalar codes with the vectors on disk are
+ * recommended when they fit. The
  * formula is the one docs/TUNING.md documents; `estimateFootprint` is also used by
  * `quiver stats`.
  */
@@ -20,6 +22,8 @@ export type Quantization = 'none' | 'scalar' | 'binary';
 /** The RAM of one quantization choice for the recommended graph. */
 export interface QuantizationChoice {
   readonly quantization: Quantization;
+  /** Float vectors on disk (read to rescore), not in RAM. */
+  readonly onDisk: boolean;
   readonly ramBytes: number;
   readonly bytesPerPoint: number;
 }
@@ -50,6 +54,8 @@ export interface TuneReport {
   readonly efSearch: number;
   /** The recommended quantization (what `estimate` is for). */
   readonly quantization: Quantization;
+  /** Whether the recommendation keeps the float vectors on disk (`onDisk`). */
+  readonly onDisk: boolean;
   /** RAM of every quantization createCollection accepts, recommended or not. */
   readonly choices: readonly QuantizationChoice[];
   readonly estimate: Footprint;
@@ -57,11 +63,14 @@ export interface TuneReport {
   readonly notes: readonly string[];
 }
 
-/** Bytes per point of vectors in RAM: float32, plus the code row of a quantization. */
-function vectorBytes(dimension: number, quantization: Quantization): number {
-  const floats = dimension * 4;
+/**
+ * Bytes per point of vectors in RAM: float32 (unless on disk), plus the code row of a
+ * quantization (on disk without one, the graph walks int8 codes).
+ */
+function vectorBytes(dimension: number, quantization: Quantization, onDisk: boolean): number {
+  const floats = onDisk ? 0 : dimension * 4;
   if (quantization === 'binary') return floats + binaryRowBytes(dimension, 'one_bit');
-  return quantization === 'none' ? floats : floats + codeRowBytes(dimension);
+  return quantization === 'none' && !onDisk ? floats : floats + codeRowBytes(dimension);
 }
 
 /** Points at which scalar quantization was measured faster (1.24-1.31× at 200k × 128). */
@@ -69,7 +78,8 @@ const SCALAR_FROM_POINTS = 100_000;
 
 /**
  * The footprint formula (docs/TUNING.md): per point in RAM
- *   vector   = dimension × 4 (float32), plus for scalar quantization a code row of the
+ *   vector   = dimension × 4 (float32; 0 with the vectors on disk), plus for scalar
+ *              quantization (or on disk without one) a code row of the
  *              dimension rounded up to 16 bytes and a 16-byte tail; for binary (one
  *              bit) the dimension / 8 rounded up to 16 bytes and a 16-byte tail
  *   graph    = level-0 list (1 + 2m) × 4 + upper levels m × 4 × 1/(ln m) on average + 8
@@ -83,9 +93,10 @@ export function estimateFootprint(
   m: number,
   quantization: Quantization = 'none',
   payloadBytes = 64,
+  onDisk = false,
 ): Footprint {
   const graph = (1 + 2 * m) * 4 + (m * 4) / Math.log(m) + 8;
-  const vector = vectorBytes(dimension, quantization);
+  const vector = vectorBytes(dimension, quantization, onDisk);
   const bytesPerPoint = Math.ceil(vector + graph + 48 + payloadBytes);
   const diskPerPoint = Math.ceil(dimension * 4 + graph + payloadBytes + 16);
   return {
@@ -130,23 +141,54 @@ export function tune(input: TuneInput): TuneReport {
     efSearch = vectors > 1_000_000 ? 128 : 64;
   }
   const budget = input.memoryBudgetBytes;
-  const choices = (['none', 'scalar', 'binary'] as const).map((quantization) => {
-    const f = estimateFootprint(vectors, dimension, m, quantization, input.payloadBytes);
-    return { quantization, ramBytes: f.ramBytes, bytesPerPoint: f.bytesPerPoint };
-  });
-  const scalarFits = budget === undefined || choices[1]!.ramBytes <= budget;
-  const quantization: Quantization =
-    profile === 'low-latency' && vectors >= SCALAR_FROM_POINTS && scalarFits ? 'scalar' : 'none';
+  const choices = [false, true].flatMap((onDisk) =>
+    (['none', 'scalar', 'binary'] as const)
+      .filter((q) => !(onDisk && q === 'none'))
+      .map((quantization) => {
+        const f = estimateFootprint(
+          vectors,
+          dimension,
+          m,
+          quantization,
+          input.payloadBytes,
+          onDisk,
+        );
+        return { quantization, onDisk, ramBytes: f.ramBytes, bytesPerPoint: f.bytesPerPoint };
+      }),
+  );
+  const fits = (bytes: number): boolean => budget === undefined || bytes <= budget;
+  let quantization: Quantization =
+    profile === 'low-latency' && vectors >= SCALAR_FROM_POINTS && fits(choices[1]!.ramBytes)
+      ? 'scalar'
+      : 'none';
+  let onDisk = false;
   if (quantization === 'scalar') {
     notes.push(
       'scalar quantization: int8 codes beside the float vectors (more RAM, see choices) walked with SIMD and rescored; measured 1.24-1.31x the QPS at the same ef (recall within 0.011) on 200k points of 128 dimensions, about even on sets of a few thousand.',
     );
   }
-  const estimate = estimateFootprint(vectors, dimension, m, quantization, input.payloadBytes);
+  const ram = (q: Quantization, disk: boolean): number =>
+    estimateFootprint(vectors, dimension, m, q, input.payloadBytes, disk).ramBytes;
+  if (!fits(ram(quantization, false)) && fits(ram('scalar', true))) {
+    quantization = 'scalar';
+    onDisk = true;
+    notes.push(
+      'Over the memory budget in RAM: scalar codes with the float vectors on disk (onDisk) fit. Searches walk the int8 codes and read only the candidates they rescore from the segment files, through the block cache (vectorCacheBytes, outside this estimate); expect lower QPS when the files are not in the OS page cache.',
+    );
+  }
+  const estimate = estimateFootprint(
+    vectors,
+    dimension,
+    m,
+    quantization,
+    input.payloadBytes,
+    onDisk,
+  );
   const fitsBudget = budget === undefined ? undefined : estimate.ramBytes <= budget;
   if (fitsBudget === false) {
+    const mib = (bytes: number): number => Math.ceil(bytes / 1024 ** 2);
     notes.push(
-      `The RAM estimate exceeds the memory budget by ${Math.ceil((estimate.ramBytes - (budget ?? 0)) / 1024 ** 2)} MiB; quantization cannot help yet (its codes are kept beside the float vectors until vectors can live on disk): split the vectors across collections on several machines, add RAM, or use embeddings of a smaller dimension.`,
+      `The RAM estimate exceeds the memory budget by ${mib(estimate.ramBytes - (budget ?? 0))} MiB, and int8 codes with the vectors on disk (${mib(ram('scalar', true))} MiB) do not fit either: binary codes on disk take ${mib(ram('binary', true))} MiB (recall depends on the model: measure it), else split the vectors across collections on several machines, add RAM, or use embeddings of a smaller dimension.`,
     );
   }
   return {
@@ -157,6 +199,7 @@ export function tune(input: TuneInput): TuneReport {
     efConstruction,
     efSearch,
     quantization,
+    onDisk,
     choices,
     estimate,
     fitsBudget,

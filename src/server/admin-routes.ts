@@ -128,7 +128,15 @@ function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknow
   const body = bodyObject(raw);
   checkKeys(
     body,
-    ['slowQueryMs', 'defaultEf', 'logLevel', 'queryCacheBytes', 'cache', 'semanticCache'],
+    [
+      'slowQueryMs',
+      'defaultEf',
+      'logLevel',
+      'queryCacheBytes',
+      'vectorCacheBytes',
+      'cache',
+      'semanticCache',
+    ],
     'the config body',
   );
   const s = ctx.settings;
@@ -136,6 +144,10 @@ function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknow
   const ef = body['defaultEf'];
   const level = body['logLevel'];
   const cacheBytes = queryCacheBytesOf(body, s.queryCacheBytes);
+  const vectorBytes =
+    body['vectorCacheBytes'] === undefined
+      ? s.vectorCacheBytes
+      : intField(body['vectorCacheBytes'], 'vectorCacheBytes', 0, 2 ** 48, 0);
   const semantic = semanticCacheOf(body['semanticCache'], s.semanticCache);
   const next = {
     slowQueryMs:
@@ -155,6 +167,7 @@ function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknow
     next.logLevel = level as LogLevel;
   }
   if (cacheBytes !== s.queryCacheBytes) ctx.db().setQueryCacheBytes(cacheBytes);
+  if (vectorBytes !== s.vectorCacheBytes) ctx.db().setVectorCacheBytes(vectorBytes);
   if (semantic !== s.semanticCache) {
     const db = ctx.db();
     for (const name of Object.keys(s.semanticCache)) db.setSemanticCache(name, undefined);
@@ -165,6 +178,7 @@ function changeSettings(ctx: ServerContext, raw: unknown): Record<string, unknow
   s.defaultEf = next.defaultEf;
   s.logLevel = next.logLevel;
   s.queryCacheBytes = cacheBytes;
+  s.vectorCacheBytes = vectorBytes;
   ctx.logger.level = next.logLevel;
   ctx.logger.warn({ settings: { ...s } }, 'settings changed');
   return { ...s, defaultEf: s.defaultEf ?? null };

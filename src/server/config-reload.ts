@@ -74,6 +74,10 @@ export async function applyConfigReload(
     ctx.settings.queryCacheBytes = next.queryCacheBytes;
     ctx.loadedDb?.setQueryCacheBytes(next.queryCacheBytes);
   }
+  if ('vectorCacheBytes' in changed) {
+    ctx.settings.vectorCacheBytes = next.vectorCacheBytes;
+    ctx.loadedDb?.setVectorCacheBytes(next.vectorCacheBytes);
+  }
   if ('logLevel' in changed) {
     ctx.settings.logLevel = next.logLevel;
     logger.level = next.logLevel;

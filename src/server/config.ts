@@ -65,6 +65,7 @@ export interface ServerConfig {
   readonly breakerFailures: number;
   readonly breakerCooldownMs: number;
   readonly queryCacheBytes: number;
+  readonly vectorCacheBytes: number;
   /** Collections in the semantic cache, with their minimum similarity. */
   readonly semanticCache: Readonly<Record<string, number>>;
   // Document sync jobs (POST /collections/{c}/sync, docs/SYNC.md).
@@ -631,6 +632,15 @@ export const SETTINGS: SettingTable = Object.freeze({
       'memory for cached search answers (a repeated search is answered from it until a write to its collection); `0` turns the cache off (docs/TUNING.md)',
     fallback: constant(64 * MIB),
   },
+  vectorCacheBytes: {
+    ...integer(0, 2 ** 48),
+    metavar: 'bytes',
+    defaultText: '67108864 (64 MiB)',
+    reload: true,
+    description:
+      'memory for blocks of on-disk vectors (collections created with `on_disk: true`), the blocks searches read to rescore; `0` reads the files every time (docs/TUNING.md)',
+    fallback: constant(64 * MIB),
+  },
   semanticCache: {
     type: 'collection=similarity list',
     metavar: 'list',
@@ -834,6 +844,7 @@ export function engineOptionsOf(c: ServerConfig): QuiverOptions {
     breakerFailures: c.breakerFailures,
     breakerCooldownMs: c.breakerCooldownMs,
     queryCacheBytes: c.queryCacheBytes,
+    vectorCacheBytes: c.vectorCacheBytes,
     ...(c.walArchiveDir === undefined ? {} : { walArchiveDir: c.walArchiveDir }),
   };
 }

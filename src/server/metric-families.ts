@@ -421,13 +421,16 @@ export function declareClusterMetrics(
   });
 }
 
-/** The caches' hits, misses, evictions and sizes, by cache (`query`, `semantic`). */
+/** The caches' hits, misses, evictions and sizes, by cache (`query`, `semantic`, `vectors`). */
 export function declareCacheMetrics(registers: Registers, stats: ScrapeStats): void {
   // The semantic cache holds nothing of its own (its answers are the query cache's): it
   // has hits and misses only.
   const caches = (s: DatabaseStats): [string, Partial<CacheStats>][] => [
     ['query', s.queryCache],
     ['semantic', { hits: s.semanticCache.hits, misses: s.semanticCache.misses }],
+    // Blocks of on-disk vectors: a hit is a block read from memory, a miss one read from
+    // the file (the OS page cache may still have had it).
+    ['vectors', s.vectorCache],
   ];
   const family = (
     kind: 'counter' | 'gauge',

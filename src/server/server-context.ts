@@ -26,6 +26,8 @@ export interface RuntimeSettings {
   logLevel: LogLevel;
   /** The query cache's capacity (0: off); applied to the database when it changes. */
   queryCacheBytes: number;
+  /** The block cache of on-disk vectors (0: off); applied to the database when it changes. */
+  vectorCacheBytes: number;
   /** Collections in the semantic cache (minimum similarity); applied to the database. */
   semanticCache: Readonly<Record<string, number>>;
 }
@@ -104,6 +106,7 @@ export class ServerContext {
       defaultEf: parts.config.defaultEf,
       logLevel: parts.config.logLevel,
       queryCacheBytes: parts.config.queryCacheBytes,
+      vectorCacheBytes: parts.config.vectorCacheBytes,
       semanticCache: parts.config.semanticCache,
     };
   }
@@ -123,6 +126,7 @@ export class ServerContext {
     this.database = db;
     // As the settings are now: a reload while the database loaded may have changed them.
     db.setQueryCacheBytes(this.settings.queryCacheBytes);
+    db.setVectorCacheBytes(this.settings.vectorCacheBytes);
     for (const [name, s] of Object.entries(this.settings.semanticCache)) {
       db.setSemanticCache(name, s);
     }

@@ -21,17 +21,23 @@ test('profiles and the memory budget shape the recommendation', () => {
 });
 
 test('tune recommends only settings createCollection accepts, and says when RAM is short', async (t) => {
-  const tight = tune({ vectors: 1_000_000, dimension: 768, memoryBudgetBytes: 1024 ** 3 });
-  assert.equal(tight.quantization, 'none', 'scalar codes add memory: no help over budget');
-  assert.equal(tight.fitsBudget, false);
-  assert.match(tight.notes.join(' '), /exceeds the memory budget .* quantization cannot help/);
-  const [none, scalar, binary] = tight.choices;
+  const tight = tune({ vectors: 1_000_000, dimension: 768, memoryBudgetBytes: 2 * 1024 ** 3 });
+  assert.equal(tight.quantization, 'scalar', 'over budget: int8 codes with the vectors on disk');
+  assert.equal(tight.onDisk, true);
+  assert.equal(tight.fitsBudget, true);
+  assert.match(tight.notes.join(' '), /Over the memory budget in RAM: scalar codes .* on disk/);
+  const [none, scalar, binary, scalarDisk, binaryDisk] = tight.choices;
   assert.deepEqual(
-    [none?.quantization, scalar?.quantization, binary?.quantization],
-    ['none', 'scalar', 'binary'],
+    tight.choices.map((c) => `${c.quantization}${c.onDisk ? '+disk' : ''}`),
+    ['none', 'scalar', 'binary', 'scalar+disk', 'binary+disk'],
   );
   assert.equal(scalar!.bytesPerPoint - none!.bytesPerPoint, 768 + 16, 'one code row per point');
   assert.equal(binary!.bytesPerPoint - none!.bytesPerPoint, 768 / 8 + 16, 'one bit per value');
+  assert.equal(scalar!.bytesPerPoint - scalarDisk!.bytesPerPoint, 768 * 4, 'no floats in RAM');
+  assert.equal(binary!.bytesPerPoint - binaryDisk!.bytesPerPoint, 768 * 4);
+  const tiny = tune({ vectors: 1_000_000, dimension: 768, memoryBudgetBytes: 256 * 1024 ** 2 });
+  assert.equal(tiny.fitsBudget, false);
+  assert.match(tiny.notes.join(' '), /int8 codes with the vectors on disk \(\d+ MiB\) do not fit/);
   const fast = tune({ vectors: 1_000_000, dimension: 768, profile: 'low-latency' });
   assert.equal(fast.quantization, 'scalar', 'large low-latency collections walk int8 codes');
   assert.equal(fast.estimate.ramBytes, fast.choices[1]!.ramBytes);
@@ -49,6 +55,7 @@ test('tune recommends only settings createCollection accepts, and says when RAM 
       metric: 'cosine',
       hnsw: { m: r.m, efConstruction: r.efConstruction, efSearch: r.efSearch },
       quantization: r.quantization,
+      onDisk: r.onDisk,
     });
   }
   await db.close();

@@ -219,6 +219,7 @@ test('PATCH /admin/config changes the slow-query threshold, default ef and log l
     defaultEf: 32,
     logLevel: 'debug',
     queryCacheBytes: 64 * 1024 * 1024,
+    vectorCacheBytes: 64 * 1024 * 1024,
     semanticCache: {},
   });
   await call(server, 'POST', '/collections/docs/points/search', search);

@@ -158,3 +158,63 @@ async function binaryCollection(client: QdrantClient, url: string): Promise<void
   // One bit of 24 dimensions is coarse (0.83 measured); binary is for wide vectors.
   assert.ok(recall >= 0.75, `binary recall after rescoring ${recall}`);
 }
+
+test('the official client creates an on_disk collection: vectors stay in the files, the block cache is reported', async (t) => {
+  const dir = tempDir(undefined, 'quiver-qdrant-ondisk-');
+  const serve = await spawnServe(t, ['--data', join(dir, 'data')]);
+  t.after(() => removeDir(dir));
+  const client = new QdrantClient({ url: serve.url, checkCompatibility: false });
+  await client.createCollection('d', {
+    vectors: { size: DIM, distance: 'Euclid', on_disk: true },
+    quantization_config: { scalar: { type: 'int8', always_ram: true } },
+  });
+  const info = await client.getCollection('d');
+  const params = info.config.params.vectors as { on_disk?: boolean };
+  assert.equal(params.on_disk, true);
+  const vectors = clusteredVectors(N, DIM, 'euclid', 64);
+  await client.upsert('d', {
+    wait: true,
+    points: vectors.map((v, i) => ({ id: i, vector: Array.from(v) })),
+  });
+  const sealed = await fetch(`${serve.url}/admin/compact`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ collection: 'd' }),
+  });
+  assert.equal(sealed.status, 200);
+  let hits = 0;
+  const queries = clusteredVectors(20, DIM, 'euclid', 65).map((q) => Array.from(q));
+  for (const q of queries) {
+    const truth = new Set(
+      (await client.search('d', { vector: q, limit: 10, params: { exact: true } })).map(
+        (h) => h.id,
+      ),
+    );
+    for (const h of await client.search('d', { vector: q, limit: 10 })) {
+      if (truth.has(h.id)) hits++;
+    }
+  }
+  assert.ok(hits / (queries.length * 10) >= 0.9, `recall ${hits / (queries.length * 10)}`);
+  const [point] = await client.retrieve('d', { ids: [17], with_vector: true });
+  assert.deepEqual(point?.vector, Array.from(vectors[17]!), 'read back from the file');
+
+  const patched = await fetch(`${serve.url}/admin/config`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ vectorCacheBytes: 1 << 20 }),
+  });
+  assert.equal(patched.status, 200, await patched.clone().text());
+  const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+  const value = (re: RegExp): number => Number(re.exec(metrics)?.[1] ?? NaN);
+  assert.equal(value(/quiver_memory_bytes\{collection="d",part="vectors"\} (\d+)/), 0);
+  assert.ok(value(/quiver_memory_bytes\{collection="d",part="codes"\} (\d+)/) >= N * DIM);
+  assert.ok(value(/quiver_cache_misses_total\{cache="vectors"\} (\d+)/) > 0);
+  assert.equal(value(/quiver_cache_capacity_bytes\{cache="vectors"\} (\d+)/), 1 << 20);
+  const bad = await fetch(`${serve.url}/collections/bad`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ vectors: { size: 4, distance: 'Dot', on_disk: 'yes' } }),
+  });
+  assert.equal(bad.status, 400);
+  assert.equal(await serve.stop(), 0);
+});

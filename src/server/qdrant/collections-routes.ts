@@ -92,7 +92,11 @@ export async function collectionInfo(
     segments_count: segments,
     config: {
       params: {
-        vectors: { size: config.dimension, distance: DISTANCE_OF_METRIC[config.metric] },
+        vectors: {
+          size: config.dimension,
+          distance: DISTANCE_OF_METRIC[config.metric],
+          on_disk: config.onDisk,
+        },
         shard_number: cluster?.shards ?? 1,
         replication_factor: cluster?.replicationFactor ?? 1,
         write_consistency_factor: 1,
@@ -245,11 +249,16 @@ async function createCollection(
   const quantization =
     parseQuantizationConfig(vectors['quantization_config'], 'vectors.quantization_config') ??
     collectionWide;
+  const onDisk = vectors['on_disk'];
+  if (onDisk !== undefined && onDisk !== null && typeof onDisk !== 'boolean') {
+    throw badRequest('vectors.on_disk must be true or false.');
+  }
   const options = {
     dimension: size,
     metric,
     hnsw,
     ...(quantization === undefined ? {} : { quantization }),
+    ...(onDisk === true ? { onDisk: true } : {}),
   };
   const cluster = ctx.clusterNode;
   if (cluster !== undefined) {
