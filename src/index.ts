@@ -18,6 +18,7 @@ export type {
   BinaryQuantizationConfig,
   CollectionConfig,
   CreateCollectionOptions,
+  CollectionChanges,
   HnswConfig,
   PointInput,
   QuantizationConfig,

@@ -41,7 +41,11 @@ export interface CollectionSearchResult {
 }
 
 export class CollectionState {
-  readonly config: CollectionConfig;
+  /**
+   * Replaced whole by an update (Quiver.updateCollection: quantization, onDisk); name,
+   * dimension and metric never change.
+   */
+  config: CollectionConfig;
   readonly createdLsn: number;
   /** When the collection was created (ISO 8601, UTC); null when unknown (format 1.0). */
   readonly createdAt: string | null;

@@ -10,8 +10,12 @@ import type { FileSystem } from '../storage/io/file-system.js';
 import type { BlockCacheStats } from '../storage/io/block-cache.js';
 import { BlockCache } from '../storage/io/block-cache.js';
 import { SegmentVectors } from '../storage/segment/segment-vectors.js';
+import { vectorsSectionOffset } from '../storage/segment/segment-file.js';
 import type { PointTable } from './point-table.js';
 import type { CollectionConfig } from './validation.js';
+
+/** Bytes that hold a segment file's header, collection name and section table. */
+const HEAD_BYTES = 4096;
 
 /** Block cache size when the options give none: 64 MiB. */
 export const DEFAULT_VECTOR_CACHE_BYTES = 64 * 1024 * 1024;
@@ -50,6 +54,24 @@ export class OnDiskVectors {
     });
     this.files.set(path, vectors);
     table.swapIndex(index.withVectorsOn(vectors));
+  }
+
+  /**
+   * {@link attach} for a segment already in memory (its collection was updated to `onDisk`):
+   * the VECTORS section's offset is read from the file's header and section table.
+   */
+  async attachFile(table: PointTable, config: CollectionConfig, path: string): Promise<void> {
+    const index = table.index;
+    if (!config.onDisk || !(index instanceof HnswIndex) || index.quantizer === undefined) return;
+    if (index.vectorsOnDisk) return;
+    const handle = await this.fs.open(path, 'read');
+    let head: Uint8Array;
+    try {
+      head = await handle.read(0, HEAD_BYTES);
+    } finally {
+      await handle.close();
+    }
+    await this.attach(table, config, path, vectorsSectionOffset(head));
   }
 
   /** Closes the vector file of `path`, if open (the file was collected). */

@@ -49,9 +49,10 @@ import { recover } from './recovery.js';
 import type { RecoveredState } from './recovery.js';
 import type { StorageStats } from './storage-manager.js';
 import { StorageManager } from './storage-manager.js';
-import type { CollectionConfig, CreateCollectionOptions } from './validation.js';
+import type { CollectionChanges, CollectionConfig, CreateCollectionOptions } from './validation.js';
 import {
   buildCollectionConfig,
+  changedConfig,
   checkCollectionName,
   configJson,
   CREATED_AT_KEY,
@@ -264,6 +265,8 @@ export class Quiver {
       fsyncListeners,
     });
     await sealAfterReplay(db, storage, state.catalog, leftovers.length > 0);
+    // Segments loaded under a config that a replayed update changed follow it now.
+    for (const s of state.catalog.values()) await storage.reconcile(s);
     storage.maybeCheckpoint();
     if (storage.options.autoCompact) storage.maybeCompact();
     return db;
@@ -504,6 +507,36 @@ export class Quiver {
   /** The configuration of a collection. */
   collectionConfig(name: string): CollectionConfig {
     return this.collection(name).config;
+  }
+
+  /**
+   * Changes a collection's `quantization` or `onDisk` (Qdrant's PATCH /collections/{c}),
+   * logged so a restart keeps it. Resolves once its sealed segments follow: codes trained
+   * again (or dropped: searches walk the floats), vectors moved to or from their files. A
+   * segment whose graph the search workers share keeps its codes until compaction rewrites
+   * it; growing data follows when it is sealed. Returns the new config.
+   */
+  async updateCollection(name: string, changes: CollectionChanges): Promise<CollectionConfig> {
+    this.admitWrite();
+    this.collection(name);
+    const state = this.catalog.get(name);
+    if (state === undefined || this.reserved.has(name)) {
+      throw new QuiverError('COLLECTION_NOT_FOUND', `Collection "${name}" does not exist.`, {
+        collection: name,
+      });
+    }
+    const config = changedConfig(state.config, changes);
+    const json = configJson(config);
+    if (JSON.stringify(json) === JSON.stringify(configJson(state.config))) return state.config;
+    const { type, body } = encodeWalOp({ kind: 'update-collection', config: json });
+    await this.logged(type, body, () => {
+      state.config = config;
+      // Answers computed with the old codes are not this config's answers.
+      state.changed();
+      this.host.queryCache.invalidate(state);
+    });
+    await this.storage.reconcile(state);
+    return state.config;
   }
 
   /** Drops a collection and its points; COLLECTION_NOT_FOUND when missing. */

@@ -73,6 +73,14 @@ export function applyOp(
       if (existing !== undefined && existing.createdLsn < lsn) catalog.delete(op.name);
       return;
     }
+    case 'update-collection': {
+      // The manifest's config may already hold it (the record is before the checkpoint);
+      // applying it again is the same config. Segments follow when the database opens.
+      const config = configFromJson(op.config);
+      const existing = catalog.get(config.name);
+      if (existing !== undefined && existing.createdLsn < lsn) existing.config = config;
+      return;
+    }
     case 'swap-collection':
       applySwap(catalog, op.staging, op.target, lsn, logger);
       return;

@@ -10,7 +10,7 @@ import { trainBinaryQuantizer } from '../ann/binary-quantizer.js';
 import type { Quantizer } from '../ann/quantizer.js';
 import { trainScalarQuantizer } from '../ann/scalar-quantizer.js';
 import type { VectorIndex } from '../ann/vector-index.js';
-import type { CollectionConfig } from './validation.js';
+import type { CollectionConfig, QuantizationConfig } from './validation.js';
 import { walkedQuantization } from './validation.js';
 
 /**
@@ -25,9 +25,10 @@ export function quantizeIndex(
 ): Quantizer | undefined {
   const q = walkedQuantization(config);
   if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
-  // A stored quantizer of another kind (the file was written under an earlier config) is
-  // trained again: the segment is searched the way the collection now asks.
-  const quantizer = stored?.kind === q.kind ? stored : train(index, config);
+  // A stored quantizer of another kind or settings (the file was written under an earlier
+  // config) is trained again: the segment is searched the way the collection now asks.
+  const quantizer =
+    stored !== undefined && quantizerMatches(stored, q) ? stored : train(index, config);
   if (quantizer === undefined) return undefined;
   try {
     index.quantize(quantizer);
@@ -38,6 +39,36 @@ export function quantizeIndex(
     throw e;
   }
   return quantizer;
+}
+
+/** True when quantizer `q` is what the quantization config `want` asks for. */
+export function quantizerMatches(q: Quantizer, want: QuantizationConfig): boolean {
+  if (want === 'none') return false;
+  if (q.kind === 'scalar' && want.kind === 'scalar') {
+    return Math.fround(q.quantile) === Math.fround(want.quantile);
+  }
+  if (q.kind === 'binary' && want.kind === 'binary') {
+    return q.encoding === want.encoding && q.queryEncoding === want.queryEncoding;
+  }
+  return false;
+}
+
+/**
+ * Brings the index of a sealed segment in line with its collection's quantization after an
+ * update: codes trained again, or dropped (searches walk the floats). An index with its
+ * vectors on disk is left to the caller (it must come back into memory first). Returns
+ * false when the index could not follow (a shared index keeps its codes until rewritten).
+ */
+export function requantize(index: VectorIndex, config: CollectionConfig): boolean {
+  if (!(index instanceof HnswIndex)) return true;
+  const want = walkedQuantization(config);
+  const have = index.quantizer;
+  if (want === 'none') {
+    if (have !== undefined) index.dropQuantizer();
+    return true;
+  }
+  if (have !== undefined && quantizerMatches(have, want)) return true;
+  return quantizeIndex(index, config) !== undefined;
 }
 
 /** A quantizer of the collection's kind trained on the index's vectors. */

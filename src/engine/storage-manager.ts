@@ -29,8 +29,9 @@ import type { GrowingSegment } from './growing-segment.js';
 import { compactSegments } from './compaction.js';
 import { mergeGroup, packGroups } from './compaction-groups.js';
 import { SealedSegment } from './sealed-segment.js';
-import { configJson } from './validation.js';
-import { quantizeIndex } from './segment-quantization.js';
+import { configJson, walkedQuantization } from './validation.js';
+import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
+import { quantizeIndex, quantizerMatches, requantize } from './segment-quantization.js';
 
 export interface StorageOptions {
   /** A growing segment is sealed once it holds this many points. Default 20 000. */
@@ -464,6 +465,37 @@ export class StorageManager {
       throw e;
     }
     await h.close();
+  }
+
+  /**
+   * Brings every sealed segment of `state` in line with its config after an update (or its
+   * replay at open): codes trained again or dropped, vectors moved to or from their files.
+   * Runs after the storage work queued before it; a segment whose graph search workers
+   * share keeps its codes until compaction rewrites it.
+   */
+  reconcile(state: CollectionState): Promise<void> {
+    return this.enqueue('reconcile', async () => {
+      for (const seg of [...state.sealed]) await this.reconcileSegment(state, seg);
+    });
+  }
+
+  private async reconcileSegment(state: CollectionState, seg: SealedSegment): Promise<void> {
+    const config = state.config;
+    const path = `${this.segDir}/${seg.file}`;
+    const index = seg.table.index;
+    if (index instanceof HnswIndex && index.vectorsOnDisk) {
+      const want = walkedQuantization(config);
+      const have = index.quantizer;
+      if (config.onDisk && have !== undefined && want !== 'none' && quantizerMatches(have, want)) {
+        return;
+      }
+      // Its codes change, or its vectors come back: into memory first.
+      seg.table.swapIndex(index.clone());
+      await this.vectors.release(path);
+    }
+    requantize(seg.table.index, config);
+    await this.vectors.attachFile(seg.table, config, path);
+    state.changed();
   }
 
   /** Files the committed manifest references. */

@@ -258,6 +258,32 @@ export function quantizationLabel(q: QuantizationConfig): string {
   return `binary ${q.encoding}, query ${q.queryEncoding}`;
 }
 
+/** What `Quiver.updateCollection` can change; absent fields keep their value. */
+export interface CollectionChanges {
+  readonly quantization?: CreateCollectionOptions['quantization'];
+  readonly onDisk?: boolean;
+}
+
+/** `config` with `changes` applied, checked as createCollection checks its options. */
+export function changedConfig(config: CollectionConfig, changes: unknown): CollectionConfig {
+  if (!isJsonObject(changes)) {
+    throw invalidArgument('updateCollection needs changes such as { quantization: "scalar" }.', {
+      collection: config.name,
+    });
+  }
+  const c = changes as Record<string, unknown>;
+  for (const key of Object.keys(c)) {
+    if (key !== 'quantization' && key !== 'onDisk') {
+      throw invalidArgument(
+        `"${key}" cannot change after creation: updateCollection changes quantization and onDisk.`,
+        { collection: config.name, field: key },
+      );
+    }
+  }
+  // configFromJson checks a staging collection under the name it replaces.
+  return configFromJson({ ...configJson(config), ...(c as JsonObject) });
+}
+
 /** A config as the JSON the WAL, manifest and snapshots hold (configFromJson reads it back). */
 export function configJson(config: CollectionConfig): JsonObject {
   const { onDisk, ...rest } = config;

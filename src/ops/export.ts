@@ -81,7 +81,7 @@ function newTracked(listed: ManifestCollection | undefined): Tracked {
 /** Applies one logged operation of the tracked collection to what the export knows. */
 function applyToTracked(
   t: Tracked,
-  op: Exclude<WalOp, { kind: 'swap-collection' }>,
+  op: Exclude<WalOp, { kind: 'swap-collection' } | { kind: 'update-collection' }>,
   lsn: number,
 ): void {
   if (op.kind === 'create-collection') {
@@ -213,6 +213,8 @@ async function replayWalTail(
         tracked.delete(op.staging);
         return;
       }
+      // A config update changes no point.
+      if (op.kind === 'update-collection') return;
       const name =
         op.kind === 'create-collection'
           ? jsonString(op.config['name'])

@@ -10,6 +10,7 @@ import type { JsonObject, MetricName, Payload, PointId } from '../common/types.j
 import { Quiver } from '../engine/quiver.js';
 import { stagingTarget } from '../engine/staging-name.js';
 import type { Collection } from '../engine/collection.js';
+import type { CollectionChanges } from '../engine/validation.js';
 import { MANIFEST_FILE, SEGMENT_DIR, WAL_DIR } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
@@ -74,7 +75,10 @@ interface Salvage {
 
 type PointOp = Exclude<
   WalOp,
-  { kind: 'create-collection' } | { kind: 'drop-collection' } | { kind: 'swap-collection' }
+  | { kind: 'create-collection' }
+  | { kind: 'drop-collection' }
+  | { kind: 'swap-collection' }
+  | { kind: 'update-collection' }
 >;
 
 function errorText(e: unknown): string {
@@ -427,6 +431,14 @@ async function replayWal(
       if (c === undefined || sealed(op.name, lsn)) continue;
       if (s.staged.delete(op.name)) await s.db.dropStagingCollection(c);
       else await s.db.dropCollection(op.name);
+      continue;
+    }
+    if (op.kind === 'update-collection') {
+      // The salvaged collection takes the quantization and onDisk the record changed.
+      const name = jsonString(op.config['name']);
+      if (!s.db.hasCollection(name) || sealed(name, lsn)) continue;
+      const { quantization, onDisk } = op.config;
+      await s.db.updateCollection(name, { quantization, onDisk } as CollectionChanges);
       continue;
     }
     if (op.kind === 'swap-collection') {

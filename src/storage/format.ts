@@ -12,7 +12,8 @@ export const FORMAT_MAJOR = 1;
  * 1.4 segment sections on 8-byte boundaries (readers view vectors and links in place);
  * 1.5 a segment's QUANT section (the trained int8 quantizer; readers of 1.4 ignore it);
  * 1.6 a binary quantizer in the QUANT section (kind 2) and binary collection configs;
- * 1.7 a collection config's `onDisk: true` (vectors read from the segment files).
+ * 1.7 a collection config's `onDisk: true` (vectors read from the segment files) and the
+ * UPDATE_COLLECTION record (a collection's quantization or onDisk changed).
  */
 export const FORMAT_MINOR = 7;
 
@@ -35,6 +36,8 @@ export const WalRecordType = Object.freeze({
   PAYLOAD: 5,
   /** Since 1.2: a staging collection replaces another in one step (FORMAT.md §2.3). */
   SWAP_COLLECTION: 6,
+  /** Since 1.7: a collection's new config (quantization, onDisk) (FORMAT.md §2.3). */
+  UPDATE_COLLECTION: 7,
 } as const);
 export type WalRecordType = (typeof WalRecordType)[keyof typeof WalRecordType];
 

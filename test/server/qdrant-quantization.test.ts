@@ -210,6 +210,7 @@ test('the official client creates an on_disk collection: vectors stay in the fil
   assert.ok(value(/quiver_memory_bytes\{collection="d",part="codes"\} (\d+)/) >= N * DIM);
   assert.ok(value(/quiver_cache_misses_total\{cache="vectors"\} (\d+)/) > 0);
   assert.equal(value(/quiver_cache_capacity_bytes\{cache="vectors"\} (\d+)/), 1 << 20);
+  await updatedByPatch(client, serve.url, vectors);
   const bad = await fetch(`${serve.url}/collections/bad`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
@@ -218,3 +219,53 @@ test('the official client creates an on_disk collection: vectors stay in the fil
   assert.equal(bad.status, 400);
   assert.equal(await serve.stop(), 0);
 });
+
+/** PATCH /collections/{c} from the client: quantization on, vectors to disk, quantization off. */
+async function updatedByPatch(
+  client: QdrantClient,
+  url: string,
+  vectors: readonly Float32Array[],
+): Promise<void> {
+  await client.createCollection('u', { vectors: { size: DIM, distance: 'Euclid' } });
+  await client.upsert('u', {
+    wait: true,
+    points: vectors.map((v, i) => ({ id: i, vector: Array.from(v) })),
+  });
+  await fetch(`${url}/admin/compact`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ collection: 'u' }),
+  });
+  const memory = async (part: string): Promise<number> => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const re = new RegExp(`quiver_memory_bytes\\{collection="u",part="${part}"\\} (\\d+)`);
+    return Number(re.exec(text)?.[1] ?? NaN);
+  };
+  assert.equal(await memory('codes'), 0);
+  assert.equal(
+    await client.updateCollection('u', { quantization_config: { scalar: { type: 'int8' } } }),
+    true,
+  );
+  let info = await client.getCollection('u');
+  assert.deepEqual(info.config.quantization_config, {
+    scalar: { type: 'int8', quantile: 0.99, always_ram: true },
+  });
+  assert.ok((await memory('codes')) >= N * DIM);
+  await client.updateCollection('u', { vectors: { '': { on_disk: true } } });
+  info = await client.getCollection('u');
+  assert.equal((info.config.params.vectors as { on_disk?: boolean }).on_disk, true);
+  assert.equal(await memory('vectors'), 0);
+  const q = Array.from(vectors[5]!);
+  assert.equal((await client.search('u', { vector: q, limit: 1 }))[0]?.id, 5);
+  await client.updateCollection('u', { quantization_config: 'Disabled' });
+  info = await client.getCollection('u');
+  assert.equal(info.config.quantization_config ?? null, null);
+  await assert.rejects(
+    client.updateCollection('u', { optimizers_config: { indexing_threshold: 100 } }),
+    (e) => statusOf(e) === 501,
+  );
+  await assert.rejects(
+    client.updateCollection('u', { vectors: { '': { on_disk: 'yes' as never } } }),
+    (e) => statusOf(e) === 400,
+  );
+}

@@ -431,6 +431,18 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     this.handle_ = undefined;
   }
 
+  /**
+   * Stops walking the codes: searches use the float vectors again (the collection's
+   * quantization was turned off). The codes' memory stays until the index is rebuilt.
+   */
+  dropQuantizer(): void {
+    if (this.source_ !== undefined) {
+      throw invalidArgument('an index with its vectors on disk walks its codes; rebuild it.');
+    }
+    this.quantizer_ = undefined;
+    this.handle_ = undefined;
+  }
+
   /** Default beam width of a search (a query's `ef` overrides it); raised to k when smaller. */
   get efSearch(): number {
     return this.efSearch_;

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isQuiverError } from '../../common/quiver-error.js';
 import type { Collection } from '../../engine/collection.js';
+import type { CollectionChanges } from '../../engine/validation.js';
 import type { PointReads } from '../../cluster/shard-reads.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
 import { readsOf } from '../cluster-consistency.js';
@@ -179,18 +180,9 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
     createCollection(ctx, req, reply),
   );
 
-  app.patch('/collections/:collection_name', { config: { access: 'write' } }, (req, reply) => {
-    const name = paramsOf(req.params)['collection_name'] ?? '';
-    ctx.collection(name);
-    const body = bodyObject(req.body);
-    const changes = Object.entries(body).filter(([, v]) => v !== null && v !== undefined);
-    if (changes.length > 0) {
-      throw notImplemented(
-        `changing collection parameters after creation (${changes.map(([k]) => k).join(', ')})`,
-      );
-    }
-    return Promise.resolve(envelope(reply, true));
-  });
+  app.patch('/collections/:collection_name', { config: { access: 'write' } }, (req, reply) =>
+    updateCollection(ctx, req, reply),
+  );
 
   app.delete('/collections/:collection_name', { config: { access: 'write' } }, (req, reply) =>
     dropCollection(ctx, req, reply),
@@ -217,6 +209,61 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
   app.post('/collections/aliases', { config: { access: 'write' } }, () => {
     throw notImplemented('collection aliases');
   });
+}
+
+/**
+ * PATCH /collections/:name: Qdrant's update. `quantization_config` (scalar, binary, or
+ * `"Disabled"`) and `vectors.on_disk` (also as `vectors: {"": {on_disk}}`, or the vector's
+ * own `quantization_config`) change; the other parameters cannot change after creation
+ * (501 naming them). The collection's segments follow before it answers.
+ */
+async function updateCollection(
+  ctx: ServerContext,
+  req: CollectionRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  const name = paramsOf(req.params)['collection_name'] ?? '';
+  ctx.collection(name);
+  const body = bodyObject(req.body);
+  const fixed = Object.entries(body)
+    .filter(
+      ([k, v]) => v !== null && v !== undefined && k !== 'quantization_config' && k !== 'vectors',
+    )
+    .map(([k]) => k);
+  if (fixed.length > 0) {
+    throw notImplemented(`changing collection parameters after creation (${fixed.join(', ')})`);
+  }
+  const changes: { quantization?: CollectionChanges['quantization']; onDisk?: boolean } = {};
+  const readQuantization = (value: unknown, where: string): void => {
+    if (value === 'Disabled') changes.quantization = 'none';
+    else {
+      const q = parseQuantizationConfig(value, where);
+      if (q !== undefined) changes.quantization = q;
+    }
+  };
+  readQuantization(body['quantization_config'], 'quantization_config');
+  if (body['vectors'] !== undefined && body['vectors'] !== null) {
+    const outer = asObject(body['vectors'], 'vectors');
+    // The unnamed vector's diff, given directly or under the empty name.
+    const named = outer[''];
+    const v = named === undefined ? outer : asObject(named, 'vectors[""]');
+    const where = named === undefined ? 'vectors' : 'vectors[""]';
+    checkKeys(v, ['on_disk', 'quantization_config', 'hnsw_config'], where);
+    if (v['hnsw_config'] !== undefined && v['hnsw_config'] !== null) {
+      throw notImplemented(`changing ${where}.hnsw_config after creation`);
+    }
+    readQuantization(v['quantization_config'], `${where}.quantization_config`);
+    const onDisk = v['on_disk'];
+    if (onDisk !== undefined && onDisk !== null) {
+      if (typeof onDisk !== 'boolean') throw badRequest(`${where}.on_disk must be true or false.`);
+      changes.onDisk = onDisk;
+    }
+  }
+  if (ctx.clusterNode?.defines(name) === true && Object.keys(changes).length > 0) {
+    throw notImplemented('changing a cluster collection after creation');
+  }
+  if (Object.keys(changes).length > 0) await ctx.db().updateCollection(name, changes);
+  return envelope(reply, true);
 }
 
 /** PUT /collections/:name: one unnamed vector of a size and distance, optional HNSW settings. */

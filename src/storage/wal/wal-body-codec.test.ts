@@ -70,6 +70,12 @@ describe('WAL body codec: the FORMAT.md §2.3 layout', () => {
       body: utf8Encode('{"name":"docs","dimension":3}'),
     },
     {
+      what: 'UPDATE_COLLECTION is the new config as JSON text',
+      op: { kind: 'update-collection', config: { name: 'docs', onDisk: true } },
+      type: 7,
+      body: utf8Encode('{"name":"docs","onDisk":true}'),
+    },
+    {
       what: 'DROP_COLLECTION is the bare UTF-8 name',
       op: { kind: 'drop-collection', name: 'dé' },
       type: 2,
@@ -169,6 +175,7 @@ describe('WAL body codec: the FORMAT.md §2.3 layout', () => {
           keys: [],
         }).type,
         swap: encodeWalOp({ kind: 'swap-collection', staging: 'b', target: 'a' }).type,
+        update: encodeWalOp({ kind: 'update-collection', config: {} }).type,
       },
       {
         create: WalRecordType.CREATE_COLLECTION,
@@ -177,6 +184,7 @@ describe('WAL body codec: the FORMAT.md §2.3 layout', () => {
         delete: WalRecordType.DELETE,
         payload: WalRecordType.PAYLOAD,
         swap: WalRecordType.SWAP_COLLECTION,
+        update: WalRecordType.UPDATE_COLLECTION,
       },
     );
   });
@@ -224,6 +232,7 @@ const upsertArb: fc.Arbitrary<WalOp> = fc
 
 const opArb: fc.Arbitrary<WalOp> = fc.oneof(
   configArb.map((config): WalOp => ({ kind: 'create-collection', config })),
+  configArb.map((config): WalOp => ({ kind: 'update-collection', config })),
   textArb(40).map((n): WalOp => ({ kind: 'drop-collection', name: n })),
   fc
     .record({ staging: textArb(40), target: textArb(40) })
@@ -336,7 +345,9 @@ describe('WAL body codec: damaged bodies are CORRUPT with the file, offset and c
   test('a framed body with trailing bytes says how many', () => {
     fc.assert(
       fc.property(
-        framedOpArb.filter((op) => op.kind !== 'create-collection'),
+        framedOpArb.filter(
+          (op) => op.kind !== 'create-collection' && op.kind !== 'update-collection',
+        ),
         fc.uint8Array({ minLength: 1, maxLength: 20 }),
         (op, extra) => {
           const { type, body } = encodeWalOp(op);
@@ -377,7 +388,7 @@ describe('WAL body codec: damaged bodies are CORRUPT with the file, offset and c
   });
 
   test('an unknown record type is CORRUPT naming the type', () => {
-    for (const type of [0, 7, 255]) {
+    for (const type of [0, 8, 255]) {
       const e = corruptOf(type, utf8Encode('{}'));
       assert.equal(e.message, malformed(`unknown record type ${type}`));
       assert.ok(e.cause instanceof RangeError);

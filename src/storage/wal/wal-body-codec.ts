@@ -25,6 +25,8 @@ export interface LoggedPoint {
 export type WalOp =
   | { readonly kind: 'create-collection'; readonly config: JsonObject }
   | { readonly kind: 'drop-collection'; readonly name: string }
+  /** The whole new config of an existing collection (its name, dimension and metric kept). */
+  | { readonly kind: 'update-collection'; readonly config: JsonObject }
   /** `staging` takes `target`'s name; `target`, if it exists, is dropped (one step). */
   | { readonly kind: 'swap-collection'; readonly staging: string; readonly target: string }
   | {
@@ -73,6 +75,11 @@ export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
       };
     case 'drop-collection':
       return { type: WalRecordType.DROP_COLLECTION, body: utf8Encode(op.name) };
+    case 'update-collection':
+      return {
+        type: WalRecordType.UPDATE_COLLECTION,
+        body: utf8Encode(JSON.stringify(op.config)),
+      };
     case 'swap-collection': {
       const w = new ByteWriter(8 + op.staging.length * 3 + op.target.length * 3);
       writeName(w, op.staging);
@@ -150,12 +157,15 @@ export function decodeWalOp(type: number, body: Uint8Array, file: string, offset
 /** The operation of one record body; throws RangeError (or a parse error) when malformed. */
 function decodeBody(type: number, body: Uint8Array): WalOp {
   switch (type) {
-    case WalRecordType.CREATE_COLLECTION: {
+    case WalRecordType.CREATE_COLLECTION:
+    case WalRecordType.UPDATE_COLLECTION: {
       const config: unknown = JSON.parse(utf8Decode(body));
       if (typeof config !== 'object' || config === null || Array.isArray(config)) {
         throw new RangeError('collection config is not an object');
       }
-      return { kind: 'create-collection', config: config as JsonObject };
+      const kind =
+        type === WalRecordType.CREATE_COLLECTION ? 'create-collection' : 'update-collection';
+      return { kind, config: config as JsonObject };
     }
     case WalRecordType.DROP_COLLECTION:
       return { kind: 'drop-collection', name: utf8Decode(body) };
