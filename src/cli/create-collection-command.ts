@@ -6,14 +6,20 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import type { BinaryEncoding, BinaryQueryEncoding } from '../ann/binary-quantizer.js';
-import { BINARY_ENCODINGS, BINARY_QUERY_ENCODINGS } from '../ann/binary-quantizer.js';
-import { invalidArgument } from '../common/quiver-error.js';
 import type { MetricName } from '../common/types.js';
 import { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
 import { buildCollectionConfig, quantizationLabel } from '../engine/validation.js';
 import { parseInteger, printJson } from './cli-support.js';
+import type { QuantizationFlags } from './quantization-flags.js';
+import {
+  encodingOption,
+  parseQuantile,
+  QUANTILE_HELP,
+  quantizationOf,
+  quantizationOption,
+  queryEncodingOption,
+} from './quantization-flags.js';
 
 function parseDimension(value: string): number {
   const n = Number(value);
@@ -23,26 +29,15 @@ function parseDimension(value: string): number {
   return n;
 }
 
-interface CreateOpts {
+interface CreateOpts extends QuantizationFlags {
   name: string;
   dim: number;
   metric: MetricName;
   m?: number;
   efConstruct?: number;
   ef?: number;
-  quantization: 'none' | 'scalar' | 'binary';
-  quantile?: number;
-  encoding?: BinaryEncoding;
-  queryEncoding?: BinaryQueryEncoding;
   onDisk?: boolean;
   json?: boolean;
-}
-
-function parseQuantile(value: string): number {
-  const n = Number(value);
-  if (!(n >= 0.5 && n <= 1))
-    throw new InvalidArgumentError('the quantile is a number from 0.5 to 1.');
-  return n;
 }
 
 /** The createCollection options of the flags; HNSW values left out keep their defaults. */
@@ -56,31 +51,8 @@ function collectionOptions(opts: CreateOpts): CreateCollectionOptions {
     dimension: opts.dim,
     metric: opts.metric,
     hnsw,
-    quantization: quantizationOf(opts),
+    quantization: quantizationOf(opts) ?? 'none',
     ...(opts.onDisk === true ? { onDisk: true } : {}),
-  };
-}
-
-/** The quantization option of the flags; a flag of another kind than --quantization is refused. */
-function quantizationOf(opts: CreateOpts): NonNullable<CreateCollectionOptions['quantization']> {
-  if (opts.quantile !== undefined && opts.quantization !== 'scalar') {
-    throw invalidArgument('--quantile needs --quantization scalar.', { field: 'quantile' });
-  }
-  const binaryFlag = opts.encoding !== undefined ? 'encoding' : 'query-encoding';
-  if (
-    (opts.encoding !== undefined || opts.queryEncoding !== undefined) &&
-    opts.quantization !== 'binary'
-  ) {
-    throw invalidArgument(`--${binaryFlag} needs --quantization binary.`, { field: binaryFlag });
-  }
-  if (opts.quantization === 'none') return 'none';
-  if (opts.quantization === 'scalar') {
-    return { kind: 'scalar', ...(opts.quantile === undefined ? {} : { quantile: opts.quantile }) };
-  }
-  return {
-    kind: 'binary',
-    ...(opts.encoding === undefined ? {} : { encoding: opts.encoding }),
-    ...(opts.queryEncoding === undefined ? {} : { queryEncoding: opts.queryEncoding }),
   };
 }
 
@@ -107,31 +79,10 @@ export function registerCreateCollectionCommand(program: Command): void {
       'default HNSW beam width of searches, 1..4096 (default 64)',
       parseInteger('--ef', 1),
     )
-    .addOption(
-      new Option(
-        '--quantization <kind>',
-        'scalar: sealed segments keep int8 codes (a quarter of the float vectors, on top of them) and searches walk them, rescoring with the floats; binary: 1 or 2 bits per value (a 32nd or 16th of the floats)',
-      )
-        .choices(['none', 'scalar', 'binary'])
-        .default('none'),
-    )
-    .addOption(
-      new Option(
-        '--encoding <bits>',
-        'bits per value with --quantization binary (default one_bit)',
-      ).choices([...BINARY_ENCODINGS]),
-    )
-    .addOption(
-      new Option(
-        '--query-encoding <kind>',
-        'how a query meets binary codes: default/binary (as bits, fastest) or scalar8bits/scalar4bits (asymmetric: more exact, slower)',
-      ).choices([...BINARY_QUERY_ENCODINGS]),
-    )
-    .option(
-      '--quantile <q>',
-      'share of values the int8 range covers, 0.5..1 (default 0.99; with --quantization scalar)',
-      parseQuantile,
-    )
+    .addOption(quantizationOption('none'))
+    .addOption(encodingOption())
+    .addOption(queryEncodingOption())
+    .option('--quantile <q>', QUANTILE_HELP, parseQuantile)
     .option(
       '--on-disk',
       'sealed segments keep their float vectors in their files, read only to rescore (memory holds the graph and codes; without --quantization the codes are int8)',

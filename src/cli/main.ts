@@ -11,6 +11,7 @@ import { registerBackupCommand } from './backup-command.js';
 import { registerCompactCommand } from './compact-command.js';
 import { registerCreateCollectionCommand } from './create-collection-command.js';
 import { registerDropCollectionCommand } from './drop-collection-command.js';
+import { registerUpdateCollectionCommand } from './update-collection-command.js';
 import { registerExportCommand } from './export-command.js';
 import { registerImportCommand } from './import-command.js';
 import { registerInfoCommand } from './info-command.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerCollectionsCommand(program);
   registerCreateCollectionCommand(program);
   registerDropCollectionCommand(program);
+  registerUpdateCollectionCommand(program);
   registerInfoCommand(program);
   registerStatsCommand(program);
   registerVerifyCommand(program);

@@ -3,7 +3,7 @@
  * path is refused by every command (exit 2, "did you mean"), deleted WAL files are named
  * by every WAL tool, a reader closing stdout early is not an error, import and backup
  * progress, the runbook's flags (HNSW parameters, drop-collection, stats --filter, backup
- * create --verify, backup restore latest, verify --collection).
+ * create --verify, backup restore latest, verify --collection), update-collection.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -69,6 +69,7 @@ describe('quiver CLI: a path that is not a database (item 8)', () => {
       [['wal', 'recover', typo]],
       [['backup', 'create', typo, '-o', `${root}/b1`]],
       [['drop-collection', typo, '--name', 'docs', '--yes']],
+      [['update-collection', typo, '--name', 'docs', '--on-disk']],
     ];
     for (const [args, input] of commands) {
       const r = quiver(args, input);
@@ -328,6 +329,53 @@ describe('quiver CLI: runbook flags (item 17) and backup advice (item 18)', () =
     assert.equal(one.code, 0, one.stdout);
     assert.equal((JSON.parse(one.stdout) as { checked_vectors: number }).checked_vectors, 0);
     const missing = quiver(['verify', db, '--collection', 'nope']);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /Collection "nope" does not exist/);
+  });
+});
+
+describe('quiver CLI: update-collection', () => {
+  test('moves sealed vectors to disk with int8 codes and back, and refuses empty or mixed flags', (t) => {
+    const db = `${tempDir(t, 'quiver-cli-update-')}/db`;
+    assert.equal(quiver(['create-collection', db, '--name', 'docs', '--dim', '16']).code, 0);
+    const imported = quiver(['import', db, '--collection', 'docs'], jsonLines(3000, 16));
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.equal(quiver(['compact', db, '--collection', 'docs']).code, 0);
+    const toDisk = quiver([
+      'update-collection',
+      db,
+      '--name',
+      'docs',
+      '--quantization',
+      'scalar',
+      '--on-disk',
+      '--json',
+    ]);
+    assert.equal(toDisk.code, 0, toDisk.stderr);
+    const disk = JSON.parse(toDisk.stdout) as {
+      config: { onDisk: boolean; quantization: unknown };
+      memory: { vectors: number; codes: number };
+    };
+    assert.equal(disk.config.onDisk, true);
+    assert.deepEqual(disk.config.quantization, { kind: 'scalar', quantile: 0.99 });
+    assert.equal(disk.memory.vectors, 0);
+    assert.ok(disk.memory.codes >= 3000 * 16);
+    const back = quiver([
+      'update-collection',
+      db,
+      '--name',
+      'docs',
+      '--quantization',
+      'none',
+      '--in-memory',
+    ]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /quantization none, vectors in memory; memory: vectors [1-9]/);
+    for (const args of [[], ['--on-disk', '--in-memory'], ['--quantile', '0.9']]) {
+      const r = quiver(['update-collection', db, '--name', 'docs', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+    const missing = quiver(['update-collection', db, '--name', 'nope', '--on-disk']);
     assert.equal(missing.code, 3);
     assert.match(missing.stderr, /Collection "nope" does not exist/);
   });
