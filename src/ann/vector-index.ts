@@ -92,6 +92,11 @@ export interface VectorIndex {
    * growth included); the rest is the graph, flags and search scratch.
    */
   vectorBytes(): number;
+  /**
+   * True when {@link vector} reads the file (the vectors are not in memory): callers fetch a
+   * vector only when they need it. Optional: false when absent.
+   */
+  readonly vectorsOnDisk?: boolean;
   /** The quantizer graph searches walk with; absent or undefined when not quantized. */
   readonly quantizer?: Quantizer | undefined;
   /** The part of {@link memoryBytes} holding quantized codes. Optional: 0 when absent. */

@@ -2,8 +2,10 @@
  * OnDiskVectors: the database's sealed segments whose full vectors stay in their files
  * (collections created `onDisk`), and the block cache their reads go through. When such a
  * segment is sealed, compacted or loaded, its quantized index is swapped for a copy without
- * the vectors, reading them from the file; when the file is collected or the database
- * closes, the file is closed and its blocks forgotten.
+ * the vectors, reading them from the file. When the file is collected it is retired, and
+ * closed (its blocks forgotten) a grace period later: a scan that listed the segment before
+ * a compaction replaced it (an export, a snapshot) still reads its vectors meanwhile, from
+ * the unlinked file. The database's close closes every file.
  */
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -17,6 +19,24 @@ import type { CollectionConfig } from './validation.js';
 /** Bytes that hold a segment file's header, collection name and section table. */
 const HEAD_BYTES = 4096;
 
+/**
+ * How long a collected file stays open for readers that listed its segment: a scan reads
+ * a segment in one pass, far within it. The disk space of the unlinked file comes back
+ * when it closes.
+ */
+export const RETIRE_GRACE_MS = 5 * 60 * 1000;
+
+/** True when the table's index should read its vectors from its file and does not yet. */
+function wantsDisk(table: PointTable, config: CollectionConfig): boolean {
+  const index = table.index;
+  return (
+    config.onDisk &&
+    index instanceof HnswIndex &&
+    index.quantizer !== undefined &&
+    !index.vectorsOnDisk
+  );
+}
+
 /** Block cache size when the options give none: 64 MiB. */
 export const DEFAULT_VECTOR_CACHE_BYTES = 64 * 1024 * 1024;
 
@@ -25,6 +45,8 @@ export class OnDiskVectors {
   private readonly cache: BlockCache;
   /** Open vector files by path. */
   private readonly files = new Map<string, SegmentVectors>();
+  /** Files collected from the directory, still open for readers that listed them, by when. */
+  private readonly retired: { readonly file: SegmentVectors; readonly at: number }[] = [];
 
   constructor(fs: FileSystem, cacheBytes: number) {
     this.fs = fs;
@@ -42,11 +64,16 @@ export class OnDiskVectors {
     path: string,
     offset: number,
   ): Promise<void> {
-    const index = table.index;
-    if (!config.onDisk || !(index instanceof HnswIndex) || index.quantizer === undefined) return;
-    if (index.vectorsOnDisk) return;
+    if (!wantsDisk(table, config)) return;
     await this.release(path);
     const handle = await this.fs.open(path, 'read');
+    // The index is read after the open, and swapped without an await between: a search
+    // may have replaced it (frozen for workers) while the file opened.
+    const index = table.index;
+    if (!wantsDisk(table, config) || !(index instanceof HnswIndex)) {
+      await handle.close();
+      return;
+    }
     const vectors = new SegmentVectors(handle, this.cache, {
       offset,
       dimension: config.dimension,
@@ -61,9 +88,7 @@ export class OnDiskVectors {
    * the VECTORS section's offset is read from the file's header and section table.
    */
   async attachFile(table: PointTable, config: CollectionConfig, path: string): Promise<void> {
-    const index = table.index;
-    if (!config.onDisk || !(index instanceof HnswIndex) || index.quantizer === undefined) return;
-    if (index.vectorsOnDisk) return;
+    if (!wantsDisk(table, config)) return;
     const handle = await this.fs.open(path, 'read');
     let head: Uint8Array;
     try {
@@ -74,7 +99,7 @@ export class OnDiskVectors {
     await this.attach(table, config, path, vectorsSectionOffset(head));
   }
 
-  /** Closes the vector file of `path`, if open (the file was collected). */
+  /** Closes the vector file of `path`, if open (its segment went back into memory). */
   async release(path: string): Promise<void> {
     const file = this.files.get(path);
     if (file === undefined) return;
@@ -82,10 +107,29 @@ export class OnDiskVectors {
     await file.close();
   }
 
-  /** Closes every vector file (the database closes). */
+  /**
+   * The file of `path` was collected: it stays open for {@link RETIRE_GRACE_MS} for readers
+   * that listed its segment, then {@link closeRetired} closes it.
+   */
+  retire(path: string, now = Date.now()): void {
+    const file = this.files.get(path);
+    if (file === undefined) return;
+    this.files.delete(path);
+    this.retired.push({ file, at: now });
+  }
+
+  /** Closes the retired files older than the grace period. */
+  async closeRetired(now = Date.now()): Promise<void> {
+    while (this.retired.length > 0 && now - this.retired[0]!.at >= RETIRE_GRACE_MS) {
+      await this.retired.shift()!.file.close();
+    }
+  }
+
+  /** Closes every vector file, retired ones too (the database closes). */
   async closeAll(): Promise<void> {
-    const files = [...this.files.values()];
+    const files = [...this.files.values(), ...this.retired.map((r) => r.file)];
     this.files.clear();
+    this.retired.length = 0;
     await Promise.all(files.map((f) => f.close()));
   }
 

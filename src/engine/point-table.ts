@@ -231,10 +231,20 @@ export class PointTable {
   }
 
   pointAt(slot: number): StoredPoint {
+    const id = this.ids[slot]!;
+    const payload = this.payloads[slot] ?? EMPTY_PAYLOAD;
+    const index = this.index_;
+    if (index.vectorsOnDisk !== true) return { id, vector: this.vectorOf(slot), payload };
+    // On disk, a vector is read when asked for (ids, counts and payload-only reads of a
+    // scan read none), and once.
+    let vector: Float32Array | undefined;
     return {
-      id: this.ids[slot]!,
-      vector: this.vectorOf(slot),
-      payload: this.payloads[slot] ?? EMPTY_PAYLOAD,
+      id,
+      payload,
+      get vector(): Float32Array {
+        vector ??= index.vector(slot);
+        return vector;
+      },
     };
   }
 

@@ -53,6 +53,7 @@ import type { CollectionChanges, CollectionConfig, CreateCollectionOptions } fro
 import {
   buildCollectionConfig,
   changedConfig,
+  sameShape,
   checkCollectionName,
   configJson,
   CREATED_AT_KEY,
@@ -265,7 +266,8 @@ export class Quiver {
       fsyncListeners,
     });
     await sealAfterReplay(db, storage, state.catalog, leftovers.length > 0);
-    // Segments loaded under a config that a replayed update changed follow it now.
+    // Segments loaded under a config that a replayed update changed follow it now (a
+    // failure is logged by the storage queue; the segments then follow at their rewrite).
     for (const s of state.catalog.values()) await storage.reconcile(s);
     storage.maybeCheckpoint();
     if (storage.options.autoCompact) storage.maybeCompact();
@@ -529,14 +531,20 @@ export class Quiver {
     const json = configJson(config);
     if (JSON.stringify(json) === JSON.stringify(configJson(state.config))) return state.config;
     const { type, body } = encodeWalOp({ kind: 'update-collection', config: json });
+    let target = state;
     await this.logged(type, body, () => {
-      state.config = config;
+      // As replay applies it: to the collection of that name now (a restore may have
+      // swapped another in meanwhile), when its shape is the same.
+      const current = this.catalog.get(name);
+      if (current === undefined || !sameShape(current.config, config)) return;
+      target = current;
+      current.config = config;
       // Answers computed with the old codes are not this config's answers.
-      state.changed();
-      this.host.queryCache.invalidate(state);
+      current.changed();
+      this.host.queryCache.invalidate(current);
     });
-    await this.storage.reconcile(state);
-    return state.config;
+    await this.storage.reconcile(target);
+    return target.config;
   }
 
   /** Drops a collection and its points; COLLECTION_NOT_FOUND when missing. */

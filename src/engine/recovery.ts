@@ -24,7 +24,7 @@ import { loadIndex } from './index-factory.js';
 import type { OnDiskVectors } from './on-disk-vectors.js';
 import { quantizeIndex } from './segment-quantization.js';
 import { SealedSegment } from './sealed-segment.js';
-import { configFromJson, createdAtOf } from './validation.js';
+import { configFromJson, createdAtOf, sameShape } from './validation.js';
 import { applyPayloadUpdate } from './payload-update.js';
 import { applySwap } from './collection-swap.js';
 
@@ -78,7 +78,8 @@ export function applyOp(
       // applying it again is the same config. Segments follow when the database opens.
       const config = configFromJson(op.config);
       const existing = catalog.get(config.name);
-      if (existing !== undefined && existing.createdLsn < lsn) existing.config = config;
+      if (existing === undefined || existing.createdLsn >= lsn) return;
+      if (sameShape(existing.config, config)) existing.config = config;
       return;
     }
     case 'swap-collection':

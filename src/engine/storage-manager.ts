@@ -238,12 +238,17 @@ export class StorageManager {
       // Committed (now in the manifest) or failed (the next checkpoint writes them anew).
       for (const name of wrote) this.pending.delete(name);
     }
-    // 5b. Sealed segments of onDisk collections drop their vectors from memory.
+    // 5b. Sealed segments of onDisk collections drop their vectors from memory (one that
+    // cannot keeps them, and is searched as before: the checkpoint is committed).
     for (const w of written) {
       const sealed = w.state.sealed.find((s) => s.file === w.file);
       if (sealed === undefined) continue;
       const path = `${this.segDir}/${w.file}`;
-      await this.vectors.attach(sealed.table, w.state.config, path, w.vectorsOffset);
+      await this.vectors
+        .attach(sealed.table, w.state.config, path, w.vectorsOffset)
+        .catch((e: unknown) =>
+          this.logger.warn({ err: e, file: w.file }, 'vectors stay in memory'),
+        );
     }
 
     // 6. Release WAL files wholly before the new start, and unreferenced files.
@@ -475,6 +480,8 @@ export class StorageManager {
    */
   reconcile(state: CollectionState): Promise<void> {
     return this.enqueue('reconcile', async () => {
+      // A collection dropped or replaced since is left alone (its files may be gone).
+      if (this.catalog.get(state.config.name) !== state) return;
       for (const seg of [...state.sealed]) await this.reconcileSegment(state, seg);
     });
   }
@@ -493,7 +500,11 @@ export class StorageManager {
       seg.table.swapIndex(index.clone());
       await this.vectors.release(path);
     }
-    requantize(seg.table.index, config);
+    if (!requantize(seg.table.index, config)) {
+      // Frozen for search workers, its codes cannot change in place: a private copy can.
+      const copy = seg.table.index instanceof HnswIndex ? seg.table.index.clone() : undefined;
+      if (copy !== undefined && requantize(copy, config)) seg.table.swapIndex(copy);
+    }
     await this.vectors.attachFile(seg.table, config, path);
     state.changed();
   }
@@ -505,13 +516,14 @@ export class StorageManager {
 
   /** Deletes files in segments/ that no manifest, pending write, reader or backup holds. */
   async collectGarbage(): Promise<string[]> {
+    await this.vectors.closeRetired();
     const keep = this.referenced();
     const removed: string[] = [];
     for (const name of await this.fs.list(this.segDir)) {
       if (keep.has(name) || this.pending.has(name)) continue;
       if ((this.pins.get(name) ?? 0) > 0) continue;
       await this.fs.unlink(`${this.segDir}/${name}`);
-      await this.vectors.release(`${this.segDir}/${name}`);
+      this.vectors.retire(`${this.segDir}/${name}`);
       removed.push(name);
     }
     if (removed.length > 0) {

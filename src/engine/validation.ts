@@ -280,8 +280,15 @@ export function changedConfig(config: CollectionConfig, changes: unknown): Colle
       );
     }
   }
+  // A field given as undefined keeps its value, as an absent one does.
+  const given = Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined));
   // configFromJson checks a staging collection under the name it replaces.
-  return configFromJson({ ...configJson(config), ...(c as JsonObject) });
+  return configFromJson({ ...configJson(config), ...(given as JsonObject) });
+}
+
+/** True when two configs hold vectors alike (dimension, metric): an update may apply. */
+export function sameShape(a: CollectionConfig, b: CollectionConfig): boolean {
+  return a.dimension === b.dimension && a.metric === b.metric;
 }
 
 /** A config as the JSON the WAL, manifest and snapshots hold (configFromJson reads it back). */

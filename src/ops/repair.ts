@@ -5,12 +5,12 @@
  * exactly what was lost — ids when the segment's id section is readable, else segment
  * and count — and the WAL records after the first bad one. Works without a manifest too.
  */
-import { QuiverError } from '../common/quiver-error.js';
+import { isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, MetricName, Payload, PointId } from '../common/types.js';
 import { Quiver } from '../engine/quiver.js';
 import { stagingTarget } from '../engine/staging-name.js';
 import type { Collection } from '../engine/collection.js';
-import type { CollectionChanges } from '../engine/validation.js';
+import type { CollectionChanges, CreateCollectionOptions } from '../engine/validation.js';
 import { MANIFEST_FILE, SEGMENT_DIR, WAL_DIR } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
@@ -178,11 +178,25 @@ async function ensureCollection(
   if (existing !== undefined) return existing;
   const hnsw = (config?.['hnsw'] ?? undefined) as
     { m: number; efConstruction: number; efSearch: number } | undefined;
-  const options = { dimension, metric, ...(hnsw === undefined ? {} : { hnsw }) };
+  // The salvaged collection is configured as the damaged one was (a quantization or onDisk
+  // it cannot read is left out: the points matter more than the settings).
+  const quantization = config?.['quantization'];
+  const base = { dimension, metric, ...(hnsw === undefined ? {} : { hnsw }) };
+  const full = {
+    ...base,
+    ...(quantization === undefined ? {} : { quantization }),
+    ...(config?.['onDisk'] === true ? { onDisk: true } : {}),
+  } as CreateCollectionOptions;
   const target = stagingTarget(name);
-  if (target === undefined) return s.db.createCollection(name, options);
-  const c = await s.db.createStagingCollection(target, options);
-  s.staged.set(name, c);
+  const create = (options: CreateCollectionOptions): Promise<Collection> =>
+    target === undefined
+      ? s.db.createCollection(name, options)
+      : s.db.createStagingCollection(target, options);
+  const c = await create(full).catch((e: unknown) => {
+    if (!isQuiverError(e) || e.code !== 'INVALID_ARGUMENT') throw e;
+    return create(base);
+  });
+  if (target !== undefined) s.staged.set(name, c);
   return c;
 }
 

@@ -54,6 +54,8 @@ interface SnapshotHeader {
     readonly hnsw: { m: number; efConstruction: number; efSearch: number };
     /** 'none' or { kind: 'scalar', quantile } (absent in snapshots of older versions). */
     readonly quantization?: JsonValue;
+    /** True when the collection keeps its sealed vectors on disk (absent: false). */
+    readonly onDisk?: boolean;
   };
   readonly points: number;
 }
@@ -163,6 +165,7 @@ export class SnapshotStore {
             metric: cfg.metric,
             hnsw: { ...cfg.hnsw },
             quantization: configJson(cfg)['quantization'] ?? 'none',
+            ...(cfg.onDisk ? { onDisk: true } : {}),
           },
           points,
         };
@@ -360,6 +363,7 @@ export function checkSnapshot(
       metric: cfg['metric'],
       ...(cfg['hnsw'] === undefined ? {} : { hnsw: cfg['hnsw'] }),
       ...(cfg['quantization'] === undefined ? {} : { quantization: cfg['quantization'] }),
+      ...(cfg['onDisk'] === true ? { onDisk: true } : {}),
     }),
   );
   for (const [i, p] of points.entries()) {
@@ -418,6 +422,8 @@ export async function restoreSnapshot(
     dimension: config.dimension,
     metric: config.metric,
     hnsw: config.hnsw,
+    quantization: config.quantization,
+    onDisk: config.onDisk,
   });
   try {
     for (let i = 0; i < points.length; i += UPSERT_BATCH) {

@@ -13,6 +13,8 @@ import type { Collection } from '../../src/index.js';
 import { isQuiverError } from '../../src/common/quiver-error.js';
 import { clusteredVectors } from '../../src/ann/hnsw/hnsw.fixtures.js';
 import { HandleCountingFileSystem } from '../helpers/handle-counting-file-system.js';
+import type { OnDiskVectors } from '../../src/engine/on-disk-vectors.js';
+import { RETIRE_GRACE_MS } from '../../src/engine/on-disk-vectors.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const DIM = 48;
@@ -123,9 +125,23 @@ test('an onDisk collection answers as the same collection in memory, with no vec
   const reopened = await Promise.all(queries.map((q) => disk.search(q, { k: 10 })));
   assert.deepEqual(reopened, before, 'the same answers after a restart');
 
+  // A scan that listed the segments before a compaction replaced them reads on.
+  const listed = disk.scan({ withVector: true });
+  const first = await listed.next();
   await db.compact('disk');
   assert.equal(disk.stats().segments, 1);
   assert.equal(disk.stats().memory.vectors, 0);
+  let scanned = first.done === true ? 0 : 1;
+  for (let p = await listed.next(); p.done !== true; p = await listed.next()) {
+    assert.equal(p.value.vector?.length, DIM);
+    scanned++;
+  }
+  assert.ok(scanned >= N - 3, `${scanned}`);
+  // The merged files stay open for such readers for a grace period, then close.
+  assert.ok(vectorFiles().length >= 3, vectorFiles().join(', '));
+  const vectorsOf = (d: Quiver): OnDiskVectors =>
+    (d as unknown as { storage: { vectors: OnDiskVectors } }).storage.vectors;
+  await vectorsOf(db).closeRetired(Date.now() + RETIRE_GRACE_MS);
   assert.equal(
     vectorFiles().length,
     1,

@@ -68,3 +68,42 @@ test('repair without a readable manifest salvages exactly the acknowledged state
   assert.equal(report.verify.status, 'ok');
   assertSameState(await readPoints(`${root}/out`), expected, 'repaired (exact set)');
 });
+
+test('a salvaged collection keeps its quantization and onDisk', async (t) => {
+  const root = tempDir(t, 'quiver-repair-config-');
+  const dir = `${root}/db`;
+  const db = await Quiver.open(dir, { sealPoints: 40, autoCompact: false });
+  const options = {
+    dimension: DIM,
+    metric: 'euclid' as const,
+    quantization: { kind: 'scalar' as const, quantile: 0.98 },
+    onDisk: true,
+  };
+  const c = await db.createCollection(COLLECTION, options);
+  const done: { lsn: number; op: Op }[] = [];
+  for (let n = 1; n <= 100; n++) done.push({ lsn: (await writeOp(c, opAt(n))).lsn, op: opAt(n) });
+  await db.idle();
+  await db.checkpoint();
+  await db.close();
+  // A damaged segment: the manifest still tells how the collection was configured.
+  const segment = readdirSync(`${dir}/segments`).find((f) => f.endsWith('.qseg'))!;
+  const bytes = readFileSync(`${dir}/segments/${segment}`);
+  bytes[bytes.length - 9] = bytes[bytes.length - 9]! ^ 0xff;
+  writeFileSync(`${dir}/segments/${segment}`, bytes);
+
+  const r = quiver(['repair', dir, '-o', `${root}/out`, '--json']);
+  assert.equal(r.code, 1, `the segment is reported damaged: ${r.stderr}`);
+  const salvaged = await readPoints(`${root}/out`);
+  const expected = applyOps(done);
+  assert.ok(salvaged.size > 0 && salvaged.size <= expected.size, `${salvaged.size}`);
+  const kept = new Map([...expected].filter(([id]) => salvaged.has(id)));
+  assertSameState(salvaged, kept, 'what was readable is salvaged as written');
+  const out = await Quiver.open(`${root}/out`);
+  try {
+    const config = out.collection(COLLECTION).config;
+    assert.deepEqual(config.quantization, options.quantization);
+    assert.equal(config.onDisk, true);
+  } finally {
+    await out.close();
+  }
+});

@@ -210,6 +210,15 @@ test('the official client creates an on_disk collection: vectors stay in the fil
   assert.ok(value(/quiver_memory_bytes\{collection="d",part="codes"\} (\d+)/) >= N * DIM);
   assert.ok(value(/quiver_cache_misses_total\{cache="vectors"\} (\d+)/) > 0);
   assert.equal(value(/quiver_cache_capacity_bytes\{cache="vectors"\} (\d+)/), 1 << 20);
+  // A snapshot keeps on_disk: the recovered collection reads its vectors from its files too.
+  const snap = await client.createSnapshot('d');
+  assert.ok(snap !== null);
+  await client.recoverSnapshot('d2', {
+    location: `${serve.url}/collections/d/snapshots/${snap.name}`,
+  });
+  const recovered = await client.getCollection('d2');
+  assert.equal((recovered.config.params.vectors as { on_disk?: boolean }).on_disk, true);
+  assert.equal((await client.count('d2')).count, N);
   await updatedByPatch(client, serve.url, vectors);
   const bad = await fetch(`${serve.url}/collections/bad`, {
     method: 'PUT',

@@ -421,8 +421,9 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
         'an index with its vectors on disk keeps its codes; rebuild it to change them.',
       );
     }
-    if (this.mem.shared && this.quantizer_ !== undefined) {
-      // Workers may be walking these codes with the old scale: never rewrite them in place.
+    if (this.mem.shared && (this.quantizer_ !== undefined || this.mem.codes !== undefined)) {
+      // Workers may be walking these codes with the old scale: never rewrite them in place
+      // (nor codes whose quantizer was dropped: a lane may still be walking them).
       throw invalidArgument('a shared index is quantized once; build a new index to change it.');
     }
     this.mem.quantize(codeParams(q));
@@ -619,15 +620,18 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     return this.mem.u8[this.mem.regions.flags + internalId] === LIVE;
   }
 
-  /** A copy of the stored vector of `internalId` (live or staged). */
+  /**
+   * A copy of the stored vector of `internalId` (live or staged; with the vectors on disk,
+   * any slot of the file: a point deleted since it was listed still reads as it was).
+   */
   vector(internalId: number): Float32Array {
-    if (!this.has(internalId) && !this.isStaged(internalId)) {
-      throw invalidArgument(`internal id ${internalId} is not live.`);
-    }
-    if (this.source_ !== undefined) {
+    if (this.source_ !== undefined && internalId >= 0 && internalId < this.slots_) {
       const out = new Float32Array(this.dimension);
       this.source_.readInto(internalId, out);
       return out;
+    }
+    if (!this.has(internalId) && !this.isStaged(internalId)) {
+      throw invalidArgument(`internal id ${internalId} is not live.`);
     }
     const start = (this.mem.regions.vecs >> 2) + internalId * this.dimension;
     return this.mem.f32.slice(start, start + this.dimension);

@@ -66,8 +66,10 @@ export class BlockCache {
 
   /** Registers an open file; its blocks are keyed by the number returned with it. */
   register(handle: FileHandle): CachedFile {
-    const key = this.nextKey;
-    this.nextKey = this.nextKey >= MAX_FILE_KEYS - 1 ? 1 : this.nextKey + 1;
+    // Keys wrap after a million files; one whose blocks are still cached is skipped.
+    let key = this.nextKey;
+    while (this.byFile.has(key)) key = key >= MAX_FILE_KEYS - 1 ? 1 : key + 1;
+    this.nextKey = key >= MAX_FILE_KEYS - 1 ? 1 : key + 1;
     return { handle, key };
   }
 
