@@ -67,6 +67,12 @@ export type { SearchExplain, SearchHit } from './search-results.js';
 /** A logged operation on a collection's points (what {@link Collection.applyOp} takes). */
 export type PointOp = Extract<WalOp, { kind: 'upsert' | 'delete' | 'payload' }>;
 
+/**
+ * A delete and an upsert as one write. Local only: a cluster routes ids to shards, so it
+ * could not keep the two together; it is not a {@link PointOp}.
+ */
+type ReplaceOp = Extract<WalOp, { kind: 'replace' }>;
+
 /** What a Collection needs from its database. @internal */
 export interface CollectionHost {
   readonly log: Log;
@@ -308,7 +314,7 @@ export class Collection {
    * applyOp once the write is admitted: admission happens once per write (a half-open
    * circuit breaker lets exactly one trial write through).
    */
-  private async applyAdmitted(op: PointOp): Promise<WriteResult> {
+  private async applyAdmitted(op: PointOp | ReplaceOp): Promise<WriteResult> {
     // An operation prepared elsewhere must be for a collection like this one: the same
     // name, and vectors of this dimension (the index would be damaged otherwise).
     if (op.collection !== this.name) {
@@ -316,7 +322,7 @@ export class Collection {
         collection: this.name,
       });
     }
-    if (op.kind === 'upsert' && op.dimension !== this.config.dimension) {
+    if ((op.kind === 'upsert' || op.kind === 'replace') && op.dimension !== this.config.dimension) {
       throw new QuiverError(
         'DIMENSION_MISMATCH',
         `An upsert of ${op.dimension}-dimensional vectors was applied to "${this.name}", which holds ${this.config.dimension}.`,
@@ -328,6 +334,12 @@ export class Collection {
         return this.logAndApply(op, (lsn) => this.state.upsert(lsn, appliedPoints(op.points)));
       case 'delete':
         return this.logAndApply(op, (lsn) => this.state.delete(lsn, op.ids));
+      case 'replace':
+        return this.logAndApply(
+          op,
+          (lsn) =>
+            this.state.delete(lsn, op.deletes) + this.state.upsert(lsn, appliedPoints(op.points)),
+        );
       case 'payload':
         return this.logAndApply(op, (lsn) =>
           this.state.updatePayload(lsn, op.ids, (old) =>
@@ -338,7 +350,7 @@ export class Collection {
   }
 
   /** Admits the write, prepares its operation, and applies it (an empty one is a no-op). */
-  private async write(prepare: () => PointOp | undefined): Promise<WriteResult> {
+  private async write(prepare: () => PointOp | ReplaceOp | undefined): Promise<WriteResult> {
     this.checkWritable();
     const op = prepare();
     if (op === undefined) return { lsn: this.host.log.lsn, count: 0 };
@@ -371,6 +383,22 @@ export class Collection {
   /** Deletes points by id; missing ids are ignored. `count` says how many existed. */
   delete(ids: readonly PointId[]): Promise<WriteResult> {
     return this.write(() => this.prepareDelete(ids));
+  }
+
+  /**
+   * Deletes `deleteIds` and upserts `points` in one write: after a crash, both happened or
+   * neither (a document's old chunks never outlive its new ones, nor the reverse). An id in
+   * both ends up upserted. Validated as {@link upsert} and {@link delete} are; not in
+   * cluster mode, where ids live on different shards.
+   */
+  replace(points: readonly PointInput[], deleteIds: readonly PointId[]): Promise<WriteResult> {
+    return this.write(() => {
+      const upsert = this.prepareUpsert(points);
+      const del = this.prepareDelete(deleteIds);
+      if (upsert?.kind !== 'upsert' || del?.kind !== 'delete') return upsert ?? del;
+      const { collection, dimension } = upsert;
+      return { kind: 'replace', collection, dimension, points: upsert.points, deletes: del.ids };
+    });
   }
 
   /** Deletes every point matching `filter` at the time of the call. */

@@ -100,6 +100,19 @@ export function applyOp(
     case 'delete':
       catalog.get(op.collection)?.delete(lsn, op.ids);
       return;
+    case 'replace': {
+      const state = catalog.get(op.collection);
+      if (state === undefined || state.config.dimension !== op.dimension) {
+        logger.warn(
+          { lsn, collection: op.collection },
+          'WAL replace for a missing collection skipped',
+        );
+        return;
+      }
+      state.delete(lsn, op.deletes);
+      state.upsert(lsn, appliedPoints(op.points));
+      return;
+    }
     case 'payload':
       catalog
         .get(op.collection)

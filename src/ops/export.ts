@@ -102,7 +102,10 @@ function applyToTracked(
   }
   if (t.useSegments && lsn <= t.sealedThrough) return;
   const overlay = t.overlay;
-  if (op.kind === 'upsert') {
+  if (op.kind === 'replace') {
+    for (const id of op.deletes) overlay.set(key(id), { kind: 'deleted' });
+  }
+  if (op.kind === 'upsert' || op.kind === 'replace') {
     for (const p of op.points) {
       if (!t.ordered.has(key(p.id))) {
         t.ordered.add(key(p.id));

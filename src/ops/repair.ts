@@ -10,7 +10,11 @@ import type { JsonObject, MetricName, Payload, PointId } from '../common/types.j
 import { Quiver } from '../engine/quiver.js';
 import { stagingTarget } from '../engine/staging-name.js';
 import type { Collection } from '../engine/collection.js';
-import type { CollectionChanges, CreateCollectionOptions } from '../engine/validation.js';
+import type {
+  CollectionChanges,
+  CreateCollectionOptions,
+  PointInput,
+} from '../engine/validation.js';
 import { MANIFEST_FILE, SEGMENT_DIR, WAL_DIR } from '../storage/format.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
@@ -20,7 +24,7 @@ import type { SegmentData } from '../storage/segment/segment-file.js';
 import { decodeSegment } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
-import type { WalOp } from '../storage/wal/wal-body-codec.js';
+import type { LoggedPoint, WalOp } from '../storage/wal/wal-body-codec.js';
 import { scanWal } from '../storage/wal/wal-reader.js';
 import { readCleanMark } from '../storage/clean-mark.js';
 import { jsonString, prepareEmptyDir } from './ops-files.js';
@@ -471,14 +475,16 @@ async function replayWal(
 }
 
 async function replayPointOp(c: Collection, op: PointOp): Promise<void> {
+  const inputs = (points: readonly LoggedPoint[]): PointInput[] =>
+    points.map((p) => ({
+      id: p.id,
+      vector: p.vector,
+      payload: p.payloadJson === '' ? {} : (JSON.parse(p.payloadJson) as Payload),
+    }));
   if (op.kind === 'upsert') {
-    await c.upsert(
-      op.points.map((p) => ({
-        id: p.id,
-        vector: p.vector,
-        payload: p.payloadJson === '' ? {} : (JSON.parse(p.payloadJson) as Payload),
-      })),
-    );
+    await c.upsert(inputs(op.points));
+  } else if (op.kind === 'replace') {
+    await c.replace(inputs(op.points), op.deletes);
   } else if (op.kind === 'delete') {
     await c.delete(op.ids);
   } else if (op.mode === 'merge') {

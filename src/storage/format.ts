@@ -13,9 +13,10 @@ export const FORMAT_MAJOR = 1;
  * 1.5 a segment's QUANT section (the trained int8 quantizer; readers of 1.4 ignore it);
  * 1.6 a binary quantizer in the QUANT section (kind 2) and binary collection configs;
  * 1.7 a collection config's `onDisk: true` (vectors read from the segment files) and the
- * UPDATE_COLLECTION record (a collection's quantization or onDisk changed).
+ * UPDATE_COLLECTION record (a collection's quantization or onDisk changed);
+ * 1.8 the REPLACE record (ids deleted and points upserted in one write).
  */
-export const FORMAT_MINOR = 7;
+export const FORMAT_MINOR = 8;
 
 /** WAL file header (FORMAT.md §2.1): magic "QVWL". */
 export const WAL_MAGIC = 0x4c575651;
@@ -38,6 +39,8 @@ export const WalRecordType = Object.freeze({
   SWAP_COLLECTION: 6,
   /** Since 1.7: a collection's new config (quantization, onDisk) (FORMAT.md §2.3). */
   UPDATE_COLLECTION: 7,
+  /** Since 1.8: ids deleted and points upserted in one record (FORMAT.md §2.3). */
+  REPLACE: 8,
 } as const);
 export type WalRecordType = (typeof WalRecordType)[keyof typeof WalRecordType];
 

@@ -118,7 +118,7 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
   const removed = stale.removedFiles;
   const estimatedTokens = toEmbed.reduce((n, c) => n + c.chunk.tokens, 0);
   const price = options.pricePer1kTokens ?? 0;
-  const run = new SyncRun(db, options, existing, toEmbed.length, changed.length);
+  const run = new SyncRun(db, options, existing, toEmbed.length, changed.length, stale.bySource);
   const base = {
     collection: options.collection,
     source: options.source,
@@ -167,9 +167,10 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
     writeCheckpoint(fs, db.path, checkpointOf(options, run, complete, started));
   await checkpoint(false);
   const stopped = await run.embedFiles(changed, have, checkpoint);
-  // Stale points go once every file is written: a stopped run keeps them (its files'
-  // old chunks stay searchable until the next run replaces them).
-  const deleted = stopped === undefined ? await run.deleteStale(stale.ids) : 0;
+  // A changed file's old chunks went in the write of its new ones; the rest (files gone,
+  // chunks cut from a file) go once every file is written: a stopped run keeps them.
+  if (stopped === undefined) await run.deleteStale(stale.ids);
+  const deleted = run.deleted;
   const refreshed =
     stopped === undefined && existing !== undefined
       ? await refreshPayloads(existing, plans, have)
@@ -205,9 +206,10 @@ async function stalePoints(
   plans: readonly FilePlan[],
   skipped: readonly { path: string; reason: SkipReason }[],
   o: SyncOptions,
-): Promise<{ ids: PointId[]; removedFiles: number }> {
+): Promise<{ ids: PointId[]; removedFiles: number; bySource: Map<string, PointId[]> }> {
+  const bySource = new Map<string, PointId[]>();
   const candidates = [...have].filter((id) => !wanted.has(String(id)));
-  if (c === undefined || candidates.length === 0) return { ids: [], removedFiles: 0 };
+  if (c === undefined || candidates.length === 0) return { ids: [], removedFiles: 0, bySource };
   const present = new Set(plans.map((p) => p.path));
   const unreadable = new Set(skipped.filter((s) => s.reason === 'unreadable').map((s) => s.path));
   const ids: PointId[] = [];
@@ -217,6 +219,7 @@ async function stalePoints(
     if (typeof path !== 'string' || unreadable.has(path)) continue;
     ids.push(p.id);
     if (!present.has(path)) gone.add(path);
+    else bySource.set(path, [...(bySource.get(path) ?? []), p.id]);
   }
   if (plans.length === 0 && ids.length > 0 && o.allowEmptySource !== true) {
     throw new QuiverError(
@@ -225,7 +228,7 @@ async function stalePoints(
       { collection: o.collection },
     );
   }
-  return { ids, removedFiles: gone.size };
+  return { ids, removedFiles: gone.size, bySource };
 }
 
 /** The collection to sync into, refused when its dimension is not the embedder's. */
@@ -274,6 +277,10 @@ class SyncRun {
   cost = 0;
   requests = 0;
   filesDone = 0;
+  /** Stale points deleted, with a file's new chunks or at the end. */
+  deleted = 0;
+  /** Stale points deleted with their file's new chunks (the end's delete skips them). */
+  private readonly replaced = new Set<PointId>();
   /** Estimated tokens of what was embedded, to correct the estimate (see overBudget). */
   private estimated = 0;
   private nextStart = 0;
@@ -284,12 +291,14 @@ class SyncRun {
     private collection: Collection | undefined,
     private readonly chunksToEmbed: number,
     private readonly filesToEmbed: number,
+    /** Stale points of files still in the folder, by path (see stalePoints). */
+    private readonly staleBySource: ReadonlyMap<string, readonly PointId[]>,
   ) {}
 
   /**
-   * Embeds the new chunks of `files`, whole files per batch (so a file's new chunks land in
-   * one write), with a checkpoint after each; stops before a batch that would pass the cost
-   * limit.
+   * Embeds the new chunks of `files`, whole files per batch, with a checkpoint after each;
+   * stops before a batch that would pass the cost limit. A file's new chunks replace its
+   * old ones in one write: a crash never leaves half of either.
    */
   async embedFiles(
     files: readonly FilePlan[],
@@ -350,7 +359,10 @@ class SyncRun {
       vector: vectors[i]!,
       payload: payloadOf(c, e, vectors[i]!.length),
     }));
-    await collection.upsert(points);
+    const stale = batch.flatMap((f) => this.staleBySource.get(f.path) ?? []);
+    await collection.replace(points, stale);
+    for (const id of stale) this.replaced.add(id);
+    this.deleted += stale.length;
     this.embedded += fresh.length;
     this.filesDone += batch.length;
     this.progress();
@@ -427,10 +439,12 @@ class SyncRun {
     if (at > now) await new Promise((r) => setTimeout(r, at - now));
   }
 
-  async deleteStale(stale: readonly PointId[]): Promise<number> {
-    if (stale.length === 0 || this.collection === undefined) return 0;
-    await this.collection.delete(stale);
-    return stale.length;
+  /** Deletes the stale points not already deleted with their file's new chunks. */
+  async deleteStale(stale: readonly PointId[]): Promise<void> {
+    const rest = stale.filter((id) => !this.replaced.has(id));
+    if (rest.length === 0 || this.collection === undefined) return;
+    await this.collection.delete(rest);
+    this.deleted += rest.length;
   }
 
   private progress(): void {

@@ -87,7 +87,7 @@ describe('quiver CLI', () => {
     assert.equal(stats.code, 0);
     const s = JSON.parse(stats.stdout) as StatsJson;
     assert.equal(s.points, 55, 'the bad import added nothing (its good line replaced id 0)');
-    assert.equal(s.formatVersion, '1.7');
+    assert.equal(s.formatVersion, '1.8');
     assert.equal(s.cleanlyClosed, true);
     assert.equal(s.segmentFiles, 1);
     assert.ok(s.segmentBytes > 0 && s.walBytes > 0);

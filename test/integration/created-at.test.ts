@@ -78,7 +78,7 @@ test('created_at is recorded, persisted and shown everywhere', async (t) => {
     collections: { createdAt: string }[];
   };
   assert.equal(info.collections[0]!.createdAt, listed.createdAt, 'quiver info --json');
-  assert.equal(info.formatVersion, '1.7');
+  assert.equal(info.formatVersion, '1.8');
   assert.match(quiverOk(['info', dir]), new RegExp(`created ${listed.createdAt}`));
 });
 

@@ -29,6 +29,10 @@ import { localEmbedder } from '../../src/sync/embedder.js';
 import { openAiEmbedder } from '../../src/sync/openai-embedder.js';
 import { chunkId } from '../../src/sync/source-plan.js';
 import { syncDocuments } from '../../src/sync/sync.js';
+import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
+import { decodeWalOp } from '../../src/storage/wal/wal-body-codec.js';
+import type { WalOp } from '../../src/storage/wal/wal-body-codec.js';
+import { scanWal } from '../../src/storage/wal/wal-reader.js';
 import type { SyncOptions } from '../../src/sync/sync.js';
 import { CLI_NODE_ARGS, quiverAsync } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -104,6 +108,16 @@ async function idsIn(db: Quiver, collection: string): Promise<string[]> {
   return (await db.collection(collection).ids()).map(String).sort();
 }
 
+/** The operations in the WAL of the database in `dir` (which may be open). */
+async function walOps(dir: string): Promise<WalOp[]> {
+  const ops: WalOp[] = [];
+  await scanWal(new NodeFileSystem(), join(dir, 'wal'), {
+    cleanlyClosed: false,
+    onRecord: (r, file, offset) => ops.push(decodeWalOp(r.type, r.body, file, offset)),
+  });
+  return ops;
+}
+
 function walBytes(dir: string): number {
   return readdirSync(join(dir, 'wal')).reduce((n, f) => n + statSync(join(dir, 'wal', f)).size, 0);
 }
@@ -161,8 +175,21 @@ test('incremental sync follows edits, additions, deletions and renames; an uncha
   renameSync(join(source, 'd2.md'), join(source, 'renamed.md'));
   const wanted = expectedIds(source);
   const had = new Set(await idsIn(db, 'docs'));
+  const goneOf = async (path: string): Promise<string[]> =>
+    (await db.collection('docs').getMany([...had].filter((id) => !wanted.includes(id))))
+      .filter((p) => p.payload?.['source'] === path)
+      .map((p) => String(p.id))
+      .sort();
+  const editedGone = await goneOf('d0.md');
+  assert.ok(editedGone.length > 0, 'the edit replaces a chunk of d0');
   r = await syncDocuments(db, options);
   assert.deepEqual(await idsIn(db, 'docs'), wanted);
+  // d0's old chunks went in the same WAL record as its new ones (a crash keeps both or
+  // neither); those of d1 and d2, files gone, in a delete at the end.
+  const replaces = (await walOps(data)).filter((op) => op.kind === 'replace');
+  const edit = replaces.find((op) => op.deletes.length > 0);
+  assert.deepEqual(edit?.deletes.map(String).sort(), editedGone);
+  assert.ok(edit.points.length > 0 && edit.points.every((p) => !had.has(String(p.id))));
   assert.equal(r.chunks.embedded, wanted.filter((id) => !had.has(id)).length, 'only new chunks');
   assert.ok(r.chunks.embedded < wanted.length / 2, 'unchanged chunks are not embedded again');
   assert.equal(r.files.removed, 2, 'd1 and d2 are gone');

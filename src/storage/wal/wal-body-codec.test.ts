@@ -125,6 +125,27 @@ describe('WAL body codec: the FORMAT.md §2.3 layout', () => {
         id(w, 2 ** 53 - 1);
       }),
     },
+    {
+      what: 'REPLACE is an UPSERT body, then count and the ids deleted',
+      op: {
+        kind: 'replace',
+        collection: 'c',
+        dimension: 1,
+        points: [{ id: 'n', vector: new Float32Array([0.5]), payloadJson: '' }],
+        deletes: [3, 'o'],
+      },
+      type: 8,
+      body: bytes((w) => {
+        name(w, 'c');
+        w.u32(1).u32(1);
+        id(w, 'n');
+        w.f32s(new Float32Array([0.5]));
+        w.u32(0);
+        w.u32(2);
+        id(w, 3);
+        id(w, 'o');
+      }),
+    },
   ];
   const modes = ['merge', 'overwrite', 'delete-keys', 'clear'] as const;
   modes.forEach((mode, code) => {
@@ -176,6 +197,13 @@ describe('WAL body codec: the FORMAT.md §2.3 layout', () => {
         }).type,
         swap: encodeWalOp({ kind: 'swap-collection', staging: 'b', target: 'a' }).type,
         update: encodeWalOp({ kind: 'update-collection', config: {} }).type,
+        replace: encodeWalOp({
+          kind: 'replace',
+          collection: 'a',
+          dimension: 1,
+          points: [],
+          deletes: [],
+        }).type,
       },
       {
         create: WalRecordType.CREATE_COLLECTION,
@@ -185,6 +213,7 @@ describe('WAL body codec: the FORMAT.md §2.3 layout', () => {
         payload: WalRecordType.PAYLOAD,
         swap: WalRecordType.SWAP_COLLECTION,
         update: WalRecordType.UPDATE_COLLECTION,
+        replace: WalRecordType.REPLACE,
       },
     );
   });
@@ -238,6 +267,9 @@ const opArb: fc.Arbitrary<WalOp> = fc.oneof(
     .record({ staging: textArb(40), target: textArb(40) })
     .map(({ staging, target }): WalOp => ({ kind: 'swap-collection', staging, target })),
   upsertArb,
+  fc
+    .tuple(upsertArb, idsArb)
+    .map(([u, deletes]): WalOp => (u.kind === 'upsert' ? { ...u, kind: 'replace', deletes } : u)),
   fc
     .record({ collection: textArb(30), ids: idsArb })
     .map(({ collection, ids }): WalOp => ({ kind: 'delete', collection, ids })),
@@ -388,7 +420,7 @@ describe('WAL body codec: damaged bodies are CORRUPT with the file, offset and c
   });
 
   test('an unknown record type is CORRUPT naming the type', () => {
-    for (const type of [0, 8, 255]) {
+    for (const type of [0, 9, 255]) {
       const e = corruptOf(type, utf8Encode('{}'));
       assert.equal(e.message, malformed(`unknown record type ${type}`));
       assert.ok(e.cause instanceof RangeError);

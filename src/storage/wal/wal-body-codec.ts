@@ -36,6 +36,17 @@ export type WalOp =
       readonly points: readonly LoggedPoint[];
     }
   | { readonly kind: 'delete'; readonly collection: string; readonly ids: readonly PointId[] }
+  /**
+   * `deletes` are deleted, then `points` upserted, as one write: a crash keeps both or
+   * neither (a document's chunks replaced at once). An id in both ends up upserted.
+   */
+  | {
+      readonly kind: 'replace';
+      readonly collection: string;
+      readonly dimension: number;
+      readonly points: readonly LoggedPoint[];
+      readonly deletes: readonly PointId[];
+    }
   | {
       readonly kind: 'payload';
       readonly collection: string;
@@ -87,7 +98,9 @@ export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
       return { type: WalRecordType.SWAP_COLLECTION, body: w.finish() };
     }
     case 'upsert':
-      return { type: WalRecordType.UPSERT, body: encodeUpsert(op) };
+      return { type: WalRecordType.UPSERT, body: encodeUpsert(op, undefined) };
+    case 'replace':
+      return { type: WalRecordType.REPLACE, body: encodeUpsert(op, op.deletes) };
     case 'delete': {
       const w = new ByteWriter(32 + op.ids.length * 9);
       writeName(w, op.collection);
@@ -119,9 +132,13 @@ export function encodeWalOp(op: WalOp): { type: number; body: Uint8Array } {
 
 /**
  * The body of an upsert, written where its frame will be (wal-body-writer.ts): this is the
- * bulk of the WAL's bytes, so vectors and payload text are copied once each.
+ * bulk of the WAL's bytes, so vectors and payload text are copied once each. A replace is
+ * an upsert's body followed by the ids it deletes.
  */
-function encodeUpsert(op: Extract<WalOp, { kind: 'upsert' }>): Uint8Array {
+function encodeUpsert(
+  op: Extract<WalOp, { kind: 'upsert' | 'replace' }>,
+  deletes: readonly PointId[] | undefined,
+): Uint8Array {
   let payloadChars = 0;
   for (const p of op.points) payloadChars += p.payloadJson.length;
   // Exact for integer ids and ASCII payloads, the common case; the writer grows otherwise.
@@ -132,6 +149,10 @@ function encodeUpsert(op: Extract<WalOp, { kind: 'upsert' }>): Uint8Array {
   w.utf8(op.collection, 2);
   w.u32(op.dimension).u32(op.points.length);
   for (const p of op.points) w.id(p.id).f32s(p.vector).utf8(p.payloadJson, 4);
+  if (deletes !== undefined) {
+    w.u32(deletes.length);
+    for (const id of deletes) w.id(id);
+  }
   return w.finish();
 }
 
@@ -177,7 +198,8 @@ function decodeBody(type: number, body: Uint8Array): WalOp {
       return { kind: 'swap-collection', staging, target };
     }
     case WalRecordType.UPSERT:
-      return decodeUpsert(new ByteReader(body));
+    case WalRecordType.REPLACE:
+      return decodeUpsert(new ByteReader(body), type === WalRecordType.REPLACE);
     case WalRecordType.DELETE: {
       const r = new ByteReader(body);
       const collection = utf8Decode(r.bytesView(r.u16()));
@@ -192,7 +214,7 @@ function decodeBody(type: number, body: Uint8Array): WalOp {
   }
 }
 
-function decodeUpsert(r: ByteReader): WalOp {
+function decodeUpsert(r: ByteReader, replace: boolean): WalOp {
   const collection = utf8Decode(r.bytesView(r.u16()));
   const dimension = r.u32();
   const count = r.u32();
@@ -203,8 +225,13 @@ function decodeUpsert(r: ByteReader): WalOp {
     const payloadJson = utf8Decode(r.bytesView(r.u32()));
     points.push({ id, vector, payloadJson });
   }
+  if (!replace) {
+    expectEnd(r);
+    return { kind: 'upsert', collection, dimension, points };
+  }
+  const deletes = readIds(r, r.u32());
   expectEnd(r);
-  return { kind: 'upsert', collection, dimension, points };
+  return { kind: 'replace', collection, dimension, points, deletes };
 }
 
 function decodePayload(r: ByteReader): WalOp {
