@@ -5,7 +5,7 @@
  * is always searched on the caller's thread.
  */
 import type { SharedHnswHandle } from './hnsw/hnsw-lane.js';
-import type { QuantizedSearch, VectorIndex } from './vector-index.js';
+import type { IndexSearchResult, QuantizedSearch, VectorIndex } from './vector-index.js';
 
 /** How a worker lane runs one search: the core's mode, the beam, and the rescore count. */
 export interface LanePlan {
@@ -13,6 +13,11 @@ export interface LanePlan {
   readonly ef: number;
   /** Undefined: a float search; else a search over int8 codes rescoring this many. */
   readonly rescore: number | undefined;
+  /**
+   * Candidates the lane returns, when not the search's k: with the vectors on disk the
+   * lane walks the codes only and returns the k × oversampling that finishLane rescores.
+   */
+  readonly k?: number;
 }
 
 export interface ShareableIndex extends VectorIndex {
@@ -29,6 +34,16 @@ export interface ShareableIndex extends VectorIndex {
     allow: Uint8Array | undefined,
     quantization: QuantizedSearch | undefined,
   ): LanePlan | undefined;
+  /**
+   * A lane's answer as a search on this thread would give it: the best `k`, rescored here
+   * from the file when the vectors are on disk (the lane had no vectors to rescore with).
+   */
+  finishLane(
+    query: Float32Array,
+    result: IndexSearchResult,
+    k: number,
+    quantization: QuantizedSearch | undefined,
+  ): IndexSearchResult;
 }
 
 /** True when `index` can be searched by worker threads (see {@link ShareableIndex}). */

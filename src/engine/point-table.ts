@@ -321,12 +321,11 @@ export class PointTable {
           const retiredAt = this.retirements;
           return running.then(
             (r) => {
-              // The worker's graph walk, hand-off included.
+              // The worker's graph walk, hand-off included (and, on disk, the rescoring).
+              const stale = this.retirements !== retiredAt;
+              const found = stale ? r : index.finishLane(query, r, options.k, options.quantization);
               const timing = { graphMs: performance.now() - plan.t1, exactMs: 0 };
-              const done =
-                this.retirements === retiredAt
-                  ? this.finish(plan, r, options, timing, true)
-                  : undefined;
+              const done = stale ? undefined : this.finish(plan, found, options, timing, true);
               if (done === undefined) pool.discarded?.();
               return done;
             },

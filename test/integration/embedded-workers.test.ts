@@ -80,6 +80,64 @@ describe('search workers in embedded use', () => {
     },
   );
 
+  test(
+    'search the codes of an onDisk collection, rescored from the files on this thread',
+    { skip },
+    async (t) => {
+      const dir = tempDir(t);
+      const quantization = { kind: 'scalar', quantile: 0.99 } as const;
+      const open = (threads: number): Promise<Quiver> =>
+        Quiver.open(dir, { fsync: 'none', queryCacheBytes: 0, searchThreads: threads });
+      let db = await open(0);
+      const c = await db.createCollection('d', {
+        dimension: DIM,
+        metric: 'cosine',
+        quantization,
+        onDisk: true,
+      });
+      for (let from = 0; from < N; from += 1000) {
+        await c.upsert(
+          Array.from({ length: 1000 }, (_, i) => ({
+            id: from + i,
+            vector: randomVector(rand, DIM),
+          })),
+        );
+        await db.checkpoint();
+      }
+      const search = (d: Quiver, q: number[], options = {}): Promise<Answer> =>
+        d
+          .collection('d')
+          .search(q, { k: 10, ef: 64, ...options })
+          .then((hits) => hits.map(({ id, score }) => ({ id, score })));
+      const modes = [
+        {},
+        { quantization: { rescore: false } },
+        { quantization: { oversampling: 3 } },
+      ];
+      const expected = await Promise.all(
+        modes.flatMap((m) => queries.map((q) => search(db, q, m))),
+      );
+      await db.close();
+
+      db = await open(2);
+      try {
+        assert.equal(db.collection('d').stats().memory.vectors, 0, 'the vectors stay on disk');
+        const got = await Promise.all(modes.flatMap((m) => queries.map((q) => search(db, q, m))));
+        assert.deepEqual(got, expected, 'the same ids and scores as on the caller thread');
+        const r = await db.collection('d').search(queries[0]!, { k: 10, ef: 64, explain: true });
+        const sealed = r.explain.segments.filter((s) => s.kind === 'sealed');
+        assert.ok(sealed.length >= 3);
+        assert.ok(
+          sealed.every((s) => s.worker),
+          `sealed graphs walked on workers: ${JSON.stringify(sealed.map((s) => s.worker))}`,
+        );
+        assert.equal(db.collection('d').stats().memory.vectors, 0, 'nor did sharing load them');
+      } finally {
+        await db.close();
+      }
+    },
+  );
+
   test('searchThreads beside searchPool is refused', async (t) => {
     const pool = { threads: 1, search: () => undefined };
     await assert.rejects(

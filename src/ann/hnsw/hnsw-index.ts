@@ -218,8 +218,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    */
   toShared(lanes: number): HnswIndex {
     checkInt('lanes', lanes, 1, 64);
-    // Vectors on disk: rescoring reads the file on this thread, so it stays private here.
-    if (this.mem.shared || this.source_ !== undefined) return this;
+    if (this.mem.shared) return this;
+    // Vectors on disk: the lanes walk the shared codes, and this thread rescores their
+    // candidates from the file (finishLane).
+    if (this.source_ !== undefined) return this.copy(lanes, true, this.source_);
     if (this.staged_ > 0) {
       throw new QuiverError(
         'INTERNAL',
@@ -377,11 +379,39 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     quantization: QuantizedSearch | undefined,
   ): LanePlan | undefined {
     const lanes = this.mem.laneSizes;
-    const beam = this.beam(k, ef, quantization);
+    const onDisk = this.source_ !== undefined;
+    // On disk, the codes are walked whatever `ignore` says (searchOnDisk).
+    const beam = this.beam(k, ef, onDisk ? { ...quantization, ignore: false } : quantization);
     if (lanes === undefined || beam.ef > lanes.poolCap || this.live_ === 0) return undefined;
     const mode =
       allow !== undefined ? MODE_ALLOW : this.tombstones_ > 0 ? MODE_TOMBSTONES : MODE_PLAIN;
-    return { mode, ...beam };
+    if (!onDisk) return { mode, ...beam };
+    // The lane walks the codes and returns the candidates; finishLane rescores them here.
+    const keep = beam.rescore !== undefined && beam.rescore > 0 ? beam.rescore : k;
+    return { mode, ef: beam.ef, rescore: 0, k: keep };
+  }
+
+  /**
+   * A lane's answer as search() would give it: with the vectors on disk, the lane's
+   * candidates (the codes' order, k × oversampling deep) rescored from the file unless
+   * `quantization.rescore` is off (then the lane returned k); otherwise the answer itself.
+   */
+  finishLane(
+    query: Float32Array,
+    result: IndexSearchResult,
+    k: number,
+    quantization: QuantizedSearch | undefined,
+  ): IndexSearchResult {
+    const source = this.source_;
+    if (source === undefined) return result;
+    if (this.beam(k, k, { ...quantization, ignore: false }).rescore === 0) return result;
+    const { ids, scores } = this.scoreFromSource(query, result.ids, k, source);
+    return {
+      ids,
+      scores,
+      visited: result.visited,
+      distanceComputations: result.distanceComputations + result.ids.length,
+    };
   }
 
   /**
