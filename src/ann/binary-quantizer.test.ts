@@ -79,7 +79,7 @@ function encodingCase(): fc.Arbitrary<{ xs: number[]; q: BinaryQuantizer }> {
         fc.array(fc.float({ min: -1, max: 1, noNaN: true }), { minLength: d, maxLength: d }),
         fc.array(positive, { minLength: d, maxLength: d }),
         fc.array(positive, { minLength: d, maxLength: d }),
-        fc.constantFrom('one_bit' as const, 'two_bits' as const),
+        fc.constantFrom('one_bit' as const, 'two_bits' as const, 'one_and_half_bits' as const),
       )
       .map(([xs, offsets, thresholds, magnitudes, encoding]) => ({
         xs,
@@ -120,6 +120,25 @@ describe('binary encoding', () => {
     assert.deepEqual([1, 128, 129, 1024].map(bitPlaneBytes), [16, 16, 32, 128]);
     assert.equal(binaryRowBytes(1024, 'one_bit'), 144);
     assert.equal(binaryRowBytes(1024, 'two_bits'), 272);
+    // One and a half: the full plane, then one bit per pair of values.
+    assert.equal(binaryRowBytes(1024, 'one_and_half_bits'), 128 + 64 + 16);
+    assert.equal(binaryRowBytes(257, 'one_and_half_bits'), 48 + 32 + 16);
+  });
+
+  it('one_and_half_bits: plane A as two_bits, bit i of the half plane ORs values 2i and 2i + 1', () => {
+    const q: BinaryQuantizer = {
+      kind: 'binary',
+      encoding: 'one_and_half_bits',
+      queryEncoding: 'default',
+      offsets: new Float32Array(6),
+      thresholds: new Float32Array(6).fill(1),
+      magnitudes: new Float32Array(6).fill(1),
+    };
+    // Levels: low, mid, high | mid, mid | high, low.
+    const row = encodeBinary(q, Float32Array.from([-2, 0, 2, 0.5, -0.5, 3]), false);
+    assert.equal(row[0], 0b111110, 'plane A: above -t');
+    assert.equal(row[16], 0b110, 'half plane: pairs (0,1) no, (2,3) yes, (4,5) yes');
+    assert.equal(new DataView(row.buffer).getInt32(32 + 8, true), 2, 'its popcount');
   });
 });
 

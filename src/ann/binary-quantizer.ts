@@ -8,7 +8,10 @@
  * dimension. `one_bit` keeps one bit plane (c = x - o > 0); `two_bits` keeps two, a
  * thermometer code of three levels (c > -t, c > t, with t = 0.612 σ of the dimension: the
  * optimal three-level thresholds of a normal distribution), so that the Hamming distance
- * of two rows is the distance between their levels.
+ * of two rows is the distance between their levels. `one_and_half_bits` keeps plane A of
+ * two_bits and half of plane B: bit i of its second plane is the OR of the `c > t` bits of
+ * dimensions 2i and 2i + 1 (as Qdrant encodes it), 1.5 bits a dimension; it is searched
+ * symmetrically only.
  *
  * A symmetric search codes the query the same way and walks by Hamming distance. An
  * asymmetric one (`scalar8bits`, `scalar4bits`) keeps the query as small integers and
@@ -19,7 +22,7 @@
 import { invalidArgument } from '../common/quiver-error.js';
 import { sampleRows } from './quantizer-sample.js';
 
-export type BinaryEncoding = 'one_bit' | 'two_bits';
+export type BinaryEncoding = 'one_bit' | 'two_bits' | 'one_and_half_bits';
 export type BinaryQueryEncoding = 'default' | 'binary' | 'scalar4bits' | 'scalar8bits';
 
 /** Trained parameters of the binary quantizer (stored in a segment file's QUANT section). */
@@ -35,7 +38,12 @@ export interface BinaryQuantizer {
   readonly magnitudes: Float32Array;
 }
 
-export const BINARY_ENCODINGS: readonly BinaryEncoding[] = ['one_bit', 'two_bits'];
+/** In the order of their number in a segment's QUANT section (FORMAT.md §5.3). */
+export const BINARY_ENCODINGS: readonly BinaryEncoding[] = [
+  'one_bit',
+  'two_bits',
+  'one_and_half_bits',
+];
 export const BINARY_QUERY_ENCODINGS: readonly BinaryQueryEncoding[] = [
   'default',
   'binary',
@@ -47,9 +55,22 @@ const TWO_BIT_THRESHOLD = 0.612;
 
 const align16 = (n: number): number => (n + 15) & ~15;
 
-/** Bit planes a row holds. */
+/**
+ * Full bit planes a row holds, each a sign in the asymmetric estimate (one_and_half_bits:
+ * 1, its half plane is not part of it).
+ */
 export function planesOf(encoding: BinaryEncoding): number {
   return encoding === 'two_bits' ? 2 : 1;
+}
+
+/** The core's `planes` (setCodes): 1, 2, or 3 for one and a half. */
+export function corePlanesOf(encoding: BinaryEncoding): number {
+  return encoding === 'one_and_half_bits' ? 3 : planesOf(encoding);
+}
+
+/** True when the encoding keeps thresholds at ±t (two levels of c beside its sign). */
+function leveled(encoding: BinaryEncoding): boolean {
+  return encoding !== 'one_bit';
 }
 
 /** Bits of each query value: 0 for a symmetric (binary) query. */
@@ -65,15 +86,19 @@ export function bitPlaneBytes(dimension: number): number {
 
 /** Bytes of one slot's row: its planes, then a 16-byte tail (see encodeBinary). */
 export function binaryRowBytes(dimension: number, encoding: BinaryEncoding): number {
-  return bitPlaneBytes(dimension) * planesOf(encoding) + 16;
+  return bitPlaneBytes(dimension) * planesOf(encoding) + halfPlaneBytes(dimension, encoding) + 16;
+}
+
+/** Bytes of one_and_half_bits' half plane (0 for the other encodings). */
+function halfPlaneBytes(dimension: number, encoding: BinaryEncoding): number {
+  return encoding === 'one_and_half_bits' ? bitPlaneBytes(Math.ceil(dimension / 2)) : 0;
 }
 
 /** Checks an encoding name. */
 export function checkBinaryEncoding(value: unknown, field: string): BinaryEncoding {
   if (BINARY_ENCODINGS.includes(value as BinaryEncoding)) return value as BinaryEncoding;
-  const later = value === 'one_and_half_bits' ? ' (one_and_half_bits is not available yet)' : '';
   throw invalidArgument(
-    `${field} must be ${BINARY_ENCODINGS.join(' or ')}${later}, got ${JSON.stringify(value)}.`,
+    `${field} must be one of ${BINARY_ENCODINGS.join(', ')}, got ${JSON.stringify(value)}.`,
     { field, received: value },
   );
 }
@@ -108,7 +133,7 @@ export function trainBinaryQuantizer(
     variance[d] = variance[d]! + c * c;
     counts[d] = counts[d]! + 1;
   });
-  const two = encoding === 'two_bits';
+  const two = leveled(encoding);
   const thresholds = new Float32Array(dimension);
   for (let d = 0; d < dimension; d++) {
     const sigma = counts[d]! > 0 ? Math.sqrt(variance[d]! / counts[d]!) : 0;
@@ -170,8 +195,10 @@ export function encodeBinary(
   const f = Math.fround;
   const n = bitPlaneBytes(dimension);
   const planes = planesOf(q.encoding);
-  const row = new Uint8Array(n * planes + 16);
-  const tail = new DataView(row.buffer, n * planes);
+  const half = q.encoding === 'one_and_half_bits';
+  const codeBytes = binaryRowBytes(dimension, q.encoding) - 16;
+  const row = new Uint8Array(codeBytes + 16);
+  const tail = new DataView(row.buffer, codeBytes);
   let norm = 0;
   let bias = 0;
   let fit = 0;
@@ -184,7 +211,14 @@ export function encodeBinary(
     norm = f(norm + f(c * c));
     bias = f(bias + f(o * c));
     const t = q.thresholds[d]!;
-    const bits = planes === 2 ? [c > -t, c > t] : [c > 0];
+    if (half && c > t) {
+      // The half plane: one bit for dimensions d and d + 1, set when either is above t.
+      const at = n + ((d >> 1) >> 3);
+      const bit = 1 << ((d >> 1) & 7);
+      if ((row[at]! & bit) === 0) pops[1] = pops[1]! + 1;
+      row[at] = row[at]! | bit;
+    }
+    const bits = planes === 2 ? [c > -t, c > t] : [c > (half ? -t : 0)];
     let signs = 0;
     bits.forEach((set, p) => {
       signs += set ? 1 : -1;

@@ -6,7 +6,7 @@
 import { invalidArgument } from '../common/quiver-error.js';
 import type { QuiverWasmExports } from '../kernels/wasm-module.js';
 import type { BinaryQuantizer } from './binary-quantizer.js';
-import { binaryRowBytes, planesOf, queryBitsOf } from './binary-quantizer.js';
+import { binaryRowBytes, corePlanesOf, queryBitsOf } from './binary-quantizer.js';
 import type { ScalarQuantizer } from './scalar-quantizer.js';
 import { codeRowBytes } from './scalar-quantizer.js';
 
@@ -20,7 +20,7 @@ export interface CodeParams {
   readonly stride: number;
   /** int8: the value of one code unit (1 for binary). */
   readonly scale: number;
-  /** binary: bit planes per row (1 for int8). */
+  /** binary: bit planes per row (1 for int8; 3: one and a half, see corePlanesOf). */
   readonly planes: number;
   /** binary: bits of each query value, 0 for a symmetric query. */
   readonly queryBits: number;
@@ -41,7 +41,7 @@ export function codeParams(q: Quantizer): CodeParams {
     kind: 1,
     stride: binaryRowBytes(dimension, q.encoding),
     scale: 1,
-    planes: planesOf(q.encoding),
+    planes: corePlanesOf(q.encoding),
     queryBits: queryBitsOf(q.queryEncoding),
     header: [q.offsets, q.thresholds, q.magnitudes],
   };

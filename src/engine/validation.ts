@@ -8,7 +8,7 @@ import type { JsonObject, MetricName, Payload, PointId } from '../common/types.j
 import { checkPointId, isJsonObject, METRICS } from '../common/types.js';
 import { normalizeInPlace } from '../kernels/distance-kernel.js';
 import type { BinaryEncoding, BinaryQueryEncoding } from '../ann/binary-quantizer.js';
-import { checkBinaryEncoding, checkQueryEncoding } from '../ann/binary-quantizer.js';
+import { checkBinaryEncoding, checkQueryEncoding, queryBitsOf } from '../ann/binary-quantizer.js';
 import { checkQuantile, DEFAULT_QUANTILE } from '../ann/scalar-quantizer.js';
 import type { QuantizedSearch } from '../ann/vector-index.js';
 import { copyJson } from '../common/json-copy.js';
@@ -218,14 +218,18 @@ function checkQuantization(value: unknown, collection: string): QuantizationConf
   }
   if (isJsonObject(o) && o['kind'] === 'binary') {
     onlyKeys(o, ['kind', 'encoding', 'queryEncoding'], collection);
-    return Object.freeze({
-      kind: 'binary',
-      encoding: checkBinaryEncoding(o['encoding'] ?? 'one_bit', 'quantization.encoding'),
-      queryEncoding: checkQueryEncoding(
-        o['queryEncoding'] ?? 'default',
-        'quantization.queryEncoding',
-      ),
-    });
+    const encoding = checkBinaryEncoding(o['encoding'] ?? 'one_bit', 'quantization.encoding');
+    const queryEncoding = checkQueryEncoding(
+      o['queryEncoding'] ?? 'default',
+      'quantization.queryEncoding',
+    );
+    if (encoding === 'one_and_half_bits' && queryBitsOf(queryEncoding) > 0) {
+      throw invalidArgument(
+        `quantization.queryEncoding ${queryEncoding} is not available with one_and_half_bits (its queries are coded as its rows: 'default' or 'binary'); use two_bits for an asymmetric query.`,
+        { collection, field: 'quantization.queryEncoding', received: queryEncoding },
+      );
+    }
+    return Object.freeze({ kind: 'binary', encoding, queryEncoding });
   }
   if (isJsonObject(o) && o['kind'] === 'product') {
     throw invalidArgument(

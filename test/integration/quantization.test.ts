@@ -46,6 +46,7 @@ const CASES = [
     option: { kind: 'scalar', quantile: 0.995 },
     config: { kind: 'scalar', quantile: 0.995 },
     floatGap: 0.02,
+    minRecall: 0.9,
     raw: 0.7,
     codes: { min: N * DIM, vectorShare: 1 / 2 },
   },
@@ -53,15 +54,28 @@ const CASES = [
     option: { kind: 'binary', encoding: 'two_bits', queryEncoding: 'scalar8bits' },
     config: { kind: 'binary', encoding: 'two_bits', queryEncoding: 'scalar8bits' },
     floatGap: 0.1,
+    minRecall: 0.9,
     raw: 0.5,
     // Two 16-byte planes and a 16-byte tail per 32-d row: 48 of the floats' 128 bytes (at
     // 1024-d: 272 of 4096).
     codes: { min: N * 48, vectorShare: 0.4 },
   },
+  {
+    option: { kind: 'binary', encoding: 'one_and_half_bits' },
+    config: { kind: 'binary', encoding: 'one_and_half_bits', queryEncoding: 'default' },
+    // Symmetric bits over 32 dimensions are coarse: 0.77–0.85 measured, one_bit 0.84 on the
+    // same data (binary is for wide vectors: the bench's 1024-d set is where it is judged).
+    floatGap: 0.2,
+    minRecall: 0.75,
+    raw: 0.3,
+    // A 16-byte plane, a 16-byte half plane (one bit per pair, rounded up) and the tail.
+    codes: { min: N * 48, vectorShare: 0.4 },
+  },
 ] as const;
 
 for (const k of CASES) {
-  test(`a ${k.option.kind}-quantized collection searches codes, stores its quantizer, reopens`, (t) =>
+  const what = k.option.kind === 'binary' ? `binary ${k.option.encoding}` : k.option.kind;
+  test(`a ${what}-quantized collection searches codes, stores its quantizer, reopens`, (t) =>
     quantizedCollection(t, k));
 }
 
@@ -96,7 +110,10 @@ async function quantizedCollection(t: TestContext, k: (typeof CASES)[number]): P
 
   const float = await recall(c, { quantization: { ignore: true } });
   const coded = await recall(c, {});
-  assert.ok(coded >= float - k.floatGap && coded >= 0.9, `codes ${coded} vs float ${float}`);
+  assert.ok(
+    coded >= float - k.floatGap && coded >= k.minRecall,
+    `codes ${coded} vs float ${float}`,
+  );
   assert.ok((await recall(c, { quantization: { rescore: false } })) >= k.raw);
 
   const memory = c.stats().memory;
@@ -111,7 +128,8 @@ async function quantizedCollection(t: TestContext, k: (typeof CASES)[number]): P
   for (const q of stored) {
     assert.equal(q?.kind, k.option.kind);
     if (q?.kind === 'scalar') assert.equal(q.quantile, Math.fround(0.995));
-    if (q?.kind === 'binary') assert.equal(q.encoding, 'two_bits');
+    if (q?.kind === 'binary' && k.config.kind === 'binary')
+      assert.equal(q.encoding, k.config.encoding);
   }
   const before = await Promise.all(queries.map((q) => c.search(q, { k: 10 })));
   await db.close();
@@ -126,7 +144,8 @@ async function quantizedCollection(t: TestContext, k: (typeof CASES)[number]): P
   const merged = segmentFiles(dir);
   assert.equal(merged.length, 1);
   assert.equal(decodeSegment(readFileSync(merged[0]!), merged[0]!).quantizer?.kind, k.option.kind);
-  assert.ok((await recall(c, {})) >= 0.9);
+  const compacted = await recall(c, {});
+  assert.ok(compacted >= k.minRecall, `after compaction ${compacted}`);
   await db.close();
 
   // A flipped byte in the stored quantizer: the segment's checksum catches it.
@@ -164,7 +183,7 @@ async function checkOptions(db: Quiver): Promise<void> {
     'int4',
     { kind: 'scalar', quantile: 0.2 },
     { kind: 'scalar', bits: 4 },
-    { kind: 'binary', encoding: 'one_and_half_bits' },
+    { kind: 'binary', encoding: 'one_and_half_bits', queryEncoding: 'scalar8bits' },
     { kind: 'binary', encoding: 'three_bits' },
     { kind: 'binary', queryEncoding: 'scalar2bits' },
     { kind: 'binary', quantile: 0.99 },

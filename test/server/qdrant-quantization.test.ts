@@ -2,8 +2,8 @@
  * Qdrant's `quantization_config` and `params.quantization` from the official JS client
  * against a real `quiver serve`: a scalar int8 collection is created, reported back in
  * Qdrant's shape, sealed, and searched with and without rescoring and with `ignore`;
- * a binary one is created and searched the same way; product and the one_and_half_bits
- * encoding answer 501; bad values 400/422. /metrics reports the codes' memory.
+ * binary ones (one bit, one and a half) are created and searched the same way; product
+ * and one_and_half_bits with an asymmetric query answer 501; bad values 400/422. /metrics reports the codes' memory.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -95,7 +95,7 @@ test('the official client creates and searches a scalar-quantized collection', a
 
   for (const [config, status] of [
     [{ product: { compression: 'x16' } }, 501],
-    [{ binary: { always_ram: true, encoding: 'one_and_half_bits' } }, 501],
+    [{ binary: { encoding: 'one_and_half_bits', query_encoding: 'scalar4bits' } }, 501],
     [{ binary: { encoding: 'three_bits' } }, 400],
     [{ binary: { query_encoding: 'scalar2bits' } }, 400],
     [{ scalar: { type: 'int4' } }, 400],
@@ -157,6 +157,33 @@ async function binaryCollection(client: QdrantClient, url: string): Promise<void
   const recall = hits / (queries.length * 10);
   // One bit of 24 dimensions is coarse (0.83 measured); binary is for wide vectors.
   assert.ok(recall >= 0.75, `binary recall after rescoring ${recall}`);
+
+  // One and a half bits: created and reported in Qdrant's shape, and searched.
+  await client.createCollection('b15', {
+    vectors: { size: DIM, distance: 'Dot' },
+    quantization_config: { binary: { encoding: 'one_and_half_bits' } },
+  });
+  const b15 = await client.getCollection('b15');
+  assert.deepEqual(b15.config.quantization_config, {
+    binary: { always_ram: true, encoding: 'one_and_half_bits', query_encoding: 'default' },
+  });
+  await client.upsert('b15', {
+    wait: true,
+    points: vectors.map((v, i) => ({ id: i, vector: Array.from(v) })),
+  });
+  await fetch(`${url}/admin/compact`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ collection: 'b15' }),
+  });
+  const top = await client.search('b15', { vector: queries[0]!, limit: 10 });
+  const exact = await client.search('b15', {
+    vector: queries[0]!,
+    limit: 10,
+    params: { exact: true },
+  });
+  assert.equal(top.length, 10);
+  assert.ok(top.filter((h) => exact.some((e) => e.id === h.id)).length >= 6);
 }
 
 test('the official client creates an on_disk collection: vectors stay in the files, the block cache is reported', async (t) => {

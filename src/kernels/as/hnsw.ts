@@ -74,8 +74,11 @@ let useCodes: bool = false;
 // (see planeDot): x - o is read as λ·m⊙signs, λ the row's least-squares fit. The query is
 // centred for inner products too, q·x = (q - o)·(x - o) + o·(x - o) + q·o: a dimension
 // whose values all sit near one level would otherwise take the whole integer range.
+// planes 3 is one and a half bits: plane A as with two, and a plane B of bitLenB bytes
+// whose bit d/2 is the OR of plane B's bits of dimensions d and d + 1 (symmetric only).
 let codeBits: bool = false;
 let planes: i32 = 1;
+let bitLenB: usize = 0;
 let queryBits: i32 = 0;
 let bitLen: usize = 0;
 let pQThresh: usize = 0;
@@ -178,9 +181,14 @@ export function setCodes(
   planes = bitPlanes;
   queryBits = qBits;
   bitLen = (((<usize>dim + 7) >> 3) + 15) & ~15;
+  bitLenB = planes == 3 ? (((((<usize>dim + 1) >> 1) + 7) >> 3) + 15) & ~15 : 0;
   pQThresh = region + header;
   pQMag = region + header * 2;
-  codeLen = codeBits ? bitLen * <usize>planes : (<usize>dim + 15) & ~15;
+  codeLen = codeBits
+    ? planes == 3
+      ? bitLen + bitLenB
+      : bitLen * <usize>planes
+    : (<usize>dim + 15) & ~15;
   pCodes = region + (codeBits ? header * 3 : header);
   codeStride = <usize>stride;
   qScale = scale;
@@ -296,6 +304,7 @@ function setBit(p: usize, d: i32): void {
 function encodeBitsInto(src: usize, dst: usize): void {
   memory.fill(dst, 0, codeLen + 16);
   const two = planes == 2;
+  const half = planes == 3;
   let norm: f32 = 0;
   let popA: i32 = 0;
   let popB: i32 = 0;
@@ -309,12 +318,18 @@ function encodeBitsInto(src: usize, dst: usize): void {
     if (c != c) continue; // NaN: every bit 0, as if far below the offset
     norm += c * c;
     bias += o * c;
-    const t: f32 = two ? load<f32>(pQThresh + at) : 0;
+    const t: f32 = two || half ? load<f32>(pQThresh + at) : 0;
     let signs: f32 = -1;
     if (c > -t) {
       setBit(dst, d);
       popA++;
       signs = 1;
+    }
+    if (half && c > t) {
+      const b = dst + bitLen + <usize>((d >> 1) >> 3);
+      const bit = 1 << ((d >> 1) & 7);
+      if (((<i32>load<u8>(b)) & bit) == 0) popB++;
+      store<u8>(b, load<u8>(b) | (<u8>bit));
     }
     if (two) {
       if (c > t) {

@@ -1,10 +1,15 @@
 /**
  * Qdrant's quantization shapes and Quiver's: `quantization_config` of a create request
  * (and in collection info), and a search's `params.quantization`. Scalar int8 and binary
- * (one_bit, two_bits) exist; product and the one_and_half_bits encoding answer 501.
+ * (one_bit, two_bits, one_and_half_bits) exist; product, and one_and_half_bits with an
+ * asymmetric query encoding, answer 501.
  */
-import type { BinaryQuantizer } from '../../ann/binary-quantizer.js';
-import { BINARY_ENCODINGS, BINARY_QUERY_ENCODINGS } from '../../ann/binary-quantizer.js';
+import type { BinaryEncoding, BinaryQueryEncoding } from '../../ann/binary-quantizer.js';
+import {
+  BINARY_ENCODINGS,
+  BINARY_QUERY_ENCODINGS,
+  queryBitsOf,
+} from '../../ann/binary-quantizer.js';
 import type { QuantizedSearch } from '../../ann/vector-index.js';
 import type { CreateCollectionOptions, QuantizationConfig } from '../../engine/validation.js';
 import { badRequest, notImplemented, validationError } from '../http-errors.js';
@@ -63,27 +68,28 @@ function parseBinary(value: unknown, where: string): QuantizationOption {
   checkKeys(b, BINARY_KEYS, where);
   boolField(b['always_ram'], `${where}.always_ram`, true);
   const encoding = b['encoding'] ?? 'one_bit';
-  if (encoding === 'one_and_half_bits') {
-    throw notImplemented(
-      `the one_and_half_bits encoding (${where}.encoding); one_bit and two_bits are available`,
-    );
-  }
-  if (!BINARY_ENCODINGS.includes(encoding as BinaryQuantizer['encoding'])) {
+  if (!BINARY_ENCODINGS.includes(encoding as BinaryEncoding)) {
     throw badRequest(
-      `${where}.encoding must be one of one_bit, two_bits, one_and_half_bits, got ${JSON.stringify(encoding)}.`,
+      `${where}.encoding must be one of ${BINARY_ENCODINGS.join(', ')}, got ${JSON.stringify(encoding)}.`,
     );
   }
   const queryEncoding = b['query_encoding'] ?? 'default';
-  if (!BINARY_QUERY_ENCODINGS.includes(queryEncoding as BinaryQuantizer['queryEncoding'])) {
+  if (!BINARY_QUERY_ENCODINGS.includes(queryEncoding as BinaryQueryEncoding)) {
     throw badRequest(
       `${where}.query_encoding must be one of ${BINARY_QUERY_ENCODINGS.join(', ')}, got ${JSON.stringify(queryEncoding)}.`,
     );
   }
-  return {
+  const option = {
     kind: 'binary',
-    encoding: encoding as BinaryQuantizer['encoding'],
-    queryEncoding: queryEncoding as BinaryQuantizer['queryEncoding'],
-  };
+    encoding: encoding as BinaryEncoding,
+    queryEncoding: queryEncoding as BinaryQueryEncoding,
+  } as const;
+  if (option.encoding === 'one_and_half_bits' && queryBitsOf(option.queryEncoding) > 0) {
+    throw notImplemented(
+      `${where}.query_encoding ${option.queryEncoding} with the one_and_half_bits encoding; default and binary are available with it, and every query encoding with two_bits`,
+    );
+  }
+  return option;
 }
 
 /** A collection's quantization in Qdrant's collection-info shape (null when none). */

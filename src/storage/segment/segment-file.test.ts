@@ -180,6 +180,13 @@ describe('segment file encoding', () => {
     };
     const file = encodeSegment({ ...data, quantizer });
     assert.deepEqual(decodeSegment(file, 'seg').quantizer, quantizer);
+    for (const encoding of ['one_bit', 'one_and_half_bits'] as const) {
+      const other = { ...quantizer, encoding, queryEncoding: 'default' as const };
+      assert.deepEqual(
+        decodeSegment(encodeSegment({ ...data, quantizer: other }), 'seg').quantizer,
+        other,
+      );
+    }
     for (const bad of [
       { ...quantizer, thresholds: perDim(() => -1) },
       { ...quantizer, magnitudes: perDim(() => NaN) },
