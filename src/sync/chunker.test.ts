@@ -1,13 +1,14 @@
 /**
  * The chunker (property tests over generated Markdown): every chunk is the exact text at
  * its byte range, within the budget, hashed; together the chunks cover every non-blank
- * character; heading paths follow the headings; the same text gives the same chunks.
+ * character; heading paths follow the headings; the same text gives the same chunks; the
+ * overlap of consecutive pieces stays the configured one, with or without spaces.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { sha256 } from '../ops/ops-files.js';
-import { chunkText } from './chunker.js';
+import { chunkText, overlapSlack } from './chunker.js';
 
 const seed = Number(process.env['QUIVER_FC_SEED'] ?? Date.now() % 1_000_000);
 const numRuns = Number(process.env['QUIVER_FC_RUNS'] ?? '200');
@@ -62,6 +63,68 @@ describe('chunkText', () => {
       [['A'], ['A', 'B'], ['A', 'B', 'C'], ['D']],
     );
     assert.match(chunks[1]!.text, /# fenced/, 'a # line in a fence is not a heading');
+  });
+
+  /** Characters each piece repeats of the one before (ASCII text: bytes are characters). */
+  function overlaps(chunks: readonly { byteStart: number; byteEnd: number }[]): number[] {
+    return chunks.slice(1).map((c, i) => chunks[i]!.byteEnd - c.byteStart);
+  }
+
+  /** Asserts every byte of `text` (ASCII) lies in a chunk and starts move forward. */
+  function assertCovers(text: string, chunks: readonly { byteStart: number; byteEnd: number }[]) {
+    assert.equal(chunks[0]!.byteStart, 0);
+    assert.equal(chunks.at(-1)!.byteEnd, text.length);
+    for (let i = 1; i < chunks.length; i++) {
+      assert.ok(chunks[i]!.byteStart > chunks[i - 1]!.byteStart, 'pieces move on');
+      assert.ok(chunks[i]!.byteStart <= chunks[i - 1]!.byteEnd, `a gap before piece ${i}`);
+    }
+  }
+
+  it('text without spaces overlaps by the configured overlap, not half a piece', () => {
+    const text = Array.from({ length: 5000 }, (_, i) => 'abcdefghij'[i % 10]).join('');
+    for (const [maxTokens, overlapTokens] of [
+      [50, 10],
+      [400, 40],
+      [16, 0],
+      [100, 50],
+    ] as const) {
+      const chunks = chunkText(text, { maxTokens, overlapTokens });
+      assertCovers(text, chunks);
+      const allowed = overlapTokens * 4 + overlapSlack(overlapTokens * 4);
+      for (const o of overlaps(chunks)) {
+        assert.ok(
+          o >= 0 && o <= allowed,
+          `overlap ${o} > ${allowed} (${maxTokens}/${overlapTokens})`,
+        );
+      }
+      // No word start anywhere: each cut is exactly the configured overlap.
+      assert.ok(
+        overlaps(chunks).every((o) => o === overlapTokens * 4),
+        overlaps(chunks).join(', '),
+      );
+    }
+  });
+
+  it(`overlap stays within the configured one plus its slack, at word starts when near (seed ${seed})`, () => {
+    const asciiWord = fc
+      .array(fc.constantFrom('a', 'b', 'x', '1'), { minLength: 1, maxLength: 90 })
+      .map((cs) => cs.join(''));
+    const asciiText = fc
+      .array(asciiWord, { minLength: 1, maxLength: 200 })
+      .map((ws) => ws.join(' '));
+    fc.assert(
+      fc.property(asciiText, budget, (text, options) => {
+        const chunks = chunkText(text, options);
+        if (chunks.length === 0) return;
+        const allowed = options.overlapTokens * 4 + overlapSlack(options.overlapTokens * 4);
+        for (const o of overlaps(chunks)) assert.ok(o <= allowed, `overlap ${o} > ${allowed}`);
+        for (let i = 1; i < chunks.length; i++) {
+          assert.ok(chunks[i]!.byteStart > chunks[i - 1]!.byteStart, 'pieces move on');
+          assert.ok(chunks[i]!.byteStart <= chunks[i - 1]!.byteEnd, 'no gap');
+        }
+      }),
+      { seed, numRuns },
+    );
   });
 
   it('a long section overlaps its pieces; bad options are refused', () => {

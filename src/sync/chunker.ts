@@ -115,10 +115,14 @@ function sections(text: string): Section[] {
 /**
  * [start, end) pieces of a section within the budget: each piece ends at the last
  * paragraph, line or word break that keeps it within the budget (or at the budget when
- * there is none), and the next starts `overlap` tokens before that end, at a word start.
+ * there is none), and the next starts `overlap` tokens before that end, moved to a word
+ * start when one lies within a few characters (overlapSlack), else cut right there: the
+ * overlap stays the configured one even in text without spaces.
  */
 function pieces(text: string, s: Section, maxTokens: number, overlap: number): [number, number][] {
   const maxChars = maxTokens * CHARS_PER_TOKEN;
+  const overlapChars = overlap * CHARS_PER_TOKEN;
+  const slack = overlapSlack(overlapChars);
   const out: [number, number][] = [];
   let start = s.start;
   while (s.end - start > maxChars) {
@@ -127,15 +131,42 @@ function pieces(text: string, s: Section, maxTokens: number, overlap: number): [
     out.push([start, end]);
     // Never back before the middle of the piece: an early break must not make the next
     // piece start one character later, again and again.
-    let next = Math.max(end - overlap * CHARS_PER_TOKEN, start + Math.ceil((end - start) / 2));
-    // Begin the overlap at a word start, never before the previous piece's first half.
-    while (next < end && next > start + (end - start) / 2 && !/\s/.test(text[next - 1]!)) next--;
+    const floor = start + Math.ceil((end - start) / 2);
+    let next = wordStartNear(text, Math.max(end - overlapChars, floor), slack, floor, end);
     // Never split a character in two, and always move on.
     if (isLowSurrogate(text.charCodeAt(next))) next += next - 1 > start ? -1 : 1;
     start = next;
   }
   out.push([start, s.end]);
   return out;
+}
+
+/**
+ * How far the start of an overlap may move to reach a word start: a quarter of the overlap,
+ * at most 64 characters (none without overlap). A piece's overlap is so at most 1.25 times
+ * the configured one (plus one character for a surrogate pair).
+ */
+export function overlapSlack(overlapChars: number): number {
+  return Math.min(64, Math.ceil(overlapChars / 4));
+}
+
+/**
+ * The word start nearest `at` within `slack` characters, backwards first (a little more
+ * overlap), then forwards (a little less), kept in [floor, end]; `at` itself when there is
+ * none: a hard cut.
+ */
+function wordStartNear(
+  text: string,
+  at: number,
+  slack: number,
+  floor: number,
+  end: number,
+): number {
+  const isStart = (i: number): boolean => /\s/.test(text[i - 1]!) && !/\s/.test(text[i] ?? ' ');
+  if (at >= end) return end;
+  for (let i = at; i >= Math.max(floor, at - slack) && i > 0; i--) if (isStart(i)) return i;
+  for (let i = at + 1; i <= Math.min(end - 1, at + slack); i++) if (isStart(i)) return i;
+  return at;
 }
 
 /** The last paragraph, line or word break in (start, limit], else limit. */
