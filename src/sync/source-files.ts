@@ -2,6 +2,9 @@
  * The documents of a source folder: walked through the storage FileSystem, kept when a
  * relative path matches an include glob and no exclude glob, in a stable (sorted) order.
  * Globs: `**` any run of folders, `*` any characters but `/`, `?` one, `{a,b}` either.
+ * What the walk passes over is reported, never opened: symbolic links that lead out of the
+ * folder or nowhere, and entries of 0 bytes (an empty file, or a FIFO, socket or device:
+ * reading a FIFO would wait for a writer forever).
  */
 import { invalidArgument } from '../common/quiver-error.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -19,17 +22,33 @@ export interface SourceFile {
   readonly size: number;
 }
 
+/**
+ * Why the walk passed over an entry: a symbolic link out of the folder or to nothing, or
+ * 0 bytes (the FileSystem's stat cannot tell an empty file from a FIFO, socket or device,
+ * and none of them holds text: it is never opened).
+ */
+export type WalkSkipReason = 'link-outside-source' | 'dangling-link' | 'empty-or-special';
+
+export interface WalkSkip {
+  readonly path: string;
+  readonly reason: WalkSkipReason;
+}
+
 export interface SourceSelection {
   readonly include?: readonly string[];
   readonly exclude?: readonly string[];
 }
 
-/** The matching files under `root`, sorted by path. */
+/**
+ * The matching files under `root`, sorted by path, and the entries passed over (excluded
+ * ones are not reported; links and 0-byte entries only when they could be a document: a
+ * link out to a folder, or a path the include globs take).
+ */
 export async function listSourceFiles(
   fs: FileSystem,
   root: string,
   selection: SourceSelection = {},
-): Promise<SourceFile[]> {
+): Promise<{ files: SourceFile[]; skipped: WalkSkip[] }> {
   const top = await fs.stat(root);
   if (top === undefined || !top.isDirectory) {
     throw invalidArgument(`the source ${root} is not a folder.`, { field: 'source' });
@@ -37,7 +56,9 @@ export async function listSourceFiles(
   const include = (selection.include ?? DEFAULT_INCLUDE).map(globToRegExp);
   const exclude = (selection.exclude ?? DEFAULT_EXCLUDE).map(globToRegExp);
   const out: SourceFile[] = [];
+  const skipped: WalkSkip[] = [];
   const realRoot = await fs.realpath(root);
+  const included = (path: string): boolean => include.some((g) => g.test(path));
   // Symbolic links are followed only while they stay inside the folder, and each folder
   // is walked once: a link out (to ~ or /etc) is never read, a link loop never spins.
   const seen = new Set<string>([realRoot]);
@@ -46,19 +67,31 @@ export async function listSourceFiles(
     for (const name of await fs.list(dir)) {
       const path = rel === '' ? name : `${rel}/${name}`;
       const full = `${dir}/${name}`;
+      if (exclude.some((g) => g.test(path) || g.test(`${path}/`))) continue;
       const st = await fs.stat(full);
-      if (st === undefined || exclude.some((g) => g.test(path) || g.test(`${path}/`))) continue;
+      if (st === undefined) {
+        // Listed but not there when followed: a link to nothing (or a file deleted meanwhile).
+        skipped.push({ path, reason: 'dangling-link' });
+        continue;
+      }
       const real = await fs.realpath(full);
-      if (!isInside(real, realRoot)) continue;
+      if (!isInside(real, realRoot)) {
+        if (st.isDirectory || included(path)) skipped.push({ path, reason: 'link-outside-source' });
+        continue;
+      }
       if (st.isDirectory) {
         if (seen.has(real)) continue;
         seen.add(real);
         await walk(full, path, depth + 1);
-      } else if (include.some((g) => g.test(path))) out.push({ path, size: st.size });
+      } else if (!included(path)) continue;
+      else if (st.size === 0) skipped.push({ path, reason: 'empty-or-special' });
+      else out.push({ path, size: st.size });
     }
   };
   await walk(root.replace(/\/+$/, ''), '', 0);
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const byPath = <T extends { path: string }>(a: T, b: T): number =>
+    a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+  return { files: out.sort(byPath), skipped: skipped.sort(byPath) };
 }
 
 /** True when the canonical path `real` is the folder `dir` or lies under it. */

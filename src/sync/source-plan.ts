@@ -11,10 +11,11 @@ import type { Chunk, ChunkOptions } from './chunker.js';
 import { sha256 } from '../ops/ops-files.js';
 import { chunkText } from './chunker.js';
 import { documentText } from './document-text.js';
-import type { SourceSelection } from './source-files.js';
+import type { SourceSelection, WalkSkipReason } from './source-files.js';
 import { DEFAULT_MAX_FILE_BYTES, listSourceFiles } from './source-files.js';
 
-export type SkipReason = 'binary' | 'invalid-utf8' | 'too-large' | 'unreadable';
+/** Why a file is not in the plan: read and refused, or passed over by the walk (never opened). */
+export type SkipReason = 'binary' | 'invalid-utf8' | 'too-large' | 'unreadable' | WalkSkipReason;
 
 /** What the plan reads: the folder, which files, how to chunk them. */
 export interface SourceOptions extends SourceSelection {
@@ -44,10 +45,10 @@ export async function planSource(
   fs: FileSystem,
   o: SourceOptions,
 ): Promise<{ plans: FilePlan[]; skipped: { path: string; reason: SkipReason }[] }> {
-  const files = await listSourceFiles(fs, o.source, o);
+  const { files, skipped: passedOver } = await listSourceFiles(fs, o.source, o);
   const maxBytes = o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const plans: FilePlan[] = [];
-  const skipped: { path: string; reason: SkipReason }[] = [];
+  const skipped: { path: string; reason: SkipReason }[] = [...passedOver];
   for (const f of files) {
     if (f.size > maxBytes) {
       skipped.push({ path: f.path, reason: 'too-large' });
@@ -73,6 +74,7 @@ export async function planSource(
     });
     plans.push({ path: f.path, chunks });
   }
+  skipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { plans, skipped };
 }
 
