@@ -2,15 +2,18 @@
  * `quiver sync SOURCE --data DIR --collection C [...]`: keeps a collection in step with a
  * folder of documents (src/sync/sync.ts): embeds new and changed chunks, deletes the ones
  * gone, with a progress bar on a terminal (plain lines otherwise), a cost limit and a
- * dry run. Exit 0 when the folder is in step, 1 when the run stopped at the cost limit.
+ * dry run that lists the files it would embed and delete. `--json` prints the report as
+ * one line (a cron appends it to a JSON-lines log). Exit 0 when the folder is in step, 1
+ * when the run stopped at the cost limit.
  */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Quiver } from '../engine/quiver.js';
 import type { EmbedderFlags } from './embedder-flags.js';
 import { addEmbedderFlags, embedderOf, envCost, parseAmount } from './embedder-flags.js';
 import type { SyncReport } from '../sync/sync.js';
 import { syncDocuments } from '../sync/sync.js';
-import { collect, EXIT, parseInteger, printJson, progressView } from './cli-support.js';
+import { collect, EXIT, parseInteger, progressView } from './cli-support.js';
+import { openForJob } from './sync-lock.js';
 
 interface SyncOpts extends EmbedderFlags {
   data: string;
@@ -56,7 +59,26 @@ function printReport(r: SyncReport): void {
       'checkpoint the previous checkpoint was damaged and was ignored (the collection is the truth)',
     );
   for (const s of r.skipped) w(`skipped   ${s.path}: ${s.reason}`);
+  if (r.plan !== undefined) printPlan(r.plan);
   if (r.stopped !== undefined) w(`STOPPED   ${r.stopped.message}`);
+}
+
+/** A dry run's plan, one line a file (as many as the report lists). */
+function printPlan(plan: NonNullable<SyncReport['plan']>): void {
+  const w = (s: string): boolean => process.stdout.write(`${s}\n`);
+  const n = (count: number, unit: string): string => `${count} ${unit}${count === 1 ? '' : 's'}`;
+  for (const f of plan.embed) {
+    const what = f.change === 'new' ? n(f.chunks, 'chunk') : `${f.chunks} of ${n(f.of, 'chunk')}`;
+    w(`embed     ${f.path} (${what}, ${f.change}, ~${f.estimatedTokens} tokens)`);
+  }
+  if (plan.embedFiles > plan.embed.length)
+    w(`embed     … and ${plan.embedFiles - plan.embed.length} more files`);
+  for (const f of plan.delete) {
+    const why = f.why === 'gone' ? 'file gone or skipped' : 'chunks the file no longer has';
+    w(`delete    ${f.path} (${n(f.points, 'point')}, ${why})`);
+  }
+  if (plan.deleteFiles > plan.delete.length)
+    w(`delete    … and ${plan.deleteFiles - plan.delete.length} more files`);
 }
 
 export function registerSyncCommand(program: Command): void {
@@ -123,7 +145,7 @@ export function registerSyncCommand(program: Command): void {
       '--dry-run',
       'list what would be embedded and deleted, and the estimated cost; write nothing',
     )
-    .option('--json', 'print the final report as JSON')
+    .option('--json', 'print the final report as JSON, on one line (for a JSON-lines log)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ quiver sync ./docs --data ./data --collection docs\n  $ OPENAI_API_KEY=... quiver sync ./docs --data ./data --collection docs --embedder openai --model text-embedding-3-small --price-per-1k 0.00002 --max-cost 1\n  $ quiver sync ./docs --data ./data --collection docs --embedder openai --base-url http://127.0.0.1:11434/v1 --model nomic-embed-text --dry-run',
@@ -131,7 +153,16 @@ export function registerSyncCommand(program: Command): void {
     .action(async (source: string, opts: SyncOpts) => {
       const embedder = embedderOf(opts);
       const maxCost = opts.maxCost ?? envCost();
-      const db = await Quiver.open(opts.data);
+      const db = await openForJob(opts.data, {
+        command: 'sync',
+        collection: opts.collection,
+        body: {
+          source: resolve(source),
+          ...(opts.include === undefined ? {} : { include: opts.include }),
+          ...(opts.exclude === undefined ? {} : { exclude: opts.exclude }),
+          ...(opts.dryRun === true ? { dry_run: true } : {}),
+        },
+      });
       const view = progressView(false);
       let report: SyncReport;
       try {
@@ -153,6 +184,7 @@ export function registerSyncCommand(program: Command): void {
           ...(maxCost === undefined ? {} : { maxCost }),
           dryRun: opts.dryRun === true,
           allowEmptySource: opts.allowEmptySource === true,
+          optionNames: { allowEmptySource: '--allow-empty-source', include: '--include' },
           onProgress: (p) =>
             view.fn({
               phase: 'embedding',
@@ -166,7 +198,7 @@ export function registerSyncCommand(program: Command): void {
         view.stop();
         await db.close();
       }
-      if (opts.json === true) printJson(report);
+      if (opts.json === true) process.stdout.write(`${JSON.stringify(report)}\n`);
       else printReport(report);
       if (report.stopped !== undefined) process.exitCode = EXIT.PROBLEMS;
     });

@@ -36,12 +36,66 @@ export interface SyncOptions extends SourceOptions {
   readonly pricePer1kTokens?: number;
   /** Stop before a batch would take the run's cost past this. */
   readonly maxCost?: number;
-  /** Plan only: what would be embedded and deleted, and the estimated cost. */
+  /**
+   * Plan only: what would be embedded and deleted (the report's `plan`, by file), and the
+   * estimated cost.
+   */
   readonly dryRun?: boolean;
   /** Let a folder without any matching file delete every synced point. */
   readonly allowEmptySource?: boolean;
+  /**
+   * How error messages name the options: the CLI passes its flags, the server its body
+   * fields. Default: the names of these options.
+   */
+  readonly optionNames?: SyncOptionNames;
   readonly onProgress?: (p: SyncProgress) => void;
   readonly fileSystem?: FileSystem;
+}
+
+/** The names a surface gives the options an error message advises. */
+export interface SyncOptionNames {
+  /** e.g. `--allow-empty-source`, `"allow_empty_source": true`. */
+  readonly allowEmptySource: string;
+  /** e.g. `--include`, `include`. */
+  readonly include: string;
+}
+
+const LIBRARY_OPTION_NAMES: SyncOptionNames = {
+  allowEmptySource: 'allowEmptySource: true',
+  include: 'include',
+};
+
+/** Entries of each list of a dry run's plan; the rest are counted, not listed. */
+export const PLAN_LIST_LIMIT = 1000;
+
+/** A file a dry run would embed chunks of. */
+export interface PlannedEmbed {
+  readonly path: string;
+  /** Chunks to embed, and of how many the file has now. */
+  readonly chunks: number;
+  readonly of: number;
+  /** new: nothing of the file is in the collection yet; changed: some of it is. */
+  readonly change: 'new' | 'changed';
+  readonly estimatedTokens: number;
+}
+
+/** A file whose points a dry run would delete. */
+export interface PlannedDelete {
+  readonly path: string;
+  readonly points: number;
+  /** gone: the file is gone or now skipped; changed: chunks it no longer has. */
+  readonly why: 'gone' | 'changed';
+}
+
+/** What a dry run would do, file by file (the first PLAN_LIST_LIMIT of each list). */
+export interface SyncPlan {
+  readonly embed: readonly PlannedEmbed[];
+  readonly delete: readonly PlannedDelete[];
+  /** Files of each list in all, listed or not. */
+  readonly embedFiles: number;
+  readonly deleteFiles: number;
+  /** True when a list holds fewer entries than its total. */
+  readonly truncated: boolean;
 }
 
 export interface SyncProgress {
@@ -88,6 +142,8 @@ export interface SyncReport {
   readonly estimatedCost: number;
   readonly requests: number;
   readonly retries: number;
+  /** With `dryRun`: what the run would embed and delete, by file. */
+  readonly plan?: SyncPlan;
   /** Set when the run stopped before the end. */
   readonly stopped?: { readonly reason: 'max-cost'; readonly message: string };
   /** The previous run's checkpoint: none, complete, interrupted (resumed) or damaged. */
@@ -155,7 +211,8 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
     retries: options.embedder.retries ?? 0,
   });
   if (options.dryRun === true) {
-    return { ...base, ...totals(0), durationMs: Date.now() - started };
+    const plan = planOf(changed, have, stale);
+    return { ...base, ...totals(0), plan, durationMs: Date.now() - started };
   }
   if (toEmbed.length === 0 && stale.ids.length === 0 && previous === 'complete') {
     // In step already: nothing to embed, delete or record; only edited front matter or
@@ -184,6 +241,40 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
   };
 }
 
+/** A dry run's plan: the files to embed (new or changed) and those to delete points of. */
+function planOf(
+  changed: readonly FilePlan[],
+  have: ReadonlySet<PointId>,
+  stale: { gone: ReadonlyMap<string, number>; bySource: ReadonlyMap<string, readonly PointId[]> },
+): SyncPlan {
+  const embed = changed.map((f): PlannedEmbed => {
+    const fresh = f.chunks.filter((c) => !have.has(c.id));
+    const old = fresh.length < f.chunks.length || stale.bySource.has(f.path);
+    return {
+      path: f.path,
+      chunks: fresh.length,
+      of: f.chunks.length,
+      change: old ? 'changed' : 'new',
+      estimatedTokens: fresh.reduce((n, c) => n + c.chunk.tokens, 0),
+    };
+  });
+  const deletes: PlannedDelete[] = [
+    ...[...stale.gone].map(([path, points]): PlannedDelete => ({ path, points, why: 'gone' })),
+    ...[...stale.bySource].map(([path, ids]): PlannedDelete => ({
+      path,
+      points: ids.length,
+      why: 'changed',
+    })),
+  ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return {
+    embed: embed.slice(0, PLAN_LIST_LIMIT),
+    delete: deletes.slice(0, PLAN_LIST_LIMIT),
+    embedFiles: embed.length,
+    deleteFiles: deletes.length,
+    truncated: embed.length > PLAN_LIST_LIMIT || deletes.length > PLAN_LIST_LIMIT,
+  };
+}
+
 function embedderInfo(e: Embedder): SyncReport['embedder'] {
   return {
     provider: e.provider,
@@ -206,29 +297,36 @@ async function stalePoints(
   plans: readonly FilePlan[],
   skipped: readonly { path: string; reason: SkipReason }[],
   o: SyncOptions,
-): Promise<{ ids: PointId[]; removedFiles: number; bySource: Map<string, PointId[]> }> {
+): Promise<{
+  ids: PointId[];
+  removedFiles: number;
+  bySource: Map<string, PointId[]>;
+  gone: Map<string, number>;
+}> {
   const bySource = new Map<string, PointId[]>();
+  const gone = new Map<string, number>();
   const candidates = [...have].filter((id) => !wanted.has(String(id)));
-  if (c === undefined || candidates.length === 0) return { ids: [], removedFiles: 0, bySource };
+  if (c === undefined || candidates.length === 0)
+    return { ids: [], removedFiles: 0, bySource, gone };
   const present = new Set(plans.map((p) => p.path));
   const unreadable = new Set(skipped.filter((s) => s.reason === 'unreadable').map((s) => s.path));
   const ids: PointId[] = [];
-  const gone = new Set<string>();
   for (const p of await c.getMany(candidates)) {
     const path = p.payload['source'];
     if (typeof path !== 'string' || unreadable.has(path)) continue;
     ids.push(p.id);
-    if (!present.has(path)) gone.add(path);
+    if (!present.has(path)) gone.set(path, (gone.get(path) ?? 0) + 1);
     else bySource.set(path, [...(bySource.get(path) ?? []), p.id]);
   }
   if (plans.length === 0 && ids.length > 0 && o.allowEmptySource !== true) {
+    const names = o.optionNames ?? LIBRARY_OPTION_NAMES;
     throw new QuiverError(
       'INVALID_ARGUMENT',
-      `no file of ${o.source} matches (${skipped.length} skipped): this run would delete all ${ids.length} synced points of "${o.collection}". Check the folder and --include; to empty the collection on purpose, pass --allow-empty-source.`,
-      { collection: o.collection },
+      `no file of ${o.source} matches (${skipped.length} skipped): this run would delete all ${ids.length} synced points of "${o.collection}". Check the folder and ${names.include}; to empty the collection on purpose, pass ${names.allowEmptySource}.`,
+      { collection: o.collection, field: 'allowEmptySource' },
     );
   }
-  return { ids, removedFiles: gone.size, bySource };
+  return { ids, removedFiles: gone.size, bySource, gone };
 }
 
 /** The collection to sync into, refused when its dimension is not the embedder's. */

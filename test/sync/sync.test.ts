@@ -415,12 +415,13 @@ test('sync touches only its own points, refuses to empty a collection, refreshes
   symlinkSync('.', join(source, 'loop'));
   const linked = await syncDocuments(db, { ...options, dryRun: true });
   assert.equal(linked.chunks.toEmbed, 0, 'nothing outside the folder, nothing twice');
+  assert.deepEqual(linked.skipped, [{ path: 'out', reason: 'link-outside-source' }]);
 
   // The folder empties (an unmounted disk): refused, nothing deleted.
   for (const f of ['d0.md', 'd1.md', 'd2.md']) rmSync(join(source, f));
   await assert.rejects(
     syncDocuments(db, options),
-    (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /allow-empty-source/.test(e.message),
+    (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /pass allowEmptySource: true\./.test(e.message),
   );
   assert.ok((await c.ids()).length > 1);
   const emptied = await syncDocuments(db, { ...options, allowEmptySource: true });
