@@ -11,10 +11,14 @@
  *   metadata   points missing a required payload field
  *   deep-scan  a sample re-embedded now no longer matches its stored vector: the
  *              embedding function changed
+ *   dimension  the embedder of a deep scan gives vectors of another size than the stored
+ *              ones: its settings (or the model) differ, nothing could be compared
+ * and INFO only: checkpoint (damaged), source (none known), skipped (files the source
+ * walk or read passed over), foreign (points sync did not write).
  * `fix` deletes orphaned, drifted and damaged points and then runs a sync, which embeds
  * what is missing (within its cost limit); the checks run again after it.
  */
-import { QuiverError } from '../common/quiver-error.js';
+import { isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { JsonValue, PointId } from '../common/types.js';
 import type { Collection } from '../engine/collection.js';
 import type { PointRecord } from '../engine/collection-types.js';
@@ -33,6 +37,8 @@ export type FindingStatus = 'PASS' | 'INFO' | 'FAIL';
 export type FindingKind =
   | 'checkpoint'
   | 'source'
+  | 'skipped'
+  | 'foreign'
   | 'orphans'
   | 'drift'
   | 'missing'
@@ -40,7 +46,8 @@ export type FindingKind =
   | 'vectors'
   | 'embedders'
   | 'metadata'
-  | 'deep-scan';
+  | 'deep-scan'
+  | 'dimension';
 
 export interface Finding {
   readonly kind: FindingKind;
@@ -176,7 +183,7 @@ async function examine(
     coverage = r.coverage;
   }
   checkPoints(c, points, o, findings, toDelete);
-  if (o.deepScan === true) findings.push(await deepScan(points, o.embedder));
+  if (o.deepScan === true) findings.push(await deepScan(points, o.embedder, c.config.dimension));
   const report: DoctorReport = {
     collection: o.collection,
     source: source?.source,
@@ -328,7 +335,7 @@ async function compareWithSource(
   if (skipped.length > 0) {
     findings.push(
       finding(
-        'source',
+        'skipped',
         'INFO',
         skipped.length,
         `${skipped.length} files are skipped (${skipped
@@ -342,7 +349,7 @@ async function compareWithSource(
   if (foreign.length > 0) {
     findings.push(
       finding(
-        'source',
+        'foreign',
         'INFO',
         foreign.length,
         `${foreign.length} points have no source field: they were not written by sync and are left alone`,
@@ -446,13 +453,29 @@ function embedderFinding(embedders: Map<string, PointId[]>, dimension: number): 
   );
 }
 
-/** Re-embeds a sample and compares it with the stored vectors. */
+/**
+ * Re-embeds a sample and compares it with the stored vectors. An embedder whose vectors
+ * have another size than the stored ones is a `dimension` finding, not a changed model:
+ * nothing could be compared (the flags name another dimension, or the model's changed).
+ */
 async function deepScan(
   points: readonly PointRecord[],
   embedder: Embedder | undefined,
+  dimension: number,
 ): Promise<Finding> {
   if (embedder === undefined)
     return finding('deep-scan', 'INFO', 0, 'a deep scan needs an embedder (--embedder …)', []);
+  const what = `${embedder.provider} ${embedder.model}`;
+  const mismatch = (gives: number | string): Finding =>
+    finding(
+      'dimension',
+      'FAIL',
+      1,
+      `deep scan: ${what} gives ${gives}-value vectors but the collection holds ${dimension}-value ones, so nothing was compared. Pass the dimension the collection was synced with (--dimension ${dimension}, or the same model); if the model itself now answers another size, re-embed into a new collection.`,
+      [],
+    );
+  if (embedder.dimension !== undefined && embedder.dimension !== dimension)
+    return mismatch(embedder.dimension);
   // Only sound points the same embedder made: damaged ones have findings of their own, and
   // another model's vectors are expected to differ.
   const same = (e: JsonValue | undefined): boolean =>
@@ -475,7 +498,19 @@ async function deepScan(
     .slice(0, DEEP_SCAN_SAMPLE);
   if (sample.length === 0)
     return finding('deep-scan', 'INFO', 0, 'no point with text to re-embed', []);
-  const { vectors } = await embedder.embed(sample.map((p) => p.payload['text'] as string));
+  let vectors: readonly Float32Array[];
+  try {
+    ({ vectors } = await embedder.embed(sample.map((p) => p.payload['text'] as string)));
+  } catch (e) {
+    // An embedder that checks its answers' size refuses them before any comparison.
+    if (isQuiverError(e, 'DIMENSION_MISMATCH')) {
+      const received = e.details.received;
+      return mismatch(typeof received === 'number' ? received : 'other');
+    }
+    throw e;
+  }
+  const wrongSize = vectors.find((v, i) => v.length !== sample[i]!.vector.length);
+  if (wrongSize !== undefined) return mismatch(wrongSize.length);
   const low: PointId[] = [];
   let worst = 1;
   sample.forEach((p, i) => {
@@ -483,20 +518,20 @@ async function deepScan(
     worst = Math.min(worst, s);
     if (!(s >= DEEP_SCAN_MIN_SIMILARITY)) low.push(p.id);
   });
-  const what = `${sample.length} points re-embedded with ${embedder.provider} ${embedder.model}`;
+  const scanned = `${sample.length} points re-embedded with ${what}`;
   return low.length === 0
     ? finding(
         'deep-scan',
         'PASS',
         sample.length,
-        `${what}: lowest similarity to the stored vectors ${worst.toFixed(4)}`,
+        `${scanned}: lowest similarity to the stored vectors ${worst.toFixed(4)}`,
         [],
       )
     : finding(
         'deep-scan',
         'FAIL',
         low.length,
-        `${what}: ${low.length} below ${DEEP_SCAN_MIN_SIMILARITY} (lowest ${worst.toFixed(4)}): the embedding function changed since they were stored. Re-embed everything into a new collection.`,
+        `${scanned}: ${low.length} below ${DEEP_SCAN_MIN_SIMILARITY} (lowest ${worst.toFixed(4)}): the embedding function changed since they were stored. Re-embed everything into a new collection.`,
         low,
       );
 }

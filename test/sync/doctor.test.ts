@@ -1,8 +1,10 @@
 /**
  * The doctor against the real engine: planted orphans (a deleted file), gaps (points
  * deleted behind sync's back), drift (an edited file), damaged text, a zero vector, a
- * second embedder and a missing field are each found with counts and example ids; --fix
- * through the CLI prints its plan, repairs what it can, and a second run is clean (exit 0).
+ * second embedder and a missing field are each found with counts and example ids; a deep
+ * scan tells a changed embedding function from vectors of another size; skipped files and
+ * foreign points have kinds of their own; --fix through the CLI prints its plan, repairs
+ * what it can, and a second run is clean (exit 0).
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,9 +16,11 @@ import { isQuiverError } from '../../src/common/quiver-error.js';
 import { doctorCollection } from '../../src/sync/doctor.js';
 import type { DoctorReport, FindingKind } from '../../src/sync/doctor.js';
 import { localEmbedder } from '../../src/sync/embedder.js';
+import { openAiEmbedder } from '../../src/sync/openai-embedder.js';
 import { syncDocuments } from '../../src/sync/sync.js';
 import { quiver } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { startEmbeddingServer } from './embedding-server.js';
 
 const DIM = 32;
 const CHUNK = { maxTokens: 40, overlapTokens: 4 };
@@ -138,12 +142,88 @@ test('damaged text, zero vectors, a second embedder, missing fields and a change
   assert.equal(status(r, 'metadata')?.[0], 'FAIL');
   assert.match(r.findings.find((f) => f.kind === 'metadata')!.message, /text \(1 points\)/);
   assert.equal(status(r, 'deep-scan')?.[0], 'PASS', 'the same embedder: the stored vectors match');
+  // The same model and size, another function: the stored vectors no longer match.
+  const local = localEmbedder(DIM);
   const changed = await doctorCollection(db, {
+    collection: 'docs',
+    deepScan: true,
+    embedder: {
+      ...local,
+      embed: (texts) => local.embed(texts.map((x) => [...x].reverse().join(''))),
+    },
+  });
+  assert.equal(status(changed, 'deep-scan')?.[0], 'FAIL');
+  assert.match(
+    changed.findings.find((f) => f.kind === 'deep-scan')!.message,
+    /embedding function changed/,
+  );
+  assert.equal(status(changed, 'dimension'), undefined);
+});
+
+test('a deep scan with vectors of another size is a dimension finding, not a changed model', async (t) => {
+  const { db } = await synced(t);
+  // Flags naming another size: known before anything is embedded.
+  const flags = await doctorCollection(db, {
     collection: 'docs',
     deepScan: true,
     embedder: localEmbedder(DIM * 2),
   });
-  assert.equal(status(changed, 'deep-scan')?.[0], 'FAIL');
+  assert.deepEqual(status(flags, 'dimension'), ['FAIL', 1]);
+  assert.equal(status(flags, 'deep-scan'), undefined, 'no model change is claimed');
+  const message = flags.findings.find((f) => f.kind === 'dimension')!.message;
+  assert.match(
+    message,
+    new RegExp(`gives ${DIM * 2}-value vectors but the collection holds ${DIM}-value`),
+  );
+  assert.match(message, new RegExp(`--dimension ${DIM}`));
+  assert.doesNotMatch(message, /embedding function changed/);
+
+  // The same model name answering another size (no dimension given up front), over HTTP.
+  const server = await startEmbeddingServer(DIM * 2);
+  t.after(() => server.close());
+  const remote = openAiEmbedder({ baseUrl: server.url, model: 'feature-hashing-v1' });
+  const answered = await doctorCollection(db, {
+    collection: 'docs',
+    deepScan: true,
+    embedder: { ...remote, provider: 'local', embed: (x) => remote.embed(x) },
+  });
+  assert.deepEqual(status(answered, 'dimension'), ['FAIL', 1]);
+  assert.equal(status(answered, 'deep-scan'), undefined);
+  assert.ok(server.requests > 0, 'the sample was embedded');
+
+  // An embedder that checks its answers' size (--dimension given) refuses them: the same.
+  const checking = openAiEmbedder({ baseUrl: server.url, model: 'm', dimension: DIM });
+  const refused = await doctorCollection(db, {
+    collection: 'docs',
+    deepScan: true,
+    embedder: {
+      provider: 'local',
+      model: 'feature-hashing-v1',
+      dimension: undefined,
+      embed: (x) => checking.embed(x),
+    },
+  });
+  assert.deepEqual(status(refused, 'dimension'), ['FAIL', 1]);
+  assert.match(
+    refused.findings.find((f) => f.kind === 'dimension')!.message,
+    new RegExp(`gives ${DIM * 2}-value vectors`),
+  );
+});
+
+test('skipped files and points sync did not write are findings of their own kinds', async (t) => {
+  const { db, source } = await synced(t);
+  writeFileSync(join(source, 'bin.md'), Buffer.from([0x61, 0, 0x62]));
+  const c = db.collection('docs');
+  const [any] = await c.getMany([(await c.ids())[0]!], { withVector: true });
+  await c.upsert([{ id: 'mine', vector: any!.vector, payload: { note: 'not from sync' } }]);
+  const r = await doctorCollection(db, { collection: 'docs' });
+  assert.deepEqual(status(r, 'skipped'), ['INFO', 1]);
+  assert.match(r.findings.find((f) => f.kind === 'skipped')!.message, /bin\.md: binary/);
+  assert.deepEqual(status(r, 'foreign'), ['INFO', 1]);
+  assert.deepEqual(r.findings.find((f) => f.kind === 'foreign')!.examples, ['mine']);
+  assert.equal(status(r, 'source'), undefined, 'the source is known');
+  const kinds = r.findings.map((f) => f.kind);
+  assert.equal(new Set(kinds).size, kinds.length, `one finding a kind: ${kinds.join(', ')}`);
 });
 
 test('quiver doctor: FAIL exits 1; --fix prints its plan and repairs; a second run exits 0', async (t) => {
