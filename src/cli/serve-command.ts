@@ -6,10 +6,12 @@
  * config file.
  */
 import type { Command } from 'commander';
+import { Option } from 'commander';
 import type { ServerConfig, ServerConfigInput } from '../server/config.js';
 import {
   configFromEnv,
   envNameOf,
+  FLAG_ALIASES,
   flagOf,
   readConfigFile,
   resolveServerConfig,
@@ -41,6 +43,11 @@ export function registerServeCommand(program: Command): void {
       `${flag} <${spec.metavar}>`,
       `${spec.description} (default ${spec.defaultText.replaceAll('`', '')})`,
     );
+  }
+  // Old spellings: the same setting (commander names both after the key), not in --help.
+  for (const [flag, key] of Object.entries(FLAG_ALIASES)) {
+    const metavar = SETTINGS[key].metavar ?? 'value';
+    command.addOption(new Option(`${flag} <${metavar}>`).hideHelp());
   }
   command
     .addHelpText(

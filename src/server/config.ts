@@ -741,11 +741,23 @@ export function envNameOf(key: keyof ServerConfig): string {
   return `QUIVER_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
 
-/** `maxResponseBytes` → `--max-response-bytes`; undefined for settings without a flag. */
+/**
+ * `maxResponseBytes` → `--max-response-bytes`, `syncPricePer1k` → `--sync-price-per-1k` (a
+ * number starts a word, as in `quiver sync --price-per-1k`); undefined for settings without
+ * a flag. Commander turns either spelling back into the key.
+ */
 export function flagOf(key: keyof ServerConfig): string | undefined {
   if (SETTINGS[key].metavar === undefined) return undefined;
-  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/([a-z])(\d)/g, '$1-$2')}`;
 }
+
+/**
+ * Former spellings of flags, still accepted and hidden from --help: flag → setting key.
+ * `--sync-price-per1k` was the flag of syncPricePer1k before it matched sync's --price-per-1k.
+ */
+export const FLAG_ALIASES: Readonly<Record<string, keyof ServerConfig>> = Object.freeze({
+  '--sync-price-per1k': 'syncPricePer1k',
+});
 
 /** QUIVER_* environment variables and the setting each sets. */
 const ENV_VARS: Readonly<Record<string, keyof ServerConfig>> = Object.freeze(
