@@ -4,6 +4,8 @@
  * collection), `GET /collections/{c}/jobs/{id}` (or `GET /jobs/{id}` with an admin key)
  * reports its state, progress and final report. A sync source must lie inside one of the
  * `syncRoots` folders, symbolic links resolved: a request never reads an arbitrary path.
+ * With no `syncRoots` both routes answer 409: a doctor job compares with the source
+ * folder, and one that could not read it would pass a collection it never checked.
  * The embedder comes from the server's settings; its API key file is read for every
  * request, so a rotated key needs no restart.
  */
@@ -44,15 +46,18 @@ function embedderOf(ctx: ServerContext): Embedder {
   });
 }
 
+/** 409 unless the server may read folders for sync and doctor jobs (syncRoots set). */
+function checkJobsOn(ctx: ServerContext, kind: 'sync' | 'doctor'): void {
+  if (ctx.config.syncRoots.length > 0) return;
+  throw new HttpError(
+    409,
+    `Conflict: ${kind} jobs are off on this server: the syncRoots setting (--sync-roots, QUIVER_SYNC_ROOTS, syncRoots in the config file) lists no folder they may read.`,
+  );
+}
+
 /** The source folder of a request, refused unless it lies inside a sync root. */
 async function checkedSource(ctx: ServerContext, source: unknown): Promise<string> {
   const roots = ctx.config.syncRoots;
-  if (roots.length === 0) {
-    throw new HttpError(
-      409,
-      'Conflict: sync jobs are off; list the folders they may read in the syncRoots setting.',
-    );
-  }
   if (typeof source !== 'string' || source === '')
     throw badRequest('source must be a folder path.');
   // A path outside every root is refused with the same 403 whether or not it exists, so the
@@ -122,6 +127,7 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
     async (req, reply) => {
       const name = checkCollectionName(paramsOf(req.params)['collection_name'] ?? '');
       if (ctx.clusterNode !== undefined) throw notImplemented('sync and doctor jobs in a cluster');
+      checkJobsOn(ctx, 'sync');
       const body = bodyObject(req.body);
       checkKeys(
         body,
@@ -142,6 +148,7 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
           ...(exclude === undefined ? {} : { exclude }),
           dryRun: body['dry_run'] === true,
           allowEmptySource: body['allow_empty_source'] === true,
+          optionNames: { allowEmptySource: '"allow_empty_source": true', include: '"include"' },
           pricePer1kTokens: c.syncPricePer1k,
           ...(c.syncMaxCost === undefined ? {} : { maxCost: c.syncMaxCost }),
           fileSystem: ctx.fs,
@@ -163,6 +170,7 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
     { config: { access: 'write' } },
     async (req, reply) => {
       const name = collectionOf(req.params);
+      checkJobsOn(ctx, 'doctor');
       const body = bodyObject(req.body);
       checkKeys(body, ['source', 'fix', 'deep_scan'], 'the doctor body');
       // The folder it reads (given, else the last sync's) must lie inside syncRoots too.

@@ -3,7 +3,9 @@
  * POST /collections/{c}/sync runs in the background, its status route reports the final
  * report, the official Qdrant client then finds the documents; sources outside syncRoots
  * are refused (403); a doctor job reports findings; /metrics counts chunks, tokens and
- * doctor findings.
+ * doctor findings; a refused empty source names the body field allow_empty_source; a server
+ * without syncRoots answers 409 to both routes; --sync-price-per-1k (and its old spelling)
+ * prices the tokens.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +23,8 @@ interface JobView {
   state: string;
   report: {
     chunks?: { embedded: number };
+    cost?: number;
+    tokens?: number;
     ok?: boolean;
     findings?: { kind: string; status: string }[];
   } | null;
@@ -44,6 +48,8 @@ test('sync and doctor jobs: started over HTTP, polled, searched with the officia
     join(dir, 'roots'),
     '--sync-dimension',
     String(DIM),
+    '--sync-price-per-1k',
+    '2',
   ]);
   t.after(() => removeDir(dir));
   const post = async (path: string, body: unknown): Promise<Response> =>
@@ -78,6 +84,9 @@ test('sync and doctor jobs: started over HTTP, polled, searched with the officia
   const done = await waitFor(status_url);
   assert.equal(done.state, 'done', JSON.stringify(done.error));
   assert.equal(done.report?.chunks?.embedded, 4);
+  assert.ok((done.report?.tokens ?? 0) > 0);
+  const priced = (done.report.tokens! / 1000) * 2;
+  assert.ok(Math.abs(done.report.cost! - priced) < 1e-9, '--sync-price-per-1k 2');
 
   const client = new QdrantClient({ url: serve.url, checkCompatibility: false });
   const [q] = (await localEmbedder(DIM).embed(['subject number 2 alpha2 beta2'])).vectors;
@@ -101,5 +110,46 @@ test('sync and doctor jobs: started over HTTP, polled, searched with the officia
   assert.match(metrics, /quiver_sync_chunks_total\{outcome="embedded"\} 4/);
   assert.match(metrics, /quiver_embedding_tokens_total [1-9]/);
   assert.match(metrics, /quiver_doctor_findings\{collection="docs",kind="orphans"\} 1/);
+
+  // Every file gone: refused, in the words of the HTTP body, not of the CLI.
+  for (let i = 0; i < 3; i++) rmSync(join(docs, `d${i}.md`));
+  const emptied = await post('/collections/docs/sync', { source: docs });
+  assert.equal(emptied.status, 202);
+  const refused = await waitFor(
+    ((await emptied.json()) as { result: { status_url: string } }).result.status_url,
+  );
+  assert.equal(refused.state, 'failed');
+  assert.equal(refused.error?.code, 'INVALID_ARGUMENT');
+  assert.match(refused.error.message, /pass "allow_empty_source": true\./);
+  assert.doesNotMatch(refused.error.message, /--allow-empty-source|--include/);
+  assert.equal(await serve.stop(), 0);
+});
+
+test('without syncRoots the sync and doctor routes answer 409 naming the setting', async (t) => {
+  const dir = tempDir(undefined, 'quiver-sync-jobs-off-');
+  // The flag's former spelling is still accepted (hidden from --help).
+  const serve = await spawnServe(t, ['--data', join(dir, 'data'), '--sync-price-per1k', '1']);
+  t.after(() => removeDir(dir));
+  const post = async (path: string, body: unknown): Promise<Response> =>
+    fetch(`${serve.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const created = await fetch(`${serve.url}/collections/docs`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ vectors: { size: DIM, distance: 'Cosine' } }),
+  });
+  assert.equal(created.status, 200, await created.text());
+  for (const [route, body] of [
+    ['doctor', {}],
+    ['sync', { source: dir }],
+  ] as const) {
+    const r = await post(`/collections/docs/${route}`, body);
+    const text = await r.text();
+    assert.equal(r.status, 409, text);
+    assert.match(text, new RegExp(`${route} jobs are off on this server: the syncRoots setting`));
+  }
   assert.equal(await serve.stop(), 0);
 });
