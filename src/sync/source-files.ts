@@ -3,7 +3,7 @@
  * relative path matches an include glob and no exclude glob, in a stable (sorted) order.
  * Globs: `**` any run of folders, `*` any characters but `/`, `?` one, `{a,b}` either.
  * What the walk passes over is reported, never opened: symbolic links that lead out of the
- * folder or nowhere, and entries of 0 bytes (an empty file, or a FIFO, socket or device:
+ * folder or nowhere, and entries that are not regular files (a FIFO, socket or device:
  * reading a FIFO would wait for a writer forever).
  */
 import { invalidArgument } from '../common/quiver-error.js';
@@ -24,10 +24,10 @@ export interface SourceFile {
 
 /**
  * Why the walk passed over an entry: a symbolic link out of the folder or to nothing, or
- * 0 bytes (the FileSystem's stat cannot tell an empty file from a FIFO, socket or device,
- * and none of them holds text: it is never opened).
+ * not a regular file (a FIFO, socket or device: a read could wait forever, and none holds
+ * text, so it is never opened).
  */
-export type WalkSkipReason = 'link-outside-source' | 'dangling-link' | 'empty-or-special';
+export type WalkSkipReason = 'link-outside-source' | 'dangling-link' | 'not-a-file';
 
 export interface WalkSkip {
   readonly path: string;
@@ -41,7 +41,7 @@ export interface SourceSelection {
 
 /**
  * The matching files under `root`, sorted by path, and the entries passed over (excluded
- * ones are not reported; links and 0-byte entries only when they could be a document: a
+ * ones are not reported; links and special files only when they could be a document: a
  * link out to a folder, or a path the include globs take).
  */
 export async function listSourceFiles(
@@ -84,7 +84,7 @@ export async function listSourceFiles(
         seen.add(real);
         await walk(full, path, depth + 1);
       } else if (!included(path)) continue;
-      else if (st.size === 0) skipped.push({ path, reason: 'empty-or-special' });
+      else if (!st.isFile) skipped.push({ path, reason: 'not-a-file' });
       else out.push({ path, size: st.size });
     }
   };

@@ -31,6 +31,8 @@ export interface FileStat {
   /** Last modification, in ms since the epoch. */
   readonly mtimeMs: number;
   readonly isDirectory: boolean;
+  /** A regular file (not a directory, FIFO, socket or device), after following links. */
+  readonly isFile: boolean;
 }
 
 /** How {@link FileSystem.open} opens a file. */

@@ -254,7 +254,12 @@ export class NodeFileSystem implements FileSystem {
   async stat(path: string): Promise<FileStat | undefined> {
     try {
       const st = await fsp.stat(path);
-      return { size: st.size, mtimeMs: st.mtimeMs, isDirectory: st.isDirectory() };
+      return {
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        isDirectory: st.isDirectory(),
+        isFile: st.isFile(),
+      };
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return undefined;
       throw ioError('stat', path, e);
