@@ -3,8 +3,8 @@
  * int8 and one-bit binary (codes walked, beam rescored), usearch f32, i8 and b1 in one run
  * (QPS at recall 0.95 and 0.99, vector memory per point); then the same three Quiver modes
  * through `collection.search` on sealed segments at one ef (recall and QPS), the path users
- * call, and int8 and one bit again with the float vectors on disk (`onDisk`), with the
- * vector memory (floats + codes held) of each collection.
+ * call, product x16 too, and int8, one bit and product again with the float vectors on disk
+ * (`onDisk`), with the vector memory (floats + codes held) of each collection.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +40,8 @@ const EMBEDDED = {
   binary: { quantization: 'binary' },
   int8Disk: { quantization: 'scalar', onDisk: true },
   binaryDisk: { quantization: 'binary', onDisk: true },
+  pq: { quantization: 'product' },
+  pqDisk: { quantization: 'product', onDisk: true },
 } as const;
 type EmbeddedMode = keyof typeof EMBEDDED;
 const MODES = Object.keys(EMBEDDED) as EmbeddedMode[];

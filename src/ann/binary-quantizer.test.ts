@@ -106,7 +106,7 @@ describe('binary encoding', () => {
           index.add(0, v);
           index.quantize(q);
           const mem = index.mem;
-          const row = mem.regions.codes + headerBytes(dim, codeParams(q));
+          const row = mem.regions.codes + headerBytes(codeParams(q));
           const bytes = binaryRowBytes(dim, q.encoding);
           const got = mem.u8.slice(row, row + bytes);
           assert.deepEqual(Array.from(got), Array.from(encodeBinary(q, v, metric === 'dot')));

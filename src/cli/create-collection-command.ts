@@ -13,6 +13,7 @@ import { buildCollectionConfig, quantizationLabel } from '../engine/validation.j
 import { parseInteger, printJson } from './cli-support.js';
 import type { QuantizationFlags } from './quantization-flags.js';
 import {
+  compressionOption,
   encodingOption,
   parseQuantile,
   QUANTILE_HELP,
@@ -81,6 +82,7 @@ export function registerCreateCollectionCommand(program: Command): void {
     )
     .addOption(quantizationOption('none'))
     .addOption(encodingOption())
+    .addOption(compressionOption())
     .addOption(queryEncodingOption())
     .option('--quantile <q>', QUANTILE_HELP, parseQuantile)
     .option(

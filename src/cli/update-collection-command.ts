@@ -13,6 +13,7 @@ import { formatBytes, printJson } from './cli-support.js';
 import { requireDatabase } from './database-path.js';
 import type { QuantizationFlags } from './quantization-flags.js';
 import {
+  compressionOption,
   encodingOption,
   parseQuantile,
   QUANTILE_HELP,
@@ -55,6 +56,7 @@ export function registerUpdateCollectionCommand(program: Command): void {
     .requiredOption('--name <name>', 'collection to change')
     .addOption(quantizationOption())
     .addOption(encodingOption())
+    .addOption(compressionOption())
     .addOption(queryEncodingOption())
     .option('--quantile <q>', QUANTILE_HELP, parseQuantile)
     .option('--on-disk', 'keep sealed float vectors in their files, read only to rescore')

@@ -7,6 +7,7 @@
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import { isQuiverError } from '../common/quiver-error.js';
 import { trainBinaryQuantizer } from '../ann/binary-quantizer.js';
+import { trainProductQuantizer } from '../ann/product-quantizer.js';
 import type { Quantizer } from '../ann/quantizer.js';
 import { trainScalarQuantizer } from '../ann/scalar-quantizer.js';
 import type { VectorIndex } from '../ann/vector-index.js';
@@ -50,6 +51,7 @@ export function quantizerMatches(q: Quantizer, want: QuantizationConfig): boolea
   if (q.kind === 'binary' && want.kind === 'binary') {
     return q.encoding === want.encoding && q.queryEncoding === want.queryEncoding;
   }
+  if (q.kind === 'product' && want.kind === 'product') return q.compression === want.compression;
   return false;
 }
 
@@ -78,6 +80,9 @@ function train(index: HnswIndex, config: CollectionConfig): Quantizer | undefine
   if (q === 'none') return undefined;
   if (q.kind === 'scalar') {
     return trainScalarQuantizer(vectors, index.slots, config.dimension, q.quantile);
+  }
+  if (q.kind === 'product') {
+    return trainProductQuantizer(vectors, index.slots, config.dimension, q.compression);
   }
   return trainBinaryQuantizer(vectors, index.slots, config.dimension, q.encoding, q.queryEncoding);
 }

@@ -9,6 +9,8 @@ import { checkPointId, isJsonObject, METRICS } from '../common/types.js';
 import { normalizeInPlace } from '../kernels/distance-kernel.js';
 import type { BinaryEncoding, BinaryQueryEncoding } from '../ann/binary-quantizer.js';
 import { checkBinaryEncoding, checkQueryEncoding, queryBitsOf } from '../ann/binary-quantizer.js';
+import type { ProductCompression } from '../ann/product-quantizer.js';
+import { checkCompression } from '../ann/product-quantizer.js';
 import { checkQuantile, DEFAULT_QUANTILE } from '../ann/scalar-quantizer.js';
 import type { QuantizedSearch } from '../ann/vector-index.js';
 import { copyJson } from '../common/json-copy.js';
@@ -53,8 +55,23 @@ export interface BinaryQuantizationConfig {
   readonly queryEncoding: BinaryQueryEncoding;
 }
 
-/** A collection's quantization: `none`, scalar with its quantile, or binary. */
-export type QuantizationConfig = 'none' | ScalarQuantizationConfig | BinaryQuantizationConfig;
+/**
+ * Product quantization: sealed segments keep one byte per subspace of `compression / 4`
+ * dimensions (the number of its nearest of 256 trained centroids) beside the float
+ * vectors; graph searches sum a per-query table and rescore with the floats.
+ */
+export interface ProductQuantizationConfig {
+  readonly kind: 'product';
+  /** Qdrant's ratio of float bytes to code bytes: x4, x8, x16 (default), x32 or x64. */
+  readonly compression: ProductCompression;
+}
+
+/** A collection's quantization: `none`, scalar with its quantile, binary or product. */
+export type QuantizationConfig =
+  'none' | ScalarQuantizationConfig | BinaryQuantizationConfig | ProductQuantizationConfig;
+
+/** The compression a bare `product` asks for. */
+export const DEFAULT_COMPRESSION: ProductCompression = 'x16';
 
 /** The stored configuration of a collection. */
 export interface CollectionConfig {
@@ -83,7 +100,7 @@ export interface CreateCollectionOptions {
    * on top of them, faster graph walks, rescored), or `{ kind: 'scalar', quantile: 0.99 }`.
    * `binary` (one bit per value: a thirty-second of the floats, rescored), or
    * `{ kind: 'binary', encoding: 'two_bits', queryEncoding: 'scalar8bits' }`.
-   * `product` is not available yet.
+   * `product` (one byte per 4 dimensions, x16) or `{ kind: 'product', compression: 'x32' }`.
    */
   readonly quantization?:
     | QuantizationName
@@ -92,7 +109,8 @@ export interface CreateCollectionOptions {
         readonly kind: 'binary';
         readonly encoding?: BinaryEncoding;
         readonly queryEncoding?: BinaryQueryEncoding;
-      };
+      }
+    | { readonly kind: 'product'; readonly compression?: ProductCompression };
   /**
    * Keep sealed segments' full vectors on disk (false by default): memory then holds the
    * graph and the quantized codes, and a search reads from the file only the candidates
@@ -205,8 +223,8 @@ export function walkedQuantization(config: CollectionConfig): QuantizationConfig
 }
 
 /**
- * Reads the `quantization` option: a name, `{ kind: 'scalar', quantile }` or
- * `{ kind: 'binary', encoding, queryEncoding }`.
+ * Reads the `quantization` option: a name, `{ kind: 'scalar', quantile }`,
+ * `{ kind: 'binary', encoding, queryEncoding }` or `{ kind: 'product', compression }`.
  */
 function checkQuantization(value: unknown, collection: string): QuantizationConfig {
   if (value === 'none') return 'none';
@@ -232,13 +250,15 @@ function checkQuantization(value: unknown, collection: string): QuantizationConf
     return Object.freeze({ kind: 'binary', encoding, queryEncoding });
   }
   if (isJsonObject(o) && o['kind'] === 'product') {
-    throw invalidArgument(
-      `quantization 'product' is not available yet: use 'scalar' (int8), 'binary' or 'none'.`,
-      { collection, field: 'quantization', received: 'product' },
+    onlyKeys(o, ['kind', 'compression'], collection);
+    const compression = checkCompression(
+      o['compression'] ?? DEFAULT_COMPRESSION,
+      'quantization.compression',
     );
+    return Object.freeze({ kind: 'product', compression });
   }
   throw invalidArgument(
-    `quantization must be 'none', 'scalar', 'binary', { kind: 'scalar', quantile } or { kind: 'binary', encoding, queryEncoding }, got ${JSON.stringify(value)}.`,
+    `quantization must be 'none', 'scalar', 'binary', 'product', { kind: 'scalar', quantile }, { kind: 'binary', encoding, queryEncoding } or { kind: 'product', compression }, got ${JSON.stringify(value)}.`,
     { collection, field: 'quantization', received: value },
   );
 }
@@ -259,6 +279,7 @@ function onlyKeys(o: JsonObject, allowed: readonly string[], collection: string)
 export function quantizationLabel(q: QuantizationConfig): string {
   if (q === 'none') return 'none';
   if (q.kind === 'scalar') return `scalar int8, quantile ${q.quantile}`;
+  if (q.kind === 'product') return `product ${q.compression}`;
   return `binary ${q.encoding}, query ${q.queryEncoding}`;
 }
 

@@ -152,7 +152,7 @@ async function collectionNames(
 function quantizationOf(config: JsonObject): Quantization {
   const q = config['quantization'];
   const kind = typeof q === 'object' && q !== null && !Array.isArray(q) ? q['kind'] : q;
-  return kind === 'scalar' || kind === 'binary' ? kind : 'none';
+  return kind === 'scalar' || kind === 'binary' || kind === 'product' ? kind : 'none';
 }
 
 /**

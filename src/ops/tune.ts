@@ -2,7 +2,7 @@
  * tune: recommended HNSW settings (`m`, `efConstruction`, `efSearch`) for a collection size,
  * dimension and profile, with the RAM and disk estimate and whether it fits a memory budget.
  * It recommends only what createCollection accepts and shows the RAM of each quantization
- * choice (`none`, `scalar`, `binary` with one bit), with the float vectors in memory or
+ * choice (`none`, `scalar`, `binary` with one bit, `product` x16), with the float vectors in memory or
  * on disk (`onDisk`). In memory, codes sit beside the floats, so they cost memory and buy
  * speed: scalar is recommended only where it was measured faster (large low-latency
  * collections), binary never by default (its recall depends on the model: see
@@ -12,12 +12,13 @@
  * `quiver stats`.
  */
 import { binaryRowBytes } from '../ann/binary-quantizer.js';
+import { productRowBytes } from '../ann/product-quantizer.js';
 import { codeRowBytes } from '../ann/scalar-quantizer.js';
 import { invalidArgument } from '../common/quiver-error.js';
 
 export type TuneProfile = 'balanced' | 'high-recall' | 'low-latency';
-/** The quantizations createCollection accepts (binary: with one bit per value). */
-export type Quantization = 'none' | 'scalar' | 'binary';
+/** The quantizations createCollection accepts (binary: with one bit per value; product: x16). */
+export type Quantization = 'none' | 'scalar' | 'binary' | 'product';
 
 /** The RAM of one quantization choice for the recommended graph. */
 export interface QuantizationChoice {
@@ -70,6 +71,7 @@ export interface TuneReport {
 function vectorBytes(dimension: number, quantization: Quantization, onDisk: boolean): number {
   const floats = onDisk ? 0 : dimension * 4;
   if (quantization === 'binary') return floats + binaryRowBytes(dimension, 'one_bit');
+  if (quantization === 'product') return floats + productRowBytes(dimension, 'x16');
   return quantization === 'none' && !onDisk ? floats : floats + codeRowBytes(dimension);
 }
 
@@ -81,7 +83,8 @@ const SCALAR_FROM_POINTS = 100_000;
  *   vector   = dimension × 4 (float32; 0 with the vectors on disk), plus for scalar
  *              quantization (or on disk without one) a code row of the
  *              dimension rounded up to 16 bytes and a 16-byte tail; for binary (one
- *              bit) the dimension / 8 rounded up to 16 bytes and a 16-byte tail
+ *              bit) the dimension / 8 rounded up to 16 bytes and a 16-byte tail; for
+ *              product (x16) the dimension / 4 rounded up to 16 bytes
  *   graph    = level-0 list (1 + 2m) × 4 + upper levels m × 4 × 1/(ln m) on average + 8
  *   overhead = 48 (id, slot and table entries) + payload bytes
  * disk per point = dimension × 4 (vectors, once since format 1.3) + graph + payload + 16,
@@ -142,7 +145,7 @@ export function tune(input: TuneInput): TuneReport {
   }
   const budget = input.memoryBudgetBytes;
   const choices = [false, true].flatMap((onDisk) =>
-    (['none', 'scalar', 'binary'] as const)
+    (['none', 'scalar', 'binary', 'product'] as const)
       .filter((q) => !(onDisk && q === 'none'))
       .map((quantization) => {
         const f = estimateFootprint(

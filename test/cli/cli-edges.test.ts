@@ -268,6 +268,28 @@ describe('quiver CLI: runbook flags (item 17) and backup advice (item 18)', () =
       quiver(['create-collection', db, '--name', 'x', '--dim', '8', '--quantization', 'pq']).code,
       2,
     );
+    const pq = quiver(
+      ['create-collection', db, '--name', 'pq', '--dim', '8'].concat([
+        '--quantization',
+        'product',
+        '--compression',
+        'x8',
+      ]),
+    );
+    assert.equal(pq.code, 0, pq.stderr);
+    assert.match(pq.stdout, /quantization product x8/);
+    const loose = quiver([
+      'create-collection',
+      db,
+      '--name',
+      'x',
+      '--dim',
+      '8',
+      '--compression',
+      'x8',
+    ]);
+    assert.equal(loose.code, 2, 'a compression without product quantization is a usage error');
+    assert.match(loose.stderr, /--compression needs --quantization product/);
 
     const f = quiver(['stats', db, '--collection', 'docs', '--filter', '{"lang":"de"}', '--json']);
     assert.equal(f.code, 0, f.stderr);
@@ -284,7 +306,7 @@ describe('quiver CLI: runbook flags (item 17) and backup advice (item 18)', () =
     const dropped = quiver(['drop-collection', db, '--name', 'tuned', '--yes']);
     assert.equal(dropped.code, 0, dropped.stderr);
     const list = JSON.parse(quiver(['collections', db, '--json']).stdout) as { name: string }[];
-    assert.deepEqual(list.map((x) => x.name).sort(), ['docs', 'int8', 'other']);
+    assert.deepEqual(list.map((x) => x.name).sort(), ['docs', 'int8', 'other', 'pq']);
     assert.equal(quiver(['drop-collection', db, '--name', 'tuned', '--yes']).code, 3);
   });
 

@@ -71,10 +71,25 @@ const CASES = [
     // A 16-byte plane, a 16-byte half plane (one bit per pair, rounded up) and the tail.
     codes: { min: N * 48, vectorShare: 0.4 },
   },
+  {
+    option: { kind: 'product', compression: 'x16' },
+    config: { kind: 'product', compression: 'x16' },
+    floatGap: 0.05,
+    minRecall: 0.9,
+    raw: 0.4,
+    // A byte per 4 values: 8 bytes, a 16-byte row per 32-d vector, and 32 KiB of centroids
+    // per segment.
+    codes: { min: N * 16, vectorShare: 0.4 },
+  },
 ] as const;
 
 for (const k of CASES) {
-  const what = k.option.kind === 'binary' ? `binary ${k.option.encoding}` : k.option.kind;
+  const what =
+    k.option.kind === 'binary'
+      ? `binary ${k.option.encoding}`
+      : k.option.kind === 'product'
+        ? `product ${k.option.compression}`
+        : k.option.kind;
   test(`a ${what}-quantized collection searches codes, stores its quantizer, reopens`, (t) =>
     quantizedCollection(t, k));
 }
@@ -163,7 +178,7 @@ async function quantizedCollection(t: TestContext, k: (typeof CASES)[number]): P
   await assert.rejects(Quiver.open(dir, OPTIONS), (e) => isQuiverError(e, 'CORRUPT'));
 }
 
-test('quantization options are checked: product is not available, bad values refused', async (t) => {
+test('quantization options are checked: defaults filled in, bad values refused', async (t) => {
   const db = await Quiver.open(tempDir(t, 'quiver-quant-opts-'), OPTIONS);
   try {
     await checkOptions(db);
@@ -173,13 +188,10 @@ test('quantization options are checked: product is not available, bad values ref
 });
 
 async function checkOptions(db: Quiver): Promise<void> {
-  for (const quantization of ['product', { kind: 'product' }]) {
-    await assert.rejects(
-      db.createCollection('x', { dimension: 4, quantization } as never),
-      (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /not available yet/.test(e.message),
-    );
-  }
   for (const quantization of [
+    { kind: 'product', compression: 'x3' },
+    { kind: 'product', compression: 16 },
+    { kind: 'product', quantile: 0.99 },
     'int4',
     { kind: 'scalar', quantile: 0.2 },
     { kind: 'scalar', bits: 4 },
@@ -194,6 +206,8 @@ async function checkOptions(db: Quiver): Promise<void> {
       JSON.stringify(quantization),
     );
   }
+  const p = await db.createCollection('p', { dimension: 4, quantization: 'product' });
+  assert.deepEqual(p.config.quantization, { kind: 'product', compression: 'x16' });
   const b = await db.createCollection('b', { dimension: 4, quantization: 'binary' });
   assert.deepEqual(b.config.quantization, {
     kind: 'binary',

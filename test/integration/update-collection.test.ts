@@ -86,6 +86,11 @@ test('quantization and onDisk change after creation, survive a reopen and a repl
     assert.equal(c.stats().memory.vectors, 0);
     assert.deepEqual(await sealedQuantized(c), [true, true]);
     assert.ok((await recall(c)) >= 0.85);
+    // And to product codes, still on disk.
+    await db.updateCollection('u', { quantization: { kind: 'product', compression: 'x8' } });
+    assert.equal(c.stats().memory.vectors, 0);
+    assert.deepEqual(await sealedQuantized(c), [true, true]);
+    assert.ok((await recall(c)) >= 0.9);
 
     // Back to floats in memory: the walk uses the vectors again.
     await db.updateCollection('u', { quantization: 'none', onDisk: false });

@@ -26,11 +26,13 @@ test('tune recommends only settings createCollection accepts, and says when RAM 
   assert.equal(tight.onDisk, true);
   assert.equal(tight.fitsBudget, true);
   assert.match(tight.notes.join(' '), /Over the memory budget in RAM: scalar codes .* on disk/);
-  const [none, scalar, binary, scalarDisk, binaryDisk] = tight.choices;
+  const [none, scalar, binary, product, scalarDisk, binaryDisk, productDisk] = tight.choices;
   assert.deepEqual(
     tight.choices.map((c) => `${c.quantization}${c.onDisk ? '+disk' : ''}`),
-    ['none', 'scalar', 'binary', 'scalar+disk', 'binary+disk'],
+    ['none', 'scalar', 'binary', 'product', 'scalar+disk', 'binary+disk', 'product+disk'],
   );
+  assert.equal(product!.bytesPerPoint - none!.bytesPerPoint, 768 / 4, 'a byte per 4 values (x16)');
+  assert.equal(product!.bytesPerPoint - productDisk!.bytesPerPoint, 768 * 4);
   assert.equal(scalar!.bytesPerPoint - none!.bytesPerPoint, 768 + 16, 'one code row per point');
   assert.equal(binary!.bytesPerPoint - none!.bytesPerPoint, 768 / 8 + 16, 'one bit per value');
   assert.equal(scalar!.bytesPerPoint - scalarDisk!.bytesPerPoint, 768 * 4, 'no floats in RAM');

@@ -2,8 +2,9 @@
  * Qdrant's `quantization_config` and `params.quantization` from the official JS client
  * against a real `quiver serve`: a scalar int8 collection is created, reported back in
  * Qdrant's shape, sealed, and searched with and without rescoring and with `ignore`;
- * binary ones (one bit, one and a half) are created and searched the same way; product
- * and one_and_half_bits with an asymmetric query answer 501; bad values 400/422. /metrics reports the codes' memory.
+ * binary ones (one bit, one and a half) and a product one (x16) are created and searched
+ * the same way; one_and_half_bits with an asymmetric query answers 501; bad values
+ * 400/422. /metrics reports the codes' memory.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -94,7 +95,8 @@ test('the official client creates and searches a scalar-quantized collection', a
   assert.ok(codes !== null && Number(codes[1]) >= N * DIM, 'codes memory is reported');
 
   for (const [config, status] of [
-    [{ product: { compression: 'x16' } }, 501],
+    [{ product: { compression: 'x3' } }, 400],
+    [{ product: {} }, 400],
     [{ binary: { encoding: 'one_and_half_bits', query_encoding: 'scalar4bits' } }, 501],
     [{ binary: { encoding: 'three_bits' } }, 400],
     [{ binary: { query_encoding: 'scalar2bits' } }, 400],
@@ -184,6 +186,33 @@ async function binaryCollection(client: QdrantClient, url: string): Promise<void
   });
   assert.equal(top.length, 10);
   assert.ok(top.filter((h) => exact.some((e) => e.id === h.id)).length >= 6);
+
+  // Product x16: created with Qdrant's shape, reported back, sealed and searched.
+  await client.createCollection('pq', {
+    vectors: { size: DIM, distance: 'Dot' },
+    quantization_config: { product: { compression: 'x16', always_ram: true } },
+  });
+  const pq = await client.getCollection('pq');
+  assert.deepEqual(pq.config.quantization_config, {
+    product: { compression: 'x16', always_ram: true },
+  });
+  await client.upsert('pq', {
+    wait: true,
+    points: vectors.map((v, i) => ({ id: i, vector: Array.from(v) })),
+  });
+  await fetch(`${url}/admin/compact`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ collection: 'pq' }),
+  });
+  let pqHits = 0;
+  for (const q of queries) {
+    const truth = await client.search('pq', { vector: q, limit: 10, params: { exact: true } });
+    const found = await client.search('pq', { vector: q, limit: 10 });
+    pqHits += found.filter((h) => truth.some((e) => e.id === h.id)).length;
+  }
+  const pqRecall = pqHits / (queries.length * 10);
+  assert.ok(pqRecall >= 0.9, `product recall after rescoring ${pqRecall}`);
 }
 
 test('the official client creates an on_disk collection: vectors stay in the files, the block cache is reported', async (t) => {

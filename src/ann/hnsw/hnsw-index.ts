@@ -85,7 +85,7 @@ export interface HnswStats {
  * the bits rank coarsely, and the rescored share sets recall (bge-m3, one bit, recall@10:
  * 0.85 with 2, 0.95 with 4, whatever the ef).
  */
-const DEFAULT_OVERSAMPLING = { scalar: 2, binary: 4 } as const;
+const DEFAULT_OVERSAMPLING = { scalar: 2, binary: 4, product: 4 } as const;
 
 /** A lane's beam holds at least this many entries (larger ef searches stay on the owner). */
 const LANE_MIN_EF = 512;
@@ -325,7 +325,7 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     region(from.upper, to.upper, mem.upperUsed);
     copy.mem.upperUsed = mem.upperUsed;
     if (codes !== undefined) {
-      region(from.codes, to.codes, headerBytes(this.dimension, codes) + slots * codes.stride);
+      region(from.codes, to.codes, headerBytes(codes) + slots * codes.stride);
       copy.quantizer_ = this.quantizer_;
     }
     const { entry, maxLevel } = this.entryPoint();

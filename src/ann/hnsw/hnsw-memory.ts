@@ -12,7 +12,7 @@
  * the owner's scratch moves to a new block at the end whenever it must grow.
  *   query  dim × f32            scratch: the query of the running search
  *   vec    dim × f32            scratch: a vector read from disk, to rescore (on-disk vectors)
- *   qcode  queryScratchBytes    scratch: the query's codes (quantized search)
+ *   qcode  qcodeBytes           scratch: the query's codes or distance table (quantized search)
  *   out    poolCap × (f32, i32) scratch: results, ascending by distance
  *   pool   poolCap × (f32, i32) scratch: beam / result heap
  *   sel    (1+m0)² × (f32, i32) scratch: neighbour selection and repair candidates
@@ -92,6 +92,8 @@ interface Sizes {
   readonly codeStride: number;
   /** Bytes of the codes region's header; 0 when the index is not quantized. */
   readonly codeHeader: number;
+  /** Bytes of each query scratch (a product quantizer's table needs more than the default). */
+  readonly qcodeBytes: number;
 }
 
 /** Worker lanes of a shared memory: how many, and their fixed beam and heap sizes. @internal */
@@ -179,6 +181,7 @@ export class HnswMemory {
       heapCap: 0,
       codeStride: 0,
       codeHeader: 0,
+      qcodeBytes: queryScratchBytes(dim),
     };
     this.regions = this.layout(this.sizes);
     this.growTo(this.regions.end);
@@ -219,35 +222,65 @@ export class HnswMemory {
    * region in place; a frozen one gets it past its end.
    */
   quantize(params: CodeParams): void {
-    if (params.header.some((a) => a.length !== this.dim)) {
-      throw new QuiverError('INTERNAL', `a codes header does not fit dimension ${this.dim}.`);
-    }
-    const codes = { codeStride: params.stride, codeHeader: headerBytes(this.dim, params) };
-    // The region first: a growth past the memory limit throws before anything is set.
     const s = this.sizes;
-    if (s.codeStride !== codes.codeStride || s.codeHeader !== codes.codeHeader) {
+    const codes = {
+      codeStride: params.stride,
+      codeHeader: headerBytes(params),
+      qcodeBytes: Math.max(s.qcodeBytes, params.queryBytes),
+    };
+    // The region first: a growth past the memory limit throws before anything is set.
+    if (
+      s.codeStride !== codes.codeStride ||
+      s.codeHeader !== codes.codeHeader ||
+      s.qcodeBytes !== codes.qcodeBytes
+    ) {
       this.makeCodeRegion(codes);
     }
     this.codeParams = params;
-    const arrayBytes = headerBytes(this.dim, params) / params.header.length;
-    params.header.forEach((a, i) => this.f32.set(a, (this.regions.codes + i * arrayBytes) >> 2));
+    let at = this.regions.codes;
+    for (const a of params.header) {
+      this.f32.set(a, at >> 2);
+      at += align16(a.length * 4);
+    }
     this.publish();
   }
 
-  /** Lays the codes region out: in place in a private graph, past the end of a frozen one. */
-  private makeCodeRegion(codeSizes: Pick<Sizes, 'codeStride' | 'codeHeader'>): void {
+  /**
+   * Lays the codes region out: in place in a private graph, past the end of a frozen one.
+   * A frozen graph whose query scratch must grow (a product quantizer's table) gets new
+   * scratch blocks past its end too: lanes that still search through the old handle keep
+   * the old ones.
+   */
+  private makeCodeRegion(codeSizes: Pick<Sizes, 'codeStride' | 'codeHeader' | 'qcodeBytes'>): void {
     if (this.lanes_ === undefined) {
       this.relayout({ ...this.sizes, ...codeSizes });
       return;
     }
+    const next = { ...this.sizes, ...codeSizes };
     const take = this.allocator(this.regions.end);
-    const codes = take(this.codeRegionBytes({ ...this.sizes, ...codeSizes }));
+    const codes = take(this.codeRegionBytes(next));
+    const codesEnd = take(0);
+    const lanes = this.lanes_;
+    const scratch =
+      next.qcodeBytes === this.sizes.qcodeBytes
+        ? undefined
+        : {
+            lanes: Array.from({ length: lanes.count }, () =>
+              this.scratchBlock(take, next, lanes.poolCap, lanes.heapCap),
+            ),
+            own: this.scratchBlock(take, next, next.poolCap, next.heapCap),
+          };
     const end = take(0);
     this.growTo(end);
     this.refreshViews();
-    this.u8.fill(0, codes, end);
-    this.sizes = { ...this.sizes, ...codeSizes };
-    this.regions = { ...this.regions, codes, end };
+    this.u8.fill(0, codes, codesEnd);
+    this.sizes = next;
+    this.regions = {
+      ...this.regions,
+      ...(scratch === undefined ? {} : { ...scratch.own, lanes: scratch.lanes }),
+      codes,
+      end,
+    };
   }
 
   /** The worker lanes once the graph is frozen for them. */
@@ -280,7 +313,7 @@ export class HnswMemory {
     const take = this.allocator(this.regions.end);
     const blocks: ScratchRegions[] = [];
     for (let i = 0; i < lanes.count; i++) {
-      blocks.push(this.scratchBlock(take, this.sizes.cap, lanes.poolCap, lanes.heapCap));
+      blocks.push(this.scratchBlock(take, this.sizes, lanes.poolCap, lanes.heapCap));
     }
     const end = take(0);
     this.growTo(end);
@@ -302,14 +335,15 @@ export class HnswMemory {
   /** One thread's search scratch, taken from `take`. */
   private scratchBlock(
     take: (bytes: number) => number,
-    cap: number,
+    s: Pick<Sizes, 'cap' | 'qcodeBytes'>,
     poolCap: number,
     heapCap: number,
   ): ScratchRegions {
+    const cap = s.cap;
     return {
       query: take(this.dim * 4),
       vec: take(this.dim * 4),
-      qcode: take(queryScratchBytes(this.dim)),
+      qcode: take(s.qcodeBytes),
       out: take(poolCap * 8),
       pool: take(poolCap * 8),
       sel: take((1 + this.m0) * (1 + this.m0) * 8),
@@ -339,15 +373,15 @@ export class HnswMemory {
     });
     const lanes = this.lanes_;
     if (lanes === undefined) {
-      const own = this.scratchBlock(take, s.cap, s.poolCap, s.heapCap);
+      const own = this.scratchBlock(take, s, s.poolCap, s.heapCap);
       return { ...own, ...graph(), lanes: [], end: take(0) };
     }
     const g = graph();
     const laneRegions: ScratchRegions[] = [];
     for (let i = 0; i < lanes.count; i++) {
-      laneRegions.push(this.scratchBlock(take, s.cap, lanes.poolCap, lanes.heapCap));
+      laneRegions.push(this.scratchBlock(take, s, lanes.poolCap, lanes.heapCap));
     }
-    const own = this.scratchBlock(take, s.cap, s.poolCap, s.heapCap);
+    const own = this.scratchBlock(take, s, s.poolCap, s.heapCap);
     return { ...own, ...g, lanes: laneRegions, end: take(0) };
   }
 
@@ -405,7 +439,7 @@ export class HnswMemory {
       // Frozen: the graph and the lanes stay where the workers read them; the owner's
       // scratch (only its sizes can change here) moves to a new block at the end.
       const take = this.allocator(this.regions.end);
-      const own = this.scratchBlock(take, next.cap, next.poolCap, next.heapCap);
+      const own = this.scratchBlock(take, next, next.poolCap, next.heapCap);
       const end = take(0);
       this.growTo(end);
       this.refreshViews();

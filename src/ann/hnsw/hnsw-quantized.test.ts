@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import type { MetricName } from '../../common/types.js';
 import { isQuiverError } from '../../common/quiver-error.js';
 import { trainBinaryQuantizer } from '../binary-quantizer.js';
+import { trainProductQuantizer } from '../product-quantizer.js';
 import type { Quantizer } from '../quantizer.js';
 import { trainScalarQuantizer } from '../scalar-quantizer.js';
 import { createHnswIndex, HnswIndex, sharedHnswAvailable } from './hnsw-index.js';
@@ -66,6 +67,20 @@ const FLAVOURS: ReadonlyArray<{
       trainBinaryQuantizer(index.vectorsView(), index.slots, DIM, 'one_and_half_bits'),
     rescored: 0.72,
     raw: 0.35,
+    oversampling: 4,
+  },
+  {
+    name: 'product x16',
+    train: (index) => trainProductQuantizer(index.vectorsView(), index.slots, DIM, 'x16'),
+    rescored: 0.5,
+    raw: 0.3,
+    oversampling: 4,
+  },
+  {
+    name: 'product x4',
+    train: (index) => trainProductQuantizer(index.vectorsView(), index.slots, DIM, 'x4'),
+    rescored: 0.5,
+    raw: 0.3,
     oversampling: 4,
   },
 ];

@@ -87,6 +87,17 @@ let pQMag: usize = 0;
 let qStep: f32 = 1;
 let qSum: i32 = 0;
 
+// Product quantization (src/ann/product-quantizer.ts), when codeProduct is set. The header
+// holds the codebooks: for each of pqM subspaces of pqSub dimensions (the last one may be
+// shorter: its centroids are zero past the end), 256 centroids of pqSub f32, transposed
+// (value 0 of the 256 centroids, then value 1, ...). A row is pqM
+// centroid numbers (u8), zero padded to 16. A search first fills a table at pQCode, pqM ×
+// 256 f32: the query's subvector against each centroid (squared L2, or minus the dot
+// product); a row's distance is then the sum of the pqM entries it names.
+let codeProduct: bool = false;
+let pqSub: i32 = 0;
+let pqM: i32 = 0;
+
 // Results of greedy(): the closest node found and its distance.
 let gCur: i32 = 0;
 let gCurD: f32 = 0;
@@ -163,8 +174,10 @@ export function lastDistances(): i32 {
 }
 
 /**
- * Points the core at a codes region (offsets, then rows of `stride` bytes), the quantizer's
- * scale, and the scratch for an encoded query (one row).
+ * Points the core at a codes region (its header, then rows of `stride` bytes), the
+ * quantizer's scale, and the scratch for an encoded query (one row, or a product table).
+ * kind 0: int8; 1: binary, with bitPlanes planes and qBits query bits; 2: product, with
+ * bitPlanes dimensions per subspace.
  */
 export function setCodes(
   region: usize,
@@ -178,6 +191,18 @@ export function setCodes(
   const header = (vecBytes + 15) & ~15;
   pQOffsets = region;
   codeBits = kind == 1;
+  codeProduct = kind == 2;
+  if (codeProduct) {
+    pqSub = bitPlanes;
+    pqM = (dim + bitPlanes - 1) / bitPlanes;
+    codeLen = (<usize>pqM + 15) & ~15;
+    pCodes = region + ((((<usize>pqM) << 8) * ((<usize>pqSub) << 2) + 15) & ~15);
+    codeStride = <usize>stride;
+    pQCode = qcode;
+    planes = 1;
+    queryBits = 0;
+    return;
+  }
   planes = bitPlanes;
   queryBits = qBits;
   bitLen = (((<usize>dim + 7) >> 3) + 15) & ~15;
@@ -204,6 +229,7 @@ function vec(id: i32): usize {
 
 function dist(a: usize, b: usize): f32 {
   if (useCodes) {
+    if (codeProduct) return productDist(a, b);
     if (codeBits) return bitDist(a, b);
     // a is the query's codes, b a slot's row (scale-invariant forms, see the header).
     const n = <i32>codeLen;
@@ -288,9 +314,124 @@ export function encodeSlots(from: i32, to: i32): void {
   for (let id = from; id < to; id++) {
     const src = pVecs + <usize>id * vecBytes;
     const dst = pCodes + <usize>id * codeStride;
-    if (codeBits) encodeBitsInto(src, dst);
+    if (codeProduct) encodeProductInto(src, dst);
+    else if (codeBits) encodeBitsInto(src, dst);
     else encodeInto(src, dst);
   }
+}
+
+/** Floats of subspace m that are in the vector (pqSub, or fewer in the last one). */
+function subWidth(m: i32): i32 {
+  const left = dim - m * pqSub;
+  return left < pqSub ? left : pqSub;
+}
+
+/**
+ * Writes the 256 scores of the subvector of subspace m at x (its first value) against the
+ * subspace's centroids to out: squared L2, or with ip minus the dot product. The header
+ * holds each subspace's centroids transposed (value i of the 256 centroids, then value
+ * i + 1: codeParams lays them out so), so that four centroids are scored at once.
+ */
+function subspaceScores(x: usize, m: i32, ip: bool, out: usize): void {
+  const w = subWidth(m);
+  const book = pQOffsets + (((<usize>m * <usize>pqSub) << 8) << 2);
+  if (ASC_FEATURE_SIMD) {
+    for (let j: usize = 0; j < 1024; j += 16) {
+      let acc = f32x4.splat(0);
+      for (let i: i32 = 0; i < w; i++) {
+        const xi = f32x4.splat(load<f32>(x + ((<usize>i) << 2)));
+        const c = v128.load(book + ((<usize>i) << 10) + j);
+        if (ip) acc = f32x4.sub(acc, f32x4.mul(xi, c));
+        else {
+          const diff = f32x4.sub(xi, c);
+          acc = f32x4.add(acc, f32x4.mul(diff, diff));
+        }
+      }
+      v128.store(out + j, acc);
+    }
+    return;
+  }
+  for (let j: usize = 0; j < 1024; j += 4) {
+    let acc: f32 = 0;
+    for (let i: i32 = 0; i < w; i++) {
+      const xi = load<f32>(x + ((<usize>i) << 2));
+      const c = load<f32>(book + ((<usize>i) << 10) + j);
+      acc = ip ? acc - xi * c : acc + (xi - c) * (xi - c);
+    }
+    store<f32>(out + j, acc);
+  }
+}
+
+/** Encodes the dim floats at src as a product row at dst: each subspace's nearest centroid. */
+function encodeProductInto(src: usize, dst: usize): void {
+  memory.fill(dst, 0, codeLen);
+  // pQCode holds a query's table, which no search needs while slots are encoded.
+  const scores = pQCode;
+  for (let m: i32 = 0; m < pqM; m++) {
+    subspaceScores(src + ((<usize>(m * pqSub)) << 2), m, false, scores);
+    store<u8>(dst + <usize>m, <u8>argmin256(scores));
+  }
+}
+
+/** The index of the smallest of the 256 f32 at p (the first of equals; NaN never wins). */
+function argmin256(p: usize): i32 {
+  let best: i32 = 0;
+  let bestD: f32 = Infinity;
+  let j: i32 = 0;
+  if (ASC_FEATURE_SIMD) {
+    // Four running minima (lane l sees j ≡ l mod 4), then the best of the four.
+    let bestV = f32x4.splat(Infinity);
+    let bestI = i32x4.splat(0);
+    let idx = i32x4(0, 1, 2, 3);
+    const four = i32x4.splat(4);
+    for (; j < 256; j += 4) {
+      const d = v128.load(p + ((<usize>j) << 2));
+      const lower = f32x4.lt(d, bestV);
+      bestV = v128.bitselect(d, bestV, lower);
+      bestI = v128.bitselect(idx, bestI, lower);
+      idx = i32x4.add(idx, four);
+    }
+    for (let l: i32 = 0; l < 4; l++) {
+      const d = f32x4.extract_lane(bestV, 0);
+      const i = i32x4.extract_lane(bestI, 0);
+      if (d < bestD || (d == bestD && i < best)) {
+        bestD = d;
+        best = i;
+      }
+      bestV = v128.shuffle<f32>(bestV, bestV, 1, 2, 3, 0);
+      bestI = v128.shuffle<i32>(bestI, bestI, 1, 2, 3, 0);
+    }
+    return best;
+  }
+  for (; j < 256; j++) {
+    const d = load<f32>(p + ((<usize>j) << 2));
+    if (d < bestD) {
+      bestD = d;
+      best = j;
+    }
+  }
+  return best;
+}
+
+/** Fills the table at pQCode with the query at pQuery against every centroid. */
+function encodeProductQuery(): void {
+  for (let m: i32 = 0; m < pqM; m++) {
+    subspaceScores(pQuery + ((<usize>(m * pqSub)) << 2), m, metricIp, pQCode + ((<usize>m) << 10));
+  }
+}
+
+/** The table distance of the row at b: the sum of the entries its centroid numbers name. */
+function productDist(table: usize, b: usize): f32 {
+  let s0: f32 = 0;
+  let s1: f32 = 0;
+  let m: i32 = 0;
+  for (; m + 1 < pqM; m += 2) {
+    const t = table + ((<usize>m) << 10);
+    s0 += load<f32>(t + ((<usize>load<u8>(b + <usize>m)) << 2));
+    s1 += load<f32>(t + 1024 + ((<usize>load<u8>(b + <usize>m + 1)) << 2));
+  }
+  if (m < pqM) s0 += load<f32>(table + ((<usize>m) << 10) + ((<usize>load<u8>(b + <usize>m)) << 2));
+  return s0 + s1;
 }
 
 /** Sets bit d of the bit plane at p. */
@@ -720,7 +861,8 @@ export function search(ef: i32, mode: i32, slots: i32): i32 {
  * then at most rescore. With rescore 0 the distances are the quantized ones.
  */
 export function searchCodes(ef: i32, mode: i32, slots: i32, rescore: i32): i32 {
-  if (codeBits) encodeBitsQuery();
+  if (codeProduct) encodeProductQuery();
+  else if (codeBits) encodeBitsQuery();
   else encodeQuery();
   useCodes = true;
   const n = searchFrom(pQCode, ef, mode, slots);

@@ -10,6 +10,8 @@ import {
   BINARY_QUERY_ENCODINGS,
   queryBitsOf,
 } from '../../ann/binary-quantizer.js';
+import type { ProductCompression } from '../../ann/product-quantizer.js';
+import { PRODUCT_COMPRESSIONS } from '../../ann/product-quantizer.js';
 import type { QuantizedSearch } from '../../ann/vector-index.js';
 import type { CreateCollectionOptions, QuantizationConfig } from '../../engine/validation.js';
 import { badRequest, notImplemented, validationError } from '../http-errors.js';
@@ -19,11 +21,13 @@ type QuantizationOption = CreateCollectionOptions['quantization'];
 
 const SCALAR_KEYS = ['type', 'quantile', 'always_ram'];
 const BINARY_KEYS = ['always_ram', 'encoding', 'query_encoding'];
+const PRODUCT_KEYS = ['compression', 'always_ram'];
 
 /**
  * The Quiver option of a Qdrant `quantization_config` (undefined when absent or null):
  * `{ scalar: { type: "int8", quantile?, always_ram? } }` or
- * `{ binary: { always_ram?, encoding?, query_encoding? } }`. Quiver keeps codes in RAM
+ * `{ binary: { always_ram?, encoding?, query_encoding? } }` or
+ * `{ product: { compression, always_ram? } }`. Quiver keeps codes in RAM
  * whatever `always_ram` says (there is no on-disk code store).
  */
 export function parseQuantizationConfig(value: unknown, where: string): QuantizationOption {
@@ -34,11 +38,7 @@ export function parseQuantizationConfig(value: unknown, where: string): Quantiza
     throw badRequest(`${where} must hold exactly one of scalar, product, binary.`);
   }
   const kind = kinds[0]!;
-  if (kind === 'product') {
-    throw notImplemented(
-      `product quantization (${where}.product); scalar and binary are available`,
-    );
-  }
+  if (kind === 'product') return parseProduct(q['product'], `${where}.product`);
   if (kind === 'binary') return parseBinary(q['binary'], `${where}.binary`);
   if (kind !== 'scalar') {
     throw badRequest(
@@ -92,12 +92,27 @@ function parseBinary(value: unknown, where: string): QuantizationOption {
   return option;
 }
 
+/** `{ compression, always_ram? }` of a product quantization_config (compression required). */
+function parseProduct(value: unknown, where: string): QuantizationOption {
+  const p = asObject(value, where);
+  checkKeys(p, PRODUCT_KEYS, where);
+  boolField(p['always_ram'], `${where}.always_ram`, true);
+  const compression = p['compression'];
+  if (!PRODUCT_COMPRESSIONS.includes(compression as ProductCompression)) {
+    throw badRequest(
+      `${where}.compression must be one of ${PRODUCT_COMPRESSIONS.join(', ')}, got ${JSON.stringify(compression)}.`,
+    );
+  }
+  return { kind: 'product', compression: compression as ProductCompression };
+}
+
 /** A collection's quantization in Qdrant's collection-info shape (null when none). */
 export function quantizationConfigOf(q: QuantizationConfig): Record<string, unknown> | null {
   if (q === 'none') return null;
   if (q.kind === 'binary') {
     return { binary: { always_ram: true, encoding: q.encoding, query_encoding: q.queryEncoding } };
   }
+  if (q.kind === 'product') return { product: { compression: q.compression, always_ram: true } };
   return { scalar: { type: 'int8', quantile: q.quantile, always_ram: true } };
 }
 

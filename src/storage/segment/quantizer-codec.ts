@@ -1,8 +1,8 @@
 /**
  * The QUANT section of a segment file (FORMAT.md §5.3): the quantizer trained when the
- * segment was written. A 16-byte header, kind u8 (1 = int8 scalar, 2 = binary since 1.6),
- * then per-dimension f32 arrays: the offsets (scalar), or the offsets, thresholds and
- * magnitudes (binary). Impossible values are CORRUPT at the section's offset: a quantizer
+ * segment was written. A 16-byte header, kind u8 (1 = int8 scalar, 2 = binary since 1.6,
+ * 3 = product since 1.8), then f32 arrays: the offsets (scalar), the offsets, thresholds
+ * and magnitudes (binary), or the codebooks (product). Impossible values are CORRUPT at the section's offset: a quantizer
  * the core would walk wrongly must never load.
  */
 import type {
@@ -11,6 +11,13 @@ import type {
   BinaryQueryEncoding,
 } from '../../ann/binary-quantizer.js';
 import { BINARY_ENCODINGS, BINARY_QUERY_ENCODINGS } from '../../ann/binary-quantizer.js';
+import type { ProductQuantizer } from '../../ann/product-quantizer.js';
+import {
+  CENTROIDS,
+  PRODUCT_COMPRESSIONS,
+  subDimOf,
+  subspacesOf,
+} from '../../ann/product-quantizer.js';
 import type { Quantizer } from '../../ann/quantizer.js';
 import type { ScalarQuantizer } from '../../ann/scalar-quantizer.js';
 import { corrupt } from '../../common/quiver-error.js';
@@ -19,19 +26,30 @@ import type { QuiverError } from '../../common/quiver-error.js';
 /**
  * Header: kind u8; scalar: 3 reserved bytes, quantile f32, scale f32; binary: encoding u8
  * (index in BINARY_ENCODINGS), query encoding u8 (index in BINARY_QUERY_ENCODINGS), a
- * reserved byte and 8 reserved bytes; both: dimension u32 at 12.
+ * reserved byte and 8 reserved bytes; product: compression u8 (index in
+ * PRODUCT_COMPRESSIONS) and 10 reserved bytes; all: dimension u32 at 12.
  */
 const HEADER = 16;
 const KIND_SCALAR = 1;
 const KIND_BINARY = 2;
+const KIND_PRODUCT = 3;
+
+/** The arrays a quantizer stores after the header, in order. */
+function arraysOf(q: Quantizer): Float32Array[] {
+  if (q.kind === 'product') return [q.centroids];
+  return q.kind === 'scalar' ? [q.offsets] : [q.offsets, q.thresholds, q.magnitudes];
+}
 
 /** The section's bytes for `q`. */
 export function encodeQuantizer(q: Quantizer): Uint8Array {
-  const arrays = q.kind === 'scalar' ? [q.offsets] : [q.offsets, q.thresholds, q.magnitudes];
-  const dimension = q.offsets.length;
-  const out = new Uint8Array(HEADER + arrays.length * dimension * 4);
+  const arrays = arraysOf(q);
+  const dimension = q.kind === 'product' ? q.dimension : q.offsets.length;
+  const out = new Uint8Array(HEADER + arrays.reduce((n, a) => n + a.length * 4, 0));
   const view = new DataView(out.buffer);
-  if (q.kind === 'scalar') {
+  if (q.kind === 'product') {
+    view.setUint8(0, KIND_PRODUCT);
+    view.setUint8(1, PRODUCT_COMPRESSIONS.indexOf(q.compression));
+  } else if (q.kind === 'scalar') {
     view.setUint8(0, KIND_SCALAR);
     view.setFloat32(4, q.quantile, true);
     view.setFloat32(8, q.scale, true);
@@ -41,10 +59,11 @@ export function encodeQuantizer(q: Quantizer): Uint8Array {
     view.setUint8(2, BINARY_QUERY_ENCODINGS.indexOf(q.queryEncoding));
   }
   view.setUint32(12, dimension, true);
-  arrays.forEach((a, i) => {
-    const at = HEADER + i * dimension * 4;
+  let at = HEADER;
+  for (const a of arrays) {
     a.forEach((v, d) => view.setFloat32(at + d * 4, v, true));
-  });
+    at += a.length * 4;
+  }
   return out;
 }
 
@@ -61,6 +80,7 @@ export function decodeQuantizer(section: QuantSection, file: string, dimension: 
   const fail = (what: string): QuiverError =>
     corrupt(file, section.offset, `segment quantizer section ${what}`);
   const kind = b.length < HEADER ? 0 : view.getUint8(0);
+  if (kind === KIND_PRODUCT) return product(view, dimension, fail);
   if (kind !== KIND_SCALAR && kind !== KIND_BINARY) throw fail(`has unknown kind ${kind}`);
   const count = kind === KIND_SCALAR ? 1 : 3;
   if (view.getUint32(12, true) !== dimension || b.length !== HEADER + count * dimension * 4) {
@@ -107,4 +127,21 @@ function binary(
     thresholds: thresholds!,
     magnitudes: magnitudes!,
   });
+}
+
+function product(
+  view: DataView,
+  dimension: number,
+  fail: (what: string) => QuiverError,
+): ProductQuantizer {
+  const compression = PRODUCT_COMPRESSIONS[view.getUint8(1)];
+  if (compression === undefined) throw fail('holds an unknown product compression');
+  const values = subspacesOf(dimension, compression) * CENTROIDS * subDimOf(compression);
+  if (view.getUint32(12, true) !== dimension || view.byteLength !== HEADER + values * 4) {
+    throw fail(`does not hold ${values} centroid values for ${dimension} dimensions`);
+  }
+  const centroids = new Float32Array(values);
+  for (let i = 0; i < values; i++) centroids[i] = view.getFloat32(HEADER + i * 4, true);
+  if (!centroids.every(Number.isFinite)) throw fail('holds impossible values');
+  return Object.freeze({ kind: 'product', compression, dimension, centroids });
 }

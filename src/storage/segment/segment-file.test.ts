@@ -3,6 +3,7 @@
  * for byte, the layout written value by value (u32 length + UTF-8 per slot; little-endian
  * floats), whatever the text, and a file decodes back to the data it was made from.
  */
+import { PRODUCT_COMPRESSIONS, subDimOf, subspacesOf } from '../../ann/product-quantizer.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -162,6 +163,37 @@ describe('segment file encoding', () => {
         () => decodeSegment(encodeSegment({ ...data, quantizer: bad }), 'seg'),
         (e) => isQuiverError(e, 'CORRUPT') && /quantizer/.test(e.message),
         JSON.stringify(bad),
+      );
+    }
+  });
+
+  test('the product quantizer round-trips; impossible values are CORRUPT', () => {
+    const data = fc.sample(dataArb, { numRuns: 1, seed: 11 })[0]!;
+    for (const compression of PRODUCT_COMPRESSIONS) {
+      const values = subspacesOf(data.dimension, compression) * 256 * subDimOf(compression);
+      const quantizer = {
+        kind: 'product' as const,
+        compression,
+        dimension: data.dimension,
+        centroids: Float32Array.from({ length: values }, (_, i) => (i % 97) / 7 - 3),
+      };
+      const file = encodeSegment({ ...data, quantizer });
+      assert.deepEqual(decodeSegment(file, 'seg').quantizer, quantizer);
+    }
+    const good = {
+      kind: 'product' as const,
+      compression: 'x16' as const,
+      dimension: data.dimension,
+      centroids: new Float32Array(subspacesOf(data.dimension, 'x16') * 256 * 4),
+    };
+    for (const bad of [
+      { ...good, centroids: good.centroids.map((v, i) => (i === 5 ? NaN : v)) },
+      { ...good, centroids: new Float32Array(good.centroids.length + 1) },
+    ]) {
+      assert.throws(
+        () => decodeSegment(encodeSegment({ ...data, quantizer: bad }), 'seg'),
+        (e) => isQuiverError(e, 'CORRUPT') && /quantizer/.test(e.message),
+        `${bad.compression} ${bad.centroids.length}`,
       );
     }
   });
