@@ -91,6 +91,32 @@ describe('product training', () => {
   });
 });
 
+describe('stored product codes', () => {
+  it('an index given its rows holds the codes it would have encoded, and answers the same', () => {
+    const dim = 20;
+    const n = 400;
+    const v = randomRows(n, dim, 3);
+    const a = createHnswIndex({ dimension: dim, metric: 'euclid' });
+    for (let i = 0; i < n; i++) a.add(i, v.subarray(i * dim, (i + 1) * dim));
+    const b = a.clone();
+    const q = trainProductQuantizer(v, n, dim, 'x8');
+    a.quantize(q);
+    const rows = a.productCodes()!;
+    assert.equal(rows.length, n * subspacesOf(dim, 'x8'));
+    b.quantize(q, rows);
+    assert.deepEqual(b.productCodes(), rows);
+    for (let i = 0; i < 20; i++) {
+      const query = v.subarray(i * dim, (i + 1) * dim);
+      const raw = { k: 10, quantization: { rescore: false } };
+      assert.deepEqual(b.search(query, raw), a.search(query, raw));
+    }
+    // Rows of another length (not this index's) are not trusted: the codes are encoded.
+    const c = a.clone();
+    c.quantize(q, rows.subarray(1));
+    assert.deepEqual(c.productCodes(), rows);
+  });
+});
+
 const caseArb = fc
   .record({
     dim: fc.integer({ min: 1, max: 40 }),

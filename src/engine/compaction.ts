@@ -8,7 +8,7 @@ import type { PointId } from '../common/types.js';
 import type { VectorIndex } from '../ann/vector-index.js';
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import { encodeSegment } from '../storage/segment/segment-file.js';
-import { quantizeIndex } from './segment-quantization.js';
+import { quantizeIndex, storedCodes } from './segment-quantization.js';
 import type { CollectionState } from './collection-state.js';
 import { PointTable } from './point-table.js';
 import { SealedSegment } from './sealed-segment.js';
@@ -143,5 +143,6 @@ function encodeMerged(state: CollectionState, merge: Merge, segmentId: number): 
     graph: merge.index.kind === 'exact' ? undefined : merge.index.serialize(),
     // Trained again on the merged vectors (a reused graph's old codes are re-encoded).
     quantizer: quantizeIndex(merge.index, config),
+    productCodes: storedCodes(merge.index),
   });
 }

@@ -179,7 +179,7 @@ async function loadSegments(
       const index = loadIndex(data, path, lanes);
       // The file's quantizer when it has one; a segment written before the collection was
       // quantized (or by an older version) is trained now, and stored by its next rewrite.
-      quantizeIndex(index, config, data.quantizer);
+      quantizeIndex(index, config, data.quantizer, data.productCodes);
       const seg = SealedSegment.fromData(data, s.file, bytes.length, index, deleted);
       seg.tombstoneGeneration = s.tombstoneGeneration;
       seg.tombstoneFile = s.tombstones;

@@ -23,6 +23,7 @@ export function quantizeIndex(
   index: VectorIndex,
   config: CollectionConfig,
   stored?: Quantizer,
+  storedCodes?: Uint8Array,
 ): Quantizer | undefined {
   const q = walkedQuantization(config);
   if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
@@ -32,7 +33,8 @@ export function quantizeIndex(
     stored !== undefined && quantizerMatches(stored, q) ? stored : train(index, config);
   if (quantizer === undefined) return undefined;
   try {
-    index.quantize(quantizer);
+    // The file's product codes belong to the file's quantizer only.
+    index.quantize(quantizer, quantizer === stored ? storedCodes : undefined);
   } catch (e) {
     // A segment that cannot hold codes (its memory at the 4 GiB limit) or a quantizer it
     // refuses stays a float32 segment: searched as before, written without a QUANT section.
@@ -40,6 +42,11 @@ export function quantizeIndex(
     throw e;
   }
   return quantizer;
+}
+
+/** The codes a segment file stores beside the index's quantizer (product only). */
+export function storedCodes(index: VectorIndex): Uint8Array | undefined {
+  return index instanceof HnswIndex ? index.productCodes() : undefined;
 }
 
 /** True when quantizer `q` is what the quantization config `want` asks for. */

@@ -31,7 +31,12 @@ import { mergeGroup, packGroups } from './compaction-groups.js';
 import { SealedSegment } from './sealed-segment.js';
 import { configJson, walkedQuantization } from './validation.js';
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
-import { quantizeIndex, quantizerMatches, requantize } from './segment-quantization.js';
+import {
+  quantizeIndex,
+  quantizerMatches,
+  requantize,
+  storedCodes,
+} from './segment-quantization.js';
 
 export interface StorageOptions {
   /** A growing segment is sealed once it holds this many points. Default 20 000. */
@@ -315,9 +320,11 @@ export class StorageManager {
     for (const t of toSeal) await t.frozen.indexAll();
     return toSeal.map((t) => {
       // Trained on the segment's final vectors, stored in its file, searched from now on.
-      const quantizer = quantizeIndex(t.frozen.table.index, t.state.config);
+      const index = t.frozen.table.index;
+      const quantizer = quantizeIndex(index, t.state.config);
       const data = t.frozen.toSegmentData(t.id);
-      return { ...t, data: { ...data, quantizer }, live: t.frozen.liveCount };
+      const productCodes = storedCodes(index);
+      return { ...t, data: { ...data, quantizer, productCodes }, live: t.frozen.liveCount };
     });
   }
 

@@ -139,7 +139,13 @@ async function quantizedCollection(t: TestContext, k: (typeof CASES)[number]): P
 
   const files = segmentFiles(dir);
   assert.ok(files.length >= 2);
-  const stored = files.map((f) => decodeSegment(readFileSync(f), f).quantizer);
+  const decoded = files.map((f) => decodeSegment(readFileSync(f), f));
+  const stored = decoded.map((d) => d.quantizer);
+  for (const d of decoded) {
+    // Product codes are stored beside the codebooks (an open copies them); others are not.
+    const width = k.option.kind === 'product' ? DIM / 4 : 0;
+    assert.equal(d.productCodes?.length ?? 0, d.ids.length * width);
+  }
   for (const q of stored) {
     assert.equal(q?.kind, k.option.kind);
     if (q?.kind === 'scalar') assert.equal(q.quantile, Math.fround(0.995));

@@ -17,6 +17,7 @@ import {
 } from '../../kernels/wasm-module.js';
 import type { Quantizer } from '../quantizer.js';
 import { checkQuantizer, codeParams, coreCodes, headerBytes } from '../quantizer.js';
+import { subspacesOf } from '../product-quantizer.js';
 import type { LanePlan, ShareableIndex } from '../shareable-index.js';
 import type {
   IndexSearchOptions,
@@ -442,9 +443,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * vector is encoded to codes in WebAssembly memory, and later vectors as they are stored.
    * Graph searches then walk the codes and rescore with the full vectors (see
    * {@link search}). A shared index gets its codes region past its graph; its workers see
-   * the codes from the next handle on.
+   * the codes from the next handle on. A product quantizer's `rows` (productCodes of the
+   * same vectors, as a segment file stores them) are copied instead of encoded again.
    */
-  quantize(q: Quantizer): void {
+  quantize(q: Quantizer, rows?: Uint8Array): void {
     checkQuantizer(q, this.dimension);
     if (this.source_ !== undefined) {
       throw invalidArgument(
@@ -456,10 +458,40 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
       // (nor codes whose quantizer was dropped: a lane may still be walking them).
       throw invalidArgument('a shared index is quantized once; build a new index to change it.');
     }
-    this.mem.quantize(codeParams(q));
-    this.wasm.encodeSlots(0, this.slots_);
+    const params = codeParams(q);
+    const width = q.kind === 'product' ? subspacesOf(q.dimension, q.compression) : 0;
+    const stored = rows !== undefined && width > 0 && rows.length === this.slots_ * width;
+    this.mem.quantize(params);
+    if (stored) this.setCodeRows(rows, width, params.stride);
+    else this.wasm.encodeSlots(0, this.slots_);
     this.quantizer_ = q;
     this.handle_ = undefined;
+  }
+
+  /** Copies stored product rows (`width` bytes a slot) into the codes region. */
+  private setCodeRows(rows: Uint8Array, width: number, stride: number): void {
+    const mem = this.mem;
+    const at = mem.regions.codes + headerBytes(mem.codes!);
+    for (let s = 0; s < this.slots_; s++) {
+      mem.u8.set(rows.subarray(s * width, (s + 1) * width), at + s * stride);
+    }
+  }
+
+  /**
+   * A product-quantized index's codes, `subspaces` bytes a slot, slot-major (what a segment
+   * file stores beside the codebooks); undefined for other quantizers.
+   */
+  productCodes(): Uint8Array | undefined {
+    const q = this.quantizer_;
+    const c = this.mem.codes;
+    if (q?.kind !== 'product' || c === undefined) return undefined;
+    const width = subspacesOf(q.dimension, q.compression);
+    const out = new Uint8Array(this.slots_ * width);
+    const at = this.mem.regions.codes + headerBytes(c);
+    for (let s = 0; s < this.slots_; s++) {
+      out.set(this.mem.u8.subarray(at + s * c.stride, at + s * c.stride + width), s * width);
+    }
+    return out;
   }
 
   /**

@@ -2,7 +2,9 @@
  * The QUANT section of a segment file (FORMAT.md §5.3): the quantizer trained when the
  * segment was written. A 16-byte header, kind u8 (1 = int8 scalar, 2 = binary since 1.6,
  * 3 = product since 1.8), then f32 arrays: the offsets (scalar), the offsets, thresholds
- * and magnitudes (binary), or the codebooks (product). Impossible values are CORRUPT at the section's offset: a quantizer
+ * and magnitudes (binary), or the codebooks (product), which the segment's codes follow
+ * (one row of a byte per subspace per slot: encoding them again at every open would cost
+ * seconds per 100 000 vectors). Impossible values are CORRUPT at the section's offset: a quantizer
  * the core would walk wrongly must never load.
  */
 import type {
@@ -27,7 +29,8 @@ import type { QuiverError } from '../../common/quiver-error.js';
  * Header: kind u8; scalar: 3 reserved bytes, quantile f32, scale f32; binary: encoding u8
  * (index in BINARY_ENCODINGS), query encoding u8 (index in BINARY_QUERY_ENCODINGS), a
  * reserved byte and 8 reserved bytes; product: compression u8 (index in
- * PRODUCT_COMPRESSIONS) and 10 reserved bytes; all: dimension u32 at 12.
+ * PRODUCT_COMPRESSIONS), u8 1 when the codes follow the codebooks (else 0) and 9 reserved
+ * bytes; all: dimension u32 at 12.
  */
 const HEADER = 16;
 const KIND_SCALAR = 1;
@@ -40,15 +43,24 @@ function arraysOf(q: Quantizer): Float32Array[] {
   return q.kind === 'scalar' ? [q.offsets] : [q.offsets, q.thresholds, q.magnitudes];
 }
 
-/** The section's bytes for `q`. */
-export function encodeQuantizer(q: Quantizer): Uint8Array {
+/**
+ * The section's bytes for `q`, with a product quantizer's `codes` (slots × subspaces bytes,
+ * slot-major) when given.
+ */
+export function encodeQuantizer(q: Quantizer, codes?: Uint8Array): Uint8Array {
   const arrays = arraysOf(q);
   const dimension = q.kind === 'product' ? q.dimension : q.offsets.length;
-  const out = new Uint8Array(HEADER + arrays.reduce((n, a) => n + a.length * 4, 0));
+  const floats = HEADER + arrays.reduce((n, a) => n + a.length * 4, 0);
+  const stored = q.kind === 'product' ? codes : undefined;
+  const out = new Uint8Array(floats + (stored?.length ?? 0));
   const view = new DataView(out.buffer);
   if (q.kind === 'product') {
     view.setUint8(0, KIND_PRODUCT);
     view.setUint8(1, PRODUCT_COMPRESSIONS.indexOf(q.compression));
+    if (stored !== undefined) {
+      view.setUint8(2, 1);
+      out.set(stored, floats);
+    }
   } else if (q.kind === 'scalar') {
     view.setUint8(0, KIND_SCALAR);
     view.setFloat32(4, q.quantile, true);
@@ -73,14 +85,26 @@ export interface QuantSection {
   readonly offset: number;
 }
 
-/** The section's quantizer, for a segment of `dimension`. */
-export function decodeQuantizer(section: QuantSection, file: string, dimension: number): Quantizer {
+/** A decoded QUANT section: the quantizer, and a product quantizer's stored codes. */
+export interface DecodedQuant {
+  readonly quantizer: Quantizer;
+  /** slots × subspaces bytes, slot-major (a view of the file's bytes). */
+  readonly codes?: Uint8Array | undefined;
+}
+
+/** The section's quantizer (and codes), for a segment of `dimension` and `slots`. */
+export function decodeQuantizer(
+  section: QuantSection,
+  file: string,
+  dimension: number,
+  slots: number,
+): DecodedQuant {
   const b = section.bytes;
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const fail = (what: string): QuiverError =>
     corrupt(file, section.offset, `segment quantizer section ${what}`);
   const kind = b.length < HEADER ? 0 : view.getUint8(0);
-  if (kind === KIND_PRODUCT) return product(view, dimension, fail);
+  if (kind === KIND_PRODUCT) return product(b, dimension, slots, fail);
   if (kind !== KIND_SCALAR && kind !== KIND_BINARY) throw fail(`has unknown kind ${kind}`);
   const count = kind === KIND_SCALAR ? 1 : 3;
   if (view.getUint32(12, true) !== dimension || b.length !== HEADER + count * dimension * 4) {
@@ -93,7 +117,9 @@ export function decodeQuantizer(section: QuantSection, file: string, dimension: 
     return a;
   });
   if (!arrays.every((a) => a.every(Number.isFinite))) throw fail('holds impossible values');
-  return kind === KIND_SCALAR ? scalar(view, arrays[0]!, fail) : binary(view, arrays, fail);
+  return {
+    quantizer: kind === KIND_SCALAR ? scalar(view, arrays[0]!, fail) : binary(view, arrays, fail),
+  };
 }
 
 function scalar(
@@ -130,18 +156,33 @@ function binary(
 }
 
 function product(
-  view: DataView,
+  b: Uint8Array,
   dimension: number,
+  slots: number,
   fail: (what: string) => QuiverError,
-): ProductQuantizer {
+): DecodedQuant {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const compression = PRODUCT_COMPRESSIONS[view.getUint8(1)];
-  if (compression === undefined) throw fail('holds an unknown product compression');
-  const values = subspacesOf(dimension, compression) * CENTROIDS * subDimOf(compression);
-  if (view.getUint32(12, true) !== dimension || view.byteLength !== HEADER + values * 4) {
-    throw fail(`does not hold ${values} centroid values for ${dimension} dimensions`);
+  const withCodes = view.getUint8(2);
+  if (compression === undefined || withCodes > 1) throw fail('holds impossible values');
+  const subspaces = subspacesOf(dimension, compression);
+  const values = subspaces * CENTROIDS * subDimOf(compression);
+  const floats = HEADER + values * 4;
+  const codeBytes = withCodes === 1 ? slots * subspaces : 0;
+  if (view.getUint32(12, true) !== dimension || b.length !== floats + codeBytes) {
+    throw fail(
+      `does not hold ${values} centroid values for ${dimension} dimensions` +
+        (withCodes === 1 ? ` and ${slots} rows of ${subspaces} code bytes` : ''),
+    );
   }
   const centroids = new Float32Array(values);
   for (let i = 0; i < values; i++) centroids[i] = view.getFloat32(HEADER + i * 4, true);
   if (!centroids.every(Number.isFinite)) throw fail('holds impossible values');
-  return Object.freeze({ kind: 'product', compression, dimension, centroids });
+  const quantizer: ProductQuantizer = Object.freeze({
+    kind: 'product',
+    compression,
+    dimension,
+    centroids,
+  });
+  return withCodes === 1 ? { quantizer, codes: b.subarray(floats) } : { quantizer };
 }

@@ -179,6 +179,21 @@ describe('segment file encoding', () => {
       };
       const file = encodeSegment({ ...data, quantizer });
       assert.deepEqual(decodeSegment(file, 'seg').quantizer, quantizer);
+      assert.equal(decodeSegment(file, 'seg').productCodes, undefined, 'no codes written');
+      // With the codes: a row of a byte per subspace for every slot.
+      const width = subspacesOf(data.dimension, compression);
+      const productCodes = Uint8Array.from({ length: data.ids.length * width }, (_, i) => i * 7);
+      const withCodes = decodeSegment(encodeSegment({ ...data, quantizer, productCodes }), 'seg');
+      assert.deepEqual(withCodes.quantizer, quantizer);
+      assert.deepEqual(Array.from(withCodes.productCodes ?? []), Array.from(productCodes));
+      assert.throws(
+        () =>
+          decodeSegment(
+            encodeSegment({ ...data, quantizer, productCodes: productCodes.subarray(1) }),
+            'seg',
+          ),
+        (e) => isQuiverError(e, 'CORRUPT') && /rows of \d+ code bytes/.test(e.message),
+      );
     }
     const good = {
       kind: 'product' as const,

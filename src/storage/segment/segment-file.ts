@@ -52,6 +52,11 @@ export interface SegmentData {
   readonly graph: Uint8Array | undefined;
   /** The quantizer trained when the segment was written, when its collection has one. */
   readonly quantizer?: Quantizer | undefined;
+  /**
+   * A product quantizer's codes: slots × subspaces bytes, slot-major (written with it,
+   * so that an open need not encode them again; a view of the file's bytes when decoded).
+   */
+  readonly productCodes?: Uint8Array | undefined;
 }
 
 function encodeIds(ids: readonly (PointId | undefined)[]): Uint8Array {
@@ -116,7 +121,8 @@ export function encodeSegment(data: SegmentData): Uint8Array {
   ];
   if (data.graph !== undefined) sections.push({ kind: SegmentSection.GRAPH, bytes: data.graph });
   if (data.quantizer !== undefined) {
-    sections.push({ kind: SegmentSection.QUANT, bytes: encodeQuantizer(data.quantizer) });
+    const quant = encodeQuantizer(data.quantizer, data.productCodes);
+    sections.push({ kind: SegmentSection.QUANT, bytes: quant });
   }
   const name = utf8Encode(data.collection);
   const tableStart = SEGMENT_HEADER_SIZE + name.length;
@@ -217,7 +223,11 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
   const payloadSection = need(SegmentSection.PAYLOADS);
   const vectorSection = need(SegmentSection.VECTORS);
   const slots = readSlots(file, header, idsSection, payloadSection, vectorSection);
-  const quant = found.get(SegmentSection.QUANT);
+  const quantSection = found.get(SegmentSection.QUANT);
+  const quant =
+    quantSection === undefined
+      ? undefined
+      : decodeQuantizer(quantSection, file, header.dimension, slots.ids.length);
   return {
     segmentId: header.segmentId,
     collection,
@@ -227,7 +237,8 @@ export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
     maxLsn: header.maxLsn,
     ...slots,
     graph: found.get(SegmentSection.GRAPH)?.bytes,
-    quantizer: quant === undefined ? undefined : decodeQuantizer(quant, file, header.dimension),
+    quantizer: quant?.quantizer,
+    productCodes: quant?.codes,
   };
 }
 
