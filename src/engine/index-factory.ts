@@ -39,14 +39,21 @@ export function createIndex(
 
 /**
  * The index of a sealed segment: its graph deserialized (into shared memory with `lanes`
- * worker lanes when lanes > 0), or an exact index of its vectors.
+ * worker lanes when lanes > 0), or an exact index of its vectors. `vectorsOnDisk`: a graph
+ * is made without its vectors, in private memory (an onDisk collection's segment: quantize
+ * it with the file's vectors, then give it the file).
  */
-export function loadIndex(data: SegmentData, file: string, lanes = 0): VectorIndex {
+export function loadIndex(
+  data: SegmentData,
+  file: string,
+  lanes = 0,
+  vectorsOnDisk = false,
+): VectorIndex {
   if (data.graph !== undefined && hnswAvailable()) {
     // decodeSegment checked the GRAPH section's checksum, which covers the whole blob.
     return HnswIndex.deserialize(data.graph, file, {
-      lanes,
-      vectors: data.vectors,
+      lanes: vectorsOnDisk ? 0 : lanes,
+      vectors: vectorsOnDisk ? 'on-disk' : data.vectors,
       checksummed: true,
     });
   }

@@ -20,6 +20,7 @@ import { appliedPoints } from './logged-points.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import type { IndexFactory } from './collection-state.js';
 import { CollectionState } from './collection-state.js';
+import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import { loadIndex } from './index-factory.js';
 import type { OnDiskVectors } from './on-disk-vectors.js';
 import { quantizeIndex } from './segment-quantization.js';
@@ -176,10 +177,16 @@ async function loadSegments(
         }
         deleted = t.slots;
       }
-      const index = loadIndex(data, path, lanes);
+      // An onDisk collection's graph is made without its vectors (no second copy of them
+      // in memory while the file's bytes are held), unless it cannot take codes.
+      let index = loadIndex(data, path, lanes, config.onDisk);
       // The file's quantizer when it has one; a segment written before the collection was
       // quantized (or by an older version) is trained now, and stored by its next rewrite.
-      quantizeIndex(index, config, data.quantizer, data.productCodes);
+      const q = quantizeIndex(index, config, data.quantizer, data.productCodes, data.vectors);
+      if (q === undefined && index instanceof HnswIndex && !index.holdsVectors) {
+        index = loadIndex(data, path, lanes);
+        quantizeIndex(index, config, data.quantizer, data.productCodes);
+      }
       const seg = SealedSegment.fromData(data, s.file, bytes.length, index, deleted);
       seg.tombstoneGeneration = s.tombstoneGeneration;
       seg.tombstoneFile = s.tombstones;

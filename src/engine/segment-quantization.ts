@@ -24,17 +24,18 @@ export function quantizeIndex(
   config: CollectionConfig,
   stored?: Quantizer,
   storedCodes?: Uint8Array,
+  vectors?: Float32Array,
 ): Quantizer | undefined {
   const q = walkedQuantization(config);
   if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
   // A stored quantizer of another kind or settings (the file was written under an earlier
   // config) is trained again: the segment is searched the way the collection now asks.
   const quantizer =
-    stored !== undefined && quantizerMatches(stored, q) ? stored : train(index, config);
+    stored !== undefined && quantizerMatches(stored, q) ? stored : train(index, config, vectors);
   if (quantizer === undefined) return undefined;
   try {
     // The file's product codes belong to the file's quantizer only.
-    index.quantize(quantizer, quantizer === stored ? storedCodes : undefined);
+    index.quantize(quantizer, quantizer === stored ? storedCodes : undefined, vectors);
   } catch (e) {
     // A segment that cannot hold codes (its memory at the 4 GiB limit) or a quantizer it
     // refuses stays a float32 segment: searched as before, written without a QUANT section.
@@ -80,10 +81,14 @@ export function requantize(index: VectorIndex, config: CollectionConfig): boolea
   return quantizeIndex(index, config) !== undefined;
 }
 
-/** A quantizer of the collection's kind trained on the index's vectors. */
-function train(index: HnswIndex, config: CollectionConfig): Quantizer | undefined {
+/** A quantizer of the collection's kind trained on the index's vectors (or `given`). */
+function train(
+  index: HnswIndex,
+  config: CollectionConfig,
+  given?: Float32Array,
+): Quantizer | undefined {
   const q = walkedQuantization(config);
-  const vectors = index.vectorsView();
+  const vectors = given ?? index.vectorsView();
   if (q === 'none') return undefined;
   if (q.kind === 'scalar') {
     return trainScalarQuantizer(vectors, index.slots, config.dimension, q.quantile);

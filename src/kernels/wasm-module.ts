@@ -81,6 +81,7 @@ export interface QuiverWasmExports {
     queryBits: number,
   ): void;
   encodeSlots(from: number, to: number): void;
+  encodeRowAt(src: number, id: number): void;
   scanExact(k: number, useAllow: number, from: number, slots: number, staged: number): number;
   insert(id: number, level: number, efConstruction: number): void;
   repair(slots: number): number;

@@ -52,8 +52,10 @@ async function open(path: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 100));
   gc();
   const grew = process.memoryUsage().rss - before;
+  // The highest resident set the open reached (maxRSS is in KiB), above the start.
+  const peak = process.resourceUsage().maxRSS * 1024 - before;
   process.stdout.write(
-    `${JSON.stringify({ grew, memory: c.stats().memory, cache: db.stats().vectorCache })}\n`,
+    `${JSON.stringify({ grew, peak, memory: c.stats().memory, cache: db.stats().vectorCache })}\n`,
   );
   await db.close();
 }

@@ -145,8 +145,12 @@ export interface DecodedHnsw {
   readonly loadInto: (mem: HnswMemory) => void;
 }
 
-/** Where a major-2 blob's vectors are: the segment's VECTORS section, slot-major. */
-export type HnswVectors = Float32Array;
+/**
+ * Where a major-2 blob's vectors are: the segment's VECTORS section, slot-major; or
+ * `'on-disk'`: they stay in the file, and the index is made without them (holdsVectors
+ * false).
+ */
+export type HnswVectors = Float32Array | 'on-disk';
 
 /**
  * Checks bytes written by encodeHnsw (header, checksum, every edge) before anything is
@@ -191,7 +195,8 @@ export function decodeHnsw(
   const s = hnswSections(slots, dim, m, upperBytes, major);
   if (s.crc !== crcAt) throw corrupt(source, 24, 'HNSW section sizes disagree with length');
   const own = major === MAJOR_WITH_VECTORS;
-  if (!own && (vectors === undefined || vectors.length < slots * dim)) {
+  const onDisk = vectors === 'on-disk';
+  if (!own && !onDisk && (vectors === undefined || vectors.length < slots * dim)) {
     throw corrupt(
       source,
       24,
@@ -220,6 +225,7 @@ export function decodeHnsw(
     slots,
     upperBytes: Math.max(upperBytes, 64),
     capacity: Math.max(slots, 1),
+    ...(onDisk ? { holdsVectors: false } : {}),
   };
   const loadInto = (mem: HnswMemory): void => {
     const r = mem.regions;
@@ -227,8 +233,10 @@ export function decodeHnsw(
     mem.u8.set(bytes.subarray(s.levels, s.levels + slots), r.levels);
     mem.u8.set(bytes.subarray(s.upperOff, s.upperOff + slots * 4), r.upperOff);
     mem.u8.set(bytes.subarray(s.links0, s.vecs), r.links0);
-    if (own) mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
-    else mem.f32.set(vectors!.subarray(0, slots * dim), r.vecs >> 2);
+    if (onDisk) {
+      // The index holds no vectors: they are read from the file on demand.
+    } else if (own) mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
+    else mem.f32.set((vectors as Float32Array).subarray(0, slots * dim), r.vecs >> 2);
     mem.u8.set(bytes.subarray(s.upper, s.crc), r.upper);
     mem.upperUsed = upperBytes;
   };

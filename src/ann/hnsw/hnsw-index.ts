@@ -271,7 +271,19 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
         `${this.staged_} staged vectors: commit them before moving the vectors out. This is a bug.`,
       );
     }
+    if (!this.holdsVectors && this.source_ === undefined && !this.mem.shared) {
+      // Loaded without its vectors (deserialize with 'on-disk'): nothing to leave behind,
+      // so the source is set here instead of on a copy of the graph and codes.
+      this.source_ = source;
+      this.handle_ = undefined;
+      return this;
+    }
     return this.copy(0, false, source);
+  }
+
+  /** False for an index made without room for its vectors (they live in a file). */
+  get holdsVectors(): boolean {
+    return this.mem.vecStride > 0;
   }
 
   /** True when the full vectors are read from a {@link VectorSource}, not held in memory. */
@@ -446,9 +458,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * Graph searches then walk the codes and rescore with the full vectors (see
    * {@link search}). A shared index gets its codes region past its graph; its workers see
    * the codes from the next handle on. A product quantizer's `rows` (productCodes of the
-   * same vectors, as a segment file stores them) are copied instead of encoded again.
+   * same vectors, as a segment file stores them) are copied instead of encoded again. An
+   * index made without its vectors encodes them from `vectors` (its segment's, slot-major).
    */
-  quantize(q: Quantizer, rows?: Uint8Array): void {
+  quantize(q: Quantizer, rows?: Uint8Array, vectors?: Float32Array): void {
     checkQuantizer(q, this.dimension);
     if (this.source_ !== undefined) {
       throw invalidArgument(
@@ -465,9 +478,26 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     const stored = rows !== undefined && width > 0 && rows.length === this.slots_ * width;
     this.mem.quantize(params);
     if (stored) this.setCodeRows(rows, width, params.stride);
-    else this.wasm.encodeSlots(0, this.slots_);
+    else if (this.holdsVectors) this.wasm.encodeSlots(0, this.slots_);
+    else this.encodeFrom(vectors);
     this.quantizer_ = q;
     this.handle_ = undefined;
+  }
+
+  /** Encodes every slot's vector of `vectors` through the vector scratch (no vecs region). */
+  private encodeFrom(vectors: Float32Array | undefined): void {
+    const dim = this.dimension;
+    if (vectors === undefined || vectors.length < this.slots_ * dim) {
+      throw new QuiverError(
+        'INTERNAL',
+        'an index without its vectors needs them given to be quantized; this is a bug.',
+      );
+    }
+    const at = this.mem.regions.vec;
+    for (let s = 0; s < this.slots_; s++) {
+      this.mem.f32.set(vectors.subarray(s * dim, (s + 1) * dim), at >> 2);
+      this.wasm.encodeRowAt(at, s);
+    }
   }
 
   /** Copies stored product rows (`width` bytes a slot) into the codes region. */
@@ -931,6 +961,9 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    */
   vectorsView(): Float32Array {
     if (this.source_ !== undefined) return this.vectorsCopy();
+    if (!this.holdsVectors) {
+      throw new QuiverError('INTERNAL', 'an index without its vectors has no view of them.');
+    }
     const start = this.mem.regions.vecs >> 2;
     return this.mem.f32.subarray(start, start + this.slots_ * this.dimension);
   }
@@ -984,8 +1017,12 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     options: {
       readonly lanes?: number;
       readonly sharedMemory?: boolean;
-      /** The vectors of a blob that carries none (format 2): a segment's VECTORS section. */
-      readonly vectors?: Float32Array;
+      /**
+       * The vectors of a blob that carries none (format 2): a segment's VECTORS section; or
+       * 'on-disk': the index is made without them (quantize it with them, then
+       * {@link withVectorsOn} its file).
+       */
+      readonly vectors?: Float32Array | 'on-disk';
       /** The caller verified a checksum over `bytes` (a segment section's): skip the blob's. */
       readonly checksummed?: boolean;
     } = {},

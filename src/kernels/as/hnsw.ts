@@ -309,6 +309,17 @@ function encodeQuery(): void {
   qBias = b;
 }
 
+/**
+ * Encodes the dim floats at src into slot id's codes: for an index whose vectors are not
+ * in its memory (on disk), each read into a scratch first.
+ */
+export function encodeRowAt(src: usize, id: i32): void {
+  const dst = pCodes + <usize>id * codeStride;
+  if (codeProduct) encodeProductInto(src, dst);
+  else if (codeBits) encodeBitsInto(src, dst);
+  else encodeInto(src, dst);
+}
+
 /** Encodes the float vectors of slots [from, to) into their codes. */
 export function encodeSlots(from: i32, to: i32): void {
   for (let id = from; id < to; id++) {

@@ -14,6 +14,7 @@ export {
   searchCodes,
   setCodes,
   encodeSlots,
+  encodeRowAt,
   scanExact,
   insert,
   repair,
