@@ -260,7 +260,9 @@ test('the OpenAI-compatible provider: faults retried, tokens counted, bad answer
       model: 'test-model',
       dimension: DIM,
       apiKey: () => Promise.resolve(key),
-      timeoutMs: 300,
+      // Long enough that a loaded CI machine answers every request but the hung one in time
+      // (300 ms saw two extra timeouts there, and the retry count below is exact).
+      timeoutMs: 2000,
       backoffMs: 10,
     });
   const options = (key: string): SyncOptions => ({
