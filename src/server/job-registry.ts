@@ -1,7 +1,8 @@
 /**
  * The background jobs of a server (document sync and doctor, sync-jobs.ts): one job at a
  * time per collection, its state, progress and report kept until read; the last 100
- * finished jobs are kept.
+ * finished jobs are kept. A running job can be cancelled: its signal is aborted, and the
+ * job stops at its next batch (state `cancelled`, with the report of what it did).
  */
 import { randomUUID } from 'node:crypto';
 import { isQuiverError } from '../common/quiver-error.js';
@@ -13,12 +14,14 @@ export interface Job {
   readonly id: string;
   readonly kind: 'sync' | 'doctor';
   readonly collection: string;
-  state: 'running' | 'done' | 'failed';
+  state: 'running' | 'done' | 'failed' | 'cancelled';
   readonly startedAt: string;
   finishedAt: string | undefined;
   progress: SyncProgress | undefined;
   report: SyncReport | DoctorReport | undefined;
   error: { code: string; message: string } | undefined;
+  /** Aborted by {@link JobRegistry.cancel}; the job's run watches it. */
+  readonly controller: AbortController;
 }
 
 const KEEP_FINISHED = 100;
@@ -37,9 +40,7 @@ export class JobRegistry {
     collection: string,
     run: (job: Job) => Promise<SyncReport | DoctorReport>,
   ): Job {
-    const busy = [...this.jobs.values()].find(
-      (j) => j.collection === collection && j.state === 'running',
-    );
+    const busy = this.running(collection);
     if (busy !== undefined) {
       throw new HttpError(
         409,
@@ -56,10 +57,12 @@ export class JobRegistry {
       progress: undefined,
       report: undefined,
       error: undefined,
+      controller: new AbortController(),
     };
     this.jobs.set(job.id, job);
     run(job).then(
-      (report) => this.finish(job, 'done', report, undefined),
+      (report) =>
+        this.finish(job, job.controller.signal.aborted ? 'cancelled' : 'done', report, undefined),
       (e: unknown) =>
         this.finish(job, 'failed', undefined, {
           code: isQuiverError(e) ? e.code : 'INTERNAL',
@@ -67,6 +70,24 @@ export class JobRegistry {
         }),
     );
     return job;
+  }
+
+  /**
+   * Asks the running job `job` to stop at its next batch (what it wrote stays); 409 when it
+   * has finished already.
+   */
+  cancel(job: Job): void {
+    if (job.state !== 'running') {
+      throw new HttpError(409, `Conflict: job ${job.id} has finished (${job.state}).`);
+    }
+    job.controller.abort();
+  }
+
+  /** The running job of `collection`, if any. */
+  running(collection: string): Job | undefined {
+    return [...this.jobs.values()].find(
+      (j) => j.collection === collection && j.state === 'running',
+    );
   }
 
   private finish(job: Job, state: Job['state'], report: Job['report'], error: Job['error']): void {

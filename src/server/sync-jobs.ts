@@ -92,6 +92,7 @@ function jobView(job: Job): Record<string, unknown> {
     kind: job.kind,
     collection: job.collection,
     state: job.state,
+    cancel_requested: job.controller.signal.aborted,
     started_at: job.startedAt,
     finished_at: job.finishedAt ?? null,
     progress: job.progress ?? null,
@@ -152,6 +153,7 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
           pricePer1kTokens: c.syncPricePer1k,
           ...(c.syncMaxCost === undefined ? {} : { maxCost: c.syncMaxCost }),
           fileSystem: ctx.fs,
+          signal: j.controller.signal,
           onProgress: (p) => (j.progress = p),
         }).catch((e: unknown) => {
           ctx.metrics.sync.embeddingErrors.inc();
@@ -178,8 +180,9 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
       const given = body['source'] ?? (typeof saved === 'object' ? saved.source : undefined);
       const source = given === undefined ? undefined : await checkedSource(ctx, given);
       const embedder = embedderOf(ctx);
-      const job = ctx.jobs.start('doctor', name, async () => {
+      const job = ctx.jobs.start('doctor', name, async (j) => {
         const report = await doctorCollection(ctx.db(), {
+          signal: j.controller.signal,
           collection: name,
           ...(source === undefined ? {} : { source }),
           embedder,
@@ -210,6 +213,20 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
       const job = ctx.jobs.get(p['job_id'] ?? '');
       if (job === undefined || job.collection !== p['collection_name'])
         throw notFound(`job ${p['job_id']}`);
+      return Promise.resolve(envelope(reply, jobView(job)));
+    },
+  );
+
+  app.delete(
+    '/collections/:collection_name/jobs/:job_id',
+    { config: { access: 'write' } },
+    (req, reply) => {
+      const p = paramsOf(req.params);
+      const job = ctx.jobs.get(p['job_id'] ?? '');
+      if (job === undefined || job.collection !== p['collection_name'])
+        throw notFound(`job ${p['job_id']}`);
+      ctx.jobs.cancel(job);
+      void reply.code(202);
       return Promise.resolve(envelope(reply, jobView(job)));
     },
   );

@@ -70,6 +70,8 @@ export interface DoctorOptions extends Partial<SourceOptions> {
   readonly maxCost?: number;
   readonly pricePer1kTokens?: number;
   readonly fileSystem?: FileSystem;
+  /** Stops a `fix`'s embedding between batches once aborted (see SyncOptions.signal). */
+  readonly signal?: AbortSignal;
 }
 
 export interface DoctorReport {
@@ -119,6 +121,7 @@ export async function doctorCollection(db: Quiver, o: DoctorOptions): Promise<Do
       fileSystem: fs,
       ...(o.maxCost === undefined ? {} : { maxCost: o.maxCost }),
       ...(o.pricePer1kTokens === undefined ? {} : { pricePer1kTokens: o.pricePer1kTokens }),
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
     });
     embedded = r.chunks.embedded;
     stopped = r.stopped?.message;

@@ -50,6 +50,11 @@ export interface SyncOptions extends SourceOptions {
   readonly optionNames?: SyncOptionNames;
   readonly onProgress?: (p: SyncProgress) => void;
   readonly fileSystem?: FileSystem;
+  /**
+   * Stops the run between batches once aborted (a server job cancelled): what was written
+   * stays, with its checkpoint, and a later run goes on from there.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The names a surface gives the options an error message advises. */
@@ -145,7 +150,7 @@ export interface SyncReport {
   /** With `dryRun`: what the run would embed and delete, by file. */
   readonly plan?: SyncPlan;
   /** Set when the run stopped before the end. */
-  readonly stopped?: { readonly reason: 'max-cost'; readonly message: string };
+  readonly stopped?: { readonly reason: 'max-cost' | 'cancelled'; readonly message: string };
   /** The previous run's checkpoint: none, complete, interrupted (resumed) or damaged. */
   readonly previousRun: 'none' | 'complete' | 'interrupted' | 'damaged';
   readonly durationMs: number;
@@ -410,7 +415,7 @@ class SyncRun {
       const f = files[i];
       const fresh = f === undefined ? 0 : f.chunks.filter((c) => !have.has(c.id)).length;
       if (batch.length > 0 && (f === undefined || size + fresh > batchChunks)) {
-        const stop = this.overBudget(batch, have);
+        const stop = this.cancelled() ?? this.overBudget(batch, have);
         if (stop !== undefined) return stop;
         await this.writeBatch(batch, have);
         await checkpoint(false);
@@ -423,6 +428,15 @@ class SyncRun {
       }
     }
     return undefined;
+  }
+
+  /** The stop of a run whose signal was aborted. */
+  private cancelled(): SyncReport['stopped'] {
+    if (this.o.signal?.aborted !== true) return undefined;
+    return {
+      reason: 'cancelled',
+      message: `cancelled; ${this.filesDone} of ${this.filesToEmbed} files and ${this.embedded} of ${this.chunksToEmbed} chunks are embedded and kept. Run again to go on.`,
+    };
   }
 
   private overBudget(

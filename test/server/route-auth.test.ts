@@ -94,6 +94,7 @@ const EXPECTED: Readonly<Record<string, Expected>> = {
   'POST /collections/:collection_name/sync': 'write',
   'POST /collections/:collection_name/doctor': 'write',
   'GET /collections/:collection_name/jobs/:job_id': 'read',
+  'DELETE /collections/:collection_name/jobs/:job_id': 'write',
   'GET /jobs/:job_id': 'admin',
   'POST /collections/:collection_name/points/search/batch': 'read',
   'POST /collections/:collection_name/points/query': 'read',

@@ -5,7 +5,8 @@
  * are refused (403); a doctor job reports findings; /metrics counts chunks, tokens and
  * doctor findings; a refused empty source names the body field allow_empty_source; a server
  * without syncRoots answers 409 to both routes; --sync-price-per-1k (and its old spelling)
- * prices the tokens.
+ * prices the tokens; a running job cancelled with DELETE stops at a batch, keeps what it
+ * wrote, and the next job goes on from there.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { localEmbedder } from '../../src/sync/embedder.js';
+import { startEmbeddingServer } from '../sync/embedding-server.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 import { removeDir, spawnServe } from './server-helpers.js';
@@ -21,8 +23,10 @@ const DIM = 64;
 
 interface JobView {
   state: string;
+  cancel_requested?: boolean;
   report: {
     chunks?: { embedded: number };
+    stopped?: { reason: string; message: string };
     cost?: number;
     tokens?: number;
     ok?: boolean;
@@ -151,5 +155,77 @@ test('without syncRoots the sync and doctor routes answer 409 naming the setting
     assert.equal(r.status, 409, text);
     assert.match(text, new RegExp(`${route} jobs are off on this server: the syncRoots setting`));
   }
+  assert.equal(await serve.stop(), 0);
+});
+
+test('a running sync job cancelled with DELETE stops at a batch and keeps what it wrote', async (t) => {
+  const dir = tempDir(undefined, 'quiver-sync-cancel-');
+  const docs = join(dir, 'roots', 'docs');
+  mkdirSync(docs, { recursive: true });
+  const FILES = 400;
+  for (let i = 0; i < FILES; i++) {
+    writeFileSync(join(docs, `d${i}.md`), `# Page ${i}\n\nWords of page ${i}: gamma${i}.\n`);
+  }
+  // A slow embedding service: every request takes 250 ms, so the job is still running when
+  // the DELETE arrives (128 chunks a batch: at least 4 batches).
+  const embeddings = await startEmbeddingServer(DIM);
+  embeddings.delayMs = 250;
+  t.after(() => embeddings.close());
+  const serve = await spawnServe(t, [
+    '--data',
+    join(dir, 'data'),
+    '--sync-roots',
+    join(dir, 'roots'),
+    '--sync-embedder',
+    'openai',
+    '--sync-base-url',
+    embeddings.url,
+    '--sync-model',
+    'test-model',
+    '--sync-dimension',
+    String(DIM),
+  ]);
+  t.after(() => removeDir(dir));
+  const call = async (method: string, path: string, body?: unknown): Promise<Response> =>
+    fetch(`${serve.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const view = async (url: string): Promise<JobView> =>
+    ((await (await call('GET', url)).json()) as { result: JobView }).result;
+
+  const started = await call('POST', '/collections/docs/sync', { source: docs });
+  assert.equal(started.status, 202);
+  const url = ((await started.json()) as { result: { status_url: string } }).result.status_url;
+  const cancel = await call('DELETE', url);
+  assert.equal(cancel.status, 202, await cancel.clone().text());
+  assert.equal(((await cancel.json()) as { result: JobView }).result.cancel_requested, true);
+  let stopped: JobView | undefined;
+  await until('the cancelled job to stop', async () => {
+    stopped = await view(url);
+    return stopped.state !== 'running';
+  });
+  assert.equal(stopped!.state, 'cancelled', JSON.stringify(stopped!.error));
+  assert.equal(stopped!.report?.stopped?.reason, 'cancelled');
+  const first = stopped!.report?.chunks?.embedded ?? -1;
+  assert.ok(first >= 0 && first < FILES, `embedded ${first} of ${FILES} before stopping`);
+  const again = await call('DELETE', url);
+  assert.equal(again.status, 409, 'a finished job cannot be cancelled');
+
+  // The next job embeds only what the cancelled one left.
+  const rest = await call('POST', '/collections/docs/sync', { source: docs });
+  const restUrl = ((await rest.json()) as { result: { status_url: string } }).result.status_url;
+  let done: JobView | undefined;
+  await until(
+    'the second job to finish',
+    async () => {
+      done = await view(restUrl);
+      return done.state !== 'running';
+    },
+    60_000,
+  );
+  assert.equal(done!.state, 'done', JSON.stringify(done!.error));
+  assert.equal(first + (done!.report?.chunks?.embedded ?? 0), FILES);
   assert.equal(await serve.stop(), 0);
 });
