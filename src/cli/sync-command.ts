@@ -3,8 +3,9 @@
  * folder of documents (src/sync/sync.ts): embeds new and changed chunks, deletes the ones
  * gone, with a progress bar on a terminal (plain lines otherwise), a cost limit and a
  * dry run that lists the files it would embed and delete. `--json` prints the report as
- * one line (a cron appends it to a JSON-lines log). Exit 0 when the folder is in step, 1
- * when the run stopped at the cost limit.
+ * one line (a cron appends it to a JSON-lines log). Ctrl-C (or SIGTERM) stops it after the
+ * batch in flight, with its report and checkpoint (a second one quits at once). Exit 0
+ * when the folder is in step, 1 when the run stopped at the cost limit or on a signal.
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
@@ -164,6 +165,18 @@ export function registerSyncCommand(program: Command): void {
         },
       });
       const view = progressView(false);
+      const interrupted = new AbortController();
+      const onSignal = (): void => {
+        // The second signal quits without waiting (the checkpoint of every batch written
+        // is on disk; the next run resumes from it).
+        if (interrupted.signal.aborted) process.exit(130);
+        interrupted.abort();
+        process.stderr.write(
+          '\nstopping after the batch in flight; what is written stays, and the next run goes on from there (press Ctrl-C again to quit now)\n',
+        );
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       let report: SyncReport;
       try {
         report = await syncDocuments(db, {
@@ -185,6 +198,7 @@ export function registerSyncCommand(program: Command): void {
           dryRun: opts.dryRun === true,
           allowEmptySource: opts.allowEmptySource === true,
           optionNames: { allowEmptySource: '--allow-empty-source', include: '--include' },
+          signal: interrupted.signal,
           onProgress: (p) =>
             view.fn({
               phase: 'embedding',
@@ -195,6 +209,8 @@ export function registerSyncCommand(program: Command): void {
             }),
         });
       } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
         view.stop();
         await db.close();
       }

@@ -380,6 +380,40 @@ test('a sync killed with SIGKILL resumes without embedding finished batches agai
   assert.deepEqual(await idsIn(db, 'docs'), expectedIds(source));
 });
 
+test('Ctrl-C stops a sync after the batch in flight; the next run embeds only the rest', async (t) => {
+  const { source, data } = setup();
+  for (let i = 0; i < 12; i++) writeDoc(source, `d${i}.md`, i * 10, 2);
+  const server = await startEmbeddingServer(DIM);
+  t.after(() => server.close());
+  server.delayMs = 80;
+  const args = [...syncArgs(source, data, server.url), '--batch-size', '2', '--concurrency', '1'];
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, ...args, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  await until('a few batches embedded', () => server.requests >= 3, 60_000);
+  child.kill('SIGINT');
+  assert.equal(await exited, 1, stderr);
+  assert.match(stderr, /stopping after the batch in flight/);
+  const first = JSON.parse(stdout) as SyncReport;
+  assert.equal(first.stopped?.reason, 'cancelled');
+  const total = expectedIds(source).length;
+  assert.ok(first.chunks.embedded > 0 && first.chunks.embedded < total, stdout);
+
+  server.delayMs = 0;
+  const r = await quiverAsync([...args, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const second = JSON.parse(r.stdout) as SyncReport;
+  assert.equal(first.chunks.embedded + second.chunks.embedded, total);
+  assert.equal(server.texts, total, 'the batch in flight was written, not embedded again');
+  const db = await open(t, data);
+  assert.deepEqual(await idsIn(db, 'docs'), expectedIds(source));
+});
+
 test('sync touches only its own points, refuses to empty a collection, refreshes moved chunks, stays in its folder', async (t) => {
   const { source, data } = setup();
   for (let i = 0; i < 3; i++) writeDoc(source, `d${i}.md`, i * 10);
