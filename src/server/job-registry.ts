@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isQuiverError } from '../common/quiver-error.js';
-import type { DoctorReport } from '../sync/doctor.js';
+import type { DoctorProgress, DoctorReport } from '../sync/doctor.js';
 import type { SyncProgress, SyncReport } from '../sync/sync.js';
 import { HttpError } from './http-errors.js';
 
@@ -17,7 +17,7 @@ export interface Job {
   state: 'running' | 'done' | 'failed' | 'cancelled';
   readonly startedAt: string;
   finishedAt: string | undefined;
-  progress: SyncProgress | undefined;
+  progress: SyncProgress | DoctorProgress | undefined;
   report: SyncReport | DoctorReport | undefined;
   error: { code: string; message: string } | undefined;
   /** Aborted by {@link JobRegistry.cancel}; the job's run watches it. */

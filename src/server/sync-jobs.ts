@@ -183,6 +183,7 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
       const job = ctx.jobs.start('doctor', name, async (j) => {
         const report = await doctorCollection(ctx.db(), {
           signal: j.controller.signal,
+          onProgress: (p) => (j.progress = p),
           collection: name,
           ...(source === undefined ? {} : { source }),
           embedder,

@@ -31,6 +31,7 @@ import type { Embedder } from './embedder.js';
 import type { SourceOptions } from './source-plan.js';
 import { planSource } from './source-plan.js';
 import { loadCheckpoint } from './sync-checkpoint.js';
+import type { SyncProgress } from './sync.js';
 import { syncDocuments } from './sync.js';
 
 export type FindingStatus = 'PASS' | 'INFO' | 'FAIL';
@@ -72,6 +73,18 @@ export interface DoctorOptions extends Partial<SourceOptions> {
   readonly fileSystem?: FileSystem;
   /** Stops a `fix`'s embedding between batches once aborted (see SyncOptions.signal). */
   readonly signal?: AbortSignal;
+  /** Hears where the doctor is: points read, and the fix's sync progress. */
+  readonly onProgress?: (p: DoctorProgress) => void;
+}
+
+/** Where a doctor run is (a server job's `progress`). */
+export interface DoctorProgress {
+  /** `examining` (or `checking again` after a fix), then `fixing`. */
+  readonly phase: 'examining' | 'fixing' | 'checking again';
+  readonly pointsRead: number;
+  readonly points: number;
+  /** The fix's embedding, once it runs. */
+  readonly sync?: SyncProgress;
 }
 
 export interface DoctorReport {
@@ -105,7 +118,7 @@ export async function doctorCollection(db: Quiver, o: DoctorOptions): Promise<Do
   const fs = o.fileSystem ?? new NodeFileSystem();
   checkCollectionName(o.collection);
   const collection = db.collection(o.collection);
-  const first = await examine(db, collection, o, fs);
+  const first = await examine(db, collection, o, fs, 'examining');
   if (o.fix !== true) return first.report;
   // Before anything is deleted: the gaps must be filled by the embedder that made the rest.
   await checkFixEmbedder(db, o, fs, collection.config.dimension);
@@ -114,6 +127,8 @@ export async function doctorCollection(db: Quiver, o: DoctorOptions): Promise<Do
   let embedded = 0;
   let stopped: string | undefined;
   if (first.source !== undefined && o.embedder !== undefined) {
+    const points = first.report.points;
+    o.onProgress?.({ phase: 'fixing', pointsRead: points, points });
     const r = await syncDocuments(db, {
       ...first.source,
       collection: o.collection,
@@ -122,11 +137,12 @@ export async function doctorCollection(db: Quiver, o: DoctorOptions): Promise<Do
       ...(o.maxCost === undefined ? {} : { maxCost: o.maxCost }),
       ...(o.pricePer1kTokens === undefined ? {} : { pricePer1kTokens: o.pricePer1kTokens }),
       ...(o.signal === undefined ? {} : { signal: o.signal }),
+      onProgress: (sync) => o.onProgress?.({ phase: 'fixing', pointsRead: points, points, sync }),
     });
     embedded = r.chunks.embedded;
     stopped = r.stopped?.message;
   }
-  const after = await examine(db, collection, o, fs);
+  const after = await examine(db, collection, o, fs, 'checking again');
   return {
     ...after.report,
     fix: {
@@ -151,8 +167,11 @@ async function examine(
   c: Collection,
   o: DoctorOptions,
   fs: FileSystem,
+  phase: DoctorProgress['phase'],
 ): Promise<Examination> {
-  const points = await allPoints(c);
+  const points = await allPoints(c, (pointsRead, total) =>
+    o.onProgress?.({ phase, pointsRead, points: total }),
+  );
   const findings: Finding[] = [];
   const toDelete = new Set<PointId>();
   const saved = await loadCheckpoint(fs, db.path, o.collection);
@@ -246,12 +265,17 @@ function finding(
   return { kind, status, count, message, examples: examples.slice(0, EXAMPLES) };
 }
 
-/** Every point with its payload and vector, read in pages. */
-async function allPoints(c: Collection): Promise<PointRecord[]> {
+/** Every point with its payload and vector, read in pages; `read` hears after each. */
+async function allPoints(
+  c: Collection,
+  read: (done: number, total: number) => void,
+): Promise<PointRecord[]> {
   const ids = await c.ids();
   const out: PointRecord[] = [];
+  read(0, ids.length);
   for (let i = 0; i < ids.length; i += PAGE) {
     out.push(...(await c.getMany(ids.slice(i, i + PAGE), { withVector: true })));
+    read(out.length, ids.length);
   }
   return out;
 }

@@ -24,6 +24,7 @@ const DIM = 64;
 interface JobView {
   state: string;
   cancel_requested?: boolean;
+  progress: { phase?: string; pointsRead?: number; points?: number } | null;
   report: {
     chunks?: { embedded: number };
     stopped?: { reason: string; message: string };
@@ -108,6 +109,7 @@ test('sync and doctor jobs: started over HTTP, polled, searched with the officia
     ((await doctor.json()) as { result: { status_url: string } }).result.status_url,
   );
   assert.equal(checked.report?.ok, false);
+  assert.deepEqual(checked.progress, { phase: 'examining', pointsRead: 4, points: 4 });
   assert.ok(checked.report?.findings?.some((f) => f.kind === 'orphans' && f.status === 'FAIL'));
 
   const metrics = await (await fetch(`${serve.url}/metrics`)).text();

@@ -33,7 +33,7 @@ import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
 import { decodeWalOp } from '../../src/storage/wal/wal-body-codec.js';
 import type { WalOp } from '../../src/storage/wal/wal-body-codec.js';
 import { scanWal } from '../../src/storage/wal/wal-reader.js';
-import type { SyncOptions } from '../../src/sync/sync.js';
+import type { SyncOptions, SyncReport } from '../../src/sync/sync.js';
 import { CLI_NODE_ARGS, quiverAsync } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
