@@ -35,7 +35,25 @@ export type { Logger } from './common/logger.js';
 export type { FsyncPolicy } from './storage/wal/log.js';
 export type { FileSystem, FileHandle, OpenMode, FailpointName } from './storage/io/file-system.js';
 export { syncDocuments } from './sync/sync.js';
-export type { SyncOptions, SyncProgress, SyncReport } from './sync/sync.js';
+export type {
+  PlannedDelete,
+  PlannedEmbed,
+  SyncOptionNames,
+  SyncOptions,
+  SyncPlan,
+  SyncProgress,
+  SyncReport,
+} from './sync/sync.js';
+export { doctorCollection } from './sync/doctor.js';
+export type {
+  DoctorOptions,
+  DoctorProgress,
+  DoctorReport,
+  Finding,
+  FindingKind,
+  FindingStatus,
+} from './sync/doctor.js';
+export type { WalkSkipReason } from './sync/source-files.js';
 export type { SkipReason } from './sync/source-plan.js';
 export { localEmbedder } from './sync/embedder.js';
 export type { Embedder, EmbeddingBatch } from './sync/embedder.js';
