@@ -512,7 +512,7 @@ export function declareSyncMetrics(registers: Registers): SyncMetrics {
     }),
     embeddingErrors: new Counter({
       name: 'quiver_embedding_errors_total',
-      help: 'Embedding requests that failed: retried ones and those that stopped a job.',
+      help: 'Embedding requests of sync and doctor jobs that failed: retried ones and those that failed for good.',
       registers,
     }),
     doctorFindings: new Gauge({

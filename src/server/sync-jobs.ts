@@ -30,6 +30,42 @@ import type { Job } from './job-registry.js';
 function embedderOf(ctx: ServerContext): Embedder {
   const c = ctx.config;
   if (c.syncEmbedder === 'local') return localEmbedder(c.syncDimension);
+  return countingFailures(remoteEmbedder(ctx), ctx);
+}
+
+/**
+ * `inner` with each request that fails for good counted in quiver_embedding_errors_total
+ * (retried ones are counted as they are retried): a job refused before it embeds anything
+ * (an empty source, say) is not an embedding error.
+ */
+function countingFailures(inner: Embedder, ctx: ServerContext): Embedder {
+  return {
+    get provider() {
+      return inner.provider;
+    },
+    get model() {
+      return inner.model;
+    },
+    get dimension() {
+      return inner.dimension;
+    },
+    get retries() {
+      return inner.retries ?? 0;
+    },
+    async embed(texts) {
+      try {
+        return await inner.embed(texts);
+      } catch (e) {
+        ctx.metrics.sync.embeddingErrors.inc();
+        throw e;
+      }
+    },
+  };
+}
+
+/** The OpenAI-compatible embedder of the server's sync settings. */
+function remoteEmbedder(ctx: ServerContext): Embedder {
+  const c = ctx.config;
   if (c.syncModel === undefined) {
     throw new HttpError(409, 'Conflict: syncEmbedder is openai but syncModel is not set.');
   }
@@ -155,9 +191,6 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
           fileSystem: ctx.fs,
           signal: j.controller.signal,
           onProgress: (p) => (j.progress = p),
-        }).catch((e: unknown) => {
-          ctx.metrics.sync.embeddingErrors.inc();
-          throw e;
         });
         if (report.dryRun !== true) countSync(ctx, report);
         return report;

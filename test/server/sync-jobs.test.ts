@@ -128,6 +128,9 @@ test('sync and doctor jobs: started over HTTP, polled, searched with the officia
   assert.equal(refused.error?.code, 'INVALID_ARGUMENT');
   assert.match(refused.error.message, /pass "allow_empty_source": true\./);
   assert.doesNotMatch(refused.error.message, /--allow-empty-source|--include/);
+  // A refusal is not an embedding error: nothing was sent to the embedder.
+  const after = await (await fetch(`${serve.url}/metrics`)).text();
+  assert.match(after, /^quiver_embedding_errors_total 0$/m);
   assert.equal(await serve.stop(), 0);
 });
 
