@@ -203,6 +203,9 @@ test('a running sync job cancelled with DELETE stops at a batch and keeps what i
   const started = await call('POST', '/collections/docs/sync', { source: docs });
   assert.equal(started.status, 202);
   const url = ((await started.json()) as { result: { status_url: string } }).result.status_url;
+  const dropped = await call('DELETE', '/collections/docs');
+  assert.equal(dropped.status, 409, 'a collection is not dropped under a running job');
+  assert.match(await dropped.text(), /cancel it first \(DELETE \/collections\/docs\/jobs\//);
   const cancel = await call('DELETE', url);
   assert.equal(cancel.status, 202, await cancel.clone().text());
   assert.equal(((await cancel.json()) as { result: JobView }).result.cancel_requested, true);

@@ -10,7 +10,7 @@ import type { CollectionChanges } from '../../engine/validation.js';
 import type { PointReads } from '../../cluster/shard-reads.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
 import { readsOf } from '../cluster-consistency.js';
-import { badRequest, notFound, notImplemented } from '../http-errors.js';
+import { badRequest, HttpError, notFound, notImplemented } from '../http-errors.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { PayloadIndexRecord } from '../payload-index-registry.js';
 import type { ServerContext } from '../server-context.js';
@@ -329,6 +329,14 @@ async function dropCollection(
   reply: FastifyReply,
 ): Promise<unknown> {
   const name = paramsOf(req.params)['collection_name'] ?? '';
+  // A sync or doctor job writing to it would make it again, or fail half-way.
+  const job = ctx.jobs.running(name);
+  if (job !== undefined) {
+    throw new HttpError(
+      409,
+      `Conflict: a ${job.kind} job (${job.id}) is running on "${name}"; cancel it first (DELETE /collections/${name}/jobs/${job.id}) or wait for it to finish.`,
+    );
+  }
   try {
     // A collection of the cluster goes from every node; one that is only local (made
     // before this node joined) from this node.
