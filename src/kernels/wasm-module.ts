@@ -82,6 +82,7 @@ export interface QuiverWasmExports {
   ): void;
   encodeSlots(from: number, to: number): void;
   encodeRowAt(src: number, id: number): void;
+  pqAssign(rows: number, n: number, s: number, book: number, out: number, scratch: number): void;
   scanExact(k: number, useAllow: number, from: number, slots: number, staged: number): number;
   insert(id: number, level: number, efConstruction: number): void;
   repair(slots: number): number;

@@ -344,8 +344,15 @@ function subWidth(m: i32): i32 {
  * i + 1: codeParams lays them out so), so that four centroids are scored at once.
  */
 function subspaceScores(x: usize, m: i32, ip: bool, out: usize): void {
-  const w = subWidth(m);
   const book = pQOffsets + (((<usize>m * <usize>pqSub) << 8) << 2);
+  centroidScores(x, subWidth(m), book, ip, out);
+}
+
+/**
+ * The 256 scores of the w values at x against the centroids of `book` (transposed: value
+ * i of the 256 centroids at book + i × 1024 bytes), written to out.
+ */
+function centroidScores(x: usize, w: i32, book: usize, ip: bool, out: usize): void {
   if (ASC_FEATURE_SIMD) {
     for (let j: usize = 0; j < 1024; j += 16) {
       let acc = f32x4.splat(0);
@@ -422,6 +429,26 @@ function argmin256(p: usize): i32 {
     }
   }
   return best;
+}
+
+/**
+ * The assignment step of k-means for product training: for each of the n rows of s values
+ * at rows, the number of its nearest (squared L2) centroid of `book` (transposed, as the
+ * codes header holds it) into out; scratch takes 1 KiB of scores.
+ */
+export function pqAssign(
+  rows: usize,
+  n: i32,
+  s: i32,
+  book: usize,
+  out: usize,
+  scratch: usize,
+): void {
+  const step = (<usize>s) << 2;
+  for (let r: i32 = 0; r < n; r++) {
+    centroidScores(rows + <usize>r * step, s, book, false, scratch);
+    store<u8>(out + <usize>r, <u8>argmin256(scratch));
+  }
 }
 
 /** Fills the table at pQCode with the query at pQuery against every centroid. */

@@ -15,6 +15,7 @@ export {
   setCodes,
   encodeSlots,
   encodeRowAt,
+  pqAssign,
   scanExact,
   insert,
   repair,
