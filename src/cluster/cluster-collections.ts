@@ -22,6 +22,11 @@ export interface CollectionRequest {
   readonly replicationFactor?: number | undefined;
   /** Marks a collection being restored (see ClusterCollectionDef.restoring). */
   readonly restoring?: ClusterCollectionDef['restoring'];
+  /**
+   * Qdrant's `sharding_method: "custom"`: the collection starts with no shard; each shard key
+   * created later gets `shards` of them (replicated `replicationFactor` times when given).
+   */
+  readonly custom?: boolean;
 }
 
 /**
@@ -40,26 +45,38 @@ export async function defineCollection(
   buildCollectionConfig(name, config); // the same checks every node's engine will make
   checkCount('shard_number', shards, name);
   if (replicationFactor !== undefined) checkCount('replication_factor', replicationFactor, name);
+  const custom = request.custom === true;
   const placement =
-    replicationFactor === undefined
+    replicationFactor === undefined || custom
       ? undefined
       : initialPlacement(shards, await nodes(), replicationFactor);
   const uid = randomUUID().replaceAll('-', '').slice(0, 12);
-  for (let shard = 0; shard < shards; shard++) {
+  // A custom collection's shards come with its keys (shard-keys.ts).
+  const made = custom ? 0 : shards;
+  for (let shard = 0; shard < made; shard++) {
     await ensureShardStream(jsm, { collection: name, uid, shard }, replicas);
   }
   const def: ClusterCollectionDef = {
     name,
     uid,
     config,
-    shards,
+    shards: made,
     replicas,
     createdAt: new Date().toISOString(),
     ...(placement === undefined ? {} : { placement }),
+    ...(custom
+      ? {
+          custom: {
+            shardsPerKey: shards,
+            ...(replicationFactor === undefined ? {} : { replicationFactor }),
+            keys: [],
+          },
+        }
+      : {}),
     ...(request.restoring === undefined ? {} : { restoring: request.restoring }),
   };
   if (!(await meta.createCollection(def))) {
-    for (let shard = 0; shard < shards; shard++) {
+    for (let shard = 0; shard < made; shard++) {
       await deleteShardStream(jsm, { collection: name, uid, shard });
     }
     throw new QuiverError(

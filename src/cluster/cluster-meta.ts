@@ -47,6 +47,31 @@ export interface ClusterCollectionDef {
    * deleted once every node follows this one (then this is cleared).
    */
   readonly previous?: { readonly uid: string; readonly shards: number };
+  /**
+   * Qdrant's `sharding_method: "custom"` (shard-keys.ts): points are routed by the shard key
+   * a write names, then by id hash over that key's shards. Absent on auto collections (and
+   * on every definition written before shard keys), whose shards are 0..shards-1. On a
+   * custom collection `shards` counts every shard number ever given to a key (numbers are
+   * never reused), and the live shards are those of `shardKeys`.
+   */
+  readonly custom?: CustomSharding;
+}
+
+/** A shard key: Qdrant's ShardKey, a string or a non-negative integer. */
+export type ShardKey = string | number;
+
+export interface ShardKeyDef {
+  readonly key: ShardKey;
+  /** The shard numbers (streams) of this key; a point goes to shards[idHash % length]. */
+  readonly shards: readonly number[];
+}
+
+export interface CustomSharding {
+  /** Shards a new key gets when its create names none (the collection's `shard_number`). */
+  readonly shardsPerKey: number;
+  /** Replicas per shard for a new key (the collection's `replication_factor`), if given. */
+  readonly replicationFactor?: number;
+  readonly keys: readonly ShardKeyDef[];
 }
 
 /**

@@ -8,27 +8,31 @@
  * is validated here, split by shard and published; it is acknowledged when JetStream
  * holds it on a quorum, and its token (the sequence per shard) lets a read wait until a
  * node has applied it. Reads fan out to one replica of every shard (ShardReads); other
- * nodes' parts travel over NATS request-reply (ReadTransport).
+ * nodes' parts travel over NATS request-reply (ReadTransport). A custom collection's
+ * shards belong to shard keys (shard-keys.ts): keys are created and dropped here, writes
+ * name their keys and reads may narrow to them.
  */
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { connect } from 'nats';
 import type { Logger } from '../common/logger.js';
-import { QuiverError } from '../common/quiver-error.js';
+import { QuiverError, isQuiverError } from '../common/quiver-error.js';
 import type { Collection, PointOp } from '../engine/collection.js';
+import type { PointId } from '../common/types.js';
 import { Filter } from '../filter/filter-ast.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { CreateCollectionOptions } from '../engine/validation.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { Positions } from './applied-positions.js';
 import { POSITIONS_DIR, readPositions, writePositions } from './applied-positions.js';
-import { defineCollection } from './cluster-collections.js';
+import { checkCount, defineCollection } from './cluster-collections.js';
 import type { ClusterCollectionDef, NodeBeat } from './cluster-meta.js';
 import { ClusterMeta } from './cluster-meta.js';
 import { notInCluster } from './cluster-meta.js';
 import {
   deleteShardStream,
   encodeOpMessage,
+  ensureShardStream,
   isSealed,
   publishOp,
   shardStreamState,
@@ -39,13 +43,38 @@ import { seedFromPeer } from './peer-seed.js';
 import { ShardApplier } from './shard-applier.js';
 import { StagedCopy } from './staged-copy.js';
 import type { ReadView } from './shard-placement.js';
-import { allShards, planReads, promoted, replicasOf, shardsOn } from './shard-placement.js';
+import {
+  allShards,
+  explicitPlacement,
+  initialPlacement,
+  planReads,
+  promoted,
+  replicasOf,
+  shardsOn,
+} from './shard-placement.js';
 import { NODE_ID, ReadTransport } from './read-transport.js';
 import type { ReadWait, ShardReadAnswer, ShardReadRequest } from './shard-read.js';
 import { answerShardRead } from './shard-read.js';
 import type { PointReads } from './shard-reads.js';
 import { ShardReads } from './shard-reads.js';
-import { shardOf, splitOp } from './shard-routing.js';
+import { idsOf, shardOf } from './shard-routing.js';
+import type { Placement, ShardKey, ShardKeyDef } from './cluster-meta.js';
+import {
+  SHARD_KEY_FIELD,
+  isCustom,
+  keyLabel,
+  liveShards,
+  requireCustom,
+  resolveKeys,
+  withShardKey,
+  withoutShardKey,
+  shardFilter,
+  shardsOfId,
+  shardsOfKeys,
+  splitByKeys,
+  stripKey,
+} from './shard-keys.js';
+import { EmptyReads } from './shard-reads.js';
 
 export interface ClusterNodeOptions {
   /** NATS server URLs, e.g. `nats://127.0.0.1:4222,nats://127.0.0.1:4223`. */
@@ -121,6 +150,8 @@ const PURGE_BATCH = 10_000;
 const SAVE_EVERY_MS = 1_000;
 /** How long a create waits for this node to have the collection locally. */
 const CREATE_WAIT_MS = 15_000;
+/** How long a read of a shard key's shard waits for this node to follow a new key. */
+const NEW_KEY_WAIT_MS = 5_000;
 /** How long a closing node waits to remove its heartbeat (it expires anyway). */
 const FORGET_WAIT_MS = 1_000;
 /** How long a node's switch to resharded streams waits for its new copy to catch up. */
@@ -240,12 +271,13 @@ export class ClusterNode {
     config: CreateCollectionOptions,
     shards = 1,
     replicationFactor?: number,
+    custom = false,
   ): Promise<void> {
     await defineCollection(
       this.meta,
       this.jsm,
       this.replicas,
-      { name, config, shards, replicationFactor },
+      { name, config, shards, replicationFactor, custom },
       async () => (await this.meta.nodes()).map((n) => n.id).concat(this.id),
     );
     await this.until(
@@ -280,6 +312,102 @@ export class ClusterNode {
   }
 
   /**
+   * Creates shard key `key` of custom collection `name` (Qdrant's `PUT .../shards`): its
+   * `shards` (default: the collection's `shard_number`) get new shard numbers and streams,
+   * recorded by compare-and-set with the rest of the definition; placed on `placement`
+   * (node names) or, with a replication factor (the request's, else the collection's), on
+   * that many nodes up now, else on every node. Resolves once this node follows it.
+   */
+  async createShardKey(
+    name: string,
+    key: ShardKey,
+    options: {
+      readonly shards?: number | undefined;
+      readonly replicationFactor?: number | undefined;
+      readonly placement?: readonly string[] | undefined;
+    } = {},
+  ): Promise<void> {
+    const first = this.defOf(name);
+    const custom = requireCustom(first);
+    const count = options.shards ?? custom.shardsPerKey;
+    checkCount('shards_number', count, name);
+    const factor = options.replicationFactor ?? custom.replicationFactor;
+    if (factor !== undefined) checkCount('replication_factor', factor, name);
+    if (options.placement !== undefined && options.placement.length === 0) {
+      throw new QuiverError('INVALID_ARGUMENT', 'placement must name at least one peer.', {
+        collection: name,
+      });
+    }
+    const live = [...new Set([this.id, ...(await this.meta.nodes()).map((n) => n.id)])];
+    // The key's shards, placed as asked, in the definition as it stands at the
+    // compare-and-set (a concurrent key or replica move makes it run again on the newer one).
+    const withKey = (d: ClusterCollectionDef): ClusterCollectionDef => {
+      let placement: Placement | undefined;
+      if (options.placement !== undefined || factor !== undefined || d.placement) {
+        const pool = options.placement ?? live;
+        const spread = initialPlacement(d.shards + count, pool, factor ?? pool.length);
+        const next: Record<string, Placement[string]> = { ...explicitPlacement(d, live) };
+        for (let i = 0; i < count; i++) next[String(d.shards + i)] = spread[String(d.shards + i)]!;
+        placement = next;
+      }
+      return withShardKey(d, key, count, placement);
+    };
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.meta.collection(name);
+      if (current === undefined || current.uid !== first.uid) throw notInCluster(name);
+      withKey(current); // refuses a key that exists before any stream is made
+      // Streams for the next numbers first: nodes start reading them as soon as the key is
+      // recorded. Numbers taken meanwhile by another key are only tried again.
+      for (let shard = current.shards; shard < current.shards + count; shard++) {
+        await ensureShardStream(
+          this.jsm,
+          { collection: name, uid: current.uid, shard },
+          this.replicas,
+        );
+      }
+      const stored = await this.meta.updateCollection(name, (d) =>
+        d.uid === current.uid && d.shards === current.shards ? withKey(d) : d,
+      );
+      if (stored.custom?.keys.some((k) => k.key === key && k.shards[0] === current.shards)) break;
+      if (attempt >= 20) {
+        throw new QuiverError(
+          'UNAVAILABLE',
+          `Could not record shard key ${keyLabel(key)} of "${name}" (the definition kept changing).`,
+          { collection: name },
+        );
+      }
+    }
+    await this.until(
+      () => this.defs.get(name)?.custom?.keys.some((k) => k.key === key) === true,
+      CREATE_WAIT_MS,
+      `creating shard key ${keyLabel(key)} of "${name}" on node ${this.id}`,
+    );
+  }
+
+  /**
+   * Drops shard key `key` of `name` (Qdrant's `POST .../shards/delete`): out of the
+   * definition by compare-and-set (every node then stops its shards and removes its
+   * points), then its streams.
+   */
+  async dropShardKey(name: string, key: ShardKey): Promise<void> {
+    const def = this.defOf(name);
+    requireCustom(def);
+    let gone: readonly number[] = [];
+    await this.meta.updateCollection(name, (d) => {
+      gone = d.custom?.keys.find((k) => k.key === key)?.shards ?? [];
+      return withoutShardKey(d, key);
+    });
+    await this.until(
+      () => !gone.some((s) => this.appliers.get(name)?.has(s) === true),
+      CREATE_WAIT_MS,
+      `dropping shard key ${keyLabel(key)} of "${name}" on node ${this.id}`,
+    );
+    for (const shard of gone) {
+      await deleteShardStream(this.jsm, { collection: name, uid: def.uid, shard });
+    }
+  }
+
+  /**
    * True when `name` is defined in the cluster (as this node last heard): its writes go
    * through the streams even if this node failed to host it (its reads then wait and 503).
    */
@@ -301,11 +429,18 @@ export class ClusterNode {
     name: string,
     op: PointOp | undefined,
     requestId = randomUUID(),
+    shardKeys?: readonly ShardKey[],
   ): Promise<WriteToken> {
     const def = this.defOf(name);
+    const keys = resolveKeys(def, shardKeys, true);
     if (op === undefined) return {};
+    if (keys !== undefined) {
+      const checked = await this.keepToKeys(def, op, keys);
+      if (checked === undefined) return {};
+      op = checked;
+    }
     try {
-      return await this.publish(def, op, requestId);
+      return await this.publish(def, op, requestId, keys);
     } catch (e) {
       if (!isSealed(e)) throw e;
       // The collection is being resharded: its streams are sealed, and its definition
@@ -330,8 +465,72 @@ export class ClusterNode {
         }
         await new Promise((r) => setTimeout(r, 20));
       }
-      return this.write(name, op, requestId);
+      return this.write(name, op, requestId, shardKeys);
     }
+  }
+
+  /**
+   * The shard keys a request names, checked against `name` (see shard-keys.ts's
+   * resolveKeys): a route calls it before any work so a wrong key fails first, and a key
+   * this node has not heard of yet but the cluster has is waited for.
+   */
+  async checkShardKeys(
+    name: string,
+    keys: readonly ShardKey[] | undefined,
+    write: boolean,
+  ): Promise<void> {
+    try {
+      resolveKeys(this.defOf(name), keys, write);
+    } catch (e) {
+      if (!isQuiverError(e, 'COLLECTION_NOT_FOUND') || keys === undefined) throw e;
+      // A key created a moment ago through another node may not have reached this one's
+      // definitions yet: the bucket says whether it exists.
+      const has = (d: ClusterCollectionDef | undefined): boolean =>
+        keys.every((k) => d?.custom?.keys.some((x) => x.key === k) === true);
+      if (!has(await this.meta.collection(name))) throw e;
+      await this.until(
+        () => has(this.defs.get(name)),
+        NEW_KEY_WAIT_MS,
+        `following the new shard keys of "${name}" on node ${this.id}`,
+      );
+    }
+  }
+
+  /**
+   * A point id lives under one shard key here (a node keeps all its shards in one local
+   * copy): an upsert of ids that are under another key is refused, and a delete or payload
+   * update keeps only the ids that are under the named keys, read as of now (so it cannot
+   * touch a point of another key on a node holding both). Undefined: nothing left to do.
+   */
+  private async keepToKeys(
+    def: ClusterCollectionDef,
+    op: PointOp,
+    keys: readonly ShardKeyDef[],
+  ): Promise<PointOp | undefined> {
+    const ids = idsOf(op);
+    if (op.kind === 'upsert') {
+      const others = def.custom?.keys.filter((k) => !keys.includes(k)) ?? [];
+      if (others.length === 0) return op;
+      const found = await this.rawReads(def, { latest: true }, others).getMany(ids, {
+        withVector: false,
+      });
+      const [clash] = found;
+      if (clash !== undefined) {
+        throw new QuiverError(
+          'INVALID_ARGUMENT',
+          `Point ${JSON.stringify(clash.id)} is under shard key ${keyLabel(clash.payload[SHARD_KEY_FIELD] as ShardKey)} of "${def.name}"${found.length > 1 ? ` (and ${found.length - 1} more of this write under other keys)` : ''}: in Quiver a point id lives under one shard key at a time. Delete it there first, or use other ids.`,
+          { collection: def.name },
+        );
+      }
+      return op;
+    }
+    const found = await this.rawReads(def, { latest: true }, keys).getMany(ids, {
+      withVector: false,
+    });
+    if (found.length === ids.length) return op;
+    const kept = new Set(found.map((p) => p.id));
+    const left = ids.filter((id) => kept.has(id));
+    return left.length === 0 ? undefined : { ...op, ids: left };
   }
 
   /** Publishes `op` to the streams of `def`, split by shard. */
@@ -339,12 +538,13 @@ export class ClusterNode {
     def: ClusterCollectionDef,
     op: PointOp,
     requestId: string,
+    keys: readonly ShardKeyDef[] | undefined,
   ): Promise<WriteToken> {
     const name = def.name;
     // Every part is encoded and checked before anything is published: a batch is written
     // whole or refused whole, never half-stored because one shard's part was too big.
     const max = this.nc.info?.max_payload ?? 1024 * 1024;
-    const parts = [...splitOp(op, def.shards)].map(([shard, part]) => {
+    const parts = [...splitByKeys(def, op, keys)].map(([shard, part]) => {
       const data = encodeOpMessage(part);
       if (data.length > max) {
         throw new QuiverError(
@@ -411,8 +611,8 @@ export class ClusterNode {
     timeoutMs: number,
   ): Promise<boolean> {
     const shards = Object.keys(token).map(Number);
-    const read = this.reads(name, { token })
-      .count(Filter.idBucket(this.defOf(name).shards, shards))
+    const read = this.readsOver(this.defOf(name), { token }, shards, undefined)
+      .count()
       .then(
         () => true,
         () => false,
@@ -762,7 +962,13 @@ export class ClusterNode {
       const arriving = [...wanted].filter((s) => !list.has(s)).sort((a, b) => a - b);
       // A shard read from its start must hold nothing an earlier replica left behind.
       const drop = new Set([...leaving, ...arriving.filter((s) => (from[String(s)] ?? 0) === 0)]);
-      if (drop.size > 0 || (first && def.placement !== undefined)) {
+      if (isCustom(def)) {
+        // Which shard a point is in depends on its key: keep those of the shards kept.
+        if (drop.size > 0 || first) {
+          const keep = [...wanted].filter((s) => !drop.has(s));
+          await purgeIds(local, await local.ids(Filter.not(shardFilter(def, keep))));
+        }
+      } else if (drop.size > 0 || (first && def.placement !== undefined)) {
         await purgeShards(local, def.shards, (s) => drop.has(s) || (first && !wanted.has(s)));
       }
       for (const shard of arriving) {
@@ -838,20 +1044,47 @@ export class ClusterNode {
   }
 
   /**
-   * The reads of `name` over the whole cluster: each shard read from one active replica
-   * (this node's own when it holds one), waiting on each serving node for `wait`.
+   * The reads of `name` over the whole cluster (or over the shards of `shardKeys`, on a
+   * custom collection): each shard read from one active replica (this node's own when it
+   * holds one), waiting on each serving node for `wait`.
    */
-  reads(name: string, wait: ReadWait = {}): PointReads {
+  reads(name: string, wait: ReadWait = {}, shardKeys?: readonly ShardKey[]): PointReads {
     const def = this.defOf(name);
+    const keys = resolveKeys(def, shardKeys, false);
+    const reads = this.readsOver(def, wait, shardsOfKeys(def, keys), keys);
+    return isCustom(def) ? reads.withPayloadOut(stripKey) : reads;
+  }
+
+  /** Reads of a custom collection's keys with the key field left in payloads. */
+  private rawReads(
+    def: ClusterCollectionDef,
+    wait: ReadWait,
+    keys: readonly ShardKeyDef[],
+  ): PointReads {
+    return this.readsOver(def, wait, shardsOfKeys(def, keys), keys);
+  }
+
+  private readsOver(
+    def: ClusterCollectionDef,
+    wait: ReadWait,
+    shards: readonly number[],
+    keys: readonly ShardKeyDef[] | undefined,
+  ): ShardReads | EmptyReads {
+    const name = def.name;
+    const local = this.db.collection(name);
+    // A custom collection with no key yet (or a read of keys with no shard) reads nothing.
+    if (shards.length === 0) return new EmptyReads(local);
     const turn = this.turn++;
     return new ShardReads({
       collection: name,
       uid: def.uid,
       shardCount: def.shards,
-      lowerIsBetter: this.db.collection(name).config.metric === 'euclid',
+      lowerIsBetter: local.config.metric === 'euclid',
       wait,
-      plan: (exclude, shards) =>
-        planReads(this.defs.get(name) ?? def, this.readView(name, exclude, turn), shards),
+      readShards: shards,
+      shardsOfId: (id) => shardsOfId(def, id, keys),
+      plan: (exclude, need) =>
+        planReads(this.defs.get(name) ?? def, this.readView(name, exclude, turn), need),
       send: (node, req) =>
         node === this.id ? this.serveRead(req) : this.readTransport.ask(node, req),
     });
@@ -883,8 +1116,23 @@ export class ClusterNode {
         { collection: req.collection },
       );
     }
-    const list = this.appliers.get(req.collection);
-    const missing = req.shards.filter((s) => list?.has(s) !== true);
+    let list = this.appliers.get(req.collection);
+    let missing = req.shards.filter((s) => list?.has(s) !== true);
+    if (missing.length > 0 && list !== undefined && def.uid === req.uid && isCustom(def)) {
+      // A shard key created a moment ago: the asking node follows it, this one not yet
+      // (its definition, or its applier, is on its way). Wait for it a little.
+      const end = Date.now() + NEW_KEY_WAIT_MS;
+      while (missing.length > 0 && Date.now() < end && !this.closed) {
+        const now = this.defs.get(req.collection);
+        const known = now === undefined ? [] : liveShards(now);
+        const placed = now === undefined ? [] : shardsOn(now, this.id);
+        // Known to the definition and placed elsewhere: not coming here.
+        if (missing.some((s) => known.includes(s) && !placed.includes(s))) break;
+        await new Promise((r) => setTimeout(r, 20));
+        list = this.appliers.get(req.collection);
+        missing = req.shards.filter((s) => list?.has(s) !== true);
+      }
+    }
     if (def.uid !== req.uid || list === undefined || missing.length > 0) {
       throw new QuiverError(
         'UNAVAILABLE',
@@ -909,7 +1157,7 @@ export class ClusterNode {
     // The copy holds exactly the shards with appliers, unless a placement change is
     // removing (or has yet to remove) points of others.
     const held = (this.purging.get(req.collection) ?? 0) > 0 ? undefined : [...list.keys()];
-    return answerShardRead(this.db.collection(req.collection), def.shards, req, held);
+    return answerShardRead(this.db.collection(req.collection), def, req, held);
   }
 
   private async unhost(name: string): Promise<void> {
@@ -1115,7 +1363,13 @@ async function purgeShards(
   shards: number,
   drop: (shard: number) => boolean,
 ): Promise<void> {
-  const ids = (await local.ids()).filter((id) => drop(shardOf(id, shards)));
+  await purgeIds(
+    local,
+    (await local.ids()).filter((id) => drop(shardOf(id, shards))),
+  );
+}
+
+async function purgeIds(local: Collection, ids: readonly PointId[]): Promise<void> {
   for (let i = 0; i < ids.length; i += PURGE_BATCH) {
     await local.delete(ids.slice(i, i + PURGE_BATCH));
   }

@@ -6,7 +6,7 @@
  */
 import type { ClusterCollectionDef, NodeBeat, ReplicaState } from './cluster-meta.js';
 import { withCluster } from './cluster-connection.js';
-import { replicasOf } from './shard-placement.js';
+import { allShards, replicasOf } from './shard-placement.js';
 import { streamName } from './shard-routing.js';
 
 export interface ShardReport {
@@ -41,7 +41,7 @@ export async function clusterReport(servers: readonly string[]): Promise<Cluster
     const collections = [];
     for (const def of await meta.collections()) {
       const shardReports: ShardReport[] = [];
-      for (let shard = 0; shard < def.shards; shard++) {
+      for (const shard of allShards(def)) {
         const name = streamName({ collection: def.name, uid: def.uid, shard });
         const info = await jsm.streams.info(name).catch(() => undefined);
         const lastSeq = info?.state.last_seq ?? 0;

@@ -93,6 +93,13 @@ export async function reshard(
   const say = options.onProgress ?? (() => undefined);
   checkCount('shard_number', shards, name);
   let def = await defOf(meta, name);
+  if (def.custom !== undefined) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `"${name}" uses custom sharding: its shards belong to shard keys and cannot be resharded. Create a key with the shards_number it needs instead.`,
+      { collection: name },
+    );
+  }
   if (def.resharding === undefined && def.previous !== undefined) {
     // A run stopped after its switch: finish it first (delete the old streams).
     const { previous } = def;

@@ -6,10 +6,11 @@
  */
 import { QuiverError } from '../common/quiver-error.js';
 import type { ClusterCollectionDef, Placement, ShardReplica } from './cluster-meta.js';
+import { liveShards } from './shard-keys.js';
 
-/** Shards 0..n-1. */
+/** Shards 0..n-1, or the shards of a custom collection's keys (shard-keys.ts). */
 export function allShards(def: ClusterCollectionDef): number[] {
-  return Array.from({ length: def.shards }, (_, s) => s);
+  return liveShards(def);
 }
 
 /**
@@ -144,10 +145,12 @@ function checkShard(def: ClusterCollectionDef, shard: number): void {
       { collection: def.name },
     );
   }
-  if (!Number.isInteger(shard) || shard < 0 || shard >= def.shards) {
+  if (!liveShards(def).includes(shard)) {
     throw new QuiverError(
       'INVALID_ARGUMENT',
-      `"${def.name}" has shards 0 to ${def.shards - 1}; there is no shard ${String(shard)}.`,
+      def.custom === undefined
+        ? `"${def.name}" has shards 0 to ${def.shards - 1}; there is no shard ${String(shard)}.`
+        : `"${def.name}" has shards ${liveShards(def).join(', ') || 'none'} (its shard keys'); there is no shard ${String(shard)}.`,
       { collection: def.name, field: 'shard_id' },
     );
   }

@@ -16,6 +16,8 @@ import type { SearchExplain, SearchHit } from '../engine/search-results.js';
 import type { FilterNode } from '../filter/filter-ast.js';
 import { Filter, isFilterNode } from '../filter/filter-ast.js';
 import { filterFromJson } from '../filter/filter-json.js';
+import type { ClusterCollectionDef } from './cluster-meta.js';
+import { inShards, isCustom, liveShards, shardFilter } from './shard-keys.js';
 import { shardOf } from './shard-routing.js';
 
 /** What a read waits for on the node that serves it (see server/cluster-consistency.ts). */
@@ -135,19 +137,25 @@ function restAfter(ids: readonly PointId[], last: PointId): PointId[] {
  * Answers `req` from `local`, which holds exactly the shards in `held` (undefined: not
  * known, e.g. while a placement change removes points). Unless those are the asked shards
  * (or every shard is asked for), the read is restricted to the asked shards by an id-hash
- * filter evaluated with the rest of the filter: the copy may also hold other shards
+ * filter (on a custom collection, shard-keys.ts's key-and-hash filter) evaluated with the
+ * rest of the filter: the copy may also hold other shards
  * (served by another node, still catching up, or being removed), and none of their points
  * may reach the answer. Filters arrive as JSON and are rebuilt (validated) before use.
  */
 export async function answerShardRead(
   local: Collection,
-  shardCount: number,
+  sharding: number | ClusterCollectionDef,
   req: ShardReadRequest,
   held?: readonly number[],
 ): Promise<ShardReadAnswer> {
+  // A shard count (auto sharding), or the definition (which also knows shard keys).
+  const def = typeof sharding === 'number' ? undefined : sharding;
+  const shardCount = def === undefined ? (sharding as number) : liveShards(def).length;
   const asked = new Set(req.shards);
+  // On a custom collection points of a dropped key may linger until purged: only a copy
+  // known to hold exactly the asked shards is read unrestricted.
   const all =
-    asked.size === shardCount ||
+    (asked.size === shardCount && (def === undefined || !isCustom(def))) ||
     (held !== undefined && held.length === asked.size && held.every((s) => asked.has(s)));
   const given =
     'filter' in req && req.filter !== undefined
@@ -156,7 +164,11 @@ export async function answerShardRead(
         ? req.filter
         : filterFromJson(req.filter)
       : undefined;
-  const restrict = all ? undefined : Filter.idBucket(shardCount, [...asked]);
+  const restrict = all
+    ? undefined
+    : def === undefined
+      ? Filter.idBucket(shardCount, [...asked])
+      : shardFilter(def, [...asked]);
   const filter =
     restrict === undefined ? given : given === undefined ? restrict : Filter.and([restrict, given]);
   const withFilter = filter === undefined ? {} : { filter };
@@ -173,8 +185,15 @@ export async function answerShardRead(
         explain: true,
       });
     case 'getMany':
+      if (def !== undefined && isCustom(def) && !all) {
+        // Which shard a point is in depends on the key it was written under.
+        const found = await local.getMany(req.ids, { withVector: req.withVector });
+        return found.filter((p) => inShards(def, asked, p.id, p.payload));
+      }
       return local.getMany(
-        req.ids.filter((id) => all || asked.has(shardOf(id, shardCount))),
+        req.ids.filter(
+          (id) => all || asked.has(shardOf(id, def === undefined ? shardCount : def.shards)),
+        ),
         { withVector: req.withVector },
       );
     case 'count':

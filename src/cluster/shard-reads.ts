@@ -5,15 +5,18 @@
  * order, pages cut at the limit with the next page's first id, counts summed. A node that
  * does not answer is left out of the next plan and its shards asked of another replica.
  * The server's point and search routes read through this (or through the local collection
- * when the collection is not the cluster's): both satisfy {@link PointReads}.
+ * when the collection is not the cluster's): both satisfy {@link PointReads}. A read may
+ * cover only some shards (a custom collection's shard keys, shard-keys.ts); one covering
+ * none is {@link EmptyReads}.
  */
 import { QuiverError, isQuiverError } from '../common/quiver-error.js';
-import type { PointId } from '../common/types.js';
+import type { Payload, PointId } from '../common/types.js';
 import { compareIds } from '../common/types.js';
 import type { PointRecord } from '../engine/collection-types.js';
 import type { QuantizedSearch } from '../ann/vector-index.js';
 import type { SearchExplain, SearchHit } from '../engine/search-results.js';
 import type { FilterNode } from '../filter/filter-ast.js';
+import { Filter } from '../filter/filter-ast.js';
 import type { PageAnswer, ReadWait, ShardReadAnswer, ShardReadRequest } from './shard-read.js';
 import { shardOf } from './shard-routing.js';
 
@@ -62,6 +65,12 @@ export interface ShardReadsOptions {
   readonly send: (node: string, req: ShardReadRequest) => Promise<ShardReadAnswer>;
   /** Ids per page when a whole id list is read (default {@link IDS_PAGE}). */
   readonly idsPageSize?: number;
+  /** The shards this read covers (default: 0..shardCount-1; shard keys narrow it). */
+  readonly readShards?: readonly number[];
+  /** The shards a point may be in (default: its id hash over shardCount). */
+  readonly shardsOfId?: (id: PointId) => readonly number[];
+  /** Applied to every payload answered (a custom collection's key field comes off). */
+  readonly payloadOut?: (payload: Payload) => Payload;
 }
 
 /** Other replicas tried for a shard whose node failed, before the read gives up. */
@@ -82,6 +91,11 @@ type Part = ShardReadRequest extends infer R
 
 export class ShardReads implements PointReads {
   constructor(private readonly o: ShardReadsOptions) {}
+
+  /** The same reads with `out` applied to every payload answered. */
+  withPayloadOut(out: (payload: Payload) => Payload): ShardReads {
+    return new ShardReads({ ...this.o, payloadOut: out });
+  }
 
   async search(
     vector: readonly number[],
@@ -105,6 +119,13 @@ export class ShardReads implements PointReads {
       .sort((a, b) => sign * (a.score - b.score) || compareIds(a.id, b.id))
       .filter((h) => !seen.has(h.id) && seen.add(h.id) !== undefined)
       .slice(0, options.k);
+    const out = this.o.payloadOut;
+    if (out !== undefined) {
+      for (let i = 0; i < hits.length; i++) {
+        const h = hits[i]!;
+        if (h.payload !== undefined) hits[i] = { ...h, payload: out(h.payload) };
+      }
+    }
     return { hits, explain: mergeExplain(parts.map((p) => p.explain)) };
   }
 
@@ -112,20 +133,23 @@ export class ShardReads implements PointReads {
     ids: readonly PointId[],
     options: { withVector?: boolean } = {},
   ): Promise<PointRecord[]> {
-    const shards = new Set(ids.map((id) => shardOf(id, this.o.shardCount)));
+    const where = this.o.shardsOfId ?? ((id: PointId) => [shardOf(id, this.o.shardCount)]);
+    const shards = new Set(ids.flatMap((id) => where(id)));
     const withVector = options.withVector !== false;
     // Each node is sent only the ids of its shards.
     const parts = await this.fanOut<PointRecord[]>(
       (asked) => ({
         op: 'getMany',
-        ids: ids.filter((id) => asked.includes(shardOf(id, this.o.shardCount))),
+        ids: ids.filter((id) => where(id).some((s) => asked.includes(s))),
         withVector,
       }),
       shards,
     );
     // In the order asked, as a local getMany answers (missing ids left out).
     const byId = new Map<PointId, PointRecord>();
-    for (const p of parts.flat()) byId.set(p.id, p);
+    const out = this.o.payloadOut;
+    for (const p of parts.flat())
+      byId.set(p.id, out === undefined ? p : { ...p, payload: out(p.payload) });
     return ids.flatMap((id) => {
       const p = byId.get(id);
       return p === undefined ? [] : [p];
@@ -194,7 +218,9 @@ export class ShardReads implements PointReads {
     part: Part | ((shards: readonly number[]) => Part),
     need?: ReadonlySet<number>,
   ): Promise<T[]> {
-    let pending = new Set(need ?? Array.from({ length: this.o.shardCount }, (_, s) => s));
+    let pending = new Set(
+      need ?? this.o.readShards ?? Array.from({ length: this.o.shardCount }, (_, s) => s),
+    );
     const exclude = new Set<string>();
     const out: T[] = [];
     for (let attempt = 0; pending.size > 0; attempt++) {
@@ -230,6 +256,45 @@ export class ShardReads implements PointReads {
       }
     }
     return out;
+  }
+}
+
+/**
+ * The reads of no shard at all (a custom collection without keys): nothing found. A search
+ * still runs on the local copy, matching nothing, so its answer has a real explain.
+ */
+export class EmptyReads implements PointReads {
+  constructor(private readonly local: PointReads) {}
+
+  withPayloadOut(): EmptyReads {
+    return this;
+  }
+
+  search(
+    vector: readonly number[],
+    options: ReadSearchOptions,
+  ): Promise<{ hits: SearchHit[]; explain: SearchExplain }> {
+    return this.local.search(vector, { ...options, filter: Filter.none() });
+  }
+
+  getMany(): Promise<PointRecord[]> {
+    return Promise.resolve([]);
+  }
+
+  get(): Promise<PointRecord | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  ids(): Promise<PointId[]> {
+    return Promise.resolve([]);
+  }
+
+  idsPage(): Promise<PageAnswer> {
+    return Promise.resolve({ ids: [], next: undefined });
+  }
+
+  count(): Promise<number> {
+    return Promise.resolve(0);
   }
 }
 
