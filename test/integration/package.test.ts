@@ -16,6 +16,7 @@ const PUBLIC_VALUES = [
   'ERROR_CODES',
   'Quiver',
   'QuiverError',
+  'doctorCollection',
   'isQuiverError',
   'localEmbedder',
   'openAiEmbedder',
