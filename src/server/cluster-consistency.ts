@@ -5,7 +5,8 @@
  * A read that sends the token back, or asks Qdrant's `consistency` (`majority`, `quorum`,
  * `all` or a number), waits until the serving node has applied that much — bounded, then 503.
  * Reads of a cluster collection go through the cluster (`readsOf`): each node that serves a
- * shard for the read waits there for the same thing.
+ * shard for the read waits there for the same thing. A request's Qdrant `shard_key`
+ * (custom sharding) narrows a read to those keys' shards and routes a write to them.
  */
 import type { FastifyReply } from 'fastify';
 import { QuiverError } from '../common/quiver-error.js';
@@ -13,7 +14,9 @@ import type { Collection, PointOp } from '../engine/collection.js';
 import type { WriteToken } from '../cluster/cluster-node.js';
 import type { ReadWait } from '../cluster/shard-read.js';
 import type { PointReads } from '../cluster/shard-reads.js';
-import { badRequest } from './http-errors.js';
+import type { ShardKey } from '../cluster/cluster-meta.js';
+import { badRequest, needsCluster } from './http-errors.js';
+import { parseShardKeySelector } from './qdrant/qdrant-input.js';
 import { envelope, queryOf } from './route-table.js';
 import type { ServerContext } from './server-context.js';
 
@@ -53,9 +56,10 @@ export async function clusterWrite(
   reply: FastifyReply,
   collection: string,
   op: PointOp | undefined,
+  shardKeys?: readonly ShardKey[],
 ): Promise<unknown> {
   const cluster = ctx.clusterNode!;
-  const token = await cluster.write(collection, op);
+  const token = await cluster.write(collection, op, undefined, shardKeys);
   reply.header(SESSION_HEADER, formatToken(token));
   let applied = false;
   if (queryOf(req.query)['wait'] === 'true') {
@@ -101,10 +105,40 @@ export function readsOf(
   ctx: ServerContext,
   req: { readonly headers: Headers; readonly query?: unknown },
   c: Collection,
+  shardKeys?: readonly ShardKey[],
 ): PointReads {
   const cluster = ctx.clusterNode;
   if (cluster === undefined || !cluster.defines(c.name)) return c;
-  return cluster.reads(c.name, readWaitOf(req.headers, req.query));
+  return cluster.reads(c.name, readWaitOf(req.headers, req.query), shardKeys);
+}
+
+/**
+ * The shard keys a request's `shard_key` names (undefined: none), checked against the
+ * collection before any work: on a custom collection a write must name one (400), a
+ * key it does not have is 404, and a key on an auto collection is 400. A standalone
+ * server (or a collection that is not the cluster's) answers 501.
+ */
+export async function shardKeysOf(
+  ctx: ServerContext,
+  collection: string,
+  body: Record<string, unknown>,
+  write: boolean,
+): Promise<readonly ShardKey[] | undefined> {
+  const selector = parseShardKeySelector(body['shard_key']);
+  const cluster = ctx.clusterNode;
+  if (cluster === undefined || !cluster.defines(collection)) {
+    if (selector !== undefined) throw needsCluster('shard_key');
+    return undefined;
+  }
+  let keys: readonly ShardKey[] | undefined;
+  if (selector === undefined) keys = undefined;
+  else if ('keys' in selector) keys = selector.keys;
+  else {
+    const has = cluster.definition(collection).custom?.keys.some((k) => k.key === selector.target);
+    keys = [has === true ? selector.target : selector.fallback];
+  }
+  await cluster.checkShardKeys(collection, keys, write);
+  return keys;
 }
 
 /**

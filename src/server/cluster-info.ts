@@ -2,12 +2,15 @@
  * What `GET /cluster` and `GET /collections/{c}/cluster` answer in cluster mode: Qdrant's
  * shapes (peers, local and remote shards) filled from the cluster's node registry and this
  * node's appliers, plus a `quiver` section with what Qdrant has no field for: each shard's
- * applied sequence, the stream's end and the lag between them, per node.
+ * applied sequence, the stream's end and the lag between them, per node. A custom
+ * collection's shards name their shard key (`shard_key`), as Qdrant's do.
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { ClusterCollectionDef, ReplicaState } from '../cluster/cluster-meta.js';
 import { allShards, replicasOf } from '../cluster/shard-placement.js';
 import { shardOf } from '../cluster/shard-routing.js';
+import type { ShardKey } from '../cluster/cluster-meta.js';
+import { isCustom, keyOfShard, shardFilter } from '../cluster/shard-keys.js';
 import type { Collection } from '../engine/collection.js';
 
 /** Qdrant's peer ids are numbers: a stable one per node name. */
@@ -49,6 +52,7 @@ export async function clusterInfo(cluster: ClusterNode): Promise<Record<string, 
       collections: cluster.collections().map((d) => ({
         name: d.name,
         shards: d.shards,
+        ...(d.custom === undefined ? {} : { sharding_method: 'custom', shard_keys: d.custom.keys }),
         replicas: d.replicas,
         placement: d.placement ?? 'every node holds every shard',
         shard_status: cluster.shardStatus(d.name),
@@ -90,10 +94,17 @@ export async function collectionClusterInfo(
   const def = cluster.definition(c.name);
   const nodes = await cluster.nodes();
   const up = nodes.map((n) => n.id);
-  // Points per shard held here, counted from the local copy's ids.
-  const counts = new Array<number>(def.shards).fill(0);
-  for (const id of await c.ids()) counts[shardOf(id, def.shards)]!++;
   const status = cluster.shardStatus(c.name);
+  // Points per shard held here, counted from the local copy (by key on a custom collection).
+  const counts = new Array<number>(def.shards).fill(0);
+  if (isCustom(def)) {
+    for (const s of status) counts[s.shard] = await c.count(shardFilter(def, [s.shard]));
+  } else for (const id of await c.ids()) counts[shardOf(id, def.shards)]!++;
+  // Qdrant names a custom collection's shard's key in `shard_key`.
+  const keyOf = (shard: number): { shard_key?: ShardKey } => {
+    const key = keyOfShard(def, shard);
+    return key === undefined ? {} : { shard_key: key };
+  };
   const stateOf = (s: ReplicaState): string => (s === 'active' ? 'Active' : 'Partial');
   const replicas = allShards(def).flatMap((shard) =>
     replicasOf(def, shard, up).map((r) => ({ shard, ...r })),
@@ -101,10 +112,11 @@ export async function collectionClusterInfo(
   const others = nodes.filter((n) => n.id !== cluster.id);
   return {
     peer_id: peerIdOf(cluster.id),
-    shard_count: def.shards,
+    shard_count: allShards(def).length,
     replication_factor: def.placement === undefined ? up.length : undefined,
     local_shards: status.map((s) => ({
       shard_id: s.shard,
+      ...keyOf(s.shard),
       points_count: counts[s.shard] ?? 0,
       state: stateOf(
         replicas.find((r) => r.shard === s.shard && r.node === cluster.id)?.state ?? 'active',
@@ -112,7 +124,12 @@ export async function collectionClusterInfo(
     })),
     remote_shards: replicas
       .filter((r) => r.node !== cluster.id)
-      .map((r) => ({ shard_id: r.shard, peer_id: peerIdOf(r.node), state: stateOf(r.state) })),
+      .map((r) => ({
+        shard_id: r.shard,
+        ...keyOf(r.shard),
+        peer_id: peerIdOf(r.node),
+        state: stateOf(r.state),
+      })),
     shard_transfers: replicas
       .filter((r) => r.state === 'partial')
       .map((r) => ({

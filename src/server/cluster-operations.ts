@@ -7,13 +7,15 @@
  * `start_resharding` (one shard more or fewer, as in Qdrant, or Quiver's `shard_number`
  * for any count) runs cluster/resharding.ts from this node in the background, and
  * `abort_resharding` stops one not yet sealed; one in progress shows in
- * `resharding_operations`.
+ * `resharding_operations`. `create_sharding_key` and `drop_sharding_key` do what the shard
+ * key routes do (qdrant/shard-key-routes.ts).
  */
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { dropReplica, replicateShard, startMove } from '../cluster/shard-moves.js';
 import type { Logger } from '../common/logger.js';
 import { peerIdOf } from './cluster-info.js';
 import { badRequest, notImplemented } from './http-errors.js';
+import { createShardKeyFrom, dropShardKeyFrom } from './qdrant/shard-key-routes.js';
 import { asObject, bodyObject, checkKeys, intField } from './qdrant/qdrant-input.js';
 
 const OPERATIONS = [
@@ -22,14 +24,10 @@ const OPERATIONS = [
   'drop_replica',
   'start_resharding',
   'abort_resharding',
-];
-const NOT_YET = [
-  'abort_transfer',
   'create_sharding_key',
   'drop_sharding_key',
-  'restart_transfer',
-  'replicate_points',
 ];
+const NOT_YET = ['abort_transfer', 'restart_transfer', 'replicate_points'];
 
 /** Runs the operation in `raw` on collection `name`; resolves once it has started. */
 export async function clusterOperation(
@@ -58,7 +56,8 @@ export async function clusterOperation(
   const holders = [...new Set([...up, ...placed])];
   const peer = (field: string): string =>
     nodeOf(op[field], `${kind}.${field}`, field === 'to_peer_id' ? up : holders);
-  const shard = (): number => intField(op['shard_id'], `${kind}.shard_id`, 0, 63, -1);
+  // Shard numbers of a custom collection's keys go on growing past 63 (never reused).
+  const shard = (): number => intField(op['shard_id'], `${kind}.shard_id`, 0, 1_000_000, -1);
   const log = (message: string): void => logger.info({ collection: name }, message);
   switch (kind) {
     case 'move_shard': {
@@ -76,6 +75,12 @@ export async function clusterOperation(
       await cluster.startReshard(name, reshardTarget(op, cluster.definition(name).shards));
       return;
     }
+    case 'create_sharding_key':
+      await createShardKeyFrom(cluster, name, op, kind);
+      return;
+    case 'drop_sharding_key':
+      await dropShardKeyFrom(cluster, name, op, kind);
+      return;
     case 'abort_resharding': {
       checkKeys(op, [], kind);
       await cluster.abortReshard(name);

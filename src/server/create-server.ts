@@ -21,6 +21,7 @@ import { errorCodeLabel, ServerMetrics } from './metrics.js';
 import { PayloadIndexRegistry } from './payload-index-registry.js';
 import type { WorkerSearchPool } from '../engine/worker-search-pool.js';
 import { registerOpsRoutes } from './ops-routes.js';
+import { registerShardKeyRoutes } from './qdrant/shard-key-routes.js';
 import { registerCollectionRoutes } from './qdrant/collections-routes.js';
 import { registerPointRoutes } from './qdrant/points-routes.js';
 import { registerSearchRoutes } from './qdrant/search-routes.js';
@@ -94,6 +95,7 @@ export async function createServer(options: CreateServerOptions): Promise<Quiver
   registerOpsRoutes(app, context);
   registerAdminRoutes(app, context);
   registerCollectionRoutes(app, context);
+  registerShardKeyRoutes(app, context);
   registerPointRoutes(app, context);
   registerSearchRoutes(app, context);
   registerSnapshotRoutes(app, context, new SnapshotStore(fs, config.snapshotsDir));

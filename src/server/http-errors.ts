@@ -127,6 +127,14 @@ export function notImplemented(what: string): HttpError {
   );
 }
 
+/** 501 for custom sharding or a shard key on a server that is not in a cluster. */
+export function needsCluster(what: string): HttpError {
+  return new HttpError(
+    501,
+    `Not implemented: ${what} needs cluster mode (start the server with quiver serve --cluster nats://...); a standalone server keeps every point in one shard.`,
+  );
+}
+
 /** The Qdrant error envelope. `time` is seconds since the request started. */
 export function errorEnvelope(
   message: string,

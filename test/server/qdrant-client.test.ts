@@ -324,6 +324,22 @@ test('the official Qdrant JS client drives quiver serve like Qdrant', async (t) 
   assert.equal(badId.status, 400);
   const notYet = await status(client.recommend('docs', { positive: [1], limit: 3 }));
   assert.equal(notYet.status, 501);
+  // Custom sharding needs cluster mode: a standalone server says how to get it.
+  const standalone = [
+    () => client.count('docs', { shard_key: 'a' }),
+    () => client.upsert('docs', { points: [{ id: 1, vector: [1, 2, 3, 4] }], shard_key: 'a' }),
+    () => client.createShardKey('docs', { shard_key: 'a' }),
+    () =>
+      client.createCollection('custom', {
+        vectors: { size: 4, distance: 'Dot' },
+        sharding_method: 'custom',
+      }),
+  ];
+  for (const call of standalone) {
+    const refused = await status(call());
+    assert.equal(refused.status, 501);
+    assert.match(refused.error, /quiver serve --cluster/);
+  }
 
   // --- delete a collection
   assert.equal(await client.deleteCollection('copy'), true);

@@ -72,6 +72,9 @@ const EXPECTED: Readonly<Record<string, Expected>> = {
   'PATCH /collections/:collection_name': 'write',
   'DELETE /collections/:collection_name': 'write',
   'PUT /collections/:collection_name/index': 'write',
+  // Custom sharding (cluster mode): creating and dropping shard keys.
+  'PUT /collections/:collection_name/shards': 'write',
+  'POST /collections/:collection_name/shards/delete': 'write',
   'DELETE /collections/:collection_name/index/:field_name': 'write',
   'GET /aliases': 'read',
   'GET /collections/:collection_name/aliases': 'read',

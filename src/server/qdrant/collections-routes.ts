@@ -10,7 +10,8 @@ import type { CollectionChanges } from '../../engine/validation.js';
 import type { PointReads } from '../../cluster/shard-reads.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
 import { readsOf } from '../cluster-consistency.js';
-import { badRequest, HttpError, notFound, notImplemented } from '../http-errors.js';
+import { allShards } from '../../cluster/shard-placement.js';
+import { badRequest, HttpError, needsCluster, notFound, notImplemented } from '../http-errors.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { PayloadIndexRecord } from '../payload-index-registry.js';
 import type { ServerContext } from '../server-context.js';
@@ -63,6 +64,8 @@ export interface ClusterShape {
   readonly reads: PointReads;
   readonly shards: number;
   readonly replicationFactor: number;
+  /** Qdrant's `sharding_method`: `custom` when points are routed by shard key. */
+  readonly shardingMethod: 'auto' | 'custom';
 }
 
 /** Collection info in Qdrant's shape. */
@@ -99,6 +102,7 @@ export async function collectionInfo(
           on_disk: config.onDisk,
         },
         shard_number: cluster?.shards ?? 1,
+        sharding_method: cluster?.shardingMethod ?? 'auto',
         replication_factor: cluster?.replicationFactor ?? 1,
         write_consistency_factor: 1,
         on_disk_payload: false,
@@ -159,13 +163,18 @@ export function registerCollectionRoutes(app: FastifyInstance, ctx: ServerContex
     const name = paramsOf(req.params)['collection_name'] ?? '';
     const c = ctx.collection(name);
     const cluster = ctx.clusterNode;
+    const def = cluster?.defines(name) === true ? cluster.definition(name) : undefined;
+    // A custom collection's shard_number and replication_factor are per shard key.
     const shape =
-      cluster?.defines(name) === true
+      cluster !== undefined && def !== undefined
         ? {
             reads: readsOf(ctx, req, c),
-            shards: cluster.definition(name).shards,
+            shards: def.custom?.shardsPerKey ?? def.shards,
             replicationFactor:
-              cluster.definition(name).placement?.['0']?.length ?? (await cluster.nodes()).length,
+              def.custom?.replicationFactor ??
+              def.placement?.[String(allShards(def)[0] ?? 0)]?.length ??
+              (await cluster.nodes()).length,
+            shardingMethod: def.custom === undefined ? ('auto' as const) : ('custom' as const),
           }
         : undefined;
     return envelope(reply, await collectionInfo(c, ctx.payloadIndexes.get(name), shape));
@@ -275,7 +284,13 @@ async function createCollection(
   const name = paramsOf(req.params)['collection_name'] ?? '';
   const body = bodyObject(req.body);
   checkKeys(body, CREATE_KEYS, 'the create-collection body', CREATE_UNSUPPORTED);
-  if (body['sharding_method'] === 'custom') throw notImplemented('custom sharding');
+  const method = body['sharding_method'];
+  if (method !== undefined && method !== null && method !== 'auto' && method !== 'custom') {
+    throw badRequest(`sharding_method must be "auto" or "custom", got ${JSON.stringify(method)}.`);
+  }
+  if (method === 'custom' && ctx.clusterNode === undefined) {
+    throw needsCluster('custom sharding ("sharding_method": "custom")');
+  }
   const vectors = asObject(body['vectors'], 'vectors');
   if (!('size' in vectors) && !('distance' in vectors)) {
     throw notImplemented('named vectors (vectors must be { "size", "distance" })');
@@ -315,7 +330,7 @@ async function createCollection(
       body['replication_factor'] === undefined || body['replication_factor'] === null
         ? undefined
         : intField(body['replication_factor'], 'replication_factor', 1, 64, 1);
-    await cluster.createCollection(name, options, shards, factor);
+    await cluster.createCollection(name, options, shards, factor, method === 'custom');
   } else await ctx.db().createCollection(name, options);
   // A collection of that name dropped while the server was down may have left indexes.
   await ctx.payloadIndexes.dropCollection(name);

@@ -1,7 +1,8 @@
 /**
  * Qdrant point routes: upsert (list and batch forms), retrieve, get one, delete by ids or
  * filter, set / overwrite / delete / clear payload, scroll and count. Writes resolve once
- * durable, so every write answers `status: "completed"`.
+ * durable, so every write answers `status: "completed"`. In cluster mode each takes
+ * Qdrant's `shard_key` (custom sharding): writes go to, and reads cover, those keys.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Payload, PointId } from '../../common/types.js';
@@ -14,7 +15,7 @@ import { checkAskedFor } from '../request-limits.js';
 import { sendJson } from '../response-stream.js';
 import { envelope, paramsOf, updateResult } from '../route-table.js';
 import type { ServerContext } from '../server-context.js';
-import { clusterWrite, readsOf } from '../cluster-consistency.js';
+import { clusterWrite, readsOf, shardKeysOf } from '../cluster-consistency.js';
 import type { PayloadProjection } from './qdrant-input.js';
 import {
   asObject,
@@ -29,7 +30,6 @@ import {
   parseVector,
   parseWithPayload,
   parseWithVector,
-  refuseShardKey,
 } from './qdrant-input.js';
 
 /** A point as Qdrant returns it from retrieve and scroll. */
@@ -53,7 +53,6 @@ function payloadOf(value: unknown, where: string): Payload | undefined {
 
 function parseUpsertPoints(body: Record<string, unknown>): PointInput[] {
   checkKeys(body, ['points', 'batch', 'shard_key', 'update_filter'], 'the upsert body');
-  refuseShardKey(body);
   if (body['update_filter'] !== undefined && body['update_filter'] !== null) {
     throw notImplemented('conditional upserts (update_filter)');
   }
@@ -191,10 +190,17 @@ async function upsertPoints(
   reply: FastifyReply,
 ): Promise<unknown> {
   const c = collectionOf(ctx, req);
-  const points = parseUpsertPoints(bodyObject(req.body));
+  const body = bodyObject(req.body);
+  const points = parseUpsertPoints(body);
+  const keys = await shardKeysOf(ctx, c.name, body, true);
+  if (keys !== undefined && keys.length > 1) {
+    throw badRequest(
+      'An upsert names one shard key: in Quiver a point id lives under one shard key at a time.',
+    );
+  }
   if (inCluster(ctx, c)) {
     const op = c.prepareUpsert(points);
-    const answer = await clusterWrite(ctx, req, reply, c.name, op);
+    const answer = await clusterWrite(ctx, req, reply, c.name, op, keys);
     ctx.metrics.upsertTotal.inc({ collection: c.name }, points.length);
     return answer;
   }
@@ -212,11 +218,11 @@ async function retrievePoints(
   const c = collectionOf(ctx, req);
   const body = bodyObject(req.body);
   checkKeys(body, ['ids', 'with_payload', 'with_vector', 'shard_key'], 'the retrieve body');
-  refuseShardKey(body);
+  const keys = await shardKeysOf(ctx, c.name, body, false);
   const ids = parsePointIds(body['ids'], 'ids');
   const project = parseWithPayload(body['with_payload'], true);
   const withVector = parseWithVector(body['with_vector'], false);
-  const found = await readsOf(ctx, req, c).getMany(ids, { withVector });
+  const found = await readsOf(ctx, req, c, keys).getMany(ids, { withVector });
   return envelope(
     reply,
     found.map((p) => recordOut(p, project, withVector)),
@@ -248,7 +254,7 @@ async function deletePoints(
   const c = collectionOf(ctx, req);
   const body = bodyObject(req.body);
   checkKeys(body, ['points', 'filter', 'shard_key'], 'the delete body');
-  refuseShardKey(body);
+  const keys = await shardKeysOf(ctx, c.name, body, true);
   const hasPoints = body['points'] !== undefined && body['points'] !== null;
   const hasFilter = body['filter'] !== undefined && body['filter'] !== null;
   if (hasPoints === hasFilter) {
@@ -258,8 +264,8 @@ async function deletePoints(
     const op = hasPoints
       ? c.prepareDelete(parsePointIds(body['points'], 'points'))
       : // A filter is resolved over every shard (this node may hold only some).
-        c.prepareDelete(await readsOf(ctx, req, c).ids(parseFilterField(body['filter'])));
-    return clusterWrite(ctx, req, reply, c.name, op);
+        c.prepareDelete(await readsOf(ctx, req, c, keys).ids(parseFilterField(body['filter'])));
+    return clusterWrite(ctx, req, reply, c.name, op, keys);
   }
   const r = hasPoints
     ? await c.delete(parsePointIds(body['points'], 'points'))
@@ -273,12 +279,13 @@ function setPayload(mode: 'merge' | 'overwrite'): PointHandler {
     const c = collectionOf(ctx, req);
     const body = bodyObject(req.body);
     checkKeys(body, ['payload', 'points', 'filter', 'shard_key'], 'the payload body', ['key']);
-    refuseShardKey(body);
+    const keys = await shardKeysOf(ctx, c.name, body, true);
     const payload = payloadOf(body['payload'], 'payload');
     if (payload === undefined) throw badRequest('payload must be a JSON object.');
-    const ids = await selectIds(readsOf(ctx, req, c), body, 'a payload update');
+    const ids = await selectIds(readsOf(ctx, req, c, keys), body, 'a payload update');
     if (inCluster(ctx, c)) {
-      return clusterWrite(ctx, req, reply, c.name, c.preparePayloadUpdate(ids, mode, payload, []));
+      const op = c.preparePayloadUpdate(ids, mode, payload, []);
+      return clusterWrite(ctx, req, reply, c.name, op, keys);
     }
     const r =
       mode === 'merge' ? await c.setPayload(ids, payload) : await c.overwritePayload(ids, payload);
@@ -295,15 +302,15 @@ async function deletePayloadKeys(
   const c = collectionOf(ctx, req);
   const body = bodyObject(req.body);
   checkKeys(body, ['keys', 'points', 'filter', 'shard_key'], 'the delete-payload body');
-  refuseShardKey(body);
+  const shardKeys = await shardKeysOf(ctx, c.name, body, true);
   const keys = body['keys'];
   if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' || k === '')) {
     throw badRequest('keys must be an array of payload keys, e.g. ["color"].');
   }
-  const ids = await selectIds(readsOf(ctx, req, c), body, 'delete payload');
+  const ids = await selectIds(readsOf(ctx, req, c, shardKeys), body, 'delete payload');
   if (inCluster(ctx, c)) {
     const op = c.preparePayloadUpdate(ids, 'delete-keys', undefined, keys as string[]);
-    return clusterWrite(ctx, req, reply, c.name, op);
+    return clusterWrite(ctx, req, reply, c.name, op, shardKeys);
   }
   const r = await c.deletePayloadKeys(ids, keys as string[]);
   return envelope(reply, updateResult(r.lsn));
@@ -318,16 +325,11 @@ async function clearPayload(
   const c = collectionOf(ctx, req);
   const body = bodyObject(req.body);
   checkKeys(body, ['points', 'filter', 'shard_key'], 'the clear-payload body');
-  refuseShardKey(body);
-  const ids = await selectIds(readsOf(ctx, req, c), body, 'clear payload');
+  const keys = await shardKeysOf(ctx, c.name, body, true);
+  const ids = await selectIds(readsOf(ctx, req, c, keys), body, 'clear payload');
   if (inCluster(ctx, c)) {
-    return clusterWrite(
-      ctx,
-      req,
-      reply,
-      c.name,
-      c.preparePayloadUpdate(ids, 'clear', undefined, []),
-    );
+    const op = c.preparePayloadUpdate(ids, 'clear', undefined, []);
+    return clusterWrite(ctx, req, reply, c.name, op, keys);
   }
   const r = await c.clearPayload(ids);
   return envelope(reply, updateResult(r.lsn));
@@ -347,7 +349,7 @@ async function scrollPoints(
     'the scroll body',
     ['order_by'],
   );
-  refuseShardKey(body);
+  const keys = await shardKeysOf(ctx, c.name, body, false);
   const filter = parseFilterField(body['filter']);
   const limit = intField(body['limit'], 'limit', 1, 100_000, 10);
   const offset =
@@ -357,7 +359,7 @@ async function scrollPoints(
   const project = parseWithPayload(body['with_payload'], true);
   const withVector = parseWithVector(body['with_vector'], false);
   checkAskedFor([{ points: limit, returned: limit, withVector }], c.config.dimension, ctx.config);
-  const reads = readsOf(ctx, req, c);
+  const reads = readsOf(ctx, req, c, keys);
   const page = await reads.idsPage({
     ...(filter === undefined ? {} : { filter }),
     ...(offset === undefined ? {} : { from: offset }),
@@ -381,8 +383,8 @@ async function countPoints(
   const c = collectionOf(ctx, req);
   const body = bodyObject(req.body);
   checkKeys(body, ['filter', 'exact', 'shard_key'], 'the count body');
-  refuseShardKey(body);
+  const keys = await shardKeysOf(ctx, c.name, body, false);
   boolField(body['exact'], 'exact', true);
   const filter = parseFilterField(body['filter']);
-  return envelope(reply, { count: await readsOf(ctx, req, c).count(filter) });
+  return envelope(reply, { count: await readsOf(ctx, req, c, keys).count(filter) });
 }

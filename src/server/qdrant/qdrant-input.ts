@@ -7,6 +7,9 @@
  */
 import { isQuiverError } from '../../common/quiver-error.js';
 import type { MetricName, Payload, PointId } from '../../common/types.js';
+import { isJsonObject } from '../../common/types.js';
+import type { ShardKey } from '../../cluster/cluster-meta.js';
+import { checkShardKey } from '../../cluster/shard-keys.js';
 import { normalizeUuid } from '../../common/uuid.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { parseQdrantFilter } from '../../filter/qdrant-filter-parser.js';
@@ -239,9 +242,27 @@ export function isHttpStatus(e: unknown, status: number): boolean {
   return e instanceof HttpError && e.statusCode === status;
 }
 
-/** Shard keys are refused with 501 until the cluster lands. */
-export function refuseShardKey(body: Record<string, unknown>): void {
-  if (body['shard_key'] !== undefined && body['shard_key'] !== null) {
-    throw notImplemented('shard keys');
+/**
+ * Qdrant's ShardKeySelector: one key, a list, or `{target, fallback}` (the target when the
+ * collection has it, else the fallback). Undefined when absent or null.
+ */
+export type ShardKeySelector =
+  | { readonly keys: readonly ShardKey[] }
+  | { readonly target: ShardKey; readonly fallback: ShardKey };
+
+export function parseShardKeySelector(value: unknown): ShardKeySelector | undefined {
+  // An empty list selects nothing in particular: every shard, as when absent.
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value) && value.length === 0) return undefined;
+  if (Array.isArray(value)) {
+    return { keys: value.map((k, i) => checkShardKey(k, `shard_key[${i}]`)) };
   }
+  if (isJsonObject(value)) {
+    checkKeys(value, ['target', 'fallback'], 'shard_key');
+    return {
+      target: checkShardKey(value['target'], 'shard_key.target'),
+      fallback: checkShardKey(value['fallback'], 'shard_key.fallback'),
+    };
+  }
+  return { keys: [checkShardKey(value, 'shard_key')] };
 }

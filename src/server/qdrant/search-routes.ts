@@ -14,7 +14,7 @@ import type { Collection, SearchExplain } from '../../engine/collection.js';
 import type { FilterNode } from '../../filter/filter-ast.js';
 import { Filter } from '../../filter/filter-ast.js';
 import type { PointReads } from '../../cluster/shard-reads.js';
-import { readsOf } from '../cluster-consistency.js';
+import { readsOf, shardKeysOf } from '../cluster-consistency.js';
 import { badRequest, notFound, notImplemented } from '../http-errors.js';
 import { checkAskedFor, checkBatchSize } from '../request-limits.js';
 import { sendJson } from '../response-stream.js';
@@ -35,7 +35,6 @@ import {
   parseVector,
   parseWithPayload,
   parseWithVector,
-  refuseShardKey,
 } from './qdrant-input.js';
 
 const MAX_RESULTS = 10_000;
@@ -54,6 +53,8 @@ interface SearchRequest {
   readonly ef: number | undefined;
   readonly exact: boolean;
   readonly quantization: QuantizedSearch | undefined;
+  /** The body's `shard_key`, resolved against the collection when the search runs. */
+  readonly shardKey: Record<string, unknown>;
 }
 
 function parseParams(value: unknown): {
@@ -78,6 +79,7 @@ function parseParams(value: unknown): {
 function common(body: Record<string, unknown>): Omit<SearchRequest, 'vector' | 'byId'> {
   const { ef, exact, quantization } = parseParams(body['params']);
   return {
+    shardKey: { shard_key: body['shard_key'] },
     filter: parseFilterField(body['filter']),
     limit: intField(body['limit'] ?? body['top'], 'limit', 1, MAX_RESULTS, 10),
     offset: intField(body['offset'], 'offset', 0, MAX_RESULTS, 0),
@@ -106,7 +108,6 @@ const SEARCH_KEYS = [
 function parseSearchBody(raw: unknown): SearchRequest {
   const body = bodyObject(raw);
   checkKeys(body, SEARCH_KEYS, 'the search body');
-  refuseShardKey(body);
   if (body['vector'] === undefined || body['vector'] === null) {
     throw badRequest('the search body needs "vector": [numbers].');
   }
@@ -131,7 +132,7 @@ const QUERY_KEYS = [
 function parseQueryBody(raw: unknown): SearchRequest {
   const body = bodyObject(raw);
   checkKeys(body, QUERY_KEYS, 'the query body');
-  for (const key of ['shard_key', 'prefetch', 'lookup_from']) {
+  for (const key of ['prefetch', 'lookup_from']) {
     const v = body[key];
     if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) {
       throw notImplemented(`"${key}" in queries`);
@@ -349,6 +350,25 @@ function send(ctx: ServerContext, reply: FastifyReply, result: unknown): Promise
 export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const collectionOf = (params: unknown): Collection =>
     ctx.collection(paramsOf(params)['collection_name'] ?? '');
+  // A search's shard keys (cluster mode) are checked before any search of a batch runs.
+  const readsFor = (
+    req: {
+      readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+      readonly query?: unknown;
+    },
+    c: Collection,
+    r: SearchRequest,
+  ): Promise<PointReads> =>
+    shardKeysOf(ctx, c.name, r.shardKey, false).then((keys) => readsOf(ctx, req, c, keys));
+  const readsForAll = async (
+    req: Parameters<typeof readsFor>[0],
+    c: Collection,
+    requests: readonly SearchRequest[],
+  ): Promise<PointReads[]> => {
+    const out: PointReads[] = [];
+    for (const r of requests) out.push(await readsFor(req, c, r));
+    return out;
+  };
 
   app.post(
     '/collections/:collection_name/points/search',
@@ -357,7 +377,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const r = parseSearchBody(req.body);
       checkRequests(ctx, c, [r]);
-      return send(ctx, reply, await timedSearch(ctx, c, readsOf(ctx, req, c), r));
+      return send(ctx, reply, await timedSearch(ctx, c, await readsFor(req, c, r), r));
     },
   );
 
@@ -368,8 +388,9 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const requests = batchOf(ctx, req.body).map((s) => parseSearchBody(s));
       checkRequests(ctx, c, requests);
-      const reads = readsOf(ctx, req, c);
-      return send(ctx, reply, await runBatch(requests, (r) => timedSearch(ctx, c, reads, r)));
+      const reads = await readsForAll(req, c, requests);
+      let i = 0;
+      return send(ctx, reply, await runBatch(requests, (r) => timedSearch(ctx, c, reads[i++]!, r)));
     },
   );
 
@@ -380,7 +401,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const r = parseQueryBody(req.body);
       checkRequests(ctx, c, [r]);
-      return send(ctx, reply, { points: await timedSearch(ctx, c, readsOf(ctx, req, c), r) });
+      return send(ctx, reply, { points: await timedSearch(ctx, c, await readsFor(req, c, r), r) });
     },
   );
 
@@ -391,9 +412,10 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: ServerContext): 
       const c = collectionOf(req.params);
       const requests = batchOf(ctx, req.body).map((s) => parseQueryBody(s));
       checkRequests(ctx, c, requests);
-      const reads = readsOf(ctx, req, c);
+      const reads = await readsForAll(req, c, requests);
+      let i = 0;
       const out = await runBatch(requests, async (r) => ({
-        points: await timedSearch(ctx, c, reads, r),
+        points: await timedSearch(ctx, c, reads[i++]!, r),
       }));
       return send(ctx, reply, out);
     },
