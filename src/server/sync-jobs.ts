@@ -239,26 +239,26 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
     },
   );
 
+  /** The job a collection's job route names; 404 for another collection's. */
+  const collectionJob = (params: unknown): Job => {
+    const p = paramsOf(params);
+    const job = ctx.jobs.get(p['job_id'] ?? '');
+    if (job === undefined || job.collection !== p['collection_name'])
+      throw notFound(`job ${p['job_id']}`);
+    return job;
+  };
+
   app.get(
     '/collections/:collection_name/jobs/:job_id',
     { config: { access: 'read' } },
-    (req, reply) => {
-      const p = paramsOf(req.params);
-      const job = ctx.jobs.get(p['job_id'] ?? '');
-      if (job === undefined || job.collection !== p['collection_name'])
-        throw notFound(`job ${p['job_id']}`);
-      return Promise.resolve(envelope(reply, jobView(job)));
-    },
+    (req, reply) => Promise.resolve(envelope(reply, jobView(collectionJob(req.params)))),
   );
 
   app.delete(
     '/collections/:collection_name/jobs/:job_id',
     { config: { access: 'write' } },
     (req, reply) => {
-      const p = paramsOf(req.params);
-      const job = ctx.jobs.get(p['job_id'] ?? '');
-      if (job === undefined || job.collection !== p['collection_name'])
-        throw notFound(`job ${p['job_id']}`);
+      const job = collectionJob(req.params);
       ctx.jobs.cancel(job);
       void reply.code(202);
       return Promise.resolve(envelope(reply, jobView(job)));
