@@ -14,6 +14,7 @@ import { matchesFilter } from '../filter/filter-evaluator.js';
 import { propertyParams } from '../../test/helpers/random.js';
 import type { ClusterCollectionDef } from './cluster-meta.js';
 import {
+  MAX_CUSTOM_SHARDS,
   SHARD_KEY_FIELD,
   inShards,
   liveShards,
@@ -58,6 +59,20 @@ describe('shard keys', () => {
       () => withoutShardKey(def, 'nope'),
       (e) => isQuiverError(e, 'COLLECTION_NOT_FOUND'),
     );
+  });
+
+  it('caps the live shards of a collection, counting only keys not dropped', () => {
+    let full = base;
+    for (let k = 0; k < MAX_CUSTOM_SHARDS / 4; k++) full = withShardKey(full, k, 4, undefined);
+    assert.equal(liveShards(full).length, MAX_CUSTOM_SHARDS);
+    assert.throws(
+      () => withShardKey(full, 'one-more', 1, undefined),
+      (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /limit of 256/.test(String(e)),
+    );
+    // A dropped key's shards no longer count, though its numbers are never reused.
+    const room = withShardKey(withoutShardKey(full, 0), 'one-more', 4, undefined);
+    assert.equal(liveShards(room).length, MAX_CUSTOM_SHARDS);
+    assert.deepEqual(room.custom?.keys.at(-1)?.shards, [256, 257, 258, 259]);
   });
 
   it('checks the keys a request names', () => {

@@ -26,6 +26,13 @@ import { splitOp } from './shard-routing.js';
 /** The payload field that records a point's shard key in a node's local copy. */
 export const SHARD_KEY_FIELD = '__quiver_shard_key';
 
+/**
+ * Live shards a custom collection may have, over all its keys. Each shard is a replicated
+ * JetStream stream with a consumer on every node that holds it, so keys are not free: a
+ * tenant per key stops here, and tenants beyond it belong in a payload field and a filter.
+ */
+export const MAX_CUSTOM_SHARDS = 256;
+
 export type CustomDef = ClusterCollectionDef & { readonly custom: CustomSharding };
 
 export function isCustom(def: ClusterCollectionDef): def is CustomDef {
@@ -224,7 +231,8 @@ export function shardsOfId(
 
 /**
  * `def` with a new key owning the next `count` shard numbers; `placement`, when given, is
- * the whole next placement (every shard's, the new key's included). INVALID_ARGUMENT when the collection is not custom or already has the key.
+ * the whole next placement (every shard's, the new key's included). INVALID_ARGUMENT when
+ * the collection is not custom, already has the key, or would pass MAX_CUSTOM_SHARDS.
  */
 export function withShardKey(
   def: ClusterCollectionDef,
@@ -237,6 +245,14 @@ export function withShardKey(
     throw new QuiverError(
       'INVALID_ARGUMENT',
       `Shard key ${keyLabel(key)} already exists in collection "${def.name}".`,
+      { collection: def.name },
+    );
+  }
+  const live = liveShards(def).length;
+  if (live + count > MAX_CUSTOM_SHARDS) {
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `Collection "${def.name}" has ${live} shards under ${custom.keys.length} shard keys; shard key ${keyLabel(key)} with ${count} more would pass the limit of ${MAX_CUSTOM_SHARDS} (each shard is a replicated stream). Drop keys no longer used (POST /collections/${def.name}/shards/delete), or keep many small tenants under fewer keys and tell them apart by a payload field and a filter.`,
       { collection: def.name },
     );
   }
