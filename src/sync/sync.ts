@@ -228,15 +228,18 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
   const checkpoint = (complete: boolean): Promise<void> =>
     writeCheckpoint(fs, db.path, checkpointOf(options, run, complete, started));
   await checkpoint(false);
-  const stopped = await run.embedFiles(changed, have, checkpoint);
-  // A changed file's old chunks went in the write of its new ones; the rest (files gone,
-  // chunks cut from a file) go once every file is written: a stopped run keeps them.
-  if (stopped === undefined) await run.deleteStale(stale.ids);
+  const { stopped, refreshed } = await whileKept(db, options, run, async () => {
+    const stopped = await run.embedFiles(changed, have, checkpoint);
+    // A changed file's old chunks went in the write of its new ones; the rest (files gone,
+    // chunks cut from a file) go once every file is written: a stopped run keeps them.
+    if (stopped === undefined) await run.deleteStale(stale.ids);
+    const refreshed =
+      stopped === undefined && existing !== undefined
+        ? await refreshPayloads(existing, plans, have)
+        : 0;
+    return { stopped, refreshed };
+  });
   const deleted = run.deleted;
-  const refreshed =
-    stopped === undefined && existing !== undefined
-      ? await refreshPayloads(existing, plans, have)
-      : 0;
   await checkpoint(stopped === undefined);
   return {
     ...base,
@@ -244,6 +247,31 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
     ...(stopped === undefined ? {} : { stopped }),
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * Runs the writes of a sync; when the collection is dropped meanwhile (by another caller
+ * of this database), the write that meets the closed handle stops the run with an error
+ * that says so, instead of the handle's own advice: nothing more is written, and running
+ * the sync again builds the collection anew.
+ */
+async function whileKept<T>(
+  db: Quiver,
+  o: SyncOptions,
+  run: SyncRun,
+  writes: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await writes();
+  } catch (e) {
+    // The database's own CLOSED names its file; a dropped collection's names the collection.
+    if (!isQuiverError(e, 'CLOSED') || e.details.collection !== o.collection) throw e;
+    throw new QuiverError(
+      'CLOSED',
+      `Collection "${o.collection}" was dropped while ${o.source} was synced into it (${run.embedded} chunks embedded by then); nothing more was written. Run the sync again to build it anew.`,
+      { collection: o.collection },
+    );
+  }
 }
 
 /** A dry run's plan: the files to embed (new or changed) and those to delete points of. */

@@ -513,3 +513,35 @@ test('an API key file replaced during a run is used from the next request on', a
   assert.ok(!r.stdout.includes('key') && !r.stderr.includes('new-key'), 'the key is never printed');
   await (await open(t, data)).collection('docs').ids();
 });
+
+test('a collection dropped during its sync stops the run with an error naming it; the next run builds it anew', async (t) => {
+  const { source, data } = setup();
+  for (let i = 0; i < 8; i++) writeDoc(source, `d${i}.md`, i * 10, 1);
+  const db = await open(t, data);
+  let drop: Promise<void> | undefined;
+  const options: SyncOptions = {
+    source,
+    collection: 'docs',
+    embedder: localEmbedder(DIM),
+    chunk: CHUNK,
+    batchSize: 2,
+    concurrency: 1,
+    // Another caller of the database drops the collection once the first batch is written.
+    onProgress: (p) => {
+      if (p.chunksEmbedded > 0) drop ??= db.dropCollection('docs');
+    },
+  };
+  await assert.rejects(
+    syncDocuments(db, options),
+    (e) =>
+      isQuiverError(e, 'CLOSED') &&
+      /Collection "docs" was dropped while .* was synced into it \(\d+ chunks embedded by then\)/.test(
+        e.message,
+      ),
+  );
+  await drop;
+  assert.equal(db.hasCollection('docs'), false, 'nothing recreated it after the drop');
+  const again = await syncDocuments(db, { ...options, onProgress: undefined });
+  assert.equal(again.stopped, undefined);
+  assert.deepEqual(await idsIn(db, 'docs'), expectedIds(source));
+});
