@@ -211,8 +211,8 @@ describe('cluster partition', { skip, timeout: 120_000 }, () => {
     const before = Array.from({ length: 100 }, (_, i) => i);
     await node.waitFor('p', await upsert(before), 10_000);
 
-    nats.pause(1);
-    nats.pause(2);
+    await nats.pause(1);
+    await nats.pause(2);
     const t0 = Date.now();
     await assert.rejects(
       upsert([1_000]),

@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -36,9 +36,10 @@ export interface NatsCluster {
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
   /**
    * SIGSTOPs node i (a partition as the others see it: its routes go silent, nothing
-   * closes), or SIGCONTs it again.
+   * closes) and resolves once every thread of it has stopped (a loaded machine can take a
+   * moment: a write sent before then could still be replicated); resume SIGCONTs it.
    */
-  pause(i: number): void;
+  pause(i: number): Promise<void>;
   resume(i: number): void;
   /** Starts a stopped node i again (same ports, config, store) and waits until healthy. */
   restart(i: number): Promise<void>;
@@ -269,7 +270,16 @@ function makeCluster(
     servers: urls.join(','),
     monitorUrl: (i) => `http://127.0.0.1:${node(i).monitor}`,
     kill: (i, signal = 'SIGKILL') => killNode(node(i), signal),
-    pause: (i) => void node(i).child?.kill('SIGSTOP'),
+    async pause(i) {
+      const child = node(i).child;
+      if (child?.pid === undefined) throw new Error(`node ${i} is not running`);
+      child.kill('SIGSTOP');
+      const end = Date.now() + 5_000;
+      while (!threadsStopped(child.pid)) {
+        if (Date.now() > end) throw new Error(`node ${i} did not stop within 5 s of SIGSTOP`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    },
     resume: (i) => void node(i).child?.kill('SIGCONT'),
     async restart(i) {
       const n = node(i);
@@ -433,4 +443,14 @@ function logTail(node: Node, lines = 20): string {
     .slice(-lines)
     .join('\n');
   return `last ${lines} lines of ${node.log} (health-check warnings left out):\n${tail}`;
+}
+
+/** True when every thread of process `pid` is stopped (state T in /proc/<pid>/task/<tid>/stat). */
+function threadsStopped(pid: number): boolean {
+  const tasks = readdirSync(`/proc/${pid}/task`);
+  return tasks.every((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  });
 }
