@@ -13,6 +13,7 @@ import {
   PRODUCT_COMPRESSIONS,
   productDistanceReference,
   productRowBytes,
+  productTraining,
   subDimOf,
   subspacesOf,
   trainProductQuantizer,
@@ -88,6 +89,42 @@ describe('product training', () => {
     assert.ok(q.centroids.every(Number.isFinite));
     const empty = trainProductQuantizer(new Float32Array(0), 0, 6, 'x8');
     assert.ok(empty.centroids.every((c) => c === 0));
+  });
+});
+
+describe('product training and encoding in steps', () => {
+  it('a search between two steps walks the floats and may grow the memory the vectors are in', () => {
+    const dim = 16;
+    const n = 1200;
+    const v = randomRows(n, dim, 4);
+    const index = createHnswIndex({ dimension: dim, metric: 'euclid' });
+    for (let i = 0; i < n; i++) index.add(i, v.subarray(i * dim, (i + 1) * dim));
+    const reference = index.clone();
+    const expected = trainProductQuantizer(v, n, dim, 'x4');
+    reference.quantize(expected);
+    const query = (i: number): Float32Array => v.subarray(i * dim, (i + 1) * dim);
+    const floats = (i: number) => index.search(query(i), { k: 10 });
+    const before = Array.from({ length: 5 }, (_, i) => floats(i));
+    // Training reads a view of the index's own memory; growing that memory between steps
+    // (a search with a wide beam does) must not change what it trains on.
+    const training = productTraining(index.vectorsView(), n, dim, 'x4');
+    let steps = 0;
+    let r = training.next();
+    for (; r.done !== true; r = training.next()) {
+      if (steps++ === 1) index.search(query(0), { k: 10, ef: 4000 });
+    }
+    assert.ok(steps >= 16, `one step per subspace (${steps})`);
+    assert.deepEqual(r.value, expected);
+    const quantizing = index.quantizing(r.value);
+    let encodeSteps = 0;
+    for (let e = quantizing.next(); e.done !== true; e = quantizing.next()) {
+      encodeSteps++;
+      assert.equal(index.quantizer, undefined, 'half encoded codes are never walked');
+      assert.deepEqual(floats(encodeSteps % 5), before[encodeSteps % 5]);
+    }
+    assert.ok(encodeSteps >= 4, `encoded in steps (${encodeSteps})`);
+    assert.deepEqual(index.quantizer, expected);
+    assert.deepEqual(index.productCodes(), reference.productCodes());
   });
 });
 

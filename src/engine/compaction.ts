@@ -5,6 +5,7 @@
  * zero. Runs in slices that yield to the event loop, so reads and writes go on.
  */
 import type { PointId } from '../common/types.js';
+import type { Quantizer } from '../ann/quantizer.js';
 import type { VectorIndex } from '../ann/vector-index.js';
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import { encodeSegment } from '../storage/segment/segment-file.js';
@@ -50,7 +51,10 @@ export async function compactSegments(
   const complete = await appendLivePoints(merge, sources, shouldStop);
   if (!complete) return undefined; // closing: nothing written, nothing swapped
   // Write the file as of the snapshot.
-  const bytes = encodeMerged(state, merge, segmentId);
+  // Trained again on the merged vectors (a reused graph's old codes are re-encoded), in
+  // slices: a merged segment's product codes take seconds.
+  const quantizer = await quantizeIndex(merge.index, state.config);
+  const bytes = encodeMerged(state, merge, segmentId, quantizer);
   await write(bytes);
   // Swap, synchronously. Points deleted (or replaced) in a source since the snapshot are
   // deleted in the new segment too.
@@ -119,7 +123,12 @@ async function appendLivePoints(
 }
 
 /** The segment file of the merged table, with the graph when the index has one. */
-function encodeMerged(state: CollectionState, merge: Merge, segmentId: number): Uint8Array {
+function encodeMerged(
+  state: CollectionState,
+  merge: Merge,
+  segmentId: number,
+  quantizer: Quantizer | undefined,
+): Uint8Array {
   const { config } = state;
   const dim = config.dimension;
   const merged = merge.table;
@@ -141,8 +150,7 @@ function encodeMerged(state: CollectionState, merge: Merge, segmentId: number): 
     payloads,
     vectors,
     graph: merge.index.kind === 'exact' ? undefined : merge.index.serialize(),
-    // Trained again on the merged vectors (a reused graph's old codes are re-encoded).
-    quantizer: quantizeIndex(merge.index, config),
+    quantizer,
     productCodes: storedCodes(merge.index),
   });
 }

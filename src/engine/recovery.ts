@@ -182,10 +182,10 @@ async function loadSegments(
       let index = loadIndex(data, path, lanes, config.onDisk);
       // The file's quantizer when it has one; a segment written before the collection was
       // quantized (or by an older version) is trained now, and stored by its next rewrite.
-      const q = quantizeIndex(index, config, data.quantizer, data.productCodes, data.vectors);
+      const q = await quantizeIndex(index, config, data.quantizer, data.productCodes, data.vectors);
       if (q === undefined && index instanceof HnswIndex && !index.holdsVectors) {
         index = loadIndex(data, path, lanes);
-        quantizeIndex(index, config, data.quantizer, data.productCodes);
+        await quantizeIndex(index, config, data.quantizer, data.productCodes);
       }
       const seg = SealedSegment.fromData(data, s.file, bytes.length, index, deleted);
       seg.tombstoneGeneration = s.tombstoneGeneration;

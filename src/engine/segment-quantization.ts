@@ -6,8 +6,10 @@
  */
 import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import { isQuiverError } from '../common/quiver-error.js';
+import type { Steps } from '../common/steps.js';
+import { runInSlices } from '../common/steps.js';
 import { trainBinaryQuantizer } from '../ann/binary-quantizer.js';
-import { trainProductQuantizer } from '../ann/product-quantizer.js';
+import { productTraining } from '../ann/product-quantizer.js';
 import type { Quantizer } from '../ann/quantizer.js';
 import { trainScalarQuantizer } from '../ann/scalar-quantizer.js';
 import type { VectorIndex } from '../ann/vector-index.js';
@@ -18,24 +20,30 @@ import { walkedQuantization } from './validation.js';
  * Quantizes `index` as `config` asks, with `stored` (a segment file's quantizer) when
  * given, else one trained now on the index's vectors. Returns the quantizer applied, or
  * undefined when the collection is not quantized or the index cannot be (an exact index).
+ * Training and encoding run in slices (runInSlices): product codes take seconds on a
+ * large segment, and the thread that seals and compacts also answers searches. Until it
+ * resolves the index walks its floats.
  */
-export function quantizeIndex(
+export async function quantizeIndex(
   index: VectorIndex,
   config: CollectionConfig,
   stored?: Quantizer,
   storedCodes?: Uint8Array,
   vectors?: Float32Array,
-): Quantizer | undefined {
+): Promise<Quantizer | undefined> {
   const q = walkedQuantization(config);
   if (q === 'none' || !(index instanceof HnswIndex)) return undefined;
   // A stored quantizer of another kind or settings (the file was written under an earlier
   // config) is trained again: the segment is searched the way the collection now asks.
   const quantizer =
-    stored !== undefined && quantizerMatches(stored, q) ? stored : train(index, config, vectors);
+    stored !== undefined && quantizerMatches(stored, q)
+      ? stored
+      : await runInSlices(training(index, config, vectors));
   if (quantizer === undefined) return undefined;
   try {
     // The file's product codes belong to the file's quantizer only.
-    index.quantize(quantizer, quantizer === stored ? storedCodes : undefined, vectors);
+    const codes = quantizer === stored ? storedCodes : undefined;
+    await runInSlices(index.quantizing(quantizer, codes, vectors));
   } catch (e) {
     // A segment that cannot hold codes (its memory at the 4 GiB limit) or a quantizer it
     // refuses stays a float32 segment: searched as before, written without a QUANT section.
@@ -69,7 +77,7 @@ export function quantizerMatches(q: Quantizer, want: QuantizationConfig): boolea
  * vectors on disk is left to the caller (it must come back into memory first). Returns
  * false when the index could not follow (a shared index keeps its codes until rewritten).
  */
-export function requantize(index: VectorIndex, config: CollectionConfig): boolean {
+export async function requantize(index: VectorIndex, config: CollectionConfig): Promise<boolean> {
   if (!(index instanceof HnswIndex)) return true;
   const want = walkedQuantization(config);
   const have = index.quantizer;
@@ -78,23 +86,27 @@ export function requantize(index: VectorIndex, config: CollectionConfig): boolea
     return true;
   }
   if (have !== undefined && quantizerMatches(have, want)) return true;
-  return quantizeIndex(index, config) !== undefined;
+  return (await quantizeIndex(index, config)) !== undefined;
 }
 
-/** A quantizer of the collection's kind trained on the index's vectors (or `given`). */
-function train(
+/**
+ * A quantizer of the collection's kind trained on the index's vectors (or `given`), as
+ * steps: product training yields after each subspace; the others train in milliseconds.
+ */
+function* training(
   index: HnswIndex,
   config: CollectionConfig,
   given?: Float32Array,
-): Quantizer | undefined {
+): Steps<Quantizer | undefined> {
   const q = walkedQuantization(config);
-  const vectors = given ?? index.vectorsView();
   if (q === 'none') return undefined;
+  // A view of the index's memory: used before the first step, which a search could grow.
+  const vectors = given ?? index.vectorsView();
   if (q.kind === 'scalar') {
     return trainScalarQuantizer(vectors, index.slots, config.dimension, q.quantile);
   }
   if (q.kind === 'product') {
-    return trainProductQuantizer(vectors, index.slots, config.dimension, q.compression);
+    return yield* productTraining(vectors, index.slots, config.dimension, q.compression);
   }
   return trainBinaryQuantizer(vectors, index.slots, config.dimension, q.encoding, q.queryEncoding);
 }

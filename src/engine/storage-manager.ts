@@ -318,14 +318,16 @@ export class StorageManager {
   /** Frozen segments take no more points; finish their graphs, then snapshot their data. */
   private async frozenData(toSeal: readonly SealJob[]): Promise<SealData[]> {
     for (const t of toSeal) await t.frozen.indexAll();
-    return toSeal.map((t) => {
+    const datas: SealData[] = [];
+    for (const t of toSeal) {
       // Trained on the segment's final vectors, stored in its file, searched from now on.
       const index = t.frozen.table.index;
-      const quantizer = quantizeIndex(index, t.state.config);
+      const quantizer = await quantizeIndex(index, t.state.config);
       const data = t.frozen.toSegmentData(t.id);
       const productCodes = storedCodes(index);
-      return { ...t, data: { ...data, quantizer, productCodes }, live: t.frozen.liveCount };
-    });
+      datas.push({ ...t, data: { ...data, quantizer, productCodes }, live: t.frozen.liveCount });
+    }
+    return datas;
   }
 
   /** Step 2: one fsynced segment file per frozen segment; each name goes in `wrote` first. */
@@ -507,10 +509,10 @@ export class StorageManager {
       seg.table.swapIndex(index.clone());
       await this.vectors.release(path);
     }
-    if (!requantize(seg.table.index, config)) {
+    if (!(await requantize(seg.table.index, config))) {
       // Frozen for search workers, its codes cannot change in place: a private copy can.
       const copy = seg.table.index instanceof HnswIndex ? seg.table.index.clone() : undefined;
-      if (copy !== undefined && requantize(copy, config)) seg.table.swapIndex(copy);
+      if (copy !== undefined && (await requantize(copy, config))) seg.table.swapIndex(copy);
     }
     await this.vectors.attachFile(seg.table, config, path);
     state.changed();

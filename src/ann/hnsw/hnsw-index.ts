@@ -4,6 +4,8 @@
  * hnsw-memory.ts); this class owns options, levels, growth, tombstones and the API.
  */
 import { QuiverError, invalidArgument } from '../../common/quiver-error.js';
+import type { Steps } from '../../common/steps.js';
+import { runSteps } from '../../common/steps.js';
 import type { MetricName } from '../../common/types.js';
 import type { QuiverWasmExports } from '../../kernels/wasm-module.js';
 import {
@@ -90,12 +92,28 @@ export interface HnswStats {
  */
 const DEFAULT_OVERSAMPLING = { scalar: 2, binary: 4, product: 2 } as const;
 
+/**
+ * Slots encoded per step of quantizing(): about 30 ms of product codes at x4 (the slowest
+ * encoding, ~130 µs a 128-d vector), far less for the others.
+ */
+const ENCODE_STEP = 256;
+
 /** A lane's beam holds at least this many entries (larger ef searches stay on the owner). */
 const LANE_MIN_EF = 512;
 
 let nextHandleId = 1;
 
 /** The answer of a search that has nothing to search. */
+/** An index without its vectors is quantized from the vectors its caller gives. */
+function checkGiven(vectors: Float32Array | undefined, values: number): void {
+  if (vectors === undefined || vectors.length < values) {
+    throw new QuiverError(
+      'INTERNAL',
+      'an index without its vectors needs them given to be quantized; this is a bug.',
+    );
+  }
+}
+
 function noResult(): IndexSearchResult {
   return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
 }
@@ -462,6 +480,15 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * index made without its vectors encodes them from `vectors` (its segment's, slot-major).
    */
   quantize(q: Quantizer, rows?: Uint8Array, vectors?: Float32Array): void {
+    runSteps(this.quantizing(q, rows, vectors));
+  }
+
+  /**
+   * quantize() as steps of ENCODE_STEP slots (runInSlices gives the event loop turns
+   * between them). Until the last step the index walks its float vectors: the quantizer
+   * is taken away first, so that no search walks codes half encoded (or coded another way).
+   */
+  *quantizing(q: Quantizer, rows?: Uint8Array, vectors?: Float32Array): Steps<void> {
     checkQuantizer(q, this.dimension);
     if (this.source_ !== undefined) {
       throw invalidArgument(
@@ -476,25 +503,28 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     const params = codeParams(q);
     const width = q.kind === 'product' ? subspacesOf(q.dimension, q.compression) : 0;
     const stored = rows !== undefined && width > 0 && rows.length === this.slots_ * width;
+    if (!stored && !this.holdsVectors) checkGiven(vectors, this.slots_ * this.dimension);
+    this.quantizer_ = undefined;
+    this.handle_ = undefined;
     this.mem.quantize(params);
     if (stored) this.setCodeRows(rows, width, params.stride);
-    else if (this.holdsVectors) this.wasm.encodeSlots(0, this.slots_);
-    else this.encodeFrom(vectors);
+    else {
+      for (let from = 0; from < this.slots_; from += ENCODE_STEP) {
+        const to = Math.min(this.slots_, from + ENCODE_STEP);
+        if (this.holdsVectors) this.wasm.encodeSlots(from, to);
+        else this.encodeFrom(vectors!, from, to);
+        yield;
+      }
+    }
     this.quantizer_ = q;
     this.handle_ = undefined;
   }
 
-  /** Encodes every slot's vector of `vectors` through the vector scratch (no vecs region). */
-  private encodeFrom(vectors: Float32Array | undefined): void {
+  /** Encodes slots from..to-1 of `vectors` through the vector scratch (no vecs region). */
+  private encodeFrom(vectors: Float32Array, from: number, to: number): void {
     const dim = this.dimension;
-    if (vectors === undefined || vectors.length < this.slots_ * dim) {
-      throw new QuiverError(
-        'INTERNAL',
-        'an index without its vectors needs them given to be quantized; this is a bug.',
-      );
-    }
     const at = this.mem.regions.vec;
-    for (let s = 0; s < this.slots_; s++) {
+    for (let s = from; s < to; s++) {
       this.mem.f32.set(vectors.subarray(s * dim, (s + 1) * dim), at >> 2);
       this.wasm.encodeRowAt(at, s);
     }
