@@ -1,6 +1,8 @@
 /**
  * A child process for memory tests: `build DIR disk|ram N` writes N random 128-d points to
- * an int8-quantized collection (vectors on disk or in memory) and closes; `open DIR`
+ * an int8-quantized collection (vectors on disk or in memory) and closes; `on-disk DIR`
+ * turns the vectors of that collection to disk (updateCollection, then a checkpoint), so a
+ * copy of a collection built once can be measured both ways; `open DIR`
  * (run with --expose-gc) opens it, runs 200 searches, collects garbage and prints the
  * resident set growth since before the open, with the engine's memory by part, as JSON.
  */
@@ -35,6 +37,13 @@ async function build(path: string, onDisk: boolean, n: number): Promise<void> {
   await db.close();
 }
 
+async function toDisk(path: string): Promise<void> {
+  const db = await Quiver.open(path, { fsync: 'none', autoCompact: false });
+  await db.updateCollection('v', { onDisk: true });
+  await db.checkpoint();
+  await db.close();
+}
+
 async function open(path: string): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run with --expose-gc');
@@ -61,4 +70,5 @@ async function open(path: string): Promise<void> {
 }
 
 if (mode === 'build') await build(dir!, kind === 'disk', Number(count));
+else if (mode === 'on-disk') await toDisk(dir!);
 else await open(dir!);
