@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { Quiver } from '../../src/index.js';
 import { randomVector, rng } from '../helpers/random.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { quiver } from '../helpers/cli-run.js';
+import { CLI_NODE_ARGS, quiver } from '../helpers/cli-run.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -34,11 +34,10 @@ test("a killed export's pin directory is removed by the next tool, freeing its f
   await db.close();
 
   // An export whose stdout nobody reads blocks with its view pinned; then it is killed.
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'export', dir, '--collection', 'docs'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] },
-  );
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, 'export', dir, '--collection', 'docs'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   const pinsOf = (): string[] => (existsSync(`${dir}/.pins`) ? readdirSync(`${dir}/.pins`) : []);
   const pid = String(child.pid);

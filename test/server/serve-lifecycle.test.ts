@@ -16,6 +16,7 @@ import { hashApiKey } from '../../src/server/auth/key-store.js';
 import { resolveServerConfig } from '../../src/server/config.js';
 import { startServer } from '../../src/server/start-server.js';
 import { HandleCountingFileSystem } from '../helpers/handle-counting-file-system.js';
+import { CLI_NODE_ARGS } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { spawnServe } from './server-helpers.js';
 
@@ -51,7 +52,7 @@ test('serve on a busy port exits 3 with a clear message and releases the databas
 
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', data, '--host', '127.0.0.1'],
+    [...CLI_NODE_ARGS, 'serve', '--data', data, '--host', '127.0.0.1'],
     {
       cwd: ROOT,
       // Search workers are what kept the process alive: start some.
