@@ -7,20 +7,23 @@
  * With no `syncRoots` both routes answer 409: a doctor job compares with the source
  * folder, and one that could not read it would pass a collection it never checked.
  * The embedder comes from the server's settings; its API key file is read for every
- * request, so a rotated key needs no restart.
+ * request, so a rotated key needs no restart. In a cluster a job runs on the node that
+ * took the request and syncs the cluster collection (its checkpoint stays on that node).
  */
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { ClusterSyncStore } from '../cluster/cluster-sync-store.js';
 import { doctorCollection } from '../sync/doctor.js';
 import type { Embedder } from '../sync/embedder.js';
 import { localEmbedder } from '../sync/embedder.js';
 import { openAiEmbedder } from '../sync/openai-embedder.js';
 import type { SyncReport } from '../sync/sync.js';
 import { syncDocuments } from '../sync/sync.js';
+import type { SyncStore } from '../sync/sync-store.js';
 import { loadCheckpoint } from '../sync/sync-checkpoint.js';
 import { isInside } from '../sync/source-files.js';
 import { checkCollectionName } from '../engine/validation.js';
-import { HttpError, badRequest, notFound, notImplemented } from './http-errors.js';
+import { HttpError, badRequest, notFound } from './http-errors.js';
 import { bodyObject, checkKeys } from './qdrant/qdrant-input.js';
 import { envelope, paramsOf } from './route-table.js';
 import type { ServerContext } from './server-context.js';
@@ -151,10 +154,12 @@ function countSync(ctx: ServerContext, r: SyncReport): void {
 
 /** Registers the job routes. */
 export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  // In a cluster the jobs read and write the cluster collection (cluster-sync-store.ts).
+  const storeOf = (): SyncStore =>
+    ctx.clusterNode === undefined ? ctx.db() : new ClusterSyncStore(ctx.clusterNode, ctx.db());
   const collectionOf = (params: unknown): string => {
     const name = paramsOf(params)['collection_name'] ?? '';
-    if (ctx.clusterNode !== undefined) throw notImplemented('sync and doctor jobs in a cluster');
-    ctx.db().collection(name); // 404 for an unknown collection
+    storeOf().collection(name); // 404 for an unknown collection, 400 for a custom-sharded one
     return name;
   };
 
@@ -163,7 +168,8 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
     { config: { access: 'write' } },
     async (req, reply) => {
       const name = checkCollectionName(paramsOf(req.params)['collection_name'] ?? '');
-      if (ctx.clusterNode !== undefined) throw notImplemented('sync and doctor jobs in a cluster');
+      const store = storeOf();
+      if (store.hasCollection(name)) store.collection(name); // 400 for a custom-sharded one
       checkJobsOn(ctx, 'sync');
       const body = bodyObject(req.body);
       checkKeys(
@@ -177,7 +183,7 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
       const embedder = embedderOf(ctx);
       const c = ctx.config;
       const job = ctx.jobs.start('sync', name, async (j) => {
-        const report = await syncDocuments(ctx.db(), {
+        const report = await syncDocuments(store, {
           source,
           collection: name,
           embedder,
@@ -213,8 +219,9 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
       const given = body['source'] ?? (typeof saved === 'object' ? saved.source : undefined);
       const source = given === undefined ? undefined : await checkedSource(ctx, given);
       const embedder = embedderOf(ctx);
+      const store = storeOf();
       const job = ctx.jobs.start('doctor', name, async (j) => {
-        const report = await doctorCollection(ctx.db(), {
+        const report = await doctorCollection(store, {
           signal: j.controller.signal,
           onProgress: (p) => (j.progress = p),
           collection: name,

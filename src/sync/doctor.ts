@@ -20,9 +20,7 @@
  */
 import { isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { JsonValue, PointId } from '../common/types.js';
-import type { Collection } from '../engine/collection.js';
 import type { PointRecord } from '../engine/collection-types.js';
-import type { Quiver } from '../engine/quiver.js';
 import { checkCollectionName } from '../engine/validation.js';
 import { sha256 } from '../ops/ops-files.js';
 import type { FileSystem } from '../storage/io/file-system.js';
@@ -33,6 +31,7 @@ import { planSource } from './source-plan.js';
 import { loadCheckpoint } from './sync-checkpoint.js';
 import type { SyncProgress } from './sync.js';
 import { syncDocuments } from './sync.js';
+import type { SyncCollection, SyncStore } from './sync-store.js';
 
 export type FindingStatus = 'PASS' | 'INFO' | 'FAIL';
 export type FindingKind =
@@ -114,7 +113,7 @@ const EXAMPLES = 5;
 const PAGE = 1000;
 
 /** Examines `collection` (and fixes it with `fix`). */
-export async function doctorCollection(db: Quiver, o: DoctorOptions): Promise<DoctorReport> {
+export async function doctorCollection(db: SyncStore, o: DoctorOptions): Promise<DoctorReport> {
   const fs = o.fileSystem ?? new NodeFileSystem();
   checkCollectionName(o.collection);
   const collection = db.collection(o.collection);
@@ -163,8 +162,8 @@ interface Examination {
 }
 
 async function examine(
-  db: Quiver,
-  c: Collection,
+  db: SyncStore,
+  c: SyncCollection,
   o: DoctorOptions,
   fs: FileSystem,
   phase: DoctorProgress['phase'],
@@ -223,7 +222,7 @@ async function examine(
  * sync's, else the points' own): its vectors would not rank with the others.
  */
 async function checkFixEmbedder(
-  db: Quiver,
+  db: SyncStore,
   o: DoctorOptions,
   fs: FileSystem,
   dimension: number,
@@ -267,7 +266,7 @@ function finding(
 
 /** Every point with its payload and vector, read in pages; `read` hears after each. */
 async function allPoints(
-  c: Collection,
+  c: SyncCollection,
   read: (done: number, total: number) => void,
 ): Promise<PointRecord[]> {
   const ids = await c.ids();
@@ -389,7 +388,7 @@ async function compareWithSource(
 
 /** The checks of the points themselves: content hashes, vectors, embedders, metadata. */
 function checkPoints(
-  c: Collection,
+  c: SyncCollection,
   points: readonly PointRecord[],
   o: DoctorOptions,
   findings: Finding[],

@@ -10,8 +10,6 @@
 import { resolve } from 'node:path';
 import { isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { JsonObject, PointId } from '../common/types.js';
-import type { Collection } from '../engine/collection.js';
-import type { Quiver } from '../engine/quiver.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import { NodeFileSystem } from '../storage/io/node-file-system.js';
 import { checkCollectionName } from '../engine/validation.js';
@@ -21,6 +19,7 @@ import type { FilePlan, PlannedChunk, SkipReason, SourceOptions } from './source
 import { planSource } from './source-plan.js';
 import type { SyncCheckpoint } from './sync-checkpoint.js';
 import { readCheckpoint, writeCheckpoint } from './sync-checkpoint.js';
+import type { SyncCollection, SyncStore } from './sync-store.js';
 
 export interface SyncOptions extends SourceOptions {
   /** Created (cosine, the embedder's dimension) when missing. */
@@ -157,7 +156,7 @@ export interface SyncReport {
 }
 
 /** Runs one sync of `options.source` into `options.collection` of `db`. */
-export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<SyncReport> {
+export async function syncDocuments(db: SyncStore, options: SyncOptions): Promise<SyncReport> {
   const started = Date.now();
   const fs = options.fileSystem ?? new NodeFileSystem();
   // The name becomes the checkpoint's file name: checked before any path is made of it.
@@ -256,7 +255,7 @@ export async function syncDocuments(db: Quiver, options: SyncOptions): Promise<S
  * the sync again builds the collection anew.
  */
 async function whileKept<T>(
-  db: Quiver,
+  db: SyncStore,
   o: SyncOptions,
   run: SyncRun,
   writes: () => Promise<T>,
@@ -324,7 +323,7 @@ function embedderInfo(e: Embedder): SyncReport['embedder'] {
  * `allowEmptySource`, since an unmounted folder or a mistyped --include looks just so.
  */
 async function stalePoints(
-  c: Collection | undefined,
+  c: SyncCollection | undefined,
   have: ReadonlySet<PointId>,
   wanted: ReadonlySet<string>,
   plans: readonly FilePlan[],
@@ -363,7 +362,7 @@ async function stalePoints(
 }
 
 /** The collection to sync into, refused when its dimension is not the embedder's. */
-function checkedCollection(db: Quiver, o: SyncOptions): Collection {
+function checkedCollection(db: SyncStore, o: SyncOptions): SyncCollection {
   const c = db.collection(o.collection);
   const dim = o.embedder.dimension;
   if (dim !== undefined && c.config.dimension !== dim) {
@@ -417,9 +416,9 @@ class SyncRun {
   private nextStart = 0;
 
   constructor(
-    private readonly db: Quiver,
+    private readonly db: SyncStore,
     private readonly o: SyncOptions,
-    private collection: Collection | undefined,
+    private collection: SyncCollection | undefined,
     private readonly chunksToEmbed: number,
     private readonly filesToEmbed: number,
     /** Stale points of files still in the folder, by path (see stalePoints). */
@@ -509,7 +508,7 @@ class SyncRun {
   }
 
   /** The collection, created with the first vectors' dimension when missing. */
-  private async target(dimension: number | undefined): Promise<Collection> {
+  private async target(dimension: number | undefined): Promise<SyncCollection> {
     if (this.collection !== undefined) return this.collection;
     if (dimension === undefined)
       throw new QuiverError('INTERNAL', 'no vectors to create the collection with; this is a bug.');
@@ -606,7 +605,7 @@ class SyncRun {
  * that describe where they sit are written, and only when they differ. Returns how many.
  */
 async function refreshPayloads(
-  c: Collection,
+  c: SyncCollection,
   plans: readonly FilePlan[],
   have: ReadonlySet<PointId>,
 ): Promise<number> {

@@ -3,9 +3,12 @@
  * JetStream cluster, driven through the official Qdrant JS client and plain HTTP. A
  * collection created on one node appears on the other; points upserted on one are found
  * on the other with the write's session token or `consistency=majority`; /cluster,
- * /collections/{c}/cluster, /ready and /metrics describe the replication.
+ * /collections/{c}/cluster, /ready and /metrics describe the replication; a sync job on
+ * one node fills a cluster collection the other reads, and a doctor job there passes it.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
@@ -24,8 +27,17 @@ async function json(res: Response): Promise<Record<string, unknown>> {
 describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
   test('two nodes replicate through NATS: client writes on one, reads on the other', async (t) => {
     const nats = await startNatsCluster(t);
-    const a = await spawnServe(t, ['--data', tempDir(t), '--cluster', nats.servers]);
-    const b = await spawnServe(t, ['--data', tempDir(t), '--cluster', nats.servers]);
+    // A folder of documents both nodes may sync from (jobs near the end).
+    const folder = tempDir(t, 'quiver-cluster-docs-');
+    for (let i = 0; i < 5; i++) {
+      writeFileSync(
+        join(folder, `d${i}.md`),
+        `# Doc ${i}\n\n## Part\n\nText ${i} about topic ${i * 7}.\n`,
+      );
+    }
+    const serve = ['--cluster', nats.servers, '--sync-roots', folder];
+    const a = await spawnServe(t, ['--data', tempDir(t), ...serve]);
+    const b = await spawnServe(t, ['--data', tempDir(t), ...serve]);
     t.after(async () => {
       await a.stop();
       await b.stop();
@@ -293,6 +305,49 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
     );
     const badDirection = await operate(a.url, { start_resharding: { direction: 'sideways' } });
     assert.equal(badDirection.status, 400);
+
+    // A sync job on A fills a cluster collection that B reads; a doctor job on B passes it.
+    const job = async (url: string, path: string, body: unknown) => {
+      const started = await fetch(`${url}/collections/kb/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(started.status, 202, await started.clone().text());
+      const status = ((await json(started))['result'] as { status_url: string }).status_url;
+      for (let i = 0; i < 300; i++) {
+        const j = (await json(await fetch(`${url}${status}`)))['result'] as {
+          state: string;
+          report?: Record<string, unknown>;
+          error?: unknown;
+        };
+        if (j.state !== 'running') {
+          assert.equal(j.state, 'done', JSON.stringify(j));
+          return j.report!;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.fail(`the ${path} job did not finish`);
+    };
+    const synced = (await job(a.url, 'sync', { source: folder })) as {
+      chunks: { embedded: number; total: number };
+    };
+    assert.ok(synced.chunks.total >= 5, JSON.stringify(synced));
+    assert.equal(synced.chunks.embedded, synced.chunks.total);
+    const kbCount = await fetch(`${b.url}/collections/kb/points/count?consistency=majority`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(((await json(kbCount))['result'] as { count: number }).count, synced.chunks.total);
+    const doctor = (await job(b.url, 'doctor', { source: folder })) as {
+      findings: { kind: string; status: string }[];
+    };
+    assert.deepEqual(
+      doctor.findings.filter((f) => f.status === 'FAIL'),
+      [],
+      JSON.stringify(doctor),
+    );
 
     // A dropped collection goes from every node.
     await ca.deleteCollection('docs');

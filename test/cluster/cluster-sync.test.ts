@@ -1,0 +1,178 @@
+/**
+ * Document sync and the doctor against a cluster collection, on a real 3-server NATS
+ * JetStream cluster with two Quiver nodes in this process: a sync run through one node
+ * creates a 2-shard collection whose points (on both nodes) are exactly the folder's
+ * chunks; a run through the other node over the unchanged folder embeds and writes
+ * nothing; edits, a rename and a deletion are followed; the doctor finds a planted orphan
+ * and a drifted chunk and its fix leaves a clean second run; a custom-sharded collection
+ * is refused by name.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { SILENT_LOGGER } from '../../src/common/logger.js';
+import { isQuiverError } from '../../src/common/quiver-error.js';
+import { Quiver } from '../../src/index.js';
+import { ClusterNode } from '../../src/cluster/cluster-node.js';
+import { ClusterSyncStore } from '../../src/cluster/cluster-sync-store.js';
+import { chunkText } from '../../src/sync/chunker.js';
+import { documentText } from '../../src/sync/document-text.js';
+import { doctorCollection } from '../../src/sync/doctor.js';
+import type { Embedder } from '../../src/sync/embedder.js';
+import { localEmbedder } from '../../src/sync/embedder.js';
+import { chunkId } from '../../src/sync/source-plan.js';
+import { syncDocuments } from '../../src/sync/sync.js';
+import type { SyncOptions } from '../../src/sync/sync.js';
+import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
+import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const skip = needsNatsServer();
+const DIM = 16;
+const CHUNK = { maxTokens: 40, overlapTokens: 4 };
+
+function writeDoc(dir: string, path: string, seed: number): void {
+  const words = (s: number): string =>
+    Array.from({ length: 60 }, (_, i) => `w${(s * 7919 + i * 104729) % 9973}`).join(' ');
+  writeFileSync(
+    join(dir, path),
+    `# Doc ${seed}\n\n## A\n\n${words(seed)}\n\n## B\n\n${words(seed + 1)}\n`,
+  );
+}
+
+/** The chunk ids the folder should give, computed from the chunker (the oracle). */
+function expectedIds(dir: string, files: readonly string[]): string[] {
+  const ids: string[] = [];
+  for (const f of files) {
+    const doc = documentText(f, readFileSync(join(dir, f)));
+    if (!doc.ok) continue;
+    const seen = new Map<string, number>();
+    for (const c of chunkText(doc.text, CHUNK)) {
+      const n = seen.get(c.hash) ?? 0;
+      seen.set(c.hash, n + 1);
+      ids.push(chunkId(f, c.hash, n));
+    }
+  }
+  return ids.sort();
+}
+
+/** An embedder that counts the texts it embedded. */
+function counting(inner: Embedder): Embedder & { texts: number } {
+  const e = {
+    ...inner,
+    texts: 0,
+    embed: async (texts: readonly string[]) => {
+      e.texts += texts.length;
+      return inner.embed(texts);
+    },
+  };
+  return e;
+}
+
+describe('document sync into a cluster collection', { skip, timeout: 180_000 }, () => {
+  test('runs through either node agree; the doctor finds and fixes planted faults', async (t) => {
+    const opened: { db: Quiver; cluster: ClusterNode; dir: string }[] = [];
+    t.after(async () => {
+      for (const n of opened) {
+        await n.cluster.close().catch(() => undefined);
+        await n.db.close().catch(() => undefined);
+        rmSync(n.dir, { recursive: true, force: true });
+      }
+    });
+    const nats = await startNatsCluster(t);
+    const start = async (nodeId: string) => {
+      const dir = tempDir(undefined);
+      const db = await Quiver.open(dir);
+      const cluster = await ClusterNode.start(db, {
+        servers: nats.servers,
+        nodeId,
+        logger: SILENT_LOGGER,
+        fileSystem: new NodeFileSystem(),
+      });
+      opened.push({ db, cluster, dir });
+      return { db, cluster, store: new ClusterSyncStore(cluster, db) };
+    };
+    const a = await start('node-a');
+    const b = await start('node-b');
+    const source = tempDir(t, 'quiver-cluster-sync-');
+    mkdirSync(source, { recursive: true });
+    let files = ['one.md', 'two.md', 'three.md', 'four.md'];
+    files.forEach((f, i) => writeDoc(source, f, i * 10));
+    const embedder = counting(localEmbedder(DIM));
+    const options: SyncOptions = {
+      source,
+      collection: 'docs',
+      embedder,
+      chunk: CHUNK,
+      batchSize: 3,
+      concurrency: 1,
+    };
+    // Sharded by the id hash over two shards, each on both nodes.
+    await a.cluster.createCollection('docs', { dimension: DIM, metric: 'cosine' }, 2);
+    const idsOn = async (node: ClusterNode) =>
+      (await node.reads('docs', { latest: true }).ids()).map(String).sort();
+
+    const first = await syncDocuments(a.store, options);
+    assert.equal(first.stopped, undefined);
+    assert.equal(first.chunks.embedded, expectedIds(source, files).length);
+    assert.deepEqual(await idsOn(a.cluster), expectedIds(source, files));
+    assert.deepEqual(await idsOn(b.cluster), expectedIds(source, files));
+
+    // Through the other node: the collection already says everything is embedded.
+    const texts = embedder.texts;
+    const again = await syncDocuments(b.store, options);
+    assert.equal(again.chunks.embedded, 0);
+    assert.equal(again.chunks.deleted, 0);
+    assert.equal(embedder.texts, texts, 'nothing embedded again');
+
+    // Edit, rename, delete: followed through node b.
+    writeDoc(source, 'one.md', 99);
+    renameSync(join(source, 'two.md'), join(source, 'deux.md'));
+    rmSync(join(source, 'three.md'));
+    files = ['one.md', 'deux.md', 'four.md'];
+    const third = await syncDocuments(b.store, options);
+    assert.ok(third.chunks.deleted > 0 && third.chunks.embedded > 0);
+    assert.deepEqual(await idsOn(a.cluster), expectedIds(source, files));
+
+    // Faults planted through the cluster: an orphan (its file never existed), a point of a
+    // file that no longer has its chunk (drift), and a chunk's point deleted (a gap).
+    const local = a.db.collection('docs');
+    const victimId = expectedIds(source, files)[0]!;
+    const [victim] = await a.cluster.reads('docs', { latest: true }).getMany([victimId]);
+    const planted = (id: string, path: string) => ({
+      id,
+      vector: Array.from({ length: DIM }, (_, d) => d + 1),
+      payload: { ...victim!.payload, source: path },
+    });
+    await a.cluster.write(
+      'docs',
+      local.prepareUpsert([
+        planted('00000000-0000-4000-8000-000000000001', 'gone.md'),
+        planted('00000000-0000-4000-8000-000000000002', 'one.md'),
+      ]),
+    );
+    await a.cluster.write('docs', local.prepareDelete([victimId]));
+    const found = await doctorCollection(b.store, { collection: 'docs', source, embedder });
+    const fail = (kind: string) => found.findings.find((f) => f.kind === kind);
+    for (const kind of ['orphans', 'drift', 'missing']) {
+      assert.equal(fail(kind)?.status, 'FAIL', kind);
+      assert.equal(fail(kind)?.count, 1, kind);
+    }
+    await doctorCollection(a.store, { collection: 'docs', source, embedder, fix: true });
+    const clean = await doctorCollection(b.store, { collection: 'docs', source, embedder });
+    assert.deepEqual(
+      clean.findings.filter((f) => f.status === 'FAIL'),
+      [],
+      JSON.stringify(clean.findings),
+    );
+    assert.deepEqual(await idsOn(b.cluster), expectedIds(source, files));
+
+    // A custom-sharded collection takes no write without a shard key: refused by name.
+    await a.cluster.createCollection('tenants', { dimension: DIM }, 1, undefined, true);
+    await assert.rejects(
+      syncDocuments(a.store, { ...options, collection: 'tenants' }),
+      (e) => isQuiverError(e, 'INVALID_ARGUMENT') && /custom sharding/.test(e.message),
+    );
+  });
+});
