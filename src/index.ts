@@ -55,6 +55,7 @@ export type {
 } from './sync/doctor.js';
 export type { WalkSkipReason } from './sync/source-files.js';
 export type { SkipReason } from './sync/source-plan.js';
+export type { SyncCollection, SyncStore } from './sync/sync-store.js';
 export { localEmbedder } from './sync/embedder.js';
 export type { Embedder, EmbeddingBatch } from './sync/embedder.js';
 export { openAiEmbedder } from './sync/openai-embedder.js';
