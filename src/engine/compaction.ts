@@ -54,6 +54,7 @@ export async function compactSegments(
   // Trained again on the merged vectors (a reused graph's old codes are re-encoded), in
   // slices: a merged segment's product codes take seconds.
   const quantizer = await quantizeIndex(merge.index, state.config);
+  if (shouldStop()) return undefined; // closed while the codes were made
   const bytes = encodeMerged(state, merge, segmentId, quantizer);
   await write(bytes);
   // Swap, synchronously. Points deleted (or replaced) in a source since the snapshot are

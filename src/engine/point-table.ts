@@ -102,7 +102,24 @@ export class PointTable {
   shareIndex(lanes: number): void {
     const index = this.index_;
     if (!canShare(index) || index.shared || this.pendingCount > 0 || lanes < 1) return;
+    if (this.sharingHeld > 0) return;
     this.index_ = index.toShared(lanes);
+  }
+
+  private sharingHeld = 0;
+
+  /**
+   * Runs `work` with shareIndex held off: work that changes the index in slices (new codes
+   * after a config update) must finish on the index it started with, not see a shared copy
+   * swapped in between two slices. Searches meanwhile run on this thread.
+   */
+  async withoutSharing<T>(work: () => Promise<T>): Promise<T> {
+    this.sharingHeld++;
+    try {
+      return await work();
+    } finally {
+      this.sharingHeld--;
+    }
   }
 
   /**

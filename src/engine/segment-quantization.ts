@@ -86,7 +86,40 @@ export async function requantize(index: VectorIndex, config: CollectionConfig): 
     return true;
   }
   if (have !== undefined && quantizerMatches(have, want)) return true;
+  if (index.codesFixed) return false; // before seconds of training it could not apply
   return (await quantizeIndex(index, config)) !== undefined;
+}
+
+/** A table whose index can be replaced by a copy holding the same slots. */
+export interface IndexHolder {
+  readonly index: VectorIndex;
+  swapIndex(index: VectorIndex): void;
+}
+
+/**
+ * For a table whose index cannot take new codes in place (shared with search workers):
+ * trains in slices on its vectors, then copies the index as it is now, encodes the copy
+ * and swaps it in, in one synchronous step, so that no delete lands on the old index
+ * after the copy was made (the swap would refuse it: the copy would have lost it).
+ */
+export async function requantizeCopy(table: IndexHolder, config: CollectionConfig): Promise<void> {
+  const index = table.index;
+  const want = walkedQuantization(config);
+  if (!(index instanceof HnswIndex) || want === 'none') return;
+  const quantizer = await runInSlices(training(index, config));
+  if (quantizer === undefined) return;
+  // The table may hold another copy of the same vectors by now (shared meanwhile).
+  const now = table.index;
+  if (!(now instanceof HnswIndex)) return;
+  if (now.quantizer !== undefined && quantizerMatches(now.quantizer, want)) return;
+  const copy = now.clone();
+  try {
+    copy.quantize(quantizer);
+  } catch (e) {
+    if (isQuiverError(e, 'INVALID_ARGUMENT')) return; // stays as it is, as quantizeIndex does
+    throw e;
+  }
+  table.swapIndex(copy);
 }
 
 /**

@@ -35,6 +35,7 @@ import {
   quantizeIndex,
   quantizerMatches,
   requantize,
+  requantizeCopy,
   storedCodes,
 } from './segment-quantization.js';
 
@@ -485,13 +486,16 @@ export class StorageManager {
    * Brings every sealed segment of `state` in line with its config after an update (or its
    * replay at open): codes trained again or dropped, vectors moved to or from their files.
    * Runs after the storage work queued before it; a segment whose graph search workers
-   * share keeps its codes until compaction rewrites it.
+   * share is replaced by a private copy with the new codes (requantizeCopy).
    */
   reconcile(state: CollectionState): Promise<void> {
     return this.enqueue('reconcile', async () => {
-      // A collection dropped or replaced since is left alone (its files may be gone).
-      if (this.catalog.get(state.config.name) !== state) return;
-      for (const seg of [...state.sealed]) await this.reconcileSegment(state, seg);
+      for (const seg of [...state.sealed]) {
+        // A collection dropped or replaced since is left alone (its files may be gone):
+        // checked before each segment, as one can take seconds.
+        if (this.catalog.get(state.config.name) !== state) return;
+        await this.reconcileSegment(state, seg);
+      }
     });
   }
 
@@ -509,11 +513,10 @@ export class StorageManager {
       seg.table.swapIndex(index.clone());
       await this.vectors.release(path);
     }
-    if (!(await requantize(seg.table.index, config))) {
+    await seg.table.withoutSharing(async () => {
       // Frozen for search workers, its codes cannot change in place: a private copy can.
-      const copy = seg.table.index instanceof HnswIndex ? seg.table.index.clone() : undefined;
-      if (copy !== undefined && (await requantize(copy, config))) seg.table.swapIndex(copy);
-    }
+      if (!(await requantize(seg.table.index, config))) await requantizeCopy(seg.table, config);
+    });
     await this.vectors.attachFile(seg.table, config, path);
     state.changed();
   }

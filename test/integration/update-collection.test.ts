@@ -125,3 +125,44 @@ test('quantization and onDisk change after creation, survive a reopen and a repl
     await again.close();
   }
 });
+
+test('new codes for segments shared with search workers, with deletes landing while they train', async (t) => {
+  const dir = tempDir(t, 'quiver-update-shared-');
+  const db = await Quiver.open(dir, { ...OPTIONS, searchThreads: 2, queryCacheBytes: 0 });
+  try {
+    const c = await db.createCollection('w', {
+      dimension: DIM,
+      metric: 'euclid',
+      quantization: 'scalar',
+    });
+    await c.upsert(vectors.map((v, i) => ({ id: i, vector: v })));
+    await db.checkpoint();
+    await db.idle();
+    // Searches through the workers share the sealed graphs, int8 codes and all: their codes
+    // can no longer change in place, so the update makes copies.
+    for (const q of queries) await c.search(q, { k: 10 });
+    const update = db.updateCollection('w', {
+      quantization: { kind: 'product', compression: 'x4' },
+    });
+    let done = false;
+    void update.finally(() => (done = true));
+    const deleted: number[] = [];
+    while (!done) {
+      const id = deleted.length * 7;
+      await c.delete([id]);
+      deleted.push(id);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await update;
+    assert.ok(deleted.length > 1, `deletes landed during the update (${deleted.length})`);
+    assert.deepEqual(await sealedQuantized(c), [true]);
+    assert.equal(await c.count(), N - deleted.length);
+    assert.deepEqual(await c.getMany(deleted), [], 'no delete was lost with the copy');
+    for (const q of queries) {
+      const hits = await c.search(q, { k: 10 });
+      assert.ok(hits.every((h) => !deleted.includes(Number(h.id))));
+    }
+  } finally {
+    await db.close();
+  }
+});

@@ -495,18 +495,16 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
         'an index with its vectors on disk keeps its codes; rebuild it to change them.',
       );
     }
-    if (this.mem.shared && (this.quantizer_ !== undefined || this.mem.codes !== undefined)) {
-      // Workers may be walking these codes with the old scale: never rewrite them in place
-      // (nor codes whose quantizer was dropped: a lane may still be walking them).
+    if (this.codesFixed) {
       throw invalidArgument('a shared index is quantized once; build a new index to change it.');
     }
     const params = codeParams(q);
     const width = q.kind === 'product' ? subspacesOf(q.dimension, q.compression) : 0;
     const stored = rows !== undefined && width > 0 && rows.length === this.slots_ * width;
     if (!stored && !this.holdsVectors) checkGiven(vectors, this.slots_ * this.dimension);
+    this.mem.quantize(params); // may refuse (the 4 GiB limit): the old codes stay then
     this.quantizer_ = undefined;
     this.handle_ = undefined;
-    this.mem.quantize(params);
     if (stored) this.setCodeRows(rows, width, params.stride);
     else {
       for (let from = 0; from < this.slots_; from += ENCODE_STEP) {
@@ -518,6 +516,15 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     }
     this.quantizer_ = q;
     this.handle_ = undefined;
+  }
+
+  /**
+   * True when quantize() would refuse: workers may be walking this shared index's codes
+   * with the old scale, so they are never rewritten in place (nor codes whose quantizer was
+   * dropped: a lane may still be walking them). A copy (clone) can be quantized.
+   */
+  get codesFixed(): boolean {
+    return this.mem.shared && (this.quantizer_ !== undefined || this.mem.codes !== undefined);
   }
 
   /** Encodes slots from..to-1 of `vectors` through the vector scratch (no vecs region). */
