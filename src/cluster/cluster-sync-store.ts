@@ -5,17 +5,20 @@
  * shards' streams like any client write. A file's new and old chunks may live on
  * different shards, so they are not one write here: the new chunks are written first and
  * the old ones deleted after, and a run stopped between the two leaves both (never
- * neither) until the next run deletes the rest. Checkpoints stay in the node's own
- * database directory. Custom-sharded collections are refused: every write to them must
- * name a shard key, which a folder of documents does not give.
+ * neither) until the next run deletes the rest. Writes are cut to stay well inside a
+ * stream message. A collection dropped (or dropped and made again) during a run stops it
+ * with CLOSED. Checkpoints stay in the node's own database directory. Custom-sharded
+ * collections are refused: every write to them must name a shard key, which a folder of
+ * documents does not give.
  */
-import { QuiverError } from '../common/quiver-error.js';
+import { isQuiverError, QuiverError } from '../common/quiver-error.js';
 import type { Payload, PointId } from '../common/types.js';
 import type { PointOp } from '../engine/collection.js';
 import type { PointRecord } from '../engine/collection-types.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { PointInput } from '../engine/validation.js';
 import type { SyncCollection, SyncStore } from '../sync/sync-store.js';
+import type { ClusterCollectionDef } from './cluster-meta.js';
 import type { ClusterNode } from './cluster-node.js';
 import { isCustom } from './shard-keys.js';
 
@@ -35,14 +38,23 @@ export class ClusterSyncStore implements SyncStore {
   }
 
   collection(name: string): SyncCollection {
-    if (isCustom(this.node.definition(name))) {
+    const def = this.node.definition(name);
+    if (isCustom(def)) {
       throw new QuiverError(
         'INVALID_ARGUMENT',
         `Collection "${name}" uses custom sharding: each write must name a shard key, and a sync has none to give. Sync into a collection with automatic sharding.`,
         { collection: name },
       );
     }
-    return new ClusterSyncCollection(this.node, this.db, name);
+    if (!this.node.hosts(name)) {
+      // Its writes are prepared by the node's own copy, which it does not have.
+      throw new QuiverError(
+        'UNAVAILABLE',
+        `This node does not host collection "${name}" (its local copy could not be made: see the node's log); start the job on another node, or fix this one.`,
+        { collection: name },
+      );
+    }
+    return new ClusterSyncCollection(this.node, this.db, name, def.uid);
   }
 
   /** Defined cluster-wide with one shard on every node, as a Qdrant create without sharding. */
@@ -55,15 +67,26 @@ export class ClusterSyncStore implements SyncStore {
   }
 }
 
+/**
+ * Bytes of points (vectors and payloads) in one write: a stream message is at most NATS's
+ * max_payload (1 MiB by default), and a batch of sync chunks of wide vectors can pass it
+ * when a collection has one shard.
+ */
+const WRITE_BYTES = 256 << 10;
+/** Ids in one delete (a UUID is about 40 bytes encoded). */
+const DELETE_IDS = 4096;
+
 class ClusterSyncCollection implements SyncCollection {
   constructor(
     private readonly node: ClusterNode,
     private readonly db: Quiver,
     private readonly name: string,
+    /** The definition this sync started on: another of the same name is another collection. */
+    private readonly uid: string,
   ) {}
 
   get config(): { readonly dimension: number } {
-    return this.node.definition(this.name).config;
+    return this.current().config;
   }
 
   ids(): Promise<PointId[]> {
@@ -75,29 +98,69 @@ class ClusterSyncCollection implements SyncCollection {
   }
 
   async replace(points: readonly PointInput[], deleteIds: readonly PointId[]): Promise<void> {
-    await this.write(this.local().prepareUpsert(points));
-    await this.write(this.local().prepareDelete(deleteIds));
+    const dimension = this.config.dimension;
+    let part: PointInput[] = [];
+    let bytes = 0;
+    for (const p of points) {
+      const size = dimension * 4 + JSON.stringify(p.payload ?? {}).length + 64;
+      if (part.length > 0 && bytes + size > WRITE_BYTES) {
+        await this.write(this.local().prepareUpsert(part));
+        part = [];
+        bytes = 0;
+      }
+      part.push(p);
+      bytes += size;
+    }
+    if (part.length > 0) await this.write(this.local().prepareUpsert(part));
+    await this.delete(deleteIds);
   }
 
   async delete(ids: readonly PointId[]): Promise<void> {
-    await this.write(this.local().prepareDelete(ids));
+    for (let i = 0; i < ids.length; i += DELETE_IDS) {
+      await this.write(this.local().prepareDelete(ids.slice(i, i + DELETE_IDS)));
+    }
   }
 
   async setPayload(ids: readonly PointId[], payload: Payload): Promise<void> {
     await this.write(this.local().preparePayloadUpdate(ids, 'merge', payload, []));
   }
 
+  /**
+   * The definition, as long as it is the one the sync started on; CLOSED naming the
+   * collection once it was dropped (and maybe made again): the run stops there
+   * (sync.ts says so in its own words).
+   */
+  private current(): ClusterCollectionDef {
+    const def = this.node.defines(this.name) ? this.node.definition(this.name) : undefined;
+    if (def?.uid !== this.uid) {
+      throw new QuiverError(
+        'CLOSED',
+        `Collection "${this.name}" was dropped from the cluster during this call.`,
+        { collection: this.name },
+      );
+    }
+    return def;
+  }
+
   /** Every shard read from one replica, after all its stream held when the read arrived. */
   private reads(): ReturnType<ClusterNode['reads']> {
+    this.current();
     return this.node.reads(this.name, { latest: true });
   }
 
   /** The node's own copy: it checks and prepares operations as a local write would. */
   private local(): ReturnType<Quiver['collection']> {
+    this.current();
     return this.db.collection(this.name);
   }
 
   private async write(op: PointOp | undefined): Promise<void> {
-    await this.node.write(this.name, op);
+    this.current();
+    try {
+      await this.node.write(this.name, op);
+    } catch (e) {
+      if (isQuiverError(e, 'COLLECTION_NOT_FOUND')) this.current(); // dropped just now
+      throw e;
+    }
   }
 }

@@ -3,12 +3,13 @@
  * JetStream cluster with two Quiver nodes in this process: a sync run through one node
  * creates a 2-shard collection whose points (on both nodes) are exactly the folder's
  * chunks; a run through the other node over the unchanged folder embeds and writes
- * nothing; edits, a rename and a deletion are followed; the doctor finds a planted orphan
- * and a drifted chunk and its fix leaves a clean second run; a custom-sharded collection
- * is refused by name.
+ * nothing; edits, a rename and a deletion are followed; the doctor finds a planted orphan,
+ * drift and gap and its fix leaves a clean second run; batches of wide vectors are cut to
+ * fit stream messages; a collection dropped during a run stops it with CLOSED; a
+ * custom-sharded collection is refused by name.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { SILENT_LOGGER } from '../../src/common/logger.js';
@@ -16,17 +17,15 @@ import { isQuiverError } from '../../src/common/quiver-error.js';
 import { Quiver } from '../../src/index.js';
 import { ClusterNode } from '../../src/cluster/cluster-node.js';
 import { ClusterSyncStore } from '../../src/cluster/cluster-sync-store.js';
-import { chunkText } from '../../src/sync/chunker.js';
-import { documentText } from '../../src/sync/document-text.js';
 import { doctorCollection } from '../../src/sync/doctor.js';
 import type { Embedder } from '../../src/sync/embedder.js';
 import { localEmbedder } from '../../src/sync/embedder.js';
-import { chunkId } from '../../src/sync/source-plan.js';
 import { syncDocuments } from '../../src/sync/sync.js';
 import type { SyncOptions } from '../../src/sync/sync.js';
 import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { expectedChunkIds } from '../sync/chunk-oracle.js';
 
 const skip = needsNatsServer();
 const DIM = 16;
@@ -41,20 +40,9 @@ function writeDoc(dir: string, path: string, seed: number): void {
   );
 }
 
-/** The chunk ids the folder should give, computed from the chunker (the oracle). */
+/** The chunk ids `files` of the folder should give (the oracle). */
 function expectedIds(dir: string, files: readonly string[]): string[] {
-  const ids: string[] = [];
-  for (const f of files) {
-    const doc = documentText(f, readFileSync(join(dir, f)));
-    if (!doc.ok) continue;
-    const seen = new Map<string, number>();
-    for (const c of chunkText(doc.text, CHUNK)) {
-      const n = seen.get(c.hash) ?? 0;
-      seen.set(c.hash, n + 1);
-      ids.push(chunkId(f, c.hash, n));
-    }
-  }
-  return ids.sort();
+  return expectedChunkIds(dir, CHUNK, files);
 }
 
 /** An embedder that counts the texts it embedded. */
@@ -167,6 +155,35 @@ describe('document sync into a cluster collection', { skip, timeout: 180_000 }, 
       JSON.stringify(clean.findings),
     );
     assert.deepEqual(await idsOn(b.cluster), expectedIds(source, files));
+
+    // Wide vectors in one shard: a batch of 128 chunks of 3 072 values (1.5 MB) is more
+    // than one stream message takes, so it goes in several writes.
+    const wide = tempDir(t, 'quiver-cluster-sync-wide-');
+    for (let i = 0; i < 40; i++) writeDoc(wide, `w${i}.md`, 1000 + i * 3);
+    const wideRun = await syncDocuments(a.store, {
+      source: wide,
+      collection: 'wide',
+      embedder: localEmbedder(3072),
+      chunk: CHUNK,
+    });
+    assert.ok(wideRun.chunks.embedded > 128, `${wideRun.chunks.embedded} chunks`);
+    assert.equal(await b.cluster.reads('wide', { latest: true }).count(), wideRun.chunks.embedded);
+
+    // Dropped from the cluster (through the other node) while a run writes into it.
+    let dropping: Promise<void> | undefined;
+    await assert.rejects(
+      syncDocuments(a.store, {
+        ...options,
+        collection: 'dropped',
+        onProgress: (p) => {
+          if (p.chunksEmbedded > 0) dropping ??= b.cluster.dropCollection('dropped');
+        },
+      }),
+      (e) =>
+        isQuiverError(e, 'CLOSED') &&
+        /Collection "dropped" was dropped while .* was synced into it/.test(e.message),
+    );
+    await dropping;
 
     // A custom-sharded collection takes no write without a shard key: refused by name.
     await a.cluster.createCollection('tenants', { dimension: DIM }, 1, undefined, true);

@@ -27,7 +27,6 @@ import { chunkText } from '../../src/sync/chunker.js';
 import { documentText } from '../../src/sync/document-text.js';
 import { localEmbedder } from '../../src/sync/embedder.js';
 import { openAiEmbedder } from '../../src/sync/openai-embedder.js';
-import { chunkId } from '../../src/sync/source-plan.js';
 import { syncDocuments } from '../../src/sync/sync.js';
 import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
 import { decodeWalOp } from '../../src/storage/wal/wal-body-codec.js';
@@ -37,6 +36,7 @@ import type { SyncOptions, SyncReport } from '../../src/sync/sync.js';
 import { CLI_NODE_ARGS, quiverAsync } from '../helpers/cli-run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
+import { expectedChunkIds, filesOf } from './chunk-oracle.js';
 import { startEmbeddingServer } from './embedding-server.js';
 
 const DIM = 32;
@@ -81,27 +81,9 @@ function syncArgs(source: string, data: string, url: string): string[] {
 }
 
 /** Every file under `dir`, relative. */
-function filesOf(dir: string, rel = ''): string[] {
-  return readdirSync(join(dir, rel)).flatMap((name) => {
-    const path = rel === '' ? name : `${rel}/${name}`;
-    return statSync(join(dir, path)).isDirectory() ? filesOf(dir, path) : [path];
-  });
-}
-
 /** The chunk ids the folder should give: the oracle. */
 function expectedIds(dir: string): string[] {
-  const ids: string[] = [];
-  for (const path of filesOf(dir)) {
-    const doc = documentText(path, readFileSync(join(dir, path)));
-    if (!doc.ok) continue;
-    const seen = new Map<string, number>();
-    for (const c of chunkText(doc.text, CHUNK)) {
-      const n = seen.get(c.hash) ?? 0;
-      seen.set(c.hash, n + 1);
-      ids.push(chunkId(path, c.hash, n));
-    }
-  }
-  return ids.sort();
+  return expectedChunkIds(dir, CHUNK);
 }
 
 async function idsIn(db: Quiver, collection: string): Promise<string[]> {
