@@ -153,19 +153,20 @@ if (sift !== undefined && (only === undefined || only === 'cluster')) {
   const r = await runClusterReplication(
     sift,
     Number(process.env['QUIVER_BENCH_CLUSTER_POINTS'] ?? 20_000),
+    Number(process.env['QUIVER_BENCH_CLUSTER_BATCH'] ?? 100),
   );
   say('\n## Cluster replication (' + sift.name + ', 3 NATS servers, 2 nodes, this machine)\n');
   if (r === undefined) say('skipped: nats-server is not installed (Debian package nats-server)');
   else {
     cluster.push(r);
     say(
-      '| points | batch × in flight | shards | acked points/s | standalone points/s | ratio | other node caught up after last ack | read-your-writes p50 / p99 / max: right after the ingest (nodes sealing) | and once sealed |',
+      '| points | batch × in flight | shards | acked points/s | standalone points/s | ratio | acked points/s, one replica a shard | other node caught up after last ack | read-your-writes p50 / p99 / max: right after the ingest (nodes sealing) | and once sealed |',
     );
-    say('|---:|---:|---:|---:|---:|---:|---:|---|---|');
+    say('|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
     const ms = (l: { p50: number; p99: number; max: number }): string =>
       `${l.p50.toFixed(1)} / ${l.p99.toFixed(1)} / ${l.max.toFixed(1)} ms`;
     say(
-      `| ${r.points} | ${r.batch} × ${r.inFlight} | ${r.shards} | ${Math.round(r.clusterPointsPerSecond)} | ${Math.round(r.standalonePointsPerSecond)} | ${(r.clusterPointsPerSecond / r.standalonePointsPerSecond).toFixed(2)} | ${r.catchUpSeconds.toFixed(2)} s | ${ms(r.readYourWritesMs)} | ${ms(r.readYourWritesSteadyMs)} |`,
+      `| ${r.points} | ${r.batch} × ${r.inFlight} | ${r.shards} | ${Math.round(r.clusterPointsPerSecond)} | ${Math.round(r.standalonePointsPerSecond)} | ${(r.clusterPointsPerSecond / r.standalonePointsPerSecond).toFixed(2)} | ${Math.round(r.spreadPointsPerSecond)} | ${r.catchUpSeconds.toFixed(2)} s | ${ms(r.readYourWritesMs)} | ${ms(r.readYourWritesSteadyMs)} |`,
     );
     say(
       `\nA node starting with an empty directory has every point after ${r.freshNodeSeconds.replay.toFixed(2)} s replaying the streams, ${r.freshNodeSeconds.fromPeer.toFixed(2)} s copying a peer's points and reading the rest.`,

@@ -1,7 +1,7 @@
 /**
  * Scenario: cluster mode (SPEC §10) on a real 3-server NATS JetStream cluster on this
  * machine, two Quiver nodes in this process: acknowledged write throughput through
- * `ClusterNode.write` (100-point batches, 8 in flight) beside the same upserts into a
+ * `ClusterNode.write` (100-point batches by default, 8 in flight) beside the same upserts into a
  * standalone database, how long the other node takes to apply the last write after its
  * acknowledgement, read-your-writes latency (one-point write on node A, then `waitFor`
  * its token on node B; right after the ingest, while the nodes seal what they took in,
@@ -36,6 +36,13 @@ export interface ClusterResult {
   readonly clusterPointsPerSecond: number;
   /** The same batches upserted into a standalone database (`batch` fsync). */
   readonly standalonePointsPerSecond: number;
+  /**
+   * The same batches acknowledged into a collection whose two shards have one replica each,
+   * one per node: each point is applied once in this process, as in the standalone run
+   * (the fully replicated collection is applied by both nodes on this one thread), while
+   * JetStream still keeps it on three servers.
+   */
+  readonly spreadPointsPerSecond: number;
   /** From the last acknowledgement until the other node applied every write. */
   readonly catchUpSeconds: number;
   /**
@@ -67,9 +74,9 @@ export interface SearchFigures {
 export async function runClusterReplication(
   ds: Dataset,
   points: number,
+  batch = 100,
 ): Promise<ClusterResult | undefined> {
   if (natsServerPath() === undefined) return undefined;
-  const batch = 100;
   const inFlight = 8;
   const shards = 2;
   const nats = await startNatsCluster(undefined);
@@ -163,7 +170,9 @@ export async function runClusterReplication(
     await a.node.createCollection('spread', { dimension: ds.dim, metric: ds.metric }, 2, 1);
     for (let i = 0; i < 100 && !b.node.hosts('spread'); i++) await sleep(50);
     const sc2 = a.db.collection('spread');
-    await timed(batches, inFlight, (i) => a.node.write('spread', sc2.prepareUpsert(pointsOf(i))));
+    const spreadSeconds = await timed(batches, inFlight, (i) =>
+      a.node.write('spread', sc2.prepareUpsert(pointsOf(i))),
+    );
     await a.node.waitLatest('spread', 120_000);
     await b.node.waitLatest('spread', 120_000);
     const queries = Array.from({ length: Math.min(300, ds.queryCount) }, (_, q) =>
@@ -207,6 +216,7 @@ export async function runClusterReplication(
       shards,
       clusterPointsPerSecond: (batches * batch) / clusterSeconds,
       standalonePointsPerSecond: (batches * batch) / standaloneSeconds,
+      spreadPointsPerSecond: (batches * batch) / spreadSeconds,
       catchUpSeconds,
       readYourWritesMs,
       readYourWritesSteadyMs,
