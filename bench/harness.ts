@@ -177,6 +177,7 @@ if (sift !== undefined && (only === undefined || only === 'cluster')) {
       ['collection.search on a node (no cluster layer)', r.search.local],
       ['cluster reads, every node holds every shard', r.search.replicated],
       ['cluster reads, one shard per node (fan-out over NATS)', r.search.sharded],
+      ['the same once both nodes are idle (graphs built)', r.search.shardedSettled],
     ] as const) {
       say(
         `| ${label} | ${Math.round(f.qps)} | ${(f.qps / r.search.local.qps).toFixed(2)} | ${f.recall.toFixed(3)} |`,

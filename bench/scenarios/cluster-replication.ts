@@ -62,6 +62,12 @@ export interface ClusterResult {
     readonly replicated: SearchFigures;
     /** The same over one shard per node (replication_factor 1): every search fans out. */
     readonly sharded: SearchFigures;
+    /**
+     * The same once both nodes are idle (their graphs built, segments sealed): in this one
+     * process the nodes' background indexing after the load holds the event loop that
+     * also answers the fan-out's requests.
+     */
+    readonly shardedSettled: SearchFigures;
   };
 }
 
@@ -203,6 +209,12 @@ export async function runClusterReplication(
       sharded: await measure(
         async (q) => (await a.node.reads('spread').search(q, { k: 10, explain: true })).hits,
       ),
+      shardedSettled: await (async () => {
+        await Promise.all([a.db.idle(), b.db.idle()]);
+        return measure(
+          async (q) => (await a.node.reads('spread').search(q, { k: 10, explain: true })).hits,
+        );
+      })(),
     };
     for (const n of [a, b]) {
       await n.node.close();
