@@ -124,6 +124,19 @@ export function notInCluster(name: string): QuiverError {
   );
 }
 
+/**
+ * A sync or doctor job's hold on a collection (`jobs.<name>`): one such job runs at a time
+ * in the cluster. It lapses at `until` unless renewed, so a node that died holding it
+ * blocks the collection's jobs for a lease period at most.
+ */
+export interface JobLease {
+  readonly node: string;
+  readonly job: string;
+  readonly kind: string;
+  /** Epoch milliseconds. */
+  readonly until: number;
+}
+
 /** A node not heard from for this long is gone from `quiver_nodes`. */
 export const NODE_TTL_MS = 10_000;
 const json = {
@@ -239,6 +252,56 @@ export class ClusterMeta {
 
   async forgetReshardProgress(name: string): Promise<void> {
     await this.meta.delete(`reshard.${name}`);
+  }
+
+  /**
+   * Takes the job lease of collection `name`: created, or taken over by compare-and-set
+   * when the one there has lapsed. Its revision (to renew and release it by), or the
+   * lease another job holds.
+   */
+  async takeJobLease(
+    name: string,
+    lease: JobLease,
+  ): Promise<{ readonly revision: number } | { readonly holder: JobLease }> {
+    const key = `jobs.${name}`;
+    for (let attempt = 0; ; attempt++) {
+      const e = await this.meta.get(key);
+      const held = e !== null && e.operation === 'PUT' ? json.decode<JobLease>(e) : undefined;
+      if (held !== undefined && held.until > Date.now()) return { holder: held };
+      try {
+        const revision =
+          e === null
+            ? await this.meta.create(key, json.encode(lease))
+            : await this.meta.update(key, json.encode(lease), e.revision);
+        return { revision };
+      } catch (err) {
+        if (attempt < 5 && /wrong last sequence|exists/i.test(String(err))) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Extends a lease still at `revision`: the new revision, undefined when it was lost. */
+  async renewJobLease(
+    name: string,
+    lease: JobLease,
+    revision: number,
+  ): Promise<number | undefined> {
+    try {
+      return await this.meta.update(`jobs.${name}`, json.encode(lease), revision);
+    } catch (e) {
+      if (/wrong last sequence/i.test(String(e))) return undefined;
+      throw e;
+    }
+  }
+
+  /** Lets go of a lease still at `revision` (one taken over meanwhile is left alone). */
+  async releaseJobLease(name: string, revision: number): Promise<void> {
+    try {
+      await this.meta.delete(`jobs.${name}`, { previousSeq: revision });
+    } catch (e) {
+      if (!/wrong last sequence/i.test(String(e))) throw e;
+    }
   }
 
   async collection(name: string): Promise<ClusterCollectionDef | undefined> {

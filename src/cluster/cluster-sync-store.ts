@@ -18,9 +18,18 @@ import type { PointRecord } from '../engine/collection-types.js';
 import type { Quiver } from '../engine/quiver.js';
 import type { PointInput } from '../engine/validation.js';
 import type { SyncCollection, SyncStore } from '../sync/sync-store.js';
-import type { ClusterCollectionDef } from './cluster-meta.js';
+import type { ClusterCollectionDef, JobLease } from './cluster-meta.js';
 import type { ClusterNode } from './cluster-node.js';
 import { isCustom } from './shard-keys.js';
+
+/** A held job lease: renewed in the background until released. */
+export interface JobHold {
+  release(): Promise<void>;
+}
+
+/** A lease lapses this long after its last renewal (a node that died holding it). */
+const LEASE_MS = 15_000;
+const RENEW_MS = 5_000;
 
 /** The cluster collections `node` serves, as sync sees them. */
 export class ClusterSyncStore implements SyncStore {
@@ -55,6 +64,43 @@ export class ClusterSyncStore implements SyncStore {
       );
     }
     return new ClusterSyncCollection(this.node, this.db, name, def.uid);
+  }
+
+  /**
+   * Takes the cluster-wide job lease of collection `name` for job `job` of `kind`, so that
+   * one sync or doctor job runs on a collection at a time on any node; or says which job
+   * holds it. Held until released, renewed meanwhile.
+   */
+  async holdJob(
+    name: string,
+    kind: string,
+    job: string,
+  ): Promise<{ readonly hold: JobHold } | { readonly holder: JobLease }> {
+    const meta = this.node.metadata;
+    const lease = (): JobLease => ({ node: this.node.id, job, kind, until: Date.now() + LEASE_MS });
+    const taken = await meta.takeJobLease(name, lease());
+    if ('holder' in taken) return taken;
+    let revision: number | undefined = taken.revision;
+    let renewing: Promise<void> = Promise.resolve();
+    const timer = setInterval(() => {
+      if (revision === undefined) return; // lost: taken over after it lapsed
+      const at = revision;
+      renewing = meta.renewJobLease(name, lease(), at).then(
+        (next) => void (revision = next),
+        () => undefined, // NATS unreachable: the next turn tries again
+      );
+    }, RENEW_MS);
+    timer.unref();
+    return {
+      hold: {
+        release: async () => {
+          clearInterval(timer);
+          await renewing;
+          if (revision !== undefined)
+            await meta.releaseJobLease(name, revision).catch(() => undefined);
+        },
+      },
+    };
   }
 
   /** Defined cluster-wide with one shard on every node, as a Qdrant create without sharding. */

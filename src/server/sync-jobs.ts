@@ -10,10 +10,12 @@
  * request, so a rotated key needs no restart. In a cluster a job runs on the node that
  * took the request and syncs the cluster collection (its checkpoint stays on that node).
  */
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ClusterSyncStore } from '../cluster/cluster-sync-store.js';
 import { doctorCollection } from '../sync/doctor.js';
+import type { DoctorReport } from '../sync/doctor.js';
 import type { Embedder } from '../sync/embedder.js';
 import { localEmbedder } from '../sync/embedder.js';
 import { openAiEmbedder } from '../sync/openai-embedder.js';
@@ -152,6 +154,43 @@ function countSync(ctx: ServerContext, r: SyncReport): void {
   m.cost.inc(r.cost);
 }
 
+/**
+ * Starts a job of `collection` (409 while one runs there). In a cluster it first takes the
+ * collection's cluster-wide lease, so that two nodes never run jobs on one collection at
+ * once (409 naming the node whose job holds it); the job lets go of it when it ends.
+ */
+async function startJob(
+  ctx: ServerContext,
+  store: SyncStore,
+  kind: Job['kind'],
+  collection: string,
+  run: (job: Job) => Promise<SyncReport | DoctorReport>,
+): Promise<Job> {
+  if (!(store instanceof ClusterSyncStore)) return ctx.jobs.start(kind, collection, run);
+  if (ctx.jobs.running(collection) !== undefined) return ctx.jobs.start(kind, collection, run);
+  const taken = await store.holdJob(collection, kind, randomUUID());
+  if ('holder' in taken) {
+    const h = taken.holder;
+    throw new HttpError(
+      409,
+      `Conflict: a ${h.kind} job on node ${h.node} is running on "${collection}"; wait for it to end, or cancel it on that node (DELETE /collections/${collection}/jobs/{id} there). The hold of a node that died lapses within ${Math.ceil((h.until - Date.now()) / 1000)} s.`,
+    );
+  }
+  const { hold } = taken;
+  try {
+    return ctx.jobs.start(kind, collection, async (j) => {
+      try {
+        return await run(j);
+      } finally {
+        await hold.release();
+      }
+    });
+  } catch (e) {
+    await hold.release();
+    throw e;
+  }
+}
+
 /** Registers the job routes. */
 export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // In a cluster the jobs read and write the cluster collection (cluster-sync-store.ts).
@@ -182,7 +221,7 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
       const exclude = stringList(body['exclude'], 'exclude');
       const embedder = embedderOf(ctx);
       const c = ctx.config;
-      const job = ctx.jobs.start('sync', name, async (j) => {
+      const job = await startJob(ctx, store, 'sync', name, async (j) => {
         const report = await syncDocuments(store, {
           source,
           collection: name,
@@ -220,7 +259,7 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
       const source = given === undefined ? undefined : await checkedSource(ctx, given);
       const embedder = embedderOf(ctx);
       const store = storeOf();
-      const job = ctx.jobs.start('doctor', name, async (j) => {
+      const job = await startJob(ctx, store, 'doctor', name, async (j) => {
         const report = await doctorCollection(store, {
           signal: j.controller.signal,
           onProgress: (p) => (j.progress = p),

@@ -11,6 +11,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { QdrantClient } from '@qdrant/js-client-rest';
+import { connect } from 'nats';
+import { ClusterMeta } from '../../src/cluster/cluster-meta.js';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { spawnServe } from '../server/server-helpers.js';
@@ -329,6 +331,23 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
       }
       assert.fail(`the ${path} job did not finish`);
     };
+    // One job a collection in the whole cluster: while a job elsewhere holds the
+    // collection's lease (taken here as a third party would), a job is refused with 409.
+    const nc = await connect({ servers: nats.servers });
+    t.after(() => nc.close());
+    const meta = await ClusterMeta.bind(nc.jetstream());
+    const ghost = { node: 'ghost', job: 'j', kind: 'sync', until: Date.now() + 60_000 };
+    const lease = await meta.takeJobLease('kb', ghost);
+    assert.ok('revision' in lease);
+    const busy = await fetch(`${a.url}/collections/kb/sync`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ source: folder }),
+    });
+    assert.equal(busy.status, 409, await busy.clone().text());
+    const busyError = ((await json(busy))['status'] as { error: string }).error;
+    assert.match(busyError, /a sync job on node ghost is running on "kb"/);
+    await meta.releaseJobLease('kb', lease.revision);
     const synced = (await job(a.url, 'sync', { source: folder })) as {
       chunks: { embedded: number; total: number };
     };

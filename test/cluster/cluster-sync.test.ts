@@ -185,6 +185,28 @@ describe('document sync into a cluster collection', { skip, timeout: 180_000 }, 
     );
     await dropping;
 
+    // One job a collection in the whole cluster: a lease in the metadata bucket.
+    const held = await a.store.holdJob('docs', 'sync', 'job-a');
+    assert.ok('hold' in held);
+    const refused = await b.store.holdJob('docs', 'doctor', 'job-b');
+    assert.ok(
+      'holder' in refused && refused.holder.node === 'node-a' && refused.holder.kind === 'sync',
+    );
+    await held.hold.release();
+    const next = await b.store.holdJob('docs', 'doctor', 'job-b');
+    assert.ok('hold' in next, 'free once released');
+    await next.hold.release();
+    // A lease whose node died (not renewed past its time) is taken over.
+    await a.cluster.metadata.takeJobLease('docs', {
+      node: 'gone',
+      job: 'j',
+      kind: 'sync',
+      until: Date.now() - 1,
+    });
+    const over = await b.store.holdJob('docs', 'sync', 'job-c');
+    assert.ok('hold' in over, 'a lapsed lease is taken over');
+    await over.hold.release();
+
     // A custom-sharded collection takes no write without a shard key: refused by name.
     await a.cluster.createCollection('tenants', { dimension: DIM }, 1, undefined, true);
     await assert.rejects(
