@@ -267,6 +267,8 @@ export class ClusterMeta {
     for (let attempt = 0; ; attempt++) {
       const e = await this.meta.get(key);
       const held = e !== null && e.operation === 'PUT' ? json.decode<JobLease>(e) : undefined;
+      // Ours already: a create that timed out here but was stored.
+      if (e !== null && held?.job === lease.job) return { revision: e.revision };
       if (held !== undefined && held.until > Date.now()) return { holder: held };
       try {
         const revision =
@@ -281,18 +283,30 @@ export class ClusterMeta {
     }
   }
 
-  /** Extends a lease still at `revision`: the new revision, undefined when it was lost. */
+  /**
+   * Extends the lease of `lease.job`: the new revision, undefined when another job holds
+   * the key now. `revision` is the one last known; when the key moved on (a renewal that
+   * timed out here but was stored), it is read again and renewed if still this job's.
+   */
   async renewJobLease(
     name: string,
     lease: JobLease,
     revision: number,
   ): Promise<number | undefined> {
-    try {
-      return await this.meta.update(`jobs.${name}`, json.encode(lease), revision);
-    } catch (e) {
-      if (/wrong last sequence/i.test(String(e))) return undefined;
-      throw e;
+    const key = `jobs.${name}`;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        return await this.meta.update(key, json.encode(lease), revision);
+      } catch (e) {
+        if (!/wrong last sequence/i.test(String(e))) throw e;
+      }
+      const e = await this.meta.get(key);
+      if (e === null || e.operation !== 'PUT' || json.decode<JobLease>(e).job !== lease.job) {
+        return undefined;
+      }
+      revision = e.revision;
     }
+    return undefined;
   }
 
   /** Lets go of a lease still at `revision` (one taken over meanwhile is left alone). */

@@ -21,6 +21,7 @@ import type { SyncCollection, SyncStore } from '../sync/sync-store.js';
 import type { ClusterCollectionDef, JobLease } from './cluster-meta.js';
 import type { ClusterNode } from './cluster-node.js';
 import { isCustom } from './shard-keys.js';
+import { unavailable } from './shard-log.js';
 
 /** A held job lease: renewed in the background until released. */
 export interface JobHold {
@@ -63,32 +64,56 @@ export class ClusterSyncStore implements SyncStore {
         { collection: name },
       );
     }
-    return new ClusterSyncCollection(this.node, this.db, name, def.uid);
+    return new ClusterSyncCollection(this.node, this.db, name, def.createdAt);
   }
 
   /**
    * Takes the cluster-wide job lease of collection `name` for job `job` of `kind`, so that
    * one sync or doctor job runs on a collection at a time on any node; or says which job
-   * holds it. Held until released, renewed meanwhile.
+   * holds it (UNAVAILABLE when NATS does not answer). Held until released, renewed every
+   * RENEW_MS, one renewal at a time. `onLost` is called once if the hold is lost while the
+   * job runs (another job took the key, or no renewal got through before it lapsed): the
+   * caller stops the job then, as two jobs must not run at once.
    */
   async holdJob(
     name: string,
     kind: string,
     job: string,
+    onLost: () => void,
   ): Promise<{ readonly hold: JobHold } | { readonly holder: JobLease }> {
     const meta = this.node.metadata;
     const lease = (): JobLease => ({ node: this.node.id, job, kind, until: Date.now() + LEASE_MS });
-    const taken = await meta.takeJobLease(name, lease());
+    let first = lease();
+    let taken;
+    try {
+      taken = await meta.takeJobLease(name, first);
+    } catch (e) {
+      throw unavailable(`taking the job lease of "${name}"`, e);
+    }
     if ('holder' in taken) return taken;
     let revision: number | undefined = taken.revision;
-    let renewing: Promise<void> = Promise.resolve();
+    let until = first.until;
+    let renewing: Promise<void> | undefined;
+    const lost = (): void => {
+      revision = undefined;
+      clearInterval(timer);
+      onLost();
+    };
     const timer = setInterval(() => {
-      if (revision === undefined) return; // lost: taken over after it lapsed
-      const at = revision;
-      renewing = meta.renewJobLease(name, lease(), at).then(
-        (next) => void (revision = next),
-        () => undefined, // NATS unreachable: the next turn tries again
-      );
+      if (renewing !== undefined || revision === undefined) return; // one at a time
+      if (Date.now() >= until) return lost(); // no renewal got through in time
+      first = lease();
+      renewing = meta
+        .renewJobLease(name, first, revision)
+        .then(
+          (next) => {
+            if (next === undefined) return lost();
+            revision = next;
+            until = first.until;
+          },
+          () => undefined, // NATS did not answer: the next turn tries again while it can
+        )
+        .finally(() => (renewing = undefined));
     }, RENEW_MS);
     timer.unref();
     return {
@@ -96,8 +121,9 @@ export class ClusterSyncStore implements SyncStore {
         release: async () => {
           clearInterval(timer);
           await renewing;
-          if (revision !== undefined)
-            await meta.releaseJobLease(name, revision).catch(() => undefined);
+          const at = revision;
+          revision = undefined;
+          if (at !== undefined) await meta.releaseJobLease(name, at).catch(() => undefined);
         },
       },
     };
@@ -127,8 +153,11 @@ class ClusterSyncCollection implements SyncCollection {
     private readonly node: ClusterNode,
     private readonly db: Quiver,
     private readonly name: string,
-    /** The definition this sync started on: another of the same name is another collection. */
-    private readonly uid: string,
+    /**
+     * When the collection this sync started on was made. A resharding gives a collection
+     * a new definition (and uid) but keeps this; one dropped and made again has another.
+     */
+    private readonly createdAt: string,
   ) {}
 
   get config(): { readonly dimension: number } {
@@ -172,13 +201,13 @@ class ClusterSyncCollection implements SyncCollection {
   }
 
   /**
-   * The definition, as long as it is the one the sync started on; CLOSED naming the
-   * collection once it was dropped (and maybe made again): the run stops there
-   * (sync.ts says so in its own words).
+   * The definition, as long as it is of the collection the sync started on (resharded or
+   * not); CLOSED naming the collection once it was dropped (and maybe made again): the
+   * run stops there (sync.ts says so in its own words).
    */
   private current(): ClusterCollectionDef {
     const def = this.node.defines(this.name) ? this.node.definition(this.name) : undefined;
-    if (def?.uid !== this.uid) {
+    if (def?.createdAt !== this.createdAt) {
       throw new QuiverError(
         'CLOSED',
         `Collection "${this.name}" was dropped from the cluster during this call.`,

@@ -169,7 +169,8 @@ async function buildContext(options: CreateServerOptions): Promise<ServerContext
  */
 function installReadConsistency(app: FastifyInstance, ctx: ServerContext): void {
   app.addHook('preHandler', async (req) => {
-    if (ctx.clusterNode === undefined || req.routeOptions.config.access !== 'read') return;
+    const config = req.routeOptions.config;
+    if (ctx.clusterNode === undefined || config.access !== 'read' || config.nodeLocal) return;
     const name = paramsOf(req.params)['collection_name'];
     if (name !== undefined) readConsistency(ctx, name, req.headers, req.query);
     return Promise.resolve();

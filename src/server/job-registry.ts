@@ -34,11 +34,15 @@ export class JobRegistry {
     return this.jobs.get(id);
   }
 
-  /** Starts `run` as a job of `collection` unless one is running there (409). */
+  /**
+   * Starts `run` as a job of `collection` unless one is running there (409). `id` is given
+   * when the job was named before it started (its cluster lease names it).
+   */
   start(
     kind: Job['kind'],
     collection: string,
     run: (job: Job) => Promise<SyncReport | DoctorReport>,
+    id: string = randomUUID(),
   ): Job {
     const busy = this.running(collection);
     if (busy !== undefined) {
@@ -48,7 +52,7 @@ export class JobRegistry {
       );
     }
     const job: Job = {
-      id: randomUUID(),
+      id,
       kind,
       collection,
       state: 'running',

@@ -12,6 +12,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Required on every route (checked at registration). */
     access?: Access;
+    /**
+     * A read of this node's own state under a collection's path (a job's status), not of
+     * the collection's points: no cluster read check (the collection may not exist yet).
+     */
+    nodeLocal?: boolean;
   }
 }
 

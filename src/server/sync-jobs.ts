@@ -168,23 +168,37 @@ async function startJob(
 ): Promise<Job> {
   if (!(store instanceof ClusterSyncStore)) return ctx.jobs.start(kind, collection, run);
   if (ctx.jobs.running(collection) !== undefined) return ctx.jobs.start(kind, collection, run);
-  const taken = await store.holdJob(collection, kind, randomUUID());
+  const id = randomUUID();
+  let started: Job | undefined;
+  // A hold lost while the job runs (another node took the lapsed lease) stops the job at
+  // its next batch: two jobs must not write one collection at once.
+  const onLost = (): void => {
+    ctx.logger.warn({ collection, job: id }, 'job lease lost: the job stops at its next batch');
+    started?.controller.abort();
+  };
+  const taken = await store.holdJob(collection, kind, id, onLost);
   if ('holder' in taken) {
     const h = taken.holder;
     throw new HttpError(
       409,
-      `Conflict: a ${h.kind} job on node ${h.node} is running on "${collection}"; wait for it to end, or cancel it on that node (DELETE /collections/${collection}/jobs/{id} there). The hold of a node that died lapses within ${Math.ceil((h.until - Date.now()) / 1000)} s.`,
+      `Conflict: a ${h.kind} job (${h.job}) on node ${h.node} is running on "${collection}"; wait for it to end, or cancel it on that node (DELETE /collections/${collection}/jobs/${h.job} there). The hold of a node that died lapses within ${Math.ceil((h.until - Date.now()) / 1000)} s.`,
     );
   }
   const { hold } = taken;
   try {
-    return ctx.jobs.start(kind, collection, async (j) => {
-      try {
-        return await run(j);
-      } finally {
-        await hold.release();
-      }
-    });
+    started = ctx.jobs.start(
+      kind,
+      collection,
+      async (j) => {
+        try {
+          return await run(j);
+        } finally {
+          await hold.release();
+        }
+      },
+      id,
+    );
+    return started;
   } catch (e) {
     await hold.release();
     throw e;
@@ -296,7 +310,8 @@ export function registerSyncJobRoutes(app: FastifyInstance, ctx: ServerContext):
 
   app.get(
     '/collections/:collection_name/jobs/:job_id',
-    { config: { access: 'read' } },
+    // The job is this node's; its collection may not exist yet (a sync creates it).
+    { config: { access: 'read', nodeLocal: true } },
     (req, reply) => Promise.resolve(envelope(reply, jobView(collectionJob(req.params)))),
   );
 

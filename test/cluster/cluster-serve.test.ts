@@ -346,8 +346,16 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
     });
     assert.equal(busy.status, 409, await busy.clone().text());
     const busyError = ((await json(busy))['status'] as { error: string }).error;
-    assert.match(busyError, /a sync job on node ghost is running on "kb"/);
+    assert.match(busyError, /a sync job \(j\) on node ghost is running on "kb"/);
     await meta.releaseJobLease('kb', lease.revision);
+    // A dry run makes no collection: its job's status is read all the same.
+    const plan = (await job(a.url, 'sync', { source: folder, dry_run: true })) as {
+      dryRun: boolean;
+      chunks: { toEmbed: number };
+    };
+    assert.equal(plan.dryRun, true);
+    assert.ok(plan.chunks.toEmbed >= 5, JSON.stringify(plan));
+    assert.equal((await ca.collectionExists('kb')).exists, false);
     const synced = (await job(a.url, 'sync', { source: folder })) as {
       chunks: { embedded: number; total: number };
     };

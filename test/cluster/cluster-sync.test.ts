@@ -25,6 +25,7 @@ import type { SyncOptions } from '../../src/sync/sync.js';
 import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
 import { needsNatsServer, startNatsCluster } from '../helpers/nats-cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 import { expectedChunkIds } from '../sync/chunk-oracle.js';
 
 const skip = needsNatsServer();
@@ -186,14 +187,15 @@ describe('document sync into a cluster collection', { skip, timeout: 180_000 }, 
     await dropping;
 
     // One job a collection in the whole cluster: a lease in the metadata bucket.
-    const held = await a.store.holdJob('docs', 'sync', 'job-a');
+    const never = (): void => assert.fail('a held lease was lost');
+    const held = await a.store.holdJob('docs', 'sync', 'job-a', never);
     assert.ok('hold' in held);
-    const refused = await b.store.holdJob('docs', 'doctor', 'job-b');
+    const refused = await b.store.holdJob('docs', 'doctor', 'job-b', never);
     assert.ok(
       'holder' in refused && refused.holder.node === 'node-a' && refused.holder.kind === 'sync',
     );
     await held.hold.release();
-    const next = await b.store.holdJob('docs', 'doctor', 'job-b');
+    const next = await b.store.holdJob('docs', 'doctor', 'job-b', never);
     assert.ok('hold' in next, 'free once released');
     await next.hold.release();
     // A lease whose node died (not renewed past its time) is taken over.
@@ -203,9 +205,28 @@ describe('document sync into a cluster collection', { skip, timeout: 180_000 }, 
       kind: 'sync',
       until: Date.now() - 1,
     });
-    const over = await b.store.holdJob('docs', 'sync', 'job-c');
+    const over = await b.store.holdJob('docs', 'sync', 'job-c', never);
     assert.ok('hold' in over, 'a lapsed lease is taken over');
     await over.hold.release();
+    // A hold whose key another job took (as after a lapse) is lost at its next renewal,
+    // and its job is told to stop.
+    let lost = false;
+    const mine = await a.store.holdJob('docs', 'sync', 'job-d', () => (lost = true));
+    assert.ok('hold' in mine);
+    const meta = a.cluster.metadata;
+    const ours = await meta.takeJobLease('docs', {
+      node: 'a',
+      job: 'job-d',
+      kind: 'sync',
+      until: 0,
+    });
+    assert.ok('revision' in ours, 'the same job finds its own lease');
+    const intruder = { node: 'x', job: 'intruder', kind: 'sync', until: Date.now() + 60_000 };
+    assert.notEqual(await meta.renewJobLease('docs', intruder, ours.revision), undefined);
+    await until('the lost hold to be noticed', () => lost, 8_000);
+    await mine.hold.release(); // lets go of nothing: the key is the intruder's
+    const still = await b.store.holdJob('docs', 'sync', 'job-e', never);
+    assert.ok('holder' in still && still.holder.job === 'intruder');
 
     // A custom-sharded collection takes no write without a shard key: refused by name.
     await a.cluster.createCollection('tenants', { dimension: DIM }, 1, undefined, true);
