@@ -139,6 +139,14 @@ export interface JobLease {
 
 /** A node not heard from for this long is gone from `quiver_nodes`. */
 export const NODE_TTL_MS = 10_000;
+/**
+ * True when a compare-and-set lost to another writer: the key moved on since the revision
+ * given ("wrong last sequence"), or, for a create (`creating`), it exists already.
+ */
+function casLost(e: unknown, creating = false): boolean {
+  return (creating ? /wrong last sequence|exists/i : /wrong last sequence/i).test(String(e));
+}
+
 const json = {
   encode: (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v)),
   decode: <T>(e: KvEntry): T => JSON.parse(new TextDecoder().decode(e.value)) as T,
@@ -181,7 +189,7 @@ export class ClusterMeta {
       await this.meta.create(`collections.${def.name}`, json.encode(def));
       return true;
     } catch (e) {
-      if (/wrong last sequence|exists/i.test(String(e))) return false;
+      if (casLost(e, true)) return false;
       throw e;
     }
   }
@@ -207,7 +215,7 @@ export class ClusterMeta {
         await this.meta.update(`collections.${name}`, json.encode(next), e.revision);
         return next;
       } catch (err) {
-        if (attempt < 20 && /wrong last sequence/i.test(String(err))) continue;
+        if (attempt < 20 && casLost(err)) continue;
         throw err;
       }
     }
@@ -245,7 +253,7 @@ export class ClusterMeta {
         ? await this.meta.create(key, json.encode(progress))
         : await this.meta.update(key, json.encode(progress), revision);
     } catch (e) {
-      if (/wrong last sequence|exists/i.test(String(e))) return undefined;
+      if (casLost(e, true)) return undefined;
       throw e;
     }
   }
@@ -277,7 +285,7 @@ export class ClusterMeta {
             : await this.meta.update(key, json.encode(lease), e.revision);
         return { revision };
       } catch (err) {
-        if (attempt < 5 && /wrong last sequence|exists/i.test(String(err))) continue;
+        if (attempt < 5 && casLost(err, true)) continue;
         throw err;
       }
     }
@@ -298,7 +306,7 @@ export class ClusterMeta {
       try {
         return await this.meta.update(key, json.encode(lease), revision);
       } catch (e) {
-        if (!/wrong last sequence/i.test(String(e))) throw e;
+        if (!casLost(e)) throw e;
       }
       const e = await this.meta.get(key);
       if (e === null || e.operation !== 'PUT' || json.decode<JobLease>(e).job !== lease.job) {
@@ -314,7 +322,7 @@ export class ClusterMeta {
     try {
       await this.meta.delete(`jobs.${name}`, { previousSeq: revision });
     } catch (e) {
-      if (!/wrong last sequence/i.test(String(e))) throw e;
+      if (!casLost(e)) throw e;
     }
   }
 

@@ -83,16 +83,16 @@ export class ClusterSyncStore implements SyncStore {
   ): Promise<{ readonly hold: JobHold } | { readonly holder: JobLease }> {
     const meta = this.node.metadata;
     const lease = (): JobLease => ({ node: this.node.id, job, kind, until: Date.now() + LEASE_MS });
-    let first = lease();
+    let sent = lease();
     let taken;
     try {
-      taken = await meta.takeJobLease(name, first);
+      taken = await meta.takeJobLease(name, sent);
     } catch (e) {
       throw unavailable(`taking the job lease of "${name}"`, e);
     }
     if ('holder' in taken) return taken;
     let revision: number | undefined = taken.revision;
-    let until = first.until;
+    let until = sent.until;
     let renewing: Promise<void> | undefined;
     const lost = (): void => {
       revision = undefined;
@@ -102,14 +102,14 @@ export class ClusterSyncStore implements SyncStore {
     const timer = setInterval(() => {
       if (renewing !== undefined || revision === undefined) return; // one at a time
       if (Date.now() >= until) return lost(); // no renewal got through in time
-      first = lease();
+      sent = lease();
       renewing = meta
-        .renewJobLease(name, first, revision)
+        .renewJobLease(name, sent, revision)
         .then(
           (next) => {
             if (next === undefined) return lost();
             revision = next;
-            until = first.until;
+            until = sent.until;
           },
           () => undefined, // NATS did not answer: the next turn tries again while it can
         )

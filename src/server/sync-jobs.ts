@@ -166,8 +166,10 @@ async function startJob(
   collection: string,
   run: (job: Job) => Promise<SyncReport | DoctorReport>,
 ): Promise<Job> {
-  if (!(store instanceof ClusterSyncStore)) return ctx.jobs.start(kind, collection, run);
-  if (ctx.jobs.running(collection) !== undefined) return ctx.jobs.start(kind, collection, run);
+  // Standalone; or a job of the collection runs here already (start answers its 409).
+  if (!(store instanceof ClusterSyncStore) || ctx.jobs.running(collection) !== undefined) {
+    return ctx.jobs.start(kind, collection, run);
+  }
   const id = randomUUID();
   let started: Job | undefined;
   // A hold lost while the job runs (another node took the lapsed lease) stops the job at

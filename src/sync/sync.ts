@@ -227,7 +227,7 @@ export async function syncDocuments(db: SyncStore, options: SyncOptions): Promis
   const checkpoint = (complete: boolean): Promise<void> =>
     writeCheckpoint(fs, db.path, checkpointOf(options, run, complete, started));
   await checkpoint(false);
-  const { stopped, refreshed } = await whileKept(db, options, run, async () => {
+  const { stopped, refreshed } = await whileKept(options, run, async () => {
     const stopped = await run.embedFiles(changed, have, checkpoint);
     // A changed file's old chunks went in the write of its new ones; the rest (files gone,
     // chunks cut from a file) go once every file is written: a stopped run keeps them.
@@ -254,12 +254,7 @@ export async function syncDocuments(db: SyncStore, options: SyncOptions): Promis
  * that says so, instead of the handle's own advice: nothing more is written, and running
  * the sync again builds the collection anew.
  */
-async function whileKept<T>(
-  db: SyncStore,
-  o: SyncOptions,
-  run: SyncRun,
-  writes: () => Promise<T>,
-): Promise<T> {
+async function whileKept<T>(o: SyncOptions, run: SyncRun, writes: () => Promise<T>): Promise<T> {
   try {
     return await writes();
   } catch (e) {

@@ -103,7 +103,6 @@ const LANE_MIN_EF = 512;
 
 let nextHandleId = 1;
 
-/** The answer of a search that has nothing to search. */
 /** An index without its vectors is quantized from the vectors its caller gives. */
 function checkGiven(vectors: Float32Array | undefined, values: number): void {
   if (vectors === undefined || vectors.length < values) {
@@ -114,6 +113,7 @@ function checkGiven(vectors: Float32Array | undefined, values: number): void {
   }
 }
 
+/** The answer of a search that has nothing to search. */
 function noResult(): IndexSearchResult {
   return { ids: [], scores: [], visited: 0, distanceComputations: 0 };
 }
