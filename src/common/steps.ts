@@ -4,7 +4,7 @@
  * slices that give the event loop a turn every few milliseconds, so that searches and
  * writes go on while a sealed segment's codes are trained and encoded.
  */
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { backgroundTurns } from './loop-turns.js';
 
 /** Work that yields (nothing) between its steps and returns `T`. */
 export type Steps<T> = Generator<void, T, void>;
@@ -19,15 +19,16 @@ export function runSteps<T>(steps: Steps<T>): T {
 
 /**
  * Runs `steps`, turning to the event loop whenever `sliceMs` have passed since the last
- * turn: the longest stall is about one slice plus one step.
+ * turn: the longest stall is about one slice plus one step. Its turns are taken in line
+ * with background indexing (backgroundTurns), one slice of either a turn.
  */
-export async function runInSlices<T>(steps: Steps<T>, sliceMs = 10): Promise<T> {
+export async function runInSlices<T>(steps: Steps<T>, sliceMs = 4): Promise<T> {
   let since = performance.now();
   for (;;) {
     const r = steps.next();
     if (r.done === true) return r.value;
     if (performance.now() - since >= sliceMs) {
-      await yieldToLoop();
+      await backgroundTurns.take();
       since = performance.now();
     }
   }
