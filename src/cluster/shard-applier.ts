@@ -272,8 +272,11 @@ export class ShardApplier {
   private dispatch(seq: number, op: PointOp): void {
     this.dispatched = seq;
     const local = this.o.collection;
+    // The stream holds the operation durably: visible once in the local WAL, fsync or not
+    // (positions are saved only after a flush, so a crash replays whatever was not synced).
+    const named = op.collection === local.name ? op : { ...op, collection: local.name };
     this.inFlight.push(
-      local.applyOp(op.collection === local.name ? op : { ...op, collection: local.name }).then(
+      local.applyOp(named, { durableElsewhere: true }).then(
         () => {
           if (this.applyFailure === undefined || seq < this.applyFailure.seq) this.advance(seq);
         },

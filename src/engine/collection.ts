@@ -12,7 +12,7 @@ import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import { compileFilter } from '../filter/filter-evaluator.js';
 import { isFilterNode } from '../filter/filter-ast.js';
 import { parseMongoFilter } from '../filter/mongo-filter-parser.js';
-import type { Log } from '../storage/wal/log.js';
+import type { AppendOptions, Log } from '../storage/wal/log.js';
 import type { PayloadMode, WalOp } from '../storage/wal/wal-body-codec.js';
 import { applyPayloadUpdate } from './payload-update.js';
 import { appliedPoints } from './logged-points.js';
@@ -176,6 +176,7 @@ export class Collection {
   private async logAndApply(
     op: Parameters<typeof encodeWalOp>[0],
     apply: (lsn: number) => number,
+    options?: AppendOptions,
   ): Promise<WriteResult> {
     const { type, body } = encodeWalOp(op);
     if (body.length > WAL_MAX_RECORD_BYTES) {
@@ -187,12 +188,17 @@ export class Collection {
     let count = 0;
     let lsn: number;
     try {
-      lsn = await this.host.log.append(type, body, (at) => {
-        if (!this.host.isLive(this.state)) return;
-        count = apply(at);
-        // The generation moved, so these answers can never be found again: free them now.
-        this.host.queryCache.invalidate(this.state);
-      });
+      lsn = await this.host.log.append(
+        type,
+        body,
+        (at) => {
+          if (!this.host.isLive(this.state)) return;
+          count = apply(at);
+          // The generation moved, so these answers can never be found again: free them now.
+          this.host.queryCache.invalidate(this.state);
+        },
+        options,
+      );
     } catch (e) {
       this.host.writeDone(e);
       throw e;
@@ -303,18 +309,23 @@ export class Collection {
   /**
    * Logs and applies an operation a prepare* method made — on this collection, or on the
    * same collection of another node (cluster mode replays a shard's stream through here,
-   * the same apply path as local writes and WAL replay). @internal
+   * the same apply path as local writes and WAL replay). A replica passes
+   * `durableElsewhere`: its stream holds the operation durably, so it is visible once
+   * written to the local WAL, without waiting for the fsync. @internal
    */
-  async applyOp(op: PointOp): Promise<WriteResult> {
+  async applyOp(op: PointOp, options?: AppendOptions): Promise<WriteResult> {
     this.checkWritable();
-    return this.applyAdmitted(op);
+    return this.applyAdmitted(op, options);
   }
 
   /**
    * applyOp once the write is admitted: admission happens once per write (a half-open
    * circuit breaker lets exactly one trial write through).
    */
-  private async applyAdmitted(op: PointOp | ReplaceOp): Promise<WriteResult> {
+  private async applyAdmitted(
+    op: PointOp | ReplaceOp,
+    options?: AppendOptions,
+  ): Promise<WriteResult> {
     // An operation prepared elsewhere must be for a collection like this one: the same
     // name, and vectors of this dimension (the index would be damaged otherwise).
     if (op.collection !== this.name) {
@@ -331,20 +342,28 @@ export class Collection {
     }
     switch (op.kind) {
       case 'upsert':
-        return this.logAndApply(op, (lsn) => this.state.upsert(lsn, appliedPoints(op.points)));
+        return this.logAndApply(
+          op,
+          (lsn) => this.state.upsert(lsn, appliedPoints(op.points)),
+          options,
+        );
       case 'delete':
-        return this.logAndApply(op, (lsn) => this.state.delete(lsn, op.ids));
+        return this.logAndApply(op, (lsn) => this.state.delete(lsn, op.ids), options);
       case 'replace':
         return this.logAndApply(
           op,
           (lsn) =>
             this.state.delete(lsn, op.deletes) + this.state.upsert(lsn, appliedPoints(op.points)),
+          options,
         );
       case 'payload':
-        return this.logAndApply(op, (lsn) =>
-          this.state.updatePayload(lsn, op.ids, (old) =>
-            applyPayloadUpdate(old, op.mode, op.payloadJson, op.keys),
-          ),
+        return this.logAndApply(
+          op,
+          (lsn) =>
+            this.state.updatePayload(lsn, op.ids, (old) =>
+              applyPayloadUpdate(old, op.mode, op.payloadJson, op.keys),
+            ),
+          options,
         );
     }
   }

@@ -25,14 +25,31 @@ export interface LogStats {
   readonly broken: boolean;
 }
 
+/** How one append is acknowledged. */
+export interface AppendOptions {
+  /**
+   * The record is durable elsewhere already (a cluster replica applies what a replicated
+   * stream acknowledged): it is applied and resolved once written, without waiting for
+   * this log's fsync, which still follows under the policy. A crash may lose it from this
+   * log; the replica then reads it again from the stream, from the position it saved after
+   * a flush (cluster-node.ts).
+   */
+  readonly durableElsewhere?: boolean;
+}
+
 export interface Log {
-  /** LSN of the last durable record. */
+  /** LSN of the last record applied (durable, unless appended `durableElsewhere`). */
   readonly lsn: number;
   /**
    * Appends a record; resolves with its LSN once durable under the policy. `apply` runs
    * in LSN order after durability and before the promise resolves.
    */
-  append(type: number, body: Uint8Array, apply?: (lsn: number) => void): Promise<number>;
+  append(
+    type: number,
+    body: Uint8Array,
+    apply?: (lsn: number) => void,
+    options?: AppendOptions,
+  ): Promise<number>;
   flush(): Promise<void>;
   close(): Promise<void>;
   stats(): LogStats;

@@ -426,6 +426,42 @@ describe('WalWriter: durability by policy', () => {
     await w.close();
   });
 
+  test('durableElsewhere: applied and acknowledged once written, before the fsync; a record without it still waits', async (t) => {
+    const dir = tempDir(t);
+    const fs = new HookedFileSystem();
+    const w = await writerOn(fs, dir, 'always');
+    const gate = gateFirstSync(fs);
+    const applied: number[] = [];
+    const early = w.append(3, body(1), (lsn) => applied.push(lsn), { durableElsewhere: true });
+    assert.equal(await within(early, 5_000, 'the append durable elsewhere'), 1);
+    await within(gate.started, 5_000, 'its fsync');
+    assert.deepEqual(applied, [1], 'applied before its fsync finished');
+    assert.equal(w.lsn, 1);
+    const local = track(w.append(3, body(2), (lsn) => applied.push(lsn)));
+    await settle();
+    assert.equal(local.done(), false, 'a local record was acknowledged before an fsync');
+    gate.release();
+    assert.equal(await within(local.p, 5_000, 'the local append'), 2);
+    assert.deepEqual(applied, [1, 2]);
+    await w.close();
+    assert.deepEqual((await replay(fs, dir)).lsns, [1, 2]);
+  });
+
+  test('durableElsewhere: a batch that mixes it with a local record waits for the fsync', async (t) => {
+    const dir = tempDir(t);
+    const fs = new HookedFileSystem();
+    const w = await writerOn(fs, dir, 'batch', { batchDelayMs: 20 });
+    const gate = gateFirstSync(fs);
+    const early = track(w.append(3, body(1), undefined, { durableElsewhere: true }));
+    const local = track(w.append(3, body(2)));
+    await within(gate.started, 5_000, 'the batch fsync');
+    await settle();
+    assert.equal(early.done(), false, 'acknowledged before the fsync of a mixed batch');
+    gate.release();
+    assert.deepEqual(await Promise.all([early.p, local.p]), [1, 2]);
+    await w.close();
+  });
+
   for (const policy of ['always', 'periodic', 'none'] as const) {
     test(`policy ${policy}: appends do not wait for the batch delay`, async (t) => {
       const dir = tempDir(t);

@@ -1,14 +1,15 @@
 /**
  * WalWriter: appends records to the WAL with group commit under an fsync policy
  * (SPEC section 4). LSNs are assigned when a batch is written, so a failed write leaves
- * no gap; each record's `apply` runs in LSN order once the record is durable, before
- * its promise resolves. Implements the `Log` interface the engine writes through.
+ * no gap; each record's `apply` runs in LSN order once the record is durable (or, for a
+ * batch of records `durableElsewhere`, once written), before its promise resolves.
+ * Implements the `Log` interface the engine writes through.
  */
 import type { Logger } from '../../common/logger.js';
 import { QuiverError } from '../../common/quiver-error.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
 import { WAL_FILE_TARGET_BYTES, WAL_HEADER_SIZE, walFileName } from '../format.js';
-import type { Log, FsyncPolicy, LogStats } from './log.js';
+import type { AppendOptions, Log, FsyncPolicy, LogStats } from './log.js';
 import type { WalScanReport } from './wal-reader.js';
 import { encodeWalHeader, encodeWalRecord } from './wal-record.js';
 import { addTimeSample, archiveWalFile, readWalTimes, writeWalTimes } from './wal-archive.js';
@@ -44,6 +45,7 @@ interface Pending {
   readonly type: number;
   readonly body: Uint8Array;
   readonly apply: ((lsn: number) => void) | undefined;
+  readonly durableElsewhere: boolean;
   readonly resolve: (lsn: number) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -194,13 +196,19 @@ export class WalWriter implements Log {
     };
   }
 
-  append(type: number, body: Uint8Array, apply?: (lsn: number) => void): Promise<number> {
+  append(
+    type: number,
+    body: Uint8Array,
+    apply?: (lsn: number) => void,
+    options?: AppendOptions,
+  ): Promise<number> {
     if (this.closed) {
       return Promise.reject(new QuiverError('CLOSED', 'The write-ahead log is closed.'));
     }
     if (this.broken !== undefined) return Promise.reject(this.broken);
     return new Promise<number>((resolve, reject) => {
-      this.pending.push({ type, body, apply, resolve, reject });
+      const durableElsewhere = options?.durableElsewhere === true;
+      this.pending.push({ type, body, apply, durableElsewhere, resolve, reject });
       this.schedule();
     });
   }
@@ -210,7 +218,9 @@ export class WalWriter implements Log {
     if (this.idleResolve === undefined) {
       this.idle = new Promise<void>((r) => (this.idleResolve = r));
     }
-    if (this.o.policy === 'batch' && this.o.batchDelayMs > 0) {
+    // Records durable elsewhere do not wait for the fsync, so not for company either.
+    const local = this.pending.some((p) => !p.durableElsewhere);
+    if (this.o.policy === 'batch' && this.o.batchDelayMs > 0 && local) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         void this.run();
@@ -278,6 +288,11 @@ export class WalWriter implements Log {
     }
     this.offset = start + total;
     this.dirty = true;
+    this.counters.bytesWritten += total;
+    // Records durable elsewhere are visible once written; a batch mixing them with local
+    // writes waits for the fsync, as the local writes must.
+    const early = batch.every((p) => p.durableElsewhere);
+    if (early) this.applyBatch(batch);
     try {
       await this.o.fs.failpoint('afterWalAppendBeforeFsync');
       if (this.o.policy === 'always' || this.o.policy === 'batch') await this.sync();
@@ -285,19 +300,23 @@ export class WalWriter implements Log {
     } catch (e) {
       // After a failed fsync the page cache state is unknown: stop writing (fsync-gate).
       this.fail(e);
-      for (const p of batch) p.reject(this.broken ?? e);
+      if (!early) for (const p of batch) p.reject(this.broken ?? e);
       return;
     }
+    this.durableOffset = this.offset;
+    if (!early) this.applyBatch(batch);
+  }
+
+  /** Numbers the batch's records after the last, applies them in order and resolves each. */
+  private applyBatch(batch: readonly Pending[]): void {
     if (this.fileFirstLsn.get(this.seq) === undefined)
       this.fileFirstLsn.set(this.seq, this.lastLsn + 1);
-    this.durableOffset = this.offset;
     if (this.o.archiveDir !== undefined) {
       let samples = this.times.get(this.seq);
       if (samples === undefined) this.times.set(this.seq, (samples = []));
       addTimeSample(samples, this.lastLsn + batch.length, Date.now());
     }
     this.counters.records += batch.length;
-    this.counters.bytesWritten += total;
     let applied = this.lastLsn;
     for (const p of batch) {
       applied++;
@@ -305,7 +324,7 @@ export class WalWriter implements Log {
       try {
         p.apply?.(applied);
       } catch (e) {
-        this.o.logger.error({ err: e, lsn: applied }, 'applying a durable WAL record failed');
+        this.o.logger.error({ err: e, lsn: applied }, 'applying a WAL record failed');
       }
       p.resolve(applied);
     }
