@@ -6,6 +6,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { PointId } from '../common/types.js';
+import { runInSlices } from '../common/steps.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import {
   MANIFEST_FILE,
@@ -20,7 +21,7 @@ import type {
 } from '../storage/manifest/manifest.js';
 import { manifestFiles, writeManifest } from '../storage/manifest/manifest.js';
 import type { SegmentData } from '../storage/segment/segment-file.js';
-import { encodeSegment, vectorsSectionOffset } from '../storage/segment/segment-file.js';
+import { encodingSegment, vectorsSectionOffset } from '../storage/segment/segment-file.js';
 import type { OnDiskVectors } from './on-disk-vectors.js';
 import { encodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { WalWriter } from '../storage/wal/wal-writer.js';
@@ -339,7 +340,8 @@ export class StorageManager {
     const written: WrittenSegment[] = [];
     for (const d of datas) {
       const file = segmentFileName(d.id);
-      const bytes = encodeSegment(d.data);
+      // In slices: the graph and vectors are checksummed while searches and writes go on.
+      const bytes = await runInSlices(encodingSegment(d.data));
       wrote.push(file);
       await this.writeFile(file, bytes, true);
       written.push({
