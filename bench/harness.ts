@@ -160,7 +160,7 @@ if (sift !== undefined && (only === undefined || only === 'cluster')) {
   else {
     cluster.push(r);
     say(
-      '| points | batch × in flight | shards | acked points/s | standalone points/s | ratio | acked points/s, one replica a shard | other node caught up after last ack | read-your-writes p50 / p99 / max: right after the ingest (nodes sealing) | and once sealed |',
+      '| points | batch × in flight | shards | acked points/s | standalone points/s | ratio | acked points/s, one replica a shard | other node caught up after last ack | read-your-writes p50 / p99 / max: right after the ingest (nodes sealing) | and once sealed (1 s after a checkpoint) |',
     );
     say('|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
     const ms = (l: { p50: number; p99: number; max: number }): string =>
