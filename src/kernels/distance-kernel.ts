@@ -47,8 +47,16 @@ export function publicScore(metric: MetricName, internal: number): number {
 export function normalizeInPlace(v: Float32Array): Float32Array {
   let sum = 0;
   for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
-  if (sum > 0) {
-    const inv = 1 / Math.sqrt(sum);
+  return scaleToUnit(v, sum);
+}
+
+/**
+ * Scales `v`, whose squares sum to `squares` (summed in order, as normalizeInPlace does),
+ * to unit length in place; a zero vector stays zero. For a caller that has the sum.
+ */
+export function scaleToUnit(v: Float32Array, squares: number): Float32Array {
+  if (squares > 0) {
+    const inv = 1 / Math.sqrt(squares);
     for (let i = 0; i < v.length; i++) v[i] = v[i]! * inv;
   }
   return v;
