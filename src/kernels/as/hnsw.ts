@@ -479,9 +479,7 @@ function setBit(p: usize, d: i32): void {
   store<u8>(at, load<u8>(at) | (<u8>bit));
 }
 
-/** acc plus v's lanes in order: the scalar loop's sums, bit for bit. */
-// @ts-ignore: decorator
-@inline
+/** acc plus v's lanes in order: the scalar loop's sums, bit for bit (inlined by -O3). */
 function addLanes(acc: f32, v: v128): f32 {
   return (
     acc +
