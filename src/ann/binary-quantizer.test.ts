@@ -4,6 +4,10 @@
  * encoder against encodeBinary (planes and tail, NaN included), and training.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { kernelBuilds, room } from '../../test/helpers/kernel-builds.js';
@@ -186,6 +190,60 @@ describe('binary training', () => {
     ]) {
       const q = trainBinaryQuantizer(v, v.length / 8, 8, 'two_bits');
       for (const a of [q.offsets, q.thresholds, q.magnitudes]) assert.ok(a.every(Number.isFinite));
+    }
+  });
+});
+
+/**
+ * A script for a child process: a binary index of random vectors searched with every
+ * encoding and query encoding (one query holding a NaN), printed as its code scores.
+ */
+const CODE_SCORES = `
+const { createHnswIndex } = await import(${JSON.stringify(new URL('./hnsw/hnsw-index.ts', import.meta.url).href)});
+const { trainBinaryQuantizer } = await import(${JSON.stringify(new URL('./binary-quantizer.ts', import.meta.url).href)});
+const { kernelInfo } = await import(${JSON.stringify(new URL('../kernels/kernel-select.ts', import.meta.url).href)});
+let seed = 7;
+const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+const lines = [kernelInfo().wasm];
+for (const dim of [77, 7]) for (const metric of ['euclid', 'dot'])
+  for (const queryEncoding of ['default', 'scalar8bits', 'scalar4bits'])
+    for (const encoding of ['one_bit', 'two_bits']) {
+      const index = createHnswIndex({ dimension: dim, metric });
+      for (let i = 0; i < 200; i++) index.add(i, Float32Array.from({ length: dim }, () => rnd() * 2 - 1));
+      index.quantize(trainBinaryQuantizer(index.vectorsView(), index.slots, dim, encoding, queryEncoding));
+      for (let q = 0; q < 3; q++) {
+        const v = Float32Array.from({ length: dim }, () => rnd() * 2 - 1);
+        if (q === 0) v[3] = NaN;
+        const r = index.search(v, { k: 5, quantization: { rescore: false } });
+        lines.push([dim, metric, queryEncoding, encoding, r.ids.join(), r.scores.join()].join(' '));
+      }
+    }
+console.log(lines.join('\\n'));
+`;
+
+describe('binary codes in both builds', () => {
+  it('the SIMD and scalar builds encode rows and queries alike: the same code scores', () => {
+    const scalarOnly = mkdtempSync(join(tmpdir(), 'quiver-scalar-wasm-'));
+    try {
+      const build = new URL('../../build/wasm/quiver-scalar.wasm', import.meta.url);
+      copyFileSync(build, join(scalarOnly, 'quiver-scalar.wasm'));
+      const run = (env: NodeJS.ProcessEnv): string[] => {
+        const r = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', CODE_SCORES],
+          { env, encoding: 'utf8' },
+        );
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout.trim().split('\n');
+      };
+      const simd = run(process.env);
+      const scalar = run({ ...process.env, QUIVER_WASM_DIR: scalarOnly });
+      assert.equal(simd[0], 'simd');
+      assert.equal(scalar[0], 'scalar');
+      assert.equal(simd.length, 1 + 2 * 2 * 3 * 2 * 3);
+      assert.deepEqual(simd.slice(1), scalar.slice(1));
+    } finally {
+      rmSync(scalarOnly, { recursive: true, force: true });
     }
   });
 });

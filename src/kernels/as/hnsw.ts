@@ -592,15 +592,27 @@ function encodeBitsInto(src: usize, dst: usize): void {
 
 /**
  * Encodes the query at pQuery for a binary search: its own planes (symmetric), or its
- * weights as queryBits bit planes (asymmetric; sets qStep and qSum).
+ * weights as queryBits bit planes (asymmetric; sets qStep and qSum). The asymmetric code
+ * runs four dimensions at a time with SIMD (one 1024-d query cost a third of a search
+ * scalar): the same rounding and clamping, so the same bits; bit j of the unsigned codes
+ * is shifted into each lane's sign and gathered with bitmask.
  */
 function encodeBitsQuery(): void {
   if (queryBits == 0) {
     encodeBitsInto(pQuery, pQCode);
     return;
   }
+  const end4 = ASC_FEATURE_SIMD ? dim & ~3 : 0;
   let top: f32 = 0;
-  for (let d: i32 = 0; d < dim; d++) {
+  if (ASC_FEATURE_SIMD) {
+    let vTop = f32x4.splat(0);
+    for (let d: i32 = 0; d < end4; d += 4) vTop = f32x4.max(vTop, f32x4.abs(bitWeights4(d)));
+    top = max<f32>(
+      max<f32>(f32x4.extract_lane(vTop, 0), f32x4.extract_lane(vTop, 1)),
+      max<f32>(f32x4.extract_lane(vTop, 2), f32x4.extract_lane(vTop, 3)),
+    );
+  }
+  for (let d: i32 = end4; d < dim; d++) {
     const w = abs<f32>(bitWeight(d));
     if (w > top) top = w;
   }
@@ -610,7 +622,31 @@ function encodeBitsQuery(): void {
   const inv: f32 = 1 / qStep;
   memory.fill(pQCode, 0, bitLen * <usize>queryBits);
   let sum: i32 = 0;
-  for (let d: i32 = 0; d < dim; d++) {
+  if (ASC_FEATURE_SIMD) {
+    const vInv = f32x4.splat(inv);
+    const hi = i32x4.splat(levels);
+    const lo = i32x4.splat(-levels);
+    let vSum = i32x4.splat(0);
+    for (let d: i32 = 0; d < end4; d += 4) {
+      const scaled = f32x4.nearest(f32x4.mul(bitWeights4(d), vInv));
+      const e = i32x4.max_s(i32x4.min_s(i32x4.trunc_sat_f32x4_s(scaled), hi), lo);
+      vSum = i32x4.add(vSum, e);
+      const u = i32x4.add(e, i32x4.splat(half));
+      const byte = <usize>(d >> 3);
+      const shift = d & 7;
+      for (let j: i32 = 0; j < queryBits; j++) {
+        const bits = i32x4.bitmask(i32x4.shl(u, 31 - j));
+        const at = pQCode + bitLen * <usize>j + byte;
+        store<u8>(at, load<u8>(at) | (<u8>(bits << shift)));
+      }
+    }
+    sum =
+      i32x4.extract_lane(vSum, 0) +
+      i32x4.extract_lane(vSum, 1) +
+      i32x4.extract_lane(vSum, 2) +
+      i32x4.extract_lane(vSum, 3);
+  }
+  for (let d: i32 = end4; d < dim; d++) {
     let e = <i32>nearest<f32>(bitWeight(d) * inv);
     if (e > levels) e = levels;
     if (e < -levels) e = -levels;
@@ -621,6 +657,14 @@ function encodeBitsQuery(): void {
     }
   }
   qSum = sum;
+}
+
+/** The query's weights in dimensions d to d + 3 (NaN → 0), as bitWeight. */
+function bitWeights4(d: i32): v128 {
+  const at = (<usize>d) << 2;
+  const c = f32x4.sub(v128.load(pQuery + at), v128.load(pQOffsets + at));
+  const w = f32x4.mul(c, v128.load(pQMag + at));
+  return v128.and(w, f32x4.eq(w, w));
 }
 
 /** The query's weight in dimension d for asymmetric search (NaN → 0). */
