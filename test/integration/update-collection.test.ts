@@ -126,7 +126,7 @@ test('quantization and onDisk change after creation, survive a reopen and a repl
   }
 });
 
-test('new codes for segments shared with search workers, with deletes landing while they train', async (t) => {
+test('new codes for segments shared with search workers, with deletes landing while they train and encode', async (t) => {
   const dir = tempDir(t, 'quiver-update-shared-');
   const db = await Quiver.open(dir, { ...OPTIONS, searchThreads: 2, queryCacheBytes: 0 });
   try {
