@@ -23,6 +23,9 @@ export function runSteps<T>(steps: Steps<T>): T {
  * with background indexing (backgroundTurns), one slice of either a turn.
  */
 export async function runInSlices<T>(steps: Steps<T>, sliceMs = 4): Promise<T> {
+  // The first slice waits for its turn too: a caller that just finished other sliced work
+  // (a seal trains, encodes, then writes its file) would otherwise run two slices in one.
+  await backgroundTurns.take();
   let since = performance.now();
   for (;;) {
     const r = steps.next();

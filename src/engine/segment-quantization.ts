@@ -124,8 +124,10 @@ export async function requantizeCopy(table: IndexHolder, config: CollectionConfi
   // Storage work runs one at a time, so only deletes can have touched `now` meanwhile;
   // anything else (its index replaced) leaves the table as it is for the next update.
   if (table.index !== now) return;
+  // Marked only: a shared index never repairs, so its copy may hold enough tombstones for
+  // a whole-graph repair, which would hold the event loop in this step.
   for (let slot = 0; slot < now.slots; slot++) {
-    if (!now.has(slot) && copy.has(slot)) copy.remove(slot);
+    if (!now.has(slot) && copy.has(slot)) copy.remove(slot, false);
   }
   table.swapIndex(copy);
 }

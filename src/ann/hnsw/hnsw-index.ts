@@ -714,9 +714,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * Marks `internalId` removed: never returned again. Repairs the graph past the threshold,
    * except in a shared index, whose graph worker threads read: there only the flag changes
    * (a one-byte store; a search running meanwhile may still return the id) and tombstones
-   * stay until the segment is rewritten.
+   * stay until the segment is rewritten. `repairNow: false` only marks it (a copy brought
+   * in line with its original in one synchronous step; the next remove repairs).
    */
-  remove(internalId: number): void {
+  remove(internalId: number, repairNow = true): void {
     if (this.isStaged(internalId)) {
       // Never linked: nothing refers to it, so the slot is simply emptied.
       this.mem.u8[this.mem.regions.flags + internalId] = 0;
@@ -728,7 +729,9 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     mem.u8[mem.regions.flags + internalId] = LIVE | FLAG_DELETED;
     this.live_--;
     this.tombstones_++;
-    if (this.tombstones_ > this.repairThreshold * Math.max(this.live_, 1)) this.repair();
+    if (repairNow && this.tombstones_ > this.repairThreshold * Math.max(this.live_, 1)) {
+      this.repair();
+    }
   }
 
   /**

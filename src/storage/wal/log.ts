@@ -32,7 +32,8 @@ export interface AppendOptions {
    * stream acknowledged): it is applied and resolved once written, without waiting for
    * this log's fsync, which still follows under the policy. A crash may lose it from this
    * log; the replica then reads it again from the stream, from the position it saved after
-   * a flush (cluster-node.ts).
+   * a flush (cluster-node.ts). If that fsync fails, the log stays stopped (recover()
+   * refuses) until the database is reopened.
    */
   readonly durableElsewhere?: boolean;
 }
@@ -41,8 +42,9 @@ export interface Log {
   /** LSN of the last record applied (durable, unless appended `durableElsewhere`). */
   readonly lsn: number;
   /**
-   * Appends a record; resolves with its LSN once durable under the policy. `apply` runs
-   * in LSN order after durability and before the promise resolves.
+   * Appends a record; resolves with its LSN once durable under the policy (or once written,
+   * with `durableElsewhere`). `apply` runs in LSN order at that point, before the promise
+   * resolves.
    */
   append(
     type: number,

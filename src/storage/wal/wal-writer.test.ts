@@ -447,6 +447,25 @@ describe('WalWriter: durability by policy', () => {
     assert.deepEqual((await replay(fs, dir)).lsns, [1, 2]);
   });
 
+  test('durableElsewhere: after its fsync failed, recover() refuses (no LSN gap under applied records) and a reopen finds them', async (t) => {
+    const dir = tempDir(t);
+    const fs = new FaultyFileSystem();
+    const w = await writerOn(fs, dir, 'always');
+    assert.equal(await w.append(3, body(1)), 1);
+    fs.plan = { failSyncs: true };
+    const applied: number[] = [];
+    const early = w.append(3, body(2), (lsn) => applied.push(lsn), { durableElsewhere: true });
+    assert.equal(await early, 2);
+    assert.deepEqual(applied, [2]);
+    await assert.rejects(w.flush(), 'the failed fsync stopped the writer');
+    fs.plan = {};
+    assert.equal(await w.recover(), false, 'cutting record 2 would leave a gap under it');
+    assert.equal(w.stats().broken, true);
+    await assert.rejects(w.append(3, body(3)));
+    await w.close();
+    assert.deepEqual(await replay(fs, dir), { lsns: [1, 2], torn: false });
+  });
+
   test('durableElsewhere: a batch that mixes it with a local record waits for the fsync', async (t) => {
     const dir = tempDir(t);
     const fs = new HookedFileSystem();

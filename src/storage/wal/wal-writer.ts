@@ -64,6 +64,11 @@ export class WalWriter implements Log {
   private dirty = false;
   /** End of the last record whose batch completed (written, and fsynced by policy). */
   private durableOffset = 0;
+  /**
+   * LSN of the last record at or before durableOffset. Below lastLsn only while records
+   * applied before their fsync (durableElsewhere) wait for it, or after that fsync failed.
+   */
+  private durableLsn = 0;
   private closed = false;
   private broken: QuiverError | undefined;
   private idle: Promise<void> = Promise.resolve();
@@ -73,7 +78,10 @@ export class WalWriter implements Log {
   /** First LSN of each WAL file (undefined while a file has no record yet). */
   private readonly fileFirstLsn = new Map<number, number | undefined>();
   private readonly fileBytes = new Map<number, number>();
-  /** With an archive: when records became durable, per WAL file ([lsn, ms] pairs). */
+  /**
+   * With an archive: when records were acknowledged, per WAL file ([lsn, ms] pairs): once
+   * durable, or once written for records durable elsewhere.
+   */
   private readonly times = new Map<number, [number, number][]>();
 
   private constructor(
@@ -93,6 +101,7 @@ export class WalWriter implements Log {
     this.offset = pos.offset;
     this.durableOffset = pos.offset;
     this.lastLsn = pos.lastLsn;
+    this.durableLsn = pos.lastLsn;
     this.baseBytes = baseBytes;
     if (this.o.policy === 'periodic') {
       this.periodic = setInterval(() => void this.periodicSync(), this.o.periodicMs);
@@ -288,7 +297,6 @@ export class WalWriter implements Log {
     }
     this.offset = start + total;
     this.dirty = true;
-    this.counters.bytesWritten += total;
     // Records durable elsewhere are visible once written; a batch mixing them with local
     // writes waits for the fsync, as the local writes must.
     const early = batch.every((p) => p.durableElsewhere);
@@ -304,7 +312,9 @@ export class WalWriter implements Log {
       return;
     }
     this.durableOffset = this.offset;
+    this.counters.bytesWritten += total;
     if (!early) this.applyBatch(batch);
+    this.durableLsn = this.lastLsn;
   }
 
   /** Numbers the batch's records after the last, applies them in order and resolves each. */
@@ -441,6 +451,18 @@ export class WalWriter implements Log {
   async recover(): Promise<boolean> {
     if (this.broken === undefined) return true;
     if (this.running || this.closed) return false;
+    if (this.lastLsn > this.durableLsn) {
+      // Records durable elsewhere were applied and acknowledged before the fsync that
+      // failed: cutting them would leave a gap in the LSNs under records already counted
+      // as applied. The writer stays stopped; a reopen replays what the disk kept, and a
+      // cluster node reads the rest again from its streams (its saved positions come
+      // only from flushes that succeeded).
+      this.o.logger.error(
+        { file: this.stats().currentFile, lastLsn: this.lastLsn, durableLsn: this.durableLsn },
+        'WAL cannot recover in place: records applied before a failed fsync; reopen the database',
+      );
+      return false;
+    }
     try {
       await this.handle.truncate(this.durableOffset);
       await this.handle.sync();
