@@ -23,7 +23,8 @@ import type { SegmentMemory } from './collection-types.js';
  * Background indexing links waiting vectors for about this long per turn of the event loop
  * (backgroundTurns: one slice a turn for the whole process). Short, because what the loop
  * owes its I/O waits for a slice: a replica's read-your-writes wait spans three or four
- * turns (a slice of 20 ms made it 80 ms), while a turn costs indexing a few microseconds.
+ * turns (with 5 and 20 ms slices, one per segment, two sealing nodes in one process made
+ * it 210 ms), while a turn costs indexing a few microseconds.
  */
 const SLICE_MS = 3;
 /** Background indexing waits until no append came for this long. */
