@@ -159,7 +159,10 @@ export class ClusterMeta {
   ) {}
 
   static async open(js: JetStreamClient, replicas: number): Promise<ClusterMeta> {
-    const meta = await js.views.kv('quiver_meta', { replicas, history: 5 });
+    // Reads through the stream's leader, not any replica ("direct get"): a replica a
+    // moment behind showed a job lease already released as still held (CI saw the 409),
+    // and the compare-and-set paths read the revision they then write against.
+    const meta = await js.views.kv('quiver_meta', { replicas, history: 5, allow_direct: false });
     const beats = await js.views.kv('quiver_nodes', { replicas, ttl: NODE_TTL_MS });
     return new ClusterMeta(meta, beats);
   }
