@@ -340,31 +340,24 @@ export class Collection {
         { collection: this.name, expected: this.config.dimension, received: op.dimension },
       );
     }
+    return this.logAndApply(op, this.stateChange(op), options);
+  }
+
+  /** What applying `op` at an LSN does to the collection's state (returns the count). */
+  private stateChange(op: PointOp | ReplaceOp): (lsn: number) => number {
     switch (op.kind) {
       case 'upsert':
-        return this.logAndApply(
-          op,
-          (lsn) => this.state.upsert(lsn, appliedPoints(op.points)),
-          options,
-        );
+        return (lsn) => this.state.upsert(lsn, appliedPoints(op.points));
       case 'delete':
-        return this.logAndApply(op, (lsn) => this.state.delete(lsn, op.ids), options);
+        return (lsn) => this.state.delete(lsn, op.ids);
       case 'replace':
-        return this.logAndApply(
-          op,
-          (lsn) =>
-            this.state.delete(lsn, op.deletes) + this.state.upsert(lsn, appliedPoints(op.points)),
-          options,
-        );
+        return (lsn) =>
+          this.state.delete(lsn, op.deletes) + this.state.upsert(lsn, appliedPoints(op.points));
       case 'payload':
-        return this.logAndApply(
-          op,
-          (lsn) =>
-            this.state.updatePayload(lsn, op.ids, (old) =>
-              applyPayloadUpdate(old, op.mode, op.payloadJson, op.keys),
-            ),
-          options,
-        );
+        return (lsn) =>
+          this.state.updatePayload(lsn, op.ids, (old) =>
+            applyPayloadUpdate(old, op.mode, op.payloadJson, op.keys),
+          );
     }
   }
 

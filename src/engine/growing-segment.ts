@@ -138,13 +138,14 @@ export class GrowingSegment implements Segment {
   private scheduleIndexing(): void {
     if (this.indexing || this.stopped || this.table.pendingCount === 0) return;
     this.indexing = true;
+    const inTurn = (): void => void backgroundTurns.take().then(run);
     const run = (): void => {
       if (this.stopped) {
         this.indexing = false;
         return;
       }
       if (performance.now() - this.lastAppend < WRITE_QUIET_MS) {
-        setTimeout(() => void backgroundTurns.take().then(run), WRITE_QUIET_MS).unref();
+        setTimeout(inTurn, WRITE_QUIET_MS).unref();
         return;
       }
       this.indexing = false;
@@ -152,7 +153,7 @@ export class GrowingSegment implements Segment {
       this.lastBackground = performance.now();
       this.scheduleIndexing();
     };
-    void backgroundTurns.take().then(run);
+    inTurn();
   }
 
   /** Inserts every waiting vector into the graph, a slice a turn (before a seal). */
