@@ -46,7 +46,12 @@ import { cachedGroundTruth, generateClustered, syntheticDataset } from './synthe
 import type { ClusterResult } from './scenarios/cluster-replication.js';
 import { runClusterReplication } from './scenarios/cluster-replication.js';
 import type { QuantizedResult } from './scenarios/quantized-search.js';
-import { formatQuantized, runQuantizedSearch } from './scenarios/quantized-search.js';
+import type { EmbeddedMode } from './scenarios/quantized-search.js';
+import {
+  formatQuantized,
+  MODES as QUANT_MODES,
+  runQuantizedSearch,
+} from './scenarios/quantized-search.js';
 import type { CacheResult } from './scenarios/query-cache.js';
 import { formatQueryCache, runQueryCache } from './scenarios/query-cache.js';
 
@@ -201,8 +206,17 @@ if (only === undefined || only === 'quant') {
     const [truth] = cachedGroundTruth(vectors, spec, [spec.points], progress);
     sets.push(syntheticDataset(vectors, spec, spec.points, truth!));
   }
+  // QUIVER_BENCH_QUANT_MODES=float,int8Disk builds just those collections (and the raw
+  // indexes they call for): at 1M points each one takes minutes.
+  const listed = process.env['QUIVER_BENCH_QUANT_MODES']?.split(',');
+  const unknown = listed?.filter((m) => !(QUANT_MODES as string[]).includes(m)) ?? [];
+  if (unknown.length > 0)
+    throw new Error(
+      `QUIVER_BENCH_QUANT_MODES: unknown ${unknown.join(', ')}; modes: ${QUANT_MODES.join(', ')}`,
+    );
+  const modes = (listed ?? QUANT_MODES) as EmbeddedMode[];
   for (const ds of sets) {
-    const r = await runQuantizedSearch(ds, SWEEP);
+    const r = await runQuantizedSearch(ds, SWEEP, modes);
     quantized.push(r);
     say('\n' + formatQuantized(r));
   }

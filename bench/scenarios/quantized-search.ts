@@ -15,6 +15,7 @@ import type { Dataset } from '../datasets.js';
 import { quiverB1Peer, quiverInt8Peer, quiverPeer } from '../peers/quiver-peer.js';
 import { usearchB1Peer, usearchI8Peer, usearchPeer } from '../peers/usearch-peer.js';
 import { searchQps, sweepPoint, upsertDataset } from '../public-api.js';
+import type { PeerFactory } from '../peers/ann-peer.js';
 import type { AnnSweepOptions, AnnSweepResult, SweepPoint } from './ann-sweep.js';
 import { runAnnSweep } from './ann-sweep.js';
 
@@ -29,8 +30,8 @@ export interface QuantizedResult {
    */
   readonly embedded: {
     readonly ef: number;
-    readonly modes: Readonly<Record<EmbeddedMode, SweepPoint>>;
-    readonly memory: Readonly<Record<EmbeddedMode, number>>;
+    readonly modes: Readonly<Partial<Record<EmbeddedMode, SweepPoint>>>;
+    readonly memory: Readonly<Partial<Record<EmbeddedMode, number>>>;
   };
 }
 
@@ -43,23 +44,40 @@ const EMBEDDED = {
   pq: { quantization: 'product' },
   pqDisk: { quantization: 'product', onDisk: true },
 } as const;
-type EmbeddedMode = keyof typeof EMBEDDED;
-const MODES = Object.keys(EMBEDDED) as EmbeddedMode[];
+export type EmbeddedMode = keyof typeof EMBEDDED;
+export const MODES = Object.keys(EMBEDDED) as EmbeddedMode[];
 
+/**
+ * The raw-index peers a set of collection modes calls for: float32 always (every ratio is
+ * to it), int8 and one bit (Quiver's and usearch's) when a mode quantizes that way.
+ */
+function peersFor(modes: readonly EmbeddedMode[]): PeerFactory[] {
+  const has = (kind: 'scalar' | 'binary'): boolean =>
+    modes.some((m) => 'quantization' in EMBEDDED[m] && EMBEDDED[m].quantization === kind);
+  return [
+    quiverPeer,
+    ...(has('scalar') ? [quiverInt8Peer] : []),
+    ...(has('binary') ? [quiverB1Peer] : []),
+    usearchPeer,
+    ...(has('scalar') ? [usearchI8Peer] : []),
+    ...(has('binary') ? [usearchB1Peer] : []),
+  ];
+}
+
+/**
+ * `modes` (all by default) picks the collections built: at a million points each takes
+ * minutes, so QUIVER_BENCH_QUANT_MODES=float,int8Disk measures just what a target names.
+ */
 export async function runQuantizedSearch(
   ds: Dataset,
   options: AnnSweepOptions,
+  modes: readonly EmbeddedMode[] = MODES,
 ): Promise<QuantizedResult> {
   const vectorBytesPerPoint: Record<string, number> = {};
-  const sweep = await runAnnSweep(
-    ds,
-    [quiverPeer, quiverInt8Peer, quiverB1Peer, usearchPeer, usearchI8Peer, usearchB1Peer],
-    options,
-    (peer) => {
-      const bytes = peer.vectorBytes?.();
-      if (bytes !== undefined) vectorBytesPerPoint[peer.name] = bytes / ds.count;
-    },
-  );
+  const sweep = await runAnnSweep(ds, peersFor(modes), options, (peer) => {
+    const bytes = peer.vectorBytes?.();
+    if (bytes !== undefined) vectorBytesPerPoint[peer.name] = bytes / ds.count;
+  });
   // The ef where float Quiver reaches 0.95 on the raw index (64 when it never does).
   const raw = sweep.runs.find((r) => r.name === 'quiver')?.sweep ?? [];
   const ef = raw.find((p) => p.recall >= 0.95)?.ef ?? 64;
@@ -67,8 +85,9 @@ export async function runQuantizedSearch(
   try {
     const db = await Quiver.open(dir, { fsync: 'none', queryCacheBytes: 0, autoCompact: false });
     try {
+      const run: EmbeddedMode[] = modes.includes('float') ? [...modes] : ['float', ...modes];
       const collections = {} as Record<EmbeddedMode, Collection>;
-      for (const mode of MODES) {
+      for (const mode of run) {
         const c = await db.createCollection(mode, {
           dimension: ds.dim,
           metric: ds.metric,
@@ -81,20 +100,21 @@ export async function runQuantizedSearch(
       await db.idle();
       // Alternating short trials, the best of each: this machine's speed drifts between
       // seconds, and two back-to-back runs would measure the drift as well.
-      const modes = {} as Record<EmbeddedMode, SweepPoint>;
-      const memory = {} as Record<EmbeddedMode, number>;
-      for (const mode of MODES) {
-        modes[mode] = await sweepPoint(collections[mode], ds, options.k, ef, 0.1);
+      const points: Partial<Record<EmbeddedMode, SweepPoint>> = {};
+      const memory: Partial<Record<EmbeddedMode, number>> = {};
+      for (const mode of run) {
+        points[mode] = await sweepPoint(collections[mode], ds, options.k, ef, 0.1);
         const m = collections[mode].stats().memory;
         memory[mode] = (m.vectors + m.codes) / ds.count;
       }
       for (let trial = 0; trial < 6; trial++) {
-        for (const mode of MODES) {
+        for (const mode of run) {
           const qps = await searchQps(collections[mode], ds, options.k, ef, options.minSeconds / 2);
-          modes[mode] = { ...modes[mode], qps: Math.max(modes[mode].qps, qps) };
+          const p = points[mode]!;
+          points[mode] = { ...p, qps: Math.max(p.qps, qps) };
         }
       }
-      return { sweep, vectorBytesPerPoint, embedded: { ef, modes, memory } };
+      return { sweep, vectorBytesPerPoint, embedded: { ef, modes: points, memory } };
     } finally {
       await db.close();
     }
@@ -128,7 +148,8 @@ export function formatQuantized(r: QuantizedResult): string {
   ] as const) {
     const x = run(name);
     const b = run(base);
-    if (x === undefined || x.unavailable !== undefined) {
+    if (x === undefined) continue;
+    if (x.unavailable !== undefined) {
       lines.push(`| ${name} | unavailable | | | | | | |`);
       continue;
     }
@@ -148,8 +169,9 @@ export function formatQuantized(r: QuantizedResult): string {
   );
   for (const mode of MODES) {
     const p = e.modes[mode];
+    if (p === undefined) continue;
     lines.push(
-      `| ${mode} | ${p.recall.toFixed(4)} | ${n0(p.qps)} | ${ratio(p.qps, e.modes.float.qps)} | ${n0(e.memory[mode])} | ${ratio(e.memory[mode], e.memory.float)} |`,
+      `| ${mode} | ${p.recall.toFixed(4)} | ${n0(p.qps)} | ${ratio(p.qps, e.modes.float?.qps)} | ${n0(e.memory[mode])} | ${ratio(e.memory[mode], e.memory.float)} |`,
     );
   }
   return lines.join('\n');
