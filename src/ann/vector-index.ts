@@ -16,6 +16,19 @@ export interface VectorSource {
   readInto(slot: number, into: Float32Array): void;
 }
 
+/**
+ * A segment's vectors handed over in order, a run of slots at a time (a file's section
+ * streamed through a small buffer): how an index without its vectors is given them to
+ * encode its codes, without the whole array ever being held.
+ */
+export interface VectorRows {
+  /**
+   * Slots from..to-1, slot-major (`dimension` values each); valid until the next call.
+   * Each call starts where the last one stopped.
+   */
+  rows(from: number, to: number): Float32Array;
+}
+
 /** Admits an internal id during search; absent = every live point. */
 export type PointFilter = (internalId: number) => boolean;
 

@@ -9,7 +9,6 @@ import type { FileSystem } from '../storage/io/file-system.js';
 import { SEGMENT_DIR } from '../storage/format.js';
 import type { Manifest } from '../storage/manifest/manifest.js';
 import { manifestFiles, readManifest } from '../storage/manifest/manifest.js';
-import { decodeSegment, vectorsSectionOffset } from '../storage/segment/segment-file.js';
 import { decodeTombstones } from '../storage/segment/tombstone-file.js';
 import type { CleanMark } from '../storage/clean-mark.js';
 import type { TornTail, WalScanReport } from '../storage/wal/wal-reader.js';
@@ -20,10 +19,8 @@ import { appliedPoints } from './logged-points.js';
 import { decodeWalOp } from '../storage/wal/wal-body-codec.js';
 import type { IndexFactory } from './collection-state.js';
 import { CollectionState } from './collection-state.js';
-import { HnswIndex } from '../ann/hnsw/hnsw-index.js';
-import { loadIndex } from './index-factory.js';
 import type { OnDiskVectors } from './on-disk-vectors.js';
-import { quantizeIndex } from './segment-quantization.js';
+import { loadSegmentFile } from './segment-loader.js';
 import { SealedSegment } from './sealed-segment.js';
 import { configFromJson, createdAtOf, sameShape } from './validation.js';
 import { applyPayloadUpdate } from './payload-update.js';
@@ -151,20 +148,13 @@ async function loadSegments(
     );
     for (const s of c.segments) {
       const path = `${dir}/${SEGMENT_DIR}/${s.file}`;
-      const bytes = await fs.readFile(path);
-      const data = decodeSegment(bytes, path);
-      // A segment taken over at a swap keeps the staging name in its header (format 1.2).
-      if (
-        data.segmentId !== s.id ||
-        data.collection !== (s.collection ?? config.name) ||
-        data.dimension !== config.dimension
-      ) {
-        throw corrupt(
-          path,
-          8,
-          `segment header (id ${data.segmentId}, collection ${data.collection}) does not match the manifest`,
-        );
-      }
+      const { data, index, fileBytes, vectorsOffset } = await loadSegmentFile(
+        fs,
+        path,
+        s,
+        config,
+        lanes,
+      );
       let deleted: Iterable<number> = [];
       if (s.tombstones !== null) {
         const tpath = `${dir}/${SEGMENT_DIR}/${s.tombstones}`;
@@ -177,22 +167,12 @@ async function loadSegments(
         }
         deleted = t.slots;
       }
-      // An onDisk collection's graph is made without its vectors (no second copy of them
-      // in memory while the file's bytes are held), unless it cannot take codes.
-      let index = loadIndex(data, path, lanes, config.onDisk);
-      // The file's quantizer when it has one; a segment written before the collection was
-      // quantized (or by an older version) is trained now, and stored by its next rewrite.
-      const q = await quantizeIndex(index, config, data.quantizer, data.productCodes, data.vectors);
-      if (q === undefined && index instanceof HnswIndex && !index.holdsVectors) {
-        index = loadIndex(data, path, lanes);
-        await quantizeIndex(index, config, data.quantizer, data.productCodes);
-      }
-      const seg = SealedSegment.fromData(data, s.file, bytes.length, index, deleted);
+      const seg = SealedSegment.fromData(data, s.file, fileBytes, index, deleted);
       seg.tombstoneGeneration = s.tombstoneGeneration;
       seg.tombstoneFile = s.tombstones;
       seg.fileCollection = s.collection;
       // An onDisk collection's segment keeps its graph and codes; the vectors stay here.
-      await vectors.attach(seg.table, config, path, vectorsSectionOffset(bytes));
+      await vectors.attach(seg.table, config, path, vectorsOffset);
       state.sealed.push(seg);
       loaded++;
     }

@@ -26,6 +26,7 @@ import type {
   IndexSearchResult,
   QuantizedSearch,
   StagingIndex,
+  VectorRows,
   VectorSource,
 } from '../vector-index.js';
 import { TopK } from '../top-k.js';
@@ -104,8 +105,8 @@ const LANE_MIN_EF = 512;
 let nextHandleId = 1;
 
 /** An index without its vectors is quantized from the vectors its caller gives. */
-function checkGiven(vectors: Float32Array | undefined, values: number): void {
-  if (vectors === undefined || vectors.length < values) {
+function checkGiven(vectors: Float32Array | VectorRows | undefined, values: number): void {
+  if (vectors === undefined || (vectors instanceof Float32Array && vectors.length < values)) {
     throw new QuiverError(
       'INTERNAL',
       'an index without its vectors needs them given to be quantized; this is a bug.',
@@ -477,9 +478,10 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * {@link search}). A shared index gets its codes region past its graph; its workers see
    * the codes from the next handle on. A product quantizer's `rows` (productCodes of the
    * same vectors, as a segment file stores them) are copied instead of encoded again. An
-   * index made without its vectors encodes them from `vectors` (its segment's, slot-major).
+   * index made without its vectors encodes them from `vectors` (its segment's, slot-major,
+   * or handed over in slot order as the segment file is streamed).
    */
-  quantize(q: Quantizer, rows?: Uint8Array, vectors?: Float32Array): void {
+  quantize(q: Quantizer, rows?: Uint8Array, vectors?: Float32Array | VectorRows): void {
     runSteps(this.quantizing(q, rows, vectors));
   }
 
@@ -488,7 +490,7 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
    * between them). Until the last step the index walks its float vectors: the quantizer
    * is taken away first, so that no search walks codes half encoded (or coded another way).
    */
-  *quantizing(q: Quantizer, rows?: Uint8Array, vectors?: Float32Array): Steps<void> {
+  *quantizing(q: Quantizer, rows?: Uint8Array, vectors?: Float32Array | VectorRows): Steps<void> {
     checkQuantizer(q, this.dimension);
     if (this.source_ !== undefined) {
       throw invalidArgument(
@@ -527,12 +529,19 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     return this.mem.shared && (this.quantizer_ !== undefined || this.mem.codes !== undefined);
   }
 
-  /** Encodes slots from..to-1 of `vectors` through the vector scratch (no vecs region). */
-  private encodeFrom(vectors: Float32Array, from: number, to: number): void {
+  /**
+   * Encodes slots from..to-1 of `vectors` (all slots, or handed over in order) through the
+   * vector scratch (no vecs region).
+   */
+  private encodeFrom(vectors: Float32Array | VectorRows, from: number, to: number): void {
     const dim = this.dimension;
     const at = this.mem.regions.vec;
+    const rows =
+      vectors instanceof Float32Array
+        ? vectors.subarray(from * dim, to * dim)
+        : vectors.rows(from, to);
     for (let s = from; s < to; s++) {
-      this.mem.f32.set(vectors.subarray(s * dim, (s + 1) * dim), at >> 2);
+      this.mem.f32.set(rows.subarray((s - from) * dim, (s - from + 1) * dim), at >> 2);
       this.wasm.encodeRowAt(at, s);
     }
   }

@@ -222,7 +222,7 @@ interface SegmentHeader {
 }
 
 /** One section of the file: where it starts (for error offsets) and its bytes. */
-interface Section {
+export interface Section {
   readonly offset: number;
   readonly bytes: Uint8Array;
 }
@@ -232,34 +232,131 @@ interface Section {
  * section checksum. Any damage is CORRUPT naming `file` and the offset of the bad part.
  */
 export function decodeSegment(bytes: Uint8Array, file: string): SegmentData {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const header = readHeader(bytes, view, file);
+  const layout = readSegmentLayout(bytes, file, bytes.length);
+  const sections = new Map<number, Section>();
+  for (const e of layout.sections) {
+    sections.set(e.kind, checkedSection(bytes.subarray(e.offset, e.offset + e.length), e, file));
+  }
+  const parts = decodeSegmentParts(layout, sections, file);
+  const vectorSection = sections.get(SegmentSection.VECTORS)!;
+  return { ...parts, vectors: floatsOf(vectorSection.bytes) };
+}
+
+/** Where one section lies in its file, and its checksum, as the section table lists them. */
+export interface SectionEntry {
+  readonly kind: number;
+  readonly crc: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** A segment file's checked header, collection name and section table (FORMAT.md §5.1). */
+export interface SegmentLayout {
+  readonly segmentId: number;
+  readonly collection: string;
+  readonly slots: number;
+  readonly dimension: number;
+  readonly metric: MetricName;
+  readonly minLsn: number;
+  readonly maxLsn: number;
+  readonly sections: readonly SectionEntry[];
+  /** Where the section table starts (the offset a missing section is reported at). */
+  readonly tableStart: number;
+}
+
+/**
+ * How many bytes from the start of a segment file hold its layout, read from the first
+ * SEGMENT_HEADER_SIZE (`head`; its checksum is checked by readSegmentLayout).
+ */
+export function segmentLayoutBytes(head: Uint8Array): number {
+  if (head.length < SEGMENT_HEADER_SIZE) return SEGMENT_HEADER_SIZE;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const nameLength = view.getUint16(8 + 8 + 4 + 4 + 2, true);
+  const count = Math.min(16, view.getUint32(8 + 8 + 4 + 4 + 4, true));
+  return SEGMENT_HEADER_SIZE + nameLength + count * SECTION_ENTRY + 4;
+}
+
+/**
+ * Checks and decodes the start of a segment file (`head`, at least segmentLayoutBytes of
+ * it) of `fileSize` bytes: magic, version, header and table checksums, and every section
+ * inside the file. The sections' own checksums are the reader's to check (checkedSection).
+ */
+export function readSegmentLayout(head: Uint8Array, file: string, fileSize: number): SegmentLayout {
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const header = readHeader(head, view, file);
+  const collection = readNameAndTable(head, view, file, header);
   const tableStart = SEGMENT_HEADER_SIZE + header.nameLength;
-  const collection = readNameAndTable(bytes, view, file, header);
-  const found = readSections(bytes, view, file, header, tableStart);
+  const tableEnd = tableStart + header.sectionCount * SECTION_ENTRY;
+  const sections: SectionEntry[] = [];
+  for (let i = 0; i < header.sectionCount; i++) {
+    const e = tableStart + i * SECTION_ENTRY;
+    const kind = view.getUint32(e, true);
+    const crc = view.getUint32(e + 4, true);
+    const offset = view.getUint32(e + 8, true) + view.getUint32(e + 12, true) * 0x1_0000_0000;
+    const length = view.getUint32(e + 16, true) + view.getUint32(e + 20, true) * 0x1_0000_0000;
+    if (offset < tableEnd + 4 || offset + length > fileSize) {
+      throw corrupt(file, e, `segment section ${kind} points outside the file`);
+    }
+    sections.push({ kind, crc, offset, length });
+  }
+  const { segmentId, slots, dimension, metric, minLsn, maxLsn } = header;
+  return { segmentId, collection, slots, dimension, metric, minLsn, maxLsn, sections, tableStart };
+}
+
+/** A section's bytes as read from the file, once they match the table's checksum. */
+export function checkedSection(bytes: Uint8Array, entry: SectionEntry, file: string): Section {
+  if (crc32c(bytes) !== entry.crc) {
+    throw corrupt(file, entry.offset, `segment section ${entry.kind} checksum mismatch`);
+  }
+  return { offset: entry.offset, bytes };
+}
+
+/** The parts of a segment file besides its vectors: what a segment read without them holds. */
+export type SegmentParts = Omit<SegmentData, 'vectors'>;
+
+/**
+ * Decodes the checked `sections` (by kind) of the file `layout` describes, all but the
+ * vectors, whose section must be listed with the size the header gives (its bytes need not
+ * be among `sections`: a reader of on-disk vectors checks them as it streams them).
+ */
+export function decodeSegmentParts(
+  layout: SegmentLayout,
+  sections: ReadonlyMap<number, Section>,
+  file: string,
+): SegmentParts {
   const need = (kind: number): Section => {
-    const s = found.get(kind);
-    if (s === undefined) throw corrupt(file, tableStart, `segment section ${kind} is missing`);
+    const s = sections.get(kind);
+    if (s === undefined)
+      throw corrupt(file, layout.tableStart, `segment section ${kind} is missing`);
     return s;
   };
-  const idsSection = need(SegmentSection.IDS);
-  const payloadSection = need(SegmentSection.PAYLOADS);
-  const vectorSection = need(SegmentSection.VECTORS);
-  const slots = readSlots(file, header, idsSection, payloadSection, vectorSection);
-  const quantSection = found.get(SegmentSection.QUANT);
+  const vectorEntry = layout.sections.find((e) => e.kind === SegmentSection.VECTORS);
+  if (vectorEntry === undefined) {
+    throw corrupt(file, layout.tableStart, `segment section ${SegmentSection.VECTORS} is missing`);
+  }
+  const slots = readSlots(file, layout, need(SegmentSection.IDS), need(SegmentSection.PAYLOADS));
+  const expected = layout.slots * layout.dimension * 4;
+  if (vectorEntry.length !== expected) {
+    throw corrupt(
+      file,
+      vectorEntry.offset,
+      `malformed segment section (vector section holds ${vectorEntry.length} bytes, expected ${expected})`,
+    );
+  }
+  const quantSection = sections.get(SegmentSection.QUANT);
   const quant =
     quantSection === undefined
       ? undefined
-      : decodeQuantizer(quantSection, file, header.dimension, slots.ids.length);
+      : decodeQuantizer(quantSection, file, layout.dimension, slots.ids.length);
   return {
-    segmentId: header.segmentId,
-    collection,
-    dimension: header.dimension,
-    metric: header.metric,
-    minLsn: header.minLsn,
-    maxLsn: header.maxLsn,
+    segmentId: layout.segmentId,
+    collection: layout.collection,
+    dimension: layout.dimension,
+    metric: layout.metric,
+    minLsn: layout.minLsn,
+    maxLsn: layout.maxLsn,
     ...slots,
-    graph: found.get(SegmentSection.GRAPH)?.bytes,
+    graph: sections.get(SegmentSection.GRAPH)?.bytes,
     quantizer: quant?.quantizer,
     productCodes: quant?.codes,
   };
@@ -322,42 +419,14 @@ function readNameAndTable(
   }
 }
 
-/** The sections the table lists, by kind, each inside the file and matching its checksum. */
-function readSections(
-  bytes: Uint8Array,
-  view: DataView,
-  file: string,
-  header: SegmentHeader,
-  tableStart: number,
-): Map<number, Section> {
-  const tableEnd = tableStart + header.sectionCount * SECTION_ENTRY;
-  const found = new Map<number, Section>();
-  for (let i = 0; i < header.sectionCount; i++) {
-    const e = tableStart + i * SECTION_ENTRY;
-    const kind = view.getUint32(e, true);
-    const crc = view.getUint32(e + 4, true);
-    const offset = view.getUint32(e + 8, true) + view.getUint32(e + 12, true) * 0x1_0000_0000;
-    const length = view.getUint32(e + 16, true) + view.getUint32(e + 20, true) * 0x1_0000_0000;
-    if (offset < tableEnd + 4 || offset + length > bytes.length) {
-      throw corrupt(file, e, `segment section ${kind} points outside the file`);
-    }
-    const section = bytes.subarray(offset, offset + length);
-    if (crc32c(section) !== crc)
-      throw corrupt(file, offset, `segment section ${kind} checksum mismatch`);
-    found.set(kind, { offset, bytes: section });
-  }
-  return found;
-}
-
 /** Decodes the per-slot sections; a malformed one is CORRUPT at its offset. */
 function readSlots(
   file: string,
-  header: SegmentHeader,
+  layout: SegmentLayout,
   idsSection: Section,
   payloadSection: Section,
-  vectorSection: Section,
-): Pick<SegmentData, 'ids' | 'payloads' | 'vectors'> {
-  const { slots, dimension } = header;
+): Pick<SegmentData, 'ids' | 'payloads'> {
+  const { slots } = layout;
   const ids: (PointId | undefined)[] = [];
   const payloads: string[] = [];
   let where = idsSection.offset;
@@ -369,14 +438,7 @@ function readSlots(
     where = payloadSection.offset;
     const p = new ByteReader(payloadSection.bytes);
     for (let i = 0; i < slots; i++) payloads.push(utf8Decode(p.bytesView(p.u32())));
-    where = vectorSection.offset;
-    if (vectorSection.bytes.length !== slots * dimension * 4) {
-      throw new RangeError(
-        `vector section holds ${vectorSection.bytes.length} bytes, expected ${slots * dimension * 4}`,
-      );
-    }
-    const vectors = floatsOf(vectorSection.bytes);
-    return { ids, payloads, vectors };
+    return { ids, payloads };
   } catch (e) {
     if (e instanceof QuiverError) throw e;
     const msg =

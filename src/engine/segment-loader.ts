@@ -1,0 +1,146 @@
+/**
+ * Loading one sealed segment file at open: its parts decoded and checked, its index made
+ * and quantized as its collection asks. A segment of an `onDisk` collection whose file has
+ * its graph and the quantizer the collection walks is streamed: every section but the
+ * vectors is read on its own, and the vectors pass once through a small buffer to be
+ * checksummed and encoded into codes, so the open never holds the file (the memory the
+ * collection exists to save). Any other segment is read whole, as before.
+ */
+import { hnswAvailable, HnswIndex } from '../ann/hnsw/hnsw-index.js';
+import type { VectorIndex } from '../ann/vector-index.js';
+import { corrupt, isQuiverError } from '../common/quiver-error.js';
+import { runInSlices } from '../common/steps.js';
+import type { FileSystem } from '../storage/io/file-system.js';
+import type { ManifestSegment } from '../storage/manifest/manifest.js';
+import type { SegmentParts } from '../storage/segment/segment-file.js';
+import { decodeSegment, vectorsSectionOffset } from '../storage/segment/segment-file.js';
+import { openSegmentStreamed } from '../storage/segment/segment-reader.js';
+import { loadIndex } from './index-factory.js';
+import { quantizeIndex, quantizerMatches } from './segment-quantization.js';
+import type { CollectionConfig } from './validation.js';
+import { walkedQuantization } from './validation.js';
+
+/**
+ * A segment file loaded: what SealedSegment.fromData and OnDiskVectors.attach take. `data`
+ * holds no view of the file's bytes (its graph and vectors are in the index by now), so
+ * they are garbage once the load returns: holding them into the next segment's read
+ * raised the open's peak by a segment file (30 MB on the 200k × 128 test collection).
+ */
+export interface LoadedSegment {
+  readonly data: SlotsOf;
+  readonly index: VectorIndex;
+  readonly fileBytes: number;
+  /** Where the VECTORS section starts, for reading the vectors on demand. */
+  readonly vectorsOffset: number;
+}
+
+/** What a sealed segment's table is made of: the external id and payload of each slot. */
+export type SlotsOf = Pick<SegmentParts, 'segmentId' | 'ids' | 'payloads'>;
+
+const slotsOf = ({ segmentId, ids, payloads }: SegmentParts): SlotsOf => ({
+  segmentId,
+  ids,
+  payloads,
+});
+
+/**
+ * Loads the segment `entry` of the manifest (file `path`) for a collection of `config`;
+ * `lanes` search workers share its graph when its vectors stay in memory.
+ */
+export async function loadSegmentFile(
+  fs: FileSystem,
+  path: string,
+  entry: ManifestSegment,
+  config: CollectionConfig,
+  lanes: number,
+): Promise<LoadedSegment> {
+  if (config.onDisk && hnswAvailable()) {
+    const streamed = await loadStreamed(fs, path, entry, config);
+    if (streamed !== undefined) return streamed;
+  }
+  return loadWhole(fs, path, entry, config, lanes);
+}
+
+/**
+ * The streamed load, or undefined when the segment cannot be loaded without its vectors
+ * in memory (no graph; a quantizer to train, not the one stored; codes that do not fit).
+ */
+async function loadStreamed(
+  fs: FileSystem,
+  path: string,
+  entry: ManifestSegment,
+  config: CollectionConfig,
+): Promise<LoadedSegment | undefined> {
+  const file = await openSegmentStreamed(fs, path);
+  try {
+    const data = file.parts;
+    checkBelongs(data, entry, config, path);
+    const want = walkedQuantization(config);
+    const stored = data.quantizer;
+    if (data.graph === undefined || stored === undefined || want === 'none') return undefined;
+    if (!quantizerMatches(stored, want)) return undefined;
+    const index = HnswIndex.deserialize(data.graph, path, {
+      vectors: 'on-disk',
+      checksummed: true,
+    });
+    try {
+      await runInSlices(index.quantizing(stored, data.productCodes, file.vectors));
+    } catch (e) {
+      if (isQuiverError(e, 'INVALID_ARGUMENT')) return undefined; // the whole read decides
+      throw e;
+    }
+    // Every vector byte is checked before the segment is used, as a whole read checks it.
+    file.vectors.finish();
+    const { fileBytes, vectorsOffset } = file;
+    return { data: slotsOf(data), index, fileBytes, vectorsOffset };
+  } finally {
+    await file.close();
+  }
+}
+
+/** The file read whole and decoded; its index quantized (trained first if need be). */
+async function loadWhole(
+  fs: FileSystem,
+  path: string,
+  entry: ManifestSegment,
+  config: CollectionConfig,
+  lanes: number,
+): Promise<LoadedSegment> {
+  const bytes = await fs.readFile(path);
+  const data = decodeSegment(bytes, path);
+  const fileBytes = bytes.length;
+  const vectorsOffset = vectorsSectionOffset(bytes);
+  checkBelongs(data, entry, config, path);
+  // An onDisk collection's graph is made without its vectors (no second copy of them in
+  // memory while the file's bytes are held), unless it cannot take codes.
+  let index = loadIndex(data, path, lanes, config.onDisk);
+  // The file's quantizer when it has one; a segment written before the collection was
+  // quantized (or by an older version) is trained now, and stored by its next rewrite.
+  const q = await quantizeIndex(index, config, data.quantizer, data.productCodes, data.vectors);
+  if (q === undefined && index instanceof HnswIndex && !index.holdsVectors) {
+    index = loadIndex(data, path, lanes);
+    await quantizeIndex(index, config, data.quantizer, data.productCodes);
+  }
+  return { data: slotsOf(data), index, fileBytes, vectorsOffset };
+}
+
+/** The file's header names the segment, collection and dimension the manifest lists. */
+function checkBelongs(
+  data: SegmentParts,
+  entry: ManifestSegment,
+  config: CollectionConfig,
+  path: string,
+): void {
+  // A segment taken over at a swap keeps the staging name in its header (format 1.2).
+  if (
+    data.segmentId !== entry.id ||
+    data.collection !== (entry.collection ?? config.name) ||
+    data.dimension !== config.dimension
+  ) {
+    throw corrupt(
+      path,
+      8,
+      `segment header (id ${data.segmentId}, collection ${data.collection}) does not match the manifest`,
+    );
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Opening a collection whose vectors stay on disk streams its segment files instead of
+ * reading them whole (segment-loader.ts): no segment file is read whole, the reopened
+ * collections answer exactly as before, and a flipped byte anywhere in a file (the vectors
+ * included, which only pass through a small buffer, and those of a product segment, whose
+ * codes are stored and so need no vector at all) or a cut file still fails the open with
+ * CORRUPT naming the file.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { test } from 'node:test';
+import { isQuiverError, Quiver } from '../../src/index.js';
+import type { SearchHit } from '../../src/index.js';
+import { SegmentSection } from '../../src/storage/format.js';
+import { readSegmentLayout } from '../../src/storage/segment/segment-file.js';
+import { clusteredVectors } from '../../src/ann/hnsw/hnsw.fixtures.js';
+import { HandleCountingFileSystem } from '../helpers/handle-counting-file-system.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const DIM = 32;
+const N = 1500;
+const vectors = clusteredVectors(N, DIM, 'euclid', 71);
+const queries = clusteredVectors(12, DIM, 'euclid', 72);
+const MODES = {
+  int8: 'scalar',
+  b1: 'binary',
+  pq: { kind: 'product', compression: 'x8' },
+} as const;
+
+/** Records the paths read whole. */
+class ReadRecordingFileSystem extends HandleCountingFileSystem {
+  readonly readWhole: string[] = [];
+  override readFile(path: string): Promise<Uint8Array> {
+    this.readWhole.push(path);
+    return super.readFile(path);
+  }
+}
+
+async function build(dir: string): Promise<void> {
+  const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false });
+  for (const [name, quantization] of Object.entries(MODES)) {
+    const c = await db.createCollection(name, {
+      dimension: DIM,
+      metric: 'euclid',
+      quantization,
+      onDisk: true,
+    });
+    await c.upsert(vectors.map((v, i) => ({ id: i, vector: v, payload: { i } })));
+    await db.checkpoint();
+  }
+  await db.close();
+}
+
+/** Every collection's answers to the queries and one stored vector, as JSON. */
+async function answers(dir: string, fileSystem = new HandleCountingFileSystem()): Promise<string> {
+  const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, fileSystem });
+  try {
+    const out: Record<string, { hits: SearchHit[][]; vector: number[] | undefined }> = {};
+    for (const name of Object.keys(MODES)) {
+      const c = db.collection(name);
+      assert.equal(c.stats().memory.vectors, 0, `${name} holds no vectors`);
+      const hits = [];
+      for (const q of queries) hits.push(await c.search(q, { k: 10 }));
+      out[name] = { hits, vector: (await c.get(777))?.vector };
+    }
+    return JSON.stringify(out);
+  } finally {
+    await db.close();
+  }
+}
+
+/** The segment file of collection `name` (each has one) and its sections. */
+function segmentOf(dir: string, name: string): { path: string; sections: Map<number, number> } {
+  for (const file of readdirSync(join(dir, 'segments')).filter((f) => f.endsWith('.qseg'))) {
+    const path = join(dir, 'segments', file);
+    const bytes = readFileSync(path);
+    const layout = readSegmentLayout(bytes, path, bytes.length);
+    if (layout.collection !== name) continue;
+    return { path, sections: new Map(layout.sections.map((s) => [s.kind, s.offset])) };
+  }
+  throw new Error(`no segment of ${name}`);
+}
+
+async function assertCorrupt(dir: string, file: string, where: string): Promise<void> {
+  await assert.rejects(answers(dir), (e: unknown) => {
+    assert.ok(isQuiverError(e, 'CORRUPT'), `${where}: expected CORRUPT, got ${String(e)}`);
+    assert.equal(basename(String(e.details.file)), basename(file), `${where}: names the file`);
+    return true;
+  });
+}
+
+test('onDisk segments open streamed: nothing read whole, the same answers, every byte checked', async (t) => {
+  const source = tempDir(t, 'quiver-ondisk-open-');
+  await build(source);
+  const fs = new ReadRecordingFileSystem();
+  const truth = await answers(source, fs);
+  assert.deepEqual(
+    fs.readWhole.filter((p) => p.endsWith('.qseg')),
+    [],
+    'no segment file is read whole',
+  );
+  assert.deepEqual(fs.openPaths(), [], 'the open closed every file it streamed');
+  assert.equal(await answers(source), truth, 'a second open answers the same');
+
+  const damage = [
+    ['int8', SegmentSection.VECTORS],
+    ['pq', SegmentSection.VECTORS],
+    ['b1', SegmentSection.GRAPH],
+    ['int8', SegmentSection.QUANT],
+    ['pq', SegmentSection.IDS],
+  ] as const;
+  for (const [name, kind] of damage) {
+    const dir = tempDir(t, 'quiver-ondisk-flip-');
+    cpSync(source, dir, { recursive: true });
+    const { path, sections } = segmentOf(dir, name);
+    const bytes = readFileSync(path);
+    const at = sections.get(kind)! + 37;
+    bytes[at] = bytes[at]! ^ 0x5a;
+    writeFileSync(path, bytes);
+    await assertCorrupt(dir, path, `${name}: byte ${at} of section ${kind}`);
+  }
+
+  const cut = tempDir(t, 'quiver-ondisk-cut-');
+  cpSync(source, cut, { recursive: true });
+  const { path } = segmentOf(cut, 'b1');
+  truncateSync(path, readFileSync(path).length - 100);
+  await assertCorrupt(cut, path, 'b1 cut short');
+});
