@@ -14,7 +14,9 @@ import type { FileSystem } from '../storage/io/file-system.js';
 import type { ManifestSegment } from '../storage/manifest/manifest.js';
 import type { SegmentParts } from '../storage/segment/segment-file.js';
 import { decodeSegment, vectorsSectionOffset } from '../storage/segment/segment-file.js';
-import { openSegmentStreamed } from '../storage/segment/segment-reader.js';
+import { StreamedSegment } from '../storage/segment/segment-reader.js';
+import { SegmentSection } from '../storage/format.js';
+import type { Quantizer } from '../ann/quantizer.js';
 import { loadIndex } from './index-factory.js';
 import { quantizeIndex, quantizerMatches } from './segment-quantization.js';
 import type { CollectionConfig } from './validation.js';
@@ -71,31 +73,60 @@ async function loadStreamed(
   entry: ManifestSegment,
   config: CollectionConfig,
 ): Promise<LoadedSegment | undefined> {
-  const file = await openSegmentStreamed(fs, path);
+  const file = await StreamedSegment.open(fs, path);
+  let loaded: LoadedSegment | undefined;
   try {
-    const data = file.parts;
-    checkBelongs(data, entry, config, path);
-    const want = walkedQuantization(config);
-    const stored = data.quantizer;
-    if (data.graph === undefined || stored === undefined || want === 'none') return undefined;
-    if (!quantizerMatches(stored, want)) return undefined;
-    const index = HnswIndex.deserialize(data.graph, path, {
-      vectors: 'on-disk',
-      checksummed: true,
-    });
-    try {
-      await runInSlices(index.quantizing(stored, data.productCodes, file.vectors));
-    } catch (e) {
-      if (isQuiverError(e, 'INVALID_ARGUMENT')) return undefined; // the whole read decides
-      throw e;
-    }
-    // Every vector byte is checked before the segment is used, as a whole read checks it.
-    file.vectors.finish();
-    const { fileBytes, vectorsOffset } = file;
-    return { data: slotsOf(data), index, fileBytes, vectorsOffset };
-  } finally {
-    await file.close();
+    loaded = await streamFrom(file, entry, config);
+  } catch (e) {
+    await file.close().catch(() => undefined); // the error says more than a failed close
+    throw e;
   }
+  await file.close();
+  return loaded;
+}
+
+/** loadStreamed's work on the open file. */
+async function streamFrom(
+  file: StreamedSegment,
+  entry: ManifestSegment,
+  config: CollectionConfig,
+): Promise<LoadedSegment | undefined> {
+  // Decided from the table where it can be: a fallback reads the file again.
+  if (!file.has(SegmentSection.GRAPH) || !file.has(SegmentSection.QUANT)) return undefined;
+  const ready = graphOf(await file.readParts(), entry, config, file.path);
+  if (ready === undefined) return undefined;
+  const { index, stored, codes, data } = ready;
+  try {
+    await runInSlices(index.quantizing(stored, codes, file.vectors));
+  } catch (e) {
+    if (isQuiverError(e, 'INVALID_ARGUMENT')) return undefined; // the whole read decides
+    throw e;
+  }
+  // Every vector byte is checked before the segment is used, as a whole read checks it.
+  await runInSlices(file.vectors.finishing());
+  return { data, index, fileBytes: file.fileBytes, vectorsOffset: file.vectorsOffset };
+}
+
+/**
+ * The streamed segment's graph loaded without its vectors, with what its codes need; or
+ * undefined when its stored quantizer is not the one the collection walks. Only the slots
+ * are kept of `parts`: the GRAPH section's bytes are garbage once the index holds them.
+ */
+function graphOf(
+  parts: SegmentParts,
+  entry: ManifestSegment,
+  config: CollectionConfig,
+  path: string,
+):
+  | { index: HnswIndex; stored: Quantizer; codes: Uint8Array | undefined; data: SlotsOf }
+  | undefined {
+  checkBelongs(parts, entry, config, path);
+  const want = walkedQuantization(config);
+  const stored = parts.quantizer;
+  if (parts.graph === undefined || stored === undefined || want === 'none') return undefined;
+  if (!quantizerMatches(stored, want)) return undefined;
+  const index = HnswIndex.deserialize(parts.graph, path, { vectors: 'on-disk', checksummed: true });
+  return { index, stored, codes: parts.productCodes, data: slotsOf(parts) };
 }
 
 /** The file read whole and decoded; its index quantized (trained first if need be). */

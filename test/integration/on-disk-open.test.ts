@@ -1,10 +1,10 @@
 /**
  * Opening a collection whose vectors stay on disk streams its segment files instead of
  * reading them whole (segment-loader.ts): no segment file is read whole, the reopened
- * collections answer exactly as before, and a flipped byte anywhere in a file (the vectors
- * included, which only pass through a small buffer, and those of a product segment, whose
- * codes are stored and so need no vector at all) or a cut file still fails the open with
- * CORRUPT naming the file.
+ * collections answer exactly as before, and a flipped byte in each kind of section (the
+ * vectors included, which only pass through a small buffer, and those of a product segment,
+ * whose codes are stored and so need no vector at all) or a cut file still fails the open
+ * with CORRUPT naming the file.
  */
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';

@@ -7,9 +7,9 @@
  * (102.4 MB) less. Measured: 101 MB on disk, 178 MB in memory. And the open's peak stays
  * below the in-memory collection's, and within half the float vectors of what the process
  * keeps: the segment files are streamed, never held whole (segment-loader.ts). Measured:
- * peaks of 138–140 MB on disk (37 MB above what stays) against 285–293 MB in memory; 190 MB
- * on disk (87 MB above) while each file was read whole, 340 MB before the graph of an
- * onDisk segment was loaded without its vectors.
+ * peaks of 138–141 MB on disk (about 37 MB above what stays, the searches included) against
+ * 285–293 MB in memory; 190 MB on disk (87 MB above) while each file was read whole, 340 MB
+ * before the graph of an onDisk segment was loaded without its vectors.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -246,4 +246,29 @@ describe('segment file encoding', () => {
       );
     }
   });
+  test('a table listing a section twice, or lacking a required one, is CORRUPT', () => {
+    const data = fc.sample(dataArb, { numRuns: 1, seed: 9 })[0]!;
+    const file = encodeSegment(data);
+    assert.equal(decodeSegment(file, 'seg').ids.length, data.ids.length);
+    const tableStart = SEGMENT_HEADER_SIZE + utf8Encode(data.collection).length;
+    // Entry i's kind set to `kind`, the table's checksum made right again: only the
+    // listing itself is wrong.
+    const relisted = (i: number, kind: number): Uint8Array => {
+      const out = file.slice();
+      const view = new DataView(out.buffer);
+      view.setUint32(tableStart + i * 24, kind, true);
+      const tableEnd = tableStart + 3 * 24;
+      view.setUint32(tableEnd, crc32c(out.subarray(SEGMENT_HEADER_SIZE, tableEnd)), true);
+      return out;
+    };
+    // Entry 2 is VECTORS: listed as IDS again, then as an unknown kind.
+    assert.throws(
+      () => decodeSegment(relisted(2, SegmentSection.IDS), 'seg'),
+      (e) => isQuiverError(e, 'CORRUPT') && /section 1 is listed twice/.test(e.message),
+    );
+    assert.throws(
+      () => decodeSegment(relisted(2, 9), 'seg'),
+      (e) => isQuiverError(e, 'CORRUPT') && /section 3 is missing/.test(e.message),
+    );
+  });
 });

@@ -30,6 +30,8 @@ import { decodeQuantizer, encodeQuantizer } from './quantizer-codec.js';
 const METRIC_CODE: Record<MetricName, number> = { euclid: 0, cosine: 1, dot: 2 };
 const METRIC_NAME: readonly MetricName[] = ['euclid', 'cosine', 'dot'];
 const SECTION_ENTRY = 24;
+/** Sections every segment file lists (FORMAT.md §5.2), each once. */
+const REQUIRED_SECTIONS = [SegmentSection.IDS, SegmentSection.PAYLOADS, SegmentSection.VECTORS];
 const utf8 = new TextEncoder();
 
 /** Everything a sealed segment file holds. Slot i is the point with internal id i. */
@@ -278,8 +280,9 @@ export function segmentLayoutBytes(head: Uint8Array): number {
 
 /**
  * Checks and decodes the start of a segment file (`head`, at least segmentLayoutBytes of
- * it) of `fileSize` bytes: magic, version, header and table checksums, and every section
- * inside the file. The sections' own checksums are the reader's to check (checkedSection).
+ * it) of `fileSize` bytes: magic, version, header and table checksums, every section
+ * inside the file, listed once, and the required ones listed. The sections' own checksums
+ * are the reader's to check (checkedSection).
  */
 export function readSegmentLayout(head: Uint8Array, file: string, fileSize: number): SegmentLayout {
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
@@ -297,7 +300,15 @@ export function readSegmentLayout(head: Uint8Array, file: string, fileSize: numb
     if (offset < tableEnd + 4 || offset + length > fileSize) {
       throw corrupt(file, e, `segment section ${kind} points outside the file`);
     }
+    if (sections.some((s) => s.kind === kind)) {
+      throw corrupt(file, e, `segment section ${kind} is listed twice`);
+    }
     sections.push({ kind, crc, offset, length });
+  }
+  for (const kind of REQUIRED_SECTIONS) {
+    if (!sections.some((s) => s.kind === kind)) {
+      throw corrupt(file, tableStart, `segment section ${kind} is missing`);
+    }
   }
   const { segmentId, slots, dimension, metric, minLsn, maxLsn } = header;
   return { segmentId, collection, slots, dimension, metric, minLsn, maxLsn, sections, tableStart };
@@ -330,10 +341,8 @@ export function decodeSegmentParts(
       throw corrupt(file, layout.tableStart, `segment section ${kind} is missing`);
     return s;
   };
-  const vectorEntry = layout.sections.find((e) => e.kind === SegmentSection.VECTORS);
-  if (vectorEntry === undefined) {
-    throw corrupt(file, layout.tableStart, `segment section ${SegmentSection.VECTORS} is missing`);
-  }
+  // readSegmentLayout refused a table without it.
+  const vectorEntry = layout.sections.find((e) => e.kind === SegmentSection.VECTORS)!;
   const slots = readSlots(file, layout, need(SegmentSection.IDS), need(SegmentSection.PAYLOADS));
   const expected = layout.slots * layout.dimension * 4;
   if (vectorEntry.length !== expected) {

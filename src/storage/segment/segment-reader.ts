@@ -1,12 +1,12 @@
 /**
- * Opening a segment file without reading it whole: its layout and every section but the
- * vectors, each with one positioned read and checked against its checksum, and the vectors
- * as a VectorStream over the same handle. For segments whose vectors stay on disk, where
- * holding the file's bytes during the open is exactly the memory the collection saves.
+ * Opening a segment file without reading it whole: its layout first, then every section but
+ * the vectors, each with one positioned read and checked against its checksum, and the
+ * vectors as a VectorStream over the same handle. For segments whose vectors stay on disk,
+ * where holding the file's bytes during the open is exactly the memory the collection saves.
  */
 import { SEGMENT_HEADER_SIZE, SegmentSection } from '../format.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';
-import type { Section, SegmentLayout, SegmentParts } from './segment-file.js';
+import type { Section, SectionEntry, SegmentLayout, SegmentParts } from './segment-file.js';
 import {
   checkedSection,
   decodeSegmentParts,
@@ -15,54 +15,72 @@ import {
 } from './segment-file.js';
 import { VectorStream } from './vector-stream.js';
 
-/** A segment file opened for streaming; `close()` when done (the stream reads through it). */
-export interface StreamedSegment {
-  readonly parts: SegmentParts;
-  /** The VECTORS section, to read in slot order; finish() checks its checksum. */
-  readonly vectors: VectorStream;
-  /** Where the VECTORS section starts (segment-file.ts `vectorsSectionOffset`). */
-  readonly vectorsOffset: number;
+export class StreamedSegment {
+  readonly path: string;
+  /** The checked header and section table. */
+  readonly layout: SegmentLayout;
   readonly fileBytes: number;
-  close(): Promise<void>;
-}
+  /** The VECTORS section, to read in slot order; finishing() checks its checksum. */
+  readonly vectors: VectorStream;
+  private readonly handle: FileHandle;
 
-/** Opens the segment file at `path` and decodes all of it but its vectors. */
-export async function openSegmentStreamed(fs: FileSystem, path: string): Promise<StreamedSegment> {
-  const handle = await fs.open(path, 'read');
-  try {
-    const fileBytes = await handle.size();
-    const layout = await readLayout(handle, path, fileBytes);
+  private constructor(handle: FileHandle, layout: SegmentLayout, fileBytes: number) {
+    this.path = handle.path;
+    this.handle = handle;
+    this.layout = layout;
+    this.fileBytes = fileBytes;
+    this.vectors = new VectorStream(handle, this.vectorEntry(), layout.dimension);
+  }
+
+  /** Opens the file at `path` and checks its layout; close() it when done. */
+  static async open(fs: FileSystem, path: string): Promise<StreamedSegment> {
+    const handle = await fs.open(path, 'read');
+    try {
+      const fileBytes = await handle.size();
+      const first = await handle.read(0, SEGMENT_HEADER_SIZE);
+      const need = segmentLayoutBytes(first);
+      const head = need <= first.length ? first : await handle.read(0, need);
+      return new StreamedSegment(handle, readSegmentLayout(head, path, fileBytes), fileBytes);
+    } catch (e) {
+      await handle.close().catch(() => undefined); // the error says more than a failed close
+      throw e;
+    }
+  }
+
+  /** True when the table lists a section of `kind`. */
+  has(kind: number): boolean {
+    return this.layout.sections.some((e) => e.kind === kind);
+  }
+
+  /** Where the VECTORS section starts (segment-file.ts `vectorsSectionOffset`). */
+  get vectorsOffset(): number {
+    return this.vectorEntry().offset;
+  }
+
+  /**
+   * Every section but the vectors, read, checked and decoded. Not kept here: the caller
+   * drops the GRAPH section's bytes once its index holds them.
+   */
+  async readParts(): Promise<SegmentParts> {
     const sections = new Map<number, Section>();
-    for (const e of layout.sections) {
+    for (const e of this.layout.sections) {
       if (e.kind === SegmentSection.VECTORS) continue;
       // The layout checked the section lies inside the file: a read cut short (the file
       // shrank since) fails the checksum.
-      sections.set(e.kind, checkedSection(await handle.read(e.offset, e.length), e, path));
+      sections.set(
+        e.kind,
+        checkedSection(await this.handle.read(e.offset, e.length), e, this.path),
+      );
     }
-    const parts = decodeSegmentParts(layout, sections, path);
-    // decodeSegmentParts checked that the section is listed, with the header's size.
-    const entry = layout.sections.find((e) => e.kind === SegmentSection.VECTORS)!;
-    return {
-      parts,
-      vectors: new VectorStream(handle, entry, layout.dimension),
-      vectorsOffset: entry.offset,
-      fileBytes,
-      close: () => handle.close(),
-    };
-  } catch (e) {
-    await handle.close();
-    throw e;
+    return decodeSegmentParts(this.layout, sections, this.path);
   }
-}
 
-/** The header and section table: the fixed header first, then as much as it says. */
-async function readLayout(
-  handle: FileHandle,
-  path: string,
-  fileBytes: number,
-): Promise<SegmentLayout> {
-  const first = await handle.read(0, SEGMENT_HEADER_SIZE);
-  const need = segmentLayoutBytes(first);
-  const head = need <= first.length ? first : await handle.read(0, need);
-  return readSegmentLayout(head, path, fileBytes);
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+
+  /** The VECTORS entry (readSegmentLayout refused a table without exactly one). */
+  private vectorEntry(): SectionEntry {
+    return this.layout.sections.find((e) => e.kind === SegmentSection.VECTORS)!;
+  }
 }

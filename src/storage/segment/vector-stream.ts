@@ -3,15 +3,17 @@
  * buffer, each run checksummed as it passes. How a segment whose vectors stay on disk is
  * opened: its codes are encoded run by run, and the file's vectors are never held whole
  * (reading the file whole made an open's peak memory the size of its segments), while
- * every byte is still checked, as decodeSegment checks it, before the segment is used.
+ * every byte is still checked, as decodeSegment checks it, before the segment is used
+ * (codes encoded from bytes that then fail the check are thrown away with the segment).
  */
 import { HOST_LITTLE_ENDIAN } from '../../common/bytes.js';
 import { crc32c } from '../../common/crc32c.js';
 import { corrupt, QuiverError } from '../../common/quiver-error.js';
+import type { Steps } from '../../common/steps.js';
 import type { FileHandle } from '../io/file-system.js';
 import type { SectionEntry } from './segment-file.js';
 
-/** Bytes read at a time by finish() (the rows no encoder asked for). */
+/** Bytes read at a time by finishing() (the rows no encoder asked for). */
 const SKIP_BYTES = 1 << 20;
 
 export class VectorStream {
@@ -32,11 +34,18 @@ export class VectorStream {
 
   /** Slots from..to-1 of the section, slot-major; valid until the next call. */
   rows(from: number, to: number): Float32Array {
-    const slots = this.entry.length / (this.dimension * 4);
-    if (from !== this.next || to < from || to > slots) {
+    if (to > this.slots) {
+      // The graph (whose slots the encoder walks) holds more than the header says.
+      throw corrupt(
+        this.handle.path,
+        this.entry.offset,
+        `the segment's graph has slots past the ${this.slots} its vectors section holds`,
+      );
+    }
+    if (from !== this.next || to < from) {
       throw new QuiverError(
         'INTERNAL',
-        `${this.handle.path}: vectors ${from}..${to} asked for out of order (next is ${this.next} of ${slots}); this is a bug.`,
+        `${this.handle.path}: vectors ${from}..${to} asked for out of order (next is ${this.next}); this is a bug.`,
       );
     }
     const values = (to - from) * this.dimension;
@@ -53,14 +62,17 @@ export class VectorStream {
   }
 
   /**
-   * Reads the rest of the section (whatever no encoder asked for) and checks its checksum:
-   * CORRUPT at the section's offset when the bytes are not the ones written.
+   * Reads the rest of the section (whatever no encoder asked for: all of it when the codes
+   * are stored) a mebibyte a step, then checks its checksum: CORRUPT at the section's offset
+   * when the bytes are not the ones written. Steps, so that an open gives the event loop
+   * turns between them (runInSlices).
    */
-  finish(): void {
-    const slotBytes = this.dimension * 4;
-    const slots = this.entry.length / slotBytes;
-    const step = Math.max(1, Math.floor(SKIP_BYTES / slotBytes));
-    while (this.next < slots) this.rows(this.next, Math.min(slots, this.next + step));
+  *finishing(): Steps<void> {
+    const step = Math.max(1, Math.floor(SKIP_BYTES / (this.dimension * 4)));
+    while (this.next < this.slots) {
+      this.rows(this.next, Math.min(this.slots, this.next + step));
+      yield;
+    }
     if (this.crc !== this.entry.crc) {
       throw corrupt(
         this.handle.path,
@@ -68,6 +80,11 @@ export class VectorStream {
         `segment section ${this.entry.kind} checksum mismatch`,
       );
     }
+  }
+
+  /** Slots the section holds (its length was checked against the header's count). */
+  private get slots(): number {
+    return this.entry.length / (this.dimension * 4);
   }
 
   /** Fills `bytes` from where the last read stopped, adding them to the checksum. */
