@@ -1,10 +1,12 @@
 /**
  * Loading one sealed segment file at open: its parts decoded and checked, its index made
- * and quantized as its collection asks. A segment of an `onDisk` collection whose file has
- * its graph and the quantizer the collection walks is streamed: every section but the
- * vectors is read on its own, and the vectors pass once through a small buffer to be
- * checksummed and encoded into codes, so the open never holds the file (the memory the
- * collection exists to save). Any other segment is read whole, as before.
+ * and quantized as its collection asks. A segment with a graph is streamed: every section
+ * but the vectors is read on its own, and the vectors pass once through a small buffer,
+ * checksummed as they go, into the graph's memory, or (an `onDisk` collection's) into
+ * codes. So the open never holds a file whole: for an onDisk collection that is the
+ * memory it exists to save, and for any other the file's buffer cost an open as much
+ * again in page faults as the copy into the graph. A segment without a graph (an exact
+ * index), or an onDisk one whose codes need its vectors whole, is read whole.
  */
 import { hnswAvailable, HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import type { VectorIndex } from '../ann/vector-index.js';
@@ -56,27 +58,30 @@ export async function loadSegmentFile(
   config: CollectionConfig,
   lanes: number,
 ): Promise<LoadedSegment> {
-  if (config.onDisk && hnswAvailable()) {
-    const streamed = await loadStreamed(fs, path, entry, config);
+  if (hnswAvailable()) {
+    const streamed = await loadStreamed(fs, path, entry, config, lanes);
     if (streamed !== undefined) return streamed;
   }
   return loadWhole(fs, path, entry, config, lanes);
 }
 
 /**
- * The streamed load, or undefined when the segment cannot be loaded without its vectors
- * in memory (no graph; a quantizer to train, not the one stored; codes that do not fit).
+ * The streamed load, or undefined when the segment is read whole instead: it has no graph
+ * (an exact index takes its vectors whole), or its vectors stay on disk and its codes
+ * cannot be made from the stream (no stored quantizer, or not the one the collection
+ * walks: training needs the vectors; or codes that do not fit).
  */
 async function loadStreamed(
   fs: FileSystem,
   path: string,
   entry: ManifestSegment,
   config: CollectionConfig,
+  lanes: number,
 ): Promise<LoadedSegment | undefined> {
   const file = await StreamedSegment.open(fs, path);
   let loaded: LoadedSegment | undefined;
   try {
-    loaded = await streamFrom(file, entry, config);
+    loaded = await streamFrom(file, entry, config, lanes);
   } catch (e) {
     await file.close().catch(() => undefined); // the error says more than a failed close
     throw e;
@@ -90,43 +95,66 @@ async function streamFrom(
   file: StreamedSegment,
   entry: ManifestSegment,
   config: CollectionConfig,
+  lanes: number,
 ): Promise<LoadedSegment | undefined> {
   // Decided from the table where it can be: a fallback reads the file again.
-  if (!file.has(SegmentSection.GRAPH) || !file.has(SegmentSection.QUANT)) return undefined;
-  const ready = graphOf(await file.readParts(), entry, config, file.path);
+  if (!file.has(SegmentSection.GRAPH)) return undefined;
+  if (config.onDisk && !file.has(SegmentSection.QUANT)) return undefined;
+  const ready = graphOf(await file.readParts(), entry, config, file, lanes);
   if (ready === undefined) return undefined;
   const { index, stored, codes, data } = ready;
+  const loaded = { data, index, fileBytes: file.fileBytes, vectorsOffset: file.vectorsOffset };
+  if (!config.onDisk) {
+    // The graph took its vectors from the stream: every byte is checked before any use.
+    await runInSlices(file.vectors.finishing());
+    await quantizeIndex(index, config, stored, codes);
+    return loaded;
+  }
   try {
-    await runInSlices(index.quantizing(stored, codes, file.vectors));
+    if (stored !== undefined) await runInSlices(index.quantizing(stored, codes, file.vectors));
   } catch (e) {
     if (isQuiverError(e, 'INVALID_ARGUMENT')) return undefined; // the whole read decides
     throw e;
   }
   // Every vector byte is checked before the segment is used, as a whole read checks it.
   await runInSlices(file.vectors.finishing());
-  return { data, index, fileBytes: file.fileBytes, vectorsOffset: file.vectorsOffset };
+  return loaded;
+}
+
+/** A streamed segment's index, and what its codes and table are made from. */
+interface StreamedGraph {
+  readonly index: HnswIndex;
+  readonly stored: Quantizer | undefined;
+  readonly codes: Uint8Array | undefined;
+  readonly data: SlotsOf;
 }
 
 /**
- * The streamed segment's graph loaded without its vectors, with what its codes need; or
- * undefined when its stored quantizer is not the one the collection walks. Only the slots
- * are kept of `parts`: the GRAPH section's bytes are garbage once the index holds them.
+ * The streamed segment's graph, loaded with its vectors from the stream, or (vectors on
+ * disk) without them when the stored quantizer is the one the collection walks; undefined
+ * otherwise. Only the slots are kept of `parts`: the GRAPH section's bytes are garbage
+ * once the index holds them.
  */
 function graphOf(
   parts: SegmentParts,
   entry: ManifestSegment,
   config: CollectionConfig,
-  path: string,
-):
-  | { index: HnswIndex; stored: Quantizer; codes: Uint8Array | undefined; data: SlotsOf }
-  | undefined {
-  checkBelongs(parts, entry, config, path);
-  const want = walkedQuantization(config);
-  const stored = parts.quantizer;
-  if (parts.graph === undefined || stored === undefined || want === 'none') return undefined;
-  if (!quantizerMatches(stored, want)) return undefined;
-  const index = HnswIndex.deserialize(parts.graph, path, { vectors: 'on-disk', checksummed: true });
-  return { index, stored, codes: parts.productCodes, data: slotsOf(parts) };
+  file: StreamedSegment,
+  lanes: number,
+): StreamedGraph | undefined {
+  checkBelongs(parts, entry, config, file.path);
+  const { graph, quantizer: stored, productCodes: codes } = parts;
+  if (graph === undefined) return undefined;
+  if (config.onDisk) {
+    const want = walkedQuantization(config);
+    if (stored === undefined || want === 'none' || !quantizerMatches(stored, want))
+      return undefined;
+  }
+  const index = HnswIndex.deserialize(graph, file.path, {
+    checksummed: true,
+    ...(config.onDisk ? { vectors: 'on-disk' } : { vectors: file.vectors, lanes }),
+  });
+  return { index, stored, codes, data: slotsOf(parts) };
 }
 
 /** The file read whole and decoded; its index quantized (trained first if need be). */

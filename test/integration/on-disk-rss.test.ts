@@ -8,8 +8,9 @@
  * below the in-memory collection's, and within half the float vectors of what the process
  * keeps: the segment files are streamed, never held whole (segment-loader.ts). Measured:
  * peaks of 138–141 MB on disk (about 37 MB above what stays, the searches included) against
- * 285–293 MB in memory; 190 MB on disk (87 MB above) while each file was read whole, 340 MB
- * before the graph of an onDisk segment was loaded without its vectors.
+ * 226 MB in memory (285–293 MB while files were read whole); 190 MB on disk (87 MB above)
+ * while each file was read whole, 340 MB before the graph of an onDisk segment was loaded
+ * without its vectors.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -38,6 +38,7 @@ import { corrupt } from '../../common/quiver-error.js';
 import type { MetricName } from '../../common/types.js';
 import type { HnswMemory, HnswState } from './hnsw-memory.js';
 import { FLAG_ALLOCATED, FLAG_DELETED, LIVE } from './hnsw-memory.js';
+import type { VectorRows } from '../vector-index.js';
 
 /** "QHNW" read as a little-endian u32. */
 const MAGIC = 0x574e4851;
@@ -146,11 +147,15 @@ export interface DecodedHnsw {
 }
 
 /**
- * Where a major-2 blob's vectors are: the segment's VECTORS section, slot-major; or
+ * Where a major-2 blob's vectors are: the segment's VECTORS section, slot-major, whole or
+ * handed over in slot order as the file is streamed (copied in runs of ROWS_STEP); or
  * `'on-disk'`: they stay in the file, and the index is made without them (holdsVectors
  * false).
  */
-export type HnswVectors = Float32Array | 'on-disk';
+export type HnswVectors = Float32Array | VectorRows | 'on-disk';
+
+/** Slots of streamed vectors copied per run (a mebibyte at 1024 dimensions). */
+const ROWS_STEP = 256;
 
 /**
  * Checks bytes written by encodeHnsw (header, checksum, every edge) before anything is
@@ -196,11 +201,17 @@ export function decodeHnsw(
   if (s.crc !== crcAt) throw corrupt(source, 24, 'HNSW section sizes disagree with length');
   const own = major === MAJOR_WITH_VECTORS;
   const onDisk = vectors === 'on-disk';
-  if (!own && !onDisk && (vectors === undefined || vectors.length < slots * dim)) {
+  // Streamed rows count themselves: one past the section's end is CORRUPT where it is read.
+  const whole = vectors instanceof Float32Array ? vectors : undefined;
+  if (
+    !own &&
+    !onDisk &&
+    (vectors === undefined || (whole !== undefined && whole.length < slots * dim))
+  ) {
     throw corrupt(
       source,
       24,
-      `the HNSW graph holds ${slots} slots of ${dim} values but its segment's vectors are ${vectors?.length ?? 'missing'} values`,
+      `the HNSW graph holds ${slots} slots of ${dim} values but its segment's vectors are ${whole?.length ?? 'missing'} values`,
     );
   }
   if (
@@ -236,7 +247,14 @@ export function decodeHnsw(
     if (onDisk) {
       // The index holds no vectors: they are read from the file on demand.
     } else if (own) mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
-    else mem.f32.set((vectors as Float32Array).subarray(0, slots * dim), r.vecs >> 2);
+    else if (whole !== undefined) mem.f32.set(whole.subarray(0, slots * dim), r.vecs >> 2);
+    else {
+      const rows = vectors as VectorRows;
+      for (let from = 0; from < slots; from += ROWS_STEP) {
+        const to = Math.min(slots, from + ROWS_STEP);
+        mem.f32.set(rows.rows(from, to), (r.vecs >> 2) + from * dim);
+      }
+    }
     mem.u8.set(bytes.subarray(s.upper, s.crc), r.upper);
     mem.upperUsed = upperBytes;
   };

@@ -31,7 +31,7 @@ import type {
 } from '../vector-index.js';
 import { TopK } from '../top-k.js';
 import { decodeHnsw, encodeHnsw } from './hnsw-codec.js';
-import type { HnswHeader } from './hnsw-codec.js';
+import type { HnswHeader, HnswVectors } from './hnsw-codec.js';
 import type { ScanRange, SharedHnswHandle } from './hnsw-lane.js';
 import {
   MODE_ALLOW,
@@ -1067,11 +1067,11 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
       readonly lanes?: number;
       readonly sharedMemory?: boolean;
       /**
-       * The vectors of a blob that carries none (format 2): a segment's VECTORS section; or
-       * 'on-disk': the index is made without them (quantize it with them, then
-       * {@link withVectorsOn} its file).
+       * The vectors of a blob that carries none (format 2): a segment's VECTORS section,
+       * whole or streamed in slot order; or 'on-disk': the index is made without them
+       * (quantize it with them, then {@link withVectorsOn} its file).
        */
-      readonly vectors?: Float32Array | 'on-disk';
+      readonly vectors?: HnswVectors;
       /** The caller verified a checksum over `bytes` (a segment section's): skip the blob's. */
       readonly checksummed?: boolean;
     } = {},

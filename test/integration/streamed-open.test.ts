@@ -1,10 +1,11 @@
 /**
- * Opening a collection whose vectors stay on disk streams its segment files instead of
- * reading them whole (segment-loader.ts): no segment file is read whole, the reopened
- * collections answer exactly as before, and a flipped byte in each kind of section (the
- * vectors included, which only pass through a small buffer, and those of a product segment,
- * whose codes are stored and so need no vector at all) or a cut file still fails the open
- * with CORRUPT naming the file.
+ * Opening a database streams its segment files instead of reading them whole
+ * (segment-loader.ts), whether the vectors stay on disk (codes encoded from the stream) or
+ * in memory (copied from the stream into the graph): no segment file is read whole, the
+ * reopened collections answer exactly as before, and a flipped byte in each kind of section
+ * (the vectors included, which only pass through a small buffer, and those of a product
+ * segment, whose codes are stored and so need no vector at all) or a cut file still fails
+ * the open with CORRUPT naming the file.
  */
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
@@ -22,11 +23,14 @@ const DIM = 32;
 const N = 1500;
 const vectors = clusteredVectors(N, DIM, 'euclid', 71);
 const queries = clusteredVectors(12, DIM, 'euclid', 72);
+/** Collections with their vectors on disk, by name, and their quantization. */
 const MODES = {
   int8: 'scalar',
   b1: 'binary',
   pq: { kind: 'product', compression: 'x8' },
 } as const;
+/** Collections with their vectors in memory. */
+const IN_MEMORY = { float: 'none', int8ram: 'scalar' } as const;
 
 /** Records the paths read whole. */
 class ReadRecordingFileSystem extends HandleCountingFileSystem {
@@ -39,13 +43,12 @@ class ReadRecordingFileSystem extends HandleCountingFileSystem {
 
 async function build(dir: string): Promise<void> {
   const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false });
-  for (const [name, quantization] of Object.entries(MODES)) {
-    const c = await db.createCollection(name, {
-      dimension: DIM,
-      metric: 'euclid',
-      quantization,
-      onDisk: true,
-    });
+  const all = [
+    ...Object.entries(MODES).map(([name, quantization]) => ({ name, quantization, onDisk: true })),
+    ...Object.entries(IN_MEMORY).map(([name, quantization]) => ({ name, quantization })),
+  ];
+  for (const { name, ...options } of all) {
+    const c = await db.createCollection(name, { dimension: DIM, metric: 'euclid', ...options });
     await c.upsert(vectors.map((v, i) => ({ id: i, vector: v, payload: { i } })));
     await db.checkpoint();
   }
@@ -57,9 +60,11 @@ async function answers(dir: string, fileSystem = new HandleCountingFileSystem())
   const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, fileSystem });
   try {
     const out: Record<string, { hits: SearchHit[][]; vector: number[] | undefined }> = {};
-    for (const name of Object.keys(MODES)) {
+    for (const name of [...Object.keys(MODES), ...Object.keys(IN_MEMORY)]) {
       const c = db.collection(name);
-      assert.equal(c.stats().memory.vectors, 0, `${name} holds no vectors`);
+      const vectors = c.stats().memory.vectors;
+      if (name in MODES) assert.equal(vectors, 0, `${name} holds no vectors`);
+      else assert.ok(vectors >= N * DIM * 4, `${name} holds its vectors`);
       const hits = [];
       for (const q of queries) hits.push(await c.search(q, { k: 10 }));
       out[name] = { hits, vector: (await c.get(777))?.vector };
@@ -90,7 +95,7 @@ async function assertCorrupt(dir: string, file: string, where: string): Promise<
   });
 }
 
-test('onDisk segments open streamed: nothing read whole, the same answers, every byte checked', async (t) => {
+test('segments open streamed: nothing read whole, the same answers, every byte checked', async (t) => {
   const source = tempDir(t, 'quiver-ondisk-open-');
   await build(source);
   const fs = new ReadRecordingFileSystem();
@@ -109,6 +114,8 @@ test('onDisk segments open streamed: nothing read whole, the same answers, every
     ['b1', SegmentSection.GRAPH],
     ['int8', SegmentSection.QUANT],
     ['pq', SegmentSection.IDS],
+    ['float', SegmentSection.VECTORS],
+    ['int8ram', SegmentSection.PAYLOADS],
   ] as const;
   for (const [name, kind] of damage) {
     const dir = tempDir(t, 'quiver-ondisk-flip-');
