@@ -207,7 +207,8 @@ if (only === undefined || only === 'quant') {
     sets.push(syntheticDataset(vectors, spec, spec.points, truth!));
   }
   // QUIVER_BENCH_QUANT_MODES=float,int8Disk builds just those collections (and the raw
-  // indexes they call for): at 1M points each one takes minutes.
+  // indexes they call for): at 1M points each one takes minutes. QUIVER_BENCH_QUANT_SWEEP=0
+  // skips the raw indexes (Quiver's and usearch's), measuring collection.search alone.
   const listed = process.env['QUIVER_BENCH_QUANT_MODES']?.split(',');
   const unknown = listed?.filter((m) => !(QUANT_MODES as string[]).includes(m)) ?? [];
   if (unknown.length > 0)
@@ -216,7 +217,12 @@ if (only === undefined || only === 'quant') {
     );
   const modes = (listed ?? QUANT_MODES) as EmbeddedMode[];
   for (const ds of sets) {
-    const r = await runQuantizedSearch(ds, SWEEP, modes);
+    const r = await runQuantizedSearch(
+      ds,
+      SWEEP,
+      modes,
+      process.env['QUIVER_BENCH_QUANT_SWEEP'] !== '0',
+    );
     quantized.push(r);
     say('\n' + formatQuantized(r));
   }

@@ -67,20 +67,33 @@ function peersFor(modes: readonly EmbeddedMode[]): PeerFactory[] {
 /**
  * `modes` (all by default) picks the collections built: at a million points each takes
  * minutes, so QUIVER_BENCH_QUANT_MODES=float,int8Disk measures just what a target names.
+ * `rawSweep` false (QUIVER_BENCH_QUANT_SWEEP=0) skips the raw indexes, Quiver's and
+ * usearch's (four more builds of a million points), and takes the ef where the float32
+ * collection itself reaches recall 0.95.
  */
 export async function runQuantizedSearch(
   ds: Dataset,
   options: AnnSweepOptions,
   modes: readonly EmbeddedMode[] = MODES,
+  rawSweep = true,
 ): Promise<QuantizedResult> {
   const vectorBytesPerPoint: Record<string, number> = {};
-  const sweep = await runAnnSweep(ds, peersFor(modes), options, (peer) => {
-    const bytes = peer.vectorBytes?.();
-    if (bytes !== undefined) vectorBytesPerPoint[peer.name] = bytes / ds.count;
-  });
+  const sweep = rawSweep
+    ? await runAnnSweep(ds, peersFor(modes), options, (peer) => {
+        const bytes = peer.vectorBytes?.();
+        if (bytes !== undefined) vectorBytesPerPoint[peer.name] = bytes / ds.count;
+      })
+    : {
+        dataset: ds.name,
+        metric: ds.metric,
+        dim: ds.dim,
+        count: ds.count,
+        queries: ds.queryCount,
+        runs: [],
+      };
   // The ef where float Quiver reaches 0.95 on the raw index (64 when it never does).
   const raw = sweep.runs.find((r) => r.name === 'quiver')?.sweep ?? [];
-  const ef = raw.find((p) => p.recall >= 0.95)?.ef ?? 64;
+  let ef = raw.find((p) => p.recall >= 0.95)?.ef ?? 64;
   const dir = mkdtempSync(join(tmpdir(), 'quiver-bench-quant-'));
   try {
     const db = await Quiver.open(dir, { fsync: 'none', queryCacheBytes: 0, autoCompact: false });
@@ -98,6 +111,7 @@ export async function runQuantizedSearch(
       }
       await db.checkpoint();
       await db.idle();
+      if (!rawSweep) ef = await efFor(collections.float, ds, options);
       // Alternating short trials, the best of each: this machine's speed drifts between
       // seconds, and two back-to-back runs would measure the drift as well.
       const points: Partial<Record<EmbeddedMode, SweepPoint>> = {};
@@ -123,6 +137,14 @@ export async function runQuantizedSearch(
   }
 }
 
+/** The smallest ef of the sweep at which `c` reaches recall 0.95 (the largest if none does). */
+async function efFor(c: Collection, ds: Dataset, options: AnnSweepOptions): Promise<number> {
+  for (const ef of options.efs) {
+    if ((await sweepPoint(c, ds, options.k, ef, 0.05)).recall >= 0.95) return ef;
+  }
+  return options.efs[options.efs.length - 1] ?? 64;
+}
+
 const n0 = (x: number | undefined): string => (x === undefined ? '-' : Math.round(x).toString());
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a === undefined || b === undefined || b === 0 ? '-' : (a / b).toFixed(2);
@@ -132,12 +154,13 @@ export function formatQuantized(r: QuantizedResult): string {
   const s = r.sweep;
   const run = (name: string): AnnSweepResult['runs'][number] | undefined =>
     s.runs.find((x) => x.name === name);
-  const lines = [
-    `## Quantization: ${s.dataset} (${s.count} × ${s.dim}, ${s.metric})`,
-    '',
-    '| index | QPS @0.95 | × its f32 | QPS @0.99 | × its f32 | best recall | vector B/pt | × its f32 |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-  ];
+  const lines = [`## Quantization: ${s.dataset} (${s.count} × ${s.dim}, ${s.metric})`, ''];
+  if (s.runs.length === 0) lines.push('(raw-index sweep skipped: QUIVER_BENCH_QUANT_SWEEP=0)');
+  else
+    lines.push(
+      '| index | QPS @0.95 | × its f32 | QPS @0.99 | × its f32 | best recall | vector B/pt | × its f32 |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
   for (const [name, base] of [
     ['quiver', 'quiver'],
     ['quiver-int8', 'quiver'],
