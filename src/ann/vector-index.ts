@@ -22,6 +22,10 @@ export interface VectorSource {
  * encode its codes, without the whole array ever being held.
  */
 export interface VectorRows {
+  /** Values per vector. */
+  readonly dimension: number;
+  /** Vectors it holds (slots 0..slots-1). */
+  readonly slots: number;
   /**
    * Slots from..to-1, slot-major (`dimension` values each); valid until the next call.
    * Each call starts where the last one stopped.

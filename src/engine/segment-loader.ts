@@ -11,6 +11,7 @@
 import { hnswAvailable, HnswIndex } from '../ann/hnsw/hnsw-index.js';
 import type { VectorIndex } from '../ann/vector-index.js';
 import { corrupt, isQuiverError } from '../common/quiver-error.js';
+import type { Steps } from '../common/steps.js';
 import { runInSlices } from '../common/steps.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { ManifestSegment } from '../storage/manifest/manifest.js';
@@ -100,9 +101,11 @@ async function streamFrom(
   // Decided from the table where it can be: a fallback reads the file again.
   if (!file.has(SegmentSection.GRAPH)) return undefined;
   if (config.onDisk && !file.has(SegmentSection.QUANT)) return undefined;
-  const ready = graphOf(await file.readParts(), entry, config, file, lanes);
+  const ready = graphSteps(await file.readParts(), entry, config, file, lanes);
   if (ready === undefined) return undefined;
-  const { index, stored, codes, data } = ready;
+  const { stored, codes, data } = ready;
+  const index = await runInSlices(ready.steps);
+  checkGraphFits(index, data, config, file);
   const loaded = { data, index, fileBytes: file.fileBytes, vectorsOffset: file.vectorsOffset };
   if (!config.onDisk) {
     // The graph took its vectors from the stream: every byte is checked before any use.
@@ -121,27 +124,27 @@ async function streamFrom(
   return loaded;
 }
 
-/** A streamed segment's index, and what its codes and table are made from. */
-interface StreamedGraph {
-  readonly index: HnswIndex;
+/** The steps that load a streamed segment's index, and what its codes and table are made from. */
+interface GraphSteps {
+  readonly steps: Steps<HnswIndex>;
   readonly stored: Quantizer | undefined;
   readonly codes: Uint8Array | undefined;
   readonly data: SlotsOf;
 }
 
 /**
- * The streamed segment's graph, loaded with its vectors from the stream, or (vectors on
- * disk) without them when the stored quantizer is the one the collection walks; undefined
- * otherwise. Only the slots are kept of `parts`: the GRAPH section's bytes are garbage
- * once the index holds them.
+ * The steps that load the streamed segment's graph, with its vectors from the stream, or
+ * (vectors on disk) without them when the stored quantizer is the one the collection
+ * walks; undefined otherwise. Only the slots are kept of `parts`: the GRAPH section's
+ * bytes are garbage once the index holds them (the steps do not hold them).
  */
-function graphOf(
+function graphSteps(
   parts: SegmentParts,
   entry: ManifestSegment,
   config: CollectionConfig,
   file: StreamedSegment,
   lanes: number,
-): StreamedGraph | undefined {
+): GraphSteps | undefined {
   checkBelongs(parts, entry, config, file.path);
   const { graph, quantizer: stored, productCodes: codes } = parts;
   if (graph === undefined) return undefined;
@@ -150,11 +153,30 @@ function graphOf(
     if (stored === undefined || want === 'none' || !quantizerMatches(stored, want))
       return undefined;
   }
-  const index = HnswIndex.deserialize(graph, file.path, {
+  const steps = HnswIndex.deserializing(graph, file.path, {
     checksummed: true,
     ...(config.onDisk ? { vectors: 'on-disk' } : { vectors: file.vectors, lanes }),
   });
-  return { index, stored, codes, data: slotsOf(parts) };
+  return { steps, stored, codes, data: slotsOf(parts) };
+}
+
+/**
+ * Streamed vectors were checked against the graph's size as it loaded; a graph made
+ * without them is checked here, before its codes are encoded from the file at its size.
+ */
+function checkGraphFits(
+  index: HnswIndex,
+  data: SlotsOf,
+  config: CollectionConfig,
+  file: StreamedSegment,
+): void {
+  if (index.dimension !== config.dimension || index.slots > data.ids.length) {
+    throw corrupt(
+      file.path,
+      file.vectorsOffset,
+      `the segment's graph holds ${index.slots} slots of ${index.dimension} values, its vectors ${data.ids.length} of ${config.dimension}`,
+    );
+  }
 }
 
 /** The file read whole and decoded; its index quantized (trained first if need be). */

@@ -12,7 +12,7 @@ import { cpSync, readdirSync, readFileSync, truncateSync, writeFileSync } from '
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { isQuiverError, Quiver } from '../../src/index.js';
-import type { SearchHit } from '../../src/index.js';
+import type { QuiverOptions, SearchHit } from '../../src/index.js';
 import { SegmentSection } from '../../src/storage/format.js';
 import { readSegmentLayout } from '../../src/storage/segment/segment-file.js';
 import { clusteredVectors } from '../../src/ann/hnsw/hnsw.fixtures.js';
@@ -41,7 +41,8 @@ class ReadRecordingFileSystem extends HandleCountingFileSystem {
   }
 }
 
-async function build(dir: string): Promise<void> {
+/** Builds the collections, sealed, and returns their answers before the database closes. */
+async function build(dir: string): Promise<string> {
   const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false });
   const all = [
     ...Object.entries(MODES).map(([name, quantization]) => ({ name, quantization, onDisk: true })),
@@ -52,24 +53,35 @@ async function build(dir: string): Promise<void> {
     await c.upsert(vectors.map((v, i) => ({ id: i, vector: v, payload: { i } })));
     await db.checkpoint();
   }
-  await db.close();
+  try {
+    return await answersOf(db);
+  } finally {
+    await db.close();
+  }
 }
 
 /** Every collection's answers to the queries and one stored vector, as JSON. */
-async function answers(dir: string, fileSystem = new HandleCountingFileSystem()): Promise<string> {
-  const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, fileSystem });
+async function answersOf(db: Quiver): Promise<string> {
+  const out: Record<string, { hits: SearchHit[][]; vector: number[] | undefined }> = {};
+  for (const name of [...Object.keys(MODES), ...Object.keys(IN_MEMORY)]) {
+    const c = db.collection(name);
+    const held = c.stats().memory.vectors;
+    if (name in MODES) assert.equal(held, 0, `${name} holds no vectors`);
+    else assert.ok(held >= N * DIM * 4, `${name} holds its vectors`);
+    const hits = [];
+    for (const q of queries) hits.push(await c.search(q, { k: 10 }));
+    const vector = (await c.get(777))?.vector;
+    assert.deepEqual(vector, Array.from(vectors[777]!), `${name}: the stored vector`);
+    out[name] = { hits, vector };
+  }
+  return JSON.stringify(out);
+}
+
+/** answersOf the database in `dir`, opened with `options`. */
+async function answers(dir: string, options: Partial<QuiverOptions> = {}): Promise<string> {
+  const db = await Quiver.open(dir, { fsync: 'none', autoCompact: false, ...options });
   try {
-    const out: Record<string, { hits: SearchHit[][]; vector: number[] | undefined }> = {};
-    for (const name of [...Object.keys(MODES), ...Object.keys(IN_MEMORY)]) {
-      const c = db.collection(name);
-      const vectors = c.stats().memory.vectors;
-      if (name in MODES) assert.equal(vectors, 0, `${name} holds no vectors`);
-      else assert.ok(vectors >= N * DIM * 4, `${name} holds its vectors`);
-      const hits = [];
-      for (const q of queries) hits.push(await c.search(q, { k: 10 }));
-      out[name] = { hits, vector: (await c.get(777))?.vector };
-    }
-    return JSON.stringify(out);
+    return await answersOf(db);
   } finally {
     await db.close();
   }
@@ -97,16 +109,17 @@ async function assertCorrupt(dir: string, file: string, where: string): Promise<
 
 test('segments open streamed: nothing read whole, the same answers, every byte checked', async (t) => {
   const source = tempDir(t, 'quiver-ondisk-open-');
-  await build(source);
+  const truth = await build(source);
   const fs = new ReadRecordingFileSystem();
-  const truth = await answers(source, fs);
+  assert.equal(await answers(source, { fileSystem: fs }), truth, 'the same answers once reopened');
   assert.deepEqual(
     fs.readWhole.filter((p) => p.endsWith('.qseg')),
     [],
     'no segment file is read whole',
   );
   assert.deepEqual(fs.openPaths(), [], 'the open closed every file it streamed');
-  assert.equal(await answers(source), truth, 'a second open answers the same');
+  // Graphs shared with a search worker (in shared memory, with lanes) stream as well.
+  assert.equal(await answers(source, { searchThreads: 1 }), truth, 'with a search worker');
 
   const damage = [
     ['int8', SegmentSection.VECTORS],

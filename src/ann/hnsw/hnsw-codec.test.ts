@@ -88,6 +88,36 @@ describe('HNSW serialize / deserialize', () => {
     );
   });
 
+  it('takes streamed rows in slot order, the same index; rows of another size are CORRUPT', () => {
+    // Rows handed over as a segment file's stream would: in order, one run at a time.
+    const rowsOf = (dimension: number, slots: number, from = stored) => {
+      let next = 0;
+      return {
+        dimension,
+        slots,
+        rows(a: number, b: number): Float32Array {
+          assert.equal(a, next, 'rows asked for in order');
+          next = b;
+          return from.subarray(a * dimension, b * dimension);
+        },
+      };
+    };
+    const copy = HnswIndex.deserialize(bytes, 'blob', { vectors: rowsOf(DIM, 3000) });
+    for (const q of queries.slice(0, 20)) {
+      assert.deepEqual(copy.search(q, { k: 10 }), index.search(q, { k: 10 }));
+    }
+    for (const [dimension, slots] of [
+      [DIM / 2, 6000],
+      [DIM, 2999],
+    ] as const) {
+      assert.throws(
+        () => HnswIndex.deserialize(bytes, 'seg-1.hnsw', { vectors: rowsOf(dimension, slots) }),
+        (e) => isQuiverError(e, 'CORRUPT') && /vectors are \d+ of \d+/.test(e.message),
+        `${slots} rows of ${dimension}`,
+      );
+    }
+  });
+
   it('reports a flipped byte anywhere as CORRUPT', () => {
     for (const at of [0, 5, 9, 30, 100, bytes.length >> 1, bytes.length - 5, bytes.length - 1]) {
       const bad = bytes.slice();

@@ -144,18 +144,17 @@ export interface DecodedHnsw {
   readonly maxLevel: number;
   /** Copies the blob's graph and vectors into `mem` (the memory of an index made from `state`). */
   readonly loadInto: (mem: HnswMemory) => void;
+  /** The vectors are streamed: loadInto left them for the caller to copy. */
+  readonly streamed: boolean;
 }
 
 /**
  * Where a major-2 blob's vectors are: the segment's VECTORS section, slot-major, whole or
- * handed over in slot order as the file is streamed (copied in runs of ROWS_STEP); or
- * `'on-disk'`: they stay in the file, and the index is made without them (holdsVectors
- * false).
+ * handed over in slot order as the file is streamed (loadInto leaves those to the caller:
+ * HnswIndex.deserializing copies them a run at a time); or `'on-disk'`: they stay in the
+ * file, and the index is made without them (holdsVectors false).
  */
 export type HnswVectors = Float32Array | VectorRows | 'on-disk';
-
-/** Slots of streamed vectors copied per run (a mebibyte at 1024 dimensions). */
-const ROWS_STEP = 256;
 
 /**
  * Checks bytes written by encodeHnsw (header, checksum, every edge) before anything is
@@ -201,8 +200,15 @@ export function decodeHnsw(
   if (s.crc !== crcAt) throw corrupt(source, 24, 'HNSW section sizes disagree with length');
   const own = major === MAJOR_WITH_VECTORS;
   const onDisk = vectors === 'on-disk';
-  // Streamed rows count themselves: one past the section's end is CORRUPT where it is read.
   const whole = vectors instanceof Float32Array ? vectors : undefined;
+  const rows = vectors instanceof Float32Array || typeof vectors !== 'object' ? undefined : vectors;
+  if (!own && rows !== undefined && (rows.dimension !== dim || rows.slots < slots)) {
+    throw corrupt(
+      source,
+      24,
+      `the HNSW graph holds ${slots} slots of ${dim} values but its segment's vectors are ${rows.slots} of ${rows.dimension}`,
+    );
+  }
   if (
     !own &&
     !onDisk &&
@@ -248,17 +254,11 @@ export function decodeHnsw(
       // The index holds no vectors: they are read from the file on demand.
     } else if (own) mem.u8.set(bytes.subarray(s.vecs, s.upper), r.vecs);
     else if (whole !== undefined) mem.f32.set(whole.subarray(0, slots * dim), r.vecs >> 2);
-    else {
-      const rows = vectors as VectorRows;
-      for (let from = 0; from < slots; from += ROWS_STEP) {
-        const to = Math.min(slots, from + ROWS_STEP);
-        mem.f32.set(rows.rows(from, to), (r.vecs >> 2) + from * dim);
-      }
-    }
+    // Streamed rows are copied by the caller, in steps (they are read as they come).
     mem.u8.set(bytes.subarray(s.upper, s.crc), r.upper);
     mem.upperUsed = upperBytes;
   };
-  return { state, entry, maxLevel, loadInto };
+  return { state, entry, maxLevel, loadInto, streamed: !own && rows !== undefined };
 }
 
 /**

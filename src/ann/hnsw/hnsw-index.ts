@@ -91,6 +91,23 @@ export interface HnswStats {
  * walk's at the same ef (SIFT 0.952 vs 0.968, bge-m3 0.976 vs 0.968); 4 reached 0.99 at
  * 0.6-0.8 × the QPS of 2. Coarser compressions (x32, x64) want more.
  */
+/** How {@link HnswIndex.deserialize} makes an index of a blob. */
+export interface DeserializeOptions {
+  readonly lanes?: number;
+  readonly sharedMemory?: boolean;
+  /**
+   * The vectors of a blob that carries none (format 2): a segment's VECTORS section,
+   * whole or streamed in slot order; or 'on-disk': the index is made without them
+   * (quantize it with them, then {@link HnswIndex.withVectorsOn} its file).
+   */
+  readonly vectors?: HnswVectors;
+  /** The caller verified a checksum over `bytes` (a segment section's): skip the blob's. */
+  readonly checksummed?: boolean;
+}
+
+/** Slots of streamed vectors copied per step of deserializing (1 MiB at 1024 dimensions). */
+const ROWS_STEP = 256;
+
 const DEFAULT_OVERSAMPLING = { scalar: 2, binary: 4, product: 2 } as const;
 
 /**
@@ -1063,19 +1080,22 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
   static deserialize(
     bytes: Uint8Array,
     source = 'HNSW index blob',
-    options: {
-      readonly lanes?: number;
-      readonly sharedMemory?: boolean;
-      /**
-       * The vectors of a blob that carries none (format 2): a segment's VECTORS section,
-       * whole or streamed in slot order; or 'on-disk': the index is made without them
-       * (quantize it with them, then {@link withVectorsOn} its file).
-       */
-      readonly vectors?: HnswVectors;
-      /** The caller verified a checksum over `bytes` (a segment section's): skip the blob's. */
-      readonly checksummed?: boolean;
-    } = {},
+    options: DeserializeOptions = {},
   ): HnswIndex {
+    return runSteps(HnswIndex.deserializing(bytes, source, options));
+  }
+
+  /**
+   * {@link deserialize} as steps: with streamed vectors (a VectorRows), one step per
+   * ROWS_STEP slots copied, so that reading a large segment from a cold disk gives the
+   * event loop turns (runInSlices); the index is returned only once it holds them all.
+   * Not a generator itself: the steps hold the index and the rows, not the blob's bytes.
+   */
+  static deserializing(
+    bytes: Uint8Array,
+    source = 'HNSW index blob',
+    options: DeserializeOptions = {},
+  ): Steps<HnswIndex> {
     const lanes = options.lanes ?? 0;
     const sharedMemory = options.sharedMemory === true;
     const blob = decodeHnsw(bytes, source, options.vectors, options.checksummed === true);
@@ -1083,7 +1103,20 @@ export class HnswIndex implements StagingIndex, ShareableIndex {
     blob.loadInto(index.mem);
     index.setEntryPoint(blob.entry, blob.maxLevel);
     index.recount(blob.state.slots);
-    return index;
+    const rows = options.vectors;
+    const streamed = blob.streamed && typeof rows === 'object' && !(rows instanceof Float32Array);
+    return index.receiving(streamed ? rows : undefined);
+  }
+
+  /** Copies `rows` (when given) into the vectors region a run at a time; then the index. */
+  private *receiving(rows: VectorRows | undefined): Steps<HnswIndex> {
+    const dim = this.dimension;
+    for (let from = 0; rows !== undefined && from < this.slots_; from += ROWS_STEP) {
+      const to = Math.min(this.slots_, from + ROWS_STEP);
+      this.mem.f32.set(rows.rows(from, to), (this.mem.regions.vecs >> 2) + from * dim);
+      yield;
+    }
+    return this;
   }
 }
 

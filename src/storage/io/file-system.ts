@@ -12,7 +12,8 @@ export interface FileHandle {
   /**
    * Fills `target` from `position` without yielding; returns the bytes read (fewer at the end
    * of the file). For the hot read path of on-disk vectors, where a search cannot wait for
-   * the event loop: a block read from the page cache costs microseconds.
+   * the event loop (a block read from the page cache costs microseconds), and for the runs
+   * of vectors an open streams from each segment file (a few hundred rows at a time).
    */
   readSync(position: number, target: Uint8Array): number;
   /** Writes all of `data` at `position`. */

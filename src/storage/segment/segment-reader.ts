@@ -1,8 +1,9 @@
 /**
  * Opening a segment file without reading it whole: its layout first, then every section but
  * the vectors, each with one positioned read and checked against its checksum, and the
- * vectors as a VectorStream over the same handle. For segments whose vectors stay on disk,
- * where holding the file's bytes during the open is exactly the memory the collection saves.
+ * vectors as a VectorStream over the same handle. How the open loads a segment with a graph
+ * (engine/segment-loader.ts): the file's bytes are never held whole, which for vectors on
+ * disk is exactly the memory the collection saves.
  */
 import { SEGMENT_HEADER_SIZE, SegmentSection } from '../format.js';
 import type { FileHandle, FileSystem } from '../io/file-system.js';

@@ -1,10 +1,11 @@
 /**
  * VectorStream: the VECTORS section of a segment file read front to back through one small
- * buffer, each run checksummed as it passes. How a segment whose vectors stay on disk is
- * opened: its codes are encoded run by run, and the file's vectors are never held whole
- * (reading the file whole made an open's peak memory the size of its segments), while
- * every byte is still checked, as decodeSegment checks it, before the segment is used
- * (codes encoded from bytes that then fail the check are thrown away with the segment).
+ * buffer, each run added to the checksum as it passes. How a segment with a graph is
+ * opened: its vectors are copied into the graph, or its codes encoded (vectors on disk),
+ * run by run, and the file's vectors are never held whole (reading the file whole made an
+ * open's peak memory the size of its segments), while every byte is still checked, as
+ * decodeSegment checks it, before the segment is used (vectors or codes made from bytes
+ * that then fail the check are thrown away with the segment).
  */
 import { HOST_LITTLE_ENDIAN } from '../../common/bytes.js';
 import { crc32c } from '../../common/crc32c.js';
@@ -19,7 +20,8 @@ const SKIP_BYTES = 1 << 20;
 export class VectorStream {
   private readonly handle: FileHandle;
   private readonly entry: SectionEntry;
-  private readonly dimension: number;
+  /** Values per vector (the segment's dimension). */
+  readonly dimension: number;
   /** The slot the next read starts at. */
   private next = 0;
   private crc = 0;
@@ -83,7 +85,7 @@ export class VectorStream {
   }
 
   /** Slots the section holds (its length was checked against the header's count). */
-  private get slots(): number {
+  get slots(): number {
     return this.entry.length / (this.dimension * 4);
   }
 
