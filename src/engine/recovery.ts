@@ -148,13 +148,13 @@ async function loadSegments(
     );
     for (const s of c.segments) {
       const path = `${dir}/${SEGMENT_DIR}/${s.file}`;
-      const { data, index, fileBytes, vectorsOffset } = await loadSegmentFile(
+      const { data, index, fileBytes, vectorsOffset } = await loadSegmentFile({
         fs,
         path,
-        s,
+        entry: s,
         config,
         lanes,
-      );
+      });
       let deleted: Iterable<number> = [];
       if (s.tombstones !== null) {
         const tpath = `${dir}/${SEGMENT_DIR}/${s.tombstones}`;

@@ -48,22 +48,23 @@ const slotsOf = ({ segmentId, ids, payloads }: SegmentParts): SlotsOf => ({
   payloads,
 });
 
-/**
- * Loads the segment `entry` of the manifest (file `path`) for a collection of `config`;
- * `lanes` search workers share its graph when its vectors stay in memory.
- */
-export async function loadSegmentFile(
-  fs: FileSystem,
-  path: string,
-  entry: ManifestSegment,
-  config: CollectionConfig,
-  lanes: number,
-): Promise<LoadedSegment> {
+/** One sealed segment to load: the manifest's `entry`, file `path`, of a collection of `config`. */
+export interface SegmentToLoad {
+  readonly fs: FileSystem;
+  readonly path: string;
+  readonly entry: ManifestSegment;
+  readonly config: CollectionConfig;
+  /** Search workers that share the graph when its vectors stay in memory. */
+  readonly lanes: number;
+}
+
+/** Loads one sealed segment: streamed when it can be, else read whole. */
+export async function loadSegmentFile(segment: SegmentToLoad): Promise<LoadedSegment> {
   if (hnswAvailable()) {
-    const streamed = await loadStreamed(fs, path, entry, config, lanes);
+    const streamed = await loadStreamed(segment);
     if (streamed !== undefined) return streamed;
   }
-  return loadWhole(fs, path, entry, config, lanes);
+  return loadWhole(segment);
 }
 
 /**
@@ -72,17 +73,11 @@ export async function loadSegmentFile(
  * cannot be made from the stream (no stored quantizer, or not the one the collection
  * walks: training needs the vectors; or codes that do not fit).
  */
-async function loadStreamed(
-  fs: FileSystem,
-  path: string,
-  entry: ManifestSegment,
-  config: CollectionConfig,
-  lanes: number,
-): Promise<LoadedSegment | undefined> {
-  const file = await StreamedSegment.open(fs, path);
+async function loadStreamed(segment: SegmentToLoad): Promise<LoadedSegment | undefined> {
+  const file = await StreamedSegment.open(segment.fs, segment.path);
   let loaded: LoadedSegment | undefined;
   try {
-    loaded = await streamFrom(file, entry, config, lanes);
+    loaded = await streamFrom(file, segment);
   } catch (e) {
     await file.close().catch(() => undefined); // the error says more than a failed close
     throw e;
@@ -94,9 +89,7 @@ async function loadStreamed(
 /** loadStreamed's work on the open file. */
 async function streamFrom(
   file: StreamedSegment,
-  entry: ManifestSegment,
-  config: CollectionConfig,
-  lanes: number,
+  { entry, config, lanes }: SegmentToLoad,
 ): Promise<LoadedSegment | undefined> {
   // Decided from the table where it can be: a fallback reads the file again.
   if (!file.has(SegmentSection.GRAPH)) return undefined;
@@ -180,13 +173,13 @@ function checkGraphFits(
 }
 
 /** The file read whole and decoded; its index quantized (trained first if need be). */
-async function loadWhole(
-  fs: FileSystem,
-  path: string,
-  entry: ManifestSegment,
-  config: CollectionConfig,
-  lanes: number,
-): Promise<LoadedSegment> {
+async function loadWhole({
+  fs,
+  path,
+  entry,
+  config,
+  lanes,
+}: SegmentToLoad): Promise<LoadedSegment> {
   const bytes = await fs.readFile(path);
   const data = decodeSegment(bytes, path);
   const fileBytes = bytes.length;
