@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Collection } from '../src/index.js';
+import { isQuiverError } from '../src/index.js';
 import type { Dataset } from './datasets.js';
 import type { SweepPoint } from './scenarios/ann-sweep.js';
 
@@ -30,8 +31,28 @@ export async function upsertDataset(
     for (let id = from; id < Math.min(ds.count, from + batch); id++) {
       points.push({ id, vector: ds.base.subarray(id * ds.dim, (id + 1) * ds.dim) });
     }
-    await c.upsert(points);
+    await upsertRetrying(c, points);
     progress?.(from + points.length);
+  }
+}
+
+/**
+ * `c.upsert(points)`, waiting and trying again on BACKPRESSURE as a client should: two
+ * collections of a million points each outgrow the default memory budget while sealing
+ * catches up.
+ */
+async function upsertRetrying(
+  c: Collection,
+  points: Parameters<Collection['upsert']>[0],
+): Promise<void> {
+  for (;;) {
+    try {
+      await c.upsert(points);
+      return;
+    } catch (e) {
+      if (!isQuiverError(e, 'BACKPRESSURE')) throw e;
+      await new Promise<void>((resolve) => setTimeout(resolve, 100));
+    }
   }
 }
 
