@@ -1,9 +1,10 @@
 /**
  * Loading one sealed segment file at open: its parts decoded and checked, its index made
  * and quantized as its collection asks. A segment with a graph is streamed: every section
- * but the vectors is read on its own, and the vectors pass once through a small buffer,
- * checksummed as they go, into the graph's memory, or (an `onDisk` collection's) into
- * codes. So the open never holds a file whole: for an onDisk collection that is the
+ * but the vectors is read on its own, and the vectors pass once through a small buffer
+ * into the graph's memory, or (an `onDisk` collection's) into codes, their checksum
+ * compared once the last is through, before the segment is used. So the open never holds
+ * a file whole: for an onDisk collection that is the
  * memory it exists to save, and for any other the file's buffer cost an open as much
  * again in page faults as the copy into the graph. A segment without a graph (an exact
  * index), or an onDisk one whose codes need its vectors whole, is read whole.
