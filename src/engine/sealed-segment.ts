@@ -8,7 +8,7 @@ import { deletedShare } from '../common/deleted-share.js';
 import type { Payload, PointId } from '../common/types.js';
 import type { CompiledFilter } from '../filter/filter-evaluator.js';
 import type { VectorIndex } from '../ann/vector-index.js';
-import type { SegmentParts } from '../storage/segment/segment-file.js';
+import type { SegmentSlots } from '../storage/segment/segment-file.js';
 import { PointTable } from './point-table.js';
 import type { SegmentMemory } from './collection-types.js';
 import type {
@@ -80,7 +80,7 @@ export class SealedSegment implements Segment {
    * vectors (deserialized graph, or an exact index filled from the vector section).
    */
   static fromData(
-    data: Pick<SegmentParts, 'segmentId' | 'ids' | 'payloads'>,
+    data: SegmentSlots,
     file: string,
     fileBytes: number,
     index: VectorIndex,

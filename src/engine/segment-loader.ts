@@ -16,7 +16,7 @@ import type { Steps } from '../common/steps.js';
 import { runInSlices } from '../common/steps.js';
 import type { FileSystem } from '../storage/io/file-system.js';
 import type { ManifestSegment } from '../storage/manifest/manifest.js';
-import type { SegmentParts } from '../storage/segment/segment-file.js';
+import type { SegmentParts, SegmentSlots } from '../storage/segment/segment-file.js';
 import { decodeSegment, vectorsSectionOffset } from '../storage/segment/segment-file.js';
 import { StreamedSegment } from '../storage/segment/segment-reader.js';
 import { SegmentSection } from '../storage/format.js';
@@ -33,17 +33,14 @@ import { walkedQuantization } from './validation.js';
  * raised the open's peak by a segment file (30 MB on the 200k × 128 test collection).
  */
 export interface LoadedSegment {
-  readonly data: SlotsOf;
+  readonly data: SegmentSlots;
   readonly index: VectorIndex;
   readonly fileBytes: number;
   /** Where the VECTORS section starts, for reading the vectors on demand. */
   readonly vectorsOffset: number;
 }
 
-/** What a sealed segment's table is made of: the external id and payload of each slot. */
-export type SlotsOf = Pick<SegmentParts, 'segmentId' | 'ids' | 'payloads'>;
-
-const slotsOf = ({ segmentId, ids, payloads }: SegmentParts): SlotsOf => ({
+const slotsOf = ({ segmentId, ids, payloads }: SegmentParts): SegmentSlots => ({
   segmentId,
   ids,
   payloads,
@@ -123,7 +120,7 @@ interface GraphSteps {
   readonly steps: Steps<HnswIndex>;
   readonly stored: Quantizer | undefined;
   readonly codes: Uint8Array | undefined;
-  readonly data: SlotsOf;
+  readonly data: SegmentSlots;
 }
 
 /**
@@ -160,7 +157,7 @@ function graphSteps(
  */
 function checkGraphFits(
   index: HnswIndex,
-  data: SlotsOf,
+  data: SegmentSlots,
   config: CollectionConfig,
   file: StreamedSegment,
 ): void {

@@ -196,9 +196,7 @@ export function* encodingSegment(data: SegmentData): Steps<Uint8Array> {
  */
 export function vectorsSectionOffset(bytes: Uint8Array): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const nameLength = view.getUint16(8 + 8 + 4 + 4 + 2, true);
-  const count = view.getUint32(8 + 8 + 4 + 4 + 4, true);
-  const tableStart = SEGMENT_HEADER_SIZE + nameLength;
+  const { tableStart, count } = tableOf(view);
   for (let i = 0; i < count; i++) {
     const e = tableStart + i * SECTION_ENTRY;
     if (view.getUint32(e, true) === SegmentSection.VECTORS) {
@@ -272,10 +270,17 @@ export interface SegmentLayout {
  */
 export function segmentLayoutBytes(head: Uint8Array): number {
   if (head.length < SEGMENT_HEADER_SIZE) return SEGMENT_HEADER_SIZE;
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const { tableStart, count } = tableOf(
+    new DataView(head.buffer, head.byteOffset, head.byteLength),
+  );
+  return tableStart + Math.min(16, count) * SECTION_ENTRY + 4;
+}
+
+/** Where the section table starts and how many entries the header says it has (unchecked). */
+function tableOf(view: DataView): { tableStart: number; count: number } {
   const nameLength = view.getUint16(8 + 8 + 4 + 4 + 2, true);
-  const count = Math.min(16, view.getUint32(8 + 8 + 4 + 4 + 4, true));
-  return SEGMENT_HEADER_SIZE + nameLength + count * SECTION_ENTRY + 4;
+  const count = view.getUint32(8 + 8 + 4 + 4 + 4, true);
+  return { tableStart: SEGMENT_HEADER_SIZE + nameLength, count };
 }
 
 /**
@@ -324,6 +329,9 @@ export function checkedSection(bytes: Uint8Array, entry: SectionEntry, file: str
 
 /** The parts of a segment file besides its vectors: what a segment read without them holds. */
 export type SegmentParts = Omit<SegmentData, 'vectors'>;
+
+/** What a sealed segment's table is made of: the external id and payload of each slot. */
+export type SegmentSlots = Pick<SegmentData, 'segmentId' | 'ids' | 'payloads'>;
 
 /**
  * Decodes the checked `sections` (by kind) of the file `layout` describes, all but the
