@@ -8,18 +8,20 @@
  * collection's shard count while it takes writes (cluster/resharding.ts).
  */
 import type { Command } from 'commander';
-import type { ClusterReport } from '../cluster/cluster-report.js';
+import type { ClusterReport, ShardReport } from '../cluster/cluster-report.js';
 import { withCluster } from '../cluster/cluster-connection.js';
 import { clusterReport } from '../cluster/cluster-report.js';
+import { AGREEMENT_WINDOW } from '../cluster/replica-agreement.js';
 import type { MoveOptions } from '../cluster/shard-moves.js';
 import { abortReshard, reshard } from '../cluster/resharding.js';
 import { drainNode, dropReplica, moveShard, replicateShard } from '../cluster/shard-moves.js';
 import { QuiverError } from '../common/quiver-error.js';
-import { printJson, printTable } from './cli-support.js';
+import { parseInteger, printJson, printTable } from './cli-support.js';
 
 interface ClusterOpts {
   readonly nats?: string;
   readonly json?: boolean;
+  readonly checkLast: number;
 }
 
 interface MoveOpts {
@@ -60,9 +62,15 @@ export function registerClusterCommand(program: Command): void {
       .description(`Show ${what}.`)
       .requiredOption('--nats <urls>', NATS_HELP)
       .option('--json', 'print JSON')
+      .option(
+        '--check-last <n>',
+        "compare the NATS servers' copies of each shard stream's last n messages (0: skip)",
+        parseInteger('--check-last'),
+        AGREEMENT_WINDOW,
+      )
       .addHelpText('after', `\nExample:\n  $ quiver cluster ${name} --nats ${EXAMPLE_NATS}`)
       .action(async (opts: ClusterOpts) => {
-        const report = await clusterReport(serversOf(opts.nats));
+        const report = await clusterReport(serversOf(opts.nats), opts.checkLast);
         if (opts.json === true) printJson(name === 'status' ? report : pick(report, name));
         else print(report);
       });
@@ -244,6 +252,16 @@ function printStatus(r: ClusterReport): void {
   }
   process.stdout.write('\n');
   printShards(r);
+  for (const c of r.collections) {
+    for (const s of c.shardReports) {
+      const split = s.agreement?.diverged;
+      if (split === undefined) continue;
+      const points = [...new Set(split.versions.flatMap((v) => v.points))];
+      process.stdout.write(
+        `\nSPLIT       ${c.name} shard ${s.shard}: the NATS servers' copies of ${s.stream} hold ${split.versions.length} different messages at sequence ${split.seq}, so nodes may hold different versions of points ${JSON.stringify(points)}. Write those points again (upsert or delete) from your source: see docs/RUNBOOK.md#a-shard-streams-copies-differ.\n`,
+      );
+    }
+  }
 }
 
 function printNodes(r: ClusterReport): void {
@@ -259,9 +277,16 @@ function printNodes(r: ClusterReport): void {
   );
 }
 
+/** `agree (3)`: three servers' copies hold the same last messages; `SPLIT at N` otherwise. */
+function copiesCell(s: ShardReport): string {
+  const a = s.agreement;
+  if (a === undefined) return '-';
+  return a.diverged === undefined ? `agree (${a.servers.length})` : `SPLIT at ${a.diverged.seq}`;
+}
+
 function printShards(r: ClusterReport): void {
   printTable(
-    ['COLLECTION', 'SHARD', 'STREAM', 'LAST SEQ', 'LEADER', 'REPLICAS', 'NODE LAG'],
+    ['COLLECTION', 'SHARD', 'STREAM', 'LAST SEQ', 'LEADER', 'REPLICAS', 'COPIES', 'NODE LAG'],
     r.collections.flatMap((c) =>
       c.shardReports.map((s) => [
         c.name,
@@ -270,6 +295,7 @@ function printShards(r: ClusterReport): void {
         String(s.lastSeq),
         s.leader ?? '(none)',
         s.replicas.map((x) => `${x.server}${x.current ? '' : ' (behind)'}`).join(' ') || '-',
+        copiesCell(s),
         s.nodes
           .map((n) => `${n.node}:${n.lag}${n.state === 'active' ? '' : ` (${n.state})`}`)
           .join(' ') || '-',

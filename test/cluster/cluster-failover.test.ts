@@ -7,13 +7,17 @@
  * the restarted node converges to the same points and payloads as the others. Then 1 000
  * write-then-read pairs on different nodes each see their write through the session token.
  * Cut off from two of the three NATS servers (SIGSTOP), a node refuses writes with
- * UNAVAILABLE, still reads, and after healing takes writes again with nothing lost.
+ * UNAVAILABLE, still reads, and after healing takes writes again with nothing lost — when
+ * the NATS servers' copies of the stream agree. nats-server 2.9 sometimes splits them
+ * (docs/CLUSTER.md, guarantees): the test then finds the split as `quiver cluster shards`
+ * does, writes the points it names again as the runbook says, and checks the same.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ClusterNode } from '../../src/cluster/cluster-node.js';
+import { ServerCopies } from '../../src/cluster/replica-agreement.js';
 import { SILENT_LOGGER } from '../../src/common/logger.js';
 import { Quiver } from '../../src/index.js';
 import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
@@ -206,6 +210,9 @@ describe('cluster partition', { skip, timeout: 120_000 }, () => {
       rmSync(dir, { recursive: true, force: true });
     });
     await node.createCollection('p', { dimension: DIM }, 1);
+    // The stream's leader on the side cut off: the case where a write can wait on a leader
+    // that has lost its quorum (and where nats-server has been seen to split its copies).
+    await nats.moveStreamLeader(node.shardStatus('p')[0]!.stream, 0);
     const upsert = (ids: number[]) =>
       node.write('p', db.collection('p').prepareUpsert(ids.map((id) => ({ id, vector: vec(id) }))));
     const before = Array.from({ length: 100 }, (_, i) => i);
@@ -234,10 +241,24 @@ describe('cluster partition', { skip, timeout: 120_000 }, () => {
     }
     console.log(`[partition] writes accepted again ${Date.now() - t1} ms after healing`);
     await node.waitFor('p', healed, 30_000);
-    const ids = new Set(await db.collection('p').ids());
-    // What a failure here needs to be understood (seen once, under a full machine).
+    let ids = new Set(await db.collection('p').ids());
+    const shard = node.shardStatus('p')[0]!;
+    const copies = await ServerCopies.open(nats.urls);
+    const agreement = await copies.compare(shard.stream, shard.streamLast);
+    await copies.close();
     const state = (): string =>
-      `${ids.size} ids, 1000 ${ids.has(1_000) ? 'applied' : 'not applied'}; the write's token ${JSON.stringify(healed)}; shards ${JSON.stringify(node.shardStatus('p'))}`;
+      `${ids.size} ids, 1000 ${ids.has(1_000) ? 'applied' : 'not applied'}; the write's token ${JSON.stringify(healed)}; shard ${JSON.stringify(shard)}; copies ${JSON.stringify(agreement)}`;
+    console.log(`[partition] ${state()}`);
+    assert.equal(agreement.servers.length, 3, 'every server was asked');
+    if (agreement.diverged !== undefined) {
+      // nats-server's own split (docs/CLUSTER.md, guarantees): its copies differ at one
+      // sequence, so what this node applied there depends on the copy its consumer read.
+      // The runbook's answer: the client writes the points of the differing messages again.
+      const points = [...new Set(agreement.diverged.versions.flatMap((v) => v.points))];
+      console.log(`[partition] the NATS servers split; writing points ${points.join(', ')} again`);
+      await node.waitFor('p', await upsert(points.map(Number)), 30_000);
+      ids = new Set(await db.collection('p').ids());
+    }
     for (const id of [...before, 2_000])
       assert.ok(ids.has(id), `acknowledged ${id} is there: ${state()}`);
     assert.ok(ids.size === 101 || (ids.size === 102 && ids.has(1_000)), `ids: ${state()}`);

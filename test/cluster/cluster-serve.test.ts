@@ -143,7 +143,12 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
       nodes: { id: string }[];
       collections: {
         name: string;
-        shardReports: { lastSeq: number; leader?: string; nodes: { lag: number }[] }[];
+        shardReports: {
+          lastSeq: number;
+          leader?: string;
+          nodes: { lag: number }[];
+          agreement?: { from: number; to: number; servers: string[]; diverged?: unknown };
+        }[];
       }[];
     };
     assert.equal(report.nodes.length, 2);
@@ -152,10 +157,14 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
     for (const s of docs.shardReports) {
       assert.ok(s.lastSeq > 0 && s.leader !== undefined, JSON.stringify(s));
       assert.equal(s.nodes.length, 2);
+      // Each of the three servers' copies read, through the one URL's advertised peers too.
+      assert.equal(s.agreement?.servers.length, 3, JSON.stringify(s));
+      assert.equal(s.agreement.to, s.lastSeq);
+      assert.equal(s.agreement.diverged, undefined, JSON.stringify(s));
     }
-    const table = quiver(['cluster', 'shards', '--nats', nats.servers]);
+    const table = quiver(['cluster', 'shards', '--nats', nats.urls[0]!]);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^docs\s+0\s+QUIVER_docs_\w+_0\s+\d+/m);
+    assert.match(table.stdout, /^docs\s+0\s+QUIVER_docs_\w+_0\s+\d+.* agree \(3\) /m);
     const nowhere = quiver(['cluster', 'nodes', '--nats', 'nats://127.0.0.1:1']);
     assert.equal(nowhere.code, 3);
     assert.match(nowhere.stderr, /cluster log failed connecting to nats:\/\/127\.0\.0\.1:1/);

@@ -13,6 +13,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { connect } from 'nats';
 import { needs } from './facility.js';
 import { tempDir } from './temp-dir.js';
 
@@ -52,6 +53,11 @@ export interface NatsCluster {
   streamLeader(stream: string): Promise<number | undefined>;
   /** Polls streamLeader until there is one, failing after `timeoutMs`. */
   waitStreamLeader(stream: string, timeoutMs?: number): Promise<number>;
+  /**
+   * Asks `stream`'s leader to step down until node i leads it (a leader change picks at
+   * random), failing after `timeoutMs`.
+   */
+  moveStreamLeader(stream: string, i: number, timeoutMs?: number): Promise<void>;
   /** Waits until node i's own copy of `stream` holds every message up to `lastSeq`. */
   waitCaughtUp(i: number, stream: string, lastSeq: number, timeoutMs?: number): Promise<void>;
 }
@@ -303,6 +309,25 @@ function makeCluster(
       });
       if (leader === undefined) throw new Error(`stream ${stream}: no leader in ${timeoutMs} ms`);
       return leader;
+    },
+    async moveStreamLeader(stream, i, timeoutMs = READY_TIMEOUT_MS) {
+      const nc = await connect({ servers: urls[i]! });
+      try {
+        const moved = await poll(timeoutMs, async () => {
+          const leader = await streamLeader(nodes, stream);
+          if (leader === i) return true;
+          if (leader !== undefined) {
+            await nc
+              .request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5_000 })
+              .catch(() => undefined);
+            await new Promise((r) => setTimeout(r, 1_000)); // the election
+          }
+          return false;
+        });
+        if (!moved) throw new Error(`stream ${stream}: node ${i} did not become leader`);
+      } finally {
+        await nc.close();
+      }
     },
     async waitCaughtUp(i, stream, lastSeq, timeoutMs = READY_TIMEOUT_MS) {
       const n = node(i);
