@@ -277,11 +277,18 @@ function printNodes(r: ClusterReport): void {
   );
 }
 
-/** `agree (3)`: three servers' copies hold the same last messages; `SPLIT at N` otherwise. */
+/**
+ * `agree (3)`: three servers' copies hold the same last messages; `agree to N (3)` when the
+ * comparison stopped at a message some copy did not give yet; `SPLIT at N` when they differ.
+ */
 function copiesCell(s: ShardReport): string {
   const a = s.agreement;
   if (a === undefined) return '-';
-  return a.diverged === undefined ? `agree (${a.servers.length})` : `SPLIT at ${a.diverged.seq}`;
+  if (a.diverged !== undefined) return `SPLIT at ${a.diverged.seq}`;
+  if (a.to < a.from) return `unchecked (${a.servers.length})`;
+  return a.to < s.lastSeq
+    ? `agree to ${a.to} (${a.servers.length})`
+    : `agree (${a.servers.length})`;
 }
 
 function printShards(r: ClusterReport): void {

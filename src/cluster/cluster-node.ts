@@ -75,6 +75,8 @@ import {
   stripKey,
 } from './shard-keys.js';
 import { EmptyReads } from './shard-reads.js';
+import type { CopiesSplit } from './copies-watch.js';
+import { COPIES_LOOK_EVERY_MS, CopiesWatch } from './copies-watch.js';
 
 export interface ClusterNodeOptions {
   /** NATS server URLs, e.g. `nats://127.0.0.1:4222,nats://127.0.0.1:4223`. */
@@ -92,6 +94,11 @@ export interface ClusterNodeOptions {
    * when the stream holds more than this many operations (peer-seed.ts; default 1000).
    */
   readonly seedAboveOps?: number;
+  /**
+   * How often the node compares the NATS servers' copies of the streams it holds
+   * (copies-watch.ts; default every minute, 0: never).
+   */
+  readonly copiesLookEveryMs?: number;
 }
 
 /** A write's position per shard: a read that carries it waits until applied. */
@@ -112,6 +119,10 @@ export interface ShardStatus {
   readonly leader: string | undefined;
   readonly leaderChanges: number;
   readonly error: string | undefined;
+  /** The latest split of the servers' copies of the stream found by this node, if any. */
+  readonly copiesSplit: CopiesSplit | undefined;
+  /** Splits found (each sequence once). */
+  readonly copiesSplits: number;
 }
 
 /** What an operator watches (the server's metrics read it at scrape time). */
@@ -188,6 +199,7 @@ export class ClusterNode {
   private behind: ReadonlySet<string> = new Set();
   private url: string | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private copiesWatch: CopiesWatch | undefined;
   private stopWatch: () => void = () => undefined;
   /** Other nodes' parts of reads, over NATS request-reply. */
   private readonly readTransport: ReadTransport;
@@ -252,6 +264,11 @@ export class ClusterNode {
         setInterval(() => void node.beat(), BEAT_EVERY_MS),
         setInterval(() => void node.savePositions(), SAVE_EVERY_MS),
       ];
+      const lookEvery = options.copiesLookEveryMs ?? COPIES_LOOK_EVERY_MS;
+      if (lookEvery > 0 && replicas > 1) {
+        node.copiesWatch = new CopiesWatch(servers, options.logger);
+        node.timers.push(setInterval(() => void node.lookAtCopies(), lookEvery));
+      }
       for (const t of node.timers) t.unref();
       await node.beat();
       return node;
@@ -661,6 +678,8 @@ export class ClusterNode {
       leader: a.leader,
       leaderChanges: a.leaderChanges,
       error: a.lastError instanceof Error ? a.lastError.message : undefined,
+      copiesSplit: this.copiesWatch?.splitOf(a.stream),
+      copiesSplits: this.copiesWatch?.splitsIn(a.stream) ?? 0,
     }));
   }
 
@@ -755,6 +774,7 @@ export class ClusterNode {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     try {
+      await this.copiesWatch?.stop();
       this.stopWatch();
       await this.changes;
       await this.readTransport.stop();
@@ -1243,6 +1263,16 @@ export class ClusterNode {
       }
     } catch (e) {
       this.o.logger.warn({ err: e }, 'could not save cluster positions (a restart replays more)');
+    }
+  }
+
+  /** One look of the copies watch over every stream this node holds. */
+  private async lookAtCopies(): Promise<void> {
+    if (this.closed || this.copiesWatch === undefined) return;
+    try {
+      await this.copiesWatch.look(this.stats().shards);
+    } catch (e) {
+      this.o.logger.warn({ err: e }, "comparing the NATS servers' copies of the streams failed");
     }
   }
 

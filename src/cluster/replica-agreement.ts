@@ -23,6 +23,8 @@ import { idsOf } from './shard-routing.js';
 
 /** Messages compared at the end of each stream by default: a split shows at its end. */
 export const AGREEMENT_WINDOW = 16;
+/** How long one stream's comparison may take before it stops where it is. */
+export const COMPARE_BUDGET_MS = 10_000;
 /**
  * Answers collected per message. With three copies answering at random, an odd copy goes
  * unseen in 24 answers with probability (2/3)^24, about 6 in a million.
@@ -40,7 +42,7 @@ export interface CopyVersion {
 }
 
 export interface ReplicaAgreement {
-  /** The sequences compared. */
+  /** The sequences compared (`to` < `from` when none was). */
   readonly from: number;
   readonly to: number;
   /** The servers asked. */
@@ -86,23 +88,31 @@ export class ServerCopies {
   }
 
   /**
-   * Compares the last `window` messages up to `lastSeq` of `stream` across its copies. A
-   * copy that lacks a message is behind, not split: only two different messages at one
-   * sequence count.
+   * Compares the last `window` messages up to `lastSeq` of `stream` across its copies: two
+   * different messages at one sequence are a split. It stops early, with `to` at the last
+   * sequence compared, at a message some copy did not give (one behind, or a server not
+   * answering), and when `stop` says so (a deadline: a paused server makes every request
+   * to it wait out its timeout).
    */
   async compare(
     stream: string,
     lastSeq: number,
     window = AGREEMENT_WINDOW,
+    stop: () => boolean = () => false,
   ): Promise<ReplicaAgreement> {
     const from = Math.max(1, lastSeq - window + 1);
     const servers = this.servers;
     const conns = [...this.conns.values()];
-    for (let seq = from; seq <= lastSeq && conns.length > 0; seq++) {
+    for (let seq = from; seq <= lastSeq; seq++) {
+      if (conns.length === 0 || stop()) return { from, to: seq - 1, servers };
       const found = new Map<string, { answers: number; data: Uint8Array }>();
+      let unanswered = 0;
       for (let i = 0; i < SAMPLES; i++) {
         const got = await messageAt(conns[i % conns.length]!, stream, seq);
-        if (got === undefined) continue;
+        if (got === undefined) {
+          unanswered++;
+          continue;
+        }
         const seen = found.get(got.message);
         found.set(got.message, { answers: (seen?.answers ?? 0) + 1, data: got.data });
       }
@@ -112,8 +122,10 @@ export class ServerCopies {
           answers: v.answers,
           points: pointsOf(v.data, stream, seq),
         }));
-        return { from, to: lastSeq, servers, diverged: { seq, versions } };
+        return { from, to: seq, servers, diverged: { seq, versions } };
       }
+      // A copy that does not hold it yet may hold another one once it does: not compared.
+      if (unanswered > 0) return { from, to: seq - 1, servers };
     }
     return { from, to: lastSeq, servers };
   }
@@ -136,7 +148,7 @@ async function messageAt(
 ): Promise<{ message: string; data: Uint8Array } | undefined> {
   const ask = new TextEncoder().encode(JSON.stringify({ seq }));
   const m = await nc
-    .request(`$JS.API.DIRECT.GET.${stream}`, ask, { timeout: 2_000 })
+    .request(`$JS.API.DIRECT.GET.${stream}`, ask, { timeout: 1_000 })
     .catch(() => undefined);
   const h = m?.headers;
   if (m === undefined || h === undefined || h.hasError || Number(h.get('Nats-Sequence')) !== seq) {

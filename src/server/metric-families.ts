@@ -419,6 +419,18 @@ export function declareClusterMetrics(
       }
     },
   });
+  new Counter({
+    name: 'quiver_shard_copies_splits_total',
+    help: "Sequences at which this node found the NATS servers' copies of a shard stream holding different messages (nats-server's split; see the runbook).",
+    labelNames: ['collection', 'shard'],
+    registers,
+    collect() {
+      this.reset();
+      for (const s of readCluster()?.shards ?? []) {
+        this.inc({ collection: s.collection, shard: String(s.shard) }, s.copiesSplits);
+      }
+    },
+  });
 }
 
 /** The caches' hits, misses, evictions and sizes, by cache (`query`, `semantic`, `vectors`). */

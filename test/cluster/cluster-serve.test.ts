@@ -130,6 +130,7 @@ describe('quiver serve --cluster', { skip, timeout: 120_000 }, () => {
     );
     // Up or catching up depends on the moment of the last heartbeat; both nodes count.
     assert.match(metrics, /quiver_shard_replicas\{collection="docs",shard="1",state="active"\} 2/);
+    assert.match(metrics, /quiver_shard_copies_splits_total\{collection="docs",shard="0"\} 0/);
     const nodeCount = [...metrics.matchAll(/^quiver_cluster_nodes\{state="\w+"\} (\d+)$/gm)];
     assert.equal(
       nodeCount.reduce((sum, m) => sum + Number(m[1]), 0),
