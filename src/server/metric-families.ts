@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import type { DatabaseStats } from '../engine/quiver.js';
 import type { CacheStats } from '../engine/query-cache.js';
 import type { SearchPoolStats } from '../engine/worker-search-pool.js';
-import type { ClusterStats } from '../cluster/cluster-node.js';
+import type { ClusterStats, ShardStatus } from '../cluster/cluster-node.js';
 
 /** Where every metric is registered. */
 export type Registers = Registry[];
@@ -407,30 +407,31 @@ export function declareClusterMetrics(
       this.inc(readCluster()?.readParts.refused ?? 0);
     },
   });
-  new Counter({
-    name: 'quiver_shard_leader_changes_total',
-    help: 'Changes of a shard stream leader (a NATS server) seen by this node.',
-    labelNames: ['collection', 'shard'],
-    registers,
-    collect() {
-      this.reset();
-      for (const s of readCluster()?.shards ?? []) {
-        this.inc({ collection: s.collection, shard: String(s.shard) }, s.leaderChanges);
-      }
-    },
-  });
-  new Counter({
-    name: 'quiver_shard_copies_splits_total',
-    help: "Sequences at which this node found the NATS servers' copies of a shard stream holding different messages (nats-server's split; see the runbook).",
-    labelNames: ['collection', 'shard'],
-    registers,
-    collect() {
-      this.reset();
-      for (const s of readCluster()?.shards ?? []) {
-        this.inc({ collection: s.collection, shard: String(s.shard) }, s.copiesSplits);
-      }
-    },
-  });
+  // Counts each node keeps per shard it holds, set at scrape time.
+  const perShard = (name: string, help: string, pick: (s: ShardStatus) => number): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['collection', 'shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of readCluster()?.shards ?? []) {
+          this.inc({ collection: s.collection, shard: String(s.shard) }, pick(s));
+        }
+      },
+    });
+  };
+  perShard(
+    'quiver_shard_leader_changes_total',
+    'Changes of a shard stream leader (a NATS server) seen by this node.',
+    (s) => s.leaderChanges,
+  );
+  perShard(
+    'quiver_shard_copies_splits_total',
+    "Sequences at which this node found the NATS servers' copies of a shard stream holding different messages (nats-server's split; see the runbook).",
+    (s) => s.copiesSplits,
+  );
 }
 
 /** The caches' hits, misses, evictions and sizes, by cache (`query`, `semantic`, `vectors`). */
