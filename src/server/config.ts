@@ -45,6 +45,8 @@ export interface ServerConfig {
   readonly clusterNodeId: string | undefined;
   /** A replica starting from nothing copies a peer above this many stream operations. */
   readonly clusterSeedAboveOps: number;
+  /** Seconds between a node's comparisons of the NATS servers' copies; 0: never. */
+  readonly clusterCopiesCheckSeconds: number;
   readonly maxBatchSearches: number;
   readonly maxResultPoints: number;
   readonly maxResponseBytes: number;
@@ -469,6 +471,15 @@ export const SETTINGS: SettingTable = Object.freeze({
     description:
       'a shard replica starting from nothing (a new node, a moved replica, lost data) copies an up-to-date peer’s points when its stream holds more operations than this, then reads only the tail (docs/CLUSTER.md)',
     fallback: constant(1000),
+  },
+  clusterCopiesCheckSeconds: {
+    ...integer(0, 86_400),
+    metavar: 's',
+    defaultText: '`60`',
+    reload: false,
+    description:
+      'how often the node compares the NATS servers’ copies of the messages its shard streams gained (a split is logged and counted in `quiver_shard_copies_splits_total`, docs/RUNBOOK.md); `0`: never',
+    fallback: constant(60),
   },
   maxBatchSearches: {
     ...integer(1, 1_000_000),

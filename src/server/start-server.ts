@@ -206,6 +206,7 @@ async function joinCluster(
       servers: config.cluster,
       ...(config.clusterNodeId === undefined ? {} : { nodeId: config.clusterNodeId }),
       seedAboveOps: config.clusterSeedAboveOps,
+      copiesLookEveryMs: config.clusterCopiesCheckSeconds * 1000,
       logger: logger.child({ component: 'cluster' }),
       fileSystem: options.fileSystem ?? new NodeFileSystem(),
     });
