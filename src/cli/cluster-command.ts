@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import type { ClusterReport, ShardReport } from '../cluster/cluster-report.js';
 import { withCluster } from '../cluster/cluster-connection.js';
 import { clusterReport } from '../cluster/cluster-report.js';
-import { AGREEMENT_WINDOW } from '../cluster/replica-agreement.js';
+import { AGREEMENT_WINDOW, splitPoints } from '../cluster/replica-agreement.js';
 import type { MoveOptions } from '../cluster/shard-moves.js';
 import { abortReshard, reshard } from '../cluster/resharding.js';
 import { drainNode, dropReplica, moveShard, replicateShard } from '../cluster/shard-moves.js';
@@ -256,7 +256,7 @@ function printStatus(r: ClusterReport): void {
     for (const s of c.shardReports) {
       const split = s.agreement?.diverged;
       if (split === undefined) continue;
-      const points = [...new Set(split.versions.flatMap((v) => v.points))];
+      const points = splitPoints(split);
       process.stdout.write(
         `\nSPLIT       ${c.name} shard ${s.shard}: the NATS servers' copies of ${s.stream} hold ${split.versions.length} different messages at sequence ${split.seq}, so nodes may hold different versions of points ${JSON.stringify(points)}. Write those points again (upsert or delete) from your source: see docs/RUNBOOK.md#a-shard-streams-copies-differ.\n`,
       );

@@ -692,9 +692,7 @@ export class ClusterNode {
   stats(): ClusterStats {
     return {
       nodeId: this.id,
-      shards: [...this.appliers.keys()].flatMap((collection) =>
-        this.shardStatus(collection).map((s) => ({ collection, ...s })),
-      ),
+      shards: this.everyShardStatus(),
       nodes: this.nodeCounts,
       readParts: this.readTransport.counts(),
       replicas: [...this.defs.values()].flatMap((def) =>
@@ -1266,11 +1264,18 @@ export class ClusterNode {
     }
   }
 
+  /** The state of every shard held here, with its collection. */
+  private everyShardStatus(): (ShardStatus & { readonly collection: string })[] {
+    return [...this.appliers.keys()].flatMap((collection) =>
+      this.shardStatus(collection).map((s) => ({ collection, ...s })),
+    );
+  }
+
   /** One look of the copies watch over every stream this node holds. */
   private async lookAtCopies(): Promise<void> {
     if (this.closed || this.copiesWatch === undefined) return;
     try {
-      await this.copiesWatch.look(this.stats().shards);
+      await this.copiesWatch.look(this.everyShardStatus());
     } catch (e) {
       this.o.logger.warn({ err: e }, "comparing the NATS servers' copies of the streams failed");
     }

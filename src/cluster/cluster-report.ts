@@ -9,7 +9,7 @@ import type { JetStreamManager } from 'nats';
 import type { ClusterCollectionDef, ClusterMeta, NodeBeat, ReplicaState } from './cluster-meta.js';
 import { withCluster } from './cluster-connection.js';
 import type { ReplicaAgreement } from './replica-agreement.js';
-import { AGREEMENT_WINDOW, COMPARE_BUDGET_MS, ServerCopies } from './replica-agreement.js';
+import { AGREEMENT_WINDOW, ServerCopies } from './replica-agreement.js';
 import { allShards, replicasOf } from './shard-placement.js';
 import { streamName } from './shard-routing.js';
 
@@ -111,12 +111,6 @@ async function shardReport(
     }),
     ...(lastSeq === 0 || window === 0
       ? {}
-      : { agreement: await copies.compare(name, lastSeq, window, deadline(COMPARE_BUDGET_MS)) }),
+      : { agreement: await copies.compare(name, lastSeq, window) }),
   };
-}
-
-/** A `stop` for ServerCopies.compare: true once `ms` have passed from now. */
-function deadline(ms: number): () => boolean {
-  const end = Date.now() + ms;
-  return () => Date.now() > end;
 }

@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { PointId } from '../common/types.js';
-import { AGREEMENT_WINDOW, COMPARE_BUDGET_MS, ServerCopies } from './replica-agreement.js';
+import { AGREEMENT_WINDOW, ServerCopies, splitPoints } from './replica-agreement.js';
 
 /** The default time between looks. */
 export const COPIES_LOOK_EVERY_MS = 60_000;
@@ -28,10 +28,10 @@ export interface WatchedShard {
 }
 
 export class CopiesWatch {
-  /** Per stream, the last sequence compared. */
+  /** Per stream, the last sequence compared (a look goes on after it: none is compared twice). */
   private readonly looked = new Map<string, number>();
-  /** Per stream, the splits found (by sequence, each counted once). */
-  private readonly found = new Map<string, Map<number, CopiesSplit>>();
+  /** Per stream, how many splits were found and the latest. */
+  private readonly found = new Map<string, { count: number; latest: CopiesSplit }>();
   private running: Promise<void> | undefined;
   private stopped = false;
 
@@ -63,13 +63,12 @@ export class CopiesWatch {
 
   /** The latest split found in `stream`, if any. */
   splitOf(stream: string): CopiesSplit | undefined {
-    const splits = [...(this.found.get(stream)?.values() ?? [])];
-    return splits.at(-1);
+    return this.found.get(stream)?.latest;
   }
 
   /** How many splits were found in `stream` (each sequence once). */
   splitsIn(stream: string): number {
-    return this.found.get(stream)?.size ?? 0;
+    return this.found.get(stream)?.count ?? 0;
   }
 
   private async lookAtAll(shards: readonly WatchedShard[]): Promise<void> {
@@ -86,22 +85,14 @@ export class CopiesWatch {
   private async lookAt(copies: ServerCopies, s: WatchedShard): Promise<void> {
     const since = this.looked.get(s.stream) ?? 0;
     const window = Math.min(AGREEMENT_WINDOW, s.streamLast - since);
-    const end = Date.now() + COMPARE_BUDGET_MS;
-    const agreement = await copies.compare(
-      s.stream,
-      s.streamLast,
-      window,
-      () => this.stopped || Date.now() > end,
-    );
+    const agreement = await copies.compare(s.stream, s.streamLast, window, () => this.stopped);
     // Cut short (or at a split), the next look goes on after the last message compared.
     if (agreement.to >= agreement.from) this.looked.set(s.stream, agreement.to);
     const split = agreement.diverged;
     if (split === undefined) return;
-    const seen = this.found.get(s.stream) ?? new Map<number, CopiesSplit>();
-    this.found.set(s.stream, seen);
-    if (seen.has(split.seq)) return;
-    const points = [...new Set(split.versions.flatMap((v) => v.points))];
-    seen.set(split.seq, { seq: split.seq, points });
+    const points = splitPoints(split);
+    const count = (this.found.get(s.stream)?.count ?? 0) + 1;
+    this.found.set(s.stream, { count, latest: { seq: split.seq, points } });
     this.logger.error(
       { collection: s.collection, shard: s.shard, stream: s.stream, seq: split.seq, points },
       `the NATS servers' copies of shard ${s.shard} of "${s.collection}" hold ${split.versions.length} different messages at sequence ${split.seq} (nats-server's split after a partition): nodes may hold different versions of points ${JSON.stringify(points)}. Write those points again from your source (docs/RUNBOOK.md#a-shard-streams-copies-differ).`,

@@ -51,6 +51,11 @@ export interface ReplicaAgreement {
   readonly diverged?: { readonly seq: number; readonly versions: readonly CopyVersion[] };
 }
 
+/** The points a split touches: those of every message found at its sequence, once each. */
+export function splitPoints(diverged: NonNullable<ReplicaAgreement['diverged']>): PointId[] {
+  return [...new Set(diverged.versions.flatMap((v) => v.points))];
+}
+
 /**
  * One connection per NATS server, found from the given URLs and the cluster's advertised
  * client URLs, for asking every server; one that does not answer is left out.
@@ -91,8 +96,8 @@ export class ServerCopies {
    * Compares the last `window` messages up to `lastSeq` of `stream` across its copies: two
    * different messages at one sequence are a split. It stops early, with `to` at the last
    * sequence compared, at a message some copy did not give (one behind, or a server not
-   * answering), and when `stop` says so (a deadline: a paused server makes every request
-   * to it wait out its timeout).
+   * answering), after {@link COMPARE_BUDGET_MS} (a paused server makes every request to it
+   * wait out its timeout), and when `stop` says so.
    */
   async compare(
     stream: string,
@@ -103,12 +108,14 @@ export class ServerCopies {
     const from = Math.max(1, lastSeq - window + 1);
     const servers = this.servers;
     const conns = [...this.conns.values()];
+    const end = Date.now() + COMPARE_BUDGET_MS;
     for (let seq = from; seq <= lastSeq; seq++) {
-      if (conns.length === 0 || stop()) return { from, to: seq - 1, servers };
+      if (conns.length === 0 || stop() || Date.now() > end) return { from, to: seq - 1, servers };
       const found = new Map<string, { answers: number; data: Uint8Array }>();
+      const ask = new TextEncoder().encode(JSON.stringify({ seq }));
       let unanswered = 0;
       for (let i = 0; i < SAMPLES; i++) {
-        const got = await messageAt(conns[i % conns.length]!, stream, seq);
+        const got = await messageAt(conns[i % conns.length]!, stream, seq, ask);
         if (got === undefined) {
           unanswered++;
           continue;
@@ -136,7 +143,7 @@ export class ServerCopies {
 }
 
 /**
- * Message `seq` as some copy holds it, named by its message id and a digest of its bytes
+ * Message `seq` (`ask` is its request body) as some copy holds it, named by its message id and a digest of its bytes
  * (two publishes can carry equal bytes; the id tells them apart). Undefined when the copy
  * that answered does not hold it (yet) or none answers. A plain request on JetStream's
  * direct-get subject: the nats client's typed JetStreamManager does not expose direct gets.
@@ -145,8 +152,8 @@ async function messageAt(
   nc: NatsConnection,
   stream: string,
   seq: number,
+  ask: Uint8Array,
 ): Promise<{ message: string; data: Uint8Array } | undefined> {
-  const ask = new TextEncoder().encode(JSON.stringify({ seq }));
   const m = await nc
     .request(`$JS.API.DIRECT.GET.${stream}`, ask, { timeout: 1_000 })
     .catch(() => undefined);

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { ClusterNode } from '../../src/cluster/cluster-node.js';
-import { ServerCopies } from '../../src/cluster/replica-agreement.js';
+import { ServerCopies, splitPoints } from '../../src/cluster/replica-agreement.js';
 import { SILENT_LOGGER } from '../../src/common/logger.js';
 import { Quiver } from '../../src/index.js';
 import { NodeFileSystem } from '../../src/storage/io/node-file-system.js';
@@ -264,7 +264,7 @@ describe('cluster partition', { skip, timeout: 120_000 }, () => {
       // nats-server's own split (docs/CLUSTER.md, guarantees): its copies differ at one
       // sequence, so what this node applied there depends on the copy its consumer read.
       // The runbook's answer: the client writes the points of the differing messages again.
-      const points = [...new Set(agreement.diverged.versions.flatMap((v) => v.points))];
+      const points = splitPoints(agreement.diverged);
       console.log(`[partition] the NATS servers split; writing points ${points.join(', ')} again`);
       // The node's own watch finds it too (and names the same points).
       let seen = node.shardStatus('p')[0]!.copiesSplit;
